@@ -1,0 +1,246 @@
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline/promises';
+import type { TaskId } from '../dsl/ids.js';
+import { buildGraph, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
+import { formatGraph } from '../graph/format-graph.js';
+import { ExitCode, fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import { JsonReporter } from '../reporter/json-reporter.js';
+import { LogFiles } from '../reporter/log-files.js';
+import { PlainReporter } from '../reporter/plain-reporter.js';
+import { renderFailure } from '../reporter/render-failure.js';
+import { fanOut } from '../reporter/reporter.js';
+import { summarizeRun } from '../reporter/summary.js';
+import type { RunRecord } from '../scheduler/events.js';
+import { planRun } from '../scheduler/plan-run.js';
+import { Redactor } from '../scheduler/redactor.js';
+import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
+import { runGraph } from '../scheduler/run-graph.js';
+import { SourceDigests } from '../stamps/source-digests.js';
+import { JsonStateStore } from '../state/json-state-store.js';
+import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
+import { acquireRunLock } from '../state/run-lock.js';
+import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
+import type { LoadedEnvironment, Project } from './project.js';
+import { formatTaskList } from './show-list.js';
+import { formatStatusTable, statusRows } from './show-status.js';
+
+interface Io {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** The CLI: parse, call the engine, map the outcome to an exit code. */
+export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process): Promise<number> {
+  const parsed = parseCommandLine(argv);
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  if (!parsed.ok) return reportError(io, parsed.error);
+  const options = parsed.value;
+  try {
+    return await dispatch(project, options, io);
+  } catch (error) {
+    io.stderr.write(`error: internal error: ${(error as Error).message}${verbose ? `\n${(error as Error).stack}` : ' (run with --verbose for the stack trace)'}\n`);
+    return ExitCode.taskFailed;
+  }
+}
+
+function reportError(io: Io, failure: ConfigurationFailure): number {
+  io.stderr.write(`error: ${renderFailure(failure)}\n`);
+  return ExitCode.usage;
+}
+
+async function dispatch(project: Project<any>, options: CliOptions, io: Io): Promise<number> {
+  if (options.command === 'help') {
+    io.stdout.write(`${helpText}\n`);
+    return ExitCode.success;
+  }
+  if (options.command === 'version') {
+    io.stdout.write(`onboarder ${project.version ?? '0.0.0'}\n`);
+    return ExitCode.success;
+  }
+  const built = buildGraph(project.catalog);
+  if (!built.ok) return reportError(io, built.error);
+  const fullGraph = built.value;
+  if (options.command === 'list') {
+    io.stdout.write(formatTaskList(fullGraph));
+    return ExitCode.success;
+  }
+  const targetIds = resolveTargets(fullGraph, options.targets);
+  if (!targetIds.ok) return reportError(io, targetIds.error);
+  const graph = targetIds.value.length > 0 ? selectSubgraph(fullGraph, targetIds.value) : fullGraph;
+  if (options.command === 'graph') {
+    io.stdout.write(formatGraph(graph, options.format));
+    return ExitCode.success;
+  }
+
+  const environmentName = options.environment ?? process.env.DEPLOY_ENV ?? project.defaultEnvironment;
+  const cacheDirectory = path.join(project.root, '.cache');
+  const stateDirectory = path.join(cacheDirectory, 'state', environmentName);
+  if (options.command === 'summary') return showSummary(io, stateDirectory, options);
+
+  const environment = await loadEnvironment(project, environmentName);
+  if (!environment.ok) return reportError(io, environment.error);
+  const listed = (names: readonly string[]) => resolveTargets(fullGraph, names);
+  const force = listed(options.force);
+  const skip = listed(options.skip);
+  const only = listed(options.only);
+  const reset = listed(options.reset);
+  for (const result of [force, skip, only, reset]) if (!result.ok) return reportError(io, result.error);
+  const ids = (result: Result<TaskId[], ConfigurationFailure>) => new Set(result.ok ? result.value : []);
+
+  const opened = JsonStateStore.open(stateDirectory);
+  if (!opened.ok) return reportError(io, opened.error);
+  const store = opened.value;
+  const sources = await SourceDigests.open(project.root, path.join(cacheDirectory, 'source-digests.json'));
+  const redactor = new Redactor(environment.value.secrets);
+  const planOptions = {
+    graph,
+    store,
+    sources,
+    config: environment.value.config,
+    force: options.forceAll ? ('all' as const) : ids(force),
+    skip: ids(skip),
+    ...(options.only.length > 0 ? { only: ids(only) } : {}),
+  };
+
+  if (options.command === 'dry-run' || options.command === 'status') {
+    const plan = await planRun(planOptions);
+    await sources.save();
+    if (options.command === 'status') {
+      const rows = statusRows(plan, store);
+      io.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows));
+      return ExitCode.success;
+    }
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify(redactor.redactValue(plan), null, 2)}\n`);
+      return ExitCode.success;
+    }
+    const toRun = plan.filter((step) => step.action === 'run').length;
+    io.stdout.write(`plan for ${environmentName}: ${toRun} of ${plan.length} tasks would run\n`);
+    for (const step of plan) {
+      const detail =
+        step.action === 'run'
+          ? `run   ${describeRunReason(step.reason)}`
+          : step.action === 'skip'
+            ? `skip  ${describeSkipReason(step.why)}${step.driftCheck ? ' (drift check runs first)' : ''}`
+            : `fail  ${renderFailure(step.failure)}`;
+      io.stdout.write(redactor.redact(`  ${String(step.level + 1).padStart(2)}  ${step.task}  ${detail}\n`));
+    }
+    return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
+  }
+
+  const lock = acquireRunLock(path.join(stateDirectory, 'run.lock'));
+  if (!lock.ok) return reportError(io, lock.error);
+  if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
+  for (const warning of store.warnings) io.stderr.write(`warning: ${warning}\n`);
+  try {
+    if (options.command === 'reset') {
+      for (const id of ids(reset)) store.reset(id);
+      io.stdout.write(`reset ${[...ids(reset)].join(', ')}: they run again next time\n`);
+      return ExitCode.success;
+    }
+    if (options.command === 'reset-state') {
+      if (!options.yes && !(await confirm(`forget every stamp of environment ${environmentName}?`))) {
+        io.stderr.write('error: --reset-state needs confirmation: answer y, or pass --yes\n');
+        return ExitCode.usage;
+      }
+      store.resetAll();
+      io.stdout.write(`reset every stamp of ${environmentName}\n`);
+      return ExitCode.success;
+    }
+    if (options.only.length > 0) {
+      io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
+    }
+    const reporter = fanOut([
+      options.json ? new JsonReporter(io.stdout as never) : new PlainReporter(io.stdout as never, options.output),
+      new LogFiles(path.join(cacheDirectory, 'logs', environmentName)),
+    ]);
+    const interrupt = new AbortController();
+    const handle = runGraph({
+      ...planOptions,
+      targets: options.targets,
+      environment: environmentName,
+      root: project.root,
+      redactor,
+      emit: (event) => reporter.handle(event),
+      concurrency: options.concurrency ?? Math.max(1, os.availableParallelism()),
+      pools: project.pools ?? {},
+      keepGoing: options.keepGoing,
+      signal: interrupt.signal,
+      graceMs: Number(process.env.ONBOARDER_GRACE_MS ?? 5000),
+      retryBaseMs: 2000,
+    });
+    let signals = 0;
+    const onSignal = () => {
+      signals++;
+      if (signals === 1) {
+        io.stderr.write('\ninterrupted: stopping running tasks (press Ctrl-C again to kill them now)\n');
+        interrupt.abort();
+      } else {
+        handle.killNow();
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let record: RunRecord;
+    try {
+      record = await handle.done;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      reporter.close();
+      await sources.save();
+    }
+    await saveRunRecord(stateDirectory, redactor.redactValue(record));
+    if (record.outcome === 'interrupted') return ExitCode.interrupted;
+    return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
+  } finally {
+    await store.close();
+    lock.value.release();
+  }
+}
+
+function resolveTargets(graph: TaskGraph, names: readonly string[]): Result<TaskId[], ConfigurationFailure> {
+  const ids: TaskId[] = [];
+  for (const name of names) {
+    const resolved = resolveTarget(graph, name);
+    if (!resolved.ok) return resolved;
+    ids.push(resolved.value);
+  }
+  return ok(ids);
+}
+
+async function loadEnvironment(project: Project<any>, name: string): Promise<Result<LoadedEnvironment, ConfigurationFailure>> {
+  const loader = project.environments[name];
+  if (!loader) return fail({ reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() });
+  return loader();
+}
+
+async function showSummary(io: Io, stateDirectory: string, options: CliOptions): Promise<number> {
+  const record = await readLastRunRecord(stateDirectory);
+  if (!record) {
+    io.stderr.write('error: no run has been recorded for this environment yet: run a target first\n');
+    return ExitCode.usage;
+  }
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    return ExitCode.success;
+  }
+  io.stdout.write(`run ${record.runId} (${record.environment}: ${record.targets.join(' ')}) ${record.startedAt}\n`);
+  for (const task of record.tasks) {
+    const why = task.reason ? describeRunReason(task.reason) : task.skipped ? describeSkipReason(task.skipped) : '';
+    io.stdout.write(`  ${task.task}  ${task.outcome}${why ? `  ${why}` : ''}${task.durationMs ? `  ${task.durationMs}ms` : ''}\n`);
+  }
+  io.stdout.write(`${summarizeRun(record).join('\n')}\n`);
+  return ExitCode.success;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const prompt = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
+  } finally {
+    prompt.close();
+  }
+}

@@ -1,0 +1,150 @@
+import { parseArgs } from 'node:util';
+import { graphFormats, type GraphFormat } from '../graph/format-graph.js';
+import { suggestName } from '../graph/suggest.js';
+import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import type { OutputMode } from '../reporter/plain-reporter.js';
+
+export type Command = 'run' | 'help' | 'version' | 'list' | 'graph' | 'status' | 'summary' | 'dry-run' | 'reset' | 'reset-state';
+
+export interface CliOptions {
+  readonly command: Command;
+  readonly targets: readonly string[];
+  readonly environment: string | undefined;
+  readonly format: GraphFormat;
+  readonly json: boolean;
+  readonly force: readonly string[];
+  readonly forceAll: boolean;
+  readonly reset: readonly string[];
+  readonly skip: readonly string[];
+  readonly only: readonly string[];
+  readonly concurrency: number | undefined;
+  readonly keepGoing: boolean;
+  readonly output: OutputMode;
+  readonly verbose: boolean;
+  readonly yes: boolean;
+}
+
+const optionSpec = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  env: { type: 'string', short: 'e' },
+  list: { type: 'boolean', short: 'l' },
+  graph: { type: 'boolean' },
+  format: { type: 'string' },
+  status: { type: 'boolean' },
+  summary: { type: 'boolean' },
+  'dry-run': { type: 'boolean', short: 'n' },
+  json: { type: 'boolean' },
+  force: { type: 'string', multiple: true },
+  'force-all': { type: 'boolean' },
+  reset: { type: 'string', multiple: true },
+  'reset-state': { type: 'boolean' },
+  skip: { type: 'string', multiple: true },
+  only: { type: 'string', multiple: true },
+  concurrency: { type: 'string', short: 'j' },
+  'keep-going': { type: 'boolean', short: 'k' },
+  output: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  yes: { type: 'boolean', short: 'y' },
+} as const;
+
+const usage = (message: string, hint = 'see --help'): ConfigurationFailure => ({ reason: 'usage', message, hint });
+
+/** Parses the command line with node:util parseArgs; lists accept repeats and commas (`--skip a,b`). */
+export function parseCommandLine(argv: readonly string[]): Result<CliOptions, ConfigurationFailure> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: optionSpec, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message;
+    const flag = /'(-{1,2}[^'\s]+)'/.exec(message)?.[1];
+    if (flag && /Unknown option/.test(message)) {
+      const suggestion = suggestName(flag.replace(/^-+/, ''), Object.keys(optionSpec));
+      return fail(usage(`unknown option '${flag}'`, suggestion ? `did you mean '--${suggestion}'? (see --help)` : 'see --help'));
+    }
+    return fail(usage(message.split('\n')[0]!.replace(/\.$/, '')));
+  }
+  const values = parsed.values;
+  const list = (items: readonly string[] | undefined) => (items ?? []).flatMap((item) => item.split(',')).filter((item) => item !== '');
+
+  const commands: Command[] = [];
+  if (values.help) commands.push('help');
+  if (values.version) commands.push('version');
+  if (values.list) commands.push('list');
+  if (values.graph) commands.push('graph');
+  if (values.status) commands.push('status');
+  if (values.summary) commands.push('summary');
+  if (values['dry-run']) commands.push('dry-run');
+  if (values.reset) commands.push('reset');
+  if (values['reset-state']) commands.push('reset-state');
+  if (commands.length > 1 && !commands.includes('help')) {
+    return fail(usage(`--${commands[0]} and --${commands[1]} cannot be combined`, 'give one of them'));
+  }
+  const command: Command = commands.includes('help') ? 'help' : (commands[0] ?? 'run');
+
+  const format = values.format ?? 'text';
+  if (!(graphFormats as readonly string[]).includes(format)) {
+    return fail(usage(`--format '${format}' is not known`, `use one of ${graphFormats.join(', ')}`));
+  }
+  const output = values.output ?? 'interleaved';
+  if (output !== 'interleaved' && output !== 'group') {
+    return fail(usage(`--output '${output}' is not known`, 'use interleaved or group'));
+  }
+  let concurrency: number | undefined;
+  if (values.concurrency !== undefined) {
+    concurrency = Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      return fail(usage(`--concurrency '${values.concurrency}' is not a positive whole number`, 'e.g. --concurrency 4'));
+    }
+  }
+  if (command === 'run' && parsed.positionals.length === 0) {
+    return fail(usage('no target given', 'name the tasks to run, e.g. `tsx deploy.ts osdc`, or see --list'));
+  }
+  return ok({
+    command,
+    targets: parsed.positionals,
+    environment: values.env,
+    format: format as GraphFormat,
+    json: values.json ?? false,
+    force: list(values.force),
+    forceAll: values['force-all'] ?? false,
+    reset: list(values.reset),
+    skip: list(values.skip),
+    only: list(values.only),
+    concurrency,
+    keepGoing: values['keep-going'] ?? false,
+    output,
+    verbose: values.verbose ?? false,
+    yes: values.yes ?? false,
+  });
+}
+
+export const helpText = `Usage: tsx deploy.ts [options] <target...>
+
+Runs the targets and every task they need, skipping what is already done.
+
+Commands (default: run the targets)
+  --list, -l              tasks with descriptions, grouped by namespace
+  --graph [targets]       the graph; --format text|dot|mermaid|json
+  --status [targets]      each task: done, stale (and why), pending or failed; when; how long
+  --summary               the last run's record
+  --dry-run, -n <target>  the plan in order, each task with the reason it would run (--json for machines)
+  --reset <task>          forget a task's stamp so it runs again
+  --reset-state           forget every stamp of the environment (asks unless --yes)
+
+Options
+  --env, -e NAME          environment (default: DEPLOY_ENV, else the project's default)
+  --force <task>          run these tasks even if up to date (repeat, or comma-separated)
+  --force-all             run every task of the targets (rebuild)
+  --skip <task>           do not run these tasks; dependents use their last stamp
+  --only <task>           run just these tasks; their dependencies are assumed done
+  --concurrency, -j N     tasks at once (default: number of CPUs)
+  --keep-going, -k        after a failure, run every branch that does not depend on it
+  --output MODE           interleaved (default) or group: a task's output printed whole when it ends
+  --json                  one JSON event per line (run), or JSON output (--dry-run, --status, --summary)
+  --verbose, -v           stack traces for errors
+  --yes, -y               do not ask for confirmation
+  --help, -h              this help
+  --version, -V           the version
+
+Exit codes: 0 success, 1 a task failed, 2 usage or configuration error, 130 interrupted.`;

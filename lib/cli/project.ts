@@ -1,0 +1,24 @@
+import type { CatalogEntry } from '../graph/build-graph.js';
+import type { ConfigurationFailure, Result } from '../failures.js';
+
+/** An environment after loading: its validated configuration and the secret values to redact. */
+export interface LoadedEnvironment<Config = unknown> {
+  readonly config: Config;
+  readonly secrets: readonly string[];
+}
+
+export type EnvironmentLoader<Config = unknown> = () =>
+  | Promise<Result<LoadedEnvironment<Config>, ConfigurationFailure>>
+  | Result<LoadedEnvironment<Config>, ConfigurationFailure>;
+
+/** What deploy.ts hands to the CLI. */
+export interface Project<Config = unknown> {
+  /** The project root: sources are relative to it and state lives in its .cache/. */
+  readonly root: string;
+  readonly catalog: readonly CatalogEntry[];
+  readonly environments: Readonly<Record<string, EnvironmentLoader<Config>>>;
+  readonly defaultEnvironment: string;
+  /** Capacity of named pools; a pool not listed has capacity 1. */
+  readonly pools?: Readonly<Record<string, number>>;
+  readonly version?: string;
+}

@@ -1,0 +1,19 @@
+import type { TaskGraph } from '../graph/build-graph.js';
+
+/** `--list`: every task with its description, grouped by namespace; parameterised tasks show their instances. */
+export function formatTaskList(graph: TaskGraph): string {
+  const groups = new Map<string, string[]>();
+  const width = Math.max(0, ...[...graph.definitions.keys()].map((name) => name.length));
+  for (const definition of [...graph.definitions.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    const group = definition.namespace.join(':') || '(top level)';
+    const instances = [...graph.nodes.values()]
+      .filter((node) => node.instance.definition === definition && node.instance.id !== definition.name)
+      .map((node) => node.instance.id);
+    let lines = groups.get(group);
+    if (!lines) groups.set(group, (lines = []));
+    lines.push(`  ${definition.name.padEnd(width)}  ${definition.spec.description ?? ''}`.trimEnd());
+    for (const instance of instances.sort()) lines.push(`    ${instance}`);
+  }
+  const sections = [...groups].sort(([a], [b]) => (a === '(top level)' ? -1 : b === '(top level)' ? 1 : a.localeCompare(b)));
+  return `${sections.map(([group, lines]) => `${group}\n${lines.join('\n')}`).join('\n\n')}\n`;
+}

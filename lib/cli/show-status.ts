@@ -1,0 +1,44 @@
+import type { PlannedTask } from '../scheduler/plan-run.js';
+import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
+import { formatDuration, renderFailure } from '../reporter/render-failure.js';
+import type { StateStore } from '../state/state-store.js';
+
+export interface StatusRow {
+  readonly task: string;
+  readonly state: 'done' | 'stale' | 'pending' | 'failed' | 'interrupted' | 'error';
+  readonly detail: string;
+  readonly lastRun: string | null;
+  readonly durationMs: number | null;
+}
+
+/** `--status`: each task's state (done, stale and why, pending, failed), when it last ran and how long it took. */
+export function statusRows(plan: readonly PlannedTask[], store: StateStore): StatusRow[] {
+  return plan.map((step) => {
+    const record = store.record(step.task);
+    const last = record?.last;
+    const base = { task: step.task, lastRun: last?.startedAt ?? null, durationMs: last?.durationMs ?? null };
+    if (step.action === 'fail') return { ...base, state: 'error', detail: renderFailure(step.failure) };
+    if (step.action === 'skip') {
+      const detail = step.why.kind === 'fresh' ? (step.driftCheck ? 'drift check runs at deploy' : '') : describeSkipReason(step.why);
+      return { ...base, state: 'done', detail };
+    }
+    if (record?.stamp) return { ...base, state: 'stale', detail: describeRunReason(step.reason) };
+    if (record?.startedAt) return { ...base, state: 'interrupted', detail: 'the run that started it was stopped' };
+    if (last?.outcome === 'failed' || last?.outcome === 'interrupted') return { ...base, state: last.outcome, detail: last.summary ?? '' };
+    return { ...base, state: 'pending', detail: describeRunReason(step.reason) };
+  });
+}
+
+export function formatStatusTable(rows: readonly StatusRow[]): string {
+  const header = ['TASK', 'STATE', 'LAST RUN', 'DURATION', 'DETAIL'];
+  const cells = rows.map((row) => [
+    row.task,
+    row.state,
+    row.lastRun ? row.lastRun.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
+    row.durationMs === null ? '-' : formatDuration(row.durationMs),
+    row.detail,
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => cell[column]!.length)));
+  const format = (cell: string[]) => cell.map((text, column) => (column === cell.length - 1 ? text : text.padEnd(widths[column]!))).join('  ').trimEnd();
+  return `${[format(header), ...cells.map(format)].join('\n')}\n`;
+}

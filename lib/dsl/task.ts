@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import type { TaskContext } from './context.js';
+import { callerLocation } from './call-site.js';
+import { instanceId } from './instance-id.js';
+import type { SourceLocation, TaskId } from './ids.js';
+
+/** The schemas of a task's inputs: one zod schema per input name. */
+export type InputSchemas = Record<string, z.ZodType>;
+
+type ObjectOf<Schemas extends InputSchemas> = z.ZodObject<Schemas, z.core.$strict>;
+/** The values a task's run function sees (defaults applied). */
+export type InputValues<Schemas extends InputSchemas> = z.output<ObjectOf<Schemas>>;
+/** The values a caller passes to `.with()` (inputs with defaults are optional). */
+export type InputArguments<Schemas extends InputSchemas> = z.input<ObjectOf<Schemas>>;
+
+/** How a task decides to run when its stamp exists. */
+export type RunPolicy =
+  /** Run when the fingerprint changed or check() reports drift (the default). */
+  | 'fingerprint'
+  /** Run on every invocation (token refresh, desired-state configuration). */
+  | 'always';
+
+/** The answer of a drift probe: `true` when the real resource matches, otherwise what differs. */
+export type CheckResult = true | { readonly drift: string };
+
+/** A dependency: a task instance, or a thunk returning one for forward references. */
+export type Dependency = TaskInstance | (() => TaskInstance);
+
+export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
+  /** The name within its namespace, e.g. `copy-ssh-key`. */
+  readonly name: string;
+  readonly description?: string;
+  readonly inputs?: Schemas;
+  readonly deps?: readonly Dependency[] | ((inputs: InputValues<Schemas>) => readonly Dependency[]);
+  /** Files and globs (relative to the project root) whose contents decide the result. */
+  readonly sources?: readonly string[] | ((inputs: InputValues<Schemas>) => readonly string[]);
+  /** Tools whose version is part of the fingerprint, e.g. `['ansible-playbook']`. */
+  readonly tools?: readonly string[];
+  readonly run?: (context: TaskContext<InputValues<Schemas>, Config, Vars>) => Promise<void> | void;
+  /** Drift probe, called when the stamp is current: validate the real resource, not the record. */
+  readonly check?: (context: TaskContext<InputValues<Schemas>, Config, Vars>) => Promise<CheckResult> | CheckResult;
+  readonly policy?: RunPolicy;
+  /** Per-attempt time limit, e.g. `'10m'`, `'90s'` or milliseconds. */
+  readonly timeout?: Duration;
+  /** Extra attempts after a failure, with exponential backoff (for network steps). */
+  readonly retries?: number;
+  /** First retry delay (default 2s); doubled each attempt, with jitter. */
+  readonly retryDelay?: Duration;
+  /** A named pool that limits how many tasks use one API or host at once. */
+  readonly pool?: string;
+  /** A duration estimate for scheduling when no history exists, e.g. `'5m'`. */
+  readonly estimate?: Duration;
+}
+
+export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h'}`;
+
+/** A task definition after task(): its qualified name, where it was written, and its typed spec. */
+export interface TaskDefinition<Schemas extends InputSchemas = InputSchemas, Config = unknown, Vars = unknown> {
+  /** Qualified name, namespaces joined by ':'. */
+  readonly name: string;
+  readonly namespace: readonly string[];
+  readonly spec: TaskSpec<Schemas, Config, Vars>;
+  readonly vars: Vars;
+  readonly definedAt: SourceLocation;
+  /** Binds inputs, producing one graph node. Missing, unknown or mistyped inputs do not compile. */
+  with(inputs: InputArguments<Schemas>): TaskInstance;
+}
+
+/** A task bound to its inputs: one node of the graph. */
+export interface TaskInstance {
+  readonly id: TaskId;
+  readonly definition: AnyTaskDefinition;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  /** Where `.with()` was called (or the task itself for input-less tasks). */
+  readonly boundAt: SourceLocation;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTaskDefinition = TaskDefinition<any, any, any>;
+
+type HasRequiredInputs<Schemas extends InputSchemas> = {} extends InputArguments<Schemas> ? false : true;
+
+/**
+ * What task() returns. A task whose inputs are all optional is also its own default instance, so it can be
+ * used directly in `deps`; a task with required inputs must be bound with `.with({...})` first.
+ */
+export type TaskHandle<Schemas extends InputSchemas, Config, Vars> = HasRequiredInputs<Schemas> extends true
+  ? TaskDefinition<Schemas, Config, Vars>
+  : TaskDefinition<Schemas, Config, Vars> & TaskInstance;
+
+/** An error in task code (a bad name, inputs that fail validation), pointing at the line that caused it. */
+export class TaskDefinitionError extends Error {
+  constructor(
+    message: string,
+    readonly location: SourceLocation,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'TaskDefinitionError';
+  }
+}
+
+const namePattern = /^[a-z0-9][a-z0-9._-]*$/;
+
+export function defineTask<Schemas extends InputSchemas, Config, Vars>(
+  spec: TaskSpec<Schemas, Config, Vars>,
+  namespace: readonly string[],
+  vars: Vars,
+  definedAt: SourceLocation = callerLocation(),
+): TaskHandle<Schemas, Config, Vars> {
+  if (!namePattern.test(spec.name)) {
+    throw new TaskDefinitionError(
+      `task name '${spec.name}' is not valid`,
+      definedAt,
+      'use lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit',
+    );
+  }
+  const name = [...namespace, spec.name].join(':');
+  const schema = z.strictObject((spec.inputs ?? {}) as InputSchemas);
+
+  const bind = (inputs: unknown, boundAt: SourceLocation): TaskInstance => {
+    const parsed = schema.safeParse(inputs ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new TaskDefinitionError(
+        `inputs of task '${name}' are invalid: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+        boundAt,
+        `pass inputs matching the schemas declared in task '${name}' (${definition.definedAt.file}:${definition.definedAt.line})`,
+      );
+    }
+    const values = parsed.data as Record<string, unknown>;
+    return { id: instanceId(name, values), definition, inputs: values, boundAt };
+  };
+
+  const definition: TaskDefinition<Schemas, Config, Vars> = {
+    name,
+    namespace,
+    spec,
+    vars,
+    definedAt,
+    with: (inputs) => bind(inputs, callerLocation()),
+  };
+
+  const defaults = schema.safeParse({});
+  if (!defaults.success) return definition as TaskHandle<Schemas, Config, Vars>;
+  const ownInstance = bind({}, definedAt);
+  return Object.assign(definition, {
+    id: ownInstance.id,
+    definition,
+    inputs: ownInstance.inputs,
+    boundAt: definedAt,
+  }) as unknown as TaskHandle<Schemas, Config, Vars>;
+}
+
+/** Resolves a dependency (thunk or instance) to its instance. */
+export function resolveDependency(dependency: Dependency): TaskInstance {
+  return typeof dependency === 'function' ? dependency() : dependency;
+}

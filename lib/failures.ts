@@ -1,0 +1,75 @@
+import type { SourceLocation, TaskId } from './dsl/ids.js';
+
+/** Everything that can go wrong, as data. One renderer (reporter/render-failure.ts) turns each into a message. */
+export type Failure = ConfigurationFailure | TaskFailure;
+
+/** Problems found before anything runs: usage, task code, environment, state. Exit code 2. */
+export type ConfigurationFailure =
+  | { readonly reason: 'usage'; readonly message: string; readonly hint: string }
+  | { readonly reason: 'unknown-target'; readonly target: string; readonly suggestion?: string }
+  | { readonly reason: 'cycle'; readonly path: readonly TaskId[]; readonly locations: readonly SourceLocation[] }
+  | {
+      readonly reason: 'duplicate-task';
+      readonly name: string;
+      readonly first: SourceLocation;
+      readonly second: SourceLocation;
+    }
+  | {
+      readonly reason: 'invalid-definition';
+      readonly message: string;
+      readonly location: SourceLocation;
+      readonly hint: string;
+    }
+  | { readonly reason: 'unknown-environment'; readonly name: string; readonly known: readonly string[] }
+  | {
+      readonly reason: 'invalid-environment';
+      readonly environment: string;
+      readonly path: string;
+      readonly message: string;
+      readonly hint: string;
+    }
+  | { readonly reason: 'state-corrupt'; readonly file: string; readonly detail: string }
+  | {
+      readonly reason: 'state-locked';
+      readonly file: string;
+      readonly pid: number;
+      readonly host: string;
+      readonly startedAt: string;
+    };
+
+/** Why one task did not succeed. Exit code 1 (130 when interrupted). */
+export type TaskFailure =
+  | {
+      readonly reason: 'exit-non-zero';
+      readonly task: TaskId;
+      readonly command: string;
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+      readonly outputTail: string;
+    }
+  | {
+      readonly reason: 'task-threw';
+      readonly task: TaskId;
+      readonly message: string;
+      readonly location?: SourceLocation;
+      readonly stack?: string;
+    }
+  | { readonly reason: 'timeout'; readonly task: TaskId; readonly afterMs: number }
+  | { readonly reason: 'check-failed'; readonly task: TaskId; readonly message: string }
+  | { readonly reason: 'source-missing'; readonly task: TaskId; readonly path: string }
+  | { readonly reason: 'interrupted'; readonly task: TaskId };
+
+export type Result<Value, Error = Failure> =
+  | { readonly ok: true; readonly value: Value }
+  | { readonly ok: false; readonly error: Error };
+
+export const ok = <Value>(value: Value): Result<Value, never> => ({ ok: true, value });
+export const fail = <Error>(error: Error): Result<never, Error> => ({ ok: false, error });
+
+/** For `switch` defaults: a case that cannot happen when every member of a union is handled. */
+export function unreachable(value: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(value)}`);
+}
+
+/** Exit codes, documented in the README. */
+export const ExitCode = { success: 0, taskFailed: 1, usage: 2, interrupted: 130 } as const;

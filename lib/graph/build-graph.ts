@@ -1,0 +1,190 @@
+import { DirectedGraph } from 'graphology';
+import { topologicalGenerations } from 'graphology-dag';
+import type { SourceLocation, TaskId } from '../dsl/ids.js';
+import {
+  TaskDefinitionError,
+  resolveDependency,
+  type AnyTaskDefinition,
+  type Dependency,
+  type TaskInstance,
+} from '../dsl/task.js';
+import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import { suggestName } from './suggest.js';
+
+/** What deploy.ts hands to the CLI: tasks (also parameterised ones, for --list) and instances. */
+export type CatalogEntry = TaskInstance | AnyTaskDefinition;
+
+export interface TaskNode {
+  readonly instance: TaskInstance;
+  /** Direct dependencies, in declaration order. */
+  readonly dependencies: readonly TaskId[];
+}
+
+/**
+ * A validated, acyclic graph of task instances. Edges run from a dependency to its dependent, the order in
+ * which things happen.
+ */
+export interface TaskGraph {
+  readonly graph: DirectedGraph;
+  readonly nodes: ReadonlyMap<TaskId, TaskNode>;
+  /** Nodes grouped by depth: every node's dependencies are in earlier generations. */
+  readonly generations: readonly (readonly TaskId[])[];
+  /** Every task definition known to the catalog, by qualified name (parameterised ones included). */
+  readonly definitions: ReadonlyMap<string, AnyTaskDefinition>;
+}
+
+function isInstance(entry: CatalogEntry): entry is TaskInstance {
+  return 'id' in entry && 'inputs' in entry;
+}
+
+/** Builds the graph of everything reachable from the catalog, and validates it before anything runs. */
+export function buildGraph(catalog: readonly CatalogEntry[]): Result<TaskGraph, ConfigurationFailure> {
+  const definitions = new Map<string, AnyTaskDefinition>();
+  const nodes = new Map<TaskId, TaskNode>();
+  const pending: TaskInstance[] = [];
+
+  const registerDefinition = (definition: AnyTaskDefinition): ConfigurationFailure | undefined => {
+    const known = definitions.get(definition.name);
+    if (known && known !== definition) {
+      return { reason: 'duplicate-task', name: definition.name, first: known.definedAt, second: definition.definedAt };
+    }
+    definitions.set(definition.name, definition);
+    return undefined;
+  };
+
+  for (const entry of catalog) {
+    const definition = isInstance(entry) ? entry.definition : entry;
+    const duplicate = registerDefinition(definition);
+    if (duplicate) return fail(duplicate);
+    if (isInstance(entry)) pending.push(entry);
+  }
+
+  while (pending.length > 0) {
+    const instance = pending.pop()!;
+    if (nodes.has(instance.id)) continue;
+    const duplicate = registerDefinition(instance.definition);
+    if (duplicate) return fail(duplicate);
+    const dependencies = resolveDependencies(instance);
+    if (!dependencies.ok) return dependencies;
+    nodes.set(instance.id, { instance, dependencies: dependencies.value.map((dependency) => dependency.id) });
+    pending.push(...dependencies.value.filter((dependency) => !nodes.has(dependency.id)));
+  }
+
+  const graph = new DirectedGraph();
+  for (const id of [...nodes.keys()].sort()) graph.addNode(id);
+  for (const [id, node] of nodes) {
+    for (const dependency of node.dependencies) graph.mergeEdge(dependency, id);
+  }
+  const cycle = findCycle(nodes);
+  if (cycle) {
+    return fail({
+      reason: 'cycle',
+      path: cycle,
+      locations: cycle.slice(0, -1).map((id) => nodes.get(id)!.instance.definition.definedAt),
+    });
+  }
+  return ok({ graph, nodes, generations: topologicalGenerations(graph) as TaskId[][], definitions });
+}
+
+function resolveDependencies(instance: TaskInstance): Result<TaskInstance[], ConfigurationFailure> {
+  const spec = instance.definition.spec;
+  try {
+    const declared: readonly Dependency[] =
+      typeof spec.deps === 'function' ? spec.deps(instance.inputs) : (spec.deps ?? []);
+    const resolved: TaskInstance[] = [];
+    for (const [index, dependency] of declared.entries()) {
+      const target = dependency === undefined ? undefined : resolveDependency(dependency);
+      if (!target || typeof target !== 'object' || !('id' in target)) {
+        return fail({
+          reason: 'invalid-definition',
+          message: `dependency ${index + 1} of task '${instance.id}' is ${describeBadDependency(dependency, target)}`,
+          location: instance.definition.definedAt,
+          hint: 'a task defined later or in a module that imports this one must be written as a thunk: () => otherTask; a parameterised task needs .with({...})',
+        });
+      }
+      resolved.push(target);
+    }
+    return ok(resolved);
+  } catch (error) {
+    if (error instanceof TaskDefinitionError) {
+      return fail({ reason: 'invalid-definition', message: error.message, location: error.location, hint: error.hint });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return fail({
+      reason: 'invalid-definition',
+      message: `computing the dependencies of task '${instance.id}' threw: ${message}`,
+      location: instance.definition.definedAt,
+      hint: 'fix the deps function of this task',
+    });
+  }
+}
+
+function describeBadDependency(dependency: unknown, target: unknown): string {
+  if (dependency === undefined) return 'undefined (used before it was defined: a circular import?)';
+  if (target === undefined) return 'a thunk that returned undefined';
+  if (typeof target === 'object' && target !== null && 'with' in target) return 'a parameterised task without inputs';
+  return `not a task (${typeof target})`;
+}
+
+/** Depth-first search in declaration order; returns the first cycle as a closed path `a, b, a`. */
+function findCycle(nodes: ReadonlyMap<TaskId, TaskNode>): TaskId[] | undefined {
+  const state = new Map<TaskId, 'visiting' | 'done'>();
+  const stack: TaskId[] = [];
+  const visit = (id: TaskId): TaskId[] | undefined => {
+    state.set(id, 'visiting');
+    stack.push(id);
+    for (const dependency of nodes.get(id)!.dependencies) {
+      const seen = state.get(dependency);
+      if (seen === 'visiting') return [...stack.slice(stack.indexOf(dependency)), dependency];
+      if (seen === undefined) {
+        const cycle = visit(dependency);
+        if (cycle) return cycle;
+      }
+    }
+    stack.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const id of [...nodes.keys()].sort()) {
+    if (state.has(id)) continue;
+    const cycle = visit(id);
+    if (cycle) return cycle.reverse();
+  }
+  return undefined;
+}
+
+/** Finds the node a user typed: an instance id, or the name of a task without required inputs. */
+export function resolveTarget(taskGraph: TaskGraph, target: string): Result<TaskId, ConfigurationFailure> {
+  const id = target as TaskId;
+  if (taskGraph.nodes.has(id)) return ok(id);
+  const instances = [...taskGraph.nodes.keys()].filter((node) => taskGraph.nodes.get(node)!.instance.definition.name === target);
+  if (instances.length === 1) return ok(instances[0]!);
+  const suggestion =
+    instances.length > 1
+      ? instances.sort()[0]
+      : suggestName(target, [...taskGraph.nodes.keys(), ...taskGraph.definitions.keys()]);
+  return fail({ reason: 'unknown-target', target, ...(suggestion ? { suggestion } : {}) });
+}
+
+/** The targets and everything they depend on, transitively. */
+export function selectSubgraph(taskGraph: TaskGraph, targets: readonly TaskId[]): TaskGraph {
+  const selected = new Set<TaskId>();
+  const visit = (id: TaskId) => {
+    if (selected.has(id)) return;
+    selected.add(id);
+    for (const dependency of taskGraph.nodes.get(id)!.dependencies) visit(dependency);
+  };
+  targets.forEach(visit);
+  const nodes = new Map([...taskGraph.nodes].filter(([id]) => selected.has(id)));
+  const graph = new DirectedGraph();
+  for (const id of [...nodes.keys()].sort()) graph.addNode(id);
+  for (const [id, node] of nodes) for (const dependency of node.dependencies) graph.mergeEdge(dependency, id);
+  return {
+    graph,
+    nodes,
+    generations: topologicalGenerations(graph) as TaskId[][],
+    definitions: taskGraph.definitions,
+  };
+}
+
+export type { SourceLocation };

@@ -1,0 +1,91 @@
+import type { Writable } from 'node:stream';
+import type { TaskId } from '../dsl/ids.js';
+import type { EngineEvent } from '../scheduler/events.js';
+import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
+import { formatDuration, renderFailure } from './render-failure.js';
+import type { Reporter } from './reporter.js';
+import { summarizeRun } from './summary.js';
+
+export type OutputMode = 'interleaved' | 'group';
+
+/**
+ * Plain lines for CI and pipes: each prefixed with its task, no ANSI codes. In `group` mode a task's output
+ * is held back and printed whole when the task ends, so parallel tasks do not interleave.
+ */
+export class PlainReporter implements Reporter {
+  private readonly held = new Map<TaskId, string[]>();
+
+  constructor(
+    private readonly out: Writable,
+    private readonly mode: OutputMode = 'interleaved',
+    private readonly showSkipped = true,
+  ) {}
+
+  handle(event: EngineEvent): void {
+    switch (event.type) {
+      case 'run-started':
+        this.write(`run ${event.runId}: environment ${event.environment}, ${event.tasks} tasks${event.estimateMs ? `, about ${formatDuration(event.estimateMs)}` : ''}`);
+        return;
+      case 'task-skipped':
+        if (this.showSkipped) this.write(`[${event.task}] ${describeSkipReason(event.why)}`);
+        return;
+      case 'task-started':
+        this.taskLine(event.task, event.attempt > 1 ? `attempt ${event.attempt}` : `run: ${describeRunReason(event.reason)}`);
+        return;
+      case 'task-command':
+        this.taskLine(event.task, `$ ${event.command}`);
+        return;
+      case 'task-output':
+        this.taskLine(event.task, event.line);
+        return;
+      case 'task-command-finished':
+        if (event.exitCode !== 0) this.taskLine(event.task, `exit ${event.exitCode ?? event.signal} after ${formatDuration(event.durationMs)}`);
+        return;
+      case 'task-retrying':
+        this.taskLine(event.task, `attempt ${event.attempt} failed (${renderFailure(event.failure)}); retrying in ${formatDuration(event.delayMs)}`);
+        return;
+      case 'task-succeeded':
+        this.taskLine(event.task, `done in ${formatDuration(event.durationMs)}`);
+        this.release(event.task);
+        return;
+      case 'task-failed':
+        this.taskLine(event.task, `FAILED: ${renderFailure(event.failure)}`);
+        this.release(event.task);
+        return;
+      case 'task-blocked':
+        this.write(`[${event.task}] blocked: waiting on ${event.waitingOn}, which failed`);
+        return;
+      case 'task-not-started':
+        return;
+      case 'warning':
+        this.write(`warning: ${event.message}`);
+        return;
+      case 'run-finished':
+        for (const line of summarizeRun(event.record)) this.write(line);
+        return;
+    }
+  }
+
+  close(): void {
+    for (const task of [...this.held.keys()]) this.release(task);
+  }
+
+  private taskLine(task: TaskId, text: string): void {
+    const line = `[${task}] ${text}`;
+    if (this.mode === 'interleaved') return this.write(line);
+    let lines = this.held.get(task);
+    if (!lines) this.held.set(task, (lines = []));
+    lines.push(line);
+  }
+
+  private release(task: TaskId): void {
+    const lines = this.held.get(task);
+    if (!lines) return;
+    this.held.delete(task);
+    this.out.write(`${lines.join('\n')}\n`);
+  }
+
+  private write(line: string): void {
+    this.out.write(`${line}\n`);
+  }
+}

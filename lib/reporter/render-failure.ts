@@ -1,0 +1,53 @@
+import { formatLocation } from '../dsl/ids.js';
+import { unreachable, type Failure } from '../failures.js';
+
+/** One line: what is wrong, where, and what to do about it. */
+export function renderFailure(failure: Failure): string {
+  switch (failure.reason) {
+    case 'usage':
+      return `${failure.message}: ${failure.hint}`;
+    case 'unknown-target':
+      return `unknown task '${failure.target}'${failure.suggestion ? `: did you mean '${failure.suggestion}'?` : ''} (see --list)`;
+    case 'cycle': {
+      const sites = failure.path.slice(0, -1).map((id, index) => `${id} at ${formatLocation(failure.locations[index]!)}`);
+      return `${formatLocation(failure.locations[0]!)}: dependency cycle ${failure.path.join(' -> ')}: remove one of these dependencies (${sites.join(', ')})`;
+    }
+    case 'duplicate-task':
+      return `${formatLocation(failure.second)}: task '${failure.name}' is defined twice (first at ${formatLocation(failure.first)}): rename one of them`;
+    case 'invalid-definition':
+      return `${formatLocation(failure.location)}: ${failure.message}: ${failure.hint}`;
+    case 'unknown-environment':
+      return `unknown environment '${failure.name}': choose one of ${failure.known.join(', ')} with --env or DEPLOY_ENV`;
+    case 'invalid-environment':
+      return `environment ${failure.environment}: ${failure.path}: ${failure.message}: ${failure.hint}`;
+    case 'state-corrupt':
+      return `state file ${failure.file} is ${failure.detail}: it was left untouched; repair it, move it away, or run --reset-state`;
+    case 'state-locked':
+      return `another run holds ${failure.file} (pid ${failure.pid} on ${failure.host}, started ${failure.startedAt}): wait for it to finish, or stop it`;
+    case 'exit-non-zero': {
+      const how = failure.exitCode !== null ? `exit code ${failure.exitCode}` : `signal ${failure.signal}`;
+      return `${failure.task}: command failed with ${how}: ${failure.command}`;
+    }
+    case 'task-threw':
+      return `${failure.task}: ${failure.message}${failure.location ? ` (at ${formatLocation(failure.location)})` : ''}`;
+    case 'timeout':
+      return `${failure.task}: timed out after ${formatDuration(failure.afterMs)}; its processes were stopped: raise its timeout if it needs longer`;
+    case 'check-failed':
+      return `${failure.task}: drift check failed: ${failure.message}`;
+    case 'source-missing':
+      return `${failure.task}: source '${failure.path}' does not exist: create it or fix the task's sources`;
+    case 'interrupted':
+      return `${failure.task}: interrupted`;
+    default:
+      return unreachable(failure);
+  }
+}
+
+/** `850ms`, `12.3s`, `4m05s`, `1h02m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}

@@ -1,0 +1,90 @@
+import type { TaskId } from '../dsl/ids.js';
+import type { TaskFailure } from '../failures.js';
+import type { RunReason, SkipReason } from './run-reason.js';
+
+/**
+ * What the engine reports. It never prints: reporters and log files turn these events into output.
+ * Every text field is redacted before the event is emitted. Documented for `--json` in the README.
+ */
+export type EngineEvent =
+  | {
+      readonly type: 'run-started';
+      readonly runId: string;
+      readonly at: string;
+      readonly environment: string;
+      readonly targets: readonly string[];
+      readonly tasks: number;
+      /** Milliseconds the whole run is expected to take, from history; absent when nothing is known. */
+      readonly estimateMs?: number;
+    }
+  | { readonly type: 'task-skipped'; readonly task: TaskId; readonly why: SkipReason }
+  | {
+      readonly type: 'task-started';
+      readonly task: TaskId;
+      readonly reason: RunReason;
+      readonly attempt: number;
+      readonly at: string;
+      readonly estimateMs?: number;
+    }
+  | { readonly type: 'task-command'; readonly task: TaskId; readonly command: string; readonly cwd: string }
+  | { readonly type: 'task-output'; readonly task: TaskId; readonly stream: OutputStream; readonly line: string }
+  | {
+      readonly type: 'task-command-finished';
+      readonly task: TaskId;
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+      readonly durationMs: number;
+    }
+  | {
+      readonly type: 'task-retrying';
+      readonly task: TaskId;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly failure: TaskFailure;
+    }
+  | { readonly type: 'task-succeeded'; readonly task: TaskId; readonly durationMs: number; readonly attempts: number }
+  | {
+      readonly type: 'task-failed';
+      readonly task: TaskId;
+      readonly failure: TaskFailure;
+      readonly durationMs: number;
+      readonly attempts: number;
+    }
+  | { readonly type: 'task-blocked'; readonly task: TaskId; readonly waitingOn: TaskId }
+  | { readonly type: 'task-not-started'; readonly task: TaskId }
+  | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'run-finished'; readonly record: RunRecord };
+
+export type OutputStream = 'stdout' | 'stderr' | 'log';
+
+export type RunOutcome = 'succeeded' | 'failed' | 'interrupted';
+
+export type TaskRunOutcome = 'succeeded' | 'failed' | 'skipped' | 'blocked' | 'not-started' | 'interrupted';
+
+/** The record of one run, saved under .cache/ and printed by `--summary`. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly environment: string;
+  readonly targets: readonly string[];
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly outcome: RunOutcome;
+  readonly tasks: readonly TaskRunRecord[];
+  /** The chain of tasks that decided the run's length, with their durations. */
+  readonly criticalPath: readonly TaskId[];
+  readonly counts: Readonly<Record<TaskRunOutcome, number>>;
+}
+
+export interface TaskRunRecord {
+  readonly task: TaskId;
+  readonly outcome: TaskRunOutcome;
+  readonly reason?: RunReason;
+  readonly skipped?: SkipReason;
+  readonly attempts: number;
+  readonly durationMs: number;
+  readonly failure?: TaskFailure;
+  readonly waitingOn?: TaskId;
+}
+
+export type EventListener = (event: EngineEvent) => void;

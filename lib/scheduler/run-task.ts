@@ -1,0 +1,221 @@
+import path from 'node:path';
+import { $, ProcessOutput, within, type Shell } from 'zx';
+import type { TaskContext } from '../dsl/context.js';
+import { durationMs } from '../dsl/duration.js';
+import type { SourceLocation, TaskId } from '../dsl/ids.js';
+import type { CheckResult, TaskInstance } from '../dsl/task.js';
+import type { TaskFailure } from '../failures.js';
+import { ConfigReadRecorder, type ConfigReads } from '../stamps/config-reads.js';
+import type { EngineEvent } from './events.js';
+import { ProcessGroups } from './process-groups.js';
+import type { Redactor } from './redactor.js';
+import { TaskOutput } from './task-output.js';
+
+/** What running one task needs from the run around it. */
+export interface TaskEnvironment {
+  readonly root: string;
+  readonly config: unknown;
+  readonly redactor: Redactor;
+  readonly emit: (event: EngineEvent) => void;
+  /** Aborted when the whole run stops (Ctrl-C, SIGTERM). */
+  readonly runSignal: AbortSignal;
+  /** How long stopped processes get between TERM and KILL. */
+  readonly graceMs: number;
+  /** Every process group of the run, so a second Ctrl-C can kill them all at once. */
+  readonly allGroups: Set<ProcessGroups>;
+}
+
+export type AttemptResult =
+  | { readonly ok: true; readonly configReads: ConfigReads }
+  | { readonly ok: false; readonly failure: TaskFailure };
+
+export type CheckOutcome =
+  | { readonly ok: true; readonly result: CheckResult }
+  | { readonly ok: false; readonly failure: TaskFailure };
+
+/** Runs one attempt of a task's body with a scoped context, a time limit and abortable child processes. */
+export function runAttempt(instance: TaskInstance, environment: TaskEnvironment): Promise<AttemptResult> {
+  const run = instance.definition.spec.run;
+  if (!run) return Promise.resolve({ ok: true, configReads: {} });
+  const recorder = new ConfigReadRecorder();
+  return withTaskScope(instance, environment, recorder, async (context) => {
+    await run(context);
+    return { ok: true as const, configReads: recorder.reads(environment.config) };
+  });
+}
+
+/** Runs a task's drift probe in the same scope a body gets. */
+export function runCheck(instance: TaskInstance, environment: TaskEnvironment): Promise<CheckOutcome> {
+  const check = instance.definition.spec.check!;
+  return withTaskScope(instance, environment, new ConfigReadRecorder(), async (context) => {
+    const result = await check(context);
+    return { ok: true as const, result };
+  }, (failure) => (failure.reason === 'task-threw' ? { reason: 'check-failed', task: failure.task, message: failure.message } : failure));
+}
+
+async function withTaskScope<Success extends { ok: true }>(
+  instance: TaskInstance,
+  environment: TaskEnvironment,
+  recorder: ConfigReadRecorder,
+  body: (context: TaskContext<Record<string, unknown>, unknown, unknown>) => Promise<Success>,
+  mapFailure: (failure: TaskFailure) => TaskFailure = (failure) => failure,
+): Promise<Success | { ok: false; failure: TaskFailure }> {
+  const task = instance.id;
+  const spec = instance.definition.spec;
+  const output = new TaskOutput(task, environment.emit, environment.redactor);
+  const groups = new ProcessGroups();
+  environment.allGroups.add(groups);
+  const controller = new AbortController();
+  const stopReason = { kind: 'none' as 'none' | 'timeout' | 'interrupted' };
+  const onRunAbort = () => {
+    stopReason.kind = 'interrupted';
+    controller.abort(new Error('the run was interrupted'));
+  };
+  if (environment.runSignal.aborted) onRunAbort();
+  environment.runSignal.addEventListener('abort', onRunAbort, { once: true });
+  const timeoutMs = spec.timeout === undefined ? undefined : durationMs(spec.timeout);
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          stopReason.kind = 'timeout';
+          controller.abort(new Error(`timed out after ${timeoutMs} ms`));
+        }, timeoutMs);
+
+  const context: TaskContext<Record<string, unknown>, unknown, unknown> = {
+    id: task,
+    inputs: instance.inputs,
+    config: recorder.track(environment.config),
+    vars: instance.definition.vars,
+    signal: controller.signal,
+    root: environment.root,
+    $: $ as Shell,
+    log: {
+      info: (message) => output.write('log', `${message}\n`),
+      warn: (message) => output.write('log', `warning: ${message}\n`),
+    },
+    secret: (value) => {
+      environment.redactor.add(value);
+      return value;
+    },
+  };
+
+  const aborted = new Promise<'aborted'>((resolve) => {
+    controller.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  const commands = new Map<string, { command: string; started: number }>();
+
+  try {
+    const execution = within(() => {
+      $.cwd = environment.root;
+      $.verbose = true;
+      $.quiet = false;
+      $.signal = controller.signal;
+      $.spawn = groups.spawn;
+      $.env = { ...process.env };
+      $.log = (entry) => {
+        switch (entry.kind) {
+          case 'cmd':
+            commands.set(entry.id, { command: entry.cmd, started: Date.now() });
+            environment.emit({ type: 'task-command', task, command: environment.redactor.redact(entry.cmd), cwd: entry.cwd });
+            break;
+          case 'stdout':
+          case 'stderr':
+            output.write(entry.kind, entry.data.toString());
+            break;
+          case 'end': {
+            output.flush();
+            const started = commands.get(entry.id)?.started ?? Date.now();
+            environment.emit({ type: 'task-command-finished', task, exitCode: entry.exitCode, signal: entry.signal, durationMs: Date.now() - started });
+            break;
+          }
+          default:
+            break;
+        }
+      };
+      return body(context);
+    });
+    const winner = await Promise.race([execution, aborted]);
+    if (winner === 'aborted') {
+      void execution.catch(() => undefined);
+      return { ok: false, failure: stoppedFailure(task, stopReason.kind, timeoutMs) };
+    }
+    return winner;
+  } catch (error) {
+    if (controller.signal.aborted) return { ok: false, failure: stoppedFailure(task, stopReason.kind, timeoutMs) };
+    return { ok: false, failure: mapFailure(failureFromError(task, error, commands, output, environment)) };
+  } finally {
+    if (timer) clearTimeout(timer);
+    environment.runSignal.removeEventListener('abort', onRunAbort);
+    await groups.stop(environment.graceMs);
+    environment.allGroups.delete(groups);
+    output.flush();
+  }
+}
+
+function stoppedFailure(task: TaskId, kind: 'none' | 'timeout' | 'interrupted', timeoutMs: number | undefined): TaskFailure {
+  return kind === 'timeout' ? { reason: 'timeout', task, afterMs: timeoutMs ?? 0 } : { reason: 'interrupted', task };
+}
+
+function failureFromError(
+  task: TaskId,
+  error: unknown,
+  commands: ReadonlyMap<string, { command: string }>,
+  output: TaskOutput,
+  environment: TaskEnvironment,
+): TaskFailure {
+  const redact = (text: string) => environment.redactor.redact(text);
+  if (error instanceof ProcessOutput) {
+    const command = [...commands.values()].at(-1)?.command ?? '(unknown command)';
+    return {
+      reason: 'exit-non-zero',
+      task,
+      command: redact(command),
+      exitCode: error.exitCode,
+      signal: error.signal,
+      outputTail: output.tail(),
+    };
+  }
+  if (error instanceof CommandFailure) {
+    return { reason: 'exit-non-zero', task, command: redact(error.command), exitCode: error.exitCode, signal: error.signal, outputTail: redact(error.outputTail) };
+  }
+  const failure = error instanceof Error ? error : new Error(String(error));
+  const location = locationInProject(failure.stack, environment.root);
+  return {
+    reason: 'task-threw',
+    task,
+    message: redact(failure.message),
+    ...(location ? { location } : {}),
+    ...(failure.stack ? { stack: redact(failure.stack) } : {}),
+  };
+}
+
+/** Thrown by tool helpers when a command they ran failed; becomes an `exit-non-zero` failure of the task. */
+export class CommandFailure extends Error {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly signal: string | null,
+    readonly outputTail: string,
+  ) {
+    super(`${command} exited with ${exitCode ?? signal}`);
+    this.name = 'CommandFailure';
+  }
+}
+
+const framePattern = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
+
+/** The first stack frame in the project's own code (not the engine, not node_modules): where a task threw. */
+function locationInProject(stack: string | undefined, root: string): SourceLocation | undefined {
+  const engine = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  for (const frame of stack?.split('\n').slice(1) ?? []) {
+    const match = framePattern.exec(frame);
+    if (!match) continue;
+    const file = match[1]!.replace(/^file:\/\//, '');
+    if (file.includes('/node_modules/') || file.startsWith(engine) || file.startsWith('node:')) continue;
+    return { file: path.relative(process.cwd(), file) || file, line: Number(match[2]), column: Number(match[3]) };
+  }
+  return undefined;
+}
+
+export { durationMs };

@@ -1,0 +1,81 @@
+import { canonicalJson } from '../dsl/canonical-json.js';
+import type { Fingerprint, TaskId } from '../dsl/ids.js';
+import type { AnyTaskDefinition, TaskInstance } from '../dsl/task.js';
+import type { ConfigReads } from './config-reads.js';
+import { digestOf, fingerprintOf } from './digest.js';
+
+/** Everything that decides a task's result, kept apart so a changed fingerprint can say what changed. */
+export interface FingerprintComponents {
+  readonly task: string;
+  /** Digest of each input's canonical JSON, by input name. */
+  readonly inputs: Readonly<Record<string, string>>;
+  /** Digest of the task's own definition: its run and check functions and its options. */
+  readonly definition: string;
+  readonly sources: Readonly<Record<string, string>>;
+  readonly tools: Readonly<Record<string, string>>;
+  readonly dependencies: Readonly<Record<string, Fingerprint>>;
+  /** Configuration values the task read on its last run. */
+  readonly config: ConfigReads;
+}
+
+/** One reason a fingerprint differs from the stamp's. */
+export type Change =
+  | { readonly component: 'task' }
+  | { readonly component: 'definition' }
+  | { readonly component: 'input'; readonly name: string }
+  | { readonly component: 'source'; readonly path: string }
+  | { readonly component: 'tool'; readonly tool: string }
+  | { readonly component: 'dependency'; readonly task: TaskId }
+  | { readonly component: 'config'; readonly path: string };
+
+const definitionDigests = new WeakMap<AnyTaskDefinition, string>();
+
+/** Digest of a task's definition. Its description is left out: rewording it must not re-run anything. */
+export function definitionDigest(definition: AnyTaskDefinition): string {
+  let digest = definitionDigests.get(definition);
+  if (digest === undefined) {
+    const spec = definition.spec;
+    digest = digestOf({
+      run: spec.run?.toString() ?? null,
+      check: spec.check?.toString() ?? null,
+      sources: typeof spec.sources === 'function' ? spec.sources.toString() : (spec.sources ?? []),
+      tools: spec.tools ?? [],
+      policy: spec.policy ?? 'fingerprint',
+      timeout: spec.timeout ?? null,
+      retries: spec.retries ?? 0,
+      retryDelay: spec.retryDelay ?? null,
+      pool: spec.pool ?? null,
+      vars: definition.vars ?? null,
+    });
+    definitionDigests.set(definition, digest);
+  }
+  return digest;
+}
+
+export function inputDigests(instance: TaskInstance): Record<string, string> {
+  return Object.fromEntries(Object.entries(instance.inputs).map(([name, value]) => [name, digestOf(canonicalJson(value))]));
+}
+
+export function computeFingerprint(components: FingerprintComponents): Fingerprint {
+  return fingerprintOf(components);
+}
+
+/** What differs between the components a stamp recorded and the current ones, most fundamental first. */
+export function diffComponents(recorded: FingerprintComponents, current: FingerprintComponents): Change[] {
+  const changes: Change[] = [];
+  if (recorded.task !== current.task) changes.push({ component: 'task' });
+  if (recorded.definition !== current.definition) changes.push({ component: 'definition' });
+  for (const name of changedKeys(recorded.inputs, current.inputs)) changes.push({ component: 'input', name });
+  for (const path of changedKeys(recorded.sources, current.sources)) changes.push({ component: 'source', path });
+  for (const tool of changedKeys(recorded.tools, current.tools)) changes.push({ component: 'tool', tool });
+  for (const task of changedKeys(recorded.dependencies, current.dependencies)) {
+    changes.push({ component: 'dependency', task: task as TaskId });
+  }
+  for (const path of changedKeys(recorded.config, current.config)) changes.push({ component: 'config', path });
+  return changes;
+}
+
+function changedKeys(recorded: Readonly<Record<string, string>>, current: Readonly<Record<string, string>>): string[] {
+  const keys = new Set([...Object.keys(recorded), ...Object.keys(current)]);
+  return [...keys].filter((key) => recorded[key] !== current[key]).sort();
+}

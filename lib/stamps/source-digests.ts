@@ -1,0 +1,91 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { glob, isDynamicPattern } from 'tinyglobby';
+import { writeFileAtomic } from '../state/atomic-write.js';
+import { digestFile } from './digest.js';
+
+interface CachedDigest {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly inode: number;
+  readonly digest: string;
+}
+
+export type SourceDigestResult =
+  | { readonly ok: true; readonly digests: Readonly<Record<string, string>> }
+  | { readonly ok: false; readonly missing: string };
+
+/**
+ * Digests of source files, cached by path, size, mtime and inode so that an unchanged multi-GB image is not
+ * read again. The cache lives in one file under .cache/ and is saved after a run.
+ */
+export class SourceDigests {
+  private readonly cache = new Map<string, CachedDigest>();
+  private readonly inFlight = new Map<string, Promise<string>>();
+  private readonly limit = pLimit(4);
+  private dirty = false;
+
+  private constructor(
+    private readonly root: string,
+    private readonly cacheFile: string,
+  ) {}
+
+  static async open(root: string, cacheFile: string): Promise<SourceDigests> {
+    const digests = new SourceDigests(root, cacheFile);
+    try {
+      const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as Record<string, CachedDigest>;
+      for (const [file, entry] of Object.entries(saved)) digests.cache.set(file, entry);
+    } catch {
+      // A missing or unreadable cache only costs re-reading the files.
+    }
+    return digests;
+  }
+
+  /** Expands the patterns (relative to the project root) and digests every file they match. */
+  async digest(patterns: readonly string[]): Promise<SourceDigestResult> {
+    const files = new Set<string>();
+    for (const pattern of patterns) {
+      if (isDynamicPattern(pattern)) {
+        for (const file of await glob(pattern, { cwd: this.root, onlyFiles: true, dot: true })) files.add(file);
+        continue;
+      }
+      const exists = await fs.stat(path.resolve(this.root, pattern)).catch(() => undefined);
+      if (!exists) return { ok: false, missing: pattern };
+      if (exists.isDirectory()) {
+        for (const file of await glob(`${pattern.replace(/\/$/, '')}/**`, { cwd: this.root, onlyFiles: true, dot: true })) files.add(file);
+      } else {
+        files.add(path.normalize(pattern));
+      }
+    }
+    const sorted = [...files].sort();
+    const digests = await Promise.all(sorted.map((file) => this.digestOne(file)));
+    return { ok: true, digests: Object.fromEntries(sorted.map((file, index) => [file, digests[index]!])) };
+  }
+
+  private digestOne(file: string): Promise<string> {
+    const running = this.inFlight.get(file);
+    if (running) return running;
+    const promise = this.limit(async () => {
+      const absolute = path.resolve(this.root, file);
+      const stat = await fs.stat(absolute, { bigint: false });
+      const cached = this.cache.get(file);
+      if (cached && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs && cached.inode === stat.ino) {
+        return cached.digest;
+      }
+      const digest = await digestFile(absolute);
+      this.cache.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, digest });
+      this.dirty = true;
+      return digest;
+    });
+    this.inFlight.set(file, promise);
+    void promise.finally(() => this.inFlight.delete(file)).catch(() => undefined);
+    return promise;
+  }
+
+  async save(): Promise<void> {
+    if (!this.dirty) return;
+    await writeFileAtomic(this.cacheFile, JSON.stringify(Object.fromEntries(this.cache)));
+    this.dirty = false;
+  }
+}

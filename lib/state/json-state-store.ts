@@ -1,0 +1,181 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TaskId } from '../dsl/ids.js';
+import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import { writeFileAtomic } from './atomic-write.js';
+import type { LastAttempt, Stamp, StateStore, TaskRecord } from './state-store.js';
+
+const historyLength = 10;
+
+type JournalEntry =
+  | { readonly op: 'start'; readonly id: TaskId; readonly at: string }
+  | { readonly op: 'success'; readonly id: TaskId; readonly stamp: Stamp }
+  | { readonly op: 'finish'; readonly id: TaskId; readonly last: LastAttempt }
+  | { readonly op: 'reset'; readonly id: TaskId }
+  | { readonly op: 'reset-all' };
+
+interface Snapshot {
+  readonly version: 1;
+  readonly tasks: Record<string, TaskRecord>;
+}
+
+/**
+ * The embedded state store: `state.json` (a snapshot, replaced atomically) plus `state.journal` (one JSON
+ * line per change, appended and fsynced before the call returns). Appending keeps each change O(1) on a
+ * 10,000-task run; close() folds the journal into the snapshot. A torn last journal line (a kill mid-write)
+ * is dropped; anything else unreadable is an error and the files are left as they are.
+ */
+export class JsonStateStore implements StateStore {
+  private journalDescriptor: number | undefined;
+
+  private constructor(
+    private readonly snapshotFile: string,
+    private readonly journalFile: string,
+    private readonly tasks: Map<TaskId, TaskRecord>,
+    readonly warnings: readonly string[],
+  ) {}
+
+  get location(): string {
+    return this.snapshotFile;
+  }
+
+  static open(directory: string): Result<JsonStateStore, ConfigurationFailure> {
+    try {
+      return JsonStateStore.load(directory);
+    } catch (error) {
+      const failure = error as NodeJS.ErrnoException;
+      return fail({ reason: 'state-corrupt', file: failure.path ?? directory, detail: `cannot be read (${failure.code ?? failure.message})` });
+    }
+  }
+
+  private static load(directory: string): Result<JsonStateStore, ConfigurationFailure> {
+    const snapshotFile = path.join(directory, 'state.json');
+    const journalFile = path.join(directory, 'state.journal');
+    const tasks = new Map<TaskId, TaskRecord>();
+    const warnings: string[] = [];
+
+    const snapshotText = readIfExists(snapshotFile);
+    if (snapshotText !== undefined) {
+      const parsed = parseSnapshot(snapshotText);
+      if (!parsed.ok) return fail({ reason: 'state-corrupt', file: snapshotFile, detail: parsed.error });
+      for (const [id, record] of Object.entries(parsed.value.tasks)) tasks.set(id as TaskId, record);
+    }
+
+    const journalText = readIfExists(journalFile);
+    if (journalText !== undefined) {
+      const lines = journalText.split('\n');
+      const lastIndex = lines.length - 1;
+      for (const [index, line] of lines.entries()) {
+        if (line.trim() === '') continue;
+        let entry: JournalEntry;
+        try {
+          entry = JSON.parse(line) as JournalEntry;
+        } catch {
+          if (index === lastIndex) {
+            warnings.push(`dropped an incomplete last line of ${journalFile} (a run was killed while writing it)`);
+            continue;
+          }
+          return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not valid JSON` });
+        }
+        apply(tasks, entry);
+      }
+    }
+    return ok(new JsonStateStore(snapshotFile, journalFile, tasks, warnings));
+  }
+
+  record(id: TaskId): TaskRecord | undefined {
+    return this.tasks.get(id);
+  }
+
+  records(): ReadonlyMap<TaskId, TaskRecord> {
+    return this.tasks;
+  }
+
+  markStarted(id: TaskId, startedAt: string): void {
+    this.append({ op: 'start', id, at: startedAt });
+  }
+
+  markSucceeded(id: TaskId, stamp: Stamp): void {
+    this.append({ op: 'success', id, stamp });
+  }
+
+  markFinishedWithoutSuccess(id: TaskId, last: LastAttempt): void {
+    this.append({ op: 'finish', id, last });
+  }
+
+  reset(id: TaskId): void {
+    this.append({ op: 'reset', id });
+  }
+
+  resetAll(): void {
+    this.append({ op: 'reset-all' });
+  }
+
+  async close(): Promise<void> {
+    if (this.journalDescriptor === undefined) return;
+    fs.closeSync(this.journalDescriptor);
+    this.journalDescriptor = undefined;
+    const snapshot: Snapshot = { version: 1, tasks: Object.fromEntries([...this.tasks].sort(([a], [b]) => a.localeCompare(b))) };
+    await writeFileAtomic(this.snapshotFile, `${JSON.stringify(snapshot, null, 1)}\n`);
+    // Replaying the journal over the new snapshot is harmless, so a crash between these two steps loses nothing.
+    fs.rmSync(this.journalFile, { force: true });
+  }
+
+  private append(entry: JournalEntry): void {
+    apply(this.tasks, entry);
+    if (this.journalDescriptor === undefined) {
+      fs.mkdirSync(path.dirname(this.journalFile), { recursive: true, mode: 0o700 });
+      this.journalDescriptor = fs.openSync(this.journalFile, 'a', 0o600);
+    }
+    fs.writeSync(this.journalDescriptor, `${JSON.stringify(entry)}\n`);
+    fs.fdatasyncSync(this.journalDescriptor);
+  }
+}
+
+function apply(tasks: Map<TaskId, TaskRecord>, entry: JournalEntry): void {
+  const current = entry.op === 'reset-all' ? undefined : tasks.get(entry.id);
+  const durations = current?.durations ?? [];
+  switch (entry.op) {
+    case 'start':
+      tasks.set(entry.id, { durations, ...(current?.last ? { last: current.last } : {}), startedAt: entry.at });
+      return;
+    case 'success':
+      tasks.set(entry.id, {
+        stamp: entry.stamp,
+        last: { outcome: 'succeeded', startedAt: current?.startedAt ?? entry.stamp.finishedAt, durationMs: entry.stamp.durationMs },
+        durations: [...durations, entry.stamp.durationMs].slice(-historyLength),
+      });
+      return;
+    case 'finish':
+      tasks.set(entry.id, { durations, last: entry.last });
+      return;
+    case 'reset':
+      tasks.delete(entry.id);
+      return;
+    case 'reset-all':
+      tasks.clear();
+      return;
+  }
+}
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function parseSnapshot(text: string): Result<Snapshot, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return fail(`not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || (value as Snapshot).version !== 1 || typeof (value as Snapshot).tasks !== 'object') {
+    return fail('not an Onboarder state file (expected {"version": 1, "tasks": {...}})');
+  }
+  return ok(value as Snapshot);
+}

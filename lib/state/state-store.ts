@@ -1,0 +1,50 @@
+import type { Fingerprint, TaskId } from '../dsl/ids.js';
+import type { FingerprintComponents } from '../stamps/fingerprint.js';
+
+/** Proof that a task succeeded with this fingerprint. Written only after success. */
+export interface Stamp {
+  readonly fingerprint: Fingerprint;
+  readonly components: FingerprintComponents;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+}
+
+export type TaskOutcome = 'succeeded' | 'failed' | 'interrupted';
+
+export interface LastAttempt {
+  readonly outcome: TaskOutcome;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  /** For failures: a one-line summary, already redacted. */
+  readonly summary?: string;
+}
+
+export interface TaskRecord {
+  readonly stamp?: Stamp;
+  readonly last?: LastAttempt;
+  /** Set while the task runs; a record left in flight means the run that started it was killed. */
+  readonly startedAt?: string;
+  /** Durations of recent successful runs, newest last, for scheduling and ETAs. */
+  readonly durations: readonly number[];
+}
+
+/**
+ * Where stamps, outcomes and duration history live. The embedded implementation is a JSON file per
+ * environment; a shared store for teams can implement the same interface.
+ */
+export interface StateStore {
+  /** A human-readable location, for messages. */
+  readonly location: string;
+  record(id: TaskId): TaskRecord | undefined;
+  records(): ReadonlyMap<TaskId, TaskRecord>;
+  /** Durably removes the task's stamp before it starts, so a killed run never leaves a false 'done'. */
+  markStarted(id: TaskId, startedAt: string): void;
+  markSucceeded(id: TaskId, stamp: Stamp): void;
+  markFinishedWithoutSuccess(id: TaskId, attempt: LastAttempt): void;
+  /** Forgets a task's stamp and history (--reset). */
+  reset(id: TaskId): void;
+  /** Forgets everything (--reset-state). */
+  resetAll(): void;
+  /** Compacts and closes; after a crash, nothing is lost without it. */
+  close(): Promise<void>;
+}
