@@ -1,0 +1,115 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+
+export const repositoryRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+/** A throwaway copy of a fixture project, at the same depth as the fixtures so its imports resolve. */
+export class FixtureProject {
+  readonly trace: string;
+
+  private constructor(readonly directory: string) {
+    this.trace = path.join(directory, 'trace.txt');
+  }
+
+  static copy(fixture: string): FixtureProject {
+    const directory = mkdtempSync(path.join(repositoryRoot, 'test', 'fixtures', '.run-'));
+    cpSync(path.join(repositoryRoot, 'test', 'fixtures', fixture), directory, {
+      recursive: true,
+      filter: (source) => !source.includes('/.cache'),
+    });
+    return new FixtureProject(directory);
+  }
+
+  path(...parts: string[]): string {
+    return path.join(this.directory, ...parts);
+  }
+
+  /** Runs the project's deploy.ts with the real CLI. */
+  run(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'deploy.ts', ...args],
+        { cwd: this.directory, env: { ...process.env, NO_COLOR: '1', ONBOARDER_TEST_TRACE: this.trace, ...env }, timeout: timeoutMs },
+        (error, stdout, stderr) => {
+          const code = error ? ((error as { code?: number }).code ?? 1) : 0;
+          resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  /** Starts the CLI in the background, in its own process group. */
+  start(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
+    return spawn(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], {
+      cwd: this.directory,
+      env: { ...process.env, NO_COLOR: '1', ONBOARDER_TEST_TRACE: this.trace, ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  /** The task ids traced since the last call, and clears the trace. */
+  takeTrace(): string[] {
+    if (!existsSync(this.trace)) return [];
+    const lines = readFileSync(this.trace, 'utf8').split('\n').filter(Boolean);
+    rmSync(this.trace);
+    return lines.sort();
+  }
+
+  remove(): void {
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Fails a test that takes longer than `ms` instead of letting it hang (uvu has no timeouts). */
+export function withTimeout<T>(ms: number, body: () => Promise<T>): () => Promise<T> {
+  return () =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`test timed out after ${ms} ms`)), ms);
+      body().then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+}
+
+export function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = () => {
+      if (condition()) return resolve();
+      if (Date.now() - started > timeoutMs) return reject(new Error('condition not met in time'));
+      setTimeout(poll, 25);
+    };
+    poll();
+  });
+}
+
+/** Whether any process is alive whose command line contains `marker`. */
+export function processesMatching(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(marker)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
