@@ -1,0 +1,152 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FixtureProject, processesMatching, waitFor, withTimeout } from '../helpers/project.js';
+
+function setConfig(project: FixtureProject, change: Record<string, unknown>) {
+  const config = JSON.parse(readFileSync(project.path('config.json'), 'utf8'));
+  writeFileSync(project.path('config.json'), JSON.stringify({ ...config, ...change }));
+}
+
+test('a failing task, then a re-run resumes from it and skips what succeeded', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const failed = await project.run(['osdc'], { FAIL_TASK: 'osdc' });
+    assert.is(failed.code, 1);
+    assert.match(failed.stdout, '[deploy-cluster[cluster=osdc]] FAILED: deploy-cluster[cluster=osdc]: command failed with exit code 3: exit 3');
+    assert.match(failed.stdout, '[osdc] blocked: waiting on deploy-cluster[cluster=osdc], which failed');
+    project.takeTrace();
+    const resumed = await project.run(['osdc']);
+    assert.is(resumed.code, 0, resumed.stdout);
+    assert.equal(project.takeTrace(), ['deploy-cluster[cluster=osdc]', 'dns']);
+    assert.match(resumed.stdout, '[deploy-cluster[cluster=osdc]] run: no stamp (last run failed)');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('--keep-going runs every branch that does not depend on the failure', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const fail = { FAIL_TASK: 'osdc' };
+    const stopped = await project.run(['osdc', 'osms', '--concurrency', '1'], fail);
+    assert.is(stopped.code, 1);
+    project.takeTrace();
+    await project.run(['--reset-state', '--yes']);
+    const kept = await project.run(['osdc', 'osms', '--keep-going', '--concurrency', '1'], fail);
+    assert.is(kept.code, 1);
+    assert.ok(project.takeTrace().includes('deploy-cluster[cluster=osms]'));
+    assert.match(kept.stdout, '1 failed, 1 blocked');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a task that throws fails with its message and location, no stack without --verbose', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const result = await project.run(['thrower'], { FAIL_TASK: 'thrower' });
+    assert.is(result.code, 1);
+    assert.match(result.stdout, /\[thrower\] FAILED: thrower: boom: the API said no \(at tasks\.ts:\d+\)/);
+    assert.not.match(result.stdout + result.stderr, '    at ');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('retries count and back off, each attempt logged', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const result = await project.run(['flaky', '--json'], { FLAKY_FAILURES: '2' });
+    assert.is(result.code, 0, result.stdout);
+    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const retries = events.filter((event) => event.type === 'task-retrying');
+    assert.is(retries.length, 2);
+    assert.ok(retries[1].delayMs >= retries[0].delayMs / 2 && retries[1].delayMs >= 20);
+    assert.equal(events.find((event) => event.type === 'task-succeeded').attempts, 3);
+    const logDirectory = project.path('.cache', 'logs', 'test', 'latest');
+    const log = readFileSync(`${logDirectory}/task_flaky.log`, 'utf8');
+    assert.match(log, 'attempt 1 failed');
+    assert.match(log, 'attempt 2 failed');
+    assert.match(log, '== succeeded after 3 attempt(s)');
+    assert.is(statSync(`${logDirectory}/task_flaky.log`).mode & 0o777, 0o600);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a timeout kills the whole process tree', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  const marker = `31.${process.pid}7`;
+  try {
+    const result = await project.run(['slow'], { SLOW_SECONDS: marker, SLOW_TIMEOUT: '700', ONBOARDER_GRACE_MS: '500' });
+    assert.is(result.code, 1);
+    assert.match(result.stdout, '[slow] FAILED: slow: timed out after 700ms');
+    assert.equal(processesMatching(`sleep ${marker}`), []);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('kill -9 during a task: the re-run runs that task again, completed stamps are kept', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  const marker = `32.${process.pid}3`;
+  try {
+    const child = project.start(['after-slow'], { SLOW_SECONDS: marker });
+    await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+    process.kill(-child.pid!, 'SIGKILL');
+    for (const pid of processesMatching(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    project.takeTrace();
+    const rerun = await project.run(['after-slow']);
+    assert.is(rerun.code, 0, rerun.stdout + rerun.stderr);
+    assert.equal(project.takeTrace(), ['after-slow', 'slow']);
+    assert.match(rerun.stdout, '[validate] up to date');
+    assert.match(rerun.stdout, '[slow] run: no stamp (last run interrupted)');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('Ctrl-C stops the run: no child survives, finished stamps stay, exit 130', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  const marker = `33.${process.pid}1`;
+  try {
+    const child = project.start(['after-slow'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '1000' });
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => (stdout += chunk));
+    await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+    process.kill(child.pid!, 'SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.is(code, 130);
+    assert.equal(processesMatching(`sleep ${marker}`), []);
+    assert.match(stdout, 'interrupted');
+    const status = await project.run(['--status', 'after-slow', '--json']);
+    const rows = JSON.parse(status.stdout) as { task: string; state: string }[];
+    assert.is(rows.find((row) => row.task === 'validate')!.state, 'done');
+    assert.is(rows.find((row) => row.task === 'slow')!.state, 'interrupted');
+    assert.ok(readdirSync(project.path('.cache', 'state', 'test', 'runs')).length === 1);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a second run while one holds the lock is refused with the holder', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  const marker = `34.${process.pid}9`;
+  try {
+    const child = project.start(['slow'], { SLOW_SECONDS: marker });
+    await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+    const second = await project.run(['osdc']);
+    assert.is(second.code, 2);
+    assert.match(second.stderr, new RegExp(`another run holds .*run.lock \\(pid ${child.pid} on `));
+    process.kill(-child.pid!, 'SIGKILL');
+    for (const pid of processesMatching(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    const third = await project.run(['validate']);
+    assert.is(third.code, 0, third.stderr);
+    assert.match(third.stderr, 'warning: took over the lock of run');
+  } finally {
+    project.remove();
+  }
+}));
+
+test.run();
