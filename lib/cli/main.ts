@@ -117,6 +117,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     }
     const toRun = plan.filter((step) => step.action === 'run').length;
     io.stdout.write(`plan for ${environmentName}: ${toRun} of ${plan.length} tasks would run\n`);
+    const width = Math.max(...plan.map((step) => step.task.length));
     for (const step of plan) {
       const detail =
         step.action === 'run'
@@ -124,7 +125,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
           : step.action === 'skip'
             ? `skip  ${describeSkipReason(step.why)}${step.driftCheck ? ' (drift check runs first)' : ''}`
             : `fail  ${renderFailure(step.failure)}`;
-      io.stdout.write(redactor.redact(`  ${String(step.level + 1).padStart(2)}  ${step.task}  ${detail}\n`));
+      io.stdout.write(redactor.redact(`  ${String(step.level + 1).padStart(2)}  ${step.task.padEnd(width)}  ${detail}\n`));
     }
     return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
   }

@@ -1,14 +1,18 @@
 /** The candidate nearest to `input` by edit distance, if it is close enough to be a likely typo. */
 export function suggestName(input: string, candidates: Iterable<string>): string | undefined {
+  const names = [...candidates];
+  // A task named without its namespace is the likeliest meaning.
+  const namespaced = names.filter((name) => name.endsWith(`:${input}`)).sort();
+  if (namespaced.length > 0) return namespaced[0];
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const candidate of candidates) {
+  for (const candidate of names) {
     const distance = editDistance(input, candidate);
     if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }
   if (best === undefined) return undefined;
   const tolerance = Math.max(2, Math.floor(input.length / 3));
-  if (bestDistance <= tolerance || best.endsWith(`:${input}`)) return best;
+  if (bestDistance <= tolerance) return best;
   return undefined;
 }
 

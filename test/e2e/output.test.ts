@@ -1,0 +1,138 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FixtureProject, withTimeout } from '../helpers/project.js';
+
+const hasDot = (() => {
+  try {
+    execFileSync('dot', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+test('--graph in every format', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const text = await project.run(['--graph', 'osdc']);
+    assert.is(text.code, 0);
+    assert.match(text.stdout, 'level 1\n  validate');
+    assert.match(text.stdout, /level 2 \(3 in parallel\)/);
+    assert.match(text.stdout, '6 tasks, 7 edges, 4 levels');
+
+    const json = JSON.parse((await project.run(['--graph', 'osdc', '--format', 'json'])).stdout);
+    assert.is(json.nodes.length, 6);
+    assert.is(json.edges.length, 7);
+    assert.equal(json.nodes.find((node: { id: string }) => node.id === 'deploy-cluster[cluster=osdc]').inputs, { cluster: 'osdc' });
+
+    const dot = (await project.run(['--graph', '--format', 'dot'])).stdout;
+    assert.match(dot, /^digraph onboarder \{/);
+    assert.match(dot, '"node-prep:copy-ssh-key" -> "deploy-cluster[cluster=osdc]";');
+    if (hasDot) execFileSync('dot', ['-Tsvg', '-o', '/dev/null'], { input: dot });
+    else console.warn('graphviz dot not installed: DOT syntax not checked by dot');
+
+    const mermaid = (await project.run(['--graph', 'osdc', '--format', 'mermaid'])).stdout;
+    assert.match(mermaid, /^flowchart LR\n/);
+    assert.match(mermaid, /n\d+\["deploy-cluster\[cluster=osdc\]"\]/);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('--dry-run shows the plan in order with reasons, and runs nothing', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    let plan = await project.run(['osdc', '--dry-run']);
+    assert.is(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, 'plan for test: 6 of 6 tasks would run');
+    assert.match(plan.stdout, /1\s+validate\s+run\s+no stamp/);
+    assert.equal(project.takeTrace(), []);
+    await project.run(['osdc']);
+    project.takeTrace();
+    writeFileSync(project.path('files', 'key.pub'), 'new key\n');
+    plan = await project.run(['osdc', '--dry-run']);
+    assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+source files\/key\.pub changed/);
+    assert.match(plan.stdout, /template\s+skip\s+up to date \(drift check runs first\)/);
+    assert.match(plan.stdout, /deploy-cluster\[cluster=osdc\]\s+run\s+dependency node-prep:copy-ssh-key changed/);
+    const json = JSON.parse((await project.run(['osdc', '--dry-run', '--json'])).stdout);
+    assert.equal(json.find((step: { task: string }) => step.task === 'node-prep:copy-ssh-key').reason, {
+      kind: 'changed',
+      changes: [{ component: 'source', path: 'files/key.pub' }],
+    });
+    assert.equal(project.takeTrace(), []);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('--status shows done, stale and why, pending; --summary the last run', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    await project.run(['osdc']);
+    const config = JSON.parse(readFileSync(project.path('config.json'), 'utf8'));
+    config.clusters.osdc.nodes = 7;
+    writeFileSync(project.path('config.json'), JSON.stringify(config));
+    const status = await project.run(['--status']);
+    assert.is(status.code, 0);
+    assert.match(status.stdout, /^TASK\s+STATE\s+LAST RUN\s+DURATION\s+DETAIL/);
+    assert.match(status.stdout, /validate\s+done\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d+ms/);
+    assert.match(status.stdout, /deploy-cluster\[cluster=osdc\]\s+stale\s+.*config clusters\.osdc\.nodes changed/);
+    assert.match(status.stdout, /deploy-cluster\[cluster=osms\]\s+pending\s+-\s+-\s+no stamp/);
+    const summary = await project.run(['--summary']);
+    assert.is(summary.code, 0);
+    assert.match(summary.stdout, 'succeeded: 6 ran, 0 skipped, 0 failed, 0 blocked');
+    assert.match(summary.stdout, 'critical path: validate');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('the JSON event stream parses, plain output has no ANSI, secrets are redacted everywhere', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const run = await project.run(['osdc', '--json']);
+    const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    assert.is(events[0].type, 'run-started');
+    assert.is(events.at(-1).type, 'run-finished');
+    assert.ok(events.some((event) => event.type === 'task-output' && event.line === 'osdc has 3 nodes, token ***'));
+    assert.not.match(run.stdout, 'hunter2-secret');
+
+    const plain = await project.run(['osdc', '--force-all']);
+    assert.not.match(plain.stdout + plain.stderr, /\u001b\[/);
+    assert.match(plain.stdout, '[deploy-cluster[cluster=osdc]] $ echo osdc has 3 nodes, token ***');
+    assert.not.match(plain.stdout, 'hunter2-secret');
+    const logs = project.path('.cache', 'logs', 'test', 'latest');
+    for (const file of readdirSync(logs)) assert.not.match(readFileSync(`${logs}/${file}`, 'utf8'), 'hunter2-secret');
+    assert.match(readFileSync(`${logs}/task_deploy-cluster_cluster=osdc_.log`, 'utf8'), /\$ echo osdc has 3 nodes, token \*\*\*[\s\S]*-> exit 0/);
+    const state = readFileSync(project.path('.cache', 'state', 'test', 'state.json'), 'utf8');
+    assert.not.match(state, 'hunter2-secret');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('--output group prints each task whole', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const run = await project.run(['osdc', '--output', 'group']);
+    assert.match(run.stdout, '[deploy-cluster[cluster=osdc]] run: no stamp\n[deploy-cluster[cluster=osdc]] $ echo');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('--list groups tasks by namespace and shows instances', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const list = await project.run(['--list']);
+    assert.is(list.code, 0);
+    assert.match(list.stdout, /node-prep\n  node-prep:copy-ssh-key\s+Copy the SSH key to every host/);
+    assert.match(list.stdout, /deploy-cluster\s+Deploy one cluster\n    deploy-cluster\[cluster=osdc\]/);
+  } finally {
+    project.remove();
+  }
+}));
+
+test.run();
