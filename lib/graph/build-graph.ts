@@ -83,7 +83,7 @@ export function buildGraph(catalog: readonly CatalogEntry[]): Result<TaskGraph, 
       locations: cycle.slice(0, -1).map((id) => nodes.get(id)!.instance.definition.definedAt),
     });
   }
-  return ok({ graph, nodes, generations: topologicalGenerations(graph) as TaskId[][], definitions });
+  return ok({ graph, nodes, generations: sortedGenerations(graph), definitions });
 }
 
 function resolveDependencies(instance: TaskInstance): Result<TaskInstance[], ConfigurationFailure> {
@@ -126,7 +126,7 @@ function describeBadDependency(dependency: unknown, target: unknown): string {
   return `not a task (${typeof target})`;
 }
 
-/** Depth-first search in declaration order; returns the first cycle as a closed path `a, b, a`. */
+/** Depth-first search; returns the first cycle as a closed path `a, b, a`, where a depends on b. */
 function findCycle(nodes: ReadonlyMap<TaskId, TaskNode>): TaskId[] | undefined {
   const state = new Map<TaskId, 'visiting' | 'done'>();
   const stack: TaskId[] = [];
@@ -148,7 +148,7 @@ function findCycle(nodes: ReadonlyMap<TaskId, TaskNode>): TaskId[] | undefined {
   for (const id of [...nodes.keys()].sort()) {
     if (state.has(id)) continue;
     const cycle = visit(id);
-    if (cycle) return cycle.reverse();
+    if (cycle) return cycle;
   }
   return undefined;
 }
@@ -182,9 +182,13 @@ export function selectSubgraph(taskGraph: TaskGraph, targets: readonly TaskId[])
   return {
     graph,
     nodes,
-    generations: topologicalGenerations(graph) as TaskId[][],
+    generations: sortedGenerations(graph),
     definitions: taskGraph.definitions,
   };
 }
 
 export type { SourceLocation };
+
+function sortedGenerations(graph: DirectedGraph): TaskId[][] {
+  return (topologicalGenerations(graph) as TaskId[][]).map((generation) => [...generation].sort());
+}

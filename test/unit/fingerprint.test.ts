@@ -1,0 +1,71 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { task } from '../../lib/dsl/define-tasks.js';
+import { instanceId } from '../../lib/dsl/instance-id.js';
+import { ConfigReadRecorder, replayReads } from '../../lib/stamps/config-reads.js';
+import { computeFingerprint, definitionDigest, diffComponents, inputDigests, type FingerprintComponents } from '../../lib/stamps/fingerprint.js';
+import type { Fingerprint } from '../../lib/dsl/ids.js';
+
+const base: FingerprintComponents = {
+  task: 't',
+  inputs: { cluster: 'a' },
+  definition: 'd',
+  sources: { 'x.yml': '1' },
+  tools: { ansible: '2.14' },
+  dependencies: { dep: 'f' as Fingerprint },
+  config: { '["site"]': 's' },
+};
+
+test('every component changes the fingerprint and is named in the diff', () => {
+  const variants: [Partial<FingerprintComponents>, string][] = [
+    [{ task: 'u' }, 'task'],
+    [{ inputs: { cluster: 'b' } }, 'input'],
+    [{ definition: 'e' }, 'definition'],
+    [{ sources: { 'x.yml': '2' } }, 'source'],
+    [{ tools: { ansible: '2.15' } }, 'tool'],
+    [{ dependencies: { dep: 'g' as Fingerprint } }, 'dependency'],
+    [{ config: { '["site"]': 't' } }, 'config'],
+  ];
+  for (const [change, component] of variants) {
+    const changed = { ...base, ...change };
+    assert.is.not(computeFingerprint(changed), computeFingerprint(base), component);
+    assert.equal(diffComponents(base, changed).map((item) => item.component), [component]);
+  }
+});
+
+test('key order does not change ids or fingerprints', () => {
+  assert.is(instanceId('t', { b: 1, a: { y: 1, x: 2 } }), instanceId('t', { a: { x: 2, y: 1 }, b: 1 }));
+  const reordered = { config: base.config, dependencies: base.dependencies, tools: base.tools, sources: base.sources, definition: base.definition, inputs: base.inputs, task: base.task };
+  assert.is(computeFingerprint(reordered), computeFingerprint(base));
+});
+
+test('the definition digest covers the body and options but not the description', () => {
+  const one = task({ name: 'one', description: 'a', run: () => undefined });
+  const reworded = task({ name: 'one', description: 'b', run: () => undefined });
+  const otherBody = task({ name: 'one', run: () => console.log('different') });
+  const otherTimeout = task({ name: 'one', description: 'a', run: () => undefined, timeout: '1m' });
+  assert.is(definitionDigest(one), definitionDigest(reworded));
+  assert.is.not(definitionDigest(one), definitionDigest(otherBody));
+  assert.is.not(definitionDigest(one), definitionDigest(otherTimeout));
+  const parameterised = task({ name: 'p', inputs: { n: z.number() } });
+  assert.is.not(inputDigests(parameterised.with({ n: 1 })).n, inputDigests(parameterised.with({ n: 2 })).n);
+});
+
+test('config reads record exactly the values read, and replay against a changed config', () => {
+  const config = { clusters: { osdc: { nodes: ['10.0.0.1', '10.0.0.2'] }, osms: { nodes: ['10.0.1.1'] } }, site: 'x' };
+  const recorder = new ConfigReadRecorder();
+  const tracked = recorder.track(config);
+  const addresses = tracked.clusters.osdc.nodes.map((node) => node);
+  assert.equal(addresses, ['10.0.0.1', '10.0.0.2']);
+  const reads = recorder.reads(config);
+  const changedElsewhere = { ...config, site: 'y', clusters: { ...config.clusters, osms: { nodes: [] } } };
+  assert.equal(replayReads(changedElsewhere, reads), reads);
+  const changedRead = { ...config, clusters: { ...config.clusters, osdc: { nodes: ['10.0.0.1', '10.0.0.3'] } } };
+  assert.not.equal(replayReads(changedRead, reads), reads);
+  assert.throws(() => {
+    (tracked as { site: string }).site = 'z';
+  }, /read-only/);
+});
+
+test.run();

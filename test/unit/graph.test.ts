@@ -1,0 +1,65 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { defineTasks, task } from '../../lib/dsl/define-tasks.js';
+import type { TaskInstance } from '../../lib/dsl/task.js';
+import { buildGraph, resolveTarget, selectSubgraph } from '../../lib/graph/build-graph.js';
+
+test('generations put every task after its dependencies; instances are separate nodes', () => {
+  const a = task({ name: 'a' });
+  const deploy = task({ name: 'deploy', inputs: { cluster: z.string() }, deps: [a] });
+  const b = task({ name: 'b', deps: [deploy.with({ cluster: 'x' }), deploy.with({ cluster: 'y' })] });
+  const built = buildGraph([a, deploy, b]);
+  assert.ok(built.ok);
+  if (!built.ok) return;
+  assert.equal(built.value.generations, [['a'], ['deploy[cluster=x]', 'deploy[cluster=y]'], ['b']]);
+});
+
+test('a cycle is found with its path', () => {
+  const first: TaskInstance = task({ name: 'first', deps: [() => second] });
+  const second: TaskInstance = task({ name: 'second', deps: [() => third] });
+  const third: TaskInstance = task({ name: 'third', deps: [() => first] });
+  const built = buildGraph([first]);
+  assert.not.ok(built.ok);
+  if (built.ok) return;
+  assert.is(built.error.reason, 'cycle');
+  if (built.error.reason !== 'cycle') return;
+  assert.equal(built.error.path, ['first', 'second', 'third', 'first']);
+  assert.is(built.error.locations.length, 3);
+  assert.match(built.error.locations[0]!.file, 'graph.test.ts');
+});
+
+test('two tasks with one name are a duplicate, with both sites', () => {
+  const one = task({ name: 'same' });
+  const two = task({ name: 'same' });
+  const built = buildGraph([one, two]);
+  assert.ok(!built.ok && built.error.reason === 'duplicate-task');
+});
+
+test('an undefined dependency (circular import) is a clear definition error', () => {
+  const broken = task({ name: 'broken', deps: [undefined as unknown as TaskInstance] });
+  const built = buildGraph([broken]);
+  assert.ok(!built.ok && built.error.reason === 'invalid-definition' && /circular import/.test(built.error.message));
+});
+
+test('namespaces qualify names; unknown names get a suggestion; subgraphs keep transitive deps', () => {
+  const tasks = defineTasks<unknown>();
+  const prep = tasks.namespace('node-prep');
+  const copy = prep.task({ name: 'copy-ssh-key' });
+  const osdc = tasks.task({ name: 'osdc', deps: [copy] });
+  const other = tasks.task({ name: 'other' });
+  const built = buildGraph([osdc, other]);
+  assert.ok(built.ok);
+  if (!built.ok) return;
+  assert.equal(resolveTarget(built.value, 'osdx'), { ok: false, error: { reason: 'unknown-target', target: 'osdx', suggestion: 'osdc' } });
+  assert.equal(resolveTarget(built.value, 'node-prep:copy-ssh-key'), { ok: true, value: 'node-prep:copy-ssh-key' });
+  const sub = selectSubgraph(built.value, ['osdc' as never]);
+  assert.equal([...sub.nodes.keys()].sort(), ['node-prep:copy-ssh-key', 'osdc']);
+});
+
+test('invalid inputs at .with() name the call site', () => {
+  const deploy = task({ name: 'deploy', inputs: { replicas: z.number().int().positive() } });
+  assert.throws(() => deploy.with({ replicas: -1 }), /inputs of task 'deploy' are invalid: replicas/);
+});
+
+test.run();
