@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { task } from '../../lib/dsl/define-tasks.js';
+import type { TaskId } from '../../lib/dsl/ids.js';
+import type { TaskInstance } from '../../lib/dsl/task.js';
+import { buildGraph, type CatalogEntry } from '../../lib/graph/build-graph.js';
+import type { EngineEvent } from '../../lib/scheduler/events.js';
+import { Redactor } from '../../lib/scheduler/redactor.js';
+import { runGraph } from '../../lib/scheduler/run-graph.js';
+import { SourceDigests } from '../../lib/stamps/source-digests.js';
+import { JsonStateStore } from '../../lib/state/json-state-store.js';
+import { withTimeout } from '../helpers/project.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function run(catalog: CatalogEntry[], concurrency: number, pools: Record<string, number> = {}) {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-scheduling-'));
+  const built = buildGraph(catalog);
+  if (!built.ok) throw new Error(built.error.reason);
+  const store = JsonStateStore.open(directory);
+  if (!store.ok) throw new Error(store.error.reason);
+  const events: EngineEvent[] = [];
+  const record = await runGraph({
+    graph: built.value,
+    targets: [],
+    environment: 'test',
+    root: directory,
+    config: {},
+    store: store.value,
+    sources: await SourceDigests.open(directory, path.join(directory, 'digests.json')),
+    redactor: new Redactor(),
+    emit: (event) => events.push(event),
+    concurrency,
+    pools,
+    keepGoing: false,
+    force: new Set(),
+    skip: new Set(),
+    signal: new AbortController().signal,
+    graceMs: 500,
+    retryBaseMs: 10,
+  }).done;
+  await store.value.close();
+  rmSync(directory, { recursive: true, force: true });
+  return { record, events };
+}
+
+test('the concurrency limit and pool capacities hold', withTimeout(30_000, async () => {
+  let running = 0;
+  let mostRunning = 0;
+  let inPool = 0;
+  let mostInPool = 0;
+  const tasks: TaskInstance[] = [];
+  for (let index = 0; index < 12; index++) {
+    const pooled = index % 2 === 0;
+    tasks.push(
+      task({
+        name: `t${index}`,
+        ...(pooled ? { pool: 'api' } : {}),
+        run: async () => {
+          running++;
+          mostRunning = Math.max(mostRunning, running);
+          if (pooled) mostInPool = Math.max(mostInPool, ++inPool);
+          await sleep(30);
+          if (pooled) inPool--;
+          running--;
+        },
+      }),
+    );
+  }
+  const { record } = await run(tasks, 3, { api: 2 });
+  assert.is(record.outcome, 'succeeded');
+  assert.is(mostRunning, 3);
+  assert.is(mostInPool, 2);
+}));
+
+test('the task with the longest remaining path starts first, even when declared last', withTimeout(30_000, async () => {
+  const started: string[] = [];
+  const body = (name: string) => async () => {
+    started.push(name);
+    await sleep(5);
+  };
+  const shorts = Array.from({ length: 8 }, (_, index) => task({ name: `short${index}`, run: body(`short${index}`), estimate: 100 }));
+  let previous: TaskInstance | undefined;
+  const chain: TaskInstance[] = [];
+  for (let index = 0; index < 4; index++) {
+    const link: TaskInstance = task({ name: `chain${index}`, deps: previous ? [previous] : [], run: body(`chain${index}`), estimate: 100 });
+    chain.push(link);
+    previous = link;
+  }
+  const { record } = await run([...shorts, ...chain], 2);
+  assert.is(record.outcome, 'succeeded');
+  assert.is(started[0], 'chain0');
+  assert.equal(record.criticalPath.slice(0, 1), ['chain0' as TaskId]);
+}));
+
+test.run();
