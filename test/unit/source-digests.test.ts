@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -11,15 +11,16 @@ test('digests are cached by path, size, mtime and inode, and survive a restart',
     mkdirSync(path.join(root, 'images'));
     const image = path.join(root, 'images', 'cloud.img');
     writeFileSync(image, 'aaaa');
+    const fixedTime = new Date('2026-01-01T00:00:00Z');
+    utimesSync(image, fixedTime, fixedTime);
     const cacheFile = path.join(root, 'cache.json');
     const first = await SourceDigests.open(root, cacheFile);
     const before = await first.digest(['images/*.img']);
     assert.ok(before.ok);
     await first.save();
     // Same size and mtime, same inode: the cache answers without reading (a multi-GB image is not re-read).
-    const { mtime } = statSync(image);
     writeFileSync(image, 'bbbb');
-    utimesSync(image, mtime, mtime);
+    utimesSync(image, fixedTime, fixedTime);
     const reopened = await SourceDigests.open(root, cacheFile);
     const cached = await reopened.digest(['images/*.img']);
     assert.equal(cached, before);
