@@ -6,17 +6,21 @@ const dslDirectory = path.dirname(fileURLToPath(import.meta.url));
 const framePattern = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
 
 /**
- * The location of the first stack frame outside the DSL itself: the line of the caller's `task({...})`.
- * tsx installs source maps, so the line is the one in the .ts file.
+ * The first frame of a stack trace whose file is not excluded, relative to the working directory.
+ * tsx installs source maps, so lines are those of the .ts files.
  */
-export function callerLocation(): SourceLocation {
-  const stack = new Error().stack?.split('\n').slice(1) ?? [];
-  for (const frame of stack) {
+export function firstFrameOutside(stack: string | undefined, excluded: (file: string) => boolean): SourceLocation | undefined {
+  for (const frame of stack?.split('\n').slice(1) ?? []) {
     const match = framePattern.exec(frame);
     if (!match) continue;
     const file = match[1]!.startsWith('file://') ? fileURLToPath(match[1]!) : match[1]!;
-    if (path.dirname(file) === dslDirectory || file.includes('/node_modules/')) continue;
+    if (file.includes('/node_modules/') || excluded(file)) continue;
     return { file: path.relative(process.cwd(), file) || file, line: Number(match[2]), column: Number(match[3]) };
   }
-  return { file: '<unknown>', line: 0, column: 0 };
+  return undefined;
+}
+
+/** The location of the caller's `task({...})` or `.with({...})`: the first frame outside the DSL. */
+export function callerLocation(): SourceLocation {
+  return firstFrameOutside(new Error().stack, (file) => path.dirname(file) === dslDirectory) ?? { file: '<unknown>', line: 0, column: 0 };
 }

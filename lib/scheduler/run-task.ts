@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { firstFrameOutside } from '../dsl/call-site.js';
 import { $, ProcessOutput, within, type Shell } from 'zx';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
@@ -180,7 +182,7 @@ function failureFromError(
     return { reason: 'exit-non-zero', task, command: redact(error.command), exitCode: error.exitCode, signal: error.signal, outputTail: redact(error.outputTail) };
   }
   const failure = error instanceof Error ? error : new Error(String(error));
-  const location = locationInProject(failure.stack, environment.root);
+  const location = locationInProject(failure.stack);
   return {
     reason: 'task-threw',
     task,
@@ -203,19 +205,10 @@ export class CommandFailure extends Error {
   }
 }
 
-const framePattern = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
+const engineDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The first stack frame in the project's own code (not the engine, not node_modules): where a task threw. */
-function locationInProject(stack: string | undefined, root: string): SourceLocation | undefined {
-  const engine = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-  for (const frame of stack?.split('\n').slice(1) ?? []) {
-    const match = framePattern.exec(frame);
-    if (!match) continue;
-    const file = match[1]!.replace(/^file:\/\//, '');
-    if (file.includes('/node_modules/') || file.startsWith(engine) || file.startsWith('node:')) continue;
-    return { file: path.relative(process.cwd(), file) || file, line: Number(match[2]), column: Number(match[3]) };
-  }
-  return undefined;
+function locationInProject(stack: string | undefined): SourceLocation | undefined {
+  return firstFrameOutside(stack, (file) => file.startsWith(engineDirectory));
 }
 
-export { durationMs };
