@@ -9,7 +9,8 @@ import { JsonReporter } from '../reporter/json-reporter.js';
 import { LogFiles } from '../reporter/log-files.js';
 import { PlainReporter } from '../reporter/plain-reporter.js';
 import { renderFailure } from '../reporter/render-failure.js';
-import { fanOut } from '../reporter/reporter.js';
+import { fanOut, type Reporter } from '../reporter/reporter.js';
+import { TtyReporter } from '../reporter/tty-reporter.js';
 import { summarizeRun } from '../reporter/summary.js';
 import type { RunRecord } from '../scheduler/events.js';
 import { planRun } from '../scheduler/plan-run.js';
@@ -152,10 +153,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     if (options.only.length > 0) {
       io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     }
-    const reporter = fanOut([
-      options.json ? new JsonReporter(io.stdout as never) : new PlainReporter(io.stdout as never, options.output),
-      new LogFiles(path.join(cacheDirectory, 'logs', environmentName)),
-    ]);
+    const reporter = fanOut([consoleReporter(options, io), new LogFiles(path.join(cacheDirectory, 'logs', environmentName))]);
     const interrupt = new AbortController();
     const handle = runGraph({
       ...planOptions,
@@ -199,6 +197,17 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     await store.close();
     lock.value.release();
   }
+}
+
+/** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
+function consoleReporter(options: CliOptions, io: Io): Reporter {
+  if (options.json) return new JsonReporter(io.stdout as never);
+  const terminal = io.stdout.isTTY === true && process.env.TERM !== 'dumb';
+  if (options.output === 'live' || (options.output === 'auto' && terminal)) {
+    return new TtyReporter(io.stdout as never, { color: !('NO_COLOR' in process.env) });
+  }
+  const mode = options.output === 'group' ? 'group' : 'interleaved';
+  return new PlainReporter(io.stdout as never, mode, { showSkipped: true, verbose: options.verbose });
 }
 
 function resolveTargets(graph: TaskGraph, names: readonly string[]): Result<TaskId[], ConfigurationFailure> {

@@ -19,7 +19,7 @@ export interface CliOptions {
   readonly only: readonly string[];
   readonly concurrency: number | undefined;
   readonly keepGoing: boolean;
-  readonly output: OutputMode;
+  readonly output: OutputMode | 'live' | 'auto';
   readonly verbose: boolean;
   readonly yes: boolean;
 }
@@ -86,9 +86,9 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
   if (!(graphFormats as readonly string[]).includes(format)) {
     return fail(usage(`--format '${format}' is not known`, `use one of ${graphFormats.join(', ')}`));
   }
-  const output = values.output ?? 'interleaved';
-  if (output !== 'interleaved' && output !== 'group') {
-    return fail(usage(`--output '${output}' is not known`, 'use interleaved or group'));
+  const output = values.output ?? 'auto';
+  if (output !== 'auto' && output !== 'live' && output !== 'interleaved' && output !== 'group') {
+    return fail(usage(`--output '${output}' is not known`, 'use auto, live, interleaved or group'));
   }
   let concurrency: number | undefined;
   if (values.concurrency !== undefined) {
@@ -140,9 +140,10 @@ Options
   --only <task>           run just these tasks; their dependencies are assumed done
   --concurrency, -j N     tasks at once (default: number of CPUs)
   --keep-going, -k        after a failure, run every branch that does not depend on it
-  --output MODE           interleaved (default) or group: a task's output printed whole when it ends
+  --output MODE           auto (default: live on a terminal, else interleaved), live, interleaved
+                          (prefixed lines), or group (a task's output printed whole when it ends)
   --json                  one JSON event per line (run), or JSON output (--dry-run, --status, --summary)
-  --verbose, -v           stack traces for errors
+  --verbose, -v           stack traces for errors, skipped tasks in plain output
   --yes, -y               do not ask for confirmation
   --help, -h              this help
   --version, -V           the version

@@ -18,7 +18,7 @@ export class PlainReporter implements Reporter {
   constructor(
     private readonly out: Writable,
     private readonly mode: OutputMode = 'interleaved',
-    private readonly showSkipped = true,
+    private readonly options: { readonly showSkipped: boolean; readonly verbose: boolean } = { showSkipped: true, verbose: false },
   ) {}
 
   handle(event: EngineEvent): void {
@@ -27,7 +27,7 @@ export class PlainReporter implements Reporter {
         this.write(`run ${event.runId}: environment ${event.environment}, ${event.tasks} tasks${event.estimateMs ? `, about ${formatDuration(event.estimateMs)}` : ''}`);
         return;
       case 'task-skipped':
-        if (this.showSkipped) this.write(`[${event.task}] ${describeSkipReason(event.why)}`);
+        if (this.options.showSkipped) this.write(`[${event.task}] ${describeSkipReason(event.why)}`);
         return;
       case 'task-started':
         this.taskLine(event.task, event.attempt > 1 ? `attempt ${event.attempt}` : `run: ${describeRunReason(event.reason)}`);
@@ -50,6 +50,9 @@ export class PlainReporter implements Reporter {
         return;
       case 'task-failed':
         this.taskLine(event.task, `FAILED: ${renderFailure(event.failure)}`);
+        if (this.options.verbose && event.failure.reason === 'task-threw' && event.failure.stack) {
+          for (const line of event.failure.stack.split('\n').slice(1)) this.taskLine(event.task, line);
+        }
         this.release(event.task);
         return;
       case 'task-blocked':

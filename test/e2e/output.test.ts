@@ -135,4 +135,38 @@ test('--list groups tasks by namespace and shows instances', withTimeout(60_000,
   }
 }));
 
+test('a value a task marks secret is redacted from output, logs and records', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const run = await project.run(['token']);
+    assert.is(run.code, 0, run.stderr);
+    assert.match(run.stdout, '[token] new token ***');
+    assert.match(run.stdout, '[token] $ echo token=***');
+    assert.not.match(run.stdout, /tok-\d+-abcdef/);
+    const log = readFileSync(project.path('.cache', 'logs', 'test', 'latest', 'task_token.log'), 'utf8');
+    assert.match(log, 'token=***');
+    assert.not.match(log, /tok-\d+-abcdef/);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('on a terminal the live view draws and clears its block', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const screen = execFileSync('script', ['-qec', 'node --import tsx deploy.ts osdc', '/dev/null'], {
+      cwd: project.directory,
+      env: { ...process.env, TERM: 'xterm', ONBOARDER_TEST_TRACE: project.trace },
+      encoding: 'utf8',
+    });
+    assert.match(screen, '\u001b[?25l');
+    assert.match(screen, /✓.* validate/);
+    assert.match(screen, 'succeeded: 6 ran');
+    assert.match(screen, '\u001b[?25h');
+    assert.not.match(screen, '[validate] run:', 'not the plain reporter');
+  } finally {
+    project.remove();
+  }
+}));
+
 test.run();
