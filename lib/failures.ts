@@ -46,6 +46,8 @@ export type TaskFailure =
       readonly exitCode: number | null;
       readonly signal: string | null;
       readonly outputTail: string;
+      /** What the tool's helper understood of the failure (e.g. a changed host key). */
+      readonly explanation?: string;
     }
   | {
       readonly reason: 'task-threw';

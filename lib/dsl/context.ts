@@ -7,6 +7,17 @@ export interface TaskLogger {
   warn(message: string): void;
 }
 
+/**
+ * Where tool helpers report commands that do not run through `$` (a command over SSH, say): the same
+ * events, log lines and redaction as `$` gives.
+ */
+export interface CommandReporter {
+  /** A command starts; returns a function to call with its exit code (or signal) when it ends. */
+  started(command: string): (exitCode: number | null, signal?: string | null) => void;
+  stdout(chunk: string): void;
+  stderr(chunk: string): void;
+}
+
 /** What a task's `run` and `check` functions receive. */
 export interface TaskContext<Inputs, Config, Vars> {
   /** The graph node being run, e.g. `cluster:deploy[cluster=osdc]`. */
@@ -22,6 +33,8 @@ export interface TaskContext<Inputs, Config, Vars> {
   readonly log: TaskLogger;
   /** zx's `$`, scoped to this task: cwd, env, abort signal, and output routed to the task's log. */
   readonly $: Shell;
+  /** For tool helpers: reports commands that run outside `$`. */
+  readonly commands: CommandReporter;
   /** The project root (where deploy.ts lives). */
   readonly root: string;
   /** Marks a value as secret: it is redacted from every output, log and state file from now on. */

@@ -26,7 +26,8 @@ export function renderFailure(failure: Failure): string {
       return `another run holds ${failure.file} (pid ${failure.pid} on ${failure.host}, started ${failure.startedAt}): wait for it to finish, or stop it`;
     case 'exit-non-zero': {
       const how = failure.exitCode !== null ? `exit code ${failure.exitCode}` : `signal ${failure.signal}`;
-      return `${failure.task}: command failed with ${how}: ${failure.command}`;
+      const explanation = failure.explanation ? `: ${failure.explanation}` : '';
+      return `${failure.task}: command failed with ${how}: ${failure.command}${explanation}`;
     }
     case 'task-threw':
       return `${failure.task}: ${failure.message}${failure.location ? ` (at ${formatLocation(failure.location)})` : ''}`;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstFrameOutside } from '../dsl/call-site.js';
+import { CommandFailure } from '../dsl/command-failure.js';
 import { $, ProcessOutput, within, type Shell } from 'zx';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
@@ -96,6 +97,18 @@ async function withTaskScope<Success extends { ok: true }>(
       info: (message) => output.write('log', `${message}\n`),
       warn: (message) => output.write('log', `warning: ${message}\n`),
     },
+    commands: {
+      started: (command) => {
+        const started = Date.now();
+        environment.emit({ type: 'task-command', task, command: environment.redactor.redact(command), cwd: environment.root });
+        return (exitCode, signal = null) => {
+          output.flush();
+          environment.emit({ type: 'task-command-finished', task, exitCode, signal, durationMs: Date.now() - started });
+        };
+      },
+      stdout: (chunk) => output.write('stdout', chunk),
+      stderr: (chunk) => output.write('stderr', chunk),
+    },
     secret: (value) => {
       environment.redactor.add(value);
       return value;
@@ -179,7 +192,15 @@ function failureFromError(
     };
   }
   if (error instanceof CommandFailure) {
-    return { reason: 'exit-non-zero', task, command: redact(error.command), exitCode: error.exitCode, signal: error.signal, outputTail: redact(error.outputTail) };
+    return {
+      reason: 'exit-non-zero',
+      task,
+      command: redact(error.command),
+      exitCode: error.exitCode,
+      signal: error.signal,
+      outputTail: redact(error.outputTail),
+      ...(error.explanation ? { explanation: redact(error.explanation) } : {}),
+    };
   }
   const failure = error instanceof Error ? error : new Error(String(error));
   const location = locationInProject(failure.stack);
@@ -190,19 +211,6 @@ function failureFromError(
     ...(location ? { location } : {}),
     ...(failure.stack ? { stack: redact(failure.stack) } : {}),
   };
-}
-
-/** Thrown by tool helpers when a command they ran failed; becomes an `exit-non-zero` failure of the task. */
-export class CommandFailure extends Error {
-  constructor(
-    readonly command: string,
-    readonly exitCode: number | null,
-    readonly signal: string | null,
-    readonly outputTail: string,
-  ) {
-    super(`${command} exited with ${exitCode ?? signal}`);
-    this.name = 'CommandFailure';
-  }
 }
 
 const engineDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

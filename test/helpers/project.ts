@@ -70,11 +70,11 @@ export interface CliResult {
 }
 
 /** Fails a test that takes longer than `ms` instead of letting it hang (uvu has no timeouts). */
-export function withTimeout<T>(ms: number, body: () => Promise<T>): () => Promise<T> {
-  return () =>
+export function withTimeout<T, Context = unknown>(ms: number, body: (context: Context) => Promise<T>): (context: Context) => Promise<T> {
+  return (context) =>
     new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`test timed out after ${ms} ms`)), ms);
-      body().then(
+      body(context).then(
         (value) => {
           clearTimeout(timer);
           resolve(value);

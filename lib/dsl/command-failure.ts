@@ -1,0 +1,17 @@
+/**
+ * Thrown by tool helpers when a command failed; the engine turns it into an `exit-non-zero` failure of the
+ * task, with the command line, exit code and tail of output.
+ */
+export class CommandFailure extends Error {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly signal: string | null,
+    readonly outputTail: string,
+    /** A sentence that says what went wrong in the tool's terms, when the helper knows better than the exit code. */
+    readonly explanation?: string,
+  ) {
+    super(explanation ?? `${command} exited with ${exitCode ?? signal}`);
+    this.name = 'CommandFailure';
+  }
+}

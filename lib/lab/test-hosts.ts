@@ -1,0 +1,266 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** One throwaway host: an sshd with its own network namespace, hostname, /etc, /root and /home. */
+export interface TestHost {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** The network namespace, or undefined in the loopback fallback. */
+  readonly namespace: string | undefined;
+  /** Where the host's private /etc, /root, /home and keys live on the real filesystem. */
+  readonly directory: string;
+}
+
+export interface TestHostOptions {
+  readonly count: number;
+  /** A directory the rig owns: host directories, keys and known_hosts are written here. */
+  readonly directory: string;
+  /** Host names, default `host1`..`hostN`. */
+  readonly names?: readonly string[];
+  /** Force the loopback fallback even where namespaces work. */
+  readonly loopback?: boolean;
+}
+
+interface RunningHost extends TestHost {
+  process: ChildProcess;
+}
+
+/**
+ * Starts test hosts for tests and the lab environment: each an sshd in its own network namespace (a veth
+ * pair on a private bridge, an address in a /24 that exists only here), with its own hostname and private
+ * copies of /etc, /root and /home (bind mounts in its own mount namespace), so users and files differ per
+ * host. Host keys are generated per host and pinned in `known_hosts`; the client key is `id_ed25519`.
+ * Where namespaces are unavailable, hosts are sshd instances on 127.0.0.1 with their own ports.
+ */
+export class TestHostRig {
+  private constructor(
+    readonly directory: string,
+    private readonly running: RunningHost[],
+    private readonly bridge: string | undefined,
+  ) {}
+
+  get hosts(): readonly TestHost[] {
+    return this.running;
+  }
+
+  get knownHostsFile(): string {
+    return path.join(this.directory, 'known_hosts');
+  }
+
+  get privateKeyFile(): string {
+    return path.join(this.directory, 'id_ed25519');
+  }
+
+  readonly user = 'root';
+
+  static async start(options: TestHostOptions): Promise<TestHostRig> {
+    mkdirSync(options.directory, { recursive: true, mode: 0o700 });
+    mkdirSync('/run/sshd', { recursive: true });
+    const id = randomBytes(2).toString('hex');
+    const useNamespaces = !options.loopback && (await namespacesWork());
+    const subnet = `10.${200 + (parseInt(id, 16) % 50)}.${parseInt(id.slice(2), 16) % 250}`;
+    const bridge = useNamespaces ? `obr-${id}` : undefined;
+    const rig = new TestHostRig(options.directory, [], bridge);
+    try {
+      await sshKeygen(rig.privateKeyFile);
+      if (bridge) {
+        await ip('link', 'add', bridge, 'type', 'bridge');
+        await ip('addr', 'add', `${subnet}.1/24`, 'dev', bridge);
+        await ip('link', 'set', bridge, 'up');
+      }
+      for (let index = 0; index < options.count; index++) {
+        const name = options.names?.[index] ?? `host${index + 1}`;
+        const host = bridge
+          ? await startNamespacedHost(rig, name, `onb-${id}-${index + 1}`, `obv-${id}-${index + 1}`, bridge, `${subnet}.${index + 11}`)
+          : await startLoopbackHost(rig, name, 2200 + ((parseInt(id, 16) + index * 7) % 20000));
+        rig.running.push(host);
+      }
+      writeFileSync(rig.knownHostsFile, rig.running.map((host) => knownHostsLine(host)).join(''), { mode: 0o600 });
+      await Promise.all(rig.running.map((host) => waitForPort(host.address, host.port, host.process)));
+      return rig;
+    } catch (error) {
+      await rig.stop();
+      throw error;
+    }
+  }
+
+  /** Gives a host a new host key and restarts its sshd (a rebuilt host): clients must refuse it. */
+  async replaceHostKey(host: TestHost): Promise<void> {
+    const running = this.running.find((candidate) => candidate.name === host.name)!;
+    await stopProcessTree(running);
+    rmSync(path.join(running.directory, 'ssh_host_ed25519_key'), { force: true });
+    rmSync(path.join(running.directory, 'ssh_host_ed25519_key.pub'), { force: true });
+    await sshKeygen(path.join(running.directory, 'ssh_host_ed25519_key'));
+    running.process = launchSshd(running);
+    await waitForPort(running.address, running.port, running.process);
+  }
+
+  /** Runs a command inside a host (its namespaces), for test assertions. */
+  async exec(host: TestHost, command: readonly string[]): Promise<string> {
+    const { stdout } = await run('ip', ['netns', 'exec', host.namespace!, 'nsenter', `--mount=/proc/${this.running.find((candidate) => candidate.name === host.name)!.process.pid}/ns/mnt`, '--', ...command]);
+    return stdout;
+  }
+
+  /** Stops every sshd (whole process groups), removes the namespaces, veths and bridge. */
+  async stop(): Promise<void> {
+    for (const host of this.running) {
+      await stopProcessTree(host);
+      if (host.namespace) {
+        const { stdout } = await run('ip', ['netns', 'pids', host.namespace]).catch(() => ({ stdout: '' }));
+        for (const pid of stdout.split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+        await ip('netns', 'del', host.namespace).catch(() => undefined);
+      }
+    }
+    if (this.bridge) await ip('link', 'del', this.bridge).catch(() => undefined);
+    this.running.length = 0;
+  }
+}
+
+async function namespacesWork(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const probe = `onb-probe-${process.pid}`;
+  try {
+    await ip('netns', 'add', probe);
+    await ip('netns', 'del', probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function ip(...args: string[]) {
+  return run('ip', args);
+}
+
+async function sshKeygen(file: string): Promise<void> {
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', path.basename(path.dirname(file)), '-f', file]);
+}
+
+async function prepareHostDirectory(rig: TestHostRig, name: string, address: string, port: number): Promise<string> {
+  const directory = path.join(rig.directory, name);
+  for (const part of ['etc', 'root', 'home']) mkdirSync(path.join(directory, part), { recursive: true });
+  await run('cp', ['-a', '/etc/.', path.join(directory, 'etc')]);
+  writeFileSync(path.join(directory, 'etc', 'hostname'), `${name}\n`);
+  writeFileSync(path.join(directory, 'etc', 'hosts'), `127.0.0.1 localhost\n${address} ${name}\n`);
+  await sshKeygen(path.join(directory, 'ssh_host_ed25519_key'));
+  writeFileSync(path.join(directory, 'authorized_keys'), readFileSync(`${rig.privateKeyFile}.pub`), { mode: 0o600 });
+  writeFileSync(
+    path.join(directory, 'sshd_config'),
+    [
+      `Port ${port}`,
+      `ListenAddress ${address}`,
+      `HostKey ${path.join(directory, 'ssh_host_ed25519_key')}`,
+      `AuthorizedKeysFile ${path.join(directory, 'authorized_keys')}`,
+      'PidFile none',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'Subsystem sftp /usr/lib/openssh/sftp-server',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  return directory;
+}
+
+async function startNamespacedHost(rig: TestHostRig, name: string, namespace: string, veth: string, bridge: string, address: string): Promise<RunningHost> {
+  const directory = await prepareHostDirectory(rig, name, address, 22);
+  await ip('netns', 'add', namespace);
+  await ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`);
+  await ip('link', 'set', `${veth}p`, 'netns', namespace);
+  await ip('link', 'set', veth, 'master', bridge);
+  await ip('link', 'set', veth, 'up');
+  await ip('-n', namespace, 'link', 'set', `${veth}p`, 'name', 'eth0');
+  await ip('-n', namespace, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+  await ip('-n', namespace, 'link', 'set', 'eth0', 'up');
+  await ip('-n', namespace, 'link', 'set', 'lo', 'up');
+  // Traffic to the host must stay on our bridge, never leave the machine.
+  const { stdout } = await ip('route', 'get', address);
+  if (!stdout.includes(`dev ${bridge}`)) throw new Error(`route to test host ${address} does not use bridge ${bridge}: ${stdout.trim()}`);
+  const host: RunningHost = { name, address, port: 22, namespace, directory, process: undefined as never };
+  host.process = launchSshd(host);
+  return host;
+}
+
+async function startLoopbackHost(rig: TestHostRig, name: string, port: number): Promise<RunningHost> {
+  const directory = await prepareHostDirectory(rig, name, '127.0.0.1', port);
+  const host: RunningHost = { name, address: '127.0.0.1', port, namespace: undefined, directory, process: undefined as never };
+  host.process = launchSshd(host);
+  return host;
+}
+
+function launchSshd(host: TestHost): ChildProcess {
+  const mounts = ['etc', 'root', 'home'].map((part) => `mount --bind ${path.join(host.directory, part)} /${part}`).join(' && ');
+  const script = `${mounts} && hostname ${host.name} && exec /usr/sbin/sshd -D -e -f ${path.join(host.directory, 'sshd_config')}`;
+  const isolated = ['unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script];
+  const argv = host.namespace ? ['ip', 'netns', 'exec', host.namespace, ...isolated] : isolated;
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let errors = '';
+  child.stderr!.on('data', (chunk) => (errors += chunk));
+  child.once('exit', (code) => {
+    if (code !== 0 && code !== null) (child as ChildProcess & { startupError?: string }).startupError = errors.trim();
+  });
+  return child;
+}
+
+async function stopProcessTree(host: RunningHost): Promise<void> {
+  const child = host.process;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    process.kill(-child.pid!, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }, 2000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function knownHostsLine(host: TestHost): string {
+  const key = readFileSync(path.join(host.directory, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  const name = host.port === 22 ? host.address : `[${host.address}]:${host.port}`;
+  return `${name} ${key}\n`;
+}
+
+function waitForPort(address: string, port: number, child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const startupError = (child as ChildProcess & { startupError?: string }).startupError;
+      if (child.exitCode !== null) return reject(new Error(`test host sshd on ${address}:${port} exited: ${startupError ?? child.exitCode}`));
+      const socket = net.connect({ host: address, port }, () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.on('error', () => {
+        socket.destroy();
+        if (Date.now() - started > timeoutMs) reject(new Error(`test host sshd on ${address}:${port} did not start`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
