@@ -47,10 +47,12 @@ function runOnboarder(directory: string, args: string[]): Timing {
     BENCH_RSS_FILE: rssFile,
     NO_COLOR: '1',
   });
+  const peakKiB = Number(readFileSync(rssFile, 'utf8'));
+  if (args.includes('--dry-run')) return { wallSeconds: seconds, makespanSeconds: seconds, peakKiB };
   const runs = path.join(directory, '.cache', 'state', 'bench', 'runs');
   const last = readdirSync(runs).sort().at(-1)!;
   const record = JSON.parse(readFileSync(path.join(runs, last), 'utf8')) as { durationMs: number };
-  return { wallSeconds: seconds, makespanSeconds: record.durationMs / 1000, peakKiB: Number(readFileSync(rssFile, 'utf8')) };
+  return { wallSeconds: seconds, makespanSeconds: record.durationMs / 1000, peakKiB };
 }
 
 function median(values: number[]): number {

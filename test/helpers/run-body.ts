@@ -14,7 +14,7 @@ import { JsonStateStore } from '../../lib/state/json-state-store.js';
 export async function runBody(
   body: (context: TaskContext<Record<string, unknown>, unknown, unknown>) => Promise<void>,
   options: { readonly secrets?: readonly string[]; readonly root?: string } = {},
-): Promise<{ record: RunRecord; events: EngineEvent[]; output: string }> {
+): Promise<{ record: RunRecord; events: EngineEvent[]; times: number[]; output: string }> {
   const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-body-'));
   try {
     const built = buildGraph([task({ name: 'body', run: body })]);
@@ -22,6 +22,7 @@ export async function runBody(
     const store = JsonStateStore.open(directory);
     if (!store.ok) throw new Error(store.error.reason);
     const events: EngineEvent[] = [];
+    const times: number[] = [];
     const record = await runGraph({
       graph: built.value,
       targets: ['body'],
@@ -31,7 +32,10 @@ export async function runBody(
       store: store.value,
       sources: await SourceDigests.open(directory, path.join(directory, 'digests.json')),
       redactor: new Redactor(options.secrets ?? []),
-      emit: (event) => events.push(event),
+      emit: (event) => {
+        events.push(event);
+        times.push(Date.now());
+      },
       concurrency: 1,
       pools: {},
       keepGoing: false,
@@ -46,7 +50,7 @@ export async function runBody(
       .map((event) => (event.type === 'task-output' ? event.line : event.type === 'task-command' ? `$ ${event.command}` : undefined))
       .filter((line) => line !== undefined)
       .join('\n');
-    return { record, events, output };
+    return { record, events, times, output };
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
