@@ -21,7 +21,7 @@ import { SourceDigests } from '../stamps/source-digests.js';
 import { JsonStateStore } from '../state/json-state-store.js';
 import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
-import { closeSshConnections } from '../tools/ssh.js';
+import { closeRunResources } from '../tools/run-resources.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
 import type { LoadedEnvironment, Project } from './project.js';
 import { formatTaskList } from './show-list.js';
@@ -189,7 +189,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       reporter.close();
-      await closeSshConnections();
+      await closeRunResources();
       await sources.save();
     }
     await saveRunRecord(stateDirectory, redactor.redactValue(record));

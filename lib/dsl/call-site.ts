@@ -20,7 +20,24 @@ export function firstFrameOutside(stack: string | undefined, excluded: (file: st
   return undefined;
 }
 
-/** The location of the caller's `task({...})` or `.with({...})`: the first frame outside the DSL. */
+/**
+ * The location of the caller's `task({...})` or `.with({...})`: the first frame outside the DSL. The stack
+ * is captured now but formatted (with source maps, the costly part) only when a message needs it.
+ */
 export function callerLocation(): SourceLocation {
-  return firstFrameOutside(new Error().stack, (file) => path.dirname(file) === dslDirectory) ?? { file: '<unknown>', line: 0, column: 0 };
+  const capture = new Error();
+  let resolved: SourceLocation | undefined;
+  const resolve = () =>
+    (resolved ??= firstFrameOutside(capture.stack, (file) => path.dirname(file) === dslDirectory) ?? { file: '<unknown>', line: 0, column: 0 });
+  return {
+    get file() {
+      return resolve().file;
+    },
+    get line() {
+      return resolve().line;
+    },
+    get column() {
+      return resolve().column;
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { TaskContext } from './context.js';
 import { callerLocation } from './call-site.js';
 import { instanceId } from './instance-id.js';
@@ -116,19 +116,19 @@ export function defineTask<Schemas extends InputSchemas, Config, Vars>(
     );
   }
   const name = [...namespace, spec.name].join(':');
-  const schema = z.strictObject((spec.inputs ?? {}) as InputSchemas);
+  const validate = (inputs: unknown) => validateInputs((spec.inputs ?? {}) as InputSchemas, inputs);
 
   const bind = (inputs: unknown, boundAt: SourceLocation): TaskInstance => {
-    const parsed = schema.safeParse(inputs ?? {});
+    const parsed = validate(inputs);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+      const issue = parsed.issue;
       throw new TaskDefinitionError(
-        `inputs of task '${name}' are invalid: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+        `inputs of task '${name}' are invalid: ${issue.path}: ${issue.message}`,
         boundAt,
         `pass inputs matching the schemas declared in task '${name}' (${definition.definedAt.file}:${definition.definedAt.line})`,
       );
     }
-    const values = parsed.data as Record<string, unknown>;
+    const values = parsed.data;
     return { id: instanceId(name, values), definition, inputs: values, boundAt };
   };
 
@@ -141,7 +141,7 @@ export function defineTask<Schemas extends InputSchemas, Config, Vars>(
     with: (inputs) => bind(inputs, callerLocation()),
   };
 
-  const defaults = schema.safeParse({});
+  const defaults = validate({});
   if (!defaults.success) return definition as TaskHandle<Schemas, Config, Vars>;
   const ownInstance = bind({}, definedAt);
   return Object.assign(definition, {
@@ -150,6 +150,33 @@ export function defineTask<Schemas extends InputSchemas, Config, Vars>(
     inputs: ownInstance.inputs,
     boundAt: definedAt,
   }) as unknown as TaskHandle<Schemas, Config, Vars>;
+}
+
+type Validation =
+  | { readonly success: true; readonly data: Record<string, unknown> }
+  | { readonly success: false; readonly issue: { readonly path: string; readonly message: string } };
+
+/**
+ * Checks inputs against the task's own schemas (each schema's safeParse applies defaults), and refuses
+ * unknown names. The engine never builds a zod object of its own: it costs load time and memory per task.
+ */
+function validateInputs(schemas: InputSchemas, inputs: unknown): Validation {
+  if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs))) {
+    return { success: false, issue: { path: '(root)', message: 'inputs must be an object' } };
+  }
+  const given = (inputs ?? {}) as Record<string, unknown>;
+  const unknown = Object.keys(given).find((key) => !(key in schemas));
+  if (unknown !== undefined) {
+    const known = Object.keys(schemas);
+    return { success: false, issue: { path: unknown, message: known.length ? `unknown input (known: ${known.join(', ')})` : 'this task takes no inputs' } };
+  }
+  const data: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(schemas)) {
+    const parsed = schema.safeParse(given[key]);
+    if (!parsed.success) return { success: false, issue: { path: key, message: parsed.error.issues[0]?.message ?? 'invalid' } };
+    if (parsed.data !== undefined) data[key] = parsed.data;
+  }
+  return { success: true, data };
 }
 
 /** Resolves a dependency (thunk or instance) to its instance. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstFrameOutside } from '../dsl/call-site.js';
 import { CommandFailure } from '../dsl/command-failure.js';
-import { $, ProcessOutput, within, type Shell } from 'zx';
+import type { Shell } from 'zx';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
 import type { SourceLocation, TaskId } from '../dsl/ids.js';
@@ -63,6 +63,8 @@ async function withTaskScope<Success extends { ok: true }>(
   body: (context: TaskContext<Record<string, unknown>, unknown, unknown>) => Promise<Success>,
   mapFailure: (failure: TaskFailure) => TaskFailure = (failure) => failure,
 ): Promise<Success | { ok: false; failure: TaskFailure }> {
+  // Loaded on the first task that runs: a run where everything is up to date never pays for zx.
+  const { $, ProcessOutput, within } = await import('zx');
   const task = instance.id;
   const spec = instance.definition.spec;
   const output = new TaskOutput(task, environment.emit, environment.redactor);
@@ -158,7 +160,8 @@ async function withTaskScope<Success extends { ok: true }>(
     return winner;
   } catch (error) {
     if (controller.signal.aborted) return { ok: false, failure: stoppedFailure(task, stopReason.kind, timeoutMs) };
-    return { ok: false, failure: mapFailure(failureFromError(task, error, commands, output, environment)) };
+    const failure = error instanceof ProcessOutput ? processFailure(task, error, commands, output, environment) : failureFromError(task, error, environment);
+    return { ok: false, failure: mapFailure(failure) };
   } finally {
     if (timer) clearTimeout(timer);
     environment.runSignal.removeEventListener('abort', onRunAbort);
@@ -172,25 +175,27 @@ function stoppedFailure(task: TaskId, kind: 'none' | 'timeout' | 'interrupted', 
   return kind === 'timeout' ? { reason: 'timeout', task, afterMs: timeoutMs ?? 0 } : { reason: 'interrupted', task };
 }
 
-function failureFromError(
+/** A command run with `$` failed: its command line, exit code and the tail of the task's output. */
+function processFailure(
   task: TaskId,
-  error: unknown,
+  error: { readonly exitCode: number | null; readonly signal: NodeJS.Signals | null },
   commands: ReadonlyMap<string, { command: string }>,
   output: TaskOutput,
   environment: TaskEnvironment,
 ): TaskFailure {
+  const command = [...commands.values()].at(-1)?.command ?? '(unknown command)';
+  return {
+    reason: 'exit-non-zero',
+    task,
+    command: environment.redactor.redact(command),
+    exitCode: error.exitCode,
+    signal: error.signal,
+    outputTail: output.tail(),
+  };
+}
+
+function failureFromError(task: TaskId, error: unknown, environment: TaskEnvironment): TaskFailure {
   const redact = (text: string) => environment.redactor.redact(text);
-  if (error instanceof ProcessOutput) {
-    const command = [...commands.values()].at(-1)?.command ?? '(unknown command)';
-    return {
-      reason: 'exit-non-zero',
-      task,
-      command: redact(command),
-      exitCode: error.exitCode,
-      signal: error.signal,
-      outputTail: output.tail(),
-    };
-  }
   if (error instanceof CommandFailure) {
     return {
       reason: 'exit-non-zero',

@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { glob, isDynamicPattern } from 'tinyglobby';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { digestFile } from './digest.js';
 
@@ -45,6 +44,7 @@ export class SourceDigests {
   /** Expands the patterns (relative to the project root) and digests every file they match. */
   async digest(patterns: readonly string[]): Promise<SourceDigestResult> {
     const files = new Set<string>();
+    const { glob, isDynamicPattern } = await import('tinyglobby');
     for (const pattern of patterns) {
       if (isDynamicPattern(pattern)) {
         for (const file of await glob(pattern, { cwd: this.root, onlyFiles: true, dot: true })) files.add(file);

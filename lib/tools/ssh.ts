@@ -6,6 +6,7 @@ import type { ClientChannel } from 'ssh2';
 import { CommandFailure } from '../dsl/command-failure.js';
 import { formatCommand, tail, type ToolContext } from './command.js';
 import { KnownHosts, type HostKeyVerdict } from './known-hosts.js';
+import { registerRunResource } from './run-resources.js';
 
 /** A host to reach over SSH. Host keys are always verified against `knownHostsFile`. */
 export interface SshTarget {
@@ -69,6 +70,7 @@ export function sshConnection(target: SshTarget): Promise<NodeSSH> {
   const key = keyOf(target);
   let connection = connections.get(key);
   if (!connection) {
+    registerRunResource(closeSshConnections);
     connection = connectWithRetries(target);
     connections.set(key, connection);
     connection.catch(() => connections.delete(key));
