@@ -131,6 +131,8 @@ async function withTaskScope<Success extends { ok: true }>(
       $.spawn = groups.spawn;
       $.env = { ...process.env };
       $.log = (entry) => {
+        // A command run quiet (or with verbose off) is reported by whoever ran it, not here.
+        if (entry.verbose === false) return;
         switch (entry.kind) {
           case 'cmd':
             commands.set(entry.id, { command: entry.cmd, started: Date.now() });

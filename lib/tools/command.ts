@@ -13,6 +13,11 @@ export interface CommandOptions {
   /** Exit codes that are not failures (e.g. 2 for `terraform plan -detailed-exitcode`). */
   readonly okExitCodes?: readonly number[];
   readonly input?: string;
+  /**
+   * Rewrites each stdout line before it reaches the task's output (undefined drops it): for tools whose
+   * machine-readable output is parsed but should read well live. The full raw stdout is still returned.
+   */
+  readonly displayLine?: (line: string) => string | undefined;
 }
 
 export interface CommandResult {
@@ -34,8 +39,32 @@ export async function runCommand(context: ToolContext, argv: readonly string[], 
     env: { ...process.env, ...options.env },
     nothrow: true,
     ...(options.input !== undefined ? { input: options.input } : {}),
+    ...(options.displayLine ? { quiet: true, verbose: false } : {}),
   });
-  const output: ProcessOutput = await shell`${program} ${args}`;
+  let output: ProcessOutput;
+  if (options.displayLine) {
+    // Quiet: zx does not log this command, so report it here with its rewritten lines.
+    const finished = context.commands.started(formatCommand(argv));
+    const running = shell`${program} ${args}`;
+    let partial = '';
+    running.stdout.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const shown = options.displayLine!(line);
+        if (shown !== undefined) context.commands.stdout(`${shown}\n`);
+      }
+    });
+    running.stderr.on('data', (chunk: Buffer) => context.commands.stderr(chunk.toString()));
+    output = await running;
+    if (partial) {
+      const shown = options.displayLine(partial);
+      if (shown !== undefined) context.commands.stdout(`${shown}\n`);
+    }
+    finished(output.exitCode, output.signal);
+  } else {
+    output = await shell`${program} ${args}`;
+  }
   const exitCode = output.exitCode ?? -1;
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     if (context.signal.aborted) throw context.signal.reason ?? new Error('aborted');

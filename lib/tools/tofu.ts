@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { reportToolVersion, runCommand, type ToolContext } from './command.js';
+
+export interface TofuOptions {
+  /** The configuration directory. */
+  readonly dir: string;
+  /** A configured binary; default `tofu` where installed, else `terraform`. */
+  readonly binary?: string;
+  readonly workspace?: string;
+  /** e.g. `5m`: wait for a state lock instead of failing at once. */
+  readonly lockTimeout?: string;
+}
+
+export interface TofuVariables {
+  /** Written to a 0600 `.tfvars.json` (never on the command line). */
+  readonly vars?: Readonly<Record<string, unknown>>;
+  readonly varFiles?: readonly string[];
+}
+
+/** The binary to use: the configured one, else `tofu` when on PATH, else `terraform`. */
+export function tofuBinary(configured?: string): string {
+  if (configured) return configured;
+  try {
+    execFileSync('tofu', ['version'], { stdio: 'ignore' });
+    return 'tofu';
+  } catch {
+    return 'terraform';
+  }
+}
+
+const automation = { TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' };
+
+async function tofu(
+  context: ToolContext,
+  options: TofuOptions,
+  args: readonly string[],
+  okExitCodes: readonly number[] = [],
+  displayLine?: (line: string) => string | undefined,
+) {
+  const binary = tofuBinary(options.binary);
+  await reportToolVersion(context, binary);
+  const env = { ...automation, ...(options.workspace ? { TF_WORKSPACE: options.workspace } : {}) };
+  return runCommand(context, [binary, ...args], { cwd: options.dir, env, okExitCodes, ...(displayLine ? { displayLine } : {}) });
+}
+
+export async function tofuInit(context: ToolContext, options: TofuOptions & { readonly backendConfig?: Readonly<Record<string, string>>; readonly upgrade?: boolean }): Promise<void> {
+  const args = ['init', '-input=false', '-no-color'];
+  for (const [key, value] of Object.entries(options.backendConfig ?? {})) args.push(`-backend-config=${key}=${value}`);
+  if (options.upgrade) args.push('-upgrade');
+  // TF_WORKSPACE must not name a workspace that does not exist yet during init.
+  await tofu(context, withoutWorkspace(options), args);
+}
+
+/** Selects a workspace, creating it when missing. */
+export async function tofuWorkspace(context: ToolContext, options: TofuOptions & { readonly name: string }): Promise<void> {
+  const base = withoutWorkspace(options);
+  const selected = await tofu(context, base, ['workspace', 'select', '-no-color', options.name], [1]);
+  if (selected.exitCode !== 0) await tofu(context, base, ['workspace', 'new', '-no-color', options.name]);
+}
+
+/** `plan -out` with `-detailed-exitcode`: tells whether anything would change. */
+export async function tofuPlan(context: ToolContext, options: TofuOptions & TofuVariables & { readonly out: string; readonly destroy?: boolean }): Promise<{ readonly changed: boolean; readonly planFile: string }> {
+  return withVarFile(options, async (varArgs) => {
+    const args = ['plan', '-input=false', '-no-color', '-detailed-exitcode', `-out=${options.out}`, ...lockArgs(options), ...varArgs];
+    if (options.destroy) args.push('-destroy');
+    const result = await tofu(context, options, args, [2]);
+    return { changed: result.exitCode === 2, planFile: options.out };
+  });
+}
+
+/** Applies a saved plan file: exactly what was planned, nothing else. */
+export async function tofuApply(context: ToolContext, options: TofuOptions & { readonly planFile: string }): Promise<void> {
+  await tofu(context, options, ['apply', '-input=false', '-no-color', ...lockArgs(options), options.planFile]);
+}
+
+export interface TofuOutput {
+  readonly value: unknown;
+  readonly type: unknown;
+  readonly sensitive: boolean;
+}
+
+/** `output -json`, parsed; sensitive string values are marked secret so they are redacted everywhere. */
+export async function tofuOutput(context: ToolContext, options: TofuOptions): Promise<Record<string, TofuOutput>> {
+  // Not shown live: the JSON holds sensitive values, which are only known (and redacted) once parsed.
+  const result = await tofu(context, options, ['output', '-json', '-no-color'], [], () => undefined);
+  const outputs = JSON.parse(result.stdout || '{}') as Record<string, TofuOutput>;
+  for (const output of Object.values(outputs)) if (output.sensitive && typeof output.value === 'string') context.secret(output.value);
+  return outputs;
+}
+
+function withoutWorkspace(options: TofuOptions): TofuOptions {
+  const { workspace: _workspace, ...rest } = options;
+  return rest;
+}
+
+function lockArgs(options: TofuOptions): string[] {
+  return options.lockTimeout ? [`-lock-timeout=${options.lockTimeout}`] : [];
+}
+
+async function withVarFile<Result>(options: TofuVariables, body: (args: string[]) => Promise<Result>): Promise<Result> {
+  const args = (options.varFiles ?? []).map((file) => `-var-file=${file}`);
+  if (!options.vars || Object.keys(options.vars).length === 0) return body(args);
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-tofu-'));
+  try {
+    const file = path.join(directory, 'onboarder.tfvars.json');
+    writeFileSync(file, JSON.stringify(options.vars), { mode: 0o600 });
+    return await body([...args, `-var-file=${file}`]);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}

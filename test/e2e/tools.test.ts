@@ -1,0 +1,179 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TestHostRig } from '../../lib/lab/test-hosts.js';
+import { renderFailure } from '../../lib/reporter/render-failure.js';
+import { helmTemplate, helmUpgradeInstall, kubectlApply, kubectlGet, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
+import { runMake } from '../../lib/tools/make.js';
+import { packerBuild, packerValidate, parseMachineLine, supportsInit, type PackerArtifact } from '../../lib/tools/packer.js';
+import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuWorkspace, type TofuOutput } from '../../lib/tools/tofu.js';
+import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { failureOf, runBody } from '../helpers/run-body.js';
+
+interface Context {
+  directory: string;
+  rig?: TestHostRig;
+}
+const test = suite<Context>('tool helpers with the real tools');
+const fixtures = path.join(repositoryRoot, 'test', 'fixtures', 'tools');
+
+test.before((context) => {
+  context.directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-tools-'));
+});
+
+test.after(async (context) => {
+  await context.rig?.stop();
+  rmSync(context.directory, { recursive: true, force: true });
+});
+
+test('packer: validate, then a null build with a shell-local provisioner; vars go through a file', withTimeout(120_000, async ({ directory }: Context) => {
+  const marker = path.join(directory, 'packer-marker');
+  let artifacts: PackerArtifact[] = [];
+  const run = await runBody(async (context) => {
+    const options = { template: path.join(fixtures, 'packer', 'null.pkr.hcl'), vars: { greeting: 'hello, packer', marker } };
+    await packerValidate(context, options);
+    ({ artifacts } = await packerBuild(context, options));
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.is(readFileSync(marker, 'utf8'), 'hello, packer, world\n');
+  assert.equal(artifacts.map((artifact) => [artifact.build, artifact.id]), [['null.local', 'Null']]);
+  assert.match(run.output, "Running local shell script");
+  assert.not.match(run.output, /^\d+,,ui,/m, 'machine-readable lines are shown as text');
+  assert.not.match(run.output, 'hello, packer, world >', 'vars are not on the command line');
+}));
+
+test('packer: a failing build fails the task with packer\'s error', withTimeout(120_000, async () => {
+  const run = await runBody(async (context) => {
+    await packerBuild(context, { template: path.join(fixtures, 'packer', 'null.pkr.hcl'), vars: { greeting: 'x', marker: '/nonexistent-dir/marker' } });
+  });
+  assert.is(run.record.outcome, 'failed');
+  assert.match(renderFailure(failureOf(run.record)!), 'packer build failed');
+}));
+
+test('packer: an ssh communicator provisions a test host', withTimeout(120_000, async (context: Context) => {
+  context.rig = await TestHostRig.start({ count: 1, directory: path.join(context.directory, 'rig') });
+  const host = context.rig.hosts[0]!;
+  const run = await runBody(async (task) => {
+    await packerBuild(task, { template: path.join(fixtures, 'packer', 'ssh.pkr.hcl'), vars: { host: host.address, private_key_file: context.rig!.privateKeyFile } });
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.is(readFileSync(path.join(host.directory, 'root', 'packer-was-here'), 'utf8').trim(), host.name);
+}));
+
+test('packer: machine-readable parsing and init support by version', () => {
+  assert.equal(parseMachineLine('1600,null.x,artifact,0,string,a%!(PACKER_COMMA) b\\nc'), { timestamp: '1600', target: 'null.x', type: 'artifact', data: ['0', 'string', 'a, b\nc'] });
+  assert.is(parseMachineLine('not machine readable'), undefined);
+  assert.is(supportsInit('Packer v1.6.6'), false);
+  assert.is(supportsInit('Packer v1.11.2'), true);
+});
+
+test('terraform (for tofu): plan reports changes, apply, then plan reports none; outputs parsed, sensitive ones redacted', withTimeout(180_000, async ({ directory }: Context) => {
+  const dir = path.join(directory, 'terraform');
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'main.tf'), readFileSync(path.join(fixtures, 'terraform', 'main.tf')));
+  const planFile = path.join(dir, 'plan.out');
+  const vars = { cluster: 'osdc', token: 'tf-secret-token-123' };
+  let first = { changed: false };
+  let second = { changed: true };
+  let outputs: Record<string, TofuOutput> = {};
+  const run = await runBody(async (context) => {
+    await tofuInit(context, { dir });
+    await tofuWorkspace(context, { dir, name: 'lab' });
+    first = await tofuPlan(context, { dir, workspace: 'lab', out: planFile, vars, lockTimeout: '30s' });
+    await tofuApply(context, { dir, workspace: 'lab', planFile, lockTimeout: '30s' });
+    second = await tofuPlan(context, { dir, workspace: 'lab', out: planFile, vars });
+    outputs = await tofuOutput(context, { dir, workspace: 'lab' });
+    context.log.info(`token is ${outputs.token!.value as string}`);
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.is(first.changed, true);
+  assert.is(second.changed, false);
+  assert.is(outputs.cluster!.value, 'osdc');
+  assert.is(outputs.token!.sensitive, true);
+  assert.match(run.output, 'creating VMs for osdc');
+  assert.match(run.output, 'token is ***');
+  assert.not.match(run.output, 'tf-secret-token-123');
+  assert.ok(existsSync(path.join(dir, 'terraform.tfstate.d', 'lab', 'terraform.tfstate')), 'state in the workspace');
+}));
+
+/** A fake binary (named as such): records its argv, one JSON line per call, and prints canned output. */
+function fakeBinary(directory: string, name: string, stdout = ''): string {
+  const bin = path.join(directory, 'fake-bin');
+  mkdirSync(bin, { recursive: true });
+  const file = path.join(bin, name);
+  writeFileSync(
+    file,
+    `#!/usr/bin/env node\n// FAKE ${name}: no real one can run here. Records argv for the tests.\nconst fs = require('fs');\nfs.appendFileSync(${JSON.stringify(path.join(bin, `${name}.calls`))}, JSON.stringify(process.argv.slice(2)) + '\\n');\nif (process.argv[2] === 'version' || process.argv[2] === '--version') console.log('fake ${name} 0.0');\nelse process.stdout.write(${JSON.stringify(stdout)});\n`,
+  );
+  chmodSync(file, 0o755);
+  return bin;
+}
+
+function calls(bin: string, name: string): string[][] {
+  return readFileSync(path.join(bin, `${name}.calls`), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).filter((argv: string[]) => argv[0] !== '--version' && argv[0] !== 'version');
+}
+
+test('tofu is preferred when installed (FAKE tofu)', withTimeout(30_000, async ({ directory }: Context) => {
+  const bin = fakeBinary(path.join(directory, 'tofu-case'), 'tofu');
+  const original = process.env.PATH;
+  process.env.PATH = `${bin}:${original}`;
+  try {
+    assert.is(tofuBinary(), 'tofu');
+    assert.is(tofuBinary('/opt/terraform'), '/opt/terraform');
+    const run = await runBody(async (context) => {
+      await tofuInit(context, { dir: directory, backendConfig: { path: 'state/x.tfstate' } });
+    });
+    assert.is(run.record.outcome, 'succeeded', run.output);
+    assert.equal(calls(bin, 'tofu'), [['init', '-input=false', '-no-color', '-backend-config=path=state/x.tfstate']]);
+  } finally {
+    process.env.PATH = original;
+  }
+}));
+
+test('kubectl and helm arguments and parsing (FAKE kubectl and helm: no Kubernetes API server runs here)', withTimeout(30_000, async ({ directory }: Context) => {
+  const base = path.join(directory, 'kube-case');
+  const bin = fakeBinary(base, 'kubectl', JSON.stringify({ kind: 'List', items: [{ metadata: { name: 'cilium' } }] }));
+  fakeBinary(base, 'helm', 'kind: ConfigMap\n');
+  const original = process.env.PATH;
+  process.env.PATH = `${bin}:${original}`;
+  let pods: { items: { metadata: { name: string } }[] } = { items: [] };
+  let manifests = '';
+  try {
+    const run = await runBody(async (context) => {
+      const kube = { kubeconfig: '/etc/k/osdc.conf', namespace: 'kube-system' };
+      await kubectlApply(context, { ...kube, kustomize: 'manifests/cilium', files: ['a.yaml'] });
+      await kubectlRolloutStatus(context, { ...kube, resource: 'daemonset/cilium', timeout: '5m' });
+      pods = await kubectlGet(context, { ...kube, resource: 'pods', selector: 'k8s-app=cilium' });
+      await helmUpgradeInstall(context, { ...kube, release: 'ingress', chart: 'ingress-nginx/ingress-nginx', version: '4.11.0', values: { controller: { replicaCount: 2 } }, wait: true, atomic: true, timeout: '10m' });
+      manifests = await helmTemplate(context, { release: 'x', chart: './chart' });
+    });
+    assert.is(run.record.outcome, 'succeeded', run.output);
+  } finally {
+    process.env.PATH = original;
+  }
+  assert.equal(calls(bin, 'kubectl'), [
+    ['--kubeconfig=/etc/k/osdc.conf', '--namespace=kube-system', 'apply', '--server-side', '--field-manager=onboarder', '-f', 'a.yaml', '-k', 'manifests/cilium'],
+    ['--kubeconfig=/etc/k/osdc.conf', '--namespace=kube-system', 'rollout', 'status', 'daemonset/cilium', '--timeout=5m'],
+    ['--kubeconfig=/etc/k/osdc.conf', '--namespace=kube-system', 'get', 'pods', '-o', 'json', '--selector=k8s-app=cilium'],
+  ]);
+  assert.equal(pods.items[0]!.metadata.name, 'cilium');
+  const helm = calls(bin, 'helm');
+  assert.equal(helm[0]!.slice(0, 8), ['upgrade', '--install', 'ingress', 'ingress-nginx/ingress-nginx', '--kubeconfig=/etc/k/osdc.conf', '--namespace=kube-system', '--values', helm[0]![7]!]);
+  assert.match(helm[0]!.join(' '), '--version 4.11.0 --wait --atomic --timeout 10m');
+  assert.is(manifests, 'kind: ConfigMap\n');
+}));
+
+test('make: targets and variables as separate arguments', withTimeout(30_000, async ({ directory }: Context) => {
+  const dir = path.join(directory, 'make-case');
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'Makefile'), 'greet:\n\t@echo "hello $(WHO)" > out.txt\n');
+  const run = await runBody(async (context) => {
+    await runMake(context, { directory: dir, targets: ['greet'], variables: { WHO: "world; rm -rf /" } });
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.is(readFileSync(path.join(dir, 'out.txt'), 'utf8'), 'hello world; rm -rf /\n');
+}));
+
+test.run();
