@@ -102,9 +102,24 @@ export class TestHostRig {
     await waitForPort(running.address, running.port, running.process);
   }
 
+  /**
+   * Adds a user to a host (its private /etc and /home), who logs in with the rig's key; with `sudo`, the
+   * user may run anything as root without a password.
+   */
+  async addUser(host: TestHost, name: string, options: { readonly sudo?: boolean } = {}): Promise<void> {
+    // Password '*' rather than '!': sshd refuses accounts whose password is locked.
+    await this.exec(host, ['useradd', '--create-home', '--shell', '/bin/bash', '--password', '*', name]);
+    const ssh = `/home/${name}/.ssh`;
+    await this.exec(host, ['install', '-d', '-m', '700', '-o', name, '-g', name, ssh]);
+    await this.exec(host, ['install', '-m', '600', '-o', name, '-g', name, path.join(host.directory, 'authorized_keys'), `${ssh}/authorized_keys`]);
+    if (options.sudo) writeFileSync(path.join(host.directory, 'etc', 'sudoers.d', name), `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+  }
+
   /** Runs a command inside a host (its namespaces), for test assertions. */
   async exec(host: TestHost, command: readonly string[]): Promise<string> {
-    const { stdout } = await run('ip', ['netns', 'exec', host.namespace!, 'nsenter', `--mount=/proc/${this.running.find((candidate) => candidate.name === host.name)!.process.pid}/ns/mnt`, '--', ...command]);
+    const pid = this.running.find((candidate) => candidate.name === host.name)!.process.pid;
+    const enter = ['nsenter', `--mount=/proc/${pid}/ns/mnt`, `--uts=/proc/${pid}/ns/uts`, '--', ...command];
+    const { stdout } = host.namespace ? await run('ip', ['netns', 'exec', host.namespace, ...enter]) : await run(enter[0]!, enter.slice(1));
     return stdout;
   }
 
@@ -163,7 +178,7 @@ async function prepareHostDirectory(rig: TestHostRig, name: string, address: str
       `Port ${port}`,
       `ListenAddress ${address}`,
       `HostKey ${path.join(directory, 'ssh_host_ed25519_key')}`,
-      `AuthorizedKeysFile ${path.join(directory, 'authorized_keys')}`,
+      `AuthorizedKeysFile .ssh/authorized_keys ${path.join(directory, 'authorized_keys')}`,
       'PidFile none',
       'UsePAM no',
       'StrictModes no',

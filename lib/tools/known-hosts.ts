@@ -67,7 +67,7 @@ function matchesHost(patterns: string, name: string): boolean {
   for (const pattern of patterns.split(',')) {
     const negated = pattern.startsWith('!');
     const glob = negated ? pattern.slice(1) : pattern;
-    const regex = new RegExp(`^${glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    const regex = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
     if (regex.test(name)) {
       if (negated) return false;
       matched = true;

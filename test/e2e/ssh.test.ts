@@ -112,6 +112,39 @@ test('a jump host reaches a host through another', withTimeout(60_000, async ({ 
   assert.is(hostname, rig.hosts[1]!.name);
 }));
 
+test('sudo runs a command as root for a user allowed to', withTimeout(60_000, async ({ rig }: Rig) => {
+  const host = rig.hosts[0]!;
+  await rig.addUser(host, 'deploy', { sudo: true });
+  let plain = '';
+  let elevated = '';
+  const run = await runBody(async (context) => {
+    plain = (await sshExec(context, target(rig, 0, { user: 'deploy' }), ['id', '-un'])).stdout.trim();
+    elevated = (await sshExec(context, target(rig, 0, { user: 'deploy' }), ['id', '-un'], { sudo: true })).stdout.trim();
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output + JSON.stringify(failureOf(run.record)));
+  assert.is(plain, 'deploy');
+  assert.is(elevated, 'root');
+  assert.match(run.output, '-- sudo -n -- id -un');
+}));
+
+test('the loopback fallback: sshd on 127.0.0.1 with its own port and pinned key', withTimeout(60_000, async ({ directory }: Rig) => {
+  const loopback = await TestHostRig.start({ count: 1, directory: path.join(directory, 'loopback'), loopback: true });
+  try {
+    const host = loopback.hosts[0]!;
+    assert.is(host.address, '127.0.0.1');
+    assert.is.not(host.port, 22);
+    let name = '';
+    const run = await runBody(async (context) => {
+      name = (await sshExec(context, { host: host.address, port: host.port, user: loopback.user, privateKey: loopback.privateKeyFile, knownHostsFile: loopback.knownHostsFile }, ['cat', '/etc/hostname'])).stdout.trim();
+    });
+    assert.is(run.record.outcome, 'succeeded', run.output);
+    assert.is(name, host.name);
+  } finally {
+    await closeSshConnections();
+    await loopback.stop();
+  }
+}));
+
 test('an unknown or changed host key is refused with what to do', withTimeout(60_000, async ({ rig, directory }: Rig) => {
   const empty = path.join(directory, 'empty_known_hosts');
   writeFileSync(empty, '');

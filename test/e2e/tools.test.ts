@@ -44,6 +44,17 @@ test('packer: validate, then a null build with a shell-local provisioner; vars g
   assert.not.match(run.output, 'hello, packer, world >', 'vars are not on the command line');
 }));
 
+test('packer: a JSON template validates and builds too', withTimeout(120_000, async ({ directory }: Context) => {
+  const marker = path.join(directory, 'json-marker');
+  const run = await runBody(async (context) => {
+    const options = { template: path.join(fixtures, 'packer', 'null.json'), vars: { marker } };
+    await packerValidate(context, options);
+    await packerBuild(context, options);
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.is(readFileSync(marker, 'utf8'), 'json template\n');
+}));
+
 test('packer: a failing build fails the task with packer\'s error', withTimeout(120_000, async () => {
   const run = await runBody(async (context) => {
     await packerBuild(context, { template: path.join(fixtures, 'packer', 'null.pkr.hcl'), vars: { greeting: 'x', marker: '/nonexistent-dir/marker' } });

@@ -1,0 +1,108 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import YAML from 'yaml';
+import { parseRecap, playbookArguments } from '../../lib/tools/ansible.js';
+import { formatCommand } from '../../lib/tools/command.js';
+import { inventoryYaml } from '../../lib/tools/inventory.js';
+import { KnownHosts } from '../../lib/tools/known-hosts.js';
+import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+
+test('ansible-playbook arguments: every option, extra vars and inventory through files', () => {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'onboarder-args-'));
+  try {
+    const args = playbookArguments(
+      {
+        playbook: 'site.yml',
+        inventory: { groups: { mcm: { hosts: { cp1: { address: '10.0.0.1', user: 'ubuntu' } }, vars: { rke2_version: 'v1.30' } } } },
+        limit: ['cp1', 'cp2'],
+        tags: ['packages'],
+        skipTags: ['reboot'],
+        extraVars: { token: "it's secret; rm -rf /" },
+        check: true,
+        diff: true,
+        become: true,
+        forks: 10,
+        vaultPasswordFile: '/run/secrets/vault',
+        verbosity: 2,
+        privateKey: '/keys/id',
+      },
+      scratch,
+    );
+    assert.equal(args, [
+      '-i', path.join(scratch, 'inventory.yml'),
+      '--limit', 'cp1,cp2',
+      '--tags', 'packages',
+      '--skip-tags', 'reboot',
+      '-e', `@${path.join(scratch, 'extra-vars.json')}`,
+      '--check', '--diff', '--become',
+      '--forks', '10',
+      '--vault-password-file', '/run/secrets/vault',
+      '--private-key', '/keys/id',
+      '-vv',
+      'site.yml',
+    ]);
+    assert.equal(JSON.parse(readFileSync(path.join(scratch, 'extra-vars.json'), 'utf8')), { token: "it's secret; rm -rf /" });
+    const inventory = YAML.parse(readFileSync(path.join(scratch, 'inventory.yml'), 'utf8'));
+    assert.equal(inventory.all.children.mcm, { hosts: { cp1: { ansible_host: '10.0.0.1', ansible_user: 'ubuntu' } }, vars: { rke2_version: 'v1.30' } });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('PLAY RECAP is parsed per host', () => {
+  const output = `PLAY [all] ***\n\nPLAY RECAP *********\nhost1                      : ok=3    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0\nhost2 : ok=0 changed=0 unreachable=1 failed=0 skipped=0 rescued=0 ignored=0\n`;
+  assert.equal(parseRecap(output), {
+    host1: { ok: 3, changed: 1, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 },
+    host2: { ok: 0, changed: 0, unreachable: 1, failed: 0, skipped: 0, rescued: 0, ignored: 0 },
+  });
+});
+
+test('inventory YAML nests children groups', () => {
+  const yaml = YAML.parse(inventoryYaml({ groups: { k8s: { children: ['osdc', 'osms'] }, osdc: { hosts: { w1: { address: '10.0.1.5', port: 2222 } } } }, vars: { ansible_python_interpreter: '/usr/bin/python3' } }));
+  assert.equal(yaml.all.children.k8s, { children: { osdc: {}, osms: {} } });
+  assert.equal(yaml.all.children.osdc.hosts.w1, { ansible_host: '10.0.1.5', ansible_port: 2222 });
+  assert.is(yaml.all.vars.ansible_python_interpreter, '/usr/bin/python3');
+});
+
+test('known_hosts: plain, ports, hashed names, wildcards, changed and revoked keys', () => {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-kh-'));
+  try {
+    const key = Buffer.from('key-one');
+    const other = Buffer.from('key-two');
+    const salt = Buffer.from('0123456789abcdef0123');
+    const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('hashed.example').digest('base64')}`;
+    const file = path.join(directory, 'known_hosts');
+    writeFileSync(
+      file,
+      [
+        `10.0.0.1 ssh-ed25519 ${key.toString('base64')}`,
+        `[10.0.0.2]:2222 ssh-ed25519 ${key.toString('base64')}`,
+        `${hashed} ssh-ed25519 ${key.toString('base64')}`,
+        `*.lab.test,!evil.lab.test ssh-ed25519 ${key.toString('base64')}`,
+        `@revoked * ssh-ed25519 ${other.toString('base64')}`,
+        '',
+      ].join('\n'),
+    );
+    const knownHosts = KnownHosts.read(file);
+    assert.equal(knownHosts.verify('10.0.0.1', 22, key), { kind: 'match' });
+    assert.equal(knownHosts.verify('10.0.0.2', 2222, key), { kind: 'match' });
+    assert.equal(knownHosts.verify('10.0.0.2', 22, key), { kind: 'unknown' });
+    assert.equal(knownHosts.verify('hashed.example', 22, key), { kind: 'match' });
+    assert.equal(knownHosts.verify('node1.lab.test', 22, key), { kind: 'match' });
+    assert.equal(knownHosts.verify('evil.lab.test', 22, key), { kind: 'unknown' });
+    assert.equal(knownHosts.verify('10.0.0.1', 22, Buffer.from('key-three')), { kind: 'changed', line: 1 });
+    assert.equal(knownHosts.verify('10.0.0.1', 22, other), { kind: 'revoked', line: 5 });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('command lines are shown quoted', () => {
+  assert.is(formatCommand(['ansible-playbook', '-e', "a b", "it's"]), `ansible-playbook -e 'a b' 'it'\\''s'`);
+});
+
+test.run();
