@@ -13,6 +13,7 @@ import { fanOut, type Reporter } from '../reporter/reporter.js';
 import { TtyReporter } from '../reporter/tty-reporter.js';
 import { summarizeRun } from '../reporter/summary.js';
 import type { RunRecord } from '../scheduler/events.js';
+import { planCommands } from '../scheduler/plan-commands.js';
 import { planRun } from '../scheduler/plan-run.js';
 import { Redactor } from '../scheduler/redactor.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
@@ -113,8 +114,11 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       io.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows));
       return ExitCode.success;
     }
+    const commands = await planCommands(graph, plan, { root: project.root, config: environment.value.config, redactor });
+    await closeRunResources();
     if (options.json) {
-      io.stdout.write(`${JSON.stringify(redactor.redactValue(plan), null, 2)}\n`);
+      const steps = plan.map((step) => ({ ...step, ...(commands.get(step.task) ?? {}) }));
+      io.stdout.write(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`);
       return ExitCode.success;
     }
     const toRun = plan.filter((step) => step.action === 'run').length;
@@ -128,6 +132,9 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
             ? `skip  ${describeSkipReason(step.why)}${step.driftCheck ? ' (drift check runs first)' : ''}`
             : `fail  ${renderFailure(step.failure)}`;
       io.stdout.write(redactor.redact(`  ${String(step.level + 1).padStart(2)}  ${step.task.padEnd(width)}  ${detail}\n`));
+      const planned = commands.get(step.task);
+      for (const command of planned?.commands ?? []) io.stdout.write(redactor.redact(`        $ ${command}\n`));
+      if (planned?.unknown) io.stdout.write(redactor.redact(`        (further commands depend on results: ${planned.unknown})\n`));
     }
     return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
   }

@@ -33,6 +33,11 @@ export interface TaskContext<Inputs, Config, Vars> {
   readonly log: TaskLogger;
   /** zx's `$`, scoped to this task: cwd, env, abort signal, and output routed to the task's log. */
   readonly $: Shell;
+  /**
+   * True in `--dry-run`: every process `$` starts is replaced by `true` and tool helpers only report the
+   * commands they would run. Bodies guard any other side effect on it (the file helpers do).
+   */
+  readonly dryRun: boolean;
   /** For tool helpers: reports commands that run outside `$`. */
   readonly commands: CommandReporter;
   /** The project root (where deploy.ts lives). */

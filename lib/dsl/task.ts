@@ -32,8 +32,11 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   readonly description?: string;
   readonly inputs?: Schemas;
   readonly deps?: readonly Dependency[] | ((inputs: InputValues<Schemas>) => readonly Dependency[]);
-  /** Files and globs (relative to the project root) whose contents decide the result. */
-  readonly sources?: readonly string[] | ((inputs: InputValues<Schemas>) => readonly string[]);
+  /**
+   * Files and globs (relative to the project root) whose contents decide the result. A plain path must
+   * exist unless written `{ path, optional: true }` (an image that only some environments use).
+   */
+  readonly sources?: readonly SourcePattern[] | ((inputs: InputValues<Schemas>) => readonly SourcePattern[]);
   /** Tools whose version is part of the fingerprint, e.g. `['ansible-playbook']`. */
   readonly tools?: readonly string[];
   readonly run?: (context: TaskContext<InputValues<Schemas>, Config, Vars>) => Promise<void> | void;
@@ -51,6 +54,8 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   /** A duration estimate for scheduling when no history exists, e.g. `'5m'`. */
   readonly estimate?: Duration;
 }
+
+export type SourcePattern = string | { readonly path: string; readonly optional: true };
 
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h'}`;
 

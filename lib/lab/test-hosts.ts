@@ -26,6 +26,16 @@ export interface TestHostOptions {
   readonly names?: readonly string[];
   /** Force the loopback fallback even where namespaces work. */
   readonly loopback?: boolean;
+  /** The first three octets of the hosts' /24 (default: random in 10.200-249.x); hosts get .11, .12, ... */
+  readonly subnet?: string;
+}
+
+/** What `detach()` saves so another process can stop a rig left running (the lab). */
+export interface DetachedRig {
+  readonly bridge: string | undefined;
+  readonly hosts: readonly (TestHost & { readonly pid: number })[];
+  readonly knownHostsFile: string;
+  readonly privateKeyFile: string;
 }
 
 interface RunningHost extends TestHost {
@@ -65,7 +75,7 @@ export class TestHostRig {
     mkdirSync('/run/sshd', { recursive: true });
     const id = randomBytes(2).toString('hex');
     const useNamespaces = !options.loopback && (await namespacesWork());
-    const subnet = `10.${200 + (parseInt(id, 16) % 50)}.${parseInt(id.slice(2), 16) % 250}`;
+    const subnet = options.subnet ?? `10.${200 + (parseInt(id, 16) % 50)}.${parseInt(id.slice(2), 16) % 250}`;
     const bridge = useNamespaces ? `obr-${id}` : undefined;
     const rig = new TestHostRig(options.directory, [], bridge);
     try {
@@ -121,6 +131,43 @@ export class TestHostRig {
     const enter = ['nsenter', `--mount=/proc/${pid}/ns/mnt`, `--uts=/proc/${pid}/ns/uts`, '--', ...command];
     const { stdout } = host.namespace ? await run('ip', ['netns', 'exec', host.namespace, ...enter]) : await run(enter[0]!, enter.slice(1));
     return stdout;
+  }
+
+  /** Lets this process exit while the hosts keep running; the result is what stopDetached() needs. */
+  detach(): DetachedRig {
+    for (const host of this.running) {
+      host.process.stderr?.destroy();
+      host.process.unref();
+    }
+    return {
+      bridge: this.bridge,
+      hosts: this.running.map(({ process: child, ...host }) => ({ ...host, pid: child.pid! })),
+      knownHostsFile: this.knownHostsFile,
+      privateKeyFile: this.privateKeyFile,
+    };
+  }
+
+  /** Stops a rig another process started and detached. */
+  static async stopDetached(rig: DetachedRig): Promise<void> {
+    for (const host of rig.hosts) {
+      try {
+        process.kill(-host.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      if (host.namespace) {
+        const { stdout } = await run('ip', ['netns', 'pids', host.namespace]).catch(() => ({ stdout: '' }));
+        for (const pid of stdout.split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+        await ip('netns', 'del', host.namespace).catch(() => undefined);
+      }
+    }
+    if (rig.bridge) await ip('link', 'del', rig.bridge).catch(() => undefined);
   }
 
   /** Stops every sshd (whole process groups), removes the namespaces, veths and bridge. */

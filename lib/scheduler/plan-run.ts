@@ -53,6 +53,12 @@ export async function planRun(options: PlanOptions): Promise<PlannedTask[]> {
         sources: options.sources,
         forced: options.force === 'all' || options.force.has(id),
       });
+      if (!assessed.ok && assessed.failure.reason === 'source-missing' && node.dependencies.some((dependency) => predicted.get(dependency)?.startsWith('pending:'))) {
+        // A dependency that runs first (a fetch, a render) will create it.
+        predicted.set(id, `pending:${id}` as Fingerprint);
+        plan.push({ task: id, level, action: 'run', reason: { kind: 'changed', changes: [{ component: 'source', path: assessed.failure.path }] } });
+        continue;
+      }
       if (!assessed.ok) {
         predicted.set(id, `failed:${id}` as Fingerprint);
         plan.push({ task: id, level, action: 'fail', failure: assessed.failure });

@@ -7,9 +7,12 @@ import cp, { type ChildProcess } from 'node:child_process';
 export class ProcessGroups {
   private readonly children = new Set<ChildProcess>();
 
+  /** With `dryRun`, every spawn runs `true` instead: the command is reported, nothing happens. */
+  constructor(private readonly dryRun = false) {}
+
   /** A drop-in for child_process.spawn that registers the child; zx uses it through its `spawn` option. */
   readonly spawn = ((command: string, args: readonly string[], options: cp.SpawnOptions) => {
-    const child = cp.spawn(command, args, { ...options, detached: true });
+    const child = this.dryRun ? cp.spawn('true', [], { ...options, detached: true }) : cp.spawn(command, args, { ...options, detached: true });
     this.track(child);
     return child;
   }) as typeof cp.spawn;

@@ -26,6 +26,8 @@ export interface TaskEnvironment {
   readonly graceMs: number;
   /** Every process group of the run, so a second Ctrl-C can kill them all at once. */
   readonly allGroups: Set<ProcessGroups>;
+  /** Report commands instead of running them (`--dry-run`). */
+  readonly dryRun?: boolean;
 }
 
 export type AttemptResult =
@@ -68,7 +70,7 @@ async function withTaskScope<Success extends { ok: true }>(
   const task = instance.id;
   const spec = instance.definition.spec;
   const output = new TaskOutput(task, environment.emit, environment.redactor);
-  const groups = new ProcessGroups();
+  const groups = new ProcessGroups(environment.dryRun ?? false);
   environment.allGroups.add(groups);
   const controller = new AbortController();
   const stopReason = { kind: 'none' as 'none' | 'timeout' | 'interrupted' };
@@ -94,6 +96,7 @@ async function withTaskScope<Success extends { ok: true }>(
     vars: instance.definition.vars,
     signal: controller.signal,
     root: environment.root,
+    dryRun: environment.dryRun ?? false,
     $: $ as Shell,
     log: {
       info: (message) => output.write('log', `${message}\n`),

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import type { SourcePattern } from '../dsl/task.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { digestFile } from './digest.js';
 
@@ -42,15 +43,21 @@ export class SourceDigests {
   }
 
   /** Expands the patterns (relative to the project root) and digests every file they match. */
-  async digest(patterns: readonly string[]): Promise<SourceDigestResult> {
+  async digest(patterns: readonly SourcePattern[]): Promise<SourceDigestResult> {
     const files = new Set<string>();
+    const absent: string[] = [];
     const { glob, isDynamicPattern } = await import('tinyglobby');
-    for (const pattern of patterns) {
+    for (const entry of patterns) {
+      const pattern = typeof entry === 'string' ? entry : entry.path;
       if (isDynamicPattern(pattern)) {
         for (const file of await glob(pattern, { cwd: this.root, onlyFiles: true, dot: true })) files.add(file);
         continue;
       }
       const exists = await fs.stat(path.resolve(this.root, pattern)).catch(() => undefined);
+      if (!exists && typeof entry !== 'string') {
+        absent.push(path.normalize(pattern));
+        continue;
+      }
       if (!exists) return { ok: false, missing: pattern };
       if (exists.isDirectory()) {
         for (const file of await glob(`${pattern.replace(/\/$/, '')}/**`, { cwd: this.root, onlyFiles: true, dot: true })) files.add(file);
@@ -60,7 +67,9 @@ export class SourceDigests {
     }
     const sorted = [...files].sort();
     const digests = await Promise.all(sorted.map((file) => this.digestOne(file)));
-    return { ok: true, digests: Object.fromEntries(sorted.map((file, index) => [file, digests[index]!])) };
+    const result: Record<string, string> = Object.fromEntries(sorted.map((file, index) => [file, digests[index]!]));
+    for (const file of absent) result[file] = 'absent';
+    return { ok: true, digests: result };
   }
 
   private digestOne(file: string): Promise<string> {

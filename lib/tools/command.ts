@@ -4,7 +4,7 @@ import { CommandFailure } from '../dsl/command-failure.js';
 import { toolVersion } from '../stamps/tool-versions.js';
 
 /** The part of a task's context that tool helpers use: pass the task's own context. */
-export type ToolContext = Pick<TaskContext<unknown, unknown, unknown>, '$' | 'signal' | 'log' | 'secret' | 'commands' | 'root'>;
+export type ToolContext = Pick<TaskContext<unknown, unknown, unknown>, '$' | 'signal' | 'log' | 'secret' | 'commands' | 'root' | 'dryRun'>;
 
 export interface CommandOptions {
   readonly cwd?: string;

@@ -137,6 +137,10 @@ async function connect(target: SshTarget): Promise<NodeSSH> {
 export async function sshExec(context: ToolContext, target: SshTarget, argv: readonly string[], options: SshExecOptions = {}): Promise<SshExecResult> {
   const command = options.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
   const display = `ssh ${target.user}@${target.host} -- ${formatCommand(command)}`;
+  if (context.dryRun) {
+    context.commands.started(display)(0);
+    return { stdout: '', stderr: '', exitCode: 0 };
+  }
   const ssh = await sshConnection(target);
   const finished = context.commands.started(display);
   let channel: ClientChannel | undefined;
@@ -178,8 +182,9 @@ export async function sshExec(context: ToolContext, target: SshTarget, argv: rea
 
 /** Uploads a file or a directory (recursively). */
 export async function sshUpload(context: ToolContext, target: SshTarget, local: string, remote: string): Promise<void> {
-  const ssh = await sshConnection(target);
   const finished = context.commands.started(`sftp put ${local} ${target.user}@${target.host}:${remote}`);
+  if (context.dryRun) return finished(0);
+  const ssh = await sshConnection(target);
   if ((await stat(local)).isDirectory()) {
     const failures: string[] = [];
     const ok = await ssh.putDirectory(local, remote, { recursive: true, concurrency: 4, tick: (file, _remote, error) => error && failures.push(`${file}: ${error.message}`) });
@@ -193,8 +198,9 @@ export async function sshUpload(context: ToolContext, target: SshTarget, local: 
 
 /** Downloads a file, or a directory (recursively) when `directory` is set. */
 export async function sshDownload(context: ToolContext, target: SshTarget, remote: string, local: string, options: { directory?: boolean } = {}): Promise<void> {
-  const ssh = await sshConnection(target);
   const finished = context.commands.started(`sftp get ${target.user}@${target.host}:${remote} ${local}`);
+  if (context.dryRun) return finished(0);
+  const ssh = await sshConnection(target);
   if (options.directory) {
     await mkdir(local, { recursive: true });
     const ok = await ssh.getDirectory(local, remote, { recursive: true, concurrency: 4 });

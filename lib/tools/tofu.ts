@@ -67,7 +67,8 @@ export async function tofuPlan(context: ToolContext, options: TofuOptions & Tofu
     const args = ['plan', '-input=false', '-no-color', '-detailed-exitcode', `-out=${options.out}`, ...lockArgs(options), ...varArgs];
     if (options.destroy) args.push('-destroy');
     const result = await tofu(context, options, args, [2]);
-    return { changed: result.exitCode === 2, planFile: options.out };
+    // A dry run cannot know; it shows the apply that would follow a plan with changes.
+    return { changed: result.exitCode === 2 || context.dryRun, planFile: options.out };
   });
 }
 

@@ -1,0 +1,37 @@
+import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
+
+/** The lab's hosts: test hosts in network namespaces (`npx tsx environments/lab-hosts.ts up`). */
+export const labSubnet = '10.213.7';
+export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1'] as const;
+export const labRigDirectory = '.cache/lab/rig';
+
+const address = (name: (typeof labHostNames)[number]) => `${labSubnet}.${11 + labHostNames.indexOf(name)}`;
+const node = (name: (typeof labHostNames)[number], vmId: number) => ({ name, address: address(name), vmId });
+
+/**
+ * A site made of throwaway local hosts: the nodes exist already (`infrastructure: 'existing'`), so the
+ * Proxmox, packer and OpenTofu phases have nothing to do, and host preparation (Ansible over SSH) and DNS
+ * (a dnsmasq on kvm1, checked with dig) run for real.
+ */
+export const lab: EnvironmentDefinition = defineEnvironment({
+  name: 'lab',
+  // The lab's namespaces have no route out: it is air-gapped in earnest.
+  site: { name: 'Local lab', domain: 'lab.openspace.test', applyHostChanges: false, airGapped: true },
+  // Already installed on the machine the lab's hosts share, so the package step is a real no-op.
+  packages: { management: ['openssh-server', 'python3'], nodes: ['python3'] },
+  ssh: { knownHosts: `${labRigDirectory}/known_hosts`, privateKey: `${labRigDirectory}/id_ed25519`, user: 'root' },
+  infrastructure: 'existing',
+  managementHosts: [{ name: 'kvm1', address: address('kvm1'), bridges: [{ name: 'br-lab', vlan: 20 }] }],
+  clusters: {
+    mcm: { distribution: 'rke2', controlPlane: [node('mcm-cp1', 2101)], apiAddress: address('mcm-cp1'), podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+    osms: { distribution: 'kubeadm', controlPlane: [node('osms-cp1', 3101)], apiAddress: address('osms-cp1'), podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
+    osdc: { distribution: 'kubeadm', controlPlane: [node('osdc-cp1', 4101)], workers: [node('osdc-w1', 4111)], apiAddress: address('osdc-cp1'), podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
+  },
+  dns: { server: { name: 'kvm1', address: address('kvm1') }, zone: 'lab.openspace.test', records: [{ name: 'registry', type: 'A', value: address('kvm1') }] },
+  versions: {
+    rke2: 'v1.30.4+rke2r1',
+    kubernetes: 'v1.30.4',
+    cilium: '1.16.1',
+    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1' },
+  },
+});

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import type { LoadedEnvironment } from '../lib/cli/project.js';
+import { fail, ok, type ConfigurationFailure, type Result } from '../lib/failures.js';
+import { environmentSchema, type Environment, type EnvironmentDefinition, type SecretReference } from './schema.js';
+
+/** `clusters.osdc.controlPlane[2].address`, from a zod issue path. */
+export function formatPath(at: readonly PropertyKey[]): string {
+  return at.map((key, index) => (typeof key === 'number' ? `[${key}]` : index === 0 ? String(key) : `.${String(key)}`)).join('') || '(root)';
+}
+
+/**
+ * Validates an environment definition and resolves its secret references (environment variables or files,
+ * relative to the project root). The first problem is reported with its path and what to do.
+ */
+export function loadEnvironment(name: string, definition: EnvironmentDefinition, root: string): Result<LoadedEnvironment<Environment>, ConfigurationFailure> {
+  const parsed = environmentSchema.safeParse(definition);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return fail({ reason: 'invalid-environment', environment: name, path: formatPath(issue.path), message: issueMessage(issue), hint: `fix environments/${name}.ts` });
+  }
+  const secrets: string[] = [];
+  for (const [at, reference] of secretReferences(parsed.data)) {
+    const resolved = readSecret(reference, root);
+    if (!resolved.ok) return fail({ reason: 'invalid-environment', environment: name, path: at, message: resolved.error, hint: 'set it before running, or point the reference at another source' });
+    secrets.push(resolved.value);
+  }
+  return ok({ config: parsed.data, secrets });
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return `is missing (expected ${issue.expected})`;
+  return issue.message;
+}
+
+/** Every secret reference in an environment, with its path. */
+export function secretReferences(environment: Environment): [string, SecretReference][] {
+  const found: [string, SecretReference][] = environment.proxmox ? [['proxmox.token', environment.proxmox.token]] : [];
+  environment.firewalls.forEach((firewall, index) => {
+    found.push([`firewalls[${index}].apiKey`, firewall.apiKey], [`firewalls[${index}].apiSecret`, firewall.apiSecret]);
+  });
+  if (environment.vaultPassword) found.push(['vaultPassword', environment.vaultPassword]);
+  return found;
+}
+
+/** A secret's value, read when needed; a missing one is an error that names where it was looked for. */
+export function readSecret(reference: SecretReference, root: string): Result<string, string> {
+  if ('env' in reference) {
+    const value = process.env[reference.env];
+    return value ? ok(value) : fail(`environment variable ${reference.env} is not set`);
+  }
+  const file = path.resolve(root, reference.file);
+  try {
+    return ok(readFileSync(file, 'utf8').trim());
+  } catch {
+    return fail(`secret file ${reference.file} cannot be read`);
+  }
+}

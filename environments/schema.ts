@@ -1,0 +1,128 @@
+import { isIPv4 } from 'node:net';
+import { z } from 'zod';
+
+const ipv4 = z.string().refine((value) => isIPv4(value), { error: (issue) => `'${String(issue.input)}' is not an IPv4 address` });
+const cidr = z.string().refine((value) => {
+  const [address, bits] = value.split('/');
+  return isIPv4(address ?? '') && /^\d+$/.test(bits ?? '') && Number(bits) <= 32;
+}, { error: (issue) => `'${String(issue.input)}' is not an IPv4 CIDR (a.b.c.d/n)` });
+const hostname = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: (issue) => `'${String(issue.input)}' is not a valid host name` });
+const domain = z.string().regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/, { error: (issue) => `'${String(issue.input)}' is not a DNS domain` });
+const version = z.string().regex(/^v?\d+\.\d+(\.\d+)?([+-][\w.+-]+)?$/, { error: (issue) => `'${String(issue.input)}' is not a version (e.g. v1.30.4)` });
+const vmId = z.number().int().min(100).max(999_999_999);
+
+/** A secret is never a value in the config: it names an environment variable or a file to read it from. */
+export const secretReference = z.union([
+  z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'environment variable names are UPPER_CASE' }) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+export type SecretReference = z.infer<typeof secretReference>;
+
+const sshEndpoint = z.strictObject({
+  name: hostname,
+  address: ipv4,
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().min(1).default('root'),
+});
+
+const node = z.strictObject({
+  name: hostname,
+  address: ipv4,
+  vmId,
+  cores: z.number().int().min(1).default(4),
+  memoryMiB: z.number().int().min(1024).default(8192),
+  diskGiB: z.number().int().min(10).default(60),
+});
+
+const cluster = z.strictObject({
+  distribution: z.enum(['rke2', 'kubeadm']),
+  cni: z.enum(['cilium', 'canal']).default('cilium'),
+  controlPlane: z.array(node).min(1, { error: 'a cluster needs at least one control-plane node' }),
+  workers: z.array(node).default([]),
+  /** The API endpoint (a VIP or the first control-plane node). */
+  apiAddress: ipv4,
+  podCidr: cidr,
+  serviceCidr: cidr,
+});
+
+const dnsRecord = z.strictObject({ name: z.string().min(1), type: z.enum(['A', 'CNAME']), value: z.string().min(1) });
+
+export const environmentSchema = z
+  .strictObject({
+    name: hostname,
+    site: z.strictObject({
+      name: z.string().min(1),
+      domain,
+      airGapped: z.boolean().default(false),
+      /** Apply network, kernel and swap changes on hosts (off in the lab, whose hosts share one kernel). */
+      applyHostChanges: z.boolean().default(true),
+    }),
+    /** Packages every management host and node must have. */
+    packages: z.strictObject({
+      management: z.array(z.string().min(1)).default(['qemu-kvm', 'libvirt-daemon-system', 'bridge-utils', 'ifupdown2', 'python3']),
+      nodes: z.array(z.string().min(1)).default(['containerd', 'conntrack', 'socat', 'python3']),
+    }).default({ management: ['qemu-kvm', 'libvirt-daemon-system', 'bridge-utils', 'ifupdown2', 'python3'], nodes: ['containerd', 'conntrack', 'socat', 'python3'] }),
+    ssh: z.strictObject({
+      /** The private key Ansible and the SSH helper use; the agent when absent. */
+      privateKey: z.string().optional(),
+      knownHosts: z.string().min(1),
+      user: z.string().min(1).default('root'),
+    }),
+    managementHosts: z.array(sshEndpoint.extend({ bridges: z.array(z.strictObject({ name: z.string().regex(/^br[\w-]{1,13}$/), vlan: z.number().int().min(1).max(4094).optional(), address: cidr.optional() })).default([]) })).min(1),
+    networks: z.array(z.strictObject({ name: hostname, vlan: z.number().int().min(1).max(4094), cidr, gateway: ipv4 })).default([]),
+    firewalls: z.array(z.strictObject({ name: hostname, address: ipv4, apiKey: secretReference, apiSecret: secretReference })).default([]),
+    /** `proxmox`: VMs are created on Proxmox; `existing`: the nodes exist already (bare metal, the lab). */
+    infrastructure: z.enum(['proxmox', 'existing']).default('proxmox'),
+    proxmox: z.strictObject({
+      apiUrl: z.url({ error: (issue) => `'${String(issue.input)}' is not a URL` }),
+      tokenId: z.string().regex(/^[\w.-]+@[\w.-]+![\w.-]+$/, { error: 'a token id looks like packer@pve!onboarder' }),
+      token: secretReference,
+      nodes: z.array(sshEndpoint).min(1),
+      storage: z.strictObject({ pool: z.string().min(1), type: z.enum(['rbd', 'lvm-thin', 'dir']), isoStorage: z.string().min(1) }),
+      templates: z.strictObject({ baseVmId: vmId.default(9002), goldenVmId: vmId.default(9001) }),
+    }).optional(),
+    clusters: z.strictObject({ mcm: cluster, osms: cluster, osdc: cluster }),
+    dns: z.strictObject({ server: sshEndpoint, zone: domain, records: z.array(dnsRecord).default([]) }),
+    registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
+    versions: z.strictObject({
+      rke2: version,
+      kubernetes: version,
+      cilium: version,
+      charts: z.record(z.string(), version),
+    }),
+    vaultPassword: secretReference.optional(),
+  })
+  .superRefine((environment, context) => {
+    const vmIds = new Map<number, string>();
+    const nodeNames = new Map<string, string>();
+    if (environment.infrastructure === 'proxmox' && !environment.proxmox) {
+      context.addIssue({ code: 'custom', path: ['proxmox'], message: "is missing: infrastructure 'proxmox' needs the Proxmox API, nodes and storage" });
+    }
+    const templates = environment.proxmox?.templates ?? { baseVmId: -1, goldenVmId: -1 };
+    for (const [clusterName, definition] of Object.entries(environment.clusters)) {
+      const nodes = [...definition.controlPlane.map((n, i) => ({ n, at: `clusters.${clusterName}.controlPlane[${i}]` })), ...definition.workers.map((n, i) => ({ n, at: `clusters.${clusterName}.workers[${i}]` }))];
+      for (const { n, at } of nodes) {
+        const path = at.replace(/\[(\d+)\]/g, '.$1').split('.');
+        const seenId = vmIds.get(n.vmId);
+        if (seenId) context.addIssue({ code: 'custom', path: [...path, 'vmId'], message: `VM id ${n.vmId} is already used by ${seenId}` });
+        else if (n.vmId === templates.baseVmId || n.vmId === templates.goldenVmId) context.addIssue({ code: 'custom', path: [...path, 'vmId'], message: `VM id ${n.vmId} is reserved for a template` });
+        vmIds.set(n.vmId, at);
+        const seenName = nodeNames.get(n.name);
+        if (seenName && seenName.split('.')[1] !== clusterName) context.addIssue({ code: 'custom', path: [...path, 'name'], message: `node '${n.name}' is already in cluster ${seenName.split('.')[1]} (${seenName}): a node belongs to one cluster` });
+        else if (seenName) context.addIssue({ code: 'custom', path: [...path, 'name'], message: `node '${n.name}' is listed twice (also ${seenName})` });
+        nodeNames.set(n.name, at);
+      }
+    }
+  });
+
+/** A validated environment, as tasks see it. */
+export type Environment = z.output<typeof environmentSchema>;
+/** What an environment file is written as (defaults optional). */
+export type EnvironmentDefinition = z.input<typeof environmentSchema>;
+export type ClusterName = keyof Environment['clusters'];
+export type ClusterConfig = Environment['clusters'][ClusterName];
+
+/** Types an environment definition: a typo is a compile error, a bad value a load-time error with its path. */
+export function defineEnvironment(definition: EnvironmentDefinition): EnvironmentDefinition {
+  return definition;
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { playbook, secretValue, tasks } from '../shared/kit.js';
+
+const base = tasks.namespace('base');
+const playbooks = 'tasks/base/playbooks';
+
+export const copySshKey = base.task({
+  name: 'copy-ssh-key',
+  description: "Authorize the operators' SSH keys on the management hosts",
+  sources: [`${playbooks}/copy-ssh-key.yml`],
+  tools: ['ansible-playbook'],
+  run: async (context) => {
+    const keyFile = context.config.ssh.privateKey ? `${path.resolve(context.root, context.config.ssh.privateKey)}.pub` : path.join(os.homedir(), '.ssh', 'id_ed25519.pub');
+    const key = context.dryRun ? '(operator key)' : readFileSync(keyFile, 'utf8').trim();
+    await playbook(context, `${playbooks}/copy-ssh-key.yml`, { extraVars: { operator_keys: [key] } });
+  },
+});
+
+export const packages = base.task({
+  name: 'packages',
+  description: 'Install the packages of a KVM management host',
+  deps: [copySshKey],
+  sources: [`${playbooks}/packages.yml`],
+  tools: ['ansible-playbook'],
+  retries: 2,
+  run: async (context) => {
+    await playbook(context, `${playbooks}/packages.yml`, { extraVars: { management_packages: context.config.packages.management } });
+  },
+});
+
+export const bridges = base.task({
+  name: 'bridges',
+  description: 'Bridges and VLANs of the management hosts',
+  deps: [packages],
+  sources: [`${playbooks}/bridges.yml`],
+  tools: ['ansible-playbook'],
+  run: async (context) => {
+    await playbook(context, `${playbooks}/bridges.yml`, { extraVars: { apply_host_changes: context.config.site.applyHostChanges } });
+  },
+});
+
+export const opnsense = base.task({
+  name: 'opnsense',
+  description: 'OPNsense firewall aliases for every network, through the API',
+  deps: [bridges],
+  sources: [`${playbooks}/opnsense.yml`],
+  tools: ['ansible-playbook'],
+  retries: 2,
+  pool: 'opnsense-api',
+  run: async (context) => {
+    const firewalls = context.config.firewalls.map((firewall) => ({
+      name: firewall.name,
+      address: firewall.address,
+      api_key: secretValue(context, firewall.apiKey),
+      api_secret: secretValue(context, firewall.apiSecret),
+    }));
+    if (firewalls.length === 0) return context.log.info('no firewalls in this environment');
+    await playbook(context, `${playbooks}/opnsense.yml`, { extraVars: { firewalls, networks: context.config.networks } });
+  },
+});
+
+export const baseTarget = tasks.task({ name: 'base', description: 'Base infrastructure: management hosts, networking, firewalls', deps: [copySshKey, packages, bridges, opnsense] });

@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeFileIfChanged } from '../../lib/tools/files.js';
+import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
+import { imageNamed } from '../../images/manifest.js';
+import type { Environment } from '../../environments/schema.js';
+import { baseTarget } from '../base/index.js';
+import { fetchImage } from '../images/index.js';
+import { proxmoxOf, sshTarget, tasks } from '../shared/kit.js';
+
+/** The seed's phases 1-2 (cluster-foundation-setup.py), on the first Proxmox node. */
+const foundation = tasks.namespace('foundation');
+const packerUser = 'packer@pve';
+
+function firstNode(config: Environment, root: string) {
+  return sshTarget(config, root, proxmoxOf(config).nodes[0]!);
+}
+
+/** Where the packer user's current credentials are kept between packer-user and packer-config (0600). */
+function credentialsFile(root: string, config: Environment): string {
+  return path.join(root, '.cache', 'state', config.name, 'packer-credentials.json');
+}
+
+/** Environment validation: cached (runs again only when the configuration it read changes). */
+export const validation = foundation.task({
+  name: 'validation',
+  description: 'SSH connectivity and key, network and RBD storage of every Proxmox node',
+  deps: [baseTarget],
+  retries: 2,
+  run: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return context.log.info('nodes are provided: no Proxmox to validate');
+    const proxmox = proxmoxOf(config);
+    for (const node of proxmox.nodes) {
+      const target = sshTarget(config, context.root, node);
+      await sshExec(context, target, ['true'], { timeoutMs: 30_000 });
+      await sshExec(context, target, ['ip', '-brief', 'address', 'show']);
+      await sshExec(context, target, ['pvesm', 'status', '--storage', proxmox.storage.pool]);
+      if (proxmox.storage.type === 'rbd') await sshExec(context, target, ['rbd', 'ls', proxmox.storage.pool]);
+    }
+  },
+});
+
+export const toolsStorage = foundation.task({
+  name: 'tools-storage',
+  description: 'virt-customize and the RBD-ISO storage on Proxmox (idempotent)',
+  deps: [validation],
+  run: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return;
+    const proxmox = proxmoxOf(config);
+    const target = firstNode(config, context.root);
+    await sshExec(context, target, ['apt-get', 'install', '-y', 'libguestfs-tools']);
+    const storages = await sshExec(context, target, ['pvesm', 'status']);
+    if (!context.dryRun && storages.stdout.split('\n').some((line) => line.split(/\s+/)[0] === proxmox.storage.isoStorage)) return;
+    await sshExec(context, target, ['pvesm', 'add', 'rbd', proxmox.storage.isoStorage, '--pool', proxmox.storage.pool, '--content', 'iso,snippets', '--krbd', '0']);
+  },
+});
+
+/** Runs every time: the credentials packer uses are fresh on each run (the seed's "token always refreshed"). */
+export const packerUserTask = foundation.task({
+  name: 'packer-user',
+  description: 'Packer user on Proxmox: created or updated, fresh credentials every run, ACLs',
+  policy: 'always',
+  deps: [validation],
+  run: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return;
+    const proxmox = proxmoxOf(config);
+    const target = firstNode(config, context.root);
+    const users = await sshExec(context, target, ['pveum', 'user', 'list', '--output-format', 'json']);
+    const exists = !context.dryRun && (JSON.parse(users.stdout || '[]') as { userid: string }[]).some((user) => user.userid === packerUser);
+    if (!exists) await sshExec(context, target, ['pveum', 'user', 'add', packerUser, '--comment', 'Onboarder packer user']);
+    const password = context.secret(randomBytes(24).toString('base64url'));
+    await sshExec(context, target, ['pveum', 'passwd', packerUser], { stdin: `${password}\n${password}\n` });
+    await sshExec(context, target, ['pveum', 'acl', 'modify', '/', '--users', packerUser, '--roles', 'PVEVMAdmin,PVEDatastoreUser,PVESDNUser']);
+    if (context.dryRun) return;
+    const file = credentialsFile(context.root, config);
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeFileIfChanged(context, file, JSON.stringify({ username: packerUser, password, node: proxmox.nodes[0]!.name }));
+  },
+});
+
+export const cloudImage = foundation.task({
+  name: 'cloud-image',
+  description: 'Ubuntu cloud image: customized with virt-customize, uploaded (skipped if present)',
+  deps: [toolsStorage, fetchImage.with({ image: 'ubuntu-cloud' })],
+  // Optional: sites whose nodes exist already never fetch it.
+  sources: [{ path: imageNamed('ubuntu-cloud').file, optional: true }],
+  run: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return;
+    const target = firstNode(config, context.root);
+    const remote = `/var/lib/vz/template/iso/${path.basename(imageNamed('ubuntu-cloud').file)}`;
+    const present = await sshExec(context, target, ['test', '-f', remote], { okExitCodes: [1] });
+    if (present.exitCode === 0 && !context.dryRun) return context.log.info(`${remote} is present`);
+    await sshUpload(context, target, path.resolve(context.root, imageNamed('ubuntu-cloud').file), remote);
+    await sshExec(context, target, ['virt-customize', '-a', remote, '--install', 'qemu-guest-agent', '--run-command', 'cloud-init clean']);
+  },
+});
+
+/** The base template VM 9002; its drift check asks Proxmox whether it exists and is a template. */
+export const baseTemplate = foundation.task({
+  name: 'base-template',
+  description: 'Template VM 9002 from the cloud image (drift checked: exists and is a template)',
+  deps: [cloudImage],
+  check: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return true;
+    const id = String(proxmoxOf(config).templates.baseVmId);
+    const vm = await sshExec(context, firstNode(config, context.root), ['qm', 'config', id], { okExitCodes: [2, 255] });
+    if (vm.exitCode !== 0) return { drift: `VM ${id} does not exist` };
+    return /^template: 1$/m.test(vm.stdout) ? true : { drift: `VM ${id} is not a template` };
+  },
+  run: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return;
+    const proxmox = proxmoxOf(config);
+    const target = firstNode(config, context.root);
+    const id = String(proxmox.templates.baseVmId);
+    const image = `/var/lib/vz/template/iso/${path.basename(imageNamed('ubuntu-cloud').file)}`;
+    await sshExec(context, target, ['qm', 'destroy', id, '--purge'], { okExitCodes: [2, 255] });
+    await sshExec(context, target, ['qm', 'create', id, '--name', 'ubuntu-base', '--memory', '2048', '--cores', '2', '--net0', 'virtio,bridge=vmbr0', '--agent', '1', '--serial0', 'socket', '--vga', 'serial0']);
+    await sshExec(context, target, ['qm', 'importdisk', id, image, proxmox.storage.pool]);
+    await sshExec(context, target, ['qm', 'set', id, '--scsihw', 'virtio-scsi-pci', '--scsi0', `${proxmox.storage.pool}:vm-${id}-disk-0`, '--ide2', `${proxmox.storage.pool}:cloudinit`, '--boot', 'order=scsi0']);
+    await sshExec(context, target, ['qm', 'template', id]);
+  },
+});
+
+/** packer/.env and packer/variables.json, rewritten every run from the current credentials. */
+export const packerConfig = foundation.task({
+  name: 'packer-config',
+  description: 'packer/.env and packer/variables.json, always refreshed',
+  policy: 'always',
+  deps: [packerUserTask],
+  run: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return;
+    const proxmox = proxmoxOf(config);
+    const credentials = context.dryRun
+      ? { username: packerUser, password: '(fresh password)', node: proxmox.nodes[0]!.name }
+      : (JSON.parse(readFileSync(credentialsFile(context.root, config), 'utf8')) as { username: string; password: string; node: string });
+    context.secret(credentials.password);
+    const variables = {
+      proxmox_url: proxmox.apiUrl,
+      proxmox_username: credentials.username,
+      proxmox_password: credentials.password,
+      proxmox_node: credentials.node,
+      base_vm_id: proxmox.templates.baseVmId,
+      golden_vm_id: proxmox.templates.goldenVmId,
+    };
+    const directory = path.join(context.root, '.cache', 'state', config.name, 'packer');
+    if (!context.dryRun) mkdirSync(directory, { recursive: true, mode: 0o700 });
+    await writeFileIfChanged(context, path.join(directory, 'variables.json'), `${JSON.stringify(variables, null, 2)}\n`);
+    await writeFileIfChanged(context, path.join(directory, '.env'), `PKR_VAR_proxmox_password=${credentials.password}\n`);
+  },
+});

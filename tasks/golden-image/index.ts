@@ -1,0 +1,28 @@
+import path from 'node:path';
+import { packerBuild, packerInit, packerValidate } from '../../lib/tools/packer.js';
+import { baseTemplate, packerConfig } from '../foundation/index.js';
+import { tasks } from '../shared/kit.js';
+
+const template = 'tasks/golden-image/ubuntu-golden.pkr.hcl';
+
+/** The golden template 9001: packer build from the base template. */
+export const goldenImage = tasks.task({
+  name: 'golden-image',
+  description: 'packer build of golden template 9001 from the base template',
+  deps: [baseTemplate, packerConfig],
+  sources: [template],
+  tools: ['packer'],
+  timeout: '1h',
+  pool: 'proxmox-api',
+  run: async (context) => {
+    const { config } = context;
+    if (config.infrastructure === 'existing') return context.log.info('nodes are provided: no golden image to build');
+    const options = {
+      template: path.resolve(context.root, template),
+      varFiles: [path.join(context.root, '.cache', 'state', config.name, 'packer', 'variables.json')],
+    };
+    await packerInit(context, options);
+    await packerValidate(context, options);
+    await packerBuild(context, { ...options, force: true, onError: 'cleanup' });
+  },
+});

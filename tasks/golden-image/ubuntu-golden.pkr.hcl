@@ -1,0 +1,55 @@
+# The golden template (VM 9001): a clone of the base template with updates and the guest agent, cloud-init
+# cleaned for reuse. Variables come from packer/variables.json, written by foundation:packer-config.
+variable "proxmox_url" {
+  type = string
+}
+
+variable "proxmox_username" {
+  type = string
+}
+
+variable "proxmox_password" {
+  type      = string
+  sensitive = true
+}
+
+variable "proxmox_node" {
+  type = string
+}
+
+variable "base_vm_id" {
+  type = number
+}
+
+variable "golden_vm_id" {
+  type = number
+}
+
+source "proxmox-clone" "golden" {
+  proxmox_url          = var.proxmox_url
+  username             = var.proxmox_username
+  password             = var.proxmox_password
+  node                 = var.proxmox_node
+  clone_vm             = "ubuntu-base"
+  vm_id                = var.golden_vm_id
+  vm_name              = "ubuntu-golden"
+  template_description = "OpenSpace golden image, built by Onboarder"
+  ssh_username         = "ubuntu"
+  ssh_timeout          = "20m"
+  qemu_agent           = true
+}
+
+build {
+  sources = ["source.proxmox-clone.golden"]
+
+  provisioner "shell" {
+    inline = [
+      "cloud-init status --wait",
+      "sudo apt-get update",
+      "sudo DEBIAN_FRONTEND=noninteractive apt-get -y upgrade",
+      "sudo apt-get install -y qemu-guest-agent",
+      "sudo cloud-init clean --logs --seed",
+      "sudo truncate -s 0 /etc/machine-id",
+    ]
+  }
+}

@@ -1,0 +1,92 @@
+# The VMs of one cluster on Proxmox, cloned from the golden template. One workspace per cluster.
+terraform {
+  required_version = ">= 1.6"
+  required_providers {
+    proxmox = {
+      source  = "bpg/proxmox"
+      version = "~> 0.61"
+    }
+  }
+  backend "local" {}
+}
+
+variable "proxmox_endpoint" {
+  type = string
+}
+
+variable "proxmox_api_token" {
+  type      = string
+  sensitive = true
+}
+
+variable "template_vm_id" {
+  type = number
+}
+
+variable "storage" {
+  type = string
+}
+
+variable "nodes" {
+  type = list(object({
+    name      = string
+    address   = string
+    vm_id     = number
+    cores     = number
+    memory    = number
+    disk      = number
+    node_name = string
+  }))
+}
+
+variable "gateway" {
+  type = string
+}
+
+variable "prefix_length" {
+  type = number
+}
+
+provider "proxmox" {
+  endpoint  = var.proxmox_endpoint
+  api_token = var.proxmox_api_token
+  insecure  = false
+}
+
+resource "proxmox_virtual_environment_vm" "node" {
+  for_each  = { for node in var.nodes : node.name => node }
+  name      = each.value.name
+  vm_id     = each.value.vm_id
+  node_name = each.value.node_name
+
+  clone {
+    vm_id = var.template_vm_id
+  }
+
+  cpu {
+    cores = each.value.cores
+  }
+
+  memory {
+    dedicated = each.value.memory
+  }
+
+  disk {
+    datastore_id = var.storage
+    interface    = "scsi0"
+    size         = each.value.disk
+  }
+
+  initialization {
+    ip_config {
+      ipv4 {
+        address = "${each.value.address}/${var.prefix_length}"
+        gateway = var.gateway
+      }
+    }
+  }
+}
+
+output "addresses" {
+  value = { for name, vm in proxmox_virtual_environment_vm.node : name => vm.ipv4_addresses }
+}

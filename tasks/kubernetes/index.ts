@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Dependency, TaskInstance } from '../../lib/dsl/task.js';
+import { helmUpgradeInstall, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
+import type { Environment } from '../../environments/schema.js';
+import { nodePrep } from '../node-prep/index.js';
+import { clusterInput, playbook, tasks } from '../shared/kit.js';
+
+/** The admin kubeconfig of a cluster, kept under .cache (0600). */
+export function kubeconfigPath(root: string, config: Environment, cluster: string): string {
+  return path.join(root, '.cache', 'state', config.name, 'kubeconfig', `${cluster}.yaml`);
+}
+
+/** A cluster join token, generated once per cluster and kept (0600) so re-runs join the same cluster. */
+function clusterToken(root: string, config: Environment, cluster: string): string {
+  const file = path.join(root, '.cache', 'state', config.name, 'tokens', cluster);
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8');
+}
+
+/**
+ * Kubernetes on one cluster (the seed's phase 4): RKE2 for MCM, kubeadm init and join for the others,
+ * then Cilium. OSMS and OSDC wait for MCM, which manages them.
+ */
+export const kubernetes = tasks.task({
+  name: 'kubernetes',
+  description: 'kubeadm init and join with Cilium (RKE2 for MCM)',
+  inputs: clusterInput,
+  deps: ({ cluster }): Dependency[] => [nodePrep.with({ cluster }), ...(cluster === 'mcm' ? [] : [() => mcm])],
+  sources: ['tasks/kubernetes/playbooks/*.yml'],
+  tools: ['ansible-playbook', 'helm'],
+  timeout: '45m',
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const cluster = config.clusters[inputs.cluster];
+    const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
+    if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
+    if (cluster.distribution === 'rke2') {
+      const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, inputs.cluster));
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', { become: true, extraVars: { cluster_name: inputs.cluster, cluster_token: token } });
+      return;
+    }
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', { become: true, extraVars: { cluster_name: inputs.cluster, kubeconfig_path: kubeconfig } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', { become: true, extraVars: { cluster_name: inputs.cluster } });
+    if (cluster.cni === 'cilium') {
+      await helmUpgradeInstall(context, {
+        kubeconfig,
+        namespace: 'kube-system',
+        release: 'cilium',
+        chart: config.site.airGapped ? path.resolve(root, 'images', `cilium-${config.versions.cilium}.tgz`) : 'cilium/cilium',
+        version: config.versions.cilium,
+        values: { kubeProxyReplacement: true, k8sServiceHost: cluster.apiAddress, k8sServicePort: 6443, ipam: { operator: { clusterPoolIPv4PodCIDRList: [cluster.podCidr] } } },
+        wait: true,
+        timeout: '10m',
+      });
+      await kubectlRolloutStatus(context, { kubeconfig, namespace: 'kube-system', resource: 'daemonset/cilium', timeout: '10m' });
+    }
+  },
+});
+
+/** The platform services of a cluster (the seed's phase 5), one Helm release each. */
+export const platformServices = tasks.task({
+  name: 'platform-services',
+  description: 'ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
+  inputs: clusterInput,
+  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  tools: ['helm'],
+  timeout: '30m',
+  retries: 1,
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
+    const releases = [
+      { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: { controller: { replicaCount: 2 } } },
+      { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: { grafana: { enabled: true } } },
+      { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: { crds: { enabled: true } } },
+      { release: 'proxmox-csi-plugin', chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin', namespace: 'csi-proxmox', values: {} },
+      { release: 'velero', chart: 'vmware-tanzu/velero', namespace: 'velero', values: { snapshotsEnabled: false } },
+    ];
+    for (const release of releases) {
+      await helmUpgradeInstall(context, { ...release, kubeconfig, version: config.versions.charts[release.release], createNamespace: true, wait: true, atomic: true, timeout: '10m' });
+    }
+  },
+});
+
+export const mcm: TaskInstance = tasks.task({ name: 'mcm', description: 'MCM: the RKE2 management cluster', deps: [platformServices.with({ cluster: 'mcm' })] });
+export const osms = tasks.task({ name: 'osms', description: 'OSMS: the management plane cluster', deps: [platformServices.with({ cluster: 'osms' })] });
+export const osdc = tasks.task({ name: 'osdc', description: 'OSDC: the data plane cluster', deps: [platformServices.with({ cluster: 'osdc' })] });

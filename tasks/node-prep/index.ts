@@ -1,0 +1,23 @@
+import { clusterInput, playbook, tasks } from '../shared/kit.js';
+import { clusterVms } from '../infrastructure/index.js';
+
+/** Host preparation of one cluster's nodes, over Ansible. */
+export const nodePrep = tasks.task({
+  name: 'node-prep',
+  description: "Prepare one cluster's nodes: packages, kernel settings, swap, registry mirrors",
+  inputs: clusterInput,
+  deps: ({ cluster }) => [clusterVms.with({ cluster })],
+  sources: ['tasks/node-prep/playbooks/node-prep.yml'],
+  tools: ['ansible-playbook'],
+  retries: 1,
+  run: async (context) => {
+    const { config, inputs } = context;
+    await playbook(context, 'tasks/node-prep/playbooks/node-prep.yml', {
+      extraVars: {
+        cluster_name: inputs.cluster,
+        node_packages: config.packages.nodes,
+        apply_host_changes: config.site.applyHostChanges,
+      },
+    });
+  },
+});
