@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCommand } from '../../lib/tools/command.js';
+import { runCommand, type ToolContext } from '../../lib/tools/command.js';
+import type { Environment } from '../../environments/schema.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
 import { copySshKey } from '../base/index.js';
 import { sshTarget, tasks } from '../shared/kit.js';
@@ -9,15 +10,36 @@ import { desiredRecords, dnsmasqConfig, dnsmasqHosts } from './dns-records.js';
 
 const configDirectory = '/etc/openspace';
 
+/** Resolves every desired A record with one dig call; returns what differs. */
+async function wrongRecords(context: ToolContext & { readonly config: Environment }): Promise<string[]> {
+  const { config } = context;
+  const wanted = desiredRecords(config).filter((entry) => entry.type === 'A');
+  const queries = wanted.flatMap((record) => [`${record.name}.${config.dns.zone}`, 'A']);
+  const answer = await runCommand(context, ['dig', '+noall', '+answer', '+time=2', '+tries=2', `@${config.dns.server.address}`, ...queries], { okExitCodes: [9] });
+  if (context.dryRun) return [];
+  const found = new Map<string, string>();
+  for (const line of answer.stdout.split('\n')) {
+    const [name, , , type, value] = line.trim().split(/\s+/);
+    if (type === 'A' && name && value) found.set(name.replace(/\.$/, ''), value);
+  }
+  return wanted
+    .filter((record) => found.get(`${record.name}.${config.dns.zone}`) !== record.value)
+    .map((record) => `${record.name}.${config.dns.zone} resolves to ${found.get(`${record.name}.${config.dns.zone}`) ?? 'nothing'}, expected ${record.value}`);
+}
+
 /**
- * Desired-state DNS (the seed's phase 2.5): the zone is written from the configuration every run (no
- * backups, so no duplicate records), dnsmasq reloads it, and every record is resolved afterwards with dig.
+ * Desired-state DNS (the seed's phase 2.5): the zone is written whole from the configuration (no backups,
+ * so no duplicate records), dnsmasq reloads it, and every record is resolved afterwards with dig. Its
+ * drift check resolves every record too, so a re-run only rewrites the zone when the server disagrees.
  */
 export const dns = tasks.task({
   name: 'dns',
   description: 'Cluster DNS records, desired state, resolution validated with dig',
-  policy: 'always',
   deps: [copySshKey],
+  check: async (context) => {
+    const wrong = await wrongRecords(context);
+    return wrong.length === 0 ? true : { drift: wrong.slice(0, 3).join('; ') + (wrong.length > 3 ? ` and ${wrong.length - 3} more` : '') };
+  },
   tools: ['dig'],
   retries: 2,
   retryDelay: '1s',
@@ -40,12 +62,7 @@ export const dns = tasks.task({
     const reloadOrStart = `if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then kill -HUP "$(cat "$1")"; else dnsmasq --conf-file="$2" --pid-file="$1" --user=root; fi`;
     await sshExec(context, server, ['sh', '-c', reloadOrStart, 'reload-dnsmasq', pidFile, `${configDirectory}/dnsmasq.conf`]);
 
-    const wrong: string[] = [];
-    for (const record of desiredRecords(config).filter((entry) => entry.type === 'A')) {
-      const fqdn = `${record.name}.${zone}`;
-      const answer = await runCommand(context, ['dig', '+short', '+time=2', '+tries=2', `@${config.dns.server.address}`, fqdn, 'A']);
-      if (!context.dryRun && answer.stdout.trim() !== record.value) wrong.push(`${fqdn} resolved to '${answer.stdout.trim()}', expected ${record.value}`);
-    }
+    const wrong = await wrongRecords(context);
     if (wrong.length > 0) throw new Error(`DNS validation failed: ${wrong.join('; ')}`);
     context.log.info(`${desiredRecords(config).length} records served for ${zone}`);
   },

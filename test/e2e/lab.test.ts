@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { withTimeout, type CliResult } from '../helpers/project.js';
+import { copyProject } from '../helpers/project-copy.js';
+
+const run = promisify(execFile);
+interface Lab {
+  directory: string;
+  remove: () => void;
+}
+const test = suite<Lab>('the lab environment, for real, on namespace hosts');
+
+function cli(directory: string, args: readonly string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], { cwd: directory, env: { ...process.env, NO_COLOR: '1' }, timeout: 300_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test.before(async (context) => {
+  Object.assign(context, copyProject());
+  await run(process.execPath, ['--import', 'tsx', 'environments/lab-hosts.ts', 'up'], { cwd: context.directory });
+});
+
+test.after(async (context) => {
+  await run(process.execPath, ['--import', 'tsx', 'environments/lab-hosts.ts', 'down'], { cwd: context.directory }).catch(() => undefined);
+  context.remove();
+});
+
+const hostFile = (directory: string, host: string, file: string) => path.join(directory, '.cache', 'lab', 'rig', host, file);
+
+test('host preparation and DNS run for real; a re-run skips them; --force gives changed=0; a changed value re-runs what read it', withTimeout(600_000, async ({ directory }: Lab) => {
+  const first = await cli(directory, ['--env', 'lab', 'hosts']);
+  assert.is(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /\[node-prep\[cluster=osdc\]\] \$ ansible-playbook/);
+  assert.match(readFileSync(hostFile(directory, 'osdc-w1', 'etc/sysctl.d/90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
+  assert.match(readFileSync(hostFile(directory, 'kvm1', 'etc/network/interfaces.d/openspace-bridges'), 'utf8'), 'auto br-lab');
+  assert.match(readFileSync(hostFile(directory, 'kvm1', 'etc/openspace/hosts'), 'utf8'), '10.213.7.14 osdc-cp1.lab.openspace.test');
+  const { stdout: answer } = await run('dig', ['+short', '@10.213.7.11', 'osdc-cp1.lab.openspace.test', 'A']);
+  assert.is(answer.trim(), '10.213.7.14');
+
+  const second = await cli(directory, ['--env', 'lab', 'hosts']);
+  assert.is(second.code, 0, second.stdout);
+  assert.match(second.stdout, '[dns] up to date');
+  assert.match(second.stdout, '[node-prep[cluster=osdc]] up to date');
+  assert.not.match(second.stdout, 'ansible-playbook');
+
+  const forced = await cli(directory, ['--env', 'lab', 'hosts', '--force', 'base:packages,node-prep[cluster=osdc]']);
+  assert.is(forced.code, 0, forced.stdout);
+  assert.match(forced.stdout, /\[base:packages\] kvm1\s+: ok=1\s+changed=0/);
+  assert.match(forced.stdout, /\[node-prep\[cluster=osdc\]\] osdc-w1\s+: ok=\d+\s+changed=0/);
+  assert.match(forced.stdout, '[base:bridges] up to date');
+
+  const labFile = path.join(directory, 'environments', 'lab.ts');
+  // Only node-prep reads packages.nodes: it re-runs for each cluster (and the group target after it), nothing else.
+  writeFileSync(labFile, readFileSync(labFile, 'utf8').replace("nodes: ['python3']", "nodes: ['python3', 'openssh-client']"));
+  let changed = await cli(directory, ['--env', 'lab', 'hosts']);
+  assert.is(changed.code, 0, changed.stdout);
+  // Tasks with policy 'always' (the packer credentials) run every time; everything else ran only if it read the value.
+  const ranTasks = (output: string) => [...output.matchAll(/^\[(.+?)\] run: (.*)$/gm)].filter((match) => match[2] !== 'always runs').map((match) => match[1]).sort();
+  assert.equal(ranTasks(changed.stdout), ['hosts', 'node-prep[cluster=mcm]', 'node-prep[cluster=osdc]', 'node-prep[cluster=osms]'], changed.stdout);
+  assert.match(changed.stdout, /\[node-prep\[cluster=osdc\]\] run: .*config packages\.nodes/);
+
+  // A DNS record changes: the zone is rewritten and served; what depends on DNS follows.
+  writeFileSync(labFile, readFileSync(labFile, 'utf8').replace("records: [{ name: 'registry', type: 'A', value: address('kvm1') }]", "records: [{ name: 'registry', type: 'A', value: '10.213.7.99' }]"));
+  changed = await cli(directory, ['--env', 'lab', 'hosts']);
+  assert.is(changed.code, 0, changed.stdout);
+  assert.match(changed.stdout, '[dns] run: config dns.records[0].value changed');
+  const { stdout: registry } = await run('dig', ['+short', '@10.213.7.11', 'registry.lab.openspace.test', 'A']);
+  assert.is(registry.trim(), '10.213.7.99');
+}));
+
+test.run();
