@@ -74,7 +74,7 @@ export const environmentSchema = z
     /** `proxmox`: VMs are created on Proxmox; `existing`: the nodes exist already (bare metal, the lab). */
     infrastructure: z.enum(['proxmox', 'existing']).default('proxmox'),
     proxmox: z.strictObject({
-      apiUrl: z.url({ error: (issue) => `'${String(issue.input)}' is not a URL` }),
+      apiUrl: z.url({ protocol: /^https?$/, error: (issue) => `'${String(issue.input)}' is not an http(s) URL` }),
       tokenId: z.string().regex(/^[\w.-]+@[\w.-]+![\w.-]+$/, { error: 'a token id looks like packer@pve!onboarder' }),
       token: secretReference,
       nodes: z.array(sshEndpoint).min(1),
@@ -102,7 +102,7 @@ export const environmentSchema = z
     for (const [clusterName, definition] of Object.entries(environment.clusters)) {
       const nodes = [...definition.controlPlane.map((n, i) => ({ n, at: `clusters.${clusterName}.controlPlane[${i}]` })), ...definition.workers.map((n, i) => ({ n, at: `clusters.${clusterName}.workers[${i}]` }))];
       for (const { n, at } of nodes) {
-        const path = at.replace(/\[(\d+)\]/g, '.$1').split('.');
+        const path = at.replace(/\[(\d+)\]/g, '.$1').split('.').map((key) => (/^\d+$/.test(key) ? Number(key) : key));
         const seenId = vmIds.get(n.vmId);
         if (seenId) context.addIssue({ code: 'custom', path: [...path, 'vmId'], message: `VM id ${n.vmId} is already used by ${seenId}` });
         else if (n.vmId === templates.baseVmId || n.vmId === templates.goldenVmId) context.addIssue({ code: 'custom', path: [...path, 'vmId'], message: `VM id ${n.vmId} is reserved for a template` });

@@ -1,0 +1,73 @@
+// Golden files: the osdc plan and graph on the example environment. UPDATE_GOLDEN=1 rewrites them.
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { repositoryRoot, withTimeout, type CliResult } from '../helpers/project.js';
+import { copyProject } from '../helpers/project-copy.js';
+
+interface Project {
+  directory: string;
+  remove: () => void;
+}
+const test = suite<Project>('the OpenSpace catalog on the example environment');
+
+test.before((context) => {
+  Object.assign(context, copyProject());
+});
+test.after((context) => context.remove());
+
+function cli(directory: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], { cwd: directory, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function compareGolden(name: string, actual: string): void {
+  const file = path.join(repositoryRoot, 'test', 'golden', name);
+  if (process.env.UPDATE_GOLDEN) writeFileSync(file, actual);
+  assert.fixture(actual, readFileSync(file, 'utf8'));
+}
+
+const normalize = (text: string) => text.replace(/\/tmp\/onboarder-[a-z]+-\w{6}/g, '$TMP');
+
+test('the osdc plan: order, parallel levels and the exact commands, secrets redacted', withTimeout(120_000, async ({ directory }: Project) => {
+  const plan = await cli(directory, ['osdc', '--dry-run']);
+  assert.is(plan.code, 0, plan.stderr);
+  compareGolden('osdc-plan.txt', normalize(plan.stdout));
+  assert.not.match(plan.stdout, 'not-a-real-secret');
+  assert.match(plan.stdout, /cluster-vms\[cluster=mcm\]\s+run\s+no stamp\n[\s\S]*cluster-vms\[cluster=osdc\]/);
+}));
+
+test('the osdc graph', withTimeout(60_000, async ({ directory }: Project) => {
+  const graph = await cli(directory, ['--graph', 'osdc']);
+  assert.is(graph.code, 0, graph.stderr);
+  compareGolden('osdc-graph.txt', graph.stdout);
+  assert.match(graph.stdout, /level \d+ \(2 in parallel\)\n  cluster-vms\[cluster=mcm\]\s+<- golden-image, dns\n  cluster-vms\[cluster=osdc\]/);
+}));
+
+test('environments are chosen by --env or DEPLOY_ENV; an unknown one lists the known', withTimeout(60_000, async ({ directory }: Project) => {
+  const unknown = await cli(directory, ['osdc', '--dry-run', '--env', 'prod']);
+  assert.is(unknown.code, 2);
+  assert.is(unknown.stderr.trim(), "error: unknown environment 'prod': choose one of example, lab with --env or DEPLOY_ENV");
+  const lab = await cli(directory, ['osdc', '--dry-run'], { DEPLOY_ENV: 'lab' });
+  assert.match(lab.stdout, 'plan for lab:');
+}));
+
+test('a broken environment file: one line with the path, exit 2', withTimeout(60_000, async ({ directory }: Project) => {
+  const file = path.join(directory, 'environments', 'example.ts');
+  const original = readFileSync(file, 'utf8');
+  writeFileSync(file, original.replace("node('osdc-cp3', 43, 4103)", "{ name: 'osdc-cp3', address: '10.0.0.300', vmId: 4103 }"));
+  try {
+    const result = await cli(directory, ['osdc', '--dry-run']);
+    assert.is(result.code, 2);
+    assert.is(result.stderr.trim(), "error: environment example: clusters.osdc.controlPlane[2].address: '10.0.0.300' is not an IPv4 address: fix environments/example.ts");
+  } finally {
+    writeFileSync(file, original);
+  }
+}));
+
+test.run();

@@ -1,0 +1,60 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { example } from '../../environments/example.js';
+import { lab } from '../../environments/lab.js';
+import { loadEnvironment } from '../../environments/load-environment.js';
+import type { EnvironmentDefinition } from '../../environments/schema.js';
+import { renderFailure } from '../../lib/reporter/render-failure.js';
+import { repositoryRoot } from '../helpers/project.js';
+
+/** A deep copy of the example with one change. */
+function broken(change: (environment: any) => void): EnvironmentDefinition {
+  const copy = structuredClone(example) as any;
+  change(copy);
+  return copy;
+}
+
+function errorOf(definition: EnvironmentDefinition): string {
+  const loaded = loadEnvironment('example', definition, repositoryRoot);
+  assert.not.ok(loaded.ok, 'expected the environment to be refused');
+  return loaded.ok ? '' : renderFailure(loaded.error);
+}
+
+test('the bundled environments load; secrets are resolved for redaction', () => {
+  const loaded = loadEnvironment('example', example, repositoryRoot);
+  assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
+  if (loaded.ok) {
+    assert.ok(loaded.value.secrets.includes('example-proxmox-token-not-a-real-secret'));
+    assert.is(loaded.value.config.clusters.osdc.workers.length, 3);
+    assert.is(loaded.value.config.proxmox?.templates.baseVmId, 9002);
+  }
+  assert.ok(loadEnvironment('lab', lab, repositoryRoot).ok);
+});
+
+const cases: [string, (environment: any) => void, RegExp | string][] = [
+  ['an address that is not IPv4', (e) => (e.clusters.osdc.controlPlane[2].address = '10.0.0.300'), "environment example: clusters.osdc.controlPlane[2].address: '10.0.0.300' is not an IPv4 address"],
+  ['a VM id of the wrong type', (e) => (e.clusters.osms.workers[0].vmId = '3111'), /clusters\.osms\.workers\[0\]\.vmId: .*expected number/i],
+  ['a duplicate VM id', (e) => (e.clusters.osdc.workers[0].vmId = 3101), 'clusters.osdc.workers[0].vmId: VM id 3101 is already used by clusters.osms.controlPlane[0]'],
+  ['a node in two clusters', (e) => (e.clusters.osdc.workers[0].name = 'osms-w1'), "clusters.osdc.workers[0].name: node 'osms-w1' is already in cluster osms"],
+  ['a VM id reserved for a template', (e) => (e.clusters.mcm.controlPlane[0].vmId = 9001), 'clusters.mcm.controlPlane[0].vmId: VM id 9001 is reserved for a template'],
+  ['a missing secret variable', (e) => (e.proxmox.token = { env: 'ONBOARDER_TEST_UNSET_TOKEN' }), 'proxmox.token: environment variable ONBOARDER_TEST_UNSET_TOKEN is not set: set it before running'],
+  ['a secret written as a value', (e) => (e.proxmox.token = 'pve-token-in-clear'), /proxmox\.token: /],
+  ['an unknown key (a typo)', (e) => (e.clusters.osdc.wrokers = []), "clusters.osdc: unknown key 'wrokers'"],
+  ['a CIDR with a bad prefix', (e) => (e.clusters.osdc.podCidr = '10.46.0.0/33'), "clusters.osdc.podCidr: '10.46.0.0/33' is not an IPv4 CIDR"],
+  ['a missing DNS zone', (e) => delete e.dns.zone, /dns\.zone: is missing/],
+  ['a version that is not one', (e) => (e.versions.cilium = 'latest'), "versions.cilium: 'latest' is not a version"],
+  ['an API URL that is not a URL', (e) => (e.proxmox.apiUrl = 'pve1:8006'), "proxmox.apiUrl: 'pve1:8006' is not an http(s) URL"],
+  ['an unknown distribution', (e) => (e.clusters.mcm.distribution = 'k3s'), /clusters\.mcm\.distribution: .*"rke2"|'rke2'/],
+  ['a cluster without control plane', (e) => (e.clusters.osdc.controlPlane = []), 'clusters.osdc.controlPlane: a cluster needs at least one control-plane node'],
+  ['Proxmox infrastructure without Proxmox', (e) => delete e.proxmox, "proxmox: is missing: infrastructure 'proxmox' needs"],
+];
+
+for (const [name, change, expected] of cases) {
+  test(`refused with its path: ${name}`, () => {
+    const message = errorOf(broken(change));
+    assert.match(message, expected);
+    assert.not.match(message, '\n', 'one line');
+  });
+}
+
+test.run();
