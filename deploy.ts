@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './lib/cli/main.js';
-import { environments } from './environments/index.js';
+import { environments, secretEnvironmentNames } from './environments/index.js';
 import { catalog } from './tasks/index.js';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -14,6 +14,7 @@ process.exitCode = await runCli({
   catalog,
   environments,
   defaultEnvironment: 'example',
-  pools: { 'proxmox-api': 2 },
+  pools: { 'proxmox-api': 2, 'opnsense-api': 1 },
   version,
+  passEnvironment: secretEnvironmentNames(),
 });

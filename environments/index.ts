@@ -13,3 +13,17 @@ export const environments: Record<string, EnvironmentLoader<Environment>> = {
   example: () => loadEnvironment('example', example, root),
   lab: () => loadEnvironment('lab', lab, root),
 };
+
+/** Names of the environment variables any bundled environment reads secrets from (`{ env: NAME }`). */
+export function secretEnvironmentNames(): string[] {
+  const names = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(visit);
+    if (value === null || typeof value !== 'object') return;
+    const record = value as Record<string, unknown>;
+    if (typeof record.env === 'string' && Object.keys(record).length === 1) names.add(record.env);
+    Object.values(record).forEach(visit);
+  };
+  [example, lab].forEach(visit);
+  return [...names].sort();
+}

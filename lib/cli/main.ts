@@ -26,6 +26,7 @@ import { closeRunResources } from '../tools/run-resources.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
 import type { LoadedEnvironment, Project } from './project.js';
 import { formatTaskList } from './show-list.js';
+import { formatVersions } from './show-versions.js';
 import { formatStatusTable, statusRows } from './show-status.js';
 
 interface Io {
@@ -40,11 +41,28 @@ export async function runCli(project: Project<any>, argv: readonly string[] = pr
   if (!parsed.ok) return reportError(io, parsed.error);
   const options = parsed.value;
   try {
+    if (options.container) return await launchContainer(project, argv, options.container, io);
     return await dispatch(project, options, io);
   } catch (error) {
     io.stderr.write(`error: internal error: ${(error as Error).message}${verbose ? `\n${(error as Error).stack}` : ' (run with --verbose for the stack trace)'}\n`);
     return ExitCode.taskFailed;
   }
+}
+
+const containerFlags = new Set(['--container', '--container-build', '--container-save']);
+
+async function launchContainer(project: Project<any>, argv: readonly string[], container: NonNullable<CliOptions['container']>, io: Io): Promise<number> {
+  const { runInContainer } = await import('../container/launcher.js');
+  const launched = await runInContainer({
+    root: project.root,
+    args: argv.filter((arg) => !containerFlags.has(arg)),
+    passEnvironment: ['DEPLOY_ENV', 'NO_COLOR', 'TERM', 'ONBOARDER_GRACE_MS', ...(project.passEnvironment ?? [])],
+    build: container.build,
+    save: container.save,
+    log: (line) => io.stderr.write(`${line}\n`),
+  });
+  if (!launched.ok) return reportError(io, launched.error);
+  return launched.value;
 }
 
 function reportError(io: Io, failure: ConfigurationFailure): number {
@@ -59,6 +77,10 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   }
   if (options.command === 'version') {
     io.stdout.write(`onboarder ${project.version ?? '0.0.0'}\n`);
+    return ExitCode.success;
+  }
+  if (options.command === 'versions') {
+    io.stdout.write(await formatVersions(project.version ?? '0.0.0'));
     return ExitCode.success;
   }
   const built = buildGraph(project.catalog);

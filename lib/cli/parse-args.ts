@@ -4,7 +4,7 @@ import { suggestName } from '../graph/suggest.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import type { OutputMode } from '../reporter/plain-reporter.js';
 
-export type Command = 'run' | 'help' | 'version' | 'list' | 'graph' | 'status' | 'summary' | 'dry-run' | 'reset' | 'reset-state';
+export type Command = 'run' | 'help' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'dry-run' | 'reset' | 'reset-state';
 
 export interface CliOptions {
   readonly command: Command;
@@ -22,6 +22,8 @@ export interface CliOptions {
   readonly output: OutputMode | 'live' | 'auto';
   readonly verbose: boolean;
   readonly yes: boolean;
+  /** Run this command inside the Onboarder image (`--container`), building it first when missing or asked. */
+  readonly container: { readonly build: 'if-missing' | 'always'; readonly save: boolean } | undefined;
 }
 
 const optionSpec = {
@@ -46,6 +48,10 @@ const optionSpec = {
   output: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   yes: { type: 'boolean', short: 'y' },
+  versions: { type: 'boolean' },
+  container: { type: 'boolean' },
+  'container-build': { type: 'boolean' },
+  'container-save': { type: 'boolean' },
 } as const;
 
 const usage = (message: string, hint = 'see --help'): ConfigurationFailure => ({ reason: 'usage', message, hint });
@@ -70,6 +76,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
   const commands: Command[] = [];
   if (values.help) commands.push('help');
   if (values.version) commands.push('version');
+  if (values.versions) commands.push('versions');
   if (values.list) commands.push('list');
   if (values.graph) commands.push('graph');
   if (values.status) commands.push('status');
@@ -97,7 +104,8 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
       return fail(usage(`--concurrency '${values.concurrency}' is not a positive whole number`, 'e.g. --concurrency 4'));
     }
   }
-  if (command === 'run' && parsed.positionals.length === 0) {
+  const inContainer = values.container || values['container-build'] || values['container-save'];
+  if (command === 'run' && parsed.positionals.length === 0 && !inContainer) {
     return fail(usage('no target given', 'name the tasks to run, e.g. `tsx deploy.ts osdc`, or see --list'));
   }
   return ok({
@@ -116,6 +124,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     output,
     verbose: values.verbose ?? false,
     yes: values.yes ?? false,
+    container: inContainer ? { build: values['container-build'] ? 'always' : 'if-missing', save: values['container-save'] ?? false } : undefined,
   });
 }
 
@@ -145,6 +154,9 @@ Options
   --json                  one JSON event per line (run), or JSON output (--dry-run, --status, --summary)
   --verbose, -v           stack traces for errors, skipped tasks in plain output
   --yes, -y               do not ask for confirmation
+  --versions              versions of node and every tool the tasks use
+  --container             run this command inside the Onboarder image (podman, else docker)
+  --container-build       rebuild the image first; --container-save saves it to images/ for air-gapped sites
   --help, -h              this help
   --version, -V           the version
 

@@ -21,4 +21,6 @@ export interface Project<Config = unknown> {
   /** Capacity of named pools; a pool not listed has capacity 1. */
   readonly pools?: Readonly<Record<string, number>>;
   readonly version?: string;
+  /** Environment variables `--container` passes into the container by name (e.g. secrets' variables). */
+  readonly passEnvironment?: readonly string[];
 }
