@@ -195,6 +195,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       concurrency: options.concurrency ?? Math.max(1, os.availableParallelism()),
       pools: project.pools ?? {},
       keepGoing: options.keepGoing,
+      ...(options.timeoutMs !== undefined ? { timeoutOverrideMs: options.timeoutMs } : {}),
       signal: interrupt.signal,
       graceMs: Number(process.env.ONBOARDER_GRACE_MS ?? 5000),
       retryBaseMs: 2000,

@@ -19,6 +19,7 @@ export interface CliOptions {
   readonly only: readonly string[];
   readonly concurrency: number | undefined;
   readonly keepGoing: boolean;
+  readonly timeoutMs: number | undefined;
   readonly output: OutputMode | 'live' | 'auto';
   readonly verbose: boolean;
   readonly yes: boolean;
@@ -45,6 +46,7 @@ const optionSpec = {
   only: { type: 'string', multiple: true },
   concurrency: { type: 'string', short: 'j' },
   'keep-going': { type: 'boolean', short: 'k' },
+  timeout: { type: 'string' },
   output: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
   yes: { type: 'boolean', short: 'y' },
@@ -105,6 +107,12 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     }
   }
   const inContainer = values.container || values['container-build'] || values['container-save'];
+  let timeoutMs: number | undefined;
+  if (values.timeout !== undefined) {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(values.timeout);
+    if (!match) return fail(usage(`--timeout '${values.timeout}' is not a duration`, 'e.g. --timeout 600 (seconds), --timeout 10m or --timeout 1h'));
+    timeoutMs = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h' ?? 's'];
+  }
   if (command === 'run' && parsed.positionals.length === 0 && !inContainer) {
     return fail(usage('no target given', 'name the tasks to run, e.g. `tsx deploy.ts osdc`, or see --list'));
   }
@@ -121,6 +129,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     only: list(values.only),
     concurrency,
     keepGoing: values['keep-going'] ?? false,
+    timeoutMs,
     output,
     verbose: values.verbose ?? false,
     yes: values.yes ?? false,
@@ -149,6 +158,7 @@ Options
   --only <task>           run just these tasks; their dependencies are assumed done
   --concurrency, -j N     tasks at once (default: number of CPUs)
   --keep-going, -k        after a failure, run every branch that does not depend on it
+  --timeout DURATION      one time limit for every task of this run (600 = seconds, or 10m, 1h)
   --output MODE           auto (default: live on a terminal, else interleaved), live, interleaved
                           (prefixed lines), or group (a task's output printed whole when it ends)
   --json                  one JSON event per line (run), or JSON output (--dry-run, --status, --summary)

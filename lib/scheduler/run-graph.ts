@@ -35,6 +35,8 @@ export interface RunOptions {
   /** Aborting it stops the run: nothing new starts and running tasks are stopped. */
   readonly signal: AbortSignal;
   readonly graceMs: number;
+  /** `--timeout`: one time limit for every task of this run, instead of their own. */
+  readonly timeoutOverrideMs?: number;
   /** Base delay of retry backoff; doubled each attempt, with jitter. */
   readonly retryBaseMs: number;
 }
@@ -48,7 +50,8 @@ export interface RunHandle {
 type TaskResult = { readonly ok: true; readonly fingerprint: Fingerprint } | { readonly ok: false };
 
 /**
- * Runs the graph: ready tasks start in order of their critical-path priority, within the global concurrency
+ * Runs the graph (the ready queue is the scheduler's own: p-limit starts work first-in first-out, and
+ * here ready tasks are ordered by priority and gated by pools): ready tasks start in order of their critical-path priority, within the global concurrency
  * limit and their pool's capacity. A task's freshness is decided when it becomes ready, with its
  * dependencies' actual fingerprints, so a dependency that re-ran without changing its fingerprint does not
  * re-run its dependents.
@@ -88,6 +91,7 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
     runSignal: options.signal,
     graceMs: options.graceMs,
     allGroups,
+    ...(options.timeoutOverrideMs !== undefined ? { timeoutOverrideMs: options.timeoutOverrideMs } : {}),
   };
   const records = new Map<TaskId, TaskRunRecord>();
   const fingerprints = new Map<TaskId, Fingerprint>();

@@ -28,6 +28,8 @@ export interface TaskEnvironment {
   readonly allGroups: Set<ProcessGroups>;
   /** Report commands instead of running them (`--dry-run`). */
   readonly dryRun?: boolean;
+  /** `--timeout`: replaces every task's own time limit for this run (slow networks, the seeds' --timeout). */
+  readonly timeoutOverrideMs?: number;
 }
 
 export type AttemptResult =
@@ -80,7 +82,7 @@ async function withTaskScope<Success extends { ok: true }>(
   };
   if (environment.runSignal.aborted) onRunAbort();
   environment.runSignal.addEventListener('abort', onRunAbort, { once: true });
-  const timeoutMs = spec.timeout === undefined ? undefined : durationMs(spec.timeout);
+  const timeoutMs = environment.timeoutOverrideMs ?? (spec.timeout === undefined ? undefined : durationMs(spec.timeout));
   const timer =
     timeoutMs === undefined
       ? undefined

@@ -88,6 +88,22 @@ test('a timeout kills the whole process tree', withTimeout(60_000, async () => {
   }
 }));
 
+test('--timeout sets one limit for every task of the run', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  const marker = `35.${process.pid}5`;
+  try {
+    const result = await project.run(['slow', '--timeout', '0.6'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '500' });
+    assert.is(result.code, 1, result.stdout);
+    assert.match(result.stdout, '[slow] FAILED: slow: timed out after 600ms');
+    assert.equal(processesMatching(`sleep ${marker}`), []);
+    const bad = await project.run(['slow', '--timeout', 'soon']);
+    assert.is(bad.code, 2);
+    assert.match(bad.stderr, "--timeout 'soon' is not a duration");
+  } finally {
+    project.remove();
+  }
+}));
+
 test('kill -9 during a task: the re-run runs that task again, completed stamps are kept', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   const marker = `32.${process.pid}3`;
