@@ -156,7 +156,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       io.stdout.write(redactor.redact(`  ${String(step.level + 1).padStart(2)}  ${step.task.padEnd(width)}  ${detail}\n`));
       const planned = commands.get(step.task);
       for (const command of planned?.commands ?? []) io.stdout.write(redactor.redact(`        $ ${command}\n`));
-      if (planned?.unknown) io.stdout.write(redactor.redact(`        (further commands depend on results: ${planned.unknown})\n`));
+      if (planned?.unknown) io.stdout.write(redactor.redact(`        (commands not listed: ${planned.unknown})\n`));
     }
     return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
   }

@@ -43,6 +43,12 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   /** Drift probe, called when the stamp is current: validate the real resource, not the record. */
   readonly check?: (context: TaskContext<InputValues<Schemas>, Config, Vars>) => Promise<CheckResult> | CheckResult;
   readonly policy?: RunPolicy;
+  /**
+   * The body may be walked by `--dry-run` to list its commands: every side effect goes through `$` or the
+   * tool helpers (which only report when `context.dryRun`), or is guarded on `context.dryRun`. Like
+   * Ansible's check-mode support, it is opt-in: other bodies never run in a dry run.
+   */
+  readonly supportsDryRun?: boolean;
   /** Per-attempt time limit, e.g. `'10m'`, `'90s'` or milliseconds. */
   readonly timeout?: Duration;
   /** Extra attempts after a failure, with exponential backoff (for network steps). */

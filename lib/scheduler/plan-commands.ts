@@ -28,6 +28,10 @@ export async function planCommands(
     if (step.action !== 'run') continue;
     const instance = graph.nodes.get(step.task)!.instance;
     if (!instance.definition.spec.run) continue;
+    if (!instance.definition.spec.supportsDryRun) {
+      result.set(step.task, { commands: [], unknown: 'its body does not declare supportsDryRun, so it is not walked' });
+      continue;
+    }
     const commands: string[] = [];
     const attempt = await runAttempt(instance, {
       root: options.root,

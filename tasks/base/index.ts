@@ -9,6 +9,7 @@ const playbooks = 'tasks/base/playbooks';
 export const copySshKey = base.task({
   name: 'copy-ssh-key',
   description: "Authorize the operators' SSH keys on the management hosts",
+  supportsDryRun: true,
   sources: [`${playbooks}/copy-ssh-key.yml`],
   tools: ['ansible-playbook'],
   run: async (context) => {
@@ -21,6 +22,7 @@ export const copySshKey = base.task({
 export const packages = base.task({
   name: 'packages',
   description: 'Install the packages of a KVM management host',
+  supportsDryRun: true,
   deps: [copySshKey],
   sources: [`${playbooks}/packages.yml`],
   tools: ['ansible-playbook'],
@@ -33,6 +35,7 @@ export const packages = base.task({
 export const bridges = base.task({
   name: 'bridges',
   description: 'Bridges and VLANs of the management hosts',
+  supportsDryRun: true,
   deps: [packages],
   sources: [`${playbooks}/bridges.yml`],
   tools: ['ansible-playbook'],
@@ -44,6 +47,7 @@ export const bridges = base.task({
 export const opnsense = base.task({
   name: 'opnsense',
   description: 'OPNsense firewall aliases for every network, through the API',
+  supportsDryRun: true,
   deps: [bridges],
   sources: [`${playbooks}/opnsense.yml`],
   tools: ['ansible-playbook'],

@@ -35,6 +35,7 @@ async function wrongRecords(context: ToolContext & { readonly config: Environmen
 export const dns = tasks.task({
   name: 'dns',
   description: 'Cluster DNS records, desired state, resolution validated with dig',
+  supportsDryRun: true,
   deps: [copySshKey],
   check: async (context) => {
     const wrong = await wrongRecords(context);

@@ -26,6 +26,7 @@ function credentialsFile(root: string, config: Environment): string {
 export const validation = foundation.task({
   name: 'validation',
   description: 'SSH connectivity and key, network and RBD storage of every Proxmox node',
+  supportsDryRun: true,
   deps: [baseTarget],
   retries: 2,
   run: async (context) => {
@@ -45,6 +46,7 @@ export const validation = foundation.task({
 export const toolsStorage = foundation.task({
   name: 'tools-storage',
   description: 'virt-customize and the RBD-ISO storage on Proxmox (idempotent)',
+  supportsDryRun: true,
   deps: [validation],
   run: async (context) => {
     const { config } = context;
@@ -62,6 +64,7 @@ export const toolsStorage = foundation.task({
 export const packerUserTask = foundation.task({
   name: 'packer-user',
   description: 'Packer user on Proxmox: created or updated, fresh credentials every run, ACLs',
+  supportsDryRun: true,
   policy: 'always',
   deps: [validation],
   run: async (context) => {
@@ -85,6 +88,7 @@ export const packerUserTask = foundation.task({
 export const cloudImage = foundation.task({
   name: 'cloud-image',
   description: 'Ubuntu cloud image: customized with virt-customize, uploaded (skipped if present)',
+  supportsDryRun: true,
   deps: [toolsStorage, fetchImage.with({ image: 'ubuntu-cloud' })],
   // Optional: sites whose nodes exist already never fetch it.
   sources: [{ path: imageNamed('ubuntu-cloud').file, optional: true }],
@@ -104,6 +108,7 @@ export const cloudImage = foundation.task({
 export const baseTemplate = foundation.task({
   name: 'base-template',
   description: 'Template VM 9002 from the cloud image (drift checked: exists and is a template)',
+  supportsDryRun: true,
   deps: [cloudImage],
   check: async (context) => {
     const { config } = context;
@@ -132,6 +137,7 @@ export const baseTemplate = foundation.task({
 export const packerConfig = foundation.task({
   name: 'packer-config',
   description: 'packer/.env and packer/variables.json, always refreshed',
+  supportsDryRun: true,
   policy: 'always',
   deps: [packerUserTask],
   run: async (context) => {

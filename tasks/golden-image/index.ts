@@ -9,6 +9,7 @@ const template = 'tasks/golden-image/ubuntu-golden.pkr.hcl';
 export const goldenImage = tasks.task({
   name: 'golden-image',
   description: 'packer build of golden template 9001 from the base template',
+  supportsDryRun: true,
   deps: [baseTemplate, packerConfig],
   sources: [template],
   tools: ['packer'],

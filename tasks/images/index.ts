@@ -17,6 +17,7 @@ const imageNames = images.map((image) => image.name) as [string, ...string[]];
 export const fetchImage = tasks.namespace('images').task({
   name: 'fetch',
   description: 'Fetch (online) or verify (air-gapped) one image from the manifest',
+  supportsDryRun: true,
   inputs: { image: z.enum(imageNames) },
   retries: 3,
   retryDelay: '5s',

@@ -15,6 +15,7 @@ const terraformDirectory = 'tasks/infrastructure/terraform';
 export const clusterVms = tasks.task({
   name: 'cluster-vms',
   description: "OpenTofu plan and apply of one cluster's VMs (or a reachability check of existing nodes)",
+  supportsDryRun: true,
   inputs: clusterInput,
   deps: [goldenImage, dns],
   sources: [`${terraformDirectory}/main.tf`],

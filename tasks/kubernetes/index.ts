@@ -29,6 +29,7 @@ function clusterToken(root: string, config: Environment, cluster: string): strin
 export const kubernetes = tasks.task({
   name: 'kubernetes',
   description: 'kubeadm init and join with Cilium (RKE2 for MCM)',
+  supportsDryRun: true,
   inputs: clusterInput,
   deps: ({ cluster }): Dependency[] => [nodePrep.with({ cluster }), ...(cluster === 'mcm' ? [] : [() => mcm])],
   sources: ['tasks/kubernetes/playbooks/*.yml'],
@@ -66,6 +67,7 @@ export const kubernetes = tasks.task({
 export const platformServices = tasks.task({
   name: 'platform-services',
   description: 'ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
+  supportsDryRun: true,
   inputs: clusterInput,
   deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
   tools: ['helm'],

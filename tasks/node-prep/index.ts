@@ -5,6 +5,7 @@ import { clusterVms } from '../infrastructure/index.js';
 export const nodePrep = tasks.task({
   name: 'node-prep',
   description: "Prepare one cluster's nodes: packages, kernel settings, swap, registry mirrors",
+  supportsDryRun: true,
   inputs: clusterInput,
   deps: ({ cluster }) => [clusterVms.with({ cluster })],
   sources: ['tasks/node-prep/playbooks/node-prep.yml'],

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FixtureProject, withTimeout } from '../helpers/project.js';
@@ -62,6 +62,11 @@ test('--dry-run shows the plan in order with reasons, and runs nothing', withTim
       changes: [{ component: 'source', path: 'files/key.pub' }],
     });
     assert.equal(project.takeTrace(), []);
+    assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+.*\n\s+\(commands not listed: its body does not declare supportsDryRun/);
+
+    const walked = await project.run(['touch-marker', '--dry-run']);
+    assert.match(walked.stdout, /touch-marker\s+run\s+no stamp\n\s+\$ touch marker\.txt\n/);
+    assert.not.ok(existsSync(project.path('marker.txt')), 'a dry run runs nothing');
   } finally {
     project.remove();
   }
