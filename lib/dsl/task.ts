@@ -44,6 +44,11 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   readonly check?: (context: TaskContext<InputValues<Schemas>, Config, Vars>) => Promise<CheckResult> | CheckResult;
   readonly policy?: RunPolicy;
   /**
+   * When the task does not apply to an environment, the reason (e.g. `nodes are provided`): it is then
+   * skipped as not applicable, counts as done for its dependents, and leaves its stamp alone.
+   */
+  readonly skipWhen?: (config: Config, inputs: InputValues<Schemas>) => string | false | undefined;
+  /**
    * The body may be walked by `--dry-run` to list its commands: every side effect goes through `$` or the
    * tool helpers (which only report when `context.dryRun`), or is guarded on `context.dryRun`. Like
    * Ansible's check-mode support, it is opt-in: other bodies never run in a dry run.

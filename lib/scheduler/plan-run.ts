@@ -5,6 +5,7 @@ import type { SourceDigests } from '../stamps/source-digests.js';
 import type { StateStore } from '../state/state-store.js';
 import { assessTask } from './assess-task.js';
 import type { RunReason, SkipReason } from './run-reason.js';
+import { skipDecision, skippedFingerprint } from './skip-decision.js';
 
 /** One step of a dry run: what would happen to a task, and why. */
 export type PlannedTask =
@@ -34,13 +35,9 @@ export async function planRun(options: PlanOptions): Promise<PlannedTask[]> {
     for (const id of generation) {
       const node = options.graph.nodes.get(id)!;
       const record = options.store.record(id);
-      const skip: SkipReason | undefined = options.skip.has(id)
-        ? { kind: 'skipped-by-user' }
-        : options.only && !options.only.has(id)
-          ? { kind: 'assumed-done' }
-          : undefined;
+      const skip = skipDecision(node.instance, options);
       if (skip) {
-        predicted.set(id, record?.stamp?.fingerprint ?? ('missing' as Fingerprint));
+        predicted.set(id, skippedFingerprint(id, skip, record));
         plan.push({ task: id, level, action: 'skip', why: skip, driftCheck: false });
         continue;
       }

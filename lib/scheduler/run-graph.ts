@@ -11,7 +11,8 @@ import type { EngineEvent, RunOutcome, RunRecord, TaskRunOutcome, TaskRunRecord 
 import { criticalPath, criticalPathPriorities, expectedDurationMs } from './priorities.js';
 import type { ProcessGroups } from './process-groups.js';
 import type { Redactor } from './redactor.js';
-import type { RunReason, SkipReason } from './run-reason.js';
+import type { RunReason } from './run-reason.js';
+import { skipDecision, skippedFingerprint } from './skip-decision.js';
 import { runAttempt, runCheck, type TaskEnvironment } from './run-task.js';
 
 export interface RunOptions {
@@ -175,16 +176,14 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
   const processTask = async (id: TaskId): Promise<void> => {
     const instance = graph.nodes.get(id)!.instance;
     const record = store.record(id);
-    const userSkip: SkipReason | undefined = options.skip.has(id)
-      ? { kind: 'skipped-by-user' }
-      : options.only && !options.only.has(id)
-        ? { kind: 'assumed-done' }
-        : undefined;
-    if (userSkip) {
-      if (!record?.stamp) emit({ type: 'warning', message: `${id} has never succeeded but is ${userSkip.kind === 'skipped-by-user' ? 'skipped' : 'assumed done'}` });
-      records.set(id, { task: id, outcome: 'skipped', skipped: userSkip, attempts: 0, durationMs: 0 });
-      emit({ type: 'task-skipped', task: id, why: userSkip });
-      finishTask(id, { ok: true, fingerprint: record?.stamp?.fingerprint ?? ('missing' as Fingerprint) });
+    const skipped = skipDecision(instance, options);
+    if (skipped) {
+      if (!record?.stamp && skipped.kind !== 'not-applicable') {
+        emit({ type: 'warning', message: `${id} has never succeeded but is ${skipped.kind === 'skipped-by-user' ? 'skipped' : 'assumed done'}` });
+      }
+      records.set(id, { task: id, outcome: 'skipped', skipped, attempts: 0, durationMs: 0 });
+      emit({ type: 'task-skipped', task: id, why: skipped });
+      finishTask(id, { ok: true, fingerprint: skippedFingerprint(id, skipped, record) });
       return;
     }
 

@@ -15,7 +15,8 @@ export type RunReason =
 export type SkipReason =
   | { readonly kind: 'fresh' }
   | { readonly kind: 'skipped-by-user' }
-  | { readonly kind: 'assumed-done' };
+  | { readonly kind: 'assumed-done' }
+  | { readonly kind: 'not-applicable'; readonly detail: string };
 
 export function describeRunReason(reason: RunReason): string {
   switch (reason.kind) {
@@ -63,6 +64,8 @@ export function describeSkipReason(reason: SkipReason): string {
       return 'skipped (--skip)';
     case 'assumed-done':
       return 'assumed done (--only)';
+    case 'not-applicable':
+      return `not applicable: ${reason.detail}`;
     default:
       return unreachable(reason);
   }

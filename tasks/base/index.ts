@@ -53,6 +53,7 @@ export const opnsense = base.task({
   tools: ['ansible-playbook'],
   retries: 2,
   pool: 'opnsense-api',
+  skipWhen: (config) => config.firewalls.length === 0 && 'no firewalls in this environment',
   run: async (context) => {
     const firewalls = context.config.firewalls.map((firewall) => ({
       name: firewall.name,
@@ -60,7 +61,6 @@ export const opnsense = base.task({
       api_key: secretValue(context, firewall.apiKey),
       api_secret: secretValue(context, firewall.apiSecret),
     }));
-    if (firewalls.length === 0) return context.log.info('no firewalls in this environment');
     await playbook(context, `${playbooks}/opnsense.yml`, { extraVars: { firewalls, networks: context.config.networks } });
   },
 });

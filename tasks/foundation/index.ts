@@ -7,7 +7,7 @@ import { imageNamed } from '../../images/manifest.js';
 import type { Environment } from '../../environments/schema.js';
 import { baseTarget } from '../base/index.js';
 import { fetchImage } from '../images/index.js';
-import { proxmoxOf, sshTarget, tasks } from '../shared/kit.js';
+import { proxmoxOf, sshTarget, tasks, withoutProxmox } from '../shared/kit.js';
 
 /** The seed's phases 1-2 (cluster-foundation-setup.py), on the first Proxmox node. */
 const foundation = tasks.namespace('foundation');
@@ -27,11 +27,11 @@ export const validation = foundation.task({
   name: 'validation',
   description: 'SSH connectivity and key, network and RBD storage of every Proxmox node',
   supportsDryRun: true,
+  skipWhen: withoutProxmox,
   deps: [baseTarget],
   retries: 2,
   run: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return context.log.info('nodes are provided: no Proxmox to validate');
     const proxmox = proxmoxOf(config);
     for (const node of proxmox.nodes) {
       const target = sshTarget(config, context.root, node);
@@ -47,10 +47,10 @@ export const toolsStorage = foundation.task({
   name: 'tools-storage',
   description: 'virt-customize and the RBD-ISO storage on Proxmox (idempotent)',
   supportsDryRun: true,
+  skipWhen: withoutProxmox,
   deps: [validation],
   run: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return;
     const proxmox = proxmoxOf(config);
     const target = firstNode(config, context.root);
     await sshExec(context, target, ['apt-get', 'install', '-y', 'libguestfs-tools']);
@@ -65,11 +65,11 @@ export const packerUserTask = foundation.task({
   name: 'packer-user',
   description: 'Packer user on Proxmox: created or updated, fresh credentials every run, ACLs',
   supportsDryRun: true,
+  skipWhen: withoutProxmox,
   policy: 'always',
   deps: [validation],
   run: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return;
     const proxmox = proxmoxOf(config);
     const target = firstNode(config, context.root);
     const users = await sshExec(context, target, ['pveum', 'user', 'list', '--output-format', 'json']);
@@ -89,12 +89,12 @@ export const cloudImage = foundation.task({
   name: 'cloud-image',
   description: 'Ubuntu cloud image: customized with virt-customize, uploaded (skipped if present)',
   supportsDryRun: true,
+  skipWhen: withoutProxmox,
   deps: [toolsStorage, fetchImage.with({ image: 'ubuntu-cloud' })],
   // Optional: sites whose nodes exist already never fetch it.
   sources: [{ path: imageNamed('ubuntu-cloud').file, optional: true }],
   run: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return;
     const target = firstNode(config, context.root);
     const remote = `/var/lib/vz/template/iso/${path.basename(imageNamed('ubuntu-cloud').file)}`;
     const present = await sshExec(context, target, ['test', '-f', remote], { okExitCodes: [1] });
@@ -109,10 +109,10 @@ export const baseTemplate = foundation.task({
   name: 'base-template',
   description: 'Template VM 9002 from the cloud image (drift checked: exists and is a template)',
   supportsDryRun: true,
+  skipWhen: withoutProxmox,
   deps: [cloudImage],
   check: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return true;
     const id = String(proxmoxOf(config).templates.baseVmId);
     const vm = await sshExec(context, firstNode(config, context.root), ['qm', 'config', id], { okExitCodes: [2, 255] });
     if (vm.exitCode !== 0) return { drift: `VM ${id} does not exist` };
@@ -120,7 +120,6 @@ export const baseTemplate = foundation.task({
   },
   run: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return;
     const proxmox = proxmoxOf(config);
     const target = firstNode(config, context.root);
     const id = String(proxmox.templates.baseVmId);
@@ -138,11 +137,11 @@ export const packerConfig = foundation.task({
   name: 'packer-config',
   description: 'packer/.env and packer/variables.json, always refreshed',
   supportsDryRun: true,
+  skipWhen: withoutProxmox,
   policy: 'always',
   deps: [packerUserTask],
   run: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return;
     const proxmox = proxmoxOf(config);
     const credentials = context.dryRun
       ? { username: packerUser, password: '(fresh password)', node: proxmox.nodes[0]!.name }

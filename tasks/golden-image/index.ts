@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { packerBuild, packerInit, packerValidate } from '../../lib/tools/packer.js';
 import { baseTemplate, packerConfig } from '../foundation/index.js';
-import { tasks } from '../shared/kit.js';
+import { tasks, withoutProxmox } from '../shared/kit.js';
 
 const template = 'tasks/golden-image/ubuntu-golden.pkr.hcl';
 
@@ -10,6 +10,7 @@ export const goldenImage = tasks.task({
   name: 'golden-image',
   description: 'packer build of golden template 9001 from the base template',
   supportsDryRun: true,
+  skipWhen: withoutProxmox,
   deps: [baseTemplate, packerConfig],
   sources: [template],
   tools: ['packer'],
@@ -17,7 +18,6 @@ export const goldenImage = tasks.task({
   pool: 'proxmox-api',
   run: async (context) => {
     const { config } = context;
-    if (config.infrastructure === 'existing') return context.log.info('nodes are provided: no golden image to build');
     const options = {
       template: path.resolve(context.root, template),
       varFiles: [path.join(context.root, '.cache', 'state', config.name, 'packer', 'variables.json')],

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { digestFile } from '../../lib/stamps/digest.js';
 import { imageNamed, images } from '../../images/manifest.js';
-import { tasks } from '../shared/kit.js';
+import { tasks, withoutProxmox } from '../shared/kit.js';
 
 const imageNames = images.map((image) => image.name) as [string, ...string[]];
 
@@ -18,13 +18,13 @@ export const fetchImage = tasks.namespace('images').task({
   name: 'fetch',
   description: 'Fetch (online) or verify (air-gapped) one image from the manifest',
   supportsDryRun: true,
+  skipWhen: (config, { image }) => imageNamed(image as never).neededFor === 'proxmox' && withoutProxmox(config),
   inputs: { image: z.enum(imageNames) },
   retries: 3,
   retryDelay: '5s',
   timeout: '2h',
   run: async (context) => {
     const image = imageNamed(context.inputs.image as never);
-    if (image.neededFor === 'proxmox' && context.config.infrastructure === 'existing') return context.log.info(`${image.name} is not needed: nodes are provided`);
     const file = path.resolve(context.root, image.file);
     const present = await stat(file).catch(() => undefined);
     if (!present) {

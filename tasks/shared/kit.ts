@@ -88,3 +88,8 @@ export function proxmoxOf(config: Environment): NonNullable<Environment['proxmox
   if (!config.proxmox) throw new Error("this environment has no Proxmox configuration (infrastructure is 'existing')");
   return config.proxmox;
 }
+
+/** skipWhen for the Proxmox phases: where the nodes exist already there is nothing for them to do. */
+export function withoutProxmox(config: Environment): string | false {
+  return config.infrastructure === 'existing' && "the nodes exist already (infrastructure: 'existing')";
+}
