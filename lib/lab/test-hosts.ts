@@ -155,40 +155,33 @@ export class TestHostRig {
       } catch {
         // Already gone.
       }
-      if (host.namespace) {
-        const { stdout } = await run('ip', ['netns', 'pids', host.namespace]).catch(() => ({ stdout: '' }));
-        for (const pid of stdout.split('\n').filter(Boolean)) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // Already gone.
-          }
-        }
-        await ip('netns', 'del', host.namespace).catch(() => undefined);
-      }
     }
-    if (rig.bridge) await ip('link', 'del', rig.bridge).catch(() => undefined);
+    await removeNetwork(rig.hosts, rig.bridge);
   }
 
   /** Stops every sshd (whole process groups), removes the namespaces, veths and bridge. */
   async stop(): Promise<void> {
-    for (const host of this.running) {
-      await stopProcessTree(host);
-      if (host.namespace) {
-        const { stdout } = await run('ip', ['netns', 'pids', host.namespace]).catch(() => ({ stdout: '' }));
-        for (const pid of stdout.split('\n').filter(Boolean)) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // Already gone.
-          }
-        }
-        await ip('netns', 'del', host.namespace).catch(() => undefined);
-      }
-    }
-    if (this.bridge) await ip('link', 'del', this.bridge).catch(() => undefined);
+    for (const host of this.running) await stopProcessTree(host);
+    await removeNetwork(this.running, this.bridge);
     this.running.length = 0;
   }
+}
+
+/** Kills whatever still runs in each host's namespace, then deletes the namespaces and the bridge. */
+async function removeNetwork(hosts: readonly TestHost[], bridge: string | undefined): Promise<void> {
+  for (const host of hosts) {
+    if (!host.namespace) continue;
+    const { stdout } = await run('ip', ['netns', 'pids', host.namespace]).catch(() => ({ stdout: '' }));
+    for (const pid of stdout.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await ip('netns', 'del', host.namespace).catch(() => undefined);
+  }
+  if (bridge) await ip('link', 'del', bridge).catch(() => undefined);
 }
 
 async function namespacesWork(): Promise<boolean> {

@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import YAML from 'yaml';
 import { reportToolVersion, runCommand, type ToolContext } from './command.js';
+import { withPrivateFile } from './private-file.js';
 
 export interface KubeOptions {
   readonly kubeconfig?: string;
@@ -79,14 +77,7 @@ function helmKubeArgs(options: KubeOptions): string[] {
 async function withValues<Result>(options: HelmRelease, body: (args: string[]) => Promise<Result>): Promise<Result> {
   const args = (options.valuesFiles ?? []).flatMap((file) => ['--values', file]);
   if (!options.values) return body(args);
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-helm-'));
-  try {
-    const file = path.join(directory, 'values.yaml');
-    writeFileSync(file, YAML.stringify(options.values), { mode: 0o600 });
-    return await body([...args, '--values', file]);
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
-  }
+  return withPrivateFile('values.yaml', YAML.stringify(options.values), (file) => body([...args, '--values', file]));
 }
 
 /** `helm upgrade --install`, idempotent. */

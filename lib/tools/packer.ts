@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { CommandFailure } from '../dsl/command-failure.js';
 import { formatCommand, reportToolVersion, runCommand, type ToolContext } from './command.js';
+import { withPrivateFile } from './private-file.js';
 
 export interface PackerOptions {
   /** An HCL2 file or directory, or a JSON template. */
@@ -83,14 +81,7 @@ async function withVarFile<Result>(options: PackerOptions, body: (args: string[]
   if (options.only?.length) args.push(`-only=${options.only.join(',')}`);
   if (options.except?.length) args.push(`-except=${options.except.join(',')}`);
   if (!options.vars || Object.keys(options.vars).length === 0) return body(args);
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-packer-'));
-  try {
-    const file = path.join(directory, 'vars.json');
-    writeFileSync(file, JSON.stringify(options.vars), { mode: 0o600 });
-    return await body([...args, `-var-file=${file}`]);
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
-  }
+  return withPrivateFile('vars.json', JSON.stringify(options.vars), (file) => body([...args, `-var-file=${file}`]));
 }
 
 export interface MachineLine {

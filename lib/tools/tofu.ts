@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { reportToolVersion, runCommand, type ToolContext } from './command.js';
+import { withPrivateFile } from './private-file.js';
 
 export interface TofuOptions {
   /** The configuration directory. */
@@ -104,12 +102,5 @@ function lockArgs(options: TofuOptions): string[] {
 async function withVarFile<Result>(options: TofuVariables, body: (args: string[]) => Promise<Result>): Promise<Result> {
   const args = (options.varFiles ?? []).map((file) => `-var-file=${file}`);
   if (!options.vars || Object.keys(options.vars).length === 0) return body(args);
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-tofu-'));
-  try {
-    const file = path.join(directory, 'onboarder.tfvars.json');
-    writeFileSync(file, JSON.stringify(options.vars), { mode: 0o600 });
-    return await body([...args, `-var-file=${file}`]);
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
-  }
+  return withPrivateFile('onboarder.tfvars.json', JSON.stringify(options.vars), (file) => body([...args, `-var-file=${file}`]));
 }

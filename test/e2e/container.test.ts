@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { imageTag } from '../../lib/container/launcher.js';
 import { repositoryRoot, waitFor, withTimeout, type CliResult } from '../helpers/project.js';
-import { copyProject } from '../helpers/project-copy.js';
+import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
   directory: string;
@@ -25,13 +25,7 @@ test.after((context) => {
   rmSync(context.scratch, { recursive: true, force: true });
 });
 
-function cli(directory: string, args: readonly string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], { cwd: directory, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 300_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = runDeploy;
 
 /** FAKE podman (no registry to build from here): records each call, keeps 'built' and 'saved' state in files. */
 function fakeEngine(directory: string): { engine: string; calls: () => string[][] } {
@@ -155,7 +149,7 @@ test('a real podman runs deploy.ts in the image: state persists on the host, exi
     assert.match(bad.stderr, "did you mean 'osdc'?");
 
     // A run inside writes its state under .cache/ on the host, as the caller's user.
-    const run = await cli(directory, ['--container', 'images:fetch[image=ubuntu-cloud]', '--env', 'lab'], env);
+    const run = await cli(directory, ['--container', '--reset', 'base', '--env', 'lab'], env);
     assert.is(run.code, 0, run.stdout + run.stderr);
     assert.ok(existsSync(path.join(directory, '.cache', 'state', 'lab', 'state.json')), 'state persisted on the host');
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withTimeout, type CliResult } from '../helpers/project.js';
-import { copyProject } from '../helpers/project-copy.js';
+import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
   directory: string;
@@ -38,13 +38,7 @@ test.after((context) => {
   context.remove();
 });
 
-function cli(directory: string, args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], { cwd: directory, env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = runDeploy;
 
 const setAirGapped = (directory: string, airGapped: boolean) => {
   const file = path.join(directory, 'environments', 'example.ts');

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withTimeout, type CliResult } from '../helpers/project.js';
-import { copyProject } from '../helpers/project-copy.js';
+import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 const run = promisify(execFile);
 interface Lab {
@@ -14,13 +14,7 @@ interface Lab {
 }
 const test = suite<Lab>('the lab environment, for real, on namespace hosts');
 
-function cli(directory: string, args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], { cwd: directory, env: { ...process.env, NO_COLOR: '1' }, timeout: 300_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = runDeploy;
 
 test.before(async (context) => {
   Object.assign(context, copyProject());
