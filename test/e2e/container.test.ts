@@ -79,6 +79,17 @@ test('builds once when missing, then runs with mounts, user, env by name and no 
   assert.not.ok(fake.calls().some((argv, index) => index > 4 && argv[0] === 'build'), 'not built again');
 }));
 
+test('on a terminal the container gets a TTY and stdin (FAKE podman)', withTimeout(120_000, async ({ directory, scratch }: Context) => {
+  const fake = fakeEngine(path.join(scratch, 'tty'));
+  execFileSync('script', ['-qec', `node --import tsx deploy.ts --container --version`, '/dev/null'], {
+    cwd: directory,
+    env: { ...process.env, ONBOARDER_CONTAINER_ENGINE: fake.engine, TERM: 'xterm' },
+    stdio: 'ignore',
+  });
+  const run = fake.calls().find((argv) => argv[0] === 'run')!;
+  assert.ok(run.includes('--interactive') && run.includes('--tty'), JSON.stringify(run));
+}));
+
 test('--container-save writes the image to images/; an air-gapped machine loads it instead of building (FAKE podman)', withTimeout(120_000, async ({ directory, scratch }: Context) => {
   const connected = fakeEngine(path.join(scratch, 'connected'));
   const saved = await cli(directory, ['--container-save'], { ONBOARDER_CONTAINER_ENGINE: connected.engine });

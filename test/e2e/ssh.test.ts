@@ -145,6 +145,17 @@ test('the loopback fallback: sshd on 127.0.0.1 with its own port and pinned key'
   }
 }));
 
+test('connecting retries with backoff when the host refuses, then fails with the cause', withTimeout(60_000, async ({ rig }: Rig) => {
+  const started = Date.now();
+  const run = await runBody(async (context) => {
+    await sshExec(context, target(rig, 0, { port: 2, connectRetries: 2, user: 'nobody-retry' }), ['true']);
+  });
+  const elapsed = Date.now() - started;
+  assert.is(run.record.outcome, 'failed');
+  assert.match(renderFailure(failureOf(run.record)!), 'ECONNREFUSED');
+  assert.ok(elapsed >= 700, `two retries back off 250 + 500 ms, took ${elapsed} ms`);
+}));
+
 test('an unknown or changed host key is refused with what to do', withTimeout(60_000, async ({ rig, directory }: Rig) => {
   const empty = path.join(directory, 'empty_known_hosts');
   writeFileSync(empty, '');
