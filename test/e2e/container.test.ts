@@ -42,6 +42,7 @@ fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(args) + '\\n');
 const built = ${JSON.stringify(path.join(directory, 'fake-bin', 'built'))};
 if (args[0] === '--version') process.exit(0);
 if (args[0] === 'image' && args[1] === 'inspect') process.exit(fs.existsSync(built) ? 0 : 1);
+if (args[0] === 'build' && process.env.FAKE_BUILD_FAILS) { console.error('fake build error'); process.exit(1); }
 if (args[0] === 'build' || args[0] === 'load') { fs.writeFileSync(built, ''); process.exit(0); }
 if (args[0] === 'save') { fs.writeFileSync(args[args.indexOf('--output') + 1], 'image'); process.exit(0); }
 if (args[0] === 'run') { console.log('fake container ran'); process.exit(Number(process.env.FAKE_RUN_EXIT || 0)); }
@@ -102,6 +103,16 @@ test('--container-save writes the image to images/; an air-gapped machine loads 
   assert.ok(offline.calls().some((argv) => argv[0] === 'load' && argv.includes(archive)));
   assert.not.ok(offline.calls().some((argv) => argv[0] === 'build'));
   rmSync(archive);
+}));
+
+test('a failed build and a missing mount source are one clear line each, exit 2 (FAKE podman)', withTimeout(120_000, async ({ directory, scratch }: Context) => {
+  const fake = fakeEngine(path.join(scratch, 'failing'));
+  const failed = await cli(directory, ['--container', '--version'], { ONBOARDER_CONTAINER_ENGINE: fake.engine, FAKE_BUILD_FAILS: '1' });
+  assert.is(failed.code, 2);
+  assert.match(failed.stderr, /^error: building the image failed \(exit 1\): see the build output above; offline, copy images\/onboarder-[0-9a-f]{12}\.tar from a connected machine/m);
+  const noAgent = await cli(directory, ['--container', '--version'], { ONBOARDER_CONTAINER_ENGINE: fakeEngine(path.join(scratch, 'agent')).engine, SSH_AUTH_SOCK: '/nonexistent/agent.sock' });
+  assert.is(noAgent.code, 2);
+  assert.match(noAgent.stderr, 'error: SSH_AUTH_SOCK points at /nonexistent/agent.sock, which does not exist: start ssh-agent, or unset SSH_AUTH_SOCK');
 }));
 
 test('no container engine is one clear line, exit 2', withTimeout(60_000, async ({ directory }: Context) => {
