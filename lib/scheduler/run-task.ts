@@ -40,6 +40,16 @@ export type CheckOutcome =
   | { readonly ok: true; readonly result: CheckResult }
   | { readonly ok: false; readonly failure: TaskFailure };
 
+let zx: Promise<typeof import('zx')> | undefined;
+
+/**
+ * zx, loaded on the first task that runs (a run where everything is up to date never pays for it), and
+ * kept: every import() call goes through tsx's off-thread loader, about a millisecond each.
+ */
+function loadZx(): Promise<typeof import('zx')> {
+  return (zx ??= import('zx'));
+}
+
 /** Runs one attempt of a task's body with a scoped context, a time limit and abortable child processes. */
 export function runAttempt(instance: TaskInstance, environment: TaskEnvironment): Promise<AttemptResult> {
   const run = instance.definition.spec.run;
@@ -67,8 +77,7 @@ async function withTaskScope<Success extends { ok: true }>(
   body: (context: TaskContext<Record<string, unknown>, unknown, unknown>) => Promise<Success>,
   mapFailure: (failure: TaskFailure) => TaskFailure = (failure) => failure,
 ): Promise<Success | { ok: false; failure: TaskFailure }> {
-  // Loaded on the first task that runs: a run where everything is up to date never pays for zx.
-  const { $, ProcessOutput, within } = await import('zx');
+  const { $, ProcessOutput, within } = await loadZx();
   const task = instance.id;
   const spec = instance.definition.spec;
   const output = new TaskOutput(task, environment.emit, environment.redactor);

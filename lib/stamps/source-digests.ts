@@ -5,6 +5,9 @@ import type { SourcePattern } from '../dsl/task.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { digestFile } from './digest.js';
 
+/** Loaded on first use and kept: each import() is a round trip through tsx's loader thread. */
+let globbing: Promise<typeof import('tinyglobby')> | undefined;
+
 interface CachedDigest {
   readonly size: number;
   readonly mtimeMs: number;
@@ -46,7 +49,7 @@ export class SourceDigests {
   async digest(patterns: readonly SourcePattern[]): Promise<SourceDigestResult> {
     const files = new Set<string>();
     const absent: string[] = [];
-    const { glob, isDynamicPattern } = await import('tinyglobby');
+    const { glob, isDynamicPattern } = await (globbing ??= import('tinyglobby'));
     for (const entry of patterns) {
       const pattern = typeof entry === 'string' ? entry : entry.path;
       if (isDynamicPattern(pattern)) {
