@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { Writable } from 'node:stream';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { TaskId } from '../dsl/ids.js';
@@ -30,8 +31,8 @@ import { formatVersions } from './show-versions.js';
 import { formatStatusTable, statusRows } from './show-status.js';
 
 interface Io {
-  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stderr: NodeJS.WritableStream;
+  readonly stdout: Writable & { readonly isTTY?: boolean; readonly columns?: number };
+  readonly stderr: Writable;
 }
 
 /** The CLI: parse, call the engine, map the outcome to an exit code. */
@@ -233,13 +234,13 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
 
 /** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
 function consoleReporter(options: CliOptions, io: Io): Reporter {
-  if (options.json) return new JsonReporter(io.stdout as never);
+  if (options.json) return new JsonReporter(io.stdout);
   const terminal = io.stdout.isTTY === true && process.env.TERM !== 'dumb';
   if (options.output === 'live' || (options.output === 'auto' && terminal)) {
-    return new TtyReporter(io.stdout as never, { color: !('NO_COLOR' in process.env) });
+    return new TtyReporter(io.stdout, { color: !('NO_COLOR' in process.env) });
   }
   const mode = options.output === 'group' ? 'group' : 'interleaved';
-  return new PlainReporter(io.stdout as never, mode, { showSkipped: true, verbose: options.verbose });
+  return new PlainReporter(io.stdout, mode, { showSkipped: true, verbose: options.verbose });
 }
 
 function resolveTargets(graph: TaskGraph, names: readonly string[]): Result<TaskId[], ConfigurationFailure> {

@@ -5,10 +5,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { digestFile } from '../../lib/stamps/digest.js';
-import { imageNamed, images } from '../../images/manifest.js';
+import { imageNamed, images, type ImageName } from '../../images/manifest.js';
 import { tasks, withoutProxmox } from '../shared/kit.js';
 
-const imageNames = images.map((image) => image.name) as [string, ...string[]];
+const imageNames = images.map((image) => image.name) as [ImageName, ...ImageName[]];
 
 /**
  * Makes one image present and intact: fetched when missing and the site is online, verified by sha256
@@ -18,13 +18,13 @@ export const fetchImage = tasks.namespace('images').task({
   name: 'fetch',
   description: 'Fetch (online) or verify (air-gapped) one image from the manifest',
   supportsDryRun: true,
-  skipWhen: (config, { image }) => imageNamed(image as never).neededFor === 'proxmox' && withoutProxmox(config),
+  skipWhen: (config, { image }) => imageNamed(image).neededFor === 'proxmox' && withoutProxmox(config),
   inputs: { image: z.enum(imageNames) },
   retries: 3,
   retryDelay: '5s',
   timeout: '2h',
   run: async (context) => {
-    const image = imageNamed(context.inputs.image as never);
+    const image = imageNamed(context.inputs.image);
     const file = path.resolve(context.root, image.file);
     const present = await stat(file).catch(() => undefined);
     if (!present) {
