@@ -5,6 +5,7 @@ import readline from 'node:readline/promises';
 import type { TaskId } from '../dsl/ids.js';
 import { buildGraph, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
 import { formatGraph } from '../graph/format-graph.js';
+import { suggestName } from '../graph/suggest.js';
 import { ExitCode, fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { JsonReporter } from '../reporter/json-reporter.js';
 import { LogFiles } from '../reporter/log-files.js';
@@ -87,6 +88,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   const built = buildGraph(project.catalog);
   if (!built.ok) return reportError(io, built.error);
   const fullGraph = built.value;
+  const undeclaredPool = checkPools(fullGraph, project.pools ?? {});
+  if (undeclaredPool) return reportError(io, undeclaredPool);
   if (options.command === 'list') {
     io.stdout.write(formatTaskList(fullGraph));
     return ExitCode.success;
@@ -241,6 +244,22 @@ function consoleReporter(options: CliOptions, io: Io): Reporter {
   }
   const mode = options.output === 'group' ? 'group' : 'interleaved';
   return new PlainReporter(io.stdout, mode, { showSkipped: true, verbose: options.verbose });
+}
+
+/** A pool a task names but the project does not declare is a typo until proven otherwise. */
+function checkPools(graph: TaskGraph, pools: Readonly<Record<string, number>>): ConfigurationFailure | undefined {
+  for (const definition of graph.definitions.values()) {
+    const pool = definition.spec.pool;
+    if (pool === undefined || pool in pools) continue;
+    const suggestion = suggestName(pool, Object.keys(pools));
+    return {
+      reason: 'invalid-definition',
+      message: `task '${definition.name}' uses pool '${pool}', which is not declared`,
+      location: definition.definedAt,
+      hint: suggestion ? `did you mean '${suggestion}'? (pools are declared in deploy.ts)` : `declare it with its capacity in deploy.ts: pools: { '${pool}': 1 }`,
+    };
+  }
+  return undefined;
 }
 
 function resolveTargets(graph: TaskGraph, names: readonly string[]): Result<TaskId[], ConfigurationFailure> {

@@ -18,7 +18,7 @@ export interface Project<Config = unknown> {
   readonly catalog: readonly CatalogEntry[];
   readonly environments: Readonly<Record<string, EnvironmentLoader<Config>>>;
   readonly defaultEnvironment: string;
-  /** Capacity of named pools; a pool not listed has capacity 1. */
+  /** Capacity of each named pool; a task naming a pool not declared here is a configuration error. */
   readonly pools?: Readonly<Record<string, number>>;
   readonly version?: string;
   /** Environment variables `--container` passes into the container by name (e.g. secrets' variables). */

@@ -26,7 +26,7 @@ export interface RunOptions {
   readonly redactor: Redactor;
   readonly emit: (event: EngineEvent) => void;
   readonly concurrency: number;
-  /** Capacity of each named pool; a pool not listed has capacity 1. */
+  /** Capacity of each named pool (the CLI refuses pools that are not declared; 1 if one slips through). */
   readonly pools: Readonly<Record<string, number>>;
   readonly keepGoing: boolean;
   readonly force: ReadonlySet<TaskId> | 'all';

@@ -1,4 +1,4 @@
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FixtureProject, withTimeout, type CliResult } from '../helpers/project.js';
@@ -41,6 +41,17 @@ test('an unknown flag, a bad value and a missing target are usage errors', withT
     assertOneLineError(await project.run(['osdc', '--concurrency', 'many']), "--concurrency 'many' is not a positive whole number");
     assertOneLineError(await project.run([]), 'no target given');
     assertOneLineError(await project.run(['osdc', '--env', 'prod']), "unknown environment 'prod': choose one of test");
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a task naming an undeclared pool is refused with a suggestion', withTimeout(30_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const tasks = readFileSync(project.path('tasks.ts'), 'utf8');
+    writeFileSync(project.path('tasks.ts'), tasks.replace("pool: 'api',", "pool: 'apo',"));
+    assertOneLineError(await project.run(['osdc']), /tasks\.ts:\d+: task 'deploy-cluster' uses pool 'apo', which is not declared: did you mean 'api'\? \(pools are declared in deploy\.ts\)/);
   } finally {
     project.remove();
   }
