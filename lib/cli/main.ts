@@ -39,14 +39,13 @@ interface Io {
 /** The CLI: parse, call the engine, map the outcome to an exit code. */
 export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process): Promise<number> {
   const parsed = parseCommandLine(argv);
-  const verbose = argv.includes('--verbose') || argv.includes('-v');
   if (!parsed.ok) return reportError(io, parsed.error);
   const options = parsed.value;
   try {
     if (options.container) return await launchContainer(project, argv, options.container, io);
     return await dispatch(project, options, io);
   } catch (error) {
-    io.stderr.write(`error: internal error: ${(error as Error).message}${verbose ? `\n${(error as Error).stack}` : ' (run with --verbose for the stack trace)'}\n`);
+    io.stderr.write(`error: internal error: ${(error as Error).message}${options.verbose ? `\n${(error as Error).stack}` : ' (run with --verbose for the stack trace)'}\n`);
     return ExitCode.taskFailed;
   }
 }

@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
+import { toolVersion } from '../stamps/tool-versions.js';
 
+/** Each tool the tasks call, with the arguments that make it print its version. */
 const tools: readonly (readonly [string, readonly string[]])[] = [
   ['ansible-playbook', ['--version']],
   ['packer', ['version']],
@@ -13,18 +14,9 @@ const tools: readonly (readonly [string, readonly string[]])[] = [
   ['dig', ['-v']],
 ];
 
-function firstLine(command: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve) => {
-    execFile(command, [...args], { timeout: 20_000, env: { ...process.env, CHECKPOINT_DISABLE: '1' } }, (error, stdout, stderr) => {
-      const line = `${stdout}${stderr}`.split('\n').map((text) => text.trim()).find((text) => text !== '' && !/warning/i.test(text));
-      resolve(error && (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : (line ?? 'unknown'));
-    });
-  });
-}
-
 /** `--versions`: Onboarder, Node and every tool the tasks call, one per line (the image's check). */
 export async function formatVersions(version: string): Promise<string> {
-  const found = await Promise.all(tools.map(([command, args]) => firstLine(command, args)));
+  const found = await Promise.all(tools.map(([command, args]) => toolVersion(command, args)));
   const lines = [`onboarder ${version}`, `node ${process.version}`, ...tools.map(([command], index) => `${command} ${found[index]}`)];
   return `${lines.join('\n')}\n`;
 }
