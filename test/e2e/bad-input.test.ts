@@ -71,6 +71,15 @@ test('a corrupt state file is a clear error and is kept as it was', withTimeout(
   }
 }));
 
+test('--summary before any run says so', withTimeout(30_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    assertOneLineError(await project.run(['--summary']), 'no run has been recorded for this environment yet: run a target first');
+  } finally {
+    project.remove();
+  }
+}));
+
 test('--reset-state without a terminal and without --yes refuses', withTimeout(30_000, async () => {
   const project = FixtureProject.copy('basic');
   try {
