@@ -29,6 +29,11 @@ import { runCli } from '${libraryPath}/cli/main.js';
 import { task } from '${libraryPath}/dsl/define-tasks.js';
 import type { TaskInstance } from '${libraryPath}/dsl/task.js';
 import { ok } from '${libraryPath}/failures.js';
+import { runCommand } from '${libraryPath}/tools/command.js';
+
+// BENCH_BODY picks how a task runs its process: 'argv' (runCommand, no shell; the default), 'zx' (\$ through
+// bash) or 'empty' (no process: the engine's own cost).
+const body = process.env.BENCH_BODY ?? 'argv';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
 const spec = JSON.parse(readFileSync(path.join(root, 'spec.json'), 'utf8')) as { name: string; seconds: number; deps: string[] }[];
@@ -38,9 +43,10 @@ for (const step of spec) {
   byName.set(step.name, task({
     name: step.name,
     deps: step.deps.map((dep) => byName.get(dep)!),
-    run: async ({ $ }) => {
-      if (seconds > 0) await $\`sleep \${seconds}\`;
-      else await $\`true\`;
+    run: async (context) => {
+      const argv = seconds > 0 ? ['sleep', String(seconds)] : ['true'];
+      if (body === 'argv') await runCommand(context, argv);
+      else if (body === 'zx') await context.$\`\${argv}\`;
     },
   }));
 }

@@ -41,11 +41,12 @@ function runNinja(directory: string, parallelism: number): Timing {
   return { wallSeconds: seconds, makespanSeconds: seconds };
 }
 
-function runOnboarder(directory: string, args: string[]): Timing {
+function runOnboarder(directory: string, args: string[], env: NodeJS.ProcessEnv = {}): Timing {
   const rssFile = path.join(directory, 'rss.txt');
   const { seconds } = timed(process.execPath, ['--import', 'tsx', '--import', path.join(benchDirectory, 'report-rss.mjs'), 'deploy.ts', ...args], directory, {
     BENCH_RSS_FILE: rssFile,
     NO_COLOR: '1',
+    ...env,
   });
   const peakKiB = Number(readFileSync(rssFile, 'utf8'));
   if (args.includes('--dry-run')) return { wallSeconds: seconds, makespanSeconds: seconds, peakKiB };
@@ -97,19 +98,29 @@ function compareOverhead(): void {
   const directory = prepare(workload);
   const make = runMake(directory, 2);
   const ninja = runNinja(directory, 2);
-  const onboarder = runOnboarder(directory, ['all', '-j', '2']);
+  // Each body on a fresh state, so every task runs: argv (runCommand, no shell), zx's $ (bash -c), and no
+  // process at all (the engine's own cost per task).
+  const fresh = (body: string) => {
+    rmSync(path.join(directory, '.cache'), { recursive: true, force: true });
+    return runOnboarder(directory, ['all', '-j', '2'], { BENCH_BODY: body });
+  };
+  const onboarder = fresh('argv');
+  const zx = fresh('zx');
+  const empty = fresh('empty');
   const perTask = (timing: Timing) => (timing.makespanSeconds * 2 * 1000) / workload.tasks.length;
   print(`\n2000 no-op process tasks, P=2: time per task per slot`);
-  print(`  make       ${perTask(make).toFixed(2)} ms`);
-  print(`  ninja      ${perTask(ninja).toFixed(2)} ms`);
-  print(`  onboarder  ${perTask(onboarder).toFixed(2)} ms  (${(perTask(onboarder) / perTask(make)).toFixed(2)}x make)`);
+  print(`  make                   ${perTask(make).toFixed(2)} ms`);
+  print(`  ninja                  ${perTask(ninja).toFixed(2)} ms`);
+  print(`  onboarder runCommand   ${perTask(onboarder).toFixed(2)} ms  (${(perTask(onboarder) / perTask(make)).toFixed(2)}x make)`);
+  print(`  onboarder zx $         ${perTask(zx).toFixed(2)} ms  (${(perTask(zx) / perTask(make)).toFixed(2)}x make)`);
+  print(`  onboarder, no process  ${perTask(empty).toFixed(2)} ms`);
 
-  const empty = path.join(directory, 'empty.ts');
-  writeFileSync(empty, '');
-  const bare = median(Array.from({ length: 5 }, () => timed(process.execPath, ['--import', 'tsx', empty], directory).seconds));
+  const emptyFile = path.join(directory, 'empty.ts');
+  writeFileSync(emptyFile, '');
+  const bare = median(Array.from({ length: 5 }, () => timed(process.execPath, ['--import', 'tsx', emptyFile], directory).seconds));
   const rerun = median(Array.from({ length: 5 }, () => runOnboarder(directory, ['all', '-j', '2']).wallSeconds));
   print(`  no-op re-run of 2000 stamped tasks ${rerun.toFixed(3)}s vs bare tsx start ${bare.toFixed(3)}s: ${(rerun / bare).toFixed(2)}x`);
-  results.noOps = { make, ninja, onboarder, perTaskMs: { make: perTask(make), ninja: perTask(ninja), onboarder: perTask(onboarder) }, rerunSeconds: rerun, bareTsxSeconds: bare };
+  results.noOps = { make, ninja, onboarder, zx, empty, perTaskMs: { make: perTask(make), ninja: perTask(ninja), onboarder: perTask(onboarder), zx: perTask(zx), empty: perTask(empty) }, rerunSeconds: rerun, bareTsxSeconds: bare };
 }
 
 function measureMemory(): void {

@@ -221,7 +221,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      reporter.close();
+      await reporter.close();
       await closeRunResources();
       await sources.save();
     }

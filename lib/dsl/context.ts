@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import type { Shell } from 'zx';
 import type { TaskId } from './ids.js';
 
@@ -12,11 +13,24 @@ export interface TaskLogger {
  * events, log lines and redaction as `$` gives.
  */
 export interface CommandReporter {
-  /** A command starts; returns a function to call with its exit code (or signal) when it ends. */
-  started(command: string): (exitCode: number | null, signal?: string | null) => void;
+  /** A command starts (in `cwd`, the project root if not given); returns a function to call with its exit code (or signal) when it ends. */
+  started(command: string, cwd?: string): (exitCode: number | null, signal?: string | null) => void;
   stdout(chunk: string): void;
   stderr(chunk: string): void;
 }
+
+/** How a tool helper starts one program through the task (see TaskContext.spawn). */
+export interface SpawnOptions {
+  /** The project root when not given. */
+  readonly cwd?: string;
+  /** Variables added to (or replacing) the engine's own environment for this program. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** 'pipe' to write to the program's standard input; otherwise it reads /dev/null. */
+  readonly stdin?: 'pipe' | 'ignore';
+}
+
+/** Starts a program with an argument array, no shell; its stdout and stderr are pipes. */
+export type SpawnProgram = (program: string, args: readonly string[], options?: SpawnOptions) => ChildProcess;
 
 /** What a task's `run` and `check` functions receive. */
 export interface TaskContext<Inputs, Config, Vars> {
@@ -40,6 +54,12 @@ export interface TaskContext<Inputs, Config, Vars> {
   readonly dryRun: boolean;
   /** For tool helpers: reports commands that run outside `$`. */
   readonly commands: CommandReporter;
+  /**
+   * For tool helpers: starts a program directly (argument array, no shell), as one of this task's process
+   * groups: stopped with the task (timeout, Ctrl-C), replaced by `true` in a dry run. It does not report
+   * the command; runCommand does both.
+   */
+  readonly spawn: SpawnProgram;
   /** The project root (where deploy.ts lives). */
   readonly root: string;
   /** Marks a value as secret: it is redacted from every output, log and state file from now on. */

@@ -11,14 +11,26 @@ export function logFileName(task: TaskId): string {
   return `task_${task.replace(/[^A-Za-z0-9._=-]/g, '_')}.log`;
 }
 
+/** A task's log file: lines wait in `pending` until the file is open, then are written as they come. */
+interface TaskLog {
+  descriptor: number | undefined;
+  pending: string[];
+  ended: boolean;
+}
+
 /**
  * One log file per task and run, `.cache/logs/<env>/<run>/task_<id>.log` (mode 0600), written from the
  * same events as the console: reason, commands, output, exit codes, attempts and durations.
  * `.cache/logs/<env>/latest` points at the newest run.
+ *
+ * Creating a file costs the kernel 0.02-0.6 ms on an ext4 disk, so files are opened off the event loop
+ * (the scheduler keeps starting tasks meanwhile); once open, each line is written before handle() returns,
+ * so a killed run loses at most the lines of files still being opened. close() waits for every file.
  */
 export class LogFiles implements Reporter {
   private directory: string | undefined;
-  private readonly descriptors = new Map<TaskId, number>();
+  private readonly logs = new Map<TaskId, TaskLog>();
+  private readonly opening = new Set<Promise<void>>();
 
   constructor(private readonly base: string) {}
 
@@ -49,36 +61,67 @@ export class LogFiles implements Reporter {
         return;
       case 'task-succeeded':
         this.append(event.task, `== succeeded after ${event.attempts} attempt(s) in ${formatDuration(event.durationMs)}`);
-        this.closeTask(event.task);
+        this.end(event.task);
         return;
       case 'task-failed':
-        if (event.attempts === 0 && !this.descriptors.has(event.task)) return;
+        if (event.attempts === 0 && !this.logs.has(event.task)) return;
         this.append(event.task, `== failed after ${event.attempts} attempt(s) in ${formatDuration(event.durationMs)}: ${renderFailure(event.failure)}`);
-        this.closeTask(event.task);
+        this.end(event.task);
         return;
       default:
         return;
     }
   }
 
-  close(): void {
-    for (const task of [...this.descriptors.keys()]) this.closeTask(task);
+  /** Ends every log and resolves when all of them are written and closed. */
+  async close(): Promise<void> {
+    for (const task of [...this.logs.keys()]) this.end(task);
+    while (this.opening.size > 0) await Promise.all(this.opening);
   }
 
   private append(task: TaskId, line: string): void {
     if (!this.directory) return;
-    let descriptor = this.descriptors.get(task);
-    if (descriptor === undefined) {
-      descriptor = fs.openSync(path.join(this.directory, logFileName(task)), 'a', 0o600);
-      this.descriptors.set(task, descriptor);
+    let log = this.logs.get(task);
+    if (!log) {
+      log = { descriptor: undefined, pending: [], ended: false };
+      this.logs.set(task, log);
+      this.open(task, log, path.join(this.directory, logFileName(task)));
     }
-    fs.writeSync(descriptor, `${line}\n`);
+    if (log.descriptor === undefined) log.pending.push(`${line}\n`);
+    else fs.writeSync(log.descriptor, `${line}\n`);
   }
 
-  private closeTask(task: TaskId): void {
-    const descriptor = this.descriptors.get(task);
-    if (descriptor === undefined) return;
-    fs.closeSync(descriptor);
-    this.descriptors.delete(task);
+  private open(task: TaskId, log: TaskLog, file: string): void {
+    const opened = new Promise<void>((resolve) => {
+      // fs.open with a callback: a raw descriptor, so later lines are plain synchronous writes.
+      fs.open(file, 'a', 0o600, (error, descriptor) => {
+        if (error) {
+          // An unwritable log directory must not fail the deployment; the console still has every line.
+          log.pending = [];
+          if (this.logs.get(task) === log) this.logs.delete(task);
+        } else {
+          log.descriptor = descriptor;
+          if (log.pending.length > 0) fs.writeSync(descriptor, log.pending.join(''));
+          log.pending = [];
+          if (log.ended) this.closeDescriptor(task, log);
+        }
+        resolve();
+      });
+    });
+    this.opening.add(opened);
+    void opened.finally(() => this.opening.delete(opened));
+  }
+
+  private end(task: TaskId): void {
+    const log = this.logs.get(task);
+    if (!log) return;
+    log.ended = true;
+    if (log.descriptor !== undefined) this.closeDescriptor(task, log);
+  }
+
+  private closeDescriptor(task: TaskId, log: TaskLog): void {
+    fs.closeSync(log.descriptor!);
+    log.descriptor = undefined;
+    if (this.logs.get(task) === log) this.logs.delete(task);
   }
 }

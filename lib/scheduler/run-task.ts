@@ -50,6 +50,18 @@ function loadZx(): Promise<typeof import('zx')> {
   return (zx ??= import('zx'));
 }
 
+const environmentSnapshots = new WeakMap<TaskEnvironment, NodeJS.ProcessEnv>();
+
+/**
+ * The engine's environment variables as a plain object, copied once per run: reading `process.env` goes
+ * through a native getter per variable, which cost ~0.1 ms per task when copied for each one.
+ */
+function processEnvironment(environment: TaskEnvironment): NodeJS.ProcessEnv {
+  let snapshot = environmentSnapshots.get(environment);
+  if (!snapshot) environmentSnapshots.set(environment, (snapshot = { ...process.env }));
+  return snapshot;
+}
+
 /** Runs one attempt of a task's body with a scoped context, a time limit and abortable child processes. */
 export function runAttempt(instance: TaskInstance, environment: TaskEnvironment): Promise<AttemptResult> {
   const run = instance.definition.spec.run;
@@ -114,9 +126,9 @@ async function withTaskScope<Success extends { ok: true }>(
       warn: (message) => output.write('log', `warning: ${message}\n`),
     },
     commands: {
-      started: (command) => {
+      started: (command, cwd = environment.root) => {
         const started = Date.now();
-        environment.emit({ type: 'task-command', task, command: environment.redactor.redact(command), cwd: environment.root });
+        environment.emit({ type: 'task-command', task, command: environment.redactor.redact(command), cwd });
         return (exitCode, signal = null) => {
           output.flush();
           environment.emit({ type: 'task-command-finished', task, exitCode, signal, durationMs: Date.now() - started });
@@ -125,6 +137,12 @@ async function withTaskScope<Success extends { ok: true }>(
       stdout: (chunk) => output.write('stdout', chunk),
       stderr: (chunk) => output.write('stderr', chunk),
     },
+    spawn: (program, args, options = {}) =>
+      groups.spawn(program, args, {
+        cwd: options.cwd ?? environment.root,
+        env: options.env ? { ...processEnvironment(environment), ...options.env } : processEnvironment(environment),
+        stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+      }),
     secret: (value) => {
       environment.redactor.add(value);
       return value;
@@ -143,7 +161,7 @@ async function withTaskScope<Success extends { ok: true }>(
       $.quiet = false;
       $.signal = controller.signal;
       $.spawn = groups.spawn;
-      $.env = { ...process.env };
+      $.env = { ...processEnvironment(environment) };
       $.log = (entry) => {
         // A command run quiet (or with verbose off) is reported by whoever ran it, not here.
         if (entry.verbose === false) return;

@@ -1,10 +1,9 @@
-import { ProcessOutput } from 'zx';
 import type { TaskContext } from '../dsl/context.js';
 import { CommandFailure } from '../dsl/command-failure.js';
 import { toolVersion } from '../stamps/tool-versions.js';
 
 /** The part of a task's context that tool helpers use: pass the task's own context. */
-export type ToolContext = Pick<TaskContext<unknown, unknown, unknown>, '$' | 'signal' | 'log' | 'secret' | 'commands' | 'root' | 'dryRun'>;
+export type ToolContext = Pick<TaskContext<unknown, unknown, unknown>, 'signal' | 'log' | 'secret' | 'commands' | 'spawn' | 'root' | 'dryRun'>;
 
 export interface CommandOptions {
   readonly cwd?: string;
@@ -27,50 +26,81 @@ export interface CommandResult {
 }
 
 /**
- * Runs one program with an argument array (each argument quoted on its own, never a shell string built from
- * input) through the task's `$`: output streams live into the task's log, the abort signal and process
- * groups apply. A failure throws a CommandFailure with the command line, exit code and output tail.
+ * Runs one program with an argument array, directly (no shell: nothing is parsed, quoted or expanded, and
+ * no bash starts per command): output streams live into the task's log as it arrives, the task's abort
+ * signal and process groups apply. A failure throws a CommandFailure with the command line, exit code and
+ * output tail; a program that cannot start (not installed, not executable) says so.
  */
 export async function runCommand(context: ToolContext, argv: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
   const [program, ...args] = argv;
   if (!program) throw new Error('runCommand needs a program');
-  const shell = context.$({
-    cwd: options.cwd ?? context.root,
-    env: { ...process.env, ...options.env },
-    nothrow: true,
-    ...(options.input !== undefined ? { input: options.input } : {}),
-    ...(options.displayLine ? { quiet: true, verbose: false } : {}),
+  const commandLine = formatCommand(argv);
+  const cwd = options.cwd ?? context.root;
+  const finished = context.commands.started(commandLine, cwd);
+  const child = context.spawn(program, args, {
+    cwd,
+    ...(options.env ? { env: options.env } : {}),
+    stdin: options.input !== undefined ? 'pipe' : 'ignore',
   });
-  let output: ProcessOutput;
-  if (options.displayLine) {
-    // Quiet: zx does not log this command, so report it here with its rewritten lines.
-    const finished = context.commands.started(formatCommand(argv));
-    const running = shell`${program} ${args}`;
-    let partial = '';
-    running.stdout.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) {
-        const shown = options.displayLine!(line);
-        if (shown !== undefined) context.commands.stdout(`${shown}\n`);
-      }
-    });
-    running.stderr.on('data', (chunk: Buffer) => context.commands.stderr(chunk.toString()));
-    output = await running;
-    if (partial) {
-      const shown = options.displayLine(partial);
-      if (shown !== undefined) context.commands.stdout(`${shown}\n`);
-    }
-    finished(output.exitCode, output.signal);
-  } else {
-    output = await shell`${program} ${args}`;
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const interleaved: string[] = []; // both streams in arrival order, for the failure's output tail
+  const stdoutLines = options.displayLine ? displayedLines(options.displayLine, (line) => context.commands.stdout(line)) : undefined;
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout.push(chunk);
+    interleaved.push(chunk);
+    if (stdoutLines) stdoutLines.write(chunk);
+    else context.commands.stdout(chunk);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr.push(chunk);
+    interleaved.push(chunk);
+    context.commands.stderr(chunk);
+  });
+  if (child.stdin) {
+    // The program may exit without reading its input (or be `true` in a dry run): not an error of ours.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input);
   }
-  const exitCode = output.exitCode ?? -1;
+  const ended = await new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; startError?: NodeJS.ErrnoException }>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) resolve({ exitCode: null, signal: null, startError: error });
+    });
+    child.once('close', (exitCode, signal) => resolve({ exitCode, signal }));
+  });
+  stdoutLines?.end();
+  finished(ended.exitCode ?? (ended.startError ? 127 : null), ended.signal);
+  const output = { stdout: stdout.join(''), stderr: stderr.join('') };
+  if (ended.startError) {
+    const why = ended.startError.code === 'ENOENT' ? `'${program}' was not found (is it installed and on PATH, or is ${cwd} missing?)` : `'${program}' could not be started (${ended.startError.code ?? ended.startError.message})`;
+    throw new CommandFailure(commandLine, null, null, '', why);
+  }
+  const exitCode = ended.exitCode ?? -1;
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     if (context.signal.aborted) throw context.signal.reason ?? new Error('aborted');
-    throw new CommandFailure(formatCommand(argv), output.exitCode, output.signal, tail(`${output.stdout}\n${output.stderr}`));
+    throw new CommandFailure(commandLine, ended.exitCode, ended.signal, tail(interleaved.join('')));
   }
-  return { stdout: output.stdout, stderr: output.stderr, exitCode };
+  return { ...output, exitCode };
+}
+
+/** Feeds chunks, calls `show` with each complete line rewritten by `displayLine` (dropped when undefined). */
+function displayedLines(displayLine: (line: string) => string | undefined, show: (line: string) => void): { write(chunk: string): void; end(): void } {
+  let partial = '';
+  const emit = (line: string) => {
+    const shown = displayLine(line);
+    if (shown !== undefined) show(`${shown}\n`);
+  };
+  return {
+    write(chunk) {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      lines.forEach(emit);
+    },
+    end() {
+      if (partial) emit(partial);
+      partial = '';
+    },
+  };
 }
 
 /** The last lines of some output, for failure messages. */

@@ -141,7 +141,7 @@ function importLocalImage(scratch: string, tag: string, env: NodeJS.ProcessEnv):
   }
   mkdirSync(path.join(rootfs, 'usr/local/bin'), { recursive: true });
   execFileSync('ln', ['-sf', node, path.join(rootfs, 'usr/local/bin/node')]);
-  for (const applet of ['sh', 'touch', 'cat', 'ls']) execFileSync('ln', ['-sf', '/bin/busybox', path.join(rootfs, 'bin', applet)]);
+  for (const applet of ['sh', 'touch', 'cat', 'ls', 'sleep']) execFileSync('ln', ['-sf', '/bin/busybox', path.join(rootfs, 'bin', applet)]);
   for (const directory of ['tmp', 'home/onboarder', 'opt/onboarder/project', 'run']) mkdirSync(path.join(rootfs, directory), { recursive: true, mode: 0o1777 });
   cpSync(path.join(repositoryRoot, 'node_modules'), path.join(rootfs, 'opt/onboarder/node_modules'), { recursive: true, verbatimSymlinks: true });
   execFileSync('tar', ['-C', rootfs, '-cf', path.join(scratch, 'rootfs.tar'), '.']);
@@ -175,15 +175,29 @@ test('a real podman runs deploy.ts in the image: state persists on the host, exi
     assert.is(run.code, 0, run.stdout + run.stderr);
     assert.ok(existsSync(path.join(directory, '.cache', 'state', 'lab', 'state.json')), 'state persisted on the host');
 
-    // SIGTERM to the launcher reaches the run inside, which stops and exits like any interrupted run.
-    const launcher = spawn(process.execPath, ['--import', 'tsx', 'deploy.ts', '--container', 'hosts', '--env', 'lab'], { cwd: directory, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // SIGTERM to the launcher reaches the run inside, which stops its task's process and exits like any
+    // interrupted run. A project with one long task, so the signal always lands mid-task.
+    writeFileSync(
+      path.join(directory, 'deploy.ts'),
+      `import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './lib/cli/main.js';
+import { task } from './lib/dsl/define-tasks.js';
+import { ok } from './lib/failures.js';
+import { runCommand } from './lib/tools/command.js';
+const wait = task({ name: 'wait', run: (context) => runCommand(context, ['sleep', '300']).then(() => undefined) });
+process.exitCode = await runCli({ root: path.dirname(fileURLToPath(import.meta.url)), catalog: [wait], defaultEnvironment: 'lab', environments: { lab: () => ok({ config: {}, secrets: [] }) } });
+`,
+    );
+    const launcher = spawn(process.execPath, ['--import', 'tsx', 'deploy.ts', '--container', 'wait'], { cwd: directory, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     launcher.stdout!.on('data', (chunk) => (output += chunk));
     launcher.stderr!.on('data', (chunk) => (output += chunk));
-    await waitFor(() => output.includes('run '), 120_000);
+    await waitFor(() => output.includes('$ sleep 300'), 120_000);
     launcher.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => launcher.on('exit', resolve));
     assert.is(code, 130, output);
+    assert.match(output, 'interrupted');
   } finally {
     execFileSync('podman', ['rmi', '--all', '--force'], { env: { ...process.env, ...env }, stdio: 'ignore' });
     rmSync(path.join(config, 'graph'), { recursive: true, force: true });

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { TestHostRig } from '../../lib/lab/test-hosts.js';
 import { renderFailure } from '../../lib/reporter/render-failure.js';
 import { helmTemplate, helmUpgradeInstall, kubectlApply, kubectlGet, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
+import { runCommand } from '../../lib/tools/command.js';
 import { runMake } from '../../lib/tools/make.js';
 import { packerBuild, packerValidate, parseMachineLine, supportsInit, type PackerArtifact } from '../../lib/tools/packer.js';
 import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuWorkspace, type TofuOutput } from '../../lib/tools/tofu.js';
@@ -185,6 +186,38 @@ test('make: targets and variables as separate arguments', withTimeout(30_000, as
   });
   assert.is(run.record.outcome, 'succeeded', run.output);
   assert.is(readFileSync(path.join(dir, 'out.txt'), 'utf8'), 'hello world; rm -rf /\n');
+}));
+
+test('runCommand: no shell between the arguments and the program; input, exit codes and a missing program', withTimeout(30_000, async ({ directory }: Context) => {
+  const marker = path.join(directory, 'injected');
+  const results: string[] = [];
+  const run = await runBody(async (context) => {
+    // Shell syntax in an argument reaches the program as text: nothing expands or runs.
+    results.push((await runCommand(context, ['printf', '%s|', `$(touch ${marker})`, '*', '; echo no'])).stdout);
+    results.push((await runCommand(context, ['cat'], { input: 'from stdin\n' })).stdout);
+    results.push((await runCommand(context, ['sh', '-c', 'echo "$GREETING"'], { env: { GREETING: 'hi there' } })).stdout);
+    results.push(String((await runCommand(context, ['sh', '-c', 'exit 2'], { okExitCodes: [2] })).exitCode));
+    const shown = await runCommand(context, ['printf', 'a\\nskip\\nb'], { displayLine: (line) => (line === 'skip' ? undefined : line.toUpperCase()) });
+    results.push(shown.stdout);
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.equal(results, [`$(touch ${marker})|*|; echo no|`, 'from stdin\n', 'hi there\n', '2', 'a\nskip\nb']);
+  assert.not.ok(existsSync(marker), 'no shell ran the argument');
+  assert.match(run.output, "$ printf '%s|' '$(touch");
+  assert.match(run.output, 'A\nB', 'displayLine rewrites and drops lines of the live output');
+  assert.not.match(run.output, 'SKIP');
+
+  const failing = await runBody(async (context) => {
+    await runCommand(context, ['sh', '-c', 'echo partial output; echo oops >&2; exit 3']);
+  });
+  const failure = failureOf(failing.record);
+  assert.is(renderFailure(failure!), "body: command failed with exit code 3: sh -c 'echo partial output; echo oops >&2; exit 3'");
+  assert.ok(failure?.reason === 'exit-non-zero' && failure.outputTail === 'partial output\noops', JSON.stringify(failure));
+
+  const missing = await runBody(async (context) => {
+    await runCommand(context, ['onboarder-no-such-program', '--flag']);
+  });
+  assert.match(renderFailure(failureOf(missing.record)!), "'onboarder-no-such-program' was not found (is it installed and on PATH");
 }));
 
 test.run();
