@@ -1,17 +1,42 @@
 /**
- * JSON with object keys sorted at every level, so that `{a, b}` and `{b, a}` serialise the same.
- * `undefined` members are dropped, as JSON.stringify does.
+ * JSON with object keys sorted at every level, so that `{a, b}` and `{b, a}` serialise the same. Otherwise
+ * exactly JSON.stringify: `undefined`, functions and symbols are dropped from objects and become `null` in
+ * arrays, non-finite numbers are `null`, `toJSON()` is honoured (a Date is its ISO string). Written
+ * directly, without building a sorted copy of the value: it runs for every task on every run.
  */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return serialize(value) ?? 'null';
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
-    return sorted;
+function serialize(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      throw new TypeError('canonicalJson: a BigInt value cannot be serialised as JSON');
+    case 'object': {
+      if (value === null) return 'null';
+      const withToJson = value as { toJSON?: () => unknown };
+      if (typeof withToJson.toJSON === 'function') return serialize(withToJson.toJSON());
+      if (Array.isArray(value)) {
+        let text = '[';
+        for (let index = 0; index < value.length; index++) text += `${index > 0 ? ',' : ''}${serialize(value[index]) ?? 'null'}`;
+        return `${text}]`;
+      }
+      const record = value as Record<string, unknown>;
+      let text = '{';
+      for (const key of Object.keys(record).sort()) {
+        const member = serialize(record[key]);
+        if (member === undefined) continue;
+        text += `${text.length > 1 ? ',' : ''}${JSON.stringify(key)}:${member}`;
+      }
+      return `${text}}`;
+    }
+    default:
+      return undefined;
   }
-  return value;
 }

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstFrameOutside } from '../dsl/call-site.js';
 import { CommandFailure } from '../dsl/command-failure.js';
-import type { Shell } from 'zx';
+import { createRequire } from 'node:module';
+import type { LogEntry, Shell } from 'zx';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
 import type { SourceLocation, TaskId } from '../dsl/ids.js';
@@ -40,14 +41,17 @@ export type CheckOutcome =
   | { readonly ok: true; readonly result: CheckResult }
   | { readonly ok: false; readonly failure: TaskFailure };
 
-let zx: Promise<typeof import('zx')> | undefined;
+type ZxCore = typeof import('zx/core');
+let zxCore: ZxCore | undefined;
+const requireFromEngine = createRequire(import.meta.url);
 
 /**
- * zx, loaded on the first task that runs (a run where everything is up to date never pays for it), and
- * kept: every import() call goes through tsx's off-thread loader, about a millisecond each.
+ * zx's core, loaded the first time a task touches `$` (a run of tasks that never do, or where everything is
+ * up to date, never pays for it). Its ESM entry re-exports this same CommonJS module, so classes such as
+ * ProcessOutput are one and the same for tasks that import 'zx' themselves.
  */
-function loadZx(): Promise<typeof import('zx')> {
-  return (zx ??= import('zx'));
+function loadZx(): ZxCore {
+  return (zxCore ??= requireFromEngine('zx/core') as ZxCore);
 }
 
 const environmentSnapshots = new WeakMap<TaskEnvironment, NodeJS.ProcessEnv>();
@@ -89,7 +93,6 @@ async function withTaskScope<Success extends { ok: true }>(
   body: (context: TaskContext<Record<string, unknown>, unknown, unknown>) => Promise<Success>,
   mapFailure: (failure: TaskFailure) => TaskFailure = (failure) => failure,
 ): Promise<Success | { ok: false; failure: TaskFailure }> {
-  const { $, ProcessOutput, within } = await loadZx();
   const task = instance.id;
   const spec = instance.definition.spec;
   const output = new TaskOutput(task, environment.emit, environment.redactor);
@@ -112,6 +115,31 @@ async function withTaskScope<Success extends { ok: true }>(
           controller.abort(new Error(`timed out after ${timeoutMs} ms`));
         }, timeoutMs);
 
+  const commands = new Map<string, { command: string; started: number }>();
+  const logZxEntry = (entry: LogEntry) => {
+    // A command run quiet (or with verbose off) is reported by whoever ran it, not here.
+    if (entry.verbose === false) return;
+    switch (entry.kind) {
+      case 'cmd':
+        commands.set(entry.id, { command: entry.cmd, started: Date.now() });
+        environment.emit({ type: 'task-command', task, command: environment.redactor.redact(entry.cmd), cwd: entry.cwd ?? environment.root });
+        break;
+      case 'stdout':
+      case 'stderr':
+        output.write(entry.kind, entry.data.toString());
+        break;
+      case 'end': {
+        output.flush();
+        const started = commands.get(entry.id)?.started ?? Date.now();
+        environment.emit({ type: 'task-command-finished', task, exitCode: entry.exitCode, signal: entry.signal, durationMs: Date.now() - started });
+        break;
+      }
+      default:
+        break;
+    }
+  };
+  let shell: Shell | undefined;
+
   const context: TaskContext<Record<string, unknown>, unknown, unknown> = {
     id: task,
     inputs: instance.inputs,
@@ -120,7 +148,24 @@ async function withTaskScope<Success extends { ok: true }>(
     signal: controller.signal,
     root: environment.root,
     dryRun: environment.dryRun ?? false,
-    $: $ as Shell,
+    get $(): Shell {
+      // Bound to this task on first use: cwd, abort signal, process groups, environment, and every
+      // command and output line reported as the task's events.
+      if (!shell) {
+        const bound = loadZx().$({
+          cwd: environment.root,
+          verbose: true,
+          quiet: false,
+          signal: controller.signal,
+          spawn: groups.spawn,
+          env: { ...processEnvironment(environment) },
+          log: logZxEntry,
+        });
+        // zx's bound shell has no `.sync`; give it one with the same options.
+        shell = Object.assign(bound, { sync: bound({ sync: true }) as unknown as Shell['sync'] });
+      }
+      return shell;
+    },
     log: {
       info: (message) => output.write('log', `${message}\n`),
       warn: (message) => output.write('log', `warning: ${message}\n`),
@@ -152,40 +197,8 @@ async function withTaskScope<Success extends { ok: true }>(
   const aborted = new Promise<'aborted'>((resolve) => {
     controller.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
   });
-  const commands = new Map<string, { command: string; started: number }>();
-
   try {
-    const execution = within(() => {
-      $.cwd = environment.root;
-      $.verbose = true;
-      $.quiet = false;
-      $.signal = controller.signal;
-      $.spawn = groups.spawn;
-      $.env = { ...processEnvironment(environment) };
-      $.log = (entry) => {
-        // A command run quiet (or with verbose off) is reported by whoever ran it, not here.
-        if (entry.verbose === false) return;
-        switch (entry.kind) {
-          case 'cmd':
-            commands.set(entry.id, { command: entry.cmd, started: Date.now() });
-            environment.emit({ type: 'task-command', task, command: environment.redactor.redact(entry.cmd), cwd: entry.cwd });
-            break;
-          case 'stdout':
-          case 'stderr':
-            output.write(entry.kind, entry.data.toString());
-            break;
-          case 'end': {
-            output.flush();
-            const started = commands.get(entry.id)?.started ?? Date.now();
-            environment.emit({ type: 'task-command-finished', task, exitCode: entry.exitCode, signal: entry.signal, durationMs: Date.now() - started });
-            break;
-          }
-          default:
-            break;
-        }
-      };
-      return body(context);
-    });
+    const execution = body(context);
     const winner = await Promise.race([execution, aborted]);
     if (winner === 'aborted') {
       void execution.catch(() => undefined);
@@ -194,7 +207,7 @@ async function withTaskScope<Success extends { ok: true }>(
     return winner;
   } catch (error) {
     if (controller.signal.aborted) return { ok: false, failure: stoppedFailure(task, stopReason.kind, timeoutMs) };
-    const failure = error instanceof ProcessOutput ? processFailure(task, error, commands, output, environment) : failureFromError(task, error, environment);
+    const failure = zxCore && error instanceof zxCore.ProcessOutput ? processFailure(task, error, commands, output, environment) : failureFromError(task, error, environment);
     return { ok: false, failure: mapFailure(failure) };
   } finally {
     if (timer) clearTimeout(timer);

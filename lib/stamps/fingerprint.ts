@@ -52,8 +52,16 @@ export function definitionDigest(definition: AnyTaskDefinition): string {
   return digest;
 }
 
-export function inputDigests(instance: TaskInstance): Record<string, string> {
-  return Object.fromEntries(Object.entries(instance.inputs).map(([name, value]) => [name, digestOf(canonicalJson(value))]));
+const noInputs: Readonly<Record<string, string>> = Object.freeze({});
+
+export function inputDigests(instance: TaskInstance): Readonly<Record<string, string>> {
+  const digests: Record<string, string> = {};
+  let any = false;
+  for (const name in instance.inputs) {
+    digests[name] = digestOf(canonicalJson(instance.inputs[name]));
+    any = true;
+  }
+  return any ? digests : noInputs;
 }
 
 export function computeFingerprint(components: FingerprintComponents): Fingerprint {

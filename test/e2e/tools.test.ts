@@ -220,4 +220,16 @@ test('runCommand: no shell between the arguments and the program; input, exit co
   assert.match(renderFailure(failureOf(missing.record)!), "'onboarder-no-such-program' was not found (is it installed and on PATH");
 }));
 
+test('the context $ is bound to the task: project root as cwd, output as events, .sync and option calls too', withTimeout(30_000, async ({ directory }: Context) => {
+  const seen: string[] = [];
+  const run = await runBody(async ({ $ }) => {
+    seen.push((await $`pwd`).stdout.trim());
+    seen.push($.sync`echo synchronously`.stdout.trim());
+    seen.push((await $({ cwd: '/' })`pwd`).stdout.trim());
+  }, { root: directory });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.equal(seen, [directory, 'synchronously', '/']);
+  assert.match(run.output, '$ echo synchronously\nsynchronously');
+}));
+
 test.run();

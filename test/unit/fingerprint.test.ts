@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { task } from '../../lib/dsl/define-tasks.js';
+import { canonicalJson } from '../../lib/dsl/canonical-json.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import { ConfigReadRecorder, replayReads } from '../../lib/stamps/config-reads.js';
 import { computeFingerprint, definitionDigest, diffComponents, inputDigests, type FingerprintComponents } from '../../lib/stamps/fingerprint.js';
@@ -66,6 +67,24 @@ test('config reads record exactly the values read, and replay against a changed 
   assert.throws(() => {
     (tracked as { site: string }).site = 'z';
   }, /read-only/);
+});
+
+
+test('canonical JSON: sorted keys at every level, otherwise exactly JSON.stringify', () => {
+  const sorted = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(sorted) : value !== null && typeof value === 'object' ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, sorted((value as Record<string, unknown>)[key])])) : value;
+  const samples: unknown[] = [
+    { b: 1, a: [3, { z: null, y: 'x"\\u2028\n' }], c: { e: true, d: false } },
+    [undefined, () => 1, Number.NaN, -0, 1e21, 'ü', [], {}],
+    { skipped: undefined, fn: () => 1, kept: 0, 'key with "quotes"': 1, 'ä': 2, A: 3 },
+    'plain',
+    42,
+    null,
+  ];
+  for (const sample of samples) assert.is(canonicalJson(sample), JSON.stringify(sorted(sample)));
+  assert.is(canonicalJson({ b: 1, a: 2 }), canonicalJson({ a: 2, b: 1 }));
+  assert.is(canonicalJson({ at: new Date(0) }), '{"at":"1970-01-01T00:00:00.000Z"}', 'toJSON is honoured, as JSON.stringify does');
+  assert.throws(() => canonicalJson({ big: 1n }), /BigInt/);
 });
 
 test.run();
