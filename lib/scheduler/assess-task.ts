@@ -64,19 +64,21 @@ export async function assessTask(input: AssessmentInput): Promise<AssessmentResu
     config: stamp ? replayReads(input.config, stamp.components.config) : {},
   };
   const fingerprint = computeFingerprint(components);
-  const run = (reason: RunReason) => ({ ok: true as const, assessment: { decision: 'run' as const, reason, components, fingerprint } });
-
-  if (input.forced) return run({ kind: 'forced' });
+  if (input.forced) return runBecause({ kind: 'forced' }, components, fingerprint);
   if (!stamp) {
     const lastOutcome = record?.startedAt ? 'interrupted' : record?.last?.outcome;
-    return run({ kind: 'no-stamp', ...(lastOutcome === 'failed' || lastOutcome === 'interrupted' ? { lastOutcome } : {}) });
+    return runBecause({ kind: 'no-stamp', ...(lastOutcome === 'failed' || lastOutcome === 'interrupted' ? { lastOutcome } : {}) }, components, fingerprint);
   }
   if (stamp.fingerprint !== fingerprint) {
     const changes = diffComponents(stamp.components, components);
-    return run({ kind: 'changed', changes: changes.length > 0 ? changes : [{ component: 'definition' }] });
+    return runBecause({ kind: 'changed', changes: changes.length > 0 ? changes : [{ component: 'definition' }] }, components, fingerprint);
   }
-  if ((spec.policy ?? 'fingerprint') === 'always') return run({ kind: 'always' });
+  if ((spec.policy ?? 'fingerprint') === 'always') return runBecause({ kind: 'always' }, components, fingerprint);
   return { ok: true, assessment: { decision: 'fresh', components, fingerprint } };
+}
+
+function runBecause(reason: RunReason, components: FingerprintComponents, fingerprint: Fingerprint): AssessmentResult {
+  return { ok: true, assessment: { decision: 'run', reason, components, fingerprint } };
 }
 
 export type { TaskId };

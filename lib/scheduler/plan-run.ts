@@ -1,4 +1,5 @@
 import type { Fingerprint, TaskId } from '../dsl/ids.js';
+import { keyedRecord } from '../dsl/keyed-record.js';
 import type { TaskGraph } from '../graph/build-graph.js';
 import type { TaskFailure } from '../failures.js';
 import type { SourceDigests } from '../stamps/source-digests.js';
@@ -41,7 +42,8 @@ export async function planRun(options: PlanOptions): Promise<PlannedTask[]> {
         plan.push({ task: id, level, action: 'skip', why: skip, driftCheck: false });
         continue;
       }
-      const dependencies = Object.fromEntries(node.dependencies.map((dependency) => [dependency, predicted.get(dependency)!]));
+      const dependencies = keyedRecord<Fingerprint>();
+      for (const dependency of node.dependencies) dependencies[dependency] = predicted.get(dependency)!;
       const assessed = await assessTask({
         instance: node.instance,
         record,

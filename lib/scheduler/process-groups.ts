@@ -10,12 +10,19 @@ export class ProcessGroups {
   /** With `dryRun`, every spawn runs `true` instead: the command is reported, nothing happens. */
   constructor(private readonly dryRun = false) {}
 
-  /** A drop-in for child_process.spawn that registers the child; zx uses it through its `spawn` option. */
-  readonly spawn = ((command: string, args: readonly string[], options: cp.SpawnOptions) => {
+  private boundSpawn: typeof cp.spawn | undefined;
+
+  /** Starts a process as a new group leader and tracks it (`true` instead, in a dry run). */
+  spawn(command: string, args: readonly string[], options: cp.SpawnOptions): ChildProcess {
     const child = this.dryRun ? cp.spawn('true', [], { ...options, detached: true }) : cp.spawn(command, args, { ...options, detached: true });
     this.track(child);
     return child;
-  }) as typeof cp.spawn;
+  }
+
+  /** spawn() as a free function, a drop-in for child_process.spawn: zx uses it through its `spawn` option. */
+  get spawnFunction(): typeof cp.spawn {
+    return (this.boundSpawn ??= this.spawn.bind(this) as unknown as typeof cp.spawn);
+  }
 
   track(child: ChildProcess): void {
     if (child.pid === undefined) return;

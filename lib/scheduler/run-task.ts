@@ -2,8 +2,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstFrameOutside } from '../dsl/call-site.js';
 import { CommandFailure } from '../dsl/command-failure.js';
-import { createRequire } from 'node:module';
-import type { LogEntry, Shell } from 'zx';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
 import type { SourceLocation, TaskId } from '../dsl/ids.js';
@@ -11,9 +9,10 @@ import type { CheckResult, TaskInstance } from '../dsl/task.js';
 import type { TaskFailure } from '../failures.js';
 import { ConfigReadRecorder, type ConfigReads } from '../stamps/config-reads.js';
 import type { EngineEvent } from './events.js';
-import { ProcessGroups } from './process-groups.js';
+import type { ProcessGroups } from './process-groups.js';
 import type { Redactor } from './redactor.js';
-import { TaskOutput } from './task-output.js';
+import type { TaskOutput } from './task-output.js';
+import { TaskScope, zxProcessOutput, type StopReason } from './task-scope.js';
 
 /** What running one task needs from the run around it. */
 export interface TaskEnvironment {
@@ -41,31 +40,6 @@ export type CheckOutcome =
   | { readonly ok: true; readonly result: CheckResult }
   | { readonly ok: false; readonly failure: TaskFailure };
 
-type ZxCore = typeof import('zx/core');
-let zxCore: ZxCore | undefined;
-const requireFromEngine = createRequire(import.meta.url);
-
-/**
- * zx's core, loaded the first time a task touches `$` (a run of tasks that never do, or where everything is
- * up to date, never pays for it). Its ESM entry re-exports this same CommonJS module, so classes such as
- * ProcessOutput are one and the same for tasks that import 'zx' themselves.
- */
-function loadZx(): ZxCore {
-  return (zxCore ??= requireFromEngine('zx/core') as ZxCore);
-}
-
-const environmentSnapshots = new WeakMap<TaskEnvironment, NodeJS.ProcessEnv>();
-
-/**
- * The engine's environment variables as a plain object, copied once per run: reading `process.env` goes
- * through a native getter per variable, which cost ~0.1 ms per task when copied for each one.
- */
-function processEnvironment(environment: TaskEnvironment): NodeJS.ProcessEnv {
-  let snapshot = environmentSnapshots.get(environment);
-  if (!snapshot) environmentSnapshots.set(environment, (snapshot = { ...process.env }));
-  return snapshot;
-}
-
 /** Runs one attempt of a task's body with a scoped context, a time limit and abortable child processes. */
 export function runAttempt(instance: TaskInstance, environment: TaskEnvironment): Promise<AttemptResult> {
   const run = instance.definition.spec.run;
@@ -86,139 +60,71 @@ export function runCheck(instance: TaskInstance, environment: TaskEnvironment): 
   }, (failure) => (failure.reason === 'task-threw' ? { reason: 'check-failed', task: failure.task, message: failure.message } : failure));
 }
 
+const keepFailure = (failure: TaskFailure): TaskFailure => failure;
+
 async function withTaskScope<Success extends { ok: true }>(
   instance: TaskInstance,
   environment: TaskEnvironment,
   recorder: ConfigReadRecorder,
   body: (context: TaskContext<Record<string, unknown>, unknown, unknown>) => Promise<Success>,
-  mapFailure: (failure: TaskFailure) => TaskFailure = (failure) => failure,
+  mapFailure: (failure: TaskFailure) => TaskFailure = keepFailure,
 ): Promise<Success | { ok: false; failure: TaskFailure }> {
-  const task = instance.id;
+  const scope = new TaskScope(instance, environment, recorder);
+  const task = scope.id;
   const spec = instance.definition.spec;
-  const output = new TaskOutput(task, environment.emit, environment.redactor);
-  const groups = new ProcessGroups(environment.dryRun ?? false);
-  environment.allGroups.add(groups);
-  const controller = new AbortController();
-  const stopReason = { kind: 'none' as 'none' | 'timeout' | 'interrupted' };
-  const onRunAbort = () => {
-    stopReason.kind = 'interrupted';
-    controller.abort(new Error('the run was interrupted'));
-  };
-  if (environment.runSignal.aborted) onRunAbort();
-  environment.runSignal.addEventListener('abort', onRunAbort, { once: true });
+  environment.allGroups.add(scope.groups);
   const timeoutMs = environment.timeoutOverrideMs ?? (spec.timeout === undefined ? undefined : durationMs(spec.timeout));
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          stopReason.kind = 'timeout';
-          controller.abort(new Error(`timed out after ${timeoutMs} ms`));
-        }, timeoutMs);
+  const timer = timeoutMs === undefined ? undefined : setTimeout(stopOnTimeout, timeoutMs, scope, timeoutMs);
+  watchRunSignal(environment.runSignal, scope);
 
-  const commands = new Map<string, { command: string; started: number }>();
-  const logZxEntry = (entry: LogEntry) => {
-    // A command run quiet (or with verbose off) is reported by whoever ran it, not here.
-    if (entry.verbose === false) return;
-    switch (entry.kind) {
-      case 'cmd':
-        commands.set(entry.id, { command: entry.cmd, started: Date.now() });
-        environment.emit({ type: 'task-command', task, command: environment.redactor.redact(entry.cmd), cwd: entry.cwd ?? environment.root });
-        break;
-      case 'stdout':
-      case 'stderr':
-        output.write(entry.kind, entry.data.toString());
-        break;
-      case 'end': {
-        output.flush();
-        const started = commands.get(entry.id)?.started ?? Date.now();
-        environment.emit({ type: 'task-command-finished', task, exitCode: entry.exitCode, signal: entry.signal, durationMs: Date.now() - started });
-        break;
-      }
-      default:
-        break;
-    }
-  };
-  let shell: Shell | undefined;
-
-  const context: TaskContext<Record<string, unknown>, unknown, unknown> = {
-    id: task,
-    inputs: instance.inputs,
-    config: recorder.track(environment.config),
-    vars: instance.definition.vars,
-    signal: controller.signal,
-    root: environment.root,
-    dryRun: environment.dryRun ?? false,
-    get $(): Shell {
-      // Bound to this task on first use: cwd, abort signal, process groups, environment, and every
-      // command and output line reported as the task's events.
-      if (!shell) {
-        const bound = loadZx().$({
-          cwd: environment.root,
-          verbose: true,
-          quiet: false,
-          signal: controller.signal,
-          spawn: groups.spawn,
-          env: { ...processEnvironment(environment) },
-          log: logZxEntry,
-        });
-        // zx's bound shell has no `.sync`; give it one with the same options.
-        shell = Object.assign(bound, { sync: bound({ sync: true }) as unknown as Shell['sync'] });
-      }
-      return shell;
-    },
-    log: {
-      info: (message) => output.write('log', `${message}\n`),
-      warn: (message) => output.write('log', `warning: ${message}\n`),
-    },
-    commands: {
-      started: (command, cwd = environment.root) => {
-        const started = Date.now();
-        environment.emit({ type: 'task-command', task, command: environment.redactor.redact(command), cwd });
-        return (exitCode, signal = null) => {
-          output.flush();
-          environment.emit({ type: 'task-command-finished', task, exitCode, signal, durationMs: Date.now() - started });
-        };
-      },
-      stdout: (chunk) => output.write('stdout', chunk),
-      stderr: (chunk) => output.write('stderr', chunk),
-    },
-    spawn: (program, args, options = {}) =>
-      groups.spawn(program, args, {
-        cwd: options.cwd ?? environment.root,
-        env: options.env ? { ...processEnvironment(environment), ...options.env } : processEnvironment(environment),
-        stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
-      }),
-    secret: (value) => {
-      environment.redactor.add(value);
-      return value;
-    },
-  };
-
-  const aborted = new Promise<'aborted'>((resolve) => {
-    controller.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
   try {
-    const execution = body(context);
-    const winner = await Promise.race([execution, aborted]);
-    if (winner === 'aborted') {
+    const execution = body(scope);
+    const winner = await Promise.race([execution, scope.stopped]);
+    if (winner === 'stopped') {
       void execution.catch(() => undefined);
-      return { ok: false, failure: stoppedFailure(task, stopReason.kind, timeoutMs) };
+      return { ok: false, failure: stoppedFailure(task, scope.stopReason, timeoutMs) };
     }
     return winner;
   } catch (error) {
-    if (controller.signal.aborted) return { ok: false, failure: stoppedFailure(task, stopReason.kind, timeoutMs) };
-    const failure = zxCore && error instanceof zxCore.ProcessOutput ? processFailure(task, error, commands, output, environment) : failureFromError(task, error, environment);
+    if (scope.stopReason !== 'none') return { ok: false, failure: stoppedFailure(task, scope.stopReason, timeoutMs) };
+    const ProcessOutput = zxProcessOutput();
+    const failure =
+      ProcessOutput && error instanceof ProcessOutput ? processFailure(task, error, scope.zxCommands, scope.output, environment) : failureFromError(task, error, environment);
     return { ok: false, failure: mapFailure(failure) };
   } finally {
     if (timer) clearTimeout(timer);
-    environment.runSignal.removeEventListener('abort', onRunAbort);
-    await groups.stop(environment.graceMs);
-    environment.allGroups.delete(groups);
-    output.flush();
+    unwatchRunSignal(environment.runSignal, scope);
+    await scope.groups.stop(environment.graceMs);
+    environment.allGroups.delete(scope.groups);
+    scope.output.flush();
   }
 }
 
-function stoppedFailure(task: TaskId, kind: 'none' | 'timeout' | 'interrupted', timeoutMs: number | undefined): TaskFailure {
+function stopOnTimeout(scope: TaskScope, timeoutMs: number): void {
+  scope.stop('timeout', new Error(`timed out after ${timeoutMs} ms`));
+}
+
+/** The scopes running under each run signal: one abort listener per run, not one per task. */
+const scopesBySignal = new WeakMap<AbortSignal, Set<TaskScope>>();
+
+function watchRunSignal(signal: AbortSignal, scope: TaskScope): void {
+  if (signal.aborted) return scope.stop('interrupted', new Error('the run was interrupted'));
+  let scopes = scopesBySignal.get(signal);
+  if (!scopes) {
+    const running = (scopes = new Set());
+    scopesBySignal.set(signal, running);
+    signal.addEventListener('abort', () => {
+      for (const each of running) each.stop('interrupted', new Error('the run was interrupted'));
+    }, { once: true });
+  }
+  scopes.add(scope);
+}
+
+function unwatchRunSignal(signal: AbortSignal, scope: TaskScope): void {
+  scopesBySignal.get(signal)?.delete(scope);
+}
+
+function stoppedFailure(task: TaskId, kind: StopReason, timeoutMs: number | undefined): TaskFailure {
   return kind === 'timeout' ? { reason: 'timeout', task, afterMs: timeoutMs ?? 0 } : { reason: 'interrupted', task };
 }
 

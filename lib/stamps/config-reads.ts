@@ -1,3 +1,4 @@
+import { keyedRecord } from '../dsl/keyed-record.js';
 import { digestOf } from './digest.js';
 
 /** A path into the environment's configuration, e.g. `['clusters', 'osdc', 'nodes', '0', 'address']`. */
@@ -48,7 +49,7 @@ export class ConfigReadRecorder {
 
   /** The digests of everything read so far, against the given configuration. */
   reads(config: unknown): ConfigReads {
-    const result: Record<string, string> = {};
+    const result = keyedRecord<string>();
     for (const [encoded, at] of this.values) result[encoded] = digestOf(lookup(config, at) ?? missing);
     for (const [encoded, at] of this.keyLists) result[`${encoded}#keys`] = digestOf(keysAt(config, at));
     return result;
@@ -57,7 +58,7 @@ export class ConfigReadRecorder {
 
 /** Re-evaluates recorded reads against a (possibly changed) configuration. */
 export function replayReads(config: unknown, recorded: ConfigReads): ConfigReads {
-  const result: Record<string, string> = {};
+  const result = keyedRecord<string>();
   for (const encoded of Object.keys(recorded)) {
     if (encoded.endsWith('#keys')) {
       result[encoded] = digestOf(keysAt(config, decodePath(encoded.slice(0, -'#keys'.length))));

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import { keyedRecord } from '../dsl/keyed-record.js';
 import type { SourcePattern } from '../dsl/task.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { digestFile } from './digest.js';
@@ -70,7 +71,8 @@ export class SourceDigests {
     }
     const sorted = [...files].sort();
     const digests = await Promise.all(sorted.map((file) => this.digestOne(file)));
-    const result: Record<string, string> = Object.fromEntries(sorted.map((file, index) => [file, digests[index]!]));
+    const result = keyedRecord<string>();
+    for (const [index, file] of sorted.entries()) result[file] = digests[index]!;
     for (const file of absent) result[file] = 'absent';
     return { ok: true, digests: result };
   }
@@ -97,7 +99,9 @@ export class SourceDigests {
 
   async save(): Promise<void> {
     if (!this.dirty) return;
-    await writeFileAtomic(this.cacheFile, JSON.stringify(Object.fromEntries(this.cache)));
+    const entries = keyedRecord<unknown>();
+    for (const [file, entry] of this.cache) entries[file] = entry;
+    await writeFileAtomic(this.cacheFile, JSON.stringify(entries));
     this.dirty = false;
   }
 }

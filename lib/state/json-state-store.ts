@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TaskId } from '../dsl/ids.js';
+import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { writeFileAtomic } from './atomic-write.js';
 import type { LastAttempt, Stamp, StateStore, TaskRecord } from './state-store.js';
@@ -121,7 +122,9 @@ export class JsonStateStore implements StateStore {
     if (this.journalDescriptor === undefined) return;
     fs.closeSync(this.journalDescriptor);
     this.journalDescriptor = undefined;
-    const snapshot: Snapshot = { version: 1, tasks: Object.fromEntries([...this.tasks].sort(([a], [b]) => a.localeCompare(b))) };
+    const tasks = keyedRecord<TaskRecord>();
+    for (const id of [...this.tasks.keys()].sort((a, b) => a.localeCompare(b))) tasks[id] = this.tasks.get(id)!;
+    const snapshot: Snapshot = { version: 1, tasks };
     await writeFileAtomic(this.snapshotFile, `${JSON.stringify(snapshot, null, 1)}\n`);
     // Replaying the journal over the new snapshot is harmless, so a crash between these two steps loses nothing.
     fs.rmSync(this.journalFile, { force: true });
