@@ -175,6 +175,8 @@ export function selectSubgraph(taskGraph: TaskGraph, targets: readonly TaskId[])
     for (const dependency of taskGraph.nodes.get(id)!.dependencies) visit(dependency);
   };
   targets.forEach(visit);
+  // The targets reach every task (the usual `all`-style target): the graph is already this subgraph.
+  if (selected.size === taskGraph.nodes.size) return taskGraph;
   const nodes = new Map([...taskGraph.nodes].filter(([id]) => selected.has(id)));
   const graph = new DirectedGraph();
   for (const id of [...nodes.keys()].sort()) graph.addNode(id);

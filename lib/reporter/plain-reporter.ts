@@ -3,6 +3,7 @@ import type { TaskId } from '../dsl/ids.js';
 import type { EngineEvent } from '../scheduler/events.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { formatDuration, renderFailure } from './render-failure.js';
+import { LineWriter } from './line-writer.js';
 import type { Reporter } from './reporter.js';
 import { summarizeRun } from './summary.js';
 
@@ -14,12 +15,15 @@ export type OutputMode = 'interleaved' | 'group';
  */
 export class PlainReporter implements Reporter {
   private readonly held = new Map<TaskId, string[]>();
+  private readonly out: LineWriter;
 
   constructor(
-    private readonly out: Writable,
+    out: Writable,
     private readonly mode: OutputMode = 'interleaved',
     private readonly options: { readonly showSkipped: boolean; readonly verbose: boolean } = { showSkipped: true, verbose: false },
-  ) {}
+  ) {
+    this.out = new LineWriter(out);
+  }
 
   handle(event: EngineEvent): void {
     switch (event.type) {
@@ -71,6 +75,7 @@ export class PlainReporter implements Reporter {
 
   close(): void {
     for (const task of [...this.held.keys()]) this.release(task);
+    this.out.flush();
   }
 
   private taskLine(task: TaskId, text: string): void {
