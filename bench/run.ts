@@ -75,52 +75,80 @@ function prepare(workload: Workload): string {
   return directory;
 }
 
+/** Runs each measurement `rounds` times, interleaved across tools so drift in the machine hits all alike. */
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+
+/** The run whose makespan is the median of its rounds. */
+function medianTiming(timings: Timing[]): Timing {
+  return [...timings].sort((a, b) => a.makespanSeconds - b.makespanSeconds)[Math.floor(timings.length / 2)]!;
+}
+
+function spread(timings: Timing[], scale: (timing: Timing) => number): string {
+  const values = timings.map(scale).sort((a, b) => a - b);
+  return timings.length > 1 ? ` (rounds ${values[0]!.toFixed(2)}-${values.at(-1)!.toFixed(2)})` : '';
+}
+
 function compareSchedulers(workload: Workload): void {
   const directory = prepare(workload);
   const { bound, criticalPath, totalWork } = lowerBound(workload);
   const P = workload.parallelism;
-  const make = runMake(directory, P);
-  const ninja = runNinja(directory, P);
-  const first = runOnboarder(directory, ['all', '-j', String(P), '--force-all']);
-  const second = runOnboarder(directory, ['all', '-j', String(P), '--force-all']);
-  print(`\n${workload.name}: ${workload.tasks.length} tasks, P=${P}, critical path ${criticalPath.toFixed(2)}s, work ${totalWork.toFixed(2)}s, lower bound ${bound.toFixed(2)}s`);
-  const row = (tool: string, timing: Timing) =>
-    print(`  ${tool.padEnd(22)} makespan ${timing.makespanSeconds.toFixed(2)}s  ratio ${(timing.makespanSeconds / bound).toFixed(3)}x  (wall ${timing.wallSeconds.toFixed(2)}s)`);
-  row('make', make);
-  row('ninja', ninja);
-  row('onboarder run 1', first);
-  row('onboarder run 2', second);
-  results[workload.name] = { bound, make, ninja, onboarderFirst: first, onboarderSecond: second };
+  const measured: Record<'make' | 'ninja' | 'first' | 'second', Timing[]> = { make: [], ninja: [], first: [], second: [] };
+  for (let round = 0; round < rounds; round++) {
+    measured.make.push(runMake(directory, P));
+    measured.ninja.push(runNinja(directory, P));
+    // Run 1 has no duration history (a fresh state); run 2 orders by the durations run 1 recorded.
+    rmSync(path.join(directory, '.cache'), { recursive: true, force: true });
+    measured.first.push(runOnboarder(directory, ['all', '-j', String(P), '--force-all']));
+    measured.second.push(runOnboarder(directory, ['all', '-j', String(P), '--force-all']));
+  }
+  print(`\n${workload.name}: ${workload.tasks.length} tasks, P=${P}, critical path ${criticalPath.toFixed(2)}s, work ${totalWork.toFixed(2)}s, lower bound ${bound.toFixed(2)}s; median of ${rounds} rounds`);
+  const row = (tool: string, timings: Timing[]) => {
+    const timing = medianTiming(timings);
+    print(`  ${tool.padEnd(22)} makespan ${timing.makespanSeconds.toFixed(2)}s  ratio ${(timing.makespanSeconds / bound).toFixed(3)}x${spread(timings, (each) => each.makespanSeconds / bound)}`);
+  };
+  row('make', measured.make);
+  row('ninja', measured.ninja);
+  row('onboarder run 1', measured.first);
+  row('onboarder run 2', measured.second);
+  results[workload.name] = { bound, rounds: measured };
 }
 
 function compareOverhead(): void {
   const workload = noOps(2000, 2);
   const directory = prepare(workload);
-  const make = runMake(directory, 2);
-  const ninja = runNinja(directory, 2);
   // Each body on a fresh state, so every task runs: argv (runCommand, no shell), zx's $ (bash -c), and no
   // process at all (the engine's own cost per task).
   const fresh = (body: string) => {
     rmSync(path.join(directory, '.cache'), { recursive: true, force: true });
     return runOnboarder(directory, ['all', '-j', '2'], { BENCH_BODY: body });
   };
-  const onboarder = fresh('argv');
-  const zx = fresh('zx');
-  const empty = fresh('empty');
+  const measured: Record<'make' | 'ninja' | 'argv' | 'zx' | 'empty', Timing[]> = { make: [], ninja: [], argv: [], zx: [], empty: [] };
+  for (let round = 0; round < rounds; round++) {
+    measured.make.push(runMake(directory, 2));
+    measured.ninja.push(runNinja(directory, 2));
+    measured.argv.push(fresh('argv'));
+    measured.zx.push(fresh('zx'));
+    measured.empty.push(fresh('empty'));
+  }
   const perTask = (timing: Timing) => (timing.makespanSeconds * 2 * 1000) / workload.tasks.length;
-  print(`\n2000 no-op process tasks, P=2: time per task per slot`);
-  print(`  make                   ${perTask(make).toFixed(2)} ms`);
-  print(`  ninja                  ${perTask(ninja).toFixed(2)} ms`);
-  print(`  onboarder runCommand   ${perTask(onboarder).toFixed(2)} ms  (${(perTask(onboarder) / perTask(make)).toFixed(2)}x make)`);
-  print(`  onboarder zx $         ${perTask(zx).toFixed(2)} ms  (${(perTask(zx) / perTask(make)).toFixed(2)}x make)`);
-  print(`  onboarder, no process  ${perTask(empty).toFixed(2)} ms`);
+  const make = perTask(medianTiming(measured.make));
+  print(`\n2000 no-op process tasks, P=2: time per task per slot, median of ${rounds} rounds`);
+  const row = (label: string, timings: Timing[], compare: boolean) => {
+    const value = perTask(medianTiming(timings));
+    print(`  ${label.padEnd(22)} ${value.toFixed(2)} ms${compare ? `  (${(value / make).toFixed(2)}x make)` : ''}${spread(timings, perTask)}`);
+  };
+  row('make', measured.make, false);
+  row('ninja', measured.ninja, false);
+  row('onboarder runCommand', measured.argv, true);
+  row('onboarder zx $', measured.zx, true);
+  row('onboarder, no process', measured.empty, false);
 
   const emptyFile = path.join(directory, 'empty.ts');
   writeFileSync(emptyFile, '');
   const bare = median(Array.from({ length: 5 }, () => timed(process.execPath, ['--import', 'tsx', emptyFile], directory).seconds));
   const rerun = median(Array.from({ length: 5 }, () => runOnboarder(directory, ['all', '-j', '2']).wallSeconds));
-  print(`  no-op re-run of 2000 stamped tasks ${rerun.toFixed(3)}s vs bare tsx start ${bare.toFixed(3)}s: ${(rerun / bare).toFixed(2)}x`);
-  results.noOps = { make, ninja, onboarder, zx, empty, perTaskMs: { make: perTask(make), ninja: perTask(ninja), onboarder: perTask(onboarder), zx: perTask(zx), empty: perTask(empty) }, rerunSeconds: rerun, bareTsxSeconds: bare };
+  print(`  no-op re-run of 2000 stamped tasks ${rerun.toFixed(3)}s vs bare tsx start ${bare.toFixed(3)}s: ${(rerun / bare).toFixed(2)}x (medians of 5)`);
+  results.noOps = { rounds: measured, perTaskMs: Object.fromEntries(Object.entries(measured).map(([tool, timings]) => [tool, perTask(medianTiming(timings))])), rerunSeconds: rerun, bareTsxSeconds: bare };
 }
 
 function measureMemory(): void {
