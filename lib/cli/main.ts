@@ -25,6 +25,7 @@ import { JsonStateStore } from '../state/json-state-store.js';
 import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
+import { preferCompactHeap } from './heap-policy.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
 import type { LoadedEnvironment, Project } from './project.js';
 import { formatTaskList } from './show-list.js';
@@ -116,6 +117,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   for (const result of [force, skip, only, reset]) if (!result.ok) return reportError(io, result.error);
   const ids = (result: Result<TaskId[], ConfigurationFailure>) => new Set(result.ok ? result.value : []);
 
+  preferCompactHeap();
   const opened = JsonStateStore.open(stateDirectory);
   if (!opened.ok) return reportError(io, opened.error);
   const store = opened.value;

@@ -153,7 +153,8 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
   };
 
   const pickReady = (): TaskId | undefined => {
-    for (const [index, id] of ready.entries()) {
+    for (let index = 0; index < ready.length; index++) {
+      const id = ready[index]!;
       const pool = graph.nodes.get(id)!.instance.definition.spec.pool;
       if (pool !== undefined && (poolUse.get(pool) ?? 0) >= Math.max(1, options.pools[pool] ?? 1)) continue;
       ready.splice(index, 1);

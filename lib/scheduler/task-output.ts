@@ -21,10 +21,15 @@ export class TaskOutput {
   }
 
   flush(): void {
-    for (const stream of ['stdout', 'stderr', 'log'] as const) {
-      if (this.partial[stream] !== '') this.line(stream, this.partial[stream]);
-      this.partial[stream] = '';
-    }
+    this.flushStream('stdout');
+    this.flushStream('stderr');
+    this.flushStream('log');
+  }
+
+  private flushStream(stream: OutputStream): void {
+    if (this.partial[stream] === '') return;
+    this.line(stream, this.partial[stream]);
+    this.partial[stream] = '';
   }
 
   /** The last lines of output, for failure messages. */

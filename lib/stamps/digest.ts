@@ -1,19 +1,14 @@
 import crypto from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { canonicalJson } from '../dsl/canonical-json.js';
-import type { Fingerprint } from '../dsl/ids.js';
 
 // One-shot hashing (Node >= 20.12) allocates no Hash stream object: it runs twice per task on every run.
-const sha256Hex: (text: string) => string =
+export const sha256Hex: (text: string) => string =
   typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** sha256 (hex) of a string or a value's canonical JSON. */
 export function digestOf(value: unknown): string {
   return sha256Hex(typeof value === 'string' ? value : canonicalJson(value));
-}
-
-export function fingerprintOf(value: unknown): Fingerprint {
-  return digestOf(value) as Fingerprint;
 }
 
 /** sha256 (hex) of a file's contents, streamed so multi-GB images do not fill memory. */

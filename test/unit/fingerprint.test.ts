@@ -5,7 +5,8 @@ import { task } from '../../lib/dsl/define-tasks.js';
 import { canonicalJson } from '../../lib/dsl/canonical-json.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import { ConfigReadRecorder, replayReads } from '../../lib/stamps/config-reads.js';
-import { computeFingerprint, definitionDigest, diffComponents, inputDigests, type FingerprintComponents } from '../../lib/stamps/fingerprint.js';
+import { computeFingerprint, definitionDigest, diffComponents, fingerprintText, inputDigests, type FingerprintComponents } from '../../lib/stamps/fingerprint.js';
+import { digestOf } from '../../lib/stamps/digest.js';
 import type { Fingerprint } from '../../lib/dsl/ids.js';
 
 const base: FingerprintComponents = {
@@ -85,6 +86,24 @@ test('canonical JSON: sorted keys at every level, otherwise exactly JSON.stringi
   assert.is(canonicalJson({ b: 1, a: 2 }), canonicalJson({ a: 2, b: 1 }));
   assert.is(canonicalJson({ at: new Date(0) }), '{"at":"1970-01-01T00:00:00.000Z"}', 'toJSON is honoured, as JSON.stringify does');
   assert.throws(() => canonicalJson({ big: 1n }), /BigInt/);
+});
+
+test('the fingerprint text is the canonical JSON of the components, so stamps stay valid', () => {
+  const samples: FingerprintComponents[] = [
+    base,
+    { ...base, inputs: {}, sources: {}, tools: {}, dependencies: {}, config: {} },
+    {
+      ...base,
+      task: 'deploy "quoted" ü',
+      inputs: { zeta: '1', alpha: '2', 'ä': '3' },
+      dependencies: Object.assign(Object.create(null) as Record<string, Fingerprint>, { 'b[x=1]': 'f1' as Fingerprint, a: 'f2' as Fingerprint }),
+      config: { '["clusters","osdc"]#keys': 'k', '["site"]': 's' },
+    },
+  ];
+  for (const components of samples) {
+    assert.is(fingerprintText(components), canonicalJson(components));
+    assert.is(computeFingerprint(components), digestOf(components));
+  }
 });
 
 test.run();
