@@ -154,11 +154,20 @@ function compareOverhead(): void {
 function measureMemory(): void {
   const workload = noOps(10_000, 4);
   const directory = prepare(workload);
-  const plan = runOnboarder(directory, ['all', '--dry-run']);
-  const run = runOnboarder(directory, ['all', '-j', '4']);
-  const rerun = runOnboarder(directory, ['all', '-j', '4']);
-  print(`\n10,000-task graph: peak memory dry-run ${(plan.peakKiB! / 1024).toFixed(0)} MB, first run ${(run.peakKiB! / 1024).toFixed(0)} MB (${run.wallSeconds.toFixed(1)}s), re-run ${(rerun.peakKiB! / 1024).toFixed(0)} MB (${rerun.wallSeconds.toFixed(2)}s)`);
-  results.tenThousand = { plan, run, rerun };
+  const measured: Record<'plan' | 'run' | 'rerun', Timing[]> = { plan: [], run: [], rerun: [] };
+  for (let round = 0; round < rounds; round++) {
+    rmSync(path.join(directory, '.cache'), { recursive: true, force: true });
+    measured.plan.push(runOnboarder(directory, ['all', '--dry-run']));
+    measured.run.push(runOnboarder(directory, ['all', '-j', '4']));
+    measured.rerun.push(runOnboarder(directory, ['all', '-j', '4']));
+  }
+  const megabytes = (timing: Timing) => timing.peakKiB! / 1024;
+  const describe = (timings: Timing[]) => {
+    const values = timings.map(megabytes).sort((a, b) => a - b);
+    return `${median(values).toFixed(0)} MB (max ${values.at(-1)!.toFixed(0)})`;
+  };
+  print(`\n10,000-task graph, peak RSS, median of ${rounds} rounds: dry-run ${describe(measured.plan)}, first run ${describe(measured.run)} in ${median(measured.run.map((timing) => timing.wallSeconds)).toFixed(1)}s, re-run ${describe(measured.rerun)} in ${median(measured.rerun.map((timing) => timing.wallSeconds)).toFixed(2)}s`);
+  results.tenThousand = measured;
 }
 
 const cases: Record<string, () => void> = {

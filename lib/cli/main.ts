@@ -20,6 +20,7 @@ import { planRun } from '../scheduler/plan-run.js';
 import { Redactor } from '../scheduler/redactor.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { runGraph } from '../scheduler/run-graph.js';
+import { closeSpawnService } from '../scheduler/spawn-service.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { JsonStateStore } from '../state/json-state-store.js';
 import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
@@ -143,6 +144,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     }
     const commands = await planCommands(graph, plan, { root: project.root, config: environment.value.config, redactor });
     await closeRunResources();
+    closeSpawnService();
     if (options.json) {
       const steps = plan.map((step) => ({ ...step, ...(commands.get(step.task) ?? {}) }));
       io.stdout.write(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`);
@@ -225,6 +227,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       process.off('SIGTERM', onSignal);
       await reporter.close();
       await closeRunResources();
+      closeSpawnService();
       await sources.save();
     }
     await saveRunRecord(stateDirectory, redactor.redactValue(record));

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import type { Shell } from 'zx';
 import type { TaskId } from './ids.js';
 
@@ -19,18 +18,23 @@ export interface CommandReporter {
   stderr(chunk: string): void;
 }
 
-/** How a tool helper starts one program through the task (see TaskContext.spawn). */
-export interface SpawnOptions {
+/** How a tool helper runs one program through the task (see TaskContext.execute). */
+export interface ExecuteOptions {
   /** The project root when not given. */
   readonly cwd?: string;
   /** Variables added to (or replacing) the engine's own environment for this program. */
   readonly env?: Readonly<Record<string, string>>;
-  /** 'pipe' to write to the program's standard input; otherwise it reads /dev/null. */
-  readonly stdin?: 'pipe' | 'ignore';
+  /** Written to the program's standard input, which is then closed; without it, stdin is /dev/null. */
+  readonly input?: string;
+  /** Receive the program's output as it arrives (decoded as UTF-8). */
+  readonly stdout?: (chunk: string) => void;
+  readonly stderr?: (chunk: string) => void;
 }
 
-/** Starts a program with an argument array, no shell; its stdout and stderr are pipes. */
-export type SpawnProgram = (program: string, args: readonly string[], options?: SpawnOptions) => ChildProcess;
+/** How a program ended: its exit code or signal, or why it could not start. */
+export type ProgramExit =
+  | { readonly exitCode: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly startError: { readonly code?: string; readonly message: string } };
 
 /** What a task's `run` and `check` functions receive. */
 export interface TaskContext<Inputs, Config, Vars> {
@@ -55,11 +59,11 @@ export interface TaskContext<Inputs, Config, Vars> {
   /** For tool helpers: reports commands that run outside `$`. */
   readonly commands: CommandReporter;
   /**
-   * For tool helpers: starts a program directly (argument array, no shell), as one of this task's process
+   * For tool helpers: runs a program directly (argument array, no shell) as one of this task's process
    * groups: stopped with the task (timeout, Ctrl-C), replaced by `true` in a dry run. It does not report
-   * the command; runCommand does both.
+   * the command or its output; runCommand does both.
    */
-  readonly spawn: SpawnProgram;
+  execute(program: string, args: readonly string[], options?: ExecuteOptions): Promise<ProgramExit>;
   /** The project root (where deploy.ts lives). */
   readonly root: string;
   /** Marks a value as secret: it is redacted from every output, log and state file from now on. */

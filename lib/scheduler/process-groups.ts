@@ -1,22 +1,53 @@
 import cp, { type ChildProcess } from 'node:child_process';
+import { spawnService, type ProgramExit, type ProgramHandlers, type ProgramRequest } from './spawn-service.js';
 
 /**
- * Tracks the child processes a task starts. Each child leads its own process group (detached), so stopping
- * a task signals the whole tree, grandchildren included: TERM, then KILL after a grace period.
+ * Tracks the process groups a task starts. Each program leads its own group (detached), so stopping a task
+ * signals the whole tree, grandchildren included: TERM, then KILL after a grace period.
  */
 export class ProcessGroups {
-  private readonly children = new Set<ChildProcess>();
+  private readonly groups = new Set<number>();
+  private boundSpawn: typeof cp.spawn | undefined;
+  /** Set once the task is stopped: a program that starts after that is stopped at once. */
+  private stoppedWithGraceMs: number | undefined;
 
-  /** With `dryRun`, every spawn runs `true` instead: the command is reported, nothing happens. */
+  /** With `dryRun`, every program is `true` instead: the command is reported, nothing happens. */
   constructor(private readonly dryRun = false) {}
 
-  private boundSpawn: typeof cp.spawn | undefined;
+  /** Runs a program through the spawn service, tracking its group while it runs. */
+  async execute(request: ProgramRequest, handlers: Omit<ProgramHandlers, 'started'>): Promise<ProgramExit> {
+    if (this.stoppedWithGraceMs !== undefined) return { startError: { code: 'ESTOPPED', message: 'the task was stopped' } };
+    let group: number | undefined;
+    const program = this.dryRun ? { ...request, program: 'true', args: [] } : request;
+    const exit = await spawnService().run(program, {
+      // A spawner reports the start a moment later: the task may have been stopped meanwhile.
+      started: (pid) => this.adopt((group = pid)),
+      stdout: handlers.stdout,
+      stderr: handlers.stderr,
+    });
+    // A program whose spawner died may still run: it stays tracked, so the task's stop ends it.
+    if (group !== undefined && !('startError' in exit)) this.groups.delete(group);
+    return exit;
+  }
 
-  /** Starts a process as a new group leader and tracks it (`true` instead, in a dry run). */
+  /** Starts a process directly as a new group leader and tracks it (`true` instead, in a dry run). */
   spawn(command: string, args: readonly string[], options: cp.SpawnOptions): ChildProcess {
     const child = this.dryRun ? cp.spawn('true', [], { ...options, detached: true }) : cp.spawn(command, args, { ...options, detached: true });
-    this.track(child);
+    const group = child.pid;
+    if (group !== undefined) {
+      this.adopt(group);
+      child.once('exit', () => this.groups.delete(group));
+    }
     return child;
+  }
+
+  /** Tracks a started group, or stops it at once when the task already was (a body that kept going). */
+  private adopt(group: number): void {
+    this.groups.add(group);
+    const graceMs = this.stoppedWithGraceMs;
+    if (graceMs === undefined) return;
+    signalGroups([group], 'SIGTERM');
+    setTimeout(signalGroups, graceMs, [group], 'SIGKILL').unref();
   }
 
   /** spawn() as a free function, a drop-in for child_process.spawn: zx uses it through its `spawn` option. */
@@ -24,20 +55,15 @@ export class ProcessGroups {
     return (this.boundSpawn ??= this.spawn.bind(this) as unknown as typeof cp.spawn);
   }
 
-  track(child: ChildProcess): void {
-    if (child.pid === undefined) return;
-    this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
-  }
-
   get size(): number {
-    return this.children.size;
+    return this.groups.size;
   }
 
   /** Signals every live group; KILL follows after `graceMs` for any still alive. Resolves when all are gone. */
   async stop(graceMs: number): Promise<void> {
-    if (this.children.size === 0) return;
-    const groups = [...this.children].map((child) => child.pid!);
+    this.stoppedWithGraceMs = graceMs;
+    if (this.groups.size === 0) return;
+    const groups = [...this.groups];
     signalGroups(groups, 'SIGTERM');
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && groups.some(groupAlive)) await sleep(25);
@@ -49,7 +75,8 @@ export class ProcessGroups {
 
   /** Immediately KILLs every group (a second Ctrl-C). */
   killNow(): void {
-    signalGroups([...this.children].map((child) => child.pid!), 'SIGKILL');
+    this.stoppedWithGraceMs = 0;
+    signalGroups([...this.groups], 'SIGKILL');
   }
 }
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { LogEntry, Shell } from 'zx';
-import type { CommandReporter, SpawnOptions, TaskContext, TaskLogger } from '../dsl/context.js';
+import type { CommandReporter, ExecuteOptions, ProgramExit, TaskContext, TaskLogger } from '../dsl/context.js';
 import type { TaskId } from '../dsl/ids.js';
 import type { TaskInstance } from '../dsl/task.js';
 import type { ConfigReadRecorder } from '../stamps/config-reads.js';
@@ -94,9 +94,9 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     this.log = new ScopeLogger(this.output);
     this.commands = new ScopeCommands(this);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    // Bodies may destructure these: `async ({ secret, spawn }) => ...`.
+    // Bodies may destructure these: `async ({ secret, execute }) => ...`.
     this.secret = this.secret.bind(this);
-    this.spawn = this.spawn.bind(this);
+    this.execute = this.execute.bind(this);
   }
 
   get stopReason(): StopReason {
@@ -147,13 +147,18 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     return this.shell;
   }
 
-  spawn(program: string, args: readonly string[], options: SpawnOptions = {}) {
-    const base = processEnvironment(this.environment);
-    return this.groups.spawn(program, args, {
-      cwd: options.cwd ?? this.root,
-      env: options.env ? { ...base, ...options.env } : base,
-      stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
-    });
+  execute(program: string, args: readonly string[], options: ExecuteOptions = {}): Promise<ProgramExit> {
+    return this.groups.execute(
+      {
+        program,
+        args,
+        cwd: options.cwd ?? this.root,
+        baseEnvironment: processEnvironment(this.environment),
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.input !== undefined ? { input: options.input } : {}),
+      },
+      { stdout: options.stdout ?? ignoreOutput, stderr: options.stderr ?? ignoreOutput },
+    );
   }
 
   secret<T extends string>(value: T): T {
@@ -196,6 +201,8 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     }
   }
 }
+
+function ignoreOutput(): void {}
 
 class ScopeLogger implements TaskLogger {
   constructor(private readonly output: TaskOutput) {}

@@ -3,7 +3,7 @@ import { CommandFailure } from '../dsl/command-failure.js';
 import { toolVersion } from '../stamps/tool-versions.js';
 
 /** The part of a task's context that tool helpers use: pass the task's own context. */
-export type ToolContext = Pick<TaskContext<unknown, unknown, unknown>, 'signal' | 'log' | 'secret' | 'commands' | 'spawn' | 'root' | 'dryRun'>;
+export type ToolContext = Pick<TaskContext<unknown, unknown, unknown>, 'signal' | 'log' | 'secret' | 'commands' | 'execute' | 'root' | 'dryRun'>;
 
 export interface CommandOptions {
   readonly cwd?: string;
@@ -37,48 +37,42 @@ export async function runCommand(context: ToolContext, argv: readonly string[], 
   const commandLine = formatCommand(argv);
   const cwd = options.cwd ?? context.root;
   const finished = context.commands.started(commandLine, cwd);
-  const child = context.spawn(program, args, {
-    cwd,
-    ...(options.env ? { env: options.env } : {}),
-    stdin: options.input !== undefined ? 'pipe' : 'ignore',
-  });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const interleaved: string[] = []; // both streams in arrival order, for the failure's output tail
   const stdoutLines = options.displayLine ? displayedLines(options.displayLine, (line) => context.commands.stdout(line)) : undefined;
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout.push(chunk);
-    interleaved.push(chunk);
-    if (stdoutLines) stdoutLines.write(chunk);
-    else context.commands.stdout(chunk);
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr.push(chunk);
-    interleaved.push(chunk);
-    context.commands.stderr(chunk);
-  });
-  if (child.stdin) {
-    // The program may exit without reading its input (or be `true` in a dry run): not an error of ours.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input);
-  }
-  const ended = await new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; startError?: NodeJS.ErrnoException }>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      if (child.pid === undefined) resolve({ exitCode: null, signal: null, startError: error });
-    });
-    child.once('close', (exitCode, signal) => resolve({ exitCode, signal }));
+  const exit = await context.execute(program, args, {
+    cwd,
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    stdout: (chunk) => {
+      stdout.push(chunk);
+      interleaved.push(chunk);
+      if (stdoutLines) stdoutLines.write(chunk);
+      else context.commands.stdout(chunk);
+    },
+    stderr: (chunk) => {
+      stderr.push(chunk);
+      interleaved.push(chunk);
+      context.commands.stderr(chunk);
+    },
   });
   stdoutLines?.end();
-  finished(ended.exitCode ?? (ended.startError ? 127 : null), ended.signal);
-  const output = { stdout: stdout.join(''), stderr: stderr.join('') };
-  if (ended.startError) {
-    const why = ended.startError.code === 'ENOENT' ? `'${program}' was not found (is it installed and on PATH, or is ${cwd} missing?)` : `'${program}' could not be started (${ended.startError.code ?? ended.startError.message})`;
-    throw new CommandFailure(commandLine, null, null, '', why);
+  if ('startError' in exit) {
+    finished(127, null);
+    const { code, message } = exit.startError;
+    const why =
+      code === 'ENOENT'
+        ? `'${program}' was not found (is it installed and on PATH, or is ${cwd} missing?)`
+        : `'${program}' could not be started (${code === 'ESPAWNER' ? message : (code ?? message)})`;
+    throw new CommandFailure(commandLine, null, null, tail(interleaved.join('')), why);
   }
-  const exitCode = ended.exitCode ?? -1;
+  finished(exit.exitCode, exit.signal);
+  const output = { stdout: stdout.join(''), stderr: stderr.join('') };
+  const exitCode = exit.exitCode ?? -1;
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     if (context.signal.aborted) throw context.signal.reason ?? new Error('aborted');
-    throw new CommandFailure(commandLine, ended.exitCode, ended.signal, tail(interleaved.join('')));
+    throw new CommandFailure(commandLine, exit.exitCode, exit.signal, tail(interleaved.join('')));
   }
   return { ...output, exitCode };
 }

@@ -75,18 +75,20 @@ test('retries count and back off, each attempt logged', withTimeout(60_000, asyn
   }
 }));
 
-test('a timeout kills the whole process tree', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  const marker = `31.${process.pid}7`;
-  try {
-    const result = await project.run(['slow'], { SLOW_SECONDS: marker, SLOW_TIMEOUT: '700', ONBOARDER_GRACE_MS: '500' });
-    assert.is(result.code, 1);
-    assert.match(result.stdout, '[slow] FAILED: slow: timed out after 700ms');
-    assert.equal(processesMatching(`sleep ${marker}`), []);
-  } finally {
-    project.remove();
-  }
-}));
+for (const runner of ['zx', 'argv'] as const) {
+  test(`a timeout kills the whole process tree (${runner === 'zx' ? "zx's $" : 'runCommand, through a spawner'})`, withTimeout(60_000, async () => {
+    const project = FixtureProject.copy('basic');
+    const marker = `31.${process.pid}${runner === 'zx' ? 7 : 8}`;
+    try {
+      const result = await project.run(['slow'], { SLOW_SECONDS: marker, SLOW_TIMEOUT: '700', ONBOARDER_GRACE_MS: '500', SLOW_RUNNER: runner });
+      assert.is(result.code, 1);
+      assert.match(result.stdout, '[slow] FAILED: slow: timed out after 700ms');
+      assert.equal(processesMatching(`sleep ${marker}`), []);
+    } finally {
+      project.remove();
+    }
+  }));
+}
 
 test('--timeout sets one limit for every task of the run', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
@@ -123,28 +125,31 @@ test('kill -9 during a task: the re-run runs that task again, completed stamps a
   }
 }));
 
-test('Ctrl-C stops the run: no child survives, finished stamps stay, exit 130', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  const marker = `33.${process.pid}1`;
-  try {
-    const child = project.start(['after-slow'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '1000' });
-    let stdout = '';
-    child.stdout!.on('data', (chunk) => (stdout += chunk));
-    await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
-    process.kill(child.pid!, 'SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.is(code, 130);
-    assert.equal(processesMatching(`sleep ${marker}`), []);
-    assert.match(stdout, 'interrupted');
-    const status = await project.run(['--status', 'after-slow', '--json']);
-    const rows = JSON.parse(status.stdout) as { task: string; state: string }[];
-    assert.is(rows.find((row) => row.task === 'validate')!.state, 'done');
-    assert.is(rows.find((row) => row.task === 'slow')!.state, 'interrupted');
-    assert.ok(readdirSync(project.path('.cache', 'state', 'test', 'runs')).length === 1);
-  } finally {
-    project.remove();
-  }
-}));
+for (const runner of ['zx', 'argv'] as const) {
+  test(`Ctrl-C stops the run: no child survives, finished stamps stay, exit 130 (${runner})`, withTimeout(60_000, async () => {
+    const project = FixtureProject.copy('basic');
+    const marker = `33.${process.pid}${runner === 'zx' ? 1 : 2}`;
+    try {
+      const child = project.start(['after-slow'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '1000', SLOW_RUNNER: runner });
+      let stdout = '';
+      child.stdout!.on('data', (chunk) => (stdout += chunk));
+      await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+      // To the whole process group, as a terminal's Ctrl-C does: the spawner processes get it too.
+      process.kill(-child.pid!, 'SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.is(code, 130);
+      assert.equal(processesMatching(`sleep ${marker}`), []);
+      assert.match(stdout, 'interrupted');
+      const status = await project.run(['--status', 'after-slow', '--json']);
+      const rows = JSON.parse(status.stdout) as { task: string; state: string }[];
+      assert.is(rows.find((row) => row.task === 'validate')!.state, 'done');
+      assert.is(rows.find((row) => row.task === 'slow')!.state, 'interrupted');
+      assert.ok(readdirSync(project.path('.cache', 'state', 'test', 'runs')).length === 1);
+    } finally {
+      project.remove();
+    }
+  }));
+}
 
 test('a second run while one holds the lock is refused with the holder', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');

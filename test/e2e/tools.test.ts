@@ -10,7 +10,7 @@ import { runCommand } from '../../lib/tools/command.js';
 import { runMake } from '../../lib/tools/make.js';
 import { packerBuild, packerValidate, parseMachineLine, supportsInit, type PackerArtifact } from '../../lib/tools/packer.js';
 import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuWorkspace, type TofuOutput } from '../../lib/tools/tofu.js';
-import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { processesMatching, repositoryRoot, withTimeout } from '../helpers/project.js';
 import { failureOf, runBody } from '../helpers/run-body.js';
 
 interface Context {
@@ -230,6 +230,29 @@ test('the context $ is bound to the task: project root as cwd, output as events,
   assert.is(run.record.outcome, 'succeeded', run.output);
   assert.equal(seen, [directory, 'synchronously', '/']);
   assert.match(run.output, '$ echo synchronously\nsynchronously');
+}));
+
+test('runCommand programs start in a spawner process; a spawner that dies fails its command clearly and is replaced', withTimeout(30_000, async () => {
+  const marker = `30.${process.pid}`;
+  let parent = 0;
+  let exit: unknown;
+  let after = '';
+  const run = await runBody(async (context) => {
+    // $PPID of the program is the process that forked it: a spawner, not this engine process.
+    parent = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
+    const running = context.execute('sh', ['-c', `echo $PPID; exec sleep ${marker}`], {
+      stdout: (chunk) => {
+        if (parent !== 0) process.kill(Number(chunk.trim()), 'SIGKILL');
+      },
+    });
+    exit = await running;
+    after = (await runCommand(context, ['echo', 'still works'])).stdout;
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.ok(parent > 0 && parent !== process.pid, `the program's parent ${parent} is a spawner, not the engine ${process.pid}`);
+  assert.equal(exit, { startError: { code: 'ESPAWNER', message: 'the process spawner exited while the program ran' } });
+  assert.is(after, 'still works\n');
+  assert.equal(processesMatching(`sleep ${marker}`), [], "the task's stop ended the program the dead spawner left behind");
 }));
 
 test.run();
