@@ -4,7 +4,8 @@
 // blocked for all of it. Protocol (advanced serialization), see spawn-service.ts:
 //   in:  { type: 'env', env }   the base environment of the runs that follow
 //        { type: 'run', id, program, args, cwd, env?, input? }   env: variables added to the base
-//   out: { type: 'started', id, pid } | { type: 'start-failed', id, code, message }
+//   out: { type: 'ready' }   once, when it can take requests
+//        { type: 'started', id, pid } | { type: 'start-failed', id, code, message }
 //        { type: 'stdout' | 'stderr', id, data }   { type: 'exit', id, exitCode, signal }
 import { spawn } from 'node:child_process';
 
@@ -14,6 +15,8 @@ let baseEnvironment = process.env;
 process.on('SIGINT', () => undefined);
 // The engine went away: nothing more to do.
 process.on('disconnect', () => process.exit(0));
+
+process.send({ type: 'ready' });
 
 process.on('message', (message) => {
   if (message.type === 'env') {

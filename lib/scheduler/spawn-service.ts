@@ -26,6 +26,7 @@ export interface ProgramHandlers {
 export type { ProgramExit };
 
 type SpawnerMessage =
+  | { type: 'ready' }
   | { type: 'started'; id: number; pid: number }
   | { type: 'start-failed'; id: number; code?: string; message: string }
   | { type: 'stdout' | 'stderr'; id: number; data: string }
@@ -44,6 +45,8 @@ class Spawner {
   readonly inFlight = new Map<number, InFlight>();
   /** Requests sent whose fork has not been acknowledged yet: the spawner is busy forking. */
   pendingStarts = 0;
+  /** It has booted (a Node start, ~50 ms): until then programs are spawned directly, not queued behind it. */
+  ready = false;
   private lastEnvironment: NodeJS.ProcessEnv | undefined;
   private alive = true;
 
@@ -58,7 +61,7 @@ class Spawner {
   }
 
   get usable(): boolean {
-    return this.alive && this.child.connected;
+    return this.ready && this.alive && this.child.connected;
   }
 
   run(id: number, request: ProgramRequest, handlers: ProgramHandlers, resolve: (exit: ProgramExit) => void): void {
@@ -90,6 +93,10 @@ class Spawner {
   }
 
   private receive(message: SpawnerMessage): void {
+    if (message.type === 'ready') {
+      this.ready = true;
+      return;
+    }
     const running = this.inFlight.get(message.id);
     if (!running) return;
     switch (message.type) {
@@ -165,18 +172,19 @@ export class SpawnService {
     });
   }
 
-  /** The spawner with the fewest forks in progress; a new one while all are busy and there is room. */
+  /**
+   * The ready spawner with the fewest forks in progress. While all are busy and there is room, another
+   * one boots in the background; until some spawner is ready, programs are spawned directly.
+   */
   private pick(): Spawner | undefined {
     let best: Spawner | undefined;
     for (const spawner of this.spawners) if (spawner.usable && (!best || spawner.pendingStarts < best.pendingStarts)) best = spawner;
-    if ((!best || best.pendingStarts > 0) && this.spawners.length < this.capacity && !this.unavailable) {
-      const started = this.start();
-      if (started) return started;
-    }
+    const booting = this.spawners.some((spawner) => !spawner.ready);
+    if ((!best || best.pendingStarts > 0) && !booting && this.spawners.length < this.capacity && !this.unavailable) this.start();
     return best;
   }
 
-  private start(): Spawner | undefined {
+  private start(): void {
     try {
       const child = fork(helperScript, [], {
         // A plain Node: none of the engine's own flags (tsx's loader, profilers, heap sizes).
@@ -184,12 +192,15 @@ export class SpawnService {
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
-      const spawner = new Spawner(child, (gone) => this.spawners.splice(this.spawners.indexOf(gone), 1));
-      this.spawners.push(spawner);
-      return spawner;
+      this.spawners.push(
+        new Spawner(child, (gone) => {
+          this.spawners.splice(this.spawners.indexOf(gone), 1);
+          // One that never came up will not the next time either: spawn directly from now on.
+          if (!gone.ready) this.unavailable = true;
+        }),
+      );
     } catch {
       this.unavailable = true;
-      return undefined;
     }
   }
 }

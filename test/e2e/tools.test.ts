@@ -238,8 +238,13 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
   let exit: unknown;
   let after = '';
   const run = await runBody(async (context) => {
-    // $PPID of the program is the process that forked it: a spawner, not this engine process.
-    parent = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
+    // $PPID of the program is the process that forked it: a spawner once one has booted (the first
+    // programs are spawned directly meanwhile), not this engine process.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      parent = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
+      if (parent !== process.pid) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const running = context.execute('sh', ['-c', `echo $PPID; exec sleep ${marker}`], {
       stdout: (chunk) => {
         if (parent !== 0) process.kill(Number(chunk.trim()), 'SIGKILL');
