@@ -11,8 +11,10 @@ import { spawn } from 'node:child_process';
 
 let baseEnvironment = process.env;
 
-// Ctrl-C reaches the whole terminal process group; the engine decides what stops, and this keeps serving.
+// Ctrl-C (or a SIGTERM to the whole process group) reaches this process too; the engine decides what stops
+// and reports it as interrupted, so this keeps serving until the engine disconnects.
 process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
 // The engine went away: nothing more to do.
 process.on('disconnect', () => process.exit(0));
 

@@ -125,17 +125,18 @@ test('kill -9 during a task: the re-run runs that task again, completed stamps a
   }
 }));
 
-for (const runner of ['zx', 'argv'] as const) {
-  test(`Ctrl-C stops the run: no child survives, finished stamps stay, exit 130 (${runner})`, withTimeout(60_000, async () => {
+for (const [runner, signal] of [['zx', 'SIGINT'], ['argv', 'SIGINT'], ['argv', 'SIGTERM']] as const) {
+  test(`${signal} stops the run: no child survives, finished stamps stay, exit 130 (${runner})`, withTimeout(60_000, async () => {
     const project = FixtureProject.copy('basic');
-    const marker = `33.${process.pid}${runner === 'zx' ? 1 : 2}`;
+    const marker = `33.${process.pid}${runner === 'zx' ? 1 : signal === 'SIGINT' ? 2 : 3}`;
     try {
       const child = project.start(['after-slow'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '1000', SLOW_RUNNER: runner });
       let stdout = '';
       child.stdout!.on('data', (chunk) => (stdout += chunk));
       await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
-      // To the whole process group, as a terminal's Ctrl-C does: the spawner processes get it too.
-      process.kill(-child.pid!, 'SIGINT');
+      // To the whole process group, as a terminal's Ctrl-C (or a service manager's stop) does: the spawner
+      // processes get it too, and the tasks still end as interrupted, not as failed commands.
+      process.kill(-child.pid!, signal);
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       assert.is(code, 130);
       assert.equal(processesMatching(`sleep ${marker}`), []);
