@@ -187,8 +187,10 @@ export class SpawnService {
   private start(): void {
     try {
       const child = fork(helperScript, [], {
-        // A plain Node: none of the engine's own flags (tsx's loader, profilers, heap sizes).
+        // A plain Node: none of the engine's own flags (tsx's loader, profilers, heap sizes). The programs it
+        // starts get the engine's environment, NODE_OPTIONS included, from the first 'env' message.
         execArgv: [],
+        env: { ...process.env, NODE_OPTIONS: undefined },
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });

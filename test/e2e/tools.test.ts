@@ -237,6 +237,10 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
   let parent = 0;
   let exit: unknown;
   let after = '';
+  let nodeOptions = '';
+  // The engine's NODE_OPTIONS reach its programs, not the spawners themselves (they run a plain Node).
+  const savedNodeOptions = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = '--no-deprecation';
   const run = await runBody(async (context) => {
     // $PPID of the program is the process that forked it: a spawner once one has booted (the first
     // programs are spawned directly meanwhile), not this engine process.
@@ -245,6 +249,7 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
       if (parent !== process.pid) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    nodeOptions = (await runCommand(context, ['sh', '-c', 'echo "$NODE_OPTIONS"'])).stdout.trim();
     const running = context.execute('sh', ['-c', `echo $PPID; exec sleep ${marker}`], {
       stdout: (chunk) => {
         if (parent !== 0) process.kill(Number(chunk.trim()), 'SIGKILL');
@@ -253,7 +258,10 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
     exit = await running;
     after = (await runCommand(context, ['echo', 'still works'])).stdout;
   });
+  if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
+  else process.env.NODE_OPTIONS = savedNodeOptions;
   assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.is(nodeOptions, '--no-deprecation');
   assert.ok(parent > 0 && parent !== process.pid, `the program's parent ${parent} is a spawner, not the engine ${process.pid}`);
   assert.equal(exit, { startError: { code: 'ESPAWNER', message: 'the process spawner exited while the program ran' } });
   assert.is(after, 'still works\n');
