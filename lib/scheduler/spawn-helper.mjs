@@ -1,7 +1,7 @@
 // The process spawner: a small Node process (plain JavaScript, no tsx) that starts programs for the engine.
 // Node forks on Linux, and a fork costs in proportion to the forking process's memory: ~2.2 ms from the
 // engine (150-250 MB resident) against ~1 ms from this ~40 MB process, and the engine's event loop is
-// blocked for all of it. Protocol (advanced serialization), see spawn-service.ts:
+// blocked for all of it. Protocol (JSON messages over the IPC channel), see spawn-service.ts:
 //   in:  { type: 'env', env }   the base environment of the runs that follow
 //        { type: 'run', id, program, args, cwd, env?, input? }   env: variables added to the base
 //   out: { type: 'ready' }   once, when it can take requests

@@ -191,7 +191,7 @@ export class SpawnService {
         // starts get the engine's environment, NODE_OPTIONS included, from the first 'env' message.
         execArgv: [],
         env: { ...process.env, NODE_OPTIONS: undefined },
-        serialization: 'advanced',
+        serialization: 'json',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       this.spawners.push(
