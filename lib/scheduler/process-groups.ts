@@ -3,7 +3,9 @@ import { spawnService, type ProgramExit, type ProgramHandlers, type ProgramReque
 
 /**
  * Tracks the process groups a task starts. Each program leads its own group (detached), so stopping a task
- * signals the whole tree, grandchildren included: TERM, then KILL after a grace period.
+ * signals the whole tree, grandchildren included: TERM, then KILL after a grace period. A group whose
+ * leader exits while others in it still run (a program that left something in the background) stays
+ * tracked, so nothing a task started outlives it; the group's id cannot be reused while any member lives.
  */
 export class ProcessGroups {
   private readonly groups = new Set<number>();
@@ -26,7 +28,7 @@ export class ProcessGroups {
       stderr: handlers.stderr,
     });
     // A program whose spawner died may still run: it stays tracked, so the task's stop ends it.
-    if (group !== undefined && !('startError' in exit)) this.groups.delete(group);
+    if (group !== undefined && !('startError' in exit)) this.leaderExited(group);
     return exit;
   }
 
@@ -36,9 +38,13 @@ export class ProcessGroups {
     const group = child.pid;
     if (group !== undefined) {
       this.adopt(group);
-      child.once('exit', () => this.groups.delete(group));
+      child.once('exit', () => this.leaderExited(group));
     }
     return child;
+  }
+
+  private leaderExited(group: number): void {
+    if (!groupAlive(group)) this.groups.delete(group);
   }
 
   /** Tracks a started group, or stops it at once when the task already was (a body that kept going). */

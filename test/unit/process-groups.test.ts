@@ -28,4 +28,19 @@ test('after a stop, no program starts; one that runs is stopped with the group, 
   });
 });
 
+test('a program that leaves a process in the background: the group stays tracked and ends with the task', async () => {
+  const marker = `40.${process.pid}3`;
+  const groups = new ProcessGroups();
+  const exit = await groups.execute({ program: 'sh', args: ['-c', `sleep ${marker} > /dev/null 2>&1 &`], cwd: '/', baseEnvironment: process.env }, quiet);
+  assert.equal(exit, { exitCode: 0, signal: null });
+  assert.is(processesMatching(`sleep ${marker}`).length, 1, 'the background sleep outlived its shell');
+  assert.is(groups.size, 1);
+  await groups.stop(200);
+  assert.equal(processesMatching(`sleep ${marker}`), []);
+
+  const done = new ProcessGroups();
+  await done.execute({ program: 'true', args: [], cwd: '/', baseEnvironment: process.env }, quiet);
+  assert.is(done.size, 0, 'a group with nothing left in it is forgotten');
+});
+
 test.run();
