@@ -118,15 +118,16 @@ function compareOverhead(): void {
   const directory = prepare(workload);
   // Each body on a fresh state, so every task runs: argv (runCommand, no shell), zx's $ (bash -c), and no
   // process at all (the engine's own cost per task).
-  const fresh = (body: string) => {
+  const fresh = (body: string, env: NodeJS.ProcessEnv = {}) => {
     rmSync(path.join(directory, '.cache'), { recursive: true, force: true });
-    return runOnboarder(directory, ['all', '-j', '2'], { BENCH_BODY: body });
+    return runOnboarder(directory, ['all', '-j', '2'], { BENCH_BODY: body, ...env });
   };
-  const measured: Record<'make' | 'ninja' | 'argv' | 'zx' | 'empty', Timing[]> = { make: [], ninja: [], argv: [], zx: [], empty: [] };
+  const measured: Record<'make' | 'ninja' | 'argv' | 'direct' | 'zx' | 'empty', Timing[]> = { make: [], ninja: [], argv: [], direct: [], zx: [], empty: [] };
   for (let round = 0; round < rounds; round++) {
     measured.make.push(runMake(directory, 2));
     measured.ninja.push(runNinja(directory, 2));
     measured.argv.push(fresh('argv'));
+    measured.direct.push(fresh('argv', { ONBOARDER_SPAWNERS: '0' }));
     measured.zx.push(fresh('zx'));
     measured.empty.push(fresh('empty'));
   }
@@ -140,6 +141,7 @@ function compareOverhead(): void {
   row('make', measured.make, false);
   row('ninja', measured.ninja, false);
   row('onboarder runCommand', measured.argv, true);
+  row('  without spawners', measured.direct, true);
   row('onboarder zx $', measured.zx, true);
   row('onboarder, no process', measured.empty, false);
 

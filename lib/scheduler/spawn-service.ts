@@ -150,12 +150,12 @@ class Spawner {
  * Starts programs for the engine through a few small spawner processes (see spawn-helper.mjs): the
  * engine's event loop no longer stops for a fork per command, and forks from a small process are about
  * twice as fast. Each program is a process-group leader, as with a direct spawn. When no spawner can be
- * started, programs are spawned directly.
+ * started, or with ONBOARDER_SPAWNERS=0, programs are spawned directly.
  */
 export class SpawnService {
   private readonly spawners: Spawner[] = [];
   private nextId = 1;
-  private unavailable = false;
+  private unavailable = process.env.ONBOARDER_SPAWNERS === '0';
 
   constructor(private readonly capacity = Math.min(4, Math.max(1, os.availableParallelism()))) {}
 

@@ -268,4 +268,16 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
   assert.equal(processesMatching(`sleep ${marker}`), [], "the task's stop ended the program the dead spawner left behind");
 }));
 
+test('with ONBOARDER_SPAWNERS=0 the engine forks its programs itself', withTimeout(30_000, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const script = `import { runBody } from './test/helpers/run-body.js';
+import { runCommand } from './lib/tools/command.js';
+const parents = [];
+await runBody(async (context) => { for (let i = 0; i < 20; i++) parents.push(Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout)); });
+console.log(JSON.stringify({ self: process.pid, parents }));`;
+  const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repositoryRoot, env: { ...process.env, ONBOARDER_SPAWNERS: '0' } }).toString();
+  const { self, parents } = JSON.parse(output) as { self: number; parents: number[] };
+  assert.ok(parents.length === 20 && parents.every((parent) => parent === self), output);
+}));
+
 test.run();
