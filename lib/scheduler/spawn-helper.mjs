@@ -7,7 +7,7 @@
 //   out: { type: 'ready' }   once, when it can take requests
 //        { type: 'started', id, pid } | { type: 'start-failed', id, code, message }
 //        { type: 'stdout' | 'stderr', id, data }   { type: 'exit', id, exitCode, signal }
-import { spawn } from 'node:child_process';
+import { startProgram } from './start-program.mjs';
 
 let baseEnvironment = process.env;
 
@@ -27,34 +27,20 @@ process.on('message', (message) => {
   }
   if (message.type !== 'run') return;
   const { id } = message;
-  let child;
-  try {
-    child = spawn(message.program, message.args, {
+  startProgram(
+    {
+      program: message.program,
+      args: message.args,
       cwd: message.cwd,
       env: message.env ? { ...baseEnvironment, ...message.env } : baseEnvironment,
-      stdio: [message.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      // Its own process group, so the engine can stop the whole tree.
-      detached: true,
-    });
-  } catch (error) {
-    process.send({ type: 'start-failed', id, code: error.code, message: error.message });
-    return;
-  }
-  let failedToStart = false;
-  child.once('error', (error) => {
-    if (child.pid !== undefined) return;
-    failedToStart = true;
-    process.send({ type: 'start-failed', id, code: error.code, message: error.message });
-  });
-  if (child.pid === undefined) return;
-  process.send({ type: 'started', id, pid: child.pid });
-  child.stdout.setEncoding('utf8').on('data', (data) => process.send({ type: 'stdout', id, data }));
-  child.stderr.setEncoding('utf8').on('data', (data) => process.send({ type: 'stderr', id, data }));
-  if (child.stdin) {
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(message.input);
-  }
-  child.once('close', (exitCode, signal) => {
-    if (!failedToStart) process.send({ type: 'exit', id, exitCode, signal });
-  });
+      input: message.input,
+    },
+    {
+      started: (pid) => process.send({ type: 'started', id, pid }),
+      stdout: (data) => process.send({ type: 'stdout', id, data }),
+      stderr: (data) => process.send({ type: 'stderr', id, data }),
+      exit: (exit) =>
+        process.send('startError' in exit ? { type: 'start-failed', id, ...exit.startError } : { type: 'exit', id, exitCode: exit.exitCode, signal: exit.signal }),
+    },
+  );
 });

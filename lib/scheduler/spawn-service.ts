@@ -1,7 +1,8 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ProgramExit } from '../dsl/context.js';
+import { startProgram } from './start-program.mjs';
 
 /** One program to start: an argument array, never a shell string. */
 export interface ProgramRequest {
@@ -208,24 +209,16 @@ export class SpawnService {
 }
 
 function spawnDirectly(request: ProgramRequest, handlers: ProgramHandlers, resolve: (exit: ProgramExit) => void): void {
-  const child = spawn(request.program, request.args, {
-    cwd: request.cwd,
-    env: request.env ? { ...request.baseEnvironment, ...request.env } : request.baseEnvironment,
-    stdio: [request.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.once('error', (error: NodeJS.ErrnoException) => {
-    if (child.pid === undefined) resolve({ startError: { ...(error.code ? { code: error.code } : {}), message: error.message } });
-  });
-  if (child.pid === undefined) return;
-  handlers.started(child.pid);
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => handlers.stdout(chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => handlers.stderr(chunk));
-  if (child.stdin) {
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(request.input);
-  }
-  child.once('close', (exitCode, signal) => resolve({ exitCode, signal }));
+  startProgram(
+    {
+      program: request.program,
+      args: request.args,
+      cwd: request.cwd,
+      env: request.env ? { ...request.baseEnvironment, ...request.env } : request.baseEnvironment,
+      ...(request.input !== undefined ? { input: request.input } : {}),
+    },
+    { started: handlers.started, stdout: handlers.stdout, stderr: handlers.stderr, exit: resolve },
+  );
 }
 
 let shared: SpawnService | undefined;

@@ -1,0 +1,40 @@
+// Starts one program as the leader of its own process group: the one place that does, used by the
+// spawner processes (spawn-helper.mjs, plain Node) and by the engine when it spawns directly
+// (spawn-service.ts). Plain JavaScript so that both can load it; types in start-program.d.mts.
+import { spawn } from 'node:child_process';
+
+/**
+ * @param {{ program: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, input?: string }} request
+ * @param {import('./start-program.d.mts').StartHandlers} handlers
+ */
+export function startProgram(request, handlers) {
+  const startFailed = (error) => handlers.exit({ startError: { ...(error.code ? { code: error.code } : {}), message: error.message } });
+  let child;
+  try {
+    child = spawn(request.program, request.args, {
+      cwd: request.cwd,
+      env: request.env,
+      stdio: [request.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      // Its own process group, so stopping the task signals the whole tree.
+      detached: true,
+    });
+  } catch (error) {
+    startFailed(error);
+    return undefined;
+  }
+  // A program that cannot start (not found, not executable) has no pid and reports only 'error'.
+  child.once('error', (error) => {
+    if (child.pid === undefined) startFailed(error);
+  });
+  if (child.pid === undefined) return undefined;
+  handlers.started(child.pid);
+  child.stdout.setEncoding('utf8').on('data', handlers.stdout);
+  child.stderr.setEncoding('utf8').on('data', handlers.stderr);
+  if (child.stdin) {
+    // The program may exit without reading its input (or be `true` in a dry run): not an error of ours.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(request.input);
+  }
+  child.once('close', (exitCode, signal) => handlers.exit({ exitCode, signal }));
+  return child;
+}
