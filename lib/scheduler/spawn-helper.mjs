@@ -15,8 +15,38 @@ let baseEnvironment = process.env;
 // and reports it as interrupted, so this keeps serving until the engine disconnects.
 process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
-// The engine went away: nothing more to do.
-process.on('disconnect', () => process.exit(0));
+// Programs started and not yet ended, by request id.
+const running = new Map();
+
+// The engine went away. After a normal run nothing is running; if it was killed (kill -9, the OOM killer),
+// its tasks' programs are stopped as the engine would have: TERM to each group, KILL after the grace period.
+process.on('disconnect', () => {
+  if (running.size === 0) process.exit(0);
+  const groups = [...running.values()].map((child) => child.pid);
+  signalGroups(groups, 'SIGTERM');
+  const graceMs = Number(process.env.ONBOARDER_GRACE_MS ?? 5000);
+  const deadline = Date.now() + graceMs;
+  const poll = setInterval(() => {
+    if (running.size > 0 && Date.now() < deadline) return;
+    clearInterval(poll);
+    signalGroups(groups, 'SIGKILL');
+    process.exit(0);
+  }, 25);
+});
+
+function signalGroups(groups, signal) {
+  for (const group of groups) {
+    try {
+      process.kill(-group, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function send(message) {
+  if (process.connected) process.send(message);
+}
 
 process.send({ type: 'ready' });
 
@@ -27,7 +57,7 @@ process.on('message', (message) => {
   }
   if (message.type !== 'run') return;
   const { id } = message;
-  startProgram(
+  const child = startProgram(
     {
       program: message.program,
       args: message.args,
@@ -36,11 +66,14 @@ process.on('message', (message) => {
       input: message.input,
     },
     {
-      started: (pid) => process.send({ type: 'started', id, pid }),
-      stdout: (data) => process.send({ type: 'stdout', id, data }),
-      stderr: (data) => process.send({ type: 'stderr', id, data }),
-      exit: (exit) =>
-        process.send('startError' in exit ? { type: 'start-failed', id, ...exit.startError } : { type: 'exit', id, exitCode: exit.exitCode, signal: exit.signal }),
+      started: (pid) => send({ type: 'started', id, pid }),
+      stdout: (data) => send({ type: 'stdout', id, data }),
+      stderr: (data) => send({ type: 'stderr', id, data }),
+      exit: (exit) => {
+        running.delete(id);
+        send('startError' in exit ? { type: 'start-failed', id, ...exit.startError } : { type: 'exit', id, exitCode: exit.exitCode, signal: exit.signal });
+      },
     },
   );
+  if (child) running.set(id, child);
 });
