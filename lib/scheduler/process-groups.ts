@@ -1,4 +1,6 @@
 import cp, { type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { RemoteChildProcess } from './remote-child.js';
 import { spawnService, type ProgramExit, type ProgramHandlers, type ProgramRequest } from './spawn-service.js';
 
 /**
@@ -32,9 +34,44 @@ export class ProcessGroups {
     return exit;
   }
 
-  /** Starts a process directly as a new group leader and tracks it (`true` instead, in a dry run). */
-  spawn(command: string, args: readonly string[], options: cp.SpawnOptions): ChildProcess {
-    const child = this.dryRun ? cp.spawn('true', [], { ...options, detached: true }) : cp.spawn(command, args, { ...options, detached: true });
+  /**
+   * child_process.spawn for zx: starts a process as a new group leader and tracks it (`true` instead, in a
+   * dry run). With piped stdio (zx's default) a spawner process starts it and the caller gets a
+   * RemoteChildProcess; with other stdio, or while no spawner is ready, the engine spawns it itself.
+   */
+  spawn(command: string, args: readonly string[] = [], options: cp.SpawnOptions = {}): ChildProcess {
+    if (this.dryRun) return this.spawnDirectly('true', [], options);
+    if (!relayable(options)) return this.spawnDirectly(command, args, options);
+    const [program, programArgs] = options.shell ? shellCommand(options.shell, command, args) : [command, args];
+    const child = new RemoteChildProcess(program, programArgs, { signal: options.signal, killSignal: options.killSignal });
+    let group: number | undefined;
+    const attached = spawnService().attach(
+      {
+        program,
+        args: programArgs,
+        cwd: options.cwd instanceof URL ? fileURLToPath(options.cwd) : (options.cwd ?? process.cwd()),
+        baseEnvironment: options.env ?? process.env,
+        encoding: 'latin1',
+      },
+      {
+        started: (pid) => {
+          this.adopt((group = pid));
+          child.started(pid);
+        },
+        stdout: (chunk) => child.output('stdout', chunk),
+        stderr: (chunk) => child.output('stderr', chunk),
+      },
+    );
+    if (!attached) return this.spawnDirectly(command, args, options);
+    child.attach(attached);
+    void attached.exit.then((exit) => {
+      if (group !== undefined && !('startError' in exit)) this.leaderExited(group);
+    });
+    return child as unknown as ChildProcess;
+  }
+
+  private spawnDirectly(command: string, args: readonly string[], options: cp.SpawnOptions): ChildProcess {
+    const child = cp.spawn(command, args, { ...options, detached: true });
     const group = child.pid;
     if (group !== undefined) {
       this.adopt(group);
@@ -84,6 +121,19 @@ export class ProcessGroups {
     this.stoppedWithGraceMs = 0;
     signalGroups([...this.groups], 'SIGKILL');
   }
+}
+
+/** Spawn options a spawner can honour: every standard stream piped, no other descriptors, the same user. */
+function relayable(options: cp.SpawnOptions): boolean {
+  if (options.uid !== undefined || options.gid !== undefined || options.argv0 !== undefined) return false;
+  const stdio = options.stdio ?? 'pipe';
+  if (typeof stdio === 'string') return stdio === 'pipe' || stdio === 'overlapped';
+  return stdio.length <= 3 && stdio.every((stream) => stream === 'pipe' || stream === 'overlapped' || stream === undefined || stream === null);
+}
+
+/** What child_process.spawn runs for `shell` on Linux: the shell with `-c` and the words joined by spaces. */
+function shellCommand(shell: string | true, command: string, args: readonly string[]): [string, string[]] {
+  return [typeof shell === 'string' ? shell : '/bin/sh', ['-c', [command, ...args].join(' ')]];
 }
 
 function signalGroups(groups: readonly number[], signal: NodeJS.Signals): void {

@@ -3,7 +3,10 @@
 // engine (150-250 MB resident) against ~1 ms from this ~40 MB process, and the engine's event loop is
 // blocked for all of it. Protocol (JSON messages over the IPC channel), see spawn-service.ts:
 //   in:  { type: 'env', env }   the base environment of the runs that follow
-//        { type: 'run', id, program, args, cwd, env?, input? }   env: variables added to the base
+//        { type: 'run', id, program, args, cwd, env?, input?, stdin?, encoding? }   env: variables added to
+//          the base; stdin 'pipe': standard input stays open for the messages below; encoding 'latin1':
+//          output chunks carry bytes unchanged
+//        { type: 'stdin', id, data }   bytes as latin1 text   { type: 'stdin-end', id }
 //   out: { type: 'ready' }   once, when it can take requests
 //        { type: 'started', id, pid } | { type: 'start-failed', id, code, message }
 //        { type: 'stdout' | 'stderr', id, data }   { type: 'exit', id, exitCode, signal }
@@ -55,6 +58,13 @@ process.on('message', (message) => {
     baseEnvironment = message.env;
     return;
   }
+  if (message.type === 'stdin' || message.type === 'stdin-end') {
+    const stdin = running.get(message.id)?.stdin;
+    if (!stdin || stdin.destroyed) return;
+    if (message.type === 'stdin') stdin.write(Buffer.from(message.data, 'latin1'));
+    else stdin.end();
+    return;
+  }
   if (message.type !== 'run') return;
   const { id } = message;
   const child = startProgram(
@@ -64,6 +74,8 @@ process.on('message', (message) => {
       cwd: message.cwd,
       env: message.env ? { ...baseEnvironment, ...message.env } : baseEnvironment,
       input: message.input,
+      stdin: message.stdin,
+      encoding: message.encoding,
     },
     {
       started: (pid) => send({ type: 'started', id, pid }),

@@ -15,6 +15,15 @@ export interface ProgramRequest {
   readonly env?: Readonly<Record<string, string>>;
   /** Written to the program's standard input, which is then closed; without it, stdin is /dev/null. */
   readonly input?: string;
+  /** Output as bytes (latin1 text, one character per byte) instead of UTF-8 text. */
+  readonly encoding?: 'latin1';
+}
+
+/** A program whose standard input stays open: the caller writes to it and ends it. */
+export interface AttachedProgram {
+  readonly exit: Promise<ProgramExit>;
+  writeStdin(chunk: Buffer): void;
+  endStdin(): void;
 }
 
 export interface ProgramHandlers {
@@ -65,7 +74,7 @@ class Spawner {
     return this.ready && this.alive && this.child.connected;
   }
 
-  run(id: number, request: ProgramRequest, handlers: ProgramHandlers, resolve: (exit: ProgramExit) => void): void {
+  run(id: number, request: ProgramRequest & { readonly stdin?: 'pipe' }, handlers: ProgramHandlers, resolve: (exit: ProgramExit) => void): void {
     if (this.inFlight.size === 0) {
       // Waiting for this program's messages keeps the engine alive; an idle spawner does not.
       this.child.ref();
@@ -85,7 +94,15 @@ class Spawner {
       cwd: request.cwd,
       ...(request.env ? { env: request.env } : {}),
       ...(request.input !== undefined ? { input: request.input } : {}),
+      ...(request.stdin ? { stdin: request.stdin } : {}),
+      ...(request.encoding ? { encoding: request.encoding } : {}),
     });
+  }
+
+  /** Bytes for a running program's standard input; without a chunk, closes it. */
+  stdin(id: number, chunk?: Buffer): void {
+    if (!this.inFlight.has(id) || !this.child.connected) return;
+    this.child.send(chunk ? { type: 'stdin', id, data: chunk.toString('latin1') } : { type: 'stdin-end', id });
   }
 
   disconnect(): void {
@@ -174,6 +191,18 @@ export class SpawnService {
   }
 
   /**
+   * Starts a program on a spawner with its standard input open, for callers that stream to it (zx's `$`);
+   * undefined while no spawner is ready, for the caller to spawn it directly.
+   */
+  attach(request: ProgramRequest, handlers: ProgramHandlers): AttachedProgram | undefined {
+    const spawner = this.pick();
+    if (!spawner) return undefined;
+    const id = this.nextId++;
+    const exit = new Promise<ProgramExit>((resolve) => spawner.run(id, { ...request, stdin: 'pipe' }, handlers, resolve));
+    return { exit, writeStdin: (chunk) => spawner.stdin(id, chunk), endStdin: () => spawner.stdin(id) };
+  }
+
+  /**
    * The ready spawner with the fewest forks in progress. While all are busy and there is room, another
    * one boots in the background; until some spawner is ready, programs are spawned directly.
    */
@@ -216,6 +245,7 @@ function spawnDirectly(request: ProgramRequest, handlers: ProgramHandlers, resol
       cwd: request.cwd,
       env: request.env ? { ...request.baseEnvironment, ...request.env } : request.baseEnvironment,
       ...(request.input !== undefined ? { input: request.input } : {}),
+      ...(request.encoding ? { encoding: request.encoding } : {}),
     },
     { started: handlers.started, stdout: handlers.stdout, stderr: handlers.stderr, exit: resolve },
   );

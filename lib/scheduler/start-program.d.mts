@@ -8,6 +8,13 @@ export interface StartRequest {
   readonly env: NodeJS.ProcessEnv;
   /** Written to standard input, which is then closed; without it, stdin is /dev/null. */
   readonly input?: string;
+  /** 'pipe': standard input stays open for the caller to write to and end (input is ignored). */
+  readonly stdin?: 'pipe';
+  /**
+   * How output chunks are decoded: 'utf8' (the default) for text, 'latin1' to carry bytes unchanged (one
+   * character per byte; Buffer.from(chunk, 'latin1') restores them).
+   */
+  readonly encoding?: 'utf8' | 'latin1';
 }
 
 export interface StartHandlers {

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 
 /**
- * @param {{ program: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, input?: string }} request
+ * @param {import('./start-program.d.mts').StartRequest} request
  * @param {import('./start-program.d.mts').StartHandlers} handlers
  */
 export function startProgram(request, handlers) {
@@ -14,7 +14,7 @@ export function startProgram(request, handlers) {
     child = spawn(request.program, request.args, {
       cwd: request.cwd,
       env: request.env,
-      stdio: [request.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [request.input === undefined && request.stdin !== 'pipe' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       // Its own process group, so stopping the task signals the whole tree.
       detached: true,
     });
@@ -28,12 +28,14 @@ export function startProgram(request, handlers) {
   });
   if (child.pid === undefined) return undefined;
   handlers.started(child.pid);
-  child.stdout.setEncoding('utf8').on('data', handlers.stdout);
-  child.stderr.setEncoding('utf8').on('data', handlers.stderr);
+  const encoding = request.encoding ?? 'utf8';
+  child.stdout.setEncoding(encoding).on('data', handlers.stdout);
+  child.stderr.setEncoding(encoding).on('data', handlers.stderr);
   if (child.stdin) {
     // The program may exit without reading its input (or be `true` in a dry run): not an error of ours.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(request.input);
+    // A piped stdin stays open for the caller to write to and end.
+    if (request.stdin !== 'pipe') child.stdin.end(request.input);
   }
   child.once('close', (exitCode, signal) => handlers.exit({ exitCode, signal }));
   return child;

@@ -80,7 +80,7 @@ for (const runner of ['zx', 'argv'] as const) {
     const project = FixtureProject.copy('basic');
     const marker = `31.${process.pid}${runner === 'zx' ? 7 : 8}`;
     try {
-      const result = await project.run(['slow'], { SLOW_SECONDS: marker, SLOW_TIMEOUT: '700', ONBOARDER_GRACE_MS: '500', SLOW_RUNNER: runner });
+      const result = await project.run(['slow'], { SLOW_SECONDS: marker, SLOW_TIMEOUT: '700', ONBOARDER_GRACE_MS: '500', SLOW_RUNNER: runner, SLOW_WAIT_FOR_SPAWNER: '1' });
       assert.is(result.code, 1);
       assert.match(result.stdout, '[slow] FAILED: slow: timed out after 700ms');
       assert.equal(processesMatching(`sleep ${marker}`), []);
@@ -125,29 +125,31 @@ test('kill -9 during a task: the re-run runs that task again, completed stamps a
   }
 }));
 
-test('kill -9 of the engine alone: the spawners stop the programs it left, the re-run runs the task again', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  const marker = `32.${process.pid}4`;
-  try {
-    const child = project.start(['after-slow'], { SLOW_SECONDS: marker, SLOW_RUNNER: 'argv', ONBOARDER_GRACE_MS: '500' });
-    await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
-    // Only the engine (as the OOM killer would), not its process group.
-    process.kill(child.pid!, 'SIGKILL');
-    await waitFor(() => processesMatching(`sleep ${marker}`).length === 0);
-    const rerun = await project.run(['after-slow'], { SLOW_SECONDS: '0.1' });
-    assert.is(rerun.code, 0, rerun.stdout + rerun.stderr);
-    assert.match(rerun.stdout, '[slow] run: no stamp (last run interrupted)');
-  } finally {
-    project.remove();
-  }
-}));
+for (const runner of ['argv', 'zx'] as const) {
+  test(`kill -9 of the engine alone: the spawners stop the programs it left, the re-run runs the task again (${runner})`, withTimeout(60_000, async () => {
+    const project = FixtureProject.copy('basic');
+    const marker = `32.${process.pid}${runner === 'argv' ? 4 : 5}`;
+    try {
+      const child = project.start(['after-slow'], { SLOW_SECONDS: marker, SLOW_RUNNER: runner, SLOW_WAIT_FOR_SPAWNER: '1', ONBOARDER_GRACE_MS: '500' });
+      await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+      // Only the engine (as the OOM killer would), not its process group.
+      process.kill(child.pid!, 'SIGKILL');
+      await waitFor(() => processesMatching(`sleep ${marker}`).length === 0);
+      const rerun = await project.run(['after-slow'], { SLOW_SECONDS: '0.1' });
+      assert.is(rerun.code, 0, rerun.stdout + rerun.stderr);
+      assert.match(rerun.stdout, '[slow] run: no stamp (last run interrupted)');
+    } finally {
+      project.remove();
+    }
+  }));
+}
 
 for (const [runner, signal] of [['zx', 'SIGINT'], ['argv', 'SIGINT'], ['argv', 'SIGTERM']] as const) {
   test(`${signal} stops the run: no child survives, finished stamps stay, exit 130 (${runner})`, withTimeout(60_000, async () => {
     const project = FixtureProject.copy('basic');
     const marker = `33.${process.pid}${runner === 'zx' ? 1 : signal === 'SIGINT' ? 2 : 3}`;
     try {
-      const child = project.start(['after-slow'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '1000', SLOW_RUNNER: runner });
+      const child = project.start(['after-slow'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '1000', SLOW_RUNNER: runner, SLOW_WAIT_FOR_SPAWNER: '1' });
       let stdout = '';
       child.stdout!.on('data', (chunk) => (stdout += chunk));
       await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);

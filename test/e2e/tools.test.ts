@@ -268,6 +268,44 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
   assert.equal(processesMatching(`sleep ${marker}`), [], "the task's stop ended the program the dead spawner left behind");
 }));
 
+test('zx $ commands start in a spawner too, and behave as zx promises: stdin, input, exit codes, pipes, kill, timeout', withTimeout(30_000, async () => {
+  const seen: Record<string, unknown> = {};
+  const marker = `30.${process.pid}`;
+  const run = await runBody(async ({ $ }) => {
+    let parent = process.pid;
+    for (let attempt = 0; attempt < 100 && parent === process.pid; attempt++) {
+      parent = Number((await $`echo $PPID`).stdout);
+      if (parent === process.pid) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    seen.parentIsSpawner = parent !== process.pid && readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes('spawn-helper.mjs');
+    const cat = $`cat`;
+    cat.stdin.write('streamed ');
+    cat.stdin.end('input');
+    seen.streamed = (await cat).stdout;
+    seen.input = (await $({ input: 'given' })`cat`).stdout;
+    seen.exitCode = (await $`echo to stderr >&2; exit 3`.nothrow()).exitCode;
+    seen.stderr = (await $`echo to stderr >&2`).stderr;
+    seen.piped = (await $`printf 'x\\ny\\n'`.pipe($`wc -l`)).stdout.trim();
+    const sleeping = $`sleep ${marker}1`;
+    while (sleeping.pid === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleeping.kill();
+    seen.killed = (await sleeping.nothrow()).signal;
+    seen.timedOut = (await $({ timeout: '100ms', nothrow: true })`sleep ${marker}2`).signal;
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.equal(seen, {
+    parentIsSpawner: true,
+    streamed: 'streamed input',
+    input: 'given',
+    exitCode: 3,
+    stderr: 'to stderr\n',
+    piped: '2',
+    killed: 'SIGTERM',
+    timedOut: 'SIGTERM',
+  });
+  assert.equal(processesMatching(`sleep ${marker}`), []);
+}));
+
 test('with ONBOARDER_SPAWNERS=0 the engine forks its programs itself', withTimeout(30_000, async () => {
   const { execFileSync } = await import('node:child_process');
   const script = `import { runBody } from './test/helpers/run-body.js';

@@ -1,6 +1,9 @@
+import { ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProcessGroups } from '../../lib/scheduler/process-groups.js';
+import { RemoteChildProcess } from '../../lib/scheduler/remote-child.js';
+import { closeSpawnService } from '../../lib/scheduler/spawn-service.js';
 import { processesMatching, waitFor } from '../helpers/project.js';
 
 const quiet = { stdout: () => undefined, stderr: () => undefined };
@@ -41,6 +44,56 @@ test('a program that leaves a process in the background: the group stays tracked
   const done = new ProcessGroups();
   await done.execute({ program: 'true', args: [], cwd: '/', baseEnvironment: process.env }, quiet);
   assert.is(done.size, 0, 'a group with nothing left in it is forgotten');
+});
+
+/** Everything a spawned child reports, in order, once it has closed. */
+function collect(child: ChildProcess): Promise<{ stdout: Buffer; events: string[] }> {
+  const stdout: Buffer[] = [];
+  const events: string[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.on('data', () => undefined);
+  child.on('exit', (code, signal) => events.push(`exit ${code} ${signal}`));
+  child.on('error', (error: NodeJS.ErrnoException) => events.push(`error ${error.code}`));
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      events.push(`close ${code} ${signal}`);
+      resolve({ stdout: Buffer.concat(stdout), events });
+    }),
+  );
+}
+
+test("spawn() for zx: a spawner starts the program; bytes and stdin pass unchanged, events come in a ChildProcess's order", async () => {
+  const groups = new ProcessGroups();
+  const spawn = groups.spawnFunction;
+  // The first programs are spawned by the engine itself while a spawner boots.
+  let parent = process.pid;
+  for (let attempt = 0; attempt < 100 && parent === process.pid; attempt++) {
+    parent = Number((await collect(spawn('sh', ['-c', 'echo $PPID'], {}))).stdout.toString());
+    if (parent === process.pid) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(parent !== process.pid, 'a spawner started the program');
+
+  const bytes = spawn("printf '\\377\\000\\200'", [], { shell: '/bin/bash' });
+  assert.instance(bytes, RemoteChildProcess);
+  assert.equal([...(await collect(bytes)).stdout], [0xff, 0x00, 0x80]);
+
+  const cat = spawn('cat', [], {});
+  const catted = collect(cat);
+  cat.stdin!.write(Buffer.from([0xfe, 0x0a]));
+  cat.stdin!.end('end');
+  const result = await catted;
+  assert.equal([...result.stdout], [0xfe, 0x0a, ...Buffer.from('end')]);
+  assert.equal(result.events, ['exit 0 null', 'close 0 null']);
+  assert.ok(cat.pid !== undefined && cat.stdin!.destroyed);
+
+  assert.equal((await collect(spawn('onboarder-no-such-program', [], {}))).events, ['error ENOENT', 'close null null']);
+
+  // Output a spawner cannot relay (a stream inherited from the engine): the engine spawns it itself.
+  const inherited = spawn('true', [], { stdio: ['pipe', 'inherit', 'pipe'] });
+  assert.instance(inherited, ChildProcess);
+  await new Promise((resolve) => inherited.on('close', resolve));
+  assert.is(groups.size, 0);
+  closeSpawnService();
 });
 
 test.run();
