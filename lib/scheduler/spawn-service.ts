@@ -9,7 +9,7 @@ export interface ProgramRequest {
   readonly program: string;
   readonly args: readonly string[];
   readonly cwd: string;
-  /** The environment the runs of one run share (compared by identity: sent to a spawner once). */
+  /** The environment the programs of one run share (sent to a spawner again only when it changes). */
   readonly baseEnvironment: NodeJS.ProcessEnv;
   /** Variables added to the base for this program. */
   readonly env?: Readonly<Record<string, string>>;
@@ -82,9 +82,10 @@ class Spawner {
     }
     this.inFlight.set(id, { handlers, resolve, started: false });
     this.pendingStarts++;
-    if (request.baseEnvironment !== this.lastEnvironment) {
-      this.child.send({ type: 'env', env: request.baseEnvironment });
-      this.lastEnvironment = request.baseEnvironment;
+    // By content, not identity: a caller may change its environment object between two programs.
+    if (!sameEnvironment(this.lastEnvironment, request.baseEnvironment)) {
+      this.lastEnvironment = { ...request.baseEnvironment };
+      this.child.send({ type: 'env', env: this.lastEnvironment });
     }
     this.child.send({
       type: 'run',
@@ -235,6 +236,16 @@ export class SpawnService {
       this.unavailable = true;
     }
   }
+}
+
+function sameEnvironment(sent: NodeJS.ProcessEnv | undefined, wanted: NodeJS.ProcessEnv): boolean {
+  if (!sent) return false;
+  let count = 0;
+  for (const name in wanted) {
+    if (sent[name] !== wanted[name]) return false;
+    count++;
+  }
+  return count === Object.keys(sent).length;
 }
 
 function spawnDirectly(request: ProgramRequest, handlers: ProgramHandlers, resolve: (exit: ProgramExit) => void): void {

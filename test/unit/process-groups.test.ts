@@ -88,6 +88,13 @@ test("spawn() for zx: a spawner starts the program; bytes and stdin pass unchang
 
   assert.equal((await collect(spawn('onboarder-no-such-program', [], {}))).events, ['error ENOENT', 'close null null']);
 
+  // The environment is read at each spawn, as child_process.spawn does, even when the same object changed.
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, PROBE: 'first' };
+  const first = (await collect(spawn('sh', ['-c', 'echo $PROBE'], { env }))).stdout.toString();
+  env.PROBE = 'second';
+  const second = (await collect(spawn('sh', ['-c', 'echo $PROBE'], { env }))).stdout.toString();
+  assert.equal([first, second], ['first\n', 'second\n']);
+
   // Output a spawner cannot relay (a stream inherited from the engine): the engine spawns it itself.
   const inherited = spawn('true', [], { stdio: ['pipe', 'inherit', 'pipe'] });
   assert.instance(inherited, ChildProcess);
