@@ -49,13 +49,13 @@ export class RemoteChildProcess extends EventEmitter {
     this.stdin.on('error', () => undefined);
     this.stdio = [this.stdin, this.stdout, this.stderr];
     this.abortSignal = options.signal;
-    if (this.abortSignal?.aborted) this.signalAtStart = this.killSignal;
-    else this.abortSignal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** Connects the program's standard input, and reports its end when it comes. */
   attach(program: AttachedProgram): void {
     this.program = program;
+    if (this.abortSignal?.aborted) this.signalAtStart = this.killSignal;
+    else this.abortSignal?.addEventListener('abort', this.onAbort, { once: true });
     void program.exit.then((exit) => this.ended(exit));
   }
 

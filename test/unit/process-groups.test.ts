@@ -1,4 +1,5 @@
 import { ChildProcess } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProcessGroups } from '../../lib/scheduler/process-groups.js';
@@ -65,15 +66,16 @@ function collect(child: ChildProcess): Promise<{ stdout: Buffer; events: string[
 test("spawn() for zx: a spawner starts the program; bytes and stdin pass unchanged, events come in a ChildProcess's order", async () => {
   const groups = new ProcessGroups();
   const spawn = groups.spawnFunction;
+  const task = new AbortController();
   // The first programs are spawned by the engine itself while a spawner boots.
   let parent = process.pid;
   for (let attempt = 0; attempt < 100 && parent === process.pid; attempt++) {
-    parent = Number((await collect(spawn('sh', ['-c', 'echo $PPID'], {}))).stdout.toString());
+    parent = Number((await collect(spawn('sh', ['-c', 'echo $PPID'], { signal: task.signal }))).stdout.toString());
     if (parent === process.pid) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.ok(parent !== process.pid, 'a spawner started the program');
 
-  const bytes = spawn("printf '\\377\\000\\200'", [], { shell: '/bin/bash' });
+  const bytes = spawn("printf '\\377\\000\\200'", [], { shell: '/bin/bash', signal: task.signal });
   assert.instance(bytes, RemoteChildProcess);
   assert.equal([...(await collect(bytes)).stdout], [0xff, 0x00, 0x80]);
 
@@ -100,6 +102,23 @@ test("spawn() for zx: a spawner starts the program; bytes and stdin pass unchang
   assert.instance(inherited, ChildProcess);
   await new Promise((resolve) => inherited.on('close', resolve));
   assert.is(groups.size, 0);
+  assert.is(getEventListeners(task.signal, 'abort').length, 0, 'every program let go of the abort signal');
+
+  // The abort signal (a task's stop, zx's timeout) kills the program.
+  const sleeping = spawn('sleep', ['30'], { signal: task.signal });
+  const slept = collect(sleeping);
+  task.abort();
+  assert.equal((await slept).events, ['exit null SIGTERM', 'close null SIGTERM']);
+
+  // Without spawners (ONBOARDER_SPAWNERS=0, or while they boot) the engine spawns it: a real ChildProcess.
+  closeSpawnService();
+  process.env.ONBOARDER_SPAWNERS = '0';
+  const direct = new AbortController();
+  const forked = spawn('true', [], { signal: direct.signal });
+  assert.instance(forked, ChildProcess);
+  await collect(forked);
+  delete process.env.ONBOARDER_SPAWNERS;
+  assert.is(getEventListeners(direct.signal, 'abort').length, 0, 'a directly spawned program let go of the abort signal');
   closeSpawnService();
 });
 
