@@ -26,6 +26,7 @@ import { JsonStateStore } from '../state/json-state-store.js';
 import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
+import { tolerateClosedOutput } from './closed-output.js';
 import { preferCompactHeap } from './heap-policy.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
 import type { LoadedEnvironment, Project } from './project.js';
@@ -40,6 +41,7 @@ interface Io {
 
 /** The CLI: parse, call the engine, map the outcome to an exit code. */
 export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process): Promise<number> {
+  tolerateClosedOutput(io.stdout, io.stderr);
   const parsed = parseCommandLine(argv);
   if (!parsed.ok) return reportError(io, parsed.error);
   const options = parsed.value;

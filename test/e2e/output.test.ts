@@ -118,6 +118,33 @@ test('the JSON event stream parses, plain output has no ANSI, secrets are redact
   }
 }));
 
+test('a reader that goes away (| head) crashes neither a command nor a run: the run finishes, logs complete', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  /** Runs the CLI with stdout read until its first chunk, then closed, as `| head -1` does. */
+  const readFirstChunkOnly = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = project.start(args);
+      let stderr = '';
+      child.stderr!.on('data', (chunk) => (stderr += chunk));
+      child.stdout!.once('data', () => child.stdout!.destroy());
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+  try {
+    for (const args of [['osdc', '--dry-run'], ['osdc'], ['--status'], ['--graph']]) {
+      const { code, stderr } = await readFirstChunkOnly(args);
+      assert.is(code, 0, `${args.join(' ')}: ${stderr}`);
+      assert.not.match(stderr, /EPIPE|at .*\.ts:\d+/, `${args.join(' ')}: ${stderr}`);
+    }
+    // The run whose output was cut off: its logs are whole and a second run has nothing left to do.
+    assert.match(readFileSync(project.path('.cache', 'logs', 'test', 'latest', 'task_deploy-cluster_cluster=osdc_.log'), 'utf8'), '-> exit 0');
+    const again = await project.run(['osdc']);
+    assert.match(again.stdout, '[deploy-cluster[cluster=osdc]] up to date', again.stdout);
+    assert.match(again.stdout, '5 skipped, 0 failed');
+  } finally {
+    project.remove();
+  }
+}));
+
 test('--output group prints each task whole', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   try {
