@@ -51,7 +51,7 @@ function send(message) {
   if (process.connected) process.send(message);
 }
 
-process.send({ type: 'ready' });
+send({ type: 'ready' });
 
 process.on('message', (message) => {
   if (message.type === 'env') {
