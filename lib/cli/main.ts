@@ -22,6 +22,7 @@ import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.j
 import { runGraph } from '../scheduler/run-graph.js';
 import { closeSpawnService } from '../scheduler/spawn-service.js';
 import { SourceDigests } from '../stamps/source-digests.js';
+import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
 import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
@@ -84,8 +85,12 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     io.stdout.write(`onboarder ${project.version ?? '0.0.0'}\n`);
     return ExitCode.success;
   }
+  const cacheDirectory = path.join(project.root, '.cache');
+  const toolVersionsFile = path.join(cacheDirectory, 'tool-versions.json');
   if (options.command === 'versions') {
+    await toolVersions.load(toolVersionsFile);
     io.stdout.write(await formatVersions(project.version ?? '0.0.0'));
+    await toolVersions.save();
     return ExitCode.success;
   }
   const built = buildGraph(project.catalog);
@@ -106,7 +111,6 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   }
 
   const environmentName = options.environment ?? process.env.DEPLOY_ENV ?? project.defaultEnvironment;
-  const cacheDirectory = path.join(project.root, '.cache');
   const stateDirectory = path.join(cacheDirectory, 'state', environmentName);
   if (options.command === 'summary') return showSummary(io, stateDirectory, options);
 
@@ -125,6 +129,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   if (!opened.ok) return reportError(io, opened.error);
   const store = opened.value;
   const sources = await SourceDigests.open(project.root, path.join(cacheDirectory, 'source-digests.json'));
+  await toolVersions.load(toolVersionsFile);
   const redactor = new Redactor(environment.value.secrets);
   const planOptions = {
     graph,
@@ -139,6 +144,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   if (options.command === 'dry-run' || options.command === 'status') {
     const plan = await planRun(planOptions);
     await sources.save();
+    await toolVersions.save();
     if (options.command === 'status') {
       const rows = statusRows(plan, store);
       io.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows));
@@ -231,6 +237,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       await closeRunResources();
       closeSpawnService();
       await sources.save();
+      await toolVersions.save();
     }
     await saveRunRecord(stateDirectory, redactor.redactValue(record));
     if (record.outcome === 'interrupted') return ExitCode.interrupted;

@@ -1,22 +1,14 @@
-import { toolVersion } from '../stamps/tool-versions.js';
+import { toolVersions, versionArgumentsOf } from '../stamps/tool-versions.js';
 
-/** Each tool the tasks call, with the arguments that make it print its version. */
-const tools: readonly (readonly [string, readonly string[]])[] = [
-  ['ansible-playbook', ['--version']],
-  ['packer', ['version']],
-  ['tofu', ['version']],
-  ['terraform', ['version']],
-  ['kubectl', ['version', '--client']],
-  ['helm', ['version', '--short']],
-  ['ssh', ['-V']],
-  ['python3', ['--version']],
-  ['git', ['--version']],
-  ['dig', ['-v']],
-];
+/** Each tool the tasks call. */
+const tools: readonly string[] = ['ansible-playbook', 'packer', 'tofu', 'terraform', 'kubectl', 'helm', 'ssh', 'python3', 'git', 'dig'];
 
-/** `--versions`: Onboarder, Node and every tool the tasks call, one per line (the image's check). */
+/**
+ * `--versions`: Onboarder, Node and every tool the tasks call, one per line (the image's check). Each tool
+ * is asked now, not taken from what earlier runs remembered.
+ */
 export async function formatVersions(version: string): Promise<string> {
-  const found = await Promise.all(tools.map(([command, args]) => toolVersion(command, args)));
-  const lines = [`onboarder ${version}`, `node ${process.version}`, ...tools.map(([command], index) => `${command} ${found[index]}`)];
+  const found = await Promise.all(tools.map((tool) => toolVersions.version(tool, versionArgumentsOf(tool), { fresh: true })));
+  const lines = [`onboarder ${version}`, `node ${process.version}`, ...tools.map((tool, index) => `${tool} ${found[index]}`)];
   return `${lines.join('\n')}\n`;
 }

@@ -36,6 +36,13 @@ export type Assessment =
 
 export type AssessmentResult = { readonly ok: true; readonly assessment: Assessment } | { readonly ok: false; readonly failure: TaskFailure };
 
+/** Asks every tool the tasks declare at once, so that assessing them one by one finds the answers ready. */
+export function askDeclaredTools(nodes: Iterable<{ readonly instance: TaskInstance }>): void {
+  const tools = new Set<string>();
+  for (const { instance } of nodes) for (const tool of instance.definition.spec.tools ?? []) tools.add(tool);
+  for (const tool of tools) void toolVersion(tool);
+}
+
 /**
  * Computes a task's current fingerprint and compares it with its stamp. Config reads are replayed from the
  * stamp: the paths the task read last time, evaluated against today's configuration.
@@ -51,7 +58,9 @@ export async function assessTask(input: AssessmentInput): Promise<AssessmentResu
     sources = digested.digests;
   }
   const tools: Record<string, string> = {};
-  for (const tool of spec.tools ?? []) tools[tool] = await toolVersion(tool);
+  const declared = spec.tools ?? [];
+  const versions = await Promise.all(declared.map((tool) => toolVersion(tool)));
+  for (const [index, tool] of declared.entries()) tools[tool] = versions[index]!;
 
   const stamp = record?.stamp;
   const components: FingerprintComponents = {

@@ -4,7 +4,7 @@ import type { TaskGraph } from '../graph/build-graph.js';
 import type { TaskFailure } from '../failures.js';
 import type { SourceDigests } from '../stamps/source-digests.js';
 import type { StateStore } from '../state/state-store.js';
-import { assessTask } from './assess-task.js';
+import { askDeclaredTools, assessTask } from './assess-task.js';
 import type { RunReason, SkipReason } from './run-reason.js';
 import { skipDecision, skippedFingerprint } from './skip-decision.js';
 
@@ -32,6 +32,7 @@ export interface PlanOptions {
 export async function planRun(options: PlanOptions): Promise<PlannedTask[]> {
   const predicted = new Map<TaskId, Fingerprint>();
   const plan: PlannedTask[] = [];
+  askDeclaredTools(options.graph.nodes.values());
   for (const [level, generation] of options.graph.generations.entries()) {
     for (const id of generation) {
       const node = options.graph.nodes.get(id)!;

@@ -7,7 +7,7 @@ import type { TaskFailure } from '../failures.js';
 import { computeFingerprint } from '../stamps/fingerprint.js';
 import type { SourceDigests } from '../stamps/source-digests.js';
 import type { StateStore } from '../state/state-store.js';
-import { assessTask } from './assess-task.js';
+import { askDeclaredTools, assessTask } from './assess-task.js';
 import type { EngineEvent, RunOutcome, RunRecord, TaskRunOutcome, TaskRunRecord } from './events.js';
 import { criticalPath, criticalPathPriorities, expectedDurationMs } from './priorities.js';
 import type { ProcessGroups } from './process-groups.js';
@@ -75,6 +75,7 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
   const startedAt = new Date();
   const weight = (id: TaskId) => expectedDurationMs(graph, store, id);
   const priorities = criticalPathPriorities(graph, weight);
+  askDeclaredTools(graph.nodes.values());
   emit({
     type: 'run-started',
     runId,
