@@ -1,7 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { NodeSSH, type Config } from 'node-ssh';
+import type { Config, NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
 import { CommandFailure } from '../dsl/command-failure.js';
 import { formatCommand, tail, type ToolContext } from './command.js';
@@ -98,6 +98,16 @@ async function connectWithRetries(target: SshTarget): Promise<NodeSSH> {
   }
 }
 
+let nodeSsh: Promise<typeof NodeSSH> | undefined;
+
+/**
+ * node-ssh (with ssh2) takes 60-100 ms to load through tsx: loaded at the first connection, so commands
+ * and runs that never open one (--status, dry runs, local tasks) do not pay for it.
+ */
+function loadNodeSsh(): Promise<typeof NodeSSH> {
+  return (nodeSsh ??= import('node-ssh').then((module) => module.NodeSSH));
+}
+
 async function connect(target: SshTarget): Promise<NodeSSH> {
   const knownHostsFile = target.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
   const knownHosts = KnownHosts.read(knownHostsFile);
@@ -120,7 +130,7 @@ async function connect(target: SshTarget): Promise<NodeSSH> {
     const jump = await sshConnection(target.jump);
     config.sock = (await jump.forwardOut('127.0.0.1', 0, target.host, port)) as never;
   }
-  const ssh = new NodeSSH();
+  const ssh = new (await loadNodeSsh())();
   try {
     await ssh.connect(config);
   } catch (error) {
