@@ -186,11 +186,35 @@ function measureMemory(): void {
   results.tenThousand = measured;
 }
 
+/**
+ * What an operator waits for on the repository's own project (the example environment, 24 tasks for osdc):
+ * `--status` and the main job's dry run, next to a bare tsx start. Mostly module loading: zod (95 modules
+ * through tsx's loader), the engine, the task files; and a process per tool version not remembered yet.
+ */
+function measureExampleProject(): void {
+  const root = path.dirname(benchDirectory);
+  const emptyFile = path.join(workDirectory, 'empty.ts');
+  mkdirSync(workDirectory, { recursive: true });
+  writeFileSync(emptyFile, '');
+  // The first call remembers tool versions (.cache/tool-versions.json); the measured ones find them.
+  timed(process.execPath, ['--import', 'tsx', 'deploy.ts', '--status'], root);
+  const measure = (args: string[]) => median(Array.from({ length: 5 }, () => timed(process.execPath, ['--import', 'tsx', ...args], root).seconds));
+  const bare = measure([emptyFile]);
+  const status = measure(['deploy.ts', '--status']);
+  const plan = measure(['deploy.ts', 'osdc', '--dry-run']);
+  print('\nexample project (environments/example), wall time, medians of 5');
+  print(`  bare tsx start            ${bare.toFixed(3)}s`);
+  print(`  --status                  ${status.toFixed(3)}s (${(status / bare).toFixed(2)}x)`);
+  print(`  osdc --dry-run            ${plan.toFixed(3)}s (${(plan / bare).toFixed(2)}x)`);
+  results.example = { bareTsxSeconds: bare, statusSeconds: status, dryRunSeconds: plan };
+}
+
 const cases: Record<string, () => void> = {
   'chain-plus-fan': () => compareSchedulers(chainPlusFan()),
   layered: () => compareSchedulers(layered()),
   overhead: compareOverhead,
   memory: measureMemory,
+  example: measureExampleProject,
 };
 print(`onboarder benchmark: ${results.machine as string}, node ${process.version}, ${results.date as string}`);
 for (const [name, run] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) run();
