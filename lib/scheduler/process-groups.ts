@@ -15,15 +15,18 @@ export class ProcessGroups {
   /** Set once the task is stopped: a program that starts after that is stopped at once. */
   private stoppedWithGraceMs: number | undefined;
 
-  /** With `dryRun`, every program is `true` instead: the command is reported, nothing happens. */
+  /**
+   * With `dryRun`, no process starts at all: every program (`execute`, zx's `$` and `$.sync`) ends at once
+   * with exit code 0 and no output; the command is only reported.
+   */
   constructor(private readonly dryRun = false) {}
 
   /** Runs a program through the spawn service, tracking its group while it runs. */
   async execute(request: ProgramRequest, handlers: Omit<ProgramHandlers, 'started'>): Promise<ProgramExit> {
     if (this.stoppedWithGraceMs !== undefined) return { startError: { code: 'ESTOPPED', message: 'the task was stopped' } };
+    if (this.dryRun) return succeededWithoutRunning;
     let group: number | undefined;
-    const program = this.dryRun ? { ...request, program: 'true', args: [] } : request;
-    const exit = await spawnService().run(program, {
+    const exit = await spawnService().run(request, {
       // A spawner reports the start a moment later: the task may have been stopped meanwhile.
       started: (pid) => this.adopt((group = pid)),
       stdout: handlers.stdout,
@@ -40,7 +43,11 @@ export class ProcessGroups {
    * RemoteChildProcess; with other stdio, or while no spawner is ready, the engine spawns it itself.
    */
   spawn(command: string, args: readonly string[] = [], options: cp.SpawnOptions = {}): ChildProcess {
-    if (this.dryRun) return this.spawnDirectly('true', [], options);
+    if (this.dryRun) {
+      const child = new RemoteChildProcess(command, args);
+      child.attach({ exit: Promise.resolve(succeededWithoutRunning), writeStdin: () => undefined, endStdin: () => undefined });
+      return child as unknown as ChildProcess;
+    }
     if (!relayable(options)) return this.spawnDirectly(command, args, options);
     const [program, programArgs] = options.shell ? shellCommand(options.shell, command, args) : [command, args];
     const child = new RemoteChildProcess(program, programArgs, { signal: options.signal, killSignal: options.killSignal });
@@ -98,6 +105,11 @@ export class ProcessGroups {
     return (this.boundSpawn ??= this.spawn.bind(this) as unknown as typeof cp.spawn);
   }
 
+  /** child_process.spawnSync for zx's `$.sync`: the real one, or in a dry run one that runs nothing. */
+  get spawnSyncFunction(): typeof cp.spawnSync {
+    return this.dryRun ? (spawnSyncWithoutRunning as unknown as typeof cp.spawnSync) : cp.spawnSync;
+  }
+
   get size(): number {
     return this.groups.size;
   }
@@ -121,6 +133,14 @@ export class ProcessGroups {
     this.stoppedWithGraceMs = 0;
     signalGroups([...this.groups], 'SIGKILL');
   }
+}
+
+const succeededWithoutRunning: ProgramExit = Object.freeze({ exitCode: 0, signal: null });
+
+/** What spawnSync returns for a program that exited 0 with no output, for a dry run. */
+function spawnSyncWithoutRunning(): cp.SpawnSyncReturns<Buffer> {
+  const empty = Buffer.alloc(0);
+  return { pid: 0, output: [null, empty, empty], stdout: empty, stderr: empty, status: 0, signal: null };
 }
 
 /** Spawn options a spawner can honour: every standard stream piped, no other descriptors, the same user. */

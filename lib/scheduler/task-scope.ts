@@ -138,6 +138,7 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
         quiet: false,
         signal: this.signal,
         spawn: this.groups.spawnFunction,
+        spawnSync: this.groups.spawnSyncFunction,
         env: { ...processEnvironment(this.environment) },
         log: this.logZxEntry.bind(this),
       });

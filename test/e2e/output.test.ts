@@ -65,8 +65,8 @@ test('--dry-run shows the plan in order with reasons, and runs nothing', withTim
     assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+.*\n\s+\(commands not listed: its body does not declare supportsDryRun/);
 
     const walked = await project.run(['touch-marker', '--dry-run']);
-    assert.match(walked.stdout, /touch-marker\s+run\s+no stamp\n\s+\$ touch marker\.txt\n/);
-    assert.not.ok(existsSync(project.path('marker.txt')), 'a dry run runs nothing');
+    assert.match(walked.stdout, /touch-marker\s+run\s+no stamp\n\s+\$ touch marker\.txt\n\s+\$ touch marker-sync\.txt\n\s+\$ touch marker-argv\.txt\n/);
+    for (const marker of ['marker.txt', 'marker-sync.txt', 'marker-argv.txt']) assert.not.ok(existsSync(project.path(marker)), `a dry run runs nothing: ${marker}`);
   } finally {
     project.remove();
   }
