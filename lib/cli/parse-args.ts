@@ -40,6 +40,9 @@ const optionSpec = {
   json: { type: 'boolean' },
   force: { type: 'string', multiple: true },
   'force-all': { type: 'boolean' },
+  // The names the Python phase runner used (see the seeds): the same as --force-all and --skip.
+  'force-rebuild': { type: 'boolean' },
+  'skip-phases': { type: 'string', multiple: true },
   reset: { type: 'string', multiple: true },
   'reset-state': { type: 'boolean' },
   skip: { type: 'string', multiple: true },
@@ -123,9 +126,9 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     format: format as GraphFormat,
     json: values.json ?? false,
     force: list(values.force),
-    forceAll: values['force-all'] ?? false,
+    forceAll: (values['force-all'] || values['force-rebuild']) ?? false,
     reset: list(values.reset),
-    skip: list(values.skip),
+    skip: list([...(values.skip ?? []), ...(values['skip-phases'] ?? [])]),
     only: list(values.only),
     concurrency,
     keepGoing: values['keep-going'] ?? false,
@@ -153,8 +156,8 @@ Commands (default: run the targets)
 Options
   --env, -e NAME          environment (default: DEPLOY_ENV, else the project's default)
   --force <task>          run these tasks even if up to date (repeat, or comma-separated)
-  --force-all             run every task of the targets (rebuild)
-  --skip <task>           do not run these tasks; dependents use their last stamp
+  --force-all             run every task of the targets (rebuild); also --force-rebuild
+  --skip <task>           do not run these tasks; dependents use their last stamp; also --skip-phases
   --only <task>           run just these tasks; their dependencies are assumed done
   --concurrency, -j N     tasks at once (default: number of CPUs)
   --keep-going, -k        after a failure, run every branch that does not depend on it

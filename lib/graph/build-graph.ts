@@ -153,12 +153,24 @@ function findCycle(nodes: ReadonlyMap<TaskId, TaskNode>): TaskId[] | undefined {
   return undefined;
 }
 
-/** Finds the node a user typed: an instance id, or the name of a task without required inputs. */
+/**
+ * Finds the node a user typed: an instance id, or the name of a task without required inputs. Failing
+ * that, the one task whose name ends with it after a namespace, with `_` read as `-`: the phase names of
+ * the Python runner (`--skip-phases tools_storage` is foundation:tools-storage).
+ */
 export function resolveTarget(taskGraph: TaskGraph, target: string): Result<TaskId, ConfigurationFailure> {
   const id = target as TaskId;
   if (taskGraph.nodes.has(id)) return ok(id);
   const instances = [...taskGraph.nodes.keys()].filter((node) => taskGraph.nodes.get(node)!.instance.definition.name === target);
   if (instances.length === 1) return ok(instances[0]!);
+  if (instances.length === 0 && !target.includes(':')) {
+    const phase = target.replace(/_/g, '-');
+    const byPhase = [...taskGraph.nodes.keys()].filter((node) => {
+      const name = taskGraph.nodes.get(node)!.instance.definition.name;
+      return name === phase || name.endsWith(`:${phase}`);
+    });
+    if (byPhase.length === 1) return ok(byPhase[0]!);
+  }
   const suggestion =
     instances.length > 1
       ? instances.sort()[0]

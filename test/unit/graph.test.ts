@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { defineTasks, task } from '../../lib/dsl/define-tasks.js';
 import type { TaskInstance } from '../../lib/dsl/task.js';
+import { parseCommandLine } from '../../lib/cli/parse-args.js';
 import { buildGraph, resolveTarget, selectSubgraph } from '../../lib/graph/build-graph.js';
 
 test('generations put every task after its dependencies; instances are separate nodes', () => {
@@ -55,6 +56,27 @@ test('namespaces qualify names; unknown names get a suggestion; subgraphs keep t
   assert.equal(resolveTarget(built.value, 'node-prep:copy-ssh-key'), { ok: true, value: 'node-prep:copy-ssh-key' });
   const sub = selectSubgraph(built.value, ['osdc' as never]);
   assert.equal([...sub.nodes.keys()].sort(), ['node-prep:copy-ssh-key', 'osdc']);
+});
+
+test("the Python runner's phase names and flags still work: --skip-phases tools_storage, --force-rebuild", () => {
+  const tasks = defineTasks<unknown>();
+  const foundation = tasks.namespace('foundation');
+  const storage = foundation.task({ name: 'tools-storage' });
+  const validation = foundation.task({ name: 'validation' });
+  const otherValidation = tasks.namespace('network').task({ name: 'validation' });
+  const built = buildGraph([storage, validation, otherValidation]);
+  assert.ok(built.ok);
+  if (!built.ok) return;
+  assert.equal(resolveTarget(built.value, 'tools_storage'), { ok: true, value: 'foundation:tools-storage' });
+  assert.equal(resolveTarget(built.value, 'tools-storage'), { ok: true, value: 'foundation:tools-storage' });
+  // Two namespaces have one: the full name is needed.
+  assert.not.ok(resolveTarget(built.value, 'validation').ok);
+
+  const parsed = parseCommandLine(['osdc', '--skip-phases', 'validation,tools_storage', '--skip', 'dns', '--force-rebuild']);
+  assert.ok(parsed.ok);
+  if (!parsed.ok) return;
+  assert.equal(parsed.value.skip, ['dns', 'validation', 'tools_storage']);
+  assert.is(parsed.value.forceAll, true);
 });
 
 test('invalid inputs at .with() name the call site', () => {
