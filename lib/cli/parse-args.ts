@@ -61,11 +61,30 @@ const optionSpec = {
 
 const usage = (message: string, hint = 'see --help'): ConfigurationFailure => ({ reason: 'usage', message, hint });
 
+/**
+ * The Python runner took `--skip-phases validation tools_storage`: every word up to the next option is a
+ * phase. Read that way here too, so the seed's command skips both instead of running the second.
+ */
+function phaseListsJoined(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg !== '--skip-phases') {
+      joined.push(arg);
+      continue;
+    }
+    const phases: string[] = [];
+    while (index + 1 < argv.length && !argv[index + 1]!.startsWith('-')) phases.push(argv[++index]!);
+    joined.push(phases.length > 0 ? `--skip-phases=${phases.join(',')}` : arg);
+  }
+  return joined;
+}
+
 /** Parses the command line with node:util parseArgs; lists accept repeats and commas (`--skip a,b`). */
 export function parseCommandLine(argv: readonly string[]): Result<CliOptions, ConfigurationFailure> {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: optionSpec, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: phaseListsJoined(argv), options: optionSpec, allowPositionals: true, strict: true });
   } catch (error) {
     const message = (error as Error).message;
     const flag = /'(-{1,2}[^'\s]+)'/.exec(message)?.[1];

@@ -77,6 +77,11 @@ test("the Python runner's phase names and flags still work: --skip-phases tools_
   if (!parsed.ok) return;
   assert.equal(parsed.value.skip, ['dns', 'validation', 'tools_storage']);
   assert.is(parsed.value.forceAll, true);
+  // As the runner took it: every word after --skip-phases up to the next option is a phase, not a target.
+  const spaced = parseCommandLine(['foundation', '--skip-phases', 'validation', 'tools_storage', '--force-rebuild']);
+  assert.ok(spaced.ok && spaced.value.targets.length === 1 && spaced.value.skip.join() === 'validation,tools_storage', JSON.stringify(spaced));
+  const phasesOnly = parseCommandLine(['--skip-phases', 'validation', 'osdc']);
+  assert.ok(!phasesOnly.ok && phasesOnly.error.reason === 'usage' && /no target given/.test(phasesOnly.error.message));
 });
 
 test('invalid inputs at .with() name the call site', () => {
