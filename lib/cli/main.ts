@@ -112,7 +112,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
 
   const environmentName = options.environment ?? process.env.DEPLOY_ENV ?? project.defaultEnvironment;
   const stateDirectory = path.join(cacheDirectory, 'state', environmentName);
-  if (options.command === 'summary') return showSummary(io, stateDirectory, options);
+  const logDirectory = path.join(cacheDirectory, 'logs', environmentName);
+  if (options.command === 'summary') return showSummary(io, stateDirectory, logDirectory, options);
 
   const environment = await loadEnvironment(project, environmentName);
   if (!environment.ok) return reportError(io, environment.error);
@@ -198,7 +199,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     if (options.only.length > 0) {
       io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     }
-    const reporter = fanOut([consoleReporter(options, io), new LogFiles(path.join(cacheDirectory, 'logs', environmentName))]);
+    const reporter = fanOut([consoleReporter(options, io, displayPath(logDirectory)), new LogFiles(logDirectory)]);
     const interrupt = new AbortController();
     const handle = runGraph({
       ...planOptions,
@@ -249,14 +250,20 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
 }
 
 /** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
-function consoleReporter(options: CliOptions, io: Io): Reporter {
+function consoleReporter(options: CliOptions, io: Io, logDirectory: string): Reporter {
   if (options.json) return new JsonReporter(io.stdout);
   const terminal = io.stdout.isTTY === true && process.env.TERM !== 'dumb';
   if (options.output === 'live' || (options.output === 'auto' && terminal)) {
-    return new TtyReporter(io.stdout, { color: !('NO_COLOR' in process.env) });
+    return new TtyReporter(io.stdout, { color: !('NO_COLOR' in process.env), logDirectory });
   }
   const mode = options.output === 'group' ? 'group' : 'interleaved';
-  return new PlainReporter(io.stdout, mode, { showSkipped: true, verbose: options.verbose });
+  return new PlainReporter(io.stdout, mode, { showSkipped: true, verbose: options.verbose, logDirectory });
+}
+
+/** A path as short as it can be said from where the command was run. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
 /** A pool a task names but the project does not declare is a typo until proven otherwise. */
@@ -291,7 +298,7 @@ async function loadEnvironment(project: Project<any>, name: string): Promise<Res
   return loader();
 }
 
-async function showSummary(io: Io, stateDirectory: string, options: CliOptions): Promise<number> {
+async function showSummary(io: Io, stateDirectory: string, logDirectory: string, options: CliOptions): Promise<number> {
   const record = await readLastRunRecord(stateDirectory);
   if (!record) {
     io.stderr.write('error: no run has been recorded for this environment yet: run a target first\n');
@@ -306,7 +313,7 @@ async function showSummary(io: Io, stateDirectory: string, options: CliOptions):
     const why = task.reason ? describeRunReason(task.reason) : task.skipped ? describeSkipReason(task.skipped) : '';
     io.stdout.write(`  ${task.task}  ${task.outcome}${why ? `  ${why}` : ''}${task.durationMs ? `  ${task.durationMs}ms` : ''}\n`);
   }
-  io.stdout.write(`${summarizeRun(record).join('\n')}\n`);
+  io.stdout.write(`${summarizeRun(record, { logDirectory: displayPath(logDirectory) }).join('\n')}\n`);
   return ExitCode.success;
 }
 

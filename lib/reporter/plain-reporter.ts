@@ -20,7 +20,7 @@ export class PlainReporter implements Reporter {
   constructor(
     out: Writable,
     private readonly mode: OutputMode = 'interleaved',
-    private readonly options: { readonly showSkipped: boolean; readonly verbose: boolean } = { showSkipped: true, verbose: false },
+    private readonly options: { readonly showSkipped: boolean; readonly verbose: boolean; readonly logDirectory?: string } = { showSkipped: true, verbose: false },
   ) {
     this.out = new LineWriter(out);
   }
@@ -68,7 +68,7 @@ export class PlainReporter implements Reporter {
         this.write(`warning: ${event.message}`);
         return;
       case 'run-finished':
-        for (const line of summarizeRun(event.record)) this.write(line);
+        for (const line of summarizeRun(event.record, { ...(this.options.logDirectory ? { logDirectory: this.options.logDirectory } : {}) })) this.write(line);
         return;
     }
   }

@@ -15,6 +15,11 @@ test('a failing task, then a re-run resumes from it and skips what succeeded', w
     assert.is(failed.code, 1);
     assert.match(failed.stdout, '[deploy-cluster[cluster=osdc]] FAILED: deploy-cluster[cluster=osdc]: command failed with exit code 3: exit 3');
     assert.match(failed.stdout, '[osdc] blocked: waiting on deploy-cluster[cluster=osdc], which failed');
+    // The end repeats each failure with its log file: the FAILED line may be far up a long run's output.
+    const recap = /failed: .*\n {2}FAILED deploy-cluster\[cluster=osdc\]: command failed with exit code 3: exit 3\n {4}log: (\.cache\/logs\/test\/[^/]+\/task_deploy-cluster_cluster=osdc_\.log)\n/.exec(failed.stdout);
+    assert.ok(recap, failed.stdout);
+    assert.match(readFileSync(project.path(recap![1]!), 'utf8'), '-> exit 3');
+    assert.match((await project.run(['--summary'])).stdout, `    log: ${recap![1]}`);
     project.takeTrace();
     const resumed = await project.run(['osdc']);
     assert.is(resumed.code, 0, resumed.stdout);
