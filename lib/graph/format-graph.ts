@@ -34,7 +34,7 @@ function formatText(taskGraph: TaskGraph): string {
     for (const id of generation) {
       const dependencies = taskGraph.nodes.get(id)!.dependencies;
       const after = dependencies.length > 0 ? `  <- ${dependencies.join(', ')}` : '';
-      lines.push(`  ${id.padEnd(width)}${after}`);
+      lines.push(`  ${id.padEnd(width)}${after}`.trimEnd());
     }
   });
   lines.push(`${taskGraph.nodes.size} tasks, ${taskGraph.graph.size} edges, ${taskGraph.generations.length} levels`);
