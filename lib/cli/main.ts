@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { TaskId } from '../dsl/ids.js';
-import { buildGraph, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
+import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
 import { formatGraph } from '../graph/format-graph.js';
 import { suggestName } from '../graph/suggest.js';
 import { ExitCode, fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
@@ -119,7 +119,9 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   if (!environment.ok) return reportError(io, environment.error);
   const listed = (names: readonly string[]) => resolveTargets(fullGraph, names);
   const force = listed(options.force);
-  const skip = listed(options.skip);
+  const skip = resolveTargets(fullGraph, [...options.skip, ...options.skipPhases], (graph, name) =>
+    options.skip.includes(name) ? resolveTarget(graph, name) : resolvePhase(graph, name),
+  );
   const only = listed(options.only);
   const reset = listed(options.reset);
   for (const result of [force, skip, only, reset]) if (!result.ok) return reportError(io, result.error);
@@ -282,10 +284,10 @@ function checkPools(graph: TaskGraph, pools: Readonly<Record<string, number>>): 
   return undefined;
 }
 
-function resolveTargets(graph: TaskGraph, names: readonly string[]): Result<TaskId[], ConfigurationFailure> {
+function resolveTargets(graph: TaskGraph, names: readonly string[], resolve = resolveTarget): Result<TaskId[], ConfigurationFailure> {
   const ids: TaskId[] = [];
   for (const name of names) {
-    const resolved = resolveTarget(graph, name);
+    const resolved = resolve(graph, name);
     if (!resolved.ok) return resolved;
     ids.push(resolved.value);
   }

@@ -16,6 +16,8 @@ export interface CliOptions {
   readonly forceAll: boolean;
   readonly reset: readonly string[];
   readonly skip: readonly string[];
+  /** `--skip-phases`: skipped too, named as the Python runner's phases were (see resolvePhase). */
+  readonly skipPhases: readonly string[];
   readonly only: readonly string[];
   readonly concurrency: number | undefined;
   readonly keepGoing: boolean;
@@ -147,7 +149,8 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     force: list(values.force),
     forceAll: (values['force-all'] || values['force-rebuild']) ?? false,
     reset: list(values.reset),
-    skip: list([...(values.skip ?? []), ...(values['skip-phases'] ?? [])]),
+    skip: list(values.skip),
+    skipPhases: list(values['skip-phases']),
     only: list(values.only),
     concurrency,
     keepGoing: values['keep-going'] ?? false,

@@ -154,23 +154,27 @@ function findCycle(nodes: ReadonlyMap<TaskId, TaskNode>): TaskId[] | undefined {
 }
 
 /**
- * Finds the node a user typed: an instance id, or the name of a task without required inputs. Failing
- * that, the one task whose name ends with it after a namespace, with `_` read as `-`: the phase names of
- * the Python runner (`--skip-phases tools_storage` is foundation:tools-storage).
+ * A phase name as the Python runner took it (`--skip-phases tools_storage`): a task name as for targets,
+ * or else the one task whose name ends with it after a namespace, `_` read as `-`
+ * (foundation:tools-storage). Only for skipping: what runs is always named exactly.
  */
+export function resolvePhase(taskGraph: TaskGraph, phase: string): Result<TaskId, ConfigurationFailure> {
+  const exact = resolveTarget(taskGraph, phase);
+  if (exact.ok || phase.includes(':')) return exact;
+  const name = phase.replace(/_/g, '-');
+  const matches = [...taskGraph.nodes.keys()].filter((node) => {
+    const taskName = taskGraph.nodes.get(node)!.instance.definition.name;
+    return taskName === name || taskName.endsWith(`:${name}`);
+  });
+  return matches.length === 1 ? ok(matches[0]!) : exact;
+}
+
+/** Finds the node a user typed: an instance id, or the name of a task without required inputs. */
 export function resolveTarget(taskGraph: TaskGraph, target: string): Result<TaskId, ConfigurationFailure> {
   const id = target as TaskId;
   if (taskGraph.nodes.has(id)) return ok(id);
   const instances = [...taskGraph.nodes.keys()].filter((node) => taskGraph.nodes.get(node)!.instance.definition.name === target);
   if (instances.length === 1) return ok(instances[0]!);
-  if (instances.length === 0 && !target.includes(':')) {
-    const phase = target.replace(/_/g, '-');
-    const byPhase = [...taskGraph.nodes.keys()].filter((node) => {
-      const name = taskGraph.nodes.get(node)!.instance.definition.name;
-      return name === phase || name.endsWith(`:${phase}`);
-    });
-    if (byPhase.length === 1) return ok(byPhase[0]!);
-  }
   const suggestion =
     instances.length > 1
       ? instances.sort()[0]

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineTasks, task } from '../../lib/dsl/define-tasks.js';
 import type { TaskInstance } from '../../lib/dsl/task.js';
 import { parseCommandLine } from '../../lib/cli/parse-args.js';
-import { buildGraph, resolveTarget, selectSubgraph } from '../../lib/graph/build-graph.js';
+import { buildGraph, resolvePhase, resolveTarget, selectSubgraph } from '../../lib/graph/build-graph.js';
 
 test('generations put every task after its dependencies; instances are separate nodes', () => {
   const a = task({ name: 'a' });
@@ -67,19 +67,22 @@ test("the Python runner's phase names and flags still work: --skip-phases tools_
   const built = buildGraph([storage, validation, otherValidation]);
   assert.ok(built.ok);
   if (!built.ok) return;
-  assert.equal(resolveTarget(built.value, 'tools_storage'), { ok: true, value: 'foundation:tools-storage' });
-  assert.equal(resolveTarget(built.value, 'tools-storage'), { ok: true, value: 'foundation:tools-storage' });
+  assert.equal(resolvePhase(built.value, 'tools_storage'), { ok: true, value: 'foundation:tools-storage' });
+  assert.equal(resolvePhase(built.value, 'tools-storage'), { ok: true, value: 'foundation:tools-storage' });
+  assert.equal(resolvePhase(built.value, 'foundation:validation'), { ok: true, value: 'foundation:validation' });
   // Two namespaces have one: the full name is needed.
-  assert.not.ok(resolveTarget(built.value, 'validation').ok);
+  assert.not.ok(resolvePhase(built.value, 'validation').ok);
+  // Only phases to skip are read this loosely: what runs is named exactly.
+  assert.not.ok(resolveTarget(built.value, 'tools-storage').ok);
 
   const parsed = parseCommandLine(['osdc', '--skip-phases', 'validation,tools_storage', '--skip', 'dns', '--force-rebuild']);
   assert.ok(parsed.ok);
   if (!parsed.ok) return;
-  assert.equal(parsed.value.skip, ['dns', 'validation', 'tools_storage']);
+  assert.equal([parsed.value.skip, parsed.value.skipPhases], [['dns'], ['validation', 'tools_storage']]);
   assert.is(parsed.value.forceAll, true);
   // As the runner took it: every word after --skip-phases up to the next option is a phase, not a target.
   const spaced = parseCommandLine(['foundation', '--skip-phases', 'validation', 'tools_storage', '--force-rebuild']);
-  assert.ok(spaced.ok && spaced.value.targets.length === 1 && spaced.value.skip.join() === 'validation,tools_storage', JSON.stringify(spaced));
+  assert.ok(spaced.ok && spaced.value.targets.length === 1 && spaced.value.skipPhases.join() === 'validation,tools_storage', JSON.stringify(spaced));
   const phasesOnly = parseCommandLine(['--skip-phases', 'validation', 'osdc']);
   assert.ok(!phasesOnly.ok && phasesOnly.error.reason === 'usage' && /no target given/.test(phasesOnly.error.message));
 });
