@@ -186,7 +186,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   try {
     if (options.command === 'reset') {
       for (const id of ids(reset)) store.reset(id);
-      io.stdout.write(`reset ${[...ids(reset)].join(', ')}: they run again next time\n`);
+      const forgotten = [...ids(reset)];
+      io.stdout.write(`reset ${forgotten.join(', ')}: ${forgotten.length === 1 ? 'it runs' : 'they run'} again next time\n`);
       return ExitCode.success;
     }
     if (options.command === 'reset-state') {

@@ -137,12 +137,15 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     if (!match) return fail(usage(`--timeout '${values.timeout}' is not a duration`, 'e.g. --timeout 600 (seconds), --timeout 10m or --timeout 1h'));
     timeoutMs = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h' ?? 's'];
   }
-  if (command === 'run' && parsed.positionals.length === 0 && !inContainer) {
+  const only = list(values.only);
+  // `--only X` alone means "run just X": its tasks are the targets.
+  const targets = parsed.positionals.length === 0 && command === 'run' ? only : parsed.positionals;
+  if (command === 'run' && targets.length === 0 && !inContainer) {
     return fail(usage('no target given', 'name the tasks to run, e.g. `tsx deploy.ts osdc`, or see --list'));
   }
   return ok({
     command,
-    targets: parsed.positionals,
+    targets,
     environment: values.env,
     format: format as GraphFormat,
     json: values.json ?? false,
@@ -151,7 +154,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     reset: list(values.reset),
     skip: list(values.skip),
     skipPhases: list(values['skip-phases']),
-    only: list(values.only),
+    only,
     concurrency,
     keepGoing: values['keep-going'] ?? false,
     timeoutMs,
@@ -180,7 +183,7 @@ Options
   --force <task>          run these tasks even if up to date (repeat, or comma-separated)
   --force-all             run every task of the targets (rebuild); also --force-rebuild
   --skip <task>           do not run these tasks; dependents use their last stamp; also --skip-phases
-  --only <task>           run just these tasks; their dependencies are assumed done
+  --only <task>           run just these tasks (the targets, if none given); dependencies assumed done
   --concurrency, -j N     tasks at once (default: number of CPUs)
   --keep-going, -k        after a failure, run every branch that does not depend on it
   --timeout DURATION      one time limit for every task of this run (600 = seconds, or 10m, 1h)

@@ -87,6 +87,14 @@ test("the Python runner's phase names and flags still work: --skip-phases tools_
   assert.ok(!phasesOnly.ok && phasesOnly.error.reason === 'usage' && /no target given/.test(phasesOnly.error.message));
 });
 
+test('--only alone runs just those tasks: they are the targets', () => {
+  const alone = parseCommandLine(['--only', 'a,b']);
+  assert.ok(alone.ok && alone.value.targets.join() === 'a,b' && alone.value.only.join() === 'a,b', JSON.stringify(alone));
+  const within = parseCommandLine(['osdc', '--only', 'a']);
+  assert.ok(within.ok && within.value.targets.join() === 'osdc' && within.value.only.join() === 'a');
+  assert.not.ok(parseCommandLine(['--force', 'a']).ok, 'without a target or --only there is nothing to run');
+});
+
 test('invalid inputs at .with() name the call site', () => {
   const deploy = task({ name: 'deploy', inputs: { replicas: z.number().int().positive() } });
   assert.throws(() => deploy.with({ replicas: -1 }), /inputs of task 'deploy' are invalid: replicas/);
