@@ -2,7 +2,9 @@ import os from 'node:os';
 import type { Writable } from 'node:stream';
 import path from 'node:path';
 import readline from 'node:readline/promises';
-import type { TaskId } from '../dsl/ids.js';
+import { fileURLToPath } from 'node:url';
+import { firstFrameOutside } from '../dsl/call-site.js';
+import { formatLocation, type TaskId } from '../dsl/ids.js';
 import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
 import { formatGraph } from '../graph/format-graph.js';
 import { suggestName } from '../graph/suggest.js';
@@ -34,6 +36,9 @@ import type { LoadedEnvironment, Project } from './project.js';
 import { formatTaskList } from './show-list.js';
 import { formatVersions } from './show-versions.js';
 import { formatStatusTable, statusRows } from './show-status.js';
+
+/** lib/: frames in it are the engine's, not the project's. */
+const engineDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Io {
   readonly stdout: Writable & { readonly isTTY?: boolean; readonly columns?: number };
@@ -298,7 +303,20 @@ function resolveTargets(graph: TaskGraph, names: readonly string[], resolve = re
 async function loadEnvironment(project: Project<any>, name: string): Promise<Result<LoadedEnvironment, ConfigurationFailure>> {
   const loader = project.environments[name];
   if (!loader) return fail({ reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() });
-  return loader();
+  try {
+    return await loader();
+  } catch (error) {
+    // The project's own code threw (a file it parses, a variable it expects): where, not an internal error.
+    const thrown = error instanceof Error ? error : new Error(String(error));
+    const at = firstFrameOutside(thrown.stack, (file) => file.startsWith(engineDirectory));
+    return fail({
+      reason: 'invalid-environment',
+      environment: name,
+      path: at ? formatLocation(at) : 'its loader',
+      message: `loading it threw: ${thrown.message}`,
+      hint: 'fix the file it reads or its loader in the project',
+    });
+  }
 }
 
 async function showSummary(io: Io, stateDirectory: string, logDirectory: string, options: CliOptions): Promise<number> {

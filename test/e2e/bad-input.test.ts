@@ -91,4 +91,14 @@ test('--reset-state without a terminal and without --yes refuses', withTimeout(3
   }
 }));
 
+test("an environment whose loader throws (a corrupt file it parses) is a configuration error where it threw", withTimeout(30_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    writeFileSync(project.path('config.json'), '{"broken');
+    assertOneLineError(await project.run(['--status']), /^error: environment test: deploy\.ts:\d+: loading it threw: .*JSON.*: fix the file it reads/);
+  } finally {
+    project.remove();
+  }
+}));
+
 test.run();
