@@ -124,12 +124,11 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   if (!environment.ok) return reportError(io, environment.error);
   const listed = (names: readonly string[]) => resolveTargets(fullGraph, names);
   const force = listed(options.force);
-  const skip = resolveTargets(fullGraph, [...options.skip, ...options.skipPhases], (graph, name) =>
-    options.skip.includes(name) ? resolveTarget(graph, name) : resolvePhase(graph, name),
-  );
+  const skip = listed(options.skip);
+  const skipPhases = resolveTargets(fullGraph, options.skipPhases, resolvePhase);
   const only = listed(options.only);
   const reset = listed(options.reset);
-  for (const result of [force, skip, only, reset]) if (!result.ok) return reportError(io, result.error);
+  for (const result of [force, skip, skipPhases, only, reset]) if (!result.ok) return reportError(io, result.error);
   const ids = (result: Result<TaskId[], ConfigurationFailure>) => new Set(result.ok ? result.value : []);
 
   preferCompactHeap();
@@ -145,7 +144,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     sources,
     config: environment.value.config,
     force: options.forceAll ? ('all' as const) : ids(force),
-    skip: ids(skip),
+    skip: new Set([...ids(skip), ...ids(skipPhases)]),
     ...(options.only.length > 0 ? { only: ids(only) } : {}),
   };
 
