@@ -7,6 +7,8 @@ import { writeFileAtomic } from '../state/atomic-write.js';
 /** A version as a tool printed it, and the executable it came from. */
 interface RememberedVersion {
   readonly path: string;
+  /** The file system: the same path inside the container image is another file. */
+  readonly device: number;
   readonly inode: number;
   readonly size: number;
   readonly mtimeMs: number;
@@ -20,7 +22,7 @@ interface RememberedVersion {
  *
  * Asking costs a process start, ~270 ms for ansible's Python, on every `--status`, dry run and re-run. So
  * answers are remembered across runs (a file under .cache/) for as long as the executable found on PATH is
- * the same file: same path, inode, size and mtime, which a package upgrade changes (ccache checks a
+ * the same file: same path, device, inode, size and mtime, which a package upgrade changes (ccache checks a
  * compiler the same way). A wrapper script whose target is upgraded in place keeps its old answer until
  * `--versions`, which always asks afresh.
  */
@@ -63,11 +65,10 @@ export class ToolVersions {
     if (!executable) return 'not installed';
     const known = this.remembered[key];
     const { path: file, stats } = executable;
-    if (!fresh && known && known.path === file && known.inode === stats.ino && known.size === stats.size && known.mtimeMs === stats.mtimeMs) {
-      return known.version;
-    }
+    const same = known && known.path === file && known.device === stats.dev && known.inode === stats.ino && known.size === stats.size && known.mtimeMs === stats.mtimeMs;
+    if (!fresh && same) return known.version;
     const version = await ask(file, args);
-    this.remembered[key] = { path: file, inode: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, version };
+    this.remembered[key] = { path: file, device: stats.dev, inode: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, version };
     this.dirty = true;
     return version;
   }
