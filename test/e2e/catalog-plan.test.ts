@@ -43,6 +43,15 @@ test('the osdc graph', withTimeout(60_000, async ({ directory }: Project) => {
   assert.match(graph.stdout, /level \d+ \(2 in parallel\)\n  cluster-vms\[cluster=mcm\]\s+<- golden-image, dns\n  cluster-vms\[cluster=osdc\]/);
 }));
 
+test('--status and a dry run of the whole catalog fork no spawner and load no SSH library', withTimeout(120_000, async ({ directory }: Project) => {
+  for (const args of [['--status'], ['proxmox-k8s', '--dry-run']]) {
+    const observed = path.join(directory, 'observed.json');
+    const result = await cli(directory, args, { NODE_OPTIONS: `--import=${path.join(repositoryRoot, 'test', 'helpers', 'observe-startup.mjs')}`, OBSERVE_FILE: observed });
+    assert.is(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(readFileSync(observed, 'utf8')), { forks: 0, ssh2: false }, args.join(' '));
+  }
+}));
+
 test('environments are chosen by --env or DEPLOY_ENV; an unknown one lists the known', withTimeout(60_000, async ({ directory }: Project) => {
   const unknown = await cli(directory, ['osdc', '--dry-run', '--env', 'prod']);
   assert.is(unknown.code, 2);
