@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 const tolerant = new WeakSet<Writable>();
 
 /**
- * A reader that goes away (`| head`, a closed pager or terminal) must not crash the CLI, least of all in
+ * A reader that goes away (`| head`, a closed pager, a terminal that hung up) must not crash the CLI, least of all in
  * the middle of a deployment: from then on what would go to that stream is dropped, the run goes on to its
  * end, and each task's log file still gets everything. Other write errors still surface.
  */
@@ -12,7 +12,8 @@ export function tolerateClosedOutput(...streams: Writable[]): void {
     if (tolerant.has(stream)) continue;
     tolerant.add(stream);
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+      // EIO: a terminal that hung up.
+      if (error.code === 'EPIPE' || error.code === 'EIO' || error.code === 'ERR_STREAM_DESTROYED') return;
       throw error;
     });
   }

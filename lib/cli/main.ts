@@ -233,14 +233,18 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
         handle.killNow();
       }
     };
+    // SIGHUP: the terminal went away (a dropped SSH session). Stop as for Ctrl-C rather than die at once
+    // and leave the tasks' process groups running with nobody to stop them.
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
     let record: RunRecord;
     try {
       record = await handle.done;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onSignal);
       await reporter.close();
       await closeRunResources();
       closeSpawnService();

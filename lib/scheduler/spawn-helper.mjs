@@ -14,10 +14,12 @@ import { startProgram } from './start-program.mjs';
 
 let baseEnvironment = process.env;
 
-// Ctrl-C (or a SIGTERM to the whole process group) reaches this process too; the engine decides what stops
-// and reports it as interrupted, so this keeps serving until the engine disconnects.
+// Ctrl-C (or a SIGTERM to the whole process group, or a terminal's hangup) reaches this process too; the
+// engine decides what stops and reports it as interrupted, so this keeps serving until the engine
+// disconnects.
 process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
+process.on('SIGHUP', () => undefined);
 // Programs started and not yet ended, by request id.
 const running = new Map();
 

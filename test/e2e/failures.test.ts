@@ -149,10 +149,10 @@ for (const runner of ['argv', 'zx'] as const) {
   }));
 }
 
-for (const [runner, signal] of [['zx', 'SIGINT'], ['argv', 'SIGINT'], ['argv', 'SIGTERM']] as const) {
+for (const [runner, signal] of [['zx', 'SIGINT'], ['argv', 'SIGINT'], ['argv', 'SIGTERM'], ['zx', 'SIGHUP']] as const) {
   test(`${signal} stops the run: no child survives, finished stamps stay, exit 130 (${runner})`, withTimeout(60_000, async () => {
     const project = FixtureProject.copy('basic');
-    const marker = `33.${process.pid}${runner === 'zx' ? 1 : signal === 'SIGINT' ? 2 : 3}`;
+    const marker = `33.${process.pid}${{ SIGINT: runner === 'zx' ? 1 : 2, SIGTERM: 3, SIGHUP: 4 }[signal]}`;
     try {
       const child = project.start(['after-slow'], { SLOW_SECONDS: marker, ONBOARDER_GRACE_MS: '1000', SLOW_RUNNER: runner, SLOW_WAIT_FOR_SPAWNER: '1' });
       let stdout = '';
