@@ -30,6 +30,7 @@ import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
+import { reportProjectLoadFailures } from './load-failure.js';
 import { preferCompactHeap } from './heap-policy.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
 import type { LoadedEnvironment, Project } from './project.js';
@@ -40,6 +41,8 @@ import { formatStatusTable, statusRows } from './show-status.js';
 /** lib/: frames in it are the engine's, not the project's. */
 const engineDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+const projectLoaded = reportProjectLoadFailures();
+
 interface Io {
   readonly stdout: Writable & { readonly isTTY?: boolean; readonly columns?: number };
   readonly stderr: Writable;
@@ -47,6 +50,7 @@ interface Io {
 
 /** The CLI: parse, call the engine, map the outcome to an exit code. */
 export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process): Promise<number> {
+  projectLoaded();
   tolerateClosedOutput(io.stdout, io.stderr);
   const parsed = parseCommandLine(argv);
   if (!parsed.ok) return reportError(io, parsed.error);

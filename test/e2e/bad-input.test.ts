@@ -101,4 +101,18 @@ test("an environment whose loader throws (a corrupt file it parses) is a configu
   }
 }));
 
+test('a project module that throws while loading: one line with its file and line, exit 2', withTimeout(30_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const tasks = project.path('tasks.ts');
+    writeFileSync(tasks, `${readFileSync(tasks, 'utf8')}\nthrow new Error('inventory.yml is not valid YAML');\n`);
+    assertOneLineError(await project.run(['osdc']), /^error: tasks\.ts:\d+: loading the project threw Error: inventory\.yml is not valid YAML: fix that module \(run with --verbose/);
+    const verbose = await project.run(['osdc', '--verbose']);
+    assert.is(verbose.code, 2);
+    assert.match(verbose.stderr, '    at ');
+  } finally {
+    project.remove();
+  }
+}));
+
 test.run();
