@@ -59,7 +59,9 @@ export type TaskFailure =
   | { readonly reason: 'timeout'; readonly task: TaskId; readonly afterMs: number }
   | { readonly reason: 'check-failed'; readonly task: TaskId; readonly message: string }
   | { readonly reason: 'source-missing'; readonly task: TaskId; readonly path: string }
-  | { readonly reason: 'interrupted'; readonly task: TaskId };
+  | { readonly reason: 'interrupted'; readonly task: TaskId }
+  /** The event loop ran dry while the task's body was still waiting: no timer, process or I/O can wake it. */
+  | { readonly reason: 'never-settled'; readonly task: TaskId };
 
 export type Result<Value, Error = Failure> =
   | { readonly ok: true; readonly value: Value }

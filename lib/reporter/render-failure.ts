@@ -39,6 +39,8 @@ export function renderFailure(failure: Failure): string {
       return `${failure.task}: source '${failure.path}' does not exist: create it or fix the task's sources`;
     case 'interrupted':
       return `${failure.task}: interrupted`;
+    case 'never-settled':
+      return `${failure.task}: its run is waiting on a promise that nothing can settle (no timer, process or I/O is left to wake it): a missing resolve, or a callback never called?`;
     default:
       return unreachable(failure);
   }

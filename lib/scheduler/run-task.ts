@@ -76,6 +76,7 @@ async function withTaskScope<Success extends { ok: true }>(
   const timeoutMs = environment.timeoutOverrideMs ?? (spec.timeout === undefined ? undefined : durationMs(spec.timeout));
   const timer = timeoutMs === undefined ? undefined : setTimeout(stopOnTimeout, timeoutMs, scope, timeoutMs);
   watchRunSignal(environment.runSignal, scope);
+  watchForStall(scope);
 
   try {
     const execution = body(scope);
@@ -94,6 +95,7 @@ async function withTaskScope<Success extends { ok: true }>(
   } finally {
     if (timer) clearTimeout(timer);
     unwatchRunSignal(environment.runSignal, scope);
+    unwatchForStall(scope);
     await scope.groups.stop(environment.graceMs);
     environment.allGroups.delete(scope.groups);
     scope.output.flush();
@@ -124,8 +126,31 @@ function unwatchRunSignal(signal: AbortSignal, scope: TaskScope): void {
   scopesBySignal.get(signal)?.delete(scope);
 }
 
+/**
+ * Every running task. Node empties its event loop only when nothing (no timer, process, socket or file
+ * operation) can run another callback: if tasks are still running then, each waits on a promise nothing
+ * can settle. Without this the process would exit mid-run (code 13, an unsettled top-level await) with no
+ * summary; with it those tasks fail with that reason and the run goes on.
+ */
+const runningScopes = new Set<TaskScope>();
+
+function stopStalledTasks(): void {
+  for (const scope of runningScopes) scope.stop('stalled', new Error('nothing can settle what the task waits on'));
+}
+
+function watchForStall(scope: TaskScope): void {
+  if (runningScopes.size === 0) process.on('beforeExit', stopStalledTasks);
+  runningScopes.add(scope);
+}
+
+function unwatchForStall(scope: TaskScope): void {
+  runningScopes.delete(scope);
+  if (runningScopes.size === 0) process.off('beforeExit', stopStalledTasks);
+}
+
 function stoppedFailure(task: TaskId, kind: StopReason, timeoutMs: number | undefined): TaskFailure {
-  return kind === 'timeout' ? { reason: 'timeout', task, afterMs: timeoutMs ?? 0 } : { reason: 'interrupted', task };
+  if (kind === 'timeout') return { reason: 'timeout', task, afterMs: timeoutMs ?? 0 };
+  return kind === 'stalled' ? { reason: 'never-settled', task } : { reason: 'interrupted', task };
 }
 
 /** A command run with `$` failed: its command line, exit code and the tail of the task's output. */

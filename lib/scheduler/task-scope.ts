@@ -18,7 +18,8 @@ export interface ScopeEnvironment {
   readonly dryRun?: boolean;
 }
 
-export type StopReason = 'none' | 'timeout' | 'interrupted';
+/** 'stalled': the event loop ran dry while the body still waited, so nothing can ever wake it. */
+export type StopReason = 'none' | 'timeout' | 'interrupted' | 'stalled';
 
 type ZxCore = typeof import('zx/core');
 let zxCore: ZxCore | undefined;

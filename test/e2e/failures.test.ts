@@ -59,6 +59,18 @@ test('a task that throws fails with its message and location, no stack without -
   }
 }));
 
+test('a task that waits on a promise nothing can settle fails with that reason; the run ends normally', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const result = await project.run(['hang', 'osdc', '-k']);
+    assert.is(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, "[hang] FAILED: hang: its run is waiting on a promise that nothing can settle");
+    assert.match(result.stdout, 'failed: 6 ran, 0 skipped, 1 failed');
+  } finally {
+    project.remove();
+  }
+}));
+
 test('retries count and back off, each attempt logged', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   try {

@@ -88,7 +88,8 @@ test('--status shows done, stale and why, pending; --summary the last run', with
     const summary = await project.run(['--summary']);
     assert.is(summary.code, 0);
     assert.match(summary.stdout, 'succeeded: 6 ran, 0 skipped, 0 failed, 0 blocked');
-    assert.match(summary.stdout, 'critical path: validate');
+    // Which chain was longest depends on this machine's timings (the scheduling tests check the path itself).
+    assert.match(summary.stdout, /\ncritical path: [^\n]+ \(\d+(?:ms|\.\ds)\)\n/);
   } finally {
     project.remove();
   }
