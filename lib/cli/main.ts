@@ -242,6 +242,18 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
+    // An exception that escaped every task (thrown in a callback, a rejected promise nobody awaited) would
+    // end the process on the spot, its tasks' processes orphaned and no record written: stop the run in
+    // order instead, and fail it.
+    let escaped: unknown;
+    const onEscaped = (error: unknown) => {
+      if (escaped !== undefined) return;
+      escaped = error;
+      io.stderr.write(redactor.redact(`error: ${describeEscaped(error, options.verbose)}\n`));
+      interrupt.abort();
+    };
+    process.on('uncaughtException', onEscaped);
+    process.on('unhandledRejection', onEscaped);
     let record: RunRecord;
     try {
       record = await handle.done;
@@ -249,6 +261,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.off('SIGHUP', onSignal);
+      process.off('uncaughtException', onEscaped);
+      process.off('unhandledRejection', onEscaped);
       await reporter.close();
       await closeRunResources();
       closeSpawnService();
@@ -256,12 +270,24 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       await toolVersions.save();
     }
     await saveRunRecord(stateDirectory, redactor.redactValue(record));
+    if (escaped !== undefined) return ExitCode.taskFailed;
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
   } finally {
     await store.close();
     lock.value.release();
   }
+}
+
+/** One line for an exception no task caught: where in the project it was thrown, and what it said. */
+function describeEscaped(error: unknown, verbose: boolean): string {
+  const thrown = error instanceof Error ? error : new Error(String(error));
+  const at = firstFrameOutside(thrown.stack, (file) => file.startsWith(engineDirectory));
+  return (
+    `${at ? `${formatLocation(at)}: ` : ''}an exception escaped the tasks (thrown in a callback, or a promise nobody awaited): ` +
+    `${thrown.name}: ${thrown.message}: the run stops; catch it in the task, or await the promise` +
+    (verbose ? `\n${thrown.stack}` : ' (run with --verbose for the stack trace)')
+  );
 }
 
 /** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */

@@ -71,6 +71,22 @@ test('a task that waits on a promise nothing can settle fails with that reason; 
   }
 }));
 
+test('an exception that escapes a task stops the run in order: one line, no child left, a record, exit 1', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  const marker = `35.${process.pid}1`;
+  try {
+    const result = await project.run(['escape', 'osdc'], { ESCAPE_SECONDS: marker, ONBOARDER_GRACE_MS: '500' });
+    assert.is(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /^error: tasks\.ts:\d+: an exception escaped the tasks .*: Error: escaped from a timer: the run stops; .*\(run with --verbose for the stack trace\)$/m);
+    assert.not.match(result.stderr, '    at ');
+    assert.equal(processesMatching(`sleep ${marker}`), []);
+    assert.match(result.stdout, '[escape] FAILED: escape: interrupted');
+    assert.ok(readdirSync(project.path('.cache', 'state', 'test', 'runs')).length === 1, 'the run was recorded');
+  } finally {
+    project.remove();
+  }
+}));
+
 test('retries count and back off, each attempt logged', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   try {
