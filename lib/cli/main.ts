@@ -2,8 +2,7 @@ import os from 'node:os';
 import type { Writable } from 'node:stream';
 import path from 'node:path';
 import readline from 'node:readline/promises';
-import { fileURLToPath } from 'node:url';
-import { firstFrameOutside } from '../dsl/call-site.js';
+import { locationInProject } from '../dsl/call-site.js';
 import { formatLocation, type TaskId } from '../dsl/ids.js';
 import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
 import { formatGraph } from '../graph/format-graph.js';
@@ -30,16 +29,13 @@ import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
-import { reportProjectLoadFailures } from './load-failure.js';
+import { describeEscaped, reportProjectLoadFailures } from './escaped-exceptions.js';
 import { preferCompactHeap } from './heap-policy.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
 import type { LoadedEnvironment, Project } from './project.js';
 import { formatTaskList } from './show-list.js';
 import { formatVersions } from './show-versions.js';
 import { formatStatusTable, statusRows } from './show-status.js';
-
-/** lib/: frames in it are the engine's, not the project's. */
-const engineDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const projectLoaded = reportProjectLoadFailures();
 
@@ -249,7 +245,9 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     const onEscaped = (error: unknown) => {
       if (escaped !== undefined) return;
       escaped = error;
-      io.stderr.write(redactor.redact(`error: ${describeEscaped(error, options.verbose)}\n`));
+      const what = 'an exception escaped the tasks (thrown in a callback, or a promise nobody awaited): ';
+      const hint = 'the run stops; catch it in the task, or await the promise';
+      io.stderr.write(redactor.redact(`error: ${describeEscaped(error, what, hint, options.verbose)}\n`));
       interrupt.abort();
     };
     process.on('uncaughtException', onEscaped);
@@ -277,17 +275,6 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     await store.close();
     lock.value.release();
   }
-}
-
-/** One line for an exception no task caught: where in the project it was thrown, and what it said. */
-function describeEscaped(error: unknown, verbose: boolean): string {
-  const thrown = error instanceof Error ? error : new Error(String(error));
-  const at = firstFrameOutside(thrown.stack, (file) => file.startsWith(engineDirectory));
-  return (
-    `${at ? `${formatLocation(at)}: ` : ''}an exception escaped the tasks (thrown in a callback, or a promise nobody awaited): ` +
-    `${thrown.name}: ${thrown.message}: the run stops; catch it in the task, or await the promise` +
-    (verbose ? `\n${thrown.stack}` : ' (run with --verbose for the stack trace)')
-  );
 }
 
 /** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
@@ -341,7 +328,7 @@ async function loadEnvironment(project: Project<any>, name: string): Promise<Res
   } catch (error) {
     // The project's own code threw (a file it parses, a variable it expects): where, not an internal error.
     const thrown = error instanceof Error ? error : new Error(String(error));
-    const at = firstFrameOutside(thrown.stack, (file) => file.startsWith(engineDirectory));
+    const at = locationInProject(thrown.stack);
     return fail({
       reason: 'invalid-environment',
       environment: name,

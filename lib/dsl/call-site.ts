@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { SourceLocation } from './ids.js';
 
 const dslDirectory = path.dirname(fileURLToPath(import.meta.url));
+/** lib/: frames in it are the engine's, not the project's. */
+const engineDirectory = path.resolve(dslDirectory, '..');
 const framePattern = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
 
 /**
@@ -18,6 +20,11 @@ export function firstFrameOutside(stack: string | undefined, excluded: (file: st
     return { file: path.relative(process.cwd(), file) || file, line: Number(match[2]), column: Number(match[3]) };
   }
   return undefined;
+}
+
+/** The first stack frame in the project's own code (not the engine, not node_modules): where it threw. */
+export function locationInProject(stack: string | undefined): SourceLocation | undefined {
+  return firstFrameOutside(stack, (file) => file.startsWith(engineDirectory));
 }
 
 /**

@@ -68,7 +68,7 @@ export class PlainReporter implements Reporter {
         this.write(`warning: ${event.message}`);
         return;
       case 'run-finished':
-        for (const line of summarizeRun(event.record, { ...(this.options.logDirectory ? { logDirectory: this.options.logDirectory } : {}) })) this.write(line);
+        for (const line of summarizeRun(event.record, this.options)) this.write(line);
         return;
     }
   }

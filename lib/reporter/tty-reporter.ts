@@ -4,7 +4,7 @@ import type { EngineEvent } from '../scheduler/events.js';
 import { describeRunReason } from '../scheduler/run-reason.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import type { Reporter } from './reporter.js';
-import { summarizeRun } from './summary.js';
+import { summarizeRun, type SummaryOptions } from './summary.js';
 
 interface RunningTask {
   readonly startedAt: number;
@@ -38,13 +38,13 @@ export class TtyReporter implements Reporter {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly paint: (code: string, text: string) => string;
-  private readonly logDirectory: string | undefined;
+  private readonly summary: SummaryOptions;
 
   constructor(
     private readonly out: TtyStream,
     options: { readonly color: boolean; readonly refreshMs?: number; readonly logDirectory?: string } = { color: true },
   ) {
-    this.logDirectory = options.logDirectory;
+    this.summary = options;
     this.paint = options.color ? (code, text) => `\u001b[${code}m${text}\u001b[0m` : (_code, text) => text;
     if ((options.refreshMs ?? 200) > 0) {
       this.timer = setInterval(() => this.refresh(), options.refreshMs ?? 200);
@@ -107,7 +107,7 @@ export class TtyReporter implements Reporter {
         return;
       case 'run-finished':
         this.running.clear();
-        for (const line of summarizeRun(event.record, this.logDirectory ? { logDirectory: this.logDirectory } : {})) this.print(line);
+        for (const line of summarizeRun(event.record, this.summary)) this.print(line);
         return;
       case 'task-not-started':
       case 'task-command-finished':

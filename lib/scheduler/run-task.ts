@@ -1,10 +1,8 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { firstFrameOutside } from '../dsl/call-site.js';
+import { locationInProject } from '../dsl/call-site.js';
 import { CommandFailure } from '../dsl/command-failure.js';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
-import type { SourceLocation, TaskId } from '../dsl/ids.js';
+import type { TaskId } from '../dsl/ids.js';
 import type { CheckResult, TaskInstance } from '../dsl/task.js';
 import type { TaskFailure } from '../failures.js';
 import { ConfigReadRecorder, type ConfigReads } from '../stamps/config-reads.js';
@@ -196,10 +194,4 @@ function failureFromError(task: TaskId, error: unknown, environment: TaskEnviron
   };
 }
 
-const engineDirectory = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The first stack frame in the project's own code (not the engine, not node_modules): where a task threw. */
-function locationInProject(stack: string | undefined): SourceLocation | undefined {
-  return firstFrameOutside(stack, (file) => file.startsWith(engineDirectory));
-}
 
