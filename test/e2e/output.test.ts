@@ -64,6 +64,11 @@ test('--dry-run shows the plan in order with reasons, and runs nothing', withTim
     assert.equal(project.takeTrace(), []);
     assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+.*\n\s+\(commands not listed: its body does not declare supportsDryRun/);
 
+    // The Python runner's spelling: its phase name, space-separated after the flag, next to --skip.
+    const phases = await project.run(['osdc', '--dry-run', '--skip', 'dns', '--skip-phases', 'copy_ssh_key', 'template']);
+    assert.is(phases.code, 0, phases.stderr);
+    for (const task of ['dns', 'node-prep:copy-ssh-key', 'template']) assert.match(phases.stdout, new RegExp(`${task}\\s+skip\\s+skipped \\(--skip\\)`));
+
     const walked = await project.run(['touch-marker', '--dry-run']);
     assert.match(walked.stdout, /touch-marker\s+run\s+no stamp\n\s+\$ touch marker\.txt\n\s+\$ touch marker-sync\.txt\n\s+\$ touch marker-argv\.txt\n/);
     for (const marker of ['marker.txt', 'marker-sync.txt', 'marker-argv.txt']) assert.not.ok(existsSync(project.path(marker)), `a dry run runs nothing: ${marker}`);
