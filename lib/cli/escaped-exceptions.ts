@@ -25,12 +25,17 @@ export function describeEscaped(error: unknown, what: string, hint: string, verb
  */
 export function reportProjectLoadFailures(): () => void {
   const onFailure = (error: unknown) => {
-    const verbose = process.argv.includes('--verbose') || process.argv.includes('-v');
-    const circle = error instanceof ReferenceError && /before initialization/.test(error.message);
-    const hint = circle ? 'modules import each other in a circle: reach a task of the other module with a thunk, deps: [() => task]' : 'fix that module';
-    process.stderr.write(`error: ${describeEscaped(error, 'loading the project threw ', hint, verbose)}\n`);
+    process.stderr.write(`error: ${describeLoadFailure(error)}\n`);
     process.exit(ExitCode.usage);
   };
   process.on('uncaughtException', onFailure);
   return () => process.off('uncaughtException', onFailure);
+}
+
+/** The line for a project module that failed to load (thrown at import, or a circular import). */
+export function describeLoadFailure(error: unknown): string {
+  const verbose = process.argv.includes('--verbose') || process.argv.includes('-v');
+  const circle = error instanceof ReferenceError && /before initialization/.test(error.message);
+  const hint = circle ? 'modules import each other in a circle: reach a task of the other module with a thunk, deps: [() => task]' : 'fix that module';
+  return describeEscaped(error, 'loading the project threw ', hint, verbose);
 }

@@ -8,14 +8,11 @@ import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph
 import { formatGraph } from '../graph/format-graph.js';
 import { suggestName } from '../graph/suggest.js';
 import { ExitCode, fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
-import { JsonReporter } from '../reporter/json-reporter.js';
 import { LogFiles } from '../reporter/log-files.js';
-import { PlainReporter } from '../reporter/plain-reporter.js';
 import { renderFailure } from '../reporter/render-failure.js';
-import { fanOut, type Reporter } from '../reporter/reporter.js';
-import { TtyReporter } from '../reporter/tty-reporter.js';
+import { fanOut } from '../reporter/reporter.js';
 import { summarizeRun } from '../reporter/summary.js';
-import type { RunRecord } from '../scheduler/events.js';
+import type { EngineEvent, RunRecord } from '../scheduler/events.js';
 import { planCommands } from '../scheduler/plan-commands.js';
 import { planRun } from '../scheduler/plan-run.js';
 import { Redactor } from '../scheduler/redactor.js';
@@ -29,6 +26,7 @@ import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
+import { consoleReporter, displayPath, type ConsoleOutput } from './console-reporter.js';
 import { describeEscaped, reportProjectLoadFailures } from './escaped-exceptions.js';
 import { preferCompactHeap } from './heap-policy.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
@@ -40,12 +38,27 @@ import { formatStatusTable, statusRows } from './show-status.js';
 const projectLoaded = reportProjectLoadFailures();
 
 interface Io {
-  readonly stdout: Writable & { readonly isTTY?: boolean; readonly columns?: number };
+  readonly stdout: ConsoleOutput;
   readonly stderr: Writable;
 }
 
+/** What a caller of the CLI learns about a run beyond its exit code (deploy.ts's start, for its cache). */
+export interface RunObserver {
+  /**
+   * After a run's record is saved. `upToDate` holds its events when every task was found up to date with
+   * nothing else to report (no warning, no drift probe, no --only): the same command would report the
+   * same as long as what it read is unchanged.
+   */
+  runRecorded(run: {
+    readonly environment: string;
+    readonly stateDirectory: string;
+    readonly logDirectory: string;
+    readonly upToDate: readonly EngineEvent[] | undefined;
+  }): void;
+}
+
 /** The CLI: parse, call the engine, map the outcome to an exit code. */
-export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process): Promise<number> {
+export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process, observer?: RunObserver): Promise<number> {
   projectLoaded();
   tolerateClosedOutput(io.stdout, io.stderr);
   const parsed = parseCommandLine(argv);
@@ -53,7 +66,7 @@ export async function runCli(project: Project<any>, argv: readonly string[] = pr
   const options = parsed.value;
   try {
     if (options.container) return await launchContainer(project, argv, options.container, io);
-    return await dispatch(project, options, io);
+    return await dispatch(project, options, io, observer);
   } catch (error) {
     io.stderr.write(`error: internal error: ${(error as Error).message}${options.verbose ? `\n${(error as Error).stack}` : ' (run with --verbose for the stack trace)'}\n`);
     return ExitCode.taskFailed;
@@ -81,7 +94,7 @@ function reportError(io: Io, failure: ConfigurationFailure): number {
   return ExitCode.usage;
 }
 
-async function dispatch(project: Project<any>, options: CliOptions, io: Io): Promise<number> {
+async function dispatch(project: Project<any>, options: CliOptions, io: Io, observer: RunObserver | undefined): Promise<number> {
   if (options.command === 'help') {
     io.stdout.write(`${helpText}\n`);
     return ExitCode.success;
@@ -206,7 +219,10 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
     if (options.only.length > 0) {
       io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     }
-    const reporter = fanOut([consoleReporter(options, io, displayPath(logDirectory)), new LogFiles(logDirectory)]);
+    const reporter = fanOut([consoleReporter(options, io.stdout, displayPath(logDirectory)), new LogFiles(logDirectory)]);
+    // Kept while every event is a skip: a run that only found tasks up to date can be replayed.
+    let upToDate: EngineEvent[] | undefined =
+      observer && store.warnings.length === 0 && !lock.value.takeoverWarning && options.only.length === 0 && !probesDrift(graph) ? [] : undefined;
     const interrupt = new AbortController();
     const handle = runGraph({
       ...planOptions,
@@ -214,7 +230,12 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       environment: environmentName,
       root: project.root,
       redactor,
-      emit: (event) => reporter.handle(event),
+      emit: (event) => {
+        reporter.handle(event);
+        if (upToDate === undefined) return;
+        if (event.type === 'run-started' || event.type === 'task-skipped' || event.type === 'run-finished') upToDate.push(event);
+        else upToDate = undefined;
+      },
       concurrency: options.concurrency ?? Math.max(1, os.availableParallelism()),
       pools: project.pools ?? {},
       keepGoing: options.keepGoing,
@@ -268,6 +289,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
       await toolVersions.save();
     }
     await saveRunRecord(stateDirectory, redactor.redactValue(record));
+    const replayable = escaped === undefined && record.outcome === 'succeeded' && upToDate !== undefined;
+    observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, upToDate: replayable ? upToDate : undefined });
     if (escaped !== undefined) return ExitCode.taskFailed;
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
@@ -277,21 +300,10 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io): Pro
   }
 }
 
-/** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
-function consoleReporter(options: CliOptions, io: Io, logDirectory: string): Reporter {
-  if (options.json) return new JsonReporter(io.stdout);
-  const terminal = io.stdout.isTTY === true && process.env.TERM !== 'dumb';
-  if (options.output === 'live' || (options.output === 'auto' && terminal)) {
-    return new TtyReporter(io.stdout, { color: !('NO_COLOR' in process.env), logDirectory });
-  }
-  const mode = options.output === 'group' ? 'group' : 'interleaved';
-  return new PlainReporter(io.stdout, mode, { showSkipped: true, verbose: options.verbose, logDirectory });
-}
-
-/** A path as short as it can be said from where the command was run. */
-function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+/** A task with a drift probe must be asked every run: its result is not in any file. */
+function probesDrift(graph: TaskGraph): boolean {
+  for (const node of graph.nodes.values()) if (node.instance.definition.spec.check) return true;
+  return false;
 }
 
 /** A pool a task names but the project does not declare is a typo until proven otherwise. */

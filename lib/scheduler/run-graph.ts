@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { durationMs } from '../dsl/duration.js';
 import type { Fingerprint, TaskId } from '../dsl/ids.js';
 import { keyedRecord } from '../dsl/keyed-record.js';
@@ -6,6 +5,7 @@ import type { TaskGraph } from '../graph/build-graph.js';
 import type { TaskFailure } from '../failures.js';
 import { computeFingerprint } from '../stamps/fingerprint.js';
 import type { SourceDigests } from '../stamps/source-digests.js';
+import { newRunId } from '../state/run-records.js';
 import type { StateStore } from '../state/state-store.js';
 import { askDeclaredTools, assessTask } from './assess-task.js';
 import type { EngineEvent, RunOutcome, RunRecord, TaskRunOutcome, TaskRunRecord } from './events.js';
@@ -71,8 +71,8 @@ export function runGraph(options: RunOptions): RunHandle {
 
 async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>): Promise<RunRecord> {
   const { graph, store, emit } = options;
-  const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   const startedAt = new Date();
+  const runId = newRunId(startedAt);
   const weight = (id: TaskId) => expectedDurationMs(graph, store, id);
   const priorities = criticalPathPriorities(graph, weight);
   askDeclaredTools(graph.nodes.values());

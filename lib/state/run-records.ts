@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { RunRecord } from '../scheduler/events.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 const keptRuns = 50;
+
+/** A run's id: its start time (sortable, usable in a file name) and a random suffix. */
+export function newRunId(startedAt: Date): string {
+  return `${startedAt.toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+}
 
 /** Saves a run's record as `runs/<run id>.json` (mode 0600) and keeps the newest 50. */
 export async function saveRunRecord(stateDirectory: string, record: RunRecord): Promise<void> {

@@ -1,0 +1,51 @@
+import path from 'node:path';
+import { ExitCode } from '../failures.js';
+import { LogFiles } from '../reporter/log-files.js';
+import { fanOut } from '../reporter/reporter.js';
+import type { EngineEvent, RunRecord } from '../scheduler/events.js';
+import { acquireRunLock } from '../state/run-lock.js';
+import { newRunId, saveRunRecord } from '../state/run-records.js';
+import { consoleReporter, displayPath, type ConsoleOutput } from './console-reporter.js';
+import { parseCommandLine } from './parse-args.js';
+import { unchanged, type UpToDateEntry } from './up-to-date-cache.js';
+
+/**
+ * Reports a run the up-to-date cache says would find every task up to date: the same events through the
+ * same reporters and log directory, under a new run id and times, and a run record like any run's. Holds
+ * the environment's run lock as a run does. Undefined when it cannot (the lock is held, the state changed
+ * meanwhile): the caller then runs the command in full, which says why.
+ */
+export async function replayUpToDateRun(
+  entry: UpToDateEntry,
+  argv: readonly string[],
+  io: { readonly stdout: ConsoleOutput; readonly stderr: NodeJS.WritableStream },
+): Promise<number | undefined> {
+  const parsed = parseCommandLine(argv);
+  if (!parsed.ok || parsed.value.command !== 'run') return undefined;
+  const lock = acquireRunLock(path.join(entry.stateDirectory, 'run.lock'));
+  if (!lock.ok) return undefined;
+  try {
+    // Another run may have changed the state between the check and taking the lock.
+    if (!unchanged(entry.files)) return undefined;
+    if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
+    const reporter = fanOut([consoleReporter(parsed.value, io.stdout, displayPath(entry.logDirectory)), new LogFiles(entry.logDirectory)]);
+    const started = new Date();
+    const runId = newRunId(started);
+    let record: RunRecord | undefined;
+    for (const event of entry.events) reporter.handle(restamp(event));
+    await reporter.close();
+    if (!record) return undefined;
+    await saveRunRecord(entry.stateDirectory, record);
+    return ExitCode.success;
+
+    function restamp(event: EngineEvent): EngineEvent {
+      if (event.type === 'run-started') return { ...event, runId, at: started.toISOString() };
+      if (event.type !== 'run-finished') return event;
+      const finished = new Date();
+      record = { ...event.record, runId, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
+      return { type: 'run-finished', record };
+    }
+  } finally {
+    lock.value.release();
+  }
+}

@@ -1,0 +1,97 @@
+// deploy.ts's entry to the CLI. It imports only this module statically and hands over a loader for the
+// project's task and environment modules, so that a command the up-to-date cache can answer loads none of
+// them (nor the engine, zod or graphology: ~0.3 s through tsx).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
+import { ExitCode } from '../failures.js';
+import { startTrackingReads, type ReadTracker } from '../stamps/read-tracker.js';
+import type { ConsoleOutput } from './console-reporter.js';
+import type { RunObserver } from './main.js';
+import type { Project } from './project.js';
+import { cacheEnabled, findUpToDateRun, invocationDigest, saveUpToDateRun, signatures } from './up-to-date-cache.js';
+
+/** The project as deploy.ts describes it; `load` imports its catalog and environments when needed. */
+export interface ProjectEntry<Config = unknown> extends Omit<Project<Config>, 'catalog' | 'environments' | 'passEnvironment'> {
+  readonly load: () => Promise<Pick<Project<Config>, 'catalog' | 'environments' | 'passEnvironment'>>;
+}
+
+// Tracking starts when deploy.ts imports this module, before deploy.ts's own body and the project's modules
+// run: whatever they read decides whether a cached result still holds.
+const tracker: ReadTracker | undefined = cacheEnabled() ? startTrackingReads() : undefined;
+
+/** The directory holding lib/: the engine's own modules are sources of every result too. */
+const engineRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export async function startCli<Config>(
+  entry: ProjectEntry<Config>,
+  argv: readonly string[] = process.argv.slice(2),
+  io: { readonly stdout: ConsoleOutput; readonly stderr: Writable } = process,
+): Promise<number> {
+  const invocation = tracker ? invocationDigest(entry.root, argv) : undefined;
+  const cached = invocation ? findUpToDateRun(entry.root, invocation) : undefined;
+  if (cached) {
+    const [{ tolerateClosedOutput }, { replayUpToDateRun }] = await Promise.all([import('./closed-output.js'), import('./replay-run.js')]);
+    tolerateClosedOutput(io.stdout, io.stderr);
+    const replayed = await replayUpToDateRun(cached, argv, io);
+    if (replayed !== undefined) return replayed;
+  }
+
+  const { runCli } = await import('./main.js');
+  let loaded: Awaited<ReturnType<ProjectEntry<Config>['load']>>;
+  try {
+    loaded = await entry.load();
+  } catch (error) {
+    const { describeLoadFailure } = await import('./escaped-exceptions.js');
+    io.stderr.write(`error: ${describeLoadFailure(error)}\n`);
+    return ExitCode.usage;
+  }
+  const { load: _load, ...described } = entry;
+  let recorded: Parameters<RunObserver['runRecorded']>[0] | undefined;
+  const observer: RunObserver | undefined = invocation ? { runRecorded: (run) => (recorded = run) } : undefined;
+  const code = await runCli({ ...described, ...loaded }, argv, io, observer);
+  if (tracker && invocation && recorded?.upToDate && tracker.untrackable === undefined) {
+    const files = await filesDecidingTheResult(entry.root, tracker, recorded.stateDirectory);
+    if (files) {
+      await saveUpToDateRun(entry.root, {
+        version: 1,
+        invocation,
+        files: signatures(files),
+        environment: recorded.environment,
+        stateDirectory: recorded.stateDirectory,
+        logDirectory: recorded.logDirectory,
+        events: recorded.upToDate,
+      });
+    }
+  }
+  return code;
+}
+
+/**
+ * What a run read, plus what tracking cannot see: the project's and the engine's modules (tsx loads them on
+ * its own thread), the installed packages (npm rewrites node_modules/.package-lock.json on every change),
+ * and the environment's state. Undefined when it read something that is not a file (/proc, /sys).
+ */
+async function filesDecidingTheResult(root: string, reads: ReadTracker, stateDirectory: string): Promise<Set<string> | undefined> {
+  const read = [...reads.paths];
+  const engineState = path.join(root, '.cache') + path.sep;
+  const files = new Set<string>();
+  for (const file of read) {
+    if (file.startsWith('/proc/') || file.startsWith('/sys/')) return undefined;
+    // The engine's own caches under .cache/ only memoise what is tracked here; packages are covered below.
+    if (file.startsWith(engineState) || file.includes(`${path.sep}node_modules${path.sep}`) || file.startsWith('/dev/')) continue;
+    files.add(file);
+  }
+  const { glob } = await import('tinyglobby');
+  const modules = '**/*.{ts,mts,cts,tsx,js,mjs,cjs,jsx,json}';
+  const ignore = ['**/node_modules/**', '**/.cache/**', '**/.git/**'];
+  const found = await Promise.all([
+    glob(modules, { cwd: root, absolute: true, dot: true, ignore }),
+    glob([`lib/${modules}`, 'package.json', 'tsconfig.json'], { cwd: engineRoot, absolute: true, ignore }),
+  ]);
+  for (const file of found.flat()) files.add(path.normalize(file));
+  for (const directory of new Set([root, engineRoot])) files.add(path.join(directory, 'node_modules', '.package-lock.json'));
+  files.add(path.join(stateDirectory, 'state.json'));
+  files.add(path.join(stateDirectory, 'state.journal'));
+  return files;
+}

@@ -1,0 +1,112 @@
+// The up-to-date cache (lib/cli/up-to-date-cache.ts): a re-run with nothing changed is answered without
+// loading the project; anything the cached run read that changes makes the next run decide afresh.
+import { appendFileSync, existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FixtureProject, withTimeout, type CliResult } from '../helpers/project.js';
+
+/** The fixture with a counter of how often its task module is loaded. */
+function counted(): { project: FixtureProject; loads: () => number; run: (args: string[], env?: Record<string, string>) => Promise<CliResult> } {
+  const project = FixtureProject.copy('basic');
+  const file = project.path('loads.txt');
+  return {
+    project,
+    loads: () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0),
+    run: async (args, env = {}) => {
+      const result = await project.run(args, { ONBOARDER_TEST_LOADS: file, ...env });
+      assert.is(result.code, 0, result.stdout + result.stderr);
+      return result;
+    },
+  };
+}
+
+/** Output with its run id and times taken out: "in 45ms", "(12ms)". */
+const timeless = (text: string) => text.replace(/^run \S+:/m, 'run ID:').replace(/\d+(\.\d+)?(ms|s)\b/g, 'T');
+
+test('a re-run with nothing changed is answered from the cache: the same report, a new run record, the project not loaded', withTimeout(90_000, async () => {
+  const { project, loads, run } = counted();
+  try {
+    await run(['osms']);
+    assert.equal(project.takeTrace(), ['deploy-cluster[cluster=osms]', 'node-prep:copy-ssh-key', 'validate']);
+    const upToDate = await run(['osms']);
+    assert.is(loads(), 2);
+    const entry = project.path('.cache', 'up-to-date.json');
+    assert.is(statSync(entry).mode & 0o777, 0o600);
+    const firstRecord = (await run(['--summary'])).stdout.split('\n')[0];
+
+    const replayed = await run(['osms']);
+    assert.is(loads(), 3, 'the --summary above loaded the project; the replay did not');
+    assert.equal(project.takeTrace(), []);
+    assert.is(timeless(replayed.stdout), timeless(upToDate.stdout));
+    assert.match(replayed.stdout, '[deploy-cluster[cluster=osms]] up to date');
+    // A run record of its own, and the log directory's latest link moves to it, as for any run.
+    const summary = (await run(['--summary'])).stdout;
+    const runId = /^run (\S+) /.exec(summary)?.[1];
+    assert.ok(runId && !firstRecord!.includes(runId), summary);
+    assert.match(summary, 'succeeded: 0 ran, 4 skipped');
+    assert.is(readlinkSync(project.path('.cache', 'logs', 'test', 'latest')), runId);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('each thing the cached run read, changed, makes the next run load the project and decide afresh', withTimeout(120_000, async () => {
+  const { project, loads, run } = counted();
+  // Runs until the cache answers (the project not loaded): the ids of the tasks that ran on the way, and
+  // whether the first run loaded the project.
+  const settle = async (env: Record<string, string> = {}) => {
+    const ran = new Set<string>();
+    const first = loads();
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const before = loads();
+      await run(['osms'], env);
+      for (const id of project.takeTrace()) ran.add(id);
+      if (loads() === before) return { ran: [...ran].sort(), loaded: before > first || attempt > 0 };
+    }
+    assert.unreachable('the cache never answered');
+    return { ran: [], loaded: false };
+  };
+  try {
+    await settle();
+
+    const config = JSON.parse(readFileSync(project.path('config.json'), 'utf8'));
+    config.clusters.osms.nodes = 5;
+    writeFileSync(project.path('config.json'), JSON.stringify(config));
+    assert.equal(await settle(), { ran: ['deploy-cluster[cluster=osms]'], loaded: true }, 'a configuration file the environment loader read');
+
+    writeFileSync(project.path('files', 'key.pub'), 'ssh-ed25519 BBBB changed\n');
+    assert.equal(await settle(), { ran: ['deploy-cluster[cluster=osms]', 'node-prep:copy-ssh-key'], loaded: true }, 'a file a task declares in its sources (and its dependent, whose dependency changed)');
+
+    appendFileSync(project.path('tasks.ts'), '\n// edited\n');
+    assert.equal(await settle(), { ran: [], loaded: true }, 'a module of the project');
+
+    assert.equal(await settle({ SOME_VARIABLE: 'set' }), { ran: [], loaded: true }, 'an environment variable');
+
+    assert.is((await project.run(['--reset', 'validate'])).code, 0);
+    assert.equal(await settle({ SOME_VARIABLE: 'set' }), { ran: ['validate'], loaded: true }, 'a stamp reset');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a run that started a program while deciding, or whose tasks probe drift, or with the cache off, is never answered from it', withTimeout(120_000, async () => {
+  const { project, loads, run } = counted();
+  try {
+    const threeRuns = async (args: string[], env: Record<string, string> = {}) => {
+      const before = loads();
+      for (let index = 0; index < 3; index++) await run(args, env);
+      return loads() - before;
+    };
+    assert.is(await threeRuns(['osms'], { LOADER_RUNS_PROGRAM: '1' }), 3);
+    assert.not.ok(existsSync(project.path('.cache', 'up-to-date.json')));
+    // osdc depends on template, whose drift probe must run every time.
+    assert.is(await threeRuns(['osdc']), 3);
+    assert.not.ok(existsSync(project.path('.cache', 'up-to-date.json')));
+    assert.is(await threeRuns(['osms'], { ONBOARDER_UP_TO_DATE_CACHE: '0' }), 3);
+    assert.not.ok(existsSync(project.path('.cache', 'up-to-date.json')));
+  } finally {
+    project.remove();
+  }
+}));
+
+test.run();
