@@ -1,4 +1,5 @@
 import cp, { type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RemoteChildProcess } from './remote-child.js';
 import { spawnService, type ProgramExit, type ProgramHandlers, type ProgramRequest } from './spawn-service.js';
@@ -78,7 +79,8 @@ export class ProcessGroups {
   }
 
   private spawnDirectly(command: string, args: readonly string[], options: cp.SpawnOptions): ChildProcess {
-    const child = cp.spawn(command, args, { ...options, detached: true });
+    const [program, programArgs] = options.shell ? shellCommand(options.shell, command, args) : [command, args];
+    const child = cp.spawn(program, programArgs, { ...options, shell: false, detached: true });
     const group = child.pid;
     if (group !== undefined) {
       this.adopt(group);
@@ -107,7 +109,7 @@ export class ProcessGroups {
 
   /** child_process.spawnSync for zx's `$.sync`: the real one, or in a dry run one that runs nothing. */
   get spawnSyncFunction(): typeof cp.spawnSync {
-    return this.dryRun ? (spawnSyncWithoutRunning as unknown as typeof cp.spawnSync) : cp.spawnSync;
+    return (this.dryRun ? spawnSyncWithoutRunning : spawnSyncThroughShell) as unknown as typeof cp.spawnSync;
   }
 
   get size(): number {
@@ -151,9 +153,23 @@ function relayable(options: cp.SpawnOptions): boolean {
   return stdio.length <= 3 && stdio.every((stream) => stream === 'pipe' || stream === 'overlapped' || stream === undefined || stream === null);
 }
 
-/** What child_process.spawn runs for `shell` on Linux: the shell with `-c` and the words joined by spaces. */
+/**
+ * What child_process.spawn runs for `shell` on Linux: the shell with `-c` and the words joined by spaces;
+ * and for bash (zx's shell) `--norc` first. `bash -c` reads ~/.bashrc as if started by sshd when its stdin
+ * is a socket (Node's pipes are socket pairs) or SSH_CLIENT is set, and SHLVL is below 2: every command of a
+ * run started from cron, CI or a service would run the operator's .bashrc first (pyenv init, prompts,
+ * output), slowly and differently on each machine.
+ */
 function shellCommand(shell: string | true, command: string, args: readonly string[]): [string, string[]] {
-  return [typeof shell === 'string' ? shell : '/bin/sh', ['-c', [command, ...args].join(' ')]];
+  const program = typeof shell === 'string' ? shell : '/bin/sh';
+  const noStartupFiles = path.basename(program) === 'bash' ? ['--norc'] : [];
+  return [program, [...noStartupFiles, '-c', [command, ...args].join(' ')]];
+}
+
+/** child_process.spawnSync with its shell started as shellCommand says. */
+function spawnSyncThroughShell(command: string, args: readonly string[] = [], options: cp.SpawnSyncOptions = {}): cp.SpawnSyncReturns<string | Buffer> {
+  const [program, programArgs] = options.shell ? shellCommand(options.shell, command, args) : [command, args];
+  return cp.spawnSync(program, programArgs, { ...options, shell: false });
 }
 
 function signalGroups(groups: readonly number[], signal: NodeJS.Signals): void {

@@ -1,13 +1,45 @@
-import { ChildProcess } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProcessGroups } from '../../lib/scheduler/process-groups.js';
 import { RemoteChildProcess } from '../../lib/scheduler/remote-child.js';
 import { closeSpawnService } from '../../lib/scheduler/spawn-service.js';
 import { processesMatching, waitFor } from '../helpers/project.js';
+import { runBody } from '../helpers/run-body.js';
 
 const quiet = { stdout: () => undefined, stderr: () => undefined };
+
+test("zx's bash does not read the operator's ~/.bashrc, even where bash would (SHLVL unset, stdin a socket)", async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'onboarder-home-'));
+  const marker = path.join(home, 'bashrc-ran');
+  writeFileSync(path.join(home, '.bashrc'), `echo "$BASH_EXECUTION_STRING" >> ${marker}\n`);
+  const saved = { HOME: process.env.HOME, SHLVL: process.env.SHLVL };
+  process.env.HOME = home;
+  delete process.env.SHLVL;
+  try {
+    // What bash itself does here, with Node's socket-pair stdin: it reads the file.
+    const direct = await new Promise<number | null>((resolve) => spawn('bash', ['-c', 'true'], { stdio: 'pipe' }).on('exit', resolve));
+    assert.is(direct, 0);
+    assert.ok(existsSync(marker), 'bash -c here reads ~/.bashrc (the case this guards against)');
+    rmSync(marker);
+    const run = await runBody(async ({ $ }) => {
+      // The first starts while the spawners boot (the engine forks it), the next through a spawner.
+      await Promise.all([$`echo through zx`, $`echo through zx again`]);
+      await $`echo through a spawner`;
+      $.sync`echo through spawnSync`;
+    });
+    assert.is(run.record.outcome, 'succeeded', run.output);
+    assert.not.ok(existsSync(marker), `the task's commands ran the operator's .bashrc: ${existsSync(marker) ? readFileSync(marker, 'utf8') : ''}`);
+  } finally {
+    process.env.HOME = saved.HOME;
+    if (saved.SHLVL !== undefined) process.env.SHLVL = saved.SHLVL;
+    rmSync(home, { recursive: true, force: true });
+  }
+});
 
 test('a program whose start is reported after its task stopped is stopped at once', async () => {
   const marker = `40.${process.pid}1`;
