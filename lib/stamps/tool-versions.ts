@@ -75,7 +75,7 @@ export class ToolVersions {
 }
 
 /** Where a command is found the way execvp finds it: a path with a slash as is, else the first on PATH. */
-function findExecutable(command: string): { path: string; stats: Stats } | undefined {
+export function findExecutable(command: string): { path: string; stats: Stats } | undefined {
   const candidates = command.includes('/')
     ? [path.resolve(command)]
     : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((directory) => path.join(directory, command));

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { findExecutable } from '../stamps/tool-versions.js';
 import { reportToolVersion, runCommand, type ToolContext } from './command.js';
 import { withPrivateFile } from './private-file.js';
 
@@ -21,12 +21,8 @@ export interface TofuVariables {
 /** The binary to use: the configured one, else `tofu` when on PATH, else `terraform`. */
 export function tofuBinary(configured?: string): string {
   if (configured) return configured;
-  try {
-    execFileSync('tofu', ['version'], { stdio: 'ignore' });
-    return 'tofu';
-  } catch {
-    return 'terraform';
-  }
+  // Looked up on PATH, not by running `tofu version`: a dry run starts no process at all.
+  return findExecutable('tofu') ? 'tofu' : 'terraform';
 }
 
 const automation = { TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' };

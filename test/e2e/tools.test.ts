@@ -133,6 +133,7 @@ test('tofu is preferred when installed (FAKE tofu)', withTimeout(30_000, async (
   process.env.PATH = `${bin}:${original}`;
   try {
     assert.is(tofuBinary(), 'tofu');
+    assert.not.ok(existsSync(path.join(bin, 'tofu.calls')), 'found on PATH, not by running it (a dry run starts no process)');
     assert.is(tofuBinary('/opt/terraform'), '/opt/terraform');
     const run = await runBody(async (context) => {
       await tofuInit(context, { dir: directory, backendConfig: { path: 'state/x.tfstate' } });
