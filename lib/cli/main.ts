@@ -170,9 +170,17 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       io.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows));
       return ExitCode.success;
     }
-    const commands = await planCommands(graph, plan, { root: project.root, config: environment.value.config, redactor });
-    await closeRunResources();
-    closeSpawnService();
+    const walk = new AbortController();
+    const escapes = catchEscapes(io, redactor, options.verbose, walk);
+    let commands: Awaited<ReturnType<typeof planCommands>>;
+    try {
+      commands = await planCommands(graph, plan, { root: project.root, config: environment.value.config, redactor, signal: walk.signal });
+    } finally {
+      escapes.stop();
+      await closeRunResources();
+      closeSpawnService();
+    }
+    if (escapes.escaped()) return ExitCode.taskFailed;
     if (options.json) {
       const steps = plan.map((step) => ({ ...step, ...(commands.get(step.task) ?? {}) }));
       io.stdout.write(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`);
@@ -259,20 +267,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
-    // An exception that escaped every task (thrown in a callback, a rejected promise nobody awaited) would
-    // end the process on the spot, its tasks' processes orphaned and no record written: stop the run in
-    // order instead, and fail it.
-    let escaped: unknown;
-    const onEscaped = (error: unknown) => {
-      if (escaped !== undefined) return;
-      escaped = error;
-      const what = 'an exception escaped the tasks (thrown in a callback, or a promise nobody awaited): ';
-      const hint = 'the run stops; catch it in the task, or await the promise';
-      io.stderr.write(redactor.redact(`error: ${describeEscaped(error, what, hint, options.verbose)}\n`));
-      interrupt.abort();
-    };
-    process.on('uncaughtException', onEscaped);
-    process.on('unhandledRejection', onEscaped);
+    const escapes = catchEscapes(io, redactor, options.verbose, interrupt);
     let record: RunRecord;
     try {
       record = await handle.done;
@@ -280,8 +275,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.off('SIGHUP', onSignal);
-      process.off('uncaughtException', onEscaped);
-      process.off('unhandledRejection', onEscaped);
+      escapes.stop();
       await reporter.close();
       await closeRunResources();
       closeSpawnService();
@@ -289,15 +283,41 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       await toolVersions.save();
     }
     await saveRunRecord(stateDirectory, redactor.redactValue(record));
-    const replayable = escaped === undefined && record.outcome === 'succeeded' && upToDate !== undefined;
+    const replayable = !escapes.escaped() && record.outcome === 'succeeded' && upToDate !== undefined;
     observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, upToDate: replayable ? upToDate : undefined });
-    if (escaped !== undefined) return ExitCode.taskFailed;
+    if (escapes.escaped()) return ExitCode.taskFailed;
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
   } finally {
     await store.close();
     lock.value.release();
   }
+}
+
+/**
+ * An exception that escaped every task (thrown in a callback, a rejected promise nobody awaited) would end
+ * the process on the spot, its tasks' processes orphaned and no record written: report it in one line and
+ * abort instead, so the run (or the dry run's walk) stops in order and fails.
+ */
+function catchEscapes(io: Io, redactor: Redactor, verbose: boolean, stop: AbortController): { escaped(): boolean; stop(): void } {
+  let escaped = false;
+  const onEscaped = (error: unknown) => {
+    if (escaped) return;
+    escaped = true;
+    const what = 'an exception escaped the tasks (thrown in a callback, or a promise nobody awaited): ';
+    const hint = 'the run stops; catch it in the task, or await the promise';
+    io.stderr.write(redactor.redact(`error: ${describeEscaped(error, what, hint, verbose)}\n`));
+    stop.abort();
+  };
+  process.on('uncaughtException', onEscaped);
+  process.on('unhandledRejection', onEscaped);
+  return {
+    escaped: () => escaped,
+    stop: () => {
+      process.off('uncaughtException', onEscaped);
+      process.off('unhandledRejection', onEscaped);
+    },
+  };
 }
 
 /** A task with a drift probe must be asked every run: its result is not in any file. */

@@ -20,7 +20,7 @@ export interface PlannedCommands {
 export async function planCommands(
   graph: TaskGraph,
   plan: readonly PlannedTask[],
-  options: { readonly root: string; readonly config: unknown; readonly redactor: Redactor },
+  options: { readonly root: string; readonly config: unknown; readonly redactor: Redactor; readonly signal?: AbortSignal },
 ): Promise<Map<TaskId, PlannedCommands>> {
   const result = new Map<TaskId, PlannedCommands>();
   const allGroups = new Set<ProcessGroups>();
@@ -41,7 +41,7 @@ export async function planCommands(
         // Paths inside the project read better relative to it.
         if (event.type === 'task-command') commands.push(event.command.split(`${options.root}/`).join(''));
       },
-      runSignal: new AbortController().signal,
+      runSignal: options.signal ?? new AbortController().signal,
       graceMs: 1000,
       allGroups,
       dryRun: true,

@@ -87,6 +87,18 @@ test('an exception that escapes a task stops the run in order: one line, no chil
   }
 }));
 
+test('an exception that escapes a body walked by --dry-run: the same one line and exit 1, not a stack trace', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const result = await project.run(['escape', '--dry-run']);
+    assert.is(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /^error: tasks\.ts:\d+: an exception escaped the tasks .*: Error: escaped from a timer: the run stops; .*\(run with --verbose for the stack trace\)$/m);
+    assert.not.match(result.stderr, '    at ');
+  } finally {
+    project.remove();
+  }
+}));
+
 test('retries count and back off, each attempt logged', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   try {
