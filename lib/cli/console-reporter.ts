@@ -1,22 +1,22 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { JsonReporter } from '../reporter/json-reporter.js';
-import { PlainReporter } from '../reporter/plain-reporter.js';
 import type { Reporter } from '../reporter/reporter.js';
-import { TtyReporter } from '../reporter/tty-reporter.js';
 import type { CliOptions } from './parse-args.js';
 
 export type ConsoleOutput = Writable & { readonly isTTY?: boolean; readonly columns?: number };
 
-/** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
-export function consoleReporter(options: CliOptions, stdout: ConsoleOutput, logDirectory: string): Reporter {
-  if (options.json) return new JsonReporter(stdout);
+/**
+ * JSON when asked; the live view on a terminal; otherwise plain prefixed lines. Only the one picked is
+ * loaded: each module is a round trip through tsx's loader, and a replayed run has little else to do.
+ */
+export async function consoleReporter(options: CliOptions, stdout: ConsoleOutput, logDirectory: string): Promise<Reporter> {
+  if (options.json) return new (await import('../reporter/json-reporter.js')).JsonReporter(stdout);
   const terminal = stdout.isTTY === true && process.env.TERM !== 'dumb';
   if (options.output === 'live' || (options.output === 'auto' && terminal)) {
-    return new TtyReporter(stdout, { color: !('NO_COLOR' in process.env), logDirectory });
+    return new (await import('../reporter/tty-reporter.js')).TtyReporter(stdout, { color: !('NO_COLOR' in process.env), logDirectory });
   }
   const mode = options.output === 'group' ? 'group' : 'interleaved';
-  return new PlainReporter(stdout, mode, { showSkipped: true, verbose: options.verbose, logDirectory });
+  return new (await import('../reporter/plain-reporter.js')).PlainReporter(stdout, mode, { showSkipped: true, verbose: options.verbose, logDirectory });
 }
 
 /** A path as short as it can be said from where the command was run. */

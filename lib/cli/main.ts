@@ -227,7 +227,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     if (options.only.length > 0) {
       io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     }
-    const reporter = fanOut([consoleReporter(options, io.stdout, displayPath(logDirectory)), new LogFiles(logDirectory)]);
+    const reporter = fanOut([await consoleReporter(options, io.stdout, displayPath(logDirectory)), new LogFiles(logDirectory)]);
     // Kept while every event is a skip: a run that only found tasks up to date can be replayed.
     let upToDate: EngineEvent[] | undefined =
       observer && store.warnings.length === 0 && !lock.value.takeoverWarning && options.only.length === 0 && !probesDrift(graph) ? [] : undefined;

@@ -28,7 +28,7 @@ export async function replayUpToDateRun(
     // Another run may have changed the state between the check and taking the lock.
     if (!unchanged(entry.files)) return undefined;
     if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
-    const reporter = fanOut([consoleReporter(parsed.value, io.stdout, displayPath(entry.logDirectory)), new LogFiles(entry.logDirectory)]);
+    const reporter = fanOut([await consoleReporter(parsed.value, io.stdout, displayPath(entry.logDirectory)), new LogFiles(entry.logDirectory)]);
     const started = new Date();
     const runId = newRunId(started);
     let record: RunRecord | undefined;

@@ -29,9 +29,13 @@ export async function startCli<Config>(
   io: { readonly stdout: ConsoleOutput; readonly stderr: Writable } = process,
 ): Promise<number> {
   const invocation = tracker ? invocationDigest(entry.root, argv) : undefined;
+  // Loaded while the cache is checked (tsx loads modules on its own thread); a full run needs most of
+  // these modules too.
+  const replaying = invocation ? Promise.all([import('./closed-output.js'), import('./replay-run.js')]) : undefined;
+  replaying?.catch(() => undefined);
   const cached = invocation ? findUpToDateRun(entry.root, invocation) : undefined;
-  if (cached) {
-    const [{ tolerateClosedOutput }, { replayUpToDateRun }] = await Promise.all([import('./closed-output.js'), import('./replay-run.js')]);
+  if (cached && replaying) {
+    const [{ tolerateClosedOutput }, { replayUpToDateRun }] = await replaying;
     tolerateClosedOutput(io.stdout, io.stderr);
     const replayed = await replayUpToDateRun(cached, argv, io);
     if (replayed !== undefined) return replayed;

@@ -1,6 +1,6 @@
 import type { TaskId } from '../dsl/ids.js';
 import { unreachable } from '../failures.js';
-import { formatConfigPath } from '../stamps/config-reads.js';
+import { formatConfigPath } from '../stamps/config-path.js';
 import type { Change } from '../stamps/fingerprint.js';
 
 /** Why a task runs. */

@@ -1,8 +1,7 @@
 import { keyedRecord } from '../dsl/keyed-record.js';
+import { decodePath, encodePath, formatConfigPath, type ConfigPath } from './config-path.js';
 import { digestOf } from './digest.js';
 
-/** A path into the environment's configuration, e.g. `['clusters', 'osdc', 'nodes', '0', 'address']`. */
-export type ConfigPath = readonly string[];
 
 /** What a task read from the configuration: each path with the digest of what it saw. */
 export type ConfigReads = Readonly<Record<string, string>>;
@@ -81,18 +80,4 @@ function lookup(config: unknown, at: ConfigPath): unknown {
 function keysAt(config: unknown, at: ConfigPath): string[] {
   const value = lookup(config, at);
   return value !== null && typeof value === 'object' ? Object.keys(value).sort() : [];
-}
-
-export function encodePath(at: ConfigPath): string {
-  return JSON.stringify(at);
-}
-
-export function decodePath(encoded: string): ConfigPath {
-  return JSON.parse(encoded) as string[];
-}
-
-/** `clusters.osdc.nodes[0].address`, for messages. */
-export function formatConfigPath(at: ConfigPath | string): string {
-  const keys = typeof at === 'string' ? decodePath(at.replace(/#keys$/, '')) : at;
-  return keys.map((key, index) => (/^\d+$/.test(key) ? `[${key}]` : index === 0 ? key : `.${key}`)).join('') || '(root)';
 }
