@@ -46,8 +46,13 @@ export function startTrackingReads(): ReadTracker {
     if (file !== undefined) state.paths.add(file);
   };
   const untrackable = (reason: string) => state.untrackable.add(reason);
-  for (const name of readingCalls) wrap(fs as unknown as Record<string, unknown>, name, (args) => note(args[0]));
-  for (const name of readingPromiseCalls) wrap(fs.promises as unknown as Record<string, unknown>, name, (args) => note(args[0]));
+  // open() counts only when it opens for reading: the run's own log and journal files are writes.
+  const noteRead = (args: unknown[], name: string) => {
+    if (name.startsWith('open') && name !== 'opendir' && name !== 'opendirSync' && !readsOnOpen(args[1])) return;
+    note(args[0]);
+  };
+  for (const name of readingCalls) wrap(fs as unknown as Record<string, unknown>, name, (args) => noteRead(args, name));
+  for (const name of readingPromiseCalls) wrap(fs.promises as unknown as Record<string, unknown>, name, (args) => noteRead(args, name));
   wrap(childProcess.ChildProcess.prototype as unknown as Record<string, unknown>, 'spawn', () => untrackable('started a program'));
   for (const name of ['spawnSync', 'execSync', 'execFileSync'] as const) {
     wrap(childProcess as unknown as Record<string, unknown>, name, () => untrackable('started a program'));
@@ -78,6 +83,14 @@ function wrap(target: Record<string, unknown>, name: string, before: (args: unkn
   for (const key of Object.keys(original)) (wrapper as unknown as Record<string, unknown>)[key] = (original as unknown as Record<string, unknown>)[key];
   Object.defineProperty(wrapper, 'name', { value: original.name });
   target[name] = wrapper;
+}
+
+/** Whether open()'s flags read the file: 'r', 'rs', 'r+' and friends, or O_RDONLY / O_RDWR. */
+function readsOnOpen(flags: unknown): boolean {
+  if (flags === undefined || flags === null || typeof flags === 'function') return true;
+  if (typeof flags === 'string') return flags.includes('r') || flags.includes('+');
+  if (typeof flags === 'number') return (flags & fs.constants.O_WRONLY) === 0;
+  return true;
 }
 
 function pathOf(target: unknown): string | undefined {

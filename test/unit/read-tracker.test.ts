@@ -1,7 +1,7 @@
 // Tracking what the process reads (lib/stamps/read-tracker.ts) and the file signatures the up-to-date cache
 // compares. Tracking patches this process's fs, child_process and net for good: this file runs alone.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, promises as fsPromises, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, promises as fsPromises, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,7 +22,10 @@ test('reads through named imports, the fs object and fs/promises are seen, as ab
   await fsPromises.stat(path.join(directory, 'missing')).catch(() => undefined);
   readdirSync(directory);
   statSync(path.relative(process.cwd(), path.join(directory, 'a.json')));
+  closeSync(openSync(path.join(directory, 'a.json'), 'r'));
+  closeSync(openSync(path.join(directory, 'written.log'), 'a'));
   for (const file of ['a.json', 'b.txt', 'missing', '.']) assert.ok(tracker.paths.has(path.join(directory, file)), file);
+  assert.not.ok(tracker.paths.has(path.join(directory, 'written.log')), 'opened to write, not read');
   assert.is(startTrackingReads().paths, tracker.paths, 'one tracker per process');
   assert.is(tracker.untrackable, undefined);
 });
