@@ -13,6 +13,7 @@ import { renderFailure } from '../reporter/render-failure.js';
 import { fanOut } from '../reporter/reporter.js';
 import { summarizeRun } from '../reporter/summary.js';
 import type { EngineEvent, RunRecord } from '../scheduler/events.js';
+import type { UpToDateRun } from './up-to-date-cache.js';
 import { planCommands } from '../scheduler/plan-commands.js';
 import { planRun } from '../scheduler/plan-run.js';
 import { Redactor } from '../scheduler/redactor.js';
@@ -45,15 +46,15 @@ interface Io {
 /** What a caller of the CLI learns about a run beyond its exit code (deploy.ts's start, for its cache). */
 export interface RunObserver {
   /**
-   * After a run's record is saved. `upToDate` holds its events when every task was found up to date with
-   * nothing else to report (no warning, no drift probe, no --only): the same command would report the
-   * same as long as what it read is unchanged.
+   * After a run's record is saved. `upToDate` is set when every task was found up to date with nothing else
+   * to report (no warning, no drift probe, no --only): the same command would report the same as long as
+   * what it read is unchanged.
    */
   runRecorded(run: {
     readonly environment: string;
     readonly stateDirectory: string;
     readonly logDirectory: string;
-    readonly upToDate: readonly EngineEvent[] | undefined;
+    readonly upToDate: UpToDateRun | undefined;
   }): void;
 }
 
@@ -229,8 +230,9 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     }
     const reporter = fanOut([await consoleReporter(options, io.stdout, displayPath(logDirectory)), new LogFiles(logDirectory)]);
     // Kept while every event is a skip: a run that only found tasks up to date can be replayed.
-    let upToDate: EngineEvent[] | undefined =
+    let skippedInOrder: TaskId[] | undefined =
       observer && store.warnings.length === 0 && !lock.value.takeoverWarning && options.only.length === 0 && !probesDrift(graph) ? [] : undefined;
+    let started: Extract<EngineEvent, { type: 'run-started' }> | undefined;
     const interrupt = new AbortController();
     const handle = runGraph({
       ...planOptions,
@@ -240,9 +242,10 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       redactor,
       emit: (event) => {
         reporter.handle(event);
-        if (upToDate === undefined) return;
-        if (event.type === 'run-started' || event.type === 'task-skipped' || event.type === 'run-finished') upToDate.push(event);
-        else upToDate = undefined;
+        if (skippedInOrder === undefined) return;
+        if (event.type === 'task-skipped') skippedInOrder.push(event.task);
+        else if (event.type === 'run-started') started = event;
+        else if (event.type !== 'run-finished') skippedInOrder = undefined;
       },
       concurrency: options.concurrency ?? Math.max(1, os.availableParallelism()),
       pools: project.pools ?? {},
@@ -282,9 +285,10 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       await sources.save();
       await toolVersions.save();
     }
-    await saveRunRecord(stateDirectory, redactor.redactValue(record));
-    const replayable = !escapes.escaped() && record.outcome === 'succeeded' && upToDate !== undefined;
-    observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, upToDate: replayable ? upToDate : undefined });
+    const saved = redactor.redactValue(record);
+    await saveRunRecord(stateDirectory, saved);
+    const replayable = !escapes.escaped() && record.outcome === 'succeeded' && started !== undefined && skippedInOrder !== undefined;
+    observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, upToDate: replayable ? upToDateRun(started!, saved, skippedInOrder!) : undefined });
     if (escapes.escaped()) return ExitCode.taskFailed;
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
@@ -318,6 +322,15 @@ function catchEscapes(io: Io, redactor: Redactor, verbose: boolean, stop: AbortC
       process.off('unhandledRejection', onEscaped);
     },
   };
+}
+
+/** The run in the cache's terms: the order of its skips as indexes into its record (undefined if they differ). */
+function upToDateRun(started: Extract<EngineEvent, { type: 'run-started' }>, record: RunRecord, skippedInOrder: readonly TaskId[]): UpToDateRun | undefined {
+  const index = new Map(record.tasks.map((task, position) => [task.task, position]));
+  const order = skippedInOrder.map((task) => index.get(task));
+  if (order.length !== record.tasks.length || order.some((position) => position === undefined)) return undefined;
+  if (record.tasks.some((task) => task.outcome !== 'skipped' || !task.skipped)) return undefined;
+  return { started, record, order: order as number[] };
 }
 
 /** A task with a drift probe must be asked every run: its result is not in any file. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ExitCode } from '../failures.js';
 import { LogFiles } from '../reporter/log-files.js';
 import { fanOut } from '../reporter/reporter.js';
-import type { EngineEvent, RunRecord } from '../scheduler/events.js';
+import type { RunRecord } from '../scheduler/events.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { newRunId, saveRunRecord } from '../state/run-records.js';
 import { consoleReporter, displayPath, type ConsoleOutput } from './console-reporter.js';
@@ -31,20 +31,18 @@ export async function replayUpToDateRun(
     const reporter = fanOut([await consoleReporter(parsed.value, io.stdout, displayPath(entry.logDirectory)), new LogFiles(entry.logDirectory)]);
     const started = new Date();
     const runId = newRunId(started);
-    let record: RunRecord | undefined;
-    for (const event of entry.events) reporter.handle(restamp(event));
+    const { run } = entry;
+    reporter.handle({ ...run.started, runId, at: started.toISOString() });
+    for (const position of run.order) {
+      const task = run.record.tasks[position]!;
+      reporter.handle({ type: 'task-skipped', task: task.task, why: task.skipped! });
+    }
+    const finished = new Date();
+    const record: RunRecord = { ...run.record, runId, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
+    reporter.handle({ type: 'run-finished', record });
     await reporter.close();
-    if (!record) return undefined;
     await saveRunRecord(entry.stateDirectory, record);
     return ExitCode.success;
-
-    function restamp(event: EngineEvent): EngineEvent {
-      if (event.type === 'run-started') return { ...event, runId, at: started.toISOString() };
-      if (event.type !== 'run-finished') return event;
-      const finished = new Date();
-      record = { ...event.record, runId, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
-      return { type: 'run-finished', record };
-    }
   } finally {
     lock.value.release();
   }

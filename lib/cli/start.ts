@@ -58,13 +58,12 @@ export async function startCli<Config>(
     const files = await filesDecidingTheResult(entry.root, tracker, recorded.stateDirectory);
     if (files) {
       await saveUpToDateRun(entry.root, {
-        version: 1,
         invocation,
         files: signatures(files),
         environment: recorded.environment,
         stateDirectory: recorded.stateDirectory,
         logDirectory: recorded.logDirectory,
-        events: recorded.upToDate,
+        run: recorded.upToDate,
       });
     }
   }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineEvent } from '../scheduler/events.js';
+import type { EngineEvent, RunRecord } from '../scheduler/events.js';
 
 /**
- * The up-to-date cache: when a run finds every task up to date, what it read to decide that (files by
+ * The up-to-date cache (.cache/up-to-date/<invocation>.json): when a run finds every task up to date, what it read to decide that (files by
  * signature, the invocation, the environment variables) and what it reported. The same command with
  * nothing changed then replays that report without loading the project, as Gradle's configuration cache
  * skips evaluating build scripts and ninja's no-op build only stats files: the task modules, zod, graphology
@@ -22,14 +22,29 @@ export interface UpToDateEntry {
   readonly environment: string;
   readonly stateDirectory: string;
   readonly logDirectory: string;
-  /** The run's events, run-started through run-finished; all of them skips. */
-  readonly events: readonly EngineEvent[];
+  readonly run: UpToDateRun;
 }
 
-const entryVersion = 1;
+/** A run that found every task up to date: what it takes to report it again, event for event. */
+export interface UpToDateRun {
+  readonly started: Extract<EngineEvent, { type: 'run-started' }>;
+  /** Its record (redacted); every task in it was skipped. */
+  readonly record: RunRecord;
+  /** Indexes into record.tasks in the order their skips were reported (the record is in graph order). */
+  readonly order: readonly number[];
+}
 
-export function cacheFile(root: string): string {
-  return path.join(root, '.cache', 'up-to-date.json');
+const entryVersion = 2;
+
+/** Entries kept: one per command line and environment, the most recently saved ones. */
+const keptEntries = 16;
+
+function cacheDirectory(root: string): string {
+  return path.join(root, '.cache', 'up-to-date');
+}
+
+export function cacheFile(root: string, invocation: string): string {
+  return path.join(cacheDirectory(root), `${invocation}.json`);
 }
 
 export function cacheEnabled(): boolean {
@@ -62,11 +77,11 @@ export function fileSignature(file: string): string {
 export function findUpToDateRun(root: string, invocation: string): UpToDateEntry | undefined {
   let entry: UpToDateEntry;
   try {
-    entry = JSON.parse(fs.readFileSync(cacheFile(root), 'utf8')) as UpToDateEntry;
+    entry = JSON.parse(fs.readFileSync(cacheFile(root, invocation), 'utf8')) as UpToDateEntry;
   } catch {
     return undefined;
   }
-  if (entry.version !== entryVersion || entry.invocation !== invocation || typeof entry.files !== 'object') return undefined;
+  if (entry.version !== entryVersion || entry.invocation !== invocation || typeof entry.files !== 'object' || !entry.run) return undefined;
   return unchanged(entry.files) ? entry : undefined;
 }
 
@@ -82,13 +97,15 @@ export function signatures(files: Iterable<string>): Record<string, string> {
   return result;
 }
 
-/** Saves the entry (mode 0600, atomically); the previous one, for any other command, is replaced. */
-export async function saveUpToDateRun(root: string, entry: UpToDateEntry): Promise<void> {
+/** Saves the entry (mode 0600, atomically) and keeps the newest few: operators alternate between commands. */
+export async function saveUpToDateRun(root: string, entry: Omit<UpToDateEntry, 'version'>): Promise<void> {
   const { writeFileAtomic } = await import('../state/atomic-write.js');
-  await writeFileAtomic(cacheFile(root), JSON.stringify(entry));
-}
-
-/** Forgets the entry: a command that changes state makes it stale anyway, this makes it cheap to see. */
-export function forgetUpToDateRun(root: string): void {
-  fs.rmSync(cacheFile(root), { force: true });
+  await writeFileAtomic(cacheFile(root, entry.invocation), JSON.stringify({ version: entryVersion, ...entry }));
+  const directory = cacheDirectory(root);
+  const entries = fs
+    .readdirSync(directory)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => ({ file: path.join(directory, name), at: fs.statSync(path.join(directory, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+    .sort((a, b) => b.at - a.at);
+  for (const stale of entries.slice(keptEntries)) fs.rmSync(stale.file, { force: true });
 }

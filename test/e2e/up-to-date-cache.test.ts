@@ -1,6 +1,6 @@
 // The up-to-date cache (lib/cli/up-to-date-cache.ts): a re-run with nothing changed is answered without
 // loading the project; anything the cached run read that changes makes the next run decide afresh.
-import { appendFileSync, existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FixtureProject, withTimeout, type CliResult } from '../helpers/project.js';
@@ -30,8 +30,9 @@ test('a re-run with nothing changed is answered from the cache: the same report,
     assert.equal(project.takeTrace(), ['deploy-cluster[cluster=osms]', 'node-prep:copy-ssh-key', 'validate']);
     const upToDate = await run(['osms']);
     assert.is(loads(), 2);
-    const entry = project.path('.cache', 'up-to-date.json');
-    assert.is(statSync(entry).mode & 0o777, 0o600);
+    const entries = readdirSync(project.path('.cache', 'up-to-date'));
+    assert.is(entries.length, 1);
+    assert.is(statSync(project.path('.cache', 'up-to-date', entries[0]!)).mode & 0o777, 0o600);
     const firstRecord = (await run(['--summary'])).stdout.split('\n')[0];
 
     const replayed = await run(['osms']);
@@ -45,6 +46,15 @@ test('a re-run with nothing changed is answered from the cache: the same report,
     assert.ok(runId && !firstRecord!.includes(runId), summary);
     assert.match(summary, 'succeeded: 0 ran, 4 skipped');
     assert.is(readlinkSync(project.path('.cache', 'logs', 'test', 'latest')), runId);
+
+    // Another command keeps an entry of its own: alternating between the two, both are answered from it.
+    await run(['validate']);
+    const settled = loads();
+    await run(['osms']);
+    await run(['validate']);
+    await run(['osms']);
+    assert.is(loads(), settled);
+    assert.is(readdirSync(project.path('.cache', 'up-to-date')).length, 2);
   } finally {
     project.remove();
   }
@@ -98,12 +108,12 @@ test('a run that started a program while deciding, or whose tasks probe drift, o
       return loads() - before;
     };
     assert.is(await threeRuns(['osms'], { LOADER_RUNS_PROGRAM: '1' }), 3);
-    assert.not.ok(existsSync(project.path('.cache', 'up-to-date.json')));
+    assert.not.ok(existsSync(project.path('.cache', 'up-to-date')));
     // osdc depends on template, whose drift probe must run every time.
     assert.is(await threeRuns(['osdc']), 3);
-    assert.not.ok(existsSync(project.path('.cache', 'up-to-date.json')));
+    assert.not.ok(existsSync(project.path('.cache', 'up-to-date')));
     assert.is(await threeRuns(['osms'], { ONBOARDER_UP_TO_DATE_CACHE: '0' }), 3);
-    assert.not.ok(existsSync(project.path('.cache', 'up-to-date.json')));
+    assert.not.ok(existsSync(project.path('.cache', 'up-to-date')));
   } finally {
     project.remove();
   }
