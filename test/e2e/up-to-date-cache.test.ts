@@ -55,6 +55,17 @@ test('a re-run with nothing changed is answered from the cache: the same report,
     await run(['osms']);
     assert.is(loads(), settled);
     assert.is(readdirSync(project.path('.cache', 'up-to-date')).length, 2);
+
+    // --json: the same events, in the same order, with the run's own id and times.
+    const events = (result: CliResult) => result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const recorded = events(await run(['osms', '--json']));
+    const before = loads();
+    const answered = events(await run(['osms', '--json']));
+    assert.is(loads(), before);
+    const shape = (list: { type: string; task?: string; why?: unknown }[]) => list.map(({ type, task, why }) => ({ type, task, why }));
+    assert.equal(shape(answered), shape(recorded));
+    assert.is.not(answered[0].runId, recorded[0].runId);
+    assert.equal(answered.at(-1).record.counts, recorded.at(-1).record.counts);
   } finally {
     project.remove();
   }
