@@ -43,8 +43,13 @@ interface Io {
   readonly stderr: Writable;
 }
 
-/** What a caller of the CLI learns about a run beyond its exit code (deploy.ts's start, for its cache). */
-export interface RunObserver {
+/** What a caller of the CLI learns about a command beyond its exit code (deploy.ts's start, for its cache). */
+export interface CommandObserver {
+  /**
+   * A command whose whole answer is its output, decided by what it read (--status, --list, --graph): the
+   * same command would print the same while that is unchanged. `stateDirectory` when it read the state.
+   */
+  answered(answer: { readonly stdout: string; readonly stateDirectory?: string }): void;
   /**
    * After a run's record is saved. `upToDate` is set when every task was found up to date with nothing else
    * to report (no warning, no drift probe, no --only): the same command would report the same as long as
@@ -59,7 +64,7 @@ export interface RunObserver {
 }
 
 /** The CLI: parse, call the engine, map the outcome to an exit code. */
-export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process, observer?: RunObserver): Promise<number> {
+export async function runCli(project: Project<any>, argv: readonly string[] = process.argv.slice(2), io: Io = process, observer?: CommandObserver): Promise<number> {
   projectLoaded();
   tolerateClosedOutput(io.stdout, io.stderr);
   const parsed = parseCommandLine(argv);
@@ -95,7 +100,7 @@ function reportError(io: Io, failure: ConfigurationFailure): number {
   return ExitCode.usage;
 }
 
-async function dispatch(project: Project<any>, options: CliOptions, io: Io, observer: RunObserver | undefined): Promise<number> {
+async function dispatch(project: Project<any>, options: CliOptions, io: Io, observer: CommandObserver | undefined): Promise<number> {
   if (options.command === 'help') {
     io.stdout.write(`${helpText}\n`);
     return ExitCode.success;
@@ -117,17 +122,16 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
   const fullGraph = built.value;
   const undeclaredPool = checkPools(fullGraph, project.pools ?? {});
   if (undeclaredPool) return reportError(io, undeclaredPool);
-  if (options.command === 'list') {
-    io.stdout.write(formatTaskList(fullGraph));
+  const answer = (stdout: string, stateDirectory?: string) => {
+    io.stdout.write(stdout);
+    observer?.answered({ stdout, ...(stateDirectory !== undefined ? { stateDirectory } : {}) });
     return ExitCode.success;
-  }
+  };
+  if (options.command === 'list') return answer(formatTaskList(fullGraph));
   const targetIds = resolveTargets(fullGraph, options.targets);
   if (!targetIds.ok) return reportError(io, targetIds.error);
   const graph = targetIds.value.length > 0 ? selectSubgraph(fullGraph, targetIds.value) : fullGraph;
-  if (options.command === 'graph') {
-    io.stdout.write(formatGraph(graph, options.format));
-    return ExitCode.success;
-  }
+  if (options.command === 'graph') return answer(formatGraph(graph, options.format));
 
   const environmentName = options.environment ?? process.env.DEPLOY_ENV ?? project.defaultEnvironment;
   const stateDirectory = path.join(cacheDirectory, 'state', environmentName);
@@ -168,8 +172,12 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     await toolVersions.save();
     if (options.command === 'status') {
       const rows = statusRows(plan, store);
-      io.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows));
-      return ExitCode.success;
+      const table = options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows);
+      if (store.warnings.length > 0) {
+        io.stdout.write(table);
+        return ExitCode.success;
+      }
+      return answer(table, stateDirectory);
     }
     const walk = new AbortController();
     const escapes = catchEscapes(io, redactor, options.verbose, walk);

@@ -10,7 +10,8 @@ import { parseCommandLine } from './parse-args.js';
 import { unchanged, type UpToDateEntry } from './up-to-date-cache.js';
 
 /**
- * Reports a run the up-to-date cache says would find every task up to date: the same events through the
+ * Answers a command from the up-to-date cache. A command whose answer is its output prints it. A run the
+ * cache says would find every task up to date is reported: the same events through the
  * same reporters and log directory, under a new run id and times, and a run record like any run's. Holds
  * the environment's run lock as a run does. Undefined when it cannot (the lock is held, the state changed
  * meanwhile): the caller then runs the command in full, which says why.
@@ -20,18 +21,23 @@ export async function replayUpToDateRun(
   argv: readonly string[],
   io: { readonly stdout: ConsoleOutput; readonly stderr: NodeJS.WritableStream },
 ): Promise<number | undefined> {
+  const { answer } = entry;
+  if (answer.kind === 'output') {
+    io.stdout.write(answer.stdout);
+    return ExitCode.success;
+  }
   const parsed = parseCommandLine(argv);
   if (!parsed.ok || parsed.value.command !== 'run') return undefined;
-  const lock = acquireRunLock(path.join(entry.stateDirectory, 'run.lock'));
+  const lock = acquireRunLock(path.join(answer.stateDirectory, 'run.lock'));
   if (!lock.ok) return undefined;
   try {
     // Another run may have changed the state between the check and taking the lock.
     if (!unchanged(entry.files)) return undefined;
     if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
-    const reporter = fanOut([await consoleReporter(parsed.value, io.stdout, displayPath(entry.logDirectory)), new LogFiles(entry.logDirectory)]);
+    const reporter = fanOut([await consoleReporter(parsed.value, io.stdout, displayPath(answer.logDirectory)), new LogFiles(answer.logDirectory)]);
     const started = new Date();
     const runId = newRunId(started);
-    const { run } = entry;
+    const { run } = answer;
     reporter.handle({ ...run.started, runId, at: started.toISOString() });
     for (const position of run.order) {
       const task = run.record.tasks[position]!;
@@ -41,7 +47,7 @@ export async function replayUpToDateRun(
     const record: RunRecord = { ...run.record, runId, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
     reporter.handle({ type: 'run-finished', record });
     await reporter.close();
-    await saveRunRecord(entry.stateDirectory, record);
+    await saveRunRecord(answer.stateDirectory, record);
     return ExitCode.success;
   } finally {
     lock.value.release();

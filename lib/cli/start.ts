@@ -1,15 +1,16 @@
 // deploy.ts's entry to the CLI. It imports only this module statically and hands over a loader for the
-// project's task and environment modules, so that a command the up-to-date cache can answer loads none of
-// them (nor the engine, zod or graphology: ~0.3 s through tsx).
+// project's task and environment modules, so that a command the up-to-date cache can answer (a re-run with
+// nothing to do, --status, --list, --graph) loads none of them (nor the engine, zod or graphology: ~0.3 s
+// through tsx).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import { ExitCode } from '../failures.js';
 import { startTrackingReads, type ReadTracker } from '../stamps/read-tracker.js';
 import type { ConsoleOutput } from './console-reporter.js';
-import type { RunObserver } from './main.js';
+import type { CommandObserver } from './main.js';
 import type { Project } from './project.js';
-import { cacheEnabled, findUpToDateRun, invocationDigest, saveUpToDateRun, signatures } from './up-to-date-cache.js';
+import { cacheEnabled, findUpToDateRun, invocationDigest, saveUpToDateRun, signatures, type CachedAnswer } from './up-to-date-cache.js';
 
 /** The project as deploy.ts describes it; `load` imports its catalog and environments when needed. */
 export interface ProjectEntry<Config = unknown> extends Omit<Project<Config>, 'catalog' | 'environments' | 'passEnvironment'> {
@@ -51,21 +52,24 @@ export async function startCli<Config>(
     return ExitCode.usage;
   }
   const { load: _load, ...described } = entry;
-  let recorded: Parameters<RunObserver['runRecorded']>[0] | undefined;
-  const observer: RunObserver | undefined = invocation ? { runRecorded: (run) => (recorded = run) } : undefined;
+  let answer: { readonly answer: CachedAnswer; readonly stateDirectory?: string } | undefined;
+  const observer: CommandObserver | undefined = invocation
+    ? {
+        runRecorded: (run) => {
+          if (run.upToDate) {
+            const { environment, stateDirectory, logDirectory } = run;
+            answer = { answer: { kind: 'run', environment, stateDirectory, logDirectory, run: run.upToDate }, stateDirectory };
+          }
+        },
+        answered: ({ stdout, stateDirectory }) => {
+          answer = { answer: { kind: 'output', stdout }, ...(stateDirectory !== undefined ? { stateDirectory } : {}) };
+        },
+      }
+    : undefined;
   const code = await runCli({ ...described, ...loaded }, argv, io, observer);
-  if (tracker && invocation && recorded?.upToDate && tracker.untrackable === undefined) {
-    const files = await filesDecidingTheResult(entry.root, tracker, recorded.stateDirectory);
-    if (files) {
-      await saveUpToDateRun(entry.root, {
-        invocation,
-        files: signatures(files),
-        environment: recorded.environment,
-        stateDirectory: recorded.stateDirectory,
-        logDirectory: recorded.logDirectory,
-        run: recorded.upToDate,
-      });
-    }
+  if (tracker && invocation && answer && tracker.untrackable === undefined) {
+    const files = await filesDecidingTheResult(entry.root, tracker, answer.stateDirectory);
+    if (files) await saveUpToDateRun(entry.root, { invocation, files: signatures(files), answer: answer.answer });
   }
   return code;
 }
@@ -75,7 +79,7 @@ export async function startCli<Config>(
  * its own thread), the installed packages (npm rewrites node_modules/.package-lock.json on every change),
  * and the environment's state. Undefined when it read something that is not a file (/proc, /sys).
  */
-async function filesDecidingTheResult(root: string, reads: ReadTracker, stateDirectory: string): Promise<Set<string> | undefined> {
+async function filesDecidingTheResult(root: string, reads: ReadTracker, stateDirectory: string | undefined): Promise<Set<string> | undefined> {
   const read = [...reads.paths];
   const engineState = path.join(root, '.cache') + path.sep;
   const files = new Set<string>();
@@ -94,7 +98,9 @@ async function filesDecidingTheResult(root: string, reads: ReadTracker, stateDir
   ]);
   for (const file of found.flat()) files.add(path.normalize(file));
   for (const directory of new Set([root, engineRoot])) files.add(path.join(directory, 'node_modules', '.package-lock.json'));
-  files.add(path.join(stateDirectory, 'state.json'));
-  files.add(path.join(stateDirectory, 'state.journal'));
+  if (stateDirectory !== undefined) {
+    files.add(path.join(stateDirectory, 'state.json'));
+    files.add(path.join(stateDirectory, 'state.journal'));
+  }
   return files;
 }

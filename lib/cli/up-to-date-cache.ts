@@ -4,8 +4,9 @@ import path from 'node:path';
 import type { EngineEvent, RunRecord } from '../scheduler/events.js';
 
 /**
- * The up-to-date cache (.cache/up-to-date/<invocation>.json): when a run finds every task up to date, what it read to decide that (files by
- * signature, the invocation, the environment variables) and what it reported. The same command with
+ * The up-to-date cache (.cache/up-to-date/<invocation>.json): when a run finds every task up to date, what it
+ * read to decide that (files by signature, the invocation, the environment variables) and what it reported;
+ * the same for commands whose answer is their output (--status, --list, --graph). The same command with
  * nothing changed then replays that report without loading the project, as Gradle's configuration cache
  * skips evaluating build scripts and ninja's no-op build only stats files: the task modules, zod, graphology
  * and the engine cost ~0.3 s through tsx, and a no-op re-run of a large project was all of that.
@@ -19,11 +20,13 @@ export interface UpToDateEntry {
   readonly invocation: string;
   /** Absolute path -> signature, for every file and directory whose change could change the result. */
   readonly files: Readonly<Record<string, string>>;
-  readonly environment: string;
-  readonly stateDirectory: string;
-  readonly logDirectory: string;
-  readonly run: UpToDateRun;
+  readonly answer: CachedAnswer;
 }
+
+/** A run that found everything up to date, replayed as a run; or a command whose answer is its output. */
+export type CachedAnswer =
+  | { readonly kind: 'run'; readonly environment: string; readonly stateDirectory: string; readonly logDirectory: string; readonly run: UpToDateRun }
+  | { readonly kind: 'output'; readonly stdout: string };
 
 /** A run that found every task up to date: what it takes to report it again, event for event. */
 export interface UpToDateRun {
@@ -34,7 +37,7 @@ export interface UpToDateRun {
   readonly order: readonly number[];
 }
 
-const entryVersion = 2;
+const entryVersion = 3;
 
 /** Entries kept: one per command line and environment, the most recently saved ones. */
 const keptEntries = 16;
@@ -81,7 +84,7 @@ export function findUpToDateRun(root: string, invocation: string): UpToDateEntry
   } catch {
     return undefined;
   }
-  if (entry.version !== entryVersion || entry.invocation !== invocation || typeof entry.files !== 'object' || !entry.run) return undefined;
+  if (entry.version !== entryVersion || entry.invocation !== invocation || typeof entry.files !== 'object' || !entry.answer) return undefined;
   return unchanged(entry.files) ? entry : undefined;
 }
 

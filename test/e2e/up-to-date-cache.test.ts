@@ -110,6 +110,29 @@ test('each thing the cached run read, changed, makes the next run load the proje
   }
 }));
 
+test('--status, --list and --graph are answered from the cache while what they read is unchanged; a run that changes the state changes --status', withTimeout(90_000, async () => {
+  const { project, loads, run } = counted();
+  try {
+    await run(['osms']);
+    for (const args of [['--status'], ['--status', '--json'], ['--list'], ['--graph', 'osms']]) {
+      const first = await run(args);
+      const before = loads();
+      const again = await run(args);
+      assert.is(loads(), before, `${args.join(' ')} loaded the project again`);
+      assert.is(again.stdout, first.stdout);
+    }
+    const status = (await run(['--status'])).stdout;
+    assert.match(status, /^validate\s+done/m);
+    assert.is((await project.run(['--reset', 'validate'])).code, 0);
+    const before = loads();
+    const changed = (await run(['--status'])).stdout;
+    assert.is(loads(), before + 1, 'the state changed: --status decides afresh');
+    assert.match(changed, /^validate\s+pending/m);
+  } finally {
+    project.remove();
+  }
+}));
+
 test('a run that started a program while deciding, or whose tasks probe drift, or with the cache off, is never answered from it', withTimeout(120_000, async () => {
   const { project, loads, run } = counted();
   try {
