@@ -2,9 +2,11 @@
 // project's task and environment modules, so that a command the up-to-date cache can answer (a re-run with
 // nothing to do, --status, --list, --graph) loads none of them (nor the engine, zod or graphology: ~0.3 s
 // through tsx).
+import { register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { ExitCode } from '../failures.js';
 import { startTrackingReads, type ReadTracker } from '../stamps/read-tracker.js';
 import type { ConsoleOutput } from './console-reporter.js';
@@ -42,6 +44,7 @@ export async function startCli<Config>(
     if (replayed !== undefined) return replayed;
   }
 
+  const modules = tracker ? observeModules() : undefined;
   const { runCli } = await import('./main.js');
   let loaded: Awaited<ReturnType<ProjectEntry<Config>['load']>>;
   try {
@@ -68,36 +71,55 @@ export async function startCli<Config>(
     : undefined;
   const code = await runCli({ ...described, ...loaded }, argv, io, observer);
   if (tracker && invocation && answer && tracker.untrackable === undefined) {
-    const files = await filesDecidingTheResult(entry.root, tracker, answer.stateDirectory);
+    const files = await filesDecidingTheResult(entry.root, tracker, modules!(), answer.stateDirectory);
     if (files) await saveUpToDateRun(entry.root, { invocation, files: signatures(files), answer: answer.answer });
   }
   return code;
 }
 
 /**
- * What a run read, plus what tracking cannot see: the project's and the engine's modules (tsx loads them on
- * its own thread), the installed packages (npm rewrites node_modules/.package-lock.json on every change),
- * and the environment's state. Undefined when it read something that is not a file (/proc, /sys).
+ * Starts watching the modules loaded from here on (module-observer.mjs, on the hooks thread); returns what
+ * was seen so far. The modules loaded before (deploy.ts and this module's own imports) are the entry file
+ * and the engine's.
  */
-async function filesDecidingTheResult(root: string, reads: ReadTracker, stateDirectory: string | undefined): Promise<Set<string> | undefined> {
+function observeModules(): () => string[] {
+  const { port1, port2 } = new MessageChannel();
+  port1.unref();
+  register('./module-observer.mjs', import.meta.url, { data: { port: port2 }, transferList: [port2] });
+  const seen: string[] = [];
+  return () => {
+    for (let message = receiveMessageOnPort(port1); message; message = receiveMessageOnPort(port1)) seen.push(message.message as string);
+    return seen;
+  };
+}
+
+/**
+ * What a command read, plus what tracking cannot see: the modules (tsx loads them on its own thread), the
+ * engine's own modules and the entry file, tsconfig.json (tsx reads it before anything is tracked), the
+ * installed packages (npm rewrites node_modules/.package-lock.json on every change), and the environment's
+ * state. Undefined when it read something that is not a file (/proc, /sys).
+ */
+async function filesDecidingTheResult(root: string, reads: ReadTracker, modules: readonly string[], stateDirectory: string | undefined): Promise<Set<string> | undefined> {
   const read = [...reads.paths];
   const engineState = path.join(root, '.cache') + path.sep;
   const files = new Set<string>();
+  const inPackages = (file: string) => file.includes(`${path.sep}node_modules${path.sep}`);
   for (const file of read) {
     if (file.startsWith('/proc/') || file.startsWith('/sys/')) return undefined;
     // The engine's own caches under .cache/ only memoise what is tracked here; packages are covered below.
-    if (file.startsWith(engineState) || file.includes(`${path.sep}node_modules${path.sep}`) || file.startsWith('/dev/')) continue;
+    if (file.startsWith(engineState) || inPackages(file) || file.startsWith('/dev/')) continue;
     files.add(file);
   }
+  for (const url of modules) {
+    const file = fileURLToPath(url);
+    if (!inPackages(file)) files.add(file);
+  }
   const { glob } = await import('tinyglobby');
-  const modules = '**/*.{ts,mts,cts,tsx,js,mjs,cjs,jsx,json}';
-  const ignore = ['**/node_modules/**', '**/.cache/**', '**/.git/**'];
-  const found = await Promise.all([
-    glob(modules, { cwd: root, absolute: true, dot: true, ignore }),
-    glob([`lib/${modules}`, 'package.json', 'tsconfig.json'], { cwd: engineRoot, absolute: true, ignore }),
-  ]);
-  for (const file of found.flat()) files.add(path.normalize(file));
-  for (const directory of new Set([root, engineRoot])) files.add(path.join(directory, 'node_modules', '.package-lock.json'));
+  for (const file of await glob(['lib/**/*.{ts,mts,mjs,js,json}'], { cwd: engineRoot, absolute: true })) files.add(path.normalize(file));
+  if (process.argv[1]) files.add(path.resolve(process.argv[1]));
+  for (const directory of new Set([root, engineRoot])) {
+    for (const name of ['tsconfig.json', 'package.json', path.join('node_modules', '.package-lock.json')]) files.add(path.join(directory, name));
+  }
   if (stateDirectory !== undefined) {
     files.add(path.join(stateDirectory, 'state.json'));
     files.add(path.join(stateDirectory, 'state.journal'));

@@ -1,6 +1,7 @@
 // The up-to-date cache (lib/cli/up-to-date-cache.ts): a re-run with nothing changed is answered without
 // loading the project; anything the cached run read that changes makes the next run decide afresh.
-import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FixtureProject, withTimeout, type CliResult } from '../helpers/project.js';
@@ -87,6 +88,7 @@ test('each thing the cached run read, changed, makes the next run load the proje
     assert.unreachable('the cache never answered');
     return { ran: [], loaded: false };
   };
+  const shared = `${project.directory}-shared.ts`;
   try {
     await settle();
 
@@ -105,7 +107,15 @@ test('each thing the cached run read, changed, makes the next run load the proje
 
     assert.is((await project.run(['--reset', 'validate'])).code, 0);
     assert.equal(await settle({ SOME_VARIABLE: 'set' }), { ran: ['validate'], loaded: true }, 'a stamp reset');
+
+    // A module outside the project and the engine, found only by watching what is loaded.
+    writeFileSync(shared, 'export const shared = 1;\n');
+    appendFileSync(project.path('tasks.ts'), `import '../${path.basename(shared, '.ts')}.js';\n`);
+    assert.equal((await settle()).loaded, true);
+    writeFileSync(shared, 'export const shared = 2;\n');
+    assert.equal(await settle(), { ran: [], loaded: true }, 'a module the project imports from outside it');
   } finally {
+    rmSync(shared, { force: true });
     project.remove();
   }
 }));
