@@ -5,11 +5,14 @@ import type { CliOptions } from './parse-args.js';
 
 export type ConsoleOutput = Writable & { readonly isTTY?: boolean; readonly columns?: number };
 
+/** The options that pick and shape the console reporter. */
+export type ConsoleOptions = Pick<CliOptions, 'json' | 'output' | 'verbose'>;
+
 /**
  * JSON when asked; the live view on a terminal; otherwise plain prefixed lines. Only the one picked is
  * loaded: each module is a round trip through tsx's loader, and a replayed run has little else to do.
  */
-export async function consoleReporter(options: CliOptions, stdout: ConsoleOutput, logDirectory: string): Promise<Reporter> {
+export async function consoleReporter(options: ConsoleOptions, stdout: ConsoleOutput, logDirectory: string): Promise<Reporter> {
   if (options.json) return new (await import('../reporter/json-reporter.js')).JsonReporter(stdout);
   const terminal = stdout.isTTY === true && process.env.TERM !== 'dumb';
   if (options.output === 'live' || (options.output === 'auto' && terminal)) {

@@ -27,7 +27,7 @@ import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
-import { consoleReporter, displayPath, type ConsoleOutput } from './console-reporter.js';
+import { consoleReporter, displayPath, type ConsoleOptions, type ConsoleOutput } from './console-reporter.js';
 import { describeEscaped, reportProjectLoadFailures } from './escaped-exceptions.js';
 import { preferCompactHeap } from './heap-policy.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
@@ -59,6 +59,7 @@ export interface CommandObserver {
     readonly environment: string;
     readonly stateDirectory: string;
     readonly logDirectory: string;
+    readonly console: ConsoleOptions;
     readonly upToDate: UpToDateRun | undefined;
   }): void;
 }
@@ -296,7 +297,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     const saved = redactor.redactValue(record);
     await saveRunRecord(stateDirectory, saved);
     const replayable = !escapes.escaped() && record.outcome === 'succeeded' && started !== undefined && skippedInOrder !== undefined;
-    observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, upToDate: replayable ? upToDateRun(started!, saved, skippedInOrder!) : undefined });
+    observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, console: { json: options.json, output: options.output, verbose: options.verbose }, upToDate: replayable ? upToDateRun(started!, saved, skippedInOrder!) : undefined });
     if (escapes.escaped()) return ExitCode.taskFailed;
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;

@@ -6,7 +6,6 @@ import type { RunRecord } from '../scheduler/events.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { newRunId, saveRunRecord } from '../state/run-records.js';
 import { consoleReporter, displayPath, type ConsoleOutput } from './console-reporter.js';
-import { parseCommandLine } from './parse-args.js';
 import { unchanged, type UpToDateEntry } from './up-to-date-cache.js';
 
 /**
@@ -18,7 +17,6 @@ import { unchanged, type UpToDateEntry } from './up-to-date-cache.js';
  */
 export async function replayUpToDateRun(
   entry: UpToDateEntry,
-  argv: readonly string[],
   io: { readonly stdout: ConsoleOutput; readonly stderr: NodeJS.WritableStream },
 ): Promise<number | undefined> {
   const { answer } = entry;
@@ -26,15 +24,15 @@ export async function replayUpToDateRun(
     io.stdout.write(answer.stdout);
     return ExitCode.success;
   }
-  const parsed = parseCommandLine(argv);
-  if (!parsed.ok || parsed.value.command !== 'run') return undefined;
   const lock = acquireRunLock(path.join(answer.stateDirectory, 'run.lock'));
   if (!lock.ok) return undefined;
   try {
-    // Another run may have changed the state between the check and taking the lock.
-    if (!unchanged(entry.files)) return undefined;
+    // Another run may have changed the state between the check and taking the lock (the lock guards the
+    // state; any other file changing now is no different from changing just after the check).
+    const stateFiles = Object.fromEntries(Object.entries(entry.files).filter(([file]) => file.startsWith(answer.stateDirectory + path.sep)));
+    if (!unchanged(stateFiles)) return undefined;
     if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
-    const reporter = fanOut([await consoleReporter(parsed.value, io.stdout, displayPath(answer.logDirectory)), new LogFiles(answer.logDirectory)]);
+    const reporter = fanOut([await consoleReporter(answer.console, io.stdout, displayPath(answer.logDirectory)), new LogFiles(answer.logDirectory)]);
     const started = new Date();
     const runId = newRunId(started);
     const { run } = answer;

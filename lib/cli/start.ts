@@ -10,6 +10,7 @@ import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { ExitCode } from '../failures.js';
 import { startTrackingReads, type ReadTracker } from '../stamps/read-tracker.js';
 import type { ConsoleOutput } from './console-reporter.js';
+import { preferCompactHeap } from './heap-policy.js';
 import type { CommandObserver } from './main.js';
 import type { Project } from './project.js';
 import { cacheEnabled, findUpToDateRun, invocationDigest, saveUpToDateRun, signatures, type CachedAnswer } from './up-to-date-cache.js';
@@ -22,6 +23,7 @@ export interface ProjectEntry<Config = unknown> extends Omit<Project<Config>, 'c
 // Tracking starts when deploy.ts imports this module, before deploy.ts's own body and the project's modules
 // run: whatever they read decides whether a cached result still holds.
 const tracker: ReadTracker | undefined = cacheEnabled() ? startTrackingReads() : undefined;
+preferCompactHeap();
 
 /** The directory holding lib/: the engine's own modules are sources of every result too. */
 const engineRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,7 +42,7 @@ export async function startCli<Config>(
   if (cached && replaying) {
     const [{ tolerateClosedOutput }, { replayUpToDateRun }] = await replaying;
     tolerateClosedOutput(io.stdout, io.stderr);
-    const replayed = await replayUpToDateRun(cached, argv, io);
+    const replayed = await replayUpToDateRun(cached, io);
     if (replayed !== undefined) return replayed;
   }
 
@@ -60,8 +62,8 @@ export async function startCli<Config>(
     ? {
         runRecorded: (run) => {
           if (run.upToDate) {
-            const { environment, stateDirectory, logDirectory } = run;
-            answer = { answer: { kind: 'run', environment, stateDirectory, logDirectory, run: run.upToDate }, stateDirectory };
+            const { environment, stateDirectory, logDirectory, console } = run;
+            answer = { answer: { kind: 'run', environment, stateDirectory, logDirectory, console, run: run.upToDate }, stateDirectory };
           }
         },
         answered: ({ stdout, stateDirectory }) => {

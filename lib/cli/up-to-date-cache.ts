@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineEvent, RunRecord } from '../scheduler/events.js';
+import type { ConsoleOptions } from './console-reporter.js';
 
 /**
  * The up-to-date cache (.cache/up-to-date/<invocation>.json): when a run finds every task up to date, what it
@@ -25,7 +26,15 @@ export interface UpToDateEntry {
 
 /** A run that found everything up to date, replayed as a run; or a command whose answer is its output. */
 export type CachedAnswer =
-  | { readonly kind: 'run'; readonly environment: string; readonly stateDirectory: string; readonly logDirectory: string; readonly run: UpToDateRun }
+  | {
+      readonly kind: 'run';
+      readonly environment: string;
+      readonly stateDirectory: string;
+      readonly logDirectory: string;
+      /** How the command line asked for output (the entry is for that command line only). */
+      readonly console: ConsoleOptions;
+      readonly run: UpToDateRun;
+    }
   | { readonly kind: 'output'; readonly stdout: string };
 
 /** A run that found every task up to date: what it takes to report it again, event for event. */
@@ -37,7 +46,7 @@ export interface UpToDateRun {
   readonly order: readonly number[];
 }
 
-const entryVersion = 3;
+const entryVersion = 4;
 
 /** Entries kept: one per command line and environment, the most recently saved ones. */
 const keptEntries = 16;
