@@ -10,7 +10,7 @@ import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { ExitCode } from '../failures.js';
 import { startTrackingReads, type ReadTracker } from '../stamps/read-tracker.js';
 import type { ConsoleOutput } from './console-reporter.js';
-import { preferCompactHeap } from './heap-policy.js';
+import { preferCompactHeapForLargeProjects } from './heap-policy.js';
 import type { CommandObserver } from './main.js';
 import type { Project } from './project.js';
 import { cacheEnabled, findUpToDateRun, invocationDigest, saveUpToDateRun, signatures, type CachedAnswer } from './up-to-date-cache.js';
@@ -23,7 +23,6 @@ export interface ProjectEntry<Config = unknown> extends Omit<Project<Config>, 'c
 // Tracking starts when deploy.ts imports this module, before deploy.ts's own body and the project's modules
 // run: whatever they read decides whether a cached result still holds.
 const tracker: ReadTracker | undefined = cacheEnabled() ? startTrackingReads() : undefined;
-preferCompactHeap();
 
 /** The directory holding lib/: the engine's own modules are sources of every result too. */
 const engineRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,7 +35,7 @@ export async function startCli<Config>(
   const invocation = tracker ? invocationDigest(entry.root, argv) : undefined;
   // Loaded while the cache is checked (tsx loads modules on its own thread); a full run needs most of
   // these modules too.
-  const replaying = invocation ? Promise.all([import('./closed-output.js'), import('./replay-run.js')]) : undefined;
+  const replaying = invocation ? Promise.all([import('./closed-output.js'), import('./replay-run.js'), import('../reporter/plain-reporter.js')]) : undefined;
   replaying?.catch(() => undefined);
   const cached = invocation ? findUpToDateRun(entry.root, invocation) : undefined;
   if (cached && replaying) {
@@ -46,6 +45,7 @@ export async function startCli<Config>(
     if (replayed !== undefined) return replayed;
   }
 
+  preferCompactHeapForLargeProjects(entry.root);
   const modules = tracker ? observeModules() : undefined;
   const { runCli } = await import('./main.js');
   let loaded: Awaited<ReturnType<ProjectEntry<Config>['load']>>;
