@@ -173,7 +173,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     await toolVersions.save();
     if (options.command === 'status') {
       const rows = statusRows(plan, store);
-      const table = options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows);
+      // The state holds redacted text already; the table goes to the terminal and the up-to-date cache.
+      const table = redactor.redact(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows));
       if (store.warnings.length > 0) {
         io.stdout.write(table);
         return ExitCode.success;
