@@ -74,7 +74,10 @@ export async function startCli<Config>(
   const code = await runCli({ ...described, ...loaded }, argv, io, observer);
   if (tracker && invocation && answer && tracker.untrackable === undefined) {
     const files = await filesDecidingTheResult(entry.root, tracker, modules!(), answer.stateDirectory);
-    if (files) await saveUpToDateRun(entry.root, { invocation, files: signatures(files), answer: answer.answer });
+    // The state files are only ever replaced whole, under the run lock.
+    const stateDirectory = answer.stateDirectory;
+    const replacedWhole = (file: string) => stateDirectory !== undefined && path.dirname(file) === stateDirectory;
+    if (files) await saveUpToDateRun(entry.root, { invocation, files: signatures(files, replacedWhole), answer: answer.answer });
   }
   return code;
 }

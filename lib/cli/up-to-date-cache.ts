@@ -77,12 +77,28 @@ export function invocationDigest(root: string, argv: readonly string[]): string 
  * when an entry is added, removed or renamed.
  */
 export function fileSignature(file: string): string {
+  return statSignature(file).signature;
+}
+
+function statSignature(file: string): { readonly signature: string; readonly changedNs?: bigint } {
   try {
     const stat = fs.statSync(file, { bigint: true });
-    return `${stat.dev}:${stat.ino}:${stat.mode}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+    const changedNs = stat.mtimeNs > stat.ctimeNs ? stat.mtimeNs : stat.ctimeNs;
+    return { signature: `${stat.dev}:${stat.ino}:${stat.mode}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`, changedNs };
   } catch (error) {
-    return `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+    return { signature: `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}` };
   }
+}
+
+/**
+ * A file changed this shortly before it is recorded may change again without its times moving, as git's
+ * "racily clean" index entries: the kernel stamps files from a coarse clock (a few milliseconds), and some
+ * filesystems keep whole seconds (then a time is a whole number of seconds). Recorded as racy, it matches
+ * nothing, so the next command decides afresh and records it then.
+ */
+function racy(changedNs: bigint, nowNs: bigint): boolean {
+  const wholeSeconds = changedNs % 1_000_000_000n === 0n;
+  return nowNs - changedNs < (wholeSeconds ? 2_000_000_000n : 100_000_000n);
 }
 
 /** The entry for this invocation when nothing it read has changed since; undefined otherwise. */
@@ -102,10 +118,17 @@ export function unchanged(files: Readonly<Record<string, string>>): boolean {
   return true;
 }
 
-/** Signatures of these files now. */
-export function signatures(files: Iterable<string>): Record<string, string> {
+/**
+ * Signatures of these files now, to record. `replacedWhole` says which files only ever change by being
+ * replaced (an atomic rename gives them a new inode): they cannot be racy.
+ */
+export function signatures(files: Iterable<string>, replacedWhole: (file: string) => boolean = () => false): Record<string, string> {
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
   const result: Record<string, string> = {};
-  for (const file of [...files].sort()) result[file] = fileSignature(file);
+  for (const file of [...files].sort()) {
+    const { signature, changedNs } = statSignature(file);
+    result[file] = changedNs !== undefined && racy(changedNs, nowNs) && !replacedWhole(file) ? 'racy' : signature;
+  }
   return result;
 }
 

@@ -79,7 +79,7 @@ test('each thing the cached run read, changed, makes the next run load the proje
   const settle = async (env: Record<string, string> = {}) => {
     const ran = new Set<string>();
     const first = loads();
-    for (let attempt = 0; attempt < 4; attempt++) {
+    for (let attempt = 0; attempt < 6; attempt++) {
       const before = loads();
       await run(['osms'], env);
       for (const id of project.takeTrace()) ran.add(id);
