@@ -13,7 +13,6 @@ import { renderFailure } from '../reporter/render-failure.js';
 import { fanOut } from '../reporter/reporter.js';
 import { summarizeRun } from '../reporter/summary.js';
 import type { EngineEvent, RunRecord } from '../scheduler/events.js';
-import type { UpToDateRun } from './up-to-date-cache.js';
 import { planCommands } from '../scheduler/plan-commands.js';
 import { planRun } from '../scheduler/plan-run.js';
 import { Redactor } from '../scheduler/redactor.js';
@@ -33,6 +32,7 @@ import { preferCompactHeap } from './heap-policy.js';
 import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
 import type { LoadedEnvironment, Project } from './project.js';
 import { formatTaskList } from './show-list.js';
+import type { UpToDateRun } from './up-to-date-cache.js';
 import { formatVersions } from './show-versions.js';
 import { formatStatusTable, statusRows } from './show-status.js';
 
