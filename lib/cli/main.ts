@@ -11,7 +11,6 @@ import { ExitCode, fail, ok, type ConfigurationFailure, type Result } from '../f
 import { LogFiles } from '../reporter/log-files.js';
 import { renderFailure } from '../reporter/render-failure.js';
 import { fanOut } from '../reporter/reporter.js';
-import { summarizeRun } from '../reporter/summary.js';
 import type { EngineEvent, RunRecord } from '../scheduler/events.js';
 import { planCommands } from '../scheduler/plan-commands.js';
 import { planRun } from '../scheduler/plan-run.js';
@@ -22,18 +21,19 @@ import { closeSpawnService } from '../scheduler/spawn-service.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
-import { readLastRunRecord, saveRunRecord } from '../state/run-records.js';
+import { saveRunRecord } from '../state/run-records.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
 import { consoleReporter, displayPath, type ConsoleOptions, type ConsoleOutput } from './console-reporter.js';
 import { describeEscaped, reportProjectLoadFailures } from './escaped-exceptions.js';
 import { preferCompactHeap } from './heap-policy.js';
-import { helpText, parseCommandLine, type CliOptions } from './parse-args.js';
-import type { LoadedEnvironment, Project } from './project.js';
+import { parseCommandLine, type CliOptions } from './parse-args.js';
+import { environmentNameOf, environmentPaths, type LoadedEnvironment, type Project } from './project.js';
 import { formatTaskList } from './show-list.js';
 import type { UpToDateRun } from './up-to-date-cache.js';
 import { formatVersions } from './show-versions.js';
+import { answerWithoutProject, showSummary } from './without-project.js';
 import { formatStatusTable, statusRows } from './show-status.js';
 
 const projectLoaded = reportProjectLoadFailures();
@@ -102,14 +102,8 @@ function reportError(io: Io, failure: ConfigurationFailure): number {
 }
 
 async function dispatch(project: Project<any>, options: CliOptions, io: Io, observer: CommandObserver | undefined): Promise<number> {
-  if (options.command === 'help') {
-    io.stdout.write(`${helpText}\n`);
-    return ExitCode.success;
-  }
-  if (options.command === 'version') {
-    io.stdout.write(`onboarder ${project.version ?? '0.0.0'}\n`);
-    return ExitCode.success;
-  }
+  const withoutProject = await answerWithoutProject(project, options, io);
+  if (withoutProject !== undefined) return withoutProject;
   const cacheDirectory = path.join(project.root, '.cache');
   const toolVersionsFile = path.join(cacheDirectory, 'tool-versions.json');
   if (options.command === 'versions') {
@@ -134,10 +128,9 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
   const graph = targetIds.value.length > 0 ? selectSubgraph(fullGraph, targetIds.value) : fullGraph;
   if (options.command === 'graph') return answer(formatGraph(graph, options.format));
 
-  const environmentName = options.environment ?? process.env.DEPLOY_ENV ?? project.defaultEnvironment;
-  const stateDirectory = path.join(cacheDirectory, 'state', environmentName);
-  const logDirectory = path.join(cacheDirectory, 'logs', environmentName);
-  if (options.command === 'summary') return showSummary(io, stateDirectory, logDirectory, options);
+  const environmentName = environmentNameOf(options.environment, project.defaultEnvironment);
+  const { stateDirectory, logDirectory } = environmentPaths(project.root, environmentName);
+  if (options.command === 'summary') return showSummary(io, { stateDirectory, logDirectory }, options);
 
   const environment = await loadEnvironment(project, environmentName);
   if (!environment.ok) return reportError(io, environment.error);
@@ -392,25 +385,6 @@ async function loadEnvironment(project: Project<any>, name: string): Promise<Res
       hint: 'fix the file it reads or its loader in the project',
     });
   }
-}
-
-async function showSummary(io: Io, stateDirectory: string, logDirectory: string, options: CliOptions): Promise<number> {
-  const record = await readLastRunRecord(stateDirectory);
-  if (!record) {
-    io.stderr.write('error: no run has been recorded for this environment yet: run a target first\n');
-    return ExitCode.usage;
-  }
-  if (options.json) {
-    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
-    return ExitCode.success;
-  }
-  io.stdout.write(`run ${record.runId} (${record.environment}: ${record.targets.join(' ')}) ${record.startedAt}\n`);
-  for (const task of record.tasks) {
-    const why = task.reason ? describeRunReason(task.reason) : task.skipped ? describeSkipReason(task.skipped) : '';
-    io.stdout.write(`  ${task.task}  ${task.outcome}${why ? `  ${why}` : ''}${task.durationMs ? `  ${task.durationMs}ms` : ''}\n`);
-  }
-  io.stdout.write(`${summarizeRun(record, { logDirectory: displayPath(logDirectory) }).join('\n')}\n`);
-  return ExitCode.success;
 }
 
 async function confirm(question: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { CatalogEntry } from '../graph/build-graph.js';
 import type { ConfigurationFailure, Result } from '../failures.js';
 
@@ -23,4 +24,15 @@ export interface Project<Config = unknown> {
   readonly version?: string;
   /** Environment variables `--container` passes into the container by name (e.g. secrets' variables). */
   readonly passEnvironment?: readonly string[];
+}
+
+/** Where a project keeps an environment's state and logs, under its .cache/. */
+export function environmentPaths(root: string, environment: string): { readonly stateDirectory: string; readonly logDirectory: string } {
+  const cacheDirectory = path.join(root, '.cache');
+  return { stateDirectory: path.join(cacheDirectory, 'state', environment), logDirectory: path.join(cacheDirectory, 'logs', environment) };
+}
+
+/** The environment a command is for: --env, else DEPLOY_ENV, else the project's default. */
+export function environmentNameOf(requested: string | undefined, defaultEnvironment: string): string {
+  return requested ?? process.env.DEPLOY_ENV ?? defaultEnvironment;
 }

@@ -1,7 +1,7 @@
 // deploy.ts's entry to the CLI. It imports only this module statically and hands over a loader for the
 // project's task and environment modules, so that a command the up-to-date cache can answer (a re-run with
-// nothing to do, --status, --list, --graph) loads none of them (nor the engine, zod or graphology: ~0.3 s
-// through tsx).
+// nothing to do, --status, --list, --graph), and --help, --version and --summary, load none of them (nor
+// the engine, zod or graphology: ~0.3 s through tsx).
 import { register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,15 @@ export async function startCli<Config>(
     tolerateClosedOutput(io.stdout, io.stderr);
     const replayed = await replayUpToDateRun(cached, io);
     if (replayed !== undefined) return replayed;
+  }
+
+  // --help, --version and --summary need none of the project's modules. Arguments that do not parse go on
+  // to the CLI, which reports them.
+  const [{ parseCommandLine }, { answerWithoutProject }] = await Promise.all([import('./parse-args.js'), import('./without-project.js')]);
+  const parsed = parseCommandLine(argv);
+  if (parsed.ok) {
+    const answered = await answerWithoutProject(entry, parsed.value, io);
+    if (answered !== undefined) return answered;
   }
 
   preferCompactHeapForLargeProjects(entry.root);

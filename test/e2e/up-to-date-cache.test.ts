@@ -37,7 +37,7 @@ test('a re-run with nothing changed is answered from the cache: the same report,
     const firstRecord = (await run(['--summary'])).stdout.split('\n')[0];
 
     const replayed = await run(['osms']);
-    assert.is(loads(), 3, 'the --summary above loaded the project; the replay did not');
+    assert.is(loads(), 2, 'neither the --summary above nor the replay loaded the project');
     assert.equal(project.takeTrace(), []);
     assert.is(timeless(replayed.stdout), timeless(upToDate.stdout));
     assert.match(replayed.stdout, '[deploy-cluster[cluster=osms]] up to date');
@@ -138,6 +138,24 @@ test('--status, --list and --graph are answered from the cache while what they r
     const changed = (await run(['--status'])).stdout;
     assert.is(loads(), before + 1, 'the state changed: --status decides afresh');
     assert.match(changed, /^validate\s+pending/m);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('--help, --version and --summary are answered without loading the project', withTimeout(60_000, async () => {
+  const { project, loads, run } = counted();
+  try {
+    await run(['osms']);
+    const before = loads();
+    assert.match((await run(['--help'])).stdout, '--summary');
+    assert.is((await run(['--version'])).stdout, 'onboarder 0.0.0-test\n');
+    assert.match((await run(['--summary'])).stdout, /^succeeded: 4 ran, 0 skipped/m);
+    assert.is(loads(), before);
+    // A target with --summary is checked against the catalog, as before.
+    const unknown = await project.run(['--summary', 'no-such-task']);
+    assert.is(unknown.code, 2);
+    assert.match(unknown.stderr, "unknown task 'no-such-task'");
   } finally {
     project.remove();
   }
