@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
+import fs, { type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import type { EngineEvent, RunRecord } from '../scheduler/events.js';
+import { changedJustNow, fileSignature, signatureOf } from '../stamps/file-signature.js';
 import type { ConsoleOptions } from './console-reporter.js';
 
 /**
@@ -71,36 +72,6 @@ export function invocationDigest(root: string, argv: readonly string[]): string 
   return hash.digest('hex');
 }
 
-/**
- * What changes when a file's contents, type or place change: device, inode, size, mode, and modification
- * and change times in nanoseconds (the change time cannot be set back by hand). A directory's times change
- * when an entry is added, removed or renamed.
- */
-export function fileSignature(file: string): string {
-  return statSignature(file).signature;
-}
-
-function statSignature(file: string): { readonly signature: string; readonly changedNs?: bigint } {
-  try {
-    const stat = fs.statSync(file, { bigint: true });
-    const changedNs = stat.mtimeNs > stat.ctimeNs ? stat.mtimeNs : stat.ctimeNs;
-    return { signature: `${stat.dev}:${stat.ino}:${stat.mode}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`, changedNs };
-  } catch (error) {
-    return { signature: `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}` };
-  }
-}
-
-/**
- * A file changed this shortly before it is recorded may change again without its times moving, as git's
- * "racily clean" index entries: the kernel stamps files from a coarse clock (a few milliseconds), and some
- * filesystems keep whole seconds (then a time is a whole number of seconds). Recorded as racy, it matches
- * nothing, so the next command decides afresh and records it then.
- */
-function racy(changedNs: bigint, nowNs: bigint): boolean {
-  const wholeSeconds = changedNs % 1_000_000_000n === 0n;
-  return nowNs - changedNs < (wholeSeconds ? 2_000_000_000n : 100_000_000n);
-}
-
 /** The entry for this invocation when nothing it read has changed since; undefined otherwise. */
 export function findUpToDateRun(root: string, invocation: string): UpToDateEntry | undefined {
   let entry: UpToDateEntry;
@@ -126,8 +97,15 @@ export function signatures(files: Iterable<string>, replacedWhole: (file: string
   const nowNs = BigInt(Date.now()) * 1_000_000n;
   const result: Record<string, string> = {};
   for (const file of [...files].sort()) {
-    const { signature, changedNs } = statSignature(file);
-    result[file] = changedNs !== undefined && racy(changedNs, nowNs) && !replacedWhole(file) ? 'racy' : signature;
+    let stats: BigIntStats;
+    try {
+      stats = fs.statSync(file, { bigint: true });
+    } catch {
+      result[file] = fileSignature(file);
+      continue;
+    }
+    // Racy (changed just now): recorded so, it matches nothing, and the next command records it then.
+    result[file] = changedJustNow(stats, nowNs) && !replacedWhole(file) ? 'racy' : signatureOf(stats);
   }
   return result;
 }

@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fileSignature, signatures, unchanged } from '../../lib/cli/up-to-date-cache.js';
+import { signatures, unchanged } from '../../lib/cli/up-to-date-cache.js';
+import { fileSignature } from '../../lib/stamps/file-signature.js';
 import { startTrackingReads } from '../../lib/stamps/read-tracker.js';
 
 const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-reads-'));

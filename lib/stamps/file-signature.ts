@@ -1,0 +1,34 @@
+import fs, { type BigIntStats } from 'node:fs';
+
+/**
+ * Whether a file is still the one seen before, without reading it: device, inode, mode, size, and
+ * modification and change times in nanoseconds (the change time cannot be set back by hand; a directory's
+ * change when an entry is added, removed or renamed), as git's index decides it. The up-to-date cache
+ * records files by it. (Source digests and remembered tool versions still compare their own subsets of
+ * these fields, without the change time.)
+ */
+export function signatureOf(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+}
+
+/** The signature of the file at `file` now, or `missing:<code>` when it cannot be looked at. */
+export function fileSignature(file: string): string {
+  try {
+    return signatureOf(fs.statSync(file, { bigint: true }));
+  } catch (error) {
+    return `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+}
+
+/**
+ * Changed too shortly before now for its signature to vouch for its contents, as git's "racily clean" index
+ * entries: the kernel stamps files from a coarse clock (a few milliseconds), and some filesystems keep whole
+ * seconds (then a time is a whole number of seconds), so a second change within that tick, with the same
+ * size, leaves the signature as it was. What is remembered by signature must not be remembered for such a
+ * file; the next look, a moment later, can.
+ */
+export function changedJustNow(stats: BigIntStats, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): boolean {
+  const changedNs = stats.mtimeNs > stats.ctimeNs ? stats.mtimeNs : stats.ctimeNs;
+  const wholeSeconds = changedNs % 1_000_000_000n === 0n;
+  return nowNs - changedNs < (wholeSeconds ? 2_000_000_000n : 100_000_000n);
+}
