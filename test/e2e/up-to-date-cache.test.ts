@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, rm
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FixtureProject, withTimeout, type CliResult } from '../helpers/project.js';
+import { FixtureProject, processesMatching, waitFor, withTimeout, type CliResult } from '../helpers/project.js';
 
 /** The fixture with a counter of how often its task module is loaded. */
 function counted(): { project: FixtureProject; loads: () => number; run: (args: string[], env?: Record<string, string>) => Promise<CliResult> } {
@@ -138,6 +138,32 @@ test('--status, --list and --graph are answered from the cache while what they r
     const changed = (await run(['--status'])).stdout;
     assert.is(loads(), before + 1, 'the state changed: --status decides afresh');
     assert.match(changed, /^validate\s+pending/m);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a re-run the cache could answer while another run holds the lock is refused with the holder, as any run', withTimeout(60_000, async () => {
+  const { project, loads, run } = counted();
+  const marker = `36.${process.pid}7`;
+  const env = { ONBOARDER_TEST_LOADS: project.path('loads.txt') };
+  try {
+    await run(['osms']);
+    await run(['osms']);
+    const before = loads();
+    await run(['osms']);
+    assert.is(loads(), before, 'answered from the cache');
+    const holder = project.start(['slow'], { SLOW_SECONDS: marker });
+    await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+    const refused = await project.run(['osms'], env);
+    assert.is(refused.code, 2);
+    assert.match(refused.stderr, new RegExp(`another run holds .*run.lock \\(pid ${holder.pid} on `));
+    process.kill(-holder.pid!, 'SIGKILL');
+    for (const pid of processesMatching(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    const after = await project.run(['osms'], env);
+    assert.is(after.code, 0, after.stderr);
+    assert.match(after.stderr, 'warning: took over the lock of run');
+    assert.match(after.stdout, '[osms] up to date');
   } finally {
     project.remove();
   }
