@@ -5,24 +5,29 @@ import { keyedRecord } from '../dsl/keyed-record.js';
 import type { SourcePattern } from '../dsl/task.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { digestFile } from './digest.js';
+import { rememberableSignature, signatureOf } from './file-signature.js';
 
 /** Loaded on first use and kept: each import() is a round trip through tsx's loader thread. */
 let globbing: Promise<typeof import('tinyglobby')> | undefined;
 
 interface CachedDigest {
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly inode: number;
+  /** The file's signature (file-signature.ts) when it was read. */
+  readonly signature: string;
   readonly digest: string;
 }
+
+/** Reads a file whole and returns its digest. */
+export type ReadDigest = (file: string) => Promise<string>;
 
 export type SourceDigestResult =
   | { readonly ok: true; readonly digests: Readonly<Record<string, string>> }
   | { readonly ok: false; readonly missing: string };
 
 /**
- * Digests of source files, cached by path, size, mtime and inode so that an unchanged multi-GB image is not
- * read again. The cache lives in one file under .cache/ and is saved after a run.
+ * Digests of source files, cached by path and file signature (device, inode, mode, size, modification and
+ * change times) so that an unchanged multi-GB image is not read again. A file changed just before it was
+ * read is not cached (it could change again unseen within the clock's tick). The cache lives in one file
+ * under .cache/ and is saved after a run.
  */
 export class SourceDigests {
   private readonly cache = new Map<string, CachedDigest>();
@@ -33,13 +38,17 @@ export class SourceDigests {
   private constructor(
     private readonly root: string,
     private readonly cacheFile: string,
+    private readonly readDigest: ReadDigest,
   ) {}
 
-  static async open(root: string, cacheFile: string): Promise<SourceDigests> {
-    const digests = new SourceDigests(root, cacheFile);
+  static async open(root: string, cacheFile: string, readDigest: ReadDigest = digestFile): Promise<SourceDigests> {
+    const digests = new SourceDigests(root, cacheFile, readDigest);
     try {
-      const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as Record<string, CachedDigest>;
-      for (const [file, entry] of Object.entries(saved)) digests.cache.set(file, entry);
+      const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as Record<string, Partial<CachedDigest>>;
+      // Entries of an older format (no signature) are left out: those files are read once more.
+      for (const [file, entry] of Object.entries(saved)) {
+        if (typeof entry.signature === 'string' && typeof entry.digest === 'string') digests.cache.set(file, { signature: entry.signature, digest: entry.digest });
+      }
     } catch {
       // A missing or unreadable cache only costs re-reading the files.
     }
@@ -82,13 +91,14 @@ export class SourceDigests {
     if (running) return running;
     const promise = this.limit(async () => {
       const absolute = path.resolve(this.root, file);
-      const stat = await fs.stat(absolute, { bigint: false });
+      const stats = await fs.stat(absolute, { bigint: true });
       const cached = this.cache.get(file);
-      if (cached && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs && cached.inode === stat.ino) {
-        return cached.digest;
-      }
-      const digest = await digestFile(absolute);
-      this.cache.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, digest });
+      if (cached && cached.signature === signatureOf(stats)) return cached.digest;
+      const digest = await this.readDigest(absolute);
+      // Judged once the read is over: a file that changed while it was read does not match `stats` again.
+      const signature = rememberableSignature(stats);
+      if (signature) this.cache.set(file, { signature, digest });
+      else this.cache.delete(file);
       this.dirty = true;
       return digest;
     });

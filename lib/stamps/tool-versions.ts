@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, promises as fs, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, promises as fs, statSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { keyedRecord } from '../dsl/keyed-record.js';
 import { writeFileAtomic } from '../state/atomic-write.js';
+import { rememberableSignature, signatureOf } from './file-signature.js';
 
 /** A version as a tool printed it, and the executable it came from. */
 interface RememberedVersion {
   readonly path: string;
-  /** The file system: the same path inside the container image is another file. */
-  readonly device: number;
-  readonly inode: number;
-  readonly size: number;
-  readonly mtimeMs: number;
+  /** The executable's signature (file-signature.ts; its device tells the container image's file apart). */
+  readonly signature: string;
   readonly version: string;
 }
 
@@ -22,9 +20,10 @@ interface RememberedVersion {
  *
  * Asking costs a process start, ~270 ms for ansible's Python, on every `--status`, dry run and re-run. So
  * answers are remembered across runs (a file under .cache/) for as long as the executable found on PATH is
- * the same file: same path, device, inode, size and mtime, which a package upgrade changes (ccache checks a
- * compiler the same way). A wrapper script whose target is upgraded in place keeps its old answer until
- * `--versions`, which always asks afresh.
+ * the same file: same path and file signature (device, inode, mode, size, modification and change times),
+ * which a package upgrade changes (ccache checks a compiler the same way). An executable changed just
+ * before it was asked is asked again next time. A wrapper script whose target is upgraded in place keeps
+ * its old answer until `--versions`, which always asks afresh.
  */
 export class ToolVersions {
   private readonly asked = new Map<string, Promise<string>>();
@@ -65,22 +64,23 @@ export class ToolVersions {
     if (!executable) return 'not installed';
     const known = this.remembered[key];
     const { path: file, stats } = executable;
-    const same = known && known.path === file && known.device === stats.dev && known.inode === stats.ino && known.size === stats.size && known.mtimeMs === stats.mtimeMs;
-    if (!fresh && same) return known.version;
+    if (!fresh && known && known.path === file && known.signature === signatureOf(stats)) return known.version;
     const version = await ask(file, args);
-    this.remembered[key] = { path: file, device: stats.dev, inode: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, version };
+    const signature = rememberableSignature(stats);
+    if (signature) this.remembered[key] = { path: file, signature, version };
+    else delete this.remembered[key];
     this.dirty = true;
     return version;
   }
 }
 
 /** Where a command is found the way execvp finds it: a path with a slash as is, else the first on PATH. */
-export function findExecutable(command: string): { path: string; stats: Stats } | undefined {
+export function findExecutable(command: string): { path: string; stats: BigIntStats } | undefined {
   const candidates = command.includes('/')
     ? [path.resolve(command)]
     : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((directory) => path.join(directory, command));
   for (const candidate of candidates) {
-    const stats = statSync(candidate, { throwIfNoEntry: false });
+    const stats = statSync(candidate, { bigint: true, throwIfNoEntry: false });
     if (!stats?.isFile()) continue;
     try {
       accessSync(candidate, constants.X_OK);

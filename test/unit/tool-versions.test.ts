@@ -1,26 +1,31 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ToolVersions, toolVersion, versionArgumentsOf } from '../../lib/stamps/tool-versions.js';
+import { settled } from '../helpers/settle.js';
 
 test('versions are remembered across runs while the executable on PATH is the same file, and asked again when it changes', async () => {
   const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-tool-versions-'));
   const savedPath = process.env.PATH;
   const asked = path.join(directory, 'asked');
   // A program of this test's own that counts how often it is asked for its version.
-  const install = (version: string) => {
+  const executable = path.join(directory, 'bin', 'probe-tool');
+  // Installed whole (a new file renamed into place, as a package manager does), and left to settle: an
+  // executable changed just now is not remembered (see the next test).
+  const install = async (version: string) => {
     const staged = path.join(directory, 'staged');
     writeFileSync(staged, `#!/bin/sh\necho asked >> ${asked}\necho "probe-tool ${version} $*"\n`);
     chmodSync(staged, 0o755);
-    renameSync(staged, path.join(directory, 'bin', 'probe-tool'));
+    renameSync(staged, executable);
+    await settled(executable);
   };
   const timesAsked = () => readFileSync(asked, 'utf8').split('\n').filter(Boolean).length;
   try {
     const bin = path.join(directory, 'bin');
     mkdirSync(bin);
-    install('1.0');
+    await install('1.0');
     process.env.PATH = `${bin}:${savedPath}`;
     const cacheFile = path.join(directory, 'cache', 'tool-versions.json');
 
@@ -39,7 +44,7 @@ test('versions are remembered across runs while the executable on PATH is the sa
     assert.is(await second.version('probe-tool', ['version']), 'probe-tool 1.0 version', 'other arguments are another question');
     assert.is(timesAsked(), 2);
 
-    install('2.0');
+    await install('2.0');
     const upgraded = new ToolVersions();
     await upgraded.load(cacheFile);
     assert.is(await upgraded.version('probe-tool', ['--version']), 'probe-tool 2.0 --version', 'a replaced executable is asked again');
@@ -48,6 +53,34 @@ test('versions are remembered across runs while the executable on PATH is the sa
     assert.is(timesAsked(), 4, '--versions asks afresh');
 
     assert.is(await upgraded.version('onboarder-no-such-tool', ['--version']), 'not installed');
+  } finally {
+    process.env.PATH = savedPath;
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('an executable changed just before it was asked (or dated ahead of the clock) is asked again next run', async () => {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-tool-versions-'));
+  const savedPath = process.env.PATH;
+  const asked = path.join(directory, 'asked');
+  try {
+    const bin = path.join(directory, 'bin');
+    mkdirSync(bin);
+    const executable = path.join(bin, 'racy-tool');
+    writeFileSync(executable, `#!/bin/sh\necho asked >> ${asked}\necho "racy-tool 1.0"\n`);
+    chmodSync(executable, 0o755);
+    const ahead = new Date(Date.now() + 3_600_000);
+    utimesSync(executable, ahead, ahead);
+    process.env.PATH = `${bin}:${savedPath}`;
+    const cacheFile = path.join(directory, 'tool-versions.json');
+    const timesAsked = () => readFileSync(asked, 'utf8').split('\n').filter(Boolean).length;
+    for (const expected of [1, 2]) {
+      const run = new ToolVersions();
+      await run.load(cacheFile);
+      assert.is(await run.version('racy-tool', ['--version']), 'racy-tool 1.0');
+      assert.is(timesAsked(), expected);
+      await run.save();
+    }
   } finally {
     process.env.PATH = savedPath;
     rmSync(directory, { recursive: true, force: true });
