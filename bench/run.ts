@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { emitProjects } from './emit-projects.js';
-import { chainPlusFan, layered, lowerBound, noOps, type Workload } from './workloads.js';
+import { chainPlusFan, layered, lowerBound, noOps, wide, type Workload } from './workloads.js';
 
 const benchDirectory = path.dirname(new URL(import.meta.url).pathname);
 const workDirectory = path.join(benchDirectory, '.work');
@@ -217,6 +217,7 @@ function measureExampleProject(): void {
 const cases: Record<string, () => void> = {
   'chain-plus-fan': () => compareSchedulers(chainPlusFan()),
   layered: () => compareSchedulers(layered()),
+  wide: () => compareSchedulers(wide()),
   overhead: compareOverhead,
   memory: measureMemory,
   example: measureExampleProject,

@@ -27,6 +27,18 @@ export function layered(): Workload {
   return { name: 'layered', parallelism: 4, tasks };
 }
 
+/**
+ * 64 independent sleep tasks of 50-600 ms (seeded), declared in no particular order: no graph to follow,
+ * only the choice of which to start first. Longest first (what durations from run 1 give run 2) ends
+ * nearest the bound; declaration order can leave a long task for last.
+ */
+export function wide(): Workload {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const tasks = Array.from({ length: 64 }, (_, index) => ({ name: `w${index}`, seconds: Math.round((0.05 + random() * 0.55) * 100) / 100, deps: [] as string[] }));
+  return { name: 'wide', parallelism: 4, tasks };
+}
+
 /** Many no-op process tasks, each depending on one of the ten before it. */
 export function noOps(count: number, parallelism: number): Workload {
   const tasks = Array.from({ length: count }, (_, index) => ({ name: `n${index}`, seconds: 0, deps: index >= 10 ? [`n${index - 10}`] : [] }));
