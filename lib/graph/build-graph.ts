@@ -10,6 +10,7 @@ import {
 } from '../dsl/task.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { suggestName } from './suggest.js';
+import { declarationOrder } from './declaration-order.js';
 
 /** What deploy.ts hands to the CLI: tasks (also parameterised ones, for --list) and instances. */
 export type CatalogEntry = TaskInstance | AnyTaskDefinition;
@@ -31,6 +32,11 @@ export interface TaskGraph {
   readonly generations: readonly (readonly TaskId[])[];
   /** Every task definition known to the catalog, by qualified name (parameterised ones included). */
   readonly definitions: ReadonlyMap<string, AnyTaskDefinition>;
+  /**
+   * Each task's position in the order the project declares them (see declaration-order.ts: the catalog's
+   * entries in order, each after its `deps`, in the order written). Ties in the run's priority go by it.
+   */
+  readonly declared: ReadonlyMap<TaskId, number>;
 }
 
 function isInstance(entry: CatalogEntry): entry is TaskInstance {
@@ -83,7 +89,9 @@ export function buildGraph(catalog: readonly CatalogEntry[]): Result<TaskGraph, 
       locations: cycle.slice(0, -1).map((id) => nodes.get(id)!.instance.definition.definedAt),
     });
   }
-  return ok({ graph, nodes, generations: sortedGenerations(graph), definitions });
+  const roots = catalog.filter(isInstance).map((instance) => instance.id);
+  const declared = declarationOrder((id) => nodes.get(id)!.dependencies, [...roots, ...nodes.keys()]);
+  return ok({ graph, nodes, generations: sortedGenerations(graph), definitions, declared });
 }
 
 function resolveDependencies(instance: TaskInstance): Result<TaskInstance[], ConfigurationFailure> {
@@ -202,6 +210,7 @@ export function selectSubgraph(taskGraph: TaskGraph, targets: readonly TaskId[])
     nodes,
     generations: sortedGenerations(graph),
     definitions: taskGraph.definitions,
+    declared: taskGraph.declared,
   };
 }
 

@@ -53,7 +53,8 @@ type TaskResult = { readonly ok: true; readonly fingerprint: Fingerprint } | { r
 
 /**
  * Runs the graph (the ready queue is the scheduler's own: p-limit starts work first-in first-out, and
- * here ready tasks are ordered by priority and gated by pools): ready tasks start in order of their critical-path priority, within the global concurrency
+ * here ready tasks are ordered by priority and gated by pools): ready tasks start in order of their
+ * critical-path priority, ties in the order the project declares them, within the global concurrency
  * limit and their pool's capacity. A task's freshness is decided when it becomes ready, with its
  * dependencies' actual fingerprints, so a dependency that re-ran without changing its fingerprint does not
  * re-run its dependents.
@@ -109,14 +110,19 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
     }
   }
 
-  const ready: TaskId[] = []; // highest priority first
+  // Highest priority first; among equals (a first run, with no durations known), the one declared first,
+  // as make and ninja start ready work.
+  const ready: TaskId[] = [];
+  const startsBefore = (a: TaskId, b: TaskId) => {
+    const difference = priorities.get(a)! - priorities.get(b)!;
+    return difference !== 0 ? difference > 0 : graph.declared.get(a)! < graph.declared.get(b)!;
+  };
   const enqueue = (id: TaskId) => {
-    const priority = priorities.get(id)!;
     let low = 0;
     let high = ready.length;
     while (low < high) {
       const middle = (low + high) >> 1;
-      if (priorities.get(ready[middle]!)! >= priority) low = middle + 1;
+      if (startsBefore(ready[middle]!, id)) low = middle + 1;
       else high = middle;
     }
     ready.splice(low, 0, id);

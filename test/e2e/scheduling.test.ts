@@ -96,4 +96,21 @@ test('the task with the longest remaining path starts first, even when declared 
   assert.equal(record.criticalPath.slice(0, 1), ['chain0' as TaskId]);
 }));
 
+test('among tasks of equal priority (no durations known yet), the one declared first starts first', withTimeout(30_000, async () => {
+  const started: string[] = [];
+  const leaf = (name: string) => task({ name, run: async () => void started.push(name) });
+  // Names out of alphabetical order, so sorting by id would start them otherwise.
+  const zeta = leaf('zeta');
+  const alpha = leaf('alpha');
+  const mid = leaf('mid');
+  const first = task({ name: 'first', deps: [zeta, alpha, mid], run: async () => void started.push('first') });
+  const beta = leaf('beta');
+  const second = task({ name: 'second', deps: [beta], run: async () => void started.push('second') });
+  // The catalog lists `second` before `first`: its tasks are declared first, each after its deps in the
+  // order written. The leaves have the longer remaining path (2 tasks) and start before both targets.
+  const { record } = await run([second, first], 1);
+  assert.is(record.outcome, 'succeeded');
+  assert.equal(started, ['beta', 'zeta', 'alpha', 'mid', 'second', 'first']);
+}));
+
 test.run();

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { defineTasks, task } from '../../lib/dsl/define-tasks.js';
 import type { TaskInstance } from '../../lib/dsl/task.js';
+import type { TaskId } from '../../lib/dsl/ids.js';
 import { parseCommandLine } from '../../lib/cli/parse-args.js';
 import { buildGraph, resolvePhase, resolveTarget, selectSubgraph } from '../../lib/graph/build-graph.js';
 
@@ -14,6 +15,23 @@ test('generations put every task after its dependencies; instances are separate 
   assert.ok(built.ok);
   if (!built.ok) return;
   assert.equal(built.value.generations, [['a'], ['deploy[cluster=x]', 'deploy[cluster=y]'], ['b']]);
+});
+
+test('declaration order: depth first from the catalog, deps as written, shared deps once; 10,000 deep', () => {
+  const shared = task({ name: 'shared' });
+  const b = task({ name: 'b', deps: [shared] });
+  const a = task({ name: 'a', deps: [b, shared] });
+  const built = buildGraph([a]);
+  assert.ok(built.ok);
+  const order = [...built.value.declared].sort((x, y) => x[1] - y[1]).map(([id]) => id);
+  assert.equal(order, ['shared', 'b', 'a']);
+
+  let previous: TaskInstance | undefined;
+  for (let index = 0; index < 10_000; index++) previous = task({ name: `link${index}`, deps: previous ? [previous] : [] });
+  const chain = buildGraph([previous!]);
+  assert.ok(chain.ok);
+  assert.is(chain.value.declared.get('link0' as TaskId), 0);
+  assert.is(chain.value.declared.get('link9999' as TaskId), 9999);
 });
 
 test('a cycle is found with its path', () => {
