@@ -22,9 +22,11 @@ import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
 import { saveRunRecord } from '../state/run-records.js';
+import { prepareDirectory } from '../state/prepare-directory.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
+import { saveCaches, warnUnsaved } from './save-caches.js';
 import { consoleReporter, displayPath, type ConsoleOptions, type ConsoleOutput } from './console-reporter.js';
 import { describeEscaped, reportProjectLoadFailures } from './escaped-exceptions.js';
 import { preferCompactHeap } from './heap-policy.js';
@@ -106,10 +108,11 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
   if (withoutProject !== undefined) return withoutProject;
   const cacheDirectory = path.join(project.root, '.cache');
   const toolVersionsFile = path.join(cacheDirectory, 'tool-versions.json');
+  const rememberedVersions = { what: 'the tool versions', save: () => toolVersions.save() };
   if (options.command === 'versions') {
     await toolVersions.load(toolVersionsFile);
     io.stdout.write(await formatVersions(project.version ?? '0.0.0'));
-    await toolVersions.save();
+    await saveCaches(io.stderr, [rememberedVersions]);
     return ExitCode.success;
   }
   const built = buildGraph(project.catalog);
@@ -162,8 +165,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
 
   if (options.command === 'dry-run' || options.command === 'status') {
     const plan = await planRun(planOptions);
-    await sources.save();
-    await toolVersions.save();
+    await saveCaches(io.stderr, [{ what: 'the source digests', save: () => sources.save() }, rememberedVersions]);
     if (options.command === 'status') {
       const rows = statusRows(plan, store);
       // The state holds redacted text already; the table goes to the terminal and the up-to-date cache.
@@ -208,6 +210,12 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
   }
 
+  // Checked before anything runs: a file in the way found after a two-hour run would lose its logs or record.
+  const needed: [string, string][] = [[stateDirectory, "the environment's state"], [path.join(stateDirectory, 'runs'), 'run records'], [logDirectory, 'task logs']];
+  for (const [directory, purpose] of needed) {
+    const prepared = prepareDirectory(directory, purpose);
+    if (!prepared.ok) return reportError(io, prepared.error);
+  }
   const lock = acquireRunLock(path.join(stateDirectory, 'run.lock'));
   if (!lock.ok) return reportError(io, lock.error);
   if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
@@ -285,11 +293,14 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       await reporter.close();
       await closeRunResources();
       closeSpawnService();
-      await sources.save();
-      await toolVersions.save();
+      await saveCaches(io.stderr, [{ what: 'the source digests', save: () => sources.save() }, rememberedVersions]);
     }
     const saved = redactor.redactValue(record);
-    await saveRunRecord(stateDirectory, saved);
+    try {
+      await saveRunRecord(stateDirectory, saved);
+    } catch (error) {
+      warnUnsaved(io.stderr, 'the run record (--summary shows the one before)', error);
+    }
     const replayable = !escapes.escaped() && record.outcome === 'succeeded' && started !== undefined && skippedInOrder !== undefined;
     observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, console: { json: options.json, output: options.output, verbose: options.verbose }, upToDate: replayable ? upToDateRun(started!, saved, skippedInOrder!) : undefined });
     if (escapes.escaped()) return ExitCode.taskFailed;

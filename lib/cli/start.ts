@@ -41,7 +41,9 @@ export async function startCli<Config>(
   if (cached && replaying) {
     const [{ tolerateClosedOutput }, { replayUpToDateRun }] = await replaying;
     tolerateClosedOutput(io.stdout, io.stderr);
-    const replayed = await replayUpToDateRun(cached, io);
+    // The cache only ever saves work: if the replay cannot start (its lock or state unusable), the full
+    // command runs and reports what is wrong. Once it has printed, it does not throw.
+    const replayed = await replayUpToDateRun(cached, io).catch(() => undefined);
     if (replayed !== undefined) return replayed;
   }
 
@@ -86,7 +88,14 @@ export async function startCli<Config>(
     // The state files are only ever replaced whole, under the run lock.
     const stateDirectory = answer.stateDirectory;
     const replacedWhole = (file: string) => stateDirectory !== undefined && path.dirname(file) === stateDirectory;
-    if (files) await saveUpToDateRun(entry.root, { invocation, files: signatures(files, replacedWhole), answer: answer.answer });
+    if (files) {
+      try {
+        await saveUpToDateRun(entry.root, { invocation, files: signatures(files, replacedWhole), answer: answer.answer });
+      } catch (error) {
+        const { warnUnsaved } = await import('./save-caches.js');
+        warnUnsaved(io.stderr, 'the up-to-date cache entry; the next run of this command decides afresh', error);
+      }
+    }
   }
   return code;
 }

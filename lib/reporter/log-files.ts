@@ -33,11 +33,22 @@ export class LogFiles implements Reporter {
   handle(event: EngineEvent): void {
     switch (event.type) {
       case 'run-started': {
-        this.directory = path.join(this.base, event.runId);
-        fs.mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+        // The CLI checked the base directory before the run; should the run's own still fail (a full
+        // disk), the run goes on without log files: the console has every line.
+        const directory = path.join(this.base, event.runId);
+        try {
+          fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+        } catch {
+          return;
+        }
+        this.directory = directory;
         const latest = path.join(this.base, 'latest');
-        fs.rmSync(latest, { force: true });
-        fs.symlinkSync(event.runId, latest);
+        try {
+          fs.rmSync(latest, { force: true });
+          fs.symlinkSync(event.runId, latest);
+        } catch {
+          // Something not a link in its place: the logs are still under the run's id.
+        }
         return;
       }
       case 'task-started':

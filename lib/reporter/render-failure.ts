@@ -22,6 +22,8 @@ export function renderFailure(failure: Failure): string {
       return `environment ${failure.environment}: ${failure.path}: ${failure.message}: ${failure.hint}`;
     case 'state-corrupt':
       return `state file ${failure.file} is ${failure.detail}: it was left untouched; repair it, move it away, or run --reset-state`;
+    case 'unusable-directory':
+      return `cannot use ${failure.directory} for ${failure.purpose}: ${describePathError(failure.code)}`;
     case 'state-locked':
       return `another run holds ${failure.file} (pid ${failure.pid} on ${failure.host}, started ${failure.startedAt}): wait for it to finish, or stop it`;
     case 'exit-non-zero': {
@@ -43,6 +45,27 @@ export function renderFailure(failure: Failure): string {
       return `${failure.task}: its run is waiting on a promise that nothing can settle (no timer, process or I/O is left to wake it): a missing resolve, or a callback never called?`;
     default:
       return unreachable(failure);
+  }
+}
+
+/** What a file system error says about a path, and what to do about it. */
+function describePathError(code: string): string {
+  switch (code) {
+    case 'ENOTDIR':
+      return 'part of that path is a file, not a directory (ENOTDIR): move the file away';
+    case 'EEXIST':
+    case 'EISDIR':
+      return `something else is in its place (${code}): move it away`;
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${code}): fix its permissions, or run as its owner`;
+    case 'EROFS':
+      return 'the file system is read-only (EROFS): run from a writable copy of the project';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `no space left (${code}): free some space`;
+    default:
+      return `${code}: fix or move that path`;
   }
 }
 

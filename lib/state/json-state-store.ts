@@ -4,6 +4,7 @@ import type { TaskId } from '../dsl/ids.js';
 import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { isPathError, unusableDirectory } from './prepare-directory.js';
 import type { LastAttempt, Stamp, StateStore, TaskRecord } from './state-store.js';
 
 const historyLength = 10;
@@ -44,8 +45,9 @@ export class JsonStateStore implements StateStore {
     try {
       return JsonStateStore.load(directory);
     } catch (error) {
+      if (isPathError(error)) return fail(unusableDirectory(directory, "the environment's state", error));
       const failure = error as NodeJS.ErrnoException;
-      return fail({ reason: 'state-corrupt', file: failure.path ?? directory, detail: `cannot be read (${failure.code ?? failure.message})` });
+      return fail({ reason: 'state-corrupt', file: failure.path ?? directory, detail: `unreadable (${failure.code ?? failure.message})` });
     }
   }
 

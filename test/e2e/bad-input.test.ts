@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FixtureProject, withTimeout, type CliResult } from '../helpers/project.js';
@@ -110,6 +111,70 @@ test('a project module that throws while loading: one line with its file and lin
     const verbose = await project.run(['osdc', '--verbose']);
     assert.is(verbose.code, 2);
     assert.match(verbose.stderr, '    at ');
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a file where the state, run records or task logs belong: one line naming it, exit 2, before anything runs', withTimeout(60_000, async () => {
+  const cases: { readonly inTheWay: readonly string[]; readonly message: RegExp }[] = [
+    { inTheWay: ['.cache', 'state'], message: /cannot use \S+\/\.cache\/state\/test for the environment's state: part of that path is a file, not a directory \(ENOTDIR\): move the file away$/ },
+    { inTheWay: ['.cache', 'state', 'test', 'runs'], message: /cannot use \S+\/\.cache\/state\/test\/runs for run records: something else is in its place \(EEXIST\): move it away$/ },
+    { inTheWay: ['.cache', 'logs', 'test'], message: /cannot use \S+\/\.cache\/logs\/test for task logs: something else is in its place \(EEXIST\): move it away$/ },
+  ];
+  for (const { inTheWay, message } of cases) {
+    const project = FixtureProject.copy('basic');
+    try {
+      mkdirSync(project.path(...inTheWay.slice(0, -1)), { recursive: true });
+      writeFileSync(project.path(...inTheWay), 'not a directory\n');
+      assertOneLineError(await project.run(['validate']), message);
+      assert.equal(project.takeTrace(), [], 'no task ran');
+      assert.is(readFileSync(project.path(...inTheWay), 'utf8'), 'not a directory\n', 'left as it was');
+    } finally {
+      project.remove();
+    }
+  }
+}));
+
+test('a re-run the up-to-date cache answered, then a file in the way of its logs: the full command runs and reports it', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    assert.is((await project.run(['validate'])).code, 0);
+    assert.is((await project.run(['validate'])).code, 0, 'up to date: recorded in the cache');
+    const logs = project.path('.cache', 'logs', 'test');
+    // A plain file as `latest`: no problem, it is replaced by the link to the newest run.
+    rmSync(path.join(logs, 'latest'));
+    writeFileSync(path.join(logs, 'latest'), '');
+    assert.is((await project.run(['validate'])).code, 0);
+    assert.ok(lstatSync(path.join(logs, 'latest')).isSymbolicLink());
+    rmSync(logs, { recursive: true });
+    writeFileSync(logs, '');
+    assertOneLineError(await project.run(['validate']), /cannot use \S+ for task logs/);
+  } finally {
+    project.remove();
+  }
+}));
+
+test('a cache that cannot be saved is a warning and the command succeeds', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    mkdirSync(project.path('.cache'), { recursive: true });
+    writeFileSync(project.path('.cache', 'up-to-date'), '');
+    assert.is((await project.run(['validate'])).code, 0);
+    // Everything up to date: this one would be recorded in the up-to-date cache.
+    const again = await project.run(['validate']);
+    assert.is(again.code, 0, again.stderr);
+    assert.match(again.stderr, /^warning: could not save the up-to-date cache entry; the next run of this command decides afresh \(EEXIST at \S+\/\.cache\/up-to-date\)$/m);
+    assert.not.match(again.stderr, '    at ');
+    // The source digests' file replaced by a directory: also only a warning.
+    const digests = project.path('.cache', 'source-digests.json');
+    rmSync(digests, { force: true });
+    mkdirSync(digests);
+    writeFileSync(project.path('files', 'key.pub'), 'ssh-ed25519 AAAA changed\n');
+    const changed = await project.run(['node-prep:copy-ssh-key']);
+    assert.is(changed.code, 0, changed.stderr);
+    assert.match(changed.stderr, /^warning: could not save the source digests; it is worked out again next time \(E\w+ at \S+\)$/m);
+    assert.ok(existsSync(project.path('.cache', 'state', 'test', 'runs')));
   } finally {
     project.remove();
   }

@@ -1,0 +1,23 @@
+/**
+ * Reports something the CLI could not save after its command did its work (a cache, the run record): one
+ * warning line naming the path and the file system's code. The command's own result stands.
+ */
+export function warnUnsaved(stderr: NodeJS.WritableStream, what: string, error: unknown): void {
+  const failure = error as NodeJS.ErrnoException;
+  const where = failure.path ? ` (${failure.code ?? 'error'} at ${failure.path})` : ` (${failure.message})`;
+  stderr.write(`warning: could not save ${what}${where}\n`);
+}
+
+/**
+ * Saves what the engine remembers between commands (source digests, tool versions). One that cannot be
+ * written costs only time on the next command, so it is a warning, never a failure.
+ */
+export async function saveCaches(stderr: NodeJS.WritableStream, caches: readonly { readonly what: string; save(): Promise<void> }[]): Promise<void> {
+  for (const cache of caches) {
+    try {
+      await cache.save();
+    } catch (error) {
+      warnUnsaved(stderr, `${cache.what}; it is worked out again next time`, error);
+    }
+  }
+}
