@@ -34,6 +34,15 @@ export function preferCompactHeapForLargeProjects(root: string): boolean {
   } catch {
     return false;
   }
-  const large = environments.some((name) => (fs.statSync(path.join(stateDirectory, name, 'state.json'), { throwIfNoEntry: false })?.size ?? 0) > largeStateBytes);
+  const large = environments.some((name) => stateSize(path.join(stateDirectory, name, 'state.json')) > largeStateBytes);
   return large && preferCompactHeap();
+}
+
+/** The size of an environment's state file; 0 for anything else in .cache/state (a stray file, say). */
+function stateSize(file: string): number {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  } catch {
+    return 0;
+  }
 }

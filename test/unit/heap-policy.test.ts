@@ -17,6 +17,9 @@ test('only a project with an environment whose state is over 2 MB, and never wit
     };
     state('small', 100_000);
     assert.is(preferCompactHeapForLargeProjects(root), false);
+    // A stray file beside the environments' directories is not an environment (and not an error).
+    writeFileSync(path.join(root, '.cache', 'state', 'notes.txt'), 'kept by hand\n');
+    assert.is(preferCompactHeapForLargeProjects(root), false);
     state('large', 3 * 1024 * 1024);
     assert.is(preferCompactHeapForLargeProjects(root), true);
     process.env.ONBOARDER_V8_DEFAULTS = '1';
