@@ -29,8 +29,8 @@ export type ConfigurationFailure =
       readonly hint: string;
     }
   | { readonly reason: 'state-corrupt'; readonly file: string; readonly detail: string }
-  /** A directory the engine keeps state, logs or records in cannot be used: `code` is the file system's. */
-  | { readonly reason: 'unusable-directory'; readonly directory: string; readonly purpose: string; readonly code: string }
+  /** A path the engine keeps state, logs, records or its lock at cannot be used: `code` is the file system's. */
+  | { readonly reason: 'unusable-path'; readonly path: string; readonly purpose: string; readonly code: string }
   | {
       readonly reason: 'state-locked';
       readonly file: string;

@@ -22,8 +22,8 @@ export function renderFailure(failure: Failure): string {
       return `environment ${failure.environment}: ${failure.path}: ${failure.message}: ${failure.hint}`;
     case 'state-corrupt':
       return `state file ${failure.file} is ${failure.detail}: it was left untouched; repair it, move it away, or run --reset-state`;
-    case 'unusable-directory':
-      return `cannot use ${failure.directory} for ${failure.purpose}: ${describePathError(failure.code)}`;
+    case 'unusable-path':
+      return `cannot use ${failure.path} for ${failure.purpose}: ${describePathError(failure.code)}`;
     case 'state-locked':
       return `another run holds ${failure.file} (pid ${failure.pid} on ${failure.host}, started ${failure.startedAt}): wait for it to finish, or stop it`;
     case 'exit-non-zero': {

@@ -4,14 +4,21 @@ import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js
 /** Error codes that say the path cannot be used, as opposed to a file whose contents are wrong. */
 const pathErrors = new Set(['ENOTDIR', 'EEXIST', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ELOOP', 'ENAMETOOLONG']);
 
-/** Whether an error from the file system is about the path itself (see unusableDirectory). */
-export function isPathError(error: unknown): error is NodeJS.ErrnoException {
-  return typeof (error as NodeJS.ErrnoException | null)?.code === 'string' && pathErrors.has((error as NodeJS.ErrnoException).code!);
+/** The errno name of a file system error: Node's own (`ERR_FS_EISDIR` from rm) carry it in `info`. */
+function errnoName(error: unknown): string | undefined {
+  const failure = error as (NodeJS.ErrnoException & { info?: { code?: string } }) | null;
+  return failure?.info?.code ?? failure?.code;
 }
 
-/** The failure for a directory the engine needs and cannot use, from the file system's error. */
-export function unusableDirectory(directory: string, purpose: string, error: NodeJS.ErrnoException): ConfigurationFailure {
-  return { reason: 'unusable-directory', directory, purpose, code: error.code ?? 'EIO' };
+/** Whether an error from the file system is about the path itself (see unusablePath). */
+export function isPathError(error: unknown): error is NodeJS.ErrnoException {
+  const name = errnoName(error);
+  return name !== undefined && pathErrors.has(name);
+}
+
+/** The failure for a path the engine needs and cannot use, from the file system's error. */
+export function unusablePath(path: string, purpose: string, error: NodeJS.ErrnoException): ConfigurationFailure {
+  return { reason: 'unusable-path', path, purpose, code: errnoName(error) ?? 'EIO' };
 }
 
 /**
@@ -25,7 +32,7 @@ export function prepareDirectory(directory: string, purpose: string): Result<voi
     fs.accessSync(directory, fs.constants.W_OK | fs.constants.X_OK);
     return ok(undefined);
   } catch (error) {
-    if (isPathError(error)) return fail(unusableDirectory(directory, purpose, error));
+    if (isPathError(error)) return fail(unusablePath(directory, purpose, error));
     throw error;
   }
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import { isPathError, unusablePath } from './prepare-directory.js';
 
 interface LockHolder {
   readonly pid: number;
@@ -20,6 +21,16 @@ export interface RunLock {
  * and start time. A lock whose process is gone (same host) is taken over with a warning.
  */
 export function acquireRunLock(file: string): Result<RunLock, ConfigurationFailure> {
+  try {
+    return takeLock(file);
+  } catch (error) {
+    // A directory where the lock file belongs, a read-only disk: what is wrong with the path, not a crash.
+    if (isPathError(error)) return fail(unusablePath(file, 'the run lock', error));
+    throw error;
+  }
+}
+
+function takeLock(file: string): Result<RunLock, ConfigurationFailure> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const holder: LockHolder = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   let takeoverWarning: string | undefined;

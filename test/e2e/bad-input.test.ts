@@ -116,7 +116,7 @@ test('a project module that throws while loading: one line with its file and lin
   }
 }));
 
-test('a file where the state, run records or task logs belong: one line naming it, exit 2, before anything runs', withTimeout(60_000, async () => {
+test('a file where the state, run records or task logs belong, or a directory where the run lock does: one line naming it, exit 2, before anything runs', withTimeout(60_000, async () => {
   const cases: { readonly inTheWay: readonly string[]; readonly message: RegExp }[] = [
     { inTheWay: ['.cache', 'state'], message: /cannot use \S+\/\.cache\/state\/test for the environment's state: part of that path is a file, not a directory \(ENOTDIR\): move the file away$/ },
     { inTheWay: ['.cache', 'state', 'test', 'runs'], message: /cannot use \S+\/\.cache\/state\/test\/runs for run records: something else is in its place \(EEXIST\): move it away$/ },
@@ -133,6 +133,15 @@ test('a file where the state, run records or task logs belong: one line naming i
     } finally {
       project.remove();
     }
+  }
+  // And a directory where the run lock file belongs.
+  const project = FixtureProject.copy('basic');
+  try {
+    mkdirSync(project.path('.cache', 'state', 'test', 'run.lock'), { recursive: true });
+    assertOneLineError(await project.run(['validate']), /cannot use \S+\/run\.lock for the run lock: something else is in its place \(EISDIR\): move it away$/);
+    assert.equal(project.takeTrace(), []);
+  } finally {
+    project.remove();
   }
 }));
 
