@@ -239,7 +239,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     if (options.only.length > 0) {
       io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     }
-    const reporter = fanOut([await consoleReporter(options, io.stdout, displayPath(logDirectory)), new LogFiles(logDirectory)]);
+    const reporter = fanOut([await consoleReporter(options, io.stdout, displayPath(logDirectory)), new LogFiles(logDirectory, (message) => io.stderr.write(`warning: ${message}\n`))]);
     // Kept while every event is a skip: a run that only found tasks up to date can be replayed.
     let skippedInOrder: TaskId[] | undefined =
       observer && store.warnings.length === 0 && !lock.value.takeoverWarning && options.only.length === 0 && !probesDrift(graph) ? [] : undefined;
@@ -307,7 +307,11 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
   } finally {
-    await store.close();
+    try {
+      await store.close();
+    } catch (error) {
+      warnUnsaved(io.stderr, `${store.location} (the journal beside it keeps every stamp and is read on the next run)`, error);
+    }
     lock.value.release();
   }
 }

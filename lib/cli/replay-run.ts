@@ -35,7 +35,7 @@ export async function replayUpToDateRun(
     const stateFiles = Object.fromEntries(Object.entries(entry.files).filter(([file]) => file.startsWith(answer.stateDirectory + path.sep)));
     if (!unchanged(stateFiles)) return undefined;
     if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
-    const reporter = fanOut([await consoleReporter(answer.console, io.stdout, displayPath(answer.logDirectory)), new LogFiles(answer.logDirectory)]);
+    const reporter = fanOut([await consoleReporter(answer.console, io.stdout, displayPath(answer.logDirectory)), new LogFiles(answer.logDirectory, (message) => io.stderr.write(`warning: ${message}\n`))]);
     const started = new Date();
     const runId = newRunId(started);
     const { run } = answer;

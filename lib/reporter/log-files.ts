@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TaskId } from '../dsl/ids.js';
@@ -6,9 +7,14 @@ import { describeRunReason } from '../scheduler/run-reason.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import type { Reporter } from './reporter.js';
 
-/** A file name for a task id: `deploy-cluster[cluster=osdc]` -> `task_deploy-cluster_cluster=osdc_.log`. */
+/**
+ * A file name for a task id: `deploy-cluster[cluster=osdc]` -> `task_deploy-cluster_cluster=osdc_.log`. An id
+ * too long for a file name (long input values) keeps its first 150 characters and a hash of the whole.
+ */
 export function logFileName(task: TaskId): string {
-  return `task_${task.replace(/[^A-Za-z0-9._=-]/g, '_')}.log`;
+  const name = task.replace(/[^A-Za-z0-9._=-]/g, '_');
+  if (name.length <= 200) return `task_${name}.log`;
+  return `task_${name.slice(0, 150)}-${createHash('sha256').update(task).digest('hex').slice(0, 16)}.log`;
 }
 
 /**
@@ -25,10 +31,14 @@ export class LogFiles implements Reporter {
   private directory: string | undefined;
   /** The open log of each task that has written a line and not ended. */
   private readonly descriptors = new Map<TaskId, number>();
-  /** Tasks whose log cannot be written (an unwritable directory): the console still has every line. */
+  /** Tasks whose log file could not be created: the console still has every line. */
   private readonly unwritable = new Set<TaskId>();
 
-  constructor(private readonly base: string) {}
+  /** `warn` gets one line when a log cannot be written (a full disk): the run goes on without it. */
+  constructor(
+    private readonly base: string,
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {}
 
   handle(event: EngineEvent): void {
     switch (event.type) {
@@ -89,22 +99,38 @@ export class LogFiles implements Reporter {
     if (!this.directory || this.unwritable.has(task)) return;
     let descriptor = this.descriptors.get(task);
     if (descriptor === undefined) {
+      const file = path.join(this.directory, logFileName(task));
       try {
-        descriptor = fs.openSync(path.join(this.directory, logFileName(task)), 'a', 0o600);
-      } catch {
-        // An unwritable log directory must not fail the deployment.
+        descriptor = fs.openSync(file, 'a', 0o600);
+      } catch (error) {
         this.unwritable.add(task);
+        this.warn(`no log file for ${task}: ${describeError(error)} creating ${file}; the console has its output`);
         return;
       }
       this.descriptors.set(task, descriptor);
     }
-    fs.writeSync(descriptor, `${line}\n`);
+    try {
+      fs.writeSync(descriptor, `${line}\n`);
+    } catch (error) {
+      // A full disk or a failing one: every other log would fail the same way. The run goes on.
+      this.warn(`task logs stopped: ${describeError(error)} writing ${path.join(this.directory, logFileName(task))}; the console has every line`);
+      this.directory = undefined;
+      for (const open of [...this.descriptors.keys()]) this.end(open);
+    }
   }
 
   private end(task: TaskId): void {
     const descriptor = this.descriptors.get(task);
     if (descriptor === undefined) return;
     this.descriptors.delete(task);
-    fs.closeSync(descriptor);
+    try {
+      fs.closeSync(descriptor);
+    } catch {
+      // Closing can report a write the disk could not keep; the warning above covers it.
+    }
   }
+}
+
+function describeError(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 }

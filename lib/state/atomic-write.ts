@@ -10,12 +10,18 @@ export async function writeFileAtomic(file: string, contents: string): Promise<v
   const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   const handle = await fs.open(temporary, 'w', 0o600);
   try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(contents);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temporary, file);
+  } catch (error) {
+    // A full disk, say: the old file stands, and no half-written temporary is left beside it.
+    await fs.rm(temporary, { force: true }).catch(() => undefined);
+    throw error;
   }
-  await fs.rename(temporary, file);
   const directory = await fs.open(path.dirname(file), 'r');
   try {
     await directory.sync();

@@ -4,7 +4,7 @@ import type { TaskId } from '../dsl/ids.js';
 import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { isPathError, unusableDirectory } from './prepare-directory.js';
+import { isPathError, unusablePath } from './prepare-directory.js';
 import type { LastAttempt, Stamp, StateStore, TaskRecord } from './state-store.js';
 
 const historyLength = 10;
@@ -29,6 +29,8 @@ interface Snapshot {
  */
 export class JsonStateStore implements StateStore {
   private journalDescriptor: number | undefined;
+  /** The journal's length after its last whole line. */
+  private journalBytes = 0;
 
   private constructor(
     private readonly snapshotFile: string,
@@ -45,7 +47,7 @@ export class JsonStateStore implements StateStore {
     try {
       return JsonStateStore.load(directory);
     } catch (error) {
-      if (isPathError(error)) return fail(unusableDirectory(directory, "the environment's state", error));
+      if (isPathError(error)) return fail(unusablePath(directory, "the environment's state", error));
       const failure = error as NodeJS.ErrnoException;
       return fail({ reason: 'state-corrupt', file: failure.path ?? directory, detail: `unreadable (${failure.code ?? failure.message})` });
     }
@@ -132,14 +134,35 @@ export class JsonStateStore implements StateStore {
     fs.rmSync(this.journalFile, { force: true });
   }
 
+  /**
+   * Applies a change and appends it to the journal. A write that fails (a full disk) is cut back off the
+   * journal, so a torn line never sits between whole ones, and throws what could not be recorded.
+   */
   private append(entry: JournalEntry, durable: boolean): void {
-    apply(this.tasks, entry);
-    if (this.journalDescriptor === undefined) {
-      fs.mkdirSync(path.dirname(this.journalFile), { recursive: true, mode: 0o700 });
-      this.journalDescriptor = fs.openSync(this.journalFile, 'a', 0o600);
+    try {
+      if (this.journalDescriptor === undefined) {
+        fs.mkdirSync(path.dirname(this.journalFile), { recursive: true, mode: 0o700 });
+        this.journalDescriptor = fs.openSync(this.journalFile, 'a', 0o600);
+        this.journalBytes = fs.fstatSync(this.journalDescriptor).size;
+      }
+      const line = `${JSON.stringify(entry)}\n`;
+      try {
+        fs.writeSync(this.journalDescriptor, line);
+        if (durable) fs.fdatasyncSync(this.journalDescriptor);
+      } catch (error) {
+        try {
+          fs.ftruncateSync(this.journalDescriptor, this.journalBytes);
+        } catch {
+          // Nothing more to do: a torn last line is dropped when the journal is read.
+        }
+        throw error;
+      }
+      this.journalBytes += Buffer.byteLength(line);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new Error(`could not record ${entry.op === 'reset-all' ? 'the reset' : `'${entry.op}' of ${entry.id}`} in the state journal ${this.journalFile} (${code})`);
     }
-    fs.writeSync(this.journalDescriptor, `${JSON.stringify(entry)}\n`);
-    if (durable) fs.fdatasyncSync(this.journalDescriptor);
+    apply(this.tasks, entry);
   }
 }
 

@@ -1,0 +1,85 @@
+// A disk that fills up during a run: a small tmpfs mounted where the logs or the state go (root, as the
+// namespace tests), filled so that the run can start and then cannot write.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FixtureProject, withTimeout } from '../helpers/project.js';
+
+/** Mounts a 16 KiB tmpfs at `directory` holding what was there, with `freePages` of 4 KiB left free. */
+function smallDisk(directory: string, freePages: number): () => void {
+  const kept = `${directory}.kept`;
+  if (existsSync(directory)) cpSync(directory, kept, { recursive: true });
+  mkdirSync(directory, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'tmpfs', directory]);
+  if (existsSync(kept)) {
+    cpSync(kept, directory, { recursive: true });
+    rmSync(kept, { recursive: true });
+  }
+  const { available } = diskSpace(directory);
+  const fillerPages = Math.floor(available / 4096) - freePages;
+  if (fillerPages > 0) writeFileSync(path.join(directory, 'filler'), Buffer.alloc(fillerPages * 4096));
+  return () => execFileSync('umount', [directory]);
+}
+
+function diskSpace(directory: string): { available: number } {
+  const [, line] = execFileSync('df', ['-B1', '--output=avail', directory], { encoding: 'utf8' }).trim().split('\n');
+  return { available: Number(line!.trim()) };
+}
+
+/** Every file under `directory`, relative. */
+function filesUnder(directory: string): string[] {
+  return readdirSync(directory, { recursive: true, encoding: 'utf8' }).sort();
+}
+
+test('logs that cannot be written any more: one warning, the run goes on and records its stamps', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  let unmount = () => undefined as void;
+  try {
+    unmount = smallDisk(project.path('.cache', 'logs'), 0);
+    const result = await project.run(['osdc']);
+    assert.is(result.code, 0, result.stdout + result.stderr);
+    const warnings = result.stderr.trim().split('\n');
+    assert.is(warnings.length, 1, result.stderr);
+    assert.match(warnings[0]!, /^warning: task logs stopped: ENOSPC writing \S+\.log; the console has every line$/);
+    assert.match(result.stdout, /succeeded: \d+ ran/);
+    assert.ok(project.takeTrace().length > 0);
+    const again = await project.run(['osdc']);
+    assert.is(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^\[validate\] up to date$/m, 'every stamp was kept');
+    assert.match(again.stdout, /^\[deploy-cluster\[cluster=osdc\]\] up to date$/m);
+  } finally {
+    unmount();
+    project.remove();
+  }
+}));
+
+test('a state journal that cannot be written: the task fails with the file and why, the lock is released, nothing half-written is left', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  let unmount = () => undefined as void;
+  try {
+    assert.is((await project.run(['validate'])).code, 0);
+    project.takeTrace();
+    const state = project.path('.cache', 'state', 'test');
+    const before = readFileSync(path.join(state, 'state.json'), 'utf8');
+    // One page free: the run lock takes it; the journal's first line finds none.
+    unmount = smallDisk(project.path('.cache', 'state'), 1);
+    const result = await project.run(['osdc', '--force-all']);
+    assert.is(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /FAILED validate: .*could not record 'start' of validate in the state journal \S+state\.journal \(ENOSPC\)/);
+    assert.not.match(result.stdout + result.stderr, /internal error|    at /);
+    assert.equal(project.takeTrace(), [], 'nothing ran without being recorded');
+    assert.not.ok(existsSync(path.join(state, 'run.lock')), 'the lock is released');
+    assert.equal(filesUnder(state).filter((file) => file.endsWith('.tmp')), []);
+    assert.is(readFileSync(path.join(state, 'state.json'), 'utf8'), before);
+    rmSync(path.join(project.path('.cache', 'state'), 'filler'));
+    const after = await project.run(['osdc']);
+    assert.is(after.code, 0, after.stderr);
+  } finally {
+    unmount();
+    project.remove();
+  }
+}));
+
+test.run();
