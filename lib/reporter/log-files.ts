@@ -48,7 +48,8 @@ export class LogFiles implements Reporter {
         const directory = path.join(this.base, event.runId);
         try {
           fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
-        } catch {
+        } catch (error) {
+          this.warn(`no task logs for this run: ${describeError(error)} creating ${directory}; the console has every line`);
           return;
         }
         this.directory = directory;
