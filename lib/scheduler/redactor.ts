@@ -14,6 +14,32 @@ export class Redactor {
     this.pattern = new RegExp(alternatives.join('|'), 'g');
   }
 
+  /** The length of the longest secret, 0 without any. */
+  get longestSecret(): number {
+    let longest = 0;
+    for (const secret of this.secrets) longest = Math.max(longest, secret.length);
+    return longest;
+  }
+
+  /**
+   * A place at or before `at` to cut `text` without cutting a secret in two: text sent in pieces (a very
+   * long line) is redacted piece by piece, and a secret split between two pieces would be in neither.
+   */
+  safeCut(text: string, at: number): number {
+    let cut = at;
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const secret of this.secrets) {
+        const found = text.indexOf(secret, Math.max(0, cut - secret.length + 1));
+        if (found !== -1 && found < cut) {
+          cut = found;
+          moved = true;
+        }
+      }
+    }
+    return cut;
+  }
+
   redact(text: string): string {
     return this.pattern ? text.replace(this.pattern, '***') : text;
   }
