@@ -1,4 +1,8 @@
-/** Replaces every known secret in text with `***`. Secrets shorter than 4 characters are not redacted. */
+/**
+ * Replaces every known secret in text with `***`. Secrets shorter than 4 characters are not redacted. A
+ * secret of several lines (a private key, a credentials file) is also redacted line by line (lines of 8
+ * characters or more): output comes in lines, so the whole never appears in one.
+ */
 export class Redactor {
   private readonly secrets = new Set<string>();
   private pattern: RegExp | undefined;
@@ -8,8 +12,11 @@ export class Redactor {
   }
 
   add(secret: string): void {
-    if (secret.length < 4 || this.secrets.has(secret)) return;
-    this.secrets.add(secret);
+    const values = [secret];
+    if (/[\r\n]/.test(secret)) values.push(...secret.split(/\r?\n|\r/).map((line) => line.trim()).filter((line) => line.length >= 8));
+    const added = values.filter((value) => value.length >= 4 && !this.secrets.has(value));
+    if (added.length === 0) return;
+    for (const value of added) this.secrets.add(value);
     const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
     this.pattern = new RegExp(alternatives.join('|'), 'g');
   }
@@ -44,10 +51,21 @@ export class Redactor {
     return this.pattern ? text.replace(this.pattern, '***') : text;
   }
 
-  /** Redacts every string inside a JSON-like value. */
+  /**
+   * Redacts every string (and key) inside a JSON-like value. Walked, not redacted as JSON text: there a
+   * secret with a newline, a quote or a backslash is escaped and no longer matches.
+   */
   redactValue<Value>(value: Value): Value {
     if (!this.pattern) return value;
-    return JSON.parse(this.redact(JSON.stringify(value))) as Value;
+    const walk = (item: unknown): unknown => {
+      if (typeof item === 'string') return this.redact(item);
+      if (Array.isArray(item)) return item.map(walk);
+      if (item === null || typeof item !== 'object') return item;
+      const redacted: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+      for (const [key, entry] of Object.entries(item)) redacted[this.redact(key)] = walk(entry);
+      return redacted;
+    };
+    return walk(JSON.parse(JSON.stringify(value))) as Value;
   }
 }
 
