@@ -277,7 +277,8 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
         if (pool !== undefined) poolUse.set(pool, (poolUse.get(pool) ?? 0) + 1);
         running++;
         processTask(id)
-          .catch((error: unknown) => failTask(id, { reason: 'task-threw', task: id, message: String(error) }, 0, 0))
+          // The engine's own work around the body failed (the state could not be written, say).
+          .catch((error: unknown) => failTask(id, { reason: 'task-threw', task: id, message: options.redactor.redact(error instanceof Error ? error.message : String(error)) }, 0, 0))
           .finally(() => {
             running--;
             if (pool !== undefined) poolUse.set(pool, poolUse.get(pool)! - 1);
