@@ -129,6 +129,7 @@ test('a file where the state, run records or task logs belong, or a directory wh
       writeFileSync(project.path(...inTheWay), 'not a directory\n');
       assertOneLineError(await project.run(['validate']), message);
       assert.equal(project.takeTrace(), [], 'no task ran');
+      if (inTheWay.length === 2) assertOneLineError(await project.run(['--status']), message);
       assert.is(readFileSync(project.path(...inTheWay), 'utf8'), 'not a directory\n', 'left as it was');
     } finally {
       project.remove();
