@@ -23,9 +23,11 @@ interface Snapshot {
 
 /**
  * The embedded state store: `state.json` (a snapshot, replaced atomically) plus `state.journal` (one JSON
- * line per change, written before the call returns; fsynced when it removes a stamp). Appending keeps each change O(1) on a
- * 10,000-task run; close() folds the journal into the snapshot. A torn last journal line (a kill mid-write)
- * is dropped; anything else unreadable is an error and the files are left as they are.
+ * line per change, written before the call returns; fsynced when it removes a stamp). Appending keeps each
+ * change O(1) on a 10,000-task run; close() folds the journal into the snapshot. A torn last journal line
+ * (a kill mid-write) is dropped; anything else unreadable is an error and the files are left as they are.
+ * A change that cannot be written (a full disk) is not applied and throws; if close() cannot write the
+ * snapshot, the journal stays and is read on the next open.
  */
 export class JsonStateStore implements StateStore {
   private journalDescriptor: number | undefined;
