@@ -17,6 +17,13 @@ export interface CommandOptions {
    * machine-readable output is parsed but should read well live. The full raw stdout is still returned.
    */
   readonly displayLine?: (line: string) => string | undefined;
+  /**
+   * The program prints a secret (a token it creates, a password it reads): its stdout is neither shown nor
+   * logged nor kept for the failure message, and is marked secret (as printed, and trimmed) before
+   * runCommand returns, so whatever the task does with it later is redacted too. A secret only marked
+   * after the command would already be in the output.
+   */
+  readonly stdoutIsSecret?: boolean;
 }
 
 export interface CommandResult {
@@ -47,6 +54,7 @@ export async function runCommand(context: ToolContext, argv: readonly string[], 
     ...(options.input !== undefined ? { input: options.input } : {}),
     stdout: (chunk) => {
       stdout.push(chunk);
+      if (options.stdoutIsSecret) return;
       interleaved.push(chunk);
       if (stdoutLines) stdoutLines.write(chunk);
       else context.commands.stdout(chunk);
@@ -58,6 +66,11 @@ export async function runCommand(context: ToolContext, argv: readonly string[], 
     },
   });
   stdoutLines?.end();
+  if (options.stdoutIsSecret) {
+    const printed = stdout.join('');
+    context.secret(printed);
+    context.secret(printed.trim());
+  }
   if ('startError' in exit) {
     finished(127, null);
     const { code, message } = exit.startError;

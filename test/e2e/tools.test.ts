@@ -189,6 +189,27 @@ test('make: targets and variables as separate arguments', withTimeout(30_000, as
   assert.is(readFileSync(path.join(dir, 'out.txt'), 'utf8'), 'hello world; rm -rf /\n');
 }));
 
+test('runCommand with stdoutIsSecret: a token a program prints is never shown, logged or kept in a failure, and is redacted from then on', withTimeout(30_000, async () => {
+  let token = '';
+  const run = await runBody(async (context) => {
+    token = (await runCommand(context, ['sh', '-c', 'echo "tok-$$-5f1d2c"'], { stdoutIsSecret: true })).stdout.trim();
+    context.log.info(`created ${token}`);
+    await runCommand(context, ['echo', `using ${token}`]);
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.match(token, /^tok-\d+-5f1d2c$/, 'the task gets the value');
+  assert.not.ok(run.output.includes(token), run.output);
+  assert.not.ok(JSON.stringify(run.events).includes(token));
+  assert.match(run.output, 'using ***');
+
+  const failing = await runBody(async (context) => {
+    await runCommand(context, ['sh', '-c', 'echo "secret-4242-value"; echo "vault: permission denied" >&2; exit 2'], { stdoutIsSecret: true });
+  });
+  const failure = failureOf(failing.record)!;
+  assert.not.ok(JSON.stringify(failure).includes('secret-4242-value'), JSON.stringify(failure));
+  assert.match(JSON.stringify(failure), 'permission denied', 'stderr still explains the failure');
+}));
+
 test('runCommand: no shell between the arguments and the program; input, exit codes and a missing program', withTimeout(30_000, async ({ directory }: Context) => {
   const marker = path.join(directory, 'injected');
   const results: string[] = [];
