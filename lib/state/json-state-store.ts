@@ -61,6 +61,11 @@ export class JsonStateStore implements StateStore {
     const tasks = new Map<TaskId, TaskRecord>();
     const warnings: string[] = [];
 
+    // A directory, a pipe or a device in their place: reading a pipe would wait forever, a device never end.
+    for (const file of [snapshotFile, journalFile]) {
+      const stats = fs.statSync(file, { throwIfNoEntry: false });
+      if (stats && !stats.isFile()) return fail({ reason: 'state-corrupt', file, detail: 'not a regular file' });
+    }
     const snapshotText = readIfExists(snapshotFile);
     if (snapshotText !== undefined) {
       const parsed = parseSnapshot(snapshotText);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -59,6 +59,22 @@ test('a torn last journal line is dropped with a warning; a corrupt snapshot is 
     const corrupt = JsonStateStore.open(directory);
     assert.ok(!corrupt.ok && corrupt.error.reason === 'state-corrupt');
     assert.is(readFileSync(path.join(directory, 'state.json'), 'utf8'), 'not json');
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('a pipe, a device or a directory where a state file belongs is refused, not read', () => {
+  const directory = temporaryDirectory();
+  try {
+    // Reading a pipe with no writer would wait forever; /dev/zero would never end.
+    spawnSync('mkfifo', [path.join(directory, 'state.journal')]);
+    const pipe = JsonStateStore.open(directory);
+    assert.equal(pipe.ok ? undefined : pipe.error, { reason: 'state-corrupt', file: path.join(directory, 'state.journal'), detail: 'not a regular file' });
+    rmSync(path.join(directory, 'state.journal'));
+    symlinkSync('/dev/zero', path.join(directory, 'state.json'));
+    const device = JsonStateStore.open(directory);
+    assert.ok(!device.ok && device.error.reason === 'state-corrupt' && device.error.detail === 'not a regular file');
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
