@@ -186,7 +186,7 @@ Options
   --only <task>           run just these tasks (the targets, if none given); dependencies assumed done
   --concurrency, -j N     tasks at once (default: number of CPUs)
   --keep-going, -k        after a failure, run every branch that does not depend on it
-  --timeout DURATION      one time limit for every task of this run (600 = seconds, or 10m, 1h)
+  --timeout DURATION      one time limit for every task of this run (600 = seconds, or 10m, 1h; 0: none)
   --output MODE           auto (default: live on a terminal, else interleaved), live, interleaved
                           (prefixed lines), or group (a task's output printed whole when it ends)
   --json                  one JSON event per line (run), or JSON output (--dry-run, --status, --summary)

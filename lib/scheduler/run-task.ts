@@ -71,7 +71,9 @@ async function withTaskScope<Success extends { ok: true }>(
   const task = scope.id;
   const spec = instance.definition.spec;
   environment.allGroups.add(scope.groups);
-  const timeoutMs = environment.timeoutOverrideMs ?? (spec.timeout === undefined ? undefined : durationMs(spec.timeout));
+  // --timeout 0 lifts every limit for this run, as `timeout 0` and Ansible's `timeout: 0` mean no limit.
+  const limitMs = environment.timeoutOverrideMs ?? (spec.timeout === undefined ? undefined : durationMs(spec.timeout));
+  const timeoutMs = limitMs === 0 ? undefined : limitMs;
   const timer = timeoutMs === undefined ? undefined : setTimeout(stopOnTimeout, timeoutMs, scope, timeoutMs);
   watchRunSignal(environment.runSignal, scope);
   watchForStall(scope);

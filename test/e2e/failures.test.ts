@@ -143,6 +143,11 @@ test('--timeout sets one limit for every task of the run', withTimeout(60_000, a
     assert.is(result.code, 1, result.stdout);
     assert.match(result.stdout, '[slow] FAILED: slow: timed out after 600ms');
     assert.equal(processesMatching(`sleep ${marker}`), []);
+    // 0 is no limit at all, not an immediate one: the task's own 300 ms limit is lifted too.
+    const unlimited = await project.run(['slow', '--timeout', '0'], { SLOW_SECONDS: '0.5', SLOW_TIMEOUT: '300' });
+    assert.is(unlimited.code, 0, unlimited.stdout + unlimited.stderr);
+    const ownLimit = await project.run(['slow', '--force', 'slow'], { SLOW_SECONDS: '0.5', SLOW_TIMEOUT: '300' });
+    assert.match(ownLimit.stdout, '[slow] FAILED: slow: timed out after 300ms');
     const bad = await project.run(['slow', '--timeout', 'soon']);
     assert.is(bad.code, 2);
     assert.match(bad.stderr, "--timeout 'soon' is not a duration");
