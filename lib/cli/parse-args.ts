@@ -94,6 +94,11 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
       const suggestion = suggestName(flag.replace(/^-+/, ''), Object.keys(optionSpec));
       return fail(usage(`unknown option '${flag}'`, suggestion ? `did you mean '--${suggestion}'? (see --help)` : 'see --help'));
     }
+    if (flag && /is ambiguous/.test(message)) {
+      // parseArgs reads a value that starts with '-' (`-j -1`) as another option.
+      const long = /use '(--[^=']+)=/.exec(message)?.[1] ?? flag;
+      return fail(usage(`option '${flag}' is missing its value, or its value starts with '-'`, `write a value starting with '-' as ${long}=<value> (see --help)`));
+    }
     return fail(usage(message.split('\n')[0]!.replace(/\.$/, '')));
   }
   const values = parsed.values;
