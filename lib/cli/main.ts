@@ -21,17 +21,15 @@ import { closeSpawnService } from '../scheduler/spawn-service.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
-import { saveRunRecord } from '../state/run-records.js';
-import { prepareDirectory } from '../state/prepare-directory.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
-import { saveCaches, warnUnsaved } from './save-caches.js';
+import { saveCaches, saveRunRecordOrWarn, warnUnsaved } from './save-caches.js';
 import { consoleReporter, displayPath, type ConsoleOptions, type ConsoleOutput } from './console-reporter.js';
 import { describeEscaped, reportProjectLoadFailures } from './escaped-exceptions.js';
 import { preferCompactHeap } from './heap-policy.js';
 import { parseCommandLine, type CliOptions } from './parse-args.js';
-import { environmentNameOf, environmentPaths, type LoadedEnvironment, type Project } from './project.js';
+import { environmentNameOf, environmentPaths, prepareRunDirectories, type LoadedEnvironment, type Project } from './project.js';
 import { formatTaskList } from './show-list.js';
 import type { UpToDateRun } from './up-to-date-cache.js';
 import { formatVersions } from './show-versions.js';
@@ -151,6 +149,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
   if (!opened.ok) return reportError(io, opened.error);
   const store = opened.value;
   const sources = await SourceDigests.open(project.root, path.join(cacheDirectory, 'source-digests.json'));
+  const rememberedDigests = { what: 'the source digests', save: () => sources.save() };
   await toolVersions.load(toolVersionsFile);
   const redactor = new Redactor(environment.value.secrets);
   const planOptions = {
@@ -165,7 +164,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
 
   if (options.command === 'dry-run' || options.command === 'status') {
     const plan = await planRun(planOptions);
-    await saveCaches(io.stderr, [{ what: 'the source digests', save: () => sources.save() }, rememberedVersions]);
+    await saveCaches(io.stderr, [rememberedDigests, rememberedVersions]);
     if (options.command === 'status') {
       const rows = statusRows(plan, store);
       // The state holds redacted text already; the table goes to the terminal and the up-to-date cache.
@@ -210,12 +209,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
   }
 
-  // Checked before anything runs: a file in the way found after a two-hour run would lose its logs or record.
-  const needed: [string, string][] = [[stateDirectory, "the environment's state"], [path.join(stateDirectory, 'runs'), 'run records'], [logDirectory, 'task logs']];
-  for (const [directory, purpose] of needed) {
-    const prepared = prepareDirectory(directory, purpose);
-    if (!prepared.ok) return reportError(io, prepared.error);
-  }
+  const prepared = prepareRunDirectories({ stateDirectory, logDirectory });
+  if (!prepared.ok) return reportError(io, prepared.error);
   const lock = acquireRunLock(path.join(stateDirectory, 'run.lock'));
   if (!lock.ok) return reportError(io, lock.error);
   if (lock.value.takeoverWarning) io.stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
@@ -293,14 +288,10 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       await reporter.close();
       await closeRunResources();
       closeSpawnService();
-      await saveCaches(io.stderr, [{ what: 'the source digests', save: () => sources.save() }, rememberedVersions]);
+      await saveCaches(io.stderr, [rememberedDigests, rememberedVersions]);
     }
     const saved = redactor.redactValue(record);
-    try {
-      await saveRunRecord(stateDirectory, saved);
-    } catch (error) {
-      warnUnsaved(io.stderr, 'the run record (--summary shows the one before)', error);
-    }
+    await saveRunRecordOrWarn(io.stderr, stateDirectory, saved);
     const replayable = !escapes.escaped() && record.outcome === 'succeeded' && started !== undefined && skippedInOrder !== undefined;
     observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, console: { json: options.json, output: options.output, verbose: options.verbose }, upToDate: replayable ? upToDateRun(started!, saved, skippedInOrder!) : undefined });
     if (escapes.escaped()) return ExitCode.taskFailed;

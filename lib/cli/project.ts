@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { CatalogEntry } from '../graph/build-graph.js';
-import type { ConfigurationFailure, Result } from '../failures.js';
+import { ok, type ConfigurationFailure, type Result } from '../failures.js';
+import { prepareDirectory } from '../state/prepare-directory.js';
+import { runRecordDirectory } from '../state/run-records.js';
 
 /** An environment after loading: its validated configuration and the secret values to redact. */
 export interface LoadedEnvironment<Config = unknown> {
@@ -35,4 +37,21 @@ export function environmentPaths(root: string, environment: string): { readonly 
 /** The environment a command is for: --env, else DEPLOY_ENV, else the project's default. */
 export function environmentNameOf(requested: string | undefined, defaultEnvironment: string): string {
   return requested ?? process.env.DEPLOY_ENV ?? defaultEnvironment;
+}
+
+/**
+ * Creates (if missing) and checks the directories a run writes to, before it starts anything: a file in the
+ * way found after a two-hour run would lose its logs or its record. A run and its replay both call it.
+ */
+export function prepareRunDirectories(paths: { readonly stateDirectory: string; readonly logDirectory: string }): Result<void, ConfigurationFailure> {
+  const needed: readonly (readonly [string, string])[] = [
+    [paths.stateDirectory, "the environment's state"],
+    [runRecordDirectory(paths.stateDirectory), 'run records'],
+    [paths.logDirectory, 'task logs'],
+  ];
+  for (const [directory, purpose] of needed) {
+    const prepared = prepareDirectory(directory, purpose);
+    if (!prepared.ok) return prepared;
+  }
+  return ok(undefined);
 }

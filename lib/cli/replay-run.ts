@@ -3,10 +3,11 @@ import { ExitCode } from '../failures.js';
 import { LogFiles } from '../reporter/log-files.js';
 import { fanOut } from '../reporter/reporter.js';
 import type { RunRecord } from '../scheduler/events.js';
-import { prepareDirectory } from '../state/prepare-directory.js';
 import { acquireRunLock } from '../state/run-lock.js';
-import { newRunId, saveRunRecord } from '../state/run-records.js';
+import { newRunId } from '../state/run-records.js';
 import { consoleReporter, displayPath, type ConsoleOutput } from './console-reporter.js';
+import { prepareRunDirectories } from './project.js';
+import { saveRunRecordOrWarn } from './save-caches.js';
 import { unchanged, type UpToDateEntry } from './up-to-date-cache.js';
 
 /**
@@ -26,7 +27,7 @@ export async function replayUpToDateRun(
     return ExitCode.success;
   }
   // As a run checks them first; when one is unusable the full command runs and says so.
-  if (!prepareDirectory(answer.logDirectory, 'task logs').ok || !prepareDirectory(path.join(answer.stateDirectory, 'runs'), 'run records').ok) return undefined;
+  if (!prepareRunDirectories(answer).ok) return undefined;
   const lock = acquireRunLock(path.join(answer.stateDirectory, 'run.lock'));
   if (!lock.ok) return undefined;
   try {
@@ -48,12 +49,7 @@ export async function replayUpToDateRun(
     const record: RunRecord = { ...run.record, runId, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
     reporter.handle({ type: 'run-finished', record });
     await reporter.close();
-    try {
-      await saveRunRecord(answer.stateDirectory, record);
-    } catch (error) {
-      const { warnUnsaved } = await import('./save-caches.js');
-      warnUnsaved(io.stderr, 'the run record (--summary shows the one before)', error);
-    }
+    await saveRunRecordOrWarn(io.stderr, answer.stateDirectory, record);
     return ExitCode.success;
   } finally {
     lock.value.release();

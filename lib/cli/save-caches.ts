@@ -1,11 +1,24 @@
+import type { RunRecord } from '../scheduler/events.js';
+import { fileErrorCode } from '../state/prepare-directory.js';
+import { saveRunRecord } from '../state/run-records.js';
+
 /**
  * Reports something the CLI could not save after its command did its work (a cache, the run record): one
  * warning line naming the path and the file system's code. The command's own result stands.
  */
 export function warnUnsaved(stderr: NodeJS.WritableStream, what: string, error: unknown): void {
   const failure = error as NodeJS.ErrnoException;
-  const where = failure.path ? ` (${failure.code ?? 'error'} at ${failure.path})` : ` (${failure.message})`;
+  const where = failure.path ? ` (${fileErrorCode(error)} at ${failure.path})` : ` (${failure.message})`;
   stderr.write(`warning: could not save ${what}${where}\n`);
+}
+
+/** Saves a run's record; one that cannot be written is a warning: the run's result stands. */
+export async function saveRunRecordOrWarn(stderr: NodeJS.WritableStream, stateDirectory: string, record: RunRecord): Promise<void> {
+  try {
+    await saveRunRecord(stateDirectory, record);
+  } catch (error) {
+    warnUnsaved(stderr, 'the run record (--summary shows the one before)', error);
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { TaskId } from '../dsl/ids.js';
 import type { EngineEvent } from '../scheduler/events.js';
 import { describeRunReason } from '../scheduler/run-reason.js';
+import { fileErrorCode } from '../state/prepare-directory.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import type { Reporter } from './reporter.js';
 
@@ -49,7 +50,7 @@ export class LogFiles implements Reporter {
         try {
           fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
         } catch (error) {
-          this.warn(`no task logs for this run: ${describeError(error)} creating ${directory}; the console has every line`);
+          this.warn(`no task logs for this run: ${fileErrorCode(error)} creating ${directory}; the console has every line`);
           return;
         }
         this.directory = directory;
@@ -105,7 +106,7 @@ export class LogFiles implements Reporter {
         descriptor = fs.openSync(file, 'a', 0o600);
       } catch (error) {
         this.unwritable.add(task);
-        this.warn(`no log file for ${task}: ${describeError(error)} creating ${file}; the console has its output`);
+        this.warn(`no log file for ${task}: ${fileErrorCode(error)} creating ${file}; the console has its output`);
         return;
       }
       this.descriptors.set(task, descriptor);
@@ -114,7 +115,7 @@ export class LogFiles implements Reporter {
       fs.writeSync(descriptor, `${line}\n`);
     } catch (error) {
       // A full disk or a failing one: every other log would fail the same way. The run goes on.
-      this.warn(`task logs stopped: ${describeError(error)} writing ${path.join(this.directory, logFileName(task))}; the console has every line`);
+      this.warn(`task logs stopped: ${fileErrorCode(error)} writing ${path.join(this.directory, logFileName(task))}; the console has every line`);
       this.directory = undefined;
       for (const open of [...this.descriptors.keys()]) this.end(open);
     }
@@ -130,8 +131,4 @@ export class LogFiles implements Reporter {
       // Closing can report a write the disk could not keep; the warning above covers it.
     }
   }
-}
-
-function describeError(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 }

@@ -4,7 +4,7 @@ import type { TaskId } from '../dsl/ids.js';
 import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { isPathError, unusablePath } from './prepare-directory.js';
+import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
 import type { LastAttempt, Stamp, StateStore, TaskRecord } from './state-store.js';
 
 const historyLength = 10;
@@ -166,8 +166,7 @@ export class JsonStateStore implements StateStore {
       }
       this.journalBytes += Buffer.byteLength(line);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new Error(`could not record ${entry.op === 'reset-all' ? 'the reset' : `'${entry.op}' of ${entry.id}`} in the state journal ${this.journalFile} (${code})`);
+      throw new Error(`could not record ${entry.op === 'reset-all' ? 'the reset' : `'${entry.op}' of ${entry.id}`} in the state journal ${this.journalFile} (${fileErrorCode(error)})`);
     }
     apply(this.tasks, entry);
   }

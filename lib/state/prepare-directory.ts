@@ -10,6 +10,11 @@ function errnoName(error: unknown): string | undefined {
   return failure?.info?.code ?? failure?.code;
 }
 
+/** A file system error in a word for messages: its errno name (ENOSPC), else its message. */
+export function fileErrorCode(error: unknown): string {
+  return errnoName(error) ?? (error instanceof Error ? error.message : String(error));
+}
+
 /** Whether an error from the file system is about the path itself (see unusablePath). */
 export function isPathError(error: unknown): error is NodeJS.ErrnoException {
   const name = errnoName(error);
