@@ -69,6 +69,9 @@ test('a state journal that cannot be written: the task fails with the file and w
     assert.is(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stdout, /FAILED validate: could not record 'start' of validate in the state journal \S+state\.journal \(ENOSPC\)$/m);
     assert.not.match(result.stdout + result.stderr, /internal error|    at /);
+    // What could not be written afterwards is said, one warning each.
+    assert.match(result.stderr, /^warning: could not save the run record \(--summary shows the one before\) \(ENOSPC/m);
+    assert.match(result.stderr, /^warning: could not save \S+state\.json \(the journal beside it keeps every stamp and is read on the next run\) \(ENOSPC/m);
     assert.equal(project.takeTrace(), [], 'nothing ran without being recorded');
     assert.not.ok(existsSync(path.join(state, 'run.lock')), 'the lock is released');
     assert.equal(filesUnder(state).filter((file) => file.endsWith('.tmp')), []);
