@@ -24,7 +24,7 @@ import { JsonStateStore } from '../state/json-state-store.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
-import { saveCaches, saveRunRecordOrWarn, warnUnsaved } from './save-caches.js';
+import { saveCaches, saveRunHistory, warnUnsaved } from './save-caches.js';
 import { consoleReporter, displayPath, type ConsoleOptions, type ConsoleOutput } from './console-reporter.js';
 import { describeEscaped, reportProjectLoadFailures } from './escaped-exceptions.js';
 import { preferCompactHeap } from './heap-policy.js';
@@ -291,7 +291,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       await saveCaches(io.stderr, [rememberedDigests, rememberedVersions]);
     }
     const saved = redactor.redactValue(record);
-    await saveRunRecordOrWarn(io.stderr, stateDirectory, saved);
+    await saveRunHistory(io.stderr, { stateDirectory, logDirectory }, saved);
     const replayable = !escapes.escaped() && record.outcome === 'succeeded' && started !== undefined && skippedInOrder !== undefined;
     observer?.runRecorded({ environment: environmentName, stateDirectory, logDirectory, console: { json: options.json, output: options.output, verbose: options.verbose }, upToDate: replayable ? upToDateRun(started!, saved, skippedInOrder!) : undefined });
     if (escapes.escaped()) return ExitCode.taskFailed;

@@ -7,7 +7,7 @@ import { acquireRunLock } from '../state/run-lock.js';
 import { newRunId } from '../state/run-records.js';
 import { consoleReporter, displayPath, type ConsoleOutput } from './console-reporter.js';
 import { prepareRunDirectories } from './project.js';
-import { saveRunRecordOrWarn } from './save-caches.js';
+import { saveRunHistory } from './save-caches.js';
 import { unchanged, type UpToDateEntry } from './up-to-date-cache.js';
 
 /**
@@ -49,7 +49,7 @@ export async function replayUpToDateRun(
     const record: RunRecord = { ...run.record, runId, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: finished.getTime() - started.getTime() };
     reporter.handle({ type: 'run-finished', record });
     await reporter.close();
-    await saveRunRecordOrWarn(io.stderr, answer.stateDirectory, record);
+    await saveRunHistory(io.stderr, answer, record);
     return ExitCode.success;
   } finally {
     lock.value.release();

@@ -1,6 +1,6 @@
 import type { RunRecord } from '../scheduler/events.js';
 import { fileErrorCode } from '../state/prepare-directory.js';
-import { saveRunRecord } from '../state/run-records.js';
+import { pruneRunHistory, runsKept, saveRunRecord, type RunHistoryPaths } from '../state/run-records.js';
 
 /**
  * Reports something the CLI could not save after its command did its work (a cache, the run record): one
@@ -12,13 +12,18 @@ export function warnUnsaved(stderr: NodeJS.WritableStream, what: string, error: 
   stderr.write(`warning: could not save ${what}${where}\n`);
 }
 
-/** Saves a run's record; one that cannot be written is a warning: the run's result stands. */
-export async function saveRunRecordOrWarn(stderr: NodeJS.WritableStream, stateDirectory: string, record: RunRecord): Promise<void> {
+/**
+ * Saves a run's record and keeps the newest runs' records and logs (see pruneRunHistory). Either failing
+ * is a warning: the run's result stands.
+ */
+export async function saveRunHistory(stderr: NodeJS.WritableStream, paths: RunHistoryPaths, record: RunRecord): Promise<void> {
   try {
-    await saveRunRecord(stateDirectory, record);
+    await saveRunRecord(paths.stateDirectory, record);
   } catch (error) {
     warnUnsaved(stderr, 'the run record (--summary shows the one before)', error);
   }
+  const unremoved = await pruneRunHistory(paths);
+  if (unremoved.length > 0) stderr.write(`warning: could not remove what runs older than the last ${runsKept} left: ${unremoved.join(', ')}\n`);
 }
 
 /**

@@ -4,24 +4,63 @@ import path from 'node:path';
 import type { RunRecord } from '../scheduler/events.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-const keptRuns = 50;
+/** How many runs of an environment keep their record and their log directory. */
+export const runsKept = 50;
 
 /** A run's id: its start time (sortable, usable in a file name) and a random suffix. */
 export function newRunId(startedAt: Date): string {
   return `${startedAt.toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
 }
 
+/** What newRunId makes, and only that: files of any other name next to the runs are never touched. */
+const runIdPattern = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[0-9a-f]{8}$/;
+
 /** Where an environment's run records are kept. */
 export function runRecordDirectory(stateDirectory: string): string {
   return path.join(stateDirectory, 'runs');
 }
 
-/** Saves a run's record as `runs/<run id>.json` (mode 0600) and keeps the newest 50. */
+/** The places a run leaves something: its record (`runs/<run id>.json`) and its logs (`<run id>/`). */
+export interface RunHistoryPaths {
+  readonly stateDirectory: string;
+  readonly logDirectory: string;
+}
+
+/** Saves a run's record as `runs/<run id>.json` (mode 0600). */
 export async function saveRunRecord(stateDirectory: string, record: RunRecord): Promise<void> {
-  const directory = runRecordDirectory(stateDirectory);
-  await writeFileAtomic(path.join(directory, `${record.runId}.json`), `${JSON.stringify(record, null, 1)}\n`);
-  const names = (await fs.readdir(directory)).filter((name) => name.endsWith('.json')).sort();
-  await Promise.all(names.slice(0, -keptRuns).map((name) => fs.rm(path.join(directory, name), { force: true })));
+  await writeFileAtomic(path.join(runRecordDirectory(stateDirectory), `${record.runId}.json`), `${JSON.stringify(record, null, 1)}\n`);
+}
+
+/**
+ * Keeps the newest `runsKept` runs, each with its record and its log directory, and removes the rest:
+ * without it every run of a year of deployments would keep its logs. A run is known by either (a run whose
+ * record could not be saved still has logs). Returns what could not be removed, with the file system's code.
+ */
+export async function pruneRunHistory(paths: RunHistoryPaths): Promise<string[]> {
+  const records = runRecordDirectory(paths.stateDirectory);
+  const [recordNames, logNames] = await Promise.all([listed(records), listed(paths.logDirectory)]);
+  const recorded = new Set(recordNames.filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -'.json'.length)).filter((id) => runIdPattern.test(id)));
+  const logged = new Set(logNames.filter((id) => runIdPattern.test(id)));
+  const runs = [...new Set([...recorded, ...logged])].sort();
+  const unremoved: string[] = [];
+  const remove = async (target: string, recursive: boolean) => {
+    try {
+      await fs.rm(target, { force: true, recursive });
+    } catch (error) {
+      unremoved.push(`${target} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  await Promise.all(
+    runs.slice(0, -runsKept).flatMap((id) => [
+      ...(recorded.has(id) ? [remove(path.join(records, `${id}.json`), false)] : []),
+      ...(logged.has(id) ? [remove(path.join(paths.logDirectory, id), true)] : []),
+    ]),
+  );
+  return unremoved;
+}
+
+async function listed(directory: string): Promise<string[]> {
+  return fs.readdir(directory).catch(() => []);
 }
 
 export async function readLastRunRecord(stateDirectory: string): Promise<RunRecord | undefined> {

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { newRunId, runsKept } from '../../lib/state/run-records.js';
 import { FixtureProject, withTimeout } from '../helpers/project.js';
 
 const hasDot = (() => {
@@ -119,6 +121,39 @@ test('the JSON event stream parses, plain output has no ANSI, secrets are redact
     assert.match(readFileSync(`${logs}/task_deploy-cluster_cluster=osdc_.log`, 'utf8'), /\$ echo osdc has 3 nodes, token \*\*\*[\s\S]*-> exit 0/);
     const state = readFileSync(project.path('.cache', 'state', 'test', 'state.json'), 'utf8');
     assert.not.match(state, 'hunter2-secret');
+  } finally {
+    project.remove();
+  }
+}));
+
+test(`a run keeps the last ${runsKept} runs' records and logs: the oldest go, with their logs; a replayed run counts too`, withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  try {
+    const records = project.path('.cache', 'state', 'test', 'runs');
+    const logs = project.path('.cache', 'logs', 'test');
+    const past = Array.from({ length: runsKept }, (_, index) => newRunId(new Date(Date.UTC(2026, 0, 1, 0, index))));
+    mkdirSync(records, { recursive: true });
+    for (const id of past) {
+      writeFileSync(path.join(records, `${id}.json`), '{}\n');
+      mkdirSync(path.join(logs, id), { recursive: true });
+      writeFileSync(path.join(logs, id, 'task_validate.log'), 'old\n');
+    }
+    const run = await project.run(['validate']);
+    assert.is(run.code, 0, run.stderr);
+    assert.is(run.stderr, '');
+    const latest = readlinkSync(path.join(logs, 'latest'));
+    assert.is(readdirSync(records).length, runsKept);
+    assert.ok(existsSync(path.join(records, `${latest}.json`)), 'the new run has its record');
+    assert.not.ok(existsSync(path.join(records, `${past[0]}.json`)), 'the oldest record went');
+    assert.not.ok(existsSync(path.join(logs, past[0]!)), 'and its logs with it');
+    assert.ok(existsSync(path.join(logs, past[1]!)));
+
+    // An up-to-date re-run (answered from the cache once it has an entry) is a run of its own too.
+    await project.run(['validate']);
+    await project.run(['validate']);
+    assert.is(readdirSync(records).length, runsKept);
+    assert.equal(readdirSync(logs).filter((name) => name !== 'latest').length, runsKept);
+    assert.not.ok(existsSync(path.join(logs, past[2]!)));
   } finally {
     project.remove();
   }

@@ -1,0 +1,86 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { newRunId, pruneRunHistory, runRecordDirectory, runsKept } from '../../lib/state/run-records.js';
+
+/** `count` runs a minute apart, oldest first, each with a record and a log directory. */
+function pastRuns(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => newRunId(new Date(Date.UTC(2026, 0, 1, 0, index))));
+}
+
+function history() {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'onboarder-runs-'));
+  const paths = { stateDirectory: path.join(root, 'state', 'env'), logDirectory: path.join(root, 'logs', 'env') };
+  mkdirSync(runRecordDirectory(paths.stateDirectory), { recursive: true });
+  mkdirSync(paths.logDirectory, { recursive: true });
+  const record = (id: string) => writeFileSync(path.join(runRecordDirectory(paths.stateDirectory), `${id}.json`), '{}\n');
+  const logs = (id: string) => {
+    mkdirSync(path.join(paths.logDirectory, id));
+    writeFileSync(path.join(paths.logDirectory, id, 'task_x.log'), 'line\n');
+  };
+  return { root, paths, record, logs, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+test(`the newest ${runsKept} runs keep their record and logs; older ones lose both; other files are left alone`, async () => {
+  const { paths, record, logs, remove } = history();
+  try {
+    const runs = pastRuns(runsKept + 5);
+    for (const id of runs) {
+      record(id);
+      logs(id);
+    }
+    // The oldest run lost its record (a full disk at the time) but kept its logs; a newer one the reverse.
+    rmSync(path.join(runRecordDirectory(paths.stateDirectory), `${runs[0]}.json`));
+    rmSync(path.join(paths.logDirectory, runs[runs.length - 1]!), { recursive: true });
+    symlinkSync(runs[runs.length - 2]!, path.join(paths.logDirectory, 'latest'));
+    writeFileSync(path.join(paths.logDirectory, 'notes.txt'), 'mine\n');
+    writeFileSync(path.join(runRecordDirectory(paths.stateDirectory), 'backup.json'), '{}\n');
+    mkdirSync(path.join(paths.logDirectory, 'by-hand'));
+
+    assert.equal(await pruneRunHistory(paths), []);
+    const kept = runs.slice(-runsKept);
+    assert.equal(
+      readdirSync(runRecordDirectory(paths.stateDirectory)).sort(),
+      ['backup.json', ...kept.map((id) => `${id}.json`)].sort(),
+    );
+    assert.equal(readdirSync(paths.logDirectory).sort(), ['by-hand', 'latest', 'notes.txt', ...kept.slice(0, -1)].sort());
+    assert.ok(existsSync(path.join(paths.logDirectory, 'latest', 'task_x.log')), 'latest still leads to the newest logs');
+
+    // Below the limit nothing goes, and missing directories are no error.
+    assert.equal(await pruneRunHistory(paths), []);
+    assert.equal(await pruneRunHistory({ stateDirectory: path.join(paths.stateDirectory, 'none'), logDirectory: path.join(paths.logDirectory, 'none') }), []);
+  } finally {
+    remove();
+  }
+});
+
+test('a run that cannot be removed is reported with its path and code; the others still go', async () => {
+  const { paths, record, logs, remove } = history();
+  const asRoot = process.getuid?.() === 0;
+  const runs = pastRuns(runsKept + 2);
+  const stuck = path.join(paths.logDirectory, runs[0]!);
+  try {
+    for (const id of runs) {
+      record(id);
+      logs(id);
+    }
+    // Root removes whatever the mode says: a mount point cannot be removed by anyone (EBUSY).
+    if (asRoot) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stuck]);
+    else chmodSync(stuck, 0o500);
+    const unremoved = await pruneRunHistory(paths);
+    assert.is(unremoved.length, 1, unremoved.join('; '));
+    assert.match(unremoved[0]!, asRoot ? `${stuck} (EBUSY)` : /\(EACCES\)$/);
+    assert.match(unremoved[0]!, runs[0]!);
+    assert.not.ok(existsSync(path.join(paths.logDirectory, runs[1]!)), 'the next oldest went');
+    assert.not.ok(existsSync(path.join(runRecordDirectory(paths.stateDirectory), `${runs[0]}.json`)), 'and so did the stuck run\'s record');
+  } finally {
+    if (asRoot) execFileSync('umount', [stuck]);
+    else chmodSync(stuck, 0o700);
+    remove();
+  }
+});
+
+test.run();
