@@ -18,6 +18,7 @@ import { Redactor } from '../scheduler/redactor.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { runGraph } from '../scheduler/run-graph.js';
 import { closeSpawnService } from '../scheduler/spawn-service.js';
+import { removeStaleScratchDirectories } from '../tools/scratch-directory.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
@@ -231,6 +232,9 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       io.stdout.write(`reset every stamp of ${environmentName}\n`);
       return ExitCode.success;
     }
+    // Scratch files (inventories, variables that may hold secrets) of runs that were killed before they
+    // could remove their own.
+    removeStaleScratchDirectories();
     if (options.only.length > 0) {
       io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { isPathError, unusablePath } from './prepare-directory.js';
+import { processExists } from './process-exists.js';
 
 interface LockHolder {
   readonly pid: number;
@@ -52,7 +53,7 @@ function takeLock(file: string): Result<RunLock, ConfigurationFailure> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const current = readHolder(file);
-    if (current && (current.host !== holder.host || isAlive(current.pid))) {
+    if (current && (current.host !== holder.host || processExists(current.pid))) {
       return fail({ reason: 'state-locked', file, pid: current.pid, host: current.host, startedAt: current.startedAt });
     }
     takeoverWarning = current
@@ -70,14 +71,5 @@ function readHolder(file: string): LockHolder | undefined {
     return typeof value.pid === 'number' ? value : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

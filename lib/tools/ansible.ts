@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommandFailure } from '../dsl/command-failure.js';
 import { formatCommand, reportToolVersion, runCommand, type ToolContext } from './command.js';
 import { writeInventory, type Inventory } from './inventory.js';
+import { withScratchDirectory } from './scratch-directory.js';
 
 export interface PlaybookOptions {
   readonly playbook: string;
@@ -51,8 +51,7 @@ export interface PlaybookResult {
  */
 export async function runPlaybook(context: ToolContext, options: PlaybookOptions): Promise<PlaybookResult> {
   await reportToolVersion(context, 'ansible-playbook');
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'onboarder-ansible-'));
-  try {
+  return withScratchDirectory('ansible', async (scratch) => {
     const argv = ['ansible-playbook', ...playbookArguments(options, scratch)];
     const sshArgs = ['-o ControlMaster=auto', '-o ControlPersist=60s', '-o StrictHostKeyChecking=yes'];
     if (options.knownHostsFile) sshArgs.push(`-o UserKnownHostsFile=${options.knownHostsFile}`);
@@ -74,9 +73,7 @@ export async function runPlaybook(context: ToolContext, options: PlaybookOptions
       throw new CommandFailure(formatCommand(argv), result.exitCode, null, output.trimEnd().split('\n').slice(-20).join('\n'), explainFailure(output, recap, options.knownHostsFile));
     }
     return { recap, changed: Object.values(recap).some((host) => host.changed > 0) };
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The argument list for ansible-playbook (pure: tested on its own). Writes inventory and vars into `scratch`. */

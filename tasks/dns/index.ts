@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand, type ToolContext } from '../../lib/tools/command.js';
+import { withScratchDirectory } from '../../lib/tools/scratch-directory.js';
 import type { Environment } from '../../environments/schema.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
 import { copySshKey } from '../base/index.js';
@@ -49,16 +49,13 @@ export const dns = tasks.task({
     const server = sshTarget(config, context.root, config.dns.server);
     const zone = config.dns.zone;
     const pidFile = `/run/openspace-dnsmasq-${zone}.pid`;
-    const scratch = mkdtempSync(path.join(os.tmpdir(), 'onboarder-dns-'));
-    try {
+    await withScratchDirectory('dns', async (scratch) => {
       writeFileSync(path.join(scratch, 'dnsmasq.conf'), dnsmasqConfig(config, `${configDirectory}/hosts`));
       writeFileSync(path.join(scratch, 'hosts'), dnsmasqHosts(config));
       await sshExec(context, server, ['mkdir', '-p', configDirectory]);
       await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf`);
       await sshUpload(context, server, path.join(scratch, 'hosts'), `${configDirectory}/hosts`);
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
+    });
     // A fixed script (no input in it): reload a running dnsmasq, else start one.
     const reloadOrStart = `if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then kill -HUP "$(cat "$1")"; else dnsmasq --conf-file="$2" --pid-file="$1" --user=root; fi`;
     await sshExec(context, server, ['sh', '-c', reloadOrStart, 'reload-dnsmasq', pidFile, `${configDirectory}/dnsmasq.conf`]);

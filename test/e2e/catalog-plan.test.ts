@@ -26,7 +26,7 @@ function compareGolden(name: string, actual: string): void {
   assert.fixture(actual, readFileSync(file, 'utf8'));
 }
 
-const normalize = (text: string) => text.replace(/\/tmp\/onboarder-(?:[a-z]+-)?\w{6}/g, "$TMP");
+const normalize = (text: string) => text.replace(/\/tmp\/onboarder-scratch-\d+-[a-z]+-\w{6}/g, "$TMP");
 
 test('the osdc plan: order, parallel levels and the exact commands, secrets redacted', withTimeout(120_000, async ({ directory }: Project) => {
   const plan = await cli(directory, ['osdc', '--dry-run']);

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FixtureProject, processesMatching, waitFor, withTimeout } from '../helpers/project.js';
@@ -156,20 +157,32 @@ test('--timeout sets one limit for every task of the run', withTimeout(60_000, a
   }
 }));
 
-test('kill -9 during a task: the re-run runs that task again, completed stamps are kept', withTimeout(60_000, async () => {
+test('kill -9 during a task: the re-run runs that task again, completed stamps are kept, the killed run\'s private files go', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   const marker = `32.${process.pid}3`;
+  // A temp directory of the test's own (tsx keeps its cache there too).
+  const tmp = project.path('tmp');
+  mkdirSync(tmp);
+  const scratch = () => readdirSync(tmp).filter((name) => name.startsWith('onboarder-'));
   try {
-    const child = project.start(['after-slow'], { SLOW_SECONDS: marker });
+    const child = project.start(['after-slow'], { SLOW_SECONDS: marker, SLOW_PRIVATE_FILE: '1', TMPDIR: tmp });
     await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
     process.kill(-child.pid!, 'SIGKILL');
     for (const pid of processesMatching(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    const left = scratch();
+    assert.equal(left.map((name) => name.replace(/\d+-file-\w+$/, 'PID-file-XXXXXX')), ['onboarder-scratch-PID-file-XXXXXX'], 'the killed run could not remove its private file');
+    assert.is(readFileSync(path.join(tmp, left[0]!, 'vars.json'), 'utf8'), '{"token":"slow-secret"}');
+    // Another run's scratch (alive: this test's own pid) and anything else there are not touched.
+    const live = `onboarder-scratch-${process.pid}-file-Abc123`;
+    mkdirSync(path.join(tmp, live));
+    mkdirSync(path.join(tmp, 'onboarder-project-xyz'));
     project.takeTrace();
-    const rerun = await project.run(['after-slow']);
+    const rerun = await project.run(['after-slow'], { TMPDIR: tmp });
     assert.is(rerun.code, 0, rerun.stdout + rerun.stderr);
     assert.equal(project.takeTrace(), ['after-slow', 'slow']);
     assert.match(rerun.stdout, '[validate] up to date');
     assert.match(rerun.stdout, '[slow] run: no stamp (last run interrupted)');
+    assert.equal(scratch().sort(), [live, 'onboarder-project-xyz'].sort(), 'the killed run\'s scratch is gone');
   } finally {
     project.remove();
   }
