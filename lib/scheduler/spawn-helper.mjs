@@ -49,8 +49,33 @@ function signalGroups(groups, signal) {
   }
 }
 
+// Flow control. A program can print faster than the engine takes its output in (`yes`, a verbose
+// playbook, a log dump): messages not yet written to the channel are counted, and past a megabyte or so
+// every running program's output is paused, so the program blocks on its full pipe as it would writing to
+// a slow terminal, instead of this process buffering without bound.
+const pauseAboveMessages = 16;
+const resumeBelowMessages = 4;
+let unwrittenMessages = 0;
+let outputPaused = false;
+
 function send(message) {
-  if (process.connected) process.send(message);
+  if (!process.connected) return;
+  unwrittenMessages++;
+  process.send(message, () => {
+    unwrittenMessages--;
+    if (outputPaused && unwrittenMessages < resumeBelowMessages) setOutputFlowing(true);
+  });
+  if (!outputPaused && unwrittenMessages > pauseAboveMessages) setOutputFlowing(false);
+}
+
+function setOutputFlowing(flowing) {
+  outputPaused = !flowing;
+  for (const child of running.values()) {
+    for (const stream of [child.stdout, child.stderr]) {
+      if (flowing) stream?.resume();
+      else stream?.pause();
+    }
+  }
 }
 
 send({ type: 'ready' });
@@ -89,5 +114,7 @@ process.on('message', (message) => {
       },
     },
   );
-  if (child) running.set(id, child);
+  if (!child) return;
+  running.set(id, child);
+  if (outputPaused) setOutputFlowing(false);
 });

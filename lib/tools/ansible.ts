@@ -66,7 +66,8 @@ export async function runPlaybook(context: ToolContext, options: PlaybookOptions
       ANSIBLE_STDOUT_CALLBACK: 'default',
       PYTHONUNBUFFERED: '1',
     };
-    const result = await runCommand(context, argv, { env, okExitCodes: [2, 4], ...(options.cwd ? { cwd: options.cwd } : {}) });
+    // Only the end is read (PLAY RECAP, the last host errors); a verbose playbook's output can be GBs.
+    const result = await runCommand(context, argv, { env, okExitCodes: [2, 4], keepOutput: 'tail', ...(options.cwd ? { cwd: options.cwd } : {}) });
     const output = `${result.stdout}\n${result.stderr}`;
     const recap = parseRecap(output);
     if (result.exitCode !== 0) {

@@ -24,6 +24,12 @@ export interface CommandOptions {
    * after the command would already be in the output.
    */
   readonly stdoutIsSecret?: boolean;
+  /**
+   * 'tail': the result's stdout and stderr are only their last MiB each, for a long run whose caller reads
+   * the end (ansible's PLAY RECAP): a two-hour verbose playbook would otherwise be held in memory whole.
+   * The output is shown and logged in full either way. Default 'all'.
+   */
+  readonly keepOutput?: 'all' | 'tail';
 }
 
 export interface CommandResult {
@@ -44,30 +50,31 @@ export async function runCommand(context: ToolContext, argv: readonly string[], 
   const commandLine = formatCommand(argv);
   const cwd = options.cwd ?? context.root;
   const finished = context.commands.started(commandLine, cwd);
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const interleaved: string[] = []; // both streams in arrival order, for the failure's output tail
+  const keptChars = options.keepOutput === 'tail' ? keptTailChars : Infinity;
+  const stdout = new OutputText(keptChars);
+  const stderr = new OutputText(keptChars);
+  const interleaved = new OutputText(failureTailChars); // both streams in arrival order, for the failure's output tail
   const stdoutLines = options.displayLine ? displayedLines(options.displayLine, (line) => context.commands.stdout(line)) : undefined;
   const exit = await context.execute(program, args, {
     cwd,
     ...(options.env ? { env: options.env } : {}),
     ...(options.input !== undefined ? { input: options.input } : {}),
     stdout: (chunk) => {
-      stdout.push(chunk);
+      stdout.append(chunk);
       if (options.stdoutIsSecret) return;
-      interleaved.push(chunk);
+      interleaved.append(chunk);
       if (stdoutLines) stdoutLines.write(chunk);
       else context.commands.stdout(chunk);
     },
     stderr: (chunk) => {
-      stderr.push(chunk);
-      interleaved.push(chunk);
+      stderr.append(chunk);
+      interleaved.append(chunk);
       context.commands.stderr(chunk);
     },
   });
   stdoutLines?.end();
   if (options.stdoutIsSecret) {
-    const printed = stdout.join('');
+    const printed = stdout.text();
     context.secret(printed);
     context.secret(printed.trim());
   }
@@ -78,16 +85,46 @@ export async function runCommand(context: ToolContext, argv: readonly string[], 
       code === 'ENOENT'
         ? `'${program}' was not found (is it installed and on PATH, or is ${cwd} missing?)`
         : `'${program}' could not be started (${code === 'ESPAWNER' ? message : (code ?? message)})`;
-    throw new CommandFailure(commandLine, null, null, tail(interleaved.join('')), why);
+    throw new CommandFailure(commandLine, null, null, tail(interleaved.text()), why);
   }
   finished(exit.exitCode, exit.signal);
-  const output = { stdout: stdout.join(''), stderr: stderr.join('') };
+  const output = { stdout: stdout.text(), stderr: stderr.text() };
   const exitCode = exit.exitCode ?? -1;
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     if (context.signal.aborted) throw context.signal.reason ?? new Error('aborted');
-    throw new CommandFailure(commandLine, exit.exitCode, exit.signal, tail(interleaved.join('')));
+    throw new CommandFailure(commandLine, exit.exitCode, exit.signal, tail(interleaved.text()));
   }
   return { ...output, exitCode };
+}
+
+/** What keepOutput 'tail' keeps of each stream, and what a failure keeps to show its last lines. */
+const keptTailChars = 1024 * 1024;
+const failureTailChars = 64 * 1024;
+
+/**
+ * A program's output as text, whole or only its last `limit` characters (at least: it is cut back to the
+ * limit when it has grown to twice that, so that a stream of small chunks is not copied per chunk).
+ */
+class OutputText {
+  private chunks: string[] = [];
+  private length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  append(chunk: string): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    if (this.length > 2 * this.limit) {
+      const kept = this.chunks.join('').slice(-this.limit);
+      this.chunks = [kept];
+      this.length = kept.length;
+    }
+  }
+
+  text(): string {
+    const whole = this.chunks.join('');
+    return whole.length > this.limit ? whole.slice(-this.limit) : whole;
+  }
 }
 
 /** Feeds chunks, calls `show` with each complete line rewritten by `displayLine` (dropped when undefined). */

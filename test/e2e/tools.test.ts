@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { CommandFailure } from '../../lib/dsl/command-failure.js';
 import { TestHostRig } from '../../lib/lab/test-hosts.js';
 import { renderFailure } from '../../lib/reporter/render-failure.js';
 import { helmTemplate, helmUpgradeInstall, kubectlApply, kubectlGet, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
@@ -288,6 +289,55 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
   assert.equal(exit, { startError: { code: 'ESPAWNER', message: 'the process spawner exited while the program ran' } });
   assert.is(after, 'still works\n');
   assert.equal(processesMatching(`sleep ${marker}`), [], "the task's stop ended the program the dead spawner left behind");
+}));
+
+test("runCommand keepOutput 'tail' returns each stream's last MiB; the default all of it; a failure shows its last lines", withTimeout(60_000, async () => {
+  const script = 'seq 1 400000; seq 1 1000 >&2';
+  const results: { stdout: string; stderr: string }[] = [];
+  let failure: unknown;
+  const run = await runBody(async (context) => {
+    results.push(await runCommand(context, ['sh', '-c', script]));
+    results.push(await runCommand(context, ['sh', '-c', script], { keepOutput: 'tail' }));
+    await runCommand(context, ['sh', '-c', `${script}; echo last words >&2; exit 3`]).catch((error: unknown) => (failure = error));
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  const [all, kept] = results as [{ stdout: string; stderr: string }, { stdout: string; stderr: string }];
+  assert.is(all.stdout.split('\n').length, 400001, 'all 400,000 lines (2.6 MB)');
+  assert.is(kept.stdout.length, 1024 * 1024);
+  assert.ok(kept.stdout.endsWith('399999\n400000\n') && all.stdout.endsWith(kept.stdout));
+  assert.is(kept.stderr, all.stderr, 'a stream under the limit is whole');
+  assert.ok(failure instanceof CommandFailure);
+  assert.is(failure.exitCode, 3);
+  assert.is(failure.outputTail.split('\n').slice(-3).join('|'), '999|1000|last words', "the failure's output tail is the end of both streams");
+}));
+
+test('a program printing faster than the engine reads is paused, not buffered: the spawner stays small', withTimeout(60_000, async () => {
+  const megabytes = 120;
+  let spawner = 0;
+  let received = 0;
+  let peakKiB = 0;
+  const run = await runBody(async (context) => {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      spawner = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
+      if (spawner !== process.pid) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const exit = await context.execute('sh', ['-c', `yes 'a line of output, as a verbose playbook prints them' | head -c ${megabytes * 1_000_000}`], {
+      stdout: (chunk) => {
+        received += chunk.length;
+        // A slow reader: 2 ms per chunk, as a busy engine or a slow terminal would be.
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+      },
+    });
+    assert.equal(exit, { exitCode: 0, signal: null });
+    peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${spawner}/status`, 'utf8'))?.[1]);
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.ok(spawner !== process.pid, 'the program ran in a spawner');
+  assert.is(received, megabytes * 1_000_000, 'every byte arrived');
+  // Without flow control the spawner queues what the engine has not taken yet: most of the output.
+  assert.ok(peakKiB > 0 && peakKiB < 110 * 1024, `the spawner's peak was ${Math.round(peakKiB / 1024)} MB for ${megabytes} MB of output`);
 }));
 
 test('zx $ commands start in a spawner too, and behave as zx promises: stdin, input, exit codes, pipes, kill, timeout', withTimeout(30_000, async () => {
