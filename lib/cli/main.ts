@@ -18,7 +18,7 @@ import { Redactor } from '../scheduler/redactor.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { runGraph } from '../scheduler/run-graph.js';
 import { closeSpawnService } from '../scheduler/spawn-service.js';
-import { removeStaleScratchDirectories } from '../tools/scratch-directory.js';
+import { removeStaleScratchDirectories } from '../state/scratch-directory.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { TaskId } from '../dsl/ids.js';
 import type { EngineEvent } from '../scheduler/events.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
+import { HeldOutput } from './held-output.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import { LineWriter } from './line-writer.js';
 import type { Reporter } from './reporter.js';
@@ -11,10 +12,10 @@ export type OutputMode = 'interleaved' | 'group';
 
 /**
  * Plain lines for CI and pipes: each prefixed with its task, no ANSI codes. In `group` mode a task's output
- * is held back and printed whole when the task ends, so parallel tasks do not interleave.
+ * is held back (see HeldOutput) and printed whole when the task ends, so parallel tasks do not interleave.
  */
 export class PlainReporter implements Reporter {
-  private readonly held = new Map<TaskId, string[]>();
+  private readonly held = new Map<TaskId, HeldOutput>();
   private readonly out: LineWriter;
 
   constructor(
@@ -81,16 +82,16 @@ export class PlainReporter implements Reporter {
   private taskLine(task: TaskId, text: string): void {
     const line = `[${task}] ${text}`;
     if (this.mode === 'interleaved') return this.write(line);
-    let lines = this.held.get(task);
-    if (!lines) this.held.set(task, (lines = []));
-    lines.push(line);
+    let held = this.held.get(task);
+    if (!held) this.held.set(task, (held = new HeldOutput()));
+    held.add(line);
   }
 
   private release(task: TaskId): void {
-    const lines = this.held.get(task);
-    if (!lines) return;
+    const held = this.held.get(task);
+    if (!held) return;
     this.held.delete(task);
-    this.out.write(`${lines.join('\n')}\n`);
+    held.release((text) => this.out.write(text));
   }
 
   private write(line: string): void {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { CommandFailure } from '../dsl/command-failure.js';
 import { formatCommand, reportToolVersion, runCommand, type ToolContext } from './command.js';
 import { writeInventory, type Inventory } from './inventory.js';
-import { withScratchDirectory } from './scratch-directory.js';
+import { withScratchDirectory } from '../state/scratch-directory.js';
 
 export interface PlaybookOptions {
   readonly playbook: string;

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { withScratchDirectory } from './scratch-directory.js';
+import { withScratchDirectory } from '../state/scratch-directory.js';
 
 /**
  * Writes values (variables that may hold secrets) to a 0600 file in a private scratch directory for the

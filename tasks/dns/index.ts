@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand, type ToolContext } from '../../lib/tools/command.js';
-import { withScratchDirectory } from '../../lib/tools/scratch-directory.js';
+import { withScratchDirectory } from '../../lib/state/scratch-directory.js';
 import type { Environment } from '../../environments/schema.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
 import { copySshKey } from '../base/index.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createScratchDirectory, removeStaleScratchDirectories, withScratchDirectory } from '../../lib/tools/scratch-directory.js';
+import { createScratchDirectory, removeStaleScratchDirectories, withScratchDirectory } from '../../lib/state/scratch-directory.js';
 
 /** Runs `body` with TMPDIR pointing at a fresh directory of its own. */
 async function inOwnTemp(body: (tmp: string) => Promise<void> | void): Promise<void> {

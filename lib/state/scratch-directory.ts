@@ -1,7 +1,7 @@
 import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { processExists } from '../state/process-exists.js';
+import { processExists } from './process-exists.js';
 
 /** `onboarder-scratch-<pid>-<purpose>-XXXXXX`: whose it is, so a later run can tell a dead run's from a live one's. */
 const scratchPattern = /^onboarder-scratch-(\d+)-[a-z]+-[A-Za-z0-9]{6}$/;
