@@ -18,11 +18,12 @@ import { Redactor } from '../scheduler/redactor.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { runGraph } from '../scheduler/run-graph.js';
 import { closeSpawnService } from '../scheduler/spawn-service.js';
-import { removeStaleScratchDirectories } from '../state/scratch-directory.js';
+import { withoutTracking } from '../stamps/read-tracker.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
 import { acquireRunLock } from '../state/run-lock.js';
+import { removeStaleScratchDirectories } from '../state/scratch-directory.js';
 import { closeRunResources } from '../tools/run-resources.js';
 import { tolerateClosedOutput } from './closed-output.js';
 import { saveCaches, saveRunHistory, warnUnsaved } from './save-caches.js';
@@ -234,7 +235,7 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     }
     // Scratch files (inventories, variables that may hold secrets) of runs that were killed before they
     // could remove their own.
-    removeStaleScratchDirectories();
+    withoutTracking(removeStaleScratchDirectories);
     if (options.only.length > 0) {
       io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     }

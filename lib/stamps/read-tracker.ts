@@ -32,6 +32,23 @@ interface TrackingState {
 }
 
 let active: TrackingState | undefined;
+/** Set while the engine does its own housekeeping (see withoutTracking). */
+let suspended = false;
+
+/**
+ * Runs `body` (synchronous) without noting what it reads: the engine's own housekeeping outside .cache/
+ * (listing the temp directory for a killed run's scratch files) decides no command's result, and noting
+ * it would make every result depend on everything in /tmp.
+ */
+export function withoutTracking<Result>(body: () => Result): Result {
+  const was = suspended;
+  suspended = true;
+  try {
+    return body();
+  } finally {
+    suspended = was;
+  }
+}
 
 /**
  * Starts tracking (once per process; later calls return the same tracker). Installed before the project's
@@ -42,6 +59,7 @@ export function startTrackingReads(): ReadTracker {
   const state: TrackingState = { paths: new Set(), untrackable: new Set() };
   active = state;
   const note = (target: unknown) => {
+    if (suspended) return;
     const file = pathOf(target);
     if (file !== undefined) state.paths.add(file);
   };

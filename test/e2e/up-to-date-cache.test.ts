@@ -1,6 +1,6 @@
 // The up-to-date cache (lib/cli/up-to-date-cache.ts): a re-run with nothing changed is answered without
 // loading the project; anything the cached run read that changes makes the next run decide afresh.
-import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -138,6 +138,23 @@ test('--status, --list and --graph are answered from the cache while what they r
     const changed = (await run(['--status'])).stdout;
     assert.is(loads(), before + 1, 'the state changed: --status decides afresh');
     assert.match(changed, /^validate\s+pending/m);
+  } finally {
+    project.remove();
+  }
+}));
+
+test("the temp directory changing between runs does not stop the cache answering (a run lists it only to clean up killed runs' scratch)", withTimeout(60_000, async () => {
+  const { project, loads, run } = counted();
+  const tmp = project.path('tmp');
+  mkdirSync(tmp);
+  const env = { TMPDIR: tmp };
+  try {
+    await run(['osms'], env);
+    await run(['osms'], env);
+    const before = loads();
+    writeFileSync(path.join(tmp, 'something-else'), '');
+    await run(['osms'], env);
+    assert.is(loads(), before, 'answered from the cache');
   } finally {
     project.remove();
   }
