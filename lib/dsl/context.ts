@@ -33,7 +33,15 @@ export interface ExecuteOptions {
 
 /** How a program ended: its exit code or signal, or why it could not start. */
 export type ProgramExit =
-  | { readonly exitCode: number | null; readonly signal: NodeJS.Signals | null }
+  | {
+      readonly exitCode: number | null;
+      readonly signal: NodeJS.Signals | null;
+      /**
+       * The program ended, but something it left running (`daemon &`) still held its stdout or stderr:
+       * after a grace period the engine stopped reading, rather than wait for that process to end.
+       */
+      readonly outputLeftOpen?: true;
+    }
   | { readonly startError: { readonly code?: string; readonly message: string } };
 
 /** What a task's `run` and `check` functions receive. */

@@ -20,7 +20,11 @@ export class ProcessGroups {
    * With `dryRun`, no process starts at all: every program (`execute`, zx's `$` and `$.sync`) ends at once
    * with exit code 0 and no output; the command is only reported.
    */
-  constructor(private readonly dryRun = false) {}
+  constructor(
+    private readonly dryRun = false,
+    /** Told (one line) when a program ended but something it left running kept its output open. */
+    private readonly notice: (message: string) => void = () => undefined,
+  ) {}
 
   /** Runs a program through the spawn service, tracking its group while it runs. */
   async execute(request: ProgramRequest, handlers: Omit<ProgramHandlers, 'started'>): Promise<ProgramExit> {
@@ -35,6 +39,7 @@ export class ProcessGroups {
     });
     // A program whose spawner died may still run: it stays tracked, so the task's stop ends it.
     if (group !== undefined && !('startError' in exit)) this.leaderExited(group);
+    this.noticeOutputLeftOpen(request.program, exit);
     return exit;
   }
 
@@ -74,6 +79,7 @@ export class ProcessGroups {
     child.attach(attached);
     void attached.exit.then((exit) => {
       if (group !== undefined && !('startError' in exit)) this.leaderExited(group);
+      this.noticeOutputLeftOpen(program, exit);
     });
     return child as unknown as ChildProcess;
   }
@@ -87,6 +93,12 @@ export class ProcessGroups {
       child.once('exit', () => this.leaderExited(group));
     }
     return child;
+  }
+
+  private noticeOutputLeftOpen(program: string, exit: ProgramExit): void {
+    if ('outputLeftOpen' in exit && exit.outputLeftOpen) {
+      this.notice(`${program} exited, but a process it left running kept its output open: no longer read (that process is stopped when the task ends)`);
+    }
   }
 
   private leaderExited(group: number): void {

@@ -9,7 +9,7 @@
 //        { type: 'stdin', id, data }   bytes as latin1 text   { type: 'stdin-end', id }
 //   out: { type: 'ready' }   once, when it can take requests
 //        { type: 'started', id, pid } | { type: 'start-failed', id, code, message }
-//        { type: 'stdout' | 'stderr', id, data }   { type: 'exit', id, exitCode, signal }
+//        { type: 'stdout' | 'stderr', id, data }   { type: 'exit', id, exitCode, signal, outputLeftOpen? }
 import { startProgram } from './start-program.mjs';
 
 let baseEnvironment = process.env;
@@ -110,7 +110,7 @@ process.on('message', (message) => {
       stderr: (data) => send({ type: 'stderr', id, data }),
       exit: (exit) => {
         running.delete(id);
-        send('startError' in exit ? { type: 'start-failed', id, ...exit.startError } : { type: 'exit', id, exitCode: exit.exitCode, signal: exit.signal });
+        send('startError' in exit ? { type: 'start-failed', id, ...exit.startError } : { type: 'exit', ...exit, id });
       },
     },
   );

@@ -40,7 +40,7 @@ type SpawnerMessage =
   | { type: 'started'; id: number; pid: number }
   | { type: 'start-failed'; id: number; code?: string; message: string }
   | { type: 'stdout' | 'stderr'; id: number; data: string }
-  | { type: 'exit'; id: number; exitCode: number | null; signal: NodeJS.Signals | null };
+  | { type: 'exit'; id: number; exitCode: number | null; signal: NodeJS.Signals | null; outputLeftOpen?: true };
 
 interface InFlight {
   readonly handlers: ProgramHandlers;
@@ -135,7 +135,7 @@ class Spawner {
         this.finish(message.id, { startError: { ...(message.code ? { code: message.code } : {}), message: message.message } });
         return;
       case 'exit':
-        this.finish(message.id, { exitCode: message.exitCode, signal: message.signal });
+        this.finish(message.id, { exitCode: message.exitCode, signal: message.signal, ...(message.outputLeftOpen ? { outputLeftOpen: true } : {}) });
         return;
     }
   }

@@ -3,6 +3,9 @@
 // (spawn-service.ts). Plain JavaScript so that both can load it; types in start-program.d.mts.
 import { spawn } from 'node:child_process';
 
+/** How long a program's output may stay open after it exited (see outputLeftOpen in ProgramExit). */
+const outputDrainMs = 2000;
+
 /**
  * @param {import('./start-program.d.mts').StartRequest} request
  * @param {import('./start-program.d.mts').StartHandlers} handlers
@@ -37,6 +40,24 @@ export function startProgram(request, handlers) {
     // A piped stdin stays open for the caller to write to and end.
     if (request.stdin !== 'pipe') child.stdin.end(request.input);
   }
-  child.once('close', (exitCode, signal) => handlers.exit({ exitCode, signal }));
+  // A program that leaves something running in the background with its output (`daemon &`) has ended,
+  // but its pipes stay open as long as that process lives. Once it has exited, its output gets a grace
+  // period to drain, then is no longer read (Go's Cmd.WaitDelay); the task's stop ends what is left.
+  // (Node resumes an exited program's output at once, paused or not, and reads what is left in the pipe:
+  // the period is for something else holding it open, not for the engine being slow.)
+  let outputLeftOpen = false;
+  let drainTimer;
+  const stopReading = () => {
+    outputLeftOpen = true;
+    child.stdout.destroy();
+    child.stderr.destroy();
+  };
+  child.once('exit', () => {
+    drainTimer = setTimeout(stopReading, outputDrainMs);
+  });
+  child.once('close', (exitCode, signal) => {
+    clearTimeout(drainTimer);
+    handlers.exit(outputLeftOpen ? { exitCode, signal, outputLeftOpen: true } : { exitCode, signal });
+  });
   return child;
 }

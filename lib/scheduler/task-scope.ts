@@ -91,7 +91,7 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     this.root = environment.root;
     this.dryRun = environment.dryRun ?? false;
     this.output = new TaskOutput(instance.id, environment.emit, environment.redactor);
-    this.groups = new ProcessGroups(this.dryRun);
+    this.groups = new ProcessGroups(this.dryRun, (message) => this.log.warn(message));
     this.log = new ScopeLogger(this.output);
     this.commands = new ScopeCommands(this);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));

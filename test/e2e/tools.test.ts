@@ -311,6 +311,24 @@ test("runCommand keepOutput 'tail' returns each stream's last MiB; the default a
   assert.is(failure.outputTail.split('\n').slice(-3).join('|'), '999|1000|last words', "the failure's output tail is the end of both streams");
 }));
 
+test('a program that leaves something running with its output open ends when it exits, with a note; the task stops what it left', withTimeout(60_000, async () => {
+  const markers = { argv: `600.${process.pid}1`, zx: `600.${process.pid}2` };
+  const results: { stdout: string; exit?: unknown }[] = [];
+  const run = await runBody(async (context) => {
+    // Without the drain limit each of these would wait for its sleep: ten minutes, past this test's limit.
+    results.push(await runCommand(context, ['sh', '-c', `sleep ${markers.argv} & echo started`]));
+    const zx = await context.$`sleep ${markers.zx} & echo started too`;
+    results.push({ stdout: zx.stdout });
+    assert.ok(processesMatching(`sleep ${markers.argv}`).length === 1, 'still running while the task is');
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.equal(results.map((result) => result.stdout), ['started\n', 'started too\n']);
+  assert.match(run.output, /sh exited, but a process it left running kept its output open: no longer read/);
+  assert.match(run.output, /bash exited, but a process it left running kept its output open/);
+  assert.equal(processesMatching(`sleep ${markers.argv}`), [], 'stopped when the task ended');
+  assert.equal(processesMatching(`sleep ${markers.zx}`), []);
+}));
+
 test('a program printing faster than the engine reads is paused, not buffered: the spawner stays small', withTimeout(60_000, async () => {
   const megabytes = 120;
   let spawner = 0;
