@@ -187,6 +187,15 @@ test('a cache that cannot be saved is a warning and the command succeeds', withT
     assert.is(changed.code, 0, changed.stderr);
     assert.match(changed.stderr, /^warning: could not save the source digests; it is worked out again next time \(E\w+ at \S+\)$/m);
     assert.ok(existsSync(project.path('.cache', 'state', 'test', 'runs')));
+    // And the tool versions' file (--versions always asks every tool, then saves what it learnt).
+    const versionsFile = project.path('.cache', 'tool-versions.json');
+    rmSync(versionsFile, { force: true });
+    mkdirSync(versionsFile);
+    const versions = await project.run(['--versions']);
+    assert.is(versions.code, 0, versions.stderr);
+    assert.match(versions.stdout, /^node\s+v20\./m);
+    assert.match(versions.stderr, /^warning: could not save the tool versions; it is worked out again next time \(E\w+ at \S+\)$/m);
+    assert.not.match(versions.stderr, '    at ');
   } finally {
     project.remove();
   }
