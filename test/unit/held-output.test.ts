@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,29 @@ test('when no file can be made, the lines stay in memory and all come out', () =
     for (const line of lines) held.add(line);
     assert.is(released(held), `${lines.join('\n')}\n`);
   });
+});
+
+test('a disk that fills while lines go to the file: what did not fit stays in memory, and every line comes out in order', () => {
+  if (process.getuid?.() !== 0) {
+    console.warn('not root: the full-disk case of held output needs a tmpfs mount');
+    return;
+  }
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'onboarder-held-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1200k', 'tmpfs', tmp]);
+  try {
+    withTemp(tmp, () => {
+      const held = new HeldOutput();
+      // ~4.5 MB with 2-, 3- and 4-byte characters: the file takes the first MiB or so, the write that
+      // fills the disk stops part-way, possibly inside a character.
+      const lines = Array.from({ length: 100_000 }, (_, index) => `[deploy] ${index} größe ✓ 🚀 ${'z'.repeat(index % 5)}`);
+      for (const line of lines) held.add(line);
+      assert.is(released(held), `${lines.join('\n')}\n`);
+      assert.equal(readdirSync(tmp), []);
+    });
+  } finally {
+    execFileSync('umount', [tmp]);
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test.run();
