@@ -23,10 +23,12 @@ export function logFileName(task: TaskId): string {
  * same events as the console: reason, commands, output, exit codes, attempts and durations.
  * `.cache/logs/<env>/latest` points at the newest run.
  *
- * A file is created on its task's first line and each line is written before handle() returns, so a killed
- * run keeps every line it reported. Both are synchronous: creating a file costs the kernel 0.02-0.6 ms on
- * ext4, less than handing it to libuv's thread pool and being woken for the result, which measured 5%
- * slower on 2000 one-process tasks (bench/README.md).
+ * A file is created on its task's first line. The lines a turn of the event loop hands over (a chunk of a
+ * program's output is hundreds of them) are written together at its end, in a microtask: before the
+ * console shows them (it writes after the turn), so a killed run's logs hold at least what it showed. One
+ * write per line was half the time of a task printing 2,000,000 lines. Both are synchronous: creating a
+ * file costs the kernel 0.02-0.6 ms on ext4, less than handing it to libuv's thread pool and being woken
+ * for the result, which measured 5% slower on 2000 one-process tasks (bench/README.md).
  */
 export class LogFiles implements Reporter {
   private directory: string | undefined;
@@ -34,6 +36,9 @@ export class LogFiles implements Reporter {
   private readonly descriptors = new Map<TaskId, number>();
   /** Tasks whose log file could not be created: the console still has every line. */
   private readonly unwritable = new Set<TaskId>();
+  /** Lines handed over in this turn and not written yet, by task. */
+  private readonly pending = new Map<TaskId, string[]>();
+  private flushQueued = false;
 
   /** `warn` gets one line when a log cannot be written (a full disk): the run goes on without it. */
   constructor(
@@ -83,7 +88,7 @@ export class LogFiles implements Reporter {
         this.end(event.task);
         return;
       case 'task-failed':
-        if (event.attempts === 0 && !this.descriptors.has(event.task)) return;
+        if (event.attempts === 0 && !this.descriptors.has(event.task) && !this.pending.has(event.task)) return;
         this.append(event.task, `== failed after ${event.attempts} attempt(s) in ${formatDuration(event.durationMs)}: ${renderFailure(event.failure)}`);
         this.end(event.task);
         return;
@@ -92,12 +97,31 @@ export class LogFiles implements Reporter {
     }
   }
 
-  /** Ends every log. */
+  /** Writes what is pending and ends every log. */
   async close(): Promise<void> {
+    this.flush();
     for (const task of [...this.descriptors.keys()]) this.end(task);
   }
 
   private append(task: TaskId, line: string): void {
+    if (!this.directory || this.unwritable.has(task)) return;
+    let lines = this.pending.get(task);
+    if (!lines) this.pending.set(task, (lines = []));
+    lines.push(line);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    for (const task of [...this.pending.keys()]) this.writePending(task);
+  }
+
+  private writePending(task: TaskId): void {
+    const lines = this.pending.get(task);
+    if (!lines) return;
+    this.pending.delete(task);
     if (!this.directory || this.unwritable.has(task)) return;
     let descriptor = this.descriptors.get(task);
     if (descriptor === undefined) {
@@ -112,16 +136,18 @@ export class LogFiles implements Reporter {
       this.descriptors.set(task, descriptor);
     }
     try {
-      fs.writeSync(descriptor, `${line}\n`);
+      fs.writeSync(descriptor, `${lines.join('\n')}\n`);
     } catch (error) {
       // A full disk or a failing one: every other log would fail the same way. The run goes on.
       this.warn(`task logs stopped: ${fileErrorCode(error)} writing ${path.join(this.directory, logFileName(task))}; the console has every line`);
       this.directory = undefined;
+      this.pending.clear();
       for (const open of [...this.descriptors.keys()]) this.end(open);
     }
   }
 
   private end(task: TaskId): void {
+    this.writePending(task);
     const descriptor = this.descriptors.get(task);
     if (descriptor === undefined) return;
     this.descriptors.delete(task);
