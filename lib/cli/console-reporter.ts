@@ -18,8 +18,11 @@ export async function consoleReporter(options: ConsoleOptions, stdout: ConsoleOu
   if (options.output === 'live' || (options.output === 'auto' && terminal)) {
     return new (await import('../reporter/tty-reporter.js')).TtyReporter(stdout, { color: !('NO_COLOR' in process.env), logDirectory });
   }
-  const mode = options.output === 'group' ? 'group' : 'interleaved';
-  return new (await import('../reporter/plain-reporter.js')).PlainReporter(stdout, mode, { showSkipped: true, verbose: options.verbose, logDirectory });
+  const [{ PlainReporter }, holdOutput] = await Promise.all([
+    import('../reporter/plain-reporter.js'),
+    options.output === 'group' ? import('../reporter/held-output.js').then(({ HeldOutput }) => () => new HeldOutput()) : undefined,
+  ]);
+  return new PlainReporter(stdout, holdOutput, { showSkipped: true, verbose: options.verbose, logDirectory });
 }
 
 /** A path as short as it can be said from where the command was run. */

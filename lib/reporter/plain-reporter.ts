@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { TaskId } from '../dsl/ids.js';
 import type { EngineEvent } from '../scheduler/events.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
-import { HeldOutput } from './held-output.js';
+import type { HeldOutput } from './held-output.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import { LineWriter } from './line-writer.js';
 import type { Reporter } from './reporter.js';
@@ -18,9 +18,13 @@ export class PlainReporter implements Reporter {
   private readonly held = new Map<TaskId, HeldOutput>();
   private readonly out: LineWriter;
 
+  /**
+   * `holdOutput`: group mode, with what holds a task's lines until it ends (the caller loads HeldOutput
+   * only then: a replayed run, which never groups, does not pay for its modules); without it, interleaved.
+   */
   constructor(
     out: Writable,
-    private readonly mode: OutputMode = 'interleaved',
+    private readonly holdOutput: (() => HeldOutput) | undefined = undefined,
     private readonly options: { readonly showSkipped: boolean; readonly verbose: boolean; readonly logDirectory?: string } = { showSkipped: true, verbose: false },
   ) {
     this.out = new LineWriter(out);
@@ -81,9 +85,9 @@ export class PlainReporter implements Reporter {
 
   private taskLine(task: TaskId, text: string): void {
     const line = `[${task}] ${text}`;
-    if (this.mode === 'interleaved') return this.write(line);
+    if (!this.holdOutput) return this.write(line);
     let held = this.held.get(task);
-    if (!held) this.held.set(task, (held = new HeldOutput()));
+    if (!held) this.held.set(task, (held = this.holdOutput()));
     held.add(line);
   }
 
