@@ -21,7 +21,8 @@ export function logFileName(task: TaskId): string {
 /**
  * One log file per task and run, `.cache/logs/<env>/<run>/task_<id>.log` (mode 0600), written from the
  * same events as the console: reason, commands, output, exit codes, attempts and durations.
- * `.cache/logs/<env>/latest` points at the newest run.
+ * `.cache/logs/<env>/latest` points at the newest run that wrote any (one that only found tasks up to date
+ * writes nothing).
  *
  * A file is created on its task's first line. The lines a turn of the event loop hands over (a chunk of a
  * program's output is hundreds of them) are written together at its end, in a microtask: before the
@@ -36,6 +37,9 @@ export class LogFiles implements Reporter {
   private readonly descriptors = new Map<TaskId, number>();
   /** Tasks whose log file could not be created: the console still has every line. */
   private readonly unwritable = new Set<TaskId>();
+  /** The run's id, and whether its directory exists yet (see 'run-started'). */
+  private runId = '';
+  private created = false;
   /** Lines handed over in this turn and not written yet, by task. */
   private readonly pending = new Map<TaskId, string[]>();
   private flushQueued = false;
@@ -48,26 +52,13 @@ export class LogFiles implements Reporter {
 
   handle(event: EngineEvent): void {
     switch (event.type) {
-      case 'run-started': {
-        // The CLI checked the base directory before the run; should the run's own still fail (a full
-        // disk), the run goes on without log files: the console has every line.
-        const directory = path.join(this.base, event.runId);
-        try {
-          fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
-        } catch (error) {
-          this.warn(`no task logs for this run: ${fileErrorCode(error)} creating ${directory}; the console has every line`);
-          return;
-        }
-        this.directory = directory;
-        const latest = path.join(this.base, 'latest');
-        try {
-          fs.rmSync(latest, { force: true });
-          fs.symlinkSync(event.runId, latest);
-        } catch {
-          // Something not a link in its place: the logs are still under the run's id.
-        }
+      case 'run-started':
+        // Made with the run's first line: a run that only finds tasks up to date writes none, and leaves
+        // neither an empty directory nor a `latest` that leads to nothing.
+        this.directory = path.join(this.base, event.runId);
+        this.runId = event.runId;
+        this.created = false;
         return;
-      }
       case 'task-started':
         this.append(event.task, `== ${event.at} attempt ${event.attempt}: ${describeRunReason(event.reason)}`);
         return;
@@ -122,7 +113,7 @@ export class LogFiles implements Reporter {
     const lines = this.pending.get(task);
     if (!lines) return;
     this.pending.delete(task);
-    if (!this.directory || this.unwritable.has(task)) return;
+    if (!this.directory || this.unwritable.has(task) || !this.createDirectory()) return;
     let descriptor = this.descriptors.get(task);
     if (descriptor === undefined) {
       const file = path.join(this.directory, logFileName(task));
@@ -144,6 +135,33 @@ export class LogFiles implements Reporter {
       this.pending.clear();
       for (const open of [...this.descriptors.keys()]) this.end(open);
     }
+  }
+
+  /**
+   * The run's directory, made on its first line, and `latest` pointed at it. The CLI checked the base
+   * directory before the run; should this still fail (a full disk), the run goes on without log files:
+   * the console has every line.
+   */
+  private createDirectory(): boolean {
+    if (this.created) return true;
+    const directory = this.directory!;
+    try {
+      fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      this.warn(`no task logs for this run: ${fileErrorCode(error)} creating ${directory}; the console has every line`);
+      this.directory = undefined;
+      this.pending.clear();
+      return false;
+    }
+    this.created = true;
+    const latest = path.join(this.base, 'latest');
+    try {
+      fs.rmSync(latest, { force: true });
+      fs.symlinkSync(this.runId, latest);
+    } catch {
+      // Something not a link in its place: the logs are still under the run's id.
+    }
+    return true;
   }
 
   private end(task: TaskId): void {

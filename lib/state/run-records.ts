@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { RunRecord } from '../scheduler/events.js';
 import { writeFileAtomic } from './atomic-write.js';
 
-/** How many runs of an environment keep their record and their log directory. */
+/** How many runs of an environment keep their record, and how many of those that wrote logs keep them. */
 export const runsKept = 50;
 
 /** A run's id: its start time (sortable, usable in a file name) and a random suffix. */
@@ -20,7 +20,7 @@ export function runRecordDirectory(stateDirectory: string): string {
   return path.join(stateDirectory, 'runs');
 }
 
-/** The places a run leaves something: its record (`runs/<run id>.json`) and its logs (`<run id>/`). */
+/** The places a run leaves something: its record (`runs/<run id>.json`) and its logs (`<run id>/`, if any). */
 export interface RunHistoryPaths {
   readonly stateDirectory: string;
   readonly logDirectory: string;
@@ -32,16 +32,17 @@ export async function saveRunRecord(stateDirectory: string, record: RunRecord): 
 }
 
 /**
- * Keeps the newest `runsKept` runs, each with its record and its log directory, and removes the rest:
- * without it every run of a year of deployments would keep its logs. A run is known by either (a run whose
- * record could not be saved still has logs). Returns what could not be removed, with the file system's code.
+ * Keeps the records of the newest `runsKept` runs and the log directories of the newest `runsKept` runs
+ * that wrote logs, and removes older ones: without it a year of deployments would keep every run's logs.
+ * Counted apart, so that runs which only found everything up to date (a record, no logs) do not push the
+ * logs of the last real runs out. Names that are not run ids are never touched. Returns what could not be
+ * removed, with the file system's code.
  */
 export async function pruneRunHistory(paths: RunHistoryPaths): Promise<string[]> {
   const records = runRecordDirectory(paths.stateDirectory);
   const [recordNames, logNames] = await Promise.all([listed(records), listed(paths.logDirectory)]);
-  const recorded = new Set(recordNames.filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -'.json'.length)).filter((id) => runIdPattern.test(id)));
-  const logged = new Set(logNames.filter((id) => runIdPattern.test(id)));
-  const runs = [...new Set([...recorded, ...logged])].sort();
+  const recorded = recordNames.filter((name) => name.endsWith('.json') && runIdPattern.test(name.slice(0, -'.json'.length))).sort();
+  const logged = logNames.filter((name) => runIdPattern.test(name)).sort();
   const unremoved: string[] = [];
   const remove = async (target: string, recursive: boolean) => {
     try {
@@ -50,12 +51,10 @@ export async function pruneRunHistory(paths: RunHistoryPaths): Promise<string[]>
       unremoved.push(`${target} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
   };
-  await Promise.all(
-    runs.slice(0, -runsKept).flatMap((id) => [
-      ...(recorded.has(id) ? [remove(path.join(records, `${id}.json`), false)] : []),
-      ...(logged.has(id) ? [remove(path.join(paths.logDirectory, id), true)] : []),
-    ]),
-  );
+  await Promise.all([
+    ...recorded.slice(0, -runsKept).map((name) => remove(path.join(records, name), false)),
+    ...logged.slice(0, -runsKept).map((name) => remove(path.join(paths.logDirectory, name), true)),
+  ]);
   return unremoved;
 }
 

@@ -126,7 +126,7 @@ test('the JSON event stream parses, plain output has no ANSI, secrets are redact
   }
 }));
 
-test(`a run keeps the last ${runsKept} runs' records and logs: the oldest go, with their logs; a replayed run counts too`, withTimeout(60_000, async () => {
+test(`a run keeps the last ${runsKept} runs' records and the logs of the last ${runsKept} that wrote any; runs that found everything up to date write no logs`, withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   try {
     const records = project.path('.cache', 'state', 'test', 'runs');
@@ -148,12 +148,15 @@ test(`a run keeps the last ${runsKept} runs' records and logs: the oldest go, wi
     assert.not.ok(existsSync(path.join(logs, past[0]!)), 'and its logs with it');
     assert.ok(existsSync(path.join(logs, past[1]!)));
 
-    // An up-to-date re-run (answered from the cache once it has an entry) is a run of its own too.
+    // Up-to-date re-runs (the second answered from the cache) are runs with records, but write no logs: they
+    // push out old records, not the logs of the runs that did something.
     await project.run(['validate']);
     await project.run(['validate']);
     assert.is(readdirSync(records).length, runsKept);
+    assert.not.ok(existsSync(path.join(records, `${past[2]}.json`)));
     assert.equal(readdirSync(logs).filter((name) => name !== 'latest').length, runsKept);
-    assert.not.ok(existsSync(path.join(logs, past[2]!)));
+    assert.ok(existsSync(path.join(logs, past[1]!)));
+    assert.is(readlinkSync(path.join(logs, 'latest')), latest, 'latest still leads to the run that wrote logs');
   } finally {
     project.remove();
   }

@@ -24,29 +24,26 @@ function history() {
   return { root, paths, record, logs, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-test(`the newest ${runsKept} runs keep their record and logs; older ones lose both; other files are left alone`, async () => {
+test(`the newest ${runsKept} records and the logs of the newest ${runsKept} runs that wrote any are kept; other files are left alone`, async () => {
   const { paths, record, logs, remove } = history();
   try {
     const runs = pastRuns(runsKept + 5);
-    for (const id of runs) {
-      record(id);
-      logs(id);
-    }
-    // The oldest run lost its record (a full disk at the time) but kept its logs; a newer one the reverse.
-    rmSync(path.join(runRecordDirectory(paths.stateDirectory), `${runs[0]}.json`));
-    rmSync(path.join(paths.logDirectory, runs[runs.length - 1]!), { recursive: true });
-    symlinkSync(runs[runs.length - 2]!, path.join(paths.logDirectory, 'latest'));
+    for (const id of runs) record(id);
+    // The newest runs found everything up to date: records, no logs.
+    const logged = runs.slice(0, -3);
+    for (const id of logged) logs(id);
+    symlinkSync(logged.at(-1)!, path.join(paths.logDirectory, 'latest'));
     writeFileSync(path.join(paths.logDirectory, 'notes.txt'), 'mine\n');
     writeFileSync(path.join(runRecordDirectory(paths.stateDirectory), 'backup.json'), '{}\n');
     mkdirSync(path.join(paths.logDirectory, 'by-hand'));
 
     assert.equal(await pruneRunHistory(paths), []);
-    const kept = runs.slice(-runsKept);
     assert.equal(
       readdirSync(runRecordDirectory(paths.stateDirectory)).sort(),
-      ['backup.json', ...kept.map((id) => `${id}.json`)].sort(),
+      ['backup.json', ...runs.slice(-runsKept).map((id) => `${id}.json`)].sort(),
     );
-    assert.equal(readdirSync(paths.logDirectory).sort(), ['by-hand', 'latest', 'notes.txt', ...kept.slice(0, -1)].sort());
+    // Runs without logs do not push out the logs of older runs that have them.
+    assert.equal(readdirSync(paths.logDirectory).sort(), ['by-hand', 'latest', 'notes.txt', ...logged.slice(-runsKept)].sort());
     assert.ok(existsSync(path.join(paths.logDirectory, 'latest', 'task_x.log')), 'latest still leads to the newest logs');
 
     // Below the limit nothing goes, and missing directories are no error.
