@@ -113,7 +113,7 @@ export class LogFiles implements Reporter {
     const lines = this.pending.get(task);
     if (!lines) return;
     this.pending.delete(task);
-    if (!this.directory || this.unwritable.has(task) || !this.createDirectory()) return;
+    if (!this.directory || this.unwritable.has(task) || !this.ensureRunDirectory()) return;
     let descriptor = this.descriptors.get(task);
     if (descriptor === undefined) {
       const file = path.join(this.directory, logFileName(task));
@@ -127,7 +127,9 @@ export class LogFiles implements Reporter {
       this.descriptors.set(task, descriptor);
     }
     try {
-      fs.writeSync(descriptor, `${lines.join('\n')}\n`);
+      // A write the disk cuts short is followed by one that says why (ENOSPC), warned about below.
+      const bytes = Buffer.from(`${lines.join('\n')}\n`);
+      for (let written = 0; written < bytes.length; ) written += fs.writeSync(descriptor, bytes, written);
     } catch (error) {
       // A full disk or a failing one: every other log would fail the same way. The run goes on.
       this.warn(`task logs stopped: ${fileErrorCode(error)} writing ${path.join(this.directory, logFileName(task))}; the console has every line`);
@@ -142,7 +144,7 @@ export class LogFiles implements Reporter {
    * directory before the run; should this still fail (a full disk), the run goes on without log files:
    * the console has every line.
    */
-  private createDirectory(): boolean {
+  private ensureRunDirectory(): boolean {
     if (this.created) return true;
     const directory = this.directory!;
     try {
