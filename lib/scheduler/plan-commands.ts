@@ -5,6 +5,7 @@ import type { ProcessGroups } from './process-groups.js';
 import type { Redactor } from './redactor.js';
 import { runAttempt } from './run-task.js';
 import { renderFailure } from '../reporter/render-failure.js';
+import { withScratchPathsNamed } from '../state/scratch-directory.js';
 
 /** The commands a planned task would run, found by running its body in dry-run mode. */
 export interface PlannedCommands {
@@ -38,8 +39,8 @@ export async function planCommands(
       config: options.config,
       redactor: options.redactor,
       emit: (event) => {
-        // Paths inside the project read better relative to it.
-        if (event.type === 'task-command') commands.push(event.command.split(`${options.root}/`).join(''));
+        // Paths inside the project read better relative to it; scratch files by a name that does not change.
+        if (event.type === 'task-command') commands.push(withScratchPathsNamed(event.command.split(`${options.root}/`).join('')));
       },
       runSignal: options.signal ?? new AbortController().signal,
       graceMs: 1000,

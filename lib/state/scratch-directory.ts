@@ -16,6 +16,15 @@ export function createScratchDirectory(purpose: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `onboarder-scratch-${process.pid}-${purpose}-`));
 }
 
+/**
+ * Text with every scratch directory of this process written as `$SCRATCH`: a dry run's plan shows the
+ * commands a run would start, and a directory name made up for this one run would differ in every plan.
+ */
+export function withScratchPathsNamed(text: string): string {
+  const base = os.tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return text.replace(new RegExp(`${base}/onboarder-scratch-${process.pid}-[a-z]+-[A-Za-z0-9]{6}`, 'g'), '$$SCRATCH');
+}
+
 /** Runs `body` with a fresh scratch directory and removes it afterwards, whatever happens. */
 export async function withScratchDirectory<Result>(purpose: string, body: (directory: string) => Promise<Result>): Promise<Result> {
   const directory = createScratchDirectory(purpose);

@@ -26,12 +26,11 @@ function compareGolden(name: string, actual: string): void {
   assert.fixture(actual, readFileSync(file, 'utf8'));
 }
 
-const normalize = (text: string) => text.replace(/\/tmp\/onboarder-scratch-\d+-[a-z]+-\w{6}/g, "$TMP");
-
 test('the osdc plan: order, parallel levels and the exact commands, secrets redacted', withTimeout(120_000, async ({ directory }: Project) => {
   const plan = await cli(directory, ['osdc', '--dry-run']);
   assert.is(plan.code, 0, plan.stderr);
-  compareGolden('osdc-plan.txt', normalize(plan.stdout));
+  // Byte for byte: scratch files are named $SCRATCH, so two plans of the same project and state are equal.
+  compareGolden('osdc-plan.txt', plan.stdout);
   assert.not.match(plan.stdout, 'not-a-real-secret');
   assert.match(plan.stdout, /cluster-vms\[cluster=mcm\]\s+run\s+no stamp\n[\s\S]*cluster-vms\[cluster=osdc\]/);
 }));
