@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { RunRecord } from '../scheduler/events.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { fileErrorCode } from './prepare-directory.js';
 
 /** How many runs of an environment keep their record, and how many of those that wrote logs keep them. */
 export const runsKept = 50;
@@ -40,15 +41,14 @@ export async function saveRunRecord(stateDirectory: string, record: RunRecord): 
  */
 export async function pruneRunHistory(paths: RunHistoryPaths): Promise<string[]> {
   const records = runRecordDirectory(paths.stateDirectory);
-  const [recordNames, logNames] = await Promise.all([listed(records), listed(paths.logDirectory)]);
-  const recorded = recordNames.filter((name) => name.endsWith('.json') && runIdPattern.test(name.slice(0, -'.json'.length))).sort();
+  const [recorded, logNames] = await Promise.all([recordFiles(records), listed(paths.logDirectory)]);
   const logged = logNames.filter((name) => runIdPattern.test(name)).sort();
   const unremoved: string[] = [];
   const remove = async (target: string, recursive: boolean) => {
     try {
       await fs.rm(target, { force: true, recursive });
     } catch (error) {
-      unremoved.push(`${target} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      unremoved.push(`${target} (${fileErrorCode(error)})`);
     }
   };
   await Promise.all([
@@ -62,9 +62,13 @@ async function listed(directory: string): Promise<string[]> {
   return fs.readdir(directory).catch(() => []);
 }
 
+/** The run records in `directory`, oldest first: `<run id>.json` only, not a backup or notes next to them. */
+async function recordFiles(directory: string): Promise<string[]> {
+  return (await listed(directory)).filter((name) => name.endsWith('.json') && runIdPattern.test(name.slice(0, -'.json'.length))).sort();
+}
+
 export async function readLastRunRecord(stateDirectory: string): Promise<RunRecord | undefined> {
   const directory = runRecordDirectory(stateDirectory);
-  const names = (await fs.readdir(directory).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).sort();
-  const last = names.at(-1);
+  const last = (await recordFiles(directory)).at(-1);
   return last ? (JSON.parse(await fs.readFile(path.join(directory, last), 'utf8')) as RunRecord) : undefined;
 }

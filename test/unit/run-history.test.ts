@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { newRunId, pruneRunHistory, runRecordDirectory, runsKept } from '../../lib/state/run-records.js';
+import { newRunId, pruneRunHistory, readLastRunRecord, runRecordDirectory, runsKept } from '../../lib/state/run-records.js';
 
 /** `count` runs a minute apart, oldest first, each with a record and a log directory. */
 function pastRuns(count: number): string[] {
@@ -49,6 +49,21 @@ test(`the newest ${runsKept} records and the logs of the newest ${runsKept} runs
     // Below the limit nothing goes, and missing directories are no error.
     assert.equal(await pruneRunHistory(paths), []);
     assert.equal(await pruneRunHistory({ stateDirectory: path.join(paths.stateDirectory, 'none'), logDirectory: path.join(paths.logDirectory, 'none') }), []);
+  } finally {
+    remove();
+  }
+});
+
+test('the last run record is the newest run id, not another .json next to the records', async () => {
+  const { paths, remove } = history();
+  try {
+    const [older, newer] = pastRuns(2) as [string, string];
+    const records = runRecordDirectory(paths.stateDirectory);
+    writeFileSync(path.join(records, `${older}.json`), JSON.stringify({ runId: older }));
+    writeFileSync(path.join(records, `${newer}.json`), JSON.stringify({ runId: newer }));
+    // Sorts after both ('b' > '2'): read as the last record until the names were checked.
+    writeFileSync(path.join(records, 'backup.json'), JSON.stringify({ runId: 'a backup' }));
+    assert.is((await readLastRunRecord(paths.stateDirectory))?.runId, newer);
   } finally {
     remove();
   }
