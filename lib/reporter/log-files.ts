@@ -37,8 +37,7 @@ export class LogFiles implements Reporter {
   private readonly descriptors = new Map<TaskId, number>();
   /** Tasks whose log file could not be created: the console still has every line. */
   private readonly unwritable = new Set<TaskId>();
-  /** The run's id, and whether its directory exists yet (see 'run-started'). */
-  private runId = '';
+  /** Whether the run's directory exists yet (see 'run-started'). */
   private created = false;
   /** Lines handed over in this turn and not written yet, by task. */
   private readonly pending = new Map<TaskId, string[]>();
@@ -56,7 +55,6 @@ export class LogFiles implements Reporter {
         // Made with the run's first line: a run that only finds tasks up to date writes none, and leaves
         // neither an empty directory nor a `latest` that leads to nothing.
         this.directory = path.join(this.base, event.runId);
-        this.runId = event.runId;
         this.created = false;
         return;
       case 'task-started':
@@ -159,7 +157,7 @@ export class LogFiles implements Reporter {
     const latest = path.join(this.base, 'latest');
     try {
       fs.rmSync(latest, { force: true });
-      fs.symlinkSync(this.runId, latest);
+      fs.symlinkSync(path.basename(directory), latest);
     } catch {
       // Something not a link in its place: the logs are still under the run's id.
     }
