@@ -255,6 +255,19 @@ test('the context $ is bound to the task: project root as cwd, output as events,
   assert.match(run.output, '$ echo synchronously\nsynchronously');
 }));
 
+/**
+ * The process that forks this task's programs: $PPID of a program is its parent, a spawner once one has
+ * booted (the first programs are spawned directly meanwhile), else this engine process after 2 s of trying.
+ */
+async function spawnerOfPrograms(context: Parameters<typeof runCommand>[0]): Promise<number> {
+  let parent = process.pid;
+  for (let attempt = 0; attempt < 100 && parent === process.pid; attempt++) {
+    parent = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
+    if (parent === process.pid) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return parent;
+}
+
 test('runCommand programs start in a spawner process; a spawner that dies fails its command clearly and is replaced', withTimeout(30_000, async () => {
   const marker = `30.${process.pid}`;
   let parent = 0;
@@ -265,13 +278,7 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
   const savedNodeOptions = process.env.NODE_OPTIONS;
   process.env.NODE_OPTIONS = '--no-deprecation';
   const run = await runBody(async (context) => {
-    // $PPID of the program is the process that forked it: a spawner once one has booted (the first
-    // programs are spawned directly meanwhile), not this engine process.
-    for (let attempt = 0; attempt < 100; attempt++) {
-      parent = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
-      if (parent !== process.pid) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    parent = await spawnerOfPrograms(context);
     nodeOptions = (await runCommand(context, ['sh', '-c', 'echo "$NODE_OPTIONS"'])).stdout.trim();
     const running = context.execute('sh', ['-c', `echo $PPID; exec sleep ${marker}`], {
       stdout: (chunk) => {
@@ -335,11 +342,7 @@ test('a program printing faster than the engine reads is paused, not buffered: t
   let received = 0;
   let peakKiB = 0;
   const run = await runBody(async (context) => {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      spawner = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
-      if (spawner !== process.pid) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    spawner = await spawnerOfPrograms(context);
     const exit = await context.execute('sh', ['-c', `yes 'a line of output, as a verbose playbook prints them' | head -c ${megabytes * 1_000_000}`], {
       stdout: (chunk) => {
         received += chunk.length;
