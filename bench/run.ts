@@ -136,11 +136,12 @@ function compareOverhead(): void {
     moveAside(path.join(directory, '.cache'));
     return runOnboarder(directory, ['all', '-j', '2'], { BENCH_BODY: body, ...env });
   };
-  const measured: Record<'make' | 'ninja' | 'argv' | 'direct' | 'zx' | 'empty', Timing[]> = { make: [], ninja: [], argv: [], direct: [], zx: [], empty: [] };
+  const measured: Record<'make' | 'ninja' | 'argv' | 'nodeSpawner' | 'direct' | 'zx' | 'empty', Timing[]> = { make: [], ninja: [], argv: [], nodeSpawner: [], direct: [], zx: [], empty: [] };
   for (let round = 0; round < rounds; round++) {
     measured.make.push(runMake(directory, 2));
     measured.ninja.push(runNinja(directory, 2));
     measured.argv.push(fresh('argv'));
+    measured.nodeSpawner.push(fresh('argv', { ONBOARDER_SPAWNER: 'node' }));
     measured.direct.push(fresh('argv', { ONBOARDER_SPAWNERS: '0' }));
     measured.zx.push(fresh('zx'));
     measured.empty.push(fresh('empty'));
@@ -155,6 +156,7 @@ function compareOverhead(): void {
   row('make', measured.make, false);
   row('ninja', measured.ninja, false);
   row('onboarder runCommand', measured.argv, true);
+  row("  with Node's spawner", measured.nodeSpawner, true);
   row('  without spawners', measured.direct, true);
   row('onboarder zx $', measured.zx, true);
   row('onboarder, no process', measured.empty, false);

@@ -1,7 +1,8 @@
-// The process spawner: a small Node process (plain JavaScript, no tsx) that starts programs for the engine.
-// Node forks on Linux, and a fork costs in proportion to the forking process's memory: ~2.2 ms from the
-// engine (150-250 MB resident) against ~1 ms from this ~40 MB process, and the engine's event loop is
-// blocked for all of it. Protocol (JSON messages over the IPC channel), see spawn-service.ts:
+// The process spawner in Node: a small Node process (plain JavaScript, no tsx) that starts programs for the
+// engine where Python's (spawn-helper.py, the faster) cannot run. Node forks on Linux, and a fork costs in
+// proportion to the forking process's memory: ~2.2 ms from the engine (150-250 MB resident) against ~1 ms
+// from this ~40 MB process, and the engine's event loop is blocked for all of it. Protocol (JSON messages
+// over the IPC channel; both spawners speak it, test/unit/spawners.test.ts holds them to it):
 //   in:  { type: 'env', env }   the base environment of the runs that follow
 //        { type: 'run', id, program, args, cwd, env?, input?, stdin?, encoding? }   env: variables added to
 //          the base; stdin 'pipe': standard input stays open for the messages below; encoding 'latin1':

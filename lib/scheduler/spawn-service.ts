@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ProgramExit } from '../dsl/context.js';
@@ -48,7 +48,15 @@ interface InFlight {
   started: boolean;
 }
 
-const helperScript = fileURLToPath(new URL('./spawn-helper.mjs', import.meta.url));
+/**
+ * The two spawners, one protocol (described in spawn-helper.mjs). Python's is the faster (posix_spawn, see
+ * spawn-helper.py); Node's is used where no python3 of 3.9 or later runs, or with ONBOARDER_SPAWNER=node.
+ */
+export type SpawnerKind = 'python' | 'node';
+const helperScripts: Record<SpawnerKind, string> = {
+  python: fileURLToPath(new URL('./spawn-helper.py', import.meta.url)),
+  node: fileURLToPath(new URL('./spawn-helper.mjs', import.meta.url)),
+};
 
 /** One spawner process and the programs it is running. */
 class Spawner {
@@ -166,9 +174,9 @@ class Spawner {
 }
 
 /**
- * Starts programs for the engine through a few small spawner processes (see spawn-helper.mjs): the
- * engine's event loop no longer stops for a fork per command, and forks from a small process are about
- * twice as fast. Each program is a process-group leader, as with a direct spawn. When no spawner can be
+ * Starts programs for the engine through a few small spawner processes (spawn-helper.py, else
+ * spawn-helper.mjs): the engine's event loop no longer stops for a fork per command, and Python's
+ * posix_spawn starts a program in half the time of a fork from a small Node process. Each program is a process-group leader, as with a direct spawn. When no spawner can be
  * started, or with ONBOARDER_SPAWNERS=0, programs are spawned directly.
  */
 export class SpawnService {
@@ -176,7 +184,15 @@ export class SpawnService {
   private nextId = 1;
   private unavailable = process.env.ONBOARDER_SPAWNERS === '0';
 
-  constructor(private readonly capacity = Math.min(4, Math.max(1, os.availableParallelism()))) {}
+  constructor(
+    private readonly capacity = Math.min(4, Math.max(1, os.availableParallelism())),
+    private kind: SpawnerKind = process.env.ONBOARDER_SPAWNER === 'node' ? 'node' : 'python',
+  ) {}
+
+  /** Which spawner this service starts now: Python's until one fails to come up, then Node's. */
+  get spawnerKind(): SpawnerKind {
+    return this.kind;
+  }
 
   /** Lets every spawner go (each exits when its channel closes); programs still being relayed end as errors. */
   close(): void {
@@ -216,24 +232,26 @@ export class SpawnService {
   }
 
   private start(): void {
+    const kind = this.kind;
     try {
-      const child = fork(helperScript, [], {
-        // A plain Node: none of the engine's own flags (tsx's loader, profilers, heap sizes). The programs it
-        // starts get the engine's environment, NODE_OPTIONS included, from the first 'env' message.
-        execArgv: [],
-        env: { ...process.env, NODE_OPTIONS: undefined },
-        serialization: 'json',
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
+      // The spawner gets the engine's environment without NODE_OPTIONS (a plain Node: none of the engine's
+      // own flags, tsx's loader, profilers, heap sizes); the programs it starts get the engine's environment,
+      // NODE_OPTIONS included, from the first 'env' message. Python runs isolated (-I: no PYTHON* variables,
+      // no user site) and without site (-S): the helper needs only the standard library.
+      const options: SpawnOptions = { env: { ...process.env, NODE_OPTIONS: undefined }, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] };
+      const child = kind === 'python' ? spawn('python3', ['-I', '-S', helperScripts.python], options) : fork(helperScripts.node, [], { ...options, execArgv: [] });
       this.spawners.push(
         new Spawner(child, (gone) => {
           this.spawners.splice(this.spawners.indexOf(gone), 1);
-          // One that never came up will not the next time either: spawn directly from now on.
-          if (!gone.ready) this.unavailable = true;
+          if (gone.ready) return;
+          // One that never came up will not the next time either: Node's next, then spawn directly.
+          if (kind === 'python') this.kind = 'node';
+          else this.unavailable = true;
         }),
       );
     } catch {
-      this.unavailable = true;
+      if (kind === 'python') this.kind = 'node';
+      else this.unavailable = true;
     }
   }
 }

@@ -274,7 +274,7 @@ test('runCommand programs start in a spawner process; a spawner that dies fails 
   let exit: unknown;
   let after = '';
   let nodeOptions = '';
-  // The engine's NODE_OPTIONS reach its programs, not the spawners themselves (they run a plain Node).
+  // The engine's NODE_OPTIONS reach its programs, not the spawners themselves (Python, or a plain Node).
   const savedNodeOptions = process.env.NODE_OPTIONS;
   process.env.NODE_OPTIONS = '--no-deprecation';
   const run = await runBody(async (context) => {
@@ -370,7 +370,7 @@ test('zx $ commands start in a spawner too, and behave as zx promises: stdin, in
       parent = Number((await $`echo $PPID`).stdout);
       if (parent === process.pid) await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    seen.parentIsSpawner = parent !== process.pid && readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes('spawn-helper.mjs');
+    seen.parentIsSpawner = parent !== process.pid && /spawn-helper\.(py|mjs)/.test(readFileSync(`/proc/${parent}/cmdline`, 'utf8'));
     const cat = $`cat`;
     cat.stdin.write('streamed ');
     cat.stdin.end('input');

@@ -1,0 +1,168 @@
+// The two spawners (spawn-helper.py and spawn-helper.mjs) speak one protocol: each case runs against both,
+// so a program cannot tell which one started it.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ProgramExit } from '../../lib/dsl/context.js';
+import { SpawnService, type ProgramRequest, type SpawnerKind } from '../../lib/scheduler/spawn-service.js';
+import { processesMatching, waitFor } from '../helpers/project.js';
+
+interface Ran {
+  stdout: string;
+  stderr: string;
+  exit: ProgramExit;
+  pid: number;
+}
+
+function run(service: SpawnService, program: string, args: string[], extra: Partial<ProgramRequest> = {}): Promise<Ran> {
+  const ran = { stdout: '', stderr: '', pid: 0 };
+  return service
+    .run(
+      { program, args, cwd: process.cwd(), baseEnvironment: process.env, ...extra },
+      { started: (pid) => (ran.pid = pid), stdout: (chunk) => (ran.stdout += chunk), stderr: (chunk) => (ran.stderr += chunk) },
+    )
+    .then((exit) => ({ ...ran, exit }));
+}
+
+/** The spawner's pid, once one has booted (programs are spawned by this process until then). */
+async function bootedSpawner(service: SpawnService): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const spawner = Number((await run(service, 'sh', ['-c', 'echo $PPID'])).stdout);
+    if (spawner !== process.pid) return spawner;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('no spawner came up in 4 s');
+}
+
+/** A service with one spawner of `kind`, booted: the programs of the cases run in it, not in this process. */
+async function bootedService(kind: SpawnerKind): Promise<{ service: SpawnService; spawner: number }> {
+  const service = new SpawnService(1, kind);
+  return { service, spawner: await bootedSpawner(service) };
+}
+
+function commandLine(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+}
+
+for (const kind of ['python', 'node'] as const) {
+  test(`${kind} spawner: output, exit codes, signals, a process group and session of its own, a clean start`, async () => {
+    const { service, spawner } = await bootedService(kind);
+    try {
+      assert.ok(commandLine(spawner).includes(kind === 'python' ? 'spawn-helper.py' : 'spawn-helper.mjs'), commandLine(spawner));
+      const ran = await run(service, 'sh', ['-c', 'echo out; echo err >&2; ps -o pgid=,sid= -p $$; exit 3']);
+      assert.equal({ stdout: ran.stdout.replace(/^ *(\d+) +(\d+)$/m, (_, group, session) => `${group === String(ran.pid)} ${session === String(ran.pid)}`), stderr: ran.stderr, exit: ran.exit }, {
+        stdout: 'out\ntrue true\n',
+        stderr: 'err\n',
+        exit: { exitCode: 3, signal: null },
+      });
+      assert.equal((await run(service, 'sh', ['-c', 'kill -TERM $$; echo survived'])).exit, { exitCode: null, signal: 'SIGTERM' });
+      // No signal ignored or blocked (the spawner ignores SIGINT, Python SIGPIPE), no descriptor of the
+      // spawner's own: the same descriptors as a program this process starts itself. glibc's posix_spawn
+      // leaves its two internal signals (32 and 33, thread cancellation and set*id) ignored, as in every
+      // program GNU make starts; glibc installs its handlers for them when a program uses them.
+      const started = await run(service, 'sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/$$/status; ls /proc/$$/fd']);
+      const glibcInternal = 0x180000000n;
+      const masks = Object.fromEntries([...started.stdout.matchAll(/^(SigIgn|SigBlk):\s+([0-9a-f]+)$/gm)].map(([, name, mask]) => [name, BigInt(`0x${mask}`) & ~glibcInternal]));
+      assert.equal(masks, { SigBlk: 0n, SigIgn: 0n });
+      const reference = spawnSync('sh', ['-c', 'ls /proc/$$/fd'], { stdio: ['ignore', 'pipe', 'pipe'] }).stdout.toString();
+      assert.is(started.stdout.replace(/^Sig.*\n/gm, ''), reference);
+    } finally {
+      service.close();
+    }
+  });
+
+  test(`${kind} spawner: environment, working directory, input, bytes, a script without #!`, async () => {
+    const { service } = await bootedService(kind);
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-spawner-'));
+    try {
+      const script = path.join(directory, 'plain-script');
+      writeFileSync(script, 'echo "from a plain script in $PWD"\n');
+      chmodSync(script, 0o755);
+      const baseEnvironment = { PATH: process.env.PATH!, BASE: 'one' };
+      assert.is((await run(service, 'sh', ['-c', 'echo $BASE $ADDED; pwd'], { baseEnvironment, env: { ADDED: 'two' }, cwd: directory })).stdout, `one two\n${directory}\n`);
+      // A changed base environment reaches the next program.
+      assert.is((await run(service, 'sh', ['-c', 'echo $BASE'], { baseEnvironment: { ...baseEnvironment, BASE: 'changed' } })).stdout, 'changed\n');
+      assert.is((await run(service, script, [], { cwd: directory })).stdout, `from a plain script in ${directory}\n`);
+      assert.is((await run(service, 'cat', [], { input: 'héllo, ünïcode ✓' })).stdout, 'héllo, ünïcode ✓');
+      const bytes = await run(service, 'printf', ['\\377\\000\\303'], { encoding: 'latin1' });
+      assert.equal([...Buffer.from(bytes.stdout, 'latin1')], [0xff, 0x00, 0xc3]);
+      // Invalid UTF-8 becomes U+FFFD, as Node's decoder makes it; a character split between reads is whole.
+      assert.is((await run(service, 'sh', ['-c', "printf '\\377'; printf '\\342\\234'; sleep 0.1; printf '\\223'"])).stdout, '\uFFFD✓');
+    } finally {
+      service.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test(`${kind} spawner: programs that cannot start say why, and the spawner goes on`, async () => {
+    const { service } = await bootedService(kind);
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-spawner-'));
+    try {
+      assert.equal((await run(service, 'no-such-program-anywhere', [])).exit, { startError: { code: 'ENOENT', message: 'spawn no-such-program-anywhere ENOENT' } });
+      assert.equal((await run(service, 'true', [], { cwd: '/no/such/directory' })).exit, { startError: { code: 'ENOENT', message: 'spawn true ENOENT' } });
+      const notExecutable = path.join(directory, 'not-executable');
+      writeFileSync(notExecutable, 'echo never\n', { mode: 0o644 });
+      assert.equal((await run(service, notExecutable, [])).exit, { startError: { code: 'EACCES', message: `spawn ${notExecutable} EACCES` } });
+      assert.equal((await run(service, 'echo', ['still here'])).stdout, 'still here\n');
+    } finally {
+      service.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test(`${kind} spawner: standard input streamed to a program, and output left open by what it started`, async () => {
+    const { service } = await bootedService(kind);
+    try {
+      let output = '';
+      const attached = service.attach({ program: 'sh', args: ['-c', 'read first; echo "got $first"; cat'], cwd: '/', baseEnvironment: process.env }, { started: () => undefined, stdout: (chunk) => (output += chunk), stderr: () => undefined })!;
+      attached.writeStdin(Buffer.from('one\n'));
+      await waitFor(() => output === 'got one\n');
+      attached.writeStdin(Buffer.from('two\n'));
+      attached.endStdin();
+      assert.equal(await attached.exit, { exitCode: 0, signal: null });
+      assert.is(output, 'got one\ntwo\n');
+      const marker = `31.${process.pid}`;
+      const left = await run(service, 'sh', ['-c', `sleep ${marker} & echo started`]);
+      process.kill(-left.pid, 'SIGKILL');
+      assert.equal({ stdout: left.stdout, exit: left.exit }, { stdout: 'started\n', exit: { exitCode: 0, signal: null, outputLeftOpen: true } });
+    } finally {
+      service.close();
+    }
+  });
+
+  test(`${kind} spawner: when the engine lets go while a program runs, the spawner stops it and exits`, async () => {
+    const { service, spawner } = await bootedService(kind);
+    const marker = `32.${process.pid}${kind.length}`;
+    const running = run(service, 'sh', ['-c', `trap 'echo stopping; exit 0' TERM; sleep ${marker} & wait`]);
+    // The shell and its sleep (the shell's command line names the sleep too).
+    await waitFor(() => processesMatching(`sleep ${marker}`).length === 2);
+    service.close();
+    assert.equal((await running).exit, { startError: { code: 'ESPAWNER', message: 'the process spawner exited while the program ran' } });
+    // TERM reached the group: the shell's trap ended it; the sleep in the same group got it too.
+    await waitFor(() => processesMatching(`sleep ${marker}`).length === 0);
+    await waitFor(() => spawnSync('kill', ['-0', String(spawner)]).status !== 0);
+  });
+}
+
+test('without a python3 that can serve (missing, too old, or broken), the Node spawner starts the programs', async () => {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-no-python-'));
+  const savedPath = process.env.PATH;
+  writeFileSync(path.join(directory, 'python3'), '#!/bin/sh\nexit 3\n');
+  chmodSync(path.join(directory, 'python3'), 0o755);
+  process.env.PATH = `${directory}:${savedPath}`;
+  const service = new SpawnService(1, 'python');
+  try {
+    const spawner = await bootedSpawner(service);
+    assert.is(service.spawnerKind, 'node');
+    assert.ok(commandLine(spawner).includes('spawn-helper.mjs'), commandLine(spawner));
+  } finally {
+    service.close();
+    process.env.PATH = savedPath;
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test.run();
