@@ -320,7 +320,8 @@ def disconnected():
 def main():
     selector.register(channel, selectors.EVENT_READ, (None, "channel"))
     send({"type": "ready"})
-    pending = b""
+    # What the engine sent after the last complete message (a large input spans many reads).
+    pending = bytearray()
     while True:
         for key, _ in selector.select(next_timeout()):
             child, kind = key.data
@@ -332,8 +333,11 @@ def main():
                 if not data:
                     disconnected()
                     continue
-                lines = (pending + data).split(b"\n")
-                pending = lines.pop()
+                pending += data
+                if b"\n" not in data:
+                    continue
+                lines = pending.split(b"\n")
+                pending = bytearray(lines.pop())
                 for line in lines:
                     if line:
                         receive(json.loads(line))

@@ -87,6 +87,10 @@ for (const kind of ['python', 'node'] as const) {
       assert.is((await run(service, 'sh', ['-c', 'echo $BASE'], { baseEnvironment: { ...baseEnvironment, BASE: 'changed' } })).stdout, 'changed\n');
       assert.is((await run(service, script, [], { cwd: directory })).stdout, `from a plain script in ${directory}\n`);
       assert.is((await run(service, 'cat', [], { input: 'héllo, ünïcode ✓' })).stdout, 'héllo, ünïcode ✓');
+      // An input of many pipe-fulls (and many reads of the channel) arrives whole and in order.
+      const large = Array.from({ length: 200_000 }, (_, line) => `line ${line}\n`).join('');
+      const copied = await run(service, 'cat', [], { input: large });
+      assert.ok(copied.stdout === large, `cat returned ${copied.stdout.length} of ${large.length} characters`);
       const bytes = await run(service, 'printf', ['\\377\\000\\303'], { encoding: 'latin1' });
       assert.equal([...Buffer.from(bytes.stdout, 'latin1')], [0xff, 0x00, 0xc3]);
       // Invalid UTF-8 becomes U+FFFD, as Node's decoder makes it; a character split between reads is whole.
