@@ -2,7 +2,6 @@
 // project's task and environment modules, so that a command the up-to-date cache can answer (a re-run with
 // nothing to do, --status, --list, --graph), and --help, --version and --summary, load none of them (nor
 // the engine, zod or graphology: ~0.3 s through tsx).
-import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,8 @@ import type { ConsoleOutput } from './console-reporter.js';
 import { preferCompactHeapForLargeProjects } from './heap-policy.js';
 import type { CommandObserver } from './main.js';
 import type { Project } from './project.js';
-import { cacheEnabled, cacheFile, findUpToDateRun, invocationDigest, saveUpToDateRun, signatures, type CachedAnswer } from './up-to-date-cache.js';
+import { loadReplayModules } from './replay-bundle.js';
+import { cacheDirectory, cacheEnabled, invocationDigest, readUpToDateEntry, saveUpToDateRun, signatures, unchanged, type CachedAnswer } from './up-to-date-cache.js';
 
 /** The project as deploy.ts describes it; `load` imports its catalog and environments when needed. */
 export interface ProjectEntry<Config = unknown> extends Omit<Project<Config>, 'catalog' | 'environments' | 'passEnvironment'> {
@@ -34,16 +34,16 @@ export async function startCli<Config>(
   io: { readonly stdout: ConsoleOutput; readonly stderr: Writable } = process,
 ): Promise<number> {
   const invocation = tracker ? invocationDigest(entry.root, argv) : undefined;
-  // Loaded while the entry is checked (tsx loads modules on its own thread), when there is one to check.
-  const replaying = invocation && existsSync(cacheFile(entry.root, invocation)) ? Promise.all([import('./closed-output.js'), import('./replay-run.js'), import('../reporter/plain-reporter.js')]) : undefined;
+  const stored = invocation ? readUpToDateEntry(entry.root, invocation) : undefined;
+  // Loaded while the entry's files are checked (tsx loads modules on its own thread), when there is one.
+  const replaying = stored ? loadReplayModules(cacheDirectory(entry.root), stored.replayBundle) : undefined;
   replaying?.catch(() => undefined);
-  const cached = invocation ? findUpToDateRun(entry.root, invocation) : undefined;
-  if (cached && replaying) {
-    const [{ tolerateClosedOutput }, { replayUpToDateRun }] = await replaying;
+  if (stored && replaying && unchanged(stored.files)) {
+    const { tolerateClosedOutput, replayUpToDateRun } = await replaying;
     tolerateClosedOutput(io.stdout, io.stderr);
     // The cache only ever saves work: if the replay cannot start (its lock or state unusable), the full
     // command runs and reports what is wrong. Once it has printed, it does not throw.
-    const replayed = await replayUpToDateRun(cached, io).catch(() => undefined);
+    const replayed = await replayUpToDateRun(stored, io).catch(() => undefined);
     if (replayed !== undefined) return replayed;
   }
 
@@ -90,7 +90,11 @@ export async function startCli<Config>(
     const replacedWhole = (file: string) => stateDirectory !== undefined && path.dirname(file) === stateDirectory;
     if (files) {
       try {
-        await saveUpToDateRun(entry.root, { invocation, files: signatures(files, replacedWhole), answer: answer.answer });
+        const recorded = signatures(files, replacedWhole);
+        const replayBundle = answer.answer.kind === 'run' ? await bundleReplay(entry.root, recorded, io.stderr) : undefined;
+        const namedBundles = await saveUpToDateRun(entry.root, { invocation, files: recorded, answer: answer.answer, ...(replayBundle ? { replayBundle } : {}) });
+        const { removeUnnamedBundles } = await import('./replay-bundle.js');
+        removeUnnamedBundles(cacheDirectory(entry.root), namedBundles);
       } catch (error) {
         const { warnUnsaved } = await import('./save-caches.js');
         warnUnsaved(io.stderr, 'the up-to-date cache entry; the next run of this command decides afresh', error);
@@ -98,6 +102,21 @@ export async function startCli<Config>(
     }
   }
   return code;
+}
+
+/**
+ * The replay's modules in one file for the entry (see replay-bundle.ts); undefined when they cannot be
+ * bundled, and the replay then loads them one by one.
+ */
+async function bundleReplay(root: string, recorded: Readonly<Record<string, string>>, stderr: Writable): Promise<string | undefined> {
+  const { buildReplayBundle } = await import('./replay-bundle.js');
+  try {
+    return await buildReplayBundle(cacheDirectory(root), recorded);
+  } catch (error) {
+    const { warnUnsaved } = await import('./save-caches.js');
+    warnUnsaved(stderr, "the replay's compiled modules; the next re-run loads them one by one", error);
+    return undefined;
+  }
 }
 
 /**

@@ -23,6 +23,8 @@ export interface UpToDateEntry {
   /** Absolute path -> signature, for every file and directory whose change could change the result. */
   readonly files: Readonly<Record<string, string>>;
   readonly answer: CachedAnswer;
+  /** The replay's modules compiled into one file in the cache's directory, named by its digest (replay-bundle.ts). */
+  readonly replayBundle?: string;
 }
 
 /** A run that found everything up to date, replayed as a run; or a command whose answer is its output. */
@@ -47,12 +49,12 @@ export interface UpToDateRun {
   readonly order: readonly number[];
 }
 
-const entryVersion = 4;
+const entryVersion = 5;
 
 /** Entries kept: one per command line and environment, the most recently saved ones. */
 const keptEntries = 16;
 
-function cacheDirectory(root: string): string {
+export function cacheDirectory(root: string): string {
   return path.join(root, '.cache', 'up-to-date');
 }
 
@@ -72,8 +74,11 @@ export function invocationDigest(root: string, argv: readonly string[]): string 
   return hash.digest('hex');
 }
 
-/** The entry for this invocation when nothing it read has changed since; undefined otherwise. */
-export function findUpToDateRun(root: string, invocation: string): UpToDateEntry | undefined {
+/**
+ * The entry saved for this invocation, unchecked (see `unchanged`): read first, so that the replay's
+ * modules load while its files are checked.
+ */
+export function readUpToDateEntry(root: string, invocation: string): UpToDateEntry | undefined {
   let entry: UpToDateEntry;
   try {
     entry = JSON.parse(fs.readFileSync(cacheFile(root, invocation), 'utf8')) as UpToDateEntry;
@@ -81,7 +86,7 @@ export function findUpToDateRun(root: string, invocation: string): UpToDateEntry
     return undefined;
   }
   if (entry.version !== entryVersion || entry.invocation !== invocation || typeof entry.files !== 'object' || !entry.answer) return undefined;
-  return unchanged(entry.files) ? entry : undefined;
+  return entry;
 }
 
 export function unchanged(files: Readonly<Record<string, string>>): boolean {
@@ -110,8 +115,11 @@ export function signatures(files: Iterable<string>, replacedWhole: (file: string
   return result;
 }
 
-/** Saves the entry (mode 0600, atomically) and keeps the newest few: operators alternate between commands. */
-export async function saveUpToDateRun(root: string, entry: Omit<UpToDateEntry, 'version'>): Promise<void> {
+/**
+ * Saves the entry (mode 0600, atomically) and keeps the newest few: operators alternate between commands.
+ * Returns the replay bundles the kept entries name (the caller removes the others).
+ */
+export async function saveUpToDateRun(root: string, entry: Omit<UpToDateEntry, 'version'>): Promise<Set<string>> {
   const { writeFileAtomic } = await import('../state/atomic-write.js');
   await writeFileAtomic(cacheFile(root, entry.invocation), JSON.stringify({ version: entryVersion, ...entry }));
   const directory = cacheDirectory(root);
@@ -121,4 +129,14 @@ export async function saveUpToDateRun(root: string, entry: Omit<UpToDateEntry, '
     .map((name) => ({ file: path.join(directory, name), at: fs.statSync(path.join(directory, name), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
     .sort((a, b) => b.at - a.at);
   for (const stale of entries.slice(keptEntries)) fs.rmSync(stale.file, { force: true });
+  const named = new Set<string>();
+  for (const kept of entries.slice(0, keptEntries)) {
+    try {
+      const bundle = (JSON.parse(fs.readFileSync(kept.file, 'utf8')) as Partial<UpToDateEntry>).replayBundle;
+      if (typeof bundle === 'string') named.add(bundle);
+    } catch {
+      // Removed or replaced meanwhile: it names nothing to keep.
+    }
+  }
+  return named;
 }

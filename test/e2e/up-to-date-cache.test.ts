@@ -1,6 +1,7 @@
 // The up-to-date cache (lib/cli/up-to-date-cache.ts): a re-run with nothing changed is answered without
 // loading the project; anything the cached run read that changes makes the next run decide afresh.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,6 +22,9 @@ function counted(): { project: FixtureProject; loads: () => number; run: (args: 
   };
 }
 
+/** The cache's entries (the directory also holds the replay's compiled modules). */
+const cacheEntries = (project: FixtureProject) => readdirSync(project.path('.cache', 'up-to-date')).filter((name) => name.endsWith('.json'));
+
 /** Output with its run id and times taken out: "in 45ms", "(12ms)". */
 const timeless = (text: string) => text.replace(/^run \S+:/m, 'run ID:').replace(/\d+(\.\d+)?(ms|s)\b/g, 'T');
 
@@ -31,7 +35,7 @@ test('a re-run with nothing changed is answered from the cache: the same report,
     assert.equal(project.takeTrace(), ['deploy-cluster[cluster=osms]', 'node-prep:copy-ssh-key', 'validate']);
     const upToDate = await run(['osms']);
     assert.is(loads(), 2);
-    const entries = readdirSync(project.path('.cache', 'up-to-date'));
+    const entries = cacheEntries(project);
     assert.is(entries.length, 1);
     assert.is(statSync(project.path('.cache', 'up-to-date', entries[0]!)).mode & 0o777, 0o600);
     const firstRecord = (await run(['--summary'])).stdout.split('\n')[0];
@@ -58,7 +62,7 @@ test('a re-run with nothing changed is answered from the cache: the same report,
     await run(['validate']);
     await run(['osms']);
     assert.is(loads(), settled);
-    assert.is(readdirSync(project.path('.cache', 'up-to-date')).length, 2);
+    assert.is(cacheEntries(project).length, 2);
 
     // --json: the same events, in the same order, with the run's own id and times.
     const events = (result: CliResult) => result.stdout.trim().split('\n').map((line) => JSON.parse(line));
@@ -70,6 +74,46 @@ test('a re-run with nothing changed is answered from the cache: the same report,
     assert.equal(shape(answered), shape(recorded));
     assert.is.not(answered[0].runId, recorded[0].runId);
     assert.equal(answered.at(-1).record.counts, recorded.at(-1).record.counts);
+  } finally {
+    project.remove();
+  }
+}));
+
+test("a replay loads its modules from one compiled file, named by its digest; a file that does not match its name is not loaded; files no entry names are removed", withTimeout(90_000, async () => {
+  const { project, loads, run } = counted();
+  try {
+    await run(['osms']);
+    const upToDate = await run(['osms']);
+    const directory = project.path('.cache', 'up-to-date');
+    const [entryName] = cacheEntries(project);
+    const entryFile = path.join(directory, entryName!);
+    const entry = JSON.parse(readFileSync(entryFile, 'utf8')) as { replayBundle?: string };
+    const bundle = path.join(directory, entry.replayBundle ?? 'none');
+    assert.match(entry.replayBundle ?? '', /^replay-[0-9a-f]{64}\.mjs$/);
+    assert.is(statSync(bundle).mode & 0o777, 0o600);
+    assert.is(createHash('sha256').update(readFileSync(bundle)).digest('hex'), /replay-(\w+)\.mjs/.exec(entry.replayBundle!)![1]);
+    const replayed = await run(['osms']);
+    assert.is(timeless(replayed.stdout), timeless(upToDate.stdout));
+
+    // The replay runs what the named file holds: a stand-in under its own digest's name is what answers.
+    const standIn = "export function tolerateClosedOutput() {}\nexport async function replayUpToDateRun() { process.stdout.write('answered by the stand-in\\n'); return 0; }\n";
+    const standInName = `replay-${createHash('sha256').update(standIn).digest('hex')}.mjs`;
+    writeFileSync(path.join(directory, standInName), standIn);
+    writeFileSync(entryFile, JSON.stringify({ ...entry, replayBundle: standInName }));
+    assert.is((await run(['osms'])).stdout, 'answered by the stand-in\n');
+    // Changed after it was named (a disk error, a hand edit): not loaded; the modules themselves answer.
+    appendFileSync(path.join(directory, standInName), '// changed\n');
+    const fallback = await run(['osms']);
+    assert.is(timeless(fallback.stdout), timeless(upToDate.stdout));
+    assert.is(loads(), 2, 'the project was not loaded by any replay');
+
+    // The next entry saved removes the bundles no entry names (the stand-in, the stray); the named one stays.
+    const stray = path.join(directory, `replay-${'0'.repeat(64)}.mjs`);
+    writeFileSync(stray, '');
+    writeFileSync(entryFile, JSON.stringify(entry));
+    await run(['validate']);
+    await run(['validate']);
+    assert.equal(readdirSync(directory).filter((name) => name.endsWith('.mjs')), [entry.replayBundle]);
   } finally {
     project.remove();
   }
