@@ -139,6 +139,34 @@ for (const kind of ['python', 'node'] as const) {
     }
   });
 
+  test(`${kind} spawner: a program printing faster than the engine reads is paused, not buffered: the spawner stays small`, async () => {
+    const { service, spawner } = await bootedService(kind);
+    const megabytes = 120;
+    let received = 0;
+    try {
+      const exit = await service.run(
+        { program: 'sh', args: ['-c', `yes 'a line of output, as a verbose playbook prints them' | head -c ${megabytes * 1_000_000}`], cwd: '/', baseEnvironment: process.env },
+        {
+          started: () => undefined,
+          stdout: (chunk) => {
+            received += chunk.length;
+            // A slow reader: 2 ms per chunk, as a busy engine or a slow terminal would be.
+            const until = performance.now() + 2;
+            while (performance.now() < until);
+          },
+          stderr: () => undefined,
+        },
+      );
+      assert.equal(exit, { exitCode: 0, signal: null });
+      const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${spawner}/status`, 'utf8'))?.[1]);
+      assert.is(received, megabytes * 1_000_000, 'every byte arrived');
+      // Without flow control the spawner queues what the engine has not taken yet: most of the output.
+      assert.ok(peakKiB > 0 && peakKiB < 110 * 1024, `the spawner's peak was ${Math.round(peakKiB / 1024)} MB for ${megabytes} MB of output`);
+    } finally {
+      service.close();
+    }
+  });
+
   test(`${kind} spawner: when the engine lets go while a program runs, the spawner stops it and exits`, async () => {
     const { service, spawner } = await bootedService(kind);
     const marker = `32.${process.pid}${kind.length}`;
