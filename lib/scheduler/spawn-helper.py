@@ -145,6 +145,18 @@ def start(message):
         return
     os.close(stdout_write)
     os.close(stderr_write)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError as error:
+        # Out of descriptors, say: a program whose end cannot be seen is not left running.
+        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        for descriptor in opened:
+            if descriptor not in (stdout_write, stderr_write):
+                os.close(descriptor)
+        code = error_name(error.errno)
+        send({"type": "start-failed", "id": request_id, "code": code, "message": "spawn %s %s" % (program, code)})
+        return
     child = Program(request_id, pid, message.get("encoding") or "utf8")
     running[request_id] = child
     send({"type": "started", "id": request_id, "pid": pid})
@@ -153,7 +165,7 @@ def start(message):
         decoder = None if child.encoding == "latin1" else codecs.getincrementaldecoder("utf-8")("replace")
         child.streams[descriptor] = (kind, decoder)
         selector.register(descriptor, selectors.EVENT_READ, (child, kind))
-    child.pidfd = os.pidfd_open(pid)
+    child.pidfd = pidfd
     selector.register(child.pidfd, selectors.EVENT_READ, (child, "exit"))
     if feeds_stdin:
         os.close(stdin_read)

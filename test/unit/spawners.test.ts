@@ -1,7 +1,7 @@
 // The two spawners (spawn-helper.py and spawn-helper.mjs) speak one protocol: each case runs against both,
 // so a program cannot tell which one started it.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -116,6 +116,27 @@ for (const kind of ['python', 'node'] as const) {
     } finally {
       service.close();
       rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test(`${kind} spawner: out of descriptors, a start fails with EMFILE and leaves nothing running; the next one works`, async () => {
+    const { service, spawner } = await bootedService(kind);
+    const marker = `33.${process.pid}${kind.length}`;
+    const limits = () => /Max open files\s+(\d+)\s+(\d+)/.exec(readFileSync(`/proc/${spawner}/limits`, 'utf8'))!.slice(1, 3).join(':');
+    const saved = limits();
+    try {
+      // The lowest limit that leaves the spawner no descriptor to spare.
+      const open = readdirSync(`/proc/${spawner}/fd`).map(Number);
+      let limit = 0;
+      while (open.filter((fd) => fd < limit).length < limit) limit++;
+      assert.is(spawnSync('prlimit', ['--pid', String(spawner), `--nofile=${limit}:${saved.split(':')[1]}`]).status, 0);
+      const failed = await run(service, 'sleep', [marker]);
+      assert.equal(failed.exit, { startError: { code: 'EMFILE', message: `spawn sleep EMFILE` } });
+      assert.equal(processesMatching(`sleep ${marker}`), []);
+      assert.is(spawnSync('prlimit', ['--pid', String(spawner), `--nofile=${saved}`]).status, 0);
+      assert.is((await run(service, 'echo', ['works again'])).stdout, 'works again\n');
+    } finally {
+      service.close();
     }
   });
 
