@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -158,6 +158,35 @@ test(`a run keeps the last ${runsKept} runs' records and the logs of the last ${
     assert.ok(existsSync(path.join(logs, past[1]!)));
     assert.is(readlinkSync(path.join(logs, 'latest')), latest, 'latest still leads to the run that wrote logs');
   } finally {
+    project.remove();
+  }
+}));
+
+test('old logs a run cannot remove are named in one warning line; the run succeeds and the rest go', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  const logs = project.path('.cache', 'logs', 'test');
+  const past = Array.from({ length: runsKept + 1 }, (_, index) => newRunId(new Date(Date.UTC(2026, 0, 1, 0, index))));
+  const stuck = path.join(logs, past[0]!);
+  const asRoot = process.getuid?.() === 0;
+  let mounted = false;
+  try {
+    for (const id of past) {
+      mkdirSync(path.join(logs, id), { recursive: true });
+      writeFileSync(path.join(logs, id, 'task_validate.log'), 'old\n');
+    }
+    // Root removes whatever the mode says: a mount point cannot be removed by anyone (EBUSY).
+    if (asRoot) {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stuck]);
+      mounted = true;
+    } else chmodSync(stuck, 0o500);
+    const run = await project.run(['validate']);
+    assert.is(run.code, 0, run.stderr);
+    assert.is(run.stderr, `warning: could not remove what runs older than the last ${runsKept} left: ${stuck} (${asRoot ? 'EBUSY' : 'EACCES'})\n`);
+    assert.not.ok(existsSync(path.join(logs, past[1]!)), 'the next oldest went');
+    assert.ok(existsSync(path.join(logs, past[2]!)));
+  } finally {
+    if (mounted) execFileSync('umount', [stuck]);
+    else if (!asRoot) chmodSync(stuck, 0o700);
     project.remove();
   }
 }));
