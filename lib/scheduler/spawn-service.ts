@@ -176,8 +176,9 @@ class Spawner {
 /**
  * Starts programs for the engine through a few small spawner processes (spawn-helper.py, else
  * spawn-helper.mjs): the engine's event loop no longer stops for a fork per command, and Python's
- * posix_spawn starts a program in half the time of a fork from a small Node process. Each program is a process-group leader, as with a direct spawn. When no spawner can be
- * started, or with ONBOARDER_SPAWNERS=0, programs are spawned directly.
+ * posix_spawn starts a program in half the time of a fork from a small Node process. Each program is a
+ * process-group leader, as with a direct spawn. When no spawner can be started, or with
+ * ONBOARDER_SPAWNERS=0, programs are spawned directly.
  */
 export class SpawnService {
   private readonly spawners: Spawner[] = [];
