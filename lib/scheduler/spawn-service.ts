@@ -238,9 +238,11 @@ export class SpawnService {
       // The spawner gets the engine's environment without NODE_OPTIONS (a plain Node: none of the engine's
       // own flags, tsx's loader, profilers, heap sizes); the programs it starts get the engine's environment,
       // NODE_OPTIONS included, from the first 'env' message. Python runs isolated (-I: no PYTHON* variables,
-      // no user site) and without site (-S): the helper needs only the standard library.
+      // no user site) and without site (-S): the helper needs only the standard library. -X utf8: arguments
+      // and environments go to programs as UTF-8, as Node sends them, whatever the locale (in ISO-8859-1 it
+      // would encode them in that, and fail on any character outside it).
       const options: SpawnOptions = { env: { ...process.env, NODE_OPTIONS: undefined }, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] };
-      const child = kind === 'python' ? spawn('python3', ['-I', '-S', helperScripts.python], options) : fork(helperScripts.node, [], { ...options, execArgv: [] });
+      const child = kind === 'python' ? spawn('python3', ['-X', 'utf8', '-I', '-S', helperScripts.python], options) : fork(helperScripts.node, [], { ...options, execArgv: [] });
       this.spawners.push(
         new Spawner(child, (gone) => {
           this.spawners.splice(this.spawners.indexOf(gone), 1);

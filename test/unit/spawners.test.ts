@@ -1,6 +1,6 @@
 // The two spawners (spawn-helper.py and spawn-helper.mjs) speak one protocol: each case runs against both,
 // so a program cannot tell which one started it.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -201,6 +201,33 @@ for (const kind of ['python', 'node'] as const) {
     await waitFor(() => spawnSync('kill', ['-0', String(spawner)]).status !== 0);
   });
 }
+
+test("arguments and environment reach a program as UTF-8 whatever the locale (both spawners, in ISO-8859-1)", async () => {
+  const locales = mkdtempSync(path.join(os.tmpdir(), 'onboarder-locale-'));
+  const saved = { LOCPATH: process.env.LOCPATH, LC_ALL: process.env.LC_ALL };
+  try {
+    // A Latin-1 locale of our own (localedef, from the locales package's sources), so Python would encode
+    // arguments in it if it were left to the locale.
+    execFileSync('localedef', ['-i', 'en_US', '-f', 'ISO-8859-1', path.join(locales, 'en_US.ISO-8859-1')]);
+    process.env.LOCPATH = locales;
+    process.env.LC_ALL = 'en_US.ISO-8859-1';
+    for (const kind of ['python', 'node'] as const) {
+      const { service } = await bootedService(kind);
+      try {
+        const ran = await run(service, 'sh', ['-c', 'printf %s "$1$TEXT" | od -An -tx1', 'sh', 'é✓'], { baseEnvironment: process.env, env: { TEXT: 'é' } });
+        assert.is(ran.stdout.trim().replace(/\s+/g, ' '), 'c3 a9 e2 9c 93 c3 a9', kind);
+      } finally {
+        service.close();
+      }
+    }
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    rmSync(locales, { recursive: true, force: true });
+  }
+});
 
 test('without a python3 that can serve (missing, too old, or broken), the Node spawner starts the programs', async () => {
   const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-no-python-'));
