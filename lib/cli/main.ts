@@ -190,11 +190,10 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
     if (escapes.escaped()) return ExitCode.taskFailed;
     if (options.json) {
       const steps = plan.map((step) => ({ ...step, ...(commands.get(step.task) ?? {}) }));
-      io.stdout.write(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`);
-      return ExitCode.success;
+      return answer(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`, stateDirectory);
     }
     const toRun = plan.filter((step) => step.action === 'run').length;
-    io.stdout.write(`plan for ${environmentName}: ${toRun} of ${plan.length} tasks would run\n`);
+    const lines = [`plan for ${environmentName}: ${toRun} of ${plan.length} tasks would run\n`];
     const width = Math.max(...plan.map((step) => step.task.length));
     for (const step of plan) {
       const detail =
@@ -203,12 +202,18 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
           : step.action === 'skip'
             ? `skip  ${describeSkipReason(step.why)}${step.driftCheck ? ' (drift check runs first)' : ''}`
             : `fail  ${renderFailure(step.failure)}`;
-      io.stdout.write(redactor.redact(`  ${String(step.level + 1).padStart(2)}  ${step.task.padEnd(width)}  ${detail}\n`));
+      lines.push(redactor.redact(`  ${String(step.level + 1).padStart(2)}  ${step.task.padEnd(width)}  ${detail}\n`));
       const planned = commands.get(step.task);
-      for (const command of planned?.commands ?? []) io.stdout.write(redactor.redact(`        $ ${command}\n`));
-      if (planned?.unknown) io.stdout.write(redactor.redact(`        (commands not listed: ${planned.unknown})\n`));
+      for (const command of planned?.commands ?? []) lines.push(redactor.redact(`        $ ${command}\n`));
+      if (planned?.unknown) lines.push(redactor.redact(`        (commands not listed: ${planned.unknown})\n`));
     }
-    return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
+    // A plan is a function of what the command read, as --status is: the up-to-date cache may answer it
+    // again. One that cannot be carried out (a task fails to plan) exits non-zero and is not remembered.
+    if (plan.some((step) => step.action === 'fail')) {
+      io.stdout.write(lines.join(''));
+      return ExitCode.usage;
+    }
+    return answer(lines.join(''), stateDirectory);
   }
 
   const prepared = prepareRunDirectories({ stateDirectory, logDirectory });

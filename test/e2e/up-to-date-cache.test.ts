@@ -167,11 +167,11 @@ test('each thing the cached run read, changed, makes the next run load the proje
   }
 }));
 
-test('--status, --list and --graph are answered from the cache while what they read is unchanged; a run that changes the state changes --status', withTimeout(90_000, async () => {
+test('--status, --list, --graph and --dry-run are answered from the cache while what they read is unchanged; a run that changes the state changes --status and the plan', withTimeout(90_000, async () => {
   const { project, loads, run } = counted();
   try {
     await run(['osms']);
-    for (const args of [['--status'], ['--status', '--json'], ['--list'], ['--graph', 'osms']]) {
+    for (const args of [['--status'], ['--status', '--json'], ['--list'], ['--graph', 'osms'], ['osms', '--dry-run'], ['osms', '--dry-run', '--json']]) {
       const first = await run(args);
       const before = loads();
       const again = await run(args);
@@ -185,6 +185,20 @@ test('--status, --list and --graph are answered from the cache while what they r
     const changed = (await run(['--status'])).stdout;
     assert.is(loads(), before + 1, 'the state changed: --status decides afresh');
     assert.match(changed, /^validate\s+pending/m);
+    const plan = (await run(['osms', '--dry-run'])).stdout;
+    assert.is(loads(), before + 2, 'the state changed: the plan is made afresh');
+    assert.match(plan, /^\s+\d+\s+validate\s+run\s/m);
+    // A plan that cannot be made (a declared source is missing, and no task before it would make it) exits
+    // non-zero, and is made afresh each time.
+    await run(['validate']);
+    rmSync(project.path('files', 'key.pub'));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const loadsBefore = loads();
+      const failed = await project.run(['osms', '--dry-run'], { ONBOARDER_TEST_LOADS: project.path('loads.txt') });
+      assert.is(failed.code, 2, failed.stdout + failed.stderr);
+      assert.match(failed.stdout, /copy-ssh-key\s+fail\s/);
+      assert.is(loads(), loadsBefore + 1, 'a failed plan is not answered from the cache');
+    }
   } finally {
     project.remove();
   }
