@@ -69,7 +69,11 @@ export async function buildReplayBundle(directory: string, recorded: Readonly<Re
   return name;
 }
 
-/** Removes the replay bundles in `directory` that no kept entry names. */
+/**
+ * Removes the replay bundles in `directory` that no kept entry names. A bundle another command has written
+ * and not yet named in its entry may go too (commands with the same engine write the same file, which the
+ * entry saved here names); that command's replays then load the modules one by one until its next save.
+ */
 export function removeUnnamedBundles(directory: string, named: ReadonlySet<string>): void {
   for (const name of readdirSync(directory)) if (bundleName.test(name) && !named.has(name)) rmSync(path.join(directory, name), { force: true });
 }
