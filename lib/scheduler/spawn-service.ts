@@ -63,18 +63,28 @@ class Spawner {
   readonly inFlight = new Map<number, InFlight>();
   /** Requests sent whose fork has not been acknowledged yet: the spawner is busy forking. */
   pendingStarts = 0;
-  /** It has booted (a Node start, ~50 ms): until then programs are spawned directly, not queued behind it. */
+  /** It has booted (~50 ms): until then programs are spawned directly, not queued behind it. */
   ready = false;
   private lastEnvironment: NodeJS.ProcessEnv | undefined;
   private alive = true;
+  private readonly bootTimer: NodeJS.Timeout;
 
   constructor(
     private readonly child: ChildProcess,
     private readonly onGone: (spawner: Spawner) => void,
+    bootTimeoutMs: number,
   ) {
     child.on('message', (message: SpawnerMessage) => this.receive(message));
     child.once('exit', () => this.gone());
     child.once('error', () => this.gone());
+    // One that does not come up (an interpreter stuck in its start, a wrapper waiting on a lock) is ended
+    // and counts as one that failed to start.
+    this.bootTimer = setTimeout(() => {
+      if (!this.ready) {
+        child.kill('SIGKILL');
+        this.gone();
+      }
+    }, bootTimeoutMs).unref();
     this.idle();
   }
 
@@ -122,6 +132,7 @@ class Spawner {
   private receive(message: SpawnerMessage): void {
     if (message.type === 'ready') {
       this.ready = true;
+      clearTimeout(this.bootTimer);
       return;
     }
     const running = this.inFlight.get(message.id);
@@ -163,6 +174,7 @@ class Spawner {
   private gone(): void {
     if (!this.alive) return;
     this.alive = false;
+    clearTimeout(this.bootTimer);
     this.onGone(this);
     // Programs it started keep running in their own groups (the task's stop still signals them); what it
     // was relaying is lost, so each is reported as ended with a clear reason.
@@ -188,6 +200,8 @@ export class SpawnService {
   constructor(
     private readonly capacity = Math.min(4, Math.max(1, os.availableParallelism())),
     private kind: SpawnerKind = process.env.ONBOARDER_SPAWNER === 'node' ? 'node' : 'python',
+    /** How long a spawner may take to say it is ready (a cold Python or Node start takes well under 1 s). */
+    private readonly bootTimeoutMs = 5000,
   ) {}
 
   /** Which spawner this service starts now: Python's until one fails to come up, then Node's. */
@@ -250,7 +264,7 @@ export class SpawnService {
           // One that never came up will not the next time either: Node's next, then spawn directly.
           if (kind === 'python') this.kind = 'node';
           else this.unavailable = true;
-        }),
+        }, this.bootTimeoutMs),
       );
     } catch {
       if (kind === 'python') this.kind = 'node';

@@ -233,22 +233,28 @@ test("arguments and environment reach a program as UTF-8 whatever the locale (bo
   }
 });
 
-test('without a python3 that can serve (missing, too old, or broken), the Node spawner starts the programs', async () => {
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-no-python-'));
-  const savedPath = process.env.PATH;
-  writeFileSync(path.join(directory, 'python3'), '#!/bin/sh\nexit 3\n');
-  chmodSync(path.join(directory, 'python3'), 0o755);
-  process.env.PATH = `${directory}:${savedPath}`;
-  const service = new SpawnService(1, 'python');
-  try {
-    const spawner = await bootedSpawner(service);
-    assert.is(service.spawnerKind, 'node');
-    assert.ok(commandLine(spawner).includes('spawn-helper.mjs'), commandLine(spawner));
-  } finally {
-    service.close();
-    process.env.PATH = savedPath;
-    rmSync(directory, { recursive: true, force: true });
-  }
-});
+for (const [broken, script] of [
+  ['exits at once (missing, too old, no pidfd_open)', 'exit 3'],
+  ['never says it is ready (stuck in its start)', `exec sleep 60.${process.pid}`],
+] as const) {
+  test(`a python3 that ${broken}: the Node spawner starts the programs`, async () => {
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-no-python-'));
+    const savedPath = process.env.PATH;
+    writeFileSync(path.join(directory, 'python3'), `#!/bin/sh\n${script}\n`);
+    chmodSync(path.join(directory, 'python3'), 0o755);
+    process.env.PATH = `${directory}:${savedPath}`;
+    const service = new SpawnService(1, 'python', 300);
+    try {
+      const spawner = await bootedSpawner(service);
+      assert.is(service.spawnerKind, 'node');
+      assert.ok(commandLine(spawner).includes('spawn-helper.mjs'), commandLine(spawner));
+      assert.equal(processesMatching(`sleep 60.${process.pid}`), [], 'the stuck one was ended');
+    } finally {
+      service.close();
+      process.env.PATH = savedPath;
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+}
 
 test.run();
