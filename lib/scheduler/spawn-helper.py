@@ -367,4 +367,16 @@ def main():
             sys.exit(0)
 
 
-main()
+try:
+    main()
+except SystemExit:
+    raise
+except BaseException as error:
+    # One line, as the engine reports its own errors: no traceback on the operator's terminal, and not the
+    # exception's text, which could quote what a message carried (environments hold secrets). The engine
+    # reports the programs this was relaying as ended.
+    import traceback
+
+    line = traceback.extract_tb(error.__traceback__)[-1].lineno
+    sys.stderr.write("onboarder: the process spawner stopped on %s (spawn-helper.py:%d)\n" % (type(error).__name__, line))
+    sys.exit(70)

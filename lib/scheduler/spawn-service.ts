@@ -58,6 +58,16 @@ const helperScripts: Record<SpawnerKind, string> = {
   node: fileURLToPath(new URL('./spawn-helper.mjs', import.meta.url)),
 };
 
+/**
+ * How the Python spawner is started. Isolated (-I: no PYTHON* variables, no user site) and without site
+ * (-S): the helper needs only the standard library. -X utf8: arguments and environments go to programs as
+ * UTF-8, as Node sends them, whatever the locale (in ISO-8859-1 it would encode them in that, and fail on
+ * any character outside it).
+ */
+export function pythonSpawnerCommand(): [program: string, args: string[]] {
+  return ['python3', ['-X', 'utf8', '-I', '-S', helperScripts.python]];
+}
+
 /** One spawner process and the programs it is running. */
 class Spawner {
   readonly inFlight = new Map<number, InFlight>();
@@ -251,12 +261,9 @@ export class SpawnService {
     try {
       // The spawner gets the engine's environment without NODE_OPTIONS (a plain Node: none of the engine's
       // own flags, tsx's loader, profilers, heap sizes); the programs it starts get the engine's environment,
-      // NODE_OPTIONS included, from the first 'env' message. Python runs isolated (-I: no PYTHON* variables,
-      // no user site) and without site (-S): the helper needs only the standard library. -X utf8: arguments
-      // and environments go to programs as UTF-8, as Node sends them, whatever the locale (in ISO-8859-1 it
-      // would encode them in that, and fail on any character outside it).
+      // NODE_OPTIONS included, from the first 'env' message.
       const options: SpawnOptions = { env: { ...process.env, NODE_OPTIONS: undefined }, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] };
-      const child = kind === 'python' ? spawn('python3', ['-X', 'utf8', '-I', '-S', helperScripts.python], options) : fork(helperScripts.node, [], { ...options, execArgv: [] });
+      const child = kind === 'python' ? spawn(...pythonSpawnerCommand(), options) : fork(helperScripts.node, [], { ...options, execArgv: [] });
       this.spawners.push(
         new Spawner(child, (gone) => {
           this.spawners.splice(this.spawners.indexOf(gone), 1);

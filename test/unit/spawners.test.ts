@@ -1,13 +1,13 @@
 // The two spawners (spawn-helper.py and spawn-helper.mjs) speak one protocol: each case runs against both,
 // so a program cannot tell which one started it.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ProgramExit } from '../../lib/dsl/context.js';
-import { SpawnService, type ProgramRequest, type SpawnerKind } from '../../lib/scheduler/spawn-service.js';
+import { pythonSpawnerCommand, SpawnService, type ProgramRequest, type SpawnerKind } from '../../lib/scheduler/spawn-service.js';
 import { processesMatching, waitFor } from '../helpers/project.js';
 
 interface Ran {
@@ -231,6 +231,19 @@ test("arguments and environment reach a program as UTF-8 whatever the locale (bo
     }
     rmSync(locales, { recursive: true, force: true });
   }
+});
+
+test('the Python spawner stopped by something unexpected says so in one line, without a traceback', async () => {
+  const [program, args] = pythonSpawnerCommand();
+  const spawner = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+  let stderr = '';
+  spawner.stderr!.on('data', (chunk) => (stderr += chunk));
+  await new Promise((resolve) => spawner.once('message', resolve));
+  // A request no engine sends: a run without a program.
+  spawner.send({ type: 'run', id: 1, cwd: '/', args: [] });
+  const code = await new Promise((resolve) => spawner.once('close', resolve));
+  assert.is(code, 70);
+  assert.match(stderr, /^onboarder: the process spawner stopped on KeyError \(spawn-helper\.py:\d+\)\n$/);
 });
 
 for (const [broken, script] of [
