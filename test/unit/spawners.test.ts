@@ -1,5 +1,7 @@
 // The two spawners (spawn-helper.py and spawn-helper.mjs) speak one protocol: each case runs against both,
-// so a program cannot tell which one started it.
+// so a program cannot tell which one started it. Then what concerns one of them: a locale that is not
+// UTF-8, the Python spawner's one-line stop, and the Node spawner taking over from a python3 that cannot
+// serve.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
