@@ -166,8 +166,8 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
 
   if (options.command === 'dry-run' || options.command === 'status') {
     const plan = await planRun(planOptions);
-    await saveCaches(io.stderr, [rememberedDigests, rememberedVersions]);
     if (options.command === 'status') {
+      await saveCaches(io.stderr, [rememberedDigests, rememberedVersions]);
       const rows = statusRows(plan, store);
       // The state holds redacted text already; the table goes to the terminal and the up-to-date cache.
       const table = redactor.redact(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows));
@@ -187,6 +187,9 @@ async function dispatch(project: Project<any>, options: CliOptions, io: Io, obse
       await closeRunResources();
       closeSpawnService();
     }
+    // After the walk: its helpers ask tool versions too (which of tofu and terraform is there). Saved before
+    // it, they were asked again on every dry run, and a dry run that starts a program cannot be cached.
+    await saveCaches(io.stderr, [rememberedDigests, rememberedVersions]);
     if (escapes.escaped()) return ExitCode.taskFailed;
     if (options.json) {
       const steps = plan.map((step) => ({ ...step, ...(commands.get(step.task) ?? {}) }));

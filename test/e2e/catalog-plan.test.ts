@@ -42,13 +42,27 @@ test('the osdc graph', withTimeout(60_000, async ({ directory }: Project) => {
   assert.match(graph.stdout, /level \d+ \(2 in parallel\)\n  cluster-vms\[cluster=mcm\]\s+<- golden-image, dns\n  cluster-vms\[cluster=osdc\]/);
 }));
 
+/** Runs the CLI with test/helpers/observe-startup.mjs: what it started, and whether it loaded ssh2. */
+async function observed(directory: string, args: string[], env: Record<string, string> = {}): Promise<{ forks: number; started: number; ssh2: boolean }> {
+  const file = path.join(directory, 'observed.json');
+  const result = await cli(directory, args, { NODE_OPTIONS: `--import=${path.join(repositoryRoot, 'test', 'helpers', 'observe-startup.mjs')}`, OBSERVE_FILE: file, ...env });
+  assert.is(result.code, 0, result.stderr);
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
 test('--status and a dry run of the whole catalog fork no spawner and load no SSH library', withTimeout(120_000, async ({ directory }: Project) => {
   for (const args of [['--status'], ['proxmox-k8s', '--dry-run']]) {
-    const observed = path.join(directory, 'observed.json');
-    const result = await cli(directory, args, { NODE_OPTIONS: `--import=${path.join(repositoryRoot, 'test', 'helpers', 'observe-startup.mjs')}`, OBSERVE_FILE: observed });
-    assert.is(result.code, 0, result.stderr);
-    assert.equal(JSON.parse(readFileSync(observed, 'utf8')), { forks: 0, ssh2: false }, args.join(' '));
+    const { forks, ssh2 } = await observed(directory, args);
+    assert.equal({ forks, ssh2 }, { forks: 0, ssh2: false }, args.join(' '));
   }
+}));
+
+test('a dry run remembers the tool versions its walk asked (tofu or terraform, kubectl): the next starts no program', withTimeout(120_000, async ({ directory }: Project) => {
+  // The first may ask; from the second on nothing is asked again. (A dry run that starts a program is never
+  // answered from the up-to-date cache, which is off here to see the whole command.)
+  const uncached = { ONBOARDER_UP_TO_DATE_CACHE: '0' };
+  await observed(directory, ['osdc', '--dry-run'], uncached);
+  assert.equal(await observed(directory, ['osdc', '--dry-run'], uncached), { forks: 0, started: 0, ssh2: false });
 }));
 
 test('environments are chosen by --env or DEPLOY_ENV; an unknown one lists the known', withTimeout(60_000, async ({ directory }: Project) => {
