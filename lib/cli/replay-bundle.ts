@@ -52,7 +52,8 @@ export async function buildReplayBundle(directory: string, recorded: Readonly<Re
     absWorkingDir: path.dirname(entryModule),
   });
   const output = result.outputFiles[0];
-  if (!output || !result.metafile) return undefined;
+  // A module that finds files next to itself (import.meta.url) would look in .cache/ once bundled.
+  if (!output || !result.metafile || output.text.includes('import.meta')) return undefined;
   for (const input of Object.keys(result.metafile.inputs)) {
     const file = path.resolve(path.dirname(entryModule), input);
     // Installed packages are covered by node_modules/.package-lock.json, which every entry records.
