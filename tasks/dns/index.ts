@@ -56,8 +56,13 @@ export const dns = tasks.task({
       await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf`);
       await sshUpload(context, server, path.join(scratch, 'hosts'), `${configDirectory}/hosts`);
     });
-    // A fixed script (no input in it): reload a running dnsmasq, else start one.
-    const reloadOrStart = `if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then kill -HUP "$(cat "$1")"; else dnsmasq --conf-file="$2" --pid-file="$1" --user=root; fi`;
+    // A fixed script (no input in it): reload the dnsmasq this task started, else start one. The pid file
+    // outlives its dnsmasq (it is not removed on exit), and its pid may since belong to another process:
+    // only a dnsmasq running with this configuration file is signalled.
+    const reloadOrStart =
+      'pid=$(cat "$1" 2>/dev/null); ' +
+      'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && tr "\\0" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--conf-file=$2"; ' +
+      'then kill -HUP "$pid"; else dnsmasq --conf-file="$2" --pid-file="$1" --user=root; fi';
     await sshExec(context, server, ['sh', '-c', reloadOrStart, 'reload-dnsmasq', pidFile, `${configDirectory}/dnsmasq.conf`]);
 
     const wrong = await wrongRecords(context);

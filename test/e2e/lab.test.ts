@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -29,7 +29,17 @@ test.after(async (context) => {
 const hostFile = (directory: string, host: string, file: string) => path.join(directory, '.cache', 'lab', 'rig', host, file);
 
 test('host preparation and DNS run for real; a re-run skips them; --force gives changed=0; a changed value re-runs what read it', withTimeout(600_000, async ({ directory }: Lab) => {
-  const first = await cli(directory, ['--env', 'lab', 'hosts']);
+  // A pid file an earlier dnsmasq left (dnsmasq does not remove it), whose pid now belongs to another
+  // process: the DNS task must start its dnsmasq, and not signal that process (a HUP would end it).
+  const bystander = spawn('sleep', ['600'], { stdio: 'ignore' });
+  writeFileSync('/run/openspace-dnsmasq-lab.openspace.test.pid', `${bystander.pid}\n`);
+  let first: CliResult;
+  try {
+    first = await cli(directory, ['--env', 'lab', 'hosts']);
+    assert.equal({ exitCode: bystander.exitCode, signalCode: bystander.signalCode }, { exitCode: null, signalCode: null }, 'the process behind the stale pid file was left alone');
+  } finally {
+    bystander.kill();
+  }
   assert.is(first.code, 0, first.stdout + first.stderr);
   assert.match(first.stdout, /\[node-prep\[cluster=osdc\]\] \$ ansible-playbook/);
   assert.match(readFileSync(hostFile(directory, 'osdc-w1', 'etc/sysctl.d/90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
