@@ -234,6 +234,38 @@ for (const [runner, signal] of [['zx', 'SIGINT'], ['argv', 'SIGINT'], ['argv', '
   }));
 }
 
+test('a second Ctrl-C kills at once what ignores the first: no child survives, finished stamps stay, exit 130', withTimeout(60_000, async () => {
+  const project = FixtureProject.copy('basic');
+  // Sleeps of 500 s: they outlive the test unless the second Ctrl-C kills them.
+  const marker = `500.${process.pid}5`;
+  try {
+    // A grace period longer than this test may take: only the second Ctrl-C can end the run in time.
+    const child = project.start(['after-slow'], { SLOW_SECONDS: marker, SLOW_IGNORE_TERM: '1', SLOW_RUNNER: 'argv', SLOW_WAIT_FOR_SPAWNER: '1', ONBOARDER_GRACE_MS: '600000' });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+    process.kill(-child.pid!, 'SIGINT');
+    await waitFor(() => stderr.includes('press Ctrl-C again to kill them now'));
+    // The first one was sent as TERM to the task's group, which ignores it: the sleeps are still there.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(processesMatching(`sleep ${marker}`).length >= 2, 'the programs ignore TERM');
+    process.kill(-child.pid!, 'SIGINT');
+    // Not a time limit on the kill: a run still going after 30 s is stopped so the test can fail cleanly.
+    const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000).unref())]);
+    if (code === 'still running') process.kill(-child.pid!, 'SIGKILL');
+    assert.is(code, 130);
+    assert.equal(processesMatching(`sleep ${marker}`), []);
+    const status = await project.run(['--status', 'after-slow', '--json']);
+    const rows = JSON.parse(status.stdout) as { task: string; state: string }[];
+    assert.is(rows.find((row) => row.task === 'validate')!.state, 'done');
+    assert.is(rows.find((row) => row.task === 'slow')!.state, 'interrupted');
+  } finally {
+    for (const pid of processesMatching(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    project.remove();
+  }
+}));
+
 test('a second run while one holds the lock is refused with the holder', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   const marker = `34.${process.pid}9`;
