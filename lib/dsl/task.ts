@@ -58,7 +58,10 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   readonly timeout?: Duration;
   /** Extra attempts after a failure, with exponential backoff (for network steps). */
   readonly retries?: number;
-  /** First retry delay (default 2s); doubled each attempt, with jitter. */
+  /**
+   * First retry delay (default 2s); doubled each attempt up to 2 minutes (or this delay, when longer), each
+   * wait a random point in the upper half of its step (jitter).
+   */
   readonly retryDelay?: Duration;
   /** A named pool that limits how many tasks use one API or host at once. */
   readonly pool?: string;

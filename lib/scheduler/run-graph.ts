@@ -12,6 +12,7 @@ import type { EngineEvent, RunOutcome, RunRecord, TaskRunOutcome, TaskRunRecord 
 import { criticalPath, criticalPathPriorities, expectedDurationMs } from './priorities.js';
 import type { ProcessGroups } from './process-groups.js';
 import type { Redactor } from './redactor.js';
+import { retryDelayMs } from './retry-delay.js';
 import type { RunReason } from './run-reason.js';
 import { skipDecision, skippedFingerprint } from './skip-decision.js';
 import { runAttempt, runCheck, type TaskEnvironment } from './run-task.js';
@@ -39,7 +40,7 @@ export interface RunOptions {
   readonly graceMs: number;
   /** `--timeout`: one time limit for every task of this run, instead of their own. */
   readonly timeoutOverrideMs?: number;
-  /** Base delay of retry backoff; doubled each attempt, with jitter. */
+  /** First delay of a retry's backoff, for tasks that set none (see retry-delay.ts). */
   readonly retryBaseMs: number;
 }
 
@@ -240,7 +241,7 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
       const retryable = result.failure.reason !== 'interrupted' && !options.signal.aborted && attempt < maxAttempts;
       if (!retryable) return failTask(id, result.failure, attempt, Date.now() - started, reason);
       const base = spec.retryDelay === undefined ? options.retryBaseMs : durationMs(spec.retryDelay);
-      const delayMs = Math.round(base * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      const delayMs = retryDelayMs(base, attempt);
       emit({ type: 'task-retrying', task: id, attempt, delayMs, failure: result.failure });
       await abortableSleep(delayMs, options.signal);
       if (options.signal.aborted) return failTask(id, { reason: 'interrupted', task: id }, attempt, Date.now() - started, reason);
