@@ -138,7 +138,7 @@ for (const runner of ['zx', 'argv'] as const) {
   }));
 }
 
-test('--timeout sets one limit for every task of the run', withTimeout(60_000, async () => {
+test('--timeout sets one limit for every task of the run; a tree that ignores TERM is KILLed after the grace period', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   const marker = `35.${process.pid}5`;
   try {
@@ -146,6 +146,15 @@ test('--timeout sets one limit for every task of the run', withTimeout(60_000, a
     assert.is(result.code, 1, result.stdout);
     assert.match(result.stdout, '[slow] FAILED: slow: timed out after 600ms');
     assert.equal(processesMatching(`sleep ${marker}`), []);
+    // A tree that ignores the TERM gets the KILL once the grace period is over (its sleeps would last 500 s).
+    const stubborn = `500.${process.pid}6`;
+    try {
+      const ignored = await project.run(['slow', '--timeout', '0.6'], { SLOW_SECONDS: stubborn, SLOW_IGNORE_TERM: '1', ONBOARDER_GRACE_MS: '500' }, 60_000);
+      assert.match(ignored.stdout, '[slow] FAILED: slow: timed out after 600ms');
+      assert.equal(processesMatching(`sleep ${stubborn}`), []);
+    } finally {
+      for (const pid of processesMatching(`sleep ${stubborn}`)) process.kill(pid, 'SIGKILL');
+    }
     // 0 is no limit at all, not an immediate one: the task's own 300 ms limit is lifted too.
     const unlimited = await project.run(['slow', '--timeout', '0'], { SLOW_SECONDS: '0.5', SLOW_TIMEOUT: '300' });
     assert.is(unlimited.code, 0, unlimited.stdout + unlimited.stderr);
