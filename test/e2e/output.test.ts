@@ -256,19 +256,28 @@ test('a value a task marks secret is redacted from output, logs and records', wi
   }
 }));
 
-test('on a terminal the live view draws and clears its block', withTimeout(60_000, async () => {
+test('on a terminal the live view draws and clears its block, in colour unless NO_COLOR is set', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
   try {
-    const screen = execFileSync('script', ['-qec', 'node --import tsx deploy.ts osdc', '/dev/null'], {
-      cwd: project.directory,
-      env: { ...process.env, TERM: 'xterm', ONBOARDER_TEST_TRACE: project.trace },
-      encoding: 'utf8',
-    });
+    const onTerminal = (args: string, env: Record<string, string | undefined>) =>
+      execFileSync('script', ['-qec', `node --import tsx deploy.ts ${args}`, '/dev/null'], {
+        cwd: project.directory,
+        env: { ...process.env, NO_COLOR: undefined, TERM: 'xterm', ONBOARDER_TEST_TRACE: project.trace, ...env },
+        encoding: 'utf8',
+      });
+    const colour = /\u001b\[[0-9;]*m/;
+    const screen = onTerminal('osdc', {});
     assert.match(screen, '\u001b[?25l');
     assert.match(screen, /✓.* validate/);
     assert.match(screen, 'succeeded: 6 ran');
     assert.match(screen, '\u001b[?25h');
+    assert.match(screen, colour);
     assert.not.match(screen, '[validate] run:', 'not the plain reporter');
+    // NO_COLOR (no-color.org): the live view still draws, without a colour.
+    const plain = onTerminal('osdc --force-all', { NO_COLOR: '1' });
+    assert.match(plain, '\u001b[?25l');
+    assert.match(plain, 'succeeded: 6 ran');
+    assert.not.match(plain, colour);
   } finally {
     project.remove();
   }
