@@ -1,7 +1,6 @@
 import type { Writable } from 'node:stream';
 import { ExitCode } from '../failures.js';
-import { summarizeRun } from '../reporter/summary.js';
-import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
+import { formatRunTable, summarizeRun } from '../reporter/summary.js';
 import { readLastRunRecord } from '../state/run-records.js';
 import { displayPath } from './console-reporter.js';
 import { helpText, type CliOptions } from './parse-args.js';
@@ -46,10 +45,7 @@ export async function showSummary(io: Io, paths: ReturnType<typeof environmentPa
     return ExitCode.success;
   }
   io.stdout.write(`run ${record.runId} (${record.environment}: ${record.targets.join(' ')}) ${record.startedAt}\n`);
-  for (const task of record.tasks) {
-    const why = task.reason ? describeRunReason(task.reason) : task.skipped ? describeSkipReason(task.skipped) : '';
-    io.stdout.write(`  ${task.task}  ${task.outcome}${why ? `  ${why}` : ''}${task.durationMs ? `  ${task.durationMs}ms` : ''}\n`);
-  }
+  io.stdout.write(formatRunTable(record));
   io.stdout.write(`${summarizeRun(record, { logDirectory: displayPath(paths.logDirectory) }).join('\n')}\n`);
   return ExitCode.success;
 }

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { RunRecord } from '../scheduler/events.js';
 import { logFileName } from './log-files.js';
+import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { formatDuration, renderFailure } from './render-failure.js';
+import { formatTable } from './table.js';
 
 export interface SummaryOptions {
   /** The environment's log directory (`.cache/logs/<env>`): each failed task's log file is named. */
@@ -29,4 +31,17 @@ export function summarizeRun(record: RunRecord, options: SummaryOptions = {}): s
     lines.push(`critical path: ${steps.join(' -> ')}`);
   }
   return lines;
+}
+
+/**
+ * Each task of a run, a row each: its outcome, how many attempts and how long, and why it ran, was
+ * skipped, or is blocked (the failed task it waits on). What failed is told by `summarizeRun`.
+ */
+export function formatRunTable(record: RunRecord): string {
+  const rows = record.tasks.map((task) => {
+    const ran = task.attempts > 0;
+    const why = task.waitingOn ? `waiting on ${task.waitingOn}` : task.reason ? describeRunReason(task.reason) : task.skipped ? describeSkipReason(task.skipped) : '';
+    return [`  ${task.task}`, task.outcome, ran ? String(task.attempts) : '-', ran ? formatDuration(task.durationMs) : '-', why];
+  });
+  return formatTable(['  TASK', 'OUTCOME', 'ATTEMPTS', 'DURATION', 'WHY'], rows);
 }

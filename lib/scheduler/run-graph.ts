@@ -262,6 +262,7 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
         startedAt: new Date(Date.now() - elapsed).toISOString(),
         durationMs: elapsed,
         summary: failure.reason,
+        failure: options.redactor.redactValue(withoutBulk(failure)),
       });
     }
     records.set(id, { task: id, outcome, attempts, durationMs: elapsed, failure, ...(reason ? { reason } : {}) });
@@ -339,4 +340,14 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** A failure as the state keeps it: its output tail and stack stay in the task's log, not in every state write. */
+function withoutBulk(failure: TaskFailure): TaskFailure {
+  if (failure.reason === 'exit-non-zero') return { ...failure, outputTail: '' };
+  if (failure.reason === 'task-threw') {
+    const { stack: _stack, ...rest } = failure;
+    return rest;
+  }
+  return failure;
 }

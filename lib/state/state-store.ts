@@ -1,4 +1,5 @@
 import type { Fingerprint, TaskId } from '../dsl/ids.js';
+import type { TaskFailure } from '../failures.js';
 import type { FingerprintComponents } from '../stamps/fingerprint.js';
 
 /** Proof that a task succeeded with this fingerprint. Written only after success. */
@@ -15,8 +16,10 @@ export interface LastAttempt {
   readonly outcome: TaskOutcome;
   readonly startedAt: string;
   readonly durationMs: number;
-  /** For failures: a one-line summary, already redacted. */
+  /** For failures: the failure's reason (what state files written before `failure` hold). */
   readonly summary?: string;
+  /** For failures: why, redacted, without the output tail and stack (those are in the run's task log). */
+  readonly failure?: TaskFailure;
 }
 
 export interface TaskRecord {

@@ -20,7 +20,15 @@ test('a failing task, then a re-run resumes from it and skips what succeeded', w
     const recap = /failed: .*\n {2}FAILED deploy-cluster\[cluster=osdc\]: command failed with exit code 3: exit 3\n {4}log: (\.cache\/logs\/test\/[^/]+\/task_deploy-cluster_cluster=osdc_\.log)\n/.exec(failed.stdout);
     assert.ok(recap, failed.stdout);
     assert.match(readFileSync(project.path(recap![1]!), 'utf8'), '-> exit 3');
-    assert.match((await project.run(['--summary'])).stdout, `    log: ${recap![1]}`);
+    const summary = (await project.run(['--summary'])).stdout;
+    assert.match(summary, `    log: ${recap![1]}`);
+    // The record's table: every task with outcome, attempts, duration and why; a blocked one names what it waits on.
+    assert.match(summary, /\n {2}TASK +OUTCOME +ATTEMPTS +DURATION +WHY\n/);
+    assert.match(summary, /\n {2}deploy-cluster\[cluster=osdc\] +failed +1 +\d+ms +no stamp\n/);
+    assert.match(summary, /\n {2}osdc +blocked +- +- +waiting on deploy-cluster\[cluster=osdc\]\n/);
+    // --status says why it failed, as the run did (not only the failure's kind).
+    const status = (await project.run(['--status', 'osdc'])).stdout;
+    assert.match(status, /\ndeploy-cluster\[cluster=osdc\] +failed +[-0-9: Z]+ +\d+ms +command failed with exit code 3: exit 3\n/);
     project.takeTrace();
     const resumed = await project.run(['osdc']);
     assert.is(resumed.code, 0, resumed.stdout);

@@ -121,6 +121,17 @@ test('the JSON event stream parses, plain output has no ANSI, secrets are redact
     assert.match(readFileSync(`${logs}/task_deploy-cluster_cluster=osdc_.log`, 'utf8'), /\$ echo osdc has 3 nodes, token \*\*\*[\s\S]*-> exit 0/);
     const state = readFileSync(project.path('.cache', 'state', 'test', 'state.json'), 'utf8');
     assert.not.match(state, 'hunter2-secret');
+
+    // A failure whose command line holds the secret: kept in the state (for --status) and the record, redacted.
+    const failed = await project.run(['osdc', '--force-all'], { FAIL_TASK: 'osdc', FAIL_WITH_SECRET: '1' });
+    assert.is(failed.code, 1);
+    assert.match(failed.stdout, 'command failed with exit code 1: test *** = failed');
+    const status = await project.run(['--status', 'osdc']);
+    assert.match(status.stdout, 'command failed with exit code 1: test *** = failed');
+    for (const file of [project.path('.cache', 'state', 'test', 'state.json'), project.path('.cache', 'state', 'test', 'state.journal'), ...readdirSync(project.path('.cache', 'state', 'test', 'runs')).map((name) => project.path('.cache', 'state', 'test', 'runs', name))]) {
+      if (existsSync(file)) assert.not.match(readFileSync(file, 'utf8'), 'hunter2-secret', file);
+    }
+    assert.not.match(status.stdout + failed.stdout, 'hunter2-secret');
   } finally {
     project.remove();
   }
