@@ -78,7 +78,13 @@ export const environmentSchema = z
       tokenId: z.string().regex(/^[\w.-]+@[\w.-]+![\w.-]+$/, { error: 'a token id looks like packer@pve!onboarder' }),
       token: secretReference,
       nodes: z.array(sshEndpoint).min(1),
-      storage: z.strictObject({ pool: z.string().min(1), type: z.enum(['rbd', 'lvm-thin', 'dir']), isoStorage: z.string().min(1) }),
+      storage: z.strictObject({
+        pool: z.string().min(1),
+        type: z.enum(['rbd', 'lvm-thin', 'dir']),
+        isoStorage: z.string().min(1),
+        /** Where the first node keeps the cloud image it customizes and imports: the `local` storage's ISO directory. */
+        isoDirectory: z.string().regex(/^\/[^\0]*[^/]$/, { error: 'an absolute directory path without a trailing /' }).default('/var/lib/vz/template/iso'),
+      }),
       templates: z.strictObject({ baseVmId: vmId.default(9002), goldenVmId: vmId.default(9001) }),
     }).optional(),
     clusters: z.strictObject({ mcm: cluster, osms: cluster, osdc: cluster }),

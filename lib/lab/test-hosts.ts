@@ -28,6 +28,11 @@ export interface TestHostOptions {
   readonly loopback?: boolean;
   /** The first three octets of the hosts' /24 (default: random in 10.200-249.x); hosts get .11, .12, ... */
   readonly subnet?: string;
+  /**
+   * The PATH of every SSH session on the hosts (sshd's SetEnv), for a test that puts its own programs
+   * first, in a host's private /root say. Default: sshd's own.
+   */
+  readonly sessionPath?: string;
 }
 
 /** What `detach()` saves so another process can stop a rig left running (the lab). */
@@ -88,8 +93,8 @@ export class TestHostRig {
       for (let index = 0; index < options.count; index++) {
         const name = options.names?.[index] ?? `host${index + 1}`;
         const host = bridge
-          ? await startNamespacedHost(rig, name, `onb-${id}-${index + 1}`, `obv-${id}-${index + 1}`, bridge, `${subnet}.${index + 11}`)
-          : await startLoopbackHost(rig, name, 2200 + ((parseInt(id, 16) + index * 7) % 20000));
+          ? await startNamespacedHost(rig, options, name, `onb-${id}-${index + 1}`, `obv-${id}-${index + 1}`, bridge, `${subnet}.${index + 11}`)
+          : await startLoopbackHost(rig, options, name, 2200 + ((parseInt(id, 16) + index * 7) % 20000));
         rig.running.push(host);
       }
       writeFileSync(rig.knownHostsFile, rig.running.map((host) => knownHostsLine(host)).join(''), { mode: 0o600 });
@@ -204,7 +209,7 @@ async function sshKeygen(file: string): Promise<void> {
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', path.basename(path.dirname(file)), '-f', file]);
 }
 
-async function prepareHostDirectory(rig: TestHostRig, name: string, address: string, port: number): Promise<string> {
+async function prepareHostDirectory(rig: TestHostRig, options: TestHostOptions, name: string, address: string, port: number): Promise<string> {
   const directory = path.join(rig.directory, name);
   for (const part of ['etc', 'root', 'home']) mkdirSync(path.join(directory, part), { recursive: true });
   await run('cp', ['-a', '/etc/.', path.join(directory, 'etc')]);
@@ -227,14 +232,15 @@ async function prepareHostDirectory(rig: TestHostRig, name: string, address: str
       'KbdInteractiveAuthentication no',
       'Subsystem sftp /usr/lib/openssh/sftp-server',
       'LogLevel ERROR',
+      ...(options.sessionPath ? [`SetEnv PATH=${options.sessionPath}`] : []),
       '',
     ].join('\n'),
   );
   return directory;
 }
 
-async function startNamespacedHost(rig: TestHostRig, name: string, namespace: string, veth: string, bridge: string, address: string): Promise<RunningHost> {
-  const directory = await prepareHostDirectory(rig, name, address, 22);
+async function startNamespacedHost(rig: TestHostRig, options: TestHostOptions, name: string, namespace: string, veth: string, bridge: string, address: string): Promise<RunningHost> {
+  const directory = await prepareHostDirectory(rig, options, name, address, 22);
   await ip('netns', 'add', namespace);
   await ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`);
   await ip('link', 'set', `${veth}p`, 'netns', namespace);
@@ -252,8 +258,8 @@ async function startNamespacedHost(rig: TestHostRig, name: string, namespace: st
   return host;
 }
 
-async function startLoopbackHost(rig: TestHostRig, name: string, port: number): Promise<RunningHost> {
-  const directory = await prepareHostDirectory(rig, name, '127.0.0.1', port);
+async function startLoopbackHost(rig: TestHostRig, options: TestHostOptions, name: string, port: number): Promise<RunningHost> {
+  const directory = await prepareHostDirectory(rig, options, name, '127.0.0.1', port);
   const host: RunningHost = { name, address: '127.0.0.1', port, namespace: undefined, directory, process: undefined as never };
   host.process = launchSshd(host);
   return host;

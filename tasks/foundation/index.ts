@@ -22,6 +22,11 @@ function credentialsFile(root: string, config: Environment): string {
   return path.join(root, '.cache', 'state', config.name, 'packer-credentials.json');
 }
 
+/** Where the first node keeps the customized cloud image the base template is imported from. */
+function cloudImagePath(config: Environment): string {
+  return `${proxmoxOf(config).storage.isoDirectory}/${path.basename(imageNamed('ubuntu-cloud').file)}`;
+}
+
 /** Environment validation: cached (runs again only when the configuration it read changes). */
 export const validation = foundation.task({
   name: 'validation',
@@ -96,7 +101,7 @@ export const cloudImage = foundation.task({
   run: async (context) => {
     const { config } = context;
     const target = firstNode(config, context.root);
-    const remote = `/var/lib/vz/template/iso/${path.basename(imageNamed('ubuntu-cloud').file)}`;
+    const remote = cloudImagePath(config);
     const present = await sshExec(context, target, ['test', '-f', remote], { okExitCodes: [1] });
     if (present.exitCode === 0 && !context.dryRun) return context.log.info(`${remote} is present`);
     await sshUpload(context, target, path.resolve(context.root, imageNamed('ubuntu-cloud').file), remote);
@@ -123,7 +128,7 @@ export const baseTemplate = foundation.task({
     const proxmox = proxmoxOf(config);
     const target = firstNode(config, context.root);
     const id = String(proxmox.templates.baseVmId);
-    const image = `/var/lib/vz/template/iso/${path.basename(imageNamed('ubuntu-cloud').file)}`;
+    const image = cloudImagePath(config);
     await sshExec(context, target, ['qm', 'destroy', id, '--purge'], { okExitCodes: [2, 255] });
     await sshExec(context, target, ['qm', 'create', id, '--name', 'ubuntu-base', '--memory', '2048', '--cores', '2', '--net0', 'virtio,bridge=vmbr0', '--agent', '1', '--serial0', 'socket', '--vga', 'serial0']);
     await sshExec(context, target, ['qm', 'importdisk', id, image, proxmox.storage.pool]);
@@ -160,4 +165,11 @@ export const packerConfig = foundation.task({
     await writeFileIfChanged(context, path.join(directory, 'variables.json'), `${JSON.stringify(variables, null, 2)}\n`);
     await writeFileIfChanged(context, path.join(directory, '.env'), `PKR_VAR_proxmox_password=${credentials.password}\n`);
   },
+});
+
+/** The seed's phases 1-2 as one target (cluster-foundation-setup.py): `tsx deploy.ts foundation`. */
+export const foundationTarget = tasks.task({
+  name: 'foundation',
+  description: 'Foundation setup on Proxmox: validation, tools and storage, packer user, cloud image, base template, packer config',
+  deps: [baseTemplate, packerConfig],
 });

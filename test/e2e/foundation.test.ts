@@ -1,0 +1,210 @@
+// The seed's phases 1-2 (cluster-foundation-setup.py) run for real over SSH, against a FAKE Proxmox command
+// line (test/fixtures/fake-proxmox: no Proxmox runs here) on a test host in its own network namespace:
+// state and resume, drift detection, the token refreshed on every run, the cloud image skipped when
+// present, the packer configuration always rewritten, --skip-phases, --force-rebuild and --status.
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
+import { withTimeout } from '../helpers/project.js';
+import { copyProject, runDeploy } from '../helpers/project-copy.js';
+import { repositoryRoot } from '../helpers/project.js';
+
+interface Context {
+  directory: string;
+  remove: () => void;
+  rig: TestHostRig;
+  pve: TestHost;
+}
+const test = suite<Context>('foundation setup over SSH against a FAKE Proxmox');
+
+const fakeCommands = ['pveum', 'pvesm', 'qm', 'rbd', 'apt-get', 'virt-customize'];
+const cloudImage = Buffer.from('a cloud image for the fake Proxmox\n'.repeat(4096));
+const isoDirectory = '/root/pve/template/iso';
+
+/** The FAKE Proxmox's files, as the test host sees them under its private /root. */
+function fakeHome(context: Context, ...parts: string[]): string {
+  return path.join(context.pve.directory, 'root', 'fake-proxmox', ...parts);
+}
+
+function calls(context: Context): string[][] {
+  return readFileSync(fakeHome(context, 'calls.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[]);
+}
+
+function fakeState(context: Context): { users: Record<string, { password_sha256?: string }>; vms: Record<string, { template: boolean }>; storages: Record<string, string> } {
+  return JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
+}
+
+function environmentFile(rig: TestHostRig): string {
+  const [kvm, pve] = rig.hosts as [TestHost, TestHost];
+  const endpoint = (host: TestHost) => `{ name: '${host.name}', address: '${host.address}', port: ${host.port} }`;
+  const node = (name: string, last: number, vmId: number) => `{ name: '${name}', address: '10.254.254.${last}', vmId: ${vmId} }`;
+  return `import { defineEnvironment } from './schema.js';
+
+/** Test hosts: kvm1 (a management host, real Ansible) and pve1 (a FAKE Proxmox command line). */
+export const pveLab = defineEnvironment({
+  name: 'pve-lab',
+  site: { name: 'Foundation test', domain: 'pve.openspace.test', applyHostChanges: false, airGapped: true },
+  packages: { management: ['openssh-server', 'python3'], nodes: ['python3'] },
+  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
+  managementHosts: [${endpoint(kvm).replace(/ }$/, ', bridges: [] }')}],
+  proxmox: {
+    apiUrl: 'https://${pve.address}:8006/api2/json',
+    tokenId: 'packer@pve!onboarder',
+    token: { file: 'environments/pve-lab/proxmox-token' },
+    nodes: [${endpoint(pve)}],
+    storage: { pool: 'rbd-vms', type: 'rbd', isoStorage: 'rbd-iso', isoDirectory: '${isoDirectory}' },
+    templates: { baseVmId: 9002, goldenVmId: 9001 },
+  },
+  clusters: {
+    mcm: { distribution: 'rke2', controlPlane: [${node('mcm-cp1', 21, 2101)}], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+    osms: { distribution: 'kubeadm', controlPlane: [${node('osms-cp1', 31, 3101)}], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
+    osdc: { distribution: 'kubeadm', controlPlane: [${node('osdc-cp1', 41, 4101)}], apiAddress: '10.254.254.41', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
+  },
+  dns: { server: ${endpoint(kvm)}, zone: 'pve.openspace.test' },
+  versions: { rke2: 'v1.30.4+rke2r1', kubernetes: 'v1.30.4', cilium: '1.16.1', charts: {} },
+});
+`;
+}
+
+test.before(async (context) => {
+  Object.assign(context, copyProject());
+  const { directory } = context;
+  context.rig = await TestHostRig.start({
+    count: 2,
+    names: ['kvm1', 'pve1'],
+    directory: path.join(directory, '.cache', 'rig'),
+    sessionPath: '/root/fake-proxmox/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  });
+  context.pve = context.rig.hosts[1]!;
+
+  // The FAKE Proxmox on pve1: its commands first on the SSH sessions' PATH, a node with an RBD pool.
+  mkdirSync(fakeHome(context, 'bin'), { recursive: true });
+  copyFileSync(path.join(repositoryRoot, 'test', 'fixtures', 'fake-proxmox', 'fake-proxmox.py'), fakeHome(context, 'fake-proxmox.py'));
+  chmodSync(fakeHome(context, 'fake-proxmox.py'), 0o755);
+  for (const command of fakeCommands) symlinkSync('/root/fake-proxmox/fake-proxmox.py', fakeHome(context, 'bin', command));
+  writeFileSync(fakeHome(context, 'state.json'), JSON.stringify({ users: {}, acls: {}, vms: {}, storages: { local: 'dir', 'rbd-vms': 'rbd' } }));
+  writeFileSync(fakeHome(context, 'calls.log'), '');
+  mkdirSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso'), { recursive: true });
+
+  // The environment, and a small cloud image the copy's manifest pins (air-gapped: verified, not fetched).
+  writeFileSync(path.join(directory, 'environments', 'pve-lab.ts'), environmentFile(context.rig));
+  mkdirSync(path.join(directory, 'environments', 'pve-lab'));
+  writeFileSync(path.join(directory, 'environments', 'pve-lab', 'proxmox-token'), 'pve-lab-api-token-0123456789\n');
+  const index = path.join(directory, 'environments', 'index.ts');
+  writeFileSync(
+    index,
+    readFileSync(index, 'utf8')
+      .replace("import { lab } from './lab.js';", "import { lab } from './lab.js';\nimport { pveLab } from './pve-lab.js';")
+      .replace("  lab: () => loadEnvironment('lab', lab, root),", "  lab: () => loadEnvironment('lab', lab, root),\n  'pve-lab': () => loadEnvironment('pve-lab', pveLab, root),"),
+  );
+  const manifest = path.join(directory, 'images', 'manifest.ts');
+  writeFileSync(
+    manifest,
+    readFileSync(manifest, 'utf8')
+      .replace(/sha256: '0e25[^']+'/, `sha256: '${createHash('sha256').update(cloudImage).digest('hex')}'`)
+      .replace('sizeBytes: 587_202_560', `sizeBytes: ${cloudImage.length}`),
+  );
+  writeFileSync(path.join(directory, 'images', 'noble-server-cloudimg-amd64.img'), cloudImage);
+});
+
+test.after(async (context) => {
+  await context.rig?.stop();
+  context.remove();
+});
+
+const cli = (context: Context, args: readonly string[]) => runDeploy(context.directory, ['--env', 'pve-lab', ...args]);
+const ranTasks = (output: string) => [...output.matchAll(/^\[(foundation:[^\]]+)\] run: /gm)].map((match) => match[1]).sort();
+const callsSince = (context: Context, before: number) => calls(context).slice(before).map((argv) => argv.join(' '));
+
+function packerPassword(context: Context): string {
+  const variables = JSON.parse(readFileSync(path.join(context.directory, '.cache', 'state', 'pve-lab', 'packer', 'variables.json'), 'utf8')) as { proxmox_password: string };
+  return variables.proxmox_password;
+}
+
+/** Every file the runs wrote to the console's record: task logs and run records. */
+function logsAndRecords(context: Context): string {
+  const texts: string[] = [];
+  const logs = path.join(context.directory, '.cache', 'logs', 'pve-lab');
+  for (const run of readdirSync(logs)) {
+    if (run === 'latest') continue;
+    for (const file of readdirSync(path.join(logs, run))) texts.push(readFileSync(path.join(logs, run, file), 'utf8'));
+  }
+  const runs = path.join(context.directory, '.cache', 'state', 'pve-lab', 'runs');
+  for (const file of readdirSync(runs)) texts.push(readFileSync(path.join(runs, file), 'utf8'));
+  return texts.join('\n');
+}
+
+test('a first run sets up the foundation; a re-run skips what is done, refreshes the token, and checks the template for drift', withTimeout(600_000, async (context: Context) => {
+  const first = await cli(context, ['foundation']);
+  assert.is(first.code, 0, first.stdout + first.stderr);
+  assert.equal(ranTasks(first.stdout), ['foundation:base-template', 'foundation:cloud-image', 'foundation:packer-config', 'foundation:packer-user', 'foundation:tools-storage', 'foundation:validation']);
+  const made = callsSince(context, 0);
+  for (const call of ['rbd ls rbd-vms', 'apt-get install -y libguestfs-tools', 'pvesm add rbd rbd-iso --pool rbd-vms --content iso,snippets --krbd 0', 'pveum user add packer@pve --comment Onboarder packer user', 'qm create 9002 --name ubuntu-base --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --agent 1 --serial0 socket --vga serial0', 'qm template 9002']) {
+    assert.ok(made.includes(call), `${call} in\n${made.join('\n')}`);
+  }
+  assert.ok(made.includes(`virt-customize -a ${isoDirectory}/noble-server-cloudimg-amd64.img --install qemu-guest-agent --run-command cloud-init clean`));
+  // The cloud image went up whole; the template exists and is one.
+  assert.ok(readFileSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso', 'noble-server-cloudimg-amd64.img')).equals(cloudImage));
+  assert.equal(fakeState(context).vms['9002']?.template, true);
+  // The packer user's password: set on Proxmox, written for packer, never shown or logged.
+  const firstPassword = packerPassword(context);
+  assert.is(fakeState(context).users['packer@pve']?.password_sha256, createHash('sha256').update(firstPassword).digest('hex'));
+  assert.not.match(first.stdout + first.stderr + logsAndRecords(context), firstPassword);
+  const envFile = readFileSync(path.join(context.directory, '.cache', 'state', 'pve-lab', 'packer', '.env'), 'utf8');
+  assert.is(envFile, `PKR_VAR_proxmox_password=${firstPassword}\n`);
+
+  // Nothing changed: the cached phases are skipped, the template's drift check asks Proxmox, and the
+  // credentials and packer files are refreshed (the seed's "token always refreshed").
+  const before = calls(context).length;
+  const second = await cli(context, ['foundation']);
+  assert.is(second.code, 0, second.stdout + second.stderr);
+  assert.equal(ranTasks(second.stdout), ['foundation:packer-config', 'foundation:packer-user']);
+  assert.match(second.stdout, '[foundation:validation] up to date');
+  assert.match(second.stdout, '[foundation:base-template] up to date');
+  const again = callsSince(context, before);
+  assert.ok(again.includes('qm config 9002'), again.join('\n'));
+  assert.ok(!again.some((call) => call.startsWith('pveum user add') || call.startsWith('qm create') || call.startsWith('virt-customize')), again.join('\n'));
+  const secondPassword = packerPassword(context);
+  assert.is.not(secondPassword, firstPassword);
+  assert.is(fakeState(context).users['packer@pve']?.password_sha256, createHash('sha256').update(secondPassword).digest('hex'));
+  assert.not.match(second.stdout + logsAndRecords(context), secondPassword);
+}));
+
+test('drift: a template that is no longer one is rebuilt, and says why', withTimeout(300_000, async (context: Context) => {
+  const statePath = fakeHome(context, 'state.json');
+  const state = JSON.parse(readFileSync(statePath, 'utf8'));
+  state.vms['9002'].template = false;
+  writeFileSync(statePath, JSON.stringify(state));
+  const before = calls(context).length;
+  const run = await cli(context, ['foundation']);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, '[foundation:base-template] run: drift: VM 9002 is not a template');
+  assert.equal(ranTasks(run.stdout), ['foundation:base-template', 'foundation:packer-config', 'foundation:packer-user']);
+  const made = callsSince(context, before);
+  assert.ok(made.includes('qm destroy 9002 --purge') && made.includes('qm template 9002'), made.join('\n'));
+  assert.equal(fakeState(context).vms['9002']?.template, true);
+}));
+
+test('--force-rebuild with --skip-phases validation tools_storage: every other phase runs; a present cloud image is not uploaded again', withTimeout(300_000, async (context: Context) => {
+  const before = calls(context).length;
+  const run = await cli(context, ['foundation', '--force-rebuild', '--skip-phases', 'validation', 'tools_storage']);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.equal(ranTasks(run.stdout), ['foundation:base-template', 'foundation:cloud-image', 'foundation:packer-config', 'foundation:packer-user']);
+  assert.match(run.stdout, '[foundation:validation] skipped (--skip)');
+  assert.match(run.stdout, '[foundation:tools-storage] skipped (--skip)');
+  assert.match(run.stdout, `[foundation:cloud-image] ${isoDirectory}/noble-server-cloudimg-amd64.img is present`);
+  const made = callsSince(context, before);
+  assert.ok(!made.some((call) => call.startsWith('rbd ') || call.startsWith('apt-get') || call.startsWith('virt-customize')), made.join('\n'));
+
+  const status = await cli(context, ['--status', 'foundation']);
+  assert.is(status.code, 0, status.stderr);
+  for (const task of ['foundation:validation', 'foundation:tools-storage', 'foundation:cloud-image', 'foundation:base-template']) {
+    assert.match(status.stdout, new RegExp(`\\n${task.replace(/[:[\]]/g, '\\$&')} +done `), status.stdout);
+  }
+  assert.match(status.stdout, /\nfoundation:packer-user +stale .*always runs/);
+}));
+
+test.run();
