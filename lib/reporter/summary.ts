@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { RunRecord } from '../scheduler/events.js';
-import { logFileName } from './log-files.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
+import { logFileName } from './log-files.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import { formatTable } from './table.js';
 
