@@ -104,8 +104,12 @@ export const cloudImage = foundation.task({
     const remote = cloudImagePath(config);
     const present = await sshExec(context, target, ['test', '-f', remote], { okExitCodes: [1] });
     if (present.exitCode === 0 && !context.dryRun) return context.log.info(`${remote} is present`);
-    await sshUpload(context, target, path.resolve(context.root, imageNamed('ubuntu-cloud').file), remote);
-    await sshExec(context, target, ['virt-customize', '-a', remote, '--install', 'qemu-guest-agent', '--run-command', 'cloud-init clean']);
+    // Uploaded and customized under another name, then renamed: an upload or customization cut short (a
+    // failure, a kill) never leaves a file at the final name that the next run would take as done.
+    const partial = `${remote}.partial`;
+    await sshUpload(context, target, path.resolve(context.root, imageNamed('ubuntu-cloud').file), partial);
+    await sshExec(context, target, ['virt-customize', '-a', partial, '--install', 'qemu-guest-agent', '--run-command', 'cloud-init clean']);
+    await sshExec(context, target, ['mv', '-f', partial, remote]);
   },
 });
 

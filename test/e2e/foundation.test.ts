@@ -3,7 +3,7 @@
 // state and resume, drift detection, the token refreshed on every run, the cloud image skipped when
 // present, the packer configuration always rewritten, --skip-phases, --force-rebuild and --status.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -145,7 +145,7 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   for (const call of ['rbd ls rbd-vms', 'apt-get install -y libguestfs-tools', 'pvesm add rbd rbd-iso --pool rbd-vms --content iso,snippets --krbd 0', 'pveum user add packer@pve --comment Onboarder packer user', 'qm create 9002 --name ubuntu-base --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --agent 1 --serial0 socket --vga serial0', 'qm template 9002']) {
     assert.ok(made.includes(call), `${call} in\n${made.join('\n')}`);
   }
-  assert.ok(made.includes(`virt-customize -a ${isoDirectory}/noble-server-cloudimg-amd64.img --install qemu-guest-agent --run-command cloud-init clean`));
+  assert.ok(made.includes(`virt-customize -a ${isoDirectory}/noble-server-cloudimg-amd64.img.partial --install qemu-guest-agent --run-command cloud-init clean`), made.join('\n'));
   // The cloud image went up whole; the template exists and is one.
   assert.ok(readFileSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso', 'noble-server-cloudimg-amd64.img')).equals(cloudImage));
   assert.equal(fakeState(context).vms['9002']?.template, true);
@@ -171,6 +171,24 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   assert.is.not(secondPassword, firstPassword);
   assert.is(fakeState(context).users['packer@pve']?.password_sha256, createHash('sha256').update(secondPassword).digest('hex'));
   assert.not.match(second.stdout + logsAndRecords(context), secondPassword);
+}));
+
+test('a customization that fails leaves no image at the final name: the next run uploads and customizes again', withTimeout(300_000, async (context: Context) => {
+  const image = path.join(context.pve.directory, 'root', 'pve', 'template', 'iso', 'noble-server-cloudimg-amd64.img');
+  const statePath = fakeHome(context, 'state.json');
+  // As on a node where the image was never uploaded: the customization after this upload fails.
+  rmSync(image);
+  writeFileSync(statePath, JSON.stringify({ ...JSON.parse(readFileSync(statePath, 'utf8')), fail_next_virt_customize: true }));
+  const failed = await cli(context, ['foundation', '--force', 'foundation:cloud-image']);
+  assert.is(failed.code, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /\[foundation:cloud-image\] FAILED: .*virt-customize/);
+  assert.not.ok(existsSync(image), 'no image at the final name');
+  const before = calls(context).length;
+  const resumed = await cli(context, ['foundation']);
+  assert.is(resumed.code, 0, resumed.stdout + resumed.stderr);
+  assert.match(resumed.stdout, '[foundation:cloud-image] run: no stamp (last run failed)');
+  assert.ok(callsSince(context, before).some((call) => call.startsWith('virt-customize -a')), 'customized again');
+  assert.ok(readFileSync(image).equals(cloudImage));
 }));
 
 test('drift: a template that is no longer one is rebuilt, and says why', withTimeout(300_000, async (context: Context) => {
