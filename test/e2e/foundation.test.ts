@@ -225,4 +225,20 @@ test('--force-rebuild with --skip-phases validation tools_storage: every other p
   assert.match(status.stdout, /\nfoundation:packer-user +stale .*always runs/);
 }));
 
+test('validation: a storage pool the node does not have fails the phase with what Proxmox said; nothing after it runs', withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'pve-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  writeFileSync(file, original.replace("pool: 'rbd-vms'", "pool: 'rbd-missing'"));
+  try {
+    const run = await cli(context, ['foundation']);
+    assert.is(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /\[foundation:validation\] run: .*config proxmox\.storage\.pool/);
+    assert.match(run.stdout, "[foundation:validation] FAILED: foundation:validation: command failed with exit code 2: ssh root@");
+    assert.match(run.stdout, "storage 'rbd-missing' does not exist");
+    assert.match(run.stdout, '[foundation] blocked: waiting on foundation:validation, which failed');
+  } finally {
+    writeFileSync(file, original);
+  }
+}));
+
 test.run();
