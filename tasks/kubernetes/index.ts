@@ -22,6 +22,13 @@ function clusterToken(root: string, config: Environment, cluster: string): strin
   return readFileSync(file, 'utf8');
 }
 
+/** A bootstrap token as kubeadm writes them: `[a-z0-9]{6}.[a-z0-9]{16}`. */
+function kubeadmToken(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const characters = [...randomBytes(22)].map((byte) => alphabet[byte % alphabet.length]).join('');
+  return `${characters.slice(0, 6)}.${characters.slice(6)}`;
+}
+
 /**
  * Kubernetes on one cluster (the seed's phase 4): RKE2 for MCM, kubeadm init and join for the others,
  * then Cilium. OSMS and OSDC wait for MCM, which manages them.
@@ -46,7 +53,11 @@ export const kubernetes = tasks.task({
       return;
     }
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', { become: true, extraVars: { cluster_name: inputs.cluster, kubeconfig_path: kubeconfig } });
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', { become: true, extraVars: { cluster_name: inputs.cluster } });
+    // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
+    // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
+    // command line) included. Fresh on every run, valid for an hour.
+    const join = context.dryRun ? { join_token: '(join token)', certificate_key: '(certificate key)' } : { join_token: context.secret(kubeadmToken()), certificate_key: context.secret(randomBytes(32).toString('hex')) };
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', { become: true, extraVars: { cluster_name: inputs.cluster, ...join } });
     if (cluster.cni === 'cilium') {
       await helmUpgradeInstall(context, {
         kubeconfig,

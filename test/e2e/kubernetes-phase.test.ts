@@ -1,0 +1,137 @@
+// The seed's phase 4 (kubeadm init and join, then Cilium) for one cluster, run for real with Ansible over
+// SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
+// control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
+import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { copyProject, runDeploy } from '../helpers/project-copy.js';
+
+interface Context {
+  directory: string;
+  remove: () => void;
+  rig: TestHostRig;
+}
+const test = suite<Context>('kubeadm init and join over Ansible against a FAKE kubeadm');
+
+const fakes = path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes');
+const hostPath = '/root/fake-kubeadm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function host(context: Context, name: string): TestHost {
+  return context.rig.hosts.find((candidate) => candidate.name === name)!;
+}
+
+function kubeadmCalls(context: Context, name: string): string[][] {
+  const file = path.join(host(context, name).directory, 'root', 'fake-kubeadm', 'calls.log');
+  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[]);
+}
+
+function environmentFile(rig: TestHostRig): string {
+  const [cp, worker] = rig.hosts as [TestHost, TestHost];
+  return `import { defineEnvironment } from './schema.js';
+
+/** osdc on two test hosts whose kubeadm is a FAKE; the other clusters' nodes are never contacted. */
+export const k8sLab = defineEnvironment({
+  name: 'k8s-lab',
+  site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', applyHostChanges: false, airGapped: true },
+  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
+  infrastructure: 'existing',
+  managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
+  clusters: {
+    mcm: { distribution: 'rke2', controlPlane: [{ name: 'mcm-cp1', address: '10.254.254.21', vmId: 2101 }], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+    osms: { distribution: 'kubeadm', controlPlane: [{ name: 'osms-cp1', address: '10.254.254.31', vmId: 3101 }], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
+    osdc: {
+      distribution: 'kubeadm',
+      controlPlane: [{ name: '${cp.name}', address: '${cp.address}', vmId: 4101 }],
+      workers: [{ name: '${worker.name}', address: '${worker.address}', vmId: 4111 }],
+      apiAddress: '${cp.address}',
+      podCidr: '10.46.0.0/16',
+      serviceCidr: '10.47.0.0/16',
+    },
+  },
+  dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'k8s.openspace.test' },
+  versions: { rke2: 'v1.30.4+rke2r1', kubernetes: 'v1.30.4', cilium: '1.16.1', charts: {} },
+});
+`;
+}
+
+test.before(async (context) => {
+  Object.assign(context, copyProject());
+  context.rig = await TestHostRig.start({ count: 2, names: ['osdc-cp1', 'osdc-w1'], directory: path.join(context.directory, '.cache', 'rig'), sessionPath: hostPath });
+  for (const each of context.rig.hosts) {
+    const bin = path.join(each.directory, 'root', 'fake-kubeadm', 'bin');
+    mkdirSync(bin, { recursive: true });
+    copyFileSync(path.join(fakes, 'kubeadm'), path.join(bin, 'kubeadm'));
+    // become (sudo) resets PATH to its secure_path: the FAKE goes first there too, in this host's /etc.
+    writeFileSync(path.join(each.directory, 'etc', 'sudoers.d', 'fake-kubeadm'), `Defaults secure_path="${hostPath}"\n`, { mode: 0o440 });
+  }
+  writeFileSync(path.join(context.directory, 'environments', 'k8s-lab.ts'), environmentFile(context.rig));
+  const index = path.join(context.directory, 'environments', 'index.ts');
+  writeFileSync(
+    index,
+    readFileSync(index, 'utf8')
+      .replace("import { lab } from './lab.js';", "import { lab } from './lab.js';\nimport { k8sLab } from './k8s-lab.js';")
+      .replace("  lab: () => loadEnvironment('lab', lab, root),", "  lab: () => loadEnvironment('lab', lab, root),\n  'k8s-lab': () => loadEnvironment('k8s-lab', k8sLab, root),"),
+  );
+});
+
+test.after(async (context) => {
+  await context.rig?.stop();
+  context.remove();
+});
+
+const localLog = (context: Context) => path.join(context.directory, 'fake-kubernetes.log');
+const cli = (context: Context, args: readonly string[]) =>
+  runDeploy(context.directory, ['--env', 'k8s-lab', '--only', 'kubernetes[cluster=osdc]', ...args], { PATH: `${fakes}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: localLog(context) });
+
+/** What the runs wrote: the console's output is checked by the caller; these are the task logs and records. */
+function logsAndRecords(context: Context): string {
+  const texts: string[] = [];
+  const logs = path.join(context.directory, '.cache', 'logs', 'k8s-lab');
+  for (const run of readdirSync(logs).filter((name) => name !== 'latest')) {
+    for (const file of readdirSync(path.join(logs, run))) texts.push(readFileSync(path.join(logs, run, file), 'utf8'));
+  }
+  const runs = path.join(context.directory, '.cache', 'state', 'k8s-lab', 'runs');
+  for (const file of readdirSync(runs)) texts.push(readFileSync(path.join(runs, file), 'utf8'));
+  return texts.join('\n');
+}
+
+test('init on the first control-plane node, the worker joins, Cilium is installed; the join secrets are never shown', withTimeout(300_000, async (context: Context) => {
+  const run = await cli(context, []);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const onControlPlane = kubeadmCalls(context, 'osdc-cp1');
+  assert.equal(onControlPlane.map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm init --config', 'kubeadm token create', 'kubeadm init phase']);
+  const token = onControlPlane[1]![3]!;
+  const certificateKey = onControlPlane[2]![onControlPlane[2]!.indexOf('--certificate-key') + 1]!;
+  assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+  assert.match(certificateKey, /^[0-9a-f]{64}$/);
+  const onWorker = kubeadmCalls(context, 'osdc-w1');
+  assert.equal(onWorker.map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm join']);
+  assert.ok(onWorker[0]!.includes(token), 'the worker joins with the token the engine made');
+  // The admin kubeconfig came back to the engine (0600 is Ansible's fetch; the directory is private).
+  const kubeconfig = readFileSync(path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml'), 'utf8');
+  assert.match(kubeconfig, `server: 'https://${host(context, 'osdc-cp1').address}:6443'`);
+  const local = readFileSync(localLog(context), 'utf8');
+  assert.match(local, /^helm upgrade --install cilium .*images\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
+  assert.match(local, /^kubectl .*rollout status daemonset\/cilium/m);
+  for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context), secret);
+}));
+
+test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
+  const worker = host(context, 'osdc-w1');
+  rmSync(path.join(worker.directory, 'etc', 'kubernetes', 'kubelet.conf'));
+  writeFileSync(path.join(worker.directory, 'root', 'fake-kubeadm', 'fail-join'), '');
+  const run = await cli(context, ['--force', 'kubernetes[cluster=osdc]']);
+  assert.is(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stdout, "couldn't validate the identity of the API Server");
+  // Ansible's failure quotes the module's command line ("cmd"): the token is there, redacted.
+  assert.match(run.stdout, /fatal: \[osdc-w1\]: FAILED! => [^\n]*"cmd": \["kubeadm", "join", [^\n]*"--token", "\*\*\*"/, 'the quoted command line shows where the token was');
+  const calls = kubeadmCalls(context, 'osdc-cp1');
+  const token = calls.filter((argv) => argv[1] === 'token').at(-1)![3]!;
+  const certificateKey = calls.filter((argv) => argv[2] === 'phase').at(-1)!.at(-1)!;
+  for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context), secret);
+}));
+
+test.run();
