@@ -94,7 +94,14 @@ export const environmentSchema = z
       rke2: version,
       kubernetes: version,
       cilium: version,
-      charts: z.record(z.string(), version),
+      /** The platform services' Helm charts, each pinned: a missing one is refused on load, never `latest`. */
+      charts: z.strictObject({
+        'ingress-nginx': version,
+        'kube-prometheus-stack': version,
+        'cert-manager': version,
+        'proxmox-csi-plugin': version,
+        velero: version,
+      }),
     }),
     vaultPassword: secretReference.optional(),
   })

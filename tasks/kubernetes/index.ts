@@ -87,7 +87,7 @@ export const platformServices = tasks.task({
   run: async (context) => {
     const { config, inputs, root } = context;
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
-    const releases = [
+    const releases: { release: keyof Environment['versions']['charts']; chart: string; namespace: string; values: Record<string, unknown> }[] = [
       { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: { controller: { replicaCount: 2 } } },
       { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: { grafana: { enabled: true } } },
       { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: { crds: { enabled: true } } },

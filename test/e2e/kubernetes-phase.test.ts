@@ -52,7 +52,12 @@ export const k8sLab = defineEnvironment({
     },
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'k8s.openspace.test' },
-  versions: { rke2: 'v1.30.4+rke2r1', kubernetes: 'v1.30.4', cilium: '1.16.1', charts: {} },
+  versions: {
+    rke2: 'v1.30.4+rke2r1',
+    kubernetes: 'v1.30.4',
+    cilium: '1.16.1',
+    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1' },
+  },
 });
 `;
 }
@@ -83,8 +88,8 @@ test.after(async (context) => {
 });
 
 const localLog = (context: Context) => path.join(context.directory, 'fake-kubernetes.log');
-const cli = (context: Context, args: readonly string[]) =>
-  runDeploy(context.directory, ['--env', 'k8s-lab', '--only', 'kubernetes[cluster=osdc]', ...args], { PATH: `${fakes}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: localLog(context) });
+const cli = (context: Context, args: readonly string[], only = 'kubernetes[cluster=osdc]') =>
+  runDeploy(context.directory, ['--env', 'k8s-lab', '--only', only, ...args], { PATH: `${fakes}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: localLog(context) });
 
 /** What the runs wrote: the console's output is checked by the caller; these are the task logs and records. */
 function logsAndRecords(context: Context): string {
@@ -132,6 +137,16 @@ test("a failed join is reported with Ansible's message, and the command line it 
   const token = calls.filter((argv) => argv[1] === 'token').at(-1)![3]!;
   const certificateKey = calls.filter((argv) => argv[2] === 'phase').at(-1)!.at(-1)!;
   for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context), secret);
+}));
+
+test('platform services: one Helm release each, every chart at the version the environment pins', withTimeout(120_000, async (context: Context) => {
+  writeFileSync(localLog(context), '');
+  const run = await cli(context, [], 'platform-services[cluster=osdc]');
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const upgrades = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('helm upgrade --install'));
+  const pinned = upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));
+  assert.equal(pinned, ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
+  for (const line of upgrades) assert.match(line, `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`);
 }));
 
 test.run();

@@ -47,6 +47,9 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['an unknown distribution', (e) => (e.clusters.mcm.distribution = 'k3s'), /clusters\.mcm\.distribution: .*"rke2"|'rke2'/],
   ['a cluster without control plane', (e) => (e.clusters.osdc.controlPlane = []), 'clusters.osdc.controlPlane: a cluster needs at least one control-plane node'],
   ['Proxmox infrastructure without Proxmox', (e) => delete e.proxmox, "proxmox: is missing: infrastructure 'proxmox' needs"],
+  // Without a pin, helm would install whatever is newest: refused on load instead.
+  ['a platform chart without a version', (e) => delete e.versions.charts.velero, /versions\.charts\.velero: is missing/],
+  ['an ISO directory that is not absolute', (e) => (e.proxmox.storage.isoDirectory = 'template/iso'), 'proxmox.storage.isoDirectory: an absolute directory path without a trailing /'],
 ];
 
 for (const [name, change, expected] of cases) {
