@@ -8,9 +8,8 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
-import { withTimeout } from '../helpers/project.js';
+import { repositoryRoot, withTimeout } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
-import { repositoryRoot } from '../helpers/project.js';
 
 interface Context {
   directory: string;
