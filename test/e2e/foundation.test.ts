@@ -3,13 +3,13 @@
 // state and resume, drift detection, the token refreshed on every run, the cloud image skipped when
 // present, the packer configuration always rewritten, --skip-phases, --force-rebuild and --status.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
-import { copyProject, runDeploy } from '../helpers/project-copy.js';
+import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
   directory: string;
@@ -63,7 +63,12 @@ export const pveLab = defineEnvironment({
     osdc: { distribution: 'kubeadm', controlPlane: [${node('osdc-cp1', 41, 4101)}], apiAddress: '10.254.254.41', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
   dns: { server: ${endpoint(kvm)}, zone: 'pve.openspace.test' },
-  versions: { rke2: 'v1.30.4+rke2r1', kubernetes: 'v1.30.4', cilium: '1.16.1', charts: {} },
+  versions: {
+    rke2: 'v1.30.4+rke2r1',
+    kubernetes: 'v1.30.4',
+    cilium: '1.16.1',
+    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1' },
+  },
 });
 `;
 }
@@ -89,16 +94,9 @@ test.before(async (context) => {
   mkdirSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso'), { recursive: true });
 
   // The environment, and a small cloud image the copy's manifest pins (air-gapped: verified, not fetched).
-  writeFileSync(path.join(directory, 'environments', 'pve-lab.ts'), environmentFile(context.rig));
+  addEnvironment(directory, 'pve-lab', 'pveLab', environmentFile(context.rig));
   mkdirSync(path.join(directory, 'environments', 'pve-lab'));
   writeFileSync(path.join(directory, 'environments', 'pve-lab', 'proxmox-token'), 'pve-lab-api-token-0123456789\n');
-  const index = path.join(directory, 'environments', 'index.ts');
-  writeFileSync(
-    index,
-    readFileSync(index, 'utf8')
-      .replace("import { lab } from './lab.js';", "import { lab } from './lab.js';\nimport { pveLab } from './pve-lab.js';")
-      .replace("  lab: () => loadEnvironment('lab', lab, root),", "  lab: () => loadEnvironment('lab', lab, root),\n  'pve-lab': () => loadEnvironment('pve-lab', pveLab, root),"),
-  );
   const manifest = path.join(directory, 'images', 'manifest.ts');
   writeFileSync(
     manifest,
@@ -123,19 +121,6 @@ function packerPassword(context: Context): string {
   return variables.proxmox_password;
 }
 
-/** Every file the runs wrote to the console's record: task logs and run records. */
-function logsAndRecords(context: Context): string {
-  const texts: string[] = [];
-  const logs = path.join(context.directory, '.cache', 'logs', 'pve-lab');
-  for (const run of readdirSync(logs)) {
-    if (run === 'latest') continue;
-    for (const file of readdirSync(path.join(logs, run))) texts.push(readFileSync(path.join(logs, run, file), 'utf8'));
-  }
-  const runs = path.join(context.directory, '.cache', 'state', 'pve-lab', 'runs');
-  for (const file of readdirSync(runs)) texts.push(readFileSync(path.join(runs, file), 'utf8'));
-  return texts.join('\n');
-}
-
 test('a first run sets up the foundation; a re-run skips what is done, refreshes the token, and checks the template for drift', withTimeout(600_000, async (context: Context) => {
   const first = await cli(context, ['foundation']);
   assert.is(first.code, 0, first.stdout + first.stderr);
@@ -151,7 +136,7 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   // The packer user's password: set on Proxmox, written for packer, never shown or logged.
   const firstPassword = packerPassword(context);
   assert.is(fakeState(context).users['packer@pve']?.password_sha256, createHash('sha256').update(firstPassword).digest('hex'));
-  assert.not.match(first.stdout + first.stderr + logsAndRecords(context), firstPassword);
+  assert.not.match(first.stdout + first.stderr + logsAndRecords(context.directory, 'pve-lab'), firstPassword);
   const envFile = readFileSync(path.join(context.directory, '.cache', 'state', 'pve-lab', 'packer', '.env'), 'utf8');
   assert.is(envFile, `PKR_VAR_proxmox_password=${firstPassword}\n`);
 
@@ -169,7 +154,7 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   const secondPassword = packerPassword(context);
   assert.is.not(secondPassword, firstPassword);
   assert.is(fakeState(context).users['packer@pve']?.password_sha256, createHash('sha256').update(secondPassword).digest('hex'));
-  assert.not.match(second.stdout + logsAndRecords(context), secondPassword);
+  assert.not.match(second.stdout + logsAndRecords(context.directory, 'pve-lab'), secondPassword);
 }));
 
 test('a customization that fails leaves no image at the final name: the next run uploads and customizes again', withTimeout(300_000, async (context: Context) => {

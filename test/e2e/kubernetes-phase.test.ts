@@ -1,13 +1,13 @@
 // The seed's phase 4 (kubeadm init and join, then Cilium) for one cluster, run for real with Ansible over
 // SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
-import { copyProject, runDeploy } from '../helpers/project-copy.js';
+import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
   directory: string;
@@ -72,14 +72,7 @@ test.before(async (context) => {
     // become (sudo) resets PATH to its secure_path: the FAKE goes first there too, in this host's /etc.
     writeFileSync(path.join(each.directory, 'etc', 'sudoers.d', 'fake-kubeadm'), `Defaults secure_path="${hostPath}"\n`, { mode: 0o440 });
   }
-  writeFileSync(path.join(context.directory, 'environments', 'k8s-lab.ts'), environmentFile(context.rig));
-  const index = path.join(context.directory, 'environments', 'index.ts');
-  writeFileSync(
-    index,
-    readFileSync(index, 'utf8')
-      .replace("import { lab } from './lab.js';", "import { lab } from './lab.js';\nimport { k8sLab } from './k8s-lab.js';")
-      .replace("  lab: () => loadEnvironment('lab', lab, root),", "  lab: () => loadEnvironment('lab', lab, root),\n  'k8s-lab': () => loadEnvironment('k8s-lab', k8sLab, root),"),
-  );
+  addEnvironment(context.directory, 'k8s-lab', 'k8sLab', environmentFile(context.rig));
 });
 
 test.after(async (context) => {
@@ -90,18 +83,6 @@ test.after(async (context) => {
 const localLog = (context: Context) => path.join(context.directory, 'fake-kubernetes.log');
 const cli = (context: Context, args: readonly string[], only = 'kubernetes[cluster=osdc]') =>
   runDeploy(context.directory, ['--env', 'k8s-lab', '--only', only, ...args], { PATH: `${fakes}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: localLog(context) });
-
-/** What the runs wrote: the console's output is checked by the caller; these are the task logs and records. */
-function logsAndRecords(context: Context): string {
-  const texts: string[] = [];
-  const logs = path.join(context.directory, '.cache', 'logs', 'k8s-lab');
-  for (const run of readdirSync(logs).filter((name) => name !== 'latest')) {
-    for (const file of readdirSync(path.join(logs, run))) texts.push(readFileSync(path.join(logs, run, file), 'utf8'));
-  }
-  const runs = path.join(context.directory, '.cache', 'state', 'k8s-lab', 'runs');
-  for (const file of readdirSync(runs)) texts.push(readFileSync(path.join(runs, file), 'utf8'));
-  return texts.join('\n');
-}
 
 test('init on the first control-plane node, the worker joins, Cilium is installed; the join secrets are never shown', withTimeout(300_000, async (context: Context) => {
   const run = await cli(context, []);
@@ -121,7 +102,7 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   const local = readFileSync(localLog(context), 'utf8');
   assert.match(local, /^helm upgrade --install cilium .*images\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
   assert.match(local, /^kubectl .*rollout status daemonset\/cilium/m);
-  for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context), secret);
+  for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
 
 test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
@@ -136,7 +117,7 @@ test("a failed join is reported with Ansible's message, and the command line it 
   const calls = kubeadmCalls(context, 'osdc-cp1');
   const token = calls.filter((argv) => argv[1] === 'token').at(-1)![3]!;
   const certificateKey = calls.filter((argv) => argv[2] === 'phase').at(-1)!.at(-1)!;
-  for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context), secret);
+  for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
 
 test('platform services: one Helm release each, every chart at the version the environment pins', withTimeout(120_000, async (context: Context) => {

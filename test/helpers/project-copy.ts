@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repositoryRoot, type CliResult } from './project.js';
@@ -21,4 +21,31 @@ export function runDeploy(directory: string, args: readonly string[], env: Recor
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/**
+ * Adds an environment to a project copy: `environments/<name>.ts` with `source` (which exports
+ * `exportName`), listed in environments/index.ts beside the bundled ones.
+ */
+export function addEnvironment(directory: string, name: string, exportName: string, source: string): void {
+  writeFileSync(path.join(directory, 'environments', `${name}.ts`), source);
+  const index = path.join(directory, 'environments', 'index.ts');
+  const text = readFileSync(index, 'utf8');
+  const listed = text
+    .replace("import { lab } from './lab.js';", `import { lab } from './lab.js';\nimport { ${exportName} } from './${name}.js';`)
+    .replace("  lab: () => loadEnvironment('lab', lab, root),", `  lab: () => loadEnvironment('lab', lab, root),\n  '${name}': () => loadEnvironment('${name}', ${exportName}, root),`);
+  if (!listed.includes(`'${name}': () =>`)) throw new Error('environments/index.ts no longer has the lines addEnvironment extends');
+  writeFileSync(index, listed);
+}
+
+/** Everything the runs of an environment wrote besides the console: every task log and run record. */
+export function logsAndRecords(directory: string, environment: string): string {
+  const texts: string[] = [];
+  const logs = path.join(directory, '.cache', 'logs', environment);
+  for (const run of readdirSync(logs).filter((name) => name !== 'latest')) {
+    for (const file of readdirSync(path.join(logs, run))) texts.push(readFileSync(path.join(logs, run, file), 'utf8'));
+  }
+  const runs = path.join(directory, '.cache', 'state', environment, 'runs');
+  for (const file of readdirSync(runs)) texts.push(readFileSync(path.join(runs, file), 'utf8'));
+  return texts.join('\n');
 }
