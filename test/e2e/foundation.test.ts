@@ -40,7 +40,8 @@ function environmentFile(rig: TestHostRig): string {
   const [kvm, pve] = rig.hosts as [TestHost, TestHost];
   const endpoint = (host: TestHost) => `{ name: '${host.name}', address: '${host.address}', port: ${host.port} }`;
   const node = (name: string, last: number, vmId: number) => `{ name: '${name}', address: '10.254.254.${last}', vmId: ${vmId} }`;
-  return `import { defineEnvironment } from './schema.js';
+  return `import { lab } from './lab.js';
+import { defineEnvironment } from './schema.js';
 
 /** Test hosts: kvm1 (a management host, real Ansible) and pve1 (a FAKE Proxmox command line). */
 export const pveLab = defineEnvironment({
@@ -63,12 +64,8 @@ export const pveLab = defineEnvironment({
     osdc: { distribution: 'kubeadm', controlPlane: [${node('osdc-cp1', 41, 4101)}], apiAddress: '10.254.254.41', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
   dns: { server: ${endpoint(kvm)}, zone: 'pve.openspace.test' },
-  versions: {
-    rke2: 'v1.30.4+rke2r1',
-    kubernetes: 'v1.30.4',
-    cilium: '1.16.1',
-    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1' },
-  },
+  // The bundled lab's component versions, every chart pinned.
+  versions: lab.versions,
 });
 `;
 }

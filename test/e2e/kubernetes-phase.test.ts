@@ -30,7 +30,8 @@ function kubeadmCalls(context: Context, name: string): string[][] {
 
 function environmentFile(rig: TestHostRig): string {
   const [cp, worker] = rig.hosts as [TestHost, TestHost];
-  return `import { defineEnvironment } from './schema.js';
+  return `import { lab } from './lab.js';
+import { defineEnvironment } from './schema.js';
 
 /** osdc on two test hosts whose kubeadm is a FAKE; the other clusters' nodes are never contacted. */
 export const k8sLab = defineEnvironment({
@@ -52,12 +53,8 @@ export const k8sLab = defineEnvironment({
     },
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'k8s.openspace.test' },
-  versions: {
-    rke2: 'v1.30.4+rke2r1',
-    kubernetes: 'v1.30.4',
-    cilium: '1.16.1',
-    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1' },
-  },
+  // The bundled lab's component versions, every chart pinned.
+  versions: lab.versions,
 });
 `;
 }
