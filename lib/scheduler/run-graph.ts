@@ -261,7 +261,6 @@ async function executeGraph(options: RunOptions, allGroups: Set<ProcessGroups>):
         outcome,
         startedAt: new Date(Date.now() - elapsed).toISOString(),
         durationMs: elapsed,
-        summary: failure.reason,
         failure: options.redactor.redactValue(withoutBulk(failure)),
       });
     }

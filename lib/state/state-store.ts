@@ -16,7 +16,7 @@ export interface LastAttempt {
   readonly outcome: TaskOutcome;
   readonly startedAt: string;
   readonly durationMs: number;
-  /** For failures: the failure's reason (what state files written before `failure` hold). */
+  /** For failures, in state files written before `failure` was kept: the failure's reason. */
   readonly summary?: string;
   /** For failures: why, redacted, without the output tail and stack (those are in the run's task log). */
   readonly failure?: TaskFailure;
