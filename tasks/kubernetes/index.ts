@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Dependency, TaskInstance } from '../../lib/dsl/task.js';
@@ -25,7 +25,8 @@ function clusterToken(root: string, config: Environment, cluster: string): strin
 /** A bootstrap token as kubeadm writes them: `[a-z0-9]{6}.[a-z0-9]{16}`. */
 function kubeadmToken(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const characters = [...randomBytes(22)].map((byte) => alphabet[byte % alphabet.length]).join('');
+  // randomInt draws each character uniformly (a byte modulo 36 would favour the first four).
+  const characters = Array.from({ length: 22 }, () => alphabet[randomInt(alphabet.length)]).join('');
   return `${characters.slice(0, 6)}.${characters.slice(6)}`;
 }
 
