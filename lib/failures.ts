@@ -1,7 +1,7 @@
 import type { SourceLocation, TaskId } from './dsl/ids.js';
 
 /** Everything that can go wrong, as data. One renderer (reporter/render-failure.ts) turns each into a message. */
-export type Failure = ConfigurationFailure | TaskFailure;
+export type Failure = ConfigurationFailure | TaskFailure | EngineFailure;
 
 /** Problems found before anything runs: usage, task code, environment, state. Exit code 2. */
 export type ConfigurationFailure =
@@ -37,7 +37,27 @@ export type ConfigurationFailure =
       readonly pid: number;
       readonly host: string;
       readonly startedAt: string;
-    };
+    }
+  /** A module of the project threw while it was imported (`circular`: it reached an import not yet defined). */
+  | { readonly reason: 'project-load-failed'; readonly thrown: ThrownError; readonly circular: boolean }
+  /** A command that forgets state was not confirmed (no terminal to ask, or not answered yes). */
+  | { readonly reason: 'not-confirmed'; readonly option: string }
+  | { readonly reason: 'no-run-recorded'; readonly environment: string };
+
+/** Something that went wrong outside any task: exit code 1, as a failed task. */
+export type EngineFailure =
+  /** An exception escaped every task (thrown in a callback, a promise nobody awaited): the run stopped. */
+  | { readonly reason: 'escaped-exception'; readonly thrown: ThrownError }
+  /** The engine itself failed: a bug, reported with its stack under --verbose. */
+  | { readonly reason: 'internal-error'; readonly thrown: ThrownError };
+
+/** An exception as a failure keeps it: where in the project it was thrown, if there. */
+export interface ThrownError {
+  readonly name: string;
+  readonly message: string;
+  readonly location?: SourceLocation;
+  readonly stack?: string;
+}
 
 /** Why one task did not succeed. Exit code 1 (130 when interrupted). */
 export type TaskFailure =
@@ -63,7 +83,9 @@ export type TaskFailure =
   | { readonly reason: 'source-missing'; readonly task: TaskId; readonly path: string }
   | { readonly reason: 'interrupted'; readonly task: TaskId }
   /** The event loop ran dry while the task's body was still waiting: no timer, process or I/O can wake it. */
-  | { readonly reason: 'never-settled'; readonly task: TaskId };
+  | { readonly reason: 'never-settled'; readonly task: TaskId }
+  /** A dry run does not walk a body that does not declare `supportsDryRun`: its commands are not known. */
+  | { readonly reason: 'no-dry-run'; readonly task: TaskId };
 
 export type Result<Value, Error = Failure> =
   | { readonly ok: true; readonly value: Value }
@@ -79,3 +101,4 @@ export function unreachable(value: never): never {
 
 /** Exit codes, documented in the README. */
 export const ExitCode = { success: 0, taskFailed: 1, usage: 2, interrupted: 130 } as const;
+

@@ -1,6 +1,10 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import { HeldOutput } from '../reporter/held-output.js';
+import { JsonReporter } from '../reporter/json-reporter.js';
+import { PlainReporter } from '../reporter/plain-reporter.js';
 import type { Reporter } from '../reporter/reporter.js';
+import { TtyReporter } from '../reporter/tty-reporter.js';
 import type { CliOptions } from './parse-args.js';
 
 export type ConsoleOutput = Writable & { readonly isTTY?: boolean; readonly columns?: number };
@@ -8,20 +12,14 @@ export type ConsoleOutput = Writable & { readonly isTTY?: boolean; readonly colu
 /** The options that pick and shape the console reporter. */
 export type ConsoleOptions = Pick<CliOptions, 'json' | 'output' | 'verbose'>;
 
-/**
- * JSON when asked; the live view on a terminal; otherwise plain prefixed lines. Only the one picked is
- * loaded: each module is a round trip through tsx's loader, and a replayed run has little else to do.
- */
-export async function consoleReporter(options: ConsoleOptions, stdout: ConsoleOutput, logDirectory: string): Promise<Reporter> {
-  if (options.json) return new (await import('../reporter/json-reporter.js')).JsonReporter(stdout);
+/** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
+export function consoleReporter(options: ConsoleOptions, stdout: ConsoleOutput, logDirectory: string): Reporter {
+  if (options.json) return new JsonReporter(stdout);
   const terminal = stdout.isTTY === true && process.env.TERM !== 'dumb';
   if (options.output === 'live' || (options.output === 'auto' && terminal)) {
-    return new (await import('../reporter/tty-reporter.js')).TtyReporter(stdout, { color: !('NO_COLOR' in process.env), logDirectory });
+    return new TtyReporter(stdout, { color: !('NO_COLOR' in process.env), logDirectory });
   }
-  const [{ PlainReporter }, holdOutput] = await Promise.all([
-    import('../reporter/plain-reporter.js'),
-    options.output === 'group' ? import('../reporter/held-output.js').then(({ HeldOutput }) => () => new HeldOutput()) : undefined,
-  ]);
+  const holdOutput = options.output === 'group' ? () => new HeldOutput() : undefined;
   return new PlainReporter(stdout, holdOutput, { showSkipped: true, verbose: options.verbose, logDirectory });
 }
 

@@ -3,6 +3,7 @@ import { graphFormats, type GraphFormat } from '../graph/format-graph.js';
 import { suggestName } from '../graph/suggest.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import type { OutputMode } from '../reporter/plain-reporter.js';
+import { failureModes, type FailureMode } from '../scheduler/run-graph.js';
 
 export type Command = 'run' | 'help' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'dry-run' | 'reset' | 'reset-state';
 
@@ -20,7 +21,8 @@ export interface CliOptions {
   readonly skipPhases: readonly string[];
   readonly only: readonly string[];
   readonly concurrency: number | undefined;
-  readonly keepGoing: boolean;
+  /** What a failed task does to the rest of the run (--on-failure; -k is `continue`). */
+  readonly onFailure: FailureMode;
   readonly timeoutMs: number | undefined;
   readonly output: OutputMode | 'live' | 'auto';
   readonly verbose: boolean;
@@ -51,6 +53,7 @@ const optionSpec = {
   only: { type: 'string', multiple: true },
   concurrency: { type: 'string', short: 'j' },
   'keep-going': { type: 'boolean', short: 'k' },
+  'on-failure': { type: 'string' },
   timeout: { type: 'string' },
   output: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
@@ -135,6 +138,11 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
       return fail(usage(`--concurrency '${values.concurrency}' is not a positive whole number`, 'e.g. --concurrency 4'));
     }
   }
+  const onFailure = values['on-failure'] ?? (values['keep-going'] ? 'continue' : 'no-new');
+  if (!(failureModes as readonly string[]).includes(onFailure)) {
+    return fail(usage(`--on-failure '${onFailure}' is not known`, `use one of ${failureModes.join(', ')}`));
+  }
+  if (values['keep-going'] && onFailure !== 'continue') return fail(usage(`--keep-going and --on-failure ${onFailure} cannot be combined`, 'give one of them'));
   const inContainer = values.container || values['container-build'] || values['container-save'];
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
@@ -161,7 +169,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     skipPhases: list(values['skip-phases']),
     only,
     concurrency,
-    keepGoing: values['keep-going'] ?? false,
+    onFailure: onFailure as FailureMode,
     timeoutMs,
     output,
     verbose: values.verbose ?? false,
@@ -190,7 +198,10 @@ Options
   --skip <task>           do not run these tasks; dependents use their last stamp; also --skip-phases
   --only <task>           run just these tasks (the targets, if none given); dependencies assumed done
   --concurrency, -j N     tasks at once (default: number of CPUs)
-  --keep-going, -k        after a failure, run every branch that does not depend on it
+  --on-failure MODE       after a task fails: no-new (default: start nothing new, let running tasks
+                          finish), continue (run every branch that does not depend on it), kill (stop
+                          running tasks too)
+  --keep-going, -k        --on-failure continue
   --timeout DURATION      one time limit for every task of this run (600 = seconds, or 10m, 1h; 0: none)
   --output MODE           auto (default: live on a terminal, else interleaved), live, interleaved
                           (prefixed lines), or group (a task's output printed whole when it ends)

@@ -41,7 +41,7 @@ export function environmentNameOf(requested: string | undefined, defaultEnvironm
 
 /**
  * Creates (if missing) and checks the directories a run writes to, before it starts anything: a file in the
- * way found after a two-hour run would lose its logs or its record. A run and its replay both call it.
+ * way found after a two-hour run would lose its logs or its record. Every command that takes the run lock calls it.
  */
 export function prepareRunDirectories(paths: { readonly stateDirectory: string; readonly logDirectory: string }): Result<void, ConfigurationFailure> {
   const needed: readonly (readonly [string, string])[] = [

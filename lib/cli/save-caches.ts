@@ -1,4 +1,4 @@
-import type { RunRecord } from '../scheduler/events.js';
+import type { RunRecord } from '../state/run-record.js';
 import { fileErrorCode } from '../state/prepare-directory.js';
 import { pruneRunHistory, runsKept, saveRunRecord, type RunHistoryPaths } from '../state/run-records.js';
 

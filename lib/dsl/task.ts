@@ -94,6 +94,10 @@ export interface TaskInstance {
   readonly boundAt: SourceLocation;
 }
 
+/**
+ * A definition of any inputs, config and vars, as the graph holds them side by side. `any` must stay: `run`
+ * takes its context as a parameter, so a TaskDefinition<S, SiteConfig, V> is not a TaskDefinition<unknown...>.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTaskDefinition = TaskDefinition<any, any, any>;
 

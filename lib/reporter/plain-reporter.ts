@@ -19,8 +19,7 @@ export class PlainReporter implements Reporter {
   private readonly out: LineWriter;
 
   /**
-   * `holdOutput`: group mode, with what holds a task's lines until it ends (the caller loads HeldOutput
-   * only then: a replayed run, which never groups, does not pay for its modules); without it, interleaved.
+   * `holdOutput`: group mode, with what holds a task's lines until it ends; without it, interleaved.
    */
   constructor(
     out: Writable,

@@ -1,5 +1,5 @@
 import { formatLocation } from '../dsl/ids.js';
-import { unreachable, type Failure } from '../failures.js';
+import { unreachable, type Failure, type ThrownError } from '../failures.js';
 
 /** One line: what is wrong, where, and what to do about it. */
 export function renderFailure(failure: Failure): string {
@@ -26,6 +26,20 @@ export function renderFailure(failure: Failure): string {
       return `cannot use ${failure.path} for ${failure.purpose}: ${describePathError(failure.code)}`;
     case 'state-locked':
       return `another run holds ${failure.file} (pid ${failure.pid} on ${failure.host}, started ${failure.startedAt}): wait for it to finish, or stop it`;
+    case 'project-load-failed': {
+      const hint = failure.circular ? 'modules import each other in a circle: reach a task of the other module with a thunk, deps: [() => task]' : 'fix that module';
+      return `${where(failure.thrown)}loading the project threw ${failure.thrown.name}: ${failure.thrown.message}: ${hint}`;
+    }
+    case 'not-confirmed':
+      return `${failure.option} needs confirmation: answer y, or pass --yes`;
+    case 'no-run-recorded':
+      return `no run has been recorded for this environment yet: run a target first (environment ${failure.environment})`;
+    case 'escaped-exception':
+      return `${where(failure.thrown)}an exception escaped the tasks (thrown in a callback, or a promise nobody awaited): ${failure.thrown.name}: ${failure.thrown.message}: the run stops; catch it in the task, or await the promise`;
+    case 'internal-error':
+      return `internal error: ${failure.thrown.message}`;
+    case 'no-dry-run':
+      return `${failure.task}: its body does not declare supportsDryRun, so it is not walked`;
     case 'exit-non-zero': {
       const how = failure.exitCode !== null ? `exit code ${failure.exitCode}` : `signal ${failure.signal}`;
       const explanation = failure.explanation ? `: ${failure.explanation}` : '';
@@ -46,6 +60,16 @@ export function renderFailure(failure: Failure): string {
     default:
       return unreachable(failure);
   }
+}
+
+/** `file:line: ` where the project threw it, or nothing. */
+function where(thrown: ThrownError): string {
+  return thrown.location ? `${formatLocation(thrown.location)}: ` : '';
+}
+
+/** The stack trace a failure carries, shown under --verbose; undefined for failures without one. */
+export function stackOf(failure: Failure): string | undefined {
+  return 'thrown' in failure ? failure.thrown.stack : 'stack' in failure ? failure.stack : undefined;
 }
 
 /** What a file system error says about a path, and what to do about it. */

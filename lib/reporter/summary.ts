@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { RunRecord } from '../scheduler/events.js';
+import type { RunRecord } from '../state/run-record.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { logFileName } from './log-files.js';
 import { formatDuration, renderFailure } from './render-failure.js';

@@ -1,6 +1,6 @@
 import type { TaskId } from '../dsl/ids.js';
 import type { TaskFailure } from '../failures.js';
-import type { RunReason, SkipReason } from './run-reason.js';
+import type { RunReason, RunRecord, SkipReason } from '../state/run-record.js';
 
 /**
  * What the engine reports. It never prints: reporters and log files turn these events into output.
@@ -57,34 +57,6 @@ export type EngineEvent =
 
 export type OutputStream = 'stdout' | 'stderr' | 'log';
 
-export type RunOutcome = 'succeeded' | 'failed' | 'interrupted';
-
-export type TaskRunOutcome = 'succeeded' | 'failed' | 'skipped' | 'blocked' | 'not-started' | 'interrupted';
-
-/** The record of one run, saved under .cache/ and printed by `--summary`. */
-export interface RunRecord {
-  readonly runId: string;
-  readonly environment: string;
-  readonly targets: readonly string[];
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly durationMs: number;
-  readonly outcome: RunOutcome;
-  readonly tasks: readonly TaskRunRecord[];
-  /** The chain of tasks that decided the run's length, with their durations. */
-  readonly criticalPath: readonly TaskId[];
-  readonly counts: Readonly<Record<TaskRunOutcome, number>>;
-}
-
-export interface TaskRunRecord {
-  readonly task: TaskId;
-  readonly outcome: TaskRunOutcome;
-  readonly reason?: RunReason;
-  readonly skipped?: SkipReason;
-  readonly attempts: number;
-  readonly durationMs: number;
-  readonly failure?: TaskFailure;
-  readonly waitingOn?: TaskId;
-}
+export type { RunRecord };
 
 export type EventListener = (event: EngineEvent) => void;

@@ -1,17 +1,17 @@
 import type { TaskId } from '../dsl/ids.js';
+import type { TaskFailure } from '../failures.js';
 import type { TaskGraph } from '../graph/build-graph.js';
+import type { ProcessGroups } from '../process/process-groups.js';
+import { withScratchPathsNamed } from '../state/scratch-directory.js';
 import type { PlannedTask } from './plan-run.js';
-import type { ProcessGroups } from './process-groups.js';
 import type { Redactor } from './redactor.js';
 import { runAttempt } from './run-task.js';
-import { renderFailure } from '../reporter/render-failure.js';
-import { withScratchPathsNamed } from '../state/scratch-directory.js';
 
 /** The commands a planned task would run, found by running its body in dry-run mode. */
 export interface PlannedCommands {
   readonly commands: readonly string[];
-  /** Set when the body could not be walked through without the real results of earlier commands. */
-  readonly unknown?: string;
+  /** Why the commands after these are not known: the body was not walked, or needed the real results of earlier commands. */
+  readonly notWalked?: TaskFailure;
 }
 
 /**
@@ -30,7 +30,7 @@ export async function planCommands(
     const instance = graph.nodes.get(step.task)!.instance;
     if (!instance.definition.spec.run) continue;
     if (!instance.definition.spec.supportsDryRun) {
-      result.set(step.task, { commands: [], unknown: 'its body does not declare supportsDryRun, so it is not walked' });
+      result.set(step.task, { commands: [], notWalked: { reason: 'no-dry-run', task: step.task } });
       continue;
     }
     const commands: string[] = [];
@@ -47,7 +47,7 @@ export async function planCommands(
       allGroups,
       dryRun: true,
     });
-    result.set(step.task, attempt.ok ? { commands } : { commands, unknown: renderFailure(attempt.failure) });
+    result.set(step.task, attempt.ok ? { commands } : { commands, notWalked: attempt.failure });
   }
   return result;
 }

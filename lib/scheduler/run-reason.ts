@@ -1,22 +1,7 @@
-import type { TaskId } from '../dsl/ids.js';
 import { unreachable } from '../failures.js';
 import { formatConfigPath } from '../stamps/config-path.js';
 import type { Change } from '../stamps/fingerprint.js';
-
-/** Why a task runs. */
-export type RunReason =
-  | { readonly kind: 'no-stamp'; readonly lastOutcome?: 'failed' | 'interrupted' }
-  | { readonly kind: 'forced' }
-  | { readonly kind: 'always' }
-  | { readonly kind: 'drift'; readonly detail: string }
-  | { readonly kind: 'changed'; readonly changes: readonly Change[] };
-
-/** Why a task does not run. */
-export type SkipReason =
-  | { readonly kind: 'fresh' }
-  | { readonly kind: 'skipped-by-user' }
-  | { readonly kind: 'assumed-done' }
-  | { readonly kind: 'not-applicable'; readonly detail: string };
+import type { RunReason, SkipReason } from '../state/run-record.js';
 
 export function describeRunReason(reason: RunReason): string {
   switch (reason.kind) {
@@ -71,4 +56,4 @@ export function describeSkipReason(reason: SkipReason): string {
   }
 }
 
-export type { TaskId };
+export type { RunReason, SkipReason };

@@ -1,3 +1,4 @@
+import { ProcessOutput } from 'zx/core';
 import { locationInProject } from '../dsl/call-site.js';
 import { CommandFailure } from '../dsl/command-failure.js';
 import type { TaskContext } from '../dsl/context.js';
@@ -7,10 +8,10 @@ import type { CheckResult, TaskInstance } from '../dsl/task.js';
 import type { TaskFailure } from '../failures.js';
 import { ConfigReadRecorder, type ConfigReads } from '../stamps/config-reads.js';
 import type { EngineEvent } from './events.js';
-import type { ProcessGroups } from './process-groups.js';
+import type { GroupListener, ProcessGroups } from '../process/process-groups.js';
 import type { Redactor } from './redactor.js';
 import type { TaskOutput } from './task-output.js';
-import { TaskScope, zxProcessOutput, type StopReason } from './task-scope.js';
+import { TaskScope, type StopReason } from './task-scope.js';
 
 /** What running one task needs from the run around it. */
 export interface TaskEnvironment {
@@ -24,6 +25,8 @@ export interface TaskEnvironment {
   readonly graceMs: number;
   /** Every process group of the run, so a second Ctrl-C can kill them all at once. */
   readonly allGroups: Set<ProcessGroups>;
+  /** Told of every process group a task starts and ends (the run's record of them). */
+  readonly groupListener?: GroupListener;
   /** Report commands instead of running them (`--dry-run`). */
   readonly dryRun?: boolean;
   /** `--timeout`: replaces every task's own time limit for this run (slow networks, the seeds' --timeout). */
@@ -88,9 +91,8 @@ async function withTaskScope<Success extends { ok: true }>(
     return winner;
   } catch (error) {
     if (scope.stopReason !== 'none') return { ok: false, failure: stoppedFailure(task, scope.stopReason, timeoutMs) };
-    const ProcessOutput = zxProcessOutput();
     const failure =
-      ProcessOutput && error instanceof ProcessOutput ? processFailure(task, error, scope.zxCommands, scope.output, environment) : failureFromError(task, error, environment);
+      error instanceof ProcessOutput ? processFailure(task, error, scope.zxCommands, scope.output, environment) : failureFromError(task, error, environment);
     return { ok: false, failure: mapFailure(failure) };
   } finally {
     if (timer) clearTimeout(timer);
@@ -106,24 +108,13 @@ function stopOnTimeout(scope: TaskScope, timeoutMs: number): void {
   scope.stop('timeout', new Error(`timed out after ${timeoutMs} ms`));
 }
 
-/** The scopes running under each run signal: one abort listener per run, not one per task. */
-const scopesBySignal = new WeakMap<AbortSignal, Set<TaskScope>>();
-
 function watchRunSignal(signal: AbortSignal, scope: TaskScope): void {
   if (signal.aborted) return scope.stop('interrupted', new Error('the run was interrupted'));
-  let scopes = scopesBySignal.get(signal);
-  if (!scopes) {
-    const running = (scopes = new Set());
-    scopesBySignal.set(signal, running);
-    signal.addEventListener('abort', () => {
-      for (const each of running) each.stop('interrupted', new Error('the run was interrupted'));
-    }, { once: true });
-  }
-  scopes.add(scope);
+  signal.addEventListener('abort', scope.interrupt);
 }
 
 function unwatchRunSignal(signal: AbortSignal, scope: TaskScope): void {
-  scopesBySignal.get(signal)?.delete(scope);
+  signal.removeEventListener('abort', scope.interrupt);
 }
 
 /**

@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
-import type { LogEntry, Shell } from 'zx';
+import { $ as zx, type LogEntry, type Shell } from 'zx/core';
 import type { CommandReporter, ExecuteOptions, ProgramExit, TaskContext, TaskLogger } from '../dsl/context.js';
 import type { TaskId } from '../dsl/ids.js';
 import type { TaskInstance } from '../dsl/task.js';
 import type { ConfigReadRecorder } from '../stamps/config-reads.js';
 import type { EngineEvent } from './events.js';
-import { ProcessGroups } from './process-groups.js';
+import { ProcessGroups, type GroupListener } from '../process/process-groups.js';
 import type { Redactor } from './redactor.js';
 import { TaskOutput } from './task-output.js';
 
@@ -16,40 +15,12 @@ export interface ScopeEnvironment {
   readonly redactor: Redactor;
   readonly emit: (event: EngineEvent) => void;
   readonly dryRun?: boolean;
+  /** Told of every process group a task starts and ends (the run's record of them). */
+  readonly groupListener?: GroupListener;
 }
 
 /** 'stalled': the event loop ran dry while the body still waited, so nothing can ever wake it. */
 export type StopReason = 'none' | 'timeout' | 'interrupted' | 'stalled';
-
-type ZxCore = typeof import('zx/core');
-let zxCore: ZxCore | undefined;
-const requireFromEngine = createRequire(import.meta.url);
-
-/**
- * zx's core, loaded the first time a task touches `$` (a run of tasks that never do, or where everything is
- * up to date, never pays for it). Its ESM entry re-exports this same CommonJS module, so classes such as
- * ProcessOutput are one and the same for tasks that import 'zx' themselves.
- */
-function loadZx(): ZxCore {
-  return (zxCore ??= requireFromEngine('zx/core') as ZxCore);
-}
-
-/** zx's ProcessOutput class once zx is loaded (nothing can have thrown one before). */
-export function zxProcessOutput(): ZxCore['ProcessOutput'] | undefined {
-  return zxCore?.ProcessOutput;
-}
-
-const environmentSnapshots = new WeakMap<ScopeEnvironment, NodeJS.ProcessEnv>();
-
-/**
- * The engine's environment variables as a plain object, copied once per run: reading `process.env` goes
- * through a native getter per variable, which cost ~0.1 ms per task when copied for each one.
- */
-function processEnvironment(environment: ScopeEnvironment): NodeJS.ProcessEnv {
-  let snapshot = environmentSnapshots.get(environment);
-  if (!snapshot) environmentSnapshots.set(environment, (snapshot = { ...process.env }));
-  return snapshot;
-}
 
 /**
  * The context one attempt of a task runs in: its output, process groups, abort state, and the TaskContext
@@ -91,7 +62,7 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     this.root = environment.root;
     this.dryRun = environment.dryRun ?? false;
     this.output = new TaskOutput(instance.id, environment.emit, environment.redactor);
-    this.groups = new ProcessGroups(this.dryRun, (message) => this.log.warn(message));
+    this.groups = new ProcessGroups(this.dryRun, (message) => this.log.warn(message), environment.groupListener);
     this.log = new ScopeLogger(this.output);
     this.commands = new ScopeCommands(this);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
@@ -99,6 +70,9 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     this.secret = this.secret.bind(this);
     this.execute = this.execute.bind(this);
   }
+
+  /** Stops the task because the whole run was interrupted (a listener on the run's signal). */
+  readonly interrupt = () => this.stop('interrupted', new Error('the run was interrupted'));
 
   get stopReason(): StopReason {
     return this.stopReasonKind;
@@ -133,14 +107,14 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     // Bound to this task on first use: cwd, abort signal, process groups, environment, and every command
     // and output line reported as the task's events.
     if (!this.shell) {
-      const bound = loadZx().$({
+      const bound = zx({
         cwd: this.root,
         verbose: true,
         quiet: false,
         signal: this.signal,
         spawn: this.groups.spawnFunction,
         spawnSync: this.groups.spawnSyncFunction,
-        env: { ...processEnvironment(this.environment) },
+        env: { ...process.env },
         log: this.logZxEntry.bind(this),
       });
       // zx's bound shell has no `.sync`; give it one with the same options.
@@ -155,8 +129,7 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
         program,
         args,
         cwd: options.cwd ?? this.root,
-        baseEnvironment: processEnvironment(this.environment),
-        ...(options.env ? { env: options.env } : {}),
+        env: { ...process.env, ...options.env },
         ...(options.input !== undefined ? { input: options.input } : {}),
       },
       { stdout: options.stdout ?? ignoreOutput, stderr: options.stderr ?? ignoreOutput },

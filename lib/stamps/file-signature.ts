@@ -4,7 +4,7 @@ import fs, { type BigIntStats } from 'node:fs';
  * Whether a file is still the one seen before, without reading it: device, inode, mode, size, and
  * modification and change times in nanoseconds (the change time cannot be set back by hand; a directory's
  * change when an entry is added, removed or renamed), as git's index decides it. Everything remembered
- * about a file by its metadata goes by it: source digests, tool versions, the up-to-date cache.
+ * about a file by its metadata goes by it: source digests and tool versions.
  */
 export function signatureOf(stats: BigIntStats): string {
   return `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;

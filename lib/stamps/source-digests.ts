@@ -1,14 +1,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
+import { glob, isDynamicPattern } from 'tinyglobby';
 import { keyedRecord } from '../dsl/keyed-record.js';
 import type { SourcePattern } from '../dsl/task.js';
-import { writeFileAtomic } from '../state/atomic-write.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { digestFile } from './digest.js';
 import { rememberableSignature, signatureOf } from './file-signature.js';
-
-/** Loaded on first use and kept: each import() is a round trip through tsx's loader thread. */
-let globbing: Promise<typeof import('tinyglobby')> | undefined;
 
 interface CachedDigest {
   /** The file's signature (file-signature.ts) when it was read. */
@@ -59,7 +57,6 @@ export class SourceDigests {
   async digest(patterns: readonly SourcePattern[]): Promise<SourceDigestResult> {
     const files = new Set<string>();
     const absent: string[] = [];
-    const { glob, isDynamicPattern } = await (globbing ??= import('tinyglobby'));
     for (const entry of patterns) {
       const pattern = typeof entry === 'string' ? entry : entry.path;
       if (isDynamicPattern(pattern)) {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, promises as fs, statSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { keyedRecord } from '../dsl/keyed-record.js';
-import { writeFileAtomic } from '../state/atomic-write.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { rememberableSignature, signatureOf } from './file-signature.js';
 
 /** A version as a tool printed it, and the executable it came from. */

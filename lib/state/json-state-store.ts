@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { TaskId } from '../dsl/ids.js';
 import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
 import type { LastAttempt, Stamp, StateStore, TaskRecord } from './state-store.js';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { RunRecord } from '../scheduler/events.js';
-import { writeFileAtomic } from './atomic-write.js';
+import type { RunRecord } from './run-record.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fileErrorCode } from './prepare-directory.js';
 
 /** How many runs of an environment keep their record, and how many of those that wrote logs keep them. */

@@ -84,7 +84,7 @@ export async function runCommand(context: ToolContext, argv: readonly string[], 
     const why =
       code === 'ENOENT'
         ? `'${program}' was not found (is it installed and on PATH, or is ${cwd} missing?)`
-        : `'${program}' could not be started (${code === 'ESPAWNER' ? message : (code ?? message)})`;
+        : `'${program}' could not be started (${code ?? message})`;
     throw new CommandFailure(commandLine, null, null, tail(interleaved.text()), why);
   }
   finished(exit.exitCode, exit.signal);

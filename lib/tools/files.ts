@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../state/atomic-write.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { ToolContext } from './command.js';
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FixtureProject, withTimeout, type CliResult } from '../helpers/project.js';
+import { FixtureProject, withProject, withTimeout, type CliResult } from '../helpers/project.js';
 
 /** Every configuration error: one line on stderr, exit code 2, no stack trace. */
 function assertOneLineError(result: CliResult, pattern: RegExp | string) {
@@ -14,109 +14,64 @@ function assertOneLineError(result: CliResult, pattern: RegExp | string) {
   assert.not.match(result.stderr, '    at ');
 }
 
-test('a cycle is reported with its path and definition sites', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('cycle');
-  try {
-    const result = await project.run(['golden-image']);
-    assertOneLineError(result, /tasks\.ts:5: dependency cycle golden-image -> packer-config -> golden-image: remove one of these dependencies \(golden-image at tasks\.ts:5, packer-config at tasks\.ts:4\)/);
-  } finally {
-    project.remove();
-  }
-}));
+test('a cycle is reported with its path and definition sites', withTimeout(30_000, () => withProject('cycle', async (project) => {
+  const result = await project.run(['golden-image']);
+  assertOneLineError(result, /tasks\.ts:5: dependency cycle golden-image -> packer-config -> golden-image: remove one of these dependencies \(golden-image at tasks\.ts:5, packer-config at tasks\.ts:4\)/);
+})));
 
-test('an unknown target suggests the nearest name', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    assertOneLineError(await project.run(['osdx']), "unknown task 'osdx': did you mean 'osdc'?");
-    assertOneLineError(await project.run(['copy-ssh-key']), "did you mean 'node-prep:copy-ssh-key'?");
-    assertOneLineError(await project.run(['osdc', '--skip', 'dsn']), "unknown task 'dsn': did you mean 'dns'?");
-  } finally {
-    project.remove();
-  }
-}));
+test('an unknown target suggests the nearest name', withTimeout(30_000, () => withProject('basic', async (project) => {
+  assertOneLineError(await project.run(['osdx']), "unknown task 'osdx': did you mean 'osdc'?");
+  assertOneLineError(await project.run(['copy-ssh-key']), "did you mean 'node-prep:copy-ssh-key'?");
+  assertOneLineError(await project.run(['osdc', '--skip', 'dsn']), "unknown task 'dsn': did you mean 'dns'?");
+})));
 
-test('an unknown flag, a bad value and a missing target are usage errors', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    assertOneLineError(await project.run(['osdc', '--forse', 'dns']), "unknown option '--forse': did you mean '--force'?");
-    assertOneLineError(await project.run(['osdc', '--concurrency', 'many']), "--concurrency 'many' is not a positive whole number");
-    assertOneLineError(await project.run(['osdc', '-j', '-1']), "option '-j' is missing its value, or its value starts with '-': write a value starting with '-' as --concurrency=<value>");
-    assertOneLineError(await project.run(['osdc', '--concurrency=-1']), "--concurrency '-1' is not a positive whole number");
-    assertOneLineError(await project.run([]), 'no target given');
-    assertOneLineError(await project.run(['osdc', '--env', 'prod']), "unknown environment 'prod': choose one of test");
-  } finally {
-    project.remove();
-  }
-}));
+test('an unknown flag, a bad value and a missing target are usage errors', withTimeout(30_000, () => withProject('basic', async (project) => {
+  assertOneLineError(await project.run(['osdc', '--forse', 'dns']), "unknown option '--forse': did you mean '--force'?");
+  assertOneLineError(await project.run(['osdc', '--concurrency', 'many']), "--concurrency 'many' is not a positive whole number");
+  assertOneLineError(await project.run(['osdc', '-j', '-1']), "option '-j' is missing its value, or its value starts with '-': write a value starting with '-' as --concurrency=<value>");
+  assertOneLineError(await project.run(['osdc', '--concurrency=-1']), "--concurrency '-1' is not a positive whole number");
+  assertOneLineError(await project.run([]), 'no target given');
+  assertOneLineError(await project.run(['osdc', '--env', 'prod']), "unknown environment 'prod': choose one of test");
+})));
 
-test('a task naming an undeclared pool is refused with a suggestion', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const tasks = readFileSync(project.path('tasks.ts'), 'utf8');
-    writeFileSync(project.path('tasks.ts'), tasks.replace("pool: 'api',", "pool: 'apo',"));
-    assertOneLineError(await project.run(['osdc']), /tasks\.ts:\d+: task 'deploy-cluster' uses pool 'apo', which is not declared: did you mean 'api'\? \(pools are declared in deploy\.ts\)/);
-  } finally {
-    project.remove();
-  }
-}));
+test('a task naming an undeclared pool is refused with a suggestion', withTimeout(30_000, () => withProject('basic', async (project) => {
+  const tasks = readFileSync(project.path('tasks.ts'), 'utf8');
+  writeFileSync(project.path('tasks.ts'), tasks.replace("pool: 'api',", "pool: 'apo',"));
+  assertOneLineError(await project.run(['osdc']), /tasks\.ts:\d+: task 'deploy-cluster' uses pool 'apo', which is not declared: did you mean 'api'\? \(pools are declared in deploy\.ts\)/);
+})));
 
-test('a corrupt state file is a clear error and is kept as it was', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    mkdirSync(project.path('.cache', 'state', 'test'), { recursive: true });
-    writeFileSync(project.path('.cache', 'state', 'test', 'state.json'), '{"version": 1, "tasks": {');
-    const result = await project.run(['osdc']);
-    assertOneLineError(result, /state file .*state\.json is not valid JSON .*: it was left untouched; repair it, move it away, or run --reset-state/);
-    const status = await project.run(['--status']);
-    assert.is(status.code, 2);
-  } finally {
-    project.remove();
-  }
-}));
+test('a corrupt state file is a clear error and is kept as it was', withTimeout(30_000, () => withProject('basic', async (project) => {
+  mkdirSync(project.path('.cache', 'state', 'test'), { recursive: true });
+  writeFileSync(project.path('.cache', 'state', 'test', 'state.json'), '{"version": 1, "tasks": {');
+  const result = await project.run(['osdc']);
+  assertOneLineError(result, /state file .*state\.json is not valid JSON .*: it was left untouched; repair it, move it away, or run --reset-state/);
+  const status = await project.run(['--status']);
+  assert.is(status.code, 2);
+})));
 
-test('--summary before any run says so', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    assertOneLineError(await project.run(['--summary']), 'no run has been recorded for this environment yet: run a target first');
-  } finally {
-    project.remove();
-  }
-}));
+test('--summary before any run says so', withTimeout(30_000, () => withProject('basic', async (project) => {
+  assertOneLineError(await project.run(['--summary']), 'no run has been recorded for this environment yet: run a target first');
+})));
 
-test('--reset-state without a terminal and without --yes refuses', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const result = await project.run(['--reset-state']);
-    assert.is(result.code, 2);
-    assert.match(result.stderr, '--reset-state needs confirmation');
-  } finally {
-    project.remove();
-  }
-}));
+test('--reset-state without a terminal and without --yes refuses', withTimeout(30_000, () => withProject('basic', async (project) => {
+  const result = await project.run(['--reset-state']);
+  assert.is(result.code, 2);
+  assert.match(result.stderr, '--reset-state needs confirmation');
+})));
 
-test("an environment whose loader throws (a corrupt file it parses) is a configuration error where it threw", withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    writeFileSync(project.path('config.json'), '{"broken');
-    assertOneLineError(await project.run(['--status']), /^error: environment test: deploy\.ts:\d+: loading it threw: .*JSON.*: fix the file it reads/);
-  } finally {
-    project.remove();
-  }
-}));
+test("an environment whose loader throws (a corrupt file it parses) is a configuration error where it threw", withTimeout(30_000, () => withProject('basic', async (project) => {
+  writeFileSync(project.path('config.json'), '{"broken');
+  assertOneLineError(await project.run(['--status']), /^error: environment test: deploy\.ts:\d+: loading it threw: .*JSON.*: fix the file it reads/);
+})));
 
-test('a project module that throws while loading: one line with its file and line, exit 2', withTimeout(30_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const tasks = project.path('tasks.ts');
-    writeFileSync(tasks, `${readFileSync(tasks, 'utf8')}\nthrow new Error('inventory.yml is not valid YAML');\n`);
-    assertOneLineError(await project.run(['osdc']), /^error: tasks\.ts:\d+: loading the project threw Error: inventory\.yml is not valid YAML: fix that module \(run with --verbose/);
-    const verbose = await project.run(['osdc', '--verbose']);
-    assert.is(verbose.code, 2);
-    assert.match(verbose.stderr, '    at ');
-  } finally {
-    project.remove();
-  }
-}));
+test('a project module that throws while loading: one line with its file and line, exit 2', withTimeout(30_000, () => withProject('basic', async (project) => {
+  const tasks = project.path('tasks.ts');
+  writeFileSync(tasks, `${readFileSync(tasks, 'utf8')}\nthrow new Error('inventory.yml is not valid YAML');\n`);
+  assertOneLineError(await project.run(['osdc']), /^error: tasks\.ts:\d+: loading the project threw Error: inventory\.yml is not valid YAML: fix that module \(run with --verbose/);
+  const verbose = await project.run(['osdc', '--verbose']);
+  assert.is(verbose.code, 2);
+  assert.match(verbose.stderr, '    at ');
+})));
 
 test('a file where the state, run records or task logs belong, or a directory where the run lock does: one line naming it, exit 2, before anything runs', withTimeout(60_000, async () => {
   const cases: { readonly inTheWay: readonly string[]; readonly message: RegExp }[] = [
@@ -148,57 +103,39 @@ test('a file where the state, run records or task logs belong, or a directory wh
   }
 }));
 
-test('a re-run the up-to-date cache answered, then a file in the way of its logs: the full command runs and reports it', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    assert.is((await project.run(['validate'])).code, 0);
-    assert.is((await project.run(['validate'])).code, 0, 'up to date: recorded in the cache');
-    const logs = project.path('.cache', 'logs', 'test');
-    // A plain file as `latest`: no problem, it is replaced by the link to the newest run that writes logs.
-    rmSync(path.join(logs, 'latest'));
-    writeFileSync(path.join(logs, 'latest'), '');
-    assert.is((await project.run(['validate', '--force', 'validate'])).code, 0);
-    assert.ok(lstatSync(path.join(logs, 'latest')).isSymbolicLink());
-    rmSync(logs, { recursive: true });
-    writeFileSync(logs, '');
-    assertOneLineError(await project.run(['validate']), /cannot use \S+ for task logs/);
-  } finally {
-    project.remove();
-  }
-}));
+test('a file in the way of the logs: `latest` is replaced, the log directory itself is refused before anything runs', withTimeout(60_000, () => withProject('basic', async (project) => {
+  assert.is((await project.run(['validate'])).code, 0);
+  const logs = project.path('.cache', 'logs', 'test');
+  // A plain file as `latest`: no problem, it is replaced by the link to the newest run that writes logs.
+  rmSync(path.join(logs, 'latest'));
+  writeFileSync(path.join(logs, 'latest'), '');
+  assert.is((await project.run(['validate', '--force', 'validate'])).code, 0);
+  assert.ok(lstatSync(path.join(logs, 'latest')).isSymbolicLink());
+  rmSync(logs, { recursive: true });
+  writeFileSync(logs, '');
+  assertOneLineError(await project.run(['validate']), /cannot use \S+ for task logs/);
+})));
 
-test('a cache that cannot be saved is a warning and the command succeeds', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    mkdirSync(project.path('.cache'), { recursive: true });
-    writeFileSync(project.path('.cache', 'up-to-date'), '');
-    assert.is((await project.run(['validate'])).code, 0);
-    // Everything up to date: this one would be recorded in the up-to-date cache.
-    const again = await project.run(['validate']);
-    assert.is(again.code, 0, again.stderr);
-    assert.match(again.stderr, /^warning: could not save the up-to-date cache entry; the next run of this command decides afresh \(EEXIST at \S+\/\.cache\/up-to-date\)$/m);
-    assert.not.match(again.stderr, '    at ');
-    // The source digests' file replaced by a directory: also only a warning.
-    const digests = project.path('.cache', 'source-digests.json');
-    rmSync(digests, { force: true });
-    mkdirSync(digests);
-    writeFileSync(project.path('files', 'key.pub'), 'ssh-ed25519 AAAA changed\n');
-    const changed = await project.run(['node-prep:copy-ssh-key']);
-    assert.is(changed.code, 0, changed.stderr);
-    assert.match(changed.stderr, /^warning: could not save the source digests; it is worked out again next time \(E\w+ at \S+\)$/m);
-    assert.ok(existsSync(project.path('.cache', 'state', 'test', 'runs')));
-    // And the tool versions' file (--versions always asks every tool, then saves what it learnt).
-    const versionsFile = project.path('.cache', 'tool-versions.json');
-    rmSync(versionsFile, { force: true });
-    mkdirSync(versionsFile);
-    const versions = await project.run(['--versions']);
-    assert.is(versions.code, 0, versions.stderr);
-    assert.match(versions.stdout, /^node\s+v20\./m);
-    assert.match(versions.stderr, /^warning: could not save the tool versions; it is worked out again next time \(E\w+ at \S+\)$/m);
-    assert.not.match(versions.stderr, '    at ');
-  } finally {
-    project.remove();
-  }
-}));
+test('a cache that cannot be saved is a warning and the command succeeds', withTimeout(60_000, () => withProject('basic', async (project) => {
+  assert.is((await project.run(['validate'])).code, 0);
+  // The source digests' file replaced by a directory: only a warning.
+  const digests = project.path('.cache', 'source-digests.json');
+  rmSync(digests, { force: true });
+  mkdirSync(digests);
+  writeFileSync(project.path('files', 'key.pub'), 'ssh-ed25519 AAAA changed\n');
+  const changed = await project.run(['node-prep:copy-ssh-key']);
+  assert.is(changed.code, 0, changed.stderr);
+  assert.match(changed.stderr, /^warning: could not save the source digests; it is worked out again next time \(E\w+ at \S+\)$/m);
+  assert.ok(existsSync(project.path('.cache', 'state', 'test', 'runs')));
+  // And the tool versions' file (--versions always asks every tool, then saves what it learnt).
+  const versionsFile = project.path('.cache', 'tool-versions.json');
+  rmSync(versionsFile, { force: true });
+  mkdirSync(versionsFile);
+  const versions = await project.run(['--versions']);
+  assert.is(versions.code, 0, versions.stderr);
+  assert.match(versions.stdout, /^node\s+v20\./m);
+  assert.match(versions.stderr, /^warning: could not save the tool versions; it is worked out again next time \(E\w+ at \S+\)$/m);
+  assert.not.match(versions.stderr, '    at ');
+})));
 
 test.run();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { newRunId, runsKept } from '../../lib/state/run-records.js';
-import { FixtureProject, withTimeout } from '../helpers/project.js';
+import { FixtureProject, withProject, withTimeout } from '../helpers/project.js';
 
 const hasDot = (() => {
   try {
@@ -15,163 +15,138 @@ const hasDot = (() => {
   }
 })();
 
-test('--graph in every format', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const text = await project.run(['--graph', 'osdc']);
-    assert.is(text.code, 0);
-    assert.match(text.stdout, 'level 1\n  validate');
-    assert.match(text.stdout, /level 2 \(3 in parallel\)/);
-    assert.match(text.stdout, '6 tasks, 7 edges, 4 levels');
+test('--graph in every format', withTimeout(60_000, () => withProject('basic', async (project) => {
+  const text = await project.run(['--graph', 'osdc']);
+  assert.is(text.code, 0);
+  assert.match(text.stdout, 'level 1\n  validate');
+  assert.match(text.stdout, /level 2 \(3 in parallel\)/);
+  assert.match(text.stdout, '6 tasks, 7 edges, 4 levels');
 
-    const json = JSON.parse((await project.run(['--graph', 'osdc', '--format', 'json'])).stdout);
-    assert.is(json.nodes.length, 6);
-    assert.is(json.edges.length, 7);
-    assert.equal(json.nodes.find((node: { id: string }) => node.id === 'deploy-cluster[cluster=osdc]').inputs, { cluster: 'osdc' });
+  const json = JSON.parse((await project.run(['--graph', 'osdc', '--format', 'json'])).stdout);
+  assert.is(json.nodes.length, 6);
+  assert.is(json.edges.length, 7);
+  assert.equal(json.nodes.find((node: { id: string }) => node.id === 'deploy-cluster[cluster=osdc]').inputs, { cluster: 'osdc' });
 
-    const dot = (await project.run(['--graph', '--format', 'dot'])).stdout;
-    assert.match(dot, /^digraph onboarder \{/);
-    assert.match(dot, '"node-prep:copy-ssh-key" -> "deploy-cluster[cluster=osdc]";');
-    if (hasDot) execFileSync('dot', ['-Tsvg', '-o', '/dev/null'], { input: dot });
-    else console.warn('graphviz dot not installed: DOT syntax not checked by dot');
+  const dot = (await project.run(['--graph', '--format', 'dot'])).stdout;
+  assert.match(dot, /^digraph onboarder \{/);
+  assert.match(dot, '"node-prep:copy-ssh-key" -> "deploy-cluster[cluster=osdc]";');
+  if (hasDot) execFileSync('dot', ['-Tsvg', '-o', '/dev/null'], { input: dot });
+  else console.warn('graphviz dot not installed: DOT syntax not checked by dot');
 
-    const mermaid = (await project.run(['--graph', 'osdc', '--format', 'mermaid'])).stdout;
-    assert.match(mermaid, /^flowchart LR\n/);
-    assert.match(mermaid, /n\d+\["deploy-cluster\[cluster=osdc\]"\]/);
-  } finally {
-    project.remove();
+  const mermaid = (await project.run(['--graph', 'osdc', '--format', 'mermaid'])).stdout;
+  assert.match(mermaid, /^flowchart LR\n/);
+  assert.match(mermaid, /n\d+\["deploy-cluster\[cluster=osdc\]"\]/);
+})));
+
+test('--dry-run shows the plan in order with reasons, and runs nothing', withTimeout(60_000, () => withProject('basic', async (project) => {
+  let plan = await project.run(['osdc', '--dry-run']);
+  assert.is(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, 'plan for test: 6 of 6 tasks would run');
+  assert.match(plan.stdout, /1\s+validate\s+run\s+no stamp/);
+  assert.equal(project.takeTrace(), []);
+  await project.run(['osdc']);
+  project.takeTrace();
+  writeFileSync(project.path('files', 'key.pub'), 'new key\n');
+  plan = await project.run(['osdc', '--dry-run']);
+  assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+source files\/key\.pub changed/);
+  assert.match(plan.stdout, /template\s+skip\s+up to date \(drift check runs first\)/);
+  assert.match(plan.stdout, /deploy-cluster\[cluster=osdc\]\s+run\s+dependency node-prep:copy-ssh-key changed/);
+  const json = JSON.parse((await project.run(['osdc', '--dry-run', '--json'])).stdout);
+  assert.equal(json.find((step: { task: string }) => step.task === 'node-prep:copy-ssh-key').reason, {
+    kind: 'changed',
+    changes: [{ component: 'source', path: 'files/key.pub' }],
+  });
+  assert.equal(project.takeTrace(), []);
+  assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+.*\n\s+\(commands not listed: its body does not declare supportsDryRun/);
+
+  // The Python runner's spelling: its phase name, space-separated after the flag, next to --skip.
+  const phases = await project.run(['osdc', '--dry-run', '--skip', 'dns', '--skip-phases', 'copy_ssh_key', 'template']);
+  assert.is(phases.code, 0, phases.stderr);
+  for (const task of ['dns', 'node-prep:copy-ssh-key', 'template']) assert.match(phases.stdout, new RegExp(`${task}\\s+skip\\s+skipped \\(--skip\\)`));
+
+  const walked = await project.run(['touch-marker', '--dry-run']);
+  assert.match(walked.stdout, /touch-marker\s+run\s+no stamp\n\s+\$ touch marker\.txt\n\s+\$ touch marker-sync\.txt\n\s+\$ touch marker-argv\.txt\n/);
+  for (const marker of ['marker.txt', 'marker-sync.txt', 'marker-argv.txt']) assert.not.ok(existsSync(project.path(marker)), `a dry run runs nothing: ${marker}`);
+})));
+
+test('--status shows done, stale and why, pending; --summary the last run', withTimeout(60_000, () => withProject('basic', async (project) => {
+  await project.run(['osdc']);
+  const config = JSON.parse(readFileSync(project.path('config.json'), 'utf8'));
+  config.clusters.osdc.nodes = 7;
+  writeFileSync(project.path('config.json'), JSON.stringify(config));
+  const status = await project.run(['--status']);
+  assert.is(status.code, 0);
+  assert.match(status.stdout, /^TASK\s+STATE\s+LAST RUN\s+DURATION\s+DETAIL/);
+  assert.match(status.stdout, /validate\s+done\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d+ms/);
+  assert.match(status.stdout, /deploy-cluster\[cluster=osdc\]\s+stale\s+.*config clusters\.osdc\.nodes changed/);
+  assert.match(status.stdout, /deploy-cluster\[cluster=osms\]\s+pending\s+-\s+-\s+no stamp/);
+  const summary = await project.run(['--summary']);
+  assert.is(summary.code, 0);
+  assert.match(summary.stdout, 'succeeded: 6 ran, 0 skipped, 0 failed, 0 blocked');
+  // Which chain was longest depends on this machine's timings (the scheduling tests check the path itself).
+  assert.match(summary.stdout, /\ncritical path: [^\n]+ \(\d+(?:ms|\.\ds)\)\n/);
+})));
+
+test('the JSON event stream parses, plain output has no ANSI, secrets are redacted everywhere', withTimeout(60_000, () => withProject('basic', async (project) => {
+  const run = await project.run(['osdc', '--json']);
+  const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  assert.is(events[0].type, 'run-started');
+  assert.is(events.at(-1).type, 'run-finished');
+  assert.ok(events.some((event) => event.type === 'task-output' && event.line === 'osdc has 3 nodes, token ***'));
+  assert.not.match(run.stdout, 'hunter2-secret');
+
+  const plain = await project.run(['osdc', '--force-all']);
+  assert.not.match(plain.stdout + plain.stderr, /\u001b\[/);
+  assert.match(plain.stdout, '[deploy-cluster[cluster=osdc]] $ echo osdc has 3 nodes, token ***');
+  assert.not.match(plain.stdout, 'hunter2-secret');
+  const logs = project.path('.cache', 'logs', 'test', 'latest');
+  for (const file of readdirSync(logs)) assert.not.match(readFileSync(`${logs}/${file}`, 'utf8'), 'hunter2-secret');
+  assert.match(readFileSync(`${logs}/task_deploy-cluster_cluster=osdc_.log`, 'utf8'), /\$ echo osdc has 3 nodes, token \*\*\*[\s\S]*-> exit 0/);
+  const state = readFileSync(project.path('.cache', 'state', 'test', 'state.json'), 'utf8');
+  assert.not.match(state, 'hunter2-secret');
+
+  // A failure whose command line holds the secret: kept in the state (for --status) and the record, redacted.
+  const failed = await project.run(['osdc', '--force-all'], { FAIL_TASK: 'osdc', FAIL_WITH_SECRET: '1' });
+  assert.is(failed.code, 1);
+  assert.match(failed.stdout, 'command failed with exit code 1: test *** = failed');
+  const status = await project.run(['--status', 'osdc']);
+  assert.match(status.stdout, 'command failed with exit code 1: test *** = failed');
+  for (const file of [project.path('.cache', 'state', 'test', 'state.json'), project.path('.cache', 'state', 'test', 'state.journal'), ...readdirSync(project.path('.cache', 'state', 'test', 'runs')).map((name) => project.path('.cache', 'state', 'test', 'runs', name))]) {
+    if (existsSync(file)) assert.not.match(readFileSync(file, 'utf8'), 'hunter2-secret', file);
   }
-}));
+  assert.not.match(status.stdout + failed.stdout, 'hunter2-secret');
+})));
 
-test('--dry-run shows the plan in order with reasons, and runs nothing', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    let plan = await project.run(['osdc', '--dry-run']);
-    assert.is(plan.code, 0, plan.stderr);
-    assert.match(plan.stdout, 'plan for test: 6 of 6 tasks would run');
-    assert.match(plan.stdout, /1\s+validate\s+run\s+no stamp/);
-    assert.equal(project.takeTrace(), []);
-    await project.run(['osdc']);
-    project.takeTrace();
-    writeFileSync(project.path('files', 'key.pub'), 'new key\n');
-    plan = await project.run(['osdc', '--dry-run']);
-    assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+source files\/key\.pub changed/);
-    assert.match(plan.stdout, /template\s+skip\s+up to date \(drift check runs first\)/);
-    assert.match(plan.stdout, /deploy-cluster\[cluster=osdc\]\s+run\s+dependency node-prep:copy-ssh-key changed/);
-    const json = JSON.parse((await project.run(['osdc', '--dry-run', '--json'])).stdout);
-    assert.equal(json.find((step: { task: string }) => step.task === 'node-prep:copy-ssh-key').reason, {
-      kind: 'changed',
-      changes: [{ component: 'source', path: 'files/key.pub' }],
-    });
-    assert.equal(project.takeTrace(), []);
-    assert.match(plan.stdout, /node-prep:copy-ssh-key\s+run\s+.*\n\s+\(commands not listed: its body does not declare supportsDryRun/);
-
-    // The Python runner's spelling: its phase name, space-separated after the flag, next to --skip.
-    const phases = await project.run(['osdc', '--dry-run', '--skip', 'dns', '--skip-phases', 'copy_ssh_key', 'template']);
-    assert.is(phases.code, 0, phases.stderr);
-    for (const task of ['dns', 'node-prep:copy-ssh-key', 'template']) assert.match(phases.stdout, new RegExp(`${task}\\s+skip\\s+skipped \\(--skip\\)`));
-
-    const walked = await project.run(['touch-marker', '--dry-run']);
-    assert.match(walked.stdout, /touch-marker\s+run\s+no stamp\n\s+\$ touch marker\.txt\n\s+\$ touch marker-sync\.txt\n\s+\$ touch marker-argv\.txt\n/);
-    for (const marker of ['marker.txt', 'marker-sync.txt', 'marker-argv.txt']) assert.not.ok(existsSync(project.path(marker)), `a dry run runs nothing: ${marker}`);
-  } finally {
-    project.remove();
+test(`a run keeps the last ${runsKept} runs' records and the logs of the last ${runsKept} that wrote any; runs that found everything up to date write no logs`, withTimeout(60_000, () => withProject('basic', async (project) => {
+  const records = project.path('.cache', 'state', 'test', 'runs');
+  const logs = project.path('.cache', 'logs', 'test');
+  const past = Array.from({ length: runsKept }, (_, index) => newRunId(new Date(Date.UTC(2026, 0, 1, 0, index))));
+  mkdirSync(records, { recursive: true });
+  for (const id of past) {
+    writeFileSync(path.join(records, `${id}.json`), '{}\n');
+    mkdirSync(path.join(logs, id), { recursive: true });
+    writeFileSync(path.join(logs, id, 'task_validate.log'), 'old\n');
   }
-}));
+  const run = await project.run(['validate']);
+  assert.is(run.code, 0, run.stderr);
+  assert.is(run.stderr, '');
+  const latest = readlinkSync(path.join(logs, 'latest'));
+  assert.is(readdirSync(records).length, runsKept);
+  assert.ok(existsSync(path.join(records, `${latest}.json`)), 'the new run has its record');
+  assert.not.ok(existsSync(path.join(records, `${past[0]}.json`)), 'the oldest record went');
+  assert.not.ok(existsSync(path.join(logs, past[0]!)), 'and its logs with it');
+  assert.ok(existsSync(path.join(logs, past[1]!)));
 
-test('--status shows done, stale and why, pending; --summary the last run', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    await project.run(['osdc']);
-    const config = JSON.parse(readFileSync(project.path('config.json'), 'utf8'));
-    config.clusters.osdc.nodes = 7;
-    writeFileSync(project.path('config.json'), JSON.stringify(config));
-    const status = await project.run(['--status']);
-    assert.is(status.code, 0);
-    assert.match(status.stdout, /^TASK\s+STATE\s+LAST RUN\s+DURATION\s+DETAIL/);
-    assert.match(status.stdout, /validate\s+done\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+\d+ms/);
-    assert.match(status.stdout, /deploy-cluster\[cluster=osdc\]\s+stale\s+.*config clusters\.osdc\.nodes changed/);
-    assert.match(status.stdout, /deploy-cluster\[cluster=osms\]\s+pending\s+-\s+-\s+no stamp/);
-    const summary = await project.run(['--summary']);
-    assert.is(summary.code, 0);
-    assert.match(summary.stdout, 'succeeded: 6 ran, 0 skipped, 0 failed, 0 blocked');
-    // Which chain was longest depends on this machine's timings (the scheduling tests check the path itself).
-    assert.match(summary.stdout, /\ncritical path: [^\n]+ \(\d+(?:ms|\.\ds)\)\n/);
-  } finally {
-    project.remove();
-  }
-}));
-
-test('the JSON event stream parses, plain output has no ANSI, secrets are redacted everywhere', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const run = await project.run(['osdc', '--json']);
-    const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
-    assert.is(events[0].type, 'run-started');
-    assert.is(events.at(-1).type, 'run-finished');
-    assert.ok(events.some((event) => event.type === 'task-output' && event.line === 'osdc has 3 nodes, token ***'));
-    assert.not.match(run.stdout, 'hunter2-secret');
-
-    const plain = await project.run(['osdc', '--force-all']);
-    assert.not.match(plain.stdout + plain.stderr, /\u001b\[/);
-    assert.match(plain.stdout, '[deploy-cluster[cluster=osdc]] $ echo osdc has 3 nodes, token ***');
-    assert.not.match(plain.stdout, 'hunter2-secret');
-    const logs = project.path('.cache', 'logs', 'test', 'latest');
-    for (const file of readdirSync(logs)) assert.not.match(readFileSync(`${logs}/${file}`, 'utf8'), 'hunter2-secret');
-    assert.match(readFileSync(`${logs}/task_deploy-cluster_cluster=osdc_.log`, 'utf8'), /\$ echo osdc has 3 nodes, token \*\*\*[\s\S]*-> exit 0/);
-    const state = readFileSync(project.path('.cache', 'state', 'test', 'state.json'), 'utf8');
-    assert.not.match(state, 'hunter2-secret');
-
-    // A failure whose command line holds the secret: kept in the state (for --status) and the record, redacted.
-    const failed = await project.run(['osdc', '--force-all'], { FAIL_TASK: 'osdc', FAIL_WITH_SECRET: '1' });
-    assert.is(failed.code, 1);
-    assert.match(failed.stdout, 'command failed with exit code 1: test *** = failed');
-    const status = await project.run(['--status', 'osdc']);
-    assert.match(status.stdout, 'command failed with exit code 1: test *** = failed');
-    for (const file of [project.path('.cache', 'state', 'test', 'state.json'), project.path('.cache', 'state', 'test', 'state.journal'), ...readdirSync(project.path('.cache', 'state', 'test', 'runs')).map((name) => project.path('.cache', 'state', 'test', 'runs', name))]) {
-      if (existsSync(file)) assert.not.match(readFileSync(file, 'utf8'), 'hunter2-secret', file);
-    }
-    assert.not.match(status.stdout + failed.stdout, 'hunter2-secret');
-  } finally {
-    project.remove();
-  }
-}));
-
-test(`a run keeps the last ${runsKept} runs' records and the logs of the last ${runsKept} that wrote any; runs that found everything up to date write no logs`, withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const records = project.path('.cache', 'state', 'test', 'runs');
-    const logs = project.path('.cache', 'logs', 'test');
-    const past = Array.from({ length: runsKept }, (_, index) => newRunId(new Date(Date.UTC(2026, 0, 1, 0, index))));
-    mkdirSync(records, { recursive: true });
-    for (const id of past) {
-      writeFileSync(path.join(records, `${id}.json`), '{}\n');
-      mkdirSync(path.join(logs, id), { recursive: true });
-      writeFileSync(path.join(logs, id, 'task_validate.log'), 'old\n');
-    }
-    const run = await project.run(['validate']);
-    assert.is(run.code, 0, run.stderr);
-    assert.is(run.stderr, '');
-    const latest = readlinkSync(path.join(logs, 'latest'));
-    assert.is(readdirSync(records).length, runsKept);
-    assert.ok(existsSync(path.join(records, `${latest}.json`)), 'the new run has its record');
-    assert.not.ok(existsSync(path.join(records, `${past[0]}.json`)), 'the oldest record went');
-    assert.not.ok(existsSync(path.join(logs, past[0]!)), 'and its logs with it');
-    assert.ok(existsSync(path.join(logs, past[1]!)));
-
-    // Up-to-date re-runs (the second answered from the cache) are runs with records, but write no logs: they
-    // push out old records, not the logs of the runs that did something.
-    await project.run(['validate']);
-    await project.run(['validate']);
-    assert.is(readdirSync(records).length, runsKept);
-    assert.not.ok(existsSync(path.join(records, `${past[2]}.json`)));
-    assert.equal(readdirSync(logs).filter((name) => name !== 'latest').length, runsKept);
-    assert.ok(existsSync(path.join(logs, past[1]!)));
-    assert.is(readlinkSync(path.join(logs, 'latest')), latest, 'latest still leads to the run that wrote logs');
-  } finally {
-    project.remove();
-  }
-}));
+  // Up-to-date re-runs (the second answered from the cache) are runs with records, but write no logs: they
+  // push out old records, not the logs of the runs that did something.
+  await project.run(['validate']);
+  await project.run(['validate']);
+  assert.is(readdirSync(records).length, runsKept);
+  assert.not.ok(existsSync(path.join(records, `${past[2]}.json`)));
+  assert.equal(readdirSync(logs).filter((name) => name !== 'latest').length, runsKept);
+  assert.ok(existsSync(path.join(logs, past[1]!)));
+  assert.is(readlinkSync(path.join(logs, 'latest')), latest, 'latest still leads to the run that wrote logs');
+})));
 
 test('old logs a run cannot remove are named in one warning line; the run succeeds and the rest go', withTimeout(60_000, async () => {
   const project = FixtureProject.copy('basic');
@@ -229,69 +204,49 @@ test('a reader that goes away (| head) crashes neither a command nor a run: the 
   }
 }));
 
-test('--output group prints each task whole', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const run = await project.run(['osdc', '--output', 'group']);
-    assert.match(run.stdout, '[deploy-cluster[cluster=osdc]] run: no stamp\n[deploy-cluster[cluster=osdc]] $ echo');
-  } finally {
-    project.remove();
-  }
-}));
+test('--output group prints each task whole', withTimeout(60_000, () => withProject('basic', async (project) => {
+  const run = await project.run(['osdc', '--output', 'group']);
+  assert.match(run.stdout, '[deploy-cluster[cluster=osdc]] run: no stamp\n[deploy-cluster[cluster=osdc]] $ echo');
+})));
 
-test('--list groups tasks by namespace and shows instances', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const list = await project.run(['--list']);
-    assert.is(list.code, 0);
-    assert.match(list.stdout, /node-prep\n  node-prep:copy-ssh-key\s+Copy the SSH key to every host/);
-    assert.match(list.stdout, /deploy-cluster\s+Deploy one cluster\n    deploy-cluster\[cluster=osdc\]/);
-  } finally {
-    project.remove();
-  }
-}));
+test('--list groups tasks by namespace and shows instances', withTimeout(60_000, () => withProject('basic', async (project) => {
+  const list = await project.run(['--list']);
+  assert.is(list.code, 0);
+  assert.match(list.stdout, /node-prep\n  node-prep:copy-ssh-key\s+Copy the SSH key to every host/);
+  assert.match(list.stdout, /deploy-cluster\s+Deploy one cluster\n    deploy-cluster\[cluster=osdc\]/);
+})));
 
-test('a value a task marks secret is redacted from output, logs and records', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const run = await project.run(['token']);
-    assert.is(run.code, 0, run.stderr);
-    assert.match(run.stdout, '[token] new token ***');
-    assert.match(run.stdout, '[token] $ echo token=***');
-    assert.not.match(run.stdout, /tok-\d+-abcdef/);
-    const log = readFileSync(project.path('.cache', 'logs', 'test', 'latest', 'task_token.log'), 'utf8');
-    assert.match(log, 'token=***');
-    assert.not.match(log, /tok-\d+-abcdef/);
-  } finally {
-    project.remove();
-  }
-}));
+test('a value a task marks secret is redacted from output, logs and records', withTimeout(60_000, () => withProject('basic', async (project) => {
+  const run = await project.run(['token']);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, '[token] new token ***');
+  assert.match(run.stdout, '[token] $ echo token=***');
+  assert.not.match(run.stdout, /tok-\d+-abcdef/);
+  const log = readFileSync(project.path('.cache', 'logs', 'test', 'latest', 'task_token.log'), 'utf8');
+  assert.match(log, 'token=***');
+  assert.not.match(log, /tok-\d+-abcdef/);
+})));
 
-test('on a terminal the live view draws and clears its block, in colour unless NO_COLOR is set', withTimeout(60_000, async () => {
-  const project = FixtureProject.copy('basic');
-  try {
-    const onTerminal = (args: string, env: Record<string, string | undefined>) =>
-      execFileSync('script', ['-qec', `node --import tsx deploy.ts ${args}`, '/dev/null'], {
-        cwd: project.directory,
-        env: { ...process.env, NO_COLOR: undefined, TERM: 'xterm', ONBOARDER_TEST_TRACE: project.trace, ...env },
-        encoding: 'utf8',
-      });
-    const colour = /\u001b\[[0-9;]*m/;
-    const screen = onTerminal('osdc', {});
-    assert.match(screen, '\u001b[?25l');
-    assert.match(screen, /✓.* validate/);
-    assert.match(screen, 'succeeded: 6 ran');
-    assert.match(screen, '\u001b[?25h');
-    assert.match(screen, colour);
-    assert.not.match(screen, '[validate] run:', 'not the plain reporter');
-    // NO_COLOR (no-color.org): the live view still draws, without a colour.
-    const plain = onTerminal('osdc --force-all', { NO_COLOR: '1' });
-    assert.match(plain, '\u001b[?25l');
-    assert.match(plain, 'succeeded: 6 ran');
-    assert.not.match(plain, colour);
-  } finally {
-    project.remove();
-  }
-}));
+test('on a terminal the live view draws and clears its block, in colour unless NO_COLOR is set', withTimeout(60_000, () => withProject('basic', async (project) => {
+  const onTerminal = (args: string, env: Record<string, string | undefined>) =>
+    execFileSync('script', ['-qec', `node --import tsx deploy.ts ${args}`, '/dev/null'], {
+      cwd: project.directory,
+      env: { ...process.env, NO_COLOR: undefined, TERM: 'xterm', ONBOARDER_TEST_TRACE: project.trace, ...env },
+      encoding: 'utf8',
+    });
+  const colour = /\u001b\[[0-9;]*m/;
+  const screen = onTerminal('osdc', {});
+  assert.match(screen, '\u001b[?25l');
+  assert.match(screen, /✓.* validate/);
+  assert.match(screen, 'succeeded: 6 ran');
+  assert.match(screen, '\u001b[?25h');
+  assert.match(screen, colour);
+  assert.not.match(screen, '[validate] run:', 'not the plain reporter');
+  // NO_COLOR (no-color.org): the live view still draws, without a colour.
+  const plain = onTerminal('osdc --force-all', { NO_COLOR: '1' });
+  assert.match(plain, '\u001b[?25l');
+  assert.match(plain, 'succeeded: 6 ran');
+  assert.not.match(plain, colour);
+})));
 
 test.run();

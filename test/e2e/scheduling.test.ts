@@ -35,7 +35,7 @@ async function run(catalog: CatalogEntry[], concurrency: number, pools: Record<s
     emit: (event) => events.push(event),
     concurrency,
     pools,
-    keepGoing: false,
+    onFailure: 'no-new',
     force: new Set(),
     skip: new Set(),
     signal: new AbortController().signal,

@@ -259,43 +259,21 @@ test('the context $ is bound to the task: project root as cwd, output as events,
  * The process that forks this task's programs: $PPID of a program is its parent, a spawner once one has
  * booted (the first programs are spawned directly meanwhile), else this engine process after 2 s of trying.
  */
-async function spawnerOfPrograms(context: Parameters<typeof runCommand>[0]): Promise<number> {
-  let parent = process.pid;
-  for (let attempt = 0; attempt < 100 && parent === process.pid; attempt++) {
-    parent = Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout.trim());
-    if (parent === process.pid) await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return parent;
-}
-
-test('runCommand programs start in a spawner process; a spawner that dies fails its command clearly and is replaced', withTimeout(30_000, async () => {
-  const marker = `30.${process.pid}`;
-  let parent = 0;
-  let exit: unknown;
-  let after = '';
+test("runCommand and zx's $ start their programs as the engine's own children, with the engine's environment", withTimeout(30_000, async () => {
+  const parents: number[] = [];
   let nodeOptions = '';
-  // The engine's NODE_OPTIONS reach its programs, not the spawners themselves (Python, or a plain Node).
   const savedNodeOptions = process.env.NODE_OPTIONS;
   process.env.NODE_OPTIONS = '--no-deprecation';
   const run = await runBody(async (context) => {
-    parent = await spawnerOfPrograms(context);
+    parents.push(Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout));
+    parents.push(Number((await context.$`echo $PPID`).stdout));
     nodeOptions = (await runCommand(context, ['sh', '-c', 'echo "$NODE_OPTIONS"'])).stdout.trim();
-    const running = context.execute('sh', ['-c', `echo $PPID; exec sleep ${marker}`], {
-      stdout: (chunk) => {
-        if (parent !== 0) process.kill(Number(chunk.trim()), 'SIGKILL');
-      },
-    });
-    exit = await running;
-    after = (await runCommand(context, ['echo', 'still works'])).stdout;
   });
   if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
   else process.env.NODE_OPTIONS = savedNodeOptions;
   assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.equal(parents, [process.pid, process.pid]);
   assert.is(nodeOptions, '--no-deprecation');
-  assert.ok(parent > 0 && parent !== process.pid, `the program's parent ${parent} is a spawner, not the engine ${process.pid}`);
-  assert.equal(exit, { startError: { code: 'ESPAWNER', message: 'the process spawner exited while the program ran' } });
-  assert.is(after, 'still works\n');
-  assert.equal(processesMatching(`sleep ${marker}`), [], "the task's stop ended the program the dead spawner left behind");
 }));
 
 test("runCommand keepOutput 'tail' returns each stream's last MiB; the default all of it; a failure shows its last lines", withTimeout(60_000, async () => {
@@ -336,16 +314,10 @@ test('a program that leaves something running with its output open ends when it 
   assert.equal(processesMatching(`sleep ${markers.zx}`), []);
 }));
 
-test('zx $ commands start in a spawner too, and behave as zx promises: stdin, input, exit codes, pipes, kill, timeout', withTimeout(30_000, async () => {
+test('zx $ commands behave as zx promises: stdin, input, exit codes, pipes, kill, timeout', withTimeout(30_000, async () => {
   const seen: Record<string, unknown> = {};
   const marker = `30.${process.pid}`;
   const run = await runBody(async ({ $ }) => {
-    let parent = process.pid;
-    for (let attempt = 0; attempt < 100 && parent === process.pid; attempt++) {
-      parent = Number((await $`echo $PPID`).stdout);
-      if (parent === process.pid) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    seen.parentIsSpawner = parent !== process.pid && /spawn-helper\.(py|mjs)/.test(readFileSync(`/proc/${parent}/cmdline`, 'utf8'));
     const cat = $`cat`;
     cat.stdin.write('streamed ');
     cat.stdin.end('input');
@@ -362,7 +334,6 @@ test('zx $ commands start in a spawner too, and behave as zx promises: stdin, in
   });
   assert.is(run.record.outcome, 'succeeded', run.output);
   assert.equal(seen, {
-    parentIsSpawner: true,
     streamed: 'streamed input',
     input: 'given',
     exitCode: 3,
@@ -372,18 +343,6 @@ test('zx $ commands start in a spawner too, and behave as zx promises: stdin, in
     timedOut: 'SIGTERM',
   });
   assert.equal(processesMatching(`sleep ${marker}`), []);
-}));
-
-test('with ONBOARDER_SPAWNERS=0 the engine forks its programs itself', withTimeout(30_000, async () => {
-  const { execFileSync } = await import('node:child_process');
-  const script = `import { runBody } from './test/helpers/run-body.js';
-import { runCommand } from './lib/tools/command.js';
-const parents = [];
-await runBody(async (context) => { for (let i = 0; i < 20; i++) parents.push(Number((await runCommand(context, ['sh', '-c', 'echo $PPID'])).stdout)); });
-console.log(JSON.stringify({ self: process.pid, parents }));`;
-  const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repositoryRoot, env: { ...process.env, ONBOARDER_SPAWNERS: '0' } }).toString();
-  const { self, parents } = JSON.parse(output) as { self: number; parents: number[] };
-  assert.ok(parents.length === 20 && parents.every((parent) => parent === self), output);
 }));
 
 test.run();

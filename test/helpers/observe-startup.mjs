@@ -1,6 +1,5 @@
-// Loaded with --import by tests: when the process exits, writes to $OBSERVE_FILE how many processes it
-// forked (Node spawner processes), how many it started in all (spawners of either kind and programs: every
-// ChildProcess spawn), and whether the SSH library was loaded.
+// Loaded with --import by tests: when the process exits, writes to $OBSERVE_FILE how many Node processes it
+// forked, how many programs it started in all (every ChildProcess spawn), and whether the SSH library was loaded.
 import cp from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';

@@ -63,6 +63,16 @@ export class FixtureProject {
   }
 }
 
+/** Runs `body` on a throwaway copy of a fixture project, removed afterwards whatever happens. */
+export async function withProject<Result>(fixture: string, body: (project: FixtureProject) => Promise<Result>): Promise<Result> {
+  const project = FixtureProject.copy(fixture);
+  try {
+    return await body(project);
+  } finally {
+    project.remove();
+  }
+}
+
 export interface CliResult {
   readonly code: number;
   readonly stdout: string;

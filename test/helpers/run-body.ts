@@ -38,7 +38,7 @@ export async function runBody(
       },
       concurrency: 1,
       pools: {},
-      keepGoing: false,
+      onFailure: 'no-new',
       force: 'all',
       skip: new Set(),
       signal: new AbortController().signal,

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import type { Fingerprint, TaskId } from '../../lib/dsl/ids.js';
 import { JsonStateStore } from '../../lib/state/json-state-store.js';
 import { acquireRunLock } from '../../lib/state/run-lock.js';
-import { writeFileAtomic } from '../../lib/state/atomic-write.js';
+import { writeFileAtomic } from '../../lib/fs/atomic-write.js';
 
 const id = 'task' as TaskId;
 const stamp = {

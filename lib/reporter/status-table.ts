@@ -1,8 +1,8 @@
-import type { TaskFailure } from '../failures.js';
 import type { PlannedTask } from '../scheduler/plan-run.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
-import { formatDuration, renderFailure } from '../reporter/render-failure.js';
-import { formatTable } from '../reporter/table.js';
+import { withoutTaskName } from './plan-text.js';
+import { formatDuration, renderFailure } from './render-failure.js';
+import { formatTable } from './table.js';
 import type { StateStore } from '../state/state-store.js';
 
 export interface StatusRow {
@@ -26,15 +26,9 @@ export function statusRows(plan: readonly PlannedTask[], store: StateStore): Sta
     }
     if (record?.stamp) return { ...base, state: 'stale', detail: describeRunReason(step.reason) };
     if (record?.startedAt) return { ...base, state: 'interrupted', detail: 'the run that started it was stopped' };
-    if (last?.outcome === 'failed' || last?.outcome === 'interrupted') return { ...base, state: last.outcome, detail: last.failure ? describeFailureOf(step.task, last.failure) : (last.summary ?? '') };
+    if (last?.outcome === 'failed' || last?.outcome === 'interrupted') return { ...base, state: last.outcome, detail: last.failure ? withoutTaskName(step.task, renderFailure(last.failure)) : (last.summary ?? '') };
     return { ...base, state: 'pending', detail: describeRunReason(step.reason) };
   });
-}
-
-/** The failure's message without the task's name in front: the table's first column names it. */
-function describeFailureOf(task: string, failure: TaskFailure): string {
-  const message = renderFailure(failure);
-  return message.startsWith(`${task}: `) ? message.slice(task.length + 2) : message;
 }
 
 export function formatStatusTable(rows: readonly StatusRow[]): string {

@@ -1,0 +1,58 @@
+import type { TaskId } from '../../dsl/ids.js';
+import { ExitCode, type ThrownError } from '../../failures.js';
+import { formatPlan } from '../../reporter/plan-text.js';
+import { formatStatusTable, statusRows } from '../../reporter/status-table.js';
+import { planCommands, type PlannedCommands } from '../../scheduler/plan-commands.js';
+import { planRun, type PlannedTask } from '../../scheduler/plan-run.js';
+import { closeRunResources } from '../../tools/run-resources.js';
+import { catchEscapes } from '../escaped-exceptions.js';
+import { report, type Invocation, type Session } from '../session.js';
+
+/** `--status`: each task's state (done, stale and why, pending, failed), when it last ran, how long it took. */
+export async function showStatus(invocation: Invocation, session: Session): Promise<number> {
+  const plan = await planRun(session);
+  await session.saveCaches();
+  const rows = statusRows(plan, session.store);
+  // The state holds redacted text already; the table is redacted again for what this run's secrets are.
+  invocation.io.stdout.write(session.redactor.redact(invocation.options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows)));
+  return ExitCode.success;
+}
+
+/**
+ * `--dry-run`: what would run and why, with the commands each task's body would start (walked with every
+ * program replaced). Exits 2 when a task cannot be planned (a source missing, say).
+ */
+export async function showPlan(invocation: Invocation, session: Session): Promise<number> {
+  const plan = await planRun(session);
+  const commands = await walkCommands(invocation, session, plan);
+  // After the walk: its helpers ask tool versions too (which of tofu and terraform is there).
+  await session.saveCaches();
+  if (!commands.ok) return report(invocation, { reason: 'escaped-exception', thrown: commands.thrown }, ExitCode.taskFailed);
+  const { redactor } = session;
+  if (invocation.options.json) {
+    const steps = plan.map((step) => ({ ...step, ...(commands.value.get(step.task) ?? {}) }));
+    invocation.io.stdout.write(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`);
+  } else {
+    invocation.io.stdout.write(redactor.redact(formatPlan(session.environmentName, plan, commands.value)));
+  }
+  return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
+}
+
+type Walked = { readonly ok: true; readonly value: Map<TaskId, PlannedCommands> } | { readonly ok: false; readonly thrown: ThrownError };
+
+/** The commands of every task that would run, or the exception that escaped the walk. */
+async function walkCommands(invocation: Invocation, session: Session, plan: readonly PlannedTask[]): Promise<Walked> {
+  const walk = new AbortController();
+  let escapedWith: ThrownError | undefined;
+  const escapes = catchEscapes(session.redactor, (thrown) => {
+    escapedWith = thrown;
+    walk.abort();
+  });
+  try {
+    const commands = await planCommands(session.graph, plan, { root: invocation.project.root, config: session.environment.config, redactor: session.redactor, signal: walk.signal });
+    return escapedWith ? { ok: false, thrown: escapedWith } : { ok: true, value: commands };
+  } finally {
+    escapes.stop();
+    await closeRunResources();
+  }
+}

@@ -1,0 +1,83 @@
+import os from 'node:os';
+import { ExitCode, type ThrownError } from '../../failures.js';
+import { RecordedGroups } from '../../process/recorded-groups.js';
+import { LogFiles } from '../../reporter/log-files.js';
+import { fanOut } from '../../reporter/reporter.js';
+import { runGraph, type RunHandle } from '../../scheduler/run-graph.js';
+import type { RunRecord } from '../../state/run-record.js';
+import { removeStaleScratchDirectories } from '../../state/scratch-directory.js';
+import { closeRunResources } from '../../tools/run-resources.js';
+import { consoleReporter, displayPath } from '../console-reporter.js';
+import { catchEscapes } from '../escaped-exceptions.js';
+import { graceMs, runningGroupsFile, withRunLock } from '../run-lock-scope.js';
+import { saveRunHistory } from '../save-caches.js';
+import { report, type Invocation, type Session } from '../session.js';
+
+/** Runs the targets under the run lock; exit 0, 1 (a task failed), or 130 (interrupted). */
+export function runTargets(invocation: Invocation, session: Session): Promise<number> {
+  return withRunLock(invocation, session, async () => {
+    const { options, io } = invocation;
+    // Scratch files (inventories, variables that may hold secrets) of runs killed before they could remove theirs.
+    removeStaleScratchDirectories();
+    if (options.only.length > 0) io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
+    const warn = (message: string) => io.stderr.write(`warning: ${message}\n`);
+    const reporter = fanOut([consoleReporter(options, io.stdout, displayPath(session.logDirectory)), new LogFiles(session.logDirectory, warn)]);
+    const groups = new RecordedGroups(runningGroupsFile(session.stateDirectory), warn);
+    const interrupt = new AbortController();
+    const handle = runGraph({
+      ...session,
+      targets: options.targets,
+      environment: session.environmentName,
+      root: invocation.project.root,
+      emit: (event) => reporter.handle(event),
+      concurrency: options.concurrency ?? Math.max(1, os.availableParallelism()),
+      pools: invocation.project.pools ?? {},
+      onFailure: options.onFailure,
+      ...(options.timeoutMs !== undefined ? { timeoutOverrideMs: options.timeoutMs } : {}),
+      signal: interrupt.signal,
+      graceMs: graceMs(),
+      retryBaseMs: 2000,
+      groupListener: groups,
+    });
+    let escaped: ThrownError | undefined;
+    const escapes = catchEscapes(session.redactor, (thrown) => {
+      escaped = thrown;
+      interrupt.abort();
+    });
+    const stopSignals = stopOnSignals(io.stderr, interrupt, handle);
+    let record: RunRecord;
+    try {
+      record = await handle.done;
+    } finally {
+      stopSignals();
+      escapes.stop();
+      await reporter.close();
+      await closeRunResources();
+      groups.close();
+      await session.saveCaches();
+    }
+    await saveRunHistory(io.stderr, session, session.redactor.redactValue(record));
+    if (escaped) return report(invocation, { reason: 'escaped-exception', thrown: escaped }, ExitCode.taskFailed);
+    if (record.outcome === 'interrupted') return ExitCode.interrupted;
+    return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
+  });
+}
+
+/**
+ * Ctrl-C, SIGTERM and SIGHUP (a dropped SSH session) stop the run in order: running tasks get TERM, then
+ * KILL after the grace period; a second one kills them at once. Returns the function that stops listening.
+ */
+function stopOnSignals(stderr: NodeJS.WritableStream, interrupt: AbortController, handle: RunHandle): () => void {
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals > 1) return handle.killNow();
+    stderr.write('\ninterrupted: stopping running tasks (press Ctrl-C again to kill them now)\n');
+    interrupt.abort();
+  };
+  const names = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const name of names) process.on(name, onSignal);
+  return () => {
+    for (const name of names) process.off(name, onSignal);
+  };
+}

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { ExitCode } from '../../failures.js';
+import { formatGraph } from '../../graph/format-graph.js';
+import { formatRunTable, summarizeRun } from '../../reporter/summary.js';
+import { formatTaskList } from '../../reporter/task-list.js';
+import { toolVersions } from '../../stamps/tool-versions.js';
+import { readLastRunRecord } from '../../state/run-records.js';
+import { displayPath } from '../console-reporter.js';
+import { environmentNameOf, environmentPaths } from '../project.js';
+import { saveCaches } from '../save-caches.js';
+import { report, selectGraph, type Invocation } from '../session.js';
+import { formatVersions } from '../show-versions.js';
+
+/** `--list`: every task with its description, grouped by namespace, with the instances of parameterised ones. */
+export function showList(invocation: Invocation): number {
+  const graphs = selectGraph({ ...invocation, options: { ...invocation.options, targets: [] } });
+  if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
+  invocation.io.stdout.write(formatTaskList(graphs.value.all));
+  return ExitCode.success;
+}
+
+/** `--graph [targets]`: the graph of the targets, or of every task, in the chosen format. */
+export function showGraph(invocation: Invocation): number {
+  const graphs = selectGraph(invocation);
+  if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
+  invocation.io.stdout.write(formatGraph(graphs.value.selected, invocation.options.format));
+  return ExitCode.success;
+}
+
+/** `--summary`: the last run's record, each task's outcome and why, and the run's summary. */
+export async function showSummary(invocation: Invocation): Promise<number> {
+  const { project, options, io } = invocation;
+  const environment = environmentNameOf(options.environment, project.defaultEnvironment);
+  const paths = environmentPaths(project.root, environment);
+  const record = await readLastRunRecord(paths.stateDirectory);
+  if (!record) return report(invocation, { reason: 'no-run-recorded', environment }, ExitCode.usage);
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    return ExitCode.success;
+  }
+  io.stdout.write(`run ${record.runId} (${record.environment}: ${record.targets.join(' ')}) ${record.startedAt}\n`);
+  io.stdout.write(formatRunTable(record));
+  io.stdout.write(`${summarizeRun(record, { logDirectory: displayPath(paths.logDirectory) }).join('\n')}\n`);
+  return ExitCode.success;
+}
+
+/** `--versions`: Onboarder, Node and every tool the tasks call, asked now. */
+export async function showVersions(invocation: Invocation): Promise<number> {
+  await toolVersions.load(path.join(invocation.project.root, '.cache', 'tool-versions.json'));
+  invocation.io.stdout.write(await formatVersions(invocation.project.version ?? '0.0.0'));
+  await saveCaches(invocation.io.stderr, [{ what: 'the tool versions', save: () => toolVersions.save() }]);
+  return ExitCode.success;
+}

@@ -1,0 +1,153 @@
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { formatLocation, type TaskId } from '../dsl/ids.js';
+import { fail, ok, type ConfigurationFailure, type EngineFailure, type Result } from '../failures.js';
+import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
+import { suggestName } from '../graph/suggest.js';
+import { renderFailure, stackOf } from '../reporter/render-failure.js';
+import { Redactor } from '../scheduler/redactor.js';
+import { SourceDigests } from '../stamps/source-digests.js';
+import { toolVersions } from '../stamps/tool-versions.js';
+import { JsonStateStore } from '../state/json-state-store.js';
+import type { ConsoleOutput } from './console-reporter.js';
+import { thrownError } from './escaped-exceptions.js';
+import type { CliOptions } from './parse-args.js';
+import { environmentNameOf, environmentPaths, type LoadedEnvironment, type Project } from './project.js';
+import { saveCaches } from './save-caches.js';
+
+export interface Io {
+  readonly stdout: ConsoleOutput;
+  readonly stderr: Writable;
+}
+
+/** What every command gets: the project, the parsed command line and where to write. */
+export interface Invocation {
+  readonly project: Project<unknown>;
+  readonly options: CliOptions;
+  readonly io: Io;
+}
+
+/** Writes the one line of a failure (its stack under --verbose) and returns the command's exit code. */
+export function report(invocation: Pick<Invocation, 'io'> & { readonly options?: Pick<CliOptions, 'verbose'> }, failure: ConfigurationFailure | EngineFailure, exitCode: number): number {
+  const stack = stackOf(failure);
+  const verbose = invocation.options?.verbose ?? false;
+  const more = stack === undefined ? '' : verbose ? `\n${stack}` : ' (run with --verbose for the stack trace)';
+  invocation.io.stderr.write(`error: ${renderFailure(failure)}${more}\n`);
+  return exitCode;
+}
+
+/** The project's whole graph (validated, pools checked) and the part the command's targets need. */
+export function selectGraph(invocation: Invocation): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
+  const built = buildGraph(invocation.project.catalog);
+  if (!built.ok) return built;
+  const all = built.value;
+  const undeclaredPool = checkPools(all, invocation.project.pools ?? {});
+  if (undeclaredPool) return fail(undeclaredPool);
+  const targets = resolveTargets(all, invocation.options.targets);
+  if (!targets.ok) return targets;
+  return ok({ all, selected: targets.value.length > 0 ? selectSubgraph(all, targets.value) : all });
+}
+
+/** Everything a command that reads or changes an environment's state works with. */
+export interface Session {
+  readonly environmentName: string;
+  readonly stateDirectory: string;
+  readonly logDirectory: string;
+  readonly environment: LoadedEnvironment<unknown>;
+  /** The environment's validated configuration (environment.config). */
+  readonly config: unknown;
+  readonly graph: TaskGraph;
+  readonly store: JsonStateStore;
+  readonly sources: SourceDigests;
+  readonly redactor: Redactor;
+  readonly force: ReadonlySet<TaskId> | 'all';
+  readonly skip: ReadonlySet<TaskId>;
+  readonly only?: ReadonlySet<TaskId>;
+  readonly reset: ReadonlySet<TaskId>;
+  /** Saves the source digests and tool versions learnt (a warning if they cannot be). */
+  saveCaches(): Promise<void>;
+}
+
+/** Loads the environment, resolves the task lists of the command line, and opens the state and caches. */
+export async function openSession(invocation: Invocation): Promise<Result<Session, ConfigurationFailure>> {
+  const { project, options } = invocation;
+  const graphs = selectGraph(invocation);
+  if (!graphs.ok) return graphs;
+  const { all, selected } = graphs.value;
+  const environmentName = environmentNameOf(options.environment, project.defaultEnvironment);
+  const environment = await loadEnvironment(project, environmentName);
+  if (!environment.ok) return environment;
+  const lists = [options.force, options.skip, options.only, options.reset].map((names) => resolveTargets(all, names));
+  const skipPhases = resolveTargets(all, options.skipPhases, resolvePhase);
+  for (const list of [...lists, skipPhases]) if (!list.ok) return list;
+  const [force, skip, only, reset] = lists.map((list) => new Set(list.ok ? list.value : []));
+  const paths = environmentPaths(project.root, environmentName);
+  const opened = JsonStateStore.open(paths.stateDirectory);
+  if (!opened.ok) return opened;
+  const cacheDirectory = path.join(project.root, '.cache');
+  const sources = await SourceDigests.open(project.root, path.join(cacheDirectory, 'source-digests.json'));
+  await toolVersions.load(path.join(cacheDirectory, 'tool-versions.json'));
+  return ok({
+    environmentName,
+    ...paths,
+    environment: environment.value,
+    config: environment.value.config,
+    graph: selected,
+    store: opened.value,
+    sources,
+    redactor: new Redactor(environment.value.secrets),
+    force: options.forceAll ? 'all' : force!,
+    skip: new Set([...skip!, ...(skipPhases.ok ? skipPhases.value : [])]),
+    ...(options.only.length > 0 ? { only: only! } : {}),
+    reset: reset!,
+    saveCaches: () =>
+      saveCaches(invocation.io.stderr, [
+        { what: 'the source digests', save: () => sources.save() },
+        { what: 'the tool versions', save: () => toolVersions.save() },
+      ]),
+  });
+}
+
+/** A pool a task names but the project does not declare is a typo until proven otherwise. */
+function checkPools(graph: TaskGraph, pools: Readonly<Record<string, number>>): ConfigurationFailure | undefined {
+  for (const definition of graph.definitions.values()) {
+    const pool = definition.spec.pool;
+    if (pool === undefined || pool in pools) continue;
+    const suggestion = suggestName(pool, Object.keys(pools));
+    return {
+      reason: 'invalid-definition',
+      message: `task '${definition.name}' uses pool '${pool}', which is not declared`,
+      location: definition.definedAt,
+      hint: suggestion ? `did you mean '${suggestion}'? (pools are declared in deploy.ts)` : `declare it with its capacity in deploy.ts: pools: { '${pool}': 1 }`,
+    };
+  }
+  return undefined;
+}
+
+function resolveTargets(graph: TaskGraph, names: readonly string[], resolve = resolveTarget): Result<TaskId[], ConfigurationFailure> {
+  const ids: TaskId[] = [];
+  for (const name of names) {
+    const resolved = resolve(graph, name);
+    if (!resolved.ok) return resolved;
+    ids.push(resolved.value);
+  }
+  return ok(ids);
+}
+
+async function loadEnvironment(project: Project<unknown>, name: string): Promise<Result<LoadedEnvironment<unknown>, ConfigurationFailure>> {
+  const loader = project.environments[name];
+  if (!loader) return fail({ reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() });
+  try {
+    return await loader();
+  } catch (error) {
+    // The project's own code threw (a file it parses, a variable it expects): where, not an internal error.
+    const thrown = thrownError(error);
+    return fail({
+      reason: 'invalid-environment',
+      environment: name,
+      path: thrown.location ? formatLocation(thrown.location) : 'its loader',
+      message: `loading it threw: ${thrown.message}`,
+      hint: 'fix the file it reads or its loader in the project',
+    });
+  }
+}

@@ -1,0 +1,165 @@
+import { durationMs } from '../dsl/duration.js';
+import type { Fingerprint, TaskId } from '../dsl/ids.js';
+import type { TaskInstance } from '../dsl/task.js';
+import type { TaskFailure } from '../failures.js';
+import { computeFingerprint } from '../stamps/fingerprint.js';
+import type { SourceDigests } from '../stamps/source-digests.js';
+import type { RunReason, TaskRunOutcome, TaskRunRecord } from '../state/run-record.js';
+import type { StateStore } from '../state/state-store.js';
+import { assessTask, type Assessment } from './assess-task.js';
+import type { EngineEvent } from './events.js';
+import type { Redactor } from './redactor.js';
+import { retryDelayMs } from './retry-delay.js';
+import { runAttempt, runCheck, type TaskEnvironment } from './run-task.js';
+import { skipDecision, skippedFingerprint } from './skip-decision.js';
+
+/** What one task's step needs from the run around it. */
+export interface StepContext {
+  readonly store: StateStore;
+  readonly sources: SourceDigests;
+  readonly config: unknown;
+  readonly redactor: Redactor;
+  readonly emit: (event: EngineEvent) => void;
+  readonly force: ReadonlySet<TaskId> | 'all';
+  readonly skip: ReadonlySet<TaskId>;
+  readonly only?: ReadonlySet<TaskId>;
+  readonly retryBaseMs: number;
+  readonly environment: TaskEnvironment;
+  /** The task's expected duration, for the live view's estimate. */
+  readonly expectedMs: (id: TaskId) => number;
+}
+
+/** How a task's step ended: its record, and its fingerprint when its dependents may go on. */
+export interface StepResult {
+  readonly record: TaskRunRecord;
+  readonly fingerprint?: Fingerprint;
+}
+
+/**
+ * One task's turn: skipped (by the user, --only, or not applicable), else assessed against its stamp, its
+ * drift probe asked when it is fresh, and run with retries when it is not; the stamp is written only after
+ * success. `dependencies` are the fingerprints its direct dependencies ended with.
+ */
+export async function runTaskStep(instance: TaskInstance, dependencies: Readonly<Record<string, Fingerprint>>, context: StepContext): Promise<StepResult> {
+  const id = instance.id;
+  const stored = context.store.record(id);
+  const skipped = skipDecision(instance, context);
+  if (skipped) {
+    if (!stored?.stamp && skipped.kind !== 'not-applicable') {
+      context.emit({ type: 'warning', message: `${id} has never succeeded but is ${skipped.kind === 'skipped-by-user' ? 'skipped' : 'assumed done'}` });
+    }
+    context.emit({ type: 'task-skipped', task: id, why: skipped });
+    return { record: { task: id, outcome: 'skipped', skipped, attempts: 0, durationMs: 0 }, fingerprint: skippedFingerprint(id, skipped, stored) };
+  }
+  const assessed = await assessTask({ instance, record: stored, dependencies, config: context.config, sources: context.sources, forced: context.force === 'all' || context.force.has(id) });
+  if (!assessed.ok) return failed(id, assessed.failure, 0, 0, context);
+  const decision = await checkDrift(instance, assessed.assessment, context);
+  switch (decision.action) {
+    case 'run':
+      return runAttempts(instance, assessed.assessment, decision.reason, context);
+    case 'fail':
+      return failed(id, decision.failure, 0, 0, context);
+    case 'skip':
+      context.emit({ type: 'task-skipped', task: id, why: { kind: 'fresh' } });
+      return { record: { task: id, outcome: 'skipped', skipped: { kind: 'fresh' }, attempts: 0, durationMs: 0 }, fingerprint: assessed.assessment.fingerprint };
+  }
+}
+
+type Decision = { readonly action: 'run'; readonly reason: RunReason } | { readonly action: 'skip' } | { readonly action: 'fail'; readonly failure: TaskFailure };
+
+/** A task found fresh still runs when its drift probe finds the world changed (a failed probe fails the task). */
+async function checkDrift(instance: TaskInstance, assessment: Assessment, context: StepContext): Promise<Decision> {
+  if (assessment.decision === 'run') return { action: 'run', reason: assessment.reason };
+  if (!instance.definition.spec.check) return { action: 'skip' };
+  const checked = await runCheck(instance, context.environment);
+  if (!checked.ok) return { action: 'fail', failure: checked.failure };
+  return checked.result === true ? { action: 'skip' } : { action: 'run', reason: { kind: 'drift', detail: context.redactor.redact(checked.result.drift) } };
+}
+
+/** Runs the body until it succeeds or its retries are used up; the old stamp goes before the first attempt. */
+async function runAttempts(instance: TaskInstance, assessment: Assessment, reason: RunReason, context: StepContext): Promise<StepResult> {
+  const { id, definition } = instance;
+  const maxAttempts = 1 + (definition.spec.retries ?? 0);
+  const runSignal = context.environment.runSignal;
+  const started = Date.now();
+  context.store.markStarted(id, new Date(started).toISOString());
+  for (let attempt = 1; ; attempt++) {
+    context.emit({ type: 'task-started', task: id, reason, attempt, at: new Date().toISOString(), estimateMs: context.expectedMs(id) });
+    const result = await runAttempt(instance, context.environment);
+    if (result.ok) return stamp(instance, assessment, result.configReads, { reason, attempts: attempt, started }, context);
+    const retryable = result.failure.reason !== 'interrupted' && !runSignal.aborted && attempt < maxAttempts;
+    if (!retryable) return failed(id, result.failure, attempt, Date.now() - started, context, reason);
+    const base = definition.spec.retryDelay === undefined ? context.retryBaseMs : durationMs(definition.spec.retryDelay);
+    const delayMs = retryDelayMs(base, attempt);
+    context.emit({ type: 'task-retrying', task: id, attempt, delayMs, failure: result.failure });
+    await abortableSleep(delayMs, runSignal);
+    if (runSignal.aborted) return failed(id, { reason: 'interrupted', task: id }, attempt, Date.now() - started, context, reason);
+  }
+}
+
+/** Writes the stamp of a task that succeeded, with the config values its body read this time. */
+function stamp(
+  instance: TaskInstance,
+  assessment: Assessment,
+  configReads: Readonly<Record<string, string>>,
+  run: { readonly reason: RunReason; readonly attempts: number; readonly started: number },
+  context: StepContext,
+): StepResult {
+  const id = instance.id;
+  const elapsed = Date.now() - run.started;
+  // The assessed fingerprint already holds the config reads replayed from the stamp; when the body read
+  // the same values, it is this run's fingerprint too (most runs: no second digest per task).
+  const sameReads = sameRecord(configReads, assessment.components.config);
+  const components = sameReads ? assessment.components : { ...assessment.components, config: configReads };
+  const fingerprint = sameReads ? assessment.fingerprint : computeFingerprint(components);
+  context.store.markSucceeded(id, { fingerprint, components, finishedAt: new Date().toISOString(), durationMs: elapsed });
+  context.emit({ type: 'task-succeeded', task: id, durationMs: elapsed, attempts: run.attempts });
+  return { record: { task: id, outcome: 'succeeded', reason: run.reason, attempts: run.attempts, durationMs: elapsed }, fingerprint };
+}
+
+/** A task that did not succeed: its last outcome kept in the state when it ran at all. */
+export function failed(id: TaskId, failure: TaskFailure, attempts: number, elapsed: number, context: Pick<StepContext, 'store' | 'redactor' | 'emit'>, reason?: RunReason): StepResult {
+  const outcome: TaskRunOutcome = failure.reason === 'interrupted' ? 'interrupted' : 'failed';
+  if (attempts > 0) {
+    context.store.markFinishedWithoutSuccess(id, {
+      outcome,
+      startedAt: new Date(Date.now() - elapsed).toISOString(),
+      durationMs: elapsed,
+      failure: context.redactor.redactValue(withoutBulk(failure)),
+    });
+  }
+  context.emit({ type: 'task-failed', task: id, failure, durationMs: elapsed, attempts });
+  return { record: { task: id, outcome, attempts, durationMs: elapsed, failure, ...(reason ? { reason } : {}) } };
+}
+
+function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let count = 0;
+  for (const key in a) {
+    if (a[key] !== b[key]) return false;
+    count++;
+  }
+  for (const _ in b) count--;
+  return count === 0;
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A failure as the state keeps it: its output tail and stack stay in the task's log, not in every state write. */
+function withoutBulk(failure: TaskFailure): TaskFailure {
+  if (failure.reason === 'exit-non-zero') return { ...failure, outputTail: '' };
+  if (failure.reason === 'task-threw') {
+    const { stack: _stack, ...rest } = failure;
+    return rest;
+  }
+  return failure;
+}

@@ -1,0 +1,67 @@
+// The engine killed with SIGKILL (the OOM killer, a kill -9): no false stamp, and nothing it started runs
+// on unnoticed. The task's program is a FAKE the test steers (test/helpers/fake-command.ts).
+import type { ChildProcess } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FakeCommands } from '../helpers/fake-command.js';
+import { withProject, withTimeout, type FixtureProject } from '../helpers/project.js';
+
+const step = 'onboarder-fake-step';
+
+/** Starts the CLI with the rig's programs first on PATH; resolves its exit code when it ends. */
+function start(project: FixtureProject, rig: FakeCommands, args: string[]): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
+  const child = project.start(args, { PATH: `${rig.binDirectory}:${process.env.PATH}`, ONBOARDER_GRACE_MS: '500' });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, exited, output: () => output };
+}
+
+test('a stamped task forced, the engine killed during it: the re-run runs it again', withTimeout(60_000, async () => {
+  const rig = await FakeCommands.start();
+  rig.newCommand(step);
+  try {
+    await withProject('basic', async (project) => {
+      const first = start(project, rig, ['steered']);
+      await (await rig.next(step)).exit(0);
+      assert.is(await first.exited, 0, first.output());
+
+      const forced = start(project, rig, ['steered', '--force', 'steered']);
+      const running = await rig.next(step);
+      forced.child.kill('SIGKILL');
+      assert.is(await forced.exited, null);
+      await running.exit(0);
+
+      const rerun = start(project, rig, ['steered']);
+      await (await rig.next(step)).exit(0);
+      assert.is(await rerun.exited, 0, rerun.output());
+      assert.match(rerun.output(), '[steered] run: no stamp (last run interrupted)');
+    });
+  } finally {
+    await rig.close();
+  }
+}));
+
+test("the engine killed while a task's program runs: the next run stops that program first and says so", withTimeout(60_000, async () => {
+  const rig = await FakeCommands.start();
+  rig.newCommand(step);
+  try {
+    await withProject('basic', async (project) => {
+      const killed = start(project, rig, ['steered']);
+      const orphan = await rig.next(step);
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+      const next = start(project, rig, ['steered']);
+      // The orphan goes before the task runs again (its program is started only after).
+      await orphan.gone();
+      await (await rig.next(step)).exit(0);
+      assert.is(await next.exited, 0, next.output());
+      assert.match(next.output(), new RegExp(`^warning: stopped what a killed run left running: process group ${orphan.pid} \\(${step}\\)$`, 'm'));
+    });
+  } finally {
+    await rig.close();
+  }
+}));
+
+test.run();
