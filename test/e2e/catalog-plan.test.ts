@@ -43,7 +43,7 @@ test('the osdc graph', withTimeout(60_000, async ({ directory }: Project) => {
 }));
 
 /** Runs the CLI with test/helpers/observe-startup.mjs: what it started, and whether it loaded ssh2. */
-async function observed(directory: string, args: string[], env: Record<string, string> = {}): Promise<{ forks: number; started: number; ssh2: boolean }> {
+async function observed(directory: string, args: string[], env: Record<string, string> = {}): Promise<{ forks: number; started: number; ssh2: boolean; maxRssKiB: number }> {
   const file = path.join(directory, 'observed.json');
   const result = await cli(directory, args, { NODE_OPTIONS: `--import=${path.join(repositoryRoot, 'test', 'helpers', 'observe-startup.mjs')}`, OBSERVE_FILE: file, ...env });
   assert.is(result.code, 0, result.stderr);
@@ -60,7 +60,8 @@ test('--status and a dry run of the whole catalog fork no Node process and load 
 test('a dry run remembers the tool versions its walk asked (tofu or terraform, kubectl): the next starts no program', withTimeout(120_000, async ({ directory }: Project) => {
   // The first may ask; from the second on nothing is asked again.
   await observed(directory, ['osdc', '--dry-run']);
-  assert.equal(await observed(directory, ['osdc', '--dry-run']), { forks: 0, started: 0, ssh2: false });
+  const { forks, started, ssh2 } = await observed(directory, ['osdc', '--dry-run']);
+  assert.equal({ forks, started, ssh2 }, { forks: 0, started: 0, ssh2: false });
 }));
 
 test('environments are chosen by --env or DEPLOY_ENV; an unknown one lists the known', withTimeout(60_000, async ({ directory }: Project) => {

@@ -1,5 +1,6 @@
 // Loaded with --import by tests: when the process exits, writes to $OBSERVE_FILE how many Node processes it
-// forked, how many programs it started in all (every ChildProcess spawn), and whether the SSH library was loaded.
+// forked, how many programs it started in all (every ChildProcess spawn), whether the SSH library was loaded,
+// and its peak memory (maxRSS, KiB).
 import cp from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
@@ -19,5 +20,5 @@ cp.ChildProcess.prototype.spawn = function (...args) {
 syncBuiltinESMExports();
 process.on('exit', () => {
   const loaded = Object.keys(createRequire(import.meta.url).cache);
-  writeFileSync(process.env.OBSERVE_FILE, JSON.stringify({ forks, started, ssh2: loaded.some((file) => file.includes('/node_modules/ssh2/')) }));
+  writeFileSync(process.env.OBSERVE_FILE, JSON.stringify({ forks, started, ssh2: loaded.some((file) => file.includes('/node_modules/ssh2/')), maxRssKiB: process.resourceUsage().maxRSS }));
 });
