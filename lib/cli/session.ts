@@ -5,6 +5,7 @@ import { fail, ok, type ConfigurationFailure, type EngineFailure, type Result } 
 import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
 import { suggestName } from '../graph/suggest.js';
 import { renderFailure, stackOf } from '../reporter/render-failure.js';
+import type { PlanOptions } from '../scheduler/plan-run.js';
 import { Redactor } from '../scheduler/redactor.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
@@ -48,21 +49,14 @@ export function selectGraph(invocation: Invocation): Result<{ readonly all: Task
   return ok({ all, selected: targets.value.length > 0 ? selectSubgraph(all, targets.value) : all });
 }
 
-/** Everything a command that reads or changes an environment's state works with. */
-export interface Session {
+/** Everything a command that reads or changes an environment's state works with: what a plan needs, and more. */
+export interface Session extends PlanOptions {
   readonly environmentName: string;
   readonly stateDirectory: string;
   readonly logDirectory: string;
   readonly environment: LoadedEnvironment<unknown>;
-  /** The environment's validated configuration (environment.config). */
-  readonly config: unknown;
-  readonly graph: TaskGraph;
   readonly store: JsonStateStore;
-  readonly sources: SourceDigests;
   readonly redactor: Redactor;
-  readonly force: ReadonlySet<TaskId> | 'all';
-  readonly skip: ReadonlySet<TaskId>;
-  readonly only?: ReadonlySet<TaskId>;
   readonly reset: ReadonlySet<TaskId>;
   /** Saves the source digests and tool versions learnt (a warning if they cannot be). */
   saveCaches(): Promise<void>;

@@ -9,6 +9,8 @@ export interface GroupListener {
   /** `program`: the program's name alone (no arguments, which may hold secrets). */
   groupStarted(group: number, program: string): void;
   groupEnded(group: number): void;
+  /** Its leader exited while others in it run on (something left in the background). */
+  groupOutlivedLeader(group: number): void;
 }
 
 /**
@@ -99,6 +101,7 @@ export class ProcessGroups {
 
   private leaderExited(group: number): void {
     if (!groupAlive(group)) this.forget(group);
+    else this.listener?.groupOutlivedLeader(group);
   }
 
   private forget(group: number): void {

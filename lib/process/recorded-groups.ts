@@ -49,6 +49,11 @@ export class RecordedGroups implements GroupListener {
     if (this.groups.delete(group)) this.save();
   }
 
+  /** Written again: what the leader left running was seen alive now, so it counts as the group's. */
+  groupOutlivedLeader(group: number): void {
+    if (this.groups.has(group)) this.save();
+  }
+
   /** The run is over and every group was stopped: nothing is left to record. */
   close(): void {
     this.groups.clear();
@@ -72,7 +77,8 @@ export class RecordedGroups implements GroupListener {
  * Stops what a killed run left running: each group recorded in `file` that is still ours gets TERM, then
  * KILL after `graceMs`. A group is ours when one of its live members started between its leader's recorded
  * start and the file's last write (the engine was alive and the group existed then; a group id is not
- * reused while any member lives), on the same boot. Any other process, a reused id above all, is never
+ * reused while any member lives), on the same boot. The file is written again when a leader exits and
+ * leaves others running, so what it left in the background counts. Any other process, a reused id above all, is never
  * signalled. Returns the groups stopped, as `<id> (<program>)`, and removes the file.
  */
 export async function stopLeftoverGroups(file: string, graceMs: number): Promise<string[]> {

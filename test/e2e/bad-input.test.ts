@@ -30,6 +30,8 @@ test('an unknown flag, a bad value and a missing target are usage errors', withT
   assertOneLineError(await project.run(['osdc', '--concurrency', 'many']), "--concurrency 'many' is not a positive whole number");
   assertOneLineError(await project.run(['osdc', '-j', '-1']), "option '-j' is missing its value, or its value starts with '-': write a value starting with '-' as --concurrency=<value>");
   assertOneLineError(await project.run(['osdc', '--concurrency=-1']), "--concurrency '-1' is not a positive whole number");
+  assertOneLineError(await project.run(['osdc', '--on-failure', 'sometimes']), "--on-failure 'sometimes' is not known: use one of no-new, continue, kill");
+  assertOneLineError(await project.run(['osdc', '-k', '--on-failure', 'kill']), '--keep-going and --on-failure kill cannot be combined');
   assertOneLineError(await project.run([]), 'no target given');
   assertOneLineError(await project.run(['osdc', '--env', 'prod']), "unknown environment 'prod': choose one of test");
 })));

@@ -9,14 +9,14 @@ import type { TaskInstance } from '../../lib/dsl/task.js';
 import { buildGraph, type CatalogEntry } from '../../lib/graph/build-graph.js';
 import type { EngineEvent } from '../../lib/scheduler/events.js';
 import { Redactor } from '../../lib/scheduler/redactor.js';
-import { runGraph } from '../../lib/scheduler/run-graph.js';
+import { runGraph, type FailureMode } from '../../lib/scheduler/run-graph.js';
 import { SourceDigests } from '../../lib/stamps/source-digests.js';
 import { JsonStateStore } from '../../lib/state/json-state-store.js';
 import { withTimeout } from '../helpers/project.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function run(catalog: CatalogEntry[], concurrency: number, pools: Record<string, number> = {}) {
+async function run(catalog: CatalogEntry[], concurrency: number, pools: Record<string, number> = {}, onFailure: FailureMode = 'no-new') {
   const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-scheduling-'));
   const built = buildGraph(catalog);
   if (!built.ok) throw new Error(built.error.reason);
@@ -35,7 +35,7 @@ async function run(catalog: CatalogEntry[], concurrency: number, pools: Record<s
     emit: (event) => events.push(event),
     concurrency,
     pools,
-    onFailure: 'no-new',
+    onFailure,
     force: new Set(),
     skip: new Set(),
     signal: new AbortController().signal,
@@ -111,6 +111,33 @@ test('among tasks of equal priority (no durations known yet), the one declared f
   const { record } = await run([second, first], 1);
   assert.is(record.outcome, 'succeeded');
   assert.equal(started, ['beta', 'zeta', 'alpha', 'mid', 'second', 'first']);
+}));
+
+test('a failure under each failure mode: no-new lets the running task finish, continue runs the other branch, kill stops the running task', withTimeout(30_000, async () => {
+  const outcomes: Record<string, Record<string, string>> = {};
+  for (const mode of ['no-new', 'continue', 'kill'] as const) {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // `long` runs when `broken` fails; `later` is ready only after `long` ended; `after` depends on `broken`.
+    const long = task({ name: 'long', estimate: 1000, run: async ({ signal }) => {
+      await Promise.race([released, new Promise((resolve) => signal.addEventListener('abort', resolve))]);
+      if (signal.aborted) throw new Error('stopped');
+    } });
+    const later = task({ name: 'later', deps: [long], run: async () => undefined });
+    const broken = task({ name: 'broken', estimate: 10, run: async () => {
+      setTimeout(release, 200);
+      throw new Error('broken');
+    } });
+    const after = task({ name: 'after', deps: [broken], run: async () => undefined });
+    const { record } = await run([later, after], 2, {}, mode);
+    outcomes[mode] = Object.fromEntries(record.tasks.map((entry) => [entry.task, entry.outcome]));
+    assert.is(record.outcome, 'failed', mode);
+  }
+  assert.equal(outcomes, {
+    'no-new': { long: 'succeeded', broken: 'failed', later: 'not-started', after: 'blocked' },
+    continue: { long: 'succeeded', broken: 'failed', later: 'succeeded', after: 'blocked' },
+    kill: { long: 'interrupted', broken: 'failed', later: 'blocked', after: 'blocked' },
+  });
 }));
 
 test.run();

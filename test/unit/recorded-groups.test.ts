@@ -1,0 +1,75 @@
+// The record of a run's process groups (lib/process/recorded-groups.ts): what the next run stops after a
+// kill -9 of the engine, and what it must never signal.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RecordedGroups, stopLeftoverGroups } from '../../lib/process/recorded-groups.js';
+
+const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-groups-'));
+const file = path.join(directory, 'running-groups.json');
+
+/** A detached `sleep`: the leader of a group of its own, as a task's program is. */
+function leader(): ChildProcess {
+  return spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+}
+
+const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.signalCode) : child.once('exit', (_code, signal) => resolve(signal))));
+
+test('groups are recorded while they run (0600), forgotten when they end, and the file goes with the last', () => {
+  const groups = new RecordedGroups(file);
+  groups.groupStarted(process.pid, 'node');
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  assert.equal(JSON.parse(readFileSync(file, 'utf8')).groups.map((group: { program: string }) => group.program), ['node']);
+  groups.groupEnded(process.pid);
+  assert.throws(() => statSync(file));
+});
+
+test("a group left by a killed run is stopped; one whose leader's start does not match (a reused id) is not", async () => {
+  const left = leader();
+  const recorder = new RecordedGroups(file);
+  recorder.groupStarted(left.pid!, 'sleep');
+  // Another process under a recorded id, started after the record was written: it stands for a process
+  // that got the id of a group that ended.
+  const recorded = JSON.parse(readFileSync(file, 'utf8'));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const stranger = leader();
+  writeFileSync(file, JSON.stringify({ ...recorded, groups: [...recorded.groups, { group: stranger.pid, startTicks: recorded.groups[0].startTicks, program: 'sleep' }] }));
+  const stopped = await stopLeftoverGroups(file, 500);
+  assert.equal(stopped, [`${left.pid} (sleep)`]);
+  assert.is(await exited(left), 'SIGTERM');
+  assert.is(stranger.exitCode ?? stranger.signalCode, null, 'the stranger runs on');
+  assert.throws(() => statSync(file), undefined, 'the record is removed once read');
+  stranger.kill('SIGKILL');
+});
+
+test('what a leader left in the background is stopped after the leader exited, once the record was written again', async () => {
+  // The background sleep starts after the record was first written.
+  const shell = spawn('sh', ['-c', 'sleep 0.1; sleep 60 & echo $!'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const recorder = new RecordedGroups(file);
+  recorder.groupStarted(shell.pid!, 'sh');
+  const background = Number(await new Promise<string>((resolve) => shell.stdout!.once('data', (chunk) => resolve(String(chunk)))));
+  await exited(shell);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  recorder.groupOutlivedLeader(shell.pid!);
+  assert.equal(await stopLeftoverGroups(file, 500), [`${shell.pid} (sh)`]);
+  assert.throws(() => process.kill(background, 0), undefined, 'the background sleep is gone');
+});
+
+test('a record from another boot, or one that cannot be read, stops nothing', async () => {
+  const left = leader();
+  new RecordedGroups(file).groupStarted(left.pid!, 'sleep');
+  const recorded = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(file, JSON.stringify({ ...recorded, bootId: 'another-boot' }));
+  assert.equal(await stopLeftoverGroups(file, 500), []);
+  writeFileSync(file, '{"bootId": "torn');
+  assert.equal(await stopLeftoverGroups(file, 500), []);
+  assert.is(left.exitCode ?? left.signalCode, null);
+  left.kill('SIGKILL');
+});
+
+test.after(() => rmSync(directory, { recursive: true, force: true }));
+
+test.run();
