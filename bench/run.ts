@@ -136,13 +136,11 @@ function compareOverhead(): void {
     moveAside(path.join(directory, '.cache'));
     return runOnboarder(directory, ['all', '-j', '2'], { BENCH_BODY: body, ...env });
   };
-  const measured: Record<'make' | 'ninja' | 'argv' | 'nodeSpawner' | 'direct' | 'zx' | 'empty', Timing[]> = { make: [], ninja: [], argv: [], nodeSpawner: [], direct: [], zx: [], empty: [] };
+  const measured: Record<'make' | 'ninja' | 'argv' | 'zx' | 'empty', Timing[]> = { make: [], ninja: [], argv: [], zx: [], empty: [] };
   for (let round = 0; round < rounds; round++) {
     measured.make.push(runMake(directory, 2));
     measured.ninja.push(runNinja(directory, 2));
     measured.argv.push(fresh('argv'));
-    measured.nodeSpawner.push(fresh('argv', { ONBOARDER_SPAWNER: 'node' }));
-    measured.direct.push(fresh('argv', { ONBOARDER_SPAWNERS: '0' }));
     measured.zx.push(fresh('zx'));
     measured.empty.push(fresh('empty'));
   }
@@ -156,28 +154,22 @@ function compareOverhead(): void {
   row('make', measured.make, false);
   row('ninja', measured.ninja, false);
   row('onboarder runCommand', measured.argv, true);
-  row("  with Node's spawner", measured.nodeSpawner, true);
-  row('  without spawners', measured.direct, true);
   row('onboarder zx $', measured.zx, true);
   row('onboarder, no process', measured.empty, false);
 
   const emptyFile = path.join(directory, 'empty.ts');
   writeFileSync(emptyFile, '');
-  // The first re-runs find everything up to date and record it in the up-to-date cache; the measured ones
-  // are answered from it. The same without the cache is the engine's own no-op path. Interleaved with the
-  // bare starts, 11 of each: a bare start drifts by 10% within a minute here.
+  // The first re-run finds everything up to date and remembers the tool versions; the measured ones are
+  // the same. Interleaved with the bare starts, 11 of each: a bare start drifts by 10% within a minute here.
   runOnboarder(directory, ['all', '-j', '2']);
-  runOnboarder(directory, ['all', '-j', '2']);
-  const samples = { bare: [] as number[], rerun: [] as number[], uncached: [] as number[] };
+  const samples = { bare: [] as number[], rerun: [] as number[] };
   for (let index = 0; index < 11; index++) {
     samples.bare.push(timed(process.execPath, ['--import', 'tsx', emptyFile], directory).seconds);
     samples.rerun.push(runOnboarder(directory, ['all', '-j', '2']).wallSeconds);
-    samples.uncached.push(runOnboarder(directory, ['all', '-j', '2'], { ONBOARDER_UP_TO_DATE_CACHE: '0' }).wallSeconds);
   }
-  const [bare, rerun, uncached] = [median(samples.bare), median(samples.rerun), median(samples.uncached)];
+  const [bare, rerun] = [median(samples.bare), median(samples.rerun)];
   print(`  no-op re-run of 2000 stamped tasks ${rerun.toFixed(3)}s vs bare tsx start ${bare.toFixed(3)}s: ${(rerun / bare).toFixed(2)}x (medians of 11, interleaved)`);
-  print(`  the same without the up-to-date cache ${uncached.toFixed(3)}s: ${(uncached / bare).toFixed(2)}x`);
-  results.noOps = { rounds: measured, perTaskMs: Object.fromEntries(Object.entries(measured).map(([tool, timings]) => [tool, perTask(medianTiming(timings))])), rerunSeconds: rerun, uncachedRerunSeconds: uncached, bareTsxSeconds: bare };
+  results.noOps = { rounds: measured, perTaskMs: Object.fromEntries(Object.entries(measured).map(([tool, timings]) => [tool, perTask(medianTiming(timings))])), rerunSeconds: rerun, bareTsxSeconds: bare };
 }
 
 function measureMemory(): void {
@@ -203,7 +195,7 @@ function measureMemory(): void {
  * A task whose program prints 2,000,000 lines (132 MB) as fast as it can, as a -vvvv playbook or a log dump
  * would: wall time and the engine's peak memory, with runCommand keeping the whole output or only its tail
  * (keepOutput 'tail'), and with the output interleaved or grouped (--output group holds it until the task
- * ends). The spawner's own memory is bounded by its flow control (tested in test/e2e/tools.test.ts).
+ * ends). The engine reads a chunk only after writing the last (tested in test/e2e/output.test.ts).
  */
 function measureOutput(): void {
   const directory = path.join(workDirectory, 'output');
@@ -245,15 +237,12 @@ function measureExampleProject(): void {
   const measure = (args: string[], env: NodeJS.ProcessEnv = {}) => median(Array.from({ length: 5 }, () => timed(process.execPath, ['--import', 'tsx', ...args], root, env).seconds));
   const bare = measure([emptyFile]);
   const status = measure(['deploy.ts', '--status']);
-  // The first --dry-run records the up-to-date cache's entry; the measured ones are answered from it.
   const plan = measure(['deploy.ts', 'osdc', '--dry-run']);
-  const uncachedPlan = measure(['deploy.ts', 'osdc', '--dry-run'], { ONBOARDER_UP_TO_DATE_CACHE: '0' });
   print('\nexample project (environments/example), wall time, medians of 5');
   print(`  bare tsx start            ${bare.toFixed(3)}s`);
   print(`  --status                  ${status.toFixed(3)}s (${(status / bare).toFixed(2)}x)`);
   print(`  osdc --dry-run            ${plan.toFixed(3)}s (${(plan / bare).toFixed(2)}x)`);
-  print(`    without the cache       ${uncachedPlan.toFixed(3)}s (${(uncachedPlan / bare).toFixed(2)}x)`);
-  results.example = { bareTsxSeconds: bare, statusSeconds: status, dryRunSeconds: plan, uncachedDryRunSeconds: uncachedPlan };
+  results.example = { bareTsxSeconds: bare, statusSeconds: status, dryRunSeconds: plan };
 }
 
 const cases: Record<string, () => void> = {
