@@ -49,7 +49,9 @@ export type EngineFailure =
   /** An exception escaped every task (thrown in a callback, a promise nobody awaited): the run stopped. */
   | { readonly reason: 'escaped-exception'; readonly thrown: ThrownError }
   /** The engine itself failed: a bug, reported with its stack under --verbose. */
-  | { readonly reason: 'internal-error'; readonly thrown: ThrownError };
+  | { readonly reason: 'internal-error'; readonly thrown: ThrownError }
+  /** The state could not be written (a full or read-only disk): the run stopped at once. */
+  | { readonly reason: 'state-unwritable'; readonly file: string; readonly code: string; readonly what: string };
 
 /** An exception as a failure keeps it: where in the project it was thrown, if there. */
 export interface ThrownError {

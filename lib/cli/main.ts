@@ -1,4 +1,4 @@
-import { ExitCode } from '../failures.js';
+import { ExitCode, type ConfigurationFailure } from '../failures.js';
 import { parseCommandLine, helpText, type Command } from './parse-args.js';
 import { tolerateClosedOutput } from './closed-output.js';
 import { showPlan, showStatus } from './commands/plan.js';
@@ -6,7 +6,7 @@ import { resetState, resetTasks } from './commands/reset.js';
 import { runTargets } from './commands/run.js';
 import { showGraph, showList, showSummary, showVersions } from './commands/show.js';
 import { catchProjectLoadFailures, isCircularImport, thrownError } from './escaped-exceptions.js';
-import type { Project } from './project.js';
+import { environmentNameOf, type Project } from './project.js';
 import { openSession, report, type Invocation, type Io, type Session } from './session.js';
 
 /** Until the CLI starts, an exception is one of the project's modules failing to load (see catchProjectLoadFailures). */
@@ -25,6 +25,7 @@ const commands: Partial<Record<Command, CommandFunction>> = {
   list: showList,
   graph: showGraph,
   summary: showSummary,
+  'reset-state': resetState,
 };
 
 /** Commands on an environment: its configuration loaded, its state open. */
@@ -32,7 +33,6 @@ const sessionCommands: Partial<Record<Command, SessionCommandFunction>> = {
   status: showStatus,
   'dry-run': showPlan,
   reset: resetTasks,
-  'reset-state': resetState,
   run: runTargets,
 };
 
@@ -45,6 +45,8 @@ export async function runCli<Config>(project: Project<Config>, argv: readonly st
   const invocation: Invocation = { project, options: parsed.value, io };
   try {
     if (parsed.value.container) return await launchContainer(invocation, argv);
+    const unknownEnvironment = checkEnvironmentName(invocation);
+    if (unknownEnvironment) return report(invocation, unknownEnvironment, ExitCode.usage);
     const command = commands[parsed.value.command];
     if (command) return await command(invocation);
     const session = await openSession(invocation);
@@ -53,6 +55,17 @@ export async function runCli<Config>(project: Project<Config>, argv: readonly st
   } catch (error) {
     return report(invocation, { reason: 'internal-error', thrown: thrownError(error) }, ExitCode.taskFailed);
   }
+}
+
+/**
+ * The environment a command names (--env, DEPLOY_ENV) must be one of the project's, for every command: a
+ * name is a name, never a path (`--env ../../x` would read state outside the project).
+ */
+function checkEnvironmentName({ project, options }: Invocation): ConfigurationFailure | undefined {
+  if (options.command === 'help' || options.command === 'version') return undefined;
+  const name = environmentNameOf(options.environment, project.defaultEnvironment);
+  if (Object.hasOwn(project.environments, name)) return undefined;
+  return { reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() };
 }
 
 const containerFlags = new Set(['--container', '--container-build', '--container-save']);

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { graphFormats, type GraphFormat } from '../graph/format-graph.js';
 import { suggestName } from '../graph/suggest.js';
+import { shown } from '../reporter/render-failure.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import type { OutputMode } from '../reporter/plain-reporter.js';
 import { failureModes, type FailureMode } from '../scheduler/run-graph.js';
@@ -95,12 +96,12 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     const flag = /'(-{1,2}[^'\s]+)'/.exec(message)?.[1];
     if (flag && /Unknown option/.test(message)) {
       const suggestion = suggestName(flag.replace(/^-+/, ''), Object.keys(optionSpec));
-      return fail(usage(`unknown option '${flag}'`, suggestion ? `did you mean '--${suggestion}'? (see --help)` : 'see --help'));
+      return fail(usage(`unknown option '${shown(flag)}'`, suggestion ? `did you mean '--${suggestion}'? (see --help)` : 'see --help'));
     }
     if (flag && /is ambiguous/.test(message)) {
       // parseArgs reads a value that starts with '-' (`-j -1`) as another option.
       const long = /use '(--[^=']+)=/.exec(message)?.[1] ?? flag;
-      return fail(usage(`option '${flag}' is missing its value, or its value starts with '-'`, `write a value starting with '-' as ${long}=<value> (see --help)`));
+      return fail(usage(`option '${shown(flag)}' is missing its value, or its value starts with '-'`, `write a value starting with '-' as ${long}=<value> (see --help)`));
     }
     return fail(usage(message.split('\n')[0]!.replace(/\.$/, '')));
   }
@@ -125,29 +126,29 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
 
   const format = values.format ?? 'text';
   if (!(graphFormats as readonly string[]).includes(format)) {
-    return fail(usage(`--format '${format}' is not known`, `use one of ${graphFormats.join(', ')}`));
+    return fail(usage(`--format '${shown(format)}' is not known`, `use one of ${graphFormats.join(', ')}`));
   }
   const output = values.output ?? 'auto';
   if (output !== 'auto' && output !== 'live' && output !== 'interleaved' && output !== 'group') {
-    return fail(usage(`--output '${output}' is not known`, 'use auto, live, interleaved or group'));
+    return fail(usage(`--output '${shown(output)}' is not known`, 'use auto, live, interleaved or group'));
   }
   let concurrency: number | undefined;
   if (values.concurrency !== undefined) {
     concurrency = Number(values.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      return fail(usage(`--concurrency '${values.concurrency}' is not a positive whole number`, 'e.g. --concurrency 4'));
+      return fail(usage(`--concurrency '${shown(values.concurrency)}' is not a positive whole number`, 'e.g. --concurrency 4'));
     }
   }
   const onFailure = values['on-failure'] ?? (values['keep-going'] ? 'continue' : 'no-new');
   if (!(failureModes as readonly string[]).includes(onFailure)) {
-    return fail(usage(`--on-failure '${onFailure}' is not known`, `use one of ${failureModes.join(', ')}`));
+    return fail(usage(`--on-failure '${shown(onFailure)}' is not known`, `use one of ${failureModes.join(', ')}`));
   }
   if (values['keep-going'] && onFailure !== 'continue') return fail(usage(`--keep-going and --on-failure ${onFailure} cannot be combined`, 'give one of them'));
   const inContainer = values.container || values['container-build'] || values['container-save'];
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
     const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(values.timeout);
-    if (!match) return fail(usage(`--timeout '${values.timeout}' is not a duration`, 'e.g. --timeout 600 (seconds), --timeout 10m or --timeout 1h'));
+    if (!match) return fail(usage(`--timeout '${shown(values.timeout)}' is not a duration`, 'e.g. --timeout 600 (seconds), --timeout 10m or --timeout 1h'));
     timeoutMs = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h' ?? 's'];
   }
   const only = list(values.only);

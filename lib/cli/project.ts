@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { CatalogEntry } from '../graph/build-graph.js';
 import { ok, type ConfigurationFailure, type Result } from '../failures.js';
-import { prepareDirectory } from '../state/prepare-directory.js';
+import { checkWritableIfExists, prepareDirectory } from '../state/prepare-directory.js';
 import { runRecordDirectory } from '../state/run-records.js';
 
 /** An environment after loading: its validated configuration and the secret values to redact. */
@@ -52,6 +52,11 @@ export function prepareRunDirectories(paths: { readonly stateDirectory: string; 
   for (const [directory, purpose] of needed) {
     const prepared = prepareDirectory(directory, purpose);
     if (!prepared.ok) return prepared;
+  }
+  // The files a run appends to or replaces: one another user owns (a run with sudo) fails every task late.
+  for (const name of ['state.journal', 'run.lock', 'running-groups.json']) {
+    const checked = checkWritableIfExists(path.join(paths.stateDirectory, name), "the environment's state");
+    if (!checked.ok) return checked;
   }
   return ok(undefined);
 }

@@ -33,7 +33,9 @@ export function report(invocation: Pick<Invocation, 'io'> & { readonly options?:
   const stack = stackOf(failure);
   const verbose = invocation.options?.verbose ?? false;
   const more = stack === undefined ? '' : verbose ? `\n${stack}` : ' (run with --verbose for the stack trace)';
-  invocation.io.stderr.write(`error: ${renderFailure(failure)}${more}\n`);
+  // Whatever the message quotes (a value from a file, a name typed), it stays one line.
+  const line = renderFailure(failure).replace(/[\u0000-\u001f\u007f]/g, (character) => JSON.stringify(character).slice(1, -1));
+  invocation.io.stderr.write(`error: ${line}${more}\n`);
   return exitCode;
 }
 
@@ -129,7 +131,7 @@ function resolveTargets(graph: TaskGraph, names: readonly string[], resolve = re
 }
 
 async function loadEnvironment(project: Project<unknown>, name: string): Promise<Result<LoadedEnvironment<unknown>, ConfigurationFailure>> {
-  const loader = project.environments[name];
+  const loader = Object.hasOwn(project.environments, name) ? project.environments[name] : undefined;
   if (!loader) return fail({ reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() });
   try {
     return await loader();

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
+import { bootId, processStat } from '../fs/proc-stat.js';
 import { stopGroups, type GroupListener } from './process-groups.js';
 
 /** Clock ticks a second in /proc's times (USER_HZ: 100 on every Linux Node runs on). */
@@ -27,7 +28,7 @@ interface GroupsFile {
  */
 export class RecordedGroups implements GroupListener {
   private readonly groups = new Map<number, RecordedGroup>();
-  private readonly bootId = readBootId();
+  private readonly boot = bootId();
 
   private unsaved = false;
 
@@ -57,13 +58,13 @@ export class RecordedGroups implements GroupListener {
   /** The run is over and every group was stopped: nothing is left to record. */
   close(): void {
     this.groups.clear();
-    rmSync(this.file, { force: true });
+    this.save();
   }
 
   private save(): void {
     try {
       if (this.groups.size === 0) return rmSync(this.file, { force: true });
-      const contents: GroupsFile = { bootId: this.bootId, recordedAtTicks: ticksSinceBoot(), groups: [...this.groups.values()] };
+      const contents: GroupsFile = { bootId: this.boot, recordedAtTicks: ticksSinceBoot(), groups: [...this.groups.values()] };
       writeFileAtomicSync(this.file, `${JSON.stringify(contents)}\n`);
     } catch (error) {
       if (this.unsaved) return;
@@ -84,7 +85,7 @@ export class RecordedGroups implements GroupListener {
 export async function stopLeftoverGroups(file: string, graceMs: number): Promise<string[]> {
   const recorded = readGroupsFile(file);
   if (!recorded) return [];
-  const ours = recorded.bootId === readBootId() ? recorded.groups.filter((group) => groupIsOurs(group, recorded.recordedAtTicks)) : [];
+  const ours = recorded.bootId === bootId() ? recorded.groups.filter((group) => groupIsOurs(group, recorded.recordedAtTicks)) : [];
   if (ours.length > 0) await stopGroups(ours.map((group) => group.group), graceMs);
   rmSync(file, { force: true });
   return ours.map((group) => `${group.group} (${group.program})`);
@@ -109,30 +110,10 @@ function readGroupsFile(file: string): GroupsFile | undefined {
   }
 }
 
-/** A process's group and start time, from /proc/<pid>/stat; undefined once it is gone. */
-function processStat(pid: number): { readonly group: number; readonly startTicks: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { group: Number(fields[2]), startTicks: Number(fields[19]) };
-  } catch {
-    return undefined;
-  }
-}
-
 function livePids(): number[] {
   return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
 }
 
 function ticksSinceBoot(): number {
   return Math.ceil(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * ticksPerSecond);
-}
-
-function readBootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
 }

@@ -1,13 +1,22 @@
 import { formatLocation } from '../dsl/ids.js';
 import { unreachable, type Failure, type ThrownError } from '../failures.js';
 
+/**
+ * Something a user typed, as a message shows it: control characters escaped (a newline or a terminal
+ * escape would break the one line), and at most 80 characters with how many there were.
+ */
+export function shown(value: string): string {
+  const escaped = JSON.stringify(value).slice(1, -1).replace(/\\"/g, '"');
+  return escaped.length <= 80 ? escaped : `${escaped.slice(0, 60)}... (${value.length} characters)`;
+}
+
 /** One line: what is wrong, where, and what to do about it. */
 export function renderFailure(failure: Failure): string {
   switch (failure.reason) {
     case 'usage':
       return `${failure.message}: ${failure.hint}`;
     case 'unknown-target':
-      return `unknown task '${failure.target}'${failure.suggestion ? `: did you mean '${failure.suggestion}'?` : ''} (see --list)`;
+      return `unknown task '${shown(failure.target)}'${failure.suggestion ? `: did you mean '${failure.suggestion}'?` : ''} (see --list)`;
     case 'cycle': {
       const sites = failure.path.slice(0, -1).map((id, index) => `${id} at ${formatLocation(failure.locations[index]!)}`);
       return `${formatLocation(failure.locations[0]!)}: dependency cycle ${failure.path.join(' -> ')}: remove one of these dependencies (${sites.join(', ')})`;
@@ -17,7 +26,7 @@ export function renderFailure(failure: Failure): string {
     case 'invalid-definition':
       return `${formatLocation(failure.location)}: ${failure.message}: ${failure.hint}`;
     case 'unknown-environment':
-      return `unknown environment '${failure.name}': choose one of ${failure.known.join(', ')} with --env or DEPLOY_ENV`;
+      return `unknown environment '${shown(failure.name)}': choose one of ${failure.known.join(', ')} with --env or DEPLOY_ENV`;
     case 'invalid-environment':
       return `environment ${failure.environment}: ${failure.path}: ${failure.message}: ${failure.hint}`;
     case 'state-corrupt':
@@ -38,6 +47,8 @@ export function renderFailure(failure: Failure): string {
       return `${where(failure.thrown)}an exception escaped the tasks (thrown in a callback, or a promise nobody awaited): ${failure.thrown.name}: ${failure.thrown.message}: the run stops; catch it in the task, or await the promise`;
     case 'internal-error':
       return `internal error: ${failure.thrown.message}`;
+    case 'state-unwritable':
+      return `${describeWriteError(failure.code)} while writing ${failure.file} (recording ${failure.what}): the run stopped; what finished before is recorded. Fix that, then run again`;
     case 'no-dry-run':
       return `${failure.task}: its body does not declare supportsDryRun, so it is not walked`;
     case 'exit-non-zero': {
@@ -72,6 +83,12 @@ export function stackOf(failure: Failure): string | undefined {
   return 'thrown' in failure ? failure.thrown.stack : 'stack' in failure ? failure.stack : undefined;
 }
 
+/** A write's error in words: `no space left on device (ENOSPC)`. */
+function describeWriteError(code: string): string {
+  const words: Record<string, string> = { ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system', EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'input/output error' };
+  return words[code] ? `${words[code]} (${code})` : code;
+}
+
 /** What a file system error says about a path, and what to do about it. */
 function describePathError(code: string): string {
   switch (code) {
@@ -82,7 +99,7 @@ function describePathError(code: string): string {
       return `something else is in its place (${code}): move it away`;
     case 'EACCES':
     case 'EPERM':
-      return `permission denied (${code}): fix its permissions, or run as its owner`;
+      return `permission denied (${code}): another user owns it (a run with sudo?): give it back with \`sudo chown -R "$(id -un)" .cache\`, or run as its owner`;
     case 'EROFS':
       return 'the file system is read-only (EROFS): run from a writable copy of the project';
     case 'ENOSPC':

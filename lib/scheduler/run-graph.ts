@@ -1,11 +1,12 @@
 import type { Fingerprint, TaskId } from '../dsl/ids.js';
 import { keyedRecord } from '../dsl/keyed-record.js';
+import type { EngineFailure } from '../failures.js';
 import type { TaskGraph } from '../graph/build-graph.js';
 import type { GroupListener, ProcessGroups } from '../process/process-groups.js';
 import type { SourceDigests } from '../stamps/source-digests.js';
 import type { RunOutcome, RunRecord, TaskRunOutcome, TaskRunRecord } from '../state/run-record.js';
 import { newRunId } from '../state/run-records.js';
-import type { StateStore } from '../state/state-store.js';
+import { StateWriteFailed, type StateStore } from '../state/state-store.js';
 import { askDeclaredTools } from './assess-task.js';
 import type { EngineEvent } from './events.js';
 import { criticalPath, criticalPathPriorities, expectedDurationMs } from './priorities.js';
@@ -85,6 +86,7 @@ class GraphRun {
   private readonly step: StepContext;
   private stopping = false;
   private failedAny = false;
+  private stoppedBy: EngineFailure | undefined;
 
   constructor(
     private readonly options: RunOptions,
@@ -161,13 +163,21 @@ class GraphRun {
     try {
       result = await runTaskStep(this.options.graph.nodes.get(id)!.instance, this.dependencyFingerprints(id), this.step);
     } catch (error) {
-      // The engine's own work around the body failed (the state could not be written, say).
+      if (error instanceof StateWriteFailed) this.stopForState(error);
+      // The engine's own work around the body failed.
       const message = this.options.redactor.redact(error instanceof Error ? error.message : String(error));
       result = failed(id, { reason: 'task-threw', task: id, message }, 0, 0, this.step);
     }
     this.records.set(id, result.record);
     if (result.fingerprint !== undefined) this.succeeded(id, result.fingerprint);
     else this.taskFailed(id);
+  }
+
+  /** A state that cannot be written: whatever finishes now could not be recorded, so everything stops. */
+  private stopForState(error: StateWriteFailed): void {
+    this.stoppedBy ??= { reason: 'state-unwritable', file: error.file, code: error.code, what: error.what };
+    this.stopTasks.abort();
+    this.stop();
   }
 
   private succeeded(id: TaskId, fingerprint: Fingerprint): void {
@@ -217,7 +227,7 @@ class GraphRun {
       emit({ type: 'task-not-started', task: id });
     }
     const finishedAt = new Date();
-    const outcome: RunOutcome = this.options.signal.aborted ? 'interrupted' : this.failedAny ? 'failed' : 'succeeded';
+    const outcome: RunOutcome = this.options.signal.aborted ? 'interrupted' : this.failedAny || this.stoppedBy ? 'failed' : 'succeeded';
     const counts: Record<TaskRunOutcome, number> = { succeeded: 0, failed: 0, skipped: 0, blocked: 0, 'not-started': 0, interrupted: 0 };
     for (const record of this.records.values()) counts[record.outcome]++;
     const record: RunRecord = {
@@ -231,6 +241,7 @@ class GraphRun {
       tasks: graph.generations.flat().map((id) => this.records.get(id)!),
       criticalPath: criticalPath(graph, (id) => this.records.get(id)?.durationMs ?? 0),
       counts,
+      ...(this.stoppedBy ? { stoppedBy: this.stoppedBy } : {}),
     };
     emit({ type: 'run-finished', record });
     return record;

@@ -5,7 +5,7 @@ import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
-import type { LastAttempt, Stamp, StateStore, TaskRecord } from './state-store.js';
+import { StateWriteFailed, type LastAttempt, type Stamp, type StateStore, type TaskRecord } from './state-store.js';
 
 const historyLength = 10;
 
@@ -39,6 +39,8 @@ export class JsonStateStore implements StateStore {
     private readonly journalFile: string,
     private readonly tasks: Map<TaskId, TaskRecord>,
     readonly warnings: readonly string[],
+    /** The journal's length up to its last whole line, as read: a torn tail after it is cut before appending. */
+    private readonly journalWholeBytes: number,
   ) {}
 
   get location(): string {
@@ -49,7 +51,7 @@ export class JsonStateStore implements StateStore {
     try {
       return JsonStateStore.load(directory);
     } catch (error) {
-      if (isPathError(error)) return fail(unusablePath(directory, "the environment's state", error));
+      if (isPathError(error)) return fail(unusablePath(error.path ?? directory, "the environment's state", error));
       const failure = error as NodeJS.ErrnoException;
       return fail({ reason: 'state-corrupt', file: failure.path ?? directory, detail: `unreadable (${failure.code ?? failure.message})` });
     }
@@ -73,26 +75,29 @@ export class JsonStateStore implements StateStore {
       for (const [id, record] of Object.entries(parsed.value.tasks)) tasks.set(id as TaskId, record);
     }
 
-    const journalText = readIfExists(journalFile);
-    if (journalText !== undefined) {
-      const lines = journalText.split('\n');
-      const lastIndex = lines.length - 1;
+    const journal = readIfExists(journalFile, null);
+    let wholeBytes = journal?.length ?? 0;
+    if (journal !== undefined) {
+      // Every change is written as one line ending in a newline, and its task goes on only once all of it
+      // was: text after the last newline is a change cut short, never acted on.
+      const lastNewline = journal.lastIndexOf(0x0a);
+      if (lastNewline + 1 < journal.length) {
+        wholeBytes = lastNewline + 1;
+        warnings.push(`dropped an incomplete last line of ${journalFile} (a run was killed, or the disk filled, while writing it); it is cut off before the next change is written`);
+      }
+      const lines = journal.subarray(0, wholeBytes).toString('utf8').split('\n');
       for (const [index, line] of lines.entries()) {
         if (line.trim() === '') continue;
         let entry: JournalEntry;
         try {
           entry = JSON.parse(line) as JournalEntry;
         } catch {
-          if (index === lastIndex) {
-            warnings.push(`dropped an incomplete last line of ${journalFile} (a run was killed while writing it)`);
-            continue;
-          }
           return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not valid JSON` });
         }
         apply(tasks, entry);
       }
     }
-    return ok(new JsonStateStore(snapshotFile, journalFile, tasks, warnings));
+    return ok(new JsonStateStore(snapshotFile, journalFile, tasks, warnings, wholeBytes));
   }
 
   record(id: TaskId): TaskRecord | undefined {
@@ -125,10 +130,6 @@ export class JsonStateStore implements StateStore {
     this.append({ op: 'reset', id }, true);
   }
 
-  resetAll(): void {
-    this.append({ op: 'reset-all' }, true);
-  }
-
   async close(): Promise<void> {
     if (this.journalDescriptor === undefined) return;
     fs.closeSync(this.journalDescriptor);
@@ -142,19 +143,22 @@ export class JsonStateStore implements StateStore {
   }
 
   /**
-   * Applies a change and appends it to the journal. A write that fails (a full disk) is cut back off the
-   * journal, so a torn line never sits between whole ones, and throws what could not be recorded.
+   * Applies a change and appends it to the journal. A write that fails or is cut short (a full disk) is cut
+   * back off the journal, so a torn line never sits between whole ones, and throws StateWriteFailed.
    */
   private append(entry: JournalEntry, durable: boolean): void {
     try {
       if (this.journalDescriptor === undefined) {
         fs.mkdirSync(path.dirname(this.journalFile), { recursive: true, mode: 0o700 });
         this.journalDescriptor = fs.openSync(this.journalFile, 'a', 0o600);
-        this.journalBytes = fs.fstatSync(this.journalDescriptor).size;
+        this.journalBytes = this.journalWholeBytes;
+        // A torn tail a killed run left: appended after, it would make a whole line unreadable.
+        if (fs.fstatSync(this.journalDescriptor).size !== this.journalBytes) fs.ftruncateSync(this.journalDescriptor, this.journalBytes);
       }
-      const line = `${JSON.stringify(entry)}\n`;
+      const line = Buffer.from(`${JSON.stringify(entry)}\n`);
       try {
-        fs.writeSync(this.journalDescriptor, line);
+        // A write can be short (the disk filled mid-line): the rest is written, or its error thrown.
+        for (let written = 0; written < line.length; ) written += fs.writeSync(this.journalDescriptor, line, written, line.length - written);
         if (durable) fs.fdatasyncSync(this.journalDescriptor);
       } catch (error) {
         try {
@@ -164,12 +168,28 @@ export class JsonStateStore implements StateStore {
         }
         throw error;
       }
-      this.journalBytes += Buffer.byteLength(line);
+      this.journalBytes += line.length;
     } catch (error) {
-      throw new Error(`could not record ${entry.op === 'reset-all' ? 'the reset' : `'${entry.op}' of ${entry.id}`} in the state journal ${this.journalFile} (${fileErrorCode(error)})`);
+      throw new StateWriteFailed(this.journalFile, fileErrorCode(error), entry.op === 'reset-all' ? 'the reset' : `'${entry.op}' of ${entry.id}`);
     }
     apply(this.tasks, entry);
   }
+}
+
+/**
+ * Moves an environment's state files aside as `<name>.<time>` (--reset-state): kept, never read again, and
+ * never deleted by the engine. Returns the names they were given.
+ */
+export function moveStateAside(directory: string, at: Date): string[] {
+  const suffix = at.toISOString().replace(/[:.]/g, '-');
+  const moved: string[] = [];
+  for (const name of ['state.json', 'state.journal']) {
+    const file = path.join(directory, name);
+    if (!fs.existsSync(file)) continue;
+    fs.renameSync(file, `${file}.${suffix}`);
+    moved.push(`${name}.${suffix}`);
+  }
+  return moved;
 }
 
 function apply(tasks: Map<TaskId, TaskRecord>, entry: JournalEntry): void {
@@ -198,9 +218,11 @@ function apply(tasks: Map<TaskId, TaskRecord>, entry: JournalEntry): void {
   }
 }
 
-function readIfExists(file: string): string | undefined {
+function readIfExists(file: string): string | undefined;
+function readIfExists(file: string, encoding: null): Buffer | undefined;
+function readIfExists(file: string, encoding: 'utf8' | null = 'utf8'): string | Buffer | undefined {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, encoding === null ? undefined : encoding);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

@@ -26,6 +26,18 @@ export function unusablePath(path: string, purpose: string, error: NodeJS.ErrnoE
   return { reason: 'unusable-path', path, purpose, code: errnoName(error) ?? 'EIO' };
 }
 
+/** A file the engine will write, if it exists: one it may not write is refused now, not after the run's work. */
+export function checkWritableIfExists(file: string, purpose: string): Result<void, ConfigurationFailure> {
+  try {
+    fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK);
+    return ok(undefined);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return ok(undefined);
+    if (isPathError(error)) return fail(unusablePath(file, purpose, error));
+    throw error;
+  }
+}
+
 /**
  * Makes sure `directory` exists (created 0700 with its parents) and that files can be created in it, before
  * a run starts anything: a file in its way or a read-only disk is then one clear error, not a failure

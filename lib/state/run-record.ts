@@ -1,5 +1,5 @@
 import type { TaskId } from '../dsl/ids.js';
-import type { TaskFailure } from '../failures.js';
+import type { EngineFailure, TaskFailure } from '../failures.js';
 import type { Change } from '../stamps/fingerprint.js';
 
 /** Why a task runs. */
@@ -34,6 +34,8 @@ export interface RunRecord {
   /** The chain of tasks that decided the run's length, with their durations. */
   readonly criticalPath: readonly TaskId[];
   readonly counts: Readonly<Record<TaskRunOutcome, number>>;
+  /** Why the run stopped before its tasks were done, when it was not a task's failure (the state could not be written). */
+  readonly stoppedBy?: EngineFailure;
 }
 
 export interface TaskRunRecord {

@@ -32,6 +32,21 @@ export interface TaskRecord {
 }
 
 /**
+ * A change to the state that could not be written (a full or read-only disk): nothing of it was applied.
+ * The run stops at once, so that no more work is done whose record would be lost.
+ */
+export class StateWriteFailed extends Error {
+  constructor(
+    readonly file: string,
+    /** The file system's code: ENOSPC, EROFS, EIO... */
+    readonly code: string,
+    readonly what: string,
+  ) {
+    super(`could not record ${what} in ${file} (${code})`);
+  }
+}
+
+/**
  * Where stamps, outcomes and duration history live. The embedded implementation is a JSON file per
  * environment; a shared store for teams can implement the same interface.
  */
@@ -46,8 +61,6 @@ export interface StateStore {
   markFinishedWithoutSuccess(id: TaskId, attempt: LastAttempt): void;
   /** Forgets a task's stamp and history (--reset). */
   reset(id: TaskId): void;
-  /** Forgets everything (--reset-state). */
-  resetAll(): void;
   /** Compacts and closes; after a crash, nothing is lost without it. */
   close(): Promise<void>;
 }

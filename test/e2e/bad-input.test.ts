@@ -77,7 +77,7 @@ test('a project module that throws while loading: one line with its file and lin
 
 test('a file where the state, run records or task logs belong, or a directory where the run lock does: one line naming it, exit 2, before anything runs', withTimeout(60_000, async () => {
   const cases: { readonly inTheWay: readonly string[]; readonly message: RegExp }[] = [
-    { inTheWay: ['.cache', 'state'], message: /cannot use \S+\/\.cache\/state\/test for the environment's state: part of that path is a file, not a directory \(ENOTDIR\): move the file away$/ },
+    { inTheWay: ['.cache', 'state'], message: /cannot use \S+\/\.cache\/state\/test(\/state\.json)? for the environment's state: part of that path is a file, not a directory \(ENOTDIR\): move the file away$/ },
     { inTheWay: ['.cache', 'state', 'test', 'runs'], message: /cannot use \S+\/\.cache\/state\/test\/runs for run records: something else is in its place \(EEXIST\): move it away$/ },
     { inTheWay: ['.cache', 'logs', 'test'], message: /cannot use \S+\/\.cache\/logs\/test for task logs: something else is in its place \(EEXIST\): move it away$/ },
   ];

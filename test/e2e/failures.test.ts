@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FixtureProject, withProject, processesMatching, waitFor, withTimeout } from '../helpers/project.js';
+import { FixtureProject, processesMatching, processesRunning, waitFor, withProject, withTimeout } from '../helpers/project.js';
 
 function setConfig(project: FixtureProject, change: Record<string, unknown>) {
   const config = JSON.parse(readFileSync(project.path('config.json'), 'utf8'));
@@ -168,11 +168,12 @@ for (const runner of ['argv', 'zx'] as const) {
     const marker = `32.${process.pid}${runner === 'argv' ? 4 : 5}`;
     try {
       const child = project.start(['after-slow'], { SLOW_SECONDS: marker, SLOW_RUNNER: runner, ONBOARDER_GRACE_MS: '500' });
-      await waitFor(() => processesMatching(`sleep ${marker}`).length >= 2);
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      await waitFor(() => processesRunning(`sleep ${marker}`).length === 2);
       // Only the engine (as the OOM killer would), not its process group: nobody is left to stop its programs.
       process.kill(child.pid!, 'SIGKILL');
-      await new Promise((resolve) => child.on('exit', resolve));
-      assert.ok(processesMatching(`sleep ${marker}`).length >= 2, 'the programs outlive the engine');
+      await exited;
+      assert.equal(processesRunning(`sleep ${marker}`).length, 2, 'the programs outlive the engine');
       const rerun = await project.run(['after-slow'], { SLOW_SECONDS: '0.1' });
       assert.is(rerun.code, 0, rerun.stdout + rerun.stderr);
       assert.match(rerun.stderr, /^warning: stopped what a killed run left running: process group \d+ \((bash|sh)\)$/m);

@@ -25,12 +25,13 @@ export class FixtureProject {
     return path.join(this.directory, ...parts);
   }
 
-  /** Runs the project's deploy.ts with the real CLI. */
-  run(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
+  /** Runs the project's deploy.ts with the real CLI (under `wrapper`, e.g. setpriv, when given). */
+  run(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 120_000, wrapper: readonly string[] = []): Promise<CliResult> {
+    const [program, ...programArgs] = [...wrapper, process.execPath, '--import', 'tsx', 'deploy.ts', ...args];
     return new Promise((resolve) => {
       execFile(
-        process.execPath,
-        ['--import', 'tsx', 'deploy.ts', ...args],
+        program!,
+        programArgs,
         { cwd: this.directory, env: { ...process.env, NO_COLOR: '1', ONBOARDER_TEST_TRACE: this.trace, ...env }, timeout: timeoutMs },
         (error, stdout, stderr) => {
           const code = error ? ((error as { code?: number }).code ?? 1) : 0;
@@ -106,6 +107,17 @@ export function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<v
       setTimeout(poll, 25);
     };
     poll();
+  });
+}
+
+/** The processes whose command line is exactly `command` (`sleep 32.15`), not one that only mentions it (a shell). */
+export function processesRunning(command: string): number[] {
+  return processesMatching(command).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() === command;
+    } catch {
+      return false;
+    }
   });
 }
 

@@ -15,7 +15,7 @@ import { report, type Invocation, type Session } from '../session.js';
 
 /** Runs the targets under the run lock; exit 0, 1 (a task failed), or 130 (interrupted). */
 export function runTargets(invocation: Invocation, session: Session): Promise<number> {
-  return withRunLock(invocation, session, async () => {
+  return withRunLock(invocation, session, session.store, async () => {
     const { options, io } = invocation;
     // Scratch files (inventories, variables that may hold secrets) of runs killed before they could remove theirs.
     removeStaleScratchDirectories();
@@ -58,6 +58,7 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
     }
     await saveRunHistory(io.stderr, session, session.redactor.redactValue(record));
     if (escaped) return report(invocation, { reason: 'escaped-exception', thrown: escaped }, ExitCode.taskFailed);
+    if (record.stoppedBy) return report(invocation, record.stoppedBy, ExitCode.taskFailed);
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
   });
