@@ -40,6 +40,10 @@ export type ConfigurationFailure =
     }
   /** A module of the project threw while it was imported (`circular`: it reached an import not yet defined). */
   | { readonly reason: 'project-load-failed'; readonly thrown: ThrownError; readonly circular: boolean }
+  /** A module of the project awaits, at its top level, something that never settles. */
+  | { readonly reason: 'project-never-loaded' }
+  /** What deploy.ts hands the CLI as the catalog is not a list of tasks. */
+  | { readonly reason: 'invalid-catalog'; readonly detail: string }
   /** A command that forgets state was not confirmed (no terminal to ask, or not answered yes). */
   | { readonly reason: 'not-confirmed'; readonly option: string }
   | { readonly reason: 'no-run-recorded'; readonly environment: string };

@@ -10,8 +10,10 @@ import { environmentNameOf, type Project } from './project.js';
 import { openSession, report, type Invocation, type Io, type Session } from './session.js';
 
 /** Until the CLI starts, an exception is one of the project's modules failing to load (see catchProjectLoadFailures). */
-const projectLoaded = catchProjectLoadFailures((error) =>
-  report({ io: process, options: { verbose: process.argv.includes('--verbose') || process.argv.includes('-v') } }, { reason: 'project-load-failed', thrown: thrownError(error), circular: isCircularImport(error) }, ExitCode.usage),
+const verboseArgument = { verbose: process.argv.includes('--verbose') || process.argv.includes('-v') };
+const projectLoaded = catchProjectLoadFailures(
+  (error) => report({ io: process, options: verboseArgument }, { reason: 'project-load-failed', thrown: thrownError(error), circular: isCircularImport(error) }, ExitCode.usage),
+  () => report({ io: process }, { reason: 'project-never-loaded' }, ExitCode.usage),
 );
 
 type CommandFunction = (invocation: Invocation) => number | Promise<number>;

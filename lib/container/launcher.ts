@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
@@ -88,8 +88,10 @@ export function ensureImage(engine: string, options: LaunchOptions, tag: string)
 export async function runInContainer(options: LaunchOptions): Promise<Result<number, ConfigurationFailure>> {
   const engine = detectEngine();
   if (!engine.ok) return engine;
-  for (const file of ['Containerfile', 'package-lock.json', 'images']) {
-    if (!existsSync(path.join(options.root, file))) return fail(containerFailure(`${file} is missing from ${options.root}`, 'run from a complete checkout of the project'));
+  for (const [file, kind] of [['Containerfile', 'file'], ['package-lock.json', 'file'], ['images', 'directory']] as const) {
+    const found = statSync(path.join(options.root, file), { throwIfNoEntry: false });
+    if (!found) return fail(containerFailure(`${file} is missing from ${options.root}`, 'run from a complete checkout of the project'));
+    if (kind === 'file' ? !found.isFile() : !found.isDirectory()) return fail(containerFailure(`${path.join(options.root, file)} is not a ${kind}`, 'restore it from the project (git checkout)'));
   }
   const tag = imageTag(options.root);
   const image = ensureImage(engine.value, options, tag);

@@ -5,7 +5,7 @@ import type { SourceLocation } from './ids.js';
 const dslDirectory = path.dirname(fileURLToPath(import.meta.url));
 /** lib/: frames in it are the engine's, not the project's. */
 const engineDirectory = path.resolve(dslDirectory, '..');
-const framePattern = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
+const framePattern = /(?:\(|at )((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
 
 /**
  * The first frame of a stack trace whose file is not excluded, relative to the working directory.

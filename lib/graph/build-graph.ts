@@ -39,6 +39,15 @@ export interface TaskGraph {
   readonly declared: ReadonlyMap<TaskId, number>;
 }
 
+/** What is wrong with a catalog that is not a list of task() results (modules tsx does not typecheck can pass anything). */
+function checkCatalog(catalog: unknown): string | undefined {
+  if (!Array.isArray(catalog)) return `is ${catalog === null ? 'null' : typeof catalog === 'object' ? 'an object, not an array' : typeof catalog}`;
+  const index = catalog.findIndex((entry) => typeof entry !== 'object' || entry === null || !('definedAt' in entry || 'definition' in entry));
+  if (index === -1) return undefined;
+  const entry: unknown = catalog[index];
+  return `holds ${entry === null ? 'null' : typeof entry === 'object' ? 'an object that is not a task' : typeof entry === 'function' ? 'a function (a thunk? only deps take those)' : typeof entry} at index ${index}`;
+}
+
 function isInstance(entry: CatalogEntry): entry is TaskInstance {
   return 'id' in entry && 'inputs' in entry;
 }
@@ -58,6 +67,8 @@ export function buildGraph(catalog: readonly CatalogEntry[]): Result<TaskGraph, 
     return undefined;
   };
 
+  const invalid = checkCatalog(catalog);
+  if (invalid) return fail({ reason: 'invalid-catalog', detail: invalid });
   for (const entry of catalog) {
     const definition = isInstance(entry) ? entry.definition : entry;
     const duplicate = registerDefinition(definition);

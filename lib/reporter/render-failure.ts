@@ -39,6 +39,10 @@ export function renderFailure(failure: Failure): string {
       const hint = failure.circular ? 'modules import each other in a circle: reach a task of the other module with a thunk, deps: [() => task]' : 'fix that module';
       return `${where(failure.thrown)}loading the project threw ${failure.thrown.name}: ${failure.thrown.message}: ${hint}`;
     }
+    case 'project-never-loaded':
+      return 'the project never finished loading: a module awaits, at its top level, a promise that never settles (no timer, process or I/O is left to settle it): find the top-level await in the task or environment modules';
+    case 'invalid-catalog':
+      return `the catalog deploy.ts passes to runCli ${failure.detail}: pass an array of the tasks (or their instances) to deploy, e.g. export const catalog = [osdc, osms]`;
     case 'not-confirmed':
       return `${failure.option} needs confirmation: answer y, or pass --yes`;
     case 'no-run-recorded':
@@ -73,9 +77,10 @@ export function renderFailure(failure: Failure): string {
   }
 }
 
-/** `file:line: ` where the project threw it, or nothing. */
+/** `file:line: ` where the project threw it (with the column for a syntax error), or nothing. */
 function where(thrown: ThrownError): string {
-  return thrown.location ? `${formatLocation(thrown.location)}: ` : '';
+  if (!thrown.location) return '';
+  return thrown.name === 'SyntaxError' ? `${formatLocation(thrown.location)}:${thrown.location.column}: ` : `${formatLocation(thrown.location)}: `;
 }
 
 /** The stack trace a failure carries, shown under --verbose; undefined for failures without one. */

@@ -42,10 +42,10 @@ export class SourceDigests {
   static async open(root: string, cacheFile: string, readDigest: ReadDigest = digestFile): Promise<SourceDigests> {
     const digests = new SourceDigests(root, cacheFile, readDigest);
     try {
-      const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as Record<string, Partial<CachedDigest>>;
+      const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as Record<string, Partial<CachedDigest> | null> | null;
       // Entries of an older format (no signature) are left out: those files are read once more.
-      for (const [file, entry] of Object.entries(saved)) {
-        if (typeof entry.signature === 'string' && typeof entry.digest === 'string') digests.cache.set(file, { signature: entry.signature, digest: entry.digest });
+      for (const [file, entry] of Object.entries(saved ?? {})) {
+        if (typeof entry?.signature === 'string' && typeof entry.digest === 'string') digests.cache.set(file, { signature: entry.signature, digest: entry.digest });
       }
     } catch {
       // A missing or unreadable cache only costs re-reading the files.

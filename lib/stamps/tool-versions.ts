@@ -35,8 +35,11 @@ export class ToolVersions {
   async load(cacheFile: string): Promise<void> {
     this.cacheFile = cacheFile;
     try {
-      const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as Record<string, RememberedVersion>;
-      this.remembered = Object.assign(keyedRecord<RememberedVersion>(), saved);
+      const saved = JSON.parse(await fs.readFile(cacheFile, 'utf8')) as Record<string, Partial<RememberedVersion> | null>;
+      // Entries of another shape (an edit by hand, another version) are left out: those tools are asked again.
+      for (const [key, entry] of Object.entries(saved ?? {})) {
+        if (typeof entry?.path === 'string' && typeof entry.signature === 'string' && typeof entry.version === 'string') this.remembered[key] = entry as RememberedVersion;
+      }
     } catch {
       // Missing or unreadable: the tools are asked again.
     }

@@ -5,6 +5,7 @@ import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
+import { describeIssue, journalEntrySchema, snapshotSchema } from './state-schema.js';
 import { StateWriteFailed, type LastAttempt, type Stamp, type StateStore, type TaskRecord } from './state-store.js';
 
 const historyLength = 10;
@@ -88,13 +89,15 @@ export class JsonStateStore implements StateStore {
       const lines = journal.subarray(0, wholeBytes).toString('utf8').split('\n');
       for (const [index, line] of lines.entries()) {
         if (line.trim() === '') continue;
-        let entry: JournalEntry;
+        let value: unknown;
         try {
-          entry = JSON.parse(line) as JournalEntry;
+          value = JSON.parse(line);
         } catch {
           return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not valid JSON` });
         }
-        apply(tasks, entry);
+        const entry = journalEntrySchema.safeParse(value);
+        if (!entry.success) return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not a change Onboarder writes (${describeIssue(entry.error)})` });
+        apply(tasks, entry.data as JournalEntry);
       }
     }
     return ok(new JsonStateStore(snapshotFile, journalFile, tasks, warnings, wholeBytes));
@@ -236,8 +239,9 @@ function parseSnapshot(text: string): Result<Snapshot, string> {
   } catch (error) {
     return fail(`not valid JSON (${(error as Error).message})`);
   }
-  if (typeof value !== 'object' || value === null || (value as Snapshot).version !== 1 || typeof (value as Snapshot).tasks !== 'object') {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || (value as Snapshot).version !== 1) {
     return fail('not an Onboarder state file (expected {"version": 1, "tasks": {...}})');
   }
-  return ok(value as Snapshot);
+  const parsed = snapshotSchema.safeParse(value);
+  return parsed.success ? ok(parsed.data as Snapshot) : fail(`not an Onboarder state file: ${describeIssue(parsed.error)}`);
 }

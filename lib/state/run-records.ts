@@ -3,7 +3,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { RunRecord } from './run-record.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { fileErrorCode } from './prepare-directory.js';
+import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
+import { describeIssue, runRecordSchema } from './state-schema.js';
 
 /** How many runs of an environment keep their record, and how many of those that wrote logs keep them. */
 export const runsKept = 50;
@@ -67,8 +69,21 @@ async function recordFiles(directory: string): Promise<string[]> {
   return (await listed(directory)).filter((name) => name.endsWith('.json') && runIdPattern.test(name.slice(0, -'.json'.length))).sort();
 }
 
-export async function readLastRunRecord(stateDirectory: string): Promise<RunRecord | undefined> {
+/** The newest run record; undefined when there is none, a failure naming the file when it cannot be read. */
+export async function readLastRunRecord(stateDirectory: string): Promise<Result<RunRecord | undefined, ConfigurationFailure>> {
   const directory = runRecordDirectory(stateDirectory);
   const last = (await recordFiles(directory)).at(-1);
-  return last ? (JSON.parse(await fs.readFile(path.join(directory, last), 'utf8')) as RunRecord) : undefined;
+  if (!last) return ok(undefined);
+  const file = path.join(directory, last);
+  let value: unknown;
+  try {
+    value = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    if (isPathError(error)) return fail(unusablePath(file, 'the last run record', error));
+    const reason = error instanceof SyntaxError ? 'not valid JSON' : `unreadable (${fileErrorCode(error)})`;
+    return fail({ reason: 'state-corrupt', file, detail: reason });
+  }
+  const parsed = runRecordSchema.safeParse(value);
+  if (!parsed.success) return fail({ reason: 'state-corrupt', file, detail: `not a run record Onboarder writes (${describeIssue(parsed.error)})` });
+  return ok(parsed.data as unknown as RunRecord);
 }

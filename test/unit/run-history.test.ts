@@ -59,11 +59,17 @@ test('the last run record is the newest run id, not another .json next to the re
   try {
     const [older, newer] = pastRuns(2) as [string, string];
     const records = runRecordDirectory(paths.stateDirectory);
-    writeFileSync(path.join(records, `${older}.json`), JSON.stringify({ runId: older }));
-    writeFileSync(path.join(records, `${newer}.json`), JSON.stringify({ runId: newer }));
+    const record = (runId: string) => JSON.stringify({ runId, environment: 'test', targets: [], startedAt: '', finishedAt: '', durationMs: 0, outcome: 'succeeded', tasks: [], criticalPath: [], counts: {} });
+    writeFileSync(path.join(records, `${older}.json`), record(older));
+    writeFileSync(path.join(records, `${newer}.json`), record(newer));
     // Sorts after both ('b' > '2'): read as the last record until the names were checked.
-    writeFileSync(path.join(records, 'backup.json'), JSON.stringify({ runId: 'a backup' }));
-    assert.is((await readLastRunRecord(paths.stateDirectory))?.runId, newer);
+    writeFileSync(path.join(records, 'backup.json'), record('a backup'));
+    const last = await readLastRunRecord(paths.stateDirectory);
+    assert.is(last.ok && last.value?.runId, newer);
+    // One of another shape is refused with its file and key, not met as a TypeError by --summary.
+    writeFileSync(path.join(records, `${newer}.json`), JSON.stringify({ runId: newer }));
+    const wrong = await readLastRunRecord(paths.stateDirectory);
+    assert.match(wrong.ok ? '' : JSON.stringify(wrong.error), /not a run record Onboarder writes \(environment: /);
   } finally {
     remove();
   }

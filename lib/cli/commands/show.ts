@@ -32,7 +32,9 @@ export async function showSummary(invocation: Invocation): Promise<number> {
   const { project, options, io } = invocation;
   const environment = environmentNameOf(options.environment, project.defaultEnvironment);
   const paths = environmentPaths(project.root, environment);
-  const record = await readLastRunRecord(paths.stateDirectory);
+  const read = await readLastRunRecord(paths.stateDirectory);
+  if (!read.ok) return report(invocation, read.error, ExitCode.usage);
+  const record = read.value;
   if (!record) return report(invocation, { reason: 'no-run-recorded', environment }, ExitCode.usage);
   if (options.json) {
     io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
