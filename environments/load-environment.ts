@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type { LoadedEnvironment } from '../lib/cli/project.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../lib/failures.js';
+import { shortestRedacted } from '../lib/scheduler/redactor.js';
 import { environmentSchema, type Environment, type EnvironmentDefinition, type SecretReference } from './schema.js';
 
 /** `clusters.osdc.controlPlane[2].address`, from a zod issue path. */
@@ -21,12 +22,14 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     return fail({ reason: 'invalid-environment', environment: name, path: formatPath(issue.path), message: issueMessage(issue), hint: `fix environments/${name}.ts` });
   }
   const secrets: string[] = [];
+  const warnings: string[] = [];
   for (const [at, reference] of secretReferences(parsed.data)) {
     const resolved = readSecret(reference, root);
     if (!resolved.ok) return fail({ reason: 'invalid-environment', environment: name, path: at, message: resolved.error, hint: 'set it before running, or point the reference at another source' });
+    if (resolved.value.length < shortestRedacted) warnings.push(`environment ${name}: ${at} is shorter than ${shortestRedacted} characters: it is not redacted from output and logs (a real secret is longer)`);
     secrets.push(resolved.value);
   }
-  return ok({ config: parsed.data, secrets });
+  return ok({ config: parsed.data, secrets, ...(warnings.length > 0 ? { warnings } : {}) });
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
@@ -52,9 +55,11 @@ export function readSecret(reference: SecretReference, root: string): Result<str
     return value ? ok(value) : fail(`environment variable ${reference.env} is not set`);
   }
   const file = path.resolve(root, reference.file);
+  let value: string;
   try {
-    return ok(readFileSync(file, 'utf8').trim());
+    value = readFileSync(file, 'utf8').trim();
   } catch {
     return fail(`secret file ${reference.file} cannot be read`);
   }
+  return value ? ok(value) : fail(`secret file ${reference.file} is empty`);
 }

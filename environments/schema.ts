@@ -47,8 +47,7 @@ const cluster = z.strictObject({
 
 const dnsRecord = z.strictObject({ name: z.string().min(1), type: z.enum(['A', 'CNAME']), value: z.string().min(1) });
 
-export const environmentSchema = z
-  .strictObject({
+const environmentShape = z.strictObject({
     name: hostname,
     site: z.strictObject({
       name: z.string().min(1),
@@ -104,8 +103,10 @@ export const environmentSchema = z
       }),
     }),
     vaultPassword: secretReference.optional(),
-  })
-  .superRefine((environment, context) => {
+  });
+
+export const environmentSchema = environmentShape.superRefine((environment, context) => {
+    checkAddressing(environment, context);
     const vmIds = new Map<number, string>();
     const nodeNames = new Map<string, string>();
     if (environment.infrastructure === 'proxmox' && !environment.proxmox) {
@@ -127,6 +128,67 @@ export const environmentSchema = z
       }
     }
   });
+
+/** An IPv4 address as a number, and a CIDR as the first and last address it holds. */
+function ipNumber(address: string): number {
+  return address.split('.').reduce((value, octet) => value * 256 + Number(octet), 0);
+}
+function cidrRange(block: string): { readonly first: number; readonly last: number } {
+  const [address, bits] = block.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const first = Math.floor(ipNumber(address!) / size) * size;
+  return { first, last: first + size - 1 };
+}
+const inside = (address: string, block: string) => {
+  const { first, last } = cidrRange(block);
+  const value = ipNumber(address);
+  return value >= first && value <= last;
+};
+const overlapping = (a: string, b: string) => {
+  const [x, y] = [cidrRange(a), cidrRange(b)];
+  return x.first <= y.last && y.first <= x.last;
+};
+const pathOf = (at: string) => at.replace(/\[(\d+)\]/g, '.$1').split('.').map((key) => (/^\d+$/.test(key) ? Number(key) : key));
+
+/**
+ * Addresses and networks that cannot work together, each reported with its path: two machines with one
+ * address, a gateway outside its network, a cluster's API or node address inside its pod or service
+ * network, pod and service networks that overlap (within a cluster or between clusters: routed or meshed
+ * clusters must not share them).
+ */
+function checkAddressing(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const machines: [string, string][] = [
+    ...environment.managementHosts.map((host, index): [string, string] => [`managementHosts[${index}].address`, host.address]),
+    ...(environment.proxmox?.nodes ?? []).map((host, index): [string, string] => [`proxmox.nodes[${index}].address`, host.address]),
+    ...environment.firewalls.map((firewall, index): [string, string] => [`firewalls[${index}].address`, firewall.address]),
+  ];
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    cluster.controlPlane.forEach((node, index) => machines.push([`clusters.${name}.controlPlane[${index}].address`, node.address]));
+    cluster.workers.forEach((node, index) => machines.push([`clusters.${name}.workers[${index}].address`, node.address]));
+  }
+  const owners = new Map<string, string>();
+  for (const [at, address] of machines) {
+    const owner = owners.get(address);
+    if (owner) context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is already the address of ${owner}` });
+    else owners.set(address, at);
+  }
+  environment.networks.forEach((network, index) => {
+    if (!inside(network.gateway, network.cidr)) context.addIssue({ code: 'custom', path: ['networks', index, 'gateway'], message: `${network.gateway} is outside its network ${network.cidr}` });
+  });
+  const blocks: [string, string][] = [];
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    for (const key of ['podCidr', 'serviceCidr'] as const) {
+      if (inside(cluster.apiAddress, cluster[key])) context.addIssue({ code: 'custom', path: ['clusters', name, 'apiAddress'], message: `${cluster.apiAddress} is inside ${key} ${cluster[key]}` });
+      for (const [at, address] of machines.filter(([at]) => at.startsWith(`clusters.${name}.`))) {
+        if (inside(address, cluster[key])) context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is inside ${key} ${cluster[key]}` });
+      }
+      const block = cluster[key];
+      const clash = blocks.find(([, other]) => overlapping(block, other));
+      if (clash) context.addIssue({ code: 'custom', path: ['clusters', name, key], message: `${block} overlaps ${clash[0]} ${clash[1]}` });
+      blocks.push([`clusters.${name}.${key}`, block]);
+    }
+  }
+}
 
 /** A validated environment, as tasks see it. */
 export type Environment = z.output<typeof environmentSchema>;

@@ -61,6 +61,8 @@ export type EngineFailure =
 export interface ThrownError {
   readonly name: string;
   readonly message: string;
+  /** What to do, when the error says (a task defined with a bad option). */
+  readonly hint?: string;
   readonly location?: SourceLocation;
   readonly stack?: string;
 }

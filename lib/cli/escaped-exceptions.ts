@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { locationInProject } from '../dsl/call-site.js';
+import { TaskDefinitionError } from '../dsl/task.js';
 import type { ThrownError } from '../failures.js';
 import type { Redactor } from '../scheduler/redactor.js';
 
@@ -18,6 +19,7 @@ export function thrownError(error: unknown): ThrownError {
     const location = { file: path.relative(process.cwd(), compile[1]!) || compile[1]!, line: Number(compile[2]), column: Number(compile[3]) };
     return { name: 'SyntaxError', message: compile[4]!, location, ...(error.stack ? { stack: error.stack } : {}) };
   }
+  if (error instanceof TaskDefinitionError) return { name: error.name, message: error.message, location: error.location, hint: error.hint, ...(error.stack ? { stack: error.stack } : {}) };
   const location = locationInProject(error.stack);
   return { name: error.name, message: error.message.split('\n')[0]!, ...(location ? { location } : {}), ...(error.stack ? { stack: error.stack } : {}) };
 }

@@ -8,6 +8,8 @@ import { runRecordDirectory } from '../state/run-records.js';
 export interface LoadedEnvironment<Config = unknown> {
   readonly config: Config;
   readonly secrets: readonly string[];
+  /** Said once on stderr before the command runs (a secret too short to be redacted, say). */
+  readonly warnings?: readonly string[];
 }
 
 export type EnvironmentLoader<Config = unknown> = () =>

@@ -73,6 +73,7 @@ export async function openSession(invocation: Invocation): Promise<Result<Sessio
   const environmentName = environmentNameOf(options.environment, project.defaultEnvironment);
   const environment = await loadEnvironment(project, environmentName);
   if (!environment.ok) return environment;
+  for (const warning of environment.value.warnings ?? []) invocation.io.stderr.write(`warning: ${warning}\n`);
   const lists = [options.force, options.skip, options.only, options.reset].map((names) => resolveTargets(all, names));
   const skipPhases = resolveTargets(all, options.skipPhases, resolvePhase);
   for (const list of [...lists, skipPhases]) if (!list.ok) return list;

@@ -13,12 +13,12 @@ export type InputValues<Schemas extends InputSchemas> = z.output<ObjectOf<Schema
 /** The values a caller passes to `.with()` (inputs with defaults are optional). */
 export type InputArguments<Schemas extends InputSchemas> = z.input<ObjectOf<Schemas>>;
 
-/** How a task decides to run when its stamp exists. */
-export type RunPolicy =
-  /** Run when the fingerprint changed or check() reports drift (the default). */
-  | 'fingerprint'
-  /** Run on every invocation (token refresh, desired-state configuration). */
-  | 'always';
+/**
+ * How a task decides to run when its stamp exists: `fingerprint` (the default) when the fingerprint
+ * changed or check() reports drift; `always` on every invocation (token refresh, desired-state configuration).
+ */
+export const runPolicies = ['fingerprint', 'always'] as const;
+export type RunPolicy = (typeof runPolicies)[number];
 
 /** The answer of a drift probe: `true` when the real resource matches, otherwise what differs. */
 export type CheckResult = true | { readonly drift: string };
@@ -139,6 +139,8 @@ export function defineTask<Schemas extends InputSchemas, Config, Vars>(
     );
   }
   const name = [...namespace, spec.name].join(':');
+  const invalid = checkOptions(spec as unknown as Readonly<Record<string, unknown>>);
+  if (invalid) throw new TaskDefinitionError(`task '${name}': ${invalid.message}`, definedAt, invalid.hint);
   const validate = (inputs: unknown) => validateInputs((spec.inputs ?? {}) as InputSchemas, inputs);
 
   const bind = (inputs: unknown, boundAt: SourceLocation): TaskInstance => {
@@ -173,6 +175,30 @@ export function defineTask<Schemas extends InputSchemas, Config, Vars>(
     inputs: ownInstance.inputs,
     boundAt: definedAt,
   }) as unknown as TaskHandle<Schemas, Config, Vars>;
+}
+
+/**
+ * The options of a task, checked where it is defined: tsx does not typecheck, so a bogus timeout or policy
+ * would otherwise surface only when the task runs, or never.
+ */
+function checkOptions(spec: Readonly<Record<string, unknown>>): { readonly message: string; readonly hint: string } | undefined {
+  for (const key of ['timeout', 'retryDelay', 'estimate'] as const) {
+    const value = spec[key];
+    if (value === undefined) continue;
+    const valid = typeof value === 'number' ? Number.isFinite(value) && value >= 0 : typeof value === 'string' && /^\d+(\.\d+)?(ms|s|m|h)$/.test(value);
+    if (!valid) return { message: `${key} ${JSON.stringify(value)} is not a duration`, hint: 'write milliseconds (a number of 0 or more) or a string such as 500ms, 90s, 10m or 2h' };
+  }
+  if (spec.retries !== undefined && !(Number.isInteger(spec.retries) && (spec.retries as number) >= 0)) {
+    return { message: `retries ${JSON.stringify(spec.retries)} is not a whole number of 0 or more`, hint: 'e.g. retries: 2' };
+  }
+  if (spec.policy !== undefined && !(runPolicies as readonly unknown[]).includes(spec.policy)) {
+    return { message: `policy ${JSON.stringify(spec.policy)} is not known`, hint: `use one of ${runPolicies.join(', ')}` };
+  }
+  for (const key of ['run', 'check', 'skipWhen'] as const) {
+    if (spec[key] !== undefined && typeof spec[key] !== 'function') return { message: `${key} is ${typeof spec[key]}, not a function`, hint: `give ${key} a function: ${key}: async (context) => { ... }` };
+  }
+  if (spec.pool !== undefined && (typeof spec.pool !== 'string' || spec.pool === '')) return { message: 'pool is not a name', hint: "name a pool declared in deploy.ts, e.g. pool: 'proxmox-api'" };
+  return undefined;
 }
 
 type Validation =

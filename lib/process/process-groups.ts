@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { ProgramExit } from '../dsl/context.js';
 import { outputWasLeftOpen, runProgram, startProgram, startProgramSync, type ProgramHandlers, type ProgramRequest } from './start-program.js';
+import { throttle, type OutputGate } from './throttle.js';
 
 /** Told when a task's process group starts and when it is gone (see RecordedGroups). */
 export interface GroupListener {
@@ -34,6 +35,8 @@ export class ProcessGroups {
     /** Told (one line) when a program ended but something it left running kept its output open. */
     private readonly notice: (message: string) => void = () => undefined,
     private readonly listener?: GroupListener,
+    /** The console's stream: programs' output is paused while it is behind (see throttle). */
+    private readonly gate?: OutputGate,
   ) {}
 
   /** Runs a program (for runCommand and the tool helpers), tracking its group while it runs. */
@@ -41,7 +44,7 @@ export class ProcessGroups {
     if (this.stoppedWithGraceMs !== undefined) return { startError: { code: 'ESTOPPED', message: 'the task was stopped' } };
     if (this.dryRun) return succeededWithoutRunning;
     let group: number | undefined;
-    const exit = await runProgram(request, handlers, (pid) => this.adopt((group = pid), path.basename(request.program)));
+    const exit = await runProgram(request, handlers, (pid) => this.adopt((group = pid), path.basename(request.program)), this.gate);
     if (group !== undefined) this.leaderExited(group);
     if ('outputLeftOpen' in exit && exit.outputLeftOpen) this.noticeOutputLeftOpen(request.program);
     return exit;
@@ -54,6 +57,7 @@ export class ProcessGroups {
     const name = path.basename(typeof spawnOptions.shell === 'string' ? spawnOptions.shell : spawnOptions.shell ? '/bin/sh' : program);
     let group: number | undefined;
     const child = startProgram(program, programArgs, spawnOptions, (pid) => this.adopt((group = pid), name));
+    throttle([child.stdout, child.stderr], this.gate);
     if (group !== undefined) {
       const leader = group;
       child.once('close', () => {

@@ -1,6 +1,7 @@
 import cp, { type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { ProgramExit } from '../dsl/context.js';
+import { throttle, type OutputGate } from './throttle.js';
 
 /**
  * How long a program's output may stay open after it exited. A program that leaves something running in
@@ -60,11 +61,11 @@ export interface ProgramHandlers {
 
 /**
  * Runs a program through startProgram and resolves with how it ended. Output is decoded as UTF-8 and
- * handed over chunk by chunk. The handlers are synchronous and the engine's output sinks (the task's
- * log file, the console) write synchronously, so the next chunk is read only after the last one was
- * written: a program that prints faster than that waits on its full pipe, and nothing grows in memory.
+ * handed over chunk by chunk to synchronous handlers (the task's log file is written synchronously); when
+ * the console's stream (`gate`) falls behind, the program's output is paused until it drains (throttle):
+ * a program that prints faster than that waits on its full pipe, and nothing grows in memory.
  */
-export function runProgram(request: ProgramRequest, handlers: ProgramHandlers, started: (group: number) => void): Promise<ProgramExit> {
+export function runProgram(request: ProgramRequest, handlers: ProgramHandlers, started: (group: number) => void, gate?: OutputGate): Promise<ProgramExit> {
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
@@ -81,6 +82,7 @@ export function runProgram(request: ProgramRequest, handlers: ProgramHandlers, s
     if (child.pid === undefined) return;
     child.stdout!.setEncoding('utf8').on('data', handlers.stdout);
     child.stderr!.setEncoding('utf8').on('data', handlers.stderr);
+    throttle([child.stdout, child.stderr], gate);
     if (child.stdin) {
       // The program may exit without reading its input: not an error of ours.
       child.stdin.on('error', () => undefined);

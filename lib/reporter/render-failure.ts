@@ -36,6 +36,7 @@ export function renderFailure(failure: Failure): string {
     case 'state-locked':
       return `another run holds ${failure.file} (pid ${failure.pid} on ${failure.host}, started ${failure.startedAt}): wait for it to finish, or stop it`;
     case 'project-load-failed': {
+      if (failure.thrown.hint) return `${where(failure.thrown)}${failure.thrown.message}: ${failure.thrown.hint}`;
       const hint = failure.circular ? 'modules import each other in a circle: reach a task of the other module with a thunk, deps: [() => task]' : 'fix that module';
       return `${where(failure.thrown)}loading the project threw ${failure.thrown.name}: ${failure.thrown.message}: ${hint}`;
     }

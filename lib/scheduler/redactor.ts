@@ -1,3 +1,6 @@
+/** Secrets shorter than this are not redacted: a 3-character value would blank out words all over the output. */
+export const shortestRedacted = 4;
+
 /**
  * Replaces every known secret in text with `***`. Secrets shorter than 4 characters are not redacted. A
  * secret of several lines (a private key, a credentials file) is also redacted line by line (lines of 8
@@ -14,7 +17,7 @@ export class Redactor {
   add(secret: string): void {
     const values = [secret];
     if (/[\r\n]/.test(secret)) values.push(...secret.split(/\r?\n|\r/).map((line) => line.trim()).filter((line) => line.length >= 8));
-    const added = values.filter((value) => value.length >= 4 && !this.secrets.has(value));
+    const added = values.filter((value) => value.length >= shortestRedacted && !this.secrets.has(value));
     if (added.length === 0) return;
     for (const value of added) this.secrets.add(value);
     const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);

@@ -3,6 +3,7 @@ import { keyedRecord } from '../dsl/keyed-record.js';
 import type { EngineFailure } from '../failures.js';
 import type { TaskGraph } from '../graph/build-graph.js';
 import type { GroupListener, ProcessGroups } from '../process/process-groups.js';
+import type { OutputGate } from '../process/throttle.js';
 import type { SourceDigests } from '../stamps/source-digests.js';
 import type { RunOutcome, RunRecord, TaskRunOutcome, TaskRunRecord } from '../state/run-record.js';
 import { newRunId } from '../state/run-records.js';
@@ -50,6 +51,8 @@ export interface RunOptions {
   readonly retryBaseMs: number;
   /** Told of every process group the tasks start and end (the CLI records them beside the run lock). */
   readonly groupListener?: GroupListener;
+  /** The console's stream: programs' output is paused while it is behind (Node's stream backpressure). */
+  readonly outputGate?: OutputGate;
 }
 
 /** A run in progress; `killNow()` is the second Ctrl-C. */
@@ -105,6 +108,7 @@ class GraphRun {
       graceMs: options.graceMs,
       allGroups,
       ...(options.groupListener ? { groupListener: options.groupListener } : {}),
+      ...(options.outputGate ? { outputGate: options.outputGate } : {}),
       ...(options.timeoutOverrideMs !== undefined ? { timeoutOverrideMs: options.timeoutOverrideMs } : {}),
     };
     this.step = { ...options, environment, expectedMs };

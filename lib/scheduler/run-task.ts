@@ -9,6 +9,7 @@ import type { TaskFailure } from '../failures.js';
 import { ConfigReadRecorder, type ConfigReads } from '../stamps/config-reads.js';
 import type { EngineEvent } from './events.js';
 import type { GroupListener, ProcessGroups } from '../process/process-groups.js';
+import type { OutputGate } from '../process/throttle.js';
 import type { Redactor } from './redactor.js';
 import type { TaskOutput } from './task-output.js';
 import { TaskScope, type StopReason } from './task-scope.js';
@@ -27,6 +28,8 @@ export interface TaskEnvironment {
   readonly allGroups: Set<ProcessGroups>;
   /** Told of every process group a task starts and ends (the run's record of them). */
   readonly groupListener?: GroupListener;
+  /** The console's stream: programs' output is paused while it is behind. */
+  readonly outputGate?: OutputGate;
   /** Report commands instead of running them (`--dry-run`). */
   readonly dryRun?: boolean;
   /** `--timeout`: replaces every task's own time limit for this run (slow networks, the seeds' --timeout). */

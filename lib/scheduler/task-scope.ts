@@ -5,6 +5,7 @@ import type { TaskInstance } from '../dsl/task.js';
 import type { ConfigReadRecorder } from '../stamps/config-reads.js';
 import type { EngineEvent } from './events.js';
 import { ProcessGroups, type GroupListener } from '../process/process-groups.js';
+import type { OutputGate } from '../process/throttle.js';
 import type { Redactor } from './redactor.js';
 import { TaskOutput } from './task-output.js';
 
@@ -17,6 +18,8 @@ export interface ScopeEnvironment {
   readonly dryRun?: boolean;
   /** Told of every process group a task starts and ends (the run's record of them). */
   readonly groupListener?: GroupListener;
+  /** The console's stream: programs' output is paused while it is behind. */
+  readonly outputGate?: OutputGate;
 }
 
 /** 'stalled': the event loop ran dry while the body still waited, so nothing can ever wake it. */
@@ -62,7 +65,7 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     this.root = environment.root;
     this.dryRun = environment.dryRun ?? false;
     this.output = new TaskOutput(instance.id, environment.emit, environment.redactor);
-    this.groups = new ProcessGroups(this.dryRun, (message) => this.log.warn(message), environment.groupListener);
+    this.groups = new ProcessGroups(this.dryRun, (message) => this.log.warn(message), environment.groupListener, environment.outputGate);
     this.log = new ScopeLogger(this.output);
     this.commands = new ScopeCommands(this);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));

@@ -243,6 +243,18 @@ const moduleCases: [string, (project: FixtureProject) => void, RegExp][] = [
   ['a duplicate task name', appendTasks("export const again = tasks.task({ name: 'dns', run: () => undefined }); catalog.push(again as never);"), /task 'dns' is defined twice/],
   ['a bad input at .with()', replaceInTasks("deployCluster.with({ cluster: 'osdc' })", "deployCluster.with({ cluster: 'osdx' as never })"), /^error: tasks\.ts:\d+: /],
 ];
+for (const [option, value, says] of [
+  ['timeout', "'soon'", /timeout "soon" is not a duration: write milliseconds/],
+  ['timeout', '-5', /timeout -5 is not a duration/],
+  ['retryDelay', "'2 seconds'", /retryDelay "2 seconds" is not a duration/],
+  ['estimate', "'5min'", /estimate "5min" is not a duration/],
+  ['policy', "'sometimes'", /policy "sometimes" is not known: use one of fingerprint, always/],
+  ['retries', '1.5', /retries 1\.5 is not a whole number of 0 or more/],
+  ['run', "'echo hi'", /run is string, not a function/],
+  ['check', 'true', /check is boolean, not a function/],
+] as const) {
+  moduleCases.push([`a task whose ${option} is ${value}`, appendTasks(`export const bogus = tasks.task({ name: 'bogus', ${option}: ${value} as never, ...(${JSON.stringify(option)} === 'run' ? {} : { run: () => undefined }) });`), new RegExp(`^error: tasks\\.ts:\\d+: task 'bogus': ${says.source}`)]);
+}
 for (const [what, setup, says] of moduleCases) cases.push({ name: `task module: ${what}`, args: ['validate'], setup, says });
 
 // The container launcher's files.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { newRunId, runsKept } from '../../lib/state/run-records.js';
-import { FixtureProject, repositoryRoot, withProject, withTimeout } from '../helpers/project.js';
+import { FixtureProject, withProject, withTimeout } from '../helpers/project.js';
 
 const hasDot = (() => {
   try {
@@ -15,21 +15,23 @@ const hasDot = (() => {
   }
 })();
 
-test("a program printing faster than the engine writes (2,000,000 lines, 132 MB) waits on its pipe: the engine's memory stays small", withTimeout(120_000, () => withProject('basic', async (project) => {
-  const observe = project.path('observed.json');
-  const child = project.start(['flood'], { FLOOD_LINES: '2000000', NODE_OPTIONS: `--import=${path.join(repositoryRoot, 'test', 'helpers', 'observe-startup.mjs')}`, OBSERVE_FILE: observe });
+test("a program printing faster than the engine writes (3,000,000 lines, 200 MB) waits on its pipe: the engine runs it in a 96 MB heap", withTimeout(120_000, () => withProject('basic', async (project) => {
+  // What the console cannot take queues in the engine's memory unless the program is paused (throttle):
+  // with a reader that stops for 4 s, the queue outgrows this heap and the engine aborts. Likewise output
+  // held whole (keepOutput 'all': 400 MB as JavaScript strings).
+  const child = project.start(['flood'], { FLOOD_LINES: '3000000', NODE_OPTIONS: '--max-old-space-size=96' });
   let lines = 0;
   child.stdout!.on('data', (chunk: Buffer) => {
     for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
   });
-  child.stderr!.resume();
+  // A reader that stops for a while (a paused pager, a stalled log collector): the console's pipe fills.
+  child.stdout!.pause();
+  setTimeout(() => child.stdout!.resume(), 4000);
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
   const code = await new Promise((resolve) => child.on('exit', resolve));
-  assert.is(code, 0);
-  assert.ok(lines > 2_000_000, `every line reached the console (${lines})`);
-  const { maxRssKiB } = JSON.parse(readFileSync(observe, 'utf8')) as { maxRssKiB: number };
-  // Held whole, the output alone is 264 MB as JavaScript strings (the engine peaked at 379 MB so); read as
-  // it is written, the engine stays near its size without it (~110 MB).
-  assert.ok(maxRssKiB < 250 * 1024, `the engine peaked at ${Math.round(maxRssKiB / 1024)} MB`);
+  assert.is(code, 0, stderr.slice(-2000));
+  assert.ok(lines > 3_000_000, `every line reached the console (${lines})`);
 })));
 
 test('--graph in every format', withTimeout(60_000, () => withProject('basic', async (project) => {

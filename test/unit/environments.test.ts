@@ -50,7 +50,29 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   // Without a pin, helm would install whatever is newest: refused on load instead.
   ['a platform chart without a version', (e) => delete e.versions.charts.velero, /versions\.charts\.velero: is missing/],
   ['an ISO directory that is not absolute', (e) => (e.proxmox.storage.isoDirectory = 'template/iso'), 'proxmox.storage.isoDirectory: an absolute directory path without a trailing /'],
+  // Wrong together, though each value alone is well formed (issue 16, part 3).
+  ['two nodes with one address', (e) => (e.clusters.osdc.workers[1].address = '192.0.2.31'), 'clusters.osdc.workers[1].address: 192.0.2.31 is already the address of clusters.osms.controlPlane[0].address'],
+  ['a node with a management host\'s address', (e) => (e.clusters.mcm.controlPlane[0].address = '198.51.100.11'), 'clusters.mcm.controlPlane[0].address: 198.51.100.11 is already the address of managementHosts[0].address'],
+  ['a gateway outside its network', (e) => (e.networks[1].gateway = '192.0.3.1'), 'networks[1].gateway: 192.0.3.1 is outside its network 192.0.2.0/24'],
+  ['an API address inside the pod network', (e) => (e.clusters.osdc.apiAddress = '10.46.0.5'), 'clusters.osdc.apiAddress: 10.46.0.5 is inside podCidr 10.46.0.0/16'],
+  ['an API address inside the service network', (e) => (e.clusters.mcm.apiAddress = '10.43.7.1'), 'clusters.mcm.apiAddress: 10.43.7.1 is inside serviceCidr 10.43.0.0/16'],
+  ['a node inside its pod network', (e) => (e.clusters.osms.podCidr = '192.0.2.32/27'), 'clusters.osms.controlPlane[1].address: 192.0.2.32 is inside podCidr 192.0.2.32/27'],
+  ['pod networks that overlap between clusters', (e) => (e.clusters.osdc.podCidr = '10.44.128.0/17'), 'clusters.osdc.podCidr: 10.44.128.0/17 overlaps clusters.osms.podCidr 10.44.0.0/16'],
+  ['a service network over another cluster\'s pods', (e) => (e.clusters.osdc.serviceCidr = '10.0.0.0/8'), 'clusters.osdc.serviceCidr: 10.0.0.0/8 overlaps clusters.mcm.podCidr 10.42.0.0/16'],
+  ['pod and service networks that overlap in one cluster', (e) => (e.clusters.mcm.serviceCidr = '10.42.128.0/17'), 'clusters.mcm.serviceCidr: 10.42.128.0/17 overlaps clusters.mcm.podCidr 10.42.0.0/16'],
+  ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
 ];
+
+test('a secret too short to be redacted loads with a warning that says so', () => {
+  process.env.ONBOARDER_TEST_SHORT_TOKEN = 'abc';
+  try {
+    const loaded = loadEnvironment('example', broken((e) => (e.proxmox.token = { env: 'ONBOARDER_TEST_SHORT_TOKEN' })), repositoryRoot);
+    assert.ok(loaded.ok);
+    assert.equal(loaded.ok && loaded.value.warnings, ['environment example: proxmox.token is shorter than 4 characters: it is not redacted from output and logs (a real secret is longer)']);
+  } finally {
+    delete process.env.ONBOARDER_TEST_SHORT_TOKEN;
+  }
+});
 
 for (const [name, change, expected] of cases) {
   test(`refused with its path: ${name}`, () => {

@@ -38,6 +38,7 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
       graceMs: graceMs(),
       retryBaseMs: 2000,
       groupListener: groups,
+      outputGate: io.stdout,
     });
     let escaped: ThrownError | undefined;
     const escapes = catchEscapes(session.redactor, (thrown) => {
