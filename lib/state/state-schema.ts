@@ -59,7 +59,7 @@ export const runRecordSchema = z.object({
   outcome: z.enum(['succeeded', 'failed', 'interrupted']),
   tasks: z.array(z.looseObject({ task: z.string(), outcome: taskOutcome, attempts: z.number(), durationMs: z.number() })),
   criticalPath: z.array(z.string()),
-  counts: z.record(taskOutcome, z.number()),
+  counts: z.record(z.string(), z.number()),
 });
 
 /** The first problem zod found, as `key.path: message`. */

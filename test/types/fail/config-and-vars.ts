@@ -19,7 +19,7 @@ prep.task({
     void vars.hostz;
   },
 });
-// expect-error: Type '"sometimes"' is not assignable to type 'RunPolicy
+// expect-error: Type '"sometimes"' is not assignable to type '"fingerprint" | "always" | undefined'
 tasks.task({ name: 'x', policy: 'sometimes' });
 // expect-error: Type '"10 minutes"' is not assignable to type 'Duration
 tasks.task({ name: 'y', timeout: '10 minutes' });
