@@ -198,7 +198,8 @@ Options
   --force-all             run every task of the targets (rebuild); also --force-rebuild
   --skip <task>           do not run these tasks; dependents use their last stamp; also --skip-phases
   --only <task>           run just these tasks (the targets, if none given); dependencies assumed done
-  --concurrency, -j N     tasks at once (default: number of CPUs)
+  --concurrency, -j N     tasks at once (default 10: tasks wait on remote machines, not on this CPU;
+                          pools still limit each API)
   --on-failure MODE       after a task fails: no-new (default: start nothing new, let running tasks
                           finish), continue (run every branch that does not depend on it), kill (stop
                           running tasks too)

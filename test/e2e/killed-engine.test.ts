@@ -64,4 +64,21 @@ test("the engine killed while a task's program runs: the next run stops that pro
   }
 }));
 
+test('without --concurrency, tasks that wait on remote work run at once, whatever the CPU count', withTimeout(60_000, async () => {
+  const rig = await FakeCommands.start();
+  rig.newCommand(step);
+  try {
+    await withProject('basic', async (project) => {
+      const run = start(project, rig, ['parallel']);
+      // All three are running before any of them is let go (the CPU count, 2 on CI, would hold the third back).
+      const running = [await rig.next(step), await rig.next(step), await rig.next(step)];
+      assert.equal(running.map((invocation) => invocation.argv[0]).sort(), ['parallel-step[n=1]', 'parallel-step[n=2]', 'parallel-step[n=3]']);
+      for (const invocation of running) await invocation.exit(0);
+      assert.is(await run.exited, 0, run.output());
+    });
+  } finally {
+    await rig.close();
+  }
+}));
+
 test.run();

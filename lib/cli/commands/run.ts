@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { ExitCode, type ThrownError } from '../../failures.js';
 import { RecordedGroups } from '../../process/recorded-groups.js';
 import { LogFiles } from '../../reporter/log-files.js';
@@ -12,6 +11,14 @@ import { catchEscapes } from '../escaped-exceptions.js';
 import { graceMs, runningGroupsFile, withRunLock } from '../run-lock-scope.js';
 import { saveRunHistory } from '../save-caches.js';
 import { report, type Invocation, type Session } from '../session.js';
+
+/**
+ * Tasks at once without --concurrency. Deployment tasks wait on remote machines (a playbook, an API, a VM
+ * booting), not on this machine's CPUs: a default of the CPU count kept node preparation of one cluster
+ * waiting 8-11 s for a slot on a 2-CPU laptop with a 5-host lab. Terraform's -parallelism is 10 too; pools
+ * still limit each API.
+ */
+export const defaultConcurrency = 10;
 
 /** Runs the targets under the run lock; exit 0, 1 (a task failed), or 130 (interrupted). */
 export function runTargets(invocation: Invocation, session: Session): Promise<number> {
@@ -30,7 +37,7 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
       environment: session.environmentName,
       root: invocation.project.root,
       emit: (event) => reporter.handle(event),
-      concurrency: options.concurrency ?? Math.max(1, os.availableParallelism()),
+      concurrency: options.concurrency ?? defaultConcurrency,
       pools: invocation.project.pools ?? {},
       onFailure: options.onFailure,
       ...(options.timeoutMs !== undefined ? { timeoutOverrideMs: options.timeoutMs } : {}),
