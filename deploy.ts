@@ -8,14 +8,14 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 // Imported once the CLI is loaded, so that a module that cannot load (a syntax error, a throw at import, an
 // await that never settles) is reported in one line with its file and line, not by Node's own crash.
-const [{ catalog }, { environments, secretEnvironmentNames }] = await Promise.all([import('./tasks/index.js'), import('./environments/index.js')]);
+const [{ catalog, pools }, { environments, secretEnvironmentNames }] = await Promise.all([import('./tasks/index.js'), import('./environments/index.js')]);
 
 process.exitCode = await runCli({
   root,
   catalog,
   environments,
   defaultEnvironment: 'example',
-  pools: { 'proxmox-api': 2, 'opnsense-api': 1 },
+  pools,
   version,
   passEnvironment: secretEnvironmentNames(),
 });

@@ -245,7 +245,16 @@ function measureExampleProject(): void {
   results.example = { bareTsxSeconds: bare, statusSeconds: status, dryRunSeconds: plan };
 }
 
-const cases: Record<string, () => void> = {
+/** The example's proxmox-k8s flow scheduled from the tasks' estimates (issue 17: makespan <= 60 min). */
+async function measureCatalog(): Promise<void> {
+  const { catalogMakespan } = await import('./catalog-makespan.js');
+  const result = catalogMakespan();
+  print(`\nthe example's proxmox-k8s (${result.tasks} tasks) from the tasks' estimates, default concurrency and pools: makespan ${result.makespanMinutes.toFixed(1)} min, critical path ${result.criticalPathMinutes.toFixed(1)} min, the seeds' sequential total ${result.sequentialMinutes.toFixed(1)} min`);
+  print(`  critical path: ${result.criticalPath.join(' -> ')}`);
+  results.catalog = result;
+}
+
+const cases: Record<string, () => void | Promise<void>> = {
   'chain-plus-fan': () => compareSchedulers(chainPlusFan()),
   layered: () => compareSchedulers(layered()),
   wide: () => compareSchedulers(wide()),
@@ -253,9 +262,11 @@ const cases: Record<string, () => void> = {
   memory: measureMemory,
   example: measureExampleProject,
   output: measureOutput,
+  catalog: measureCatalog,
 };
 print(`onboarder benchmark: ${results.machine as string}, node ${process.version}, ${results.date as string}`);
-for (const [name, run] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) run();
+for (const [name, run] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) await run();
+mkdirSync(workDirectory, { recursive: true });
 writeFileSync(path.join(workDirectory, 'results.json'), JSON.stringify(results, null, 2));
 writeFileSync(path.join(workDirectory, 'results.txt'), `${lines.join('\n')}\n`);
 rmSync(trashDirectory, { recursive: true, force: true });

@@ -23,6 +23,9 @@ export const hosts = tasks.task({
   deps: [base.baseTarget, dns.dns, ...clusterNames.map((cluster) => nodePrep.nodePrep.with({ cluster }))],
 });
 
+/** Capacity of each named pool: Proxmox's API takes two heavy operations at once, OPNsense's one. */
+export const pools = { 'proxmox-api': 2, 'opnsense-api': 1 };
+
 /** Every task the CLI knows: `tsx deploy.ts --list`. */
 export const catalog: CatalogEntry[] = [base, dns, foundation, goldenImage, images, infrastructure, kubernetes, nodePrep]
   .flatMap((module) => Object.values(module) as unknown[])

@@ -10,6 +10,7 @@ export const copySshKey = base.task({
   name: 'copy-ssh-key',
   description: "Authorize the operators' SSH keys on the management hosts",
   supportsDryRun: true,
+  estimate: '1m',
   sources: [`${playbooks}/copy-ssh-key.yml`],
   tools: ['ansible-playbook'],
   run: async (context) => {
@@ -23,7 +24,9 @@ export const packages = base.task({
   name: 'packages',
   description: 'Install the packages of a KVM management host',
   supportsDryRun: true,
+  // Ansible logs in with the operator's key that copy-ssh-key authorized.
   deps: [copySshKey],
+  estimate: '4m',
   sources: [`${playbooks}/packages.yml`],
   tools: ['ansible-playbook'],
   retries: 2,
@@ -36,7 +39,9 @@ export const bridges = base.task({
   name: 'bridges',
   description: 'Bridges and VLANs of the management hosts',
   supportsDryRun: true,
+  // bridge-utils and ifupdown2, which write the bridges, are among the packages.
   deps: [packages],
+  estimate: '2m',
   sources: [`${playbooks}/bridges.yml`],
   tools: ['ansible-playbook'],
   run: async (context) => {
@@ -48,7 +53,9 @@ export const opnsense = base.task({
   name: 'opnsense',
   description: 'OPNsense firewall aliases for every network, through the API',
   supportsDryRun: true,
+  // The firewall's interfaces sit on the management hosts' bridges and VLANs.
   deps: [bridges],
+  estimate: '3m',
   sources: [`${playbooks}/opnsense.yml`],
   tools: ['ansible-playbook'],
   retries: 2,

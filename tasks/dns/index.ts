@@ -36,7 +36,9 @@ export const dns = tasks.task({
   name: 'dns',
   description: 'Cluster DNS records, desired state, resolution validated with dig',
   supportsDryRun: true,
+  // The DNS server is a management host, reached with the operator's key that copy-ssh-key authorized.
   deps: [copySshKey],
+  estimate: '1m',
   check: async (context) => {
     const wrong = await wrongRecords(context);
     return wrong.length === 0 ? true : { drift: wrong.slice(0, 3).join('; ') + (wrong.length > 3 ? ` and ${wrong.length - 3} more` : '') };

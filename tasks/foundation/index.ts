@@ -33,7 +33,9 @@ export const validation = foundation.task({
   description: 'SSH connectivity and key, network and RBD storage of every Proxmox node',
   supportsDryRun: true,
   skipWhen: withoutProxmox,
+  // The Proxmox nodes are reached across the site network that base sets up (bridges, VLANs, OPNsense).
   deps: [baseTarget],
+  estimate: '1m',
   retries: 2,
   run: async (context) => {
     const { config } = context;
@@ -53,7 +55,9 @@ export const toolsStorage = foundation.task({
   description: 'virt-customize and the RBD-ISO storage on Proxmox (idempotent)',
   supportsDryRun: true,
   skipWhen: withoutProxmox,
+  // Runs on the nodes validation found reachable and ready.
   deps: [validation],
+  estimate: '3m',
   run: async (context) => {
     const { config } = context;
     const proxmox = proxmoxOf(config);
@@ -72,7 +76,9 @@ export const packerUserTask = foundation.task({
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   policy: 'always',
+  // Made on the nodes validation found reachable and ready.
   deps: [validation],
+  estimate: '30s',
   run: async (context) => {
     const { config } = context;
     const proxmox = proxmoxOf(config);
@@ -95,7 +101,9 @@ export const cloudImage = foundation.task({
   description: 'Ubuntu cloud image: customized with virt-customize, uploaded (skipped if present)',
   supportsDryRun: true,
   skipWhen: withoutProxmox,
+  // Customized with the tools tools-storage installs, into its storage; from the verified cloud image.
   deps: [toolsStorage, fetchImage.with({ image: 'ubuntu-cloud' })],
+  estimate: '4m',
   // Optional: sites whose nodes exist already never fetch it.
   sources: [{ path: imageNamed('ubuntu-cloud').file, optional: true }],
   run: async (context) => {
@@ -119,7 +127,9 @@ export const baseTemplate = foundation.task({
   description: 'Template VM 9002 from the cloud image (drift checked: exists and is a template)',
   supportsDryRun: true,
   skipWhen: withoutProxmox,
+  // Imported from the customized cloud image.
   deps: [cloudImage],
+  estimate: '3m',
   check: async (context) => {
     const { config } = context;
     const id = String(proxmoxOf(config).templates.baseVmId);
@@ -148,7 +158,9 @@ export const packerConfig = foundation.task({
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   policy: 'always',
+  // Holds the packer user's fresh credentials.
   deps: [packerUserTask],
+  estimate: '30s',
   run: async (context) => {
     const { config } = context;
     const proxmox = proxmoxOf(config);
@@ -175,5 +187,6 @@ export const packerConfig = foundation.task({
 export const foundationTarget = tasks.task({
   name: 'foundation',
   description: 'Foundation setup on Proxmox: validation, tools and storage, packer user, cloud image, base template, packer config',
+  // The seed's phases 1-2 are done when the template and packer's configuration are.
   deps: [baseTemplate, packerConfig],
 });

@@ -11,7 +11,9 @@ export const goldenImage = tasks.task({
   description: 'packer build of golden template 9001 from the base template',
   supportsDryRun: true,
   skipWhen: withoutProxmox,
+  // packer clones the base template, logging in with the packer user's configuration.
   deps: [baseTemplate, packerConfig],
+  estimate: '7.5m',
   sources: [template],
   tools: ['packer'],
   timeout: '1h',

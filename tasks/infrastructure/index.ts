@@ -17,7 +17,10 @@ export const clusterVms = tasks.task({
   description: "OpenTofu plan and apply of one cluster's VMs (or a reachability check of existing nodes)",
   supportsDryRun: true,
   inputs: clusterInput,
+  // The VMs are clones of the golden image; their names resolve before their first boot (cloud-init, time
+  // and package mirrors by name).
   deps: [goldenImage, dns],
+  estimate: '5m',
   sources: [`${terraformDirectory}/main.tf`],
   pool: 'proxmox-api',
   timeout: '30m',

@@ -2,7 +2,9 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Dependency, TaskInstance } from '../../lib/dsl/task.js';
-import { helmUpgradeInstall, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
+import { z } from 'zod';
+import { helmUpgradeInstall, kubectlApply, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
+import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
 import { clusterInput, playbook, tasks } from '../shared/kit.js';
@@ -32,14 +34,17 @@ function kubeadmToken(): string {
 
 /**
  * Kubernetes on one cluster (the seed's phase 4): RKE2 for MCM, kubeadm init and join for the others,
- * then Cilium. OSMS and OSDC wait for MCM, which manages them.
+ * then Cilium. A downstream cluster does not wait for MCM to come up: only its registration with MCM
+ * (below) needs both.
  */
 export const kubernetes = tasks.task({
   name: 'kubernetes',
   description: 'kubeadm init and join with Cilium (RKE2 for MCM)',
   supportsDryRun: true,
   inputs: clusterInput,
-  deps: ({ cluster }): Dependency[] => [nodePrep.with({ cluster }), ...(cluster === 'mcm' ? [] : [() => mcm])],
+  // The nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
+  deps: ({ cluster }): Dependency[] => [nodePrep.with({ cluster })],
+  estimate: '10m',
   sources: ['tasks/kubernetes/playbooks/*.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
@@ -81,7 +86,9 @@ export const platformServices = tasks.task({
   description: 'ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
   supportsDryRun: true,
   inputs: clusterInput,
+  // Installed into the running cluster, through its kubeconfig.
   deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  estimate: '10m',
   tools: ['helm'],
   timeout: '30m',
   retries: 1,
@@ -102,5 +109,53 @@ export const platformServices = tasks.task({
 });
 
 export const mcm: TaskInstance = tasks.task({ name: 'mcm', description: 'MCM: the RKE2 management cluster', deps: [platformServices.with({ cluster: 'mcm' })] });
-export const osms = tasks.task({ name: 'osms', description: 'OSMS: the management plane cluster', deps: [platformServices.with({ cluster: 'osms' })] });
-export const osdc = tasks.task({ name: 'osdc', description: 'OSDC: the data plane cluster', deps: [platformServices.with({ cluster: 'osdc' })] });
+
+/**
+ * A downstream cluster registered with the management cluster: its admin kubeconfig kept in MCM as the
+ * Secret `<cluster>-kubeconfig` of the `openspace-clusters` namespace (labelled with its name and role),
+ * which is what the management plane reads to manage it. Applied server-side, so a re-run after a
+ * kubeconfig change updates it in place.
+ */
+export const registration = tasks.task({
+  name: 'registration',
+  description: 'Register a downstream cluster with MCM (its kubeconfig as a Secret in MCM)',
+  supportsDryRun: true,
+  inputs: { cluster: z.enum(['osms', 'osdc']) },
+  // Both clusters' APIs are up: the downstream's kubeconfig exists, and MCM's API takes the Secret.
+  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster }), kubernetes.with({ cluster: 'mcm' })],
+  estimate: '1m',
+  tools: ['kubectl'],
+  timeout: '10m',
+  retries: 2,
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const kubeconfig = context.dryRun ? '(the kubeconfig of the cluster)' : context.secret(readFileSync(kubeconfigPath(root, config, inputs.cluster), 'utf8'));
+    const manifest = registrationManifest(inputs.cluster, kubeconfig);
+    await withPrivateFile('registration.json', manifest, (file) => kubectlApply(context, { kubeconfig: kubeconfigPath(root, config, 'mcm'), files: [file] }));
+  },
+});
+
+/** The namespace and Secret that register `cluster` with MCM, as one JSON manifest (a List). */
+export function registrationManifest(cluster: 'osms' | 'osdc', kubeconfig: string): string {
+  const labels = { 'app.kubernetes.io/managed-by': 'onboarder', 'openspace.io/cluster': cluster, 'openspace.io/role': cluster === 'osms' ? 'management-plane' : 'data-plane' };
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'openspace-clusters' } },
+      { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: `${cluster}-kubeconfig`, namespace: 'openspace-clusters', labels }, stringData: { kubeconfig } },
+    ],
+  });
+}
+
+export const osms = tasks.task({
+  name: 'osms',
+  description: 'OSMS: the management plane cluster',
+  // Its platform services, and its registration with MCM.
+  deps: [platformServices.with({ cluster: 'osms' }), registration.with({ cluster: 'osms' })],
+});
+export const osdc = tasks.task({
+  name: 'osdc',
+  description: 'OSDC: the data plane cluster',
+  deps: [platformServices.with({ cluster: 'osdc' }), registration.with({ cluster: 'osdc' })],
+});

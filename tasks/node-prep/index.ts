@@ -7,7 +7,9 @@ export const nodePrep = tasks.task({
   description: "Prepare one cluster's nodes: packages, kernel settings, swap, registry mirrors",
   supportsDryRun: true,
   inputs: clusterInput,
+  // The cluster's nodes exist and answer.
   deps: ({ cluster }) => [clusterVms.with({ cluster })],
+  estimate: '5m',
   sources: ['tasks/node-prep/playbooks/node-prep.yml'],
   tools: ['ansible-playbook'],
   retries: 1,

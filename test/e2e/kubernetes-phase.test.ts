@@ -117,6 +117,25 @@ test("a failed join is reported with Ansible's message, and the command line it 
   for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
 
+test("registration: the downstream cluster's kubeconfig is applied to MCM as a Secret, server-side, and never shown", withTimeout(120_000, async (context: Context) => {
+  writeFileSync(localLog(context), '');
+  rmSync(`${localLog(context)}.applied`, { force: true });
+  const kubeconfigs = path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig');
+  const run = await cli(context, [], 'registration[cluster=osdc]');
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const applies = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && line.includes(' apply '));
+  assert.is(applies.length, 1, applies.join('\n'));
+  assert.match(applies[0]!, `--kubeconfig=${path.join(kubeconfigs, 'mcm.yaml')}`);
+  assert.match(applies[0]!, 'apply --server-side --field-manager=onboarder -f ');
+  const applied = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as { items: { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; stringData?: { kubeconfig: string } }[] };
+  assert.equal(applied.items.map((item) => `${item.kind}/${item.metadata.name}`), ['Namespace/openspace-clusters', 'Secret/osdc-kubeconfig']);
+  const secret = applied.items[1]!;
+  assert.is(secret.metadata.labels?.['openspace.io/role'], 'data-plane');
+  const kubeconfig = readFileSync(path.join(kubeconfigs, 'osdc.yaml'), 'utf8');
+  assert.is(secret.stringData?.kubeconfig, kubeconfig);
+  assert.not.match(run.stdout + run.stderr, kubeconfig.trim().split('\n').find((line) => line.length >= 8)!, 'the kubeconfig is a secret: never shown');
+}));
+
 test('platform services: one Helm release each, every chart at the version the environment pins', withTimeout(120_000, async (context: Context) => {
   writeFileSync(localLog(context), '');
   const run = await cli(context, [], 'platform-services[cluster=osdc]');
