@@ -7,6 +7,8 @@ export type Failure = ConfigurationFailure | TaskFailure | EngineFailure;
 export type ConfigurationFailure =
   | { readonly reason: 'usage'; readonly message: string; readonly hint: string }
   | { readonly reason: 'unknown-target'; readonly target: string; readonly suggestion?: string }
+  /** A task with inputs named without them: `instances` are the ones the graph has. */
+  | { readonly reason: 'needs-input'; readonly task: string; readonly inputs: readonly string[]; readonly instances: readonly string[] }
   | { readonly reason: 'cycle'; readonly path: readonly TaskId[]; readonly locations: readonly SourceLocation[] }
   | {
       readonly reason: 'duplicate-task';

@@ -194,10 +194,12 @@ export function resolveTarget(taskGraph: TaskGraph, target: string): Result<Task
   if (taskGraph.nodes.has(id)) return ok(id);
   const instances = [...taskGraph.nodes.keys()].filter((node) => taskGraph.nodes.get(node)!.instance.definition.name === target);
   if (instances.length === 1) return ok(instances[0]!);
-  const suggestion =
-    instances.length > 1
-      ? instances.sort()[0]
-      : suggestName(target, [...taskGraph.nodes.keys(), ...taskGraph.definitions.keys()]);
+  if (instances.length > 1) {
+    // A task with inputs, named without them: which input, and the instances there are to choose from.
+    const inputs = [...new Set(instances.flatMap((node) => Object.keys(taskGraph.nodes.get(node)!.instance.inputs)))].sort();
+    return fail({ reason: 'needs-input', task: target, inputs, instances: instances.sort() });
+  }
+  const suggestion = suggestName(target, [...taskGraph.nodes.keys(), ...taskGraph.definitions.keys()]);
   return fail({ reason: 'unknown-target', target, ...(suggestion ? { suggestion } : {}) });
 }
 

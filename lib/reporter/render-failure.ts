@@ -17,6 +17,11 @@ export function renderFailure(failure: Failure): string {
       return `${failure.message}: ${failure.hint}`;
     case 'unknown-target':
       return `unknown task '${shown(failure.target)}'${failure.suggestion ? `: did you mean '${failure.suggestion}'?` : ''} (see --list)`;
+    case 'needs-input': {
+      const listed = failure.instances.slice(0, 10).join(', ') + (failure.instances.length > 10 ? ` and ${failure.instances.length - 10} more` : '');
+      const which = failure.inputs.length === 1 ? `its input ${failure.inputs[0]}` : `its inputs ${failure.inputs.join(', ')}`;
+      return `task '${shown(failure.task)}' needs ${which}: name one instance, ${listed} (see --list)`;
+    }
     case 'cycle': {
       const sites = failure.path.slice(0, -1).map((id, index) => `${id} at ${formatLocation(failure.locations[index]!)}`);
       return `${formatLocation(failure.locations[0]!)}: dependency cycle ${failure.path.join(' -> ')}: remove one of these dependencies (${sites.join(', ')})`;

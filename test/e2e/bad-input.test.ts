@@ -22,6 +22,9 @@ test('a cycle is reported with its path and definition sites', withTimeout(30_00
 test('an unknown target suggests the nearest name', withTimeout(30_000, () => withProject('basic', async (project) => {
   assertOneLineError(await project.run(['osdx']), "unknown task 'osdx': did you mean 'osdc'?");
   assertOneLineError(await project.run(['copy-ssh-key']), "did you mean 'node-prep:copy-ssh-key'?");
+  // A task with inputs named without them: which input, and the instances to choose from.
+  assertOneLineError(await project.run(['deploy-cluster']), "task 'deploy-cluster' needs its input cluster: name one instance, deploy-cluster[cluster=osdc], deploy-cluster[cluster=osms] (see --list)");
+  assertOneLineError(await project.run(['osdc', '--force', 'deploy-cluster']), "task 'deploy-cluster' needs its input cluster");
   assertOneLineError(await project.run(['osdc', '--skip', 'dsn']), "unknown task 'dsn': did you mean 'dns'?");
 })));
 
