@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
-import { bootId, processStat } from '../fs/proc-stat.js';
+import { bootId, processStat, type ProcessStat } from '../fs/proc-stat.js';
 import { stopGroups, type GroupListener } from './process-groups.js';
 
 /** Clock ticks a second in /proc's times (USER_HZ: 100 on every Linux Node runs on). */
@@ -85,18 +85,11 @@ export class RecordedGroups implements GroupListener {
 export async function stopLeftoverGroups(file: string, graceMs: number): Promise<string[]> {
   const recorded = readGroupsFile(file);
   if (!recorded) return [];
-  const ours = recorded.bootId === bootId() ? recorded.groups.filter((group) => groupIsOurs(group, recorded.recordedAtTicks)) : [];
+  const live = recorded.bootId === bootId() ? liveProcesses() : [];
+  const ours = recorded.groups.filter((group) => live.some((stat) => stat.group === group.group && stat.startTicks >= group.startTicks && stat.startTicks <= recorded.recordedAtTicks));
   if (ours.length > 0) await stopGroups(ours.map((group) => group.group), graceMs);
   rmSync(file, { force: true });
   return ours.map((group) => `${group.group} (${group.program})`);
-}
-
-function groupIsOurs(group: RecordedGroup, recordedAtTicks: number): boolean {
-  for (const pid of livePids()) {
-    const stat = processStat(pid);
-    if (stat?.group === group.group && stat.startTicks >= group.startTicks && stat.startTicks <= recordedAtTicks) return true;
-  }
-  return false;
 }
 
 function readGroupsFile(file: string): GroupsFile | undefined {
@@ -110,8 +103,12 @@ function readGroupsFile(file: string): GroupsFile | undefined {
   }
 }
 
-function livePids(): number[] {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+/** The group and start of every live process, read from /proc once. */
+function liveProcesses(): ProcessStat[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => processStat(Number(name)))
+    .filter((stat): stat is ProcessStat => stat !== undefined);
 }
 
 function ticksSinceBoot(): number {

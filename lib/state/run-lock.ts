@@ -41,11 +41,12 @@ export function acquireRunLock(file: string): Result<RunLock, ConfigurationFailu
 
 function takeLock(file: string): Result<RunLock, ConfigurationFailure> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const self = processStat(process.pid);
   const holder: LockHolder = {
     pid: process.pid,
     host: os.hostname(),
     startedAt: new Date().toISOString(),
-    ...(processStat(process.pid) ? { startTicks: processStat(process.pid)!.startTicks, bootId: bootId() } : {}),
+    ...(self ? { startTicks: self.startTicks, bootId: bootId() } : {}),
     command: process.argv.slice(1).map((arg) => path.basename(arg)).join(' ').slice(0, 200),
   };
   let takeoverWarning: string | undefined;
