@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FakeCommands } from '../helpers/fake-command.js';
+import { FakeCommands, withFakeCommand } from '../helpers/fake-command.js';
 import { withProject, withTimeout, type FixtureProject } from '../helpers/project.js';
 
 const step = 'onboarder-fake-step';
@@ -19,66 +19,48 @@ function start(project: FixtureProject, rig: FakeCommands, args: string[]): { ch
 }
 
 test('a stamped task forced, the engine killed during it: the re-run runs it again', withTimeout(60_000, async () => {
-  const rig = await FakeCommands.start();
-  rig.newCommand(step);
-  try {
-    await withProject('basic', async (project) => {
-      const first = start(project, rig, ['steered']);
-      await (await rig.next(step)).exit(0);
-      assert.is(await first.exited, 0, first.output());
+  await withFakeCommand(step, (rig) => withProject('basic', async (project) => {
+    const first = start(project, rig, ['steered']);
+    await (await rig.next(step)).exit(0);
+    assert.is(await first.exited, 0, first.output());
 
-      const forced = start(project, rig, ['steered', '--force', 'steered']);
-      const running = await rig.next(step);
-      forced.child.kill('SIGKILL');
-      assert.is(await forced.exited, null);
-      await running.exit(0);
+    const forced = start(project, rig, ['steered', '--force', 'steered']);
+    const running = await rig.next(step);
+    forced.child.kill('SIGKILL');
+    assert.is(await forced.exited, null);
+    await running.exit(0);
 
-      const rerun = start(project, rig, ['steered']);
-      await (await rig.next(step)).exit(0);
-      assert.is(await rerun.exited, 0, rerun.output());
-      assert.match(rerun.output(), '[steered] run: no stamp (last run interrupted)');
-    });
-  } finally {
-    await rig.close();
-  }
+    const rerun = start(project, rig, ['steered']);
+    await (await rig.next(step)).exit(0);
+    assert.is(await rerun.exited, 0, rerun.output());
+    assert.match(rerun.output(), '[steered] run: no stamp (last run interrupted)');
+  }));
 }));
 
 test("the engine killed while a task's program runs: the next run stops that program first and says so", withTimeout(60_000, async () => {
-  const rig = await FakeCommands.start();
-  rig.newCommand(step);
-  try {
-    await withProject('basic', async (project) => {
-      const killed = start(project, rig, ['steered']);
-      const orphan = await rig.next(step);
-      killed.child.kill('SIGKILL');
-      await killed.exited;
-      const next = start(project, rig, ['steered']);
-      // The orphan goes before the task runs again (its program is started only after).
-      await orphan.gone();
-      await (await rig.next(step)).exit(0);
-      assert.is(await next.exited, 0, next.output());
-      assert.match(next.output(), new RegExp(`^warning: stopped what a killed run left running: process group ${orphan.pid} \\(${step}\\)$`, 'm'));
-    });
-  } finally {
-    await rig.close();
-  }
+  await withFakeCommand(step, (rig) => withProject('basic', async (project) => {
+    const killed = start(project, rig, ['steered']);
+    const orphan = await rig.next(step);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const next = start(project, rig, ['steered']);
+    // The orphan goes before the task runs again (its program is started only after).
+    await orphan.gone();
+    await (await rig.next(step)).exit(0);
+    assert.is(await next.exited, 0, next.output());
+    assert.match(next.output(), new RegExp(`^warning: stopped what a killed run left running: process group ${orphan.pid} \\(${step}\\)$`, 'm'));
+  }));
 }));
 
 test('without --concurrency, tasks that wait on remote work run at once, whatever the CPU count', withTimeout(60_000, async () => {
-  const rig = await FakeCommands.start();
-  rig.newCommand(step);
-  try {
-    await withProject('basic', async (project) => {
-      const run = start(project, rig, ['parallel']);
-      // All three are running before any of them is let go (the CPU count, 2 on CI, would hold the third back).
-      const running = [await rig.next(step), await rig.next(step), await rig.next(step)];
-      assert.equal(running.map((invocation) => invocation.argv[0]).sort(), ['parallel-step[n=1]', 'parallel-step[n=2]', 'parallel-step[n=3]']);
-      for (const invocation of running) await invocation.exit(0);
-      assert.is(await run.exited, 0, run.output());
-    });
-  } finally {
-    await rig.close();
-  }
+  await withFakeCommand(step, (rig) => withProject('basic', async (project) => {
+    const run = start(project, rig, ['parallel']);
+    // All three are running before any of them is let go (the CPU count, 2 on CI, would hold the third back).
+    const running = [await rig.next(step), await rig.next(step), await rig.next(step)];
+    assert.equal(running.map((invocation) => invocation.argv[0]).sort(), ['parallel-step[n=1]', 'parallel-step[n=2]', 'parallel-step[n=3]']);
+    for (const invocation of running) await invocation.exit(0);
+    assert.is(await run.exited, 0, run.output());
+  }));
 }));
 
 test.run();

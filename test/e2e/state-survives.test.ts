@@ -6,39 +6,33 @@ import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFile
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FakeCommands } from '../helpers/fake-command.js';
+import { withFakeCommand } from '../helpers/fake-command.js';
 import { withProject, withTimeout, type FixtureProject } from '../helpers/project.js';
 
 const stateOf = (project: FixtureProject, ...file: string[]) => project.path('.cache', 'state', 'test', ...file);
 
 test('a journal torn by a kill, then a second run killed after appending: every later command reads the state', withTimeout(60_000, async () => {
-  const rig = await FakeCommands.start();
-  rig.newCommand('onboarder-fake-step');
-  try {
-    await withProject('basic', async (project) => {
-      assert.is((await project.run(['validate'])).code, 0);
-      // What a kill in the middle of a write leaves: a line without its end.
-      writeFileSync(stateOf(project, 'state.journal'), '{"op":"start","id":"dns","at":"2026');
-      const killed = project.start(['steered'], { PATH: `${rig.binDirectory}:${process.env.PATH}` });
-      let stderr = '';
-      killed.stderr!.on('data', (chunk) => (stderr += chunk));
-      const running = await rig.next('onboarder-fake-step');
-      killed.kill('SIGKILL');
-      await new Promise((resolve) => killed.on('exit', resolve));
-      await running.exit(0);
-      assert.match(stderr, /^warning: dropped an incomplete last line of \S+state\.journal \(a run was killed, or the disk filled, while writing it\); it is cut off before the next change is written$/m);
-      const journal = readFileSync(stateOf(project, 'state.journal'), 'utf8');
-      assert.ok(journal.startsWith('{"op":"start","id":"steered"'), `the torn bytes were cut before the next change: ${journal}`);
-      const status = await project.run(['--status', '--json']);
-      assert.is(status.code, 0, status.stderr);
-      assert.is((JSON.parse(status.stdout) as { task: string; state: string }[]).find((row) => row.task === 'steered')!.state, 'interrupted');
-      const rerun = await project.run(['validate']);
-      assert.is(rerun.code, 0, rerun.stderr);
-      assert.match(rerun.stdout, '[validate] up to date');
-    });
-  } finally {
-    await rig.close();
-  }
+  await withFakeCommand('onboarder-fake-step', (rig) => withProject('basic', async (project) => {
+    assert.is((await project.run(['validate'])).code, 0);
+    // What a kill in the middle of a write leaves: a line without its end.
+    writeFileSync(stateOf(project, 'state.journal'), '{"op":"start","id":"dns","at":"2026');
+    const killed = project.start(['steered'], { PATH: `${rig.binDirectory}:${process.env.PATH}` });
+    let stderr = '';
+    killed.stderr!.on('data', (chunk) => (stderr += chunk));
+    const running = await rig.next('onboarder-fake-step');
+    killed.kill('SIGKILL');
+    await new Promise((resolve) => killed.on('exit', resolve));
+    await running.exit(0);
+    assert.match(stderr, /^warning: dropped an incomplete last line of \S+state\.journal \(a run was killed, or the disk filled, while writing it\); it is cut off before the next change is written$/m);
+    const journal = readFileSync(stateOf(project, 'state.journal'), 'utf8');
+    assert.ok(journal.startsWith('{"op":"start","id":"steered"'), `the torn bytes were cut before the next change: ${journal}`);
+    const status = await project.run(['--status', '--json']);
+    assert.is(status.code, 0, status.stderr);
+    assert.is((JSON.parse(status.stdout) as { task: string; state: string }[]).find((row) => row.task === 'steered')!.state, 'interrupted');
+    const rerun = await project.run(['validate']);
+    assert.is(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, '[validate] up to date');
+  }));
 }));
 
 test('--reset-state clears a state no other command can read, and keeps the old files aside', withTimeout(60_000, () => withProject('basic', async (project) => {

@@ -116,3 +116,14 @@ socket.on('close', () => process.exit(99));
     socket.on('error', () => undefined);
   }
 }
+
+/** Runs `body` with a rig whose FAKE program `name` is in its bin directory; the rig is closed afterwards. */
+export async function withFakeCommand<Result>(name: string, body: (rig: FakeCommands) => Promise<Result>): Promise<Result> {
+  const rig = await FakeCommands.start();
+  rig.newCommand(name);
+  try {
+    return await body(rig);
+  } finally {
+    await rig.close();
+  }
+}
