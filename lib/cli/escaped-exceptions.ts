@@ -59,7 +59,7 @@ export function catchProjectLoadFailures(report: (error: unknown) => number, rep
  * the process on the spot, its tasks' processes orphaned and no record written: `onEscaped` gets the first
  * (redacted), and the caller stops the run in order.
  */
-export function catchEscapes(redactor: Redactor, onEscaped: (thrown: ThrownError) => void): { escaped(): boolean; stop(): void } {
+export function catchEscapes(redactor: Redactor, onEscaped: (thrown: ThrownError) => void): { stop(): void } {
   let escaped = false;
   const listener = (error: unknown) => {
     if (escaped) return;
@@ -69,7 +69,6 @@ export function catchEscapes(redactor: Redactor, onEscaped: (thrown: ThrownError
   process.on('uncaughtException', listener);
   process.on('unhandledRejection', listener);
   return {
-    escaped: () => escaped,
     stop: () => {
       process.off('uncaughtException', listener);
       process.off('unhandledRejection', listener);

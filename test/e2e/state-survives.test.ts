@@ -3,7 +3,6 @@
 // process, a .cache that turns read-only mid-run, a journal another user owns.
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withFakeCommand } from '../helpers/fake-command.js';
