@@ -10,6 +10,8 @@ import { defaultConcurrency } from '../lib/cli/commands/run.js';
 import { criticalPath, criticalPathPriorities } from '../lib/scheduler/priorities.js';
 import { ReadyQueue } from '../lib/scheduler/ready-queue.js';
 import { catalog, pools } from '../tasks/index.js';
+import { example } from '../environments/example.js';
+import { environmentSchema, type EnvironmentDefinition } from '../environments/schema.js';
 
 export interface CatalogMakespan {
   readonly tasks: number;
@@ -19,9 +21,15 @@ export interface CatalogMakespan {
   readonly criticalPath: readonly TaskId[];
 }
 
-export function catalogMakespan(target = 'proxmox-k8s', concurrency = defaultConcurrency): CatalogMakespan {
-  const built = buildGraph(catalog);
-  if (!built.ok) throw new Error(`the catalog does not build: ${built.error.reason}`);
+/** The example environment, or the example with some of its clusters left out (`without`). */
+export function exampleSite(without: readonly string[] = []): unknown {
+  const definition: EnvironmentDefinition = { ...example, clusters: Object.fromEntries(Object.entries(example.clusters).filter(([name]) => !without.includes(name))) };
+  return environmentSchema.parse(definition);
+}
+
+export function catalogMakespan(target = 'proxmox-k8s', concurrency = defaultConcurrency, config: unknown = exampleSite()): CatalogMakespan {
+  const built = buildGraph(catalog, config);
+  if (!built.ok) throw new Error(`the catalog does not build: ${JSON.stringify(built.error)}`);
   const id = resolveTarget(built.value, target);
   if (!id.ok) throw new Error(`no target ${target}`);
   const graph = selectSubgraph(built.value, [id.value]);

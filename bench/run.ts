@@ -247,11 +247,15 @@ function measureExampleProject(): void {
 
 /** The example's proxmox-k8s flow scheduled from the tasks' estimates (issue 17: makespan <= 60 min). */
 async function measureCatalog(): Promise<void> {
-  const { catalogMakespan } = await import('./catalog-makespan.js');
+  const { catalogMakespan, exampleSite } = await import('./catalog-makespan.js');
   const result = catalogMakespan();
   print(`\nthe example's proxmox-k8s (${result.tasks} tasks) from the tasks' estimates, default concurrency and pools: makespan ${result.makespanMinutes.toFixed(1)} min, critical path ${result.criticalPathMinutes.toFixed(1)} min, the seeds' sequential total ${result.sequentialMinutes.toFixed(1)} min`);
   print(`  critical path: ${result.criticalPath.join(' -> ')}`);
-  results.catalog = result;
+  // The fan-out: the same site with one data cluster fewer. A second data cluster should cost less than its own chain.
+  const oneDataCluster = catalogMakespan('proxmox-k8s', undefined, exampleSite(['osdc-b']));
+  const ownChain = catalogMakespan('cluster[name=osdc-b]').criticalPathMinutes - catalogMakespan('golden-image').criticalPathMinutes;
+  print(`  with one data cluster: makespan ${oneDataCluster.makespanMinutes.toFixed(1)} min; the second adds ${(result.makespanMinutes - oneDataCluster.makespanMinutes).toFixed(1)} min, its own chain after the golden image is ${ownChain.toFixed(1)} min`);
+  results.catalog = { ...result, oneDataClusterMakespanMinutes: oneDataCluster.makespanMinutes, secondDataClusterChainMinutes: ownChain };
 }
 
 const cases: Record<string, () => void | Promise<void>> = {

@@ -4,7 +4,7 @@ const node = (name: string, last: number, vmId: number) => ({ name, address: `19
 
 /**
  * A realistic site with documentation addresses (192.0.2.0/24, 198.51.100.0/24): 3 management hosts, a
- * 3-node RKE2 MCM, OSMS and OSDC with 3 control-plane nodes and 3 workers each. Used for plans.
+ * 3-node RKE2 MCM, one OSMS and two OSDC clusters with 3 control-plane nodes and 3 workers each. Used for plans.
  */
 export const example: EnvironmentDefinition = defineEnvironment({
   name: 'example',
@@ -36,9 +36,12 @@ export const example: EnvironmentDefinition = defineEnvironment({
     storage: { pool: 'rbd-vms', type: 'rbd', isoStorage: 'rbd-iso' },
     templates: { baseVmId: 9002, goldenVmId: 9001 },
   },
+  // Any number of clusters, by the names the site chooses, each with its role: one management cluster,
+  // a management plane and two data planes.
   clusters: {
-    mcm: { distribution: 'rke2', controlPlane: [node('mcm-cp1', 21, 2101), node('mcm-cp2', 22, 2102), node('mcm-cp3', 23, 2103)], apiAddress: '192.0.2.20', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+    mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [node('mcm-cp1', 21, 2101), node('mcm-cp2', 22, 2102), node('mcm-cp3', 23, 2103)], apiAddress: '192.0.2.20', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
     osms: {
+      role: 'osms',
       distribution: 'kubeadm',
       controlPlane: [node('osms-cp1', 31, 3101), node('osms-cp2', 32, 3102), node('osms-cp3', 33, 3103)],
       workers: [node('osms-w1', 34, 3111), node('osms-w2', 35, 3112), node('osms-w3', 36, 3113)],
@@ -46,13 +49,23 @@ export const example: EnvironmentDefinition = defineEnvironment({
       podCidr: '10.44.0.0/16',
       serviceCidr: '10.45.0.0/16',
     },
-    osdc: {
+    'osdc-a': {
+      role: 'osdc',
       distribution: 'kubeadm',
-      controlPlane: [node('osdc-cp1', 41, 4101), node('osdc-cp2', 42, 4102), node('osdc-cp3', 43, 4103)],
-      workers: [node('osdc-w1', 44, 4111), node('osdc-w2', 45, 4112), node('osdc-w3', 46, 4113)],
+      controlPlane: [node('osdc-a-cp1', 41, 4101), node('osdc-a-cp2', 42, 4102), node('osdc-a-cp3', 43, 4103)],
+      workers: [node('osdc-a-w1', 44, 4111), node('osdc-a-w2', 45, 4112), node('osdc-a-w3', 46, 4113)],
       apiAddress: '192.0.2.40',
       podCidr: '10.46.0.0/16',
       serviceCidr: '10.47.0.0/16',
+    },
+    'osdc-b': {
+      role: 'osdc',
+      distribution: 'kubeadm',
+      controlPlane: [node('osdc-b-cp1', 51, 5101), node('osdc-b-cp2', 52, 5102), node('osdc-b-cp3', 53, 5103)],
+      workers: [node('osdc-b-w1', 54, 5111), node('osdc-b-w2', 55, 5112), node('osdc-b-w3', 56, 5113)],
+      apiAddress: '192.0.2.50',
+      podCidr: '10.48.0.0/16',
+      serviceCidr: '10.49.0.0/16',
     },
   },
   dns: { server: { name: 'kvm1', address: '198.51.100.11' }, zone: 'example.openspace.test', records: [{ name: 'registry', type: 'A', value: '198.51.100.30' }] },

@@ -10,8 +10,8 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 /** The bundled environments, by name. `--env NAME` or DEPLOY_ENV picks one; `example` is the default. */
 export const environments: Record<string, EnvironmentLoader<Environment>> = {
-  example: () => loadEnvironment('example', example, root),
-  lab: () => loadEnvironment('lab', lab, root),
+  example: (needs) => loadEnvironment('example', example, root, needs),
+  lab: (needs) => loadEnvironment('lab', lab, root, needs),
 };
 
 /** Names of the environment variables any bundled environment reads secrets from (`{ env: NAME }`). */

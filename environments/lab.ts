@@ -1,8 +1,11 @@
 import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
 
-/** The lab's hosts: test hosts in network namespaces (`npx tsx environments/lab-hosts.ts up`). */
+/**
+ * The lab's hosts: test hosts in network namespaces (`npx tsx environments/lab-hosts.ts up`). The last two
+ * are spares the site does not use yet: a worker to add to osdc, the node of a cluster to add (scaling).
+ */
 export const labSubnet = '10.213.7';
-export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1'] as const;
+export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1', 'osdc-w2', 'osdc-b-cp1'] as const;
 export const labRigDirectory = '.cache/lab/rig';
 
 const address = (name: (typeof labHostNames)[number]) => `${labSubnet}.${11 + labHostNames.indexOf(name)}`;
@@ -23,9 +26,9 @@ export const lab: EnvironmentDefinition = defineEnvironment({
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: address('kvm1'), bridges: [{ name: 'br-lab', vlan: 20 }] }],
   clusters: {
-    mcm: { distribution: 'rke2', controlPlane: [node('mcm-cp1', 2101)], apiAddress: address('mcm-cp1'), podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
-    osms: { distribution: 'kubeadm', controlPlane: [node('osms-cp1', 3101)], apiAddress: address('osms-cp1'), podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
-    osdc: { distribution: 'kubeadm', controlPlane: [node('osdc-cp1', 4101)], workers: [node('osdc-w1', 4111)], apiAddress: address('osdc-cp1'), podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
+    mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [node('mcm-cp1', 2101)], apiAddress: address('mcm-cp1'), podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+    osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [node('osms-cp1', 3101)], apiAddress: address('osms-cp1'), podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
+    osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [node('osdc-cp1', 4101)], workers: [node('osdc-w1', 4111)], apiAddress: address('osdc-cp1'), podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
   dns: { server: { name: 'kvm1', address: address('kvm1') }, zone: 'lab.openspace.test', records: [{ name: 'registry', type: 'A', value: address('kvm1') }] },
   versions: {

@@ -13,14 +13,16 @@ export function formatPath(at: readonly PropertyKey[]): string {
 
 /**
  * Validates an environment definition and resolves its secret references (environment variables or files,
- * relative to the project root). The first problem is reported with its path and what to do.
+ * relative to the project root) unless only its configuration is needed. The first problem is reported with
+ * its path and what to do.
  */
-export function loadEnvironment(name: string, definition: EnvironmentDefinition, root: string): Result<LoadedEnvironment<Environment>, ConfigurationFailure> {
+export function loadEnvironment(name: string, definition: EnvironmentDefinition, root: string, needs: 'configuration' | 'secrets' = 'secrets'): Result<LoadedEnvironment<Environment>, ConfigurationFailure> {
   const parsed = environmentSchema.safeParse(definition);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     return fail({ reason: 'invalid-environment', environment: name, path: formatPath(issue.path), message: issueMessage(issue), hint: `fix environments/${name}.ts` });
   }
+  if (needs === 'configuration') return ok({ config: parsed.data, secrets: [] });
   const secrets: string[] = [];
   const warnings: string[] = [];
   for (const [at, reference] of secretReferences(parsed.data)) {
@@ -34,6 +36,7 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
 
 function issueMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}`;
+  if (issue.code === 'invalid_key') return issue.issues[0]?.message ?? issue.message;
   if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return `is missing (expected ${issue.expected})`;
   return issue.message;
 }

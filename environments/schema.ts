@@ -34,7 +34,20 @@ const node = z.strictObject({
   diskGiB: z.number().int().min(10).default(60),
 });
 
+/**
+ * What a cluster is for: `mcm`, the management cluster (RKE2, exactly one per site); `osms`, a
+ * management-plane cluster; `osdc`, a data-plane cluster (zero or more of each of the last two).
+ */
+export const clusterRoles = ['mcm', 'osms', 'osdc'] as const;
+export type ClusterRole = (typeof clusterRoles)[number];
+
+/** A cluster's name is a DNS label: it names its DNS records (`api.<name>`), its VMs' workspace and its targets. */
+export const clusterName = z.string().regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, {
+  error: (issue) => `'${String(issue.input)}' is not a cluster name (a DNS label: lower-case letters, digits and '-', starting with a letter, at most 32 characters)`,
+});
+
 const cluster = z.strictObject({
+  role: z.enum(clusterRoles, { error: (issue) => `${issue.input === undefined ? 'is missing' : `'${String(issue.input)}' is not a role`}: use one of ${clusterRoles.join(', ')}` }),
   distribution: z.enum(['rke2', 'kubeadm']),
   cni: z.enum(['cilium', 'canal']).default('cilium'),
   controlPlane: z.array(node).min(1, { error: 'a cluster needs at least one control-plane node' }),
@@ -86,7 +99,8 @@ const environmentShape = z.strictObject({
       }),
       templates: z.strictObject({ baseVmId: vmId.default(9002), goldenVmId: vmId.default(9001) }),
     }).optional(),
-    clusters: z.strictObject({ mcm: cluster, osms: cluster, osdc: cluster }),
+    /** Any number of clusters, by the names the site gives them, each with its role. */
+    clusters: z.record(clusterName, cluster),
     dns: z.strictObject({ server: sshEndpoint, zone: domain, records: z.array(dnsRecord).default([]) }),
     registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
     versions: z.strictObject({
@@ -107,6 +121,7 @@ const environmentShape = z.strictObject({
 
 export const environmentSchema = environmentShape.superRefine((environment, context) => {
     checkAddressing(environment, context);
+    checkRoles(environment, context);
     const vmIds = new Map<number, string>();
     const nodeNames = new Map<string, string>();
     if (environment.infrastructure === 'proxmox' && !environment.proxmox) {
@@ -128,6 +143,18 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
       }
     }
   });
+
+/** Exactly one management cluster, and it runs RKE2 (the RKE2 management cluster of the seeds). */
+function checkRoles(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const management = Object.entries(environment.clusters).filter(([, cluster]) => cluster.role === 'mcm');
+  if (management.length === 0) context.addIssue({ code: 'custom', path: ['clusters'], message: "has no management cluster: declare one cluster with role 'mcm'" });
+  for (const [name] of management.slice(1)) {
+    context.addIssue({ code: 'custom', path: ['clusters', name, 'role'], message: `'mcm' is already the role of cluster ${management[0]![0]}: a site has one management cluster` });
+  }
+  for (const [name, cluster] of management) {
+    if (cluster.distribution !== 'rke2') context.addIssue({ code: 'custom', path: ['clusters', name, 'distribution'], message: "the management cluster runs 'rke2'" });
+  }
+}
 
 /** An IPv4 address as a number, and a CIDR as the first and last address it holds. */
 function ipNumber(address: string): number {
@@ -194,8 +221,7 @@ function checkAddressing(environment: z.output<typeof environmentShape>, context
 export type Environment = z.output<typeof environmentSchema>;
 /** What an environment file is written as (defaults optional). */
 export type EnvironmentDefinition = z.input<typeof environmentSchema>;
-export type ClusterName = keyof Environment['clusters'];
-export type ClusterConfig = Environment['clusters'][ClusterName];
+export type ClusterConfig = Environment['clusters'][string];
 
 /** Types an environment definition: a typo is a compile error, a bad value a load-time error with its path. */
 export function defineEnvironment(definition: EnvironmentDefinition): EnvironmentDefinition {

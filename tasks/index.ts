@@ -7,12 +7,13 @@ import * as images from './images/index.js';
 import * as infrastructure from './infrastructure/index.js';
 import * as kubernetes from './kubernetes/index.js';
 import * as nodePrep from './node-prep/index.js';
-import { clusterNames, tasks } from './shared/kit.js';
+import { clustersOf, tasks } from './shared/kit.js';
 
 /** The Proxmox/Kubernetes flow of the second seed, for every cluster. */
 export const proxmoxKubernetes = tasks.task({
   name: 'proxmox-k8s',
   description: 'Foundation, golden image, DNS, VMs, Kubernetes and platform services for every cluster',
+  // Every cluster the environment declares, by role.
   deps: [kubernetes.mcm, kubernetes.osms, kubernetes.osdc],
 });
 
@@ -20,7 +21,8 @@ export const proxmoxKubernetes = tasks.task({
 export const hosts = tasks.task({
   name: 'hosts',
   description: 'Host preparation everywhere: management hosts, DNS, every cluster\'s nodes',
-  deps: [base.baseTarget, dns.dns, ...clusterNames.map((cluster) => nodePrep.nodePrep.with({ cluster }))],
+  // The management hosts, the DNS server, and the nodes of every cluster the environment declares.
+  deps: (_, config) => [base.baseTarget, dns.dns, ...clustersOf(config).map(({ name }) => nodePrep.nodePrep.with({ cluster: name }))],
 });
 
 /** Capacity of each named pool: Proxmox's API takes two heavy operations at once, OPNsense's one. */

@@ -12,7 +12,11 @@ export interface LoadedEnvironment<Config = unknown> {
   readonly warnings?: readonly string[];
 }
 
-export type EnvironmentLoader<Config = unknown> = () =>
+/**
+ * Loads an environment. `configuration` is enough for the commands that only show the graph (--list,
+ * --graph): they need no secret; `secrets` also resolves every secret reference.
+ */
+export type EnvironmentLoader<Config = unknown> = (needs: 'configuration' | 'secrets') =>
   | Promise<Result<LoadedEnvironment<Config>, ConfigurationFailure>>
   | Result<LoadedEnvironment<Config>, ConfigurationFailure>;
 

@@ -39,9 +39,19 @@ export function report(invocation: Pick<Invocation, 'io'> & { readonly options?:
   return exitCode;
 }
 
-/** The project's whole graph (validated, pools checked) and the part the command's targets need. */
-export function selectGraph(invocation: Invocation): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
-  const built = buildGraph(invocation.project.catalog);
+/** The chosen environment's configuration alone, for the commands that show its graph: no secret is read. */
+export async function environmentConfiguration(invocation: Invocation): Promise<Result<unknown, ConfigurationFailure>> {
+  const name = environmentNameOf(invocation.options.environment, invocation.project.defaultEnvironment);
+  const loaded = await loadEnvironment(invocation.project, name, 'configuration');
+  return loaded.ok ? ok(loaded.value.config) : loaded;
+}
+
+/**
+ * The project's whole graph for an environment's configuration (validated, pools checked) and the part the
+ * command's targets need.
+ */
+export function selectGraph(invocation: Invocation, config: unknown): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
+  const built = buildGraph(invocation.project.catalog, config);
   if (!built.ok) return built;
   const all = built.value;
   const undeclaredPool = checkPools(all, invocation.project.pools ?? {});
@@ -67,12 +77,12 @@ export interface Session extends PlanOptions {
 /** Loads the environment, resolves the task lists of the command line, and opens the state and caches. */
 export async function openSession(invocation: Invocation): Promise<Result<Session, ConfigurationFailure>> {
   const { project, options } = invocation;
-  const graphs = selectGraph(invocation);
+  const environmentName = environmentNameOf(options.environment, project.defaultEnvironment);
+  const environment = await loadEnvironment(project, environmentName, 'secrets');
+  if (!environment.ok) return environment;
+  const graphs = selectGraph(invocation, environment.value.config);
   if (!graphs.ok) return graphs;
   const { all, selected } = graphs.value;
-  const environmentName = environmentNameOf(options.environment, project.defaultEnvironment);
-  const environment = await loadEnvironment(project, environmentName);
-  if (!environment.ok) return environment;
   for (const warning of environment.value.warnings ?? []) invocation.io.stderr.write(`warning: ${warning}\n`);
   const lists = [options.force, options.skip, options.only, options.reset].map((names) => resolveTargets(all, names));
   const skipPhases = resolveTargets(all, options.skipPhases, resolvePhase);
@@ -131,11 +141,11 @@ function resolveTargets(graph: TaskGraph, names: readonly string[], resolve = re
   return ok(ids);
 }
 
-async function loadEnvironment(project: Project<unknown>, name: string): Promise<Result<LoadedEnvironment<unknown>, ConfigurationFailure>> {
+async function loadEnvironment(project: Project<unknown>, name: string, needs: 'configuration' | 'secrets'): Promise<Result<LoadedEnvironment<unknown>, ConfigurationFailure>> {
   const loader = Object.hasOwn(project.environments, name) ? project.environments[name] : undefined;
   if (!loader) return fail({ reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() });
   try {
-    return await loader();
+    return await loader(needs);
   } catch (error) {
     // The project's own code threw (a file it parses, a variable it expects): where, not an internal error.
     const thrown = thrownError(error);

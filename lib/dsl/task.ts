@@ -31,7 +31,23 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   readonly name: string;
   readonly description?: string;
   readonly inputs?: Schemas;
-  readonly deps?: readonly Dependency[] | ((inputs: InputValues<Schemas>) => readonly Dependency[]);
+  /**
+   * What must be done first. A function computes them from the task's inputs and the chosen environment's
+   * configuration (every cluster the site declares, say); the whole graph is still built before anything runs.
+   */
+  readonly deps?: readonly Dependency[] | ((inputs: InputValues<Schemas>, config: Config) => readonly Dependency[]);
+  /**
+   * Tasks that must be done first whose changes do not re-run this one (make's order-only prerequisites):
+   * the workers a cluster's charts schedule on, say, where a worker added later must not re-install them.
+   * They are part of the graph like `deps` (ordering, selection, blocking on failure), not of the fingerprint.
+   */
+  readonly after?: readonly Dependency[] | ((inputs: InputValues<Schemas>, config: Config) => readonly Dependency[]);
+  /**
+   * The instances a parameterised task has in an environment (one per declared cluster, say). They are part of
+   * the environment's graph (--list, --graph, targets), and an instance bound with other inputs is refused
+   * before anything runs, with the valid ones named.
+   */
+  readonly instances?: (config: Config) => readonly InputArguments<Schemas>[];
   /**
    * Files and globs (relative to the project root) whose contents decide the result. A plain path must
    * exist unless written `{ path, optional: true }` (an image that only some environments use).
@@ -194,7 +210,7 @@ function checkOptions(spec: Readonly<Record<string, unknown>>): { readonly messa
   if (spec.policy !== undefined && !(runPolicies as readonly unknown[]).includes(spec.policy)) {
     return { message: `policy ${JSON.stringify(spec.policy)} is not known`, hint: `use one of ${runPolicies.join(', ')}` };
   }
-  for (const key of ['run', 'check', 'skipWhen'] as const) {
+  for (const key of ['run', 'check', 'skipWhen', 'instances'] as const) {
     if (spec[key] !== undefined && typeof spec[key] !== 'function') return { message: `${key} is ${typeof spec[key]}, not a function`, hint: `give ${key} a function: ${key}: async (context) => { ... }` };
   }
   if (spec.pool !== undefined && (typeof spec.pool !== 'string' || spec.pool === '')) return { message: 'pool is not a name', hint: "name a pool declared in deploy.ts, e.g. pool: 'proxmox-api'" };

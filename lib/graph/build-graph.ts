@@ -17,8 +17,10 @@ export type CatalogEntry = TaskInstance | AnyTaskDefinition;
 
 export interface TaskNode {
   readonly instance: TaskInstance;
-  /** Direct dependencies, in declaration order. */
+  /** Direct dependencies, in declaration order (`deps`, then `after`). */
   readonly dependencies: readonly TaskId[];
+  /** Those of them declared with `after`: ordering only, left out of the fingerprint. */
+  readonly orderOnly?: ReadonlySet<TaskId>;
 }
 
 /**
@@ -52,8 +54,11 @@ function isInstance(entry: CatalogEntry): entry is TaskInstance {
   return 'id' in entry && 'inputs' in entry;
 }
 
-/** Builds the graph of everything reachable from the catalog, and validates it before anything runs. */
-export function buildGraph(catalog: readonly CatalogEntry[]): Result<TaskGraph, ConfigurationFailure> {
+/**
+ * Builds the graph of everything reachable from the catalog for an environment's configuration (what
+ * `deps` and `instances` functions read), and validates it before anything runs.
+ */
+export function buildGraph(catalog: readonly CatalogEntry[], config?: unknown): Result<TaskGraph, ConfigurationFailure> {
   const definitions = new Map<string, AnyTaskDefinition>();
   const nodes = new Map<TaskId, TaskNode>();
   const pending: TaskInstance[] = [];
@@ -69,22 +74,33 @@ export function buildGraph(catalog: readonly CatalogEntry[]): Result<TaskGraph, 
 
   const invalid = checkCatalog(catalog);
   if (invalid) return fail({ reason: 'invalid-catalog', detail: invalid });
+  const roots: TaskInstance[] = [];
   for (const entry of catalog) {
     const definition = isInstance(entry) ? entry.definition : entry;
     const duplicate = registerDefinition(definition);
     if (duplicate) return fail(duplicate);
-    if (isInstance(entry)) pending.push(entry);
+    if (isInstance(entry)) roots.push(entry);
   }
+  const declaredInstances = environmentInstances(definitions, config);
+  if (!declaredInstances.ok) return declaredInstances;
+  for (const instances of declaredInstances.value.values()) roots.push(...instances);
+  pending.push(...roots);
 
   while (pending.length > 0) {
     const instance = pending.pop()!;
     if (nodes.has(instance.id)) continue;
     const duplicate = registerDefinition(instance.definition);
     if (duplicate) return fail(duplicate);
-    const dependencies = resolveDependencies(instance);
+    const undeclared = checkDeclared(instance, declaredInstances.value);
+    if (undeclared) return fail(undeclared);
+    const dependencies = resolveDependencies(instance, config, 'deps');
     if (!dependencies.ok) return dependencies;
-    nodes.set(instance.id, { instance, dependencies: dependencies.value.map((dependency) => dependency.id) });
-    pending.push(...dependencies.value.filter((dependency) => !nodes.has(dependency.id)));
+    const after = resolveDependencies(instance, config, 'after');
+    if (!after.ok) return after;
+    const ids = [...new Set(dependencies.value.map((dependency) => dependency.id))];
+    const orderOnly = new Set(after.value.map((dependency) => dependency.id).filter((id) => !ids.includes(id)));
+    nodes.set(instance.id, { instance, dependencies: [...ids, ...orderOnly], ...(orderOnly.size > 0 ? { orderOnly } : {}) });
+    pending.push(...[...dependencies.value, ...after.value].filter((dependency) => !nodes.has(dependency.id)));
   }
 
   const graph = new DirectedGraph();
@@ -100,23 +116,53 @@ export function buildGraph(catalog: readonly CatalogEntry[]): Result<TaskGraph, 
       locations: cycle.slice(0, -1).map((id) => nodes.get(id)!.instance.definition.definedAt),
     });
   }
-  const roots = catalog.filter(isInstance).map((instance) => instance.id);
-  const declared = declarationOrder((id) => nodes.get(id)!.dependencies, [...roots, ...nodes.keys()]);
+  const declared = declarationOrder((id) => nodes.get(id)!.dependencies, [...roots.map((root) => root.id), ...nodes.keys()]);
   return ok({ graph, nodes, generations: sortedGenerations(graph), definitions, declared });
 }
 
-function resolveDependencies(instance: TaskInstance): Result<TaskInstance[], ConfigurationFailure> {
+/** The instances each parameterised task of the catalog declares for this environment (`instances`). */
+function environmentInstances(definitions: ReadonlyMap<string, AnyTaskDefinition>, config: unknown): Result<Map<AnyTaskDefinition, TaskInstance[]>, ConfigurationFailure> {
+  const found = new Map<AnyTaskDefinition, TaskInstance[]>();
+  for (const definition of definitions.values()) {
+    const instancesOf = definition.spec.instances;
+    if (!instancesOf) continue;
+    try {
+      found.set(definition, instancesOf(config).map((inputs: Record<string, unknown>) => definition.with(inputs)));
+    } catch (error) {
+      if (error instanceof TaskDefinitionError) return fail({ reason: 'invalid-definition', message: error.message, location: definition.definedAt, hint: error.hint });
+      const message = error instanceof Error ? error.message : String(error);
+      return fail({ reason: 'invalid-definition', message: `computing the instances of task '${definition.name}' threw: ${message}`, location: definition.definedAt, hint: 'fix the instances function of this task' });
+    }
+  }
+  return ok(found);
+}
+
+/** An instance of a task that declares its instances must be one of them: `node-prep[cluster=osdc-c]` on a site without that cluster. */
+function checkDeclared(instance: TaskInstance, declared: ReadonlyMap<AnyTaskDefinition, TaskInstance[]>): ConfigurationFailure | undefined {
+  const valid = declared.get(instance.definition);
+  if (!valid || valid.some((entry) => entry.id === instance.id)) return undefined;
+  const ids = valid.map((entry) => entry.id);
+  const suggestion = suggestName(instance.id, ids);
+  return {
+    reason: 'invalid-definition',
+    message: `${instance.id} is not an instance of task '${instance.definition.name}' in this environment`,
+    location: instance.boundAt,
+    hint: ids.length === 0 ? 'this environment declares none' : `${suggestion ? `did you mean '${suggestion}'? ` : ''}its instances: ${ids.join(', ')}`,
+  };
+}
+
+function resolveDependencies(instance: TaskInstance, config: unknown, key: 'deps' | 'after'): Result<TaskInstance[], ConfigurationFailure> {
   const spec = instance.definition.spec;
+  const option = spec[key];
   try {
-    const declared: readonly Dependency[] =
-      typeof spec.deps === 'function' ? spec.deps(instance.inputs) : (spec.deps ?? []);
+    const declared: readonly Dependency[] = typeof option === 'function' ? option(instance.inputs, config) : (option ?? []);
     const resolved: TaskInstance[] = [];
     for (const [index, dependency] of declared.entries()) {
       const target = dependency === undefined ? undefined : resolveDependency(dependency);
       if (!target || typeof target !== 'object' || !('id' in target)) {
         return fail({
           reason: 'invalid-definition',
-          message: `dependency ${index + 1} of task '${instance.id}' is ${describeBadDependency(dependency, target)}`,
+          message: `${key === 'deps' ? 'dependency' : "entry of 'after'"} ${index + 1} of task '${instance.id}' is ${describeBadDependency(dependency, target)}`,
           location: instance.definition.definedAt,
           hint: 'a task defined later or in a module that imports this one must be written as a thunk: () => otherTask; a parameterised task needs .with({...})',
         });
@@ -131,9 +177,9 @@ function resolveDependencies(instance: TaskInstance): Result<TaskInstance[], Con
     const message = error instanceof Error ? error.message : String(error);
     return fail({
       reason: 'invalid-definition',
-      message: `computing the dependencies of task '${instance.id}' threw: ${message}`,
+      message: `computing the ${key === 'deps' ? 'dependencies' : "'after' tasks"} of task '${instance.id}' threw: ${message}`,
       location: instance.definition.definedAt,
-      hint: 'fix the deps function of this task',
+      hint: `fix the ${key} function of this task`,
     });
   }
 }

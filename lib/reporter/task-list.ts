@@ -1,9 +1,19 @@
+import type { AnyTaskDefinition } from '../dsl/task.js';
 import type { TaskGraph } from '../graph/build-graph.js';
 
-/** `--list`: every task with its description, grouped by namespace; parameterised tasks show their instances. */
+/** `kubernetes[cluster]`: a task's name with the names of its inputs. */
+function nameWithInputs(definition: AnyTaskDefinition): string {
+  const inputs = Object.keys(definition.spec.inputs ?? {});
+  return inputs.length === 0 ? definition.name : `${definition.name}[${inputs.join(',')}]`;
+}
+
+/**
+ * `--list`: every task with its description, grouped by namespace; parameterised tasks show their inputs and
+ * the instances the chosen environment has.
+ */
 export function formatTaskList(graph: TaskGraph): string {
   const groups = new Map<string, string[]>();
-  const width = Math.max(0, ...[...graph.definitions.keys()].map((name) => name.length));
+  const width = Math.max(0, ...[...graph.definitions.values()].map((definition) => nameWithInputs(definition).length));
   for (const definition of [...graph.definitions.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     const group = definition.namespace.join(':') || '(top level)';
     const instances = [...graph.nodes.values()]
@@ -11,7 +21,7 @@ export function formatTaskList(graph: TaskGraph): string {
       .map((node) => node.instance.id);
     let lines = groups.get(group);
     if (!lines) groups.set(group, (lines = []));
-    lines.push(`  ${definition.name.padEnd(width)}  ${definition.spec.description ?? ''}`.trimEnd());
+    lines.push(`  ${nameWithInputs(definition).padEnd(width)}  ${definition.spec.description ?? ''}`.trimEnd());
     for (const instance of instances.sort()) lines.push(`    ${instance}`);
   }
   const sections = [...groups].sort(([a], [b]) => (a === '(top level)' ? -1 : b === '(top level)' ? 1 : a.localeCompare(b)));

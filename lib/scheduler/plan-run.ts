@@ -44,7 +44,7 @@ export async function planRun(options: PlanOptions): Promise<PlannedTask[]> {
         continue;
       }
       const dependencies = keyedRecord<Fingerprint>();
-      for (const dependency of node.dependencies) dependencies[dependency] = predicted.get(dependency)!;
+      for (const dependency of node.dependencies) if (!node.orderOnly?.has(dependency)) dependencies[dependency] = predicted.get(dependency)!;
       const assessed = await assessTask({
         instance: node.instance,
         record,

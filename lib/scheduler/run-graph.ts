@@ -218,7 +218,8 @@ class GraphRun {
 
   private dependencyFingerprints(id: TaskId): Record<string, Fingerprint> {
     const result = keyedRecord<Fingerprint>();
-    for (const dependency of this.options.graph.nodes.get(id)!.dependencies) result[dependency] = this.fingerprints.get(dependency)!;
+    const node = this.options.graph.nodes.get(id)!;
+    for (const dependency of node.dependencies) if (!node.orderOnly?.has(dependency)) result[dependency] = this.fingerprints.get(dependency)!;
     return result;
   }
 

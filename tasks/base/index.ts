@@ -16,7 +16,7 @@ export const copySshKey = base.task({
   run: async (context) => {
     const keyFile = context.config.ssh.privateKey ? `${path.resolve(context.root, context.config.ssh.privateKey)}.pub` : path.join(os.homedir(), '.ssh', 'id_ed25519.pub');
     const key = context.dryRun ? '(operator key)' : readFileSync(keyFile, 'utf8').trim();
-    await playbook(context, `${playbooks}/copy-ssh-key.yml`, { extraVars: { operator_keys: [key] } });
+    await playbook(context, `${playbooks}/copy-ssh-key.yml`, { hosts: 'management' }, { extraVars: { operator_keys: [key] } });
   },
 });
 
@@ -31,7 +31,7 @@ export const packages = base.task({
   tools: ['ansible-playbook'],
   retries: 2,
   run: async (context) => {
-    await playbook(context, `${playbooks}/packages.yml`, { extraVars: { management_packages: context.config.packages.management } });
+    await playbook(context, `${playbooks}/packages.yml`, { hosts: 'management' }, { extraVars: { management_packages: context.config.packages.management } });
   },
 });
 
@@ -45,7 +45,7 @@ export const bridges = base.task({
   sources: [`${playbooks}/bridges.yml`],
   tools: ['ansible-playbook'],
   run: async (context) => {
-    await playbook(context, `${playbooks}/bridges.yml`, { extraVars: { apply_host_changes: context.config.site.applyHostChanges } });
+    await playbook(context, `${playbooks}/bridges.yml`, { hosts: 'management' }, { extraVars: { apply_host_changes: context.config.site.applyHostChanges } });
   },
 });
 
@@ -68,7 +68,7 @@ export const opnsense = base.task({
       api_key: secretValue(context, firewall.apiKey),
       api_secret: secretValue(context, firewall.apiSecret),
     }));
-    await playbook(context, `${playbooks}/opnsense.yml`, { extraVars: { firewalls, networks: context.config.networks } });
+    await playbook(context, `${playbooks}/opnsense.yml`, { hosts: 'management' }, { extraVars: { firewalls, networks: context.config.networks } });
   },
 });
 

@@ -1,5 +1,5 @@
 import type { Environment } from '../../environments/schema.js';
-import { clusterNames } from '../shared/kit.js';
+import { clustersOf } from '../shared/kit.js';
 
 export interface DnsRecord {
   readonly name: string;
@@ -10,10 +10,9 @@ export interface DnsRecord {
 /** The desired DNS records of a site: every node, each cluster's API name, and the extra records. */
 export function desiredRecords(config: Environment): DnsRecord[] {
   const records: DnsRecord[] = [];
-  for (const name of clusterNames) {
-    const cluster = config.clusters[name];
+  for (const cluster of clustersOf(config)) {
     for (const node of [...cluster.controlPlane, ...cluster.workers]) records.push({ name: node.name, type: 'A', value: node.address });
-    records.push({ name: `api.${name}`, type: 'A', value: cluster.apiAddress });
+    records.push({ name: `api.${cluster.name}`, type: 'A', value: cluster.apiAddress });
   }
   for (const host of config.managementHosts) records.push({ name: host.name, type: 'A', value: host.address });
   records.push(...config.dns.records);

@@ -3,7 +3,7 @@ import { sshExec } from '../../lib/tools/ssh.js';
 import { tofuApply, tofuInit, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
-import { clusterInput, proxmoxOf, secretValue, sshTarget, tasks } from '../shared/kit.js';
+import { clusterInput, clusterOf, everyCluster, proxmoxOf, secretValue, sshTarget, tasks } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -17,16 +17,19 @@ export const clusterVms = tasks.task({
   description: "OpenTofu plan and apply of one cluster's VMs (or a reachability check of existing nodes)",
   supportsDryRun: true,
   inputs: clusterInput,
-  // The VMs are clones of the golden image; their names resolve before their first boot (cloud-init, time
-  // and package mirrors by name).
-  deps: [goldenImage, dns],
+  instances: everyCluster,
+  // The VMs are clones of the golden image.
+  deps: [goldenImage],
+  // Their names resolve before their first boot (cloud-init, time and package mirrors by name); a record
+  // added for another cluster changes nothing here, so DNS orders this step without re-running it.
+  after: [dns],
   estimate: '5m',
   sources: [`${terraformDirectory}/main.tf`],
   pool: 'proxmox-api',
   timeout: '30m',
   run: async (context) => {
     const { config, inputs } = context;
-    const cluster = config.clusters[inputs.cluster];
+    const cluster = clusterOf(config, inputs.cluster);
     const nodes = [...cluster.controlPlane, ...cluster.workers];
     if (config.infrastructure === 'existing') {
       for (const node of nodes) await sshExec(context, sshTarget(config, context.root, node), ['true'], { timeoutMs: 30_000 });

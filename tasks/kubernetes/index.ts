@@ -1,13 +1,12 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Dependency, TaskInstance } from '../../lib/dsl/task.js';
-import { z } from 'zod';
+import type { Dependency } from '../../lib/dsl/task.js';
 import { helmUpgradeInstall, kubectlApply, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
-import type { Environment } from '../../environments/schema.js';
+import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
-import { clusterInput, playbook, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, managementCluster, playbook, tasks } from '../shared/kit.js';
 
 /** The admin kubeconfig of a cluster, kept under .cache (0600). */
 export function kubeconfigPath(root: string, config: Environment, cluster: string): string {
@@ -42,6 +41,7 @@ export const kubernetes = tasks.task({
   description: 'kubeadm init and join with Cilium (RKE2 for MCM)',
   supportsDryRun: true,
   inputs: clusterInput,
+  instances: everyCluster,
   // The nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
   deps: ({ cluster }): Dependency[] => [nodePrep.with({ cluster })],
   estimate: '10m',
@@ -50,20 +50,21 @@ export const kubernetes = tasks.task({
   timeout: '45m',
   run: async (context) => {
     const { config, inputs, root } = context;
-    const cluster = config.clusters[inputs.cluster];
+    const cluster = clusterOf(config, inputs.cluster);
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
+    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) };
     if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, inputs.cluster));
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', { become: true, extraVars: { cluster_name: inputs.cluster, cluster_token: token } });
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', { cluster: cluster.name }, { become: true, extraVars: { ...target, cluster_token: token } });
       return;
     }
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', { become: true, extraVars: { cluster_name: inputs.cluster, kubeconfig_path: kubeconfig } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', { cluster: cluster.name }, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
     // command line) included. Fresh on every run, valid for an hour.
     const join = context.dryRun ? { join_token: '(join token)', certificate_key: '(certificate key)' } : { join_token: context.secret(kubeadmToken()), certificate_key: context.secret(randomBytes(32).toString('hex')) };
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', { become: true, extraVars: { cluster_name: inputs.cluster, ...join } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', { cluster: cluster.name }, { become: true, extraVars: { ...target, ...join } });
     if (cluster.cni === 'cilium') {
       await helmUpgradeInstall(context, {
         kubeconfig,
@@ -86,6 +87,7 @@ export const platformServices = tasks.task({
   description: 'ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
   supportsDryRun: true,
   inputs: clusterInput,
+  instances: everyCluster,
   // Installed into the running cluster, through its kubeconfig.
   deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
   estimate: '10m',
@@ -108,8 +110,6 @@ export const platformServices = tasks.task({
   },
 });
 
-export const mcm: TaskInstance = tasks.task({ name: 'mcm', description: 'MCM: the RKE2 management cluster', deps: [platformServices.with({ cluster: 'mcm' })] });
-
 /**
  * A downstream cluster registered with the management cluster: its admin kubeconfig kept in MCM as the
  * Secret `<cluster>-kubeconfig` of the `openspace-clusters` namespace (labelled with its name and role),
@@ -120,24 +120,28 @@ export const registration = tasks.task({
   name: 'registration',
   description: 'Register a downstream cluster with MCM (its kubeconfig as a Secret in MCM)',
   supportsDryRun: true,
-  inputs: { cluster: z.enum(['osms', 'osdc']) },
+  inputs: clusterInput,
+  instances: (config) => clustersOf(config).filter((cluster) => cluster.role !== 'mcm').map(({ name }) => ({ cluster: name })),
   // Both clusters' APIs are up: the downstream's kubeconfig exists, and MCM's API takes the Secret.
-  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster }), kubernetes.with({ cluster: 'mcm' })],
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), kubernetes.with({ cluster: managementCluster(config).name })],
   estimate: '1m',
   tools: ['kubectl'],
   timeout: '10m',
   retries: 2,
   run: async (context) => {
     const { config, inputs, root } = context;
-    const kubeconfig = context.dryRun ? '(the kubeconfig of the cluster)' : context.secret(readFileSync(kubeconfigPath(root, config, inputs.cluster), 'utf8'));
-    const manifest = registrationManifest(inputs.cluster, kubeconfig);
-    await withPrivateFile('registration.json', manifest, (file) => kubectlApply(context, { kubeconfig: kubeconfigPath(root, config, 'mcm'), files: [file] }));
+    const cluster = clusterOf(config, inputs.cluster);
+    const kubeconfig = context.dryRun ? '(the kubeconfig of the cluster)' : context.secret(readFileSync(kubeconfigPath(root, config, cluster.name), 'utf8'));
+    const manifest = registrationManifest(cluster.name, cluster.role, kubeconfig);
+    await withPrivateFile('registration.json', manifest, (file) => kubectlApply(context, { kubeconfig: kubeconfigPath(root, config, managementCluster(config).name), files: [file] }));
   },
 });
 
+const roleLabels: Record<ClusterRole, string> = { mcm: 'management', osms: 'management-plane', osdc: 'data-plane' };
+
 /** The namespace and Secret that register `cluster` with MCM, as one JSON manifest (a List). */
-export function registrationManifest(cluster: 'osms' | 'osdc', kubeconfig: string): string {
-  const labels = { 'app.kubernetes.io/managed-by': 'onboarder', 'openspace.io/cluster': cluster, 'openspace.io/role': cluster === 'osms' ? 'management-plane' : 'data-plane' };
+export function registrationManifest(cluster: string, role: ClusterRole, kubeconfig: string): string {
+  const labels = { 'app.kubernetes.io/managed-by': 'onboarder', 'openspace.io/cluster': cluster, 'openspace.io/role': roleLabels[role] };
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'List',
@@ -148,14 +152,28 @@ export function registrationManifest(cluster: 'osms' | 'osdc', kubeconfig: strin
   });
 }
 
-export const osms = tasks.task({
-  name: 'osms',
-  description: 'OSMS: the management plane cluster',
-  // Its platform services, and its registration with MCM.
-  deps: [platformServices.with({ cluster: 'osms' }), registration.with({ cluster: 'osms' })],
+/** One cluster, whole: `cluster[name=osdc-b]` deploys (or updates) just that cluster and what it needs. */
+export const cluster = tasks.task({
+  name: 'cluster',
+  description: 'One cluster by name: its VMs, nodes, Kubernetes, platform services, and registration with MCM',
+  inputs: { name: clusterInput.cluster },
+  instances: (config) => clustersOf(config).map(({ name }) => ({ name })),
+  // Its platform services; a downstream cluster also its registration with MCM.
+  deps: ({ name }, config): Dependency[] => [
+    platformServices.with({ cluster: name }),
+    ...(clusterOf(config, name).role === 'mcm' ? [] : [registration.with({ cluster: name })]),
+  ],
 });
-export const osdc = tasks.task({
-  name: 'osdc',
-  description: 'OSDC: the data plane cluster',
-  deps: [platformServices.with({ cluster: 'osdc' }), registration.with({ cluster: 'osdc' })],
-});
+
+/** A target by role: every cluster of that role the environment declares. */
+function roleTarget(role: ClusterRole, description: string) {
+  return tasks.task({
+    name: role,
+    description,
+    deps: (_, config): Dependency[] => clustersOf(config, role).map(({ name }) => cluster.with({ name })),
+  });
+}
+
+export const mcm = roleTarget('mcm', 'MCM: the RKE2 management cluster');
+export const osms = roleTarget('osms', 'OSMS: every management-plane cluster');
+export const osdc = roleTarget('osdc', 'OSDC: every data-plane cluster');

@@ -1,4 +1,4 @@
-import { clusterInput, playbook, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterInput, everyCluster, playbook, tasks } from '../shared/kit.js';
 import { clusterVms } from '../infrastructure/index.js';
 
 /** Host preparation of one cluster's nodes, over Ansible. */
@@ -7,6 +7,7 @@ export const nodePrep = tasks.task({
   description: "Prepare one cluster's nodes: packages, kernel settings, swap, registry mirrors",
   supportsDryRun: true,
   inputs: clusterInput,
+  instances: everyCluster,
   // The cluster's nodes exist and answer.
   deps: ({ cluster }) => [clusterVms.with({ cluster })],
   estimate: '5m',
@@ -15,9 +16,10 @@ export const nodePrep = tasks.task({
   retries: 1,
   run: async (context) => {
     const { config, inputs } = context;
-    await playbook(context, 'tasks/node-prep/playbooks/node-prep.yml', {
+    await playbook(context, 'tasks/node-prep/playbooks/node-prep.yml', { cluster: inputs.cluster }, {
       extraVars: {
         cluster_name: inputs.cluster,
+        cluster_group: clusterGroup(inputs.cluster),
         node_packages: config.packages.nodes,
         apply_host_changes: config.site.applyHostChanges,
       },

@@ -6,13 +6,53 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
 import type { SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
-import type { ClusterName, Environment, SecretReference } from '../../environments/schema.js';
+import { clusterName, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
 
 /** Every OpenSpace task reads the environment as `context.config`, typed. */
 export const tasks = defineTasks<Environment>();
 
-export const clusterNames = ['mcm', 'osms', 'osdc'] as const satisfies readonly ClusterName[];
-export const clusterInput = { cluster: z.enum(clusterNames) };
+/** The input of a per-cluster task: one of the clusters the environment declares (checked when the graph is built). */
+export const clusterInput = { cluster: clusterName };
+
+/** A declared cluster with its name. */
+export interface NamedCluster extends ClusterConfig {
+  readonly name: string;
+}
+
+/** The environment's clusters, in the order it declares them; of one role when given. */
+export function clustersOf(config: Environment, role?: ClusterRole): NamedCluster[] {
+  return Object.entries(config.clusters)
+    .filter(([, cluster]) => role === undefined || cluster.role === role)
+    .map(([name, cluster]) => ({ ...cluster, name }));
+}
+
+/** One instance per declared cluster: the `instances` of a per-cluster task. */
+export const everyCluster = (config: Environment) => clustersOf(config).map(({ name }) => ({ cluster: name }));
+
+/**
+ * A declared cluster's configuration. The graph only holds instances of declared clusters (see `instances`),
+ * so the error is for code that reads a cluster it was not given.
+ */
+export function clusterOf(config: Environment, name: string): NamedCluster {
+  const cluster = Object.hasOwn(config.clusters, name) ? config.clusters[name] : undefined;
+  if (!cluster) throw new Error(`cluster '${name}' is not declared in environment ${config.name} (it has ${Object.keys(config.clusters).join(', ')})`);
+  return { ...cluster, name };
+}
+
+/** The site's management cluster (the schema holds exactly one). */
+export function managementCluster(config: Environment): NamedCluster {
+  const [management] = clustersOf(config, 'mcm');
+  if (!management) throw new Error(`environment ${config.name} declares no management cluster`);
+  return management;
+}
+
+/**
+ * The Ansible group of a cluster's nodes (with `_control_plane` and `_workers` subgroups): `cluster_` and the
+ * name with '_' for '-', which Ansible does not allow in group names; no other group can take it.
+ */
+export function clusterGroup(name: string): string {
+  return `cluster_${name.replace(/-/g, '_')}`;
+}
 
 interface Endpoint {
   readonly address: string;
@@ -31,45 +71,50 @@ export function sshTarget(config: Environment, root: string, endpoint: Endpoint)
   };
 }
 
-/** The Ansible inventory of the whole site, generated from the typed configuration for each run. */
-export function siteInventory(config: Environment): Inventory {
+/**
+ * Which hosts a playbook runs on: the management hosts, or one cluster's nodes. The inventory holds only
+ * those, so a task's fingerprint holds only the configuration of its own hosts: adding a cluster or a
+ * worker changes no other task's inventory, and re-runs nothing else.
+ */
+export type InventoryScope = { readonly hosts: 'management' } | { readonly cluster: string };
+
+/** The Ansible inventory of a playbook's hosts, generated from the typed configuration for each run. */
+export function siteInventory(config: Environment, scope: InventoryScope): Inventory {
   const host = (endpoint: Endpoint): InventoryHost => ({ address: endpoint.address, port: endpoint.port ?? 22, user: endpoint.user ?? config.ssh.user });
-  const groups: Record<string, Inventory['groups'][string]> = {
-    management: { hosts: Object.fromEntries(config.managementHosts.map((entry) => [entry.name, { ...host(entry), vars: { bridges: entry.bridges } }])) },
-    dns: { hosts: { [config.dns.server.name]: host(config.dns.server) } },
-  };
-  if (config.proxmox) groups.proxmox = { hosts: Object.fromEntries(config.proxmox.nodes.map((entry) => [entry.name, host(entry)])) };
-  for (const name of clusterNames) {
-    const cluster = config.clusters[name];
-    groups[`${name}_control_plane`] = { hosts: Object.fromEntries(cluster.controlPlane.map((node) => [node.name, host(node)])) };
-    groups[`${name}_workers`] = { hosts: Object.fromEntries(cluster.workers.map((node) => [node.name, host(node)])) };
-    groups[name] = {
-      children: [`${name}_control_plane`, `${name}_workers`],
-      vars: { cluster_name: name, distribution: cluster.distribution, cni: cluster.cni, api_address: cluster.apiAddress, pod_cidr: cluster.podCidr, service_cidr: cluster.serviceCidr },
-    };
+  const vars = { air_gapped: config.site.airGapped, ansible_python_interpreter: '/usr/bin/python3' };
+  if ('hosts' in scope) {
+    return { groups: { management: { hosts: Object.fromEntries(config.managementHosts.map((entry) => [entry.name, { ...host(entry), vars: { bridges: entry.bridges } }])) } }, vars };
   }
+  const cluster = clusterOf(config, scope.cluster);
+  const group = clusterGroup(cluster.name);
   return {
-    groups,
+    groups: {
+      [`${group}_control_plane`]: { hosts: Object.fromEntries(cluster.controlPlane.map((node) => [node.name, host(node)])) },
+      [`${group}_workers`]: { hosts: Object.fromEntries(cluster.workers.map((node) => [node.name, host(node)])) },
+      [group]: {
+        children: [`${group}_control_plane`, `${group}_workers`],
+        vars: { cluster_name: cluster.name, cluster_role: cluster.role, distribution: cluster.distribution, cni: cluster.cni, api_address: cluster.apiAddress, pod_cidr: cluster.podCidr, service_cidr: cluster.serviceCidr },
+      },
+    },
     vars: {
-      site_domain: config.site.domain,
-      air_gapped: config.site.airGapped,
+      ...vars,
       registry_mirrors: config.registryMirrors,
-      versions: config.versions,
-      ansible_python_interpreter: '/usr/bin/python3',
+      versions: cluster.distribution === 'rke2' ? { rke2: config.versions.rke2 } : { kubernetes: config.versions.kubernetes },
     },
   };
 }
 
-/** Runs one of the repository's playbooks against the site inventory, with the environment's SSH settings. */
+/** Runs one of the repository's playbooks on the hosts of `scope`, with the environment's SSH settings. */
 export function playbook(
   context: ToolContext & { readonly config: Environment },
   file: string,
+  scope: InventoryScope,
   options: Omit<PlaybookOptions, 'playbook' | 'inventory' | 'knownHostsFile' | 'privateKey'> = {},
 ): Promise<PlaybookResult> {
   const { config, root } = context;
   return runPlaybook(context, {
     playbook: path.resolve(root, file),
-    inventory: siteInventory(config),
+    inventory: siteInventory(config, scope),
     knownHostsFile: path.resolve(root, config.ssh.knownHosts),
     ...(config.ssh.privateKey ? { privateKey: path.resolve(root, config.ssh.privateKey) } : {}),
     ...options,

@@ -15,7 +15,7 @@ test('every playbook passes ansible-playbook --syntax-check', withTimeout(300_00
   const playbooks = await glob('tasks/**/playbooks/*.yml', { cwd: repositoryRoot });
   assert.ok(playbooks.length >= 8, `found ${playbooks.length} playbooks`);
   for (const playbook of playbooks) {
-    await run('ansible-playbook', ['--syntax-check', '-i', 'localhost,', '-e', 'cluster_name=osdc', playbook], { cwd: repositoryRoot, env: { ...process.env, ANSIBLE_NOCOLOR: '1' } }).catch((error: { stderr: string }) => {
+    await run('ansible-playbook', ['--syntax-check', '-i', 'localhost,', '-e', 'cluster_name=osdc', '-e', 'cluster_group=cluster_osdc', playbook], { cwd: repositoryRoot, env: { ...process.env, ANSIBLE_NOCOLOR: '1' } }).catch((error: { stderr: string }) => {
       throw new Error(`${playbook}: ${error.stderr}`);
     });
   }

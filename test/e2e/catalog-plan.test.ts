@@ -1,6 +1,6 @@
 // Golden files: the osdc plan and graph on the example environment. UPDATE_GOLDEN=1 rewrites them.
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -32,14 +32,39 @@ test('the osdc plan: order, parallel levels and the exact commands, secrets reda
   // Byte for byte: scratch files are named $SCRATCH, so two plans of the same project and state are equal.
   compareGolden('osdc-plan.txt', plan.stdout);
   assert.not.match(plan.stdout, 'not-a-real-secret');
-  assert.match(plan.stdout, /cluster-vms\[cluster=mcm\]\s+run\s+no stamp\n[\s\S]*cluster-vms\[cluster=osdc\]/);
+  // Both data clusters fan out beside the management cluster, which they wait for only to register.
+  assert.match(plan.stdout, / 11 {2}cluster-vms\[cluster=mcm\]\s+run\s+no stamp\n[\s\S]* 11 {2}cluster-vms\[cluster=osdc-a\]\s+run\s+no stamp\n[\s\S]* 11 {2}cluster-vms\[cluster=osdc-b\]/);
 }));
 
 test('the osdc graph', withTimeout(60_000, async ({ directory }: Project) => {
   const graph = await cli(directory, ['--graph', 'osdc']);
   assert.is(graph.code, 0, graph.stderr);
   compareGolden('osdc-graph.txt', graph.stdout);
-  assert.match(graph.stdout, /level \d+ \(2 in parallel\)\n  cluster-vms\[cluster=mcm\]\s+<- golden-image, dns\n  cluster-vms\[cluster=osdc\]/);
+  assert.match(graph.stdout, /level \d+ \(3 in parallel\)\n  cluster-vms\[cluster=mcm\]\s+<- golden-image, dns\n  cluster-vms\[cluster=osdc-a\]\s+<- golden-image, dns\n  cluster-vms\[cluster=osdc-b\]/);
+}));
+
+test('targets by role and by name; an unknown cluster or a missing input is refused before anything runs, exit 2', withTimeout(120_000, async ({ directory }: Project) => {
+  const ids = async (target: string) => {
+    const graph = await cli(directory, ['--graph', target, '--format', 'json']);
+    assert.is(graph.code, 0, graph.stderr);
+    return (JSON.parse(graph.stdout) as { nodes: { id: string }[] }).nodes.map((node) => node.id);
+  };
+  // A role: every cluster of it, and the management cluster only as far as registration needs it.
+  const dataPlane = await ids('osdc');
+  for (const id of ['cluster[name=osdc-a]', 'cluster[name=osdc-b]', 'registration[cluster=osdc-b]', 'kubernetes[cluster=mcm]']) assert.ok(dataPlane.includes(id), id);
+  for (const id of ['cluster[name=osms]', 'platform-services[cluster=mcm]', 'kubernetes[cluster=osms]']) assert.not.ok(dataPlane.includes(id), id);
+  // One cluster by name: its own chain, nothing of its sibling.
+  const one = await ids('cluster[name=osdc-b]');
+  assert.ok(one.includes('platform-services[cluster=osdc-b]'));
+  assert.equal(one.filter((id) => id.includes('osdc-a')), []);
+
+  const state = path.join(directory, '.cache', 'state', 'example');
+  const unknown = await cli(directory, ['cluster[name=osdc-c]', '--yes']);
+  assert.equal({ code: unknown.code, stderr: unknown.stderr.trim() }, { code: 2, stderr: "error: unknown task 'cluster[name=osdc-c]': did you mean 'cluster[name=osdc-b]'? (see --list)" });
+  const missing = await cli(directory, ['node-prep']);
+  assert.is(missing.code, 2);
+  assert.is(missing.stderr.trim(), "error: task 'node-prep' needs its input cluster: name one instance, node-prep[cluster=mcm], node-prep[cluster=osdc-a], node-prep[cluster=osdc-b], node-prep[cluster=osms] (see --list)");
+  assert.not.ok(existsSync(path.join(state, 'state.journal')), 'nothing was written');
 }));
 
 /** Runs the CLI with test/helpers/observe-startup.mjs: what it started, and whether it loaded ssh2. */
@@ -75,11 +100,11 @@ test('environments are chosen by --env or DEPLOY_ENV; an unknown one lists the k
 test('a broken environment file: one line with the path, exit 2', withTimeout(60_000, async ({ directory }: Project) => {
   const file = path.join(directory, 'environments', 'example.ts');
   const original = readFileSync(file, 'utf8');
-  writeFileSync(file, original.replace("node('osdc-cp3', 43, 4103)", "{ name: 'osdc-cp3', address: '10.0.0.300', vmId: 4103 }"));
+  writeFileSync(file, original.replace("node('osdc-a-cp3', 43, 4103)", "{ name: 'osdc-a-cp3', address: '10.0.0.300', vmId: 4103 }"));
   try {
     const result = await cli(directory, ['osdc', '--dry-run']);
     assert.is(result.code, 2);
-    assert.is(result.stderr.trim(), "error: environment example: clusters.osdc.controlPlane[2].address: '10.0.0.300' is not an IPv4 address: fix environments/example.ts");
+    assert.is(result.stderr.trim(), "error: environment example: clusters.osdc-a.controlPlane[2].address: '10.0.0.300' is not an IPv4 address: fix environments/example.ts");
   } finally {
     writeFileSync(file, original);
   }

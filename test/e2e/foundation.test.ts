@@ -59,9 +59,9 @@ export const pveLab = defineEnvironment({
     templates: { baseVmId: 9002, goldenVmId: 9001 },
   },
   clusters: {
-    mcm: { distribution: 'rke2', controlPlane: [${node('mcm-cp1', 21, 2101)}], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
-    osms: { distribution: 'kubeadm', controlPlane: [${node('osms-cp1', 31, 3101)}], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
-    osdc: { distribution: 'kubeadm', controlPlane: [${node('osdc-cp1', 41, 4101)}], apiAddress: '10.254.254.41', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
+    mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [${node('mcm-cp1', 21, 2101)}], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+    osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [${node('osms-cp1', 31, 3101)}], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
+    osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [${node('osdc-cp1', 41, 4101)}], apiAddress: '10.254.254.41', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
   dns: { server: ${endpoint(kvm)}, zone: 'pve.openspace.test' },
   // The bundled lab's component versions, every chart pinned.

@@ -41,9 +41,10 @@ export const k8sLab = defineEnvironment({
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
   clusters: {
-    mcm: { distribution: 'rke2', controlPlane: [{ name: 'mcm-cp1', address: '10.254.254.21', vmId: 2101 }], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
-    osms: { distribution: 'kubeadm', controlPlane: [{ name: 'osms-cp1', address: '10.254.254.31', vmId: 3101 }], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
+    mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [{ name: 'mcm-cp1', address: '10.254.254.21', vmId: 2101 }], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+    osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [{ name: 'osms-cp1', address: '10.254.254.31', vmId: 3101 }], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
     osdc: {
+      role: 'osdc',
       distribution: 'kubeadm',
       controlPlane: [{ name: '${cp.name}', address: '${cp.address}', vmId: 4101 }],
       workers: [{ name: '${worker.name}', address: '${worker.address}', vmId: 4111 }],

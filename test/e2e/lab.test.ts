@@ -78,6 +78,21 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(changed.stdout, '[dns] run: config dns.records[0].value changed');
   const { stdout: registry } = await run('dig', ['+short', '@10.213.7.11', 'registry.lab.openspace.test', 'A']);
   assert.is(registry.trim(), '10.213.7.99');
+
+  // A cluster added to the site (issue 17): its own tasks run, and DNS, which serves its names. No other
+  // task re-runs: each playbook's inventory holds only its own hosts.
+  const withCluster = readFileSync(labFile, 'utf8').replace(
+    '  },\n  dns: {',
+    "    'osdc-b': { role: 'osdc', distribution: 'kubeadm', controlPlane: [node('osdc-b-cp1', 5101)], apiAddress: address('osdc-b-cp1'), podCidr: '10.48.0.0/16', serviceCidr: '10.49.0.0/16' },\n  },\n  dns: {",
+  );
+  assert.match(withCluster, "'osdc-b': { role: 'osdc'");
+  writeFileSync(labFile, withCluster);
+  const added = await cli(directory, ['--env', 'lab', 'hosts']);
+  assert.is(added.code, 0, added.stdout);
+  assert.equal(ranTasks(added.stdout), ['cluster-vms[cluster=osdc-b]', 'dns', 'hosts', 'node-prep[cluster=osdc-b]'], added.stdout);
+  assert.match(readFileSync(hostFile(directory, 'osdc-b-cp1', 'etc/sysctl.d/90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
+  const { stdout: newNode } = await run('dig', ['+short', '@10.213.7.11', 'osdc-b-cp1.lab.openspace.test', 'A']);
+  assert.is(newNode.trim(), '10.213.7.17');
 }));
 
 test.run();

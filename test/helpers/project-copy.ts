@@ -33,8 +33,8 @@ export function addEnvironment(directory: string, name: string, exportName: stri
   const text = readFileSync(index, 'utf8');
   const listed = text
     .replace("import { lab } from './lab.js';", `import { lab } from './lab.js';\nimport { ${exportName} } from './${name}.js';`)
-    .replace("  lab: () => loadEnvironment('lab', lab, root),", `  lab: () => loadEnvironment('lab', lab, root),\n  '${name}': () => loadEnvironment('${name}', ${exportName}, root),`);
-  if (!listed.includes(`'${name}': () =>`)) throw new Error('environments/index.ts no longer has the lines addEnvironment extends');
+    .replace("  lab: (needs) => loadEnvironment('lab', lab, root, needs),", `  lab: (needs) => loadEnvironment('lab', lab, root, needs),\n  '${name}': (needs) => loadEnvironment('${name}', ${exportName}, root, needs),`);
+  if (!listed.includes(`'${name}': (needs) =>`)) throw new Error('environments/index.ts no longer has the lines addEnvironment extends');
   writeFileSync(index, listed);
 }
 

@@ -25,43 +25,63 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
   assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
   if (loaded.ok) {
     assert.ok(loaded.value.secrets.includes('example-proxmox-token-not-a-real-secret'));
-    assert.is(loaded.value.config.clusters.osdc.workers.length, 3);
+    assert.is(loaded.value.config.clusters['osdc-b']?.workers.length, 3);
     assert.is(loaded.value.config.proxmox?.templates.baseVmId, 9002);
   }
   assert.ok(loadEnvironment('lab', lab, repositoryRoot).ok);
 });
 
 const cases: [string, (environment: any) => void, RegExp | string][] = [
-  ['an address that is not IPv4', (e) => (e.clusters.osdc.controlPlane[2].address = '10.0.0.300'), "environment example: clusters.osdc.controlPlane[2].address: '10.0.0.300' is not an IPv4 address"],
+  ['an address that is not IPv4', (e) => (e.clusters['osdc-a'].controlPlane[2].address = '10.0.0.300'), "environment example: clusters.osdc-a.controlPlane[2].address: '10.0.0.300' is not an IPv4 address"],
   ['a VM id of the wrong type', (e) => (e.clusters.osms.workers[0].vmId = '3111'), /clusters\.osms\.workers\[0\]\.vmId: .*expected number/i],
-  ['a duplicate VM id', (e) => (e.clusters.osdc.workers[0].vmId = 3101), 'clusters.osdc.workers[0].vmId: VM id 3101 is already used by clusters.osms.controlPlane[0]'],
-  ['a node in two clusters', (e) => (e.clusters.osdc.workers[0].name = 'osms-w1'), "clusters.osdc.workers[0].name: node 'osms-w1' is already in cluster osms"],
+  ['a duplicate VM id', (e) => (e.clusters['osdc-a'].workers[0].vmId = 3101), 'clusters.osdc-a.workers[0].vmId: VM id 3101 is already used by clusters.osms.controlPlane[0]'],
+  ['a node in two clusters', (e) => (e.clusters['osdc-a'].workers[0].name = 'osms-w1'), "clusters.osdc-a.workers[0].name: node 'osms-w1' is already in cluster osms"],
   ['a VM id reserved for a template', (e) => (e.clusters.mcm.controlPlane[0].vmId = 9001), 'clusters.mcm.controlPlane[0].vmId: VM id 9001 is reserved for a template'],
   ['a missing secret variable', (e) => (e.proxmox.token = { env: 'ONBOARDER_TEST_UNSET_TOKEN' }), 'proxmox.token: environment variable ONBOARDER_TEST_UNSET_TOKEN is not set: set it before running'],
   ['a secret written as a value', (e) => (e.proxmox.token = 'pve-token-in-clear'), /proxmox\.token: /],
-  ['an unknown key (a typo)', (e) => (e.clusters.osdc.wrokers = []), "clusters.osdc: unknown key 'wrokers'"],
-  ['a CIDR with a bad prefix', (e) => (e.clusters.osdc.podCidr = '10.46.0.0/33'), "clusters.osdc.podCidr: '10.46.0.0/33' is not an IPv4 CIDR"],
+  ['an unknown key (a typo)', (e) => (e.clusters['osdc-a'].wrokers = []), "clusters.osdc-a: unknown key 'wrokers'"],
+  ['a CIDR with a bad prefix', (e) => (e.clusters['osdc-a'].podCidr = '10.46.0.0/33'), "clusters.osdc-a.podCidr: '10.46.0.0/33' is not an IPv4 CIDR"],
   ['a missing DNS zone', (e) => delete e.dns.zone, /dns\.zone: is missing/],
   ['a version that is not one', (e) => (e.versions.cilium = 'latest'), "versions.cilium: 'latest' is not a version"],
   ['an API URL that is not a URL', (e) => (e.proxmox.apiUrl = 'pve1:8006'), "proxmox.apiUrl: 'pve1:8006' is not an http(s) URL"],
   ['an unknown distribution', (e) => (e.clusters.mcm.distribution = 'k3s'), /clusters\.mcm\.distribution: .*"rke2"|'rke2'/],
-  ['a cluster without control plane', (e) => (e.clusters.osdc.controlPlane = []), 'clusters.osdc.controlPlane: a cluster needs at least one control-plane node'],
+  ['a cluster without control plane', (e) => (e.clusters['osdc-a'].controlPlane = []), 'clusters.osdc-a.controlPlane: a cluster needs at least one control-plane node'],
   ['Proxmox infrastructure without Proxmox', (e) => delete e.proxmox, "proxmox: is missing: infrastructure 'proxmox' needs"],
   // Without a pin, helm would install whatever is newest: refused on load instead.
   ['a platform chart without a version', (e) => delete e.versions.charts.velero, /versions\.charts\.velero: is missing/],
   ['an ISO directory that is not absolute', (e) => (e.proxmox.storage.isoDirectory = 'template/iso'), 'proxmox.storage.isoDirectory: an absolute directory path without a trailing /'],
   // Wrong together, though each value alone is well formed (issue 16, part 3).
-  ['two nodes with one address', (e) => (e.clusters.osdc.workers[1].address = '192.0.2.31'), 'clusters.osdc.workers[1].address: 192.0.2.31 is already the address of clusters.osms.controlPlane[0].address'],
+  ['two nodes with one address', (e) => (e.clusters['osdc-a'].workers[1].address = '192.0.2.31'), 'clusters.osdc-a.workers[1].address: 192.0.2.31 is already the address of clusters.osms.controlPlane[0].address'],
   ['a node with a management host\'s address', (e) => (e.clusters.mcm.controlPlane[0].address = '198.51.100.11'), 'clusters.mcm.controlPlane[0].address: 198.51.100.11 is already the address of managementHosts[0].address'],
   ['a gateway outside its network', (e) => (e.networks[1].gateway = '192.0.3.1'), 'networks[1].gateway: 192.0.3.1 is outside its network 192.0.2.0/24'],
-  ['an API address inside the pod network', (e) => (e.clusters.osdc.apiAddress = '10.46.0.5'), 'clusters.osdc.apiAddress: 10.46.0.5 is inside podCidr 10.46.0.0/16'],
+  ['an API address inside the pod network', (e) => (e.clusters['osdc-a'].apiAddress = '10.46.0.5'), 'clusters.osdc-a.apiAddress: 10.46.0.5 is inside podCidr 10.46.0.0/16'],
   ['an API address inside the service network', (e) => (e.clusters.mcm.apiAddress = '10.43.7.1'), 'clusters.mcm.apiAddress: 10.43.7.1 is inside serviceCidr 10.43.0.0/16'],
   ['a node inside its pod network', (e) => (e.clusters.osms.podCidr = '192.0.2.32/27'), 'clusters.osms.controlPlane[1].address: 192.0.2.32 is inside podCidr 192.0.2.32/27'],
-  ['pod networks that overlap between clusters', (e) => (e.clusters.osdc.podCidr = '10.44.128.0/17'), 'clusters.osdc.podCidr: 10.44.128.0/17 overlaps clusters.osms.podCidr 10.44.0.0/16'],
-  ['a service network over another cluster\'s pods', (e) => (e.clusters.osdc.serviceCidr = '10.0.0.0/8'), 'clusters.osdc.serviceCidr: 10.0.0.0/8 overlaps clusters.mcm.podCidr 10.42.0.0/16'],
+  ['pod networks that overlap between clusters', (e) => (e.clusters['osdc-a'].podCidr = '10.44.128.0/17'), 'clusters.osdc-a.podCidr: 10.44.128.0/17 overlaps clusters.osms.podCidr 10.44.0.0/16'],
+  ['a service network over another cluster\'s pods', (e) => (e.clusters['osdc-a'].serviceCidr = '10.0.0.0/8'), 'clusters.osdc-a.serviceCidr: 10.0.0.0/8 overlaps clusters.mcm.podCidr 10.42.0.0/16'],
   ['pod and service networks that overlap in one cluster', (e) => (e.clusters.mcm.serviceCidr = '10.42.128.0/17'), 'clusters.mcm.serviceCidr: 10.42.128.0/17 overlaps clusters.mcm.podCidr 10.42.0.0/16'],
+  // Clusters are the site's (issue 17): any names that are DNS labels, one management cluster.
+  ['a cluster name that is not a DNS label', (e) => (e.clusters.OSDC_C = structuredClone(e.clusters['osdc-b'])), /clusters\.OSDC_C: 'OSDC_C' is not a cluster name \(a DNS label/],
+  ['a second management cluster', (e) => (e.clusters['osdc-b'].role = 'mcm'), "clusters.osdc-b.role: 'mcm' is already the role of cluster mcm: a site has one management cluster"],
+  ['an unknown role', (e) => (e.clusters['osdc-b'].role = 'data'), "clusters.osdc-b.role: 'data' is not a role: use one of mcm, osms, osdc"],
+  ['a cluster without a role', (e) => delete e.clusters['osdc-b'].role, 'clusters.osdc-b.role: is missing: use one of mcm, osms, osdc'],
+  ['no management cluster', (e) => delete e.clusters.mcm, "clusters: has no management cluster: declare one cluster with role 'mcm'"],
+  ['a management cluster that is not RKE2', (e) => (e.clusters.mcm.distribution = 'kubeadm'), "clusters.mcm.distribution: the management cluster runs 'rke2'"],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
 ];
+
+test('several clusters of a role, in any number, with the names the site gives them', () => {
+  const definition = broken((e) => {
+    e.clusters['osdc-c'] = { ...structuredClone(e.clusters['osdc-b']), apiAddress: '192.0.2.60', podCidr: '10.50.0.0/16', serviceCidr: '10.51.0.0/16' };
+    e.clusters['osdc-c'].controlPlane = [{ name: 'osdc-c-cp1', address: '192.0.2.61', vmId: 6101 }];
+    e.clusters['osdc-c'].workers = [];
+    e.clusters['osms-2'] = { role: 'osms', distribution: 'kubeadm', controlPlane: [{ name: 'osms-2-cp1', address: '192.0.2.71', vmId: 7101 }], apiAddress: '192.0.2.70', podCidr: '10.52.0.0/16', serviceCidr: '10.53.0.0/16' };
+  });
+  const loaded = loadEnvironment('example', definition, repositoryRoot);
+  assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
+  const roles = loaded.ok ? Object.entries(loaded.value.config.clusters).map(([name, cluster]) => `${name}:${cluster.role}`) : [];
+  assert.equal(roles, ['mcm:mcm', 'osms:osms', 'osdc-a:osdc', 'osdc-b:osdc', 'osdc-c:osdc', 'osms-2:osms']);
+});
 
 test('a secret too short to be redacted loads with a warning that says so', () => {
   process.env.ONBOARDER_TEST_SHORT_TOKEN = 'abc';

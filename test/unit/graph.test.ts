@@ -17,6 +17,47 @@ test('generations put every task after its dependencies; instances are separate 
   assert.equal(built.value.generations, [['a'], ['deploy[cluster=x]', 'deploy[cluster=y]'], ['b']]);
 });
 
+test('deps and instances come from the environment: a graph per site, instances checked before anything runs', () => {
+  interface Site {
+    readonly clusters: Readonly<Record<string, { readonly role: 'mcm' | 'osdc' }>>;
+  }
+  const tasks = defineTasks<Site>();
+  const names = (site: Site, role?: string) => Object.entries(site.clusters).filter(([, cluster]) => !role || cluster.role === role).map(([name]) => name);
+  const prep = tasks.task({ name: 'prep', inputs: { cluster: z.string() }, instances: (site) => names(site).map((cluster) => ({ cluster })) });
+  const osdc = tasks.task({ name: 'osdc', deps: (_, site) => names(site, 'osdc').map((cluster) => prep.with({ cluster })) });
+  const two = buildGraph([prep, osdc], { clusters: { mcm: { role: 'mcm' }, 'osdc-a': { role: 'osdc' }, 'osdc-b': { role: 'osdc' } } });
+  assert.ok(two.ok);
+  if (!two.ok) return;
+  // Every declared instance is in the graph (--list, targets), the role target reaches those of its role.
+  assert.equal([...two.value.nodes.keys()].sort(), ['osdc', 'prep[cluster=mcm]', 'prep[cluster=osdc-a]', 'prep[cluster=osdc-b]']);
+  assert.equal(two.value.nodes.get('osdc' as TaskId)!.dependencies, ['prep[cluster=osdc-a]', 'prep[cluster=osdc-b]']);
+  const one = buildGraph([prep, osdc], { clusters: { mcm: { role: 'mcm' } } });
+  assert.ok(one.ok && one.value.nodes.size === 2);
+
+  // Task code that names a cluster the site does not declare is refused, with where and the valid ones.
+  const stray = tasks.task({ name: 'stray', deps: [prep.with({ cluster: 'osdc-c' })] });
+  const refused = buildGraph([prep, stray], { clusters: { mcm: { role: 'mcm' }, 'osdc-b': { role: 'osdc' } } });
+  assert.ok(!refused.ok && refused.error.reason === 'invalid-definition');
+  if (refused.ok || refused.error.reason !== 'invalid-definition') return;
+  assert.is(refused.error.message, "prep[cluster=osdc-c] is not an instance of task 'prep' in this environment");
+  assert.is(refused.error.hint, "did you mean 'prep[cluster=osdc-b]'? its instances: prep[cluster=mcm], prep[cluster=osdc-b]");
+  assert.match(refused.error.location.file, 'graph.test.ts');
+});
+
+test("'after' orders without joining the fingerprint: an edge, not an input", () => {
+  const dns = task({ name: 'dns' });
+  const image = task({ name: 'image' });
+  const vms = task({ name: 'vms', deps: [image], after: [dns] });
+  const built = buildGraph([vms]);
+  assert.ok(built.ok);
+  if (!built.ok) return;
+  assert.equal(built.value.generations, [['dns', 'image'], ['vms']]);
+  const node = built.value.nodes.get('vms' as TaskId)!;
+  assert.equal({ dependencies: node.dependencies, orderOnly: [...(node.orderOnly ?? [])] }, { dependencies: ['image', 'dns'], orderOnly: ['dns'] });
+  // Selecting the task selects what it runs after.
+  assert.equal([...selectSubgraph(built.value, ['vms' as TaskId]).nodes.keys()].sort(), ['dns', 'image', 'vms']);
+});
+
 test('declaration order: depth first from the catalog, deps as written, shared deps once; 10,000 deep', () => {
   const shared = task({ name: 'shared' });
   const b = task({ name: 'b', deps: [shared] });

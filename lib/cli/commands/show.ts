@@ -8,20 +8,24 @@ import { readLastRunRecord } from '../../state/run-records.js';
 import { displayPath } from '../console-reporter.js';
 import { environmentNameOf, environmentPaths } from '../project.js';
 import { saveCaches } from '../save-caches.js';
-import { report, selectGraph, type Invocation } from '../session.js';
+import { environmentConfiguration, report, selectGraph, type Invocation } from '../session.js';
 import { formatVersions } from '../show-versions.js';
 
 /** `--list`: every task with its description, grouped by namespace, with the instances of parameterised ones. */
-export function showList(invocation: Invocation): number {
-  const graphs = selectGraph({ ...invocation, options: { ...invocation.options, targets: [] } });
+export async function showList(invocation: Invocation): Promise<number> {
+  const config = await environmentConfiguration(invocation);
+  if (!config.ok) return report(invocation, config.error, ExitCode.usage);
+  const graphs = selectGraph({ ...invocation, options: { ...invocation.options, targets: [] } }, config.value);
   if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
   invocation.io.stdout.write(formatTaskList(graphs.value.all));
   return ExitCode.success;
 }
 
 /** `--graph [targets]`: the graph of the targets, or of every task, in the chosen format. */
-export function showGraph(invocation: Invocation): number {
-  const graphs = selectGraph(invocation);
+export async function showGraph(invocation: Invocation): Promise<number> {
+  const config = await environmentConfiguration(invocation);
+  if (!config.ok) return report(invocation, config.error, ExitCode.usage);
+  const graphs = selectGraph(invocation, config.value);
   if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
   invocation.io.stdout.write(formatGraph(graphs.value.selected, invocation.options.format));
   return ExitCode.success;
