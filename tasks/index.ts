@@ -7,7 +7,7 @@ import * as images from './images/index.js';
 import * as infrastructure from './infrastructure/index.js';
 import * as kubernetes from './kubernetes/index.js';
 import * as nodePrep from './node-prep/index.js';
-import { clustersOf, tasks } from './shared/kit.js';
+import { nodesOf, tasks } from './shared/kit.js';
 
 /** The Proxmox/Kubernetes flow of the second seed, for every cluster. */
 export const proxmoxKubernetes = tasks.task({
@@ -22,7 +22,7 @@ export const hosts = tasks.task({
   name: 'hosts',
   description: 'Host preparation everywhere: management hosts, DNS, every cluster\'s nodes',
   // The management hosts, the DNS server, and the nodes of every cluster the environment declares.
-  deps: (_, config) => [base.baseTarget, dns.dns, ...clustersOf(config).map(({ name }) => nodePrep.nodePrep.with({ cluster: name }))],
+  deps: (_, config) => [base.baseTarget, dns.dns, ...nodesOf(config).map(({ node }) => nodePrep.nodePrep.with({ node }))],
 });
 
 /** Capacity of each named pool: Proxmox's API takes two heavy operations at once, OPNsense's one. */

@@ -79,7 +79,7 @@ export async function assessTask(input: AssessmentInput): Promise<AssessmentResu
     return runBecause({ kind: 'no-stamp', ...(lastOutcome === 'failed' || lastOutcome === 'interrupted' ? { lastOutcome } : {}) }, components, fingerprint);
   }
   if (stamp.fingerprint !== fingerprint) {
-    const changes = diffComponents(stamp.components, components);
+    const changes = diffComponents(stamp.components, components, input.config);
     return runBecause({ kind: 'changed', changes: changes.length > 0 ? changes : [{ component: 'definition' }] }, components, fingerprint);
   }
   if ((spec.policy ?? 'fingerprint') === 'always') return runBecause({ kind: 'always' }, components, fingerprint);

@@ -35,10 +35,37 @@ export function describeChange(change: Change): string {
     case 'dependency':
       return `dependency ${change.task} changed`;
     case 'config':
-      return `config ${formatConfigPath(change.path)}${change.path.endsWith('#keys') ? ' keys' : ''} changed`;
+      return describeConfigChange(change);
     default:
       return unreachable(change);
   }
+}
+
+/**
+ * `config clusters.osdc.workers changed: 1 -> 2 entries (adds osdc-w2)`, `config packages.nodes[1] changed:
+ * "a" -> "b"`, `config clusters keys changed (adds osdc-b)`; just `changed` where the stamp kept no value.
+ */
+function describeConfigChange(change: Extract<Change, { component: 'config' }>): string {
+  const keys = change.path.endsWith('#keys');
+  const at = keys ? formatConfigPath(change.path) : formatConfigPath(change.path).replace(/\.length$/, '');
+  const list = !keys && at !== formatConfigPath(change.path);
+  const names = [...(change.added?.length ? [`adds ${change.added.join(', ')}`] : []), ...(change.removed?.length ? [`removes ${change.removed.join(', ')}`] : [])];
+  if (keys && Array.isArray(change.before) && Array.isArray(change.after)) {
+    const before = change.before as unknown[];
+    const after = change.after as unknown[];
+    const gained = after.filter((key) => !before.includes(key));
+    const lost = before.filter((key) => !after.includes(key));
+    const detail = [...(gained.length ? [`adds ${gained.join(', ')}`] : []), ...(lost.length ? [`removes ${lost.join(', ')}`] : [])];
+    return `config ${at} keys changed${detail.length ? ` (${detail.join('; ')})` : ''}`;
+  }
+  if (change.before === undefined || change.after === undefined) return `config ${at}${keys ? ' keys' : ''} changed`;
+  if (list) return `config ${at} changed: ${String(change.before)} -> ${String(change.after)} entries${names.length ? ` (${names.join('; ')})` : ''}`;
+  return `config ${at} changed: ${shortJson(change.before)} -> ${shortJson(change.after)}`;
+}
+
+function shortJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 export function describeSkipReason(reason: SkipReason): string {

@@ -1,12 +1,47 @@
 import { keyedRecord } from '../dsl/keyed-record.js';
 import { decodePath, encodePath, formatConfigPath, type ConfigPath } from './config-path.js';
+import { canonicalJson } from '../dsl/canonical-json.js';
+import type { Change } from './fingerprint.js';
 import { digestOf } from './digest.js';
 
 
-/** What a task read from the configuration: each path with the digest of what it saw. */
+/**
+ * What a task read from the configuration: each path with what it saw, written `=` and its canonical JSON
+ * when short (so that a plan can say `1 -> 2`), else its digest. Configuration holds no secret value (only
+ * references to them), so a value here is never one. Stamps from before values were kept hold digests:
+ * each entry is replayed in the form it was recorded in, so they stay fresh.
+ */
 export type ConfigReads = Readonly<Record<string, string>>;
 
 const missing = { missing: true };
+const longestKeptValue = 200;
+
+/** How a read value is recorded: its JSON when short, its digest when long. */
+function recordedForm(value: unknown): string {
+  const json = canonicalJson(value ?? missing);
+  return json.length <= longestKeptValue ? `=${json}` : digestOf(json);
+}
+
+/** A read as it was recorded (`=json`, or a digest from an older stamp), for the same value now. */
+function replayed(value: unknown, form: string): string {
+  return form.startsWith('=') ? recordedForm(value) : digestOf(value ?? missing);
+}
+
+/** The value of a recorded read, when it was kept (not a digest). */
+export function recordedValue(entry: string | undefined): unknown {
+  return entry?.startsWith('=') ? JSON.parse(entry.slice(1)) : undefined;
+}
+const untrackedValue = Symbol('untracked');
+
+/**
+ * The configuration a task was given, without recording what is read from it: for finding where a value
+ * is (a node by its name among a cluster's nodes), so that only what the task then reads at that place
+ * joins its fingerprint, and another node added or changed does not.
+ */
+export function untracked<Value>(value: Value): Value {
+  if (value === null || typeof value !== 'object') return value;
+  return ((value as Record<symbol, unknown>)[untrackedValue] as Value | undefined) ?? value;
+}
 
 /** Records which configuration values a task reads, so that exactly those values join its fingerprint. */
 export class ConfigReadRecorder {
@@ -23,6 +58,7 @@ export class ConfigReadRecorder {
     const recorder = this;
     return new Proxy(value as object, {
       get(target, key, receiver) {
+        if (key === untrackedValue) return target;
         const child = Reflect.get(target, key, receiver);
         if (typeof key === 'symbol' || typeof child === 'function') return child;
         const childPath = [...at, key];
@@ -49,8 +85,8 @@ export class ConfigReadRecorder {
   /** The digests of everything read so far, against the given configuration. */
   reads(config: unknown): ConfigReads {
     const result = keyedRecord<string>();
-    for (const [encoded, at] of this.values) result[encoded] = digestOf(lookup(config, at) ?? missing);
-    for (const [encoded, at] of this.keyLists) result[`${encoded}#keys`] = digestOf(keysAt(config, at));
+    for (const [encoded, at] of this.values) result[encoded] = recordedForm(lookup(config, at));
+    for (const [encoded, at] of this.keyLists) result[`${encoded}#keys`] = recordedForm(keysAt(config, at));
     return result;
   }
 }
@@ -58,11 +94,11 @@ export class ConfigReadRecorder {
 /** Re-evaluates recorded reads against a (possibly changed) configuration. */
 export function replayReads(config: unknown, recorded: ConfigReads): ConfigReads {
   const result = keyedRecord<string>();
-  for (const encoded of Object.keys(recorded)) {
+  for (const [encoded, form] of Object.entries(recorded)) {
     if (encoded.endsWith('#keys')) {
-      result[encoded] = digestOf(keysAt(config, decodePath(encoded.slice(0, -'#keys'.length))));
+      result[encoded] = replayed(keysAt(config, decodePath(encoded.slice(0, -'#keys'.length))), form);
     } else {
-      result[encoded] = digestOf(lookup(config, decodePath(encoded)) ?? missing);
+      result[encoded] = replayed(lookup(config, decodePath(encoded)), form);
     }
   }
   return result;
@@ -80,4 +116,29 @@ function lookup(config: unknown, at: ConfigPath): unknown {
 function keysAt(config: unknown, at: ConfigPath): string[] {
   const value = lookup(config, at);
   return value !== null && typeof value === 'object' ? Object.keys(value).sort() : [];
+}
+
+/**
+ * A changed read, with its values before and now where the stamp kept them. A list's length names the
+ * entries gained (from the configuration now) and lost (from the names the stamp kept), by their `name`.
+ */
+export function configChange(path: string, recorded: ConfigReads, current: ConfigReads, config: unknown): Change & { readonly component: 'config' } {
+  const before = recordedValue(recorded[path]);
+  const after = recordedValue(current[path]);
+  const change = { component: 'config' as const, path, ...(before !== undefined && after !== undefined ? { before, after } : {}) };
+  const at = path.endsWith('#keys') ? undefined : decodePath(path);
+  if (!at || at.at(-1) !== 'length' || typeof before !== 'number' || typeof after !== 'number') return change;
+  const list = at.slice(0, -1);
+  const nameAt = (index: number) => encodePath([...list, String(index), 'name']);
+  const added: string[] = [];
+  for (let index = before; index < after; index++) {
+    const name = lookup(config, [...list, String(index), 'name']);
+    if (typeof name === 'string') added.push(name);
+  }
+  const removed: string[] = [];
+  for (let index = after; index < before; index++) {
+    const name = recordedValue(recorded[nameAt(index)]);
+    if (typeof name === 'string') removed.push(name);
+  }
+  return { ...change, ...(added.length > 0 ? { added } : {}), ...(removed.length > 0 ? { removed } : {}) };
 }

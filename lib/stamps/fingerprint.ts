@@ -1,7 +1,7 @@
 import { canonicalJson } from '../dsl/canonical-json.js';
 import type { Fingerprint, TaskId } from '../dsl/ids.js';
 import type { AnyTaskDefinition, TaskInstance } from '../dsl/task.js';
-import type { ConfigReads } from './config-reads.js';
+import { configChange, type ConfigReads } from './config-reads.js';
 import { digestOf, sha256Hex } from './digest.js';
 
 /** Everything that decides a task's result, kept apart so a changed fingerprint can say what changed. */
@@ -26,7 +26,16 @@ export type Change =
   | { readonly component: 'source'; readonly path: string }
   | { readonly component: 'tool'; readonly tool: string }
   | { readonly component: 'dependency'; readonly task: TaskId }
-  | { readonly component: 'config'; readonly path: string };
+  | {
+      readonly component: 'config';
+      readonly path: string;
+      /** The values before and now, where the stamp kept them (short values; see config-reads.ts). */
+      readonly before?: unknown;
+      readonly after?: unknown;
+      /** For a list's length: the names of the entries it gained or lost (a node added to a cluster). */
+      readonly added?: readonly string[];
+      readonly removed?: readonly string[];
+    };
 
 const definitionDigests = new WeakMap<AnyTaskDefinition, string>();
 
@@ -92,8 +101,11 @@ function stringRecord(record: Readonly<Record<string, string>>): string {
   return `${text}}`;
 }
 
-/** What differs between the components a stamp recorded and the current ones, most fundamental first. */
-export function diffComponents(recorded: FingerprintComponents, current: FingerprintComponents): Change[] {
+/**
+ * What differs between the components a stamp recorded and the current ones, most fundamental first. Given
+ * the configuration, a changed list says which entries it gained.
+ */
+export function diffComponents(recorded: FingerprintComponents, current: FingerprintComponents, config?: unknown): Change[] {
   const changes: Change[] = [];
   if (recorded.task !== current.task) changes.push({ component: 'task' });
   if (recorded.definition !== current.definition) changes.push({ component: 'definition' });
@@ -103,7 +115,7 @@ export function diffComponents(recorded: FingerprintComponents, current: Fingerp
   for (const task of changedKeys(recorded.dependencies, current.dependencies)) {
     changes.push({ component: 'dependency', task: task as TaskId });
   }
-  for (const path of changedKeys(recorded.config, current.config)) changes.push({ component: 'config', path });
+  for (const path of changedKeys(recorded.config, current.config)) changes.push(configChange(path, recorded.config, current.config, config));
   return changes;
 }
 

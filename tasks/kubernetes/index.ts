@@ -6,7 +6,8 @@ import { helmUpgradeInstall, kubectlApply, kubectlRolloutStatus } from '../../li
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
-import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, managementCluster, playbook, tasks } from '../shared/kit.js';
+import { hostname } from '../../environments/schema.js';
+import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
 
 /** The admin kubeconfig of a cluster, kept under .cache (0600). */
 export function kubeconfigPath(root: string, config: Environment, cluster: string): string {
@@ -38,14 +39,14 @@ function kubeadmToken(): string {
  */
 export const kubernetes = tasks.task({
   name: 'kubernetes',
-  description: 'kubeadm init and join with Cilium (RKE2 for MCM)',
+  description: "A cluster's control plane: kubeadm init and join with Cilium (RKE2 for MCM)",
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
-  // The nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
-  deps: ({ cluster }): Dependency[] => [nodePrep.with({ cluster })],
-  estimate: '10m',
-  sources: ['tasks/kubernetes/playbooks/*.yml'],
+  // Its control-plane nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
+  deps: ({ cluster }, config): Dependency[] => nodesOf(config, 'controlPlane').filter((entry) => entry.cluster === cluster).map(({ node }) => nodePrep.with({ node })),
+  estimate: '8m',
+  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -53,18 +54,20 @@ export const kubernetes = tasks.task({
     const cluster = clusterOf(config, inputs.cluster);
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
     const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) };
+    // The control plane only: its workers join each on its own (node-join), so that one added later joins alone.
+    const controlPlane = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: [] };
     if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, inputs.cluster));
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', { cluster: cluster.name }, { become: true, extraVars: { ...target, cluster_token: token } });
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, cluster_token: token } });
       return;
     }
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', { cluster: cluster.name }, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
     // command line) included. Fresh on every run, valid for an hour.
     const join = context.dryRun ? { join_token: '(join token)', certificate_key: '(certificate key)' } : { join_token: context.secret(kubeadmToken()), certificate_key: context.secret(randomBytes(32).toString('hex')) };
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', { cluster: cluster.name }, { become: true, extraVars: { ...target, ...join } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', controlPlane, { become: true, extraVars: { ...target, ...join } });
     if (cluster.cni === 'cilium') {
       await helmUpgradeInstall(context, {
         kubeconfig,
@@ -81,6 +84,42 @@ export const kubernetes = tasks.task({
   },
 });
 
+/**
+ * One worker joins its cluster: kubeadm join with a fresh token made on the first control-plane node, or
+ * the RKE2 agent. One instance per worker: a worker added later joins alone, the others are not touched.
+ */
+export const nodeJoin = tasks.task({
+  name: 'node-join',
+  description: 'One worker joins its cluster (kubeadm join, or the RKE2 agent)',
+  supportsDryRun: true,
+  inputs: { node: hostname },
+  instances: everyWorker,
+  // The control plane is up, and this node is prepared.
+  deps: ({ node }, config): Dependency[] => [
+    ...nodesOf(config, 'workers').filter((entry) => entry.node === node).map((entry) => kubernetes.with({ cluster: entry.cluster })),
+    nodePrep.with({ node }),
+  ],
+  estimate: '2m',
+  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml'],
+  tools: ['ansible-playbook'],
+  timeout: '20m',
+  retries: 1,
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const { cluster, node } = nodeOf(config, inputs.node);
+    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) };
+    if (cluster.distribution === 'rke2') {
+      const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: [node] }, { become: true, extraVars: { ...target, cluster_token: token } });
+      return;
+    }
+    // The first control-plane node makes the join command for this run's token (a secret the engine knows).
+    const firstControlPlane = cluster.controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
+    const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: [node] }, { become: true, extraVars: { ...target, join_token: joinToken } });
+  },
+});
+
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
 export const platformServices = tasks.task({
   name: 'platform-services',
@@ -90,6 +129,8 @@ export const platformServices = tasks.task({
   instances: everyCluster,
   // Installed into the running cluster, through its kubeconfig.
   deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  // Their pods schedule on the workers. Ordering only: a worker added later must not re-install the charts.
+  after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
   estimate: '10m',
   tools: ['helm'],
   timeout: '30m',

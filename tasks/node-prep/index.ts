@@ -1,25 +1,30 @@
-import { clusterGroup, clusterInput, everyCluster, playbook, tasks } from '../shared/kit.js';
+import { hostname } from '../../environments/schema.js';
 import { clusterVms } from '../infrastructure/index.js';
+import { clusterGroup, everyNode, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
 
-/** Host preparation of one cluster's nodes, over Ansible. */
+/**
+ * Host preparation of one node, over Ansible: one instance per node, so that a node added to a cluster is
+ * prepared alone and the others are not touched (kubespray's scale.yml with --limit, as a graph).
+ */
 export const nodePrep = tasks.task({
   name: 'node-prep',
-  description: "Prepare one cluster's nodes: packages, kernel settings, swap, registry mirrors",
+  description: 'Prepare one node: packages, kernel settings, swap, registry mirrors',
   supportsDryRun: true,
-  inputs: clusterInput,
-  instances: everyCluster,
-  // The cluster's nodes exist and answer.
-  deps: ({ cluster }) => [clusterVms.with({ cluster })],
+  inputs: { node: hostname },
+  instances: everyNode,
+  // Its VM exists and answers. Ordering only: a VM added beside it re-plans the cluster's VMs, and must not
+  // re-prepare this node (which re-runs when its own configuration changes: it reads it).
+  after: ({ node }, config) => nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })),
   estimate: '5m',
   sources: ['tasks/node-prep/playbooks/node-prep.yml'],
   tools: ['ansible-playbook'],
   retries: 1,
   run: async (context) => {
     const { config, inputs } = context;
-    await playbook(context, 'tasks/node-prep/playbooks/node-prep.yml', { cluster: inputs.cluster }, {
+    const { cluster, node, part } = nodeOf(config, inputs.node);
+    await playbook(context, 'tasks/node-prep/playbooks/node-prep.yml', { cluster, controlPlane: part === 'controlPlane' ? [node] : [], workers: part === 'workers' ? [node] : [] }, {
       extraVars: {
-        cluster_name: inputs.cluster,
-        cluster_group: clusterGroup(inputs.cluster),
+        cluster_group: clusterGroup(cluster.name),
         node_packages: config.packages.nodes,
         apply_host_changes: config.site.applyHostChanges,
       },

@@ -6,6 +6,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
 import type { SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
+import { untracked } from '../../lib/stamps/config-reads.js';
 import { clusterName, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
 
 /** Every OpenSpace task reads the environment as `context.config`, typed. */
@@ -37,6 +38,36 @@ export function clusterOf(config: Environment, name: string): NamedCluster {
   const cluster = Object.hasOwn(config.clusters, name) ? config.clusters[name] : undefined;
   if (!cluster) throw new Error(`cluster '${name}' is not declared in environment ${config.name} (it has ${Object.keys(config.clusters).join(', ')})`);
   return { ...cluster, name };
+}
+
+export type ClusterNode = ClusterConfig['controlPlane'][number];
+/** Where a node sits in its cluster: `controlPlane` or `workers`. */
+export type NodePart = 'controlPlane' | 'workers';
+
+/** Every node of the site (or of one part: control planes, workers) with its cluster, for instances and deps. */
+export function nodesOf(config: Environment, part?: NodePart): { readonly cluster: string; readonly node: string; readonly part: NodePart }[] {
+  return clustersOf(config).flatMap((cluster) =>
+    (['controlPlane', 'workers'] as const)
+      .filter((each) => part === undefined || each === part)
+      .flatMap((each) => cluster[each].map((node) => ({ cluster: cluster.name, node: node.name, part: each }))),
+  );
+}
+
+/** One instance per node: the `instances` of a per-node task. */
+export const everyNode = (config: Environment) => nodesOf(config).map(({ node }) => ({ node }));
+export const everyWorker = (config: Environment) => nodesOf(config, 'workers').map(({ node }) => ({ node }));
+
+/**
+ * A node by its name, with its cluster. The node is found without reading the other nodes, so that a task
+ * on one node re-runs when that node's configuration changes, not when another node is added beside it.
+ */
+export function nodeOf(config: Environment, name: string): { readonly cluster: NamedCluster; readonly node: ClusterNode; readonly part: NodePart } {
+  const place = nodesOf(untracked(config)).find((entry) => entry.node === name);
+  const part = place?.part ?? 'workers';
+  const index = place ? untracked(config).clusters[place.cluster]?.[part].findIndex((node) => node.name === name) : undefined;
+  const node = place && index !== undefined ? config.clusters[place.cluster]?.[part][index] : undefined;
+  if (!place || !node) throw new Error(`node '${name}' is not declared in environment ${config.name}`);
+  return { cluster: clusterOf(config, place.cluster), node: { ...node }, part };
 }
 
 /** The site's management cluster (the schema holds exactly one). */
@@ -72,11 +103,13 @@ export function sshTarget(config: Environment, root: string, endpoint: Endpoint)
 }
 
 /**
- * Which hosts a playbook runs on: the management hosts, or one cluster's nodes. The inventory holds only
- * those, so a task's fingerprint holds only the configuration of its own hosts: adding a cluster or a
- * worker changes no other task's inventory, and re-runs nothing else.
+ * Which hosts a playbook runs on: the management hosts, or nodes of one cluster (its control plane, a
+ * worker). The inventory holds only those, so a task's fingerprint holds only the configuration of its own
+ * hosts: adding a cluster or a worker changes no other task's inventory, and re-runs nothing else.
  */
-export type InventoryScope = { readonly hosts: 'management' } | { readonly cluster: string };
+export type InventoryScope =
+  | { readonly hosts: 'management' }
+  | { readonly cluster: NamedCluster; readonly controlPlane: readonly ClusterNode[]; readonly workers: readonly ClusterNode[] };
 
 /** The Ansible inventory of a playbook's hosts, generated from the typed configuration for each run. */
 export function siteInventory(config: Environment, scope: InventoryScope): Inventory {
@@ -85,12 +118,12 @@ export function siteInventory(config: Environment, scope: InventoryScope): Inven
   if ('hosts' in scope) {
     return { groups: { management: { hosts: Object.fromEntries(config.managementHosts.map((entry) => [entry.name, { ...host(entry), vars: { bridges: entry.bridges } }])) } }, vars };
   }
-  const cluster = clusterOf(config, scope.cluster);
+  const { cluster } = scope;
   const group = clusterGroup(cluster.name);
   return {
     groups: {
-      [`${group}_control_plane`]: { hosts: Object.fromEntries(cluster.controlPlane.map((node) => [node.name, host(node)])) },
-      [`${group}_workers`]: { hosts: Object.fromEntries(cluster.workers.map((node) => [node.name, host(node)])) },
+      [`${group}_control_plane`]: { hosts: Object.fromEntries(scope.controlPlane.map((node) => [node.name, host(node)])) },
+      [`${group}_workers`]: { hosts: Object.fromEntries(scope.workers.map((node) => [node.name, host(node)])) },
       [group]: {
         children: [`${group}_control_plane`, `${group}_workers`],
         vars: { cluster_name: cluster.name, cluster_role: cluster.role, distribution: cluster.distribution, cni: cluster.cni, api_address: cluster.apiAddress, pod_cidr: cluster.podCidr, service_cidr: cluster.serviceCidr },

@@ -61,9 +61,9 @@ test('targets by role and by name; an unknown cluster or a missing input is refu
   const state = path.join(directory, '.cache', 'state', 'example');
   const unknown = await cli(directory, ['cluster[name=osdc-c]', '--yes']);
   assert.equal({ code: unknown.code, stderr: unknown.stderr.trim() }, { code: 2, stderr: "error: unknown task 'cluster[name=osdc-c]': did you mean 'cluster[name=osdc-b]'? (see --list)" });
-  const missing = await cli(directory, ['node-prep']);
+  const missing = await cli(directory, ['kubernetes']);
   assert.is(missing.code, 2);
-  assert.is(missing.stderr.trim(), "error: task 'node-prep' needs its input cluster: name one instance, node-prep[cluster=mcm], node-prep[cluster=osdc-a], node-prep[cluster=osdc-b], node-prep[cluster=osms] (see --list)");
+  assert.is(missing.stderr.trim(), "error: task 'kubernetes' needs its input cluster: name one instance, kubernetes[cluster=mcm], kubernetes[cluster=osdc-a], kubernetes[cluster=osdc-b], kubernetes[cluster=osms] (see --list)");
   assert.not.ok(existsSync(path.join(state, 'state.journal')), 'nothing was written');
 }));
 

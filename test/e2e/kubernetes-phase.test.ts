@@ -29,7 +29,7 @@ function kubeadmCalls(context: Context, name: string): string[][] {
 }
 
 function environmentFile(rig: TestHostRig): string {
-  const [cp, worker] = rig.hosts as [TestHost, TestHost];
+  const [cp, worker] = rig.hosts as [TestHost, TestHost, TestHost];
   return `import { lab } from './lab.js';
 import { defineEnvironment } from './schema.js';
 
@@ -37,6 +37,8 @@ import { defineEnvironment } from './schema.js';
 export const k8sLab = defineEnvironment({
   name: 'k8s-lab',
   site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', applyHostChanges: false, airGapped: true },
+  // Installed on the machine the test hosts share: node preparation runs for real and installs nothing.
+  packages: { management: ['python3'], nodes: ['python3'] },
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
@@ -62,7 +64,8 @@ export const k8sLab = defineEnvironment({
 
 test.before(async (context) => {
   Object.assign(context, copyProject());
-  context.rig = await TestHostRig.start({ count: 2, names: ['osdc-cp1', 'osdc-w1'], directory: path.join(context.directory, '.cache', 'rig'), sessionPath: hostPath });
+  // osdc-w2 is a spare: the scale-out test adds it to the cluster.
+  context.rig = await TestHostRig.start({ count: 3, names: ['osdc-cp1', 'osdc-w1', 'osdc-w2'], directory: path.join(context.directory, '.cache', 'rig'), sessionPath: hostPath });
   for (const each of context.rig.hosts) {
     const bin = path.join(each.directory, 'root', 'fake-kubeadm', 'bin');
     mkdirSync(bin, { recursive: true });
@@ -79,15 +82,20 @@ test.after(async (context) => {
 });
 
 const localLog = (context: Context) => path.join(context.directory, 'fake-kubernetes.log');
-const cli = (context: Context, args: readonly string[], only = 'kubernetes[cluster=osdc]') =>
+/** The osdc cluster's own steps, from node preparation to the joins (the rest of the site is not here). */
+const clusterSteps = (workers: readonly string[]) =>
+  ['osdc-cp1', ...workers].map((node) => `node-prep[node=${node}]`).concat('kubernetes[cluster=osdc]', ...workers.map((node) => `node-join[node=${node}]`)).join(',');
+const cli = (context: Context, args: readonly string[], only = clusterSteps(['osdc-w1'])) =>
   runDeploy(context.directory, ['--env', 'k8s-lab', '--only', only, ...args], { PATH: `${fakes}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: localLog(context) });
 
 test('init on the first control-plane node, the worker joins, Cilium is installed; the join secrets are never shown', withTimeout(300_000, async (context: Context) => {
   const run = await cli(context, []);
   assert.is(run.code, 0, run.stdout + run.stderr);
   const onControlPlane = kubeadmCalls(context, 'osdc-cp1');
-  assert.equal(onControlPlane.map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm init --config', 'kubeadm token create', 'kubeadm init phase']);
-  const token = onControlPlane[1]![3]!;
+  // The control plane: init, then the join command and certificates for other control-plane nodes; then the
+  // worker's own join (node-join) asks for its token.
+  assert.equal(onControlPlane.map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm init --config', 'kubeadm token create', 'kubeadm init phase', 'kubeadm token create']);
+  const token = onControlPlane[3]![3]!;
   const certificateKey = onControlPlane[2]![onControlPlane[2]!.indexOf('--certificate-key') + 1]!;
   assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
   assert.match(certificateKey, /^[0-9a-f]{64}$/);
@@ -103,11 +111,40 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
 
+test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const spare = host(context, 'osdc-w2');
+  const charts = await cli(context, [], 'platform-services[cluster=osdc]');
+  assert.is(charts.code, 0, charts.stdout + charts.stderr);
+  const before = { cp: kubeadmCalls(context, 'osdc-cp1').length, w1: kubeadmCalls(context, 'osdc-w1').length };
+  writeFileSync(file, readFileSync(file, 'utf8').replace("vmId: 4111 }],", `vmId: 4111 }, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }],`));
+  const plan = await cli(context, ['--dry-run'], clusterSteps(['osdc-w1', 'osdc-w2']));
+  assert.is(plan.code, 0, plan.stdout + plan.stderr);
+  // The plan says so: the new node's two steps run, every other node's are up to date.
+  assert.match(plan.stdout, /plan for k8s-lab: 2 of \d+ tasks would run/, plan.stdout);
+  assert.match(plan.stdout, /node-prep\[node=osdc-w2\]\s+run\s+no stamp\n[\s\S]*node-join\[node=osdc-w1\]\s+skip\s+up to date\n[\s\S]*node-join\[node=osdc-w2\]\s+run\s+no stamp/);
+  assert.match(plan.stdout, /kubernetes\[cluster=osdc\]\s+skip\s+up to date/);
+  const run = await cli(context, [], clusterSteps(['osdc-w1', 'osdc-w2']));
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const ran = [...run.stdout.matchAll(/^\[(.+?)\] run: /gm)].map((match) => match[1]).sort();
+  assert.equal(ran, ['node-join[node=osdc-w2]', 'node-prep[node=osdc-w2]'], run.stdout);
+  // The new worker ran preparation (its sysctl file) and kubeadm join; the old worker nothing; the first
+  // control-plane node only made the new worker's token.
+  assert.match(readFileSync(path.join(spare.directory, 'etc', 'sysctl.d', '90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
+  assert.equal(kubeadmCalls(context, 'osdc-w2').map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm join']);
+  assert.is(kubeadmCalls(context, 'osdc-w1').length, before.w1);
+  assert.equal(kubeadmCalls(context, 'osdc-cp1').slice(before.cp).map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm token create']);
+  // Platform services run after every worker joined, but a worker added does not make them stale.
+  const after = await cli(context, ['--dry-run'], 'platform-services[cluster=osdc]');
+  assert.match(after.stdout, /plan for k8s-lab: 0 of \d+ tasks would run/, after.stdout);
+  assert.match(after.stdout, /platform-services\[cluster=osdc\]\s+skip\s+up to date/);
+}));
+
 test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
   const worker = host(context, 'osdc-w1');
   rmSync(path.join(worker.directory, 'etc', 'kubernetes', 'kubelet.conf'));
   writeFileSync(path.join(worker.directory, 'root', 'fake-kubeadm', 'fail-join'), '');
-  const run = await cli(context, ['--force', 'kubernetes[cluster=osdc]']);
+  const run = await cli(context, ['--force', 'node-join[node=osdc-w1]']);
   assert.is(run.code, 1, run.stdout + run.stderr);
   assert.match(run.stdout, "couldn't validate the identity of the API Server");
   // Ansible's failure quotes the module's command line ("cmd"): the token is there, redacted.
@@ -139,7 +176,7 @@ test("registration: the downstream cluster's kubeconfig is applied to MCM as a S
 
 test('platform services: one Helm release each, every chart at the version the environment pins', withTimeout(120_000, async (context: Context) => {
   writeFileSync(localLog(context), '');
-  const run = await cli(context, [], 'platform-services[cluster=osdc]');
+  const run = await cli(context, ['--force', 'platform-services[cluster=osdc]'], 'platform-services[cluster=osdc]');
   assert.is(run.code, 0, run.stdout + run.stderr);
   const upgrades = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('helm upgrade --install'));
   const pinned = upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));

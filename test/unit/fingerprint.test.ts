@@ -7,6 +7,7 @@ import { instanceId } from '../../lib/dsl/instance-id.js';
 import { ConfigReadRecorder, replayReads } from '../../lib/stamps/config-reads.js';
 import { computeFingerprint, definitionDigest, diffComponents, fingerprintText, inputDigests, type FingerprintComponents } from '../../lib/stamps/fingerprint.js';
 import { digestOf } from '../../lib/stamps/digest.js';
+import { describeChange } from '../../lib/scheduler/run-reason.js';
 import type { Fingerprint } from '../../lib/dsl/ids.js';
 
 const base: FingerprintComponents = {
@@ -70,6 +71,32 @@ test('config reads record exactly the values read, and replay against a changed 
   }, /read-only/);
 });
 
+test('a changed read says what changed: values kept in the stamp, a list names the entries it gained or lost', () => {
+  const site = (workers: string[], packages = ['python3']) => ({ clusters: { osdc: { workers: workers.map((name) => ({ name })) } }, packages, keys: Object.fromEntries(workers.map((name) => [name, 1])) });
+  const recorder = new ConfigReadRecorder();
+  const tracked = recorder.track(site(['osdc-w1', 'osdc-w2', 'osdc-w3']));
+  void [...tracked.clusters.osdc.workers].map((worker) => worker.name);
+  void tracked.packages[0];
+  void Object.keys(tracked.keys);
+  const reads = recorder.reads(site(['osdc-w1', 'osdc-w2', 'osdc-w3']));
+  const stamp = { ...base, config: reads };
+  const describe = (config: ReturnType<typeof site>) => diffComponents(stamp, { ...base, config: replayReads(config, reads) }, config).map(describeChange);
+  assert.equal(describe(site(['osdc-w1', 'osdc-w2', 'osdc-w3', 'osdc-w4'])), ['config clusters.osdc.workers changed: 3 -> 4 entries (adds osdc-w4)', 'config keys keys changed (adds osdc-w4)']);
+  assert.equal(describe(site(['osdc-w1'])), [
+    'config clusters.osdc.workers[1].name changed: "osdc-w2" -> {"missing":true}',
+    'config clusters.osdc.workers[2].name changed: "osdc-w3" -> {"missing":true}',
+    'config clusters.osdc.workers changed: 3 -> 1 entries (removes osdc-w2, osdc-w3)',
+    'config keys keys changed (removes osdc-w2, osdc-w3)',
+  ]);
+  assert.equal(describe(site(['osdc-w1', 'osdc-w2', 'osdc-w3'], ['containerd'])), ['config packages[0] changed: "python3" -> "containerd"']);
+});
+
+test('a stamp from before values were kept (digests) is replayed as digests: still fresh, still compared', () => {
+  const config = { site: 'x', nodes: ['a', 'b'] };
+  const old = { '["site"]': digestOf('x'), '["nodes"]#keys': digestOf(['0', '1']) };
+  assert.equal({ ...replayReads(config, old) }, old);
+  assert.not.equal(replayReads({ ...config, site: 'y' }, old), old);
+});
 
 test('canonical JSON: sorted keys at every level, otherwise exactly JSON.stringify', () => {
   const sorted = (value: unknown): unknown =>
