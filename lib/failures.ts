@@ -47,7 +47,7 @@ export type ConfigurationFailure =
   /** What deploy.ts hands the CLI as the catalog is not a list of tasks. */
   | { readonly reason: 'invalid-catalog'; readonly detail: string }
   /** A command that forgets state was not confirmed (no terminal to ask, or not answered yes). */
-  | { readonly reason: 'not-confirmed'; readonly option: string }
+  | { readonly reason: 'not-confirmed'; readonly option: string; readonly destroys?: string }
   | { readonly reason: 'no-run-recorded'; readonly environment: string };
 
 /** Something that went wrong outside any task: exit code 1, as a failed task. */

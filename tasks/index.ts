@@ -1,5 +1,6 @@
 import type { CatalogEntry } from '../lib/graph/build-graph.js';
 import * as base from './base/index.js';
+import * as decommission from './decommission/index.js';
 import * as dns from './dns/index.js';
 import * as foundation from './foundation/index.js';
 import * as goldenImage from './golden-image/index.js';
@@ -29,7 +30,7 @@ export const hosts = tasks.task({
 export const pools = { 'proxmox-api': 2, 'opnsense-api': 1 };
 
 /** Every task the CLI knows: `tsx deploy.ts --list`. */
-export const catalog: CatalogEntry[] = [base, dns, foundation, goldenImage, images, infrastructure, kubernetes, nodePrep]
+export const catalog: CatalogEntry[] = [base, decommission, dns, foundation, goldenImage, images, infrastructure, kubernetes, nodePrep]
   .flatMap((module) => Object.values(module) as unknown[])
   .filter((value): value is CatalogEntry => typeof value === 'object' && value !== null && 'name' in value && 'spec' in value)
   .concat([proxmoxKubernetes, hosts]);

@@ -209,7 +209,8 @@ Options
                           (prefixed lines), or group (a task's output printed whole when it ends)
   --json                  one JSON event per line (run), or JSON output (--dry-run, --status, --summary)
   --verbose, -v           stack traces for errors, skipped tasks in plain output
-  --yes, -y               do not ask for confirmation
+  --yes, -y               do not ask for confirmation (--reset-state; a run that destroys
+                          what the environment no longer declares: a worker, a cluster)
   --versions              versions of node and every tool the tasks use
   --container             run this command inside the Onboarder image (podman, else docker)
   --container-build       rebuild the image first; --container-save saves it to images/ for air-gapped sites

@@ -10,6 +10,8 @@ import { Redactor } from '../scheduler/redactor.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
+import { deployedState } from '../state/deployed-state.js';
+import type { DeployedState } from '../dsl/task.js';
 import type { ConsoleOutput } from './console-reporter.js';
 import { thrownError } from './escaped-exceptions.js';
 import type { CliOptions } from './parse-args.js';
@@ -39,19 +41,25 @@ export function report(invocation: Pick<Invocation, 'io'> & { readonly options?:
   return exitCode;
 }
 
-/** The chosen environment's configuration alone, for the commands that show its graph: no secret is read. */
-export async function environmentConfiguration(invocation: Invocation): Promise<Result<unknown, ConfigurationFailure>> {
+/**
+ * The chosen environment's configuration and what its state says was deployed, for the commands that show
+ * its graph: no secret is read, nothing is written.
+ */
+export async function environmentConfiguration(invocation: Invocation): Promise<Result<{ readonly config: unknown; readonly deployed: DeployedState }, ConfigurationFailure>> {
   const name = environmentNameOf(invocation.options.environment, invocation.project.defaultEnvironment);
   const loaded = await loadEnvironment(invocation.project, name, 'configuration');
-  return loaded.ok ? ok(loaded.value.config) : loaded;
+  if (!loaded.ok) return loaded;
+  const opened = JsonStateStore.open(environmentPaths(invocation.project.root, name).stateDirectory);
+  if (!opened.ok) return opened;
+  return ok({ config: loaded.value.config, deployed: deployedState(opened.value) });
 }
 
 /**
  * The project's whole graph for an environment's configuration (validated, pools checked) and the part the
  * command's targets need.
  */
-export function selectGraph(invocation: Invocation, config: unknown): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
-  const built = buildGraph(invocation.project.catalog, config);
+export function selectGraph(invocation: Invocation, config: unknown, deployed: DeployedState): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
+  const built = buildGraph(invocation.project.catalog, config, deployed);
   if (!built.ok) return built;
   const all = built.value;
   const undeclaredPool = checkPools(all, invocation.project.pools ?? {});
@@ -70,6 +78,8 @@ export interface Session extends PlanOptions {
   readonly store: JsonStateStore;
   readonly redactor: Redactor;
   readonly reset: ReadonlySet<TaskId>;
+  /** Every task of the environment's whole graph: a stamp of another is orphaned (its cluster or node was taken out). */
+  readonly declared: ReadonlySet<TaskId>;
   /** Saves the source digests and tool versions learnt (a warning if they cannot be). */
   saveCaches(): Promise<void>;
 }
@@ -80,17 +90,19 @@ export async function openSession(invocation: Invocation): Promise<Result<Sessio
   const environmentName = environmentNameOf(options.environment, project.defaultEnvironment);
   const environment = await loadEnvironment(project, environmentName, 'secrets');
   if (!environment.ok) return environment;
-  const graphs = selectGraph(invocation, environment.value.config);
-  if (!graphs.ok) return graphs;
-  const { all, selected } = graphs.value;
-  for (const warning of environment.value.warnings ?? []) invocation.io.stderr.write(`warning: ${warning}\n`);
-  const lists = [options.force, options.skip, options.only, options.reset].map((names) => resolveTargets(all, names));
-  const skipPhases = resolveTargets(all, options.skipPhases, resolvePhase);
-  for (const list of [...lists, skipPhases]) if (!list.ok) return list;
-  const [force, skip, only, reset] = lists.map((list) => new Set(list.ok ? list.value : []));
   const paths = environmentPaths(project.root, environmentName);
   const opened = JsonStateStore.open(paths.stateDirectory);
   if (!opened.ok) return opened;
+  const graphs = selectGraph(invocation, environment.value.config, deployedState(opened.value));
+  if (!graphs.ok) return graphs;
+  const { all, selected } = graphs.value;
+  for (const warning of environment.value.warnings ?? []) invocation.io.stderr.write(`warning: ${warning}\n`);
+  const lists = [options.force, options.skip, options.only].map((names) => resolveTargets(all, names));
+  // --reset also takes a stamp the graph no longer has (a node or cluster taken out of the environment).
+  const reset = resolveTargets(all, options.reset, (graph, name) => (opened.value.record(name as TaskId)?.stamp && !graph.nodes.has(name as TaskId) ? ok(name as TaskId) : resolveTarget(graph, name)));
+  const skipPhases = resolveTargets(all, options.skipPhases, resolvePhase);
+  for (const list of [...lists, reset, skipPhases]) if (!list.ok) return list;
+  const [force, skip, only] = lists.map((list) => new Set(list.ok ? list.value : []));
   const cacheDirectory = path.join(project.root, '.cache');
   const sources = await SourceDigests.open(project.root, path.join(cacheDirectory, 'source-digests.json'));
   await toolVersions.load(path.join(cacheDirectory, 'tool-versions.json'));
@@ -106,7 +118,8 @@ export async function openSession(invocation: Invocation): Promise<Result<Sessio
     force: options.forceAll ? 'all' : force!,
     skip: new Set([...skip!, ...(skipPhases.ok ? skipPhases.value : [])]),
     ...(options.only.length > 0 ? { only: only! } : {}),
-    reset: reset!,
+    reset: new Set(reset.ok ? reset.value : []),
+    declared: new Set(all.nodes.keys()),
     saveCaches: () =>
       saveCaches(invocation.io.stderr, [
         { what: 'the source digests', save: () => sources.save() },

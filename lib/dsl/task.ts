@@ -23,6 +23,19 @@ export type RunPolicy = (typeof runPolicies)[number];
 /** The answer of a drift probe: `true` when the real resource matches, otherwise what differs. */
 export type CheckResult = true | { readonly drift: string };
 
+/**
+ * What the environment's state says was deployed: the instances with a stamp, for tasks that take down
+ * what the configuration no longer declares (a removed cluster's decommission).
+ */
+export interface DeployedState {
+  /** The inputs of every stamped instance of a task (by its definition or qualified name). */
+  stampedInputs(task: { readonly name: string } | string): Readonly<Record<string, unknown>>[];
+  /** Every stamped instance id. */
+  stamped(): readonly TaskId[];
+  /** A configuration value a stamp kept (short values only; see lib/stamps/config-reads.ts), by its path. */
+  keptValue(id: TaskId, path: readonly string[]): unknown;
+}
+
 /** A dependency: a task instance, or a thunk returning one for forward references. */
 export type Dependency = TaskInstance | (() => TaskInstance);
 
@@ -47,7 +60,18 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
    * the environment's graph (--list, --graph, targets), and an instance bound with other inputs is refused
    * before anything runs, with the valid ones named.
    */
-  readonly instances?: (config: Config) => readonly InputArguments<Schemas>[];
+  readonly instances?: (config: Config, deployed: DeployedState) => readonly InputArguments<Schemas>[];
+  /**
+   * What this task retires once it succeeds: the stamped instances it takes down (a decommissioned
+   * cluster's), whose stamps are then forgotten. Decided when the graph is built.
+   */
+  readonly retires?: (inputs: InputValues<Schemas>, config: Config, deployed: DeployedState) => readonly TaskId[];
+  /**
+   * A task that destroys what was deployed: `always` (a decommission), or `removed` when its run reason
+   * names entries the configuration no longer declares (a worker taken out). A run that would do so asks
+   * first, unless --yes; without a terminal it stops with exit 2.
+   */
+  readonly destroys?: 'always' | 'removed';
   /**
    * Files and globs (relative to the project root) whose contents decide the result. A plain path must
    * exist unless written `{ path, optional: true }` (an image that only some environments use).
@@ -210,9 +234,10 @@ function checkOptions(spec: Readonly<Record<string, unknown>>): { readonly messa
   if (spec.policy !== undefined && !(runPolicies as readonly unknown[]).includes(spec.policy)) {
     return { message: `policy ${JSON.stringify(spec.policy)} is not known`, hint: `use one of ${runPolicies.join(', ')}` };
   }
-  for (const key of ['run', 'check', 'skipWhen', 'instances'] as const) {
+  for (const key of ['run', 'check', 'skipWhen', 'instances', 'retires'] as const) {
     if (spec[key] !== undefined && typeof spec[key] !== 'function') return { message: `${key} is ${typeof spec[key]}, not a function`, hint: `give ${key} a function: ${key}: async (context) => { ... }` };
   }
+  if (spec.destroys !== undefined && spec.destroys !== 'always' && spec.destroys !== 'removed') return { message: `destroys ${JSON.stringify(spec.destroys)} is not known`, hint: "use 'always' or 'removed'" };
   if (spec.pool !== undefined && (typeof spec.pool !== 'string' || spec.pool === '')) return { message: 'pool is not a name', hint: "name a pool declared in deploy.ts, e.g. pool: 'proxmox-api'" };
   return undefined;
 }

@@ -3,6 +3,7 @@ import { topologicalGenerations } from 'graphology-dag';
 import type { SourceLocation, TaskId } from '../dsl/ids.js';
 import {
   TaskDefinitionError,
+  type DeployedState,
   resolveDependency,
   type AnyTaskDefinition,
   type Dependency,
@@ -21,6 +22,8 @@ export interface TaskNode {
   readonly dependencies: readonly TaskId[];
   /** Those of them declared with `after`: ordering only, left out of the fingerprint. */
   readonly orderOnly?: ReadonlySet<TaskId>;
+  /** Stamped instances this one takes down (`retires`): their stamps are forgotten once it succeeds. */
+  readonly retires?: readonly TaskId[];
 }
 
 /**
@@ -50,6 +53,9 @@ function checkCatalog(catalog: unknown): string | undefined {
   return `holds ${entry === null ? 'null' : typeof entry === 'object' ? 'an object that is not a task' : typeof entry === 'function' ? 'a function (a thunk? only deps take those)' : typeof entry} at index ${index}`;
 }
 
+/** The state of an environment nothing was deployed to (and of graphs built without one). */
+export const nothingDeployed: DeployedState = { stampedInputs: () => [], stamped: () => [], keptValue: () => undefined };
+
 function isInstance(entry: CatalogEntry): entry is TaskInstance {
   return 'id' in entry && 'inputs' in entry;
 }
@@ -58,7 +64,7 @@ function isInstance(entry: CatalogEntry): entry is TaskInstance {
  * Builds the graph of everything reachable from the catalog for an environment's configuration (what
  * `deps` and `instances` functions read), and validates it before anything runs.
  */
-export function buildGraph(catalog: readonly CatalogEntry[], config?: unknown): Result<TaskGraph, ConfigurationFailure> {
+export function buildGraph(catalog: readonly CatalogEntry[], config?: unknown, deployed: DeployedState = nothingDeployed): Result<TaskGraph, ConfigurationFailure> {
   const definitions = new Map<string, AnyTaskDefinition>();
   const nodes = new Map<TaskId, TaskNode>();
   const pending: TaskInstance[] = [];
@@ -81,7 +87,7 @@ export function buildGraph(catalog: readonly CatalogEntry[], config?: unknown): 
     if (duplicate) return fail(duplicate);
     if (isInstance(entry)) roots.push(entry);
   }
-  const declaredInstances = environmentInstances(definitions, config);
+  const declaredInstances = environmentInstances(definitions, config, deployed);
   if (!declaredInstances.ok) return declaredInstances;
   for (const instances of declaredInstances.value.values()) roots.push(...instances);
   pending.push(...roots);
@@ -99,7 +105,9 @@ export function buildGraph(catalog: readonly CatalogEntry[], config?: unknown): 
     if (!after.ok) return after;
     const ids = [...new Set(dependencies.value.map((dependency) => dependency.id))];
     const orderOnly = new Set(after.value.map((dependency) => dependency.id).filter((id) => !ids.includes(id)));
-    nodes.set(instance.id, { instance, dependencies: [...ids, ...orderOnly], ...(orderOnly.size > 0 ? { orderOnly } : {}) });
+    const retires = retiredBy(instance, config, deployed);
+    if (!retires.ok) return retires;
+    nodes.set(instance.id, { instance, dependencies: [...ids, ...orderOnly], ...(orderOnly.size > 0 ? { orderOnly } : {}), ...(retires.value.length > 0 ? { retires: retires.value } : {}) });
     pending.push(...[...dependencies.value, ...after.value].filter((dependency) => !nodes.has(dependency.id)));
   }
 
@@ -121,13 +129,13 @@ export function buildGraph(catalog: readonly CatalogEntry[], config?: unknown): 
 }
 
 /** The instances each parameterised task of the catalog declares for this environment (`instances`). */
-function environmentInstances(definitions: ReadonlyMap<string, AnyTaskDefinition>, config: unknown): Result<Map<AnyTaskDefinition, TaskInstance[]>, ConfigurationFailure> {
+function environmentInstances(definitions: ReadonlyMap<string, AnyTaskDefinition>, config: unknown, deployed: DeployedState): Result<Map<AnyTaskDefinition, TaskInstance[]>, ConfigurationFailure> {
   const found = new Map<AnyTaskDefinition, TaskInstance[]>();
   for (const definition of definitions.values()) {
     const instancesOf = definition.spec.instances;
     if (!instancesOf) continue;
     try {
-      found.set(definition, instancesOf(config).map((inputs: Record<string, unknown>) => definition.with(inputs)));
+      found.set(definition, instancesOf(config, deployed).map((inputs: Record<string, unknown>) => definition.with(inputs)));
     } catch (error) {
       if (error instanceof TaskDefinitionError) return fail({ reason: 'invalid-definition', message: error.message, location: definition.definedAt, hint: error.hint });
       const message = error instanceof Error ? error.message : String(error);
@@ -149,6 +157,15 @@ function checkDeclared(instance: TaskInstance, declared: ReadonlyMap<AnyTaskDefi
     location: instance.boundAt,
     hint: ids.length === 0 ? 'this environment declares none' : `${suggestion ? `did you mean '${suggestion}'? ` : ''}its instances: ${ids.join(', ')}`,
   };
+}
+
+function retiredBy(instance: TaskInstance, config: unknown, deployed: DeployedState): Result<readonly TaskId[], ConfigurationFailure> {
+  try {
+    return ok(instance.definition.spec.retires?.(instance.inputs, config, deployed) ?? []);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return fail({ reason: 'invalid-definition', message: `computing what task '${instance.id}' retires threw: ${message}`, location: instance.definition.definedAt, hint: 'fix the retires function of this task' });
+  }
 }
 
 function resolveDependencies(instance: TaskInstance, config: unknown, key: 'deps' | 'after'): Result<TaskInstance[], ConfigurationFailure> {

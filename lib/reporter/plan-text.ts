@@ -1,5 +1,6 @@
 import type { TaskId } from '../dsl/ids.js';
 import type { PlannedCommands } from '../scheduler/plan-commands.js';
+import { describeDestructions, type Destruction } from '../scheduler/destruction.js';
 import type { PlannedTask } from '../scheduler/plan-run.js';
 import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.js';
 import { renderFailure } from './render-failure.js';
@@ -8,7 +9,7 @@ import { renderFailure } from './render-failure.js';
  * `--dry-run`: the plan in order, each task with its level, what would happen and why, and the commands it
  * would run. Text from the engine is redacted already; `redact` covers what this adds around it.
  */
-export function formatPlan(environment: string, plan: readonly PlannedTask[], commands: ReadonlyMap<TaskId, PlannedCommands>): string {
+export function formatPlan(environment: string, plan: readonly PlannedTask[], commands: ReadonlyMap<TaskId, PlannedCommands>, destroyed: readonly Destruction[] = []): string {
   const toRun = plan.filter((step) => step.action === 'run').length;
   const lines = [`plan for ${environment}: ${toRun} of ${plan.length} tasks would run`];
   const width = Math.max(...plan.map((step) => step.task.length));
@@ -18,6 +19,7 @@ export function formatPlan(environment: string, plan: readonly PlannedTask[], co
     for (const command of planned?.commands ?? []) lines.push(`        $ ${command}`);
     if (planned?.notWalked) lines.push(`        (commands not listed: ${withoutTaskName(step.task, renderFailure(planned.notWalked))})`);
   }
+  if (destroyed.length > 0) lines.push(`this run would destroy: ${describeDestructions(destroyed)} (a run asks first, unless --yes)`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -50,7 +50,9 @@ export function renderFailure(failure: Failure): string {
     case 'invalid-catalog':
       return `the catalog deploy.ts passes to runCli ${failure.detail}: pass an array of the tasks (or their instances) to deploy, e.g. export const catalog = [osdc, osms]`;
     case 'not-confirmed':
-      return `${failure.option} needs confirmation: answer y, or pass --yes`;
+      return failure.destroys
+        ? `this run destroys what the environment no longer declares (${failure.destroys}): it needs confirmation: answer y, or pass --yes`
+        : `${failure.option} needs confirmation: answer y, or pass --yes`;
     case 'no-run-recorded':
       return `no run has been recorded for this environment yet: run a target first (environment ${failure.environment})`;
     case 'escaped-exception':

@@ -7,14 +7,37 @@ import type { StateStore } from '../state/state-store.js';
 
 export interface StatusRow {
   readonly task: string;
-  readonly state: 'done' | 'stale' | 'pending' | 'failed' | 'interrupted' | 'error';
+  readonly state: 'done' | 'stale' | 'pending' | 'failed' | 'interrupted' | 'error' | 'orphaned';
   readonly detail: string;
   readonly lastRun: string | null;
   readonly durationMs: number | null;
 }
 
-/** `--status`: each task's state (done, stale and why, pending, failed), when it last ran and how long it took. */
-export function statusRows(plan: readonly PlannedTask[], store: StateStore): StatusRow[] {
+/** A stamp of a task the environment no longer has (its cluster or node was taken out), and what takes it down. */
+export interface Orphan {
+  readonly task: string;
+  readonly retiredBy?: string;
+}
+
+/**
+ * `--status`: each task's state (done, stale and why, pending, failed), when it last ran and how long it
+ * took; then the stamps of tasks the environment no longer declares, with the command that takes them down.
+ */
+export function statusRows(plan: readonly PlannedTask[], store: StateStore, orphans: readonly Orphan[] = []): StatusRow[] {
+  const orphaned = orphans.map((orphan): StatusRow => {
+    const last = store.record(orphan.task as never)?.last;
+    return {
+      task: orphan.task,
+      state: 'orphaned',
+      detail: orphan.retiredBy ? `not declared any more: \`tsx deploy.ts ${orphan.retiredBy}\` takes it down` : 'not declared any more: --reset forgets it (what it made is left as it is)',
+      lastRun: last?.startedAt ?? null,
+      durationMs: last?.durationMs ?? null,
+    };
+  });
+  return [...plannedRows(plan, store), ...orphaned];
+}
+
+function plannedRows(plan: readonly PlannedTask[], store: StateStore): StatusRow[] {
   return plan.map((step) => {
     const record = store.record(step.task);
     const last = record?.last;

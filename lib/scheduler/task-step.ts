@@ -27,6 +27,8 @@ export interface StepContext {
   readonly environment: TaskEnvironment;
   /** The task's expected duration, for the live view's estimate. */
   readonly expectedMs: (id: TaskId) => number;
+  /** The stamped instances a task takes down (its `retires`), forgotten once it succeeds. */
+  readonly retiredBy: (id: TaskId) => readonly TaskId[];
 }
 
 /** How a task's step ended: its record, and its fingerprint when its dependents may go on. */
@@ -113,6 +115,7 @@ function stamp(
   const components = sameReads ? assessment.components : { ...assessment.components, config: configReads };
   const fingerprint = sameReads ? assessment.fingerprint : computeFingerprint(components);
   context.store.markSucceeded(id, { fingerprint, components, finishedAt: new Date().toISOString(), durationMs: elapsed });
+  for (const retired of context.retiredBy(id)) context.store.reset(retired);
   context.emit({ type: 'task-succeeded', task: id, durationMs: elapsed, attempts: run.attempts });
   return { record: { task: id, outcome: 'succeeded', reason: run.reason, attempts: run.attempts, durationMs: elapsed }, fingerprint };
 }

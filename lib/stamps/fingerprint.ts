@@ -1,6 +1,7 @@
 import { canonicalJson } from '../dsl/canonical-json.js';
 import type { Fingerprint, TaskId } from '../dsl/ids.js';
 import type { AnyTaskDefinition, TaskInstance } from '../dsl/task.js';
+import { decodePath } from './config-path.js';
 import { configChange, type ConfigReads } from './config-reads.js';
 import { digestOf, sha256Hex } from './digest.js';
 
@@ -115,8 +116,25 @@ export function diffComponents(recorded: FingerprintComponents, current: Fingerp
   for (const task of changedKeys(recorded.dependencies, current.dependencies)) {
     changes.push({ component: 'dependency', task: task as TaskId });
   }
-  for (const path of changedKeys(recorded.config, current.config)) changes.push(configChange(path, recorded.config, current.config, config));
+  const configChanges = changedKeys(recorded.config, current.config).map((path) => configChange(path, recorded.config, current.config, config));
+  changes.push(...withoutRemovedEntries(configChanges));
   return changes;
+}
+
+/**
+ * A list that lost entries (`workers changed: 2 -> 1 entries (removes osdc-w2)`) says it once: the reads
+ * of the entries it lost (`workers[1].address`, `workers[1] keys`...) are left out.
+ */
+function withoutRemovedEntries(changes: readonly (Change & { readonly component: 'config' })[]): Change[] {
+  const shrunk = changes.flatMap((change) => {
+    const at = change.path.endsWith('#keys') ? undefined : decodePath(change.path);
+    return at?.at(-1) === 'length' && typeof change.before === 'number' && typeof change.after === 'number' && change.after < change.before ? [{ list: at.slice(0, -1), length: change.after }] : [];
+  });
+  if (shrunk.length === 0) return [...changes];
+  return changes.filter((change) => {
+    const at = decodePath(change.path.replace(/#keys$/, ''));
+    return !shrunk.some(({ list, length }) => at.length > list.length && list.every((key, index) => at[index] === key) && Number(at[list.length]) >= length);
+  });
 }
 
 function changedKeys(recorded: Readonly<Record<string, string>>, current: Readonly<Record<string, string>>): string[] {

@@ -45,6 +45,26 @@ export async function kubectlWait(context: ToolContext, options: KubeOptions & {
   await kubectl(context, options, args);
 }
 
+/** The names of a cluster's nodes, as its API lists them. */
+export async function kubectlNodeNames(context: ToolContext, options: KubeOptions): Promise<string[]> {
+  const result = await kubectl(context, options, ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']);
+  return result.stdout.split(/\s+/).filter((name) => name !== '');
+}
+
+/**
+ * Takes a node out of its cluster: cordoned and drained (daemon sets stay, emptyDir data goes), then its
+ * Node object deleted, as kubespray's remove-node does before the machine goes.
+ */
+export async function kubectlRemoveNode(context: ToolContext, options: KubeOptions & { readonly node: string; readonly timeout: string }): Promise<void> {
+  await kubectl(context, options, ['drain', options.node, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${options.timeout}`]);
+  await kubectl(context, options, ['delete', 'node', options.node, '--ignore-not-found']);
+}
+
+/** `kubectl delete <kind> <name> --ignore-not-found`: gone, whether it was there or not. */
+export async function kubectlDelete(context: ToolContext, options: KubeOptions & { readonly kind: string; readonly name: string }): Promise<void> {
+  await kubectl(context, options, ['delete', options.kind, options.name, '--ignore-not-found']);
+}
+
 /** `kubectl get -o json`, parsed. */
 export async function kubectlGet<Resource = unknown>(context: ToolContext, options: KubeOptions & { readonly resource: string; readonly selector?: string }): Promise<Resource> {
   const args = ['get', options.resource, '-o', 'json'];

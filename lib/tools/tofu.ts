@@ -55,6 +55,13 @@ export async function tofuWorkspace(context: ToolContext, options: TofuOptions &
   if (selected.exitCode !== 0) await tofu(context, base, ['workspace', 'new', '-no-color', options.name]);
 }
 
+/** Deletes a workspace whose resources are gone (after a destroy): `default` is selected first. */
+export async function tofuWorkspaceDelete(context: ToolContext, options: TofuOptions & { readonly name: string }): Promise<void> {
+  const base = withoutWorkspace(options);
+  await tofu(context, base, ['workspace', 'select', '-no-color', 'default']);
+  await tofu(context, base, ['workspace', 'delete', '-no-color', options.name]);
+}
+
 /** `plan -out` with `-detailed-exitcode`: tells whether anything would change. */
 export async function tofuPlan(context: ToolContext, options: TofuOptions & TofuVariables & { readonly out: string; readonly destroy?: boolean }): Promise<{ readonly changed: boolean; readonly planFile: string }> {
   return withVarFile(options, async (varArgs) => {

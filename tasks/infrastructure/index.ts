@@ -1,16 +1,85 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { TaskId } from '../../lib/dsl/ids.js';
+import { instanceId } from '../../lib/dsl/instance-id.js';
+import type { DeployedState } from '../../lib/dsl/task.js';
+import type { ToolContext } from '../../lib/tools/command.js';
+import { kubectlNodeNames, kubectlRemoveNode } from '../../lib/tools/kubernetes.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { tofuApply, tofuInit, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
+import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
-import { clusterInput, clusterOf, everyCluster, proxmoxOf, secretValue, sshTarget, tasks } from '../shared/kit.js';
+import { clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
 /**
+ * OpenTofu plan, then apply of exactly that plan, of one cluster's VMs in the cluster's own workspace:
+ * `nodes` is every VM the cluster has (none takes them all down). Each VM stays on one Proxmox node (its VM
+ * id decides), so that a node added or removed never moves another.
+ */
+export async function applyClusterVms(context: ToolContext & { readonly config: Environment }, cluster: string, nodes: readonly ClusterNode[]): Promise<void> {
+  const { config } = context;
+  const proxmox = proxmoxOf(config);
+  const dir = path.resolve(context.root, terraformDirectory);
+  const network = config.networks.find((entry) => entry.name === 'clusters') ?? config.networks[0];
+  if (!network) throw new Error('environment has no network for the cluster VMs: add one named "clusters" under networks');
+  const vars = {
+    proxmox_endpoint: proxmox.apiUrl.replace(/\/api2\/json$/, ''),
+    proxmox_api_token: `${proxmox.tokenId}=${secretValue(context, proxmox.token)}`,
+    template_vm_id: proxmox.templates.goldenVmId,
+    storage: proxmox.storage.pool,
+    gateway: network.gateway,
+    prefix_length: Number(network.cidr.split('/')[1]),
+    nodes: nodes.map((node) => ({
+      name: node.name,
+      address: node.address,
+      vm_id: node.vmId,
+      cores: node.cores,
+      memory: node.memoryMiB,
+      disk: node.diskGiB,
+      node_name: proxmox.nodes[node.vmId % proxmox.nodes.length]?.name,
+    })),
+  };
+  // State and plans live with the environment's state, one workspace per cluster, never in the repository.
+  const stateDirectory = path.join(context.root, '.cache', 'state', config.name, 'tofu');
+  const options = { dir, workspace: cluster, lockTimeout: '5m' };
+  await tofuInit(context, { dir, backendConfig: { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') } });
+  await tofuWorkspace(context, { dir, name: cluster });
+  const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${cluster}.tfplan`) });
+  if (plan.changed) await tofuApply(context, { ...options, planFile: plan.planFile });
+  else context.log.info('no changes');
+}
+
+/**
+ * Takes out of a running cluster the nodes its API lists that the environment no longer declares: drained
+ * and deleted before their VMs go (kubespray's remove-node). Nothing to do before the cluster is up.
+ */
+async function removeUndeclaredNodes(context: ToolContext & { readonly config: Environment }, cluster: string, declared: readonly ClusterNode[]): Promise<void> {
+  const kubeconfig = kubeconfigPath(context.root, context.config, cluster);
+  if (!existsSync(kubeconfig)) return;
+  const names = new Set(declared.map((node) => node.name));
+  for (const node of (await kubectlNodeNames(context, { kubeconfig })).filter((name) => !names.has(name))) {
+    context.log.info(`${node} is no longer declared in cluster ${cluster}: draining and deleting it`);
+    await kubectlRemoveNode(context, { kubeconfig, node, timeout: '10m' });
+  }
+}
+
+/** The stamps of the node steps of nodes a cluster had (kept in this step's stamp) and no longer declares. */
+function removedNodeSteps(config: Environment, cluster: string, deployed: DeployedState): TaskId[] {
+  const id = instanceId('cluster-vms', { cluster });
+  const declared = new Set([...clusterOf(config, cluster).controlPlane, ...clusterOf(config, cluster).workers].map((node) => node.name));
+  const removed = keptNodeNames(deployed, id, cluster).filter((name) => !declared.has(name));
+  const stamped = new Set(deployed.stamped());
+  return removed.flatMap((node) => ['node-prep', 'node-join'].map((task) => instanceId(task, { node }))).filter((step) => stamped.has(step));
+}
+
+/**
  * The VMs of one cluster (the seed's phase 3): OpenTofu plan, then apply of exactly that plan, in the
  * cluster's own workspace. Where the nodes exist already (`infrastructure: 'existing'`), this checks that
- * every node answers over SSH instead.
+ * every node answers over SSH instead. A worker taken out of the environment is drained and deleted from
+ * its cluster first, then its VM destroyed: the run asks before (`destroys: 'removed'`), unless --yes.
  */
 export const clusterVms = tasks.task({
   name: 'cluster-vms',
@@ -23,6 +92,9 @@ export const clusterVms = tasks.task({
   // Their names resolve before their first boot (cloud-init, time and package mirrors by name); a record
   // added for another cluster changes nothing here, so DNS orders this step without re-running it.
   after: [dns],
+  destroys: 'removed',
+  // A node taken out: its preparation and join are done with once it is out of the cluster.
+  retires: ({ cluster }, config, deployed) => removedNodeSteps(config, cluster, deployed),
   estimate: '5m',
   sources: [`${terraformDirectory}/main.tf`],
   pool: 'proxmox-api',
@@ -30,39 +102,12 @@ export const clusterVms = tasks.task({
   run: async (context) => {
     const { config, inputs } = context;
     const cluster = clusterOf(config, inputs.cluster);
-    const nodes = [...cluster.controlPlane, ...cluster.workers];
+    const nodes = [...cluster.controlPlane, ...cluster.workers].map((node) => ({ ...node }));
+    await removeUndeclaredNodes(context, cluster.name, nodes);
     if (config.infrastructure === 'existing') {
       for (const node of nodes) await sshExec(context, sshTarget(config, context.root, node), ['true'], { timeoutMs: 30_000 });
-      return context.log.info(`${nodes.length} existing nodes of ${inputs.cluster} answer over SSH`);
+      return context.log.info(`the existing nodes of ${cluster.name} answer over SSH: ${nodes.map((node) => node.name).join(', ')}`);
     }
-    const proxmox = proxmoxOf(config);
-    const dir = path.resolve(context.root, terraformDirectory);
-    const network = config.networks.find((entry) => entry.name === 'clusters') ?? config.networks[0];
-    if (!network) throw new Error('environment has no network for the cluster VMs: add one named "clusters" under networks');
-    const vars = {
-      proxmox_endpoint: proxmox.apiUrl.replace(/\/api2\/json$/, ''),
-      proxmox_api_token: `${proxmox.tokenId}=${secretValue(context, proxmox.token)}`,
-      template_vm_id: proxmox.templates.goldenVmId,
-      storage: proxmox.storage.pool,
-      gateway: network.gateway,
-      prefix_length: Number(network.cidr.split('/')[1]),
-      nodes: nodes.map((node, index) => ({
-        name: node.name,
-        address: node.address,
-        vm_id: node.vmId,
-        cores: node.cores,
-        memory: node.memoryMiB,
-        disk: node.diskGiB,
-        node_name: proxmox.nodes[index % proxmox.nodes.length]!.name,
-      })),
-    };
-    // State and plans live with the environment's state, one workspace per cluster, never in the repository.
-    const stateDirectory = path.join(context.root, '.cache', 'state', config.name, 'tofu');
-    const options = { dir, workspace: inputs.cluster, lockTimeout: '5m' };
-    await tofuInit(context, { dir, backendConfig: { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') } });
-    await tofuWorkspace(context, { dir, name: inputs.cluster });
-    const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${inputs.cluster}.tfplan`) });
-    if (plan.changed) await tofuApply(context, { ...options, planFile: plan.planFile });
-    else context.log.info('no changes');
+    await applyClusterVms(context, cluster.name, nodes);
   },
 });

@@ -7,16 +7,13 @@ import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
 import { hostname } from '../../environments/schema.js';
-import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterTokenPath, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
 
-/** The admin kubeconfig of a cluster, kept under .cache (0600). */
-export function kubeconfigPath(root: string, config: Environment, cluster: string): string {
-  return path.join(root, '.cache', 'state', config.name, 'kubeconfig', `${cluster}.yaml`);
-}
+export { kubeconfigPath };
 
 /** A cluster join token, generated once per cluster and kept (0600) so re-runs join the same cluster. */
 function clusterToken(root: string, config: Environment, cluster: string): string {
-  const file = path.join(root, '.cache', 'state', config.name, 'tokens', cluster);
+  const file = clusterTokenPath(root, config, cluster);
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { defineTasks } from '../../lib/dsl/define-tasks.js';
+import type { TaskId } from '../../lib/dsl/ids.js';
+import type { DeployedState } from '../../lib/dsl/task.js';
 import { runPlaybook, type PlaybookOptions, type PlaybookResult } from '../../lib/tools/ansible.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
@@ -152,6 +154,32 @@ export function playbook(
     ...(config.ssh.privateKey ? { privateKey: path.resolve(root, config.ssh.privateKey) } : {}),
     ...options,
   });
+}
+
+/** The admin kubeconfig of a cluster, kept under .cache (0600). */
+export function kubeconfigPath(root: string, config: Environment, cluster: string): string {
+  return path.join(root, '.cache', 'state', config.name, 'kubeconfig', `${cluster}.yaml`);
+}
+
+/** Where a cluster's join token is kept (0600), so that re-runs join the same cluster. */
+export function clusterTokenPath(root: string, config: Environment, cluster: string): string {
+  return path.join(root, '.cache', 'state', config.name, 'tokens', cluster);
+}
+
+/**
+ * The nodes a stamped per-cluster step last saw in a cluster (kept in its stamp), by name: what was
+ * deployed, also when the environment no longer declares it.
+ */
+export function keptNodeNames(deployed: DeployedState, id: TaskId, cluster: string): string[] {
+  const names: string[] = [];
+  for (const part of ['controlPlane', 'workers'] as const) {
+    for (let index = 0; ; index++) {
+      const name = deployed.keptValue(id, ['clusters', cluster, part, String(index), 'name']);
+      if (typeof name !== 'string') break;
+      names.push(name);
+    }
+  }
+  return names;
 }
 
 /** A secret's value for a task body, marked secret so it is redacted everywhere. */

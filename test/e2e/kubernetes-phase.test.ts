@@ -1,7 +1,7 @@
 // The seed's phase 4 (kubeadm init and join, then Cilium) for one cluster, run for real with Ansible over
 // SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -84,7 +84,7 @@ test.after(async (context) => {
 const localLog = (context: Context) => path.join(context.directory, 'fake-kubernetes.log');
 /** The osdc cluster's own steps, from node preparation to the joins (the rest of the site is not here). */
 const clusterSteps = (workers: readonly string[]) =>
-  ['osdc-cp1', ...workers].map((node) => `node-prep[node=${node}]`).concat('kubernetes[cluster=osdc]', ...workers.map((node) => `node-join[node=${node}]`)).join(',');
+  ['cluster-vms[cluster=osdc]', ...['osdc-cp1', ...workers].map((node) => `node-prep[node=${node}]`), 'kubernetes[cluster=osdc]', ...workers.map((node) => `node-join[node=${node}]`)].join(',');
 const cli = (context: Context, args: readonly string[], only = clusterSteps(['osdc-w1'])) =>
   runDeploy(context.directory, ['--env', 'k8s-lab', '--only', only, ...args], { PATH: `${fakes}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: localLog(context) });
 
@@ -121,13 +121,14 @@ test('scale out: a worker added is prepared and joins alone; the other nodes are
   const plan = await cli(context, ['--dry-run'], clusterSteps(['osdc-w1', 'osdc-w2']));
   assert.is(plan.code, 0, plan.stdout + plan.stderr);
   // The plan says so: the new node's two steps run, every other node's are up to date.
-  assert.match(plan.stdout, /plan for k8s-lab: 2 of \d+ tasks would run/, plan.stdout);
+  assert.match(plan.stdout, /plan for k8s-lab: 3 of \d+ tasks would run/, plan.stdout);
+  assert.match(plan.stdout, /cluster-vms\[cluster=osdc\]\s+run\s+config clusters\.osdc\.workers changed: 1 -> 2 entries \(adds osdc-w2\)/);
   assert.match(plan.stdout, /node-prep\[node=osdc-w2\]\s+run\s+no stamp\n[\s\S]*node-join\[node=osdc-w1\]\s+skip\s+up to date\n[\s\S]*node-join\[node=osdc-w2\]\s+run\s+no stamp/);
   assert.match(plan.stdout, /kubernetes\[cluster=osdc\]\s+skip\s+up to date/);
   const run = await cli(context, [], clusterSteps(['osdc-w1', 'osdc-w2']));
   assert.is(run.code, 0, run.stdout + run.stderr);
   const ran = [...run.stdout.matchAll(/^\[(.+?)\] run: /gm)].map((match) => match[1]).sort();
-  assert.equal(ran, ['node-join[node=osdc-w2]', 'node-prep[node=osdc-w2]'], run.stdout);
+  assert.equal(ran, ['cluster-vms[cluster=osdc]', 'node-join[node=osdc-w2]', 'node-prep[node=osdc-w2]'], run.stdout);
   // The new worker ran preparation (its sysctl file) and kubeadm join; the old worker nothing; the first
   // control-plane node only made the new worker's token.
   assert.match(readFileSync(path.join(spare.directory, 'etc', 'sysctl.d', '90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
@@ -138,6 +139,39 @@ test('scale out: a worker added is prepared and joins alone; the other nodes are
   const after = await cli(context, ['--dry-run'], 'platform-services[cluster=osdc]');
   assert.match(after.stdout, /plan for k8s-lab: 0 of \d+ tasks would run/, after.stdout);
   assert.match(after.stdout, /platform-services\[cluster=osdc\]\s+skip\s+up to date/);
+}));
+
+test('scale in: a worker taken out is drained and deleted from its cluster after confirmation; its steps are forgotten', withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const spare = host(context, 'osdc-w2');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }`, ''));
+  // What the cluster's API lists: the worker is still in it.
+  writeFileSync(`${localLog(context)}.nodes`, 'osdc-cp1 osdc-w1 osdc-w2');
+  writeFileSync(localLog(context), '');
+  const plan = await cli(context, ['--dry-run']);
+  assert.is(plan.code, 0, plan.stdout + plan.stderr);
+  assert.match(plan.stdout, /cluster-vms\[cluster=osdc\]\s+run\s+config clusters\.osdc\.workers changed: 2 -> 1 entries \(removes osdc-w2\)/, plan.stdout);
+  assert.match(plan.stdout, 'this run would destroy: cluster-vms[cluster=osdc] removes osdc-w2 (a run asks first, unless --yes)');
+  // No terminal, no --yes: refused before anything runs, state untouched.
+  const stateText = () => ['state.json', 'state.journal'].map((name) => path.join(context.directory, '.cache', 'state', 'k8s-lab', name)).map((file) => (existsSync(file) ? readFileSync(file, 'utf8') : '')).join('\n');
+  const before = stateText();
+  const refused = await cli(context, []);
+  assert.equal({ code: refused.code, stderr: refused.stderr.trim() }, { code: 2, stderr: 'error: this run destroys what the environment no longer declares (cluster-vms[cluster=osdc] removes osdc-w2): it needs confirmation: answer y, or pass --yes' });
+  assert.is(stateText(), before);
+  assert.is(readFileSync(localLog(context), 'utf8'), '', 'nothing ran');
+
+  const removed = await cli(context, ['--yes']);
+  assert.is(removed.code, 0, removed.stdout + removed.stderr);
+  const calls = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version'));
+  const kubeconfig = `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`;
+  assert.equal(calls, [
+    `kubectl ${kubeconfig} get nodes -o jsonpath={.items[*].metadata.name}`,
+    `kubectl ${kubeconfig} drain osdc-w2 --ignore-daemonsets --delete-emptydir-data --timeout=10m`,
+    `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
+  ]);
+  // The removed node's steps are retired with it: nothing orphaned, nothing left to re-run.
+  const status = await runDeploy(context.directory, ['--env', 'k8s-lab', '--status']);
+  assert.not.match(status.stdout, 'osdc-w2', status.stdout);
 }));
 
 test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
@@ -182,6 +216,37 @@ test('platform services: one Helm release each, every chart at the version the e
   const pinned = upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));
   assert.equal(pinned, ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
   for (const line of upgrades) assert.match(line, `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`);
+}));
+
+test('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.slice(0, text.indexOf('    osdc: {')) + text.slice(text.indexOf('  },\n  dns:')));
+  assert.not.match(readFileSync(file, 'utf8'), 'osdc: {');
+  const state = path.join(context.directory, '.cache', 'state', 'k8s-lab');
+  writeFileSync(path.join(state, 'kubeconfig', 'mcm.yaml'), 'apiVersion: v1\n', { mode: 0o600 });
+  writeFileSync(localLog(context), '');
+
+  const status = await runDeploy(context.directory, ['--env', 'k8s-lab', '--status']);
+  assert.is(status.code, 0, status.stderr);
+  assert.match(status.stdout, /kubernetes\[cluster=osdc\] +orphaned .*not declared any more: `tsx deploy\.ts decommission\[cluster=osdc\]` takes it down/);
+  assert.match(status.stdout, /node-prep\[node=osdc-w1\] +orphaned .*decommission\[cluster=osdc\]/);
+
+  const only = 'decommission[cluster=osdc]';
+  const refused = await cli(context, [], only);
+  assert.is(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, 'this run destroys what the environment no longer declares (decommission[cluster=osdc])');
+  assert.ok(existsSync(path.join(state, 'kubeconfig', 'osdc.yaml')), 'nothing was taken down');
+
+  const done = await cli(context, ['--yes'], only);
+  assert.is(done.code, 0, done.stdout + done.stderr);
+  assert.match(readFileSync(localLog(context), 'utf8'), /kubectl --kubeconfig=\S+mcm\.yaml --namespace=openspace-clusters delete secret osdc-kubeconfig --ignore-not-found/);
+  assert.not.ok(existsSync(path.join(state, 'kubeconfig', 'osdc.yaml')), 'the kubeconfig is gone');
+  const after = await runDeploy(context.directory, ['--env', 'k8s-lab', '--status']);
+  assert.not.match(after.stdout, 'orphaned', after.stdout);
+  assert.not.match(after.stdout, /\[cluster=osdc\]|\[name=osdc\]|\[node=osdc-/, after.stdout);
+  const list = await runDeploy(context.directory, ['--env', 'k8s-lab', '--list']);
+  assert.not.match(list.stdout, 'decommission[cluster=osdc]', 'nothing left to decommission');
 }));
 
 test.run();

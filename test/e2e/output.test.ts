@@ -232,7 +232,7 @@ test('--list groups tasks by namespace and shows instances', withTimeout(60_000,
   const list = await project.run(['--list']);
   assert.is(list.code, 0);
   assert.match(list.stdout, /node-prep\n  node-prep:copy-ssh-key\s+Copy the SSH key to every host/);
-  assert.match(list.stdout, /deploy-cluster\s+Deploy one cluster\n    deploy-cluster\[cluster=osdc\]/);
+  assert.match(list.stdout, /deploy-cluster\[cluster\]\s+Deploy one cluster\n    deploy-cluster\[cluster=osdc\]/);
 })));
 
 test('a value a task marks secret is redacted from output, logs and records', withTimeout(60_000, () => withProject('basic', async (project) => {

@@ -5,6 +5,7 @@ import { defineTasks, task } from '../../lib/dsl/define-tasks.js';
 import type { TaskInstance } from '../../lib/dsl/task.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import { parseCommandLine } from '../../lib/cli/parse-args.js';
+import { instanceId, parseInstanceId } from '../../lib/dsl/instance-id.js';
 import { buildGraph, resolvePhase, resolveTarget, selectSubgraph } from '../../lib/graph/build-graph.js';
 
 test('generations put every task after its dependencies; instances are separate nodes', () => {
@@ -42,6 +43,17 @@ test('deps and instances come from the environment: a graph per site, instances 
   assert.is(refused.error.message, "prep[cluster=osdc-c] is not an instance of task 'prep' in this environment");
   assert.is(refused.error.hint, "did you mean 'prep[cluster=osdc-b]'? its instances: prep[cluster=mcm], prep[cluster=osdc-b]");
   assert.match(refused.error.location.file, 'graph.test.ts');
+});
+
+test('an instance id reads back as its task and inputs; an id it cannot have written is refused', () => {
+  for (const inputs of [{}, { cluster: 'osdc-b' }, { node: 'osdc-a-w1', replicas: 3, debug: true }, { spec: { a: [1, 2] } }, { version: '1.30' }]) {
+    const id = instanceId('task', inputs);
+    assert.equal(parseInstanceId(id), { name: 'task', inputs }, id);
+  }
+  assert.is(parseInstanceId('task[cluster]'), undefined);
+  assert.is(parseInstanceId('task[a=1,b'), undefined);
+  // A string that reads as a number is written bare by instanceId: reading it back gives the number, whose id differs.
+  assert.is(parseInstanceId('task[a=b,c=d,e]'), undefined);
 });
 
 test("'after' orders without joining the fingerprint: an edge, not an input", () => {

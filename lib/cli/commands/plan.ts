@@ -1,7 +1,8 @@
 import type { TaskId } from '../../dsl/ids.js';
 import { ExitCode, type ThrownError } from '../../failures.js';
+import { destructions } from '../../scheduler/destruction.js';
 import { formatPlan } from '../../reporter/plan-text.js';
-import { formatStatusTable, statusRows } from '../../reporter/status-table.js';
+import { formatStatusTable, statusRows, type Orphan } from '../../reporter/status-table.js';
 import { planCommands, type PlannedCommands } from '../../scheduler/plan-commands.js';
 import { planRun, type PlannedTask } from '../../scheduler/plan-run.js';
 import { closeRunResources } from '../../tools/run-resources.js';
@@ -12,10 +13,20 @@ import { report, type Invocation, type Session } from '../session.js';
 export async function showStatus(invocation: Invocation, session: Session): Promise<number> {
   const plan = await planRun(session);
   await session.saveCaches();
-  const rows = statusRows(plan, session.store);
+  const rows = statusRows(plan, session.store, orphans(session));
   // The state holds redacted text already; the table is redacted again for what this run's secrets are.
   invocation.io.stdout.write(session.redactor.redact(invocation.options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows)));
   return ExitCode.success;
+}
+
+/** Stamps of tasks the environment's graph no longer has, each with the task that retires it, if any. */
+function orphans(session: Session): Orphan[] {
+  const retiredBy = new Map<string, string>();
+  for (const [id, node] of session.graph.nodes) for (const retired of node.retires ?? []) retiredBy.set(retired, id);
+  return [...session.store.records()]
+    .filter(([id, record]) => record.stamp !== undefined && !session.declared.has(id))
+    .map(([id]) => ({ task: id, ...(retiredBy.has(id) ? { retiredBy: retiredBy.get(id)! } : {}) }))
+    .sort((a, b) => a.task.localeCompare(b.task));
 }
 
 /**
@@ -33,7 +44,7 @@ export async function showPlan(invocation: Invocation, session: Session): Promis
     const steps = plan.map((step) => ({ ...step, ...(commands.value.get(step.task) ?? {}) }));
     invocation.io.stdout.write(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`);
   } else {
-    invocation.io.stdout.write(redactor.redact(formatPlan(session.environmentName, plan, commands.value)));
+    invocation.io.stdout.write(redactor.redact(formatPlan(session.environmentName, plan, commands.value, destructions(session.graph, plan))));
   }
   return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
 }

@@ -1,4 +1,4 @@
-import readline from 'node:readline/promises';
+import { confirm } from '../confirm.js';
 import { ExitCode } from '../../failures.js';
 import { moveStateAside } from '../../state/json-state-store.js';
 import { isPathError, unusablePath } from '../../state/prepare-directory.js';
@@ -40,14 +40,4 @@ export async function resetState(invocation: Invocation): Promise<number> {
     io.stdout.write(`reset every stamp of ${name}${moved.length > 0 ? `; the old state is kept as ${moved.join(', ')}` : ''}\n`);
     return ExitCode.success;
   });
-}
-
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const prompt = readline.createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim());
-  } finally {
-    prompt.close();
-  }
 }

@@ -3,6 +3,9 @@ import { RecordedGroups } from '../../process/recorded-groups.js';
 import { LogFiles } from '../../reporter/log-files.js';
 import { fanOut } from '../../reporter/reporter.js';
 import { runGraph, type RunHandle } from '../../scheduler/run-graph.js';
+import { describeDestructions, destructions, mayDestroy } from '../../scheduler/destruction.js';
+import { planRun } from '../../scheduler/plan-run.js';
+import { confirm } from '../confirm.js';
 import type { RunRecord } from '../../state/run-record.js';
 import { removeStaleScratchDirectories } from '../../state/scratch-directory.js';
 import { closeRunResources } from '../../tools/run-resources.js';
@@ -20,10 +23,26 @@ import { report, type Invocation, type Session } from '../session.js';
  */
 export const defaultConcurrency = 10;
 
-/** Runs the targets under the run lock; exit 0, 1 (a task failed), or 130 (interrupted). */
+/**
+ * A run that would destroy what was deployed (a decommission, a worker taken out) is confirmed first: a
+ * terminal's y, or --yes; without either it stops before anything runs, exit 2. Planned only when a task
+ * of the run may destroy.
+ */
+async function confirmDestruction(invocation: Invocation, session: Session): Promise<number | undefined> {
+  if (invocation.options.yes || !mayDestroy(session.graph)) return undefined;
+  const found = destructions(session.graph, await planRun(session));
+  if (found.length === 0) return undefined;
+  const destroys = describeDestructions(found);
+  if (await confirm(`this run destroys what the environment no longer declares: ${destroys}. Go on?`)) return undefined;
+  return report(invocation, { reason: 'not-confirmed', option: '--yes', destroys }, ExitCode.usage);
+}
+
+/** Runs the targets under the run lock; exit 0, 1 (a task failed), or 130 (interrupted); 2 when not confirmed. */
 export function runTargets(invocation: Invocation, session: Session): Promise<number> {
   return withRunLock(invocation, session, session.store, async () => {
     const { options, io } = invocation;
+    const refused = await confirmDestruction(invocation, session);
+    if (refused !== undefined) return refused;
     // Scratch files (inventories, variables that may hold secrets) of runs killed before they could remove theirs.
     removeStaleScratchDirectories();
     if (options.only.length > 0) io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);

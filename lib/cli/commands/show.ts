@@ -15,7 +15,7 @@ import { formatVersions } from '../show-versions.js';
 export async function showList(invocation: Invocation): Promise<number> {
   const config = await environmentConfiguration(invocation);
   if (!config.ok) return report(invocation, config.error, ExitCode.usage);
-  const graphs = selectGraph({ ...invocation, options: { ...invocation.options, targets: [] } }, config.value);
+  const graphs = selectGraph({ ...invocation, options: { ...invocation.options, targets: [] } }, config.value.config, config.value.deployed);
   if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
   invocation.io.stdout.write(formatTaskList(graphs.value.all));
   return ExitCode.success;
@@ -25,7 +25,7 @@ export async function showList(invocation: Invocation): Promise<number> {
 export async function showGraph(invocation: Invocation): Promise<number> {
   const config = await environmentConfiguration(invocation);
   if (!config.ok) return report(invocation, config.error, ExitCode.usage);
-  const graphs = selectGraph(invocation, config.value);
+  const graphs = selectGraph(invocation, config.value.config, config.value.deployed);
   if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
   invocation.io.stdout.write(formatGraph(graphs.value.selected, invocation.options.format));
   return ExitCode.success;
