@@ -249,7 +249,7 @@ function measureExampleProject(): void {
 async function measureCatalog(): Promise<void> {
   const { catalogMakespan, exampleSite } = await import('./catalog-makespan.js');
   const result = catalogMakespan();
-  print(`\nthe example's proxmox-k8s (${result.tasks} tasks) from the tasks' estimates, default concurrency and pools: makespan ${result.makespanMinutes.toFixed(1)} min, critical path ${result.criticalPathMinutes.toFixed(1)} min, the seeds' sequential total ${result.sequentialMinutes.toFixed(1)} min`);
+  print(`\nthe example's proxmox-k8s (${result.tasks} tasks) from the tasks' estimates, default concurrency and pools: makespan ${result.makespanMinutes.toFixed(1)} min, critical path ${result.criticalPathMinutes.toFixed(1)} min, all estimates one after another ${result.sequentialMinutes.toFixed(1)} min`);
   print(`  critical path: ${result.criticalPath.join(' -> ')}`);
   // The fan-out: the same site with one data cluster fewer. A second data cluster should cost less than its own chain.
   const oneDataCluster = catalogMakespan('proxmox-k8s', undefined, exampleSite(['osdc-b']));

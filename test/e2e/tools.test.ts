@@ -10,7 +10,7 @@ import { helmTemplate, helmUpgradeInstall, kubectlApply, kubectlGet, kubectlRoll
 import { runCommand } from '../../lib/tools/command.js';
 import { runMake } from '../../lib/tools/make.js';
 import { packerBuild, packerValidate, parseMachineLine, supportsInit, type PackerArtifact } from '../../lib/tools/packer.js';
-import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuWorkspace, type TofuOutput } from '../../lib/tools/tofu.js';
+import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuWorkspace, tofuWorkspaceDelete, type TofuOutput } from '../../lib/tools/tofu.js';
 import { processesMatching, repositoryRoot, withTimeout } from '../helpers/project.js';
 import { failureOf, runBody } from '../helpers/run-body.js';
 
@@ -91,6 +91,7 @@ test('terraform (for tofu): plan reports changes, apply, then plan reports none;
   let first = { changed: false };
   let second = { changed: true };
   let outputs: Record<string, TofuOutput> = {};
+  let inWorkspace = false;
   const run = await runBody(async (context) => {
     await tofuInit(context, { dir });
     await tofuWorkspace(context, { dir, name: 'lab' });
@@ -99,6 +100,11 @@ test('terraform (for tofu): plan reports changes, apply, then plan reports none;
     second = await tofuPlan(context, { dir, workspace: 'lab', out: planFile, vars });
     outputs = await tofuOutput(context, { dir, workspace: 'lab' });
     context.log.info(`token is ${outputs.token!.value as string}`);
+    inWorkspace = existsSync(path.join(dir, 'terraform.tfstate.d', 'lab', 'terraform.tfstate'));
+    // A decommission: everything destroyed, then the workspace itself deleted.
+    const destroy = await tofuPlan(context, { dir, workspace: 'lab', out: planFile, vars, destroy: true });
+    if (destroy.changed) await tofuApply(context, { dir, workspace: 'lab', planFile });
+    await tofuWorkspaceDelete(context, { dir, name: 'lab' });
   });
   assert.is(run.record.outcome, 'succeeded', run.output);
   assert.is(first.changed, true);
@@ -108,7 +114,9 @@ test('terraform (for tofu): plan reports changes, apply, then plan reports none;
   assert.match(run.output, 'creating VMs for osdc');
   assert.match(run.output, 'token is ***');
   assert.not.match(run.output, 'tf-secret-token-123');
-  assert.ok(existsSync(path.join(dir, 'terraform.tfstate.d', 'lab', 'terraform.tfstate')), 'state in the workspace');
+  assert.ok(inWorkspace, 'state in the workspace');
+  assert.match(run.output, /Deleted workspace "lab"/);
+  assert.not.ok(existsSync(path.join(dir, 'terraform.tfstate.d', 'lab')), 'the workspace is gone with its state');
 }));
 
 /** A fake binary (named as such): records its argv, one JSON line per call, and prints canned output. */
