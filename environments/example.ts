@@ -3,6 +3,21 @@ import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
 const node = (name: string, last: number, vmId: number) => ({ name, address: `192.0.2.${last}`, vmId });
 
 /**
+ * A kubeadm cluster of 3 control-plane nodes and 3 workers: `<name>-cp1..3` and `<name>-w1..3` at
+ * 192.0.2.<slot>1-<slot>6, VM ids <slot>101-<slot>103 and <slot>111-<slot>113, API at 192.0.2.<slot>0, pod
+ * and service networks 10.<38 + 2 * slot>.0.0/16 and the next.
+ */
+const kubeadmCluster = (name: string, role: 'osms' | 'osdc', slot: number) => ({
+  role,
+  distribution: 'kubeadm' as const,
+  controlPlane: [1, 2, 3].map((index) => node(`${name}-cp${index}`, slot * 10 + index, slot * 1000 + 100 + index)),
+  workers: [1, 2, 3].map((index) => node(`${name}-w${index}`, slot * 10 + 3 + index, slot * 1000 + 110 + index)),
+  apiAddress: `192.0.2.${slot * 10}`,
+  podCidr: `10.${38 + 2 * slot}.0.0/16`,
+  serviceCidr: `10.${39 + 2 * slot}.0.0/16`,
+});
+
+/**
  * A realistic site with documentation addresses (192.0.2.0/24, 198.51.100.0/24): 3 management hosts, a
  * 3-node RKE2 MCM, one OSMS and two OSDC clusters with 3 control-plane nodes and 3 workers each. Used for plans.
  */
@@ -40,33 +55,9 @@ export const example: EnvironmentDefinition = defineEnvironment({
   // a management plane and two data planes.
   clusters: {
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [node('mcm-cp1', 21, 2101), node('mcm-cp2', 22, 2102), node('mcm-cp3', 23, 2103)], apiAddress: '192.0.2.20', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
-    osms: {
-      role: 'osms',
-      distribution: 'kubeadm',
-      controlPlane: [node('osms-cp1', 31, 3101), node('osms-cp2', 32, 3102), node('osms-cp3', 33, 3103)],
-      workers: [node('osms-w1', 34, 3111), node('osms-w2', 35, 3112), node('osms-w3', 36, 3113)],
-      apiAddress: '192.0.2.30',
-      podCidr: '10.44.0.0/16',
-      serviceCidr: '10.45.0.0/16',
-    },
-    'osdc-a': {
-      role: 'osdc',
-      distribution: 'kubeadm',
-      controlPlane: [node('osdc-a-cp1', 41, 4101), node('osdc-a-cp2', 42, 4102), node('osdc-a-cp3', 43, 4103)],
-      workers: [node('osdc-a-w1', 44, 4111), node('osdc-a-w2', 45, 4112), node('osdc-a-w3', 46, 4113)],
-      apiAddress: '192.0.2.40',
-      podCidr: '10.46.0.0/16',
-      serviceCidr: '10.47.0.0/16',
-    },
-    'osdc-b': {
-      role: 'osdc',
-      distribution: 'kubeadm',
-      controlPlane: [node('osdc-b-cp1', 51, 5101), node('osdc-b-cp2', 52, 5102), node('osdc-b-cp3', 53, 5103)],
-      workers: [node('osdc-b-w1', 54, 5111), node('osdc-b-w2', 55, 5112), node('osdc-b-w3', 56, 5113)],
-      apiAddress: '192.0.2.50',
-      podCidr: '10.48.0.0/16',
-      serviceCidr: '10.49.0.0/16',
-    },
+    osms: kubeadmCluster('osms', 'osms', 3),
+    'osdc-a': kubeadmCluster('osdc-a', 'osdc', 4),
+    'osdc-b': kubeadmCluster('osdc-b', 'osdc', 5),
   },
   dns: { server: { name: 'kvm1', address: '198.51.100.11' }, zone: 'example.openspace.test', records: [{ name: 'registry', type: 'A', value: '198.51.100.30' }] },
   registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.example.openspace.test' }],

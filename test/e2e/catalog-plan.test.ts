@@ -100,11 +100,11 @@ test('environments are chosen by --env or DEPLOY_ENV; an unknown one lists the k
 test('a broken environment file: one line with the path, exit 2', withTimeout(60_000, async ({ directory }: Project) => {
   const file = path.join(directory, 'environments', 'example.ts');
   const original = readFileSync(file, 'utf8');
-  writeFileSync(file, original.replace("node('osdc-a-cp3', 43, 4103)", "{ name: 'osdc-a-cp3', address: '10.0.0.300', vmId: 4103 }"));
+  writeFileSync(file, original.replace("node('mcm-cp3', 23, 2103)", "{ name: 'mcm-cp3', address: '10.0.0.300', vmId: 2103 }"));
   try {
     const result = await cli(directory, ['osdc', '--dry-run']);
     assert.is(result.code, 2);
-    assert.is(result.stderr.trim(), "error: environment example: clusters.osdc-a.controlPlane[2].address: '10.0.0.300' is not an IPv4 address: fix environments/example.ts");
+    assert.is(result.stderr.trim(), "error: environment example: clusters.mcm.controlPlane[2].address: '10.0.0.300' is not an IPv4 address: fix environments/example.ts");
   } finally {
     writeFileSync(file, original);
   }
