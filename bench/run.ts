@@ -258,6 +258,17 @@ async function measureCatalog(): Promise<void> {
   results.catalog = { ...result, oneDataClusterMakespanMinutes: oneDataCluster.makespanMinutes, secondDataClusterChainMinutes: ownChain };
 }
 
+async function measureAnsible(): Promise<void> {
+  const { measureAnsibleSettings } = await import('./ansible-settings.js');
+  const measured = [];
+  for (const count of [5, 20]) {
+    const result = await measureAnsibleSettings(count);
+    measured.push(result);
+    print(`\nnode steps on ${count} namespace hosts (two playbooks per host, 10 at once): Ansible's defaults ${result.defaultsSeconds.toFixed(1)} s (controller CPU ${result.defaultsCpuSeconds.toFixed(1)} s), Onboarder's settings ${result.onboarderSeconds.toFixed(1)} s (CPU ${result.onboarderCpuSeconds.toFixed(1)} s); as one playbook over every host per step ${result.perClusterSeconds.toFixed(1)} s (CPU ${result.perClusterCpuSeconds.toFixed(1)} s)`);
+  }
+  results.ansible = measured;
+}
+
 const cases: Record<string, () => void | Promise<void>> = {
   'chain-plus-fan': () => compareSchedulers(chainPlusFan()),
   layered: () => compareSchedulers(layered()),
@@ -267,6 +278,7 @@ const cases: Record<string, () => void | Promise<void>> = {
   example: measureExampleProject,
   output: measureOutput,
   catalog: measureCatalog,
+  ansible: measureAnsible,
 };
 print(`onboarder benchmark: ${results.machine as string}, node ${process.version}, ${results.date as string}`);
 for (const [name, run] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) await run();

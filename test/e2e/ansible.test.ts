@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -78,6 +80,43 @@ test('check mode with diff reports the change without making it', withTimeout(12
   assert.match(checked.output, '-one');
   assert.match(checked.output, '+two');
   assert.is(readFileSync(path.join(rig.hosts[0]!.directory, 'etc', 'onboarder-marker'), 'utf8'), 'one\n');
+}));
+
+test('the playbooks of one run share SSH masters, which stop when the run ends', withTimeout(180_000, async ({ rig }: Rig) => {
+  const masters = () => readdirSync(os.tmpdir()).filter((name) => name.startsWith('onb-ssh-'));
+  const before = masters();
+  let during: string[] = [];
+  const run = await runBody(async (context) => {
+    for (const marker of ['one', 'two']) {
+      await runPlaybook(context, { playbook, inventory: inventory(rig), extraVars: { marker_text: marker }, privateKey: rig.privateKeyFile, knownHostsFile: rig.knownHostsFile });
+    }
+    during = masters().filter((name) => !before.includes(name));
+    const sockets = during.flatMap((name) => readdirSync(path.join(os.tmpdir(), name)));
+    context.log.info(`sockets: ${sockets.length}`);
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.is(during.length, 1, 'one control directory for the run');
+  assert.match(run.output, `sockets: ${rig.hosts.length}`, 'one master per host, used by both playbooks');
+  assert.equal(masters().filter((name) => !before.includes(name)), [], 'stopped and removed when the run ended');
+  const { stdout } = await promisify(execFile)('pgrep', ['-f', `ControlPath=${path.join(os.tmpdir(), during[0]!)}`]).catch(() => ({ stdout: '' }));
+  assert.is(stdout.trim(), '', 'no SSH master outlives the run');
+}));
+
+test('a host SSH cannot reach is named with how it was reached and what SSH said', withTimeout(120_000, async ({ rig }: Rig) => {
+  const host = rig.hosts[0]!;
+  const run = await runBody(async (context) => {
+    await runPlaybook(context, {
+      playbook,
+      inventory: { groups: { testhosts: { hosts: { [host.name]: { address: host.address, port: 1, user: rig.user } } } } },
+      extraVars: { marker_text: 'x' },
+      privateKey: rig.privateKeyFile,
+      knownHostsFile: rig.knownHostsFile,
+    });
+  });
+  assert.is(run.record.outcome, 'failed');
+  const message = renderFailure(failureOf(run.record)!);
+  assert.match(message, `unreachable: ${host.name} (${rig.user}@${host.address}:1`, message);
+  assert.match(message, `unreachable: ${host.name} (${rig.user}@${host.address}:1, key ${rig.privateKeyFile}): connect to host ${host.address} port 1: Connection refused`, message);
 }));
 
 test('a host whose key changed fails clearly', withTimeout(120_000, async ({ rig }: Rig) => {

@@ -9,6 +9,7 @@ import { Redactor } from '../../lib/scheduler/redactor.js';
 import { runGraph } from '../../lib/scheduler/run-graph.js';
 import { SourceDigests } from '../../lib/stamps/source-digests.js';
 import { JsonStateStore } from '../../lib/state/json-state-store.js';
+import { closeRunResources } from '../../lib/tools/run-resources.js';
 
 /** Runs one task body through the real engine (scoped `$`, events, failures) and returns what happened. */
 export async function runBody(
@@ -52,6 +53,8 @@ export async function runBody(
       .join('\n');
     return { record, events, times, output };
   } finally {
+    // As the CLI does when a run ends: pooled SSH connections closed, SSH masters stopped.
+    await closeRunResources();
     rmSync(directory, { recursive: true, force: true });
   }
 }

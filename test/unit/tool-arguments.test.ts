@@ -53,6 +53,24 @@ test('ansible-playbook arguments: every option, extra vars and inventory through
   }
 });
 
+test('forks cover every host of a typed inventory (Ansible would run 5 at a time), up to 50', () => {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'onboarder-args-'));
+  try {
+    const hosts = (count: number, prefix: string) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, { address: `10.0.0.${index}` }]));
+    const forks = (inventory: Parameters<typeof playbookArguments>[0]['inventory']) => {
+      const args = playbookArguments({ playbook: 'site.yml', inventory }, scratch);
+      return args.includes('--forks') ? args[args.indexOf('--forks') + 1] : undefined;
+    };
+    // A host in two groups counts once.
+    assert.is(forks({ groups: { cp: { hosts: hosts(3, 'cp') }, workers: { hosts: hosts(17, 'w') }, all_nodes: { hosts: hosts(3, 'cp') } } }), '20');
+    assert.is(forks({ groups: { one: { hosts: hosts(1, 'n') } } }), '1');
+    assert.is(forks({ groups: { many: { hosts: hosts(80, 'n') } } }), '50');
+    assert.is(forks('inventory.ini'), undefined, 'a file inventory keeps ansible.cfg or the default');
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
 test('PLAY RECAP is parsed per host', () => {
   const output = `PLAY [all] ***\n\nPLAY RECAP *********\nhost1                      : ok=3    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0\nhost2 : ok=0 changed=0 unreachable=1 failed=0 skipped=0 rescued=0 ignored=0\n`;
   assert.equal(parseRecap(output), {
