@@ -117,4 +117,21 @@ test('--force, --force-all, --skip, --only and --reset', withTimeout(90_000, asy
   }
 }));
 
+test('a stamp of a task the project no longer has shows as orphaned in --status; --reset forgets it', withTimeout(90_000, async () => {
+  const project = await deployedProject();
+  try {
+    const file = project.path('tasks.ts');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("name: 'template',", "name: 'golden-template',"));
+    let status = await project.run(['--status']);
+    assert.is(status.code, 0, status.stderr);
+    assert.match(status.stdout, /\ntemplate +orphaned .*not declared any more: --reset forgets it/);
+    const reset = await project.run(['--reset', 'template']);
+    assert.is(reset.code, 0, reset.stderr);
+    status = await project.run(['--status']);
+    assert.not.match(status.stdout, 'orphaned');
+  } finally {
+    project.remove();
+  }
+}));
+
 test.run();
