@@ -45,6 +45,15 @@ test("a group left by a killed run is stopped; one whose leader's start does not
   stranger.kill('SIGKILL');
 });
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 test('what a leader left in the background is stopped after the leader exited, once the record was written again', async () => {
   // The background sleep starts after the record was first written.
   const shell = spawn('sh', ['-c', 'sleep 0.1; sleep 60 & echo $!'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -55,6 +64,8 @@ test('what a leader left in the background is stopped after the leader exited, o
   await new Promise((resolve) => setTimeout(resolve, 30));
   recorder.groupOutlivedLeader(shell.pid!);
   assert.equal(await stopLeftoverGroups(file, 500), [`${shell.pid} (sh)`]);
+  // A signalled process is gone once its new parent (init) has reaped it: allow that a moment.
+  for (let waited = 0; waited < 2000 && isRunning(background); waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.throws(() => process.kill(background, 0), undefined, 'the background sleep is gone');
 });
 
