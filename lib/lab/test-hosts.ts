@@ -1,11 +1,18 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { debianRoot, packageMirror } from './debian-root.js';
 
 const run = promisify(execFile);
+
+/** Where the Debian root and the package mirror are kept between runs: once per machine. */
+const machineCache = path.join(path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url)))), '.cache', 'lab', 'debian');
+/** The package mirror's port on the rig's bridge address. */
+const mirrorPort = 8080;
 
 /** One throwaway host: an sshd with its own network namespace, hostname, /etc, /root and /home. */
 export interface TestHost {
@@ -14,8 +21,13 @@ export interface TestHost {
   readonly port: number;
   /** The network namespace, or undefined in the loopback fallback. */
   readonly namespace: string | undefined;
-  /** Where the host's private /etc, /root, /home and keys live on the real filesystem. */
+  /**
+   * Where the host's private /etc, /root, /home and keys live on the real filesystem (shared hosts); for a
+   * whole machine, its overlay's upper and work directories, read through `exec` while it runs.
+   */
   readonly directory: string;
+  /** A whole machine: its own root filesystem and process table; otherwise it shares /usr, /var and /run. */
+  readonly wholeMachine: boolean;
 }
 
 export interface TestHostOptions {
@@ -33,11 +45,20 @@ export interface TestHostOptions {
    * first, in a host's private /root say. Default: sshd's own.
    */
   readonly sessionPath?: string;
+  /**
+   * Whole machines: each host runs on its own overlay of a Debian 12 root (made once per machine, see
+   * debian-root.ts) with its own mount, UTS, PID and network namespaces, a private /run and /tmp, and apt
+   * pointed at a package mirror on the rig's bridge that holds `packages` (what its playbooks install).
+   * Needs namespaces (root); the hosts have no route out.
+   */
+  readonly wholeMachines?: { readonly packages: readonly string[] };
 }
 
 /** What `detach()` saves so another process can stop a rig left running (the lab). */
 export interface DetachedRig {
   readonly bridge: string | undefined;
+  /** The package mirror's HTTP server (whole machines). */
+  readonly mirrorPid?: number;
   readonly hosts: readonly (TestHost & { readonly pid: number })[];
   readonly knownHostsFile: string;
   readonly privateKeyFile: string;
@@ -45,6 +66,8 @@ export interface DetachedRig {
 
 interface RunningHost extends TestHost {
   process: ChildProcess;
+  /** The Debian root under a whole machine's overlay. */
+  readonly root: string | undefined;
 }
 
 /**
@@ -60,6 +83,8 @@ export class TestHostRig {
     private readonly running: RunningHost[],
     private readonly bridge: string | undefined,
   ) {}
+
+  private mirrorServer: ChildProcess | undefined;
 
   get hosts(): readonly TestHost[] {
     return this.running;
@@ -82,6 +107,9 @@ export class TestHostRig {
     const useNamespaces = !options.loopback && (await namespacesWork());
     const subnet = options.subnet ?? `10.${200 + (parseInt(id, 16) % 50)}.${parseInt(id.slice(2), 16) % 250}`;
     const bridge = useNamespaces ? `obr-${id}` : undefined;
+    if (options.wholeMachines && !useNamespaces) throw new Error('whole-machine test hosts need network namespaces: run as root on Linux');
+    const machine = options.wholeMachines ? await prepareMachine(options.wholeMachines.packages) : undefined;
+    if (bridge) await refuseSubnetInUse(subnet);
     const rig = new TestHostRig(options.directory, [], bridge);
     try {
       await sshKeygen(rig.privateKeyFile);
@@ -90,10 +118,11 @@ export class TestHostRig {
         await ip('addr', 'add', `${subnet}.1/24`, 'dev', bridge);
         await ip('link', 'set', bridge, 'up');
       }
+      if (machine) rig.mirrorServer = await serveMirror(machine.mirror, `${subnet}.1`);
       for (let index = 0; index < options.count; index++) {
         const name = options.names?.[index] ?? `host${index + 1}`;
         const host = bridge
-          ? await startNamespacedHost(rig, options, name, `onb-${id}-${index + 1}`, `obv-${id}-${index + 1}`, bridge, `${subnet}.${index + 11}`)
+          ? await startNamespacedHost(rig, options, name, `onb-${id}-${index + 1}`, `obv-${id}-${index + 1}`, bridge, subnet, index + 11, machine?.root)
           : await startLoopbackHost(rig, options, name, 2200 + ((parseInt(id, 16) + index * 7) % 20000));
         rig.running.push(host);
       }
@@ -130,9 +159,13 @@ export class TestHostRig {
     if (options.sudo) writeFileSync(path.join(host.directory, 'etc', 'sudoers.d', name), `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
   }
 
-  /** Runs a command inside a host (its namespaces), for test assertions. */
+  /** Runs a command inside a host (its namespaces, and its root for a whole machine), for test assertions. */
   async exec(host: TestHost, command: readonly string[]): Promise<string> {
-    const pid = this.running.find((candidate) => candidate.name === host.name)!.process.pid;
+    const pid = this.running.find((candidate) => candidate.name === host.name)!.process.pid!;
+    if (host.wholeMachine) {
+      const { stdout } = await run('nsenter', ['--target', String(machineInit(pid)), '--mount', '--uts', '--pid', '--net', '--root', '--wd', '--', ...command], { maxBuffer: 64 << 20 });
+      return stdout;
+    }
     const enter = ['nsenter', `--mount=/proc/${pid}/ns/mnt`, `--uts=/proc/${pid}/ns/uts`, '--', ...command];
     const { stdout } = host.namespace ? await run('ip', ['netns', 'exec', host.namespace, ...enter]) : await run(enter[0]!, enter.slice(1));
     return stdout;
@@ -144,8 +177,10 @@ export class TestHostRig {
       host.process.stderr?.destroy();
       host.process.unref();
     }
+    this.mirrorServer?.unref();
     return {
       bridge: this.bridge,
+      ...(this.mirrorServer ? { mirrorPid: this.mirrorServer.pid! } : {}),
       hosts: this.running.map(({ process: child, ...host }) => ({ ...host, pid: child.pid! })),
       knownHostsFile: this.knownHostsFile,
       privateKeyFile: this.privateKeyFile,
@@ -161,12 +196,14 @@ export class TestHostRig {
         // Already gone.
       }
     }
+    if (rig.mirrorPid) killQuietly(rig.mirrorPid);
     await removeNetwork(rig.hosts, rig.bridge);
   }
 
   /** Stops every sshd (whole process groups), removes the namespaces, veths and bridge. */
   async stop(): Promise<void> {
     for (const host of this.running) await stopProcessTree(host);
+    if (this.mirrorServer?.pid) killQuietly(this.mirrorServer.pid);
     await removeNetwork(this.running, this.bridge);
     this.running.length = 0;
   }
@@ -206,6 +243,8 @@ function ip(...args: string[]) {
 }
 
 async function sshKeygen(file: string): Promise<void> {
+  // ssh-keygen asks before overwriting, and nothing would answer: a key left by an earlier rig goes first.
+  for (const stale of [file, `${file}.pub`]) rmSync(stale, { force: true });
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', path.basename(path.dirname(file)), '-f', file]);
 }
 
@@ -239,37 +278,147 @@ async function prepareHostDirectory(rig: TestHostRig, options: TestHostOptions, 
   return directory;
 }
 
-async function startNamespacedHost(rig: TestHostRig, options: TestHostOptions, name: string, namespace: string, veth: string, bridge: string, address: string): Promise<RunningHost> {
-  const directory = await prepareHostDirectory(rig, options, name, address, 22);
+async function startNamespacedHost(
+  rig: TestHostRig,
+  options: TestHostOptions,
+  name: string,
+  namespace: string,
+  veth: string,
+  bridge: string,
+  subnet: string,
+  octet: number,
+  root: string | undefined,
+): Promise<RunningHost> {
+  const address = `${subnet}.${octet}`;
+  const directory = root ? await prepareMachineDirectory(rig, name, address, subnet) : await prepareHostDirectory(rig, options, name, address, 22);
   await ip('netns', 'add', namespace);
-  await ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`);
-  await ip('link', 'set', `${veth}p`, 'netns', namespace);
-  await ip('link', 'set', veth, 'master', bridge);
-  await ip('link', 'set', veth, 'up');
-  await ip('-n', namespace, 'link', 'set', `${veth}p`, 'name', 'eth0');
-  await ip('-n', namespace, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
-  await ip('-n', namespace, 'link', 'set', 'eth0', 'up');
-  await ip('-n', namespace, 'link', 'set', 'lo', 'up');
-  // Traffic to the host must stay on our bridge, never leave the machine.
-  const { stdout } = await ip('route', 'get', address);
-  if (!stdout.includes(`dev ${bridge}`)) throw new Error(`route to test host ${address} does not use bridge ${bridge}: ${stdout.trim()}`);
-  const host: RunningHost = { name, address, port: 22, namespace, directory, process: undefined as never };
+  try {
+    await ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`);
+    await ip('link', 'set', `${veth}p`, 'netns', namespace);
+    await ip('link', 'set', veth, 'master', bridge);
+    await ip('link', 'set', veth, 'up');
+    await ip('-n', namespace, 'link', 'set', `${veth}p`, 'name', 'eth0');
+    await ip('-n', namespace, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+    await ip('-n', namespace, 'link', 'set', 'eth0', 'up');
+    await ip('-n', namespace, 'link', 'set', 'lo', 'up');
+    // Traffic to the host must stay on our bridge, never leave the machine.
+    const { stdout } = await ip('route', 'get', address);
+    if (!stdout.includes(`dev ${bridge}`)) throw new Error(`route to test host ${address} does not use bridge ${bridge}: ${stdout.trim()}`);
+  } catch (error) {
+    // Nothing of a host that did not start stays behind (its veth goes with the namespace).
+    await ip('netns', 'del', namespace).catch(() => undefined);
+    await ip('link', 'del', veth).catch(() => undefined);
+    throw error;
+  }
+  const host: RunningHost = { name, address, port: 22, namespace, directory, wholeMachine: root !== undefined, root, process: undefined as never };
   host.process = launchSshd(host);
   return host;
 }
 
 async function startLoopbackHost(rig: TestHostRig, options: TestHostOptions, name: string, port: number): Promise<RunningHost> {
   const directory = await prepareHostDirectory(rig, options, name, '127.0.0.1', port);
-  const host: RunningHost = { name, address: '127.0.0.1', port, namespace: undefined, directory, process: undefined as never };
+  const host: RunningHost = { name, address: '127.0.0.1', port, namespace: undefined, directory, wholeMachine: false, root: undefined, process: undefined as never };
   host.process = launchSshd(host);
   return host;
 }
 
-function launchSshd(host: TestHost): ChildProcess {
+/** The Debian root and its package mirror, made once per machine. */
+async function prepareMachine(packages: readonly string[]): Promise<{ root: string; mirror: string }> {
+  const root = await debianRoot(machineCache);
+  return { root, mirror: await packageMirror(machineCache, root, packages) };
+}
+
+/** The mirror over HTTP on the bridge's address only: the hosts reach it, nothing else does. */
+async function serveMirror(mirror: string, address: string): Promise<ChildProcess> {
+  const server = spawn('python3', ['-m', 'http.server', '--bind', address, '--directory', mirror, String(mirrorPort)], { detached: true, stdio: 'ignore' });
+  await waitForPort(address, mirrorPort, server);
+  return server;
+}
+
+async function refuseSubnetInUse(subnet: string): Promise<void> {
+  const { stdout } = await ip('-o', 'addr', 'show');
+  const taken = stdout.split('\n').find((line) => line.includes(` ${subnet}.1/`));
+  if (taken) throw new Error(`subnet ${subnet}.0/24 is already in use on this machine (${taken.trim().split(/\s+/)[1]}): another lab or test rig runs; choose another subnet`);
+}
+
+/**
+ * A whole machine's own files, written into its overlay's upper directory before it starts: hostname,
+ * hosts, host key, the rig's client key for root, an sshd drop-in, and apt pointed at the rig's mirror.
+ */
+async function prepareMachineDirectory(rig: TestHostRig, name: string, address: string, subnet: string): Promise<string> {
+  const directory = path.join(rig.directory, name);
+  const upper = path.join(directory, 'upper');
+  for (const part of ['work', 'merged', 'upper/etc/ssh/sshd_config.d', 'upper/etc/apt', 'upper/root/.ssh']) mkdirSync(path.join(directory, part), { recursive: true });
+  chmodSync(path.join(upper, 'root'), 0o700);
+  chmodSync(path.join(upper, 'root', '.ssh'), 0o700);
+  writeFileSync(path.join(upper, 'etc', 'hostname'), `${name}\n`);
+  writeFileSync(path.join(upper, 'etc', 'hosts'), `127.0.0.1 localhost\n${address} ${name}\n`);
+  // No route out, so no name server: lookups fail at once instead of timing out.
+  writeFileSync(path.join(upper, 'etc', 'resolv.conf'), '# test host: no name server\n');
+  writeFileSync(path.join(upper, 'etc', 'apt', 'sources.list'), `deb http://${subnet}.1:${mirrorPort} bookworm main\n`);
+  // The mirror carries packages, not translations of their descriptions (as air-gapped mirrors often do).
+  mkdirSync(path.join(upper, 'etc', 'apt', 'apt.conf.d'), { recursive: true });
+  writeFileSync(path.join(upper, 'etc', 'apt', 'apt.conf.d', '90-site-mirror'), 'Acquire::Languages "none";\n');
+  await sshKeygen(path.join(upper, 'etc', 'ssh', 'ssh_host_ed25519_key'));
+  writeFileSync(path.join(directory, 'ssh_host_ed25519_key.pub'), readFileSync(path.join(upper, 'etc', 'ssh', 'ssh_host_ed25519_key.pub')));
+  writeFileSync(path.join(upper, 'root', '.ssh', 'authorized_keys'), readFileSync(`${rig.privateKeyFile}.pub`), { mode: 0o600 });
+  // Debian's sshd_config includes these first, and the first value of a setting wins.
+  writeFileSync(
+    path.join(upper, 'etc', 'ssh', 'sshd_config.d', 'test-host.conf'),
+    [`ListenAddress ${address}`, 'HostKey /etc/ssh/ssh_host_ed25519_key', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'LogLevel ERROR', ''].join('\n'),
+  );
+  return directory;
+}
+
+/** The first process inside a whole machine's PID namespace (its sshd): the one to enter. */
+function machineInit(launcherPid: number): number {
+  const children = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(/\s+/);
+  return Number(children[0]);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Gone.
+  }
+}
+
+function launchSshd(host: RunningHost): ChildProcess {
+  if (host.root) return launchMachine(host, host.root);
   const mounts = ['etc', 'root', 'home'].map((part) => `mount --bind ${path.join(host.directory, part)} /${part}`).join(' && ');
   const script = `${mounts} && hostname ${host.name} && exec /usr/sbin/sshd -D -e -f ${path.join(host.directory, 'sshd_config')}`;
   const isolated = ['unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script];
   const argv = host.namespace ? ['ip', 'netns', 'exec', host.namespace, ...isolated] : isolated;
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let errors = '';
+  child.stderr!.on('data', (chunk) => (errors += chunk));
+  child.once('exit', (code) => {
+    if (code !== 0 && code !== null) (child as ChildProcess & { startupError?: string }).startupError = errors.trim();
+  });
+  return child;
+}
+
+/**
+ * A whole machine: new mount, UTS and PID namespaces (its sshd is their first process, so when it stops
+ * everything the host started stops too, and every mount goes with the namespace), the overlay as its root,
+ * its own /proc, /sys, /run and /tmp. Paths go in as arguments, never into the script's text.
+ */
+function launchMachine(host: RunningHost, root: string): ChildProcess {
+  const script = [
+    'set -e',
+    'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2/upper,workdir=$2/work" "$2/merged"',
+    'cd "$2/merged"',
+    'mount -t proc proc proc',
+    'mount -t sysfs -o ro sysfs sys',
+    'mount --rbind /dev dev',
+    'mount -t tmpfs -o mode=755 tmpfs run',
+    'mount -t tmpfs -o mode=1777 tmpfs tmp',
+    'mkdir -p run/sshd',
+    'hostname "$3"',
+    'exec chroot . /usr/sbin/sshd -D -e',
+  ].join('\n');
+  const argv = ['ip', 'netns', 'exec', host.namespace!, 'unshare', '--mount', '--uts', '--pid', '--fork', '--propagation', 'private', 'sh', '-c', script, 'machine', root, host.directory, host.name];
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let errors = '';
   child.stderr!.on('data', (chunk) => (errors += chunk));
