@@ -45,7 +45,7 @@ async function childCpu(): Promise<number> {
 
 export async function measureAnsibleSettings(count: number): Promise<AnsibleSettingsResult> {
   const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-bench-ansible-'));
-  const rig = await TestHostRig.start({ count, directory });
+  const rig = await TestHostRig.start({ count, directory, wholeMachines: { packages: [] } });
   try {
     const inventories = rig.hosts.map((host) => {
       const file = path.join(directory, `${host.name}.yml`);
@@ -54,7 +54,7 @@ export async function measureAnsibleSettings(count: number): Promise<AnsibleSett
       return file;
     });
     const vars = path.join(directory, 'vars.json');
-    writeFileSync(vars, JSON.stringify({ cluster_group: 'cluster_bench', node_packages: ['python3'], apply_host_changes: false }));
+    writeFileSync(vars, JSON.stringify({ cluster_group: 'cluster_bench', node_packages: ['python3'], kernel_wide_settings: 'skip', distribution: 'rke2' }));
     const playbooks = async (onboarder: boolean) => {
       const shared = mkdtempSync(path.join(os.tmpdir(), 'onb-ssh-'));
       const limit = pLimit(10);

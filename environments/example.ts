@@ -29,9 +29,9 @@ export const example: EnvironmentDefinition = defineEnvironment({
     name: `kvm${index}`,
     address: `198.51.100.${10 + index}`,
     bridges: [
-      { name: 'br-mgmt', address: `198.51.100.${10 + index}/24` },
-      { name: 'br-vlan20', vlan: 20 },
-      { name: 'br-vlan30', vlan: 30 },
+      { name: 'br-mgmt', uplink: 'bond0', address: `198.51.100.${10 + index}/24` },
+      { name: 'br-vlan20', uplink: 'bond0', vlan: 20 },
+      { name: 'br-vlan30', uplink: 'bond0', vlan: 30 },
     ],
   })),
   networks: [

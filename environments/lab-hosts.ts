@@ -1,17 +1,24 @@
-// Starts or stops the lab's test hosts: `npx tsx environments/lab-hosts.ts up|down` (as root: network
-// namespaces). The hosts keep running between commands; their state is in .cache/lab/rig.json.
+// Starts or stops the lab's test hosts: `npx tsx environments/lab-hosts.ts up|down` (as root: namespaces).
+// The hosts keep running between commands; their state is in .cache/lab/rig.json. The first `up` on a
+// machine makes the Debian root (debootstrap) and the package mirror: about 2 minutes; later ones, seconds.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestHostRig, type DetachedRig } from '../lib/lab/test-hosts.js';
-import { labHostNames, labRigDirectory, labSubnet } from './lab.js';
+import { labHostNames, labMirrorPackages, labRigDirectory, labSubnet } from './lab.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const stateFile = path.join(root, '.cache', 'lab', 'rig.json');
 
 async function up(): Promise<void> {
   if (existsSync(stateFile)) await down();
-  const rig = await TestHostRig.start({ count: labHostNames.length, names: labHostNames, directory: path.join(root, labRigDirectory), subnet: labSubnet });
+  const rig = await TestHostRig.start({
+    count: labHostNames.length,
+    names: labHostNames,
+    directory: path.join(root, labRigDirectory),
+    subnet: labSubnet,
+    wholeMachines: { packages: labMirrorPackages },
+  });
   const detached = rig.detach();
   writeFileSync(stateFile, JSON.stringify(detached, null, 1), { mode: 0o600 });
   for (const host of detached.hosts) console.log(`${host.name.padEnd(9)} ${host.address}:${host.port}`);

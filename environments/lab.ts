@@ -1,10 +1,18 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
 
 /**
- * The lab's hosts: test hosts in network namespaces (`npx tsx environments/lab-hosts.ts up`). The last two
- * are spares the site does not use yet: a worker to add to osdc, the node of a cluster to add (scaling).
+ * The lab's hosts: whole-machine test hosts in network namespaces (`npx tsx environments/lab-hosts.ts up`).
+ * The last two are spares the site does not use yet: a worker to add to osdc, the node of a cluster to add.
+ * Each checkout has its own subnet (from its path), so two labs on one machine, or a lab and the tests, never
+ * share addresses; `up` refuses a subnet already in use.
  */
-export const labSubnet = '10.213.7';
+const checkout = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+export const labSubnet = `10.213.${parseInt(createHash('sha256').update(checkout).digest('hex').slice(0, 4), 16) % 250}`;
+/** What the lab's package mirror holds: every package its playbooks install. */
+export const labMirrorPackages = ['openssh-server', 'python3', 'dnsmasq-base', 'bridge-utils', 'ifupdown2', 'conntrack', 'socat', 'ebtables', 'ethtool', 'ipset', 'iptables', 'containerd', 'openssh-client'];
 export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1', 'osdc-w2', 'osdc-b-cp1'] as const;
 export const labRigDirectory = '.cache/lab/rig';
 
@@ -18,13 +26,13 @@ const node = (name: (typeof labHostNames)[number], vmId: number) => ({ name, add
  */
 export const lab: EnvironmentDefinition = defineEnvironment({
   name: 'lab',
-  // The lab's namespaces have no route out: it is air-gapped in earnest.
-  site: { name: 'Local lab', domain: 'lab.openspace.test', applyHostChanges: false, airGapped: true },
-  // Already installed on the machine the lab's hosts share, so the package step is a real no-op.
-  packages: { management: ['openssh-server', 'python3'], nodes: ['python3'] },
+  // The lab's namespaces have no route out: it is air-gapped in earnest, with a package mirror on its bridge.
+  // Its hosts share the machine's kernel: module loads and kernel-wide sysctls are written, not applied.
+  site: { name: 'Local lab', domain: 'lab.openspace.test', kernelWideSettings: 'skip', airGapped: true },
+  packages: { management: ['python3', 'dnsmasq-base', 'bridge-utils', 'ifupdown2'], nodes: ['python3', 'conntrack', 'socat'] },
   ssh: { knownHosts: `${labRigDirectory}/known_hosts`, privateKey: `${labRigDirectory}/id_ed25519`, user: 'root' },
   infrastructure: 'existing',
-  managementHosts: [{ name: 'kvm1', address: address('kvm1'), bridges: [{ name: 'br-lab', vlan: 20 }] }],
+  managementHosts: [{ name: 'kvm1', address: address('kvm1'), bridges: [{ name: 'br-lab' }] }],
   clusters: {
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [node('mcm-cp1', 2101)], apiAddress: address('mcm-cp1'), podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
     osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [node('osms-cp1', 3101)], apiAddress: address('osms-cp1'), podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },

@@ -60,27 +60,50 @@ const cluster = z.strictObject({
 
 const dnsRecord = z.strictObject({ name: z.string().min(1), type: z.enum(['A', 'CNAME']), value: z.string().min(1) });
 
+/** A Linux interface name (at most 15 characters): a NIC such as eno1, or a bond such as bond0. */
+const interfaceName = z.string().regex(/^[A-Za-z][\w.-]{0,14}$/, 'is not an interface name (a NIC such as eno1 or a bond such as bond0)');
+
+/**
+ * A bridge of a management host. `uplink` is the physical interface or bond it is attached to; with `vlan`
+ * the bridge is attached to the uplink's VLAN sub-interface (uplink.vlan, which ifupdown2 creates), as
+ * Proxmox's network documentation does it. Without an uplink it is a bridge of the host only.
+ */
+const bridge = z
+  .strictObject({ name: z.string().regex(/^br[\w-]{1,13}$/), uplink: interfaceName.optional(), vlan: z.number().int().min(1).max(4094).optional(), address: cidr.optional() })
+  .refine((entry) => entry.vlan === undefined || entry.uplink !== undefined, { message: 'has a vlan and no uplink: name the interface or bond that carries the VLAN (uplink)', path: ['uplink'] });
+
+/** dnsmasq-base: the DNS server is a management host. conntrack, socat, ebtables, ethtool, ipset: kubelet's. */
+const defaultPackages = {
+  management: ['qemu-kvm', 'libvirt-daemon-system', 'bridge-utils', 'ifupdown2', 'dnsmasq-base', 'python3'],
+  nodes: ['conntrack', 'socat', 'ebtables', 'ethtool', 'ipset', 'iptables', 'python3'],
+};
+
 const environmentShape = z.strictObject({
     name: hostname,
     site: z.strictObject({
       name: z.string().min(1),
       domain,
       airGapped: z.boolean().default(false),
-      /** Apply network, kernel and swap changes on hosts (off in the lab, whose hosts share one kernel). */
-      applyHostChanges: z.boolean().default(true),
+      /**
+       * Kernel-wide settings on nodes (module loads, kernel-wide sysctls, swapoff): `apply`, or `skip` where
+       * hosts share one kernel (the lab's namespace hosts), which writes them for boot and reports each as
+       * skipped. Everything else (packages, files, network sysctls, bridges) is always applied.
+       */
+      kernelWideSettings: z.enum(['apply', 'skip']).default('apply'),
     }),
     /** Packages every management host and node must have. */
     packages: z.strictObject({
-      management: z.array(z.string().min(1)).default(['qemu-kvm', 'libvirt-daemon-system', 'bridge-utils', 'ifupdown2', 'python3']),
-      nodes: z.array(z.string().min(1)).default(['containerd', 'conntrack', 'socat', 'python3']),
-    }).default({ management: ['qemu-kvm', 'libvirt-daemon-system', 'bridge-utils', 'ifupdown2', 'python3'], nodes: ['containerd', 'conntrack', 'socat', 'python3'] }),
+      management: z.array(z.string().min(1)).default(defaultPackages.management),
+      /** Beyond these, kubeadm nodes get containerd (RKE2 brings its own). */
+      nodes: z.array(z.string().min(1)).default(defaultPackages.nodes),
+    }).default(defaultPackages),
     ssh: z.strictObject({
       /** The private key Ansible and the SSH helper use; the agent when absent. */
       privateKey: z.string().optional(),
       knownHosts: z.string().min(1),
       user: z.string().min(1).default('root'),
     }),
-    managementHosts: z.array(sshEndpoint.extend({ bridges: z.array(z.strictObject({ name: z.string().regex(/^br[\w-]{1,13}$/), vlan: z.number().int().min(1).max(4094).optional(), address: cidr.optional() })).default([]) })).min(1),
+    managementHosts: z.array(sshEndpoint.extend({ bridges: z.array(bridge).default([]) })).min(1),
     networks: z.array(z.strictObject({ name: hostname, vlan: z.number().int().min(1).max(4094), cidr, gateway: ipv4 })).default([]),
     firewalls: z.array(z.strictObject({ name: hostname, address: ipv4, apiKey: secretReference, apiSecret: secretReference })).default([]),
     /** `proxmox`: VMs are created on Proxmox; `existing`: the nodes exist already (bare metal, the lab). */

@@ -9,8 +9,8 @@ const run = promisify(execFile);
 /** Debian's archive, as the machine's own apt sources name it; a local mirror may stand in. */
 const debianArchive = process.env.ONBOARDER_DEBIAN_ARCHIVE ?? 'http://deb.debian.org/debian';
 const suite = 'bookworm';
-/** What every whole-machine host has before any playbook runs: what a fresh node of a site has. */
-const baseSystem = ['openssh-server', 'python3', 'sudo', 'ca-certificates', 'iproute2', 'procps', 'kmod'];
+/** What every whole-machine host has before any playbook runs: what a fresh node has (python3-apt: Ansible's apt). */
+const baseSystem = ['openssh-server', 'python3', 'python3-apt', 'sudo', 'ca-certificates', 'iproute2', 'procps', 'kmod'];
 
 /**
  * A Debian 12 root made once per machine by `debootstrap --variant=minbase` (about 1.5 min, 290 MB) and

@@ -128,6 +128,9 @@ export class TestHostRig {
       }
       writeFileSync(rig.knownHostsFile, rig.running.map((host) => knownHostsLine(host)).join(''), { mode: 0o600 });
       await Promise.all(rig.running.map((host) => waitForPort(host.address, host.port, host.process)));
+      // The root's package lists name Debian's archive; a host knows its own source, the mirror, as a
+      // node installed from a site's mirror does.
+      if (machine) await Promise.all(rig.running.map((host) => rig.exec(host, ['apt-get', 'update', '-qq'])));
       return rig;
     } catch (error) {
       await rig.stop();
@@ -185,6 +188,14 @@ export class TestHostRig {
       knownHostsFile: this.knownHostsFile,
       privateKeyFile: this.privateKeyFile,
     };
+  }
+
+  /** Runs a command inside a whole machine of a detached rig (the lab's hosts), for checks and tests. */
+  static async execDetached(rig: DetachedRig, name: string, command: readonly string[]): Promise<string> {
+    const host = rig.hosts.find((candidate) => candidate.name === name);
+    if (!host?.wholeMachine) throw new Error(`no whole-machine host ${name} in this rig`);
+    const { stdout } = await run('nsenter', ['--target', String(machineInit(host.pid)), '--mount', '--uts', '--pid', '--net', '--root', '--wd', '--', ...command], { maxBuffer: 64 << 20 });
+    return stdout;
   }
 
   /** Stops a rig another process started and detached. */

@@ -45,7 +45,7 @@ export const bridges = base.task({
   sources: [`${playbooks}/bridges.yml`],
   tools: ['ansible-playbook'],
   run: async (context) => {
-    await playbook(context, `${playbooks}/bridges.yml`, { hosts: 'management' }, { extraVars: { apply_host_changes: context.config.site.applyHostChanges } });
+    await playbook(context, `${playbooks}/bridges.yml`, { hosts: 'management' }, {});
   },
 });
 

@@ -4,7 +4,7 @@ import { runCommand, type ToolContext } from '../../lib/tools/command.js';
 import { withScratchDirectory } from '../../lib/state/scratch-directory.js';
 import type { Environment } from '../../environments/schema.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
-import { copySshKey } from '../base/index.js';
+import { packages } from '../base/index.js';
 import { sshTarget, tasks } from '../shared/kit.js';
 import { desiredRecords, dnsmasqConfig, dnsmasqHosts } from './dns-records.js';
 
@@ -36,8 +36,8 @@ export const dns = tasks.task({
   name: 'dns',
   description: 'Cluster DNS records, desired state, resolution validated with dig',
   supportsDryRun: true,
-  // The DNS server is a management host, reached with the operator's key that copy-ssh-key authorized.
-  deps: [copySshKey],
+  // The DNS server is a management host; its dnsmasq is among the management packages.
+  deps: [packages],
   estimate: '1m',
   check: async (context) => {
     const wrong = await wrongRecords(context);

@@ -26,7 +26,7 @@ export const nodePrep = tasks.task({
       extraVars: {
         cluster_group: clusterGroup(cluster.name),
         node_packages: config.packages.nodes,
-        apply_host_changes: config.site.applyHostChanges,
+        kernel_wide_settings: config.site.kernelWideSettings,
       },
     });
   },

@@ -46,7 +46,7 @@ import { defineEnvironment } from './schema.js';
 /** Test hosts: kvm1 (a management host, real Ansible) and pve1 (a FAKE Proxmox command line). */
 export const pveLab = defineEnvironment({
   name: 'pve-lab',
-  site: { name: 'Foundation test', domain: 'pve.openspace.test', applyHostChanges: false, airGapped: true },
+  site: { name: 'Foundation test', domain: 'pve.openspace.test', kernelWideSettings: 'skip', airGapped: true },
   packages: { management: ['openssh-server', 'python3'], nodes: ['python3'] },
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
   managementHosts: [${endpoint(kvm).replace(/ }$/, ', bridges: [] }')}],

@@ -36,7 +36,7 @@ import { defineEnvironment } from './schema.js';
 /** osdc on two test hosts whose kubeadm is a FAKE; the other clusters' nodes are never contacted. */
 export const k8sLab = defineEnvironment({
   name: 'k8s-lab',
-  site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', applyHostChanges: false, airGapped: true },
+  site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', kernelWideSettings: 'skip', airGapped: true },
   // Installed on the machine the test hosts share: node preparation runs for real and installs nothing.
   packages: { management: ['python3'], nodes: ['python3'] },
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },

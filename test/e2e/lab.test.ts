@@ -1,10 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { withTimeout, type CliResult } from '../helpers/project.js';
+import { TestHostRig, type DetachedRig } from '../../lib/lab/test-hosts.js';
+import { withTimeout } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 const run = promisify(execFile);
@@ -12,7 +13,7 @@ interface Lab {
   directory: string;
   remove: () => void;
 }
-const test = suite<Lab>('the lab environment, for real, on namespace hosts');
+const test = suite<Lab>('the lab environment, for real, on whole-machine namespace hosts');
 
 const cli = runDeploy;
 
@@ -26,27 +27,36 @@ test.after(async (context) => {
   context.remove();
 });
 
-const hostFile = (directory: string, host: string, file: string) => path.join(directory, '.cache', 'lab', 'rig', host, file);
+const rig = (directory: string) => JSON.parse(readFileSync(path.join(directory, '.cache', 'lab', 'rig.json'), 'utf8')) as DetachedRig;
+/** Inside a lab host: its own root, /run and processes. */
+const inHost = (directory: string, host: string, command: readonly string[]) => TestHostRig.execDetached(rig(directory), host, command);
+const hostFile = (directory: string, host: string, file: string) => inHost(directory, host, ['cat', file]);
+/** The lab's addresses: each checkout (here, the test's copy) has its own subnet. */
+const address = (directory: string, host: string) => rig(directory).hosts.find((entry) => entry.name === host)!.address;
+const dig = async (directory: string, name: string) => (await run('dig', ['+short', `@${address(directory, 'kvm1')}`, `${name}.lab.openspace.test`, 'A'])).stdout.trim();
 
 test('host preparation and DNS run for real; a re-run skips them; --force gives changed=0; a changed value re-runs what read it', withTimeout(600_000, async ({ directory }: Lab) => {
   // A pid file an earlier dnsmasq left (dnsmasq does not remove it), whose pid now belongs to another
-  // process: the DNS task must start its dnsmasq, and not signal that process (a HUP would end it).
-  const bystander = spawn('sleep', ['600'], { stdio: 'ignore' });
-  writeFileSync('/run/openspace-dnsmasq-lab.openspace.test.pid', `${bystander.pid}\n`);
-  let first: CliResult;
-  try {
-    first = await cli(directory, ['--env', 'lab', 'hosts']);
-    assert.equal({ exitCode: bystander.exitCode, signalCode: bystander.signalCode }, { exitCode: null, signalCode: null }, 'the process behind the stale pid file was left alone');
-  } finally {
-    bystander.kill();
-  }
+  // process of the host: the DNS task must start its dnsmasq, and not signal that process (a HUP would end it).
+  const pidFile = '/run/openspace-dnsmasq-lab.openspace.test.pid';
+  const bystander = (await inHost(directory, 'kvm1', ['sh', '-c', `sleep 600 >/dev/null 2>&1 & echo $! | tee ${pidFile}`])).trim();
+  const first = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(first.code, 0, first.stdout + first.stderr);
+  assert.is((await inHost(directory, 'kvm1', ['sh', '-c', `kill -0 ${bystander} && echo alive`])).trim(), 'alive', 'the process behind the stale pid file was left alone');
   assert.match(first.stdout, /\[node-prep\[node=osdc-w1\]\] \$ ansible-playbook/);
-  assert.match(readFileSync(hostFile(directory, 'osdc-w1', 'etc/sysctl.d/90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
-  assert.match(readFileSync(hostFile(directory, 'kvm1', 'etc/network/interfaces.d/openspace-bridges'), 'utf8'), 'auto br-lab');
-  assert.match(readFileSync(hostFile(directory, 'kvm1', 'etc/openspace/hosts'), 'utf8'), '10.213.7.14 osdc-cp1.lab.openspace.test');
-  const { stdout: answer } = await run('dig', ['+short', '@10.213.7.11', 'osdc-cp1.lab.openspace.test', 'A']);
-  assert.is(answer.trim(), '10.213.7.14');
+  // Whole machines: packages installed from the lab's mirror, network sysctls applied in the host's own
+  // network namespace, kernel-wide ones written for boot and reported as skipped.
+  const installed = await inHost(directory, 'osdc-w1', ['dpkg-query', '-W', '-f', '${Package} ${Status}\n', 'conntrack', 'socat', 'containerd']);
+  for (const name of ['conntrack', 'socat', 'containerd']) assert.match(installed, `${name} install ok installed`);
+  assert.match(await inHost(directory, 'mcm-cp1', ['sh', '-c', 'dpkg-query -W containerd 2>&1 || true']), 'no packages found matching containerd', 'RKE2 brings its own containerd');
+  assert.is((await inHost(directory, 'osdc-w1', ['sysctl', '-n', 'net.ipv4.ip_forward'])).trim(), '1');
+  assert.match(await hostFile(directory, 'osdc-w1', '/etc/sysctl.d/90-openspace-k8s.conf'), 'fs.inotify.max_user_watches=524288');
+  assert.match(await hostFile(directory, 'osdc-w1', '/etc/containerd/config.toml'), 'SystemdCgroup = true');
+  assert.match(first.stdout, /skipped: modprobe overlay, br_netfilter \(the kernel is shared\)/);
+  assert.match(await hostFile(directory, 'kvm1', '/etc/network/interfaces.d/openspace-bridges'), 'auto br-lab');
+  assert.match(await inHost(directory, 'kvm1', ['ip', '-br', 'link', 'show', 'br-lab']), /^br-lab\s/, 'ifreload made the bridge');
+  assert.match(await hostFile(directory, 'kvm1', '/etc/openspace/hosts'), `${address(directory, 'osdc-cp1')} osdc-cp1.lab.openspace.test`);
+  assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
 
   const second = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(second.code, 0, second.stdout);
@@ -56,15 +66,15 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(second.stdout, /succeeded: 0 ran, 22 skipped/, 'a second run skips them all');
   assert.match(second.stdout, "[golden-image] not applicable: the nodes exist already (infrastructure: 'existing')");
 
-  const forced = await cli(directory, ['--env', 'lab', 'hosts', '--force', 'base:packages,node-prep[node=osdc-w1]']);
+  const forced = await cli(directory, ['--env', 'lab', 'hosts', '--force', 'base:packages,base:bridges,node-prep[node=osdc-w1]']);
   assert.is(forced.code, 0, forced.stdout);
   assert.match(forced.stdout, /\[base:packages\] kvm1\s+: ok=1\s+changed=0/);
+  assert.match(forced.stdout, /\[base:bridges\] kvm1\s+: ok=\d+\s+changed=0/);
   assert.match(forced.stdout, /\[node-prep\[node=osdc-w1\]\] osdc-w1\s+: ok=\d+\s+changed=0/);
-  assert.match(forced.stdout, '[base:bridges] up to date');
 
   const labFile = path.join(directory, 'environments', 'lab.ts');
   // Only node-prep reads packages.nodes: it re-runs for each node (and the group target after it), nothing else.
-  writeFileSync(labFile, readFileSync(labFile, 'utf8').replace("nodes: ['python3']", "nodes: ['python3', 'openssh-client']"));
+  writeFileSync(labFile, readFileSync(labFile, 'utf8').replace("nodes: ['python3', 'conntrack', 'socat']", "nodes: ['python3', 'conntrack', 'socat', 'openssh-client']"));
   let changed = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(changed.code, 0, changed.stdout);
   const ranTasks = (output: string) => [...output.matchAll(/^\[(.+?)\] run: (.*)$/gm)].map((match) => match[1]).sort();
@@ -72,12 +82,11 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(changed.stdout, /\[node-prep\[node=osdc-w1\]\] run: .*config packages\.nodes/);
 
   // A DNS record changes: the zone is rewritten and served; what depends on DNS follows.
-  writeFileSync(labFile, readFileSync(labFile, 'utf8').replace("records: [{ name: 'registry', type: 'A', value: address('kvm1') }]", "records: [{ name: 'registry', type: 'A', value: '10.213.7.99' }]"));
+  writeFileSync(labFile, readFileSync(labFile, 'utf8').replace("records: [{ name: 'registry', type: 'A', value: address('kvm1') }]", "records: [{ name: 'registry', type: 'A', value: '192.0.2.99' }]"));
   changed = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(changed.code, 0, changed.stdout);
   assert.match(changed.stdout, '[dns] run: config dns.records[0].value changed');
-  const { stdout: registry } = await run('dig', ['+short', '@10.213.7.11', 'registry.lab.openspace.test', 'A']);
-  assert.is(registry.trim(), '10.213.7.99');
+  assert.is(await dig(directory, 'registry'), '192.0.2.99');
 
   // A cluster added to the site (issue 17): its own tasks run, and DNS, which serves its names. No other
   // task re-runs: each playbook's inventory holds only its own hosts.
@@ -90,17 +99,16 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   const added = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(added.code, 0, added.stdout);
   assert.equal(ranTasks(added.stdout), ['cluster-vms[cluster=osdc-b]', 'dns', 'hosts', 'node-prep[node=osdc-b-cp1]'], added.stdout);
-  assert.match(readFileSync(hostFile(directory, 'osdc-b-cp1', 'etc/sysctl.d/90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
-  const { stdout: newNode } = await run('dig', ['+short', '@10.213.7.11', 'osdc-b-cp1.lab.openspace.test', 'A']);
-  assert.is(newNode.trim(), '10.213.7.17');
+  assert.match(await hostFile(directory, 'osdc-b-cp1', '/etc/sysctl.d/90-openspace-k8s.conf'), 'net.ipv4.ip_forward=1');
+  assert.is(await dig(directory, 'osdc-b-cp1'), address(directory, 'osdc-b-cp1'));
 
   // A worker added to a cluster: its cluster's VM step (which answers for every node) and DNS, then the
   // new node's preparation alone. The cluster's other nodes are not touched.
-  const sysctl = (host: string) => hostFile(directory, host, 'etc/sysctl.d/90-openspace-k8s.conf');
+  const modified = (host: string) => inHost(directory, host, ['date', '-r', '/etc/sysctl.d/90-openspace-k8s.conf', '+%s%N']);
   const scaled = readFileSync(labFile, 'utf8').replace("workers: [node('osdc-w1', 4111)]", "workers: [node('osdc-w1', 4111), node('osdc-w2', 4112)]");
   assert.match(scaled, "node('osdc-w2', 4112)");
   writeFileSync(labFile, scaled);
-  const untouched = ['osdc-cp1', 'osdc-w1'].map((host) => statSync(sysctl(host)).mtimeMs);
+  const untouched = await Promise.all(['osdc-cp1', 'osdc-w1'].map(modified));
   const plan = await cli(directory, ['--env', 'lab', 'hosts', '--dry-run']);
   // The plan says what changes: the cluster's VM step gains a node, the new node's preparation has no stamp.
   assert.match(plan.stdout, /cluster-vms\[cluster=osdc\]\s+run\s+config clusters\.osdc\.workers changed: 1 -> 2 entries \(adds osdc-w2\)/, plan.stdout);
@@ -111,7 +119,7 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.equal(ranTasks(out.stdout), ['cluster-vms[cluster=osdc]', 'dns', 'hosts', 'node-prep[node=osdc-w2]'], out.stdout);
   assert.match(out.stdout, /\[node-prep\[node=osdc-w2\]\] osdc-w2\s+: ok=\d+\s+changed=[1-9]/);
   assert.not.match(out.stdout, /\] osdc-w1\s+: ok=/, 'Ansible did not connect to the other worker');
-  assert.equal(['osdc-cp1', 'osdc-w1'].map((host) => statSync(sysctl(host)).mtimeMs), untouched);
+  assert.equal(await Promise.all(['osdc-cp1', 'osdc-w1'].map(modified)), untouched);
 }));
 
 test.run();

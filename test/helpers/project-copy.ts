@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repositoryRoot, type CliResult } from './project.js';
@@ -11,6 +11,10 @@ export function copyProject(): { directory: string; remove: () => void } {
     cpSync(path.join(repositoryRoot, entry), path.join(directory, entry), { recursive: true, filter: (source) => !source.includes('/.terraform') });
   }
   symlinkSync(path.join(repositoryRoot, 'node_modules'), path.join(directory, 'node_modules'));
+  // The Debian root and package mirror of whole-machine hosts are made once per machine: copies share them.
+  mkdirSync(path.join(repositoryRoot, '.cache', 'lab', 'debian'), { recursive: true });
+  mkdirSync(path.join(directory, '.cache', 'lab'), { recursive: true });
+  symlinkSync(path.join(repositoryRoot, '.cache', 'lab', 'debian'), path.join(directory, '.cache', 'lab', 'debian'));
   return { directory, remove: () => rmSync(directory, { recursive: true, force: true }) };
 }
 
