@@ -1,7 +1,7 @@
 // The seed's phase 4 (kubeadm init and join, then Cilium) for one cluster, run for real with Ansible over
 // SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,15 +17,14 @@ interface Context {
 const test = suite<Context>('kubeadm init and join over Ansible against a FAKE kubeadm');
 
 const fakes = path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes');
-const hostPath = '/root/fake-kubeadm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function host(context: Context, name: string): TestHost {
   return context.rig.hosts.find((candidate) => candidate.name === name)!;
 }
 
-function kubeadmCalls(context: Context, name: string): string[][] {
-  const file = path.join(host(context, name).directory, 'root', 'fake-kubeadm', 'calls.log');
-  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[]);
+async function kubeadmCalls(context: Context, name: string): Promise<string[][]> {
+  const text = await context.rig.exec(host(context, name), ['cat', '/root/fake-kubeadm/calls.log']);
+  return text.trim().split('\n').map((line) => JSON.parse(line) as string[]);
 }
 
 function environmentFile(rig: TestHostRig): string {
@@ -38,7 +37,7 @@ export const k8sLab = defineEnvironment({
   name: 'k8s-lab',
   site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', kernelWideSettings: 'skip', airGapped: true },
   // Installed on the machine the test hosts share: node preparation runs for real and installs nothing.
-  packages: { management: ['python3'], nodes: ['python3'] },
+  packages: { management: ['python3'], nodes: ['python3', 'conntrack', 'socat'] },
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
@@ -65,14 +64,16 @@ export const k8sLab = defineEnvironment({
 test.before(async (context) => {
   Object.assign(context, copyProject());
   // osdc-w2 is a spare: the scale-out test adds it to the cluster.
-  context.rig = await TestHostRig.start({ count: 3, names: ['osdc-cp1', 'osdc-w1', 'osdc-w2'], directory: path.join(context.directory, '.cache', 'rig'), sessionPath: hostPath });
-  for (const each of context.rig.hosts) {
-    const bin = path.join(each.directory, 'root', 'fake-kubeadm', 'bin');
-    mkdirSync(bin, { recursive: true });
-    copyFileSync(path.join(fakes, 'kubeadm'), path.join(bin, 'kubeadm'));
-    // become (sudo) resets PATH to its secure_path: the FAKE goes first there too, in this host's /etc.
-    writeFileSync(path.join(each.directory, 'etc', 'sudoers.d', 'fake-kubeadm'), `Defaults secure_path="${hostPath}"\n`, { mode: 0o440 });
-  }
+  // Whole machines: node preparation installs the node packages (containerd among them) from the rig's mirror.
+  context.rig = await TestHostRig.start({
+    count: 3,
+    names: ['osdc-cp1', 'osdc-w1', 'osdc-w2'],
+    directory: path.join(context.directory, '.cache', 'rig'),
+    wholeMachines: { packages: ['python3', 'conntrack', 'socat', 'containerd'] },
+  });
+  const fake = readFileSync(path.join(fakes, 'kubeadm'), 'utf8');
+  // The FAKE kubeadm is where a real one would be installed: on PATH, also under sudo's secure_path.
+  for (const each of context.rig.hosts) await context.rig.exec(each, ['sh', '-c', 'mkdir -p /root/fake-kubeadm && printf "%s" "$1" > /usr/local/bin/kubeadm && chmod 755 /usr/local/bin/kubeadm', 'install-fake', fake]);
   addEnvironment(context.directory, 'k8s-lab', 'k8sLab', environmentFile(context.rig));
 });
 
@@ -91,7 +92,7 @@ const cli = (context: Context, args: readonly string[], only = clusterSteps(['os
 test('init on the first control-plane node, the worker joins, Cilium is installed; the join secrets are never shown', withTimeout(300_000, async (context: Context) => {
   const run = await cli(context, []);
   assert.is(run.code, 0, run.stdout + run.stderr);
-  const onControlPlane = kubeadmCalls(context, 'osdc-cp1');
+  const onControlPlane = await kubeadmCalls(context, 'osdc-cp1');
   // The control plane: init, then the join command and certificates for other control-plane nodes; then the
   // worker's own join (node-join) asks for its token.
   assert.equal(onControlPlane.map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm init --config', 'kubeadm token create', 'kubeadm init phase', 'kubeadm token create']);
@@ -99,7 +100,7 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   const certificateKey = onControlPlane[2]![onControlPlane[2]!.indexOf('--certificate-key') + 1]!;
   assert.match(token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
   assert.match(certificateKey, /^[0-9a-f]{64}$/);
-  const onWorker = kubeadmCalls(context, 'osdc-w1');
+  const onWorker = await kubeadmCalls(context, 'osdc-w1');
   assert.equal(onWorker.map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm join']);
   assert.ok(onWorker[0]!.includes(token), 'the worker joins with the token the engine made');
   // The admin kubeconfig came back to the engine (0600 is Ansible's fetch; the directory is private).
@@ -116,7 +117,7 @@ test('scale out: a worker added is prepared and joins alone; the other nodes are
   const spare = host(context, 'osdc-w2');
   const charts = await cli(context, [], 'platform-services[cluster=osdc]');
   assert.is(charts.code, 0, charts.stdout + charts.stderr);
-  const before = { cp: kubeadmCalls(context, 'osdc-cp1').length, w1: kubeadmCalls(context, 'osdc-w1').length };
+  const before = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length };
   writeFileSync(file, readFileSync(file, 'utf8').replace("vmId: 4111 }],", `vmId: 4111 }, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }],`));
   const plan = await cli(context, ['--dry-run'], clusterSteps(['osdc-w1', 'osdc-w2']));
   assert.is(plan.code, 0, plan.stdout + plan.stderr);
@@ -131,10 +132,10 @@ test('scale out: a worker added is prepared and joins alone; the other nodes are
   assert.equal(ran, ['cluster-vms[cluster=osdc]', 'node-join[node=osdc-w2]', 'node-prep[node=osdc-w2]'], run.stdout);
   // The new worker ran preparation (its sysctl file) and kubeadm join; the old worker nothing; the first
   // control-plane node only made the new worker's token.
-  assert.match(readFileSync(path.join(spare.directory, 'etc', 'sysctl.d', '90-openspace-k8s.conf'), 'utf8'), 'net.ipv4.ip_forward = 1');
-  assert.equal(kubeadmCalls(context, 'osdc-w2').map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm join']);
-  assert.is(kubeadmCalls(context, 'osdc-w1').length, before.w1);
-  assert.equal(kubeadmCalls(context, 'osdc-cp1').slice(before.cp).map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm token create']);
+  assert.match(await context.rig.exec(spare, ['cat', '/etc/sysctl.d/90-openspace-k8s.conf']), 'net.ipv4.ip_forward=1');
+  assert.equal((await kubeadmCalls(context, 'osdc-w2')).map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm join']);
+  assert.is((await kubeadmCalls(context, 'osdc-w1')).length, before.w1);
+  assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before.cp).map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm token create']);
   // Platform services run after every worker joined, but a worker added does not make them stale.
   const after = await cli(context, ['--dry-run'], 'platform-services[cluster=osdc]');
   assert.match(after.stdout, /plan for k8s-lab: 0 of \d+ tasks would run/, after.stdout);
@@ -176,14 +177,13 @@ test('scale in: a worker taken out is drained and deleted from its cluster after
 
 test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
   const worker = host(context, 'osdc-w1');
-  rmSync(path.join(worker.directory, 'etc', 'kubernetes', 'kubelet.conf'));
-  writeFileSync(path.join(worker.directory, 'root', 'fake-kubeadm', 'fail-join'), '');
+  await context.rig.exec(worker, ['sh', '-c', 'rm /etc/kubernetes/kubelet.conf && touch /root/fake-kubeadm/fail-join']);
   const run = await cli(context, ['--force', 'node-join[node=osdc-w1]']);
   assert.is(run.code, 1, run.stdout + run.stderr);
   assert.match(run.stdout, "couldn't validate the identity of the API Server");
   // Ansible's failure quotes the module's command line ("cmd"): the token is there, redacted.
   assert.match(run.stdout, /fatal: \[osdc-w1\]: FAILED! => [^\n]*"cmd": \["kubeadm", "join", [^\n]*"--token", "\*\*\*"/, 'the quoted command line shows where the token was');
-  const calls = kubeadmCalls(context, 'osdc-cp1');
+  const calls = await kubeadmCalls(context, 'osdc-cp1');
   const token = calls.filter((argv) => argv[1] === 'token').at(-1)![3]!;
   const certificateKey = calls.filter((argv) => argv[2] === 'phase').at(-1)!.at(-1)!;
   for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
