@@ -21,6 +21,14 @@ test('every playbook passes ansible-playbook --syntax-check', withTimeout(300_00
   }
 }));
 
+test('every playbook passes ansible-lint in the production profile (.ansible-lint, no rule skipped)', withTimeout(300_000, async () => {
+  const playbooks = await glob('tasks/**/playbooks/*.yml', { cwd: repositoryRoot });
+  const result = await run('ansible-lint', ['--nocolor', ...playbooks], { cwd: repositoryRoot, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 }).catch((error: { stdout: string; stderr: string }) => {
+    throw new Error(`ansible-lint failed:\n${error.stdout}\n${error.stderr}`);
+  });
+  assert.match(result.stdout + result.stderr, `Passed with production profile: 0 failure(s), 0 warning(s) on ${playbooks.length} files`);
+}));
+
 test('every packer template passes packer validate (packer 1.6.6 here)', withTimeout(120_000, async () => {
   const templates = await glob('tasks/**/*.pkr.hcl', { cwd: repositoryRoot });
   assert.ok(templates.length >= 1);

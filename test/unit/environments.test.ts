@@ -62,6 +62,9 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['pod and service networks that overlap in one cluster', (e) => (e.clusters.mcm.serviceCidr = '10.42.128.0/17'), 'clusters.mcm.serviceCidr: 10.42.128.0/17 overlaps clusters.mcm.podCidr 10.42.0.0/16'],
   // Clusters are the site's (issue 17): any names that are DNS labels, one management cluster.
   ['a cluster name that is not a DNS label', (e) => (e.clusters.OSDC_C = structuredClone(e.clusters['osdc-b'])), /clusters\.OSDC_C: 'OSDC_C' is not a cluster name \(a DNS label/],
+  ['a VLAN bridge without an uplink', (e) => delete e.managementHosts[1].bridges[1].uplink, 'managementHosts[1].bridges[1].uplink: has a vlan and no uplink: name the interface or bond that carries the VLAN (uplink)'],
+  ['an uplink that is no interface name', (e) => (e.managementHosts[0].bridges[0].uplink = 'eno1; reboot'), 'managementHosts[0].bridges[0].uplink: is not an interface name'],
+  ['a kernel-wide setting mode that does not exist', (e) => (e.site.kernelWideSettings = 'maybe'), /site\.kernelWideSettings: .*"apply"\|"skip"|site\.kernelWideSettings: .*apply.*skip/],
   ['a second management cluster', (e) => (e.clusters['osdc-b'].role = 'mcm'), "clusters.osdc-b.role: 'mcm' is already the role of cluster mcm: a site has one management cluster"],
   ['an unknown role', (e) => (e.clusters['osdc-b'].role = 'data'), "clusters.osdc-b.role: 'data' is not a role: use one of mcm, osms, osdc"],
   ['a cluster without a role', (e) => delete e.clusters['osdc-b'].role, 'clusters.osdc-b.role: is missing: use one of mcm, osms, osdc'],
