@@ -401,13 +401,7 @@ function launchSshd(host: RunningHost): ChildProcess {
   const script = `${mounts} && hostname ${host.name} && exec /usr/sbin/sshd -D -e -f ${path.join(host.directory, 'sshd_config')}`;
   const isolated = ['unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script];
   const argv = host.namespace ? ['ip', 'netns', 'exec', host.namespace, ...isolated] : isolated;
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  let errors = '';
-  child.stderr!.on('data', (chunk) => (errors += chunk));
-  child.once('exit', (code) => {
-    if (code !== 0 && code !== null) (child as ChildProcess & { startupError?: string }).startupError = errors.trim();
-  });
-  return child;
+  return spawnHost(argv);
 }
 
 /**
@@ -430,6 +424,11 @@ function launchMachine(host: RunningHost, root: string): ChildProcess {
     'exec chroot . /usr/sbin/sshd -D -e',
   ].join('\n');
   const argv = ['ip', 'netns', 'exec', host.namespace!, 'unshare', '--mount', '--uts', '--pid', '--fork', '--propagation', 'private', 'sh', '-c', script, 'machine', root, host.directory, host.name];
+  return spawnHost(argv);
+}
+
+/** Starts a host's launcher in its own process group; what it says on a failed start is kept for the error. */
+function spawnHost(argv: readonly string[]): ChildProcess {
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let errors = '';
   child.stderr!.on('data', (chunk) => (errors += chunk));
