@@ -109,7 +109,13 @@ test.after(async (context) => {
   context.remove();
 });
 
-const cli = (context: Context, args: readonly string[]) => runDeploy(context.directory, ['--env', 'pve-lab', ...args]);
+/**
+ * The foundation phase alone: its base dependencies (packages, bridges) need whole machines, and this test's
+ * host is a shared one whose FAKE Proxmox lives in its private /root. The lab test runs base for real.
+ */
+const foundationTasks = ['images:fetch[image=ubuntu-cloud]', ...['validation', 'tools-storage', 'cloud-image', 'base-template', 'packer-user', 'packer-config'].map((name) => `foundation:${name}`), 'foundation'].join(',');
+const cli = (context: Context, args: readonly string[]) =>
+  runDeploy(context.directory, ['--env', 'pve-lab', ...(args[0] === 'foundation' ? ['--only', foundationTasks, ...args.slice(1)] : args)]);
 const ranTasks = (output: string) => [...output.matchAll(/^\[(foundation:[^\]]+)\] run: /gm)].map((match) => match[1]).sort();
 const callsSince = (context: Context, before: number) => calls(context).slice(before).map((argv) => argv.join(' '));
 
@@ -201,9 +207,10 @@ test('--force-rebuild with --skip-phases validation tools_storage: every other p
   const status = await cli(context, ['--status', 'foundation']);
   assert.is(status.code, 0, status.stderr);
   for (const task of ['foundation:validation', 'foundation:tools-storage', 'foundation:cloud-image', 'foundation:base-template']) {
-    assert.match(status.stdout, new RegExp(`\\n${task.replace(/[:[\]]/g, '\\$&')} +done `), status.stdout);
+    // Each has its stamp; they show stale only because base, which this test does not run (--only), has none.
+    assert.match(status.stdout, new RegExp(`\\n${task.replace(/[:[\]]/g, '\\$&')} +(done|stale) +\\d{4}-\\d{2}-\\d{2} `), status.stdout);
   }
-  assert.match(status.stdout, /\nfoundation:packer-user +stale .*always runs/);
+  assert.match(status.stdout, /\nfoundation:validation +stale .*dependency base changed/);
 }));
 
 test('validation: a storage pool the node does not have fails the phase with what Proxmox said; nothing after it runs', withTimeout(300_000, async (context: Context) => {
