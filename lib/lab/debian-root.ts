@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { acquireRunLock } from '../state/run-lock.js';
 
 const run = promisify(execFile);
 
@@ -97,29 +98,13 @@ async function buildOnce(target: string, build: (building: string) => Promise<vo
   }
 }
 
+/** The run lock (pid, process start, takeover of a dead or reused holder), waited for while another holds it. */
 async function lock(file: string): Promise<() => void> {
   for (;;) {
-    try {
-      const descriptor = openSync(file, 'wx');
-      writeFileSync(descriptor, String(process.pid));
-      closeSync(descriptor);
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // An empty file is a holder between its open and its write.
-      const holder = Number(readFileSync(file, 'utf8'));
-      if (holder && !isAlive(holder)) rmSync(file, { force: true });
-      else await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const taken = acquireRunLock(file);
+    if (taken.ok) return () => void taken.value.release();
+    if (taken.error.reason !== 'state-locked') throw new Error(`cannot lock ${file}: ${taken.error.reason}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 

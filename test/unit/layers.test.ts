@@ -16,7 +16,7 @@ const allowed: Record<string, readonly string[]> = {
   scheduler: ['dsl', 'fs', 'graph', 'stamps', 'state', 'process'],
   reporter: ['dsl', 'fs', 'graph', 'stamps', 'state', 'scheduler'],
   tools: ['dsl', 'fs', 'stamps', 'state', 'process'],
-  lab: ['dsl', 'fs'],
+  lab: ['dsl', 'fs', 'state'],
   container: ['dsl', 'fs'],
   cli: ['dsl', 'fs', 'graph', 'stamps', 'state', 'process', 'scheduler', 'reporter', 'tools', 'container'],
 };
