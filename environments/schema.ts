@@ -52,7 +52,7 @@ const cluster = z.strictObject({
   cni: z.enum(['cilium', 'canal']).default('cilium'),
   controlPlane: z.array(node).min(1, { error: 'a cluster needs at least one control-plane node' }),
   workers: z.array(node).default([]),
-  /** The API endpoint (a VIP or the first control-plane node). */
+  /** The API endpoint: a virtual IP (held by kube-vip on the control-plane nodes) or the first control-plane node's address. */
   apiAddress: ipv4,
   podCidr: cidr,
   serviceCidr: cidr,
@@ -130,6 +130,8 @@ const environmentShape = z.strictObject({
       rke2: version,
       kubernetes: version,
       cilium: version,
+      /** kube-vip, which holds a cluster's API address where it is a virtual IP (no node's address). */
+      kubeVip: version,
       /** The platform services' Helm charts, each pinned: a missing one is refused on load, never `latest`. */
       charts: z.strictObject({
         'ingress-nginx': version,

@@ -24,7 +24,7 @@ export const images = [
   },
   {
     name: 'rke2-images',
-    file: 'images/rke2-images.linux-amd64.tar.zst',
+    file: 'images/rke2/v1.30.4+rke2r1/rke2-images.linux-amd64.tar.zst',
     url: 'https://github.com/rancher/rke2/releases/download/v1.30.4%2Brke2r1/rke2-images.linux-amd64.tar.zst',
     sha256: '5b1a0b1b3f6c8f5e7a3f2c4d8e9b0a1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a',
     sizeBytes: 812_646_400,
@@ -32,7 +32,7 @@ export const images = [
   },
   {
     name: 'rke2-binary',
-    file: 'images/rke2.linux-amd64.tar.gz',
+    file: 'images/rke2/v1.30.4+rke2r1/rke2.linux-amd64.tar.gz',
     url: 'https://github.com/rancher/rke2/releases/download/v1.30.4%2Brke2r1/rke2.linux-amd64.tar.gz',
     sha256: '9d2c1e0b4a7f6e5d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d',
     sizeBytes: 31_457_280,

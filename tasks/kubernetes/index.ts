@@ -6,6 +6,7 @@ import { helmUpgradeInstall, kubectlApply, kubectlRolloutStatus } from '../../li
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
+import { rke2Artifacts, rke2ArtifactsDirectory, type Rke2Artifact } from './rke2-artifacts.js';
 import { hostname } from '../../environments/schema.js';
 import { clusterGroup, clusterTokenPath, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
 
@@ -19,6 +20,12 @@ function clusterToken(root: string, config: Environment, cluster: string): strin
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
   }
   return readFileSync(file, 'utf8');
+}
+
+/** The RKE2 release files a node installs from, with their digests (none are read on a dry run). */
+async function rke2Inputs(context: { readonly dryRun: boolean }, root: string, version: string): Promise<{ rke2_artifacts: Rke2Artifact[]; rke2_artifacts_directory: string }> {
+  const directory = rke2ArtifactsDirectory(root, version);
+  return { rke2_artifacts: context.dryRun ? [] : await rke2Artifacts(root, version), rke2_artifacts_directory: directory };
 }
 
 /** A bootstrap token as kubeadm writes them: `[a-z0-9]{6}.[a-z0-9]{16}`. */
@@ -43,7 +50,7 @@ export const kubernetes = tasks.task({
   // Its control-plane nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
   deps: ({ cluster }, config): Dependency[] => nodesOf(config, 'controlPlane').filter((entry) => entry.cluster === cluster).map(({ node }) => nodePrep.with({ node })),
   estimate: '8m',
-  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml'],
+  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -56,7 +63,8 @@ export const kubernetes = tasks.task({
     if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, inputs.cluster));
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, cluster_token: token } });
+      const artifacts = await rke2Inputs(context, root, config.versions.rke2);
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig } });
       return;
     }
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig } });
@@ -97,7 +105,7 @@ export const nodeJoin = tasks.task({
     nodePrep.with({ node }),
   ],
   estimate: '2m',
-  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml'],
+  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml'],
   tools: ['ansible-playbook'],
   timeout: '20m',
   retries: 1,
@@ -107,7 +115,8 @@ export const nodeJoin = tasks.task({
     const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) };
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: [node] }, { become: true, extraVars: { ...target, cluster_token: token } });
+      const artifacts = await rke2Inputs(context, root, config.versions.rke2);
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: [node] }, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token } });
       return;
     }
     // The first control-plane node makes the join command for this run's token (a secret the engine knows).

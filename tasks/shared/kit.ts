@@ -113,6 +113,11 @@ export type InventoryScope =
   | { readonly hosts: 'management' }
   | { readonly cluster: NamedCluster; readonly controlPlane: readonly ClusterNode[]; readonly workers: readonly ClusterNode[] };
 
+/** Whether a cluster's API address is a virtual IP (no node has it), which kube-vip then holds. */
+export function apiIsVirtual(cluster: ClusterConfig): boolean {
+  return ![...cluster.controlPlane, ...cluster.workers].some((node) => node.address === cluster.apiAddress);
+}
+
 /** The Ansible inventory of a playbook's hosts, generated from the typed configuration for each run. */
 export function siteInventory(config: Environment, scope: InventoryScope): Inventory {
   const host = (endpoint: Endpoint): InventoryHost => ({ address: endpoint.address, port: endpoint.port ?? 22, user: endpoint.user ?? config.ssh.user });
@@ -128,7 +133,22 @@ export function siteInventory(config: Environment, scope: InventoryScope): Inven
       [`${group}_workers`]: { hosts: Object.fromEntries(scope.workers.map((node) => [node.name, host(node)])) },
       [group]: {
         children: [`${group}_control_plane`, `${group}_workers`],
-        vars: { cluster_name: cluster.name, cluster_role: cluster.role, distribution: cluster.distribution, cni: cluster.cni, api_address: cluster.apiAddress, pod_cidr: cluster.podCidr, service_cidr: cluster.serviceCidr },
+        vars: {
+          cluster_name: cluster.name,
+          cluster_role: cluster.role,
+          distribution: cluster.distribution,
+          cni: cluster.cni,
+          api_address: cluster.apiAddress,
+          // The API's DNS name (the dns task's record) and its certificate's names: every control-plane node.
+          api_name: `api.${cluster.name}.${config.dns.zone}`,
+          control_plane_names: cluster.controlPlane.map((node) => node.name),
+          control_plane_addresses: cluster.controlPlane.map((node) => node.address),
+          // An API address that is no node's is a virtual IP: kube-vip holds it on the control-plane nodes.
+          api_vip: apiIsVirtual(cluster),
+          kube_vip_image: `ghcr.io/kube-vip/kube-vip:${config.versions.kubeVip}`,
+          pod_cidr: cluster.podCidr,
+          service_cidr: cluster.serviceCidr,
+        },
       },
     },
     vars: {

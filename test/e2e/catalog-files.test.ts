@@ -22,7 +22,8 @@ test('every playbook passes ansible-playbook --syntax-check', withTimeout(300_00
 }));
 
 test('every playbook passes ansible-lint in the production profile (.ansible-lint, no rule skipped)', withTimeout(300_000, async () => {
-  const playbooks = await glob('tasks/**/playbooks/*.yml', { cwd: repositoryRoot });
+  // The playbooks and the task files they import (playbooks/includes/).
+  const playbooks = await glob('tasks/**/playbooks/**/*.yml', { cwd: repositoryRoot });
   const result = await run('ansible-lint', ['--nocolor', ...playbooks], { cwd: repositoryRoot, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 }).catch((error: { stdout: string; stderr: string }) => {
     throw new Error(`ansible-lint failed:\n${error.stdout}\n${error.stderr}`);
   });

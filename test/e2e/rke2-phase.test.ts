@@ -1,0 +1,190 @@
+// RKE2 for the management cluster, run for real with Ansible over SSH on whole-machine test hosts: the
+// release's artifacts copied and verified on each node, config.yaml and registries.yaml rendered, kube-vip
+// for the virtual API address, the first server Ready before the others join, then an agent. The release
+// files are stand-ins the test makes (test/fixtures/fake-rke2, named as FAKES: install.sh, an rke2 binary
+// that stands where the real one would start its kubelet, and systemctl, as the hosts run no systemd).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
+import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { addEnvironment, copyProject, runDeploy } from '../helpers/project-copy.js';
+
+interface Context {
+  directory: string;
+  remove: () => void;
+  rig: TestHostRig;
+}
+const test = suite<Context>('RKE2 servers and agents over Ansible, with FAKE rke2, install.sh and systemctl');
+
+const fakes = path.join(repositoryRoot, 'test', 'fixtures', 'fake-rke2');
+const version = 'v1.30.4+rke2r1';
+
+function host(context: Context, name: string): TestHost {
+  return context.rig.hosts.find((candidate) => candidate.name === name)!;
+}
+const vipOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '.250');
+
+interface Rke2Call {
+  argv: string[];
+  version: string;
+  at: number;
+  config: string | null;
+  registries: string | null;
+  staticPods: string[];
+}
+async function rke2Calls(context: Context, name: string): Promise<Rke2Call[]> {
+  const text = await context.rig.exec(host(context, name), ['sh', '-c', 'cat /var/log/fake-rke2/calls.log 2>/dev/null || true']);
+  return text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Rke2Call).filter((call) => call.argv[1] !== '--version');
+}
+async function systemctlCalls(context: Context, name: string): Promise<string[]> {
+  const text = await context.rig.exec(host(context, name), ['sh', '-c', 'cat /var/log/fake-systemd/calls.log 2>/dev/null || true']);
+  return text.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { argv: string[] }).argv.join(' '));
+}
+
+/** The release's four files for `release`, as images/rke2/<version>/ holds them, with a FAKE rke2 inside. */
+function packRelease(directory: string, release: string): void {
+  const target = path.join(directory, 'images', 'rke2', release);
+  const staging = path.join(directory, '.scratch-rke2', release);
+  mkdirSync(path.join(staging, 'bin'), { recursive: true });
+  mkdirSync(path.join(staging, 'lib', 'systemd', 'system'), { recursive: true });
+  mkdirSync(target, { recursive: true });
+  writeFileSync(path.join(staging, 'bin', 'rke2'), readFileSync(path.join(fakes, 'rke2'), 'utf8').replace('@VERSION@', release), { mode: 0o755 });
+  for (const type of ['server', 'agent']) {
+    writeFileSync(path.join(staging, 'lib', 'systemd', 'system', `rke2-${type}.service`), `[Unit]\nDescription=Rancher Kubernetes Engine v2 (${type})\n[Service]\nType=notify\nExecStart=/usr/local/bin/rke2 ${type}\n`);
+  }
+  execFileSync('tar', ['czf', path.join(target, 'rke2.linux-amd64.tar.gz'), '-C', staging, 'bin', 'lib']);
+  writeFileSync(path.join(target, 'rke2-images.linux-amd64.tar.zst'), `images of ${release}\n`);
+  writeFileSync(path.join(target, 'install.sh'), readFileSync(path.join(fakes, 'install.sh')));
+  const sha = (file: string) => createHash('sha256').update(readFileSync(path.join(target, file))).digest('hex');
+  writeFileSync(path.join(target, 'sha256sum-amd64.txt'), ['rke2-images.linux-amd64.tar.zst', 'rke2.linux-amd64.tar.gz'].map((file) => `${sha(file)}  ${file}\n`).join(''));
+}
+
+function environmentFile(rig: TestHostRig): string {
+  const [cp1, cp2, worker] = rig.hosts as [TestHost, TestHost, TestHost];
+  return `import { lab } from './lab.js';
+import { defineEnvironment } from './schema.js';
+
+/** An RKE2 management cluster of two servers and an agent, its API on a virtual IP. */
+export const rke2Lab = defineEnvironment({
+  name: 'rke2-lab',
+  site: { name: 'RKE2 phase test', domain: 'rke2.openspace.test', kernelWideSettings: 'skip', airGapped: true },
+  packages: { management: ['python3'], nodes: ['python3', 'conntrack', 'socat'] },
+  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
+  infrastructure: 'existing',
+  managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
+  clusters: {
+    mcm: {
+      role: 'mcm',
+      distribution: 'rke2',
+      controlPlane: [{ name: '${cp1.name}', address: '${cp1.address}', vmId: 2101 }, { name: '${cp2.name}', address: '${cp2.address}', vmId: 2102 }],
+      workers: [{ name: '${worker.name}', address: '${worker.address}', vmId: 2111 }],
+      apiAddress: '${vipOf(rig)}',
+      podCidr: '10.42.0.0/16',
+      serviceCidr: '10.43.0.0/16',
+    },
+  },
+  dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'rke2.openspace.test' },
+  registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.rke2.openspace.test:5000' }],
+  versions: lab.versions,
+});
+`;
+}
+
+test.before(async (context) => {
+  Object.assign(context, copyProject());
+  context.rig = await TestHostRig.start({
+    count: 3,
+    names: ['mcm-cp1', 'mcm-cp2', 'mcm-w1'],
+    directory: path.join(context.directory, '.cache', 'rig'),
+    wholeMachines: { packages: ['python3', 'conntrack', 'socat'] },
+  });
+  const systemctl = readFileSync(path.join(fakes, 'systemctl'), 'utf8');
+  for (const each of context.rig.hosts) await context.rig.exec(each, ['sh', '-c', 'printf "%s" "$1" > /usr/local/bin/systemctl && chmod 755 /usr/local/bin/systemctl', 'install-fake', systemctl]);
+  packRelease(context.directory, version);
+  addEnvironment(context.directory, 'rke2-lab', 'rke2Lab', environmentFile(context.rig));
+});
+
+test.after(async (context) => {
+  await context.rig?.stop();
+  context.remove();
+});
+
+const steps = 'node-prep[node=mcm-cp1],node-prep[node=mcm-cp2],node-prep[node=mcm-w1],kubernetes[cluster=mcm],node-join[node=mcm-w1]';
+const cli = (context: Context, args: readonly string[], only = steps) => runDeploy(context.directory, ['--env', 'rke2-lab', '--only', only, ...args]);
+
+test('the first server is Ready before the second joins through the virtual IP, then the agent; artifacts verified, configs rendered', withTimeout(400_000, async (context: Context) => {
+  const run = await cli(context, []);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const vip = vipOf(context.rig);
+  const [first, second, agent] = [await rke2Calls(context, 'mcm-cp1'), await rke2Calls(context, 'mcm-cp2'), await rke2Calls(context, 'mcm-w1')];
+  assert.equal([first, second, agent].map((calls) => calls.map((call) => call.argv.join(' '))), [['rke2 server'], ['rke2 server'], ['rke2 agent']]);
+  assert.ok(first[0]!.at < second[0]!.at && second[0]!.at < agent[0]!.at, 'first server, second server, agent');
+  // The first server starts the cluster; the others join through the API address, which kube-vip holds.
+  assert.not.match(first[0]!.config!, 'server:');
+  assert.match(second[0]!.config!, `server: https://${vip}:9345`);
+  assert.match(agent[0]!.config!, `server: https://${vip}:9345`);
+  for (const name of [vip, 'api.mcm.rke2.openspace.test', 'mcm-cp1', 'mcm-cp2', host(context, 'mcm-cp2').address]) assert.match(first[0]!.config!, `\n  - ${name}\n`);
+  assert.match(first[0]!.config!, `node-ip: ${host(context, 'mcm-cp1').address}\n`);
+  assert.match(first[0]!.config!, 'cni: cilium\ncluster-cidr: 10.42.0.0/16\nservice-cidr: 10.43.0.0/16\n');
+  assert.not.match(agent[0]!.config!, 'tls-san');
+  const token = readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'tokens', 'mcm'), 'utf8');
+  for (const call of [...first, ...second, ...agent]) {
+    assert.match(call.config!, `token: ${token}\n`);
+    assert.match(call.registries!, '"docker.io":\n    endpoint:\n      - "https://registry.rke2.openspace.test:5000"');
+  }
+  assert.equal(first[0]!.staticPods, ['kube-vip.yaml']);
+  assert.equal(agent[0]!.staticPods, []);
+  const kubeVip = await context.rig.exec(host(context, 'mcm-cp2'), ['cat', '/var/lib/rancher/rke2/agent/pod-manifests/kube-vip.yaml']);
+  assert.match(kubeVip, `{name: address, value: "${vip}"}`);
+  assert.match(kubeVip, 'image: ghcr.io/kube-vip/kube-vip:v0.8.3');
+  // What install.sh installed from: the four files, each verified on the node.
+  const listing = await context.rig.exec(host(context, 'mcm-w1'), ['ls', '/opt/rke2/artifacts', '/var/lib/rancher/rke2/agent/images']);
+  assert.match(listing, 'install.sh\nrke2-images.linux-amd64.tar.zst\nrke2.linux-amd64.tar.gz\nsha256sum-amd64.txt');
+  assert.match(listing, 'agent/images:\nrke2-images.linux-amd64.tar.zst');
+  assert.match(readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'kubeconfig', 'mcm.yaml'), 'utf8'), 'kind: Config');
+  assert.not.match(run.stdout + run.stderr, token, 'the cluster token is never shown');
+}));
+
+test('a second run changes nothing: nothing reinstalled, no service restarted', withTimeout(300_000, async (context: Context) => {
+  const before = await systemctlCalls(context, 'mcm-cp1');
+  const run = await cli(context, ['--force', 'kubernetes[cluster=mcm]', '--force', 'node-join[node=mcm-w1]'], 'kubernetes[cluster=mcm],node-join[node=mcm-w1]');
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.equal((await rke2Calls(context, 'mcm-cp1')).length, 1, 'the first server was not started again');
+  const after = (await systemctlCalls(context, 'mcm-cp1')).slice(before.length);
+  assert.not.ok(after.some((call) => / (start|restart) /.test(call)), after.join('\n'));
+  for (const [step, node] of [['kubernetes[cluster=mcm]', 'mcm-cp1'], ['kubernetes[cluster=mcm]', 'mcm-cp2'], ['node-join[node=mcm-w1]', 'mcm-w1']]) {
+    assert.match(run.stdout, new RegExp(`\\[${step!.replace(/[[\]]/g, '\\$&')}\\] ${node}\\s+: ok=\\d+\\s+changed=0`), run.stdout);
+  }
+}));
+
+test('a corrupted tarball fails on the node with the expected and the found digest', withTimeout(300_000, async (context: Context) => {
+  const tarball = path.join(context.directory, 'images', 'rke2', version, 'rke2.linux-amd64.tar.gz');
+  const good = readFileSync(tarball);
+  writeFileSync(tarball, Buffer.concat([good, Buffer.from('corruption')]));
+  try {
+    const run = await cli(context, ['--force', 'kubernetes[cluster=mcm]'], 'kubernetes[cluster=mcm]');
+    assert.is(run.code, 1, run.stdout + run.stderr);
+    const expected = createHash('sha256').update(good).digest('hex');
+    const found = createHash('sha256').update(readFileSync(tarball)).digest('hex');
+    assert.match(run.stdout, `rke2.linux-amd64.tar.gz on mcm-cp1 is corrupt: expected sha256 ${expected} (the release's sha256sum-amd64.txt), found ${found}`);
+  } finally {
+    writeFileSync(tarball, good);
+  }
+}));
+
+test('a downgrade is refused with the versions, and nothing is installed', withTimeout(300_000, async (context: Context) => {
+  const older = 'v1.29.9+rke2r1';
+  packRelease(context.directory, older);
+  const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('versions: lab.versions,', `versions: { ...lab.versions, rke2: '${older}' },`));
+  const run = await cli(context, [], 'kubernetes[cluster=mcm]');
+  assert.is(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stdout, `mcm-cp1 runs RKE2 ${version}, newer than versions.rke2 ${older}: a downgrade is refused`);
+  assert.match(await context.rig.exec(host(context, 'mcm-cp1'), ['/usr/local/bin/rke2', '--version']), `rke2 version ${version}`);
+}));
+
+test.run();
