@@ -6,9 +6,11 @@ import { helmUpgradeInstall, kubectlApply, kubectlRolloutStatus } from '../../li
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
-import { rke2Artifacts, rke2ArtifactsDirectory, type Rke2Artifact } from './rke2-artifacts.js';
+import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-binaries.js';
+import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
+import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
-import { clusterGroup, clusterTokenPath, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -23,9 +25,16 @@ function clusterToken(root: string, config: Environment, cluster: string): strin
 }
 
 /** The RKE2 release files a node installs from, with their digests (none are read on a dry run). */
-async function rke2Inputs(context: { readonly dryRun: boolean }, root: string, version: string): Promise<{ rke2_artifacts: Rke2Artifact[]; rke2_artifacts_directory: string }> {
+async function rke2Inputs(context: { readonly dryRun: boolean }, root: string, version: string): Promise<{ rke2_artifacts: ReleaseFile[]; rke2_artifacts_directory: string }> {
   const directory = rke2ArtifactsDirectory(root, version);
   return { rke2_artifacts: context.dryRun ? [] : await rke2Artifacts(root, version), rke2_artifacts_directory: directory };
+}
+
+/** kubeadm, kubelet, kubectl and crictl of an air-gapped site, from images/ (online, the nodes' packages). */
+function kubernetesInputs(context: { readonly dryRun: boolean }, root: string, config: Environment): { kubernetes_binaries: ReleaseFile[]; kubernetes_binaries_directory: string } {
+  const version = config.versions.kubernetes;
+  const binaries = config.site.airGapped && !context.dryRun ? kubernetesBinaries(root, version) : [];
+  return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version) };
 }
 
 /** A bootstrap token as kubeadm writes them: `[a-z0-9]{6}.[a-z0-9]{16}`. */
@@ -50,14 +59,14 @@ export const kubernetes = tasks.task({
   // Its control-plane nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
   deps: ({ cluster }, config): Dependency[] => nodesOf(config, 'controlPlane').filter((entry) => entry.cluster === cluster).map(({ node }) => nodePrep.with({ node })),
   estimate: '8m',
-  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml'],
+  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
     const { config, inputs, root } = context;
     const cluster = clusterOf(config, inputs.cluster);
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
-    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) };
+    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), ...controlPlaneVars(config, cluster) };
     // The control plane only: its workers join each on its own (node-join), so that one added later joins alone.
     const controlPlane = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: [] };
     if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
@@ -67,6 +76,7 @@ export const kubernetes = tasks.task({
       await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig } });
       return;
     }
+    await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', controlPlane, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
@@ -105,7 +115,7 @@ export const nodeJoin = tasks.task({
     nodePrep.with({ node }),
   ],
   estimate: '2m',
-  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml'],
+  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml'],
   tools: ['ansible-playbook'],
   timeout: '20m',
   retries: 1,
@@ -119,6 +129,7 @@ export const nodeJoin = tasks.task({
       await playbook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: [node] }, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token } });
       return;
     }
+    await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: [node] }, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
     // The first control-plane node makes the join command for this run's token (a secret the engine knows).
     const firstControlPlane = cluster.controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
     const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());

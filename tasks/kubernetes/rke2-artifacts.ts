@@ -1,13 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { digestFile } from '../../lib/stamps/digest.js';
-
-/** One RKE2 release file as a node receives it: its name, the sha256 it must have, and where that came from. */
-export interface Rke2Artifact {
-  readonly file: string;
-  readonly sha256: string;
-  readonly source: string;
-}
+import { publishedDigests, type ReleaseFile } from '../shared/release-files.js';
 
 /** The release's checksum file (the publisher's), its tarballs, and the installer, as RKE2's air-gap install reads them. */
 export const rke2ChecksumFile = 'sha256sum-amd64.txt';
@@ -24,7 +18,7 @@ export function rke2ArtifactsDirectory(root: string, version: string): string {
  * the bundle verified them. A missing file or a tarball the checksum file does not list is an error that says
  * where the file belongs.
  */
-export async function rke2Artifacts(root: string, version: string): Promise<Rke2Artifact[]> {
+export async function rke2Artifacts(root: string, version: string): Promise<ReleaseFile[]> {
   const directory = rke2ArtifactsDirectory(root, version);
   const shown = (file: string) => path.relative(root, path.join(directory, file));
   for (const file of ['install.sh', rke2ChecksumFile, ...tarballs]) {
@@ -32,14 +26,8 @@ export async function rke2Artifacts(root: string, version: string): Promise<Rke2
       throw new Error(`RKE2 ${version}: ${shown(file)} is missing: put the release's install.sh, ${rke2ChecksumFile} and tarballs there (images:fetch online, bundle load air-gapped)`);
     }
   }
-  const published = new Map(
-    readFileSync(path.join(directory, rke2ChecksumFile), 'utf8')
-      .split('\n')
-      .map((line) => /^([0-9a-f]{64})\s+\*?(\S+)$/.exec(line.trim()))
-      .filter((match) => match !== null)
-      .map((match) => [match[2]!, match[1]!]),
-  );
-  const artifacts: Rke2Artifact[] = [];
+  const published = publishedDigests(readFileSync(path.join(directory, rke2ChecksumFile), 'utf8'));
+  const artifacts: ReleaseFile[] = [];
   for (const file of tarballs) {
     const sha256 = published.get(file);
     if (!sha256) throw new Error(`RKE2 ${version}: ${shown(rke2ChecksumFile)} lists no sha256 for ${file}: it is not the release's checksum file`);

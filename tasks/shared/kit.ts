@@ -113,9 +113,20 @@ export type InventoryScope =
   | { readonly hosts: 'management' }
   | { readonly cluster: NamedCluster; readonly controlPlane: readonly ClusterNode[]; readonly workers: readonly ClusterNode[] };
 
-/** Whether a cluster's API address is a virtual IP (no node has it), which kube-vip then holds. */
-export function apiIsVirtual(cluster: ClusterConfig): boolean {
-  return ![...cluster.controlPlane, ...cluster.workers].some((node) => node.address === cluster.apiAddress);
+/**
+ * What a control plane's playbooks know of its API beyond the address: its DNS name (the dns task's record)
+ * and its certificate's names (every control-plane node), and whether the address is a virtual IP (no
+ * control-plane node has it), which kube-vip then holds. Passed by the Kubernetes steps only: a node's
+ * preparation does not read the other control-plane nodes, and does not re-run when one is added.
+ */
+export function controlPlaneVars(config: Environment, cluster: NamedCluster): Record<string, unknown> {
+  return {
+    api_name: `api.${cluster.name}.${config.dns.zone}`,
+    control_plane_names: cluster.controlPlane.map((node) => node.name),
+    control_plane_addresses: cluster.controlPlane.map((node) => node.address),
+    api_vip: !cluster.controlPlane.some((node) => node.address === cluster.apiAddress),
+    kube_vip_image: `ghcr.io/kube-vip/kube-vip:${config.versions.kubeVip}`,
+  };
 }
 
 /** The Ansible inventory of a playbook's hosts, generated from the typed configuration for each run. */
@@ -139,13 +150,6 @@ export function siteInventory(config: Environment, scope: InventoryScope): Inven
           distribution: cluster.distribution,
           cni: cluster.cni,
           api_address: cluster.apiAddress,
-          // The API's DNS name (the dns task's record) and its certificate's names: every control-plane node.
-          api_name: `api.${cluster.name}.${config.dns.zone}`,
-          control_plane_names: cluster.controlPlane.map((node) => node.name),
-          control_plane_addresses: cluster.controlPlane.map((node) => node.address),
-          // An API address that is no node's is a virtual IP: kube-vip holds it on the control-plane nodes.
-          api_vip: apiIsVirtual(cluster),
-          kube_vip_image: `ghcr.io/kube-vip/kube-vip:${config.versions.kubeVip}`,
           pod_cidr: cluster.podCidr,
           service_cidr: cluster.serviceCidr,
         },

@@ -1,7 +1,9 @@
 // The seed's phase 4 (kubeadm init and join, then Cilium) for one cluster, run for real with Ansible over
 // SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,6 +29,27 @@ async function kubeadmCalls(context: Context, name: string): Promise<string[][]>
   return text.trim().split('\n').map((line) => JSON.parse(line) as string[]);
 }
 
+/**
+ * images/kubernetes/v1.30.4/ as an air-gapped site holds it: kubeadm (the FAKE), kubelet and kubectl (FAKES
+ * that record their argv), a crictl tarball, each with its publisher's style of .sha256 (a lone digest for
+ * dl.k8s.io's binaries, `digest  name` for the cri-tools tarball). Node preparation installs them.
+ */
+function packKubernetesRelease(directory: string): void {
+  const target = path.join(directory, 'images', 'kubernetes', 'v1.30.4');
+  mkdirSync(target, { recursive: true });
+  const recorder = (name: string) => `#!/bin/sh\n# FAKE ${name}, for tests only: records its argv.\nmkdir -p /root/fake-kubeadm && echo "${name} $*" >> /root/fake-kubeadm/${name}.log\n`;
+  writeFileSync(path.join(target, 'kubeadm'), readFileSync(path.join(fakes, 'kubeadm')));
+  writeFileSync(path.join(target, 'kubelet'), recorder('kubelet'));
+  writeFileSync(path.join(target, 'kubectl'), recorder('kubectl'));
+  mkdirSync(path.join(directory, '.scratch-crictl'), { recursive: true });
+  writeFileSync(path.join(directory, '.scratch-crictl', 'crictl'), recorder('crictl'), { mode: 0o755 });
+  execFileSync('tar', ['czf', path.join(target, 'crictl-v1.30.1-linux-amd64.tar.gz'), '-C', path.join(directory, '.scratch-crictl'), 'crictl']);
+  for (const file of ['kubeadm', 'kubelet', 'kubectl']) writeFileSync(path.join(target, `${file}.sha256`), sha256Of(path.join(target, file)));
+  writeFileSync(path.join(target, 'crictl-v1.30.1-linux-amd64.tar.gz.sha256'), `${sha256Of(path.join(target, 'crictl-v1.30.1-linux-amd64.tar.gz'))}  crictl-v1.30.1-linux-amd64.tar.gz\n`);
+}
+const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const vipOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '.250');
+
 function environmentFile(rig: TestHostRig): string {
   const [cp, worker] = rig.hosts as [TestHost, TestHost, TestHost];
   return `import { lab } from './lab.js';
@@ -49,12 +72,13 @@ export const k8sLab = defineEnvironment({
       distribution: 'kubeadm',
       controlPlane: [{ name: '${cp.name}', address: '${cp.address}', vmId: 4101 }],
       workers: [{ name: '${worker.name}', address: '${worker.address}', vmId: 4111 }],
-      apiAddress: '${cp.address}',
+      apiAddress: '${vipOf(rig)}',
       podCidr: '10.46.0.0/16',
       serviceCidr: '10.47.0.0/16',
     },
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'k8s.openspace.test' },
+  registryMirrors: [{ registry: 'registry.k8s.io', mirror: 'https://registry.k8s.openspace.test:5000' }],
   // The bundled lab's component versions, every chart pinned.
   versions: lab.versions,
 });
@@ -71,9 +95,7 @@ test.before(async (context) => {
     directory: path.join(context.directory, '.cache', 'rig'),
     wholeMachines: { packages: ['python3', 'conntrack', 'socat', 'containerd'] },
   });
-  const fake = readFileSync(path.join(fakes, 'kubeadm'), 'utf8');
-  // The FAKE kubeadm is where a real one would be installed: on PATH, also under sudo's secure_path.
-  for (const each of context.rig.hosts) await context.rig.exec(each, ['sh', '-c', 'mkdir -p /root/fake-kubeadm && printf "%s" "$1" > /usr/local/bin/kubeadm && chmod 755 /usr/local/bin/kubeadm', 'install-fake', fake]);
+  packKubernetesRelease(context.directory);
   addEnvironment(context.directory, 'k8s-lab', 'k8sLab', environmentFile(context.rig));
 });
 
@@ -105,7 +127,18 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.ok(onWorker[0]!.includes(token), 'the worker joins with the token the engine made');
   // The admin kubeconfig came back to the engine (0600 is Ansible's fetch; the directory is private).
   const kubeconfig = readFileSync(path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml'), 'utf8');
-  assert.match(kubeconfig, `server: 'https://${host(context, 'osdc-cp1').address}:6443'`);
+  assert.match(kubeconfig, `server: 'https://${vipOf(context.rig)}:6443'`);
+  // The binaries node preparation installed from images/ (checked on the node), and what init was given.
+  const cp = host(context, 'osdc-cp1');
+  assert.match(await context.rig.exec(cp, ['ls', '/usr/local/bin']), /crictl\nkubeadm\nkubectl\nkubelet/);
+  const kubeadmConfig = await context.rig.exec(cp, ['cat', '/etc/kubernetes/onboarder-kubeadm.yaml']);
+  assert.match(kubeadmConfig, `controlPlaneEndpoint: ${vipOf(context.rig)}:6443`);
+  assert.match(kubeadmConfig, 'imageRepository: registry.k8s.openspace.test:5000');
+  assert.match(kubeadmConfig, 'cgroupDriver: systemd');
+  assert.match(kubeadmConfig, `advertiseAddress: ${cp.address}`);
+  const kubeVip = await context.rig.exec(cp, ['cat', '/etc/kubernetes/manifests/kube-vip.yaml']);
+  assert.match(kubeVip, `{name: address, value: "${vipOf(context.rig)}"}`);
+  assert.match(kubeVip, 'path: "/etc/kubernetes/admin.conf"');
   const local = readFileSync(localLog(context), 'utf8');
   assert.match(local, /^helm upgrade --install cilium .*images\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
   assert.match(local, /^kubectl .*rollout status daemonset\/cilium/m);
