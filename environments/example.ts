@@ -38,7 +38,7 @@ export const example: EnvironmentDefinition = defineEnvironment({
     { name: 'management', vlan: 10, cidr: '198.51.100.0/24', gateway: '198.51.100.1' },
     { name: 'clusters', vlan: 20, cidr: '192.0.2.0/24', gateway: '192.0.2.1' },
   ],
-  firewalls: [{ name: 'opnsense1', address: '198.51.100.2', apiKey: { file: 'environments/example/secrets/opnsense-key' }, apiSecret: { file: 'environments/example/secrets/opnsense-secret' } }],
+  firewalls: [{ name: 'opnsense1', address: '198.51.100.2', apiKey: { file: 'environments/example/secrets/opnsense-key' }, apiSecret: { file: 'environments/example/secrets/opnsense-secret' }, vlanParent: 'igb1' }],
   proxmox: {
     apiUrl: 'https://198.51.100.20:8006/api2/json',
     tokenId: 'packer@pve!onboarder',

@@ -105,7 +105,25 @@ const environmentShape = z.strictObject({
     }),
     managementHosts: z.array(sshEndpoint.extend({ bridges: z.array(bridge).default([]) })).min(1),
     networks: z.array(z.strictObject({ name: hostname, vlan: z.number().int().min(1).max(4094), cidr, gateway: ipv4 })).default([]),
-    firewalls: z.array(z.strictObject({ name: hostname, address: ipv4, apiKey: secretReference, apiSecret: secretReference })).default([]),
+    /**
+     * OPNsense firewalls, configured through their API: `port` of the API (HTTPS), `caFile` the CA that signed
+     * its certificate (the system's CAs when absent), `vlanParent` the interface the networks' VLANs are made
+     * on (none: VLANs are not made there), `ruleInterface` the interface the clusters' pass rules sit on.
+     */
+    firewalls: z
+      .array(
+        z.strictObject({
+          name: hostname,
+          address: ipv4,
+          port: z.number().int().min(1).max(65535).default(443),
+          caFile: z.string().min(1).optional(),
+          apiKey: secretReference,
+          apiSecret: secretReference,
+          vlanParent: interfaceName.optional(),
+          ruleInterface: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'is not an OPNsense interface identifier (lan, opt1, ...)').default('lan'),
+        }),
+      )
+      .default([]),
     /** `proxmox`: VMs are created on Proxmox; `existing`: the nodes exist already (bare metal, the lab). */
     infrastructure: z.enum(['proxmox', 'existing']).default('proxmox'),
     proxmox: z.strictObject({

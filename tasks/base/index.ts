@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { reconcileCollection } from '../../lib/tools/opnsense.js';
 import { playbook, secretValue, tasks } from '../shared/kit.js';
+import { collections, desiredFirewall, managedAlias, managedDescription } from './opnsense.js';
 
 const base = tasks.namespace('base');
 const playbooks = 'tasks/base/playbooks';
@@ -51,24 +53,40 @@ export const bridges = base.task({
 
 export const opnsense = base.task({
   name: 'opnsense',
-  description: 'OPNsense firewall aliases for every network, through the API',
+  description: "OPNsense firewalls through their API: the site's aliases, VLANs and the clusters' rules",
   supportsDryRun: true,
   // The firewall's interfaces sit on the management hosts' bridges and VLANs.
   deps: [bridges],
   estimate: '3m',
-  sources: [`${playbooks}/opnsense.yml`],
-  tools: ['ansible-playbook'],
   retries: 2,
   pool: 'opnsense-api',
   skipWhen: (config) => config.firewalls.length === 0 && 'no firewalls in this environment',
   run: async (context) => {
-    const firewalls = context.config.firewalls.map((firewall) => ({
-      name: firewall.name,
-      address: firewall.address,
-      api_key: secretValue(context, firewall.apiKey),
-      api_secret: secretValue(context, firewall.apiSecret),
-    }));
-    await playbook(context, `${playbooks}/opnsense.yml`, { hosts: 'management' }, { extraVars: { firewalls, networks: context.config.networks } });
+    const { config, root } = context;
+    for (const firewall of config.firewalls) {
+      const desired = desiredFirewall(config, firewall);
+      const sizes = `${desired.aliases.length} aliases, ${desired.vlans.length} VLANs, ${desired.rules.length} rules`;
+      if (context.dryRun) {
+        // The plan lists it beside the commands: what would be reconciled, and where.
+        context.commands.started(`reconcile OPNsense ${firewall.name} at https://${firewall.address}:${firewall.port}/api: ${sizes} (search, then add, set or delete what differs, apply once)`)(0);
+        continue;
+      }
+      const endpoint = {
+        name: firewall.name,
+        address: firewall.address,
+        port: firewall.port,
+        ...(firewall.caFile ? { caFile: path.resolve(root, firewall.caFile) } : {}),
+        apiKey: secretValue(context, firewall.apiKey),
+        apiSecret: secretValue(context, firewall.apiSecret),
+      };
+      // Aliases first: the rules name them. Each collection is applied once, when it changed.
+      const done: string[] = [];
+      for (const kind of ['aliases', 'vlans', 'rules'] as const) {
+        const changes = await reconcileCollection(context, endpoint, collections[kind], desired[kind], kind === 'aliases' ? managedAlias : managedDescription);
+        for (const [verb, names] of Object.entries(changes)) if (names.length > 0) done.push(`${verb} ${collections[kind].label} ${names.join(', ')}`);
+      }
+      context.log.info(done.length === 0 ? `${firewall.name}: up to date (${sizes}), nothing changed` : `${firewall.name}: ${done.join('; ')}`);
+    }
   },
 });
 

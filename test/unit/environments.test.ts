@@ -63,6 +63,8 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   // Clusters are the site's (issue 17): any names that are DNS labels, one management cluster.
   ['a cluster name that is not a DNS label', (e) => (e.clusters.OSDC_C = structuredClone(e.clusters['osdc-b'])), /clusters\.OSDC_C: 'OSDC_C' is not a cluster name \(a DNS label/],
   ['a VLAN bridge without an uplink', (e) => delete e.managementHosts[1].bridges[1].uplink, 'managementHosts[1].bridges[1].uplink: has a vlan and no uplink: name the interface or bond that carries the VLAN (uplink)'],
+  ['a firewall VLAN parent that is no interface name', (e) => (e.firewalls[0].vlanParent = 'igb1 up'), 'firewalls[0].vlanParent: is not an interface name'],
+  ['a firewall rule interface that is no OPNsense identifier', (e) => (e.firewalls[0].ruleInterface = 'LAN!'), 'firewalls[0].ruleInterface: is not an OPNsense interface identifier'],
   ['an uplink that is no interface name', (e) => (e.managementHosts[0].bridges[0].uplink = 'eno1; reboot'), 'managementHosts[0].bridges[0].uplink: is not an interface name'],
   ['a kernel-wide setting mode that does not exist', (e) => (e.site.kernelWideSettings = 'maybe'), /site\.kernelWideSettings: .*"apply"\|"skip"|site\.kernelWideSettings: .*apply.*skip/],
   ['a second management cluster', (e) => (e.clusters['osdc-b'].role = 'mcm'), "clusters.osdc-b.role: 'mcm' is already the role of cluster mcm: a site has one management cluster"],
