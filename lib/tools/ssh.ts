@@ -30,6 +30,8 @@ export interface SshExecOptions {
   readonly timeoutMs?: number;
   readonly okExitCodes?: readonly number[];
   readonly stdin?: string;
+  /** The command prints a secret (a token it makes): its stdout is neither logged nor quoted in a failure. */
+  readonly stdoutIsSecret?: boolean;
 }
 
 export interface SshExecResult {
@@ -173,15 +175,18 @@ export async function sshExec(context: ToolContext, target: SshTarget, argv: rea
         channel = opened;
         if (context.signal.aborted) stop('aborted');
       },
-      onStdout: (chunk) => context.commands.stdout(chunk.toString()),
+      onStdout: (chunk) => {
+        if (!options.stdoutIsSecret) context.commands.stdout(chunk.toString());
+      },
       onStderr: (chunk) => context.commands.stderr(chunk.toString()),
     });
     const exitCode = result.code ?? -1;
     finished(result.code, result.signal);
-    if (stopped === 'timeout') throw new CommandFailure(display, null, 'KILL', tail(`${result.stdout}\n${result.stderr}`), `timed out after ${options.timeoutMs} ms; the remote command was killed`);
+    const shown = options.stdoutIsSecret ? result.stderr : `${result.stdout}\n${result.stderr}`;
+    if (stopped === 'timeout') throw new CommandFailure(display, null, 'KILL', tail(shown), `timed out after ${options.timeoutMs} ms; the remote command was killed`);
     if (stopped === 'aborted') throw context.signal.reason ?? new Error('aborted');
     if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
-      throw new CommandFailure(display, result.code, result.signal, tail(`${result.stdout}\n${result.stderr}`));
+      throw new CommandFailure(display, result.code, result.signal, tail(shown));
     }
     return { stdout: result.stdout, stderr: result.stderr, exitCode };
   } finally {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileIfChanged } from '../../lib/tools/files.js';
@@ -17,7 +16,7 @@ function firstNode(config: Environment, root: string) {
   return sshTarget(config, root, proxmoxOf(config).nodes[0]!);
 }
 
-/** Where the packer user's current credentials are kept between packer-user and packer-config (0600). */
+/** Where the packer user's current API token is kept between packer-user and packer-config (0600). */
 function credentialsFile(root: string, config: Environment): string {
   return path.join(root, '.cache', 'state', config.name, 'packer-credentials.json');
 }
@@ -69,10 +68,17 @@ export const toolsStorage = foundation.task({
   },
 });
 
-/** Runs every time: the credentials packer uses are fresh on each run (the seed's "token always refreshed"). */
+/** The packer user's API token: `packer@pve!packer`, made afresh on every run. */
+const packerTokenName = 'packer';
+
+/**
+ * Runs every time: packer's API token is fresh on each run (the seed's "token always refreshed"): the
+ * previous token is removed and a new one added, without privilege separation, so that it holds the packer
+ * user's ACL and nothing more. The token is printed once by pveum and never logged.
+ */
 export const packerUserTask = foundation.task({
   name: 'packer-user',
-  description: 'Packer user on Proxmox: created or updated, fresh credentials every run, ACLs',
+  description: 'Packer user on Proxmox: created or updated, its ACL, a fresh API token every run',
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   policy: 'always',
@@ -86,13 +92,17 @@ export const packerUserTask = foundation.task({
     const users = await sshExec(context, target, ['pveum', 'user', 'list', '--output-format', 'json']);
     const exists = !context.dryRun && (JSON.parse(users.stdout || '[]') as { userid: string }[]).some((user) => user.userid === packerUser);
     if (!exists) await sshExec(context, target, ['pveum', 'user', 'add', packerUser, '--comment', 'Onboarder packer user']);
-    const password = context.secret(randomBytes(24).toString('base64url'));
-    await sshExec(context, target, ['pveum', 'passwd', packerUser], { stdin: `${password}\n${password}\n` });
     await sshExec(context, target, ['pveum', 'acl', 'modify', '/', '--users', packerUser, '--roles', 'PVEVMAdmin,PVEDatastoreUser,PVESDNUser']);
+    const tokens = await sshExec(context, target, ['pveum', 'user', 'token', 'list', packerUser, '--output-format', 'json']);
+    const previous = !context.dryRun && (JSON.parse(tokens.stdout || '[]') as { tokenid: string }[]).some((token) => token.tokenid === packerTokenName);
+    if (previous || context.dryRun) await sshExec(context, target, ['pveum', 'user', 'token', 'remove', packerUser, packerTokenName]);
+    const added = await sshExec(context, target, ['pveum', 'user', 'token', 'add', packerUser, packerTokenName, '--privsep', '0', '--comment', 'Onboarder: packer, replaced on every run', '--output-format', 'json'], { stdoutIsSecret: true });
     if (context.dryRun) return;
+    const token = JSON.parse(added.stdout) as { 'full-tokenid'?: string; value?: string };
+    if (!token.value || !token['full-tokenid']) throw new Error(`pveum user token add printed no token for ${packerUser}!${packerTokenName}`);
     const file = credentialsFile(context.root, config);
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writeFileIfChanged(context, file, JSON.stringify({ username: packerUser, password, node: proxmox.nodes[0]!.name }));
+    await writeFileIfChanged(context, file, JSON.stringify({ tokenId: token['full-tokenid'], token: context.secret(token.value), node: proxmox.nodes[0]!.name }));
   },
 });
 
@@ -154,7 +164,7 @@ export const baseTemplate = foundation.task({
 /** packer/.env and packer/variables.json, rewritten every run from the current credentials. */
 export const packerConfig = foundation.task({
   name: 'packer-config',
-  description: 'packer/.env and packer/variables.json, always refreshed',
+  description: "packer/.env and packer/variables.json with the packer user's current token, always refreshed",
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   policy: 'always',
@@ -165,13 +175,14 @@ export const packerConfig = foundation.task({
     const { config } = context;
     const proxmox = proxmoxOf(config);
     const credentials = context.dryRun
-      ? { username: packerUser, password: '(fresh password)', node: proxmox.nodes[0]!.name }
-      : (JSON.parse(readFileSync(credentialsFile(context.root, config), 'utf8')) as { username: string; password: string; node: string });
-    context.secret(credentials.password);
+      ? { tokenId: `${packerUser}!${packerTokenName}`, token: '(fresh token)', node: proxmox.nodes[0]!.name }
+      : (JSON.parse(readFileSync(credentialsFile(context.root, config), 'utf8')) as { tokenId: string; token: string; node: string });
+    context.secret(credentials.token);
+    // packer's proxmox builder authenticates with a token as `username` user@realm!tokenid and `token`.
     const variables = {
       proxmox_url: proxmox.apiUrl,
-      proxmox_username: credentials.username,
-      proxmox_password: credentials.password,
+      proxmox_username: credentials.tokenId,
+      proxmox_token: credentials.token,
       proxmox_node: credentials.node,
       base_vm_id: proxmox.templates.baseVmId,
       golden_vm_id: proxmox.templates.goldenVmId,
@@ -179,7 +190,7 @@ export const packerConfig = foundation.task({
     const directory = path.join(context.root, '.cache', 'state', config.name, 'packer');
     if (!context.dryRun) mkdirSync(directory, { recursive: true, mode: 0o700 });
     await writeFileIfChanged(context, path.join(directory, 'variables.json'), `${JSON.stringify(variables, null, 2)}\n`);
-    await writeFileIfChanged(context, path.join(directory, '.env'), `PKR_VAR_proxmox_password=${credentials.password}\n`);
+    await writeFileIfChanged(context, path.join(directory, '.env'), `PKR_VAR_proxmox_username=${credentials.tokenId}\nPKR_VAR_proxmox_token=${credentials.token}\n`);
   },
 });
 

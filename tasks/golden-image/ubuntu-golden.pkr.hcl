@@ -1,14 +1,26 @@
 # The golden template (VM 9001): a clone of the base template with updates and the guest agent, cloud-init
-# cleaned for reuse. Variables come from packer/variables.json, written by foundation:packer-config.
+# cleaned for reuse. Variables come from packer/variables.json, written by foundation:packer-config: packer
+# logs in with the packer user's API token, made afresh on every run by foundation:packer-user.
+packer {
+  required_version = ">= 1.10.0"
+  required_plugins {
+    proxmox = {
+      version = ">= 1.2.1"
+      source  = "github.com/hashicorp/proxmox"
+    }
+  }
+}
+
 variable "proxmox_url" {
   type = string
 }
 
+# The token's id, user@realm!tokenid.
 variable "proxmox_username" {
   type = string
 }
 
-variable "proxmox_password" {
+variable "proxmox_token" {
   type      = string
   sensitive = true
 }
@@ -28,7 +40,7 @@ variable "golden_vm_id" {
 source "proxmox-clone" "golden" {
   proxmox_url          = var.proxmox_url
   username             = var.proxmox_username
-  password             = var.proxmox_password
+  token                = var.proxmox_token
   node                 = var.proxmox_node
   clone_vm             = "ubuntu-base"
   vm_id                = var.golden_vm_id

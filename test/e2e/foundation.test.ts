@@ -32,7 +32,7 @@ function calls(context: Context): string[][] {
   return readFileSync(fakeHome(context, 'calls.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[]);
 }
 
-function fakeState(context: Context): { users: Record<string, { password_sha256?: string }>; vms: Record<string, { template: boolean }>; storages: Record<string, string> } {
+function fakeState(context: Context): { users: Record<string, { tokens?: Record<string, { privsep: string; value_sha256: string }> }>; vms: Record<string, { template: boolean }>; storages: Record<string, string> } {
   return JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
 }
 
@@ -119,10 +119,10 @@ const cli = (context: Context, args: readonly string[]) =>
 const ranTasks = (output: string) => [...output.matchAll(/^\[(foundation:[^\]]+)\] run: /gm)].map((match) => match[1]).sort();
 const callsSince = (context: Context, before: number) => calls(context).slice(before).map((argv) => argv.join(' '));
 
-function packerPassword(context: Context): string {
-  const variables = JSON.parse(readFileSync(path.join(context.directory, '.cache', 'state', 'pve-lab', 'packer', 'variables.json'), 'utf8')) as { proxmox_password: string };
-  return variables.proxmox_password;
+function packerToken(context: Context): { proxmox_username: string; proxmox_token: string } {
+  return JSON.parse(readFileSync(path.join(context.directory, '.cache', 'state', 'pve-lab', 'packer', 'variables.json'), 'utf8')) as { proxmox_username: string; proxmox_token: string };
 }
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 test('a first run sets up the foundation; a re-run skips what is done, refreshes the token, and checks the template for drift', withTimeout(600_000, async (context: Context) => {
   const first = await cli(context, ['foundation']);
@@ -136,12 +136,14 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   // The cloud image went up whole; the template exists and is one.
   assert.ok(readFileSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso', 'noble-server-cloudimg-amd64.img')).equals(cloudImage));
   assert.equal(fakeState(context).vms['9002']?.template, true);
-  // The packer user's password: set on Proxmox, written for packer, never shown or logged.
-  const firstPassword = packerPassword(context);
-  assert.is(fakeState(context).users['packer@pve']?.password_sha256, createHash('sha256').update(firstPassword).digest('hex'));
-  assert.not.match(first.stdout + first.stderr + logsAndRecords(context.directory, 'pve-lab'), firstPassword);
+  // The packer user's API token: made on Proxmox without privilege separation (it holds the user's ACL),
+  // written for packer, never shown or logged.
+  const firstToken = packerToken(context);
+  assert.is(firstToken.proxmox_username, 'packer@pve!packer');
+  assert.equal(fakeState(context).users['packer@pve']?.tokens, { packer: { privsep: '0', value_sha256: sha256(firstToken.proxmox_token) } });
+  assert.not.match(first.stdout + first.stderr + logsAndRecords(context.directory, 'pve-lab'), firstToken.proxmox_token);
   const envFile = readFileSync(path.join(context.directory, '.cache', 'state', 'pve-lab', 'packer', '.env'), 'utf8');
-  assert.is(envFile, `PKR_VAR_proxmox_password=${firstPassword}\n`);
+  assert.is(envFile, `PKR_VAR_proxmox_username=packer@pve!packer\nPKR_VAR_proxmox_token=${firstToken.proxmox_token}\n`);
 
   // Nothing changed: the cached phases are skipped, the template's drift check asks Proxmox, and the
   // credentials and packer files are refreshed (the seed's "token always refreshed").
@@ -154,10 +156,12 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   const again = callsSince(context, before);
   assert.ok(again.includes('qm config 9002'), again.join('\n'));
   assert.ok(!again.some((call) => call.startsWith('pveum user add') || call.startsWith('qm create') || call.startsWith('virt-customize')), again.join('\n'));
-  const secondPassword = packerPassword(context);
-  assert.is.not(secondPassword, firstPassword);
-  assert.is(fakeState(context).users['packer@pve']?.password_sha256, createHash('sha256').update(secondPassword).digest('hex'));
-  assert.not.match(second.stdout + logsAndRecords(context.directory, 'pve-lab'), secondPassword);
+  // The previous token removed, a new one added: only the new one is valid.
+  assert.ok(again.indexOf('pveum user token remove packer@pve packer') < again.indexOf('pveum user token add packer@pve packer --privsep 0 --comment Onboarder: packer, replaced on every run --output-format json'), again.join('\n'));
+  const secondToken = packerToken(context);
+  assert.is.not(secondToken.proxmox_token, firstToken.proxmox_token);
+  assert.equal(fakeState(context).users['packer@pve']?.tokens, { packer: { privsep: '0', value_sha256: sha256(secondToken.proxmox_token) } });
+  assert.not.match(second.stdout + logsAndRecords(context.directory, 'pve-lab'), secondToken.proxmox_token);
 }));
 
 test('a customization that fails leaves no image at the final name: the next run uploads and customizes again', withTimeout(300_000, async (context: Context) => {
