@@ -137,6 +137,54 @@ export const nodeJoin = tasks.task({
   },
 });
 
+/**
+ * Rolls a cluster to the environment's versions (versions.rke2 for RKE2, versions.kubernetes for kubeadm),
+ * one node at a time, control planes first: cordon, drain, upgrade, restart, Ready, uncordon. Before any
+ * node is touched every node's version is read, and a downgrade is refused. A first deploy finds every
+ * node at its version and changes nothing; the steps that install a cluster never move a running node to
+ * another version (they leave it to this step).
+ */
+export const upgrade = tasks.task({
+  name: 'upgrade',
+  description: "Roll a cluster to the environment's versions, one node at a time (control planes first)",
+  supportsDryRun: true,
+  inputs: clusterInput,
+  instances: everyCluster,
+  // The control plane is up (a roll drains through its API).
+  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  // Every worker is in the cluster before the roll, so each is drained and rolled in its turn.
+  after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
+  estimate: '1m',
+  sources: [
+    'tasks/kubernetes/playbooks/rke2-upgrade.yml',
+    'tasks/kubernetes/playbooks/includes/rke2-roll-node.yml',
+    'tasks/kubernetes/playbooks/includes/rke2-node.yml',
+    'tasks/kubernetes/playbooks/kubeadm-upgrade.yml',
+    'tasks/kubernetes/playbooks/includes/kubeadm-roll-node.yml',
+    'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml',
+  ],
+  tools: ['ansible-playbook'],
+  timeout: '6h',
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const cluster = clusterOf(config, inputs.cluster);
+    const rke2 = cluster.distribution === 'rke2';
+    const version = rke2 ? config.versions.rke2 : config.versions.kubernetes;
+    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), ...controlPlaneVars(config, cluster) };
+    if (context.dryRun) {
+      // The plan names each node in the order of the roll (the versions it leaves are read on the nodes).
+      for (const node of [...cluster.controlPlane, ...cluster.workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);
+    }
+    const everyNode = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
+    if (rke2) {
+      const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts' } });
+      return;
+    }
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
+  },
+});
+
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
 export const platformServices = tasks.task({
   name: 'platform-services',
@@ -210,7 +258,7 @@ export function registrationManifest(cluster: string, role: ClusterRole, kubecon
   });
 }
 
-/** One cluster, whole: `cluster[name=osdc-b]` deploys (or updates) just that cluster and what it needs. */
+/** One cluster, whole: `cluster[name=osdc-b]` deploys (or updates, or upgrades) just that cluster and what it needs. */
 export const cluster = tasks.task({
   name: 'cluster',
   description: 'One cluster by name: its VMs, nodes, Kubernetes, platform services, and registration with MCM',
@@ -219,6 +267,7 @@ export const cluster = tasks.task({
   // Its platform services; a downstream cluster also its registration with MCM.
   deps: ({ name }, config): Dependency[] => [
     platformServices.with({ cluster: name }),
+    upgrade.with({ cluster: name }),
     ...(clusterOf(config, name).role === 'mcm' ? [] : [registration.with({ cluster: name })]),
   ],
 });

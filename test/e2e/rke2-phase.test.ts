@@ -113,7 +113,8 @@ test.after(async (context) => {
   context.remove();
 });
 
-const steps = 'node-prep[node=mcm-cp1],node-prep[node=mcm-cp2],node-prep[node=mcm-w1],kubernetes[cluster=mcm],node-join[node=mcm-w1]';
+// The cluster's steps up to its upgrade step, which on a first deploy finds every node at its version.
+const steps = 'node-prep[node=mcm-cp1],node-prep[node=mcm-cp2],node-prep[node=mcm-w1],kubernetes[cluster=mcm],node-join[node=mcm-w1],upgrade[cluster=mcm]';
 const cli = (context: Context, args: readonly string[], only = steps) => runDeploy(context.directory, ['--env', 'rke2-lab', '--only', only, ...args]);
 
 test('the first server is Ready before the second joins through the virtual IP, then the agent; artifacts verified, configs rendered', withTimeout(400_000, async (context: Context) => {
@@ -176,15 +177,62 @@ test('a corrupted tarball fails on the node with the expected and the found dige
   }
 }));
 
+const newer = 'v1.30.5+rke2r1';
+const rollSteps = 'kubernetes[cluster=mcm],node-join[node=mcm-w1],upgrade[cluster=mcm]';
+const installed = async (context: Context, name: string) => /rke2 version (\S+)/.exec(await context.rig.exec(host(context, name), ['/usr/local/bin/rke2', '--version']))![1];
+const kubectlCalls = async (context: Context) => (await context.rig.exec(host(context, 'mcm-cp1'), ['cat', '/var/log/fake-rke2/kubectl.log'])).trim().split('\n').filter((line) => !line.includes(' get node '));
+
+test('an upgrade that fails on a node stops there: the nodes after it keep their version, and the node is named', withTimeout(400_000, async (context: Context) => {
+  packRelease(context.directory, newer);
+  const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('versions: lab.versions,', `versions: { ...lab.versions, rke2: '${newer}' },`));
+  await context.rig.exec(host(context, 'mcm-cp1'), ['touch', '/var/log/fake-rke2/fail-drain-mcm-cp2']);
+  // The plan names the change and each node in the order of the roll.
+  const plan = await cli(context, ['--dry-run'], rollSteps);
+  assert.match(plan.stdout, /upgrade\[cluster=mcm\]\s+run\s+[^\n]*config versions\.rke2 changed: "v1\.30\.4\+rke2r1" -> "v1\.30\.5\+rke2r1"/, plan.stdout);
+  assert.match(plan.stdout, /roll mcm-cp1 to RKE2 v1\.30\.5\+rke2r1[^\n]*\n[^\n]*roll mcm-cp2 [^\n]*\n[^\n]*roll mcm-w1 /);
+  const run = await cli(context, [], rollSteps);
+  assert.is(run.code, 1, run.stdout + run.stderr);
+  // The install steps left the running nodes alone (the roll is the upgrade's), then the roll began.
+  assert.match(run.stdout, `mcm-cp2 runs RKE2 ${version}: upgrade[cluster=mcm] rolls it to ${newer}`);
+  assert.match(run.stdout, /failed: \[mcm-cp2 -> mcm-cp1[^\n]*\(item=drain mcm-cp2 [^\n]*violate the pod's disruption budget/, run.stdout);
+  assert.match(run.stdout, /FAILED upgrade\[cluster=mcm\]: [^\n]*rke2-upgrade\.yml: playbook failed on mcm-cp2$/m);
+  assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-cp2'), await installed(context, 'mcm-w1')], [newer, version, version]);
+  assert.equal(await kubectlCalls(context), [
+    'kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml cordon mcm-cp1',
+    'kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml drain mcm-cp1 --ignore-daemonsets --delete-emptydir-data --timeout=10m',
+    'kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml uncordon mcm-cp1',
+    'kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml cordon mcm-cp2',
+    'kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml drain mcm-cp2 --ignore-daemonsets --delete-emptydir-data --timeout=10m',
+  ]);
+}));
+
+test('the upgrade resumes where it stopped: one node at a time, servers before agents, each drained and Ready again', withTimeout(400_000, async (context: Context) => {
+  await context.rig.exec(host(context, 'mcm-cp1'), ['rm', '/var/log/fake-rke2/fail-drain-mcm-cp2']);
+  const before = (await kubectlCalls(context)).length;
+  const run = await cli(context, [], rollSteps);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-cp2'), await installed(context, 'mcm-w1')], [newer, newer, newer]);
+  assert.equal((await kubectlCalls(context)).slice(before).map((line) => line.split(' ').slice(3, 5).join(' ')), ['cordon mcm-cp2', 'drain mcm-cp2', 'uncordon mcm-cp2', 'cordon mcm-w1', 'drain mcm-w1', 'uncordon mcm-w1']);
+  const [second, agent] = [(await rke2Calls(context, 'mcm-cp2')).at(-1)!, (await rke2Calls(context, 'mcm-w1')).at(-1)!];
+  assert.equal([second.version, agent.version], [newer, newer]);
+  assert.ok(second.at < agent.at, 'the server restarted on the new version before the agent');
+  // Done: a second run rolls nothing.
+  const rolled = (await kubectlCalls(context)).length;
+  const again = await cli(context, ['--force', 'upgrade[cluster=mcm]'], 'upgrade[cluster=mcm]');
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.is((await kubectlCalls(context)).length, rolled, 'no node drained again');
+}));
+
 test('a downgrade is refused with the versions, and nothing is installed', withTimeout(300_000, async (context: Context) => {
   const older = 'v1.29.9+rke2r1';
   packRelease(context.directory, older);
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('versions: lab.versions,', `versions: { ...lab.versions, rke2: '${older}' },`));
-  const run = await cli(context, [], 'kubernetes[cluster=mcm]');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`rke2: '${newer}'`, `rke2: '${older}'`));
+  const run = await cli(context, [], 'upgrade[cluster=mcm]');
   assert.is(run.code, 1, run.stdout + run.stderr);
-  assert.match(run.stdout, `mcm-cp1 runs RKE2 ${version}, newer than versions.rke2 ${older}: a downgrade is refused`);
-  assert.match(await context.rig.exec(host(context, 'mcm-cp1'), ['/usr/local/bin/rke2', '--version']), `rke2 version ${version}`);
+  assert.match(run.stdout, `mcm-cp1 runs RKE2 ${newer}, newer than versions.rke2 ${older}: a downgrade is refused`);
+  assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-w1')], [newer, newer]);
 }));
 
 test.run();
