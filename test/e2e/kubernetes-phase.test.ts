@@ -34,10 +34,13 @@ async function kubeadmCalls(context: Context, name: string): Promise<string[][]>
  * that record their argv), a crictl tarball, each with its publisher's style of .sha256 (a lone digest for
  * dl.k8s.io's binaries, `digest  name` for the cri-tools tarball). Node preparation installs them.
  */
-function packKubernetesRelease(directory: string): void {
-  const target = path.join(directory, 'images', 'kubernetes', 'v1.30.4');
+function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
+  const target = path.join(directory, 'images', 'kubernetes', version);
   mkdirSync(target, { recursive: true });
-  const recorder = (name: string) => `#!/bin/sh\n# FAKE ${name}, for tests only: records its argv.\nmkdir -p /root/fake-kubeadm && echo "${name} $*" >> /root/fake-kubeadm/${name}.log\n`;
+  // kubelet says its version; kubectl says every node is Ready.
+  const recorder = (name: string) =>
+    `#!/bin/sh\n# FAKE ${name} ${version}, for tests only: records its argv.\nmkdir -p /root/fake-kubeadm && echo "${name} $*" >> /root/fake-kubeadm/${name}.log\n` +
+    `case "$*" in --version) echo "Kubernetes ${version}" ;; *" get node "*) echo True ;; esac\n`;
   writeFileSync(path.join(target, 'kubeadm'), readFileSync(path.join(fakes, 'kubeadm')));
   writeFileSync(path.join(target, 'kubelet'), recorder('kubelet'));
   writeFileSync(path.join(target, 'kubectl'), recorder('kubectl'));
@@ -249,6 +252,33 @@ test('platform services: one Helm release each, every chart at the version the e
   const pinned = upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));
   assert.equal(pinned, ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
   for (const line of upgrades) assert.match(line, `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`);
+}));
+
+const recorded = async (context: Context, name: string, tool: string) => (await context.rig.exec(host(context, name), ['sh', '-c', `cat /root/fake-kubeadm/${tool}.log 2>/dev/null || true`])).trim().split('\n').filter(Boolean);
+
+test('upgrade: one node at a time, the control plane with kubeadm upgrade apply, the worker with upgrade node; a skipped minor is refused', withTimeout(400_000, async (context: Context) => {
+  packKubernetesRelease(context.directory, 'v1.31.0');
+  // The failed-join test left the worker unjoined: it joins again in this run, before the roll.
+  await context.rig.exec(host(context, 'osdc-w1'), ['rm', '-f', '/root/fake-kubeadm/fail-join']);
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('versions: lab.versions,', "versions: { ...lab.versions, kubernetes: 'v1.31.0' },"));
+  const before = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length, kubectl: (await recorded(context, 'osdc-cp1', 'kubectl')).length };
+  const run = await cli(context, [], `${clusterSteps(['osdc-w1'])},upgrade[cluster=osdc]`);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  // The install steps left the running nodes at their version; the roll upgraded them, the control plane first.
+  assert.match(run.stdout, 'osdc-w1 runs Kubernetes v1.30.4: upgrade[cluster=osdc] rolls it to v1.31.0');
+  assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before.cp).filter((argv) => argv[1] === 'upgrade').map((argv) => argv.join(' ')), ['kubeadm upgrade apply --yes v1.31.0']);
+  assert.equal((await kubeadmCalls(context, 'osdc-w1')).slice(before.w1).filter((argv) => argv[1] === 'upgrade').map((argv) => argv.join(' ')), ['kubeadm upgrade node']);
+  const drains = (await recorded(context, 'osdc-cp1', 'kubectl')).slice(before.kubectl).filter((line) => !line.includes(' get node ')).map((line) => line.split(' ').slice(3, 5).join(' '));
+  assert.equal(drains, ['cordon osdc-cp1', 'drain osdc-cp1', 'uncordon osdc-cp1', 'cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
+  for (const node of ['osdc-cp1', 'osdc-w1']) assert.match(await context.rig.exec(host(context, node), ['kubelet', '--version']), 'Kubernetes v1.31.0');
+
+  writeFileSync(file, readFileSync(file, 'utf8').replace("kubernetes: 'v1.31.0'", "kubernetes: 'v1.33.0'"));
+  packKubernetesRelease(context.directory, 'v1.33.0');
+  const skipped = await cli(context, [], 'upgrade[cluster=osdc]');
+  assert.is(skipped.code, 1, skipped.stdout + skipped.stderr);
+  assert.match(skipped.stdout, 'osdc-cp1 runs Kubernetes v1.31.0 and versions.kubernetes is v1.33.0: kubeadm upgrades one minor version at a time and never downgrades');
+  writeFileSync(file, readFileSync(file, 'utf8').replace("kubernetes: 'v1.33.0'", "kubernetes: 'v1.31.0'"));
 }));
 
 test('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {
