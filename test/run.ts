@@ -1,7 +1,7 @@
 // Runs every uvu suite in its own process (two at a time), each with a time limit so a hang fails instead
 // of stalling CI, and prints `N passed, N failed` as the last line.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -10,10 +10,16 @@ const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 600_000);
 const filter = process.argv.slice(2);
 
+/**
+ * Suites that start whole-machine hosts (a lab, or TestHostRig with wholeMachines) take minutes; the others
+ * seconds. They start first, so that two at a time the run does not end on one long suite alone.
+ */
+const startsMachines = (file: string) => /wholeMachines|lab-hosts\.ts/.test(readFileSync(path.join(root, file), 'utf8'));
 const suites = ['unit', 'e2e']
   .flatMap((folder) => readdirSync(path.join(root, 'test', folder)).filter((name) => name.endsWith('.test.ts')).map((name) => path.join('test', folder, name)))
   .filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)))
-  .sort();
+  .sort()
+  .sort((a, b) => Number(startsMachines(b)) - Number(startsMachines(a)));
 
 interface SuiteResult {
   readonly file: string;
@@ -54,8 +60,10 @@ const limit = pLimit(Math.max(1, Math.min(2, os.availableParallelism())));
 const results = await Promise.all(
   suites.map((file) =>
     limit(async () => {
+      const started = performance.now();
       const result = await runSuite(file);
-      process.stdout.write(`\n## ${file}: ${result.passed} passed, ${result.failed} failed\n${result.failed > 0 || process.env.TEST_VERBOSE ? result.output : ''}`);
+      const seconds = ((performance.now() - started) / 1000).toFixed(0);
+      process.stdout.write(`\n## ${file}: ${result.passed} passed, ${result.failed} failed (${seconds} s)\n${result.failed > 0 || process.env.TEST_VERBOSE ? result.output : ''}`);
       return result;
     }),
   ),
