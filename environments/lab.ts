@@ -10,7 +10,12 @@ import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
  * share addresses; `up` refuses a subnet already in use.
  */
 const checkout = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-export const labSubnet = `10.213.${parseInt(createHash('sha256').update(checkout).digest('hex').slice(0, 4), 16) % 250}`;
+const chosenSubnet = process.env.LAB_SUBNET;
+if (chosenSubnet !== undefined && !/^10\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/.test(chosenSubnet)) {
+  throw new Error(`LAB_SUBNET '${chosenSubnet}' is not the first three octets of a 10.x.y.0/24 subnet (for example 10.213.7)`);
+}
+/** The lab's /24: LAB_SUBNET where set (when two checkouts' paths give the same one), else from the checkout's path. */
+export const labSubnet = chosenSubnet ?? `10.213.${parseInt(createHash('sha256').update(checkout).digest('hex').slice(0, 4), 16) % 250}`;
 /** What the lab's package mirror holds: every package its playbooks install. */
 export const labMirrorPackages = ['openssh-server', 'python3', 'dnsmasq-base', 'bridge-utils', 'ifupdown2', 'conntrack', 'socat', 'ebtables', 'ethtool', 'ipset', 'iptables', 'containerd', 'openssh-client'];
 export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1', 'osdc-w2', 'osdc-b-cp1'] as const;

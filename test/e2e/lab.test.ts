@@ -122,4 +122,27 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.equal(await Promise.all(['osdc-cp1', 'osdc-w1'].map(modified)), untouched);
 }));
 
+test('two more labs from two other checkouts come up at once beside this one, each with its own subnet, DNS and /run', withTimeout(600_000, async ({ directory }: Lab) => {
+  const labs = [
+    { ...copyProject(), subnet: '10.212.71' },
+    { ...copyProject(), subnet: '10.212.72' },
+  ];
+  const lab = (each: (typeof labs)[number], command: string) => run(process.execPath, ['--import', 'tsx', 'environments/lab-hosts.ts', command], { cwd: each.directory, env: { ...process.env, LAB_SUBNET: each.subnet } });
+  try {
+    await Promise.all(labs.map((each) => lab(each, 'up')));
+    const runs = await Promise.all(labs.map((each) => cli(each.directory, ['--env', 'lab', '--only', 'base:copy-ssh-key,base:packages,dns'], { LAB_SUBNET: each.subnet })));
+    for (const result of runs) assert.is(result.code, 0, result.stdout + result.stderr);
+    // Each lab's DNS answers with its own addresses, and this checkout's lab still answers with its own:
+    // no dnsmasq was signalled or replaced by another lab's.
+    for (const each of labs) {
+      assert.is(address(each.directory, 'osdc-cp1'), `${each.subnet}.14`);
+      assert.is(await dig(each.directory, 'osdc-cp1'), `${each.subnet}.14`);
+    }
+    assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
+  } finally {
+    await Promise.all(labs.map((each) => lab(each, 'down').catch(() => undefined)));
+    for (const each of labs) each.remove();
+  }
+}));
+
 test.run();

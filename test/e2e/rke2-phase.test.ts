@@ -100,7 +100,8 @@ test.before(async (context) => {
     count: 3,
     names: ['mcm-cp1', 'mcm-cp2', 'mcm-w1'],
     directory: path.join(context.directory, '.cache', 'rig'),
-    wholeMachines: { packages: ['python3', 'conntrack', 'socat'] },
+    // The kubeadm test's package list: one package mirror serves both suites.
+    wholeMachines: { packages: ['python3', 'conntrack', 'socat', 'containerd'] },
   });
   const systemctl = readFileSync(path.join(fakes, 'systemctl'), 'utf8');
   for (const each of context.rig.hosts) await context.rig.exec(each, ['sh', '-c', 'printf "%s" "$1" > /usr/local/bin/systemctl && chmod 755 /usr/local/bin/systemctl', 'install-fake', systemctl]);
