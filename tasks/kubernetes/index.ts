@@ -59,7 +59,7 @@ export const kubernetes = tasks.task({
   // Its control-plane nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
   deps: ({ cluster }, config): Dependency[] => nodesOf(config, 'controlPlane').filter((entry) => entry.cluster === cluster).map(({ node }) => nodePrep.with({ node })),
   estimate: '8m',
-  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml'],
+  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -115,7 +115,7 @@ export const nodeJoin = tasks.task({
     nodePrep.with({ node }),
   ],
   estimate: '2m',
-  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml'],
+  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook'],
   timeout: '20m',
   retries: 1,
@@ -162,6 +162,10 @@ export const upgrade = tasks.task({
     'tasks/kubernetes/playbooks/kubeadm-upgrade.yml',
     'tasks/kubernetes/playbooks/includes/kubeadm-roll-node.yml',
     'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml',
+    'tasks/kubernetes/playbooks/includes/rke2-version.yml',
+    'tasks/kubernetes/playbooks/includes/kubelet-version.yml',
+    'tasks/kubernetes/playbooks/includes/kube-vip.yml',
+    'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2',
   ],
   tools: ['ansible-playbook'],
   timeout: '6h',
