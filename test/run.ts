@@ -1,26 +1,25 @@
-// Runs every uvu suite in its own process (two lanes at a time), each with a time limit so a hang fails instead
+// Runs every uvu suite in its own process (two at a time), each with a time limit so a hang fails instead
 // of stalling CI, and prints `N passed, N failed` as the last line.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pLimit from 'p-limit';
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 600_000);
 const filter = process.argv.slice(2);
 
+/**
+ * Suites that start whole-machine hosts (a lab, or TestHostRig with wholeMachines) take minutes; the others
+ * seconds. They start first, so that two at a time the run does not end on one long suite alone.
+ */
+const startsMachines = (file: string) => /wholeMachines|lab-hosts\.ts/.test(readFileSync(path.join(root, file), 'utf8'));
 const suites = ['unit', 'e2e']
   .flatMap((folder) => readdirSync(path.join(root, 'test', folder)).filter((name) => name.endsWith('.test.ts')).map((name) => path.join('test', folder, name)))
   .filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)))
-  .sort();
-
-/**
- * Suites that start whole-machine hosts (a lab, or TestHostRig with wholeMachines) take minutes, and two of
- * them at once take longer than one after the other (measured: the RKE2 and kubeadm suites, 378 s and 395 s
- * side by side, 220 s and 90 s alone). They run one after another in one lane, the other suites in the other.
- */
-const startsMachines = (file: string) => /wholeMachines|lab-hosts\.ts/.test(readFileSync(path.join(root, file), 'utf8'));
-const lanes = os.availableParallelism() > 1 ? [suites.filter(startsMachines), suites.filter((file) => !startsMachines(file))] : [suites];
+  .sort()
+  .sort((a, b) => Number(startsMachines(b)) - Number(startsMachines(a)));
 
 interface SuiteResult {
   readonly file: string;
@@ -57,18 +56,18 @@ function runSuite(file: string): Promise<SuiteResult> {
   });
 }
 
-async function runLane(lane: readonly string[]): Promise<SuiteResult[]> {
-  const results: SuiteResult[] = [];
-  for (const file of lane) {
-    const started = performance.now();
-    const result = await runSuite(file);
-    const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    process.stdout.write(`\n## ${file}: ${result.passed} passed, ${result.failed} failed (${seconds} s)\n${result.failed > 0 || process.env.TEST_VERBOSE ? result.output : ''}`);
-    results.push(result);
-  }
-  return results;
-}
-const results = (await Promise.all(lanes.map(runLane))).flat();
+const limit = pLimit(Math.max(1, Math.min(2, os.availableParallelism())));
+const results = await Promise.all(
+  suites.map((file) =>
+    limit(async () => {
+      const started = performance.now();
+      const result = await runSuite(file);
+      const seconds = ((performance.now() - started) / 1000).toFixed(0);
+      process.stdout.write(`\n## ${file}: ${result.passed} passed, ${result.failed} failed (${seconds} s)\n${result.failed > 0 || process.env.TEST_VERBOSE ? result.output : ''}`);
+      return result;
+    }),
+  ),
+);
 const passed = results.reduce((sum, result) => sum + result.passed, 0);
 const failed = results.reduce((sum, result) => sum + result.failed, 0);
 process.exitCode = failed > 0 ? 1 : 0;
