@@ -85,6 +85,8 @@ export type TaskFailure =
       readonly reason: 'task-threw';
       readonly task: TaskId;
       readonly message: string;
+      /** Thrown as a PermanentFailure: another attempt cannot mend it, so the task's retries are not used. */
+      readonly permanent?: true;
       readonly location?: SourceLocation;
       readonly stack?: string;
     }

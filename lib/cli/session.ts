@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { formatLocation, type TaskId } from '../dsl/ids.js';
 import { fail, ok, type ConfigurationFailure, type EngineFailure, type Result } from '../failures.js';
+import { commandLineInstances } from '../graph/command-line-instances.js';
 import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
 import { suggestName } from '../graph/suggest.js';
 import { renderFailure, stackOf } from '../reporter/render-failure.js';
@@ -59,12 +60,14 @@ export async function environmentConfiguration(invocation: Invocation): Promise<
  * command's targets need.
  */
 export function selectGraph(invocation: Invocation, config: unknown, deployed: DeployedState): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
-  const built = buildGraph(invocation.project.catalog, config, deployed);
+  const named = commandLineInstances(invocation.project.catalog, invocation.options.targets);
+  if (!named.ok) return named;
+  const built = buildGraph([...invocation.project.catalog, ...named.value.values()], config, deployed);
   if (!built.ok) return built;
   const all = built.value;
   const undeclaredPool = checkPools(all, invocation.project.pools ?? {});
   if (undeclaredPool) return fail(undeclaredPool);
-  const targets = resolveTargets(all, invocation.options.targets);
+  const targets = resolveTargets(all, invocation.options.targets.map((target) => named.value.get(target)?.id ?? target));
   if (!targets.ok) return targets;
   return ok({ all, selected: targets.value.length > 0 ? selectSubgraph(all, targets.value) : all });
 }

@@ -15,3 +15,15 @@ export class CommandFailure extends Error {
     this.name = 'CommandFailure';
   }
 }
+
+/**
+ * Thrown by a task when another attempt cannot mend what went wrong (a download whose digest is not its
+ * publisher's, a refused credential, a file the operator must bring): the task fails at once, its retries
+ * unused, with the message as any thrown error's.
+ */
+export class PermanentFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentFailure';
+  }
+}

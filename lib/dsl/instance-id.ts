@@ -21,6 +21,12 @@ export function instanceId(name: string, inputs: Readonly<Record<string, unknown
  * input holding ',' is ambiguous: such ids are not parsed).
  */
 export function parseInstanceId(id: string): { readonly name: string; readonly inputs: Readonly<Record<string, unknown>> } | undefined {
+  const parsed = parseTypedInputs(id);
+  return parsed && instanceId(parsed.name, parsed.inputs) === id ? parsed : undefined;
+}
+
+/** A task name with inputs as a person types it: the keys in any order (parseInstanceId wants the id's own order). */
+export function parseTypedInputs(id: string): { readonly name: string; readonly inputs: Readonly<Record<string, unknown>> } | undefined {
   const open = id.indexOf('[');
   if (open === -1) return { name: id, inputs: {} };
   if (!id.endsWith(']')) return undefined;
@@ -41,7 +47,7 @@ export function parseInstanceId(id: string): { readonly name: string; readonly i
     }
     inputs[pair.slice(0, equals)] = value;
   }
-  return instanceId(id.slice(0, open), inputs) === id ? { name: id.slice(0, open), inputs } : undefined;
+  return { name: id.slice(0, open), inputs };
 }
 
 /** `a=1,b={"x":[1,2]}` split at the commas outside JSON values (brackets, braces and strings). */

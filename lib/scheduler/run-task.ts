@@ -1,6 +1,6 @@
 import { ProcessOutput } from 'zx/core';
 import { locationInProject } from '../dsl/call-site.js';
-import { CommandFailure } from '../dsl/command-failure.js';
+import { CommandFailure, PermanentFailure } from '../dsl/command-failure.js';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
 import type { TaskId } from '../dsl/ids.js';
@@ -185,6 +185,7 @@ function failureFromError(task: TaskId, error: unknown, environment: TaskEnviron
     reason: 'task-threw',
     task,
     message: redact(failure.message),
+    ...(failure instanceof PermanentFailure ? { permanent: true as const } : {}),
     ...(location ? { location } : {}),
     ...(failure.stack ? { stack: redact(failure.stack) } : {}),
   };

@@ -89,7 +89,8 @@ async function runAttempts(instance: TaskInstance, assessment: Assessment, reaso
     context.emit({ type: 'task-started', task: id, reason, attempt, at: new Date().toISOString(), estimateMs: context.expectedMs(id) });
     const result = await runAttempt(instance, context.environment);
     if (result.ok) return stamp(instance, assessment, result.configReads, { reason, attempts: attempt, started }, context);
-    const retryable = result.failure.reason !== 'interrupted' && !runSignal.aborted && attempt < maxAttempts;
+    const permanent = result.failure.reason === 'task-threw' && result.failure.permanent === true;
+    const retryable = result.failure.reason !== 'interrupted' && !permanent && !runSignal.aborted && attempt < maxAttempts;
     if (!retryable) return failed(id, result.failure, attempt, Date.now() - started, context, reason);
     const base = definition.spec.retryDelay === undefined ? context.retryBaseMs : durationMs(definition.spec.retryDelay);
     const delayMs = retryDelayMs(base, attempt);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { PermanentFailure } from '../dsl/command-failure.js';
 import type { ToolContext } from './command.js';
 
 /** An OPNsense firewall's API: its address, the CA its certificate is checked against, the API key pair. */
@@ -62,7 +63,7 @@ async function call(context: ToolContext, endpoint: OpnsenseEndpoint, method: 'G
           response.setEncoding('utf8');
           response.on('data', (chunk: string) => (text += chunk));
           response.on('end', () => {
-            if (response.statusCode !== 200) return reject(new Error(`OPNsense ${endpoint.name}: ${method} /api/${path} answered HTTP ${response.statusCode}${response.statusCode === 401 ? ' (check the API key and secret)' : ''}: ${text.slice(0, 200)}`));
+            if (response.statusCode !== 200) return reject(new (response.statusCode === 401 || response.statusCode === 403 ? PermanentFailure : Error)(`OPNsense ${endpoint.name}: ${method} /api/${path} answered HTTP ${response.statusCode}${response.statusCode === 401 ? ' (check the API key and secret)' : ''}: ${text.slice(0, 200)}`));
             try {
               resolve(JSON.parse(text) as Json);
             } catch {
@@ -100,7 +101,7 @@ function plain(value: unknown): string {
 /** A save the API refused (`result` not `saved`): its validation messages, by field. */
 function saved(endpoint: OpnsenseEndpoint, what: string, answer: Json): void {
   if (answer.result === 'saved' || answer.result === 'deleted') return;
-  throw new Error(`OPNsense ${endpoint.name}: ${what} was refused: ${JSON.stringify(answer.validations ?? answer)}`);
+  throw new PermanentFailure(`OPNsense ${endpoint.name}: ${what} was refused: ${JSON.stringify(answer.validations ?? answer)}`);
 }
 
 /**

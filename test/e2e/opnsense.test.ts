@@ -131,6 +131,8 @@ test('a wrong key pair fails with the firewall, the call and the status, the sec
   assert.is(run.code, 1, run.stdout + run.stderr);
   assert.match(run.stdout + run.stderr, 'OPNsense fw1: GET /api/firewall/alias/searchItem answered HTTP 401 (check the API key and secret)');
   assert.not.match(run.stdout + run.stderr, wrong.OPN_SECRET);
+  // Another attempt cannot mend a refused key: the task's retries are not used (a PermanentFailure).
+  assert.not.match(run.stdout, /retrying|attempt 2/);
 }));
 
 test("a firewall whose certificate the CA does not vouch for is refused (the certificate is verified)", withTimeout(120_000, async (context: Context) => {

@@ -1,0 +1,64 @@
+// Two engine mechanisms issue 19 needed: a task whose inputs are free values (a file to load, a path to
+// write) is named on the command line with them, in any key order, and validated by its schemas; a task
+// that throws a PermanentFailure is not retried.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FixtureProject, withProject, withTimeout } from '../helpers/project.js';
+
+const test = suite('tasks named with free inputs on the command line; failures no retry can mend');
+
+/** The basic fixture with a task that takes a path and a count, and one that fails permanently. */
+function withExtraTasks(project: FixtureProject): void {
+  const file = project.path('tasks.ts');
+  const text = readFileSync(file, 'utf8')
+    .replace("import { z } from 'zod';", "import { z } from 'zod';\nimport { PermanentFailure } from '../../../lib/dsl/command-failure.js';")
+    .replace(
+      'export const catalog = [',
+      `export const copyTo = tasks.task({
+  name: 'copy-to',
+  inputs: { target: z.string().min(1), count: z.number().int().positive().optional() },
+  policy: 'always',
+  run: ({ id, inputs }) => trace(\`\${id} \${inputs.target} \${inputs.count ?? 1}\`),
+});
+export const refused = tasks.task({
+  name: 'refused',
+  retries: 3,
+  retryDelay: '5s',
+  run: ({ id }) => {
+    trace(id);
+    throw new PermanentFailure('the key was refused: check it');
+  },
+});
+export const catalog = [copyTo, refused, `,
+    );
+  writeFileSync(file, text);
+}
+
+test('a free-input task runs with the inputs as typed, keys in any order; a bad value is one usage line', withTimeout(60_000, () =>
+  withProject('basic', async (project) => {
+    withExtraTasks(project);
+    const run = await project.run(['copy-to[target=/media/site.tar,count=2]']);
+    assert.is(run.code, 0, run.stdout + run.stderr);
+    assert.equal(project.takeTrace(), ['copy-to[count=2,target=/media/site.tar] /media/site.tar 2']);
+    const bad = await project.run(['copy-to[count=zero,target=/x]']);
+    assert.is(bad.code, 2);
+    assert.match(bad.stderr, /^error: copy-to\[count=zero,target=\/x\]: input count: .*task 'copy-to' takes target, count \(tasks\.ts:\d+\)/m);
+    // A task whose instances the environment declares still refuses one it does not.
+    const undeclared = await project.run(['deploy-cluster[cluster=nowhere]']);
+    assert.is(undeclared.code, 2, undeclared.stdout + undeclared.stderr);
+  }),
+));
+
+test('a PermanentFailure fails at once: its retries are not used', withTimeout(60_000, () =>
+  withProject('basic', async (project) => {
+    withExtraTasks(project);
+    const run = await project.run(['refused']);
+    assert.is(run.code, 1);
+    assert.equal(project.takeTrace(), ['refused'], 'one attempt');
+    assert.match(run.stdout, 'the key was refused: check it');
+    assert.not.match(run.stdout, /retrying/);
+  }),
+));
+
+test.run();
