@@ -144,6 +144,33 @@ const environmentShape = z.strictObject({
     clusters: z.record(clusterName, cluster),
     dns: z.strictObject({ server: sshEndpoint, zone: domain, records: z.array(dnsRecord).default([]) }),
     registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
+    /**
+     * Where a connected machine fetches artifacts instead of their publishers (a proxy such as Artifactory):
+     * a URL or image reference starting with `prefix` is fetched from `mirror` followed by the rest. Digests
+     * are still the publishers', checked as ever.
+     */
+    upstreamMirrors: z
+      .array(
+        z.strictObject({
+          prefix: z.string().min(1),
+          mirror: z.string().min(1),
+          /** A registry mirror reached over plain HTTP or unverified TLS (a trusted network only: digests still decide). */
+          insecure: z.boolean().default(false),
+        }),
+      )
+      .default([]),
+    /**
+     * The site's own registry, which `bundle:load` fills and air-gapped nodes pull from (through
+     * registryMirrors): `address` as host:port, `caFile` the CA of its TLS certificate, credentials as secrets.
+     */
+    siteRegistry: z
+      .strictObject({
+        address: z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/, { error: 'is host:port (no scheme, no path)' }),
+        caFile: z.string().min(1).optional(),
+        username: z.string().min(1).optional(),
+        password: secretReference.optional(),
+      })
+      .optional(),
     versions: z.strictObject({
       rke2: version,
       kubernetes: version,

@@ -1,55 +1,215 @@
-/** One large artifact the deployment needs. The file lives in images/ (not in git); the manifest is typed. */
-export interface ImageEntry {
-  readonly name: string;
-  readonly file: string;
-  readonly url: string;
-  readonly sha256: string;
-  readonly sizeBytes: number;
-  /** `proxmox`: only sites that build VMs need it; `always`: every site (air-gap bundles). */
-  readonly neededFor: 'proxmox' | 'always';
-}
+import type { Environment } from '../environments/schema.js';
 
 /**
- * The artifacts of a deployment: fetched when online, verified when air-gapped. The digests pin exact
- * builds; update the entry (url, sha256, size) to move to a new one.
+ * Where an artifact's sha256 comes from. Never a value written by hand without its publisher:
+ * - `pinned`: the publisher's digest copied here, `from` names where it was published;
+ * - `checksumFile`: the publisher's checksum file beside the artifact (`sha256sum` lines, or dl.k8s.io's lone
+ *   digest); `entry` is the name it lists (the artifact's file name when absent);
+ * - `helmIndex`: the chart repository's index.yaml, whose entry for the version carries the digest and URL;
+ * - `registry`: an image's manifest digest, as its registry answers for the tag;
+ * - `firstFetch`: the publisher publishes no digest (`why` says so); the first fetch, over verified TLS from
+ *   the release's tagged URL, records what it got.
+ * Whatever the source, the first fetch records the digest and size in images/manifest.lock.json, and every
+ * later fetch, bundle and air-gapped check verifies against that lock.
  */
-export const images = [
-  {
-    name: 'ubuntu-cloud',
-    file: 'images/noble-server-cloudimg-amd64.img',
-    url: 'https://cloud-images.ubuntu.com/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img',
-    sha256: '0e25ca6ee9f08ec5d4f9910054b2ae4f1b7ab6a1ef9ad7a7b9d7e3b0e2c7bdb6',
-    sizeBytes: 587_202_560,
-    neededFor: 'proxmox',
-  },
-  {
-    name: 'rke2-images',
-    file: 'images/rke2/v1.30.4+rke2r1/rke2-images.linux-amd64.tar.zst',
-    url: 'https://github.com/rancher/rke2/releases/download/v1.30.4%2Brke2r1/rke2-images.linux-amd64.tar.zst',
-    sha256: '5b1a0b1b3f6c8f5e7a3f2c4d8e9b0a1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a',
-    sizeBytes: 812_646_400,
-    neededFor: 'always',
-  },
-  {
-    name: 'rke2-binary',
-    file: 'images/rke2/v1.30.4+rke2r1/rke2.linux-amd64.tar.gz',
-    url: 'https://github.com/rancher/rke2/releases/download/v1.30.4%2Brke2r1/rke2.linux-amd64.tar.gz',
-    sha256: '9d2c1e0b4a7f6e5d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d',
-    sizeBytes: 31_457_280,
-    neededFor: 'always',
-  },
-  {
-    name: 'cilium-chart',
-    file: 'images/cilium-1.16.1.tgz',
-    url: 'https://helm.cilium.io/cilium-1.16.1.tgz',
-    sha256: '3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d',
-    sizeBytes: 178_000,
-    neededFor: 'always',
-  },
-] as const satisfies readonly ImageEntry[];
+export type DigestSource =
+  | { readonly pinned: string; readonly from: string }
+  | { readonly checksumFile: string; readonly entry?: string }
+  | { readonly helmIndex: string }
+  | { readonly registry: true }
+  | { readonly firstFetch: string };
 
-export type ImageName = (typeof images)[number]['name'];
+/** Which sites need an artifact: every site, sites that build VMs on Proxmox, or air-gapped sites only. */
+export type NeededFor = 'always' | 'proxmox' | 'air-gapped';
 
-export function imageNamed(name: ImageName): ImageEntry {
-  return images.find((image) => image.name === name)!;
+/** The files and charts of the manifest, by name: what `images:fetch[artifact=...]` takes and tasks depend on. */
+export const rke2ArtifactNames = ['rke2-checksums', 'rke2-binary', 'rke2-images', 'rke2-install'] as const;
+export const kubernetesBinaryNames = ['kubeadm', 'kubeadm-checksum', 'kubelet', 'kubelet-checksum', 'kubectl', 'kubectl-checksum', 'crictl', 'crictl-checksum'] as const;
+export const platformChartNames = ['ingress-nginx', 'kube-prometheus-stack', 'cert-manager', 'velero'] as const;
+export type FileArtifactName = 'ubuntu-cloud' | 'cilium' | (typeof rke2ArtifactNames)[number] | (typeof kubernetesBinaryNames)[number] | (typeof platformChartNames)[number];
+
+interface ArtifactBase {
+  /** Unique in the manifest of one environment: the name `images:fetch[artifact=...]` takes. */
+  readonly name: string;
+  readonly version: string;
+  readonly neededFor: NeededFor;
+}
+
+/** A file kept under images/ (`file` is relative to the project root). */
+export interface FileArtifact extends ArtifactBase {
+  readonly kind: 'file';
+  readonly name: FileArtifactName;
+  readonly file: string;
+  readonly url: string;
+  readonly digest: Exclude<DigestSource, { readonly helmIndex: string } | { readonly registry: true }>;
+}
+
+/** A Helm chart's package, kept under images/charts/; its URL and digest come from the repository's index unless pinned. */
+export interface ChartArtifact extends ArtifactBase {
+  readonly kind: 'chart';
+  readonly name: FileArtifactName;
+  readonly file: string;
+  /** The chart repository (its index.yaml is `${repository}/index.yaml`). */
+  readonly repository: string;
+  readonly digest: { readonly helmIndex: string } | { readonly pinned: string; readonly from: string; readonly url: string };
+}
+
+/** A container image (or an OCI chart), by tag; its digest is the registry's, pinned in the lock on first fetch. */
+export interface ImageArtifact extends ArtifactBase {
+  readonly kind: 'image';
+  /** `registry/repository:tag`, as a node asks for it. */
+  readonly reference: string;
+  readonly digest: { readonly registry: true };
+}
+
+export type Artifact = FileArtifact | ChartArtifact | ImageArtifact;
+
+/** An image reference's parts: quay.io/cilium/cilium:v1 -> registry quay.io, path cilium/cilium, tag v1. */
+export function imageReferenceParts(reference: string): { readonly registry: string; readonly path: string; readonly tag: string } {
+  const at = reference.lastIndexOf(':');
+  const name = reference.slice(0, at);
+  const slash = name.indexOf('/');
+  return { registry: name.slice(0, slash), path: name.slice(slash + 1), tag: reference.slice(at + 1) };
+}
+
+/** The key an artifact has in the lock file and the bundle's index. */
+export const artifactKey = (artifact: Artifact): string => `${artifact.kind}:${artifact.name}@${artifact.version}`;
+
+/** Digests published for exact versions, each with where it was published. Other versions use their publisher's checksum file or index. */
+const pinnedDigests: Readonly<Record<string, { readonly sha256: string; readonly from: string; readonly sizeBytes?: number }>> = {
+  'file:ubuntu-cloud@release-20240821': {
+    sha256: '0e25ca6ee9f08ec5d4f9910054b66ae7163c6152e81a3e67689d89bd6e4dfa69',
+    from: "lima-vm/lima examples/ubuntu.yaml (it pins the same release's image by this digest)",
+  },
+  'chart:cilium@1.16.1': {
+    sha256: '406c5bba515262c52e53b859af31af412cd8d2c332e277e98ec3e5f14382ecbf',
+    from: "cilium/charts index.yaml, entry cilium 1.16.1 (203,668 bytes)",
+    sizeBytes: 203_668,
+  },
+};
+
+/** The Ubuntu cloud image the golden image is built from: one release, pinned. */
+export const ubuntuCloudRelease = 'release-20240821';
+export const ubuntuCloudImageFile = 'images/noble-server-cloudimg-amd64.img';
+
+/** The cri-tools release that goes with a Kubernetes version: the same minor, patch 0 (cri-tools' versioning). */
+export function crictlVersion(kubernetes: string): string {
+  const [major, minor] = kubernetes.replace(/^v/, '').split('.');
+  return `v${major}.${minor}.0`;
+}
+
+/** The chart repositories of the platform services and Cilium (each publishes an index.yaml with digests). */
+const chartRepositories = {
+  cilium: 'https://helm.cilium.io',
+  'ingress-nginx': 'https://kubernetes.github.io/ingress-nginx',
+  'kube-prometheus-stack': 'https://prometheus-community.github.io/helm-charts',
+  'cert-manager': 'https://charts.jetstack.io',
+  velero: 'https://vmware-tanzu.github.io/helm-charts',
+} as const;
+
+/** Where a chart's package is kept: images/charts/<name>-<version>.tgz (the file `helm` installs on air-gapped sites). */
+export const chartFile = (name: string, version: string): string => `images/charts/${name}-${version}.tgz`;
+
+function chart(name: keyof typeof chartRepositories, version: string): ChartArtifact {
+  const repository = chartRepositories[name];
+  const pin = pinnedDigests[`chart:${name}@${version}`];
+  return {
+    kind: 'chart',
+    name,
+    version,
+    // Online sites install charts from their repositories.
+    neededFor: 'air-gapped',
+    file: chartFile(name, version),
+    repository,
+    digest: pin ? { pinned: pin.sha256, from: pin.from, url: `${repository}/${name}-${version}.tgz` } : { helmIndex: `${repository}/index.yaml` },
+  };
+}
+
+const image = (name: string, reference: string, neededFor: NeededFor = 'air-gapped'): ImageArtifact => ({
+  kind: 'image',
+  name,
+  version: reference.slice(reference.lastIndexOf(':') + 1),
+  reference,
+  neededFor,
+  digest: { registry: true },
+});
+
+/**
+ * Everything a deployment of the catalog needs at the environment's versions: what `images:fetch` fetches
+ * (online) or verifies (air-gapped), and what `bundle:create` carries to a disconnected site.
+ */
+export function artifactsFor(versions: Environment['versions']): Artifact[] {
+  const { rke2, kubernetes, cilium, kubeVip } = versions;
+  const rke2Release = `https://github.com/rancher/rke2/releases/download/${encodeURIComponent(rke2)}`;
+  const rke2Checksums = `${rke2Release}/sha256sum-amd64.txt`;
+  const k8sRelease = `https://dl.k8s.io/release/${kubernetes}/bin/linux/amd64`;
+  const crictl = crictlVersion(kubernetes);
+  const crictlFile = `crictl-${crictl}-linux-amd64.tar.gz`;
+  const crictlUrl = `https://github.com/kubernetes-sigs/cri-tools/releases/download/${crictl}/${crictlFile}`;
+  const ubuntuPin = pinnedDigests[`file:ubuntu-cloud@${ubuntuCloudRelease}`]!;
+  const rke2File = (name: FileArtifactName, file: string, digest: FileArtifact['digest']): FileArtifact => ({
+    kind: 'file',
+    name,
+    version: rke2,
+    neededFor: 'always',
+    file: `images/rke2/${rke2}/${file}`,
+    url: `${rke2Release}/${file}`,
+    digest,
+  });
+  const k8sFile = (name: FileArtifactName, file: string, url: string, digest: FileArtifact['digest'], version = kubernetes): FileArtifact => ({
+    kind: 'file',
+    name,
+    version,
+    neededFor: 'air-gapped',
+    file: `images/kubernetes/${kubernetes}/${file}`,
+    url,
+    digest,
+  });
+  const noChecksumOfItself = (what: string) => ({ firstFetch: `${what} is the publisher's checksum file: nothing publishes a digest of it` });
+  return [
+    {
+      kind: 'file',
+      name: 'ubuntu-cloud',
+      version: ubuntuCloudRelease,
+      neededFor: 'proxmox',
+      file: ubuntuCloudImageFile,
+      url: `https://cloud-images.ubuntu.com/releases/noble/${ubuntuCloudRelease}/ubuntu-24.04-server-cloudimg-amd64.img`,
+      digest: { pinned: ubuntuPin.sha256, from: ubuntuPin.from },
+    },
+    // RKE2's air-gap install: the release's checksum file, the tarballs it lists, and the installer.
+    rke2File('rke2-checksums', 'sha256sum-amd64.txt', noChecksumOfItself('sha256sum-amd64.txt')),
+    rke2File('rke2-binary', 'rke2.linux-amd64.tar.gz', { checksumFile: rke2Checksums }),
+    rke2File('rke2-images', 'rke2-images.linux-amd64.tar.zst', { checksumFile: rke2Checksums }),
+    {
+      ...rke2File('rke2-install', 'install.sh', { firstFetch: 'get.rke2.io publishes no checksum for install.sh; it is fetched from the release tag' }),
+      url: `https://raw.githubusercontent.com/rancher/rke2/${encodeURIComponent(rke2)}/install.sh`,
+    },
+    // kubeadm clusters on air-gapped sites (online sites install pinned packages from pkgs.k8s.io).
+    ...(['kubeadm', 'kubelet', 'kubectl'] as const).flatMap((binary) => [
+      k8sFile(binary, binary, `${k8sRelease}/${binary}`, { checksumFile: `${k8sRelease}/${binary}.sha256`, entry: binary }),
+      k8sFile(`${binary}-checksum` as const, `${binary}.sha256`, `${k8sRelease}/${binary}.sha256`, noChecksumOfItself(`${binary}.sha256`)),
+    ]),
+    k8sFile('crictl', crictlFile, crictlUrl, { checksumFile: `${crictlUrl}.sha256` }, crictl),
+    k8sFile('crictl-checksum', `${crictlFile}.sha256`, `${crictlUrl}.sha256`, noChecksumOfItself(`${crictlFile}.sha256`), crictl),
+    chart('cilium', cilium),
+    ...platformChartNames.map((name) => chart(name, versions.charts[name])),
+    // The images an air-gapped site's registry must hold for what the catalog starts: kube-vip's static pod,
+    // Cilium's agent and operator, cert-manager's four, the kubeadm control plane, and the OCI chart.
+    image('kube-vip', `ghcr.io/kube-vip/kube-vip:${kubeVip}`),
+    image('cilium-agent', `quay.io/cilium/cilium:v${cilium}`),
+    image('cilium-operator', `quay.io/cilium/operator-generic:v${cilium}`),
+    ...['controller', 'webhook', 'cainjector', 'startupapicheck'].map((part) => image(`cert-manager-${part}`, `quay.io/jetstack/cert-manager-${part}:${versions.charts['cert-manager']}`)),
+    ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => image(part, `registry.k8s.io/${part}:${kubernetes}`)),
+    image('proxmox-csi-plugin-chart', `ghcr.io/sergelogvinov/charts/proxmox-csi-plugin:${versions.charts['proxmox-csi-plugin']}`),
+  ];
+}
+
+/** The artifact of this environment named `name`, or undefined. */
+export function artifactNamed(versions: Environment['versions'], name: string): Artifact | undefined {
+  return artifactsFor(versions).find((artifact) => artifact.name === name);
+}
+
+/** The ubuntu cloud image's entry (the foundation phase uploads it). */
+export function ubuntuCloudImage(versions: Environment['versions']): FileArtifact {
+  return artifactNamed(versions, 'ubuntu-cloud') as FileArtifact;
 }

@@ -1,5 +1,6 @@
 import type { CatalogEntry } from '../lib/graph/build-graph.js';
 import * as base from './base/index.js';
+import * as bundle from './bundle/index.js';
 import * as decommission from './decommission/index.js';
 import * as dns from './dns/index.js';
 import * as foundation from './foundation/index.js';
@@ -8,6 +9,7 @@ import * as images from './images/index.js';
 import * as infrastructure from './infrastructure/index.js';
 import * as kubernetes from './kubernetes/index.js';
 import * as nodePrep from './node-prep/index.js';
+import * as registry from './registry/index.js';
 import { nodesOf, tasks } from './shared/kit.js';
 
 /** The Proxmox/Kubernetes flow of the second seed, for every cluster. */
@@ -30,7 +32,7 @@ export const hosts = tasks.task({
 export const pools = { 'proxmox-api': 2, 'opnsense-api': 1 };
 
 /** Every task the CLI knows: `tsx deploy.ts --list`. */
-export const catalog: CatalogEntry[] = [base, decommission, dns, foundation, goldenImage, images, infrastructure, kubernetes, nodePrep]
+export const catalog: CatalogEntry[] = [base, bundle, decommission, dns, foundation, goldenImage, images, infrastructure, kubernetes, nodePrep, registry]
   .flatMap((module) => Object.values(module) as unknown[])
   .filter((value): value is CatalogEntry => typeof value === 'object' && value !== null && 'name' in value && 'spec' in value)
   .concat([proxmoxKubernetes, hosts]);

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileIfChanged } from '../../lib/tools/files.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
-import { imageNamed } from '../../images/manifest.js';
+import { ubuntuCloudImageFile } from '../../images/manifest.js';
 import type { Environment } from '../../environments/schema.js';
 import { baseTarget } from '../base/index.js';
 import { fetchImage } from '../images/index.js';
@@ -23,7 +23,7 @@ function credentialsFile(root: string, config: Environment): string {
 
 /** Where the first node keeps the customized cloud image the base template is imported from. */
 function cloudImagePath(config: Environment): string {
-  return `${proxmoxOf(config).storage.isoDirectory}/${path.basename(imageNamed('ubuntu-cloud').file)}`;
+  return `${proxmoxOf(config).storage.isoDirectory}/${path.basename(ubuntuCloudImageFile)}`;
 }
 
 /** Environment validation: cached (runs again only when the configuration it read changes). */
@@ -112,10 +112,10 @@ export const cloudImage = foundation.task({
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   // Customized with the tools tools-storage installs, into its storage; from the verified cloud image.
-  deps: [toolsStorage, fetchImage.with({ image: 'ubuntu-cloud' })],
+  deps: [toolsStorage, fetchImage.with({ artifact: 'ubuntu-cloud' })],
   estimate: '4m',
   // Optional: sites whose nodes exist already never fetch it.
-  sources: [{ path: imageNamed('ubuntu-cloud').file, optional: true }],
+  sources: [{ path: ubuntuCloudImageFile, optional: true }],
   run: async (context) => {
     const { config } = context;
     const target = firstNode(config, context.root);
@@ -125,7 +125,7 @@ export const cloudImage = foundation.task({
     // Uploaded and customized under another name, then renamed: an upload or customization cut short (a
     // failure, a kill) never leaves a file at the final name that the next run would take as done.
     const partial = `${remote}.partial`;
-    await sshUpload(context, target, path.resolve(context.root, imageNamed('ubuntu-cloud').file), partial);
+    await sshUpload(context, target, path.resolve(context.root, ubuntuCloudImageFile), partial);
     await sshExec(context, target, ['virt-customize', '-a', partial, '--install', 'qemu-guest-agent', '--run-command', 'cloud-init clean']);
     await sshExec(context, target, ['mv', '-f', partial, remote]);
   },

@@ -1,54 +1,58 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { digestFile } from '../../lib/stamps/digest.js';
-import { imageNamed, images, type ImageName } from '../../images/manifest.js';
+import { artifactsFor, type Artifact, type ChartArtifact, type FileArtifact, type FileArtifactName } from '../../images/manifest.js';
+import type { Environment } from '../../environments/schema.js';
 import { tasks, withoutProxmox } from '../shared/kit.js';
+import { fetchArtifact } from './fetch-artifact.js';
 
-const imageNames = images.map((image) => image.name) as [ImageName, ...ImageName[]];
+/** The files and charts of the environment's manifest (images travel in bundles and registries, not as files). */
+export const fileArtifacts = (config: Environment): (FileArtifact | ChartArtifact)[] =>
+  artifactsFor(config.versions).filter((artifact): artifact is FileArtifact | ChartArtifact => artifact.kind !== 'image');
+
+/** Why a site of this environment does not need the artifact, or false when it does. */
+export function notNeededBecause(config: Environment, artifact: Artifact): string | false {
+  if (artifact.neededFor === 'proxmox') return withoutProxmox(config);
+  if (artifact.neededFor === 'air-gapped') return !config.site.airGapped && 'online sites install it from its publisher';
+  return false;
+}
+
+function fileArtifactNamed(config: Environment, name: string): FileArtifact | ChartArtifact {
+  const artifact = fileArtifacts(config).find((each) => each.name === name);
+  if (!artifact) throw new Error(`images/manifest.ts has no file or chart named '${name}' (it has ${fileArtifacts(config).map((each) => each.name).join(', ')})`);
+  return artifact;
+}
 
 /**
- * Makes one image present and intact: fetched when missing and the site is online, verified by sha256
- * either way. Air-gapped, a missing or corrupt file fails with what was expected and found.
+ * Makes one file or chart of the manifest present and intact: online, fetched when missing or wrong (a cut
+ * download resumes) and verified against the lock or its publisher's digest, which the lock then records;
+ * air-gapped, verified against the lock, with the expected and found digest when it is not intact.
  */
 export const fetchImage = tasks.namespace('images').task({
   name: 'fetch',
-  description: 'Fetch (online) or verify (air-gapped) one image from the manifest',
+  description: 'Fetch (online) or verify (air-gapped) one file or chart of images/manifest.ts',
   supportsDryRun: true,
-  skipWhen: (config, { image }) => imageNamed(image).neededFor === 'proxmox' && withoutProxmox(config),
-  inputs: { image: z.enum(imageNames) },
+  inputs: { artifact: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'is an artifact name from images/manifest.ts') },
+  instances: (config: Environment) => fileArtifacts(config).map(({ name }) => ({ artifact: name })),
+  skipWhen: (config, { artifact }) => notNeededBecause(config, fileArtifactNamed(config, artifact)),
   retries: 3,
   retryDelay: '5s',
   timeout: '2h',
   run: async (context) => {
-    const image = imageNamed(context.inputs.image);
-    const file = path.resolve(context.root, image.file);
-    const present = await stat(file).catch(() => undefined);
-    if (!present) {
-      if (context.config.site.airGapped) {
-        throw new Error(`image ${image.name} is missing at ${image.file} (air-gapped site): copy it from the transfer media; expected sha256 ${image.sha256}, ${image.sizeBytes} bytes`);
-      }
-      const finished = context.commands.started(`download ${image.url} -> ${image.file}`);
-      if (context.dryRun) return finished(0);
-      await mkdir(path.dirname(file), { recursive: true });
-      const partial = `${file}.partial`;
-      const response = await fetch(image.url, { signal: context.signal });
-      if (!response.ok || !response.body) throw new Error(`downloading ${image.url} failed: HTTP ${response.status}`);
-      await pipeline(Readable.fromWeb(response.body as never), createWriteStream(partial));
-      const digest = await digestFile(partial);
-      if (digest !== image.sha256) {
-        await rm(partial, { force: true });
-        throw new Error(`downloaded ${image.name} is corrupt: expected sha256 ${image.sha256}, found ${digest}`);
-      }
-      await rename(partial, file);
-      finished(0);
-      return;
-    }
-    if (context.dryRun) return;
-    const digest = await digestFile(file);
-    if (digest !== image.sha256) throw new Error(`image ${image.file} is corrupt: expected sha256 ${image.sha256}, found ${digest}; delete it to fetch it again`);
+    const artifact = fileArtifactNamed(context.config, context.inputs.artifact);
+    await fetchArtifact(artifact, {
+      root: context.root,
+      online: !context.config.site.airGapped,
+      mirrors: context.config.upstreamMirrors,
+      signal: context.signal,
+      progress: (line) => context.log.info(`${artifact.name}: ${line}`),
+      dryRun: context.dryRun,
+      downloading: (url, file) => context.commands.started(`download ${url} -> ${file}`),
+    });
   },
 });
+
+/**
+ * The fetch (or air-gapped check) of each named file or chart this site needs: deps of the steps that install
+ * them (an online site installs Kubernetes packages and charts from their publishers, and needs none of those).
+ */
+export const fetched = (config: Environment, names: readonly FileArtifactName[]) =>
+  names.filter((artifact) => !notNeededBecause(config, fileArtifactNamed(config, artifact))).map((artifact) => fetchImage.with({ artifact }));

@@ -1,6 +1,9 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { chartFile, kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
+import { fetched } from '../images/index.js';
+import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { helmUpgradeInstall, kubectlApply, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
@@ -57,7 +60,13 @@ export const kubernetes = tasks.task({
   inputs: clusterInput,
   instances: everyCluster,
   // Its control-plane nodes are prepared (container runtime, kernel settings, swap off, registry mirrors).
-  deps: ({ cluster }, config): Dependency[] => nodesOf(config, 'controlPlane').filter((entry) => entry.cluster === cluster).map(({ node }) => nodePrep.with({ node })),
+  // Its control-plane nodes prepared, the release files it installs there present and verified, and on an
+  // air-gapped site the registry its nodes pull from holding every image.
+  deps: ({ cluster }, config): Dependency[] => [
+    ...nodesOf(config, 'controlPlane').filter((entry) => entry.cluster === cluster).map(({ node }) => nodePrep.with({ node })),
+    ...registryNeeded(config),
+    ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
+  ],
   estimate: '8m',
   sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
@@ -88,7 +97,7 @@ export const kubernetes = tasks.task({
         kubeconfig,
         namespace: 'kube-system',
         release: 'cilium',
-        chart: config.site.airGapped ? path.resolve(root, 'images', `cilium-${config.versions.cilium}.tgz`) : 'cilium/cilium',
+        chart: config.site.airGapped ? path.resolve(root, chartFile('cilium', config.versions.cilium)) : 'cilium/cilium',
         version: config.versions.cilium,
         values: { kubeProxyReplacement: true, k8sServiceHost: cluster.apiAddress, k8sServicePort: 6443, ipam: { operator: { clusterPoolIPv4PodCIDRList: [cluster.podCidr] } } },
         wait: true,
@@ -197,7 +206,7 @@ export const platformServices = tasks.task({
   inputs: clusterInput,
   instances: everyCluster,
   // Installed into the running cluster, through its kubeconfig.
-  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, platformChartNames)],
   // Their pods schedule on the workers. Ordering only: a worker added later must not re-install the charts.
   after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
   estimate: '10m',
@@ -215,7 +224,11 @@ export const platformServices = tasks.task({
       { release: 'velero', chart: 'vmware-tanzu/velero', namespace: 'velero', values: { snapshotsEnabled: false } },
     ];
     for (const release of releases) {
-      await helmUpgradeInstall(context, { ...release, kubeconfig, version: config.versions.charts[release.release], createNamespace: true, wait: true, atomic: true, timeout: '10m' });
+      const version = config.versions.charts[release.release];
+      // Air-gapped: the package bundle:load placed and images:fetch verified (the OCI chart comes from the site registry).
+      const local = config.site.airGapped && !release.chart.startsWith('oci://') ? path.resolve(root, chartFile(release.release, version)) : undefined;
+      const fromSiteRegistry = config.site.airGapped && release.chart.startsWith('oci://') && config.siteRegistry ? release.chart.replace(/^oci:\/\/[^/]+/, `oci://${config.siteRegistry.address}`) : undefined;
+      await helmUpgradeInstall(context, { ...release, chart: local ?? fromSiteRegistry ?? release.chart, kubeconfig, version, createNamespace: true, wait: true, atomic: true, timeout: '10m' });
     }
   },
 });

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { artifactsFor, imageReferenceParts } from '../../images/manifest.js';
 import { z } from 'zod';
 import { defineTasks } from '../../lib/dsl/define-tasks.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
@@ -130,7 +132,7 @@ export function controlPlaneVars(config: Environment, cluster: NamedCluster): Re
 }
 
 /** The Ansible inventory of a playbook's hosts, generated from the typed configuration for each run. */
-export function siteInventory(config: Environment, scope: InventoryScope): Inventory {
+export function siteInventory(config: Environment, scope: InventoryScope, root: string): Inventory {
   const host = (endpoint: Endpoint): InventoryHost => ({ address: endpoint.address, port: endpoint.port ?? 22, user: endpoint.user ?? config.ssh.user });
   const vars = { air_gapped: config.site.airGapped, ansible_python_interpreter: '/usr/bin/python3' };
   if ('hosts' in scope) {
@@ -157,10 +159,31 @@ export function siteInventory(config: Environment, scope: InventoryScope): Inven
     },
     vars: {
       ...vars,
-      registry_mirrors: config.registryMirrors,
+      registry_mirrors: siteRegistryMirrors(config),
+      ...siteRegistryVars(config, root),
       versions: cluster.distribution === 'rke2' ? { rke2: config.versions.rke2 } : { kubernetes: config.versions.kubernetes },
     },
   };
+}
+
+/**
+ * The registry mirrors nodes pull through: the environment's own, and on an air-gapped site with a site
+ * registry, that registry for every registry the manifest's images come from (and docker.io), as Zarf points
+ * a cluster's pulls at its registry. A registry the environment mirrors itself keeps its own mirror.
+ */
+export function siteRegistryMirrors(config: Environment): Environment['registryMirrors'] {
+  const explicit = config.registryMirrors;
+  if (!config.site.airGapped || !config.siteRegistry) return explicit;
+  const upstreams = ['docker.io', ...artifactsFor(config.versions).flatMap((artifact) => (artifact.kind === 'image' ? [imageReferenceParts(artifact.reference).registry] : []))];
+  const mirror = `https://${config.siteRegistry.address}`;
+  return [...explicit, ...[...new Set(upstreams)].filter((registry) => !explicit.some((entry) => entry.registry === registry)).map((registry) => ({ registry, mirror }))];
+}
+
+/** The site registry's address and CA (PEM) for the nodes' containerd and RKE2, on air-gapped sites that name one. */
+function siteRegistryVars(config: Environment, root: string): Record<string, string> {
+  const registry = config.site.airGapped ? config.siteRegistry : undefined;
+  if (!registry) return { site_registry: '', site_registry_ca: '' };
+  return { site_registry: registry.address, site_registry_ca: registry.caFile ? readFileSync(path.resolve(root, registry.caFile), 'utf8') : '' };
 }
 
 /** Runs one of the repository's playbooks on the hosts of `scope`, with the environment's SSH settings. */
@@ -173,7 +196,7 @@ export function playbook(
   const { config, root } = context;
   return runPlaybook(context, {
     playbook: path.resolve(root, file),
-    inventory: siteInventory(config, scope),
+    inventory: siteInventory(config, scope, root),
     knownHostsFile: path.resolve(root, config.ssh.knownHosts),
     ...(config.ssh.privateKey ? { privateKey: path.resolve(root, config.ssh.privateKey) } : {}),
     ...options,

@@ -9,6 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { ubuntuCloudRelease } from '../../images/manifest.js';
 import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
@@ -90,17 +91,12 @@ test.before(async (context) => {
   writeFileSync(fakeHome(context, 'calls.log'), '');
   mkdirSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso'), { recursive: true });
 
-  // The environment, and a small cloud image the copy's manifest pins (air-gapped: verified, not fetched).
+  // The environment, and a small cloud image the copy's lock pins (air-gapped: verified, not fetched).
   addEnvironment(directory, 'pve-lab', 'pveLab', environmentFile(context.rig));
   mkdirSync(path.join(directory, 'environments', 'pve-lab'));
   writeFileSync(path.join(directory, 'environments', 'pve-lab', 'proxmox-token'), 'pve-lab-api-token-0123456789\n');
-  const manifest = path.join(directory, 'images', 'manifest.ts');
-  writeFileSync(
-    manifest,
-    readFileSync(manifest, 'utf8')
-      .replace(/sha256: '0e25[^']+'/, `sha256: '${createHash('sha256').update(cloudImage).digest('hex')}'`)
-      .replace('sizeBytes: 587_202_560', `sizeBytes: ${cloudImage.length}`),
-  );
+  const locked = { sha256: createHash('sha256').update(cloudImage).digest('hex'), size: cloudImage.length, source: 'the test' };
+  writeFileSync(path.join(directory, 'images', 'manifest.lock.json'), JSON.stringify({ version: 1, artifacts: { [`file:ubuntu-cloud@${ubuntuCloudRelease}`]: locked } }));
   writeFileSync(path.join(directory, 'images', 'noble-server-cloudimg-amd64.img'), cloudImage);
 });
 
@@ -113,7 +109,7 @@ test.after(async (context) => {
  * The foundation phase alone: its base dependencies (packages, bridges) need whole machines, and this test's
  * host is a shared one whose FAKE Proxmox lives in its private /root. The lab test runs base for real.
  */
-const foundationTasks = ['images:fetch[image=ubuntu-cloud]', ...['validation', 'tools-storage', 'cloud-image', 'base-template', 'packer-user', 'packer-config'].map((name) => `foundation:${name}`), 'foundation'].join(',');
+const foundationTasks = ['images:fetch[artifact=ubuntu-cloud]', ...['validation', 'tools-storage', 'cloud-image', 'base-template', 'packer-user', 'packer-config'].map((name) => `foundation:${name}`), 'foundation'].join(',');
 const cli = (context: Context, args: readonly string[]) =>
   runDeploy(context.directory, ['--env', 'pve-lab', ...(args[0] === 'foundation' ? ['--only', foundationTasks, ...args.slice(1)] : args)]);
 const ranTasks = (output: string) => [...output.matchAll(/^\[(foundation:[^\]]+)\] run: /gm)].map((match) => match[1]).sort();

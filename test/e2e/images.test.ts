@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ubuntuCloudRelease } from '../../images/manifest.js';
 import { withTimeout, type CliResult } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
@@ -18,20 +19,22 @@ const test = suite<Context>('images: fetched online, verified air-gapped');
 const content = Buffer.from('pretend this is a multi-GB cloud image\n'.repeat(1000));
 const digest = createHash('sha256').update(content).digest('hex');
 
+const lockFile = (directory: string) => path.join(directory, 'images', 'manifest.lock.json');
+const ubuntuKey = `file:ubuntu-cloud@${ubuntuCloudRelease}`;
+const lockUbuntu = (directory: string) =>
+  writeFileSync(lockFile(directory), JSON.stringify({ version: 1, artifacts: { [ubuntuKey]: { sha256: digest, size: content.length, source: 'the test' } } }));
+
 test.before(async (context) => {
   Object.assign(context, copyProject());
   context.server = http.createServer((request, response) => {
-    if (request.url === '/cloud.img') response.end(content);
+    if (request.url === '/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img') response.end(content);
     else response.writeHead(404).end();
   });
   await new Promise<void>((resolve) => context.server.listen(0, '127.0.0.1', resolve));
   const port = (context.server.address() as AddressInfo).port;
-  // The manifest of this copy points the cloud image at a server on loopback, with the digest of what it serves.
-  const manifest = path.join(context.directory, 'images', 'manifest.ts');
-  const text = readFileSync(manifest, 'utf8')
-    .replace(/url: 'https:\/\/cloud-images[^']+'/, `url: 'http://127.0.0.1:${port}/cloud.img'`)
-    .replace(/sha256: '0e25[^']+'/, `sha256: '${digest}'`);
-  writeFileSync(manifest, text);
+  // The example site fetches through an upstream mirror on loopback (as through a proxy such as Artifactory).
+  const environment = path.join(context.directory, 'environments', 'example.ts');
+  writeFileSync(environment, readFileSync(environment, 'utf8').replace("  name: 'example',\n", `  name: 'example',\n  upstreamMirrors: [{ prefix: 'https://cloud-images.ubuntu.com/', mirror: 'http://127.0.0.1:${port}/' }],\n`));
 });
 test.after((context) => {
   context.server.close();
@@ -46,29 +49,44 @@ const setAirGapped = (directory: string, airGapped: boolean) => {
   writeFileSync(file, text);
 };
 
-test('online: a missing image is downloaded and verified; a re-run skips it', withTimeout(120_000, async ({ directory }: Context) => {
-  const fetched = await cli(directory, ['images:fetch[image=ubuntu-cloud]']);
-  assert.is(fetched.code, 0, fetched.stdout + fetched.stderr);
-  assert.match(fetched.stdout, /\$ download http:\/\/127\.0\.0\.1:\d+\/cloud\.img -> images\/noble-server-cloudimg-amd64\.img/);
-  assert.ok(readFileSync(path.join(directory, 'images', 'noble-server-cloudimg-amd64.img')).equals(content));
-  const again = await cli(directory, ['images:fetch[image=ubuntu-cloud]']);
-  assert.match(again.stdout, '[images:fetch[image=ubuntu-cloud]] up to date');
+test("online: the publisher's pinned digest is checked; a download that does not match it is refused and not kept", withTimeout(120_000, async ({ directory }: Context) => {
+  rmSync(lockFile(directory), { force: true });
+  const refused = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]']);
+  assert.is(refused.code, 1);
+  assert.match(refused.stdout, `downloaded ubuntu-cloud from http://127.0.0.1:`);
+  assert.match(refused.stdout, `is corrupt: expected sha256 0e25ca6ee9f08ec5d4f9910054b66ae7163c6152e81a3e67689d89bd6e4dfa69 (pinned from lima-vm/lima examples/ubuntu.yaml`);
+  assert.match(refused.stdout, `found ${digest}`);
+  assert.not.ok(existsSync(path.join(directory, 'images', 'noble-server-cloudimg-amd64.img')));
+  assert.not.ok(existsSync(lockFile(directory)), 'nothing was locked');
 }));
 
-test('air-gapped: a corrupt image fails with the expected and found digest; a missing one says where it should be', withTimeout(120_000, async ({ directory }: Context) => {
+test('online: a missing image is downloaded and verified against the lock; a re-run skips it', withTimeout(120_000, async ({ directory }: Context) => {
+  lockUbuntu(directory);
+  const fetched = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]']);
+  assert.is(fetched.code, 0, fetched.stdout + fetched.stderr);
+  assert.match(fetched.stdout, /\$ download http:\/\/127\.0\.0\.1:\d+\/releases\/noble\/release-20240821\/ubuntu-24\.04-server-cloudimg-amd64\.img -> images\/noble-server-cloudimg-amd64\.img/);
+  assert.ok(readFileSync(path.join(directory, 'images', 'noble-server-cloudimg-amd64.img')).equals(content));
+  const again = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]']);
+  assert.match(again.stdout, '[images:fetch[artifact=ubuntu-cloud]] up to date');
+}));
+
+test('air-gapped: a corrupt image fails with the expected and found digest; a missing one says where it should be; an unlocked one says how to lock it', withTimeout(120_000, async ({ directory }: Context) => {
   setAirGapped(directory, true);
   const file = path.join(directory, 'images', 'noble-server-cloudimg-amd64.img');
   writeFileSync(file, 'truncated');
-  const corrupt = await cli(directory, ['images:fetch[image=ubuntu-cloud]', '--force', 'images:fetch[image=ubuntu-cloud]']);
+  const corrupt = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]', '--force', 'images:fetch[artifact=ubuntu-cloud]']);
   assert.is(corrupt.code, 1);
   const found = createHash('sha256').update('truncated').digest('hex');
-  assert.match(corrupt.stdout, `image images/noble-server-cloudimg-amd64.img is corrupt: expected sha256 ${digest}, found ${found}`);
-  writeFileSync(file, '');
-  (await import('node:fs')).rmSync(file);
-  const missing = await cli(directory, ['images:fetch[image=ubuntu-cloud]']);
+  assert.match(corrupt.stdout, `images/noble-server-cloudimg-amd64.img is corrupt: expected sha256 ${digest} (the test), found ${found}; load it again from the bundle`);
+  rmSync(file);
+  const missing = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]']);
   assert.is(missing.code, 1);
-  assert.match(missing.stdout, 'image ubuntu-cloud is missing at images/noble-server-cloudimg-amd64.img (air-gapped site): copy it from the transfer media');
+  assert.match(missing.stdout, `ubuntu-cloud is missing at images/noble-server-cloudimg-amd64.img (air-gapped site): load it from the bundle (bundle:load); expected sha256 ${digest}, ${content.length} bytes`);
   assert.not.ok(existsSync(file));
+  rmSync(lockFile(directory));
+  const unlocked = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]', '--force', 'images:fetch[artifact=ubuntu-cloud]']);
+  assert.is(unlocked.code, 1);
+  assert.match(unlocked.stdout, `${ubuntuKey} is not in images/manifest.lock.json: fetch it once on a connected machine`);
 }));
 
 test.run();

@@ -9,7 +9,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
-import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
+import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
+import { lab } from '../../environments/lab.js';
+import { chartFile, crictlVersion } from '../../images/manifest.js';
 
 interface Context {
   directory: string;
@@ -46,9 +48,14 @@ function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
   writeFileSync(path.join(target, 'kubectl'), recorder('kubectl'));
   mkdirSync(path.join(directory, '.scratch-crictl'), { recursive: true });
   writeFileSync(path.join(directory, '.scratch-crictl', 'crictl'), recorder('crictl'), { mode: 0o755 });
-  execFileSync('tar', ['czf', path.join(target, 'crictl-v1.30.1-linux-amd64.tar.gz'), '-C', path.join(directory, '.scratch-crictl'), 'crictl']);
+  const crictl = `crictl-${crictlVersion(version)}-linux-amd64.tar.gz`;
+  execFileSync('tar', ['czf', path.join(target, crictl), '-C', path.join(directory, '.scratch-crictl'), 'crictl']);
   for (const file of ['kubeadm', 'kubelet', 'kubectl']) writeFileSync(path.join(target, `${file}.sha256`), sha256Of(path.join(target, file)));
-  writeFileSync(path.join(target, 'crictl-v1.30.1-linux-amd64.tar.gz.sha256'), `${sha256Of(path.join(target, 'crictl-v1.30.1-linux-amd64.tar.gz'))}  crictl-v1.30.1-linux-amd64.tar.gz\n`);
+  writeFileSync(path.join(target, `${crictl}.sha256`), `${sha256Of(path.join(target, crictl))}  ${crictl}\n`);
+  // Cilium's chart as bundle:load places it (helm is a FAKE here: only the path it is given matters).
+  mkdirSync(path.join(directory, 'images', 'charts'), { recursive: true });
+  writeFileSync(path.join(directory, chartFile('cilium', lab.versions.cilium)), 'a chart package\n');
+  lockPresentArtifacts(directory, { ...lab.versions, kubernetes: version });
 }
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const vipOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '.250');
@@ -82,6 +89,9 @@ export const k8sLab = defineEnvironment({
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'k8s.openspace.test' },
   registryMirrors: [{ registry: 'registry.k8s.io', mirror: 'https://registry.k8s.openspace.test:5000' }],
+  // The site registry (never reached here: the steps run with --only): its CA goes to every node, and it
+  // mirrors each registry the manifest's images come from.
+  siteRegistry: { address: 'registry.k8s.openspace.test:5000', caFile: 'site-registry-ca.pem' },
   // The bundled lab's component versions, every chart pinned.
   versions: lab.versions,
 });
@@ -99,6 +109,7 @@ test.before(async (context) => {
     wholeMachines: { packages: ['python3', 'conntrack', 'socat', 'containerd'] },
   });
   packKubernetesRelease(context.directory);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(context.directory, 'site-registry-ca.key'), '-out', path.join(context.directory, 'site-registry-ca.pem'), '-days', '2', '-subj', '/CN=site registry CA'], { stdio: 'ignore' });
   addEnvironment(context.directory, 'k8s-lab', 'k8sLab', environmentFile(context.rig));
 });
 
@@ -139,11 +150,19 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.match(kubeadmConfig, 'imageRepository: registry.k8s.openspace.test:5000');
   assert.match(kubeadmConfig, 'cgroupDriver: systemd');
   assert.match(kubeadmConfig, `advertiseAddress: ${cp.address}`);
+  // containerd pulls through the site registry, verified with its CA: the mirror the environment names for
+  // registry.k8s.io, and the site registry for every other registry the manifest's images come from.
+  assert.is(await context.rig.exec(cp, ['cat', '/etc/onboarder/site-registry-ca.crt']), readFileSync(path.join(context.directory, 'site-registry-ca.pem'), 'utf8'));
+  for (const registry of ['registry.k8s.io', 'quay.io', 'ghcr.io', 'docker.io']) {
+    const hosts = await context.rig.exec(cp, ['cat', `/etc/containerd/certs.d/${registry}/hosts.toml`]);
+    assert.match(hosts, `[host."https://registry.k8s.openspace.test:5000"]`);
+    assert.match(hosts, 'ca = "/etc/onboarder/site-registry-ca.crt"');
+  }
   const kubeVip = await context.rig.exec(cp, ['cat', '/etc/kubernetes/manifests/kube-vip.yaml']);
   assert.match(kubeVip, `{name: address, value: "${vipOf(context.rig)}"}`);
   assert.match(kubeVip, 'path: "/etc/kubernetes/admin.conf"');
   const local = readFileSync(localLog(context), 'utf8');
-  assert.match(local, /^helm upgrade --install cilium .*images\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
+  assert.match(local, /^helm upgrade --install cilium .*images\/charts\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
   assert.match(local, /^kubectl .*rollout status daemonset\/cilium/m);
   for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));

@@ -11,7 +11,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
-import { addEnvironment, copyProject, runDeploy } from '../helpers/project-copy.js';
+import { addEnvironment, copyProject, lockPresentArtifacts, runDeploy } from '../helpers/project-copy.js';
+import { lab } from '../../environments/lab.js';
 
 interface Context {
   directory: string;
@@ -61,6 +62,7 @@ function packRelease(directory: string, release: string): void {
   writeFileSync(path.join(target, 'install.sh'), readFileSync(path.join(fakes, 'install.sh')));
   const sha = (file: string) => createHash('sha256').update(readFileSync(path.join(target, file))).digest('hex');
   writeFileSync(path.join(target, 'sha256sum-amd64.txt'), ['rke2-images.linux-amd64.tar.zst', 'rke2.linux-amd64.tar.gz'].map((file) => `${sha(file)}  ${file}\n`).join(''));
+  lockPresentArtifacts(directory, { ...lab.versions, rke2: release });
 }
 
 function environmentFile(rig: TestHostRig): string {

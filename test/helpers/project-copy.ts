@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { artifactKey, artifactsFor } from '../../images/manifest.js';
+import type { Environment } from '../../environments/schema.js';
 import { repositoryRoot, type CliResult } from './project.js';
 
 /** A copy of the whole project (node_modules linked) in a temp dir, so a test can edit its environments. */
@@ -52,4 +55,22 @@ export function logsAndRecords(directory: string, environment: string): string {
   const runs = path.join(directory, '.cache', 'state', environment, 'runs');
   for (const file of readdirSync(runs)) texts.push(readFileSync(path.join(runs, file), 'utf8'));
   return texts.join('\n');
+}
+
+/**
+ * Locks every file and chart of the manifest (at `versions`) that is present under the copy's images/, with
+ * the digest it has there: what bundle:load records after verifying a bundle, for tests that put FAKE
+ * release files in place themselves.
+ */
+export function lockPresentArtifacts(directory: string, versions: Environment['versions']): void {
+  const lockFile = path.join(directory, 'images', 'manifest.lock.json');
+  const lock: { version: 1; artifacts: Record<string, unknown> } = existsSync(lockFile) ? (JSON.parse(readFileSync(lockFile, 'utf8')) as { version: 1; artifacts: Record<string, unknown> }) : { version: 1, artifacts: {} };
+  for (const artifact of artifactsFor(versions)) {
+    if (artifact.kind === 'image') continue;
+    const file = path.join(directory, artifact.file);
+    if (!existsSync(file)) continue;
+    const data = readFileSync(file);
+    lock.artifacts[artifactKey(artifact)] = { sha256: createHash('sha256').update(data).digest('hex'), size: data.length, source: 'placed by the test' };
+  }
+  writeFileSync(lockFile, JSON.stringify(lock, null, 2));
 }

@@ -1,0 +1,333 @@
+// Air-gapped delivery end to end with real parts on loopback (issue 19): an "upstream" served by this test (an
+// HTTP server with files, checksum files and chart indexes; a real docker-registry holding a small image built
+// from scratch with buildah), bundle:create from it, bundle:inspect and bundle:verify, bundle:load into an empty
+// site registry (docker-registry with TLS from a CA the test makes), a real containerd pulling the image through
+// its mirror configuration, and the bad inputs: a tampered file, another key, a truncated part, a digest that
+// does not match its publisher's, a cut download resumed, a full disk, a registry that refuses the push.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { artifactsFor, artifactKey, type Artifact } from '../../images/manifest.js';
+import { lab } from '../../environments/lab.js';
+import { waitFor, withTimeout } from '../helpers/project.js';
+import { addEnvironment, copyProject, runDeploy } from '../helpers/project-copy.js';
+
+interface Context {
+  directory: string;
+  remove: () => void;
+  scratch: string;
+  files: Map<string, Buffer>;
+  /** Paths whose first response is cut after half the body; the Range requests the server saw. */
+  cut: Set<string>;
+  ranges: string[];
+  server: http.Server;
+  registries: ChildProcess[];
+  siteRegistry: ChildProcess;
+  sitePort: number;
+}
+const test = suite<Context>('air-gapped bundles: create, verify, load into a real registry, pull with containerd');
+const versions = { ...lab.versions, cilium: '1.16.2' };
+const artifacts = artifactsFor(versions);
+const images = artifacts.filter((artifact): artifact is Extract<Artifact, { kind: 'image' }> => artifact.kind === 'image');
+const cli = (context: Context, args: string[]) => runDeploy(context.directory, ['--env', 'bundle-lab', ...args]);
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/** What the upstream serves: each file and chart (a few KB each), the publishers' checksum files and chart indexes. */
+function upstreamFiles(): Map<string, Buffer> {
+  const served = new Map<string, Buffer>();
+  const key = (url: string) => `/${url.replace(/^https:\/\//, '')}`;
+  const checksums = new Map<string, string[]>();
+  for (const artifact of artifacts) {
+    if (artifact.kind === 'image' || ('firstFetch' in artifact.digest && artifact.kind === 'file' && artifact.name.includes('checksum'))) continue;
+    const body = Buffer.from(`${artifact.name} ${artifact.version}\n`.repeat(400));
+    if (artifact.kind === 'chart') {
+      const url = `${artifact.repository}/${artifact.name}-${artifact.version}.tgz`;
+      served.set(key(url), body);
+      const index = { apiVersion: 'v1', entries: { [artifact.name]: [{ name: artifact.name, version: artifact.version, digest: sha256(body), urls: [`${artifact.name}-${artifact.version}.tgz`] }] } };
+      served.set(key(`${artifact.repository}/index.yaml`), Buffer.from(stringify(index)));
+      continue;
+    }
+    served.set(key(artifact.url), body);
+    if ('checksumFile' in artifact.digest) {
+      const lines = checksums.get(artifact.digest.checksumFile) ?? [];
+      lines.push(artifact.digest.entry ? sha256(body) : `${sha256(body)}  ${path.posix.basename(artifact.url)}`);
+      checksums.set(artifact.digest.checksumFile, lines);
+    }
+  }
+  for (const [url, lines] of checksums) served.set(key(url), Buffer.from(`${lines.join('\n')}\n`));
+  return served;
+}
+
+/** A CA and a certificate for 127.0.0.1 signed by it (openssl). */
+function certificates(directory: string): void {
+  const file = (name: string) => path.join(directory, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=Onboarder test CA');
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('registry.key'), '-out', file('registry.csr'), '-subj', '/CN=registry');
+  writeFileSync(file('registry.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', file('registry.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('registry.pem'), '-days', '2', '-extfile', file('registry.ext'));
+}
+
+/** A free loopback port (taken from the kernel, then released). */
+async function freePort(): Promise<number> {
+  const probe = http.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Debian's docker-registry (distribution 2.8) on loopback, storing under `directory`; TLS when `tls` names a cert and key. */
+async function startRegistry(directory: string, port: number, tls?: { cert: string; key: string }): Promise<ChildProcess> {
+  mkdirSync(path.join(directory, 'storage'), { recursive: true });
+  const config = {
+    version: 0.1,
+    log: { level: 'warn' },
+    storage: { filesystem: { rootdirectory: path.join(directory, 'storage') }, delete: { enabled: true } },
+    http: { addr: `127.0.0.1:${port}`, ...(tls ? { tls: { certificate: tls.cert, key: tls.key } } : {}) },
+  };
+  writeFileSync(path.join(directory, 'config.yml'), stringify(config));
+  const registry = spawn('docker-registry', ['serve', path.join(directory, 'config.yml')], { stdio: 'ignore' });
+  const started = Date.now();
+  while (!(await listening(port))) {
+    if (Date.now() - started > 15_000) throw new Error(`docker-registry did not listen on 127.0.0.1:${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return registry;
+}
+
+function environmentFile(context: Context, filePort: number, registryPort: number): string {
+  const upstream = `127.0.0.1:${registryPort}`;
+  return `import { lab } from './lab.js';
+import { defineEnvironment } from './schema.js';
+
+/** The lab's shape with an upstream on loopback (files and a registry) and a site registry with TLS. */
+export const bundleLab = defineEnvironment({
+  ...lab,
+  name: 'bundle-lab',
+  versions: ${JSON.stringify(versions)},
+  upstreamMirrors: [
+    { prefix: 'https://', mirror: 'http://127.0.0.1:${filePort}/' },
+    ${['quay.io/', 'ghcr.io/', 'registry.k8s.io/'].map((prefix) => `{ prefix: '${prefix}', mirror: '${upstream}/${prefix}', insecure: true }`).join(',\n    ')},
+  ],
+  siteRegistry: { address: '127.0.0.1:${context.sitePort}', caFile: '${path.join(context.scratch, 'ca.pem')}' },
+});
+`;
+}
+
+test.before(async (context) => {
+  Object.assign(context, copyProject());
+  context.scratch = path.join(context.directory, '.scratch');
+  mkdirSync(context.scratch, { recursive: true });
+  certificates(context.scratch);
+  context.files = upstreamFiles();
+  context.cut = new Set();
+  context.ranges = [];
+  context.server = http.createServer((request, response) => {
+    const body = context.files.get(request.url ?? '');
+    if (!body) return void response.writeHead(404).end();
+    const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    if (range) {
+      context.ranges.push(`${request.url} ${request.headers.range}`);
+      const start = Number(range[1]);
+      if (start >= body.length) return void response.writeHead(416).end();
+      response.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      return void response.end(body.subarray(start));
+    }
+    response.writeHead(200, { 'content-length': body.length });
+    if (context.cut.delete(request.url ?? '')) {
+      response.write(body.subarray(0, body.length >> 1));
+      return void setTimeout(() => response.destroy(), 50);
+    }
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => context.server.listen(0, '127.0.0.1', resolve));
+  const filePort = (context.server.address() as AddressInfo).port;
+  const upstreamPort = await freePort();
+  context.sitePort = await freePort();
+  context.registries = [await startRegistry(path.join(context.scratch, 'upstream-registry'), upstreamPort)];
+  context.siteRegistry = await startRegistry(path.join(context.scratch, 'site-registry'), context.sitePort, { cert: path.join(context.scratch, 'registry.pem'), key: path.join(context.scratch, 'registry.key') });
+  // A small image built from scratch (no pull), pushed upstream under every reference the manifest names.
+  const storage = ['--root', path.join(context.scratch, 'buildah'), '--runroot', path.join(context.scratch, 'buildah-run'), '--storage-driver', 'vfs'];
+  writeFileSync(path.join(context.scratch, 'hello.txt'), 'hello from the upstream registry\n');
+  const container = execFileSync('buildah', [...storage, 'from', 'scratch'], { encoding: 'utf8' }).trim();
+  execFileSync('buildah', [...storage, 'copy', container, path.join(context.scratch, 'hello.txt'), '/hello.txt'], { stdio: 'ignore' });
+  execFileSync('buildah', [...storage, 'config', '--cmd', '/hello', container], { stdio: 'ignore' });
+  execFileSync('buildah', [...storage, 'commit', '--format', 'oci', container, 'localhost/hello:1'], { stdio: 'ignore' });
+  for (const image of images) execFileSync('buildah', [...storage, 'push', '--tls-verify=false', 'localhost/hello:1', `docker://127.0.0.1:${upstreamPort}/${image.reference}`], { stdio: 'ignore' });
+  addEnvironment(context.directory, 'bundle-lab', 'bundleLab', environmentFile(context, filePort, upstreamPort));
+  rmSync(path.join(context.directory, 'images', 'manifest.lock.json'), { force: true });
+});
+
+test.after((context) => {
+  context.server?.close();
+  for (const registry of [...(context.registries ?? []), context.siteRegistry]) registry?.kill();
+  context.remove();
+});
+
+const bundleFile = (context: Context, name = 'site.tar') => path.join(context.scratch, name);
+
+test('keygen, then create: every file, chart and image verified against its publisher, the lock written, one signed archive', withTimeout(240_000, async (context: Context) => {
+  const keygen = await cli(context, ['bundle:keygen[key=.cache/bundle/signing.key]']);
+  assert.is(keygen.code, 0, keygen.stdout + keygen.stderr);
+  assert.is(statSync(path.join(context.directory, '.cache', 'bundle', 'signing.key')).mode & 0o777, 0o600);
+  assert.ok(existsSync(path.join(context.directory, 'bundle-signing.pub')));
+  // The first download of the RKE2 images tarball is cut halfway: the retry resumes it with a Range request.
+  const rke2Images = artifacts.find((artifact) => artifact.name === 'rke2-images') as Extract<Artifact, { kind: 'file' }>;
+  context.cut.add(`/${rke2Images.url.replace(/^https:\/\//, '')}`);
+  // The runner image, as --container-save writes it (a small stand-in: no image can be built here).
+  writeFileSync(path.join(context.scratch, 'onboarder-0123456789ab.tar'), 'a saved runner image\n');
+  const created = await cli(context, [`bundle:create[out=${bundleFile(context)},runner-image=${path.join(context.scratch, 'onboarder-0123456789ab.tar')}]`]);
+  assert.is(created.code, 0, created.stdout + created.stderr);
+  assert.ok(context.ranges.some((range) => range.includes('rke2-images') && /bytes=\d+-/.test(range)), `a Range request resumed the cut download: ${context.ranges.join(', ')}`);
+  const fileCount = artifacts.filter((artifact) => artifact.kind !== 'image' && artifact.neededFor !== 'proxmox').length;
+  assert.match(created.stdout, `${fileCount + 1} files and charts, ${images.length} images`);
+  const lock = JSON.parse(readFileSync(path.join(context.directory, 'images', 'manifest.lock.json'), 'utf8')) as { artifacts: Record<string, { sha256: string; source: string }> };
+  for (const artifact of artifacts.filter((each) => each.neededFor !== 'proxmox')) assert.ok(lock.artifacts[artifactKey(artifact)], `${artifactKey(artifact)} is locked`);
+  const kubeadm = artifacts.find((artifact) => artifact.name === 'kubeadm')!;
+  assert.match(lock.artifacts[artifactKey(kubeadm)]!.source, 'kubeadm.sha256');
+  assert.is(lock.artifacts[artifactKey(kubeadm)]!.sha256, sha256(context.files.get(`/dl.k8s.io/release/${versions.kubernetes}/bin/linux/amd64/kubeadm`)!));
+  // Twelve references to one image: its blobs are stored once in the bundle's OCI layout.
+  const listing = execFileSync('tar', ['-tf', bundleFile(context)], { encoding: 'utf8' }).split('\n');
+  assert.is(listing.filter((entry) => /^oci\/blobs\/sha256\/[0-9a-f]{64}$/.test(entry.replace(/^\.\//, ''))).length <= 4, true, listing.filter((entry) => entry.includes('blobs')).join('\n'));
+
+  const inspected = await cli(context, [`bundle:inspect[file=${bundleFile(context)}]`]);
+  assert.is(inspected.code, 0, inspected.stdout + inspected.stderr);
+  assert.match(inspected.stdout, /index signature valid \(key [0-9a-f]{16}\)/);
+  assert.match(inspected.stdout, `image cilium-agent v${versions.cilium}  quay.io/cilium/cilium:v${versions.cilium}`);
+  const verified = await cli(context, [`bundle:verify[file=${bundleFile(context)}]`]);
+  assert.is(verified.code, 0, verified.stdout + verified.stderr);
+  assert.match(verified.stdout, `${fileCount + 1 + images.length} artifacts verified`);
+  assert.match(inspected.stdout, /file  onboarder-runner 0123456789ab  \d+ B  images\/onboarder-0123456789ab\.tar/);
+}));
+
+test('load into the empty site registry over TLS; loading again changes nothing; containerd pulls through its mirror', withTimeout(240_000, async (context: Context) => {
+  rmSync(path.join(context.directory, 'images', 'rke2'), { recursive: true, force: true });
+  const loaded = await cli(context, [`bundle:load[file=${bundleFile(context)}]`]);
+  assert.is(loaded.code, 0, loaded.stdout + loaded.stderr);
+  assert.match(loaded.stdout, new RegExp(`5 files placed, \\d+ unchanged; ${images.length} images pushed to 127\\.0\\.0\\.1:${context.sitePort}, 0 already there`));
+  assert.ok(existsSync(path.join(context.directory, 'images', 'rke2', versions.rke2, 'install.sh')));
+  assert.ok(existsSync(path.join(context.directory, 'images', 'onboarder-0123456789ab.tar')), 'the runner image is where --container loads it from');
+  const again = await cli(context, [`bundle:load[file=${bundleFile(context)}]`]);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, `0 files placed`);
+  assert.match(again.stdout, `0 images pushed to 127.0.0.1:${context.sitePort}, ${images.length} already there`);
+  // The site's registry step finds every image by its locked digest.
+  const registry = await cli(context, ['registry']);
+  assert.is(registry.code, 0, registry.stdout + registry.stderr);
+  assert.match(registry.stdout, `site registry 127.0.0.1:${context.sitePort} holds all ${images.length} images by their locked digests`);
+
+  // A node's containerd, with the site registry as quay.io's mirror (hosts.toml, as node preparation writes it).
+  const root = path.join(context.scratch, 'containerd');
+  const hosts = path.join(root, 'certs.d', 'quay.io');
+  mkdirSync(hosts, { recursive: true });
+  writeFileSync(path.join(hosts, 'hosts.toml'), `server = "https://quay.io"\n\n[host."https://127.0.0.1:${context.sitePort}"]\n  capabilities = ["pull", "resolve"]\n  ca = "${path.join(context.scratch, 'ca.pem')}"\n`);
+  const socket = path.join(root, 'containerd.sock');
+  writeFileSync(path.join(root, 'config.toml'), `version = 2\nroot = "${root}/root"\nstate = "${root}/state"\n[grpc]\n  address = "${socket}"\n[plugins."io.containerd.grpc.v1.cri"]\n  disable_apparmor = true\n`);
+  const containerd = spawn('containerd', ['--config', path.join(root, 'config.toml')], { stdio: 'ignore' });
+  try {
+    await waitFor(() => existsSync(socket), 15_000);
+    const pulled = execFileSync('ctr', ['--address', socket, '--namespace', 'onboarder-test', 'images', 'pull', '--snapshotter', 'native', '--hosts-dir', path.join(root, 'certs.d'), `quay.io/cilium/cilium:v${versions.cilium}`], { encoding: 'utf8' });
+    assert.match(pulled, /done|elapsed/);
+    const listed = execFileSync('ctr', ['--address', socket, '--namespace', 'onboarder-test', 'images', 'ls', '-q'], { encoding: 'utf8' });
+    assert.match(listed, `quay.io/cilium/cilium:v${versions.cilium}`);
+  } finally {
+    containerd.kill();
+  }
+}));
+
+test('a tampered file, another key and a truncated part are each named; nothing is loaded', withTimeout(240_000, async (context: Context) => {
+  // A byte of install.sh changed inside the archive.
+  const tampered = bundleFile(context, 'tampered.tar');
+  const bytes = readFileSync(bundleFile(context));
+  const install = Buffer.from(`rke2-install ${versions.rke2}\n`);
+  const at = bytes.indexOf(install);
+  assert.ok(at > 0);
+  bytes[at] = 'R'.charCodeAt(0);
+  writeFileSync(tampered, bytes);
+  const bad = await cli(context, [`bundle:verify[file=${tampered}]`]);
+  assert.is(bad.code, 1);
+  assert.match(bad.stdout, new RegExp(`file:rke2-install@${versions.rke2.replace(/\+/g, '\\+')}: files/rke2/[^:]+/install\\.sh: expected sha256 [0-9a-f]{64}, found [0-9a-f]{64}`));
+
+  // Signed by another key than the one the site trusts.
+  const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  writeFileSync(path.join(context.scratch, 'other.pub'), other);
+  const foreign = await cli(context, [`bundle:verify[file=${bundleFile(context)},public-key=${path.join(context.scratch, 'other.pub')}]`]);
+  assert.is(foreign.code, 1);
+  assert.match(foreign.stdout, /index\.json: the signature does not match other\.pub .*tampered with, or signed by another key/);
+
+  // Split for small media; a part cut short is named before anything is unpacked.
+  const split = bundleFile(context, 'split.tar');
+  const created = await cli(context, [`bundle:create[out=${split},max-size=20K]`]);
+  assert.is(created.code, 0, created.stdout + created.stderr);
+  const parts = readdirSync(context.scratch).filter((name) => /^split\.tar\.\d{3}$/.test(name)).sort();
+  assert.ok(parts.length >= 3, parts.join(', '));
+  assert.is((await cli(context, [`bundle:verify[file=${split}]`])).code, 0);
+  truncateSync(path.join(context.scratch, parts[1]!), 100);
+  const truncated = await cli(context, [`bundle:verify[file=${split}]`]);
+  assert.is(truncated.code, 1);
+  assert.match(truncated.stdout, `part 2 of ${parts.length} (${parts[1]}) is truncated: 100 bytes, expected`);
+  const notLoaded = await cli(context, [`bundle:load[file=${split}]`]);
+  assert.is(notLoaded.code, 1);
+  assert.not.ok(existsSync(path.join(context.directory, '.cache', 'bundle')) && readdirSync(path.join(context.directory, '.cache', 'bundle')).some((name) => name.startsWith('open-')), 'no unpacked copy is left');
+}));
+
+test("a download that does not match its publisher's digest, a full disk and a registry that refuses the push: one line each", withTimeout(240_000, async (context: Context) => {
+  // The upstream now serves another kubectl than its checksum file lists (the lock is set aside so the publisher decides).
+  const lockFile = path.join(context.directory, 'images', 'manifest.lock.json');
+  const lock = readFileSync(lockFile, 'utf8');
+  rmSync(lockFile);
+  rmSync(path.join(context.directory, 'images', 'kubernetes'), { recursive: true, force: true });
+  const kubectl = `/dl.k8s.io/release/${versions.kubernetes}/bin/linux/amd64/kubectl`;
+  const original = context.files.get(kubectl)!;
+  context.files.set(kubectl, Buffer.from('not the published kubectl\n'));
+  try {
+    const wrong = await cli(context, [`bundle:create[out=${bundleFile(context, 'wrong.tar')}]`]);
+    assert.is(wrong.code, 1);
+    assert.match(wrong.stdout, new RegExp(`downloaded kubectl from http://127\\.0\\.0\\.1:\\d+${kubectl.replace(/[.+]/g, '\\$&')} is corrupt: expected sha256 ${sha256(original)} \\(https://dl\\.k8s\\.io/[^)]+kubectl\\.sha256\\), found ${sha256('not the published kubectl\n')}`));
+    assert.not.ok(existsSync(bundleFile(context, 'wrong.tar')));
+  } finally {
+    context.files.set(kubectl, original);
+    writeFileSync(lockFile, lock);
+  }
+
+  // A full disk while the archive is written: nothing is left under the final name, nor a partial file.
+  const small = path.join(context.scratch, 'small-media');
+  mkdirSync(small);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]);
+  try {
+    const full = await cli(context, [`bundle:create[out=${path.join(small, 'site.tar')}]`]);
+    assert.is(full.code, 1);
+    assert.match(full.stdout, /writing the bundle \S+site\.tar failed \(ENOSPC\).*nothing was kept/, full.stdout);
+    assert.equal(readdirSync(small), []);
+  } finally {
+    execFileSync('umount', [small]);
+  }
+
+  // The site registry refuses the push (stopped): one line naming the image and the registry.
+  context.siteRegistry.kill();
+  const refusedBundle = bundleFile(context);
+  rmSync(path.join(context.scratch, 'site-registry', 'storage'), { recursive: true, force: true });
+  const emptied = await cli(context, ['registry']);
+  assert.is(emptied.code, 1);
+  assert.match(emptied.stdout, new RegExp(`site registry 127\\.0\\.0\\.1:${context.sitePort} lacks ${images.length} of ${images.length} images`));
+  const refused = await cli(context, [`bundle:load[file=${refusedBundle}]`]);
+  assert.is(refused.code, 1);
+  assert.match(refused.stdout, new RegExp(`FAILED bundle:load\\[.*skopeo copy .*docker://127\\.0\\.0\\.1:${context.sitePort}/`));
+}));
+
+test.run();

@@ -1,0 +1,67 @@
+// images/manifest.ts: no invented digest (issue 19). Every artifact names where its digest comes from; a
+// pinned one says where it was published; the lock file holds only artifacts of the bundled environments.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { artifactKey, artifactsFor, crictlVersion } from '../../images/manifest.js';
+import { example } from '../../environments/example.js';
+import { lab } from '../../environments/lab.js';
+import { environmentSchema } from '../../environments/schema.js';
+import { repositoryRoot } from '../helpers/project.js';
+
+const environments = [example, lab].map((definition) => environmentSchema.parse(definition));
+
+test('every artifact names its digest source: a pin with where it was published, a checksum file, an index, a registry, or why there is none', () => {
+  for (const config of environments) {
+    for (const artifact of artifactsFor(config.versions)) {
+      const digest = artifact.digest as Record<string, unknown>;
+      const sources = ['pinned', 'checksumFile', 'helmIndex', 'registry', 'firstFetch'].filter((key) => key in digest);
+      assert.is(sources.length, 1, `${artifactKey(artifact)}: ${JSON.stringify(digest)}`);
+      if ('pinned' in digest) {
+        assert.match(String(digest.pinned), /^[0-9a-f]{64}$/, artifactKey(artifact));
+        assert.ok(String(digest.from).length > 10, `${artifactKey(artifact)} says where its pinned digest was published`);
+      }
+      for (const key of ['checksumFile', 'helmIndex']) if (key in digest) assert.match(String(digest[key]), /^https:\/\//, artifactKey(artifact));
+      if (artifact.kind !== 'image') assert.match(artifact.file, /^images\//);
+    }
+  }
+});
+
+test('the digests pinned are the published ones (issue 19): the Ubuntu image and the Cilium chart', () => {
+  const artifacts = artifactsFor(environments[0]!.versions);
+  const pinned = (name: string) => (artifacts.find((artifact) => artifact.name === name)!.digest as { pinned?: string }).pinned;
+  assert.is(pinned('ubuntu-cloud'), '0e25ca6ee9f08ec5d4f9910054b66ae7163c6152e81a3e67689d89bd6e4dfa69');
+  assert.is(pinned('cilium'), '406c5bba515262c52e53b859af31af412cd8d2c332e277e98ec3e5f14382ecbf');
+  // No pin for a version nobody published a digest of here: the index is asked instead.
+  const other = artifactsFor({ ...environments[0]!.versions, cilium: '1.16.2' }).find((artifact) => artifact.name === 'cilium')!;
+  assert.equal(other.digest, { helmIndex: 'https://helm.cilium.io/index.yaml' });
+});
+
+test('names and keys are unique in each environment, and the RKE2 and Kubernetes files are where the playbooks read them', () => {
+  for (const config of environments) {
+    const artifacts = artifactsFor(config.versions);
+    assert.is(new Set(artifacts.map((artifact) => artifact.name)).size, artifacts.length);
+    assert.is(new Set(artifacts.map(artifactKey)).size, artifacts.length);
+    const files = artifacts.flatMap((artifact) => (artifact.kind === 'image' ? [] : [artifact.file]));
+    for (const file of ['install.sh', 'sha256sum-amd64.txt', 'rke2.linux-amd64.tar.gz', 'rke2-images.linux-amd64.tar.zst']) assert.ok(files.includes(`images/rke2/${config.versions.rke2}/${file}`), file);
+    for (const file of ['kubeadm', 'kubeadm.sha256', 'kubelet', 'kubectl', `crictl-${crictlVersion(config.versions.kubernetes)}-linux-amd64.tar.gz.sha256`]) {
+      assert.ok(files.includes(`images/kubernetes/${config.versions.kubernetes}/${file}`), file);
+    }
+  }
+});
+
+test('the lock file, where there is one, holds only artifacts of the bundled environments, each as the schema says', () => {
+  const lockFile = path.join(repositoryRoot, 'images', 'manifest.lock.json');
+  if (!existsSync(lockFile)) return;
+  const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as { version: number; artifacts: Record<string, { sha256: string; source: string }> };
+  assert.is(lock.version, 1);
+  const known = new Set(environments.flatMap((config) => artifactsFor(config.versions).map(artifactKey)));
+  for (const [key, entry] of Object.entries(lock.artifacts)) {
+    assert.ok(known.has(key), `${key} is an artifact of example or lab`);
+    assert.match(entry.sha256, /^[0-9a-f]{64}$/);
+    assert.ok(entry.source.length > 0);
+  }
+});
+
+test.run();
