@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { formatLocation, type TaskId } from '../dsl/ids.js';
-import { fail, ok, type ConfigurationFailure, type EngineFailure, type Result } from '../failures.js';
+import { DetailedExitCode, ExitCode, fail, ok, type ConfigurationFailure, type EngineFailure, type Result } from '../failures.js';
 import { commandLineInstances } from '../graph/command-line-instances.js';
 import { buildGraph, resolvePhase, resolveTarget, selectSubgraph, type TaskGraph } from '../graph/build-graph.js';
 import { suggestName } from '../graph/suggest.js';
@@ -32,14 +32,15 @@ export interface Invocation {
 }
 
 /** Writes the one line of a failure (its stack under --verbose) and returns the command's exit code. */
-export function report(invocation: Pick<Invocation, 'io'> & { readonly options?: Pick<CliOptions, 'verbose'> }, failure: ConfigurationFailure | EngineFailure, exitCode: number): number {
+export function report(invocation: Pick<Invocation, 'io'> & { readonly options?: Pick<CliOptions, 'verbose'> & Partial<Pick<CliOptions, 'detailedExitcode'>> }, failure: ConfigurationFailure | EngineFailure, exitCode: number): number {
   const stack = stackOf(failure);
   const verbose = invocation.options?.verbose ?? false;
   const more = stack === undefined ? '' : verbose ? `\n${stack}` : ' (run with --verbose for the stack trace)';
   // Whatever the message quotes (a value from a file, a name typed), it stays one line.
   const line = renderFailure(failure).replace(/[\u0000-\u001f\u007f]/g, (character) => JSON.stringify(character).slice(1, -1));
   invocation.io.stderr.write(`error: ${line}${more}\n`);
-  return exitCode;
+  // With --detailed-exitcode, 2 means "something would run": every error is 1.
+  return invocation.options?.detailedExitcode && exitCode !== ExitCode.success ? DetailedExitCode.error : exitCode;
 }
 
 /**
@@ -62,7 +63,8 @@ export async function environmentConfiguration(invocation: Invocation): Promise<
 export function selectGraph(invocation: Invocation, config: unknown, deployed: DeployedState): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
   const named = commandLineInstances(invocation.project.catalog, invocation.options.targets);
   if (!named.ok) return named;
-  const built = buildGraph([...invocation.project.catalog, ...named.value.values()], config, deployed);
+  // The catalog as deploy.ts gave it (buildGraph reports one that is not a list), with the instances named.
+  const built = buildGraph(named.value.size === 0 ? invocation.project.catalog : [...invocation.project.catalog, ...named.value.values()], config, deployed);
   if (!built.ok) return built;
   const all = built.value;
   const undeclaredPool = checkPools(all, invocation.project.pools ?? {});

@@ -94,6 +94,12 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
    * Ansible's check-mode support, it is opt-in: other bodies never run in a dry run.
    */
   readonly supportsDryRun?: boolean;
+  /**
+   * Its inputs are values a person gives on the command line (a file to load, a path to write), not things
+   * the environment declares: `tsx deploy.ts 'bundle:load[file=/media/site.tar]'` makes that instance,
+   * its inputs validated by the schemas. Without it, only the instances the catalog and `instances` make exist.
+   */
+  readonly commandLineInputs?: boolean;
   /** Per-attempt time limit, e.g. `'10m'`, `'90s'` or milliseconds. */
   readonly timeout?: Duration;
   /** Extra attempts after a failure, with exponential backoff (for network steps). */

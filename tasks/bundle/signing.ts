@@ -31,6 +31,11 @@ function readKey(file: string, what: string): string {
   return readFileSync(file, 'utf8');
 }
 
+/** Fails at once when the signing key is missing or not a private key: before gigabytes are downloaded. */
+export function checkSigningKey(privateFile: string): void {
+  createPrivateKey(readKey(privateFile, 'the signing key'));
+}
+
 /** The base64 ed25519 signature of `data` with the private key in `privateFile`. */
 export function signWith(privateFile: string, data: Buffer): { readonly signature: string; readonly fingerprint: string } {
   const key = createPrivateKey(readKey(privateFile, 'the signing key'));

@@ -15,8 +15,9 @@ import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { artifactsFor, artifactKey, type Artifact } from '../../images/manifest.js';
 import { lab } from '../../environments/lab.js';
+import { loopbackCertificates } from '../helpers/certificates.js';
 import { waitFor, withTimeout } from '../helpers/project.js';
-import { addEnvironment, copyProject, runDeploy } from '../helpers/project-copy.js';
+import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
   directory: string;
@@ -35,7 +36,10 @@ const test = suite<Context>('air-gapped bundles: create, verify, load into a rea
 const versions = { ...lab.versions, cilium: '1.16.2' };
 const artifacts = artifactsFor(versions);
 const images = artifacts.filter((artifact): artifact is Extract<Artifact, { kind: 'image' }> => artifact.kind === 'image');
-const cli = (context: Context, args: string[]) => runDeploy(context.directory, ['--env', 'bundle-lab', ...args]);
+/** The site registry's credentials: the password is a secret reference (an environment variable). */
+const loader = { user: 'loader', password: 'site-registry-pw-4c1d9e' };
+const cli = (context: Context, args: string[], env: Record<string, string> = {}) =>
+  runDeploy(context.directory, ['--env', 'bundle-lab', ...args], { SITE_REGISTRY_PASSWORD: loader.password, ...env });
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** What the upstream serves: each file and chart (a few KB each), the publishers' checksum files and chart indexes. */
@@ -64,16 +68,6 @@ function upstreamFiles(): Map<string, Buffer> {
   return served;
 }
 
-/** A CA and a certificate for 127.0.0.1 signed by it (openssl). */
-function certificates(directory: string): void {
-  const file = (name: string) => path.join(directory, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=Onboarder test CA');
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('registry.key'), '-out', file('registry.csr'), '-subj', '/CN=registry');
-  writeFileSync(file('registry.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', file('registry.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('registry.pem'), '-days', '2', '-extfile', file('registry.ext'));
-}
-
 /** A free loopback port (taken from the kernel, then released). */
 async function freePort(): Promise<number> {
   const probe = http.createServer();
@@ -92,13 +86,14 @@ function listening(port: number): Promise<boolean> {
 }
 
 /** Debian's docker-registry (distribution 2.8) on loopback, storing under `directory`; TLS when `tls` names a cert and key. */
-async function startRegistry(directory: string, port: number, tls?: { cert: string; key: string }): Promise<ChildProcess> {
+async function startRegistry(directory: string, port: number, tls?: { cert: string; key: string; htpasswd: string }): Promise<ChildProcess> {
   mkdirSync(path.join(directory, 'storage'), { recursive: true });
   const config = {
     version: 0.1,
     log: { level: 'warn' },
     storage: { filesystem: { rootdirectory: path.join(directory, 'storage') }, delete: { enabled: true } },
     http: { addr: `127.0.0.1:${port}`, ...(tls ? { tls: { certificate: tls.cert, key: tls.key } } : {}) },
+    ...(tls ? { auth: { htpasswd: { realm: 'onboarder-test', path: tls.htpasswd } } } : {}),
   };
   writeFileSync(path.join(directory, 'config.yml'), stringify(config));
   const registry = spawn('docker-registry', ['serve', path.join(directory, 'config.yml')], { stdio: 'ignore' });
@@ -124,7 +119,7 @@ export const bundleLab = defineEnvironment({
     { prefix: 'https://', mirror: 'http://127.0.0.1:${filePort}/' },
     ${['quay.io/', 'ghcr.io/', 'registry.k8s.io/'].map((prefix) => `{ prefix: '${prefix}', mirror: '${upstream}/${prefix}', insecure: true }`).join(',\n    ')},
   ],
-  siteRegistry: { address: '127.0.0.1:${context.sitePort}', caFile: '${path.join(context.scratch, 'ca.pem')}' },
+  siteRegistry: { address: '127.0.0.1:${context.sitePort}', caFile: '${path.join(context.scratch, 'ca.pem')}', username: '${loader.user}', password: { env: 'SITE_REGISTRY_PASSWORD' } },
 });
 `;
 }
@@ -133,7 +128,7 @@ test.before(async (context) => {
   Object.assign(context, copyProject());
   context.scratch = path.join(context.directory, '.scratch');
   mkdirSync(context.scratch, { recursive: true });
-  certificates(context.scratch);
+  loopbackCertificates(context.scratch, 'registry');
   context.files = upstreamFiles();
   context.cut = new Set();
   context.ranges = [];
@@ -160,7 +155,10 @@ test.before(async (context) => {
   const upstreamPort = await freePort();
   context.sitePort = await freePort();
   context.registries = [await startRegistry(path.join(context.scratch, 'upstream-registry'), upstreamPort)];
-  context.siteRegistry = await startRegistry(path.join(context.scratch, 'site-registry'), context.sitePort, { cert: path.join(context.scratch, 'registry.pem'), key: path.join(context.scratch, 'registry.key') });
+  // The site registry: TLS from the test's CA, and htpasswd credentials (bcrypt, as the registry requires).
+  const bcrypt = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))', loader.password], { encoding: 'utf8' }).trim();
+  writeFileSync(path.join(context.scratch, 'htpasswd'), `${loader.user}:${bcrypt}\n`);
+  context.siteRegistry = await startRegistry(path.join(context.scratch, 'site-registry'), context.sitePort, { cert: path.join(context.scratch, 'registry.pem'), key: path.join(context.scratch, 'registry.key'), htpasswd: path.join(context.scratch, 'htpasswd') });
   // A small image built from scratch (no pull), pushed upstream under every reference the manifest names.
   const storage = ['--root', path.join(context.scratch, 'buildah'), '--runroot', path.join(context.scratch, 'buildah-run'), '--storage-driver', 'vfs'];
   writeFileSync(path.join(context.scratch, 'hello.txt'), 'hello from the upstream registry\n');
@@ -241,7 +239,7 @@ test('load into the empty site registry over TLS; loading again changes nothing;
   const containerd = spawn('containerd', ['--config', path.join(root, 'config.toml')], { stdio: 'ignore' });
   try {
     await waitFor(() => existsSync(socket), 15_000);
-    const pulled = execFileSync('ctr', ['--address', socket, '--namespace', 'onboarder-test', 'images', 'pull', '--snapshotter', 'native', '--hosts-dir', path.join(root, 'certs.d'), `quay.io/cilium/cilium:v${versions.cilium}`], { encoding: 'utf8' });
+    const pulled = execFileSync('ctr', ['--address', socket, '--namespace', 'onboarder-test', 'images', 'pull', '--user', `${loader.user}:${loader.password}`, '--snapshotter', 'native', '--hosts-dir', path.join(root, 'certs.d'), `quay.io/cilium/cilium:v${versions.cilium}`], { encoding: 'utf8' });
     assert.match(pulled, /done|elapsed/);
     const listed = execFileSync('ctr', ['--address', socket, '--namespace', 'onboarder-test', 'images', 'ls', '-q'], { encoding: 'utf8' });
     assert.match(listed, `quay.io/cilium/cilium:v${versions.cilium}`);
@@ -318,16 +316,20 @@ test("a download that does not match its publisher's digest, a full disk and a r
     execFileSync('umount', [small]);
   }
 
-  // The site registry refuses the push (stopped): one line naming the image and the registry.
-  context.siteRegistry.kill();
-  const refusedBundle = bundleFile(context);
-  rmSync(path.join(context.scratch, 'site-registry', 'storage'), { recursive: true, force: true });
+  // The site registry refuses the push (a wrong password): one line, the password never shown, no image left.
+  rmSync(path.join(context.scratch, 'site-registry', 'storage', 'docker'), { recursive: true, force: true });
+  const wrong = 'not-the-registry-pw-77a0';
+  const refused = await cli(context, [`bundle:load[file=${bundleFile(context)}]`], { SITE_REGISTRY_PASSWORD: wrong });
+  assert.is(refused.code, 1);
+  assert.match(refused.stdout, new RegExp(`FAILED bundle:load\\[.*skopeo copy .*docker://127\\.0\\.0\\.1:${context.sitePort}/`));
+  assert.match(refused.stdout, /unauthorized|authentication required/i);
+  // The site registry step names what it lacks; and the real password never reached an output, log or record.
   const emptied = await cli(context, ['registry']);
   assert.is(emptied.code, 1);
   assert.match(emptied.stdout, new RegExp(`site registry 127\\.0\\.0\\.1:${context.sitePort} lacks ${images.length} of ${images.length} images`));
-  const refused = await cli(context, [`bundle:load[file=${refusedBundle}]`]);
-  assert.is(refused.code, 1);
-  assert.match(refused.stdout, new RegExp(`FAILED bundle:load\\[.*skopeo copy .*docker://127\\.0\\.0\\.1:${context.sitePort}/`));
+  const everything = logsAndRecords(context.directory, 'bundle-lab') + refused.stdout + refused.stderr + emptied.stdout;
+  for (const secret of [loader.password, wrong, Buffer.from(`${loader.user}:${loader.password}`).toString('base64')]) assert.not.match(everything, secret);
+  assert.not.ok(existsSync(path.join(context.directory, '.cache', 'registry')) && readdirSync(path.join(context.directory, '.cache', 'registry')).length > 0, 'no auth file is left');
 }));
 
 test.run();

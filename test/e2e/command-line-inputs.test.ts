@@ -18,6 +18,7 @@ function withExtraTasks(project: FixtureProject): void {
       `export const copyTo = tasks.task({
   name: 'copy-to',
   inputs: { target: z.string().min(1), count: z.number().int().positive().optional() },
+  commandLineInputs: true,
   policy: 'always',
   run: ({ id, inputs }) => trace(\`\${id} \${inputs.target} \${inputs.count ?? 1}\`),
 });
@@ -44,9 +45,10 @@ test('a free-input task runs with the inputs as typed, keys in any order; a bad 
     const bad = await project.run(['copy-to[count=zero,target=/x]']);
     assert.is(bad.code, 2);
     assert.match(bad.stderr, /^error: copy-to\[count=zero,target=\/x\]: input count: .*task 'copy-to' takes target, count \(tasks\.ts:\d+\)/m);
-    // A task whose instances the environment declares still refuses one it does not.
+    // A task without commandLineInputs has only the instances the catalog makes: another is unknown.
     const undeclared = await project.run(['deploy-cluster[cluster=nowhere]']);
     assert.is(undeclared.code, 2, undeclared.stdout + undeclared.stderr);
+    assert.match(undeclared.stderr, /^error: unknown task 'deploy-cluster\[cluster=nowhere\]': did you mean 'deploy-cluster\[cluster=os(dc|ms)\]'\?/m);
   }),
 ));
 

@@ -2,11 +2,11 @@
 // HTTPS on loopback with a certificate from a CA the test makes: aliases, VLANs and the clusters' rules made
 // once, a second run changes nothing, drift is set back, what the environment drops is deleted, what
 // Onboarder does not manage is left alone, and a wrong key pair or an unknown CA fails with one clear line.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { loopbackCertificates } from '../helpers/certificates.js';
 import { withTimeout } from '../helpers/project.js';
 import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 import { FakeOpnsense } from '../fixtures/fake-opnsense/server.js';
@@ -18,17 +18,6 @@ interface Context {
 }
 const test = suite<Context>('OPNsense through its API, against a FAKE OPNsense');
 const secrets = { OPN_KEY: 'key-7f3a9c', OPN_SECRET: 'secret-51d0e2b8a4' };
-
-/** A CA and a server certificate for 127.0.0.1 signed by it, made with openssl. */
-function certificates(directory: string): { ca: string; key: string; cert: string } {
-  const file = (name: string) => path.join(directory, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=Onboarder test CA');
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file('fw.key'), '-out', file('fw.csr'), '-subj', '/CN=fw1');
-  writeFileSync(file('fw.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', file('fw.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('fw.pem'), '-days', '2', '-extfile', file('fw.ext'));
-  return { ca: file('ca.pem'), key: readFileSync(file('fw.key'), 'utf8'), cert: readFileSync(file('fw.pem'), 'utf8') };
-}
 
 function environmentFile(port: number): string {
   return `import { lab } from './lab.js';
@@ -58,7 +47,8 @@ export const fwLab = defineEnvironment({
 
 test.before(async (context) => {
   Object.assign(context, copyProject());
-  const { ca, key, cert } = certificates(context.directory);
+  const files = loopbackCertificates(context.directory, 'fw');
+  const [ca, key, cert] = [files.ca, readFileSync(files.key, 'utf8'), readFileSync(files.cert, 'utf8')];
   writeFileSync(path.join(context.directory, 'ca.pem'), readFileSync(ca));
   context.firewall = await FakeOpnsense.start({ key, cert, apiKey: secrets.OPN_KEY, apiSecret: secrets.OPN_SECRET });
   addEnvironment(context.directory, 'fw-lab', 'fwLab', environmentFile(context.firewall.port));

@@ -1,0 +1,90 @@
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { PermanentFailure } from '../../lib/dsl/command-failure.js';
+import { digestFile } from '../../lib/stamps/digest.js';
+import type { ToolContext } from '../../lib/tools/command.js';
+import { bundleFiles, partDigestProblems, unpackBundle } from './archive.js';
+import { bundleIndexShape, type BundleIndex } from './bundle-index.js';
+import { publicKeyFingerprint, signatureIsValid } from './signing.js';
+
+/** A scratch directory of this process under .cache/bundle/ (staging, an unpacked bundle). */
+export const scratchOf = (root: string, what: string) => path.join(root, '.cache', 'bundle', `${what}-${process.pid}`);
+
+
+/** A bundle checked end to end: the parts, the archive, the index's signature, every entry's digest and every image blob's. */
+export async function openBundle(context: ToolContext, file: string, publicKey: string): Promise<{ directory: string; index: BundleIndex; fingerprint: string }> {
+  const fail = (problems: readonly string[]): never => {
+    for (const problem of problems) context.log.warn(`bad: ${problem}`);
+    throw new PermanentFailure(`bundle ${file}: ${problems.length === 1 ? problems[0] : `${problems.length} bad entries (each above), the first: ${problems[0]}`}`);
+  };
+  const located = bundleFiles(file, publicKey);
+  if (located.problems.length > 0) fail(located.problems);
+  const partProblems = await partDigestProblems(file, located.files);
+  if (partProblems.length > 0) fail(partProblems);
+  const directory = scratchOf(context.root, 'open');
+  rmSync(directory, { recursive: true, force: true });
+  try {
+    await unpackBundle(located.files, directory);
+  } catch (error) {
+    rmSync(directory, { recursive: true, force: true });
+    fail([`the archive is damaged: ${(error as Error).message}`]);
+  }
+  try {
+    const index = readIndex(directory, publicKey, fail);
+    const problems: string[] = [];
+    for (const entry of index.artifacts) {
+      if (entry.kind === 'image') continue;
+      const where = path.join(directory, entry.path);
+      if (!existsSync(where)) problems.push(`${entry.key}: ${entry.path} is missing`);
+      else if (statSync(where).size !== entry.size) problems.push(`${entry.key}: ${entry.path} is ${statSync(where).size} bytes, expected ${entry.size}`);
+      else {
+        const found = await digestFile(where);
+        if (found !== entry.sha256) problems.push(`${entry.key}: ${entry.path}: expected sha256 ${entry.sha256}, found ${found}`);
+      }
+    }
+    problems.push(...(await imageProblems(directory, index)));
+    if (problems.length > 0) fail(problems);
+    return { directory, index, fingerprint: publicKeyFingerprint(publicKey) };
+  } catch (error) {
+    rmSync(directory, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function readIndex(directory: string, publicKey: string, fail: (problems: readonly string[]) => never): BundleIndex {
+  const indexFile = path.join(directory, 'index.json');
+  const signatureFile = path.join(directory, 'index.json.sig');
+  if (!existsSync(indexFile) || !existsSync(signatureFile)) return fail(['index.json or index.json.sig is missing: not an Onboarder bundle']);
+  const text = readFileSync(indexFile);
+  let signature: string;
+  try {
+    signature = (JSON.parse(readFileSync(signatureFile, 'utf8')) as { signature: string }).signature;
+  } catch {
+    return fail(['index.json.sig is not the JSON bundle:create writes']);
+  }
+  if (!signatureIsValid(publicKey, text, signature)) return fail([`index.json: the signature does not match ${path.basename(publicKey)} (key ${publicKeyFingerprint(publicKey)}): tampered with, or signed by another key`]);
+  const parsed = bundleIndexShape.safeParse(JSON.parse(text.toString('utf8')));
+  if (!parsed.success) return fail([`index.json at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`]);
+  return parsed.data;
+}
+
+/** Each image's manifest is in the OCI layout under its reference with its pinned digest; every blob hashes to its name. */
+async function imageProblems(directory: string, index: BundleIndex): Promise<string[]> {
+  const images = index.artifacts.filter((entry) => entry.kind === 'image');
+  if (images.length === 0) return [];
+  const layout = path.join(directory, 'oci');
+  const problems: string[] = [];
+  const ociIndex = existsSync(path.join(layout, 'index.json')) ? (JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests?: { digest: string; annotations?: Record<string, string> }[] }) : { manifests: [] };
+  for (const image of images) {
+    const found = ociIndex.manifests?.find((manifest) => manifest.annotations?.['org.opencontainers.image.ref.name'] === image.reference);
+    if (!found) problems.push(`${image.key}: ${image.reference} is not in the bundle's OCI layout`);
+    else if (found.digest !== `sha256:${image.sha256}`) problems.push(`${image.key}: expected manifest sha256:${image.sha256}, found ${found.digest}`);
+  }
+  const blobs = path.join(layout, 'blobs', 'sha256');
+  for (const blob of existsSync(blobs) ? readdirSync(blobs) : []) {
+    const found = await digestFile(path.join(blobs, blob));
+    if (found !== blob) problems.push(`oci blob ${blob}: found sha256 ${found}`);
+  }
+  return problems;
+}
+

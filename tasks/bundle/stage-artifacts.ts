@@ -1,0 +1,84 @@
+import { copyFileSync, linkSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { digestFile } from '../../lib/stamps/digest.js';
+import type { ToolContext } from '../../lib/tools/command.js';
+import { copyImage, registryDigest, type RegistryAccess } from '../../lib/tools/skopeo.js';
+import { artifactKey, artifactsFor, type Artifact } from '../../images/manifest.js';
+import type { Environment } from '../../environments/schema.js';
+import { ArtifactLock } from '../images/artifact-lock.js';
+import { mirrored } from '../images/download.js';
+import { fetchArtifact } from '../images/fetch-artifact.js';
+import { withoutProxmox } from '../shared/kit.js';
+import type { BundleEntry } from './bundle-index.js';
+
+/** What a bundle for this environment carries: every artifact an air-gapped site of its shape needs. */
+function carried(config: Environment, artifact: Artifact): boolean {
+  return artifact.neededFor !== 'proxmox' || !withoutProxmox(config);
+}
+
+/** What the bundle's steps use of a task's context. */
+export type BundleContext = ToolContext & { readonly config: Environment };
+
+/**
+ * Fetches (online) and verifies every artifact a bundle for this environment carries into `staging`: files
+ * and charts under files/ (hard links to images/), images into one OCI layout under oci/. Returns the index entries.
+ */
+export async function stageArtifacts(context: BundleContext, staging: string): Promise<BundleEntry[]> {
+  const entries: BundleEntry[] = [];
+  for (const artifact of artifactsFor(context.config.versions).filter((each) => carried(context.config, each))) {
+    entries.push(artifact.kind === 'image' ? await stageImage(context, artifact, staging) : await stageFile(context, artifact, staging));
+  }
+  return entries;
+}
+
+async function stageFile(context: BundleContext, artifact: Exclude<Artifact, { kind: 'image' }>, staging: string): Promise<BundleEntry> {
+  const { config, root } = context;
+  await fetchArtifact(artifact, {
+    root,
+    online: true,
+    mirrors: config.upstreamMirrors,
+    signal: context.signal,
+    progress: (line) => context.log.info(`${artifact.name}: ${line}`),
+    downloading: (url, file) => context.commands.started(`download ${url} -> ${file}`),
+  });
+  const key = artifactKey(artifact);
+  const locked = ArtifactLock.read(root).get(key)!;
+  const inBundle = `files/${artifact.file.replace(/^images\//, '')}`;
+  linkInto(path.resolve(root, artifact.file), path.join(staging, inBundle));
+  return { kind: artifact.kind, key, name: artifact.name, version: artifact.version, source: locked.source, sha256: locked.sha256, size: statSync(path.resolve(root, artifact.file)).size, path: inBundle, target: artifact.file };
+}
+
+async function stageImage(context: BundleContext, artifact: Extract<Artifact, { kind: 'image' }>, staging: string): Promise<BundleEntry> {
+  const { config, root } = context;
+  const key = artifactKey(artifact);
+  const lock = ArtifactLock.read(root);
+  const from = mirrored(artifact.reference, config.upstreamMirrors);
+  const access: RegistryAccess = { insecure: config.upstreamMirrors.some((mirror) => mirror.insecure && artifact.reference.startsWith(mirror.prefix)) };
+  let sha256 = lock.get(key)?.sha256;
+  if (!sha256) {
+    sha256 = (await registryDigest(context, from, access)).slice('sha256:'.length);
+    await lock.record(key, { sha256, source: `the registry's digest of ${artifact.reference}` });
+  }
+  const repository = from.slice(0, from.lastIndexOf(':'));
+  await copyImage(context, `docker://${repository}@sha256:${sha256}`, `oci:${path.join(staging, 'oci')}:${artifact.reference}`, { source: access });
+  return { kind: 'image', key, name: artifact.name, version: artifact.version, source: lock.get(key)?.source ?? `the registry's digest of ${artifact.reference}`, sha256, reference: artifact.reference };
+}
+
+export async function stageRunnerImage(file: string, staging: string, root: string): Promise<BundleEntry> {
+  const name = path.basename(file);
+  const inBundle = `files/${name}`;
+  linkInto(file, path.join(staging, inBundle));
+  const version = /^onboarder-([0-9a-f]+)\.tar$/.exec(name)?.[1] ?? 'saved';
+  return { kind: 'file', key: `file:onboarder-runner@${version}`, name: 'onboarder-runner', version, source: `saved on the connected machine (${path.relative(root, file) || file})`, sha256: await digestFile(file), size: statSync(file).size, path: inBundle, target: `images/${name}` };
+}
+
+/** A hard link where the file system allows (multi-GB files are not copied twice), else a copy. */
+function linkInto(from: string, to: string): void {
+  mkdirSync(path.dirname(to), { recursive: true });
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
+
