@@ -83,6 +83,20 @@ test('check mode with diff reports the change without making it', withTimeout(12
 }));
 
 test('the playbooks of one run share SSH masters, which stop when the run ends', withTimeout(180_000, async ({ rig }: Rig) => {
+  // A temp directory of this test's own (short: it holds sockets): other suites running beside it make
+  // control directories in /tmp too.
+  const sharedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = mkdtempSync('/tmp/ob-');
+  try {
+    await sharedMasters(rig);
+  } finally {
+    rmSync(process.env.TMPDIR, { recursive: true, force: true });
+    if (sharedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = sharedTmp;
+  }
+}));
+
+async function sharedMasters(rig: TestHostRig): Promise<void> {
   const masters = () => readdirSync(os.tmpdir()).filter((name) => name.startsWith('onb-ssh-'));
   const before = masters();
   let during: string[] = [];
@@ -100,7 +114,7 @@ test('the playbooks of one run share SSH masters, which stop when the run ends',
   assert.equal(masters().filter((name) => !before.includes(name)), [], 'stopped and removed when the run ended');
   const { stdout } = await promisify(execFile)('pgrep', ['-f', `ControlPath=${path.join(os.tmpdir(), during[0]!)}`]).catch(() => ({ stdout: '' }));
   assert.is(stdout.trim(), '', 'no SSH master outlives the run');
-}));
+}
 
 test('a host SSH cannot reach is named with how it was reached and what SSH said', withTimeout(120_000, async ({ rig }: Rig) => {
   const host = rig.hosts[0]!;
