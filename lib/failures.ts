@@ -114,3 +114,10 @@ export function unreachable(value: never): never {
 /** Exit codes, documented in the README. */
 export const ExitCode = { success: 0, taskFailed: 1, usage: 2, interrupted: 130 } as const;
 
+/**
+ * `--detailed-exitcode` (with --dry-run or --status), as terraform's -detailed-exitcode: 0 nothing to do,
+ * 2 something would run (or is not up to date), 1 any error (a usage error too, which is otherwise 2). A
+ * task that runs on every run (policy 'always') does not count: it checks, it does not change.
+ */
+export const DetailedExitCode = { upToDate: 0, error: 1, changes: 2 } as const;
+

@@ -4,7 +4,7 @@ import { tolerateClosedOutput } from './closed-output.js';
 import { showPlan, showStatus } from './commands/plan.js';
 import { resetState, resetTasks } from './commands/reset.js';
 import { runTargets } from './commands/run.js';
-import { showGraph, showList, showSummary, showVersions } from './commands/show.js';
+import { showGraph, showLastRun, showList, showTaskSummary, showVersions } from './commands/show.js';
 import { catchProjectLoadFailures, isCircularImport, thrownError } from './escaped-exceptions.js';
 import { environmentNameOf, type Project } from './project.js';
 import { openSession, report, type Invocation, type Io, type Session } from './session.js';
@@ -26,7 +26,8 @@ const commands: Partial<Record<Command, CommandFunction>> = {
   versions: showVersions,
   list: showList,
   graph: showGraph,
-  summary: showSummary,
+  summary: showTaskSummary,
+  'last-run': showLastRun,
   'reset-state': resetState,
 };
 

@@ -6,7 +6,7 @@ import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js
 import type { OutputMode } from '../reporter/plain-reporter.js';
 import { failureModes, type FailureMode } from '../scheduler/run-graph.js';
 
-export type Command = 'run' | 'help' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'dry-run' | 'reset' | 'reset-state';
+export type Command = 'run' | 'help' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'last-run' | 'dry-run' | 'reset' | 'reset-state';
 
 export interface CliOptions {
   readonly command: Command;
@@ -14,6 +14,8 @@ export interface CliOptions {
   readonly environment: string | undefined;
   readonly format: GraphFormat;
   readonly json: boolean;
+  /** `--detailed-exitcode` (with --dry-run or --status): 0 up to date, 2 something would run, 1 an error. */
+  readonly detailedExitcode: boolean;
   readonly force: readonly string[];
   readonly forceAll: boolean;
   readonly reset: readonly string[];
@@ -41,8 +43,10 @@ const optionSpec = {
   format: { type: 'string' },
   status: { type: 'boolean' },
   summary: { type: 'boolean' },
+  'last-run': { type: 'boolean' },
   'dry-run': { type: 'boolean', short: 'n' },
   json: { type: 'boolean' },
+  'detailed-exitcode': { type: 'boolean' },
   force: { type: 'string', multiple: true },
   'force-all': { type: 'boolean' },
   // The names the Python phase runner used (see the seeds): the same as --force-all and --skip.
@@ -115,7 +119,8 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
   if (values.list) commands.push('list');
   if (values.graph) commands.push('graph');
   if (values.status) commands.push('status');
-  if (values.summary) commands.push('summary');
+  if (values.summary) commands.push(parsed.positionals.length > 0 ? 'summary' : 'last-run');
+  if (values['last-run']) commands.push('last-run');
   if (values['dry-run']) commands.push('dry-run');
   if (values.reset) commands.push('reset');
   if (values['reset-state']) commands.push('reset-state');
@@ -123,6 +128,9 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     return fail(usage(`--${commands[0]} and --${commands[1]} cannot be combined`, 'give one of them'));
   }
   const command: Command = commands.includes('help') ? 'help' : (commands[0] ?? 'run');
+  if (command === 'last-run' && values['last-run'] && parsed.positionals.length > 0) {
+    return fail(usage(`--last-run takes no target (it shows the whole last run): '${shown(parsed.positionals[0]!)}'`, 'describe a task with --summary TARGET'));
+  }
 
   const format = values.format ?? 'text';
   if (!(graphFormats as readonly string[]).includes(format)) {
@@ -151,6 +159,12 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     if (!match) return fail(usage(`--timeout '${shown(values.timeout)}' is not a duration`, 'e.g. --timeout 600 (seconds), --timeout 10m or --timeout 1h'));
     timeoutMs = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h' ?? 's'];
   }
+  if (values['detailed-exitcode'] && command !== 'dry-run' && command !== 'status') {
+    return fail(usage('--detailed-exitcode goes with --dry-run or --status', 'e.g. `tsx deploy.ts osdc --dry-run --detailed-exitcode`: 0 nothing to do, 2 something would run, 1 an error'));
+  }
+  if (values.json && values.format !== undefined && values.format !== 'json') {
+    return fail(usage(`--json and --format ${shown(values.format)} cannot be combined`, 'give one of them (--json is --format json)'));
+  }
   const only = list(values.only);
   // `--only X` alone means "run just X": its tasks are the targets.
   const targets = parsed.positionals.length === 0 && command === 'run' ? only : parsed.positionals;
@@ -163,6 +177,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     environment: values.env,
     format: format as GraphFormat,
     json: values.json ?? false,
+    detailedExitcode: values['detailed-exitcode'] ?? false,
     force: list(values.force),
     forceAll: (values['force-all'] || values['force-rebuild']) ?? false,
     reset: list(values.reset),
@@ -187,7 +202,9 @@ Commands (default: run the targets)
   --list, -l              tasks with descriptions, grouped by namespace
   --graph [targets]       the graph; --format text|dot|mermaid|json
   --status [targets]      each task: done, stale (and why), pending or failed; when; how long
-  --summary               the last run's record
+  --summary <target>      what a task is: description, inputs, instances, deps, sources, policy, pool,
+                          timeout, where it is defined (--summary alone: --last-run)
+  --last-run              the last run's record: each task's outcome and why, the critical path
   --dry-run, -n <target>  the plan in order, each task with the reason it would run (--json for machines)
   --reset <task>          forget a task's stamp so it runs again
   --reset-state           forget every stamp of the environment (asks unless --yes)
@@ -207,7 +224,10 @@ Options
   --timeout DURATION      one time limit for every task of this run (600 = seconds, or 10m, 1h; 0: none)
   --output MODE           auto (default: live on a terminal, else interleaved), live, interleaved
                           (prefixed lines), or group (a task's output printed whole when it ends)
-  --json                  one JSON event per line (run), or JSON output (--dry-run, --status, --summary)
+  --json                  one JSON event per line (run), or one JSON document (--dry-run, --status, --summary,
+                          --last-run, --list, --versions, --graph); each has "version" and "kind"
+  --detailed-exitcode     with --dry-run or --status: 0 nothing to do, 2 something would run or is not up to
+                          date, 1 an error
   --verbose, -v           stack traces for errors, skipped tasks in plain output
   --yes, -y               do not ask for confirmation (--reset-state; a run that destroys
                           what the environment no longer declares: a worker, a cluster)

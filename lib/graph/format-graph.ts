@@ -1,6 +1,7 @@
 import type { TaskId } from '../dsl/ids.js';
 import { unreachable } from '../failures.js';
 import type { TaskGraph } from './build-graph.js';
+import { jsonDocument } from '../dsl/json-document.js';
 
 export const graphFormats = ['text', 'dot', 'mermaid', 'json'] as const;
 export type GraphFormat = (typeof graphFormats)[number];
@@ -15,7 +16,7 @@ export function formatGraph(taskGraph: TaskGraph, format: GraphFormat): string {
     case 'mermaid':
       return formatMermaid(taskGraph);
     case 'json':
-      return `${JSON.stringify(toJson(taskGraph), null, 2)}\n`;
+      return jsonDocument('graph', toJson(taskGraph));
     default:
       return unreachable(format);
   }

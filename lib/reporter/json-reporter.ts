@@ -1,8 +1,9 @@
 import type { Writable } from 'node:stream';
+import { jsonShapeVersion } from '../dsl/json-document.js';
 import { LineWriter } from './line-writer.js';
 import type { Reporter } from './reporter.js';
 
-/** `--json`: one engine event per line, exactly as the engine emitted it (see README, "JSON events"). */
+/** `--json`: one engine event per line, as the engine emitted it with the shape's `version` (see README, "JSON events"). */
 export class JsonReporter implements Reporter {
   private readonly out: LineWriter;
 
@@ -11,7 +12,7 @@ export class JsonReporter implements Reporter {
   }
 
   handle(event: Parameters<Reporter['handle']>[0]): void {
-    this.out.write(`${JSON.stringify(event)}\n`);
+    this.out.write(`${JSON.stringify({ version: jsonShapeVersion, ...event })}\n`);
   }
 
   close(): void {

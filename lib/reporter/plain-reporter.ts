@@ -64,7 +64,7 @@ export class PlainReporter implements Reporter {
         this.release(event.task);
         return;
       case 'task-blocked':
-        this.write(`[${event.task}] blocked: waiting on ${event.waitingOn}, which failed`);
+        this.write(`[${event.task}] blocked: waiting on ${event.waitingOn}, which ${event.waitingOnOutcome === 'interrupted' ? 'was interrupted' : 'failed'}`);
         return;
       case 'task-not-started':
         return;

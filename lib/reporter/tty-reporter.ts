@@ -97,7 +97,7 @@ export class TtyReporter implements Reporter {
         return;
       case 'task-blocked':
         this.finished++;
-        this.print(`${this.paint('33', '⊘')} ${event.task} blocked: waiting on ${event.waitingOn}, which failed`);
+        this.print(`${this.paint('33', '⊘')} ${event.task} blocked: waiting on ${event.waitingOn}, which ${event.waitingOnOutcome === 'interrupted' ? 'was interrupted' : 'failed'}`);
         return;
       case 'task-retrying':
         this.print(`${this.paint('33', '!')} ${event.task} attempt ${event.attempt} failed; retrying in ${formatDuration(event.delayMs)}`);

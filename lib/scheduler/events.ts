@@ -50,7 +50,8 @@ export type EngineEvent =
       readonly durationMs: number;
       readonly attempts: number;
     }
-  | { readonly type: 'task-blocked'; readonly task: TaskId; readonly waitingOn: TaskId }
+  /** `task` cannot start: `waitingOn`, one of its dependencies (or theirs), failed or was interrupted. */
+  | { readonly type: 'task-blocked'; readonly task: TaskId; readonly waitingOn: TaskId; readonly waitingOnOutcome: 'failed' | 'interrupted' }
   | { readonly type: 'task-not-started'; readonly task: TaskId }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'run-finished'; readonly record: RunRecord };

@@ -208,10 +208,11 @@ class GraphRun {
   }
 
   private blockDependents(id: TaskId, waitingOn: TaskId): void {
+    const waitingOnOutcome = this.records.get(waitingOn)?.outcome === 'interrupted' ? 'interrupted' : 'failed';
     for (const dependent of this.dependents.get(id) ?? []) {
       if (this.records.has(dependent)) continue;
       this.records.set(dependent, { task: dependent, outcome: 'blocked', attempts: 0, durationMs: 0, waitingOn });
-      this.options.emit({ type: 'task-blocked', task: dependent, waitingOn });
+      this.options.emit({ type: 'task-blocked', task: dependent, waitingOn, waitingOnOutcome });
       this.blockDependents(dependent, waitingOn);
     }
   }

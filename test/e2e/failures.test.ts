@@ -203,8 +203,11 @@ for (const [runner, signal] of [['zx', 'SIGINT'], ['argv', 'SIGINT'], ['argv', '
       assert.is(code, 130);
       assert.equal(processesMatching(`sleep ${marker}`), []);
       assert.match(stdout, 'interrupted');
+      // What waited on the interrupted task says so: it did not fail.
+      assert.match(stdout, '[after-slow] blocked: waiting on slow, which was interrupted');
+      assert.not.match(stdout, 'which failed');
       const status = await project.run(['--status', 'after-slow', '--json']);
-      const rows = JSON.parse(status.stdout) as { task: string; state: string }[];
+      const rows = (JSON.parse(status.stdout) as { version: number; kind: string; tasks: { task: string; state: string }[] }).tasks;
       assert.is(rows.find((row) => row.task === 'validate')!.state, 'done');
       assert.is(rows.find((row) => row.task === 'slow')!.state, 'interrupted');
       assert.ok(readdirSync(project.path('.cache', 'state', 'test', 'runs')).length === 1);
@@ -237,7 +240,7 @@ test('a second Ctrl-C kills at once what ignores the first: no child survives, f
     assert.is(code, 130);
     assert.equal(processesMatching(`sleep ${marker}`), []);
     const status = await project.run(['--status', 'after-slow', '--json']);
-    const rows = JSON.parse(status.stdout) as { task: string; state: string }[];
+    const rows = (JSON.parse(status.stdout) as { version: number; kind: string; tasks: { task: string; state: string }[] }).tasks;
     assert.is(rows.find((row) => row.task === 'validate')!.state, 'done');
     assert.is(rows.find((row) => row.task === 'slow')!.state, 'interrupted');
   } finally {

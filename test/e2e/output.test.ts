@@ -71,7 +71,9 @@ test('--dry-run shows the plan in order with reasons, and runs nothing', withTim
   assert.match(plan.stdout, /template\s+skip\s+up to date \(drift check runs first\)/);
   assert.match(plan.stdout, /deploy-cluster\[cluster=osdc\]\s+run\s+dependency node-prep:copy-ssh-key changed/);
   const json = JSON.parse((await project.run(['osdc', '--dry-run', '--json'])).stdout);
-  assert.equal(json.find((step: { task: string }) => step.task === 'node-prep:copy-ssh-key').reason, {
+  assert.is(json.version, 1);
+  assert.is(json.kind, 'plan');
+  assert.equal(json.tasks.find((step: { task: string }) => step.task === 'node-prep:copy-ssh-key').reason, {
     kind: 'changed',
     changes: [{ component: 'source', path: 'files/key.pub' }],
   });

@@ -27,7 +27,7 @@ test('a journal torn by a kill, then a second run killed after appending: every 
     assert.ok(journal.startsWith('{"op":"start","id":"steered"'), `the torn bytes were cut before the next change: ${journal}`);
     const status = await project.run(['--status', '--json']);
     assert.is(status.code, 0, status.stderr);
-    assert.is((JSON.parse(status.stdout) as { task: string; state: string }[]).find((row) => row.task === 'steered')!.state, 'interrupted');
+    assert.is((JSON.parse(status.stdout) as { tasks: { task: string; state: string }[] }).tasks.find((row) => row.task === 'steered')!.state, 'interrupted');
     const rerun = await project.run(['validate']);
     assert.is(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stdout, '[validate] up to date');

@@ -1,6 +1,7 @@
 import type { TaskId } from '../../dsl/ids.js';
-import { ExitCode, type ThrownError } from '../../failures.js';
+import { DetailedExitCode, ExitCode, type ThrownError } from '../../failures.js';
 import { destructions } from '../../scheduler/destruction.js';
+import { jsonDocument } from '../../dsl/json-document.js';
 import { formatPlan } from '../../reporter/plan-text.js';
 import { formatStatusTable, statusRows, type Orphan } from '../../reporter/status-table.js';
 import { planCommands, type PlannedCommands } from '../../scheduler/plan-commands.js';
@@ -15,8 +16,8 @@ export async function showStatus(invocation: Invocation, session: Session): Prom
   await session.saveCaches();
   const rows = statusRows(plan, session.store, orphans(session));
   // The state holds redacted text already; the table is redacted again for what this run's secrets are.
-  invocation.io.stdout.write(session.redactor.redact(invocation.options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatusTable(rows)));
-  return ExitCode.success;
+  invocation.io.stdout.write(session.redactor.redact(invocation.options.json ? jsonDocument('status', { environment: session.environmentName, tasks: rows }) : formatStatusTable(rows)));
+  return invocation.options.detailedExitcode ? detailedExitCode(plan) : ExitCode.success;
 }
 
 /** Stamps of tasks the environment's graph no longer has, each with the task that retires it, if any. */
@@ -42,11 +43,21 @@ export async function showPlan(invocation: Invocation, session: Session): Promis
   const { redactor } = session;
   if (invocation.options.json) {
     const steps = plan.map((step) => ({ ...step, ...(commands.value.get(step.task) ?? {}) }));
-    invocation.io.stdout.write(`${JSON.stringify(redactor.redactValue(steps), null, 2)}\n`);
+    invocation.io.stdout.write(jsonDocument('plan', { environment: session.environmentName, tasks: redactor.redactValue(steps) }));
   } else {
     invocation.io.stdout.write(redactor.redact(formatPlan(session.environmentName, plan, commands.value, destructions(session.graph, plan))));
   }
+  if (invocation.options.detailedExitcode) return detailedExitCode(plan);
   return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
+}
+
+/**
+ * `--detailed-exitcode`: 1 when a task cannot be planned, 2 when one would run, else 0. A task that runs on
+ * every run (policy 'always': a check, a validation) is not a change by itself.
+ */
+function detailedExitCode(plan: readonly PlannedTask[]): number {
+  if (plan.some((step) => step.action === 'fail')) return DetailedExitCode.error;
+  return plan.some((step) => step.action === 'run' && step.reason.kind !== 'always') ? DetailedExitCode.changes : DetailedExitCode.upToDate;
 }
 
 type Walked = { readonly ok: true; readonly value: Map<TaskId, PlannedCommands> } | { readonly ok: false; readonly thrown: ThrownError };

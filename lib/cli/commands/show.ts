@@ -1,15 +1,18 @@
 import path from 'node:path';
 import { ExitCode } from '../../failures.js';
+import { resolveTarget } from '../../graph/build-graph.js';
 import { formatGraph } from '../../graph/format-graph.js';
+import { formatTaskSummary, summarizeTask, type TaskSummary } from '../../reporter/task-summary.js';
+import { jsonDocument } from '../../dsl/json-document.js';
 import { formatRunTable, summarizeRun } from '../../reporter/summary.js';
-import { formatTaskList } from '../../reporter/task-list.js';
+import { formatTaskList, taskListEntries } from '../../reporter/task-list.js';
 import { toolVersions } from '../../stamps/tool-versions.js';
 import { readLastRunRecord } from '../../state/run-records.js';
 import { displayPath } from '../console-reporter.js';
 import { environmentNameOf, environmentPaths } from '../project.js';
 import { saveCaches } from '../save-caches.js';
 import { environmentConfiguration, report, selectGraph, type Invocation } from '../session.js';
-import { formatVersions } from '../show-versions.js';
+import { formatVersions, versionsOf } from '../show-versions.js';
 
 /** `--list`: every task with its description, grouped by namespace, with the instances of parameterised ones. */
 export async function showList(invocation: Invocation): Promise<number> {
@@ -17,7 +20,8 @@ export async function showList(invocation: Invocation): Promise<number> {
   if (!config.ok) return report(invocation, config.error, ExitCode.usage);
   const graphs = selectGraph({ ...invocation, options: { ...invocation.options, targets: [] } }, config.value.config, config.value.deployed);
   if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
-  invocation.io.stdout.write(formatTaskList(graphs.value.all));
+  const environment = environmentNameOf(invocation.options.environment, invocation.project.defaultEnvironment);
+  invocation.io.stdout.write(invocation.options.json ? jsonDocument('tasks', { environment, tasks: taskListEntries(graphs.value.all) }) : formatTaskList(graphs.value.all));
   return ExitCode.success;
 }
 
@@ -27,12 +31,31 @@ export async function showGraph(invocation: Invocation): Promise<number> {
   if (!config.ok) return report(invocation, config.error, ExitCode.usage);
   const graphs = selectGraph(invocation, config.value.config, config.value.deployed);
   if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
-  invocation.io.stdout.write(formatGraph(graphs.value.selected, invocation.options.format));
+  invocation.io.stdout.write(formatGraph(graphs.value.selected, invocation.options.json ? 'json' : invocation.options.format));
   return ExitCode.success;
 }
 
-/** `--summary`: the last run's record, each task's outcome and why, and the run's summary. */
-export async function showSummary(invocation: Invocation): Promise<number> {
+/** `--summary TARGET...`: what each task is (go-task's --summary), its deps resolved for the environment. */
+export async function showTaskSummary(invocation: Invocation): Promise<number> {
+  const config = await environmentConfiguration(invocation);
+  if (!config.ok) return report(invocation, config.error, ExitCode.usage);
+  const graphs = selectGraph({ ...invocation, options: { ...invocation.options, targets: [] } }, config.value.config, config.value.deployed);
+  if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
+  const { all } = graphs.value;
+  const summaries: TaskSummary[] = [];
+  for (const target of invocation.options.targets) {
+    const resolved = resolveTarget(all, target);
+    const definition = resolved.ok ? all.nodes.get(resolved.value)!.instance.definition : all.definitions.get(target);
+    if (!definition) return report(invocation, resolved.ok ? { reason: 'unknown-target', target } : resolved.error, ExitCode.usage);
+    summaries.push(summarizeTask(all, definition, resolved.ok ? resolved.value : undefined));
+  }
+  const environment = environmentNameOf(invocation.options.environment, invocation.project.defaultEnvironment);
+  invocation.io.stdout.write(invocation.options.json ? jsonDocument('task', { environment, tasks: summaries }) : summaries.map(formatTaskSummary).join('\n'));
+  return ExitCode.success;
+}
+
+/** `--last-run` (and `--summary` alone): the last run's record, each task's outcome and why, and the run's summary. */
+export async function showLastRun(invocation: Invocation): Promise<number> {
   const { project, options, io } = invocation;
   const environment = environmentNameOf(options.environment, project.defaultEnvironment);
   const paths = environmentPaths(project.root, environment);
@@ -41,7 +64,7 @@ export async function showSummary(invocation: Invocation): Promise<number> {
   const record = read.value;
   if (!record) return report(invocation, { reason: 'no-run-recorded', environment }, ExitCode.usage);
   if (options.json) {
-    io.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    io.stdout.write(jsonDocument('run', record as unknown as Record<string, unknown>));
     return ExitCode.success;
   }
   io.stdout.write(`run ${record.runId} (${record.environment}: ${record.targets.join(' ')}) ${record.startedAt}\n`);
@@ -53,7 +76,8 @@ export async function showSummary(invocation: Invocation): Promise<number> {
 /** `--versions`: Onboarder, Node and every tool the tasks call, asked now. */
 export async function showVersions(invocation: Invocation): Promise<number> {
   await toolVersions.load(path.join(invocation.project.root, '.cache', 'tool-versions.json'));
-  invocation.io.stdout.write(await formatVersions(invocation.project.version ?? '0.0.0'));
+  const version = invocation.project.version ?? '0.0.0';
+  invocation.io.stdout.write(invocation.options.json ? jsonDocument('versions', await versionsOf(version)) : await formatVersions(version));
   await saveCaches(invocation.io.stderr, [{ what: 'the tool versions', save: () => toolVersions.save() }]);
   return ExitCode.success;
 }
