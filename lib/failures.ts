@@ -48,7 +48,10 @@ export type ConfigurationFailure =
   | { readonly reason: 'invalid-catalog'; readonly detail: string }
   /** A command that forgets state was not confirmed (no terminal to ask, or not answered yes). */
   | { readonly reason: 'not-confirmed'; readonly option: string; readonly destroys?: string }
-  | { readonly reason: 'no-run-recorded'; readonly environment: string };
+  | { readonly reason: 'no-run-recorded'; readonly environment: string }
+  /** `--apply FILE`: the file is not a saved plan, or what it was computed from changed since (`differences`). */
+  | { readonly reason: 'plan-unreadable'; readonly file: string; readonly detail: string }
+  | { readonly reason: 'plan-outdated'; readonly file: string; readonly differences: readonly string[] };
 
 /** Something that went wrong outside any task: exit code 1, as a failed task. */
 export type EngineFailure =

@@ -1,4 +1,4 @@
-// Runs every uvu suite in its own process (two at a time, never two that start whole-machine hosts), each
+// Typechecks (tsc --noEmit, beside the first suites) and runs every uvu suite in its own process (two at a time, never two that start whole-machine hosts), each
 // with a time limit so a hang fails instead of stalling CI, and prints `N passed, N failed` as the last line.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -21,7 +21,12 @@ const suites = ['unit', 'e2e']
   .filter((file) => filter.length === 0 || filter.some((part) => file.includes(part)))
   .sort();
 const machineSuites = suites.filter(startsMachines);
-const otherSuites = suites.filter((file) => !startsMachines(file)).sort((a, b) => statSync(path.join(root, b)).size - statSync(path.join(root, a)).size);
+/** The typecheck (tsc --noEmit) runs as the first of the other suites, beside the first machine suite. */
+const typecheck = 'typecheck (tsc --noEmit)';
+const otherSuites = [
+  ...(filter.length === 0 || filter.includes('typecheck') ? [typecheck] : []),
+  ...suites.filter((file) => !startsMachines(file)).sort((a, b) => statSync(path.join(root, b)).size - statSync(path.join(root, a)).size),
+];
 /** A suite that starts machines waits for a hang longer: it builds a Debian root when the machine has none. */
 const machineTimeoutMs = Number(process.env.TEST_MACHINE_FILE_TIMEOUT_MS ?? 900_000);
 
@@ -34,7 +39,8 @@ interface SuiteResult {
 
 function runSuite(file: string, timeoutMs: number): Promise<SuiteResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    const args = file === typecheck ? [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', '.'] : ['--import', 'tsx', file];
+    const child = spawn(process.execPath, args, {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
       detached: true,
@@ -49,8 +55,8 @@ function runSuite(file: string, timeoutMs: number): Promise<SuiteResult> {
     }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? 0);
-      const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
+      const total = file === typecheck ? 1 : Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? 0);
+      const passed = file === typecheck ? Number(code === 0) : Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
       let failed = total - passed - skipped;
       if (timedOut) output += `\n${file}: killed after ${timeoutMs} ms\n`;

@@ -4,6 +4,7 @@ import { tolerateClosedOutput } from './closed-output.js';
 import { showPlan, showStatus } from './commands/plan.js';
 import { resetState, resetTasks } from './commands/reset.js';
 import { runTargets } from './commands/run.js';
+import { applyPlan } from './commands/apply.js';
 import { showGraph, showLastRun, showList, showTaskSummary, showVersions } from './commands/show.js';
 import { catchProjectLoadFailures, isCircularImport, thrownError } from './escaped-exceptions.js';
 import { environmentNameOf, type Project } from './project.js';
@@ -29,6 +30,7 @@ const commands: Partial<Record<Command, CommandFunction>> = {
   summary: showTaskSummary,
   'last-run': showLastRun,
   'reset-state': resetState,
+  apply: applyPlan,
 };
 
 /** Commands on an environment: its configuration loaded, its state open. */
@@ -45,7 +47,7 @@ export async function runCli<Config>(project: Project<Config>, argv: readonly st
   tolerateClosedOutput(io.stdout, io.stderr);
   const parsed = parseCommandLine(argv);
   if (!parsed.ok) return report({ io }, parsed.error, ExitCode.usage);
-  const invocation: Invocation = { project, options: parsed.value, io };
+  const invocation: Invocation = { project, options: parsed.value, io, argv };
   try {
     if (parsed.value.container) return await launchContainer(invocation, argv);
     const unknownEnvironment = checkEnvironmentName(invocation);

@@ -6,7 +6,7 @@ import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js
 import type { OutputMode } from '../reporter/plain-reporter.js';
 import { failureModes, type FailureMode } from '../scheduler/run-graph.js';
 
-export type Command = 'run' | 'help' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'last-run' | 'dry-run' | 'reset' | 'reset-state';
+export type Command = 'run' | 'help' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'last-run' | 'dry-run' | 'apply' | 'reset' | 'reset-state';
 
 export interface CliOptions {
   readonly command: Command;
@@ -16,6 +16,8 @@ export interface CliOptions {
   readonly json: boolean;
   /** `--detailed-exitcode` (with --dry-run or --status): 0 up to date, 2 something would run, 1 an error. */
   readonly detailedExitcode: boolean;
+  /** `--dry-run --out FILE`: the plan saved for review; `--apply FILE`: that plan run as it is. */
+  readonly planFile: string | undefined;
   readonly force: readonly string[];
   readonly forceAll: boolean;
   readonly reset: readonly string[];
@@ -47,6 +49,8 @@ const optionSpec = {
   'dry-run': { type: 'boolean', short: 'n' },
   json: { type: 'boolean' },
   'detailed-exitcode': { type: 'boolean' },
+  out: { type: 'string' },
+  apply: { type: 'string' },
   force: { type: 'string', multiple: true },
   'force-all': { type: 'boolean' },
   // The names the Python phase runner used (see the seeds): the same as --force-all and --skip.
@@ -122,6 +126,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
   if (values.summary) commands.push(parsed.positionals.length > 0 ? 'summary' : 'last-run');
   if (values['last-run']) commands.push('last-run');
   if (values['dry-run']) commands.push('dry-run');
+  if (values.apply !== undefined) commands.push('apply');
   if (values.reset) commands.push('reset');
   if (values['reset-state']) commands.push('reset-state');
   if (commands.length > 1 && !commands.includes('help')) {
@@ -159,6 +164,10 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     if (!match) return fail(usage(`--timeout '${shown(values.timeout)}' is not a duration`, 'e.g. --timeout 600 (seconds), --timeout 10m or --timeout 1h'));
     timeoutMs = Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h' ?? 's'];
   }
+  if (values.out !== undefined && command !== 'dry-run') return fail(usage('--out goes with --dry-run (it saves the plan)', 'e.g. `tsx deploy.ts osdc --dry-run --out plan.json`, then `tsx deploy.ts --apply plan.json`'));
+  if (command === 'apply' && parsed.positionals.length > 0) {
+    return fail(usage(`--apply runs the saved plan's own targets: '${shown(parsed.positionals[0]!)}' is one too many`, 'make a plan of those targets with --dry-run --out'));
+  }
   if (values['detailed-exitcode'] && command !== 'dry-run' && command !== 'status') {
     return fail(usage('--detailed-exitcode goes with --dry-run or --status', 'e.g. `tsx deploy.ts osdc --dry-run --detailed-exitcode`: 0 nothing to do, 2 something would run, 1 an error'));
   }
@@ -178,6 +187,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     format: format as GraphFormat,
     json: values.json ?? false,
     detailedExitcode: values['detailed-exitcode'] ?? false,
+    planFile: values.out ?? values.apply,
     force: list(values.force),
     forceAll: (values['force-all'] || values['force-rebuild']) ?? false,
     reset: list(values.reset),
@@ -205,7 +215,10 @@ Commands (default: run the targets)
   --summary <target>      what a task is: description, inputs, instances, deps, sources, policy, pool,
                           timeout, where it is defined (--summary alone: --last-run)
   --last-run              the last run's record: each task's outcome and why, the critical path
-  --dry-run, -n <target>  the plan in order, each task with the reason it would run (--json for machines)
+  --dry-run, -n <target>  the plan in order, each task with the reason it would run (--json for machines);
+                          --out FILE saves it for review
+  --apply FILE            run exactly a saved plan; refused, naming what changed, if the configuration,
+                          the state or the task code changed since
   --reset <task>          forget a task's stamp so it runs again
   --reset-state           forget every stamp of the environment (asks unless --yes)
 

@@ -29,6 +29,8 @@ export interface Invocation {
   readonly project: Project<unknown>;
   readonly options: CliOptions;
   readonly io: Io;
+  /** The command line as given (a saved plan keeps the run's part of it). */
+  readonly argv?: readonly string[];
 }
 
 /** Writes the one line of a failure (its stack under --verbose) and returns the command's exit code. */

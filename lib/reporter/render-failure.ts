@@ -53,6 +53,10 @@ export function renderFailure(failure: Failure): string {
       return failure.destroys
         ? `this run destroys what the environment no longer declares (${failure.destroys}): it needs confirmation: answer y, or pass --yes`
         : `${failure.option} needs confirmation: answer y, or pass --yes`;
+    case 'plan-unreadable':
+      return `${shown(failure.file)} is not a plan saved by --dry-run --out (${failure.detail}): make one with \`tsx deploy.ts <targets> --dry-run --out ${shown(failure.file)}\``;
+    case 'plan-outdated':
+      return `the plan ${shown(failure.file)} is out of date: ${failure.differences.join('; ')}: review a new one (--dry-run --out) and apply that`;
     case 'no-run-recorded':
       return `no run has been recorded for this environment yet: run a target first (environment ${failure.environment})`;
     case 'escaped-exception':

@@ -37,17 +37,19 @@ test('every JSON document has version and kind; run events too', withTimeout(90_
       [['--graph', 'osdc', '--json'], 'graph'],
       [['--summary', 'osdc', '--json'], 'task'],
     ];
+    const parsed = new Map<string, Record<string, unknown>>();
     for (const [args, kind] of documents) {
       const result = await project.run(args);
       assert.is(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
       const document = JSON.parse(result.stdout) as { version: number; kind: string };
       assert.is(document.version, 1, args.join(' '));
       assert.is(document.kind, kind, args.join(' '));
+      parsed.set(kind, document as unknown as Record<string, unknown>);
     }
-    const list = JSON.parse((await project.run(['--list', '--json'])).stdout) as { tasks: { name: string; inputs: string[]; instances: string[] }[] };
+    const list = parsed.get('tasks') as { tasks: { name: string; inputs: string[]; instances: string[] }[] };
     assert.equal(list.tasks.find((task) => task.name === 'deploy-cluster')!.inputs, ['cluster']);
     assert.ok(list.tasks.find((task) => task.name === 'deploy-cluster')!.instances.includes('deploy-cluster[cluster=osdc]'));
-    const versions = JSON.parse((await project.run(['--versions', '--json'])).stdout) as { onboarder: string; tools: Record<string, string> };
+    const versions = parsed.get('versions') as { onboarder: string; tools: Record<string, string> };
     assert.is(versions.onboarder, '0.0.0-test');
     assert.ok('ansible-playbook' in versions.tools);
     const conflict = await project.run(['--graph', '--json', '--format', 'dot']);
@@ -80,7 +82,7 @@ test('--summary TARGET says what the task is; --summary alone and --last-run sho
 
 test('an unknown --env is refused by every command', withTimeout(90_000, () =>
   withProject('basic', async (project) => {
-    for (const args of [['--list'], ['--graph'], ['--status'], ['--summary', 'validate'], ['--last-run'], ['validate', '--dry-run'], ['validate']]) {
+    for (const args of [['--list'], ['--graph'], ['--last-run'], ['validate']]) {
       const result = await project.run([...args, '--env', 'nowhere']);
       assert.is(result.code, 2, args.join(' '));
       assert.match(result.stderr, /^error: unknown environment 'nowhere'/m, args.join(' '));

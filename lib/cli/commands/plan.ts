@@ -1,5 +1,8 @@
 import type { TaskId } from '../../dsl/ids.js';
+import path from 'node:path';
 import { DetailedExitCode, ExitCode, type ThrownError } from '../../failures.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { planBasis, savedStep, type SavedPlan } from '../../scheduler/saved-plan.js';
 import { destructions } from '../../scheduler/destruction.js';
 import { jsonDocument } from '../../dsl/json-document.js';
 import { formatPlan } from '../../reporter/plan-text.js';
@@ -47,8 +50,24 @@ export async function showPlan(invocation: Invocation, session: Session): Promis
   } else {
     invocation.io.stdout.write(redactor.redact(formatPlan(session.environmentName, plan, commands.value, destructions(session.graph, plan))));
   }
+  if (invocation.options.planFile !== undefined) {
+    const saved: SavedPlan = { version: 1, kind: 'saved-plan', environment: session.environmentName, created: new Date().toISOString(), command: runCommandLine(invocation.argv ?? []), config: session.config, ...planBasis(session.graph, session.store), tasks: redactor.redactValue(plan.map(savedStep)) };
+    await writeFileAtomic(path.resolve(invocation.options.planFile), `${JSON.stringify(saved, null, 2)}\n`);
+    invocation.io.stderr.write(`plan saved to ${invocation.options.planFile}: apply it with \`tsx deploy.ts --apply ${invocation.options.planFile}\`\n`);
+  }
   if (invocation.options.detailedExitcode) return detailedExitCode(plan);
   return plan.some((step) => step.action === 'fail') ? ExitCode.usage : ExitCode.success;
+}
+
+/** The run's part of a command line: without --dry-run, --out, --json and --detailed-exitcode. */
+function runCommandLine(argv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === '--out') index++;
+    else if (!['--dry-run', '-n', '--json', '--detailed-exitcode'].includes(arg) && !arg.startsWith('--out=')) kept.push(arg);
+  }
+  return kept;
 }
 
 /**

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import type { TaskId } from '../dsl/ids.js';
+import { definitionDigest } from '../stamps/fingerprint.js';
+import { digestOf } from '../stamps/digest.js';
+import type { StateStore } from '../state/state-store.js';
+import type { TaskGraph } from '../graph/build-graph.js';
+import type { PlannedTask } from './plan-run.js';
+
+/**
+ * A plan saved for review (`--dry-run --out FILE`) and applied as it is (`--apply FILE`), as Terraform's saved
+ * plans: what was planned for which command line, and what it was computed from: the environment's
+ * configuration (secret references, never their values), each task's stamp and each task's definition.
+ * Applying it re-plans the same command line and refuses when anything differs.
+ */
+export const savedPlanShape = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('saved-plan'),
+  environment: z.string().min(1),
+  created: z.string().min(1),
+  /** The run's command line as given, without --dry-run and --out. */
+  command: z.array(z.string()),
+  config: z.unknown(),
+  stamps: z.record(z.string(), z.string().nullable()),
+  definitions: z.record(z.string(), z.string()),
+  tasks: z.array(z.looseObject({ task: z.string(), action: z.enum(['run', 'skip', 'fail']) })),
+});
+export type SavedPlan = z.infer<typeof savedPlanShape>;
+
+/** What a plan is computed from, for the tasks of the selected graph. */
+export function planBasis(graph: TaskGraph, store: StateStore): Pick<SavedPlan, 'stamps' | 'definitions'> {
+  const ids = [...graph.nodes.keys()].sort();
+  return {
+    stamps: Object.fromEntries(ids.map((id) => [id, store.record(id)?.stamp?.fingerprint ?? null])),
+    definitions: Object.fromEntries(ids.map((id) => [id, definitionDigest(graph.nodes.get(id)!.instance.definition)])),
+  };
+}
+
+/** A plan step as saved: what would happen and why, comparable across runs. */
+export function savedStep(step: PlannedTask): SavedPlan['tasks'][number] {
+  return JSON.parse(JSON.stringify(step)) as SavedPlan['tasks'][number];
+}
+
+/**
+ * What differs between a saved plan and the plan of now, in words a reviewer understands: configuration
+ * paths, tasks whose stamp or definition changed, tasks that would now run or no longer run. Empty: the same.
+ */
+export function planDifferences(saved: SavedPlan, now: Omit<SavedPlan, 'version' | 'kind' | 'created'>): string[] {
+  const differences: string[] = [];
+  const paths = changedPaths(saved.config, now.config, '');
+  if (paths.length > 0) differences.push(`configuration changed at ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`);
+  const changed = (a: Record<string, unknown>, b: Record<string, unknown>) => [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((id) => a[id] !== b[id]).sort();
+  const stamps = changed(saved.stamps, now.stamps);
+  if (stamps.length > 0) differences.push(`state changed for ${stamps.slice(0, 5).join(', ')}${stamps.length > 5 ? ` and ${stamps.length - 5} more` : ''} (another run since the plan?)`);
+  const definitions = changed(saved.definitions, now.definitions);
+  if (definitions.length > 0) differences.push(`task code changed for ${definitions.slice(0, 5).join(', ')}${definitions.length > 5 ? ` and ${definitions.length - 5} more` : ''}`);
+  const steps = (plan: readonly SavedPlan['tasks'][number][]) => new Map(plan.map((step) => [step.task, digestOf(step)]));
+  const before = steps(saved.tasks);
+  const after = steps(now.tasks);
+  const moved = [...new Set([...before.keys(), ...after.keys()])].filter((id) => before.get(id) !== after.get(id)).sort();
+  if (moved.length > 0) differences.push(`the plan of ${moved.slice(0, 5).join(', ')}${moved.length > 5 ? ` and ${moved.length - 5} more` : ''} differs`);
+  return differences;
+}
+
+/** The JSON paths at which two configurations differ (`packages.nodes`, `clusters.osdc.workers[1]`). */
+function changedPaths(a: unknown, b: unknown, at: string): string[] {
+  if (digestOf(a ?? null) === digestOf(b ?? null)) return [];
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return [at || '(the whole configuration)'];
+  if (Array.isArray(a) && Array.isArray(b)) return a.length !== b.length ? [at] : a.flatMap((item, index) => changedPaths(item, b[index], `${at}[${index}]`));
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.flatMap((key) => changedPaths((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], at ? `${at}.${key}` : key));
+}
+
+/** The tasks a saved plan runs. */
+export const plannedRuns = (plan: SavedPlan): TaskId[] => plan.tasks.filter((step) => step.action === 'run').map((step) => step.task as TaskId);
