@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TaskId } from '../dsl/ids.js';
+import { formatConfigPath } from '../stamps/config-path.js';
 import { definitionDigest } from '../stamps/fingerprint.js';
 import { digestOf } from '../stamps/digest.js';
 import type { StateStore } from '../state/state-store.js';
@@ -46,28 +47,30 @@ export function savedStep(step: PlannedTask): SavedPlan['tasks'][number] {
  */
 export function planDifferences(saved: SavedPlan, now: Omit<SavedPlan, 'version' | 'kind' | 'created'>): string[] {
   const differences: string[] = [];
-  const paths = changedPaths(saved.config, now.config, '');
-  if (paths.length > 0) differences.push(`configuration changed at ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ` and ${paths.length - 5} more` : ''}`);
+  const paths = changedPaths(saved.config, now.config);
+  if (paths.length > 0) differences.push(`configuration changed at ${firstFive(paths)}`);
   const changed = (a: Record<string, unknown>, b: Record<string, unknown>) => [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((id) => a[id] !== b[id]).sort();
   const stamps = changed(saved.stamps, now.stamps);
-  if (stamps.length > 0) differences.push(`state changed for ${stamps.slice(0, 5).join(', ')}${stamps.length > 5 ? ` and ${stamps.length - 5} more` : ''} (another run since the plan?)`);
+  if (stamps.length > 0) differences.push(`state changed for ${firstFive(stamps)} (another run since the plan?)`);
   const definitions = changed(saved.definitions, now.definitions);
-  if (definitions.length > 0) differences.push(`task code changed for ${definitions.slice(0, 5).join(', ')}${definitions.length > 5 ? ` and ${definitions.length - 5} more` : ''}`);
+  if (definitions.length > 0) differences.push(`task code changed for ${firstFive(definitions)}`);
   const steps = (plan: readonly SavedPlan['tasks'][number][]) => new Map(plan.map((step) => [step.task, digestOf(step)]));
   const before = steps(saved.tasks);
   const after = steps(now.tasks);
   const moved = [...new Set([...before.keys(), ...after.keys()])].filter((id) => before.get(id) !== after.get(id)).sort();
-  if (moved.length > 0) differences.push(`the plan of ${moved.slice(0, 5).join(', ')}${moved.length > 5 ? ` and ${moved.length - 5} more` : ''} differs`);
+  if (moved.length > 0) differences.push(`the plan of ${firstFive(moved)} differs`);
   return differences;
 }
 
-/** The JSON paths at which two configurations differ (`packages.nodes`, `clusters.osdc.workers[1]`). */
-function changedPaths(a: unknown, b: unknown, at: string): string[] {
+const firstFive = (items: readonly string[]) => `${items.slice(0, 5).join(', ')}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
+
+/** The paths at which two configurations differ, as every message writes them (`clusters.osdc.workers[1]`). */
+function changedPaths(a: unknown, b: unknown, at: readonly string[] = []): string[] {
   if (digestOf(a ?? null) === digestOf(b ?? null)) return [];
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return [at || '(the whole configuration)'];
-  if (Array.isArray(a) && Array.isArray(b)) return a.length !== b.length ? [at] : a.flatMap((item, index) => changedPaths(item, b[index], `${at}[${index}]`));
+  const both = typeof a === 'object' && typeof b === 'object' && a !== null && b !== null && Array.isArray(a) === Array.isArray(b);
+  if (!both || (Array.isArray(a) && (a as unknown[]).length !== (b as unknown[]).length)) return [formatConfigPath(at)];
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return keys.flatMap((key) => changedPaths((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], at ? `${at}.${key}` : key));
+  return keys.flatMap((key) => changedPaths((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], [...at, key]));
 }
 
 /** The tasks a saved plan runs. */

@@ -2,6 +2,8 @@ import { createReadStream, createWriteStream, existsSync, readFileSync, statSync
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
+import { writeFileAtomic } from '../../lib/fs/atomic-write.js';
+import { digestFile } from '../../lib/stamps/digest.js';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import * as tar from 'tar';
@@ -43,16 +45,8 @@ export async function packBundle(staging: string, entries: readonly string[], ou
   const body = { version: 1 as const, bundle: path.basename(out), parts };
   const manifest: Parts = { ...body, signature: signWith(options.privateKey, partsBody(body)).signature };
   for (const [index, part] of written.entries()) await rename(part.partial, path.join(path.dirname(out), parts[index]!.file));
-  await writeFileText(`${out}.parts.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(`${out}.parts.json`, `${JSON.stringify(manifest, null, 2)}\n`);
   return [...parts.map((part) => path.join(path.dirname(out), part.file)), `${out}.parts.json`];
-}
-
-async function writeFileText(file: string, text: string): Promise<void> {
-  const partial = `${file}.partial`;
-  await pipeline(async function* () {
-    yield text;
-  }, createWriteStream(partial, { mode: 0o644 }));
-  await rename(partial, file);
 }
 
 /** Splits what it is given into `<out>.partN.partial` files of at most `maxSize` bytes, hashing each. */
@@ -157,9 +151,7 @@ export async function partDigestProblems(file: string, files: readonly string[])
   const parts = partsShape.parse(JSON.parse(readFileSync(partsFile, 'utf8')));
   const problems: string[] = [];
   for (const [index, part] of parts.parts.entries()) {
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(files[index]!), new Writable({ write: (chunk, _e, done) => (hash.update(chunk as Buffer), done()) }));
-    const found = hash.digest('hex');
+    const found = await digestFile(files[index]!);
     if (found !== part.sha256) problems.push(`part ${index + 1} of ${parts.parts.length} (${part.file}): expected sha256 ${part.sha256}, found ${found}`);
   }
   return problems;
