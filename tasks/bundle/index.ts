@@ -7,7 +7,7 @@ import { bytesText } from '../images/download.js';
 import { bundleFiles, packBundle, readBundleEntry } from './archive.js';
 import { bundleIndexShape, type BundleIndex } from './bundle-index.js';
 import { placeFiles, pushImages } from './load-bundle.js';
-import { openBundle, scratchOf } from './open-bundle.js';
+import { bundleDirectory, openBundle } from './open-bundle.js';
 import { stageArtifacts, stageRunnerImage } from './stage-artifacts.js';
 import { checkSigningKey, defaultPrivateKey, defaultPublicKey, generateSigningKey, publicKeyFingerprint, signatureIsValid, signWith } from './signing.js';
 
@@ -58,7 +58,7 @@ export const create = bundle.task({
     const out = path.resolve(root, inputs.out);
     const privateKey = path.resolve(root, inputs.key ?? defaultPrivateKey);
     checkSigningKey(privateKey);
-    const staging = scratchOf(root, 'staging');
+    const staging = bundleDirectory(root, 'staging');
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(path.join(staging, 'files'), { recursive: true });
     try {

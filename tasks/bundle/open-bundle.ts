@@ -1,14 +1,27 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
+import { processExists } from '../../lib/state/process-exists.js';
 import { digestFile } from '../../lib/stamps/digest.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { bundleFiles, partDigestProblems, unpackBundle } from './archive.js';
 import { bundleIndexShape, type BundleIndex } from './bundle-index.js';
 import { publicKeyFingerprint, signatureIsValid } from './signing.js';
 
-/** A scratch directory of this process under .cache/bundle/ (staging, an unpacked bundle). */
-export const scratchOf = (root: string, what: string) => path.join(root, '.cache', 'bundle', `${what}-${process.pid}`);
+/**
+ * A directory of this process under .cache/bundle/ (a bundle being staged, or one unpacked to be checked):
+ * in the project, on the file system of images/, so files are hard-linked and gigabytes are not written to
+ * the temp directory. Those of processes that are gone (a killed run) are removed first.
+ */
+export function bundleDirectory(root: string, what: 'staging' | 'open'): string {
+  const parent = path.join(root, '.cache', 'bundle');
+  for (const name of existsSync(parent) ? readdirSync(parent) : []) {
+    const owner = /^(?:staging|open)-(\d+)$/.exec(name)?.[1];
+    if (owner !== undefined && !processExists(Number(owner))) rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
+  return path.join(parent, `${what}-${process.pid}`);
+}
+
 
 
 /** A bundle checked end to end: the parts, the archive, the index's signature, every entry's digest and every image blob's. */
@@ -21,7 +34,7 @@ export async function openBundle(context: ToolContext, file: string, publicKey: 
   if (located.problems.length > 0) fail(located.problems);
   const partProblems = await partDigestProblems(file, located.files);
   if (partProblems.length > 0) fail(partProblems);
-  const directory = scratchOf(context.root, 'open');
+  const directory = bundleDirectory(context.root, 'open');
   rmSync(directory, { recursive: true, force: true });
   try {
     await unpackBundle(located.files, directory);

@@ -257,7 +257,14 @@ test('a tampered file, another key and a truncated part are each named; nothing 
   assert.ok(at > 0);
   bytes[at] = 'R'.charCodeAt(0);
   writeFileSync(tampered, bytes);
+  // What a killed bundle command left (its process is gone) is removed; a live process's is not.
+  const leftovers = path.join(context.directory, '.cache', 'bundle');
+  mkdirSync(path.join(leftovers, 'open-4194303', 'files'), { recursive: true });
+  mkdirSync(path.join(leftovers, `staging-${process.pid}`), { recursive: true });
   const bad = await cli(context, [`bundle:verify[file=${tampered}]`]);
+  assert.not.ok(existsSync(path.join(leftovers, 'open-4194303')), "a dead run's unpacked bundle is removed");
+  assert.ok(existsSync(path.join(leftovers, `staging-${process.pid}`)), "a live process's is kept");
+  rmSync(path.join(leftovers, `staging-${process.pid}`), { recursive: true });
   assert.is(bad.code, 1);
   assert.match(bad.stdout, new RegExp(`file:rke2-install@${versions.rke2.replace(/\+/g, '\\+')}: files/rke2/[^:]+/install\\.sh: expected sha256 [0-9a-f]{64}, found [0-9a-f]{64}`));
 
