@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { ProgramExit } from '../dsl/context.js';
 import { outputWasLeftOpen, runProgram, startProgram, startProgramSync, type ProgramHandlers, type ProgramRequest } from './start-program.js';
+import { groupHasLiveMember } from '../fs/proc-stat.js';
 import { throttle, type OutputGate } from './throttle.js';
 
 /** Told when a task's process group starts and when it is gone (see RecordedGroups). */
@@ -147,13 +148,14 @@ function signalGroups(groups: readonly number[], signal: NodeJS.Signals): void {
   }
 }
 
+/** Whether anything of the group still runs: signal 0 reaches it and it is not only zombies. */
 function groupAlive(group: number): boolean {
   try {
     process.kill(-group, 0);
-    return true;
   } catch {
     return false;
   }
+  return groupHasLiveMember(group) ?? true;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ProcessGroups } from '../../lib/process/process-groups.js';
+import { groupHasLiveMember, processStat } from '../../lib/fs/proc-stat.js';
+import { ProcessGroups, stopGroups } from '../../lib/process/process-groups.js';
 import { processesMatching, waitFor } from '../helpers/project.js';
 import { runBody } from '../helpers/run-body.js';
 
@@ -37,6 +38,24 @@ test("zx's bash does not read the operator's ~/.bashrc, even where bash would (S
     process.env.HOME = saved.HOME;
     if (saved.SHLVL !== undefined) process.env.SHLVL = saved.SHLVL;
     rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('a group left with only zombies counts as ended: a stop does not wait for init to reap them (a second Ctrl-C returns at once)', async () => {
+  // A parent that never reaps: its child leads its own group and exits at once, a zombie from then on.
+  const parent = spawn('python3', ['-c', 'import os, sys, time\npid = os.fork()\nif pid == 0:\n    os.setpgid(0, 0)\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const group = await new Promise<number>((resolve) => parent.stdout!.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
+    await waitFor(() => processStat(group)?.state === 'Z');
+    process.kill(-group, 0); // signal 0 still finds the group: what a stop used to wait on
+    assert.is(groupHasLiveMember(group), false);
+    assert.is(groupHasLiveMember(processStat(process.pid)!.group), true, 'this test runner\'s own group');
+    let settled = false;
+    const stopped = stopGroups([group], 600_000).then(() => (settled = true));
+    await waitFor(() => settled, 10_000);
+    await stopped;
+  } finally {
+    parent.kill('SIGKILL');
   }
 });
 
