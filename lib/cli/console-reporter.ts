@@ -10,14 +10,14 @@ import type { CliOptions } from './parse-args.js';
 export type ConsoleOutput = Writable & { readonly isTTY?: boolean; readonly columns?: number };
 
 /** The options that pick and shape the console reporter. */
-export type ConsoleOptions = Pick<CliOptions, 'json' | 'output' | 'verbose'>;
+export type ConsoleOptions = Pick<CliOptions, 'json' | 'output' | 'verbose' | 'noColor'>;
 
 /** JSON when asked; the live view on a terminal; otherwise plain prefixed lines. */
 export function consoleReporter(options: ConsoleOptions, stdout: ConsoleOutput, logDirectory: string): Reporter {
   if (options.json) return new JsonReporter(stdout);
   const terminal = stdout.isTTY === true && process.env.TERM !== 'dumb';
   if (options.output === 'live' || (options.output === 'auto' && terminal)) {
-    return new TtyReporter(stdout, { color: !('NO_COLOR' in process.env), logDirectory });
+    return new TtyReporter(stdout, { color: !options.noColor && !('NO_COLOR' in process.env), logDirectory });
   }
   const holdOutput = options.output === 'group' ? () => new HeldOutput() : undefined;
   return new PlainReporter(stdout, holdOutput, { showSkipped: true, verbose: options.verbose, logDirectory });

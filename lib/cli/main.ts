@@ -5,6 +5,7 @@ import { showPlan, showStatus } from './commands/plan.js';
 import { resetState, resetTasks } from './commands/reset.js';
 import { runTargets } from './commands/run.js';
 import { applyPlan } from './commands/apply.js';
+import { printCompletions, showCompletionScript } from './commands/complete.js';
 import { showGraph, showLastRun, showList, showTaskSummary, showVersions } from './commands/show.js';
 import { catchProjectLoadFailures, isCircularImport, thrownError } from './escaped-exceptions.js';
 import { environmentNameOf, type Project } from './project.js';
@@ -22,7 +23,9 @@ type SessionCommandFunction = (invocation: Invocation, session: Session) => Prom
 
 /** Commands that answer from the project and the command line alone. */
 const commands: Partial<Record<Command, CommandFunction>> = {
-  help: ({ io }) => (io.stdout.write(`${helpText}\n`), ExitCode.success),
+  // `TARGET --help`: that task's own help, its description and what it takes (--summary).
+  help: (invocation) => (invocation.options.targets.length > 0 ? showTaskSummary(invocation) : (invocation.io.stdout.write(`${helpText}\n`), ExitCode.success)),
+  completion: showCompletionScript,
   version: ({ io, project }) => (io.stdout.write(`onboarder ${project.version ?? '0.0.0'}\n`), ExitCode.success),
   versions: showVersions,
   list: showList,
@@ -45,6 +48,8 @@ const sessionCommands: Partial<Record<Command, SessionCommandFunction>> = {
 export async function runCli<Config>(project: Project<Config>, argv: readonly string[] = process.argv.slice(2), io: Io = process): Promise<number> {
   projectLoaded();
   tolerateClosedOutput(io.stdout, io.stderr);
+  // The completion scripts' question: the words typed so far, which need not parse yet.
+  if (argv[0] === '--complete') return printCompletions(project, argv.slice(argv[1] === '--' ? 2 : 1), io);
   const parsed = parseCommandLine(argv);
   if (!parsed.ok) return report({ io }, parsed.error, ExitCode.usage);
   const invocation: Invocation = { project, options: parsed.value, io, argv };
@@ -67,7 +72,7 @@ export async function runCli<Config>(project: Project<Config>, argv: readonly st
  * name is a name, never a path (`--env ../../x` would read state outside the project).
  */
 function checkEnvironmentName({ project, options }: Invocation): ConfigurationFailure | undefined {
-  if (options.command === 'help' || options.command === 'version') return undefined;
+  if ((options.command === 'help' && options.targets.length === 0) || options.command === 'version' || options.command === 'completion') return undefined;
   const name = environmentNameOf(options.environment, project.defaultEnvironment);
   if (Object.hasOwn(project.environments, name)) return undefined;
   return { reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() };

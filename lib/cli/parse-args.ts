@@ -6,7 +6,10 @@ import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js
 import type { OutputMode } from '../reporter/plain-reporter.js';
 import { failureModes, type FailureMode } from '../scheduler/run-graph.js';
 
-export type Command = 'run' | 'help' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'last-run' | 'dry-run' | 'apply' | 'reset' | 'reset-state';
+export const completionShells = ['bash', 'zsh', 'fish'] as const;
+export type CompletionShell = (typeof completionShells)[number];
+
+export type Command = 'run' | 'help' | 'completion' | 'version' | 'versions' | 'list' | 'graph' | 'status' | 'summary' | 'last-run' | 'dry-run' | 'apply' | 'reset' | 'reset-state';
 
 export interface CliOptions {
   readonly command: Command;
@@ -31,13 +34,19 @@ export interface CliOptions {
   readonly timeoutMs: number | undefined;
   readonly output: OutputMode | 'live' | 'auto';
   readonly verbose: boolean;
+  /** `--no-color`, or NO_COLOR in the environment (which `sudo` drops unless given -E). */
+  readonly noColor: boolean;
   readonly yes: boolean;
+  /** `--completion SHELL`: the completion script for bash, zsh or fish. */
+  readonly completionShell: CompletionShell | undefined;
   /** Run this command inside the Onboarder image (`--container`), building it first when missing or asked. */
   readonly container: { readonly build: 'if-missing' | 'always'; readonly save: boolean } | undefined;
 }
 
-const optionSpec = {
+/** Every option; the completion scripts offer the same list (see completionCandidates). */
+export const optionSpec = {
   help: { type: 'boolean', short: 'h' },
+  completion: { type: 'string' },
   version: { type: 'boolean', short: 'V' },
   env: { type: 'string', short: 'e' },
   list: { type: 'boolean', short: 'l' },
@@ -66,6 +75,7 @@ const optionSpec = {
   timeout: { type: 'string' },
   output: { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
+  'no-color': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   versions: { type: 'boolean' },
   container: { type: 'boolean' },
@@ -118,6 +128,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
 
   const commands: Command[] = [];
   if (values.help) commands.push('help');
+  if (values.completion !== undefined) commands.push('completion');
   if (values.version) commands.push('version');
   if (values.versions) commands.push('versions');
   if (values.list) commands.push('list');
@@ -137,6 +148,9 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     return fail(usage(`--last-run takes no target (it shows the whole last run): '${shown(parsed.positionals[0]!)}'`, 'describe a task with --summary TARGET'));
   }
 
+  if (values.completion !== undefined && !(completionShells as readonly string[]).includes(values.completion)) {
+    return fail(usage(`--completion '${shown(values.completion)}' is not a shell this knows`, `use one of ${completionShells.join(', ')}, e.g. \`source <(npx tsx deploy.ts --completion bash)\``));
+  }
   const format = values.format ?? 'text';
   if (!(graphFormats as readonly string[]).includes(format)) {
     return fail(usage(`--format '${shown(format)}' is not known`, `use one of ${graphFormats.join(', ')}`));
@@ -199,7 +213,9 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     timeoutMs,
     output,
     verbose: values.verbose ?? false,
+    noColor: values['no-color'] ?? false,
     yes: values.yes ?? false,
+    completionShell: values.completion as CompletionShell | undefined,
     container: inContainer ? { build: values['container-build'] ? 'always' : 'if-missing', save: values['container-save'] ?? false } : undefined,
   });
 }
@@ -208,12 +224,25 @@ export const helpText = `Usage: tsx deploy.ts [options] <target...>
 
 Runs the targets and every task they need, skipping what is already done.
 
+Targets
+  A task by name (osdc, dns, base:copy-ssh-key), or one instance of a task that takes inputs, written
+  name[key=value,...]: 'node-prep[node=osdc-a-w1]', 'cluster[name=osdc-b]'. Quote it: the shell reads [...] as
+  a pattern. --list shows every task and the instances the environment has; TARGET --help describes one.
+
+Examples
+  tsx deploy.ts osdc --dry-run                 what would run for the data-plane clusters, and why
+  tsx deploy.ts osdc                           run it; again, and only what changed runs
+  tsx deploy.ts 'cluster[name=osdc-b]' -j 4    one cluster by name, at most 4 tasks at once
+  tsx deploy.ts --env lab hosts --force dns    another environment; dns runs even if up to date
+  tsx deploy.ts osdc --dry-run --out plan.json && tsx deploy.ts --apply plan.json
+  source <(tsx deploy.ts --completion bash)    completion of options, targets and instances
+
 Commands (default: run the targets)
   --list, -l              tasks with descriptions, grouped by namespace
   --graph [targets]       the graph; --format text|dot|mermaid|json
   --status [targets]      each task: done, stale (and why), pending or failed; when; how long
   --summary <target>      what a task is: description, inputs, instances, deps, sources, policy, pool,
-                          timeout, where it is defined (--summary alone: --last-run)
+                          timeout, where it is defined (also <target> --help; --summary alone: --last-run)
   --last-run              the last run's record: each task's outcome and why, the critical path
   --dry-run, -n <target>  the plan in order, each task with the reason it would run (--json for machines);
                           --out FILE saves it for review
@@ -221,6 +250,7 @@ Commands (default: run the targets)
                           the state or the task code changed since
   --reset <task>          forget a task's stamp so it runs again
   --reset-state           forget every stamp of the environment (asks unless --yes)
+  --completion SHELL      a completion script for bash, zsh or fish (see Examples)
 
 Options
   --env, -e NAME          environment (default: DEPLOY_ENV, else the project's default)
@@ -242,6 +272,7 @@ Options
   --detailed-exitcode     with --dry-run or --status: 0 nothing to do, 2 something would run or is not up to
                           date, 1 an error
   --verbose, -v           stack traces for errors, skipped tasks in plain output
+  --no-color              no colour in the live view (as NO_COLOR)
   --yes, -y               do not ask for confirmation (--reset-state; a run that destroys
                           what the environment no longer declares: a worker, a cluster)
   --versions              versions of node and every tool the tasks use
@@ -250,4 +281,13 @@ Options
   --help, -h              this help
   --version, -V           the version
 
-Exit codes: 0 success, 1 a task failed, 2 usage or configuration error, 130 interrupted.`;
+Environment variables
+  DEPLOY_ENV              the environment when --env is not given
+  NO_COLOR                no colour, as --no-color
+  ONBOARDER_GRACE_MS      how long a stopped task's programs get after TERM before KILL (default 5000)
+  ONBOARDER_CONTAINER_ENGINE, ONBOARDER_CONTAINER_ARGS   the engine --container uses, and extra arguments to it
+  and the variables an environment reads its secrets from (see environments/).
+  sudo drops them all: use sudo -E, or sudo DEPLOY_ENV=lab ..., or the options.
+
+Exit codes: 0 success, 1 a task failed, 2 usage or configuration error (--detailed-exitcode: 2 changes
+pending), 130 interrupted.`;

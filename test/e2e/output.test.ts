@@ -248,7 +248,7 @@ test('a value a task marks secret is redacted from output, logs and records', wi
   assert.not.match(log, /tok-\d+-abcdef/);
 })));
 
-test('on a terminal the live view draws and clears its block, in colour unless NO_COLOR is set', withTimeout(60_000, () => withProject('basic', async (project) => {
+test('on a terminal the live view draws and clears its block, in colour unless NO_COLOR is set or --no-color given', withTimeout(60_000, () => withProject('basic', async (project) => {
   const onTerminal = (args: string, env: Record<string, string | undefined>) =>
     execFileSync('script', ['-qec', `node --import tsx deploy.ts ${args}`, '/dev/null'], {
       cwd: project.directory,
@@ -268,6 +268,10 @@ test('on a terminal the live view draws and clears its block, in colour unless N
   assert.match(plain, '\u001b[?25l');
   assert.match(plain, 'succeeded: 6 ran');
   assert.not.match(plain, colour);
+  // --no-color, for where the variable is lost (sudo without -E).
+  const flagged = onTerminal('osdc --force-all --no-color', {});
+  assert.match(flagged, 'succeeded: 6 ran');
+  assert.not.match(flagged, colour);
 })));
 
 test.run();
