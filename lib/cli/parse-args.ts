@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
-import { graphFormats, type GraphFormat } from '../graph/format-graph.js';
+import { graphFormats } from '../graph/format-graph.js';
 import { suggestName } from '../graph/suggest.js';
 import { shown } from '../reporter/render-failure.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import type { OutputMode } from '../reporter/plain-reporter.js';
 import { failureModes, type FailureMode } from '../scheduler/run-graph.js';
+
+/** What --format accepts: the graph's formats, and a self-contained HTML page (--graph, --dry-run). */
+export const outputFormats = [...graphFormats, 'html'] as const;
+export type OutputFormat = (typeof outputFormats)[number];
 
 export const completionShells = ['bash', 'zsh', 'fish'] as const;
 export type CompletionShell = (typeof completionShells)[number];
@@ -15,7 +19,8 @@ export interface CliOptions {
   readonly command: Command;
   readonly targets: readonly string[];
   readonly environment: string | undefined;
-  readonly format: GraphFormat;
+  /** --graph's format; `html` also for --dry-run (the plan as a page). */
+  readonly format: OutputFormat;
   readonly json: boolean;
   /** `--detailed-exitcode` (with --dry-run or --status): 0 up to date, 2 something would run, 1 an error. */
   readonly detailedExitcode: boolean;
@@ -152,8 +157,8 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     return fail(usage(`--completion '${shown(values.completion)}' is not a shell this knows`, `use one of ${completionShells.join(', ')}, e.g. \`source <(npx tsx deploy.ts --completion bash)\``));
   }
   const format = values.format ?? 'text';
-  if (!(graphFormats as readonly string[]).includes(format)) {
-    return fail(usage(`--format '${shown(format)}' is not known`, `use one of ${graphFormats.join(', ')}`));
+  if (!(outputFormats as readonly string[]).includes(format)) {
+    return fail(usage(`--format '${shown(format)}' is not known`, `use one of ${outputFormats.join(', ')}`));
   }
   const output = values.output ?? 'auto';
   if (output !== 'auto' && output !== 'live' && output !== 'interleaved' && output !== 'group') {
@@ -198,7 +203,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     command,
     targets,
     environment: values.env,
-    format: format as GraphFormat,
+    format: format as OutputFormat,
     json: values.json ?? false,
     detailedExitcode: values['detailed-exitcode'] ?? false,
     planFile: values.out ?? values.apply,
@@ -239,13 +244,14 @@ Examples
 
 Commands (default: run the targets)
   --list, -l              tasks with descriptions, grouped by namespace
-  --graph [targets]       the graph; --format text|dot|mermaid|json
+  --graph [targets]       the graph; --format text|dot|mermaid|json|html (a page: levels, groups boxed)
   --status [targets]      each task: done, stale (and why), pending or failed; when; how long
   --summary <target>      what a task is: description, inputs, instances, deps, sources, policy, pool,
                           timeout, where it is defined (also <target> --help; --summary alone: --last-run)
-  --last-run              the last run's record: each task's outcome and why, the critical path
+  --last-run              the last run's record: each task's outcome and why, the critical path, and
+                          its HTML report (every run writes one: a timeline, the graph, each task's log)
   --dry-run, -n <target>  the plan in order, each task with the reason it would run (--json for machines);
-                          --out FILE saves it for review
+                          --out FILE saves it for review; --format html: the plan as a page
   --apply FILE            run exactly a saved plan; refused, naming what changed, if the configuration,
                           the state or the task code changed since
   --reset <task>          forget a task's stamp so it runs again

@@ -1,6 +1,7 @@
 import type { RunRecord } from '../state/run-record.js';
 import { fileErrorCode } from '../state/prepare-directory.js';
-import { pruneRunHistory, runsKept, saveRunRecord, type RunHistoryPaths } from '../state/run-records.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { pruneRunHistory, runReportFile, runsKept, saveRunRecord, type RunHistoryPaths } from '../state/run-records.js';
 
 /**
  * Reports something the CLI could not save after its command did its work (a cache, the run record): one
@@ -13,14 +14,19 @@ export function warnUnsaved(stderr: NodeJS.WritableStream, what: string, error: 
 }
 
 /**
- * Saves a run's record and keeps the newest runs' records and logs (see pruneRunHistory). Either failing
+ * Saves a run's record and its HTML report, and keeps the newest runs' records and logs (see pruneRunHistory). Either failing
  * is a warning: the run's result stands.
  */
-export async function saveRunHistory(stderr: NodeJS.WritableStream, paths: RunHistoryPaths, record: RunRecord): Promise<void> {
+export async function saveRunHistory(stderr: NodeJS.WritableStream, paths: RunHistoryPaths, record: RunRecord, report: string): Promise<void> {
   try {
     await saveRunRecord(paths.stateDirectory, record);
   } catch (error) {
     warnUnsaved(stderr, 'the run record (--summary shows the one before)', error);
+  }
+  try {
+    await writeFileAtomic(runReportFile(paths.stateDirectory, record.runId), report);
+  } catch (error) {
+    warnUnsaved(stderr, 'the run\'s HTML report', error);
   }
   const unremoved = await pruneRunHistory(paths);
   if (unremoved.length > 0) stderr.write(`warning: could not remove what runs older than the last ${runsKept} left: ${unremoved.join(', ')}\n`);

@@ -29,6 +29,11 @@ export interface RunHistoryPaths {
   readonly logDirectory: string;
 }
 
+/** Where a run's HTML report is kept: beside its record, `runs/<run id>.html`. */
+export function runReportFile(stateDirectory: string, runId: string): string {
+  return path.join(runRecordDirectory(stateDirectory), `${runId}.html`);
+}
+
 /** Saves a run's record as `runs/<run id>.json` (mode 0600). */
 export async function saveRunRecord(stateDirectory: string, record: RunRecord): Promise<void> {
   await writeFileAtomic(path.join(runRecordDirectory(stateDirectory), `${record.runId}.json`), `${JSON.stringify(record, null, 1)}\n`);
@@ -54,7 +59,7 @@ export async function pruneRunHistory(paths: RunHistoryPaths): Promise<string[]>
     }
   };
   await Promise.all([
-    ...recorded.slice(0, -runsKept).map((name) => remove(path.join(records, name), false)),
+    ...recorded.slice(0, -runsKept).flatMap((name) => [remove(path.join(records, name), false), remove(path.join(records, name.replace(/\.json$/, '.html')), false)]),
     ...logged.slice(0, -runsKept).map((name) => remove(path.join(paths.logDirectory, name), true)),
   ]);
   return unremoved;

@@ -68,7 +68,7 @@ test('an exception that escapes a task stops the run in order: one line, no chil
   assert.not.match(result.stderr, '    at ');
   assert.equal(processesMatching(`sleep ${marker}`), []);
   assert.match(result.stdout, '[escape] FAILED: escape: interrupted');
-  assert.ok(readdirSync(project.path('.cache', 'state', 'test', 'runs')).length === 1, 'the run was recorded');
+  assert.equal(readdirSync(project.path('.cache', 'state', 'test', 'runs')).map((name) => path.extname(name)).sort(), ['.html', '.json'], 'the run was recorded, with its report');
 })));
 
 test('an exception that escapes a body walked by --dry-run: the same one line and exit 1, not a stack trace', withTimeout(60_000, () => withProject('basic', async (project) => {
@@ -210,7 +210,7 @@ for (const [runner, signal] of [['zx', 'SIGINT'], ['argv', 'SIGINT'], ['argv', '
       const rows = (JSON.parse(status.stdout) as { version: number; kind: string; tasks: { task: string; state: string }[] }).tasks;
       assert.is(rows.find((row) => row.task === 'validate')!.state, 'done');
       assert.is(rows.find((row) => row.task === 'slow')!.state, 'interrupted');
-      assert.ok(readdirSync(project.path('.cache', 'state', 'test', 'runs')).length === 1);
+      assert.equal(readdirSync(project.path('.cache', 'state', 'test', 'runs')).map((name) => path.extname(name)).sort(), ['.html', '.json'], 'the run was recorded, with its report');
     } finally {
       project.remove();
     }

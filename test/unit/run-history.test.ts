@@ -16,7 +16,10 @@ function history() {
   const paths = { stateDirectory: path.join(root, 'state', 'env'), logDirectory: path.join(root, 'logs', 'env') };
   mkdirSync(runRecordDirectory(paths.stateDirectory), { recursive: true });
   mkdirSync(paths.logDirectory, { recursive: true });
-  const record = (id: string) => writeFileSync(path.join(runRecordDirectory(paths.stateDirectory), `${id}.json`), '{}\n');
+  const record = (id: string) => {
+    writeFileSync(path.join(runRecordDirectory(paths.stateDirectory), `${id}.json`), '{}\n');
+    writeFileSync(path.join(runRecordDirectory(paths.stateDirectory), `${id}.html`), '<!doctype html>\n');
+  };
   const logs = (id: string) => {
     mkdirSync(path.join(paths.logDirectory, id));
     writeFileSync(path.join(paths.logDirectory, id, 'task_x.log'), 'line\n');
@@ -24,7 +27,7 @@ function history() {
   return { root, paths, record, logs, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-test(`the newest ${runsKept} records and the logs of the newest ${runsKept} runs that wrote any are kept; other files are left alone`, async () => {
+test(`the newest ${runsKept} records (with their HTML reports) and the logs of the newest ${runsKept} runs that wrote any are kept; other files are left alone`, async () => {
   const { paths, record, logs, remove } = history();
   try {
     const runs = pastRuns(runsKept + 5);
@@ -40,7 +43,7 @@ test(`the newest ${runsKept} records and the logs of the newest ${runsKept} runs
     assert.equal(await pruneRunHistory(paths), []);
     assert.equal(
       readdirSync(runRecordDirectory(paths.stateDirectory)).sort(),
-      ['backup.json', ...runs.slice(-runsKept).map((id) => `${id}.json`)].sort(),
+      ['backup.json', ...runs.slice(-runsKept).flatMap((id) => [`${id}.json`, `${id}.html`])].sort(),
     );
     // Runs without logs do not push out the logs of older runs that have them.
     assert.equal(readdirSync(paths.logDirectory).sort(), ['by-hand', 'latest', 'notes.txt', ...logged.slice(-runsKept)].sort());

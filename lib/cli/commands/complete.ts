@@ -1,8 +1,7 @@
 import { ExitCode } from '../../failures.js';
-import { graphFormats } from '../../graph/format-graph.js';
 import { failureModes } from '../../scheduler/run-graph.js';
 import { completionScript } from '../completion-scripts.js';
-import { completionShells, optionSpec, parseCommandLine } from '../parse-args.js';
+import { completionShells, optionSpec, outputFormats, parseCommandLine } from '../parse-args.js';
 import { environmentNameOf, type Project } from '../project.js';
 import { environmentConfiguration, selectGraph, type Invocation, type Io } from '../session.js';
 
@@ -15,7 +14,7 @@ export function showCompletionScript({ io, options }: Invocation): number {
 /** What the word after an option is: one of a fixed list, a target, or anything (a file, a number). */
 const optionValues: Partial<Record<keyof typeof optionSpec, readonly string[] | 'environments' | 'targets'>> = {
   env: 'environments',
-  format: graphFormats,
+  format: outputFormats,
   output: ['auto', 'live', 'interleaved', 'group'],
   'on-failure': failureModes,
   completion: completionShells,

@@ -5,7 +5,9 @@ import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { planBasis, savedStep, type SavedPlan } from '../../scheduler/saved-plan.js';
 import { destructions } from '../../scheduler/destruction.js';
 import { jsonDocument } from '../../dsl/json-document.js';
+import { renderHtmlReport } from '../../reporter/html-report.js';
 import { formatPlan } from '../../reporter/plan-text.js';
+import { planReportModel } from '../../reporter/report-model.js';
 import { formatStatusTable, statusRows, type Orphan } from '../../reporter/status-table.js';
 import { planCommands, type PlannedCommands } from '../../scheduler/plan-commands.js';
 import { planRun, type PlannedTask } from '../../scheduler/plan-run.js';
@@ -44,7 +46,9 @@ export async function showPlan(invocation: Invocation, session: Session): Promis
   await session.saveCaches();
   if (!commands.ok) return report(invocation, { reason: 'escaped-exception', thrown: commands.thrown }, ExitCode.taskFailed);
   const { redactor } = session;
-  if (invocation.options.json) {
+  if (invocation.options.format === 'html') {
+    invocation.io.stdout.write(redactor.redact(renderHtmlReport(planReportModel(session.environmentName, plan, session.graph))));
+  } else if (invocation.options.json) {
     const steps = plan.map((step) => ({ ...step, ...(commands.value.get(step.task) ?? {}) }));
     invocation.io.stdout.write(jsonDocument('plan', { environment: session.environmentName, tasks: redactor.redactValue(steps) }));
   } else {

@@ -1,12 +1,19 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { TaskId } from '../../dsl/ids.js';
 import { ExitCode, type ThrownError } from '../../failures.js';
 import { RecordedGroups } from '../../process/recorded-groups.js';
-import { LogFiles } from '../../reporter/log-files.js';
+import { renderHtmlReport } from '../../reporter/html-report.js';
+import { LogFiles, logFileName } from '../../reporter/log-files.js';
 import { fanOut } from '../../reporter/reporter.js';
+import { runReportModel } from '../../reporter/report-model.js';
+import { RunTimeline } from '../../reporter/run-timeline.js';
 import { runGraph, type RunHandle } from '../../scheduler/run-graph.js';
 import { describeDestructions, destructions, mayDestroy } from '../../scheduler/destruction.js';
 import { planRun } from '../../scheduler/plan-run.js';
 import { confirm } from '../confirm.js';
 import type { RunRecord } from '../../state/run-record.js';
+import { runRecordDirectory } from '../../state/run-records.js';
 import { removeStaleScratchDirectories } from '../../state/scratch-directory.js';
 import { closeRunResources } from '../../tools/run-resources.js';
 import { consoleReporter, displayPath } from '../console-reporter.js';
@@ -47,7 +54,8 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
     removeStaleScratchDirectories();
     if (options.only.length > 0) io.stderr.write(`warning: --only runs just ${options.only.join(', ')}; their dependencies are assumed done\n`);
     const warn = (message: string) => io.stderr.write(`warning: ${message}\n`);
-    const reporter = fanOut([consoleReporter(options, io.stdout, displayPath(session.logDirectory)), new LogFiles(session.logDirectory, warn)]);
+    const timeline = new RunTimeline();
+    const reporter = fanOut([consoleReporter(options, io.stdout, displayPath(session.logDirectory)), new LogFiles(session.logDirectory, warn), timeline]);
     const groups = new RecordedGroups(runningGroupsFile(session.stateDirectory), warn);
     const interrupt = new AbortController();
     const handle = runGraph({
@@ -83,12 +91,23 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
       groups.close();
       await session.saveCaches();
     }
-    await saveRunHistory(io.stderr, session, session.redactor.redactValue(record));
+    const redacted = session.redactor.redactValue(record);
+    await saveRunHistory(io.stderr, session, redacted, runReport(session, redacted, timeline));
     if (escaped) return report(invocation, { reason: 'escaped-exception', thrown: escaped }, ExitCode.taskFailed);
     if (record.stoppedBy) return report(invocation, record.stoppedBy, ExitCode.taskFailed);
     if (record.outcome === 'interrupted') return ExitCode.interrupted;
     return record.outcome === 'succeeded' ? ExitCode.success : ExitCode.taskFailed;
   });
+}
+
+/** The run's HTML report: its record, the attempts' times, the graph, and links to the logs it wrote. */
+function runReport(session: Session, record: RunRecord, timeline: RunTimeline): string {
+  const reportDirectory = runRecordDirectory(session.stateDirectory);
+  const logHref = (task: TaskId) => {
+    const file = path.join(session.logDirectory, record.runId, logFileName(task));
+    return existsSync(file) ? path.relative(reportDirectory, file) : undefined;
+  };
+  return renderHtmlReport(runReportModel(record, session.graph, timeline.spans, logHref));
 }
 
 /**

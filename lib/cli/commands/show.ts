@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { renderHtmlReport } from '../../reporter/html-report.js';
+import { graphReportModel } from '../../reporter/report-model.js';
 import { ExitCode } from '../../failures.js';
 import { resolveTarget } from '../../graph/build-graph.js';
 import { formatGraph } from '../../graph/format-graph.js';
@@ -7,7 +10,7 @@ import { jsonDocument } from '../../dsl/json-document.js';
 import { formatRunTable, summarizeRun } from '../../reporter/summary.js';
 import { formatTaskList, taskListEntries } from '../../reporter/task-list.js';
 import { toolVersions } from '../../stamps/tool-versions.js';
-import { readLastRunRecord } from '../../state/run-records.js';
+import { readLastRunRecord, runReportFile } from '../../state/run-records.js';
 import { displayPath } from '../console-reporter.js';
 import { environmentNameOf, environmentPaths } from '../project.js';
 import { saveCaches } from '../save-caches.js';
@@ -31,7 +34,10 @@ export async function showGraph(invocation: Invocation): Promise<number> {
   if (!config.ok) return report(invocation, config.error, ExitCode.usage);
   const graphs = selectGraph(invocation, config.value.config, config.value.deployed);
   if (!graphs.ok) return report(invocation, graphs.error, ExitCode.usage);
-  invocation.io.stdout.write(formatGraph(graphs.value.selected, invocation.options.json ? 'json' : invocation.options.format));
+  const { format } = invocation.options;
+  const environment = environmentNameOf(invocation.options.environment, invocation.project.defaultEnvironment);
+  // --json with --format html is refused when parsed.
+  invocation.io.stdout.write(format === 'html' ? renderHtmlReport(graphReportModel(environment, graphs.value.selected)) : formatGraph(graphs.value.selected, invocation.options.json ? 'json' : format));
   return ExitCode.success;
 }
 
@@ -70,6 +76,8 @@ export async function showLastRun(invocation: Invocation): Promise<number> {
   io.stdout.write(`run ${record.runId} (${record.environment}: ${record.targets.join(' ')}) ${record.startedAt}\n`);
   io.stdout.write(formatRunTable(record));
   io.stdout.write(`${summarizeRun(record, { logDirectory: displayPath(paths.logDirectory) }).join('\n')}\n`);
+  const htmlReport = runReportFile(paths.stateDirectory, record.runId);
+  if (existsSync(htmlReport)) io.stdout.write(`report: ${displayPath(htmlReport)}\n`);
   return ExitCode.success;
 }
 
