@@ -40,7 +40,7 @@ test.after(({ project, pristine }) => {
 const state = (project: FixtureProject, ...parts: string[]) => project.path('.cache', 'state', 'test', ...parts);
 const writeState = (text: string | Buffer) => (project: FixtureProject) => writeFileSync(state(project, 'state.json'), text);
 const writeJournal = (text: string | Buffer) => (project: FixtureProject) => writeFileSync(state(project, 'state.journal'), text);
-const lastRecord = (project: FixtureProject) => state(project, 'runs', readdirSync(state(project, 'runs')).sort().at(-1)!);
+const lastRecord = (project: FixtureProject) => state(project, 'runs', readdirSync(state(project, 'runs')).filter((name) => name.endsWith('.json')).sort().at(-1)!);
 const writeRecord = (text: string | Buffer) => (project: FixtureProject) => writeFileSync(lastRecord(project), text);
 const writeFile = (file: string, text: string) => (project: FixtureProject) => writeFileSync(project.path(file), text);
 const appendTasks = (text: string) => (project: FixtureProject) => writeFileSync(project.path('tasks.ts'), `${readFileSync(project.path('tasks.ts'), 'utf8')}\n${text}\n`);
