@@ -5,7 +5,15 @@ import type { TaskId } from './ids.js';
 export interface TaskLogger {
   info(message: string): void;
   warn(message: string): void;
+  /**
+   * How far a long step with a size has got (a download: bytes done of `total`, when known). The live view
+   * shows it in the task's line with the rate and the time left, updated as it moves; plain output and the
+   * task's log get a line every 10 s and at the end.
+   */
+  progress(what: string, done: number, total?: number, unit?: ProgressUnit): void;
 }
+
+export type ProgressUnit = 'bytes' | 'items';
 
 /**
  * Where tool helpers report commands that do not run through `$` (a command over SSH, say): the same

@@ -5,6 +5,7 @@ import type { TaskId } from '../dsl/ids.js';
 import type { EngineEvent } from '../scheduler/events.js';
 import { describeRunReason } from '../scheduler/run-reason.js';
 import { fileErrorCode } from '../state/prepare-directory.js';
+import { ProgressLines, progressText } from './progress-text.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import type { Reporter } from './reporter.js';
 
@@ -33,6 +34,7 @@ export function logFileName(task: TaskId): string {
  */
 export class LogFiles implements Reporter {
   private directory: string | undefined;
+  private readonly progressLines = new ProgressLines();
   /** The open log of each task that has written a line and not ended. */
   private readonly descriptors = new Map<TaskId, number>();
   /** Tasks whose log file could not be created: the console still has every line. */
@@ -65,6 +67,9 @@ export class LogFiles implements Reporter {
         return;
       case 'task-output':
         this.append(event.task, event.stream === 'stderr' ? `! ${event.line}` : event.line);
+        return;
+      case 'task-progress':
+        if (this.progressLines.due(event)) this.append(event.task, progressText(event));
         return;
       case 'task-command-finished':
         this.append(event.task, `-> exit ${event.exitCode ?? event.signal} after ${formatDuration(event.durationMs)}`);

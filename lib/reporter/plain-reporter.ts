@@ -5,6 +5,7 @@ import { describeRunReason, describeSkipReason } from '../scheduler/run-reason.j
 import type { HeldOutput } from './held-output.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import { LineWriter } from './line-writer.js';
+import { ProgressLines, progressText } from './progress-text.js';
 import type { Reporter } from './reporter.js';
 import { summarizeRun } from './summary.js';
 
@@ -17,6 +18,7 @@ export type OutputMode = 'interleaved' | 'group';
 export class PlainReporter implements Reporter {
   private readonly held = new Map<TaskId, HeldOutput>();
   private readonly out: LineWriter;
+  private readonly progressLines = new ProgressLines();
 
   /**
    * `holdOutput`: group mode, with what holds a task's lines until it ends; without it, interleaved.
@@ -45,6 +47,9 @@ export class PlainReporter implements Reporter {
         return;
       case 'task-output':
         this.taskLine(event.task, event.line);
+        return;
+      case 'task-progress':
+        if (this.progressLines.due(event)) this.taskLine(event.task, progressText(event));
         return;
       case 'task-command-finished':
         if (event.exitCode !== 0) this.taskLine(event.task, `exit ${event.exitCode ?? event.signal} after ${formatDuration(event.durationMs)}`);

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { TaskId } from '../dsl/ids.js';
 import type { EngineEvent } from '../scheduler/events.js';
 import { describeRunReason } from '../scheduler/run-reason.js';
+import { progressText } from './progress-text.js';
 import { formatDuration, renderFailure } from './render-failure.js';
 import type { Reporter } from './reporter.js';
 import { summarizeRun, type SummaryOptions } from './summary.js';
@@ -10,6 +11,9 @@ interface RunningTask {
   readonly startedAt: number;
   readonly reason: string;
   lastLine: string;
+  /** From history: how long it takes, and the longest chain from it to the end of the run. */
+  readonly expectedMs?: number;
+  readonly pathMs?: number;
 }
 
 export interface TtyStream extends Writable {
@@ -63,7 +67,13 @@ export class TtyReporter implements Reporter {
         return;
       case 'task-started':
         if (!this.running.has(event.task)) {
-          this.running.set(event.task, { startedAt: Date.parse(event.at), reason: describeRunReason(event.reason), lastLine: '' });
+          this.running.set(event.task, {
+            startedAt: Date.parse(event.at),
+            reason: describeRunReason(event.reason),
+            lastLine: '',
+            ...(event.estimateMs !== undefined ? { expectedMs: event.estimateMs } : {}),
+            ...(event.pathMs !== undefined ? { pathMs: event.pathMs } : {}),
+          });
         }
         if (event.attempt > 1) this.print(`${this.paint('33', '↻')} ${event.task} attempt ${event.attempt}`);
         return;
@@ -75,6 +85,11 @@ export class TtyReporter implements Reporter {
       case 'task-output': {
         const task = this.running.get(event.task);
         if (task && event.line.trim() !== '') task.lastLine = event.line;
+        return;
+      }
+      case 'task-progress': {
+        const task = this.running.get(event.task);
+        if (task) task.lastLine = progressText(event, 20);
         return;
       }
       case 'task-skipped':
@@ -150,10 +165,26 @@ export class TtyReporter implements Reporter {
       return this.fit(`${this.paint('36', '⠿')} ${elapsed} ${task}${tail}`);
     });
     const elapsed = now - this.startedAt;
-    const eta = this.estimateMs !== undefined && this.estimateMs > elapsed ? `, about ${formatDuration(this.estimateMs - elapsed)} left` : '';
+    const leftMs = this.timeLeftMs(now);
+    const eta = leftMs === undefined ? '' : leftMs > 0 ? `, about ${formatDuration(leftMs)} left` : ', past its estimate';
     lines.push(this.paint('1', `${this.finished}/${this.total} done, ${this.running.size} running, ${formatDuration(elapsed)}${eta}`));
     this.out.write(`${lines.join('\n')}\n`);
     this.blockHeight = lines.length;
+  }
+
+  /**
+   * What is left, from history: the run's estimate less the time gone, or, once the run has gone past it (a
+   * slow host, a retry), the longest chain still ahead of a running task: what is left of that task (none
+   * once it runs past its own estimate) and everything that must follow it. Undefined without history.
+   */
+  private timeLeftMs(now: number): number | undefined {
+    if (this.estimateMs === undefined) return undefined;
+    let left = this.estimateMs - (now - this.startedAt);
+    for (const task of this.running.values()) {
+      if (task.pathMs === undefined || task.expectedMs === undefined) continue;
+      left = Math.max(left, task.pathMs - Math.min(now - task.startedAt, task.expectedMs));
+    }
+    return Math.max(0, left);
   }
 
   /** Cuts a line to the terminal width so the block's height is what we think it is. */

@@ -1,3 +1,4 @@
+import type { ProgressUnit } from '../dsl/context.js';
 import type { TaskId } from '../dsl/ids.js';
 import type { TaskFailure } from '../failures.js';
 import type { RunReason, RunRecord, SkipReason } from '../state/run-record.js';
@@ -24,10 +25,24 @@ export type EngineEvent =
       readonly reason: RunReason;
       readonly attempt: number;
       readonly at: string;
+      /** How long the task is expected to take, from history. */
       readonly estimateMs?: number;
+      /** The longest chain of expected durations from this task to the end of the run, the task's own included. */
+      readonly pathMs?: number;
     }
   | { readonly type: 'task-command'; readonly task: TaskId; readonly command: string; readonly cwd: string }
   | { readonly type: 'task-output'; readonly task: TaskId; readonly stream: OutputStream; readonly line: string }
+  /** A long step's progress (see TaskLogger.progress), at most every 250 ms a task; rate and time left from its start. */
+  | {
+      readonly type: 'task-progress';
+      readonly task: TaskId;
+      readonly what: string;
+      readonly done: number;
+      readonly total?: number;
+      readonly unit: ProgressUnit;
+      readonly perSecond?: number;
+      readonly leftMs?: number;
+    }
   | {
       readonly type: 'task-command-finished';
       readonly task: TaskId;

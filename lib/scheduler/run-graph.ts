@@ -111,7 +111,7 @@ class GraphRun {
       ...(options.outputGate ? { outputGate: options.outputGate } : {}),
       ...(options.timeoutOverrideMs !== undefined ? { timeoutOverrideMs: options.timeoutOverrideMs } : {}),
     };
-    this.step = { ...options, environment, expectedMs, retiredBy: (id) => options.graph.nodes.get(id)?.retires ?? [] };
+    this.step = { ...options, environment, expectedMs, pathMs: (id) => this.priorities.get(id), retiredBy: (id) => options.graph.nodes.get(id)?.retires ?? [] };
     for (const [id, node] of graph.nodes) {
       this.waitingFor.set(id, node.dependencies.length);
       for (const dependency of node.dependencies) {

@@ -1,5 +1,6 @@
 import { $ as zx, type LogEntry, type Shell } from 'zx/core';
-import type { CommandReporter, ExecuteOptions, ProgramExit, TaskContext, TaskLogger } from '../dsl/context.js';
+import type { CommandReporter, ExecuteOptions, ProgramExit, ProgressUnit, TaskContext, TaskLogger } from '../dsl/context.js';
+import { ProgressMeter } from './progress-meter.js';
 import type { TaskId } from '../dsl/ids.js';
 import type { TaskInstance } from '../dsl/task.js';
 import type { ConfigReadRecorder } from '../stamps/config-reads.js';
@@ -66,7 +67,7 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
     this.dryRun = environment.dryRun ?? false;
     this.output = new TaskOutput(instance.id, environment.emit, environment.redactor);
     this.groups = new ProcessGroups(this.dryRun, (message) => this.log.warn(message), environment.groupListener, environment.outputGate);
-    this.log = new ScopeLogger(this.output);
+    this.log = new ScopeLogger(this.output, new ProgressMeter(instance.id, environment.emit, environment.redactor));
     this.commands = new ScopeCommands(this);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     // Bodies may destructure these: `async ({ secret, execute }) => ...`.
@@ -183,7 +184,14 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
 function ignoreOutput(): void {}
 
 class ScopeLogger implements TaskLogger {
-  constructor(private readonly output: TaskOutput) {}
+  constructor(
+    private readonly output: TaskOutput,
+    private readonly meter: ProgressMeter,
+  ) {}
+
+  progress(what: string, done: number, total?: number, unit: ProgressUnit = 'bytes'): void {
+    this.meter.report(what, done, total, unit);
+  }
 
   info(message: string): void {
     this.output.write('log', `${message}\n`);

@@ -27,6 +27,8 @@ export interface StepContext {
   readonly environment: TaskEnvironment;
   /** The task's expected duration, for the live view's estimate. */
   readonly expectedMs: (id: TaskId) => number;
+  /** The longest chain of expected durations from the task to the end of the run, itself included. */
+  readonly pathMs: (id: TaskId) => number | undefined;
   /** The stamped instances a task takes down (its `retires`), forgotten once it succeeds. */
   readonly retiredBy: (id: TaskId) => readonly TaskId[];
 }
@@ -86,7 +88,8 @@ async function runAttempts(instance: TaskInstance, assessment: Assessment, reaso
   const started = Date.now();
   context.store.markStarted(id, new Date(started).toISOString());
   for (let attempt = 1; ; attempt++) {
-    context.emit({ type: 'task-started', task: id, reason, attempt, at: new Date().toISOString(), estimateMs: context.expectedMs(id) });
+    const pathMs = context.pathMs(id);
+    context.emit({ type: 'task-started', task: id, reason, attempt, at: new Date().toISOString(), estimateMs: context.expectedMs(id), ...(pathMs !== undefined ? { pathMs } : {}) });
     const result = await runAttempt(instance, context.environment);
     if (result.ok) return stamp(instance, assessment, result.configReads, { reason, attempts: attempt, started }, context);
     const permanent = result.failure.reason === 'task-threw' && result.failure.permanent === true;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { imageArchive, imageTag } from '../../lib/container/launcher.js';
 import { tasks } from '../shared/kit.js';
-import { bytesText } from '../images/download.js';
+import { bytesText } from '../../lib/reporter/progress-text.js';
 import { bundleFiles, packBundle, readBundleEntry } from './archive.js';
 import { bundleIndexShape, type BundleIndex } from './bundle-index.js';
 import { placeFiles, pushImages } from './load-bundle.js';

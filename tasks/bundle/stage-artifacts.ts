@@ -38,7 +38,7 @@ async function stageFile(context: BundleContext, artifact: Exclude<Artifact, { k
     online: true,
     mirrors: config.upstreamMirrors,
     signal: context.signal,
-    progress: (line) => context.log.info(`${artifact.name}: ${line}`),
+    log: context.log,
     downloading: (url, file) => context.commands.started(`download ${url} -> ${file}`),
   });
   const key = artifactKey(artifact);

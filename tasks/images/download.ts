@@ -3,9 +3,13 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { bytesText } from '../../lib/reporter/progress-text.js';
 
-/** Reported while a download runs: bytes so far (with what a resumed download already had), the total when known. */
-export type DownloadProgress = (line: string) => void;
+/** Told while a download runs: bytes so far (with what a resumed download already had) of the total when known, and notes. */
+export interface DownloadProgress {
+  progress(done: number, total: number | undefined): void;
+  note(line: string): void;
+}
 
 /** An upstream mirror: a URL or image reference starting with `prefix` is fetched from `mirror` + the rest. */
 export interface UpstreamMirror {
@@ -26,21 +30,13 @@ export async function fetchText(url: string, signal: AbortSignal): Promise<strin
   return response.text();
 }
 
-const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-export function bytesText(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) (value /= 1000), unit++;
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-
 /**
  * Downloads `url` into `partial`, resuming what a cut download left there (HTTP Range): a server that answers
- * 206 continues the file, one that answers 200 starts it again. Progress (bytes, rate, time left) is reported
- * every `everyMs`. The caller verifies the digest before it keeps the file; the engine's retries (with backoff)
+ * 206 continues the file, one that answers 200 starts it again. Progress is reported as the bytes arrive
+ * (the task's progress meter turns it into rate and time left). The caller verifies the digest before it keeps the file; the engine's retries (with backoff)
  * call this again after a failure, which resumes.
  */
-export async function downloadResuming(url: string, partial: string, options: { readonly signal: AbortSignal; readonly progress: DownloadProgress; readonly everyMs?: number }): Promise<void> {
+export async function downloadResuming(url: string, partial: string, options: { readonly signal: AbortSignal; readonly report: DownloadProgress }): Promise<void> {
   await mkdir(path.dirname(partial), { recursive: true });
   const have = (await stat(partial).catch(() => undefined))?.size ?? 0;
   const response = await fetch(url, { signal: options.signal, headers: have > 0 ? { Range: `bytes=${have}-` } : {} });
@@ -55,22 +51,13 @@ export async function downloadResuming(url: string, partial: string, options: { 
   const start = resumed ? have : 0;
   const length = Number(response.headers.get('content-length') ?? NaN);
   const total = Number.isFinite(length) ? start + length : undefined;
-  if (resumed) options.progress(`resuming at ${bytesText(have)}${total ? ` of ${bytesText(total)}` : ''}`);
-  let received = 0;
-  const began = performance.now();
-  let lastReport = began;
-  const everyMs = options.everyMs ?? 5_000;
+  if (resumed) options.report.note(`resuming at ${bytesText(have)}${total ? ` of ${bytesText(total)}` : ''}`);
+  let sofar = start;
+  options.report.progress(sofar, total);
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      received += chunk.length;
-      const now = performance.now();
-      if (now - lastReport >= everyMs) {
-        lastReport = now;
-        const rate = received / ((now - began) / 1000);
-        const sofar = start + received;
-        const left = total && rate > 0 ? `, ${Math.ceil((total - sofar) / rate)} s left` : '';
-        options.progress(`${bytesText(sofar)}${total ? ` of ${bytesText(total)} (${Math.floor((sofar / total) * 100)}%)` : ''}, ${bytesText(rate)}/s${left}`);
-      }
+      sofar += chunk.length;
+      options.report.progress(sofar, total);
       done(null, chunk);
     },
   });

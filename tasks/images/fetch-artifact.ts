@@ -7,7 +7,8 @@ import { digestFile } from '../../lib/stamps/digest.js';
 import { artifactKey, type ChartArtifact, type FileArtifact } from '../../images/manifest.js';
 import { publishedDigests } from '../shared/release-files.js';
 import { ArtifactLock } from './artifact-lock.js';
-import { downloadResuming, fetchText, mirrored, type DownloadProgress, type UpstreamMirror } from './download.js';
+import type { TaskLogger } from '../../lib/dsl/context.js';
+import { downloadResuming, fetchText, mirrored, type UpstreamMirror } from './download.js';
 
 /** The digest a file must have, where it came from, and the URL to fetch it from (a chart's comes from its index). */
 interface Expected {
@@ -22,7 +23,8 @@ export interface FetchOptions {
   readonly online: boolean;
   readonly mirrors: readonly UpstreamMirror[];
   readonly signal: AbortSignal;
-  readonly progress: DownloadProgress;
+  /** Where notes and a download's progress go: the task's log. */
+  readonly log: TaskLogger;
   /** A dry run: say what would be downloaded, change nothing. */
   readonly dryRun?: boolean;
   /** Called before a download starts (the tool helpers' command line). */
@@ -67,13 +69,14 @@ export async function fetchArtifact(artifact: FileArtifact | ChartArtifact, opti
       if (!locked) await lock.record(key, { sha256: found, size: (await stat(file)).size, source: expected.source });
       return 'verified';
     }
-    options.progress(`${artifact.file} has sha256 ${found}, not ${expected.sha256}: fetching it again`);
+    options.log.info(`${artifact.name}: ${artifact.file} has sha256 ${found}, not ${expected.sha256}: fetching it again`);
   }
   const from = mirrored(expected.url, options.mirrors);
   const finished = options.downloading?.(from, artifact.file);
   const partial = `${file}.partial`;
   try {
-    await downloadResuming(from, partial, { signal: options.signal, progress: options.progress });
+    const report = { progress: (done: number, total: number | undefined) => options.log.progress(artifact.name, done, total, 'bytes'), note: (line: string) => options.log.info(`${artifact.name}: ${line}`) };
+    await downloadResuming(from, partial, { signal: options.signal, report });
   } catch (error) {
     finished?.(1);
     throw error;

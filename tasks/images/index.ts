@@ -43,7 +43,7 @@ export const fetchImage = tasks.namespace('images').task({
       online: !context.config.site.airGapped,
       mirrors: context.config.upstreamMirrors,
       signal: context.signal,
-      progress: (line) => context.log.info(`${artifact.name}: ${line}`),
+      log: context.log,
       dryRun: context.dryRun,
       downloading: (url, file) => context.commands.started(`download ${url} -> ${file}`),
     });

@@ -192,6 +192,9 @@ test('keygen, then create: every file, chart and image verified against its publ
   const created = await cli(context, [`bundle:create[out=${bundleFile(context)},runner-image=${path.join(context.scratch, 'onboarder-0123456789ab.tar')}]`]);
   assert.is(created.code, 0, created.stdout + created.stderr);
   assert.ok(context.ranges.some((range) => range.includes('rke2-images') && /bytes=\d+-/.test(range)), `a Range request resumed the cut download: ${context.ranges.join(', ')}`);
+  // Progress as plain lines (CI): the resume, and the download's bytes of its total at the end.
+  assert.match(created.stdout, /\] rke2-images: resuming at [\d.]+ KB of [\d.]+ KB/);
+  assert.match(created.stdout, /\] rke2-images: [\d.]+ KB of [\d.]+ KB \(100%\)/);
   const fileCount = artifacts.filter((artifact) => artifact.kind !== 'image' && artifact.neededFor !== 'proxmox').length;
   assert.match(created.stdout, `${fileCount + 1} files and charts, ${images.length} images`);
   const lock = JSON.parse(readFileSync(path.join(context.directory, 'images', 'manifest.lock.json'), 'utf8')) as { artifacts: Record<string, { sha256: string; source: string }> };

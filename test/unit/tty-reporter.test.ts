@@ -50,4 +50,35 @@ test('the live block shows running tasks with their latest line, done/total and 
   assert.ok(screen.text.endsWith('\u001b[?25h'));
 });
 
+test('a download\'s progress replaces its latest line: a bar, bytes of the total, rate, time left', () => {
+  const screen = new Screen();
+  screen.columns = 120;
+  const reporter = new TtyReporter(screen, { color: false, refreshMs: 0 });
+  const at = new Date().toISOString();
+  reporter.handle({ type: 'run-started', runId: 'r1', at, environment: 'example', targets: ['osdc'], tasks: 1 });
+  reporter.handle({ type: 'task-started', task: task('images:fetch'), reason: { kind: 'no-stamp' }, attempt: 1, at });
+  reporter.handle({ type: 'task-progress', task: task('images:fetch'), what: 'ubuntu-cloud', done: 250_000_000, total: 1_000_000_000, unit: 'bytes', perSecond: 25_000_000, leftMs: 30_000 });
+  reporter.refresh();
+  assert.match(screen.render().join("\n"), /images:fetch  \[#####-+\] ubuntu-cloud: 250\.0 MB of 1\.0 GB \(25%\), 25\.0 MB\/s, about 30\.0s left/);
+  reporter.close();
+});
+
+test('past the run\'s estimate the time left stays: the chain still ahead of a running task, then "past its estimate"', () => {
+  const screen = new Screen();
+  screen.columns = 120;
+  const reporter = new TtyReporter(screen, { color: false, refreshMs: 0 });
+  const started = Date.now();
+  // A run estimated at 10 s that has run 60 s: the task started 50 s ago was expected to take 20 s,
+  // and 5 minutes of work follow it.
+  reporter.handle({ type: 'run-started', runId: 'r1', at: new Date(started - 60_000).toISOString(), environment: 'example', targets: ['osdc'], tasks: 2, estimateMs: 10_000 });
+  reporter.handle({ type: 'task-started', task: task('golden-image'), reason: { kind: 'no-stamp' }, attempt: 1, at: new Date(started - 50_000).toISOString(), estimateMs: 20_000, pathMs: 320_000 });
+  reporter.refresh();
+  assert.match(screen.render().at(-1)!, /^0\/2 done, 1 running, 1m00s, about 5m00s left$/);
+  reporter.handle({ type: 'task-succeeded', task: task('golden-image'), durationMs: 50_000, attempts: 1 });
+  reporter.handle({ type: 'task-started', task: task('osdc'), reason: { kind: 'no-stamp' }, attempt: 1, at: new Date(started - 30_000).toISOString(), estimateMs: 1_000, pathMs: 1_000 });
+  reporter.refresh();
+  assert.match(screen.render().at(-1)!, /^1\/2 done, 1 running, 1m\d\ds, past its estimate$/);
+  reporter.close();
+});
+
 test.run();
