@@ -7,6 +7,8 @@ export type Failure = ConfigurationFailure | TaskFailure | EngineFailure;
 export type ConfigurationFailure =
   | { readonly reason: 'usage'; readonly message: string; readonly hint: string }
   | { readonly reason: 'unknown-target'; readonly target: string; readonly suggestion?: string }
+  /** A task that was defined (its module was loaded) but is not in the catalog the CLI was given. */
+  | { readonly reason: 'task-not-in-catalog'; readonly target: string; readonly definedAt: SourceLocation }
   /** A task with inputs named without them: `instances` are the ones the graph has. */
   | { readonly reason: 'needs-input'; readonly task: string; readonly inputs: readonly string[]; readonly instances: readonly string[] }
   | { readonly reason: 'cycle'; readonly path: readonly TaskId[]; readonly locations: readonly SourceLocation[] }

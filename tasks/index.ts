@@ -1,15 +1,11 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CatalogEntry } from '../lib/graph/build-graph.js';
 import * as base from './base/index.js';
-import * as bundle from './bundle/index.js';
-import * as decommission from './decommission/index.js';
 import * as dns from './dns/index.js';
-import * as foundation from './foundation/index.js';
-import * as goldenImage from './golden-image/index.js';
-import * as images from './images/index.js';
-import * as infrastructure from './infrastructure/index.js';
 import * as kubernetes from './kubernetes/index.js';
 import * as nodePrep from './node-prep/index.js';
-import * as registry from './registry/index.js';
 import { nodesOf, tasks } from './shared/kit.js';
 
 /** The Proxmox/Kubernetes flow of the second seed, for every cluster. */
@@ -31,8 +27,23 @@ export const hosts = tasks.task({
 /** Capacity of each named pool: Proxmox's API takes two heavy operations at once, OPNsense's one. */
 export const pools = { 'proxmox-api': 2, 'opnsense-api': 1 };
 
-/** Every task the CLI knows: `tsx deploy.ts --list`. */
-export const catalog: CatalogEntry[] = [base, bundle, decommission, dns, foundation, goldenImage, images, infrastructure, kubernetes, nodePrep, registry]
-  .flatMap((module) => Object.values(module) as unknown[])
+/**
+ * The modules of tasks: every folder under tasks/ with an index.ts, and every other .ts file here, in name
+ * order; shared/ holds what tasks use, not tasks. A new module is part of the catalog by being there.
+ */
+function taskModuleFiles(directory: string): string[] {
+  return readdirSync(directory, { withFileTypes: true })
+    .flatMap((entry) => {
+      if (entry.isDirectory()) return entry.name !== 'shared' && existsSync(path.join(directory, entry.name, 'index.ts')) ? [`./${entry.name}/index.js`] : [];
+      return entry.name.endsWith('.ts') && entry.name !== 'index.ts' && !entry.name.endsWith('.d.ts') ? [`./${entry.name.replace(/\.ts$/, '.js')}`] : [];
+    })
+    .sort();
+}
+
+const modules = await Promise.all(taskModuleFiles(path.dirname(fileURLToPath(import.meta.url))).map((file) => import(file) as Promise<Record<string, unknown>>));
+
+/** Every task the CLI knows (`tsx deploy.ts --list`): each module's exported tasks, then the two defined here. */
+export const catalog: CatalogEntry[] = modules
+  .flatMap((module) => Object.values(module))
   .filter((value): value is CatalogEntry => typeof value === 'object' && value !== null && 'name' in value && 'spec' in value)
   .concat([proxmoxKubernetes, hosts]);

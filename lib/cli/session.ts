@@ -12,7 +12,7 @@ import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
 import { JsonStateStore } from '../state/json-state-store.js';
 import { deployedState } from '../state/deployed-state.js';
-import type { DeployedState } from '../dsl/task.js';
+import { definedTasks, type DeployedState } from '../dsl/task.js';
 import type { ConsoleOutput } from './console-reporter.js';
 import { thrownError } from './escaped-exceptions.js';
 import type { CliOptions } from './parse-args.js';
@@ -72,8 +72,16 @@ export function selectGraph(invocation: Invocation, config: unknown, deployed: D
   const undeclaredPool = checkPools(all, invocation.project.pools ?? {});
   if (undeclaredPool) return fail(undeclaredPool);
   const targets = resolveTargets(all, invocation.options.targets.map((target) => named.value.get(target)?.id ?? target));
-  if (!targets.ok) return targets;
+  if (!targets.ok) return fail(notInCatalog(targets.error, all) ?? targets.error);
   return ok({ all, selected: targets.value.length > 0 ? selectSubgraph(all, targets.value) : all });
+}
+
+/** An unknown target that names a task some loaded module defined, but the catalog does not hold. */
+function notInCatalog(failure: ConfigurationFailure, graph: TaskGraph): ConfigurationFailure | undefined {
+  if (failure.reason !== 'unknown-target') return undefined;
+  const name = failure.target.replace(/\[.*$/, '');
+  const defined = definedTasks().find((definition) => definition.name === name && !graph.definitions.has(name));
+  return defined ? { reason: 'task-not-in-catalog', target: failure.target, definedAt: defined.definedAt } : undefined;
 }
 
 /** Everything a command that reads or changes an environment's state works with: what a plan needs, and more. */

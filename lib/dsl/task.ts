@@ -36,8 +36,17 @@ export interface DeployedState {
   keptValue(id: TaskId, path: readonly string[]): unknown;
 }
 
-/** A dependency: a task instance, or a thunk returning one for forward references. */
-export type Dependency = TaskInstance | (() => TaskInstance);
+/**
+ * A dependency: a task instance, or a thunk returning one for forward references. The third member can
+ * never be satisfied (its property is `never`): a task that takes inputs, put in `deps` without `.with()`,
+ * matches it best, so the compiler's message names the fix instead of listing TaskInstance's properties.
+ */
+export type Dependency = TaskInstance | (() => TaskInstance) | NeedsInputsBound;
+
+interface NeedsInputsBound {
+  with(inputs: never): TaskInstance;
+  readonly 'this task takes inputs: depend on one instance, task.with({ input: value })': never;
+}
 
 export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   /** The name within its namespace, e.g. `copy-ssh-key`. */
@@ -171,6 +180,17 @@ export class TaskDefinitionError extends Error {
 
 const namePattern = /^[a-z0-9][a-z0-9._-]*$/;
 
+/** Every task defined so far in this process, catalogued or not (see definedTasks). */
+const everyDefinition: AnyTaskDefinition[] = [];
+
+/**
+ * Every task defined by a module that has been loaded, in the order they were defined: the CLI tells a task
+ * that exists but is missing from the catalog (not exported) from a name that means nothing.
+ */
+export function definedTasks(): readonly AnyTaskDefinition[] {
+  return everyDefinition;
+}
+
 export function defineTask<Schemas extends InputSchemas, Config, Vars>(
   spec: TaskSpec<Schemas, Config, Vars>,
   namespace: readonly string[],
@@ -211,6 +231,7 @@ export function defineTask<Schemas extends InputSchemas, Config, Vars>(
     definedAt,
     with: (inputs) => bind(inputs, callerLocation()),
   };
+  everyDefinition.push(definition);
 
   const defaults = validate({});
   if (!defaults.success) return definition as TaskHandle<Schemas, Config, Vars>;
@@ -277,5 +298,6 @@ function validateInputs(schemas: InputSchemas, inputs: unknown): Validation {
 
 /** Resolves a dependency (thunk or instance) to its instance. */
 export function resolveDependency(dependency: Dependency): TaskInstance {
-  return typeof dependency === 'function' ? dependency() : dependency;
+  // No value is a NeedsInputsBound (its property's type is never): only a task instance is left.
+  return typeof dependency === 'function' ? dependency() : (dependency as TaskInstance);
 }

@@ -17,6 +17,8 @@ export function renderFailure(failure: Failure): string {
       return `${failure.message}: ${failure.hint}`;
     case 'unknown-target':
       return `unknown task '${shown(failure.target)}'${failure.suggestion ? `: did you mean '${failure.suggestion}'?` : ''} (see --list)`;
+    case 'task-not-in-catalog':
+      return `${formatLocation(failure.definedAt)}: task '${shown(failure.target)}' is defined there but is not in the catalog: export it from its module (tasks/index.ts loads every module under tasks/ and takes the tasks each exports)`;
     case 'needs-input': {
       const listed = failure.instances.slice(0, 10).join(', ') + (failure.instances.length > 10 ? ` and ${failure.instances.length - 10} more` : '');
       const which = failure.inputs.length === 1 ? `its input ${failure.inputs[0]}` : `its inputs ${failure.inputs.join(', ')}`;

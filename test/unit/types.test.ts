@@ -9,8 +9,8 @@ import { repositoryRoot } from '../helpers/project.js';
 
 const directory = path.join(repositoryRoot, 'test', 'types', 'fail');
 const files = readdirSync(directory).filter((name) => name.endsWith('.ts')).map((name) => path.join(directory, name));
-const configFile = ts.readConfigFile(path.join(repositoryRoot, 'tsconfig.json'), ts.sys.readFile);
-const options = ts.parseJsonConfigFileContent(configFile.config, ts.sys, repositoryRoot).options;
+const configFile = ts.readConfigFile(path.join(repositoryRoot, 'test', 'tsconfig.json'), ts.sys.readFile);
+const options = ts.parseJsonConfigFileContent(configFile.config, ts.sys, path.join(repositoryRoot, 'test')).options;
 const program = ts.createProgram(files, { ...options, noEmit: true });
 
 for (const file of files) {
@@ -37,5 +37,11 @@ for (const file of files) {
     }
   });
 }
+
+test("the catalog's program (tsconfig.json) holds no test file: an editor in tasks/ never offers a fixture's tasks", () => {
+  const catalog = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(repositoryRoot, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, repositoryRoot);
+  assert.ok(catalog.fileNames.some((file) => file.includes('/tasks/')));
+  assert.equal(catalog.fileNames.filter((file) => path.relative(repositoryRoot, file).startsWith('test/')), []);
+});
 
 test.run();

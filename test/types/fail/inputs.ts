@@ -12,8 +12,10 @@ deploy.with({ cluster: 'osdx' });
 deploy.with({ cluster: 'osdc', extra: true });
 // expect-error: Type 'string' is not assignable to type 'number'
 deploy.with({ cluster: 'osdc', replicas: '3' });
-// expect-error: is not assignable to type 'Dependency'
+// expect-error: this task takes inputs: depend on one instance, task.with({ input: value })
 task({ name: 'needs-inputs', deps: [deploy] });
+// expect-error: this task takes inputs: depend on one instance, task.with({ input: value })
+task({ name: 'needs-inputs-computed', deps: () => [deploy] });
 task({
   name: 'reads',
   inputs: { cluster: z.enum(['mcm']) },
