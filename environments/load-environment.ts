@@ -22,7 +22,8 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     const issue = parsed.error.issues[0]!;
     return fail({ reason: 'invalid-environment', environment: name, path: formatPath(issue.path), message: issueMessage(issue), hint: `fix environments/${name}.ts` });
   }
-  if (needs === 'configuration') return ok({ config: parsed.data, secrets: [] });
+  const sharedState = parsed.data.state.store === 'postgres' ? { kind: 'postgres' as const } : undefined;
+  if (needs === 'configuration') return ok({ config: parsed.data, secrets: [], ...(sharedState ? { stateStore: sharedState } : {}) });
   const secrets: string[] = [];
   const warnings: string[] = [];
   for (const [at, reference] of secretReferences(parsed.data)) {
@@ -31,7 +32,16 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     if (resolved.value.length < shortestRedacted) warnings.push(`environment ${name}: ${at} is shorter than ${shortestRedacted} characters: it is not redacted from output and logs (a real secret is longer)`);
     secrets.push(resolved.value);
   }
-  return ok({ config: parsed.data, secrets, ...(warnings.length > 0 ? { warnings } : {}) });
+  let stateStore: LoadedEnvironment<Environment>['stateStore'];
+  if (parsed.data.state.store === 'postgres') {
+    const url = readSecret(parsed.data.state.url, root);
+    if (!url.ok) return fail({ reason: 'invalid-environment', environment: name, path: 'state.url', message: url.error, hint: 'set it before running, or point the reference at another source' });
+    stateStore = { kind: 'postgres', url: url.value };
+    // The URL is redacted whole; its password alone too (a driver's message may quote it).
+    const password = urlPassword(url.value);
+    if (password && password.length >= shortestRedacted) secrets.push(password);
+  }
+  return ok({ config: parsed.data, secrets, ...(warnings.length > 0 ? { warnings } : {}), ...(stateStore ? { stateStore } : {}) });
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
@@ -48,7 +58,16 @@ export function secretReferences(environment: Environment): [string, SecretRefer
     found.push([`firewalls[${index}].apiKey`, firewall.apiKey], [`firewalls[${index}].apiSecret`, firewall.apiSecret]);
   });
   if (environment.vaultPassword) found.push(['vaultPassword', environment.vaultPassword]);
+  if (environment.state.store === 'postgres') found.push(['state.url', environment.state.url]);
   return found;
+}
+
+function urlPassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A secret's value, read when needed; a missing one is an error that names where it was looked for. */

@@ -187,6 +187,14 @@ const environmentShape = z.strictObject({
       }),
     }),
     vaultPassword: secretReference.optional(),
+    /**
+     * Where the environment's state (stamps, outcomes, durations) and run lock live: files under the
+     * project's .cache/ (the default), or a PostgreSQL database a team and its CI runners share, its URL a
+     * secret (`postgresql://user:password@host:5432/db`). `tsx deploy.ts state push` moves the file state there.
+     */
+    state: z
+      .discriminatedUnion('store', [z.strictObject({ store: z.literal('file') }), z.strictObject({ store: z.literal('postgres'), url: secretReference })])
+      .default({ store: 'file' }),
   });
 
 export const environmentSchema = environmentShape.superRefine((environment, context) => {

@@ -33,6 +33,8 @@ export type ConfigurationFailure =
       readonly hint: string;
     }
   | { readonly reason: 'state-corrupt'; readonly file: string; readonly detail: string }
+  /** A shared state store (PostgreSQL) that cannot be reached or used: `detail` never holds its password. */
+  | { readonly reason: 'state-unreachable'; readonly location: string; readonly detail: string }
   /** A path the engine keeps state, logs, records or its lock at cannot be used: `code` is the file system's. */
   | { readonly reason: 'unusable-path'; readonly path: string; readonly purpose: string; readonly code: string }
   | {

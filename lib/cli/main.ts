@@ -6,6 +6,7 @@ import { resetState, resetTasks } from './commands/reset.js';
 import { runTargets } from './commands/run.js';
 import { applyPlan } from './commands/apply.js';
 import { printCompletions, showCompletionScript } from './commands/complete.js';
+import { transferState } from './commands/state-transfer.js';
 import { showGraph, showLastRun, showList, showTaskSummary, showVersions } from './commands/show.js';
 import { catchProjectLoadFailures, isCircularImport, thrownError } from './escaped-exceptions.js';
 import { environmentNameOf, type Project } from './project.js';
@@ -50,6 +51,8 @@ export async function runCli<Config>(project: Project<Config>, argv: readonly st
   tolerateClosedOutput(io.stdout, io.stderr);
   // The completion scripts' question: the words typed so far, which need not parse yet.
   if (argv[0] === '--complete') return printCompletions(project, argv.slice(argv[1] === '--' ? 2 : 1), io);
+  // `state push|pull`: between the file state and the environment's PostgreSQL state.
+  if (argv[0] === 'state') return transferState(project, argv.slice(1), io);
   const parsed = parseCommandLine(argv);
   if (!parsed.ok) return report({ io }, parsed.error, ExitCode.usage);
   const invocation: Invocation = { project, options: parsed.value, io, argv };
@@ -61,7 +64,12 @@ export async function runCli<Config>(project: Project<Config>, argv: readonly st
     if (command) return await command(invocation);
     const session = await openSession(invocation);
     if (!session.ok) return report(invocation, session.error, ExitCode.usage);
-    return await sessionCommands[parsed.value.command]!(invocation, session.value);
+    try {
+      return await sessionCommands[parsed.value.command]!(invocation, session.value);
+    } finally {
+      // Nothing to do for a JSON state a run already closed; a database connection must end, or the process stays.
+      await session.value.store.close();
+    }
   } catch (error) {
     return report(invocation, { reason: 'internal-error', thrown: thrownError(error) }, ExitCode.taskFailed);
   }

@@ -10,6 +10,11 @@ export interface LoadedEnvironment<Config = unknown> {
   readonly secrets: readonly string[];
   /** Said once on stderr before the command runs (a secret too short to be redacted, say). */
   readonly warnings?: readonly string[];
+  /**
+   * Where the environment's state lives: the project's .cache/ (absent), or a PostgreSQL database the team
+   * shares; its URL (a secret) is there once secrets were read.
+   */
+  readonly stateStore?: { readonly kind: 'postgres'; readonly url?: string };
 }
 
 /**

@@ -4,7 +4,8 @@ import { stopLeftoverGroups } from '../process/recorded-groups.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { prepareRunDirectories } from './project.js';
 import { warnUnsaved } from './save-caches.js';
-import type { JsonStateStore } from '../state/json-state-store.js';
+import { PostgresStateStore } from '../state/postgres-state-store.js';
+import type { StateStore } from '../state/state-store.js';
 import { report, type Invocation } from './session.js';
 
 /** Where a run records the process groups its tasks are running (see RecordedGroups), beside its lock. */
@@ -25,7 +26,7 @@ export function graceMs(): number {
 export async function withRunLock(
   invocation: Invocation,
   paths: { readonly stateDirectory: string; readonly logDirectory: string },
-  store: JsonStateStore | undefined,
+  store: StateStore | undefined,
   body: () => Promise<number>,
 ): Promise<number> {
   const { stderr } = invocation.io;
@@ -33,6 +34,16 @@ export async function withRunLock(
   if (!prepared.ok) return report(invocation, prepared.error, ExitCode.usage);
   const lock = acquireRunLock(path.join(paths.stateDirectory, 'run.lock'));
   if (!lock.ok) return report(invocation, lock.error, ExitCode.usage);
+  // A shared state is locked in its database too: runs from other machines are refused with its holder.
+  if (store instanceof PostgresStateStore) {
+    const shared = await store.acquireRunLock(invocation.options.targets);
+    if (!shared.ok) {
+      await store.close();
+      const unreleased = lock.value.release();
+      if (unreleased) stderr.write(`warning: ${unreleased}\n`);
+      return report(invocation, shared.error, ExitCode.usage);
+    }
+  }
   try {
     if (lock.value.takeoverWarning) stderr.write(`warning: ${lock.value.takeoverWarning}\n`);
     for (const warning of store?.warnings ?? []) stderr.write(`warning: ${warning}\n`);

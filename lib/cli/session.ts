@@ -10,7 +10,8 @@ import type { PlanOptions } from '../scheduler/plan-run.js';
 import { Redactor } from '../scheduler/redactor.js';
 import { SourceDigests } from '../stamps/source-digests.js';
 import { toolVersions } from '../stamps/tool-versions.js';
-import { JsonStateStore } from '../state/json-state-store.js';
+import type { StateStore } from '../state/state-store.js';
+import { openStateStore } from './open-state.js';
 import { deployedState } from '../state/deployed-state.js';
 import { definedTasks, type DeployedState } from '../dsl/task.js';
 import type { ConsoleOutput } from './console-reporter.js';
@@ -51,11 +52,16 @@ export function report(invocation: Pick<Invocation, 'io'> & { readonly options?:
  */
 export async function environmentConfiguration(invocation: Invocation): Promise<Result<{ readonly config: unknown; readonly deployed: DeployedState }, ConfigurationFailure>> {
   const name = environmentNameOf(invocation.options.environment, invocation.project.defaultEnvironment);
-  const loaded = await loadEnvironment(invocation.project, name, 'configuration');
+  let loaded = await loadEnvironment(invocation.project, name, 'configuration');
   if (!loaded.ok) return loaded;
-  const opened = JsonStateStore.open(environmentPaths(invocation.project.root, name).stateDirectory);
+  // A shared state's URL is a secret: read the secrets to reach what is deployed.
+  if (loaded.value.stateStore) loaded = await loadEnvironment(invocation.project, name, 'secrets');
+  if (!loaded.ok) return loaded;
+  const opened = await openStateStore(loaded.value, name, environmentPaths(invocation.project.root, name).stateDirectory);
   if (!opened.ok) return opened;
-  return ok({ config: loaded.value.config, deployed: deployedState(opened.value) });
+  const deployed = deployedState(opened.value);
+  await opened.value.close();
+  return ok({ config: loaded.value.config, deployed });
 }
 
 /**
@@ -90,7 +96,7 @@ export interface Session extends PlanOptions {
   readonly stateDirectory: string;
   readonly logDirectory: string;
   readonly environment: LoadedEnvironment<unknown>;
-  readonly store: JsonStateStore;
+  readonly store: StateStore;
   readonly redactor: Redactor;
   readonly reset: ReadonlySet<TaskId>;
   /** Every task of the environment's whole graph: a stamp of another is orphaned (its cluster or node was taken out). */
@@ -106,15 +112,24 @@ export async function openSession(invocation: Invocation): Promise<Result<Sessio
   const environment = await loadEnvironment(project, environmentName, 'secrets');
   if (!environment.ok) return environment;
   const paths = environmentPaths(project.root, environmentName);
-  const opened = JsonStateStore.open(paths.stateDirectory);
+  const opened = await openStateStore(environment.value, environmentName, paths.stateDirectory);
   if (!opened.ok) return opened;
-  const graphs = selectGraph(invocation, environment.value.config, deployedState(opened.value));
+  const session = await sessionOn(invocation, environmentName, environment.value, opened.value);
+  // A session that is not handed over closes its store (a database connection would keep the process alive).
+  if (!session.ok) await opened.value.close();
+  return session;
+}
+
+async function sessionOn(invocation: Invocation, environmentName: string, environment: LoadedEnvironment<unknown>, store: StateStore): Promise<Result<Session, ConfigurationFailure>> {
+  const { project, options } = invocation;
+  const paths = environmentPaths(project.root, environmentName);
+  const graphs = selectGraph(invocation, environment.config, deployedState(store));
   if (!graphs.ok) return graphs;
   const { all, selected } = graphs.value;
-  for (const warning of environment.value.warnings ?? []) invocation.io.stderr.write(`warning: ${warning}\n`);
+  for (const warning of environment.warnings ?? []) invocation.io.stderr.write(`warning: ${warning}\n`);
   const lists = [options.force, options.skip, options.only].map((names) => resolveTargets(all, names));
   // --reset also takes a stamp the graph no longer has (a node or cluster taken out of the environment).
-  const reset = resolveTargets(all, options.reset, (graph, name) => (opened.value.record(name as TaskId)?.stamp && !graph.nodes.has(name as TaskId) ? ok(name as TaskId) : resolveTarget(graph, name)));
+  const reset = resolveTargets(all, options.reset, (graph, name) => (store.record(name as TaskId)?.stamp && !graph.nodes.has(name as TaskId) ? ok(name as TaskId) : resolveTarget(graph, name)));
   const skipPhases = resolveTargets(all, options.skipPhases, resolvePhase);
   for (const list of [...lists, reset, skipPhases]) if (!list.ok) return list;
   const [force, skip, only] = lists.map((list) => new Set(list.ok ? list.value : []));
@@ -124,12 +139,12 @@ export async function openSession(invocation: Invocation): Promise<Result<Sessio
   return ok({
     environmentName,
     ...paths,
-    environment: environment.value,
-    config: environment.value.config,
+    environment,
+    config: environment.config,
     graph: selected,
-    store: opened.value,
+    store,
     sources,
-    redactor: new Redactor(environment.value.secrets),
+    redactor: new Redactor(environment.secrets),
     force: options.forceAll ? 'all' : force!,
     skip: new Set([...skip!, ...(skipPhases.ok ? skipPhases.value : [])]),
     ...(options.only.length > 0 ? { only: only! } : {}),

@@ -40,6 +40,8 @@ export function renderFailure(failure: Failure): string {
       return `state file ${failure.file} is ${failure.detail}: it was left untouched; repair it, move it away, or run --reset-state`;
     case 'unusable-path':
       return `cannot use ${failure.path} for ${failure.purpose}: ${describePathError(failure.code)}`;
+    case 'state-unreachable':
+      return `the state at ${failure.location} cannot be used: ${failure.detail}: check the URL in the environment's state settings and that the database answers`;
     case 'state-locked':
       return `another run holds ${failure.file} (pid ${failure.pid} on ${failure.host}, started ${failure.startedAt}): wait for it to finish, or stop it`;
     case 'project-load-failed': {

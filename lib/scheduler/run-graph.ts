@@ -170,7 +170,7 @@ class GraphRun {
       if (error instanceof StateWriteFailed) this.stopForState(error);
       // The engine's own work around the body failed.
       const message = this.options.redactor.redact(error instanceof Error ? error.message : String(error));
-      result = failed(id, { reason: 'task-threw', task: id, message }, 0, 0, this.step);
+      result = await failed(id, { reason: 'task-threw', task: id, message }, 0, 0, this.step);
     }
     this.records.set(id, result.record);
     if (result.fingerprint !== undefined) this.succeeded(id, result.fingerprint);

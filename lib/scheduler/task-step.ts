@@ -86,7 +86,7 @@ async function runAttempts(instance: TaskInstance, assessment: Assessment, reaso
   const maxAttempts = 1 + (definition.spec.retries ?? 0);
   const runSignal = context.environment.runSignal;
   const started = Date.now();
-  context.store.markStarted(id, new Date(started).toISOString());
+  await context.store.markStarted(id, new Date(started).toISOString());
   for (let attempt = 1; ; attempt++) {
     const pathMs = context.pathMs(id);
     context.emit({ type: 'task-started', task: id, reason, attempt, at: new Date().toISOString(), estimateMs: context.expectedMs(id), ...(pathMs !== undefined ? { pathMs } : {}) });
@@ -104,13 +104,13 @@ async function runAttempts(instance: TaskInstance, assessment: Assessment, reaso
 }
 
 /** Writes the stamp of a task that succeeded, with the config values its body read this time. */
-function stamp(
+async function stamp(
   instance: TaskInstance,
   assessment: Assessment,
   configReads: Readonly<Record<string, string>>,
   run: { readonly reason: RunReason; readonly attempts: number; readonly started: number },
   context: StepContext,
-): StepResult {
+): Promise<StepResult> {
   const id = instance.id;
   const elapsed = Date.now() - run.started;
   // The assessed fingerprint already holds the config reads replayed from the stamp; when the body read
@@ -118,17 +118,17 @@ function stamp(
   const sameReads = sameRecord(configReads, assessment.components.config);
   const components = sameReads ? assessment.components : { ...assessment.components, config: configReads };
   const fingerprint = sameReads ? assessment.fingerprint : computeFingerprint(components);
-  context.store.markSucceeded(id, { fingerprint, components, finishedAt: new Date().toISOString(), durationMs: elapsed });
-  for (const retired of context.retiredBy(id)) context.store.reset(retired);
+  await context.store.markSucceeded(id, { fingerprint, components, finishedAt: new Date().toISOString(), durationMs: elapsed });
+  for (const retired of context.retiredBy(id)) await context.store.reset(retired);
   context.emit({ type: 'task-succeeded', task: id, durationMs: elapsed, attempts: run.attempts });
   return { record: { task: id, outcome: 'succeeded', reason: run.reason, attempts: run.attempts, durationMs: elapsed }, fingerprint };
 }
 
 /** A task that did not succeed: its last outcome kept in the state when it ran at all. */
-export function failed(id: TaskId, failure: TaskFailure, attempts: number, elapsed: number, context: Pick<StepContext, 'store' | 'redactor' | 'emit'>, reason?: RunReason): StepResult {
+export async function failed(id: TaskId, failure: TaskFailure, attempts: number, elapsed: number, context: Pick<StepContext, 'store' | 'redactor' | 'emit'>, reason?: RunReason): Promise<StepResult> {
   const outcome: TaskRunOutcome = failure.reason === 'interrupted' ? 'interrupted' : 'failed';
   if (attempts > 0) {
-    context.store.markFinishedWithoutSuccess(id, {
+    await context.store.markFinishedWithoutSuccess(id, {
       outcome,
       startedAt: new Date(Date.now() - elapsed).toISOString(),
       durationMs: elapsed,

@@ -6,16 +6,10 @@ import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
 import { describeIssue, journalEntrySchema, snapshotSchema } from './state-schema.js';
+import { applyChange, type StateChange } from './state-changes.js';
 import { StateWriteFailed, type LastAttempt, type Stamp, type StateStore, type TaskRecord } from './state-store.js';
 
-const historyLength = 10;
-
-type JournalEntry =
-  | { readonly op: 'start'; readonly id: TaskId; readonly at: string }
-  | { readonly op: 'success'; readonly id: TaskId; readonly stamp: Stamp }
-  | { readonly op: 'finish'; readonly id: TaskId; readonly last: LastAttempt }
-  | { readonly op: 'reset'; readonly id: TaskId }
-  | { readonly op: 'reset-all' };
+type JournalEntry = StateChange;
 
 interface Snapshot {
   readonly version: 1;
@@ -97,7 +91,7 @@ export class JsonStateStore implements StateStore {
         }
         const entry = journalEntrySchema.safeParse(value);
         if (!entry.success) return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not a change Onboarder writes (${describeIssue(entry.error)})` });
-        apply(tasks, entry.data as JournalEntry);
+        applyChange(tasks, entry.data as JournalEntry);
       }
     }
     return ok(new JsonStateStore(snapshotFile, journalFile, tasks, warnings, wholeBytes));
@@ -117,20 +111,32 @@ export class JsonStateStore implements StateStore {
    * the call returns, so a killed process loses nothing; losing a success record to a power cut only makes
    * the task run again.
    */
-  markStarted(id: TaskId, startedAt: string): void {
+  async markStarted(id: TaskId, startedAt: string): Promise<void> {
     this.append({ op: 'start', id, at: startedAt }, this.tasks.get(id)?.stamp !== undefined);
   }
 
-  markSucceeded(id: TaskId, stamp: Stamp): void {
+  async markSucceeded(id: TaskId, stamp: Stamp): Promise<void> {
     this.append({ op: 'success', id, stamp }, false);
   }
 
-  markFinishedWithoutSuccess(id: TaskId, last: LastAttempt): void {
+  async markFinishedWithoutSuccess(id: TaskId, last: LastAttempt): Promise<void> {
     this.append({ op: 'finish', id, last }, false);
   }
 
-  reset(id: TaskId): void {
+  async reset(id: TaskId): Promise<void> {
     this.append({ op: 'reset', id }, true);
+  }
+
+  /** `state pull`: the records become `records`, written whole as the snapshot (the journal goes). */
+  async replaceAll(records: ReadonlyMap<TaskId, TaskRecord>): Promise<void> {
+    if (this.journalDescriptor !== undefined) fs.closeSync(this.journalDescriptor);
+    this.journalDescriptor = undefined;
+    this.tasks.clear();
+    for (const [task, record] of records) this.tasks.set(task, record);
+    const tasks = keyedRecord<TaskRecord>();
+    for (const id of [...this.tasks.keys()].sort((a, b) => a.localeCompare(b))) tasks[id] = this.tasks.get(id)!;
+    await writeFileAtomic(this.snapshotFile, `${JSON.stringify({ version: 1, tasks } satisfies Snapshot, null, 1)}\n`);
+    fs.rmSync(this.journalFile, { force: true });
   }
 
   async close(): Promise<void> {
@@ -175,7 +181,7 @@ export class JsonStateStore implements StateStore {
     } catch (error) {
       throw new StateWriteFailed(this.journalFile, fileErrorCode(error), entry.op === 'reset-all' ? 'the reset' : `'${entry.op}' of ${entry.id}`);
     }
-    apply(this.tasks, entry);
+    applyChange(this.tasks, entry);
   }
 }
 
@@ -193,32 +199,6 @@ export function moveStateAside(directory: string, at: Date): string[] {
     moved.push(`${name}.${suffix}`);
   }
   return moved;
-}
-
-function apply(tasks: Map<TaskId, TaskRecord>, entry: JournalEntry): void {
-  const current = entry.op === 'reset-all' ? undefined : tasks.get(entry.id);
-  const durations = current?.durations ?? [];
-  switch (entry.op) {
-    case 'start':
-      tasks.set(entry.id, { durations, ...(current?.last ? { last: current.last } : {}), startedAt: entry.at });
-      return;
-    case 'success':
-      tasks.set(entry.id, {
-        stamp: entry.stamp,
-        last: { outcome: 'succeeded', startedAt: current?.startedAt ?? entry.stamp.finishedAt, durationMs: entry.stamp.durationMs },
-        durations: [...durations, entry.stamp.durationMs].slice(-historyLength),
-      });
-      return;
-    case 'finish':
-      tasks.set(entry.id, { durations, last: entry.last });
-      return;
-    case 'reset':
-      tasks.delete(entry.id);
-      return;
-    case 'reset-all':
-      tasks.clear();
-      return;
-  }
 }
 
 function readIfExists(file: string): string | undefined;

@@ -47,20 +47,26 @@ export class StateWriteFailed extends Error {
 }
 
 /**
- * Where stamps, outcomes and duration history live. The embedded implementation is a JSON file per
- * environment; a shared store for teams can implement the same interface.
+ * Where stamps, outcomes and duration history live: a JSON file per environment (JsonStateStore, the
+ * default), or a PostgreSQL database a team shares (PostgresStateStore).
  */
 export interface StateStore {
-  /** A human-readable location, for messages. */
+  /** A human-readable location, for messages (never a password). */
   readonly location: string;
+  /** Said once before a run: what opening found and mended (a torn journal line). */
+  readonly warnings: readonly string[];
   record(id: TaskId): TaskRecord | undefined;
   records(): ReadonlyMap<TaskId, TaskRecord>;
-  /** Durably removes the task's stamp before it starts, so a killed run never leaves a false 'done'. */
-  markStarted(id: TaskId, startedAt: string): void;
-  markSucceeded(id: TaskId, stamp: Stamp): void;
-  markFinishedWithoutSuccess(id: TaskId, attempt: LastAttempt): void;
+  /**
+   * Durably removes the task's stamp before it starts, so a killed run never leaves a false 'done'. Each
+   * change is applied when its promise resolves, and rejects with StateWriteFailed when it could not be
+   * recorded (nothing of it applied).
+   */
+  markStarted(id: TaskId, startedAt: string): Promise<void>;
+  markSucceeded(id: TaskId, stamp: Stamp): Promise<void>;
+  markFinishedWithoutSuccess(id: TaskId, attempt: LastAttempt): Promise<void>;
   /** Forgets a task's stamp and history (--reset). */
-  reset(id: TaskId): void;
+  reset(id: TaskId): Promise<void>;
   /** Compacts and closes; after a crash, nothing is lost without it. */
   close(): Promise<void>;
 }

@@ -99,6 +99,24 @@ test('a secret too short to be redacted loads with a warning that says so', () =
   }
 });
 
+test("state in PostgreSQL: the URL is a secret (redacted whole and its password alone), read only with the secrets", () => {
+  const shared = broken((e) => (e.state = { store: 'postgres', url: { env: 'ONBOARDER_TEST_STATE_URL' } }));
+  const shape = loadEnvironment('example', shared, repositoryRoot, 'configuration');
+  assert.equal(shape.ok && shape.value.stateStore, { kind: 'postgres' });
+  assert.match(errorOf(shared), "environment example: state.url: environment variable ONBOARDER_TEST_STATE_URL is not set");
+  process.env.ONBOARDER_TEST_STATE_URL = 'postgresql://team:s3cret-pw%40x@db.example.test:5432/onboarder';
+  try {
+    const loaded = loadEnvironment('example', shared, repositoryRoot);
+    assert.ok(loaded.ok);
+    assert.equal(loaded.ok && loaded.value.stateStore, { kind: 'postgres', url: process.env.ONBOARDER_TEST_STATE_URL });
+    assert.ok(loaded.ok && loaded.value.secrets.includes(process.env.ONBOARDER_TEST_STATE_URL) && loaded.value.secrets.includes('s3cret-pw@x'));
+  } finally {
+    delete process.env.ONBOARDER_TEST_STATE_URL;
+  }
+  assert.match(errorOf(broken((e) => (e.state = { store: 'sqlite' }))), 'state.store');
+  assert.equal(loadEnvironment('example', example, repositoryRoot, 'configuration').ok && 'stateStore' in (loadEnvironment('example', example, repositoryRoot, 'configuration') as { value: object }).value, false, 'files by default');
+});
+
 for (const [name, change, expected] of cases) {
   test(`refused with its path: ${name}`, () => {
     const message = errorOf(broken(change));

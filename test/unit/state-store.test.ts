@@ -27,14 +27,14 @@ test('a stamp survives without close (journal), is removed at start, and compact
     const store = JsonStateStore.open(directory);
     assert.ok(store.ok);
     if (!store.ok) return;
-    store.value.markStarted(id, 'now');
-    store.value.markSucceeded(id, stamp);
+    await store.value.markStarted(id, 'now');
+    await store.value.markSucceeded(id, stamp);
     const reopened = JsonStateStore.open(directory);
     assert.ok(reopened.ok && reopened.value.record(id)?.stamp?.fingerprint === 'f', 'the journal alone keeps the stamp');
-    store.value.markStarted(id, 'later');
+    await store.value.markStarted(id, 'later');
     const afterStart = JsonStateStore.open(directory);
     assert.ok(afterStart.ok && afterStart.value.record(id)?.stamp === undefined, 'a started task has no stamp');
-    store.value.markSucceeded(id, stamp);
+    await store.value.markSucceeded(id, stamp);
     await store.value.close();
     assert.not.ok(existsSync(path.join(directory, 'state.journal')));
     assert.is(statSync(path.join(directory, 'state.json')).mode & 0o777, 0o600);

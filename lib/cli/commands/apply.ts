@@ -3,7 +3,7 @@ import { ExitCode, type ConfigurationFailure } from '../../failures.js';
 import { planRun } from '../../scheduler/plan-run.js';
 import { planBasis, planDifferences, plannedRuns, savedPlanShape, savedStep, type SavedPlan } from '../../scheduler/saved-plan.js';
 import { parseCommandLine } from '../parse-args.js';
-import { openSession, report, type Invocation } from '../session.js';
+import { openSession, report, type Invocation, type Session } from '../session.js';
 import { runTargets } from './run.js';
 
 /** Reads a plan saved by --dry-run --out, or says why it is not one. */
@@ -45,14 +45,23 @@ export async function applyPlan(invocation: Invocation): Promise<number> {
   const replay: Invocation = { ...invocation, options: { ...parsed.value, output, json, verbose, yes: yes || parsed.value.yes }, argv };
   const session = await openSession(replay);
   if (!session.ok) return report(replay, session.error, ExitCode.usage);
-  const plan = await planRun(session.value);
-  const normalized = JSON.parse(JSON.stringify({ config: session.value.config, tasks: session.value.redactor.redactValue(plan.map(savedStep)) })) as Pick<SavedPlan, 'config' | 'tasks'>;
-  const differences = planDifferences(saved, { environment: saved.environment, command: saved.command, ...planBasis(session.value.graph, session.value.store), ...normalized });
+  try {
+    return await applySession(invocation, replay, session.value, saved, file);
+  } finally {
+    await session.value.store.close();
+  }
+}
+
+/** Plans again on the opened session and runs the saved plan's tasks, or refuses naming what changed. */
+async function applySession(invocation: Invocation, replay: Invocation, session: Session, saved: SavedPlan, file: string): Promise<number> {
+  const plan = await planRun(session);
+  const normalized = JSON.parse(JSON.stringify({ config: session.config, tasks: session.redactor.redactValue(plan.map(savedStep)) })) as Pick<SavedPlan, 'config' | 'tasks'>;
+  const differences = planDifferences(saved, { environment: saved.environment, command: saved.command, ...planBasis(session.graph, session.store), ...normalized });
   if (differences.length > 0) return report(invocation, { reason: 'plan-outdated', file, differences }, ExitCode.usage);
   const runs = plannedRuns(saved);
   if (runs.length === 0) {
     invocation.io.stdout.write(`the plan ${file} runs nothing: every task was up to date\n`);
     return ExitCode.success;
   }
-  return runTargets(replay, { ...session.value, only: new Set(runs) });
+  return runTargets(replay, { ...session, only: new Set(runs) });
 }

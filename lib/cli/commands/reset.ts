@@ -1,15 +1,17 @@
 import { confirm } from '../confirm.js';
-import { ExitCode } from '../../failures.js';
 import { moveStateAside } from '../../state/json-state-store.js';
 import { isPathError, unusablePath } from '../../state/prepare-directory.js';
 import { environmentNameOf, environmentPaths } from '../project.js';
 import { withRunLock } from '../run-lock-scope.js';
 import { report, type Invocation, type Session } from '../session.js';
+import { ExitCode, ok, type ConfigurationFailure, type Result } from '../../failures.js';
+import { PostgresStateStore } from '../../state/postgres-state-store.js';
+import { openStateStore } from '../open-state.js';
 
 /** `--reset <task>`: forgets these tasks' stamps, under the run lock. */
 export function resetTasks(invocation: Invocation, session: Session): Promise<number> {
   return withRunLock(invocation, session, session.store, async () => {
-    for (const id of session.reset) session.store.reset(id);
+    for (const id of session.reset) await session.store.reset(id);
     const forgotten = [...session.reset];
     invocation.io.stdout.write(`reset ${forgotten.join(', ')}: ${forgotten.length === 1 ? 'it runs' : 'they run'} again next time\n`);
     return ExitCode.success;
@@ -26,9 +28,17 @@ export async function resetState(invocation: Invocation): Promise<number> {
   const name = environmentNameOf(options.environment, project.defaultEnvironment);
   if (!Object.hasOwn(project.environments, name)) return report(invocation, { reason: 'unknown-environment', name, known: Object.keys(project.environments).sort() }, ExitCode.usage);
   const paths = environmentPaths(project.root, name);
-  return withRunLock(invocation, paths, undefined, async () => {
+  const shared = await sharedState(invocation, name, paths.stateDirectory);
+  if (shared && !shared.ok) return report(invocation, shared.error, ExitCode.usage);
+  const store = shared?.value;
+  return withRunLock(invocation, paths, store, async () => {
     if (!options.yes && !(await confirm(`forget every stamp of environment ${name}?`))) {
       return report(invocation, { reason: 'not-confirmed', option: '--reset-state' }, ExitCode.usage);
+    }
+    if (store) {
+      const aside = await store.moveStateAside(new Date());
+      io.stdout.write(`reset every stamp of ${name}; the old state is kept in ${store.location} as environment ${aside}\n`);
+      return ExitCode.success;
     }
     let moved: string[];
     try {
@@ -40,4 +50,18 @@ export async function resetState(invocation: Invocation): Promise<number> {
     io.stdout.write(`reset every stamp of ${name}${moved.length > 0 ? `; the old state is kept as ${moved.join(', ')}` : ''}\n`);
     return ExitCode.success;
   });
+}
+
+/**
+ * The environment's shared (PostgreSQL) state, opened, when it has one; its configuration is read for that
+ * and nothing else (a broken configuration leaves a file state to reset as before).
+ */
+async function sharedState(invocation: Invocation, name: string, stateDirectory: string): Promise<Result<PostgresStateStore, ConfigurationFailure> | undefined> {
+  const loaded = await invocation.project.environments[name]!('configuration');
+  if (!loaded.ok || !loaded.value.stateStore) return undefined;
+  const withSecrets = await invocation.project.environments[name]!('secrets');
+  if (!withSecrets.ok) return withSecrets;
+  const opened = await openStateStore(withSecrets.value, name, stateDirectory);
+  if (!opened.ok) return opened;
+  return opened.value instanceof PostgresStateStore ? ok(opened.value) : undefined;
 }
