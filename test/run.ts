@@ -22,14 +22,11 @@ const suites = ['unit', 'e2e']
   .sort();
 const machineSuites = suites.filter(startsMachines);
 /**
- * The typechecks (tsc --noEmit) run as the first of the other suites, beside the first machine suite: the
- * catalog's program (tsconfig.json) and the tests' (test/tsconfig.json, apart so that an editor in tasks/
- * never offers a fixture's tasks).
+ * The typecheck (tsc --noEmit) runs as the first of the other suites, beside the first machine suite:
+ * test/tsconfig.json holds the catalog's program and the tests (tsconfig.json, the catalog's alone, keeps
+ * an editor in tasks/ from offering a fixture's tasks).
  */
-const typechecks = new Map([
-  ['typecheck (tsc --noEmit)', '.'],
-  ['typecheck of the tests (tsc --noEmit -p test)', 'test'],
-]);
+const typechecks = new Map([['typecheck (tsc --noEmit -p test)', 'test']]);
 const otherSuites = [
   ...(filter.length === 0 || filter.includes('typecheck') ? typechecks.keys() : []),
   ...suites.filter((file) => !startsMachines(file)).sort((a, b) => statSync(path.join(root, b)).size - statSync(path.join(root, a)).size),

@@ -4,8 +4,7 @@ import { stopLeftoverGroups } from '../process/recorded-groups.js';
 import { acquireRunLock } from '../state/run-lock.js';
 import { prepareRunDirectories } from './project.js';
 import { warnUnsaved } from './save-caches.js';
-import { PostgresStateStore } from '../state/postgres-state-store.js';
-import type { StateStore } from '../state/state-store.js';
+import { isShared, type StateStore } from '../state/state-store.js';
 import { report, type Invocation } from './session.js';
 
 /** Where a run records the process groups its tasks are running (see RecordedGroups), beside its lock. */
@@ -35,7 +34,7 @@ export async function withRunLock(
   const lock = acquireRunLock(path.join(paths.stateDirectory, 'run.lock'));
   if (!lock.ok) return report(invocation, lock.error, ExitCode.usage);
   // A shared state is locked in its database too: runs from other machines are refused with its holder.
-  if (store instanceof PostgresStateStore) {
+  if (store && isShared(store)) {
     const shared = await store.acquireRunLock(invocation.options.targets);
     if (!shared.ok) {
       await store.close();

@@ -3,9 +3,10 @@ import path from 'node:path';
 import pg from 'pg';
 import type { TaskId } from '../dsl/ids.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import type { RunRecord } from './run-record.js';
 import { changedRecord, type StateChange } from './state-changes.js';
 import { snapshotSchema } from './state-schema.js';
-import { StateWriteFailed, type LastAttempt, type Stamp, type StateStore, type TaskRecord } from './state-store.js';
+import { StateWriteFailed, type LastAttempt, type SharedStateStore, type Stamp, type TaskRecord } from './state-store.js';
 
 /**
  * The schema, one step per version: a database at version N gets steps N+1.. on first use. Never edit a step
@@ -52,7 +53,7 @@ export function displayUrl(url: string): string {
  * lost its lock can never write over a newer run's state. A write whose connection broke reconnects with
  * backoff and goes on only with the advisory lock and the same generation back; else StateWriteFailed.
  */
-export class PostgresStateStore implements StateStore {
+export class PostgresStateStore implements SharedStateStore {
   readonly warnings: readonly string[] = [];
   private generation: number | undefined;
   /** Changes are written one at a time, in the order they were made. */
@@ -156,6 +157,16 @@ export class PostgresStateStore implements StateStore {
     }
     this.tasks.clear();
     for (const [task, record] of records) this.tasks.set(task, record);
+  }
+
+  async saveRun(record: RunRecord, keep: number): Promise<void> {
+    await this.client.query('INSERT INTO onboarder_runs (environment, run_id, record) VALUES ($1, $2, $3::jsonb) ON CONFLICT (environment, run_id) DO UPDATE SET record = EXCLUDED.record', [this.environment, record.runId, JSON.stringify(record)]);
+    await this.client.query('DELETE FROM onboarder_runs WHERE environment = $1 AND run_id NOT IN (SELECT run_id FROM onboarder_runs WHERE environment = $1 ORDER BY run_id DESC LIMIT $2)', [this.environment, keep]);
+  }
+
+  async lastRun(): Promise<RunRecord | undefined> {
+    const { rows } = await this.client.query<{ record: RunRecord }>('SELECT record FROM onboarder_runs WHERE environment = $1 ORDER BY run_id DESC LIMIT 1', [this.environment]);
+    return rows[0]?.record;
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Fingerprint, TaskId } from '../dsl/ids.js';
-import type { TaskFailure } from '../failures.js';
+import type { ConfigurationFailure, Result, TaskFailure } from '../failures.js';
 import type { FingerprintComponents } from '../stamps/fingerprint.js';
+import type { RunRecord } from './run-record.js';
 
 /** Proof that a task succeeded with this fingerprint. Written only after success. */
 export interface Stamp {
@@ -69,4 +70,22 @@ export interface StateStore {
   reset(id: TaskId): Promise<void>;
   /** Compacts and closes; after a crash, nothing is lost without it. */
   close(): Promise<void>;
+}
+
+/** A store a team shares (PostgreSQL): it holds the run lock itself, across machines. */
+export interface SharedStateStore extends StateStore {
+  /** Takes the environment's run lock, or says who holds it. */
+  acquireRunLock(targets: readonly string[]): Promise<Result<void, ConfigurationFailure>>;
+  /** `state push`/`pull`: the records become these. */
+  replaceAll(records: ReadonlyMap<TaskId, TaskRecord>): Promise<void>;
+  /** --reset-state: the records moved aside; returns the key they are kept under. */
+  moveStateAside(at: Date): Promise<string>;
+  /** Keeps a run's record (the newest `runsKept` of the environment), for --last-run on any machine. */
+  saveRun(record: RunRecord, keep: number): Promise<void>;
+  /** The newest run's record, whoever ran it. */
+  lastRun(): Promise<RunRecord | undefined>;
+}
+
+export function isShared(store: StateStore): store is SharedStateStore {
+  return 'acquireRunLock' in store;
 }

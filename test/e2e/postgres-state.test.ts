@@ -105,6 +105,10 @@ test('two machines, one database: the second run is refused naming the first; ki
     const events = resumed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; task?: string });
     assert.equal(events.filter((event) => event.type === 'task-started').map((event) => event.task), ['slow', 'after-slow'], 'validate, done on the first machine, is not run again');
     assert.ok(events.some((event) => event.type === 'task-skipped' && event.task === 'validate'));
+    // The team's last run, seen from the other machine.
+    const runId = (events[0] as unknown as { runId: string }).runId;
+    const lastRun = await first.project.run(['--last-run', '--json'], first.env);
+    assert.is((JSON.parse(lastRun.stdout) as { runId: string }).runId, runId);
   } finally {
     running.kill('SIGKILL');
   }

@@ -5,7 +5,7 @@ import { environmentNameOf, environmentPaths } from '../project.js';
 import { withRunLock } from '../run-lock-scope.js';
 import { report, type Invocation, type Session } from '../session.js';
 import { ExitCode, ok, type ConfigurationFailure, type Result } from '../../failures.js';
-import { PostgresStateStore } from '../../state/postgres-state-store.js';
+import { isShared, type SharedStateStore } from '../../state/state-store.js';
 import { openStateStore } from '../open-state.js';
 
 /** `--reset <task>`: forgets these tasks' stamps, under the run lock. */
@@ -56,12 +56,12 @@ export async function resetState(invocation: Invocation): Promise<number> {
  * The environment's shared (PostgreSQL) state, opened, when it has one; its configuration is read for that
  * and nothing else (a broken configuration leaves a file state to reset as before).
  */
-async function sharedState(invocation: Invocation, name: string, stateDirectory: string): Promise<Result<PostgresStateStore, ConfigurationFailure> | undefined> {
+async function sharedState(invocation: Invocation, name: string, stateDirectory: string): Promise<Result<SharedStateStore, ConfigurationFailure> | undefined> {
   const loaded = await invocation.project.environments[name]!('configuration');
   if (!loaded.ok || !loaded.value.stateStore) return undefined;
   const withSecrets = await invocation.project.environments[name]!('secrets');
   if (!withSecrets.ok) return withSecrets;
   const opened = await openStateStore(withSecrets.value, name, stateDirectory);
   if (!opened.ok) return opened;
-  return opened.value instanceof PostgresStateStore ? ok(opened.value) : undefined;
+  return isShared(opened.value) ? ok(opened.value) : undefined;
 }

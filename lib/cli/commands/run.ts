@@ -13,13 +13,14 @@ import { describeDestructions, destructions, mayDestroy } from '../../scheduler/
 import { planRun } from '../../scheduler/plan-run.js';
 import { confirm } from '../confirm.js';
 import type { RunRecord } from '../../state/run-record.js';
-import { runRecordDirectory } from '../../state/run-records.js';
+import { runRecordDirectory, runsKept } from '../../state/run-records.js';
+import { isShared } from '../../state/state-store.js';
 import { removeStaleScratchDirectories } from '../../state/scratch-directory.js';
 import { closeRunResources } from '../../tools/run-resources.js';
 import { consoleReporter, displayPath } from '../console-reporter.js';
 import { catchEscapes } from '../escaped-exceptions.js';
 import { graceMs, runningGroupsFile, withRunLock } from '../run-lock-scope.js';
-import { saveRunHistory } from '../save-caches.js';
+import { saveRunHistory, warnUnsaved } from '../save-caches.js';
 import { report, type Invocation, type Session } from '../session.js';
 
 /**
@@ -93,6 +94,8 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
     }
     const redacted = session.redactor.redactValue(record);
     await saveRunHistory(io.stderr, session, redacted, runReport(session, redacted, timeline));
+    // A shared state keeps the team's run records too: --last-run on any machine shows the last run.
+    if (isShared(session.store)) await session.store.saveRun(redacted, runsKept).catch((error: unknown) => warnUnsaved(io.stderr, `the run record in ${session.store.location}`, error));
     if (escaped) return report(invocation, { reason: 'escaped-exception', thrown: escaped }, ExitCode.taskFailed);
     if (record.stoppedBy) return report(invocation, record.stoppedBy, ExitCode.taskFailed);
     if (record.outcome === 'interrupted') return ExitCode.interrupted;

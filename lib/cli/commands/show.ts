@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { renderHtmlReport } from '../../reporter/html-report.js';
 import { graphReportModel } from '../../reporter/report-model.js';
-import { ExitCode } from '../../failures.js';
 import { resolveTarget } from '../../graph/build-graph.js';
 import { formatGraph } from '../../graph/format-graph.js';
 import { formatTaskSummary, summarizeTask, type TaskSummary } from '../../reporter/task-summary.js';
@@ -11,6 +10,10 @@ import { formatRunTable, summarizeRun } from '../../reporter/summary.js';
 import { formatTaskList, taskListEntries } from '../../reporter/task-list.js';
 import { toolVersions } from '../../stamps/tool-versions.js';
 import { readLastRunRecord, runReportFile } from '../../state/run-records.js';
+import type { RunRecord } from '../../state/run-record.js';
+import { isShared } from '../../state/state-store.js';
+import { ExitCode, ok, type ConfigurationFailure, type Result } from '../../failures.js';
+import { openStateStore } from '../open-state.js';
 import { displayPath } from '../console-reporter.js';
 import { environmentNameOf, environmentPaths } from '../project.js';
 import { saveCaches } from '../save-caches.js';
@@ -65,7 +68,7 @@ export async function showLastRun(invocation: Invocation): Promise<number> {
   const { project, options, io } = invocation;
   const environment = environmentNameOf(options.environment, project.defaultEnvironment);
   const paths = environmentPaths(project.root, environment);
-  const read = await readLastRunRecord(paths.stateDirectory);
+  const read = await lastRunRecord(invocation, environment, paths.stateDirectory);
   if (!read.ok) return report(invocation, read.error, ExitCode.usage);
   const record = read.value;
   if (!record) return report(invocation, { reason: 'no-run-recorded', environment }, ExitCode.usage);
@@ -88,4 +91,19 @@ export async function showVersions(invocation: Invocation): Promise<number> {
   invocation.io.stdout.write(invocation.options.json ? jsonDocument('versions', await versionsOf(version)) : await formatVersions(version));
   await saveCaches(invocation.io.stderr, [{ what: 'the tool versions', save: () => toolVersions.save() }]);
   return ExitCode.success;
+}
+
+/** The last run's record: the team's, from a shared state, or this checkout's, from its run records. */
+async function lastRunRecord(invocation: Invocation, environment: string, stateDirectory: string): Promise<Result<RunRecord | undefined, ConfigurationFailure>> {
+  const loaded = await invocation.project.environments[environment]!('configuration');
+  if (!loaded.ok || !loaded.value.stateStore) return readLastRunRecord(stateDirectory);
+  const withSecrets = await invocation.project.environments[environment]!('secrets');
+  if (!withSecrets.ok) return withSecrets;
+  const opened = await openStateStore(withSecrets.value, environment, stateDirectory);
+  if (!opened.ok) return opened;
+  try {
+    return ok(isShared(opened.value) ? await opened.value.lastRun() : undefined);
+  } finally {
+    await opened.value.close();
+  }
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ExitCode } from '../../failures.js';
 import { JsonStateStore } from '../../state/json-state-store.js';
-import { PostgresStateStore } from '../../state/postgres-state-store.js';
+import type { SharedStateStore } from '../../state/state-store.js';
 import { openStateStore } from '../open-state.js';
 import { parseCommandLine } from '../parse-args.js';
 import { environmentNameOf, environmentPaths, type Project } from '../project.js';
@@ -39,7 +39,7 @@ export async function transferState(project: Project<unknown>, words: readonly s
   if (!file.ok) return report(invocation, file.error, ExitCode.usage);
   const shared = await openStateStore(loaded.value, name, paths.stateDirectory);
   if (!shared.ok) return report(invocation, shared.error, ExitCode.usage);
-  const database = shared.value as PostgresStateStore;
+  const database = shared.value as SharedStateStore;
   return withRunLock(invocation, paths, database, async () => {
     const [from, to] = direction === 'push' ? [file.value, database] : [database, file.value];
     if (to.records().size > 0 && !values.force) {
