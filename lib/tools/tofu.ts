@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { findExecutable } from '../stamps/tool-versions.js';
+import { writeFileIfChanged } from './files.js';
 import { reportToolVersion, runCommand, type ToolContext } from './command.js';
 import { withPrivateFile } from './private-file.js';
 
@@ -10,6 +13,8 @@ export interface TofuOptions {
   readonly workspace?: string;
   /** e.g. `5m`: wait for a state lock instead of failing at once. */
   readonly lockTimeout?: string;
+  /** More environment for the binary: a backend's credentials (PG_CONN_STR), kept off the command line. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface TofuVariables {
@@ -36,8 +41,33 @@ async function tofu(
 ) {
   const binary = tofuBinary(options.binary);
   await reportToolVersion(context, binary);
-  const env = { ...automation, ...(options.workspace ? { TF_WORKSPACE: options.workspace } : {}) };
+  const env = { ...automation, ...options.env, ...(options.workspace ? { TF_WORKSPACE: options.workspace } : {}) };
   return runCommand(context, [binary, ...args], { cwd: options.dir, env, okExitCodes, ...(displayLine ? { displayLine } : {}) });
+}
+
+/**
+ * The configuration in `source` with its state in another backend: its .tf files copied into `target` with
+ * a `backend_override.tf` that names the backend (Terraform and OpenTofu merge *_override.tf over the
+ * module's own `backend` block). Files are written only when they differ. Returns `target`.
+ */
+export async function tofuModuleWithBackend(context: ToolContext, source: string, target: string, backend: 'pg'): Promise<string> {
+  for (const name of readdirSync(source).filter((file) => file.endsWith('.tf') && !file.endsWith('_override.tf'))) {
+    await writeFileIfChanged(context, path.join(target, name), readFileSync(path.join(source, name), 'utf8'));
+  }
+  await writeFileIfChanged(context, path.join(target, 'backend_override.tf'), `# Written by Onboarder: the state is in the environment's PostgreSQL database.\nterraform {\n  backend "${backend}" {}\n}\n`);
+  return target;
+}
+
+/**
+ * The connection string for tofu's pg backend from the one Onboarder's state uses. Its driver (lib/pq)
+ * insists on TLS when the URL names no sslmode, where node-postgres connects as the URL says; so one URL
+ * means one thing to both, a URL without sslmode gets `sslmode=disable` here. A site that wants TLS writes
+ * `?sslmode=verify-full` (or `require`) in its URL, and both use it.
+ */
+export function pgBackendConnection(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('sslmode')) parsed.searchParams.set('sslmode', 'disable');
+  return parsed.toString();
 }
 
 export async function tofuInit(context: ToolContext, options: TofuOptions & { readonly backendConfig?: Readonly<Record<string, string>>; readonly upgrade?: boolean }): Promise<void> {

@@ -7,7 +7,7 @@ import { kubectlDelete } from '../../lib/tools/kubernetes.js';
 import { tofuWorkspaceDelete } from '../../lib/tools/tofu.js';
 import { clusterName, type Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
-import { applyClusterVms } from '../infrastructure/index.js';
+import { applyClusterVms, clusterVmsBackend } from '../infrastructure/index.js';
 import { clusterTokenPath, clustersOf, keptNodeNames, kubeconfigPath, managementCluster, tasks } from '../shared/kit.js';
 
 /** Clusters this environment deployed (their VM step has a stamp) and no longer declares. */
@@ -54,7 +54,7 @@ export const decommission = tasks.task({
     if (existsSync(management)) await kubectlDelete(context, { kubeconfig: management, namespace: 'openspace-clusters', kind: 'secret', name: `${inputs.cluster}-kubeconfig` });
     if (config.infrastructure === 'proxmox') {
       await applyClusterVms(context, inputs.cluster, []);
-      await tofuWorkspaceDelete(context, { dir: path.resolve(root, 'tasks/infrastructure/terraform'), name: inputs.cluster });
+      await tofuWorkspaceDelete(context, { ...(await clusterVmsBackend(context)), name: inputs.cluster });
     } else {
       context.log.info(`the nodes of ${inputs.cluster} exist outside Onboarder (infrastructure: 'existing'): they are left running`);
     }

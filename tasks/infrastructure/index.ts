@@ -6,7 +6,7 @@ import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlNodeNames, kubectlRemoveNode } from '../../lib/tools/kubernetes.js';
 import { sshExec } from '../../lib/tools/ssh.js';
-import { tofuApply, tofuInit, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
+import { pgBackendConnection, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
@@ -22,7 +22,6 @@ const terraformDirectory = 'tasks/infrastructure/terraform';
 export async function applyClusterVms(context: ToolContext & { readonly config: Environment }, cluster: string, nodes: readonly ClusterNode[]): Promise<void> {
   const { config } = context;
   const proxmox = proxmoxOf(config);
-  const dir = path.resolve(context.root, terraformDirectory);
   const network = config.networks.find((entry) => entry.name === 'clusters') ?? config.networks[0];
   if (!network) throw new Error('environment has no network for the cluster VMs: add one named "clusters" under networks');
   const vars = {
@@ -42,14 +41,41 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
       node_name: proxmox.nodes[node.vmId % proxmox.nodes.length]?.name,
     })),
   };
-  // State and plans live with the environment's state, one workspace per cluster, never in the repository.
-  const stateDirectory = path.join(context.root, '.cache', 'state', config.name, 'tofu');
-  const options = { dir, workspace: cluster, lockTimeout: '5m' };
-  await tofuInit(context, { dir, backendConfig: { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') } });
-  await tofuWorkspace(context, { dir, name: cluster });
+  const stateDirectory = tofuStateDirectory(context.root, config);
+  const backend = await clusterVmsBackend(context);
+  const options = { ...backend, workspace: cluster, lockTimeout: '5m' };
+  await tofuInit(context, {
+    ...backend,
+    backendConfig: backend.env ? { schema_name: tofuSchema(config.name) } : { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') },
+  });
+  await tofuWorkspace(context, { ...backend, name: cluster });
   const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${cluster}.tfplan`) });
   if (plan.changed) await tofuApply(context, { ...options, planFile: plan.planFile });
   else context.log.info('no changes');
+}
+
+/** Where the VMs' plans live (and their state, on a file state): with the environment's state, never in the repository. */
+function tofuStateDirectory(root: string, config: Environment): string {
+  return path.join(root, '.cache', 'state', config.name, 'tofu');
+}
+
+/**
+ * The configuration directory the cluster VMs' tofu runs in, and its environment: the module as it is (a
+ * local state beside the environment's), or, when the environment's state is in PostgreSQL, a copy with
+ * tofu's pg backend (its own schema and locking, so the team shares it), the connection string in
+ * PG_CONN_STR, never on a command line.
+ */
+export async function clusterVmsBackend(context: ToolContext & { readonly config: Environment }): Promise<{ readonly dir: string; readonly env?: Readonly<Record<string, string>> }> {
+  const { config } = context;
+  const dir = path.resolve(context.root, terraformDirectory);
+  if (config.state.store !== 'postgres') return { dir };
+  const moduleDirectory = await tofuModuleWithBackend(context, dir, path.join(tofuStateDirectory(context.root, config), 'pg-module'), 'pg');
+  return { dir: moduleDirectory, env: { PG_CONN_STR: pgBackendConnection(secretValue(context, config.state.url)) } };
+}
+
+/** The schema tofu's pg backend keeps an environment's VM state in: one per environment, beside Onboarder's tables. */
+export function tofuSchema(environment: string): string {
+  return `onboarder_tofu_${environment.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
 }
 
 /**

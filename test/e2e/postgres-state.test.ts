@@ -2,7 +2,9 @@
 // store's behaviour against both stores, two project copies standing for two machines on one database, a
 // killed holder, a connection terminated and a server stopped mid-run, and the URL's password kept out of
 // everything.
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,7 +12,9 @@ import type { Fingerprint, TaskId } from '../../lib/dsl/ids.js';
 import { JsonStateStore } from '../../lib/state/json-state-store.js';
 import { PostgresStateStore } from '../../lib/state/postgres-state-store.js';
 import type { StateStore } from '../../lib/state/state-store.js';
+import { pgBackendConnection, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import { FixtureProject, processesMatching, waitFor, withTimeout } from '../helpers/project.js';
+import { runBody } from '../helpers/run-body.js';
 import { TestPostgres } from '../helpers/postgres.js';
 
 interface Context {
@@ -165,6 +169,63 @@ test('state push moves the file state into PostgreSQL (refused over records with
   const fileOnly = await copy.run(['state', 'push']);
   assert.is(fileOnly.code, 2);
   assert.match(fileOnly.stderr, /keeps its state in files, not in PostgreSQL/);
+}));
+
+const vmsModule = `terraform {
+  backend "local" {}
+}
+variable "name" {}
+variable "hold" {
+  default = 0
+}
+# A VM stood in for by terraform_data (no provider to fetch); a new hold replaces it and sleeps while applying.
+resource "terraform_data" "vm" {
+  input            = "\${var.name}-\${var.hold}"
+  triggers_replace = var.hold
+  provisioner "local-exec" {
+    command = "sleep \${var.hold}"
+  }
+}
+`;
+
+test("tofu's pg backend (real terraform): the VMs' state in the team's database, per cluster workspace; a second apply is refused while one holds the lock", withTimeout(120_000, async (context) => {
+  const url = context.database.newDatabase('vms');
+  const source = mkdtempSync(path.join(os.tmpdir(), 'onboarder-vms-'));
+  try {
+    writeFileSync(path.join(source, 'main.tf'), vmsModule);
+    const env = { PG_CONN_STR: pgBackendConnection(url) };
+    let moduleDirectory = '';
+    const run = await runBody(async (body) => {
+      moduleDirectory = await tofuModuleWithBackend(body, source, path.join(source, 'pg-module'), 'pg');
+      await tofuInit(body, { dir: moduleDirectory, binary: 'terraform', env, backendConfig: { schema_name: 'onboarder_tofu_test' } });
+      await tofuWorkspace(body, { dir: moduleDirectory, binary: 'terraform', env, name: 'osdc-a' });
+      const plan = await tofuPlan(body, { dir: moduleDirectory, binary: 'terraform', env, workspace: 'osdc-a', vars: { name: 'osdc-a-cp1' }, out: path.join(source, 'osdc-a.tfplan') });
+      await tofuApply(body, { dir: moduleDirectory, binary: 'terraform', env, workspace: 'osdc-a', planFile: plan.planFile });
+    }, { secrets: [url] });
+    assert.is(run.record.outcome, 'succeeded', run.output);
+    assert.not.match(run.output, context.database.password);
+    const state = context.database.psql("SELECT name || ' ' || data FROM onboarder_tofu_test.states WHERE name = 'osdc-a'", 'vms');
+    assert.match(state, /^osdc-a .*osdc-a-cp1-0/s, 'the workspace\'s state is a row of the database');
+
+    // One apply holds the lock (its VM takes 6 s to make); a second, from another checkout, is refused.
+    const terraform = (args: string[]) => spawn('terraform', args, { cwd: moduleDirectory, env: { ...process.env, PG_CONN_STR: env.PG_CONN_STR, TF_WORKSPACE: 'osdc-a', TF_IN_AUTOMATION: '1' } });
+    const holder = terraform(['apply', '-auto-approve', '-no-color', '-input=false', '-var', 'name=osdc-a-cp1', '-var', 'hold=6']);
+    let held = '';
+    holder.stdout!.on('data', (chunk) => (held += chunk));
+    holder.stderr!.on('data', (chunk) => (held += chunk));
+    const holderExited = new Promise<number | null>((resolve) => holder.once('exit', resolve));
+    await waitFor(() => held.includes('Provisioning with') || holder.exitCode !== null, 60_000);
+    assert.match(held, 'Provisioning with', held);
+    const second = terraform(['apply', '-auto-approve', '-no-color', '-input=false', '-lock-timeout=0s', '-var', 'name=osdc-a-cp1', '-var', 'hold=1']);
+    let refused = '';
+    second.stderr!.on('data', (chunk) => (refused += chunk));
+    second.stdout!.on('data', (chunk) => (refused += chunk));
+    assert.is(await new Promise<number | null>((resolve) => second.once('exit', resolve)), 1);
+    assert.match(refused, 'Error acquiring the state lock');
+    assert.is(await holderExited, 0, held);
+  } finally {
+    rmSync(source, { recursive: true, force: true });
+  }
 }));
 
 test("the URL's password is in no output, log, record, nor in the database's tables", withTimeout(60_000, async (context) => {
