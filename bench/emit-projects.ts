@@ -43,7 +43,9 @@ export function emitProjects(workload: Workload, directory: string, libraryPath:
     }));
   }
   const all = task({ name: 'all', deps: [...byName.values()] });
-  return { catalog: [all], environments: { bench: () => ok({ config: {}, secrets: [] }) } };`,
+  // BENCH_STATE_URL: the state in that PostgreSQL database instead of files (bench/state-store.ts).
+  const stateUrl = process.env.BENCH_STATE_URL;
+  return { catalog: [all], environments: { bench: () => ok({ config: {}, secrets: stateUrl ? [stateUrl] : [], ...(stateUrl ? { stateStore: { kind: 'postgres' as const, url: stateUrl } } : {}) }) } };`,
     ),
   );
 }

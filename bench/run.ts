@@ -269,6 +269,52 @@ async function measureAnsible(): Promise<void> {
   results.ansible = measured;
 }
 
+/**
+ * The state in PostgreSQL (issue 21) against the state in files, with a PostgreSQL 15 on this machine that
+ * commits to disk (fsync on): a first run of 2,000 no-op tasks (one state write per task, the worst case for
+ * a store), and no-op re-runs of a project of the catalog's size (70 tasks) and of 2,000 tasks. Every run
+ * starts from a fresh .cache; a first run on PostgreSQL from a fresh database.
+ */
+async function measureStateStores(): Promise<void> {
+  const { TestPostgres } = await import('../test/helpers/postgres.js');
+  const database = await TestPostgres.start({ durable: true });
+  try {
+    let databases = 0;
+    const freshUrl = () => database.newDatabase(`bench_${databases++}`);
+    const big = prepare(noOps(2000, 2));
+    const first = { file: [] as Timing[], postgres: [] as Timing[] };
+    for (let round = 0; round < rounds; round++) {
+      moveAside(path.join(big, '.cache'));
+      first.file.push(runOnboarder(big, ['all', '-j', '2']));
+      moveAside(path.join(big, '.cache'));
+      first.postgres.push(runOnboarder(big, ['all', '-j', '2'], { BENCH_STATE_URL: freshUrl() }));
+    }
+    const [file, postgres] = [medianTiming(first.file), medianTiming(first.postgres)];
+    print(`
+state store: PostgreSQL 15 on this machine (fsync on) against files; median of ${rounds} rounds`);
+    print(`  first run of 2000 no-op tasks, P=2: files ${file.makespanSeconds.toFixed(2)}s${spread(first.file, (each) => each.makespanSeconds)}, PostgreSQL ${postgres.makespanSeconds.toFixed(2)}s${spread(first.postgres, (each) => each.makespanSeconds)}: ${(((postgres.makespanSeconds / file.makespanSeconds) - 1) * 100).toFixed(1)}% (target: within 10%)`);
+    const reruns: Record<string, { file: number; postgres: number }> = {};
+    for (const [label, directory] of [['70 tasks (the catalog\'s size)', prepare(noOps(70, 2))], ['2000 tasks', big]] as const) {
+      // One stamped state in each store, then re-runs interleaved: each finds everything up to date.
+      moveAside(path.join(directory, '.cache'));
+      runOnboarder(directory, ['all', '-j', '2']);
+      const url = freshUrl();
+      runOnboarder(directory, ['all', '-j', '2'], { BENCH_STATE_URL: url });
+      const samples = { file: [] as number[], postgres: [] as number[] };
+      for (let index = 0; index < 11; index++) {
+        samples.file.push(runOnboarder(directory, ['all', '-j', '2']).wallSeconds);
+        samples.postgres.push(runOnboarder(directory, ['all', '-j', '2'], { BENCH_STATE_URL: url }).wallSeconds);
+      }
+      const measured = { file: median(samples.file), postgres: median(samples.postgres) };
+      reruns[label] = measured;
+      print(`  no-op re-run of ${label}: files ${measured.file.toFixed(3)}s, PostgreSQL ${measured.postgres.toFixed(3)}s: ${((measured.postgres - measured.file) * 1000).toFixed(0)} ms more (target: within 100 ms; medians of 11, interleaved)`);
+    }
+    results.stateStores = { firstRun: first, reruns };
+  } finally {
+    await database.remove();
+  }
+}
+
 const cases: Record<string, () => void | Promise<void>> = {
   'chain-plus-fan': () => compareSchedulers(chainPlusFan()),
   layered: () => compareSchedulers(layered()),
@@ -279,6 +325,7 @@ const cases: Record<string, () => void | Promise<void>> = {
   output: measureOutput,
   catalog: measureCatalog,
   ansible: measureAnsible,
+  state: measureStateStores,
 };
 print(`onboarder benchmark: ${results.machine as string}, node ${process.version}, ${results.date as string}`);
 for (const [name, run] of Object.entries(cases)) if (only.length === 0 || only.includes(name)) await run();

@@ -20,9 +20,11 @@ export class TestPostgres {
     /** postgresql://onboarder:<password>@127.0.0.1:<port>/onboarder */
     readonly url: string,
     readonly password: string,
+    /** Whether commits reach the disk (fsync): off for tests, on for a benchmark that stands for a real server. */
+    private readonly durable: boolean,
   ) {}
 
-  static async start(): Promise<TestPostgres> {
+  static async start(options: { readonly durable?: boolean } = {}): Promise<TestPostgres> {
     const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-pg-'));
     const owner = postgresUser();
     chownSync(directory, owner.uid, owner.gid);
@@ -34,7 +36,7 @@ export class TestPostgres {
     asPostgres([`${bin}/initdb`, '-D', path.join(directory, 'data'), '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${path.join(directory, 'superpw')}`, '--no-sync']);
     const port = await freePort();
     const password = `pw-${process.pid}-q8zr4t`;
-    const database = new TestPostgres(directory, port, `postgresql://onboarder:${password}@127.0.0.1:${port}/onboarder`, password);
+    const database = new TestPostgres(directory, port, `postgresql://onboarder:${password}@127.0.0.1:${port}/onboarder`, password, options.durable ?? false);
     await database.restart();
     database.psql(`CREATE ROLE onboarder LOGIN PASSWORD '${password}'`);
     database.psql('CREATE DATABASE onboarder OWNER onboarder');
@@ -54,7 +56,7 @@ export class TestPostgres {
 
   /** Starts the server (again) and waits until it accepts connections. */
   async restart(): Promise<void> {
-    this.server = spawn(`${bin}/postgres`, ['-D', path.join(this.directory, 'data'), '-p', String(this.port), '-k', path.join(this.directory, 'socket'), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'], { stdio: 'ignore', ...postgresUser() });
+    this.server = spawn(`${bin}/postgres`, ['-D', path.join(this.directory, 'data'), '-p', String(this.port), '-k', path.join(this.directory, 'socket'), '-c', 'listen_addresses=127.0.0.1', '-c', `fsync=${this.durable ? 'on' : 'off'}`], { stdio: 'ignore', ...postgresUser() });
     for (let tries = 0; tries < 200; tries++) {
       const ready = spawnSync(`${bin}/pg_isready`, ['-h', '127.0.0.1', '-p', String(this.port)]);
       if (ready.status === 0) return;
