@@ -3,6 +3,7 @@ import type { TaskId } from '../dsl/ids.js';
 import { formatConfigPath } from '../stamps/config-path.js';
 import { definitionDigest } from '../stamps/fingerprint.js';
 import { digestOf } from '../stamps/digest.js';
+import type { SourceDigests } from '../stamps/source-digests.js';
 import type { StateStore } from '../state/state-store.js';
 import type { TaskGraph } from '../graph/build-graph.js';
 import type { PlannedTask } from './plan-run.js';
@@ -10,8 +11,10 @@ import type { PlannedTask } from './plan-run.js';
 /**
  * A plan saved for review (`--dry-run --out FILE`) and applied as it is (`--apply FILE`), as Terraform's saved
  * plans: what was planned for which command line, and what it was computed from: the environment's
- * configuration (secret references, never their values), each task's stamp and each task's definition.
- * Applying it re-plans the same command line and refuses when anything differs.
+ * configuration (secret references, never their values), each task's stamp, each task's definition and the
+ * files it declares as sources (a playbook, a template: a task that never ran has no stamp to compare, yet
+ * runs what was reviewed only if those are the same). Applying it re-plans the same command line and
+ * refuses when anything differs.
  */
 export const savedPlanShape = z.strictObject({
   version: z.literal(1),
@@ -23,16 +26,28 @@ export const savedPlanShape = z.strictObject({
   config: z.unknown(),
   stamps: z.record(z.string(), z.string().nullable()),
   definitions: z.record(z.string(), z.string()),
+  /** One digest of each task's declared source files (absent in plans saved before it was kept). */
+  sources: z.record(z.string(), z.string()).optional(),
   tasks: z.array(z.looseObject({ task: z.string(), action: z.enum(['run', 'skip', 'fail']) })),
 });
 export type SavedPlan = z.infer<typeof savedPlanShape>;
 
 /** What a plan is computed from, for the tasks of the selected graph. */
-export function planBasis(graph: TaskGraph, store: StateStore): Pick<SavedPlan, 'stamps' | 'definitions'> {
+export async function planBasis(graph: TaskGraph, store: StateStore, sources: SourceDigests): Promise<Pick<SavedPlan, 'stamps' | 'definitions' | 'sources'>> {
   const ids = [...graph.nodes.keys()].sort();
+  const sourceDigests: Record<string, string> = {};
+  for (const id of ids) {
+    const { definition, inputs } = graph.nodes.get(id)!.instance;
+    const declared = definition.spec.sources;
+    const patterns = typeof declared === 'function' ? declared(inputs) : (declared ?? []);
+    if (patterns.length === 0) continue;
+    const digested = await sources.digest(patterns);
+    sourceDigests[id] = digested.ok ? digestOf(digested.digests) : `missing ${digested.missing}`;
+  }
   return {
     stamps: Object.fromEntries(ids.map((id) => [id, store.record(id)?.stamp?.fingerprint ?? null])),
     definitions: Object.fromEntries(ids.map((id) => [id, definitionDigest(graph.nodes.get(id)!.instance.definition)])),
+    sources: sourceDigests,
   };
 }
 
@@ -54,6 +69,8 @@ export function planDifferences(saved: SavedPlan, now: Omit<SavedPlan, 'version'
   if (stamps.length > 0) differences.push(`state changed for ${firstFive(stamps)} (another run since the plan?)`);
   const definitions = changed(saved.definitions, now.definitions);
   if (definitions.length > 0) differences.push(`task code changed for ${firstFive(definitions)}`);
+  const files = saved.sources ? changed(saved.sources, now.sources ?? {}) : [];
+  if (files.length > 0) differences.push(`source files changed for ${firstFive(files)}`);
   const steps = (plan: readonly SavedPlan['tasks'][number][]) => new Map(plan.map((step) => [step.task, digestOf(step)]));
   const before = steps(saved.tasks);
   const after = steps(now.tasks);

@@ -40,9 +40,17 @@ test('a saved plan applies exactly its tasks, once; a changed configuration is n
   }),
 ));
 
-test('task code changed since the plan is named; a file that is not a plan, and --out without --dry-run, are one line each', withTimeout(90_000, () =>
+test('task code or a source file changed since the plan is named; a file that is not a plan, and --out without --dry-run, are one line each', withTimeout(90_000, () =>
   withProject('basic', async (project) => {
     assert.is((await project.run(['validate'])).code, 0);
+    // A task that never ran has no stamp to compare: the files it declares as sources are (its playbook).
+    assert.is((await project.run(['osdc', '--dry-run', '--out', 'plan.json'])).code, 0);
+    writeFileSync(project.path('files', 'key.pub'), 'ssh-ed25519 AAAA-another-key reviewer@elsewhere\n');
+    project.takeTrace();
+    const source = await project.run(['--apply', 'plan.json']);
+    assert.is(source.code, 2);
+    assert.match(source.stderr, /^error: the plan plan\.json is out of date: source files changed for node-prep:copy-ssh-key/m, source.stderr);
+    assert.equal(project.takeTrace(), []);
     assert.is((await project.run(['osdc', '--dry-run', '--out', 'plan.json'])).code, 0);
     writeFileSync(project.path('tasks.ts'), readFileSync(project.path('tasks.ts'), 'utf8').replace("description: 'Deploy the data cluster',", "description: 'Deploy the data cluster',\n  retries: 1,"));
     const code = await project.run(['--apply', 'plan.json']);

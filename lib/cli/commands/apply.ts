@@ -56,7 +56,7 @@ export async function applyPlan(invocation: Invocation): Promise<number> {
 async function applySession(invocation: Invocation, replay: Invocation, session: Session, saved: SavedPlan, file: string): Promise<number> {
   const plan = await planRun(session);
   const normalized = JSON.parse(JSON.stringify({ config: session.config, tasks: session.redactor.redactValue(plan.map(savedStep)) })) as Pick<SavedPlan, 'config' | 'tasks'>;
-  const differences = planDifferences(saved, { environment: saved.environment, command: saved.command, ...planBasis(session.graph, session.store), ...normalized });
+  const differences = planDifferences(saved, { environment: saved.environment, command: saved.command, ...(await planBasis(session.graph, session.store, session.sources)), ...normalized });
   if (differences.length > 0) return report(invocation, { reason: 'plan-outdated', file, differences }, ExitCode.usage);
   const runs = plannedRuns(saved);
   if (runs.length === 0) {

@@ -55,7 +55,7 @@ export async function showPlan(invocation: Invocation, session: Session): Promis
     invocation.io.stdout.write(redactor.redact(formatPlan(session.environmentName, plan, commands.value, destructions(session.graph, plan))));
   }
   if (invocation.options.planFile !== undefined) {
-    const saved: SavedPlan = { version: 1, kind: 'saved-plan', environment: session.environmentName, created: new Date().toISOString(), command: runCommandLine(invocation.argv ?? []), config: session.config, ...planBasis(session.graph, session.store), tasks: redactor.redactValue(plan.map(savedStep)) };
+    const saved: SavedPlan = { version: 1, kind: 'saved-plan', environment: session.environmentName, created: new Date().toISOString(), command: runCommandLine(invocation.argv ?? []), config: session.config, ...(await planBasis(session.graph, session.store, session.sources)), tasks: redactor.redactValue(plan.map(savedStep)) };
     await writeFileAtomic(path.resolve(invocation.options.planFile), `${JSON.stringify(saved, null, 2)}\n`);
     invocation.io.stderr.write(`plan saved to ${invocation.options.planFile}: apply it with \`tsx deploy.ts --apply ${invocation.options.planFile}\`\n`);
   }
