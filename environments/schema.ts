@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { kubeadmImageTags } from '../images/kubeadm-images.js';
 
 const ipv4 = z.string().refine((value) => isIPv4(value), { error: (issue) => `'${String(issue.input)}' is not an IPv4 address` });
 const cidr = z.string().refine((value) => {
@@ -200,6 +201,7 @@ const environmentShape = z.strictObject({
 export const environmentSchema = environmentShape.superRefine((environment, context) => {
     checkAddressing(environment, context);
     checkRoles(environment, context);
+    checkKubeadmImages(environment, context);
     const vmIds = new Map<number, string>();
     const nodeNames = new Map<string, string>();
     if (environment.infrastructure === 'proxmox' && !environment.proxmox) {
@@ -232,6 +234,20 @@ function checkRoles(environment: z.output<typeof environmentShape>, context: z.R
   for (const [name, cluster] of management) {
     if (cluster.distribution !== 'rke2') context.addIssue({ code: 'custom', path: ['clusters', name, 'distribution'], message: "the management cluster runs 'rke2'" });
   }
+}
+
+/**
+ * An air-gapped site's kubeadm clusters run images whose tags only kubeadm knows (etcd, CoreDNS, pause): the
+ * manifest must list them for the environment's Kubernetes version, or the site registry would lack them.
+ */
+function checkKubeadmImages(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const version = environment.versions.kubernetes;
+  if (!environment.site.airGapped || kubeadmImageTags[version] || !Object.values(environment.clusters).some((cluster) => cluster.distribution === 'kubeadm')) return;
+  context.addIssue({
+    code: 'custom',
+    path: ['versions', 'kubernetes'],
+    message: `${version}: the images kubeadm runs at this version (etcd, CoreDNS, pause) are not in images/kubeadm-images.ts: add its line from \`kubeadm config images list --kubernetes-version ${version}\` (it lists ${Object.keys(kubeadmImageTags)[0]} to ${Object.keys(kubeadmImageTags).at(-1)})`,
+  });
 }
 
 /** An IPv4 address as a number, and a CIDR as the first and last address it holds. */

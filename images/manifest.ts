@@ -1,4 +1,7 @@
 import type { Environment } from '../environments/schema.js';
+import { kubeadmImageTags } from './kubeadm-images.js';
+
+export { kubeadmImageTags } from './kubeadm-images.js';
 
 /**
  * Where an artifact's sha256 comes from. Never a value written by hand without its publisher:
@@ -134,6 +137,13 @@ const image = (name: string, reference: string, neededFor: NeededFor = 'air-gapp
   digest: { registry: true },
 });
 
+/** kubeadm's images for a Kubernetes version beyond the control plane's four (etcd, CoreDNS, pause), or none where the table has no line. */
+export function kubeadmExtraImages(kubernetes: string): ImageArtifact[] {
+  const tags = kubeadmImageTags[kubernetes];
+  if (!tags) return [];
+  return [image('etcd', `registry.k8s.io/etcd:${tags.etcd}`), image('coredns', `registry.k8s.io/coredns/coredns:${tags.coredns}`), image('pause', `registry.k8s.io/pause:${tags.pause}`)];
+}
+
 /**
  * Everything a deployment of the catalog needs at the environment's versions: what `images:fetch` fetches
  * (online) or verifies (air-gapped), and what `bundle:create` carries to a disconnected site.
@@ -194,12 +204,14 @@ export function artifactsFor(versions: Environment['versions']): Artifact[] {
     chart('cilium', cilium),
     ...platformChartNames.map((name) => chart(name, versions.charts[name])),
     // The images an air-gapped site's registry must hold for what the catalog starts: kube-vip's static pod,
-    // Cilium's agent and operator, cert-manager's four, the kubeadm control plane, and the OCI chart.
+    // Cilium's agent and operator, cert-manager's four, the kubeadm control plane with etcd, CoreDNS and
+    // pause, and the OCI chart.
     image('kube-vip', `ghcr.io/kube-vip/kube-vip:${kubeVip}`),
     image('cilium-agent', `quay.io/cilium/cilium:v${cilium}`),
     image('cilium-operator', `quay.io/cilium/operator-generic:v${cilium}`),
     ...['controller', 'webhook', 'cainjector', 'startupapicheck'].map((part) => image(`cert-manager-${part}`, `quay.io/jetstack/cert-manager-${part}:${versions.charts['cert-manager']}`)),
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => image(part, `registry.k8s.io/${part}:${kubernetes}`)),
+    ...kubeadmExtraImages(kubernetes),
     image('proxmox-csi-plugin-chart', `ghcr.io/sergelogvinov/charts/proxmox-csi-plugin:${versions.charts['proxmox-csi-plugin']}`),
   ];
 }

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import YAML from 'yaml';
+import { withScratchDirectory } from '../state/scratch-directory.js';
 import { reportToolVersion, runCommand, type ToolContext } from './command.js';
 import { withPrivateFile } from './private-file.js';
 
@@ -84,6 +86,35 @@ export interface HelmRelease extends KubeOptions {
   readonly atomic?: boolean;
   readonly timeout?: string;
   readonly createNamespace?: boolean;
+  /** How to reach the OCI registry an `oci://` chart comes from, when it is not public (a site registry). */
+  readonly registry?: HelmRegistryAccess;
+}
+
+/** An OCI registry helm pulls a chart from: its CA, and credentials (the password goes on stdin only). */
+export interface HelmRegistryAccess {
+  /** host[:port], as in the chart's `oci://` reference. */
+  readonly host: string;
+  /** PEM file of the CA its TLS certificate is verified with. */
+  readonly caFile?: string;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+/**
+ * Runs `body` with helm's arguments for `registry`: `--ca-file`, and when it has credentials, a registry
+ * configuration of its own (`helm registry login --password-stdin` into a private scratch directory, gone
+ * afterwards), so the password is on no command line and in no file of the operator's.
+ */
+async function withRegistryArgs<Result>(context: ToolContext, registry: HelmRegistryAccess | undefined, body: (args: readonly string[]) => Promise<Result>): Promise<Result> {
+  if (!registry) return body([]);
+  const tls = registry.caFile ? ['--ca-file', registry.caFile] : [];
+  if (registry.username === undefined || registry.password === undefined) return body(tls);
+  const { password } = registry;
+  return withScratchDirectory('registry', async (directory) => {
+    const config = ['--registry-config', path.join(directory, 'registry.json')];
+    await runCommand(context, ['helm', 'registry', 'login', registry.host, '--username', registry.username!, '--password-stdin', ...config, ...tls], { input: password });
+    return body([...config, ...tls]);
+  });
 }
 
 function helmKubeArgs(options: KubeOptions): string[] {
@@ -103,15 +134,15 @@ async function withValues<Result>(options: HelmRelease, body: (args: string[]) =
 /** `helm upgrade --install`, idempotent. */
 export async function helmUpgradeInstall(context: ToolContext, options: HelmRelease): Promise<void> {
   await reportToolVersion(context, 'helm');
-  await withValues(options, (valueArgs) => {
-    const args = ['helm', 'upgrade', '--install', options.release, options.chart, ...helmKubeArgs(options), ...valueArgs];
+  await withValues(options, (valueArgs) => withRegistryArgs(context, options.registry, (registryArgs) => {
+    const args = ['helm', 'upgrade', '--install', options.release, options.chart, ...helmKubeArgs(options), ...valueArgs, ...registryArgs];
     if (options.version) args.push('--version', options.version);
     if (options.wait) args.push('--wait');
     if (options.atomic) args.push('--atomic');
     if (options.timeout) args.push('--timeout', options.timeout);
     if (options.createNamespace) args.push('--create-namespace');
     return runCommand(context, args);
-  });
+  }));
 }
 
 /** `helm template`: the rendered manifests. */

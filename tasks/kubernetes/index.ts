@@ -13,7 +13,7 @@ import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-bi
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
-import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, siteRegistryAccess, tasks } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -228,7 +228,8 @@ export const platformServices = tasks.task({
       // Air-gapped: the package bundle:load placed and images:fetch verified (the OCI chart comes from the site registry).
       const local = config.site.airGapped && !release.chart.startsWith('oci://') ? path.resolve(root, chartFile(release.release, version)) : undefined;
       const fromSiteRegistry = config.site.airGapped && release.chart.startsWith('oci://') && config.siteRegistry ? release.chart.replace(/^oci:\/\/[^/]+/, `oci://${config.siteRegistry.address}`) : undefined;
-      await helmUpgradeInstall(context, { ...release, chart: local ?? fromSiteRegistry ?? release.chart, kubeconfig, version, createNamespace: true, wait: true, atomic: true, timeout: '10m' });
+      const registry = fromSiteRegistry ? siteRegistryAccess(context) : undefined;
+      await helmUpgradeInstall(context, { ...release, chart: local ?? fromSiteRegistry ?? release.chart, kubeconfig, version, createNamespace: true, wait: true, atomic: true, timeout: '10m', ...(registry ? { registry } : {}) });
     }
   },
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { artifactsFor, imageReferenceParts } from '../../images/manifest.js';
+import { artifactsFor, imageReferenceParts, kubeadmImageTags } from '../../images/manifest.js';
 import { z } from 'zod';
 import { defineTasks } from '../../lib/dsl/define-tasks.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
@@ -8,6 +8,7 @@ import type { DeployedState } from '../../lib/dsl/task.js';
 import { runPlaybook, type PlaybookOptions, type PlaybookResult } from '../../lib/tools/ansible.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
+import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
 import type { SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
 import { untracked } from '../../lib/stamps/config-reads.js';
@@ -162,6 +163,8 @@ export function siteInventory(config: Environment, scope: InventoryScope, root: 
       registry_mirrors: siteRegistryMirrors(config),
       ...siteRegistryVars(config, root),
       versions: cluster.distribution === 'rke2' ? { rke2: config.versions.rke2 } : { kubernetes: config.versions.kubernetes },
+      // containerd's sandbox image: the pause image of the cluster's Kubernetes version (kubeadm's own), if the manifest knows it.
+      ...(cluster.distribution === 'kubeadm' ? { pause_version: kubeadmImageTags[config.versions.kubernetes]?.pause ?? '' } : {}),
     },
   };
 }
@@ -186,6 +189,31 @@ function siteRegistryVars(config: Environment, root: string): Record<string, str
   return { site_registry: registry.address, site_registry_ca: registry.caFile ? readFileSync(path.resolve(root, registry.caFile), 'utf8') : '' };
 }
 
+/**
+ * How helm reaches the site registry on an air-gapped site (its CA and credentials), or undefined where
+ * the site has none. The password is read as a secret: redacted wherever it would show.
+ */
+export function siteRegistryAccess(context: ToolContext & { readonly config: Environment }): HelmRegistryAccess | undefined {
+  const { config, root } = context;
+  const registry = config.site.airGapped ? config.siteRegistry : undefined;
+  if (!registry) return undefined;
+  return {
+    host: registry.address,
+    ...(registry.caFile ? { caFile: path.resolve(root, registry.caFile) } : {}),
+    ...(registry.username && registry.password ? { username: registry.username, password: secretValue(context, registry.password) } : {}),
+  };
+}
+
+/**
+ * The site registry's credentials for the nodes' containerd and RKE2 (as kubespray's containerd_registry_auth
+ * and RKE2's registries.yaml `configs.auth` take them): extra vars, in a 0600 file for the playbook's run
+ * only, the password redacted. Empty where the site pulls without credentials.
+ */
+function siteRegistryCredentials(context: ToolContext & { readonly config: Environment }): Record<string, string> {
+  const access = siteRegistryAccess(context);
+  return { site_registry_username: access?.username ?? '', site_registry_password: access?.password ?? '' };
+}
+
 /** Runs one of the repository's playbooks on the hosts of `scope`, with the environment's SSH settings. */
 export function playbook(
   context: ToolContext & { readonly config: Environment },
@@ -200,6 +228,8 @@ export function playbook(
     knownHostsFile: path.resolve(root, config.ssh.knownHosts),
     ...(config.ssh.privateKey ? { privateKey: path.resolve(root, config.ssh.privateKey) } : {}),
     ...options,
+    // A cluster's nodes pull from the site registry: its credentials go to their containerd or RKE2.
+    ...('cluster' in scope ? { extraVars: { ...siteRegistryCredentials(context), ...options.extraVars } } : {}),
   });
 }
 

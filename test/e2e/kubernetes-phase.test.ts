@@ -91,12 +91,15 @@ export const k8sLab = defineEnvironment({
   registryMirrors: [{ registry: 'registry.k8s.io', mirror: 'https://registry.k8s.openspace.test:5000' }],
   // The site registry (never reached here: the steps run with --only): its CA goes to every node, and it
   // mirrors each registry the manifest's images come from.
-  siteRegistry: { address: 'registry.k8s.openspace.test:5000', caFile: 'site-registry-ca.pem' },
+  siteRegistry: { address: 'registry.k8s.openspace.test:5000', caFile: 'site-registry-ca.pem', username: 'onboarder', password: { file: 'site-registry-password' } },
   // The bundled lab's component versions, every chart pinned.
   versions: lab.versions,
 });
 `;
 }
+
+/** The site registry's password: on the nodes in containerd's configuration, and nowhere in what Onboarder shows. */
+const siteRegistryPassword = 'site-registry-pw-7Hq2x';
 
 test.before(async (context) => {
   Object.assign(context, copyProject());
@@ -110,6 +113,7 @@ test.before(async (context) => {
   });
   packKubernetesRelease(context.directory);
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(context.directory, 'site-registry-ca.key'), '-out', path.join(context.directory, 'site-registry-ca.pem'), '-days', '2', '-subj', '/CN=site registry CA'], { stdio: 'ignore' });
+  writeFileSync(path.join(context.directory, 'site-registry-password'), `${siteRegistryPassword}\n`, { mode: 0o600 });
   addEnvironment(context.directory, 'k8s-lab', 'k8sLab', environmentFile(context.rig));
 });
 
@@ -158,13 +162,20 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
     assert.match(hosts, `[host."https://registry.k8s.openspace.test:5000"]`);
     assert.match(hosts, 'ca = "/etc/onboarder/site-registry-ca.crt"');
   }
+  // containerd logs in to the site registry (kubespray's containerd_registry_auth): config.toml is root's alone.
+  const containerdConfig = await context.rig.exec(cp, ['cat', '/etc/containerd/config.toml']);
+  assert.match(containerdConfig, '[plugins."io.containerd.grpc.v1.cri".registry.configs."registry.k8s.openspace.test:5000".auth]');
+  assert.match(containerdConfig, `password = "${siteRegistryPassword}"`);
+  assert.is((await context.rig.exec(cp, ['stat', '-c', '%a', '/etc/containerd/config.toml'])).trim(), '600');
+  // The sandbox image is kubeadm's pause image of the cluster's version, from the site's mirror.
+  assert.match(containerdConfig, 'sandbox_image = "registry.k8s.openspace.test:5000/pause:3.9"');
   const kubeVip = await context.rig.exec(cp, ['cat', '/etc/kubernetes/manifests/kube-vip.yaml']);
   assert.match(kubeVip, `{name: address, value: "${vipOf(context.rig)}"}`);
   assert.match(kubeVip, 'path: "/etc/kubernetes/admin.conf"');
   const local = readFileSync(localLog(context), 'utf8');
   assert.match(local, /^helm upgrade --install cilium .*images\/charts\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
   assert.match(local, /^kubectl .*rollout status daemonset\/cilium/m);
-  for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
+  for (const secret of [token, certificateKey, siteRegistryPassword]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
 
 test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
@@ -271,6 +282,13 @@ test('platform services: one Helm release each, every chart at the version the e
   const pinned = upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));
   assert.equal(pinned, ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
   for (const line of upgrades) assert.match(line, `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`);
+  // The OCI chart comes from the site registry: helm logs in with the password on stdin, into a registry
+  // configuration of the step's own, and verifies the registry with its CA.
+  const calls = readFileSync(localLog(context), 'utf8');
+  assert.match(calls, /^helm registry login registry\.k8s\.openspace\.test:5000 --username onboarder --password-stdin --registry-config \S+ --ca-file \S+site-registry-ca\.pem$/m);
+  assert.match(calls, `helm registry login: ${siteRegistryPassword.length} bytes on stdin`);
+  assert.match(upgrades[3]!, /^helm upgrade --install proxmox-csi-plugin oci:\/\/registry\.k8s\.openspace\.test:5000\/\S+ .*--registry-config \S+ --ca-file \S+site-registry-ca\.pem/);
+  assert.not.match(calls + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), siteRegistryPassword);
 }));
 
 const recorded = async (context: Context, name: string, tool: string) => (await context.rig.exec(host(context, name), ['sh', '-c', `cat /root/fake-kubeadm/${tool}.log 2>/dev/null || true`])).trim().split('\n').filter(Boolean);

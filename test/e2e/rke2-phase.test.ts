@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
-import { addEnvironment, copyProject, lockPresentArtifacts, runDeploy } from '../helpers/project-copy.js';
+import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 import { lab } from '../../environments/lab.js';
 
 interface Context {
@@ -91,10 +91,15 @@ export const rke2Lab = defineEnvironment({
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'rke2.openspace.test' },
   registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.rke2.openspace.test:5000' }],
+  // The site registry (never reached here): RKE2 logs in to it with these credentials.
+  siteRegistry: { address: 'registry.rke2.openspace.test:5000', username: 'onboarder', password: { file: 'site-registry-password' } },
   versions: lab.versions,
 });
 `;
 }
+
+/** The site registry's password: in RKE2's registries.yaml on the nodes, nowhere in what Onboarder shows. */
+const siteRegistryPassword = 'rke2-registry-pw-4Kd9w';
 
 test.before(async (context) => {
   Object.assign(context, copyProject());
@@ -108,6 +113,7 @@ test.before(async (context) => {
   const systemctl = readFileSync(path.join(fakes, 'systemctl'), 'utf8');
   for (const each of context.rig.hosts) await context.rig.exec(each, ['sh', '-c', 'printf "%s" "$1" > /usr/local/bin/systemctl && chmod 755 /usr/local/bin/systemctl', 'install-fake', systemctl]);
   packRelease(context.directory, version);
+  writeFileSync(path.join(context.directory, 'site-registry-password'), `${siteRegistryPassword}\n`, { mode: 0o600 });
   addEnvironment(context.directory, 'rke2-lab', 'rke2Lab', environmentFile(context.rig));
 });
 
@@ -139,6 +145,8 @@ test('the first server is Ready before the second joins through the virtual IP, 
   for (const call of [...first, ...second, ...agent]) {
     assert.match(call.config!, `token: ${token}\n`);
     assert.match(call.registries!, '"docker.io":\n    endpoint:\n      - "https://registry.rke2.openspace.test:5000"');
+    // RKE2 logs in to the site registry (registries.yaml `configs.<registry>.auth`).
+    assert.match(call.registries!, `configs:\n  "registry.rke2.openspace.test:5000":\n    auth:\n      username: "onboarder"\n      password: "${siteRegistryPassword}"\n`);
   }
   assert.equal(first[0]!.staticPods, ['kube-vip.yaml']);
   assert.equal(agent[0]!.staticPods, []);
@@ -151,6 +159,7 @@ test('the first server is Ready before the second joins through the virtual IP, 
   assert.match(listing, 'agent/images:\nrke2-images.linux-amd64.tar.zst');
   assert.match(readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'kubeconfig', 'mcm.yaml'), 'utf8'), 'kind: Config');
   assert.not.match(run.stdout + run.stderr, token, 'the cluster token is never shown');
+  assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'rke2-lab'), siteRegistryPassword, "the site registry's password is never shown");
 }));
 
 test('a second run changes nothing: nothing reinstalled, no service restarted', withTimeout(300_000, async (context: Context) => {

@@ -47,6 +47,14 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['an unknown distribution', (e) => (e.clusters.mcm.distribution = 'k3s'), /clusters\.mcm\.distribution: .*"rke2"|'rke2'/],
   ['a cluster without control plane', (e) => (e.clusters['osdc-a'].controlPlane = []), 'clusters.osdc-a.controlPlane: a cluster needs at least one control-plane node'],
   ['Proxmox infrastructure without Proxmox', (e) => delete e.proxmox, "proxmox: is missing: infrastructure 'proxmox' needs"],
+  [
+    "an air-gapped kubeadm site at a version whose kubeadm images the manifest does not know",
+    (e) => {
+      e.site.airGapped = true;
+      e.versions.kubernetes = 'v1.30.99';
+    },
+    'versions.kubernetes: v1.30.99: the images kubeadm runs at this version (etcd, CoreDNS, pause) are not in images/kubeadm-images.ts: add its line from `kubeadm config images list --kubernetes-version v1.30.99`',
+  ],
   // Without a pin, helm would install whatever is newest: refused on load instead.
   ['a platform chart without a version', (e) => delete e.versions.charts.velero, /versions\.charts\.velero: is missing/],
   ['an ISO directory that is not absolute', (e) => (e.proxmox.storage.isoDirectory = 'template/iso'), 'proxmox.storage.isoDirectory: an absolute directory path without a trailing /'],

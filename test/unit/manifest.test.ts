@@ -48,6 +48,10 @@ test('names and keys are unique in each environment, and the RKE2 and Kubernetes
     for (const file of ['kubeadm', 'kubeadm.sha256', 'kubelet', 'kubectl', `crictl-${crictlVersion(config.versions.kubernetes)}-linux-amd64.tar.gz.sha256`]) {
       assert.ok(files.includes(`images/kubernetes/${config.versions.kubernetes}/${file}`), file);
     }
+    // Every image kubeadm runs at the version (as `kubeadm config images list` prints it) is carried.
+    const images = artifacts.flatMap((artifact) => (artifact.kind === 'image' ? [artifact.reference] : []));
+    const kubeadmImages = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => `registry.k8s.io/${part}:${config.versions.kubernetes}`);
+    assert.equal(images.filter((reference) => reference.startsWith('registry.k8s.io/')), [...kubeadmImages, 'registry.k8s.io/etcd:3.5.12-0', 'registry.k8s.io/coredns/coredns:v1.11.1', 'registry.k8s.io/pause:3.9']);
   }
 });
 
