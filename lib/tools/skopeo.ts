@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { runCommand, type ToolContext } from './command.js';
 
 /**
@@ -20,12 +21,23 @@ function accessFlags(side: 'src' | 'dest' | '', access: RegistryAccess = {}): st
   ];
 }
 
-/** The manifest digest (`sha256:...`) a registry answers for `reference` (a tag): the publisher's digest of the image. */
+/**
+ * The manifest digest (`sha256:...`) a registry answers for `reference` (a tag): the publisher's digest of
+ * the image, or of the image index for a multi-platform one. The sha256 of the manifest's bytes as the
+ * registry serves them (`inspect --raw`): skopeo's plain `inspect` reads the config as an image's and fails
+ * on an artifact that is not an image, such as a Helm chart in an OCI registry.
+ */
 export async function registryDigest(context: ToolContext, reference: string, access?: RegistryAccess): Promise<string> {
-  const result = await runCommand(context, ['skopeo', 'inspect', '--no-tags', ...accessFlags('', access), `docker://${reference}`]);
-  const digest = (JSON.parse(result.stdout) as { Digest?: string }).Digest;
-  if (!digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`skopeo inspect docker://${reference} gave no sha256 digest`);
-  return digest;
+  const result = await runCommand(context, ['skopeo', 'inspect', '--raw', ...accessFlags('', access), `docker://${reference}`]);
+  const parsed = (() => {
+    try {
+      return JSON.parse(result.stdout) as { schemaVersion?: number };
+    } catch {
+      return undefined;
+    }
+  })();
+  if (parsed?.schemaVersion !== 2) throw new Error(`skopeo inspect --raw docker://${reference} gave no manifest (schemaVersion 2) to take a digest of`);
+  return `sha256:${createHash('sha256').update(result.stdout, 'utf8').digest('hex')}`;
 }
 
 /** Whether the registry holds `repository@digest` (a manifest by digest: nothing to push). */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
-import { artifactsFor, artifactKey, type Artifact } from '../../images/manifest.js';
+import { artifactsFor, artifactKey, imageReferenceParts, type Artifact } from '../../images/manifest.js';
 import { lab } from '../../environments/lab.js';
 import { loopbackCertificates } from '../helpers/certificates.js';
 import { waitFor, withTimeout } from '../helpers/project.js';
@@ -105,6 +105,32 @@ async function startRegistry(directory: string, port: number, tls?: { cert: stri
   return registry;
 }
 
+const helmConfigType = 'application/vnd.cncf.helm.config.v1+json';
+
+/**
+ * Pushes a Helm chart to a registry on loopback as `helm push` lays it out (OCI manifest, Helm config and
+ * chart-content layer), through the registry's HTTP API: helm itself is not installed here.
+ */
+async function pushHelmChart(port: number, reference: string): Promise<void> {
+  const [repository, tag] = [reference.slice(0, reference.lastIndexOf(':')), reference.slice(reference.lastIndexOf(':') + 1)];
+  const base = `http://127.0.0.1:${port}/v2/${repository}`;
+  const upload = async (content: Buffer) => {
+    const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(started.headers.get('location')!, base);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } });
+    if (put.status !== 201) throw new Error(`blob upload: HTTP ${put.status}`);
+    return { digest, size: content.length };
+  };
+  const name = repository.slice(repository.lastIndexOf('/') + 1);
+  const config = await upload(Buffer.from(JSON.stringify({ apiVersion: 'v2', name, version: tag })));
+  const chart = await upload(Buffer.from(`the ${name} chart, ${tag}\n`));
+  const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: helmConfigType, ...config }, layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', ...chart }] };
+  const put = await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': manifest.mediaType } });
+  if (put.status !== 201) throw new Error(`manifest upload: HTTP ${put.status}`);
+}
+
 function environmentFile(context: Context, filePort: number, registryPort: number): string {
   const upstream = `127.0.0.1:${registryPort}`;
   return `import { lab } from './lab.js';
@@ -166,7 +192,11 @@ test.before(async (context) => {
   execFileSync('buildah', [...storage, 'copy', container, path.join(context.scratch, 'hello.txt'), '/hello.txt'], { stdio: 'ignore' });
   execFileSync('buildah', [...storage, 'config', '--cmd', '/hello', container], { stdio: 'ignore' });
   execFileSync('buildah', [...storage, 'commit', '--format', 'oci', container, 'localhost/hello:1'], { stdio: 'ignore' });
-  for (const image of images) execFileSync('buildah', [...storage, 'push', '--tls-verify=false', 'localhost/hello:1', `docker://127.0.0.1:${upstreamPort}/${image.reference}`], { stdio: 'ignore' });
+  // The OCI chart is a Helm chart as helm pushes one (its own config and layer media types), not an image.
+  for (const image of images) {
+    if (image.reference.includes('/charts/')) await pushHelmChart(upstreamPort, image.reference);
+    else execFileSync('buildah', [...storage, 'push', '--tls-verify=false', 'localhost/hello:1', `docker://127.0.0.1:${upstreamPort}/${image.reference}`], { stdio: 'ignore' });
+  }
   addEnvironment(context.directory, 'bundle-lab', 'bundleLab', environmentFile(context, filePort, upstreamPort));
   rmSync(path.join(context.directory, 'images', 'manifest.lock.json'), { force: true });
 });
@@ -204,7 +234,8 @@ test('keygen, then create: every file, chart and image verified against its publ
   assert.is(lock.artifacts[artifactKey(kubeadm)]!.sha256, sha256(context.files.get(`/dl.k8s.io/release/${versions.kubernetes}/bin/linux/amd64/kubeadm`)!));
   // Twelve references to one image: its blobs are stored once in the bundle's OCI layout.
   const listing = execFileSync('tar', ['-tf', bundleFile(context)], { encoding: 'utf8' }).split('\n');
-  assert.is(listing.filter((entry) => /^oci\/blobs\/sha256\/[0-9a-f]{64}$/.test(entry.replace(/^\.\//, ''))).length <= 4, true, listing.filter((entry) => entry.includes('blobs')).join('\n'));
+  // The image's blobs once for all its references, and the chart's three.
+  assert.is(listing.filter((entry) => /^oci\/blobs\/sha256\/[0-9a-f]{64}$/.test(entry.replace(/^\.\//, ''))).length <= 7, true, listing.filter((entry) => entry.includes('blobs')).join('\n'));
 
   const inspected = await cli(context, [`bundle:inspect[file=${bundleFile(context)}]`]);
   assert.is(inspected.code, 0, inspected.stdout + inspected.stderr);
@@ -231,6 +262,14 @@ test('load into the empty site registry over TLS; loading again changes nothing;
   const registry = await cli(context, ['registry']);
   assert.is(registry.code, 0, registry.stdout + registry.stderr);
   assert.match(registry.stdout, `site registry 127.0.0.1:${context.sitePort} holds all ${images.length} images by their locked digests`);
+  // The OCI chart arrived as a Helm chart (skopeo copies the artifact as it is), where platform-services pulls
+  // it from (the site registry, the upstream's registry host left out, as for the nodes' mirrors).
+  const chart = images.find((image) => image.reference.includes('/charts/'))!;
+  const caOnly = path.join(context.scratch, 'ca-only');
+  mkdirSync(caOnly, { recursive: true });
+  writeFileSync(path.join(caOnly, 'ca.crt'), readFileSync(path.join(context.scratch, 'ca.pem')));
+  const raw = execFileSync('skopeo', ['inspect', '--raw', '--cert-dir', caOnly, '--creds', `${loader.user}:${loader.password}`, `docker://127.0.0.1:${context.sitePort}/${imageReferenceParts(chart.reference).path}:${chart.version}`], { encoding: 'utf8' });
+  assert.is((JSON.parse(raw) as { config: { mediaType: string } }).config.mediaType, helmConfigType);
 
   // A node's containerd, with the site registry as quay.io's mirror (hosts.toml, as node preparation writes it).
   const root = path.join(context.scratch, 'containerd');
