@@ -1,4 +1,5 @@
 import type { Environment } from '../environments/schema.js';
+import { chartImages } from './chart-images.js';
 import { kubeadmImageTags } from './kubeadm-images.js';
 
 export { kubeadmImageTags } from './kubeadm-images.js';
@@ -144,6 +145,18 @@ export function kubeadmExtraImages(kubernetes: string): ImageArtifact[] {
   return [image('etcd', `registry.k8s.io/etcd:${tags.etcd}`), image('coredns', `registry.k8s.io/coredns/coredns:${tags.coredns}`), image('pause', `registry.k8s.io/pause:${tags.pause}`)];
 }
 
+/** The images a chart runs at `version` as images/chart-images.ts lists them, each named `<chart>/<repository's last part>`. */
+export function chartImageArtifacts(chart: string, version: string): ImageArtifact[] {
+  const references = chartImages[`${chart}@${version}`] ?? [];
+  const names = new Map<string, number>();
+  return references.map((reference) => {
+    const base = `${chart}/${imageReferenceParts(reference).path.split('/').at(-1)}`;
+    const seen = names.get(base) ?? 0;
+    names.set(base, seen + 1);
+    return image(seen === 0 ? base : `${base}-${seen + 1}`, reference);
+  });
+}
+
 /**
  * Everything a deployment of the catalog needs at the environment's versions: what `images:fetch` fetches
  * (online) or verifies (air-gapped), and what `bundle:create` carries to a disconnected site.
@@ -213,6 +226,10 @@ export function artifactsFor(versions: Environment['versions']): Artifact[] {
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => image(part, `registry.k8s.io/${part}:${kubernetes}`)),
     ...kubeadmExtraImages(kubernetes),
     image('proxmox-csi-plugin-chart', `ghcr.io/sergelogvinov/charts/proxmox-csi-plugin:${versions.charts['proxmox-csi-plugin']}`),
+    // What the charts run beyond the images above, as images/chart-images.ts lists them.
+    ...chartImageArtifacts('cilium', cilium),
+    ...platformChartNames.map((name) => chartImageArtifacts(name, versions.charts[name])).flat(),
+    ...chartImageArtifacts('proxmox-csi-plugin', versions.charts['proxmox-csi-plugin']),
   ];
 }
 

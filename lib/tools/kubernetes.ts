@@ -145,12 +145,16 @@ export async function helmUpgradeInstall(context: ToolContext, options: HelmRele
   }));
 }
 
-/** `helm template`: the rendered manifests. */
-export async function helmTemplate(context: ToolContext, options: HelmRelease): Promise<string> {
+/**
+ * `helm template`: the rendered manifests (kept, not shown: a chart renders to thousands of lines), as the
+ * cluster at `kubeVersion` would get them.
+ */
+export async function helmTemplate(context: ToolContext, options: HelmRelease & { readonly kubeVersion?: string }): Promise<string> {
   return withValues(options, async (valueArgs) => {
     const args = ['helm', 'template', options.release, options.chart, ...helmKubeArgs(options), ...valueArgs];
     if (options.version) args.push('--version', options.version);
-    return (await runCommand(context, args)).stdout;
+    if (options.kubeVersion) args.push('--kube-version', options.kubeVersion);
+    return (await runCommand(context, args, { displayLine: () => undefined })).stdout;
   });
 }
 

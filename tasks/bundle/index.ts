@@ -2,13 +2,16 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { z } from 'zod';
 import { imageArchive, imageTag } from '../../lib/container/launcher.js';
+import { PermanentFailure } from '../../lib/dsl/command-failure.js';
+import { findExecutable } from '../../lib/stamps/tool-versions.js';
 import { tasks } from '../shared/kit.js';
 import { bytesText } from '../../lib/reporter/progress-text.js';
 import { bundleFiles, packBundle, readBundleEntry } from './archive.js';
 import { bundleIndexShape, type BundleIndex } from './bundle-index.js';
 import { placeFiles, pushImages } from './load-bundle.js';
 import { bundleDirectory, openBundle } from './open-bundle.js';
-import { stageArtifacts, stageRunnerImage } from './stage-artifacts.js';
+import { chartImageLines, renderChartImages } from './chart-images.js';
+import { carriedCharts, fetchOnline, stageArtifacts, stageRunnerImage, type BundleContext } from './stage-artifacts.js';
 import { checkSigningKey, defaultPrivateKey, defaultPublicKey, generateSigningKey, publicKeyFingerprint, signatureIsValid, signWith } from './signing.js';
 
 /**
@@ -62,7 +65,10 @@ export const create = bundle.task({
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(path.join(staging, 'files'), { recursive: true });
     try {
-      const entries = await stageArtifacts(context, staging);
+      const entries = await stageArtifacts(context, staging, 'files');
+      // The charts are here: before any image is copied, every image they run must be one the bundle carries.
+      await checkChartImages(context);
+      entries.push(...(await stageArtifacts(context, staging, 'images')));
       const runner = inputs['runner-image'] ? path.resolve(root, inputs['runner-image']) : existsSync(path.join(root, 'Containerfile')) ? imageArchive(root, imageTag(root)) : undefined;
       if (runner && existsSync(runner)) entries.push(await stageRunnerImage(runner, staging, root));
       else context.log.warn(`no runner image in the bundle: save one with --container-save (or pass runner-image=FILE); the site then needs the image some other way`);
@@ -79,6 +85,37 @@ export const create = bundle.task({
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
+  },
+});
+
+/**
+ * Refuses a bundle whose charts run an image it would not carry (the site would wait for a pull that never
+ * comes): the charts rendered with helm, as bundle:find-images shows them. Without helm, one warning.
+ */
+async function checkChartImages(context: BundleContext & { readonly log: { warn(message: string): void } }): Promise<void> {
+  if (!findExecutable('helm')) {
+    context.log.warn("helm is not installed here: the images the charts run were not checked against images/chart-images.ts (bundle:find-images renders them; the runner image has helm)");
+    return;
+  }
+  const missing = (await renderChartImages(context)).filter((each) => each.missing.length > 0);
+  if (missing.length === 0) return;
+  const named = missing.map((each) => `${each.chart}@${each.version} runs ${each.missing.join(', ')}`).join('; ');
+  throw new PermanentFailure(`the charts run images the bundle would not carry: ${named}: add them to images/chart-images.ts (bundle:find-images prints the lines)`);
+}
+
+export const findImages = bundle.task({
+  name: 'find-images',
+  description: "Render the charts the environment installs (helm template) and print the images images/chart-images.ts must list",
+  policy: 'always',
+  tools: ['helm'],
+  run: async (context) => {
+    // The chart packages, from their publishers as bundle:create fetches them (verified against the lock).
+    for (const chart of carriedCharts(context.config)) await fetchOnline(context, chart);
+    const found = await renderChartImages(context);
+    for (const each of found) context.log.info(`${each.chart}@${each.version}: ${each.images.length} images, ${each.missing.length === 0 ? 'all carried' : `${each.missing.length} not in the manifest: ${each.missing.join(', ')}`}`);
+    const lines = chartImageLines(found);
+    if (lines.length === 0) context.log.info('every image the charts run is in the manifest');
+    else context.log.info(`put these lines in images/chart-images.ts (each in place of its chart's line):\n${lines.join('\n')}`);
   },
 });
 

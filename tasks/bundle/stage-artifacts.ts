@@ -20,18 +20,20 @@ function carried(config: Environment, artifact: Artifact): boolean {
 export type BundleContext = ToolContext & { readonly config: Environment };
 
 /**
- * Fetches (online) and verifies every artifact a bundle for this environment carries into `staging`: files
- * and charts under files/ (hard links to images/), images into one OCI layout under oci/. Returns the index entries.
+ * Fetches (online) and verifies the artifacts a bundle for this environment carries into `staging`: its
+ * files and charts under files/ (hard links to images/), or its images into one OCI layout under oci/.
+ * Returns the index entries.
  */
-export async function stageArtifacts(context: BundleContext, staging: string): Promise<BundleEntry[]> {
+export async function stageArtifacts(context: BundleContext, staging: string, which: 'files' | 'images'): Promise<BundleEntry[]> {
   const entries: BundleEntry[] = [];
-  for (const artifact of artifactsFor(context.config.versions).filter((each) => carried(context.config, each))) {
+  for (const artifact of artifactsFor(context.config.versions).filter((each) => carried(context.config, each) && (each.kind === 'image') === (which === 'images'))) {
     entries.push(artifact.kind === 'image' ? await stageImage(context, artifact, staging) : await stageFile(context, artifact, staging));
   }
   return entries;
 }
 
-async function stageFile(context: BundleContext, artifact: Exclude<Artifact, { kind: 'image' }>, staging: string): Promise<BundleEntry> {
+/** Fetches a file or chart from its publisher into images/ (or finds it there), verified against the lock. */
+export async function fetchOnline(context: BundleContext, artifact: Exclude<Artifact, { kind: 'image' }>): Promise<void> {
   const { config, root } = context;
   await fetchArtifact(artifact, {
     root,
@@ -41,6 +43,16 @@ async function stageFile(context: BundleContext, artifact: Exclude<Artifact, { k
     log: context.log,
     downloading: (url, file) => context.commands.started(`download ${url} -> ${file}`),
   });
+}
+
+/** The charts (packages under images/charts/) a bundle for this environment carries. */
+export function carriedCharts(config: Environment): Extract<Artifact, { kind: 'chart' }>[] {
+  return artifactsFor(config.versions).filter((artifact): artifact is Extract<Artifact, { kind: 'chart' }> => artifact.kind === 'chart' && carried(config, artifact));
+}
+
+async function stageFile(context: BundleContext, artifact: Exclude<Artifact, { kind: 'image' }>, staging: string): Promise<BundleEntry> {
+  const { root } = context;
+  await fetchOnline(context, artifact);
   const key = artifactKey(artifact);
   const locked = ArtifactLock.read(root).get(key)!;
   const inBundle = `files/${artifact.file.replace(/^images\//, '')}`;

@@ -13,6 +13,8 @@ import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-bi
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
+import { platformReleases } from '../shared/chart-releases.js';
+import { ciliumValues } from '../shared/cilium-values.js';
 import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, siteRegistryAccess, tasks } from '../shared/kit.js';
 
 export { kubeconfigPath };
@@ -68,7 +70,7 @@ export const kubernetes = tasks.task({
     ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -99,7 +101,7 @@ export const kubernetes = tasks.task({
         release: 'cilium',
         chart: config.site.airGapped ? path.resolve(root, chartFile('cilium', config.versions.cilium)) : 'cilium/cilium',
         version: config.versions.cilium,
-        values: { kubeProxyReplacement: true, k8sServiceHost: cluster.apiAddress, k8sServicePort: 6443, ipam: { operator: { clusterPoolIPv4PodCIDRList: [cluster.podCidr] } } },
+        values: ciliumValues(cluster),
         wait: true,
         timeout: '10m',
       });
@@ -211,19 +213,14 @@ export const platformServices = tasks.task({
   after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
   estimate: '10m',
   tools: ['helm'],
+  // The releases and their values.
+  sources: ['tasks/shared/chart-releases.ts'],
   timeout: '30m',
   retries: 1,
   run: async (context) => {
     const { config, inputs, root } = context;
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
-    const releases: { release: keyof Environment['versions']['charts']; chart: string; namespace: string; values: Record<string, unknown> }[] = [
-      { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: { controller: { replicaCount: 2 } } },
-      { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: { grafana: { enabled: true } } },
-      { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: { crds: { enabled: true } } },
-      { release: 'proxmox-csi-plugin', chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin', namespace: 'csi-proxmox', values: {} },
-      { release: 'velero', chart: 'vmware-tanzu/velero', namespace: 'velero', values: { snapshotsEnabled: false } },
-    ];
-    for (const release of releases) {
+    for (const release of platformReleases) {
       const version = config.versions.charts[release.release];
       // Air-gapped: the package bundle:load placed and images:fetch verified (the OCI chart comes from the site registry).
       const local = config.site.airGapped && !release.chart.startsWith('oci://') ? path.resolve(root, chartFile(release.release, version)) : undefined;

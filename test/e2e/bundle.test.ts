@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { artifactsFor, artifactKey, imageReferenceParts, type Artifact } from '../../images/manifest.js';
 import { lab } from '../../environments/lab.js';
 import { loopbackCertificates } from '../helpers/certificates.js';
-import { waitFor, withTimeout } from '../helpers/project.js';
+import { repositoryRoot, waitFor, withTimeout } from '../helpers/project.js';
 import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
@@ -40,6 +40,7 @@ const images = artifacts.filter((artifact): artifact is Extract<Artifact, { kind
 const loader = { user: 'loader', password: 'site-registry-pw-4c1d9e' };
 const cli = (context: Context, args: string[], env: Record<string, string> = {}) =>
   runDeploy(context.directory, ['--env', 'bundle-lab', ...args], { SITE_REGISTRY_PASSWORD: loader.password, ...env });
+const fakes = path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes');
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** What the upstream serves: each file and chart (a few KB each), the publishers' checksum files and chart indexes. */
@@ -288,6 +289,29 @@ test('load into the empty site registry over TLS; loading again changes nothing;
   } finally {
     containerd.kill();
   }
+}));
+
+test("a chart that runs an image the bundle would not carry: bundle:create refuses before copying any image, and bundle:find-images prints the lines to add (FAKE helm's template)", withTimeout(120_000, async (context: Context) => {
+  // What `helm template` would render: Cilium's agent (carried; the digest after its tag is the tag's own)
+  // and an Envoy DaemonSet (not carried), Velero's server by a Docker Hub short name (not carried).
+  const templates = path.join(context.scratch, 'templates');
+  mkdirSync(templates, { recursive: true });
+  const pod = (containers: string[]) => `spec:\n  template:\n    spec:\n      containers:\n${containers.map((image, index) => `        - name: c${index}\n          image: ${image}\n`).join('')}`;
+  writeFileSync(path.join(templates, 'cilium.yaml'), [`kind: DaemonSet\n${pod([`quay.io/cilium/cilium:v${versions.cilium}@sha256:${'a'.repeat(64)}`])}`, `kind: DaemonSet\n${pod(['quay.io/cilium/cilium-envoy:v1.29.9'])}`].join('---\n'));
+  writeFileSync(path.join(templates, 'velero.yaml'), `kind: Deployment\n${pod(['velero/velero:v1.14.1'])}`);
+  const env = { PATH: `${fakes}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: path.join(context.scratch, 'fake-helm.log'), FAKE_HELM_TEMPLATES: templates };
+  const refused = await cli(context, [`bundle:create[out=${bundleFile(context, 'refused.tar')}]`], env);
+  assert.is(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout, `the charts run images the bundle would not carry: cilium@${versions.cilium} runs quay.io/cilium/cilium-envoy:v1.29.9; velero@${versions.charts.velero} runs docker.io/velero/velero:v1.14.1: add them to images/chart-images.ts (bundle:find-images prints the lines)`);
+  assert.not.match(refused.stdout, '$ skopeo copy', 'no image was copied');
+  assert.not.ok(existsSync(bundleFile(context, 'refused.tar')));
+  // Rendered with the catalog's values at the environment's Kubernetes version.
+  assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template cilium \\S+cilium-${versions.cilium.replace(/\./g, '\\.')}\\.tgz --namespace=kube-system --values \\S+ --version ${versions.cilium.replace(/\./g, '\\.')} --kube-version ${versions.kubernetes}$`, 'm'));
+  const found = await cli(context, ['bundle:find-images'], env);
+  assert.is(found.code, 0, found.stdout + found.stderr);
+  assert.match(found.stdout, `cilium@${versions.cilium}: 2 images, 1 not in the manifest: quay.io/cilium/cilium-envoy:v1.29.9`);
+  assert.match(found.stdout, `  'cilium@${versions.cilium}': ['quay.io/cilium/cilium-envoy:v1.29.9'],\n`);
+  assert.match(found.stdout, `  'velero@${versions.charts.velero}': ['docker.io/velero/velero:v1.14.1'],`);
 }));
 
 test('a tampered file, another key and a truncated part are each named; nothing is loaded', withTimeout(240_000, async (context: Context) => {

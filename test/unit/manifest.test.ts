@@ -9,6 +9,7 @@ import { example } from '../../environments/example.js';
 import { lab } from '../../environments/lab.js';
 import { environmentSchema } from '../../environments/schema.js';
 import { repositoryRoot } from '../helpers/project.js';
+import { canonicalImage, imagesIn } from '../../tasks/bundle/chart-images.js';
 
 const environments = [example, lab].map((definition) => environmentSchema.parse(definition));
 
@@ -66,6 +67,15 @@ test('the lock file, where there is one, holds only artifacts of the bundled env
     assert.match(entry.sha256, /^[0-9a-f]{64}$/);
     assert.ok(entry.source.length > 0);
   }
+});
+
+test("the images a chart renders, as a registry reference with its tag (Docker Hub's short names spelt out, a digest after the tag left to the copy)", () => {
+  assert.is(canonicalImage('nginx'), 'docker.io/library/nginx:latest');
+  assert.is(canonicalImage('velero/velero:v1.14.1'), 'docker.io/velero/velero:v1.14.1');
+  assert.is(canonicalImage('localhost:5000/tools/x:1'), 'localhost:5000/tools/x:1');
+  assert.is(canonicalImage(`registry.k8s.io/pause:3.9@sha256:${'b'.repeat(64)}`), 'registry.k8s.io/pause:3.9');
+  const rendered = 'kind: Pod\nspec:\n  containers:\n    - image: nginx:1.27\n  initContainers:\n    - image: busybox\n---\nkind: Custom\nspec:\n  image: quay.io/x/y:2\n---\n# an empty document\n';
+  assert.equal(imagesIn(rendered), ['docker.io/library/busybox:latest', 'docker.io/library/nginx:1.27', 'quay.io/x/y:2']);
 });
 
 test.run();
