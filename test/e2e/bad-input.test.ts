@@ -66,7 +66,7 @@ test('--reset-state without a terminal and without --yes refuses', withTimeout(3
 
 test("an environment whose loader throws (a corrupt file it parses) is a configuration error where it threw", withTimeout(30_000, () => withProject('basic', async (project) => {
   writeFileSync(project.path('config.json'), '{"broken');
-  assertOneLineError(await project.run(['--status']), /^error: environment test: deploy\.ts:\d+: loading it threw: .*JSON.*: fix the file it reads/);
+  assertOneLineError(await project.run(['--status']), /^error: environment test: project\.ts:\d+: loading it threw: .*JSON.*: fix the file it reads/);
 })));
 
 test('a project module that throws while loading: one line with its file and line, exit 2', withTimeout(30_000, () => withProject('basic', async (project) => {
