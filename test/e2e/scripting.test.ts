@@ -3,7 +3,63 @@
 // go-task's (what a task is), --last-run for the last run's record, and an unknown --env refused by every command.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { z } from 'zod';
 import { withProject, withTimeout } from '../helpers/project.js';
+
+// The JSON documents' shapes as the README's table documents them: every documented field present, with
+// its type; documents have nothing else at the top level (a field added there is added to the README too).
+const text = z.string();
+const count = z.number().int().nonnegative();
+const reason = z.looseObject({ kind: text });
+const document = <Shape extends z.ZodRawShape>(kind: string, shape: Shape) => z.strictObject({ version: z.literal(1), kind: z.literal(kind), ...shape });
+const documentShapes: Record<string, z.ZodType> = {
+  status: document('status', { environment: text, tasks: z.array(z.looseObject({ task: text, state: text, detail: text, lastRun: text.nullable(), durationMs: count.nullable() })) }),
+  plan: document('plan', {
+    environment: text,
+    tasks: z.array(z.union([z.looseObject({ task: text, level: count, action: z.literal('skip'), why: reason, driftCheck: z.boolean() }), z.looseObject({ task: text, level: count, action: z.enum(['run', 'fail']), reason, commands: z.array(z.unknown()).optional() })])),
+  }),
+  run: document('run', {
+    runId: text,
+    environment: text,
+    targets: z.array(text),
+    startedAt: text,
+    finishedAt: text,
+    durationMs: count,
+    outcome: text,
+    tasks: z.array(z.looseObject({ task: text, outcome: text, attempts: count, durationMs: count, reason: reason.optional() })),
+    criticalPath: z.array(text),
+    counts: z.record(text, count),
+  }),
+  tasks: document('tasks', { environment: text, tasks: z.array(z.strictObject({ name: text, namespace: text, description: text, inputs: z.array(text), instances: z.array(text) })) }),
+  versions: document('versions', { onboarder: text, node: text, tools: z.record(text, text) }),
+  graph: document('graph', {
+    nodes: z.array(z.strictObject({ id: text, task: text, inputs: z.record(text, z.unknown()), description: text, definedAt: text, dependencies: z.array(text) })),
+    edges: z.array(z.strictObject({ from: text, to: text })),
+    generations: z.array(z.array(text)),
+  }),
+  task: document('task', {
+    environment: text,
+    tasks: z.array(
+      z.strictObject({
+        task: text,
+        description: text,
+        definedAt: text,
+        inputs: z.record(text, z.unknown()),
+        instances: z.array(text),
+        deps: z.array(text),
+        after: z.array(text),
+        sources: z.array(z.unknown()),
+        tools: z.array(text),
+        policy: text,
+        pool: text.nullable(),
+        timeout: z.unknown(),
+        retries: count,
+        estimate: z.unknown(),
+        supportsDryRun: z.boolean(),
+      }),
+    ),
+  }),
+};
 
 const test = suite('scripting: exit codes, JSON documents, task summaries');
 
@@ -41,10 +97,12 @@ test('every JSON document has version and kind; run events too', withTimeout(90_
     for (const [args, kind] of documents) {
       const result = await project.run(args);
       assert.is(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
-      const document = JSON.parse(result.stdout) as { version: number; kind: string };
-      assert.is(document.version, 1, args.join(' '));
-      assert.is(document.kind, kind, args.join(' '));
-      parsed.set(kind, document as unknown as Record<string, unknown>);
+      const parsedDocument = JSON.parse(result.stdout) as { version: number; kind: string };
+      assert.is(parsedDocument.version, 1, args.join(' '));
+      assert.is(parsedDocument.kind, kind, args.join(' '));
+      const checked = documentShapes[kind]!.safeParse(parsedDocument);
+      assert.ok(checked.success, `${args.join(' ')}: not the documented shape: ${checked.success ? '' : JSON.stringify(checked.error.issues.slice(0, 3))}`);
+      parsed.set(kind, parsedDocument as unknown as Record<string, unknown>);
     }
     const list = parsed.get('tasks') as { tasks: { name: string; inputs: string[]; instances: string[] }[] };
     assert.equal(list.tasks.find((task) => task.name === 'deploy-cluster')!.inputs, ['cluster']);
