@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { findExecutable } from '../stamps/tool-versions.js';
 import { writeFileIfChanged } from './files.js';
@@ -51,9 +51,12 @@ async function tofu(
  * module's own `backend` block). Files are written only when they differ. Returns `target`.
  */
 export async function tofuModuleWithBackend(context: ToolContext, source: string, target: string, backend: 'pg'): Promise<string> {
-  for (const name of readdirSync(source).filter((file) => file.endsWith('.tf') && !file.endsWith('_override.tf'))) {
+  const files = readdirSync(source).filter((file) => file.endsWith('.tf') && !file.endsWith('_override.tf'));
+  for (const name of files) {
     await writeFileIfChanged(context, path.join(target, name), readFileSync(path.join(source, name), 'utf8'));
   }
+  // A file the module no longer has goes from the copy too (else its resources would stay declared there).
+  for (const stale of readdirSync(target).filter((file) => file.endsWith('.tf') && file !== 'backend_override.tf' && !files.includes(file))) rmSync(path.join(target, stale));
   await writeFileIfChanged(context, path.join(target, 'backend_override.tf'), `# Written by Onboarder: the state is in the environment's PostgreSQL database.\nterraform {\n  backend "${backend}" {}\n}\n`);
   return target;
 }
@@ -83,6 +86,25 @@ export async function tofuWorkspace(context: ToolContext, options: TofuOptions &
   const base = withoutWorkspace(options);
   const selected = await tofu(context, base, ['workspace', 'select', '-no-color', options.name], [1]);
   if (selected.exitCode !== 0) await tofu(context, base, ['workspace', 'new', '-no-color', options.name]);
+}
+
+/**
+ * Moves a workspace's state from a local state file into the configured backend (the workspace selected in
+ * `options`), once: when the environment's state moved to PostgreSQL, the VMs a cluster already has are
+ * known there, instead of being planned again from nothing. Pushed only into an empty workspace (a backend
+ * that already has state for it and a file that has some too is refused: which one is right is the
+ * operator's call); the file is then renamed `<file>.pushed`. Returns whether it pushed.
+ */
+export async function tofuAdoptState(context: ToolContext, options: TofuOptions & { readonly workspace: string }, localStateFile: string): Promise<boolean> {
+  if (!existsSync(localStateFile)) return false;
+  const held = await tofu(context, options, ['state', 'list', '-no-color']);
+  if (held.stdout.trim() !== '') {
+    throw new Error(`workspace ${options.workspace} has state in the backend and in ${localStateFile}: keep one (move the file aside, or empty the workspace) and run again`);
+  }
+  await tofu(context, options, ['state', 'push', '-no-color', localStateFile]);
+  renameSync(localStateFile, `${localStateFile}.pushed`);
+  context.log.info(`the state of workspace ${options.workspace} moved from ${localStateFile} into the backend (the file is kept as ${path.basename(localStateFile)}.pushed)`);
+  return true;
 }
 
 /** Deletes a workspace whose resources are gone (after a destroy): `default` is selected first. */

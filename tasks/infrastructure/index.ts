@@ -6,7 +6,7 @@ import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlNodeNames, kubectlRemoveNode } from '../../lib/tools/kubernetes.js';
 import { sshExec } from '../../lib/tools/ssh.js';
-import { pgBackendConnection, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
+import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
@@ -49,6 +49,8 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
     backendConfig: backend.env ? { schema_name: tofuSchema(config.name) } : { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') },
   });
   await tofuWorkspace(context, { ...backend, name: cluster });
+  // A site that moved its state to PostgreSQL (state push) brings each cluster's VMs along on its next run.
+  if (backend.env) await tofuAdoptState(context, options, path.join(stateDirectory, 'workspaces', cluster, 'terraform.tfstate'));
   const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${cluster}.tfplan`) });
   if (plan.changed) await tofuApply(context, { ...options, planFile: plan.planFile });
   else context.log.info('no changes');

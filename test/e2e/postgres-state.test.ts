@@ -3,7 +3,7 @@
 // killed holder, a connection terminated and a server stopped mid-run, and the URL's password kept out of
 // everything.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -12,7 +12,7 @@ import type { Fingerprint, TaskId } from '../../lib/dsl/ids.js';
 import { JsonStateStore } from '../../lib/state/json-state-store.js';
 import { PostgresStateStore } from '../../lib/state/postgres-state-store.js';
 import type { StateStore } from '../../lib/state/state-store.js';
-import { pgBackendConnection, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
+import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import { FixtureProject, processesMatching, waitFor, withTimeout } from '../helpers/project.js';
 import { runBody } from '../helpers/run-body.js';
 import { TestPostgres } from '../helpers/postgres.js';
@@ -223,6 +223,28 @@ test("tofu's pg backend (real terraform): the VMs' state in the team's database,
     assert.is(await new Promise<number | null>((resolve) => second.once('exit', resolve)), 1);
     assert.match(refused, 'Error acquiring the state lock');
     assert.is(await holderExited, 0, held);
+
+    // A site that kept its VMs' state in local files moves to PostgreSQL: the cluster's state file is pushed
+    // into its empty workspace once, and its VMs are not planned again. A .tf file the module dropped goes
+    // from the copy.
+    const local = { dir: source, binary: 'terraform', env };
+    const stateFile = path.join(source, 'local-state', 'workspaces', 'osdc-b', 'terraform.tfstate');
+    writeFileSync(path.join(moduleDirectory, 'dropped.tf'), 'resource "terraform_data" "dropped" {}\n');
+    const adopted = await runBody(async (body) => {
+      await tofuInit(body, { ...local, backendConfig: { path: path.join(source, 'local-state', 'terraform.tfstate'), workspace_dir: path.join(source, 'local-state', 'workspaces') } });
+      await tofuWorkspace(body, { ...local, name: 'osdc-b' });
+      const before = await tofuPlan(body, { ...local, workspace: 'osdc-b', vars: { name: 'osdc-b-cp1' }, out: path.join(source, 'local.tfplan') });
+      await tofuApply(body, { ...local, workspace: 'osdc-b', planFile: before.planFile });
+      await tofuModuleWithBackend(body, source, moduleDirectory, 'pg');
+      await tofuWorkspace(body, { dir: moduleDirectory, binary: 'terraform', env, name: 'osdc-b' });
+      assert.ok(await tofuAdoptState(body, { dir: moduleDirectory, binary: 'terraform', env, workspace: 'osdc-b' }, stateFile), 'pushed');
+      assert.not.ok(await tofuAdoptState(body, { dir: moduleDirectory, binary: 'terraform', env, workspace: 'osdc-b' }, stateFile), 'once');
+      const after = await tofuPlan(body, { dir: moduleDirectory, binary: 'terraform', env, workspace: 'osdc-b', vars: { name: 'osdc-b-cp1' }, out: path.join(source, 'pg.tfplan') });
+      assert.not.ok(after.changed, 'the VMs the file knew are known in the database: nothing to create');
+    }, { secrets: [url] });
+    assert.is(adopted.record.outcome, 'succeeded', adopted.output);
+    assert.ok(existsSync(`${stateFile}.pushed`));
+    assert.not.ok(existsSync(path.join(moduleDirectory, 'dropped.tf')));
   } finally {
     rmSync(source, { recursive: true, force: true });
   }
