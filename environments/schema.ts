@@ -171,6 +171,8 @@ const environmentShape = z.strictObject({
         username: z.string().min(1).optional(),
         password: secretReference.optional(),
       })
+      // One without the other would pull without credentials and fail only at the site.
+      .refine((registry) => (registry.username === undefined) === (registry.password === undefined), { message: 'has a username without a password or a password without a username: give both, or neither for a registry that needs no login', path: ['username'] })
       .optional(),
     versions: z.strictObject({
       rke2: version,

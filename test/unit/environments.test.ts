@@ -46,6 +46,7 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['an API URL that is not a URL', (e) => (e.proxmox.apiUrl = 'pve1:8006'), "proxmox.apiUrl: 'pve1:8006' is not an http(s) URL"],
   ['an unknown distribution', (e) => (e.clusters.mcm.distribution = 'k3s'), /clusters\.mcm\.distribution: .*"rke2"|'rke2'/],
   ['a cluster without control plane', (e) => (e.clusters['osdc-a'].controlPlane = []), 'clusters.osdc-a.controlPlane: a cluster needs at least one control-plane node'],
+  ['a site registry user without a password', (e) => (e.siteRegistry = { address: 'registry.example:5000', username: 'puller' }), 'siteRegistry.username: has a username without a password or a password without a username: give both, or neither'],
   ['Proxmox infrastructure without Proxmox', (e) => delete e.proxmox, "proxmox: is missing: infrastructure 'proxmox' needs"],
   [
     "an air-gapped kubeadm site at a version whose kubeadm images the manifest does not know",
