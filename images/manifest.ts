@@ -2,8 +2,6 @@ import type { Environment } from '../environments/schema.js';
 import { chartImages } from './chart-images.js';
 import { kubeadmImageTags } from './kubeadm-images.js';
 
-export { kubeadmImageTags } from './kubeadm-images.js';
-
 /**
  * Where an artifact's sha256 comes from. Never a value written by hand without its publisher:
  * - `pinned`: the publisher's digest copied here, `from` names where it was published;
