@@ -1,5 +1,4 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { writeFileAtomicSync } from '../fs/atomic-write.js';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { bootId, processStat, type ProcessStat } from '../fs/proc-stat.js';
 import { stopGroups, type GroupListener } from './process-groups.js';
 
@@ -13,23 +12,33 @@ interface RecordedGroup {
   readonly program: string;
 }
 
-interface GroupsFile {
+interface GroupsRecord {
   readonly bootId: string;
-  /** When the file was last written, in clock ticks after boot: the engine was alive then. */
+  /** When the record was last written, in clock ticks after boot: the engine was alive then. */
   readonly recordedAtTicks: number;
   readonly groups: readonly RecordedGroup[];
 }
 
 /**
- * The process groups a run's tasks are running, kept in a file beside the run lock (mode 0600), rewritten
- * whenever one starts or ends. An engine killed with SIGKILL cannot stop its tasks' programs; the next run
- * reads this file and does (stopLeftoverGroups). Written whole and renamed into place, so a kill leaves the
- * old or the new list.
+ * One line of the record: its first line names the boot; then a group started, ended, or was seen alive
+ * after its leader exited. Each line carries when it was written (`at`, clock ticks after boot).
+ */
+type RecordLine =
+  | { readonly bootId: string }
+  | { readonly started: number; readonly startTicks: number; readonly program: string; readonly at: number }
+  | { readonly ended: number; readonly at: number }
+  | { readonly seen: number; readonly at: number };
+
+/**
+ * The process groups a run's tasks are running, kept in a file beside the run lock (mode 0600). An engine
+ * killed with SIGKILL cannot stop its tasks' programs; the next run reads this file and does
+ * (stopLeftoverGroups). The file is a journal: one line appended when a group starts or ends, on a
+ * descriptor kept open for the run, so a program start costs one write, not a rewrite and a rename. A
+ * kill cannot tear a write the kernel has taken; a line torn by a full disk is skipped when read.
  */
 export class RecordedGroups implements GroupListener {
-  private readonly groups = new Map<number, RecordedGroup>();
   private readonly boot = bootId();
-
+  private descriptor: number | undefined;
   private unsaved = false;
 
   /** `warn` gets one line if the file cannot be written (a full disk): the run goes on without it. */
@@ -42,32 +51,37 @@ export class RecordedGroups implements GroupListener {
     const startTicks = processStat(group)?.startTicks;
     // Gone already: nothing to stop later.
     if (startTicks === undefined) return;
-    this.groups.set(group, { group, startTicks, program });
-    this.save();
+    this.append({ started: group, startTicks, program, at: ticksSinceBoot() });
   }
 
   groupEnded(group: number): void {
-    if (this.groups.delete(group)) this.save();
+    this.append({ ended: group, at: ticksSinceBoot() });
   }
 
   /** Written again: what the leader left running was seen alive now, so it counts as the group's. */
   groupOutlivedLeader(group: number): void {
-    if (this.groups.has(group)) this.save();
+    this.append({ seen: group, at: ticksSinceBoot() });
   }
 
   /** The run is over and every group was stopped: nothing is left to record. */
   close(): void {
-    this.groups.clear();
-    this.save();
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
+    rmSync(this.file, { force: true });
   }
 
-  private save(): void {
+  private append(line: RecordLine): void {
+    if (this.unsaved) return;
     try {
-      if (this.groups.size === 0) return rmSync(this.file, { force: true });
-      const contents: GroupsFile = { bootId: this.boot, recordedAtTicks: ticksSinceBoot(), groups: [...this.groups.values()] };
-      writeFileAtomicSync(this.file, `${JSON.stringify(contents)}\n`);
+      if (this.descriptor === undefined) {
+        // A record left by an earlier run was read and removed before this run started anything.
+        this.descriptor = openSync(this.file, 'w', 0o600);
+        writeSync(this.descriptor, `${JSON.stringify({ bootId: this.boot })}\n`);
+      }
+      const text = `${JSON.stringify(line)}\n`;
+      if (writeSync(this.descriptor, text) !== Buffer.byteLength(text)) throw new Error('the disk took part of a line');
     } catch (error) {
-      if (this.unsaved) return;
+      // Nothing more is written: the record would have gaps a reader could not see.
       this.unsaved = true;
       this.warn(`could not record the running process groups in ${this.file} (${(error as Error).message}): if this run is killed, the next one cannot stop what it left running`);
     }
@@ -77,13 +91,13 @@ export class RecordedGroups implements GroupListener {
 /**
  * Stops what a killed run left running: each group recorded in `file` that is still ours gets TERM, then
  * KILL after `graceMs`. A group is ours when one of its live members started between its leader's recorded
- * start and the file's last write (the engine was alive and the group existed then; a group id is not
- * reused while any member lives), on the same boot. The file is written again when a leader exits and
- * leaves others running, so what it left in the background counts. Any other process, a reused id above all, is never
- * signalled. Returns the groups stopped, as `<id> (<program>)`, and removes the file.
+ * start and the record's last line (the engine was alive and the group existed then; a group id is not
+ * reused while any member lives), on the same boot. A line is appended when a leader exits and leaves
+ * others running, so what it left in the background counts. Any other process, a reused id above all, is
+ * never signalled. Returns the groups stopped, as `<id> (<program>)`, and removes the file.
  */
 export async function stopLeftoverGroups(file: string, graceMs: number): Promise<string[]> {
-  const recorded = readGroupsFile(file);
+  const recorded = readGroupsRecord(file);
   if (!recorded) return [];
   const live = recorded.bootId === bootId() ? liveProcesses() : [];
   const ours = recorded.groups.filter((group) => live.some((stat) => stat.group === group.group && stat.startTicks >= group.startTicks && stat.startTicks <= recorded.recordedAtTicks));
@@ -92,15 +106,40 @@ export async function stopLeftoverGroups(file: string, graceMs: number): Promise
   return ours.map((group) => `${group.group} (${group.program})`);
 }
 
-function readGroupsFile(file: string): GroupsFile | undefined {
+/** The groups still running when the record was last written, replayed from its lines. */
+function readGroupsRecord(file: string): GroupsRecord | undefined {
+  let text: string;
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as GroupsFile;
-    const valid = typeof parsed.bootId === 'string' && typeof parsed.recordedAtTicks === 'number' && Array.isArray(parsed.groups);
-    return valid ? { ...parsed, groups: parsed.groups.filter((group) => Number.isInteger(group.group) && group.group > 1 && typeof group.startTicks === 'number') } : undefined;
+    text = readFileSync(file, 'utf8');
   } catch {
-    // Missing (the usual case), or torn by a disk that failed: there is nothing we can safely signal.
+    // Missing: the usual case.
     return undefined;
   }
+  const lines = text.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Partial<Record<string, unknown>>];
+    } catch {
+      // Torn by a disk that filled up, or empty: it recorded nothing we can safely act on.
+      return [];
+    }
+  });
+  const header = lines[0];
+  if (typeof header?.bootId !== 'string') return undefined;
+  // Written whole by an earlier version: the list and its time are in the one line.
+  if (Array.isArray(header.groups) && typeof header.recordedAtTicks === 'number') {
+    const groups = (header.groups as RecordedGroup[]).filter((group) => Number.isInteger(group.group) && group.group > 1 && typeof group.startTicks === 'number');
+    return { bootId: header.bootId, recordedAtTicks: header.recordedAtTicks, groups };
+  }
+  const groups = new Map<number, RecordedGroup>();
+  let recordedAtTicks = 0;
+  for (const line of lines.slice(1)) {
+    if (typeof line.at !== 'number') continue;
+    recordedAtTicks = Math.max(recordedAtTicks, line.at);
+    if (Number.isInteger(line.started) && (line.started as number) > 1 && typeof line.startTicks === 'number') {
+      groups.set(line.started as number, { group: line.started as number, startTicks: line.startTicks, program: String(line.program) });
+    } else if (typeof line.ended === 'number') groups.delete(line.ended);
+  }
+  return { bootId: header.bootId, recordedAtTicks, groups: [...groups.values()] };
 }
 
 /** The group and start of every live process, read from /proc once. */

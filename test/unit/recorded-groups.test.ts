@@ -1,7 +1,7 @@
 // The record of a run's process groups (lib/process/recorded-groups.ts): what the next run stops after a
 // kill -9 of the engine, and what it must never signal.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -18,31 +18,61 @@ function leader(): ChildProcess {
 
 const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.signalCode) : child.once('exit', (_code, signal) => resolve(signal))));
 
-test('groups are recorded while they run (0600), forgotten when they end, and the file goes with the last', () => {
+/** The record's lines, parsed. */
+function recordLines(): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+test('groups are recorded as they start and end (0600, one line each), and the record goes when the run closes it', async () => {
   const groups = new RecordedGroups(file);
   groups.groupStarted(process.pid, 'node');
   assert.is(statSync(file).mode & 0o777, 0o600);
-  assert.equal(JSON.parse(readFileSync(file, 'utf8')).groups.map((group: { program: string }) => group.program), ['node']);
   groups.groupEnded(process.pid);
+  const lines = recordLines();
+  assert.is(typeof lines[0]!.bootId, 'string');
+  assert.equal([lines[1]!.started, lines[1]!.program, lines[2]!.ended], [process.pid, 'node', process.pid]);
+  groups.close();
   assert.throws(() => statSync(file));
+  // Ended before the engine was killed: nothing to stop.
+  const again = new RecordedGroups(file);
+  again.groupStarted(process.pid, 'node');
+  again.groupEnded(process.pid);
+  assert.equal(await stopLeftoverGroups(file, 500), []);
 });
 
 test("a group left by a killed run is stopped; one whose leader's start does not match (a reused id) is not", async () => {
   const left = leader();
   const recorder = new RecordedGroups(file);
   recorder.groupStarted(left.pid!, 'sleep');
-  // Another process under a recorded id, started after the record was written: it stands for a process
-  // that got the id of a group that ended.
-  const recorded = JSON.parse(readFileSync(file, 'utf8'));
+  // Another process under a recorded id, started after the record was last written: it stands for a
+  // process that got the id of a group that ended.
+  const [, started] = recordLines();
   await new Promise((resolve) => setTimeout(resolve, 50));
   const stranger = leader();
-  writeFileSync(file, JSON.stringify({ ...recorded, groups: [...recorded.groups, { group: stranger.pid, startTicks: recorded.groups[0].startTicks, program: 'sleep' }] }));
+  appendFileSync(file, `${JSON.stringify({ ...started, started: stranger.pid })}\n`);
   const stopped = await stopLeftoverGroups(file, 500);
   assert.equal(stopped, [`${left.pid} (sleep)`]);
   assert.is(await exited(left), 'SIGTERM');
   assert.is(stranger.exitCode ?? stranger.signalCode, null, 'the stranger runs on');
   assert.throws(() => statSync(file), undefined, 'the record is removed once read');
   stranger.kill('SIGKILL');
+});
+
+test('a line torn by a full disk is skipped, and the lines before it still count', async () => {
+  const left = leader();
+  new RecordedGroups(file).groupStarted(left.pid!, 'sleep');
+  appendFileSync(file, '{"ended": ');
+  assert.equal(await stopLeftoverGroups(file, 500), [`${left.pid} (sleep)`]);
+  assert.is(await exited(left), 'SIGTERM');
+});
+
+test('a record written whole by the previous version is read too', async () => {
+  const left = leader();
+  new RecordedGroups(file).groupStarted(left.pid!, 'sleep');
+  const [header, started] = recordLines();
+  writeFileSync(file, JSON.stringify({ bootId: header!.bootId, recordedAtTicks: started!.at, groups: [{ group: left.pid, startTicks: started!.startTicks, program: 'sleep' }] }));
+  assert.equal(await stopLeftoverGroups(file, 500), [`${left.pid} (sleep)`]);
+  assert.is(await exited(left), 'SIGTERM');
 });
 
 function isRunning(pid: number): boolean {
@@ -72,8 +102,8 @@ test('what a leader left in the background is stopped after the leader exited, o
 test('a record from another boot, or one that cannot be read, stops nothing', async () => {
   const left = leader();
   new RecordedGroups(file).groupStarted(left.pid!, 'sleep');
-  const recorded = JSON.parse(readFileSync(file, 'utf8'));
-  writeFileSync(file, JSON.stringify({ ...recorded, bootId: 'another-boot' }));
+  const [, ...events] = readFileSync(file, 'utf8').trim().split('\n');
+  writeFileSync(file, [JSON.stringify({ bootId: 'another-boot' }), ...events].join('\n'));
   assert.equal(await stopLeftoverGroups(file, 500), []);
   writeFileSync(file, '{"bootId": "torn');
   assert.equal(await stopLeftoverGroups(file, 500), []);
