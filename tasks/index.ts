@@ -6,6 +6,7 @@ import * as base from './base/index.js';
 import * as dns from './dns/index.js';
 import * as kubernetes from './kubernetes/index.js';
 import * as nodePrep from './node-prep/index.js';
+import { vmStatePull } from './infrastructure/vm-state-pull.js';
 import { nodesOf, tasks } from './shared/kit.js';
 
 /** The Proxmox/Kubernetes flow of the second seed, for every cluster. */
@@ -23,6 +24,9 @@ export const hosts = tasks.task({
   // The management hosts, the DNS server, and the nodes of every cluster the environment declares.
   deps: (_, config) => [base.baseTarget, dns.dns, ...nodesOf(config).map(({ node }) => nodePrep.nodePrep.with({ node }))],
 });
+
+/** The catalog's own state in an environment's PostgreSQL database, brought back by `state pull`: the VMs'. */
+export const statePulls = [vmStatePull];
 
 /** Capacity of each named pool: Proxmox's API takes two heavy operations at once, OPNsense's one. */
 export const pools = { 'proxmox-api': 2, 'opnsense-api': 1 };

@@ -25,6 +25,21 @@ export type EnvironmentLoader<Config = unknown> = (needs: 'configuration' | 'sec
   | Promise<Result<LoadedEnvironment<Config>, ConfigurationFailure>>
   | Result<LoadedEnvironment<Config>, ConfigurationFailure>;
 
+/**
+ * State a project keeps in the environment's PostgreSQL database beside the engine's records (tofu's, say),
+ * which `state pull` brings back into files with them. `pull` gets the database's URL and the environment's
+ * state directory, and answers with one line saying what it moved, or why it would not (a file there
+ * already, unless `force`). A method, so that a project typed by its configuration is still a Project.
+ */
+export interface StatePull<Config = unknown> {
+  pull(input: {
+    readonly config: Config;
+    readonly url: string;
+    readonly stateDirectory: string;
+    readonly force: boolean;
+  }): Promise<Result<string, { readonly message: string; readonly hint: string }>>;
+}
+
 /** What deploy.ts hands to the CLI. */
 export interface Project<Config = unknown> {
   /** The project root: sources are relative to it and state lives in its .cache/. */
@@ -37,6 +52,8 @@ export interface Project<Config = unknown> {
   readonly version?: string;
   /** Environment variables `--container` passes into the container by name (e.g. secrets' variables). */
   readonly passEnvironment?: readonly string[];
+  /** The project's own state in the environment's database, pulled back into files by `state pull`. */
+  readonly statePulls?: readonly StatePull<Config>[];
 }
 
 /** Where a project keeps an environment's state and logs, under its .cache/. */

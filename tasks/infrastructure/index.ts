@@ -41,7 +41,7 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
       node_name: proxmox.nodes[node.vmId % proxmox.nodes.length]?.name,
     })),
   };
-  const stateDirectory = tofuStateDirectory(context.root, config);
+  const stateDirectory = tofuStateDirectory(environmentStateDirectory(context.root, config));
   const backend = await clusterVmsBackend(context);
   const options = { ...backend, workspace: cluster, lockTimeout: '5m' };
   await tofuInit(context, {
@@ -56,9 +56,16 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
   else context.log.info('no changes');
 }
 
-/** Where the VMs' plans live (and their state, on a file state): with the environment's state, never in the repository. */
-function tofuStateDirectory(root: string, config: Environment): string {
-  return path.join(root, '.cache', 'state', config.name, 'tofu');
+/**
+ * Where the VMs' plans live (and their state, on a file state): in the environment's state directory
+ * (`.cache/state/<env>`), never in the repository.
+ */
+export function tofuStateDirectory(environmentStateDirectory: string): string {
+  return path.join(environmentStateDirectory, 'tofu');
+}
+
+function environmentStateDirectory(root: string, config: Environment): string {
+  return path.join(root, '.cache', 'state', config.name);
 }
 
 /**
@@ -71,7 +78,7 @@ export async function clusterVmsBackend(context: ToolContext & { readonly config
   const { config } = context;
   const dir = path.resolve(context.root, terraformDirectory);
   if (config.state.store !== 'postgres') return { dir };
-  const moduleDirectory = await tofuModuleWithBackend(context, dir, path.join(tofuStateDirectory(context.root, config), 'pg-module'), 'pg');
+  const moduleDirectory = await tofuModuleWithBackend(context, dir, path.join(tofuStateDirectory(environmentStateDirectory(context.root, config)), 'pg-module'), 'pg');
   return { dir: moduleDirectory, env: { PG_CONN_STR: pgBackendConnection(secretValue(context, config.state.url)) } };
 }
 

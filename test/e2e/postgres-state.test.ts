@@ -3,7 +3,7 @@
 // killed holder, a connection terminated and a server stopped mid-run, and the URL's password kept out of
 // everything.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -13,6 +13,8 @@ import { JsonStateStore } from '../../lib/state/json-state-store.js';
 import { PostgresStateStore } from '../../lib/state/postgres-state-store.js';
 import type { StateStore } from '../../lib/state/state-store.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
+import type { Environment } from '../../environments/schema.js';
+import { vmStatePull } from '../../tasks/infrastructure/vm-state-pull.js';
 import { FixtureProject, processesMatching, waitFor, withTimeout } from '../helpers/project.js';
 import { runBody } from '../helpers/run-body.js';
 import { TestPostgres } from '../helpers/postgres.js';
@@ -161,9 +163,14 @@ test('state push moves the file state into PostgreSQL (refused over records with
   const again = await copy.run(['state', 'push'], env);
   assert.is(again.code, 2);
   assert.match(again.stderr, /already holds 6 task records: push with --force to replace them/);
+  const refused = await copy.run(['state', 'pull', '--force'], { ...env, PULL_REFUSES: '1' });
+  assert.is(refused.code, 0, 'a companion that would refuse is overruled by --force too');
+  const kept = await copy.run(['state', 'pull'], { ...env, PULL_REFUSES: '1' });
+  assert.is(kept.code, 2);
+  assert.match(kept.stderr, /already holds/);
   const pulled = await copy.run(['state', 'pull', '--force'], env);
   assert.is(pulled.code, 0, pulled.stderr);
-  assert.match(pulled.stdout, /^pulled 6 task records/m);
+  assert.match(pulled.stdout, /^pulled the companion state from moving to test\npulled 6 task records/m);
   const unknown = await copy.run(['state', 'sync'], env);
   assert.is(unknown.code, 2);
   const fileOnly = await copy.run(['state', 'push']);
@@ -228,10 +235,12 @@ test("tofu's pg backend (real terraform): the VMs' state in the team's database,
     // into its empty workspace once, and its VMs are not planned again. A .tf file the module dropped goes
     // from the copy.
     const local = { dir: source, binary: 'terraform', env };
-    const stateFile = path.join(source, 'local-state', 'workspaces', 'osdc-b', 'terraform.tfstate');
+    // The local backend's files where the catalog keeps them: <environment's state directory>/tofu.
+    const stateDirectory = path.join(source, 'state');
+    const stateFile = path.join(stateDirectory, 'tofu', 'workspaces', 'osdc-b', 'terraform.tfstate');
     writeFileSync(path.join(moduleDirectory, 'dropped.tf'), 'resource "terraform_data" "dropped" {}\n');
     const adopted = await runBody(async (body) => {
-      await tofuInit(body, { ...local, backendConfig: { path: path.join(source, 'local-state', 'terraform.tfstate'), workspace_dir: path.join(source, 'local-state', 'workspaces') } });
+      await tofuInit(body, { ...local, backendConfig: { path: path.join(stateDirectory, 'tofu', 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'tofu', 'workspaces') } });
       await tofuWorkspace(body, { ...local, name: 'osdc-b' });
       const before = await tofuPlan(body, { ...local, workspace: 'osdc-b', vars: { name: 'osdc-b-cp1' }, out: path.join(source, 'local.tfplan') });
       await tofuApply(body, { ...local, workspace: 'osdc-b', planFile: before.planFile });
@@ -245,6 +254,26 @@ test("tofu's pg backend (real terraform): the VMs' state in the team's database,
     assert.is(adopted.record.outcome, 'succeeded', adopted.output);
     assert.ok(existsSync(`${stateFile}.pushed`));
     assert.not.ok(existsSync(path.join(moduleDirectory, 'dropped.tf')));
+
+    // And back (state pull): every workspace's state comes into the local backend's files, 0600; the
+    // VMs are known there, nothing to create. A second pull does not overwrite them without --force.
+    const config = { name: 'test' } as Environment;
+    const pulled = await vmStatePull.pull({ config, url, stateDirectory, force: false });
+    assert.equal(pulled, { ok: true, value: `pulled the VMs' OpenTofu state of 2 workspaces (osdc-a, osdc-b) from schema onboarder_tofu_test to ${path.join(stateDirectory, 'tofu')}` });
+    assert.is(statSync(stateFile).mode & 0o777, 0o600);
+    assert.not.ok(existsSync(`${stateFile}.pushed`), 'the pushed copy is superseded');
+    const files = { dir: source, binary: 'terraform' };
+    const back = await runBody(async (body) => {
+      await tofuWorkspace(body, { ...files, name: 'osdc-b' });
+      const plan = await tofuPlan(body, { ...files, workspace: 'osdc-b', vars: { name: 'osdc-b-cp1' }, out: path.join(source, 'back.tfplan') });
+      assert.not.ok(plan.changed, 'the VMs the database knew are known in the files');
+    });
+    assert.is(back.record.outcome, 'succeeded', back.output);
+    const again = await vmStatePull.pull({ config, url, stateDirectory, force: false });
+    assert.equal(again, { ok: false, error: { message: `${path.join(stateDirectory, 'tofu', 'workspaces', 'osdc-a', 'terraform.tfstate')} already holds the VMs' state of workspace osdc-a (and 1 more)`, hint: "state pull with --force to replace it with the database's" } });
+    assert.ok((await vmStatePull.pull({ config, url, stateDirectory, force: true })).ok);
+    const elsewhere = await vmStatePull.pull({ config: { name: 'other' } as Environment, url, stateDirectory, force: false });
+    assert.equal(elsewhere, { ok: true, value: 'no VM state in PostgreSQL (schema onboarder_tofu_other): nothing to pull for OpenTofu' });
   } finally {
     rmSync(source, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { report, type Invocation, type Io } from '../session.js';
  * `state push` copies an environment's file state (.cache/state/<env>/) into the PostgreSQL database its
  * environment names; `state pull` copies it back, so a team can move to the shared state and away from it.
  * Refused when the target already has records, unless --force. Both hold the run lock of both places.
+ * `state pull` brings back the project's own state kept in the database too (Project.statePulls).
  */
 export async function transferState(project: Project<unknown>, words: readonly string[], io: Io): Promise<number> {
   const direction = words[0];
@@ -44,6 +45,15 @@ export async function transferState(project: Project<unknown>, words: readonly s
     const [from, to] = direction === 'push' ? [file.value, database] : [database, file.value];
     if (to.records().size > 0 && !values.force) {
       return report(invocation, { reason: 'usage', message: `${to.location} already holds ${to.records().size} task records`, hint: `${direction} with --force to replace them` }, ExitCode.usage);
+    }
+    // What the project keeps in the database beside the records (the VMs' tofu state) comes back first: a
+    // refusal there leaves the file state as it was.
+    if (direction === 'pull') {
+      for (const companion of project.statePulls ?? []) {
+        const pulled = await companion.pull({ config: loaded.value.config, url: loaded.value.stateStore!.url!, stateDirectory: paths.stateDirectory, force: values.force ?? false });
+        if (!pulled.ok) return report(invocation, { reason: 'usage', ...pulled.error }, ExitCode.usage);
+        io.stdout.write(`${pulled.value}\n`);
+      }
     }
     await to.replaceAll(from.records());
     io.stdout.write(`${direction === 'push' ? 'pushed' : 'pulled'} ${from.records().size} task records from ${from.location} to ${to.location}\n`);
