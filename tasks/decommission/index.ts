@@ -1,5 +1,4 @@
 import { existsSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import { instanceId, parseInstanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';

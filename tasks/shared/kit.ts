@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { kubeadmImageTags } from '../../images/kubeadm-images.js';
 import { artifactsFor, imageReferenceParts } from '../../images/manifest.js';
-import { z } from 'zod';
 import { defineTasks } from '../../lib/dsl/define-tasks.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import type { DeployedState } from '../../lib/dsl/task.js';

@@ -1,10 +1,9 @@
 // Golden files: the osdc plan and graph on the example environment. UPDATE_GOLDEN=1 rewrites them.
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { repositoryRoot, withTimeout, type CliResult } from '../helpers/project.js';
+import { repositoryRoot, withTimeout } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 interface Project {

@@ -1,13 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FixtureProject, processesMatching, processesRunning, waitFor, withProject, withTimeout } from '../helpers/project.js';
-
-function setConfig(project: FixtureProject, change: Record<string, unknown>) {
-  const config = JSON.parse(readFileSync(project.path('config.json'), 'utf8'));
-  writeFileSync(project.path('config.json'), JSON.stringify({ ...config, ...change }));
-}
 
 test('a failing task, then a re-run resumes from it and skips what succeeded', withTimeout(60_000, () => withProject('basic', async (project) => {
   const failed = await project.run(['osdc'], { FAIL_TASK: 'osdc' });
