@@ -119,8 +119,8 @@ function chart(name: keyof typeof chartRepositories, version: string): ChartArti
     kind: 'chart',
     name,
     version,
-    // Online sites install charts from their repositories.
-    neededFor: 'air-gapped',
+    // Every site installs the package it verified (chartSource): a connected one fetches it first.
+    neededFor: 'always',
     file: chartFile(name, version),
     repository,
     digest: pin ? { pinned: pin.sha256, from: pin.from, url: `${repository}/${name}-${version}.tgz` } : { helmIndex: `${repository}/index.yaml` },

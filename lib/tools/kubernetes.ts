@@ -98,6 +98,8 @@ export interface HelmRegistryAccess {
   readonly caFile?: string;
   readonly username?: string;
   readonly password?: string;
+  /** A registry whose TLS certificate is not verified (a trusted proxy only: digests still decide). */
+  readonly insecureSkipTlsVerify?: boolean;
 }
 
 /**
@@ -107,7 +109,7 @@ export interface HelmRegistryAccess {
  */
 async function withRegistryArgs<Result>(context: ToolContext, registry: HelmRegistryAccess | undefined, body: (args: readonly string[]) => Promise<Result>): Promise<Result> {
   if (!registry) return body([]);
-  const tls = registry.caFile ? ['--ca-file', registry.caFile] : [];
+  const tls = [...(registry.caFile ? ['--ca-file', registry.caFile] : []), ...(registry.insecureSkipTlsVerify ? ['--insecure-skip-tls-verify'] : [])];
   if (registry.username === undefined || registry.password === undefined) return body(tls);
   const { password } = registry;
   return withScratchDirectory('registry', async (directory) => {
@@ -150,12 +152,12 @@ export async function helmUpgradeInstall(context: ToolContext, options: HelmRele
  * cluster at `kubeVersion` would get them.
  */
 export async function helmTemplate(context: ToolContext, options: HelmRelease & { readonly kubeVersion?: string }): Promise<string> {
-  return withValues(options, async (valueArgs) => {
-    const args = ['helm', 'template', options.release, options.chart, ...helmKubeArgs(options), ...valueArgs];
+  return withValues(options, (valueArgs) => withRegistryArgs(context, options.registry, async (registryArgs) => {
+    const args = ['helm', 'template', options.release, options.chart, ...helmKubeArgs(options), ...valueArgs, ...registryArgs];
     if (options.version) args.push('--version', options.version);
     if (options.kubeVersion) args.push('--kube-version', options.kubeVersion);
     return (await runCommand(context, args, { displayLine: () => undefined })).stdout;
-  });
+  }));
 }
 
 export async function helmLint(context: ToolContext, options: Pick<HelmRelease, 'chart' | 'values' | 'valuesFiles' | 'release'>): Promise<void> {

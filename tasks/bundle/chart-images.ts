@@ -5,6 +5,7 @@ import { artifactsFor, chartFile } from '../../images/manifest.js';
 import { helmTemplate } from '../../lib/tools/kubernetes.js';
 import { platformReleases } from '../shared/chart-releases.js';
 import { ciliumValues } from '../shared/cilium-values.js';
+import { chartSource, type ChartSource } from '../shared/chart-source.js';
 import { clustersOf } from '../shared/kit.js';
 import type { BundleContext } from './stage-artifacts.js';
 
@@ -20,24 +21,25 @@ export interface ChartImages {
  * Renders every chart the environment installs (Cilium for its kubeadm clusters, the platform services) with
  * `helm template`, with the values the catalog installs it with and at the environment's Kubernetes version,
  * and lists the images in what it renders, as Zarf's `find-images` does; then which of them the manifest
- * (images/manifest.ts with images/chart-images.ts) does not carry. Local charts must have been fetched.
+ * (images/manifest.ts with images/chart-images.ts) does not carry. Charts come from where the install
+ * takes them (chartSource): repository charts must have been fetched.
  */
 export async function renderChartImages(context: BundleContext): Promise<ChartImages[]> {
   const { config, root } = context;
   const carried = new Set(artifactsFor(config.versions).flatMap((artifact) => (artifact.kind === 'image' ? [artifact.reference] : [])));
   const ciliumCluster = clustersOf(config).find((cluster) => cluster.distribution === 'kubeadm' && cluster.cni === 'cilium');
-  const charts = [
-    ...(ciliumCluster ? [{ chart: 'cilium', version: config.versions.cilium, source: path.resolve(root, chartFile('cilium', config.versions.cilium)), namespace: 'kube-system', values: ciliumValues(ciliumCluster) }] : []),
+  const charts: { name: string; version: string; source: ChartSource; namespace: string; values: Readonly<Record<string, unknown>> }[] = [
+    ...(ciliumCluster ? [{ name: 'cilium', version: config.versions.cilium, source: { chart: path.resolve(root, chartFile('cilium', config.versions.cilium)) }, namespace: 'kube-system', values: ciliumValues(ciliumCluster) }] : []),
     ...platformReleases.map((release) => {
       const version = config.versions.charts[release.release];
-      return { chart: release.release, version, source: release.chart.startsWith('oci://') ? release.chart : path.resolve(root, chartFile(release.release, version)), namespace: release.namespace, values: release.values };
+      return { name: release.release, version, source: chartSource(context, release, version, 'bundle'), namespace: release.namespace, values: release.values };
     }),
   ];
   const found: ChartImages[] = [];
   for (const each of charts) {
-    const rendered = await helmTemplate(context, { release: each.chart, chart: each.source, version: each.version, namespace: each.namespace, values: each.values, kubeVersion: config.versions.kubernetes });
+    const rendered = await helmTemplate(context, { release: each.name, ...each.source, version: each.version, namespace: each.namespace, values: each.values, kubeVersion: config.versions.kubernetes });
     const images = imagesIn(rendered);
-    found.push({ chart: each.chart, version: each.version, images, missing: images.filter((image) => !carried.has(image)) });
+    found.push({ chart: each.name, version: each.version, images, missing: images.filter((image) => !carried.has(image)) });
   }
   return found;
 }

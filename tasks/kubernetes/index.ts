@@ -14,8 +14,9 @@ import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
 import { platformReleases } from '../shared/chart-releases.js';
+import { chartSource } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, siteRegistryAccess, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -99,7 +100,8 @@ export const kubernetes = tasks.task({
         kubeconfig,
         namespace: 'kube-system',
         release: 'cilium',
-        chart: config.site.airGapped ? path.resolve(root, chartFile('cilium', config.versions.cilium)) : 'cilium/cilium',
+        // The package images:fetch verified, on every site (see chartSource).
+        chart: path.resolve(root, chartFile('cilium', config.versions.cilium)),
         version: config.versions.cilium,
         values: ciliumValues(cluster),
         wait: true,
@@ -222,11 +224,7 @@ export const platformServices = tasks.task({
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
     for (const release of platformReleases) {
       const version = config.versions.charts[release.release];
-      // Air-gapped: the package bundle:load placed and images:fetch verified (the OCI chart comes from the site registry).
-      const local = config.site.airGapped && !release.chart.startsWith('oci://') ? path.resolve(root, chartFile(release.release, version)) : undefined;
-      const fromSiteRegistry = config.site.airGapped && release.chart.startsWith('oci://') && config.siteRegistry ? release.chart.replace(/^oci:\/\/[^/]+/, `oci://${config.siteRegistry.address}`) : undefined;
-      const registry = fromSiteRegistry ? siteRegistryAccess(context) : undefined;
-      await helmUpgradeInstall(context, { ...release, chart: local ?? fromSiteRegistry ?? release.chart, kubeconfig, version, createNamespace: true, wait: true, atomic: true, timeout: '10m', ...(registry ? { registry } : {}) });
+      await helmUpgradeInstall(context, { ...release, ...chartSource(context, release, version, 'install'), kubeconfig, version, createNamespace: true, wait: true, atomic: true, timeout: '10m' });
     }
   },
 });

@@ -31,6 +31,8 @@ interface Context {
   registries: ChildProcess[];
   siteRegistry: ChildProcess;
   sitePort: number;
+  /** The upstream registry (images and the OCI chart), which the environment's upstream mirrors name. */
+  upstreamPort: number;
 }
 const test = suite<Context>('air-gapped bundles: create, verify, load into a real registry, pull with containerd');
 const versions = { ...lab.versions, cilium: '1.16.2' };
@@ -180,6 +182,7 @@ test.before(async (context) => {
   await new Promise<void>((resolve) => context.server.listen(0, '127.0.0.1', resolve));
   const filePort = (context.server.address() as AddressInfo).port;
   const upstreamPort = await freePort();
+  context.upstreamPort = upstreamPort;
   context.sitePort = await freePort();
   context.registries = [await startRegistry(path.join(context.scratch, 'upstream-registry'), upstreamPort)];
   // The site registry: TLS from the test's CA, and htpasswd credentials (bcrypt, as the registry requires).
@@ -307,6 +310,8 @@ test("a chart that runs an image the bundle would not carry: bundle:create refus
   assert.not.ok(existsSync(bundleFile(context, 'refused.tar')));
   // Rendered with the catalog's values at the environment's Kubernetes version.
   assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template cilium \\S+cilium-${versions.cilium.replace(/\./g, '\\.')}\\.tgz --namespace=kube-system --values \\S+ --version ${versions.cilium.replace(/\./g, '\\.')} --kube-version ${versions.kubernetes}$`, 'm'));
+  // The OCI chart through the environment's upstream mirror for ghcr.io (insecure: TLS not verified).
+  assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template proxmox-csi-plugin oci://127\\.0\\.0\\.1:${context.upstreamPort}/ghcr\\.io/sergelogvinov/charts/proxmox-csi-plugin --namespace=csi-proxmox --values \\S+ --insecure-skip-tls-verify --version `, 'm'));
   const found = await cli(context, ['bundle:find-images'], env);
   assert.is(found.code, 0, found.stdout + found.stderr);
   assert.match(found.stdout, `cilium@${versions.cilium}: 2 images, 1 not in the manifest: quay.io/cilium/cilium-envoy:v1.29.9`);
