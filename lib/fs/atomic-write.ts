@@ -1,4 +1,4 @@
-import { promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -27,20 +27,5 @@ export async function writeFileAtomic(file: string, contents: string): Promise<v
     await directory.sync();
   } finally {
     await directory.close();
-  }
-}
-
-/**
- * The same, synchronous and without fsync, for small files rewritten often that need only survive the
- * engine being killed (the page cache outlives a process), not the machine losing power.
- */
-export function writeFileAtomicSync(file: string, contents: string): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(temporary, contents, { mode: 0o600 });
-    renameSync(temporary, file);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
   }
 }

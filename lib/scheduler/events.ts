@@ -74,5 +74,3 @@ export type EngineEvent =
 export type OutputStream = 'stdout' | 'stderr' | 'log';
 
 export type { RunRecord };
-
-export type EventListener = (event: EngineEvent) => void;

@@ -1,4 +1,4 @@
-import fs, { type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 
 /**
  * Whether a file is still the one seen before, without reading it: device, inode, mode, size, and
@@ -8,15 +8,6 @@ import fs, { type BigIntStats } from 'node:fs';
  */
 export function signatureOf(stats: BigIntStats): string {
   return `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
-}
-
-/** The signature of the file at `file` now, or `missing:<code>` when it cannot be looked at. */
-export function fileSignature(file: string): string {
-  try {
-    return signatureOf(fs.statSync(file, { bigint: true }));
-  } catch (error) {
-    return `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}`;
-  }
 }
 
 /**

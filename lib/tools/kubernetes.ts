@@ -40,13 +40,6 @@ export async function kubectlRolloutStatus(context: ToolContext, options: KubeOp
   await kubectl(context, options, ['rollout', 'status', options.resource, `--timeout=${options.timeout}`]);
 }
 
-/** `kubectl wait --for=condition=...`. */
-export async function kubectlWait(context: ToolContext, options: KubeOptions & { readonly resource: string; readonly for: string; readonly timeout: string; readonly all?: boolean }): Promise<void> {
-  const args = ['wait', options.resource, `--for=${options.for}`, `--timeout=${options.timeout}`];
-  if (options.all) args.push('--all');
-  await kubectl(context, options, args);
-}
-
 /** The names of a cluster's nodes, as its API lists them. */
 export async function kubectlNodeNames(context: ToolContext, options: KubeOptions): Promise<string[]> {
   const result = await kubectl(context, options, ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']);
@@ -158,12 +151,4 @@ export async function helmTemplate(context: ToolContext, options: HelmRelease & 
     if (options.kubeVersion) args.push('--kube-version', options.kubeVersion);
     return (await runCommand(context, args, { displayLine: () => undefined })).stdout;
   }));
-}
-
-export async function helmLint(context: ToolContext, options: Pick<HelmRelease, 'chart' | 'values' | 'valuesFiles' | 'release'>): Promise<void> {
-  await withValues(options as HelmRelease, (valueArgs) => runCommand(context, ['helm', 'lint', options.chart, ...valueArgs]));
-}
-
-export async function helmRepoAdd(context: ToolContext, options: { readonly name: string; readonly url: string }): Promise<void> {
-  await runCommand(context, ['helm', 'repo', 'add', '--force-update', options.name, options.url]);
 }
