@@ -1,3 +1,4 @@
+import { scryptSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -41,7 +42,22 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     const password = urlPassword(url.value);
     if (password && password.length >= shortestRedacted) secrets.push(password);
   }
-  return ok({ config: parsed.data, secrets, ...(warnings.length > 0 ? { warnings } : {}), ...(stateStore ? { stateStore } : {}) });
+  const config: Environment = { ...parsed.data, ...deployedSecretDigests(name, parsed.data, root) };
+  return ok({ config, secrets, ...(warnings.length > 0 ? { warnings } : {}), ...(stateStore ? { stateStore } : {}) });
+}
+
+/**
+ * The digests of the secrets steps put on the hosts (Environment['secretDigests']): scrypt (N=2^14, about
+ * 40 ms here), salted with the environment's name and the secret's path, so that the stamps (and a team's
+ * database) hold no fast-to-test verifier of a password. Only those secrets: a rotated API token or state
+ * URL is used where it is read, and must not run every step again.
+ */
+function deployedSecretDigests(name: string, environment: Environment, root: string): Pick<Environment, 'secretDigests'> {
+  const password = environment.siteRegistry?.password;
+  if (!password) return {};
+  const value = readSecret(password, root);
+  if (!value.ok) return {};
+  return { secretDigests: { siteRegistry: { password: scryptSync(value.value, `onboarder:${name}:siteRegistry.password`, 16, { N: 2 ** 14 }).toString('hex') } } };
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
@@ -58,6 +74,7 @@ export function secretReferences(environment: Environment): [string, SecretRefer
     found.push([`firewalls[${index}].apiKey`, firewall.apiKey], [`firewalls[${index}].apiSecret`, firewall.apiSecret]);
   });
   if (environment.vaultPassword) found.push(['vaultPassword', environment.vaultPassword]);
+  if (environment.siteRegistry?.password) found.push(['siteRegistry.password', environment.siteRegistry.password]);
   if (environment.state.store === 'postgres') found.push(['state.url', environment.state.url]);
   return found;
 }

@@ -313,8 +313,13 @@ function checkAddressing(environment: z.output<typeof environmentShape>, context
   }
 }
 
-/** A validated environment, as tasks see it. */
-export type Environment = z.output<typeof environmentSchema>;
+/**
+ * A validated environment, as tasks see it. `secretDigests` is the loader's, never written in a file: for
+ * each secret that steps put on the hosts (the site registry's password), a digest of its value (scrypt,
+ * salted with the environment and the secret's path), which those steps read so that a rotated secret runs
+ * them again. Present only where secrets were read (runs, plans, --status).
+ */
+export type Environment = z.output<typeof environmentSchema> & { readonly secretDigests?: { readonly siteRegistry?: { readonly password?: string } } };
 /** What an environment file is written as (defaults optional). */
 export type EnvironmentDefinition = z.input<typeof environmentSchema>;
 export type ClusterConfig = Environment['clusters'][string];

@@ -211,6 +211,8 @@ export function siteRegistryAccess(context: ToolContext & { readonly config: Env
  */
 function siteRegistryCredentials(context: ToolContext & { readonly config: Environment }): Record<string, string> {
   const access = siteRegistryAccess(context);
+  // Read for the fingerprint: a rotated password runs the steps that put it on the nodes again.
+  if (access?.password) void context.config.secretDigests?.siteRegistry?.password;
   return { site_registry_username: access?.username ?? '', site_registry_password: access?.password ?? '' };
 }
 

@@ -291,6 +291,22 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.not.match(calls + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), siteRegistryPassword);
 }));
 
+test('a rotated site-registry password: the steps that put it on the nodes run again (the plan says why, never showing it)', withTimeout(300_000, async (context: Context) => {
+  const rotated = 'site-registry-pw-rotated-9Kd3';
+  writeFileSync(path.join(context.directory, 'site-registry-password'), `${rotated}\n`, { mode: 0o600 });
+  const plan = await cli(context, ['--dry-run']);
+  assert.is(plan.code, 0, plan.stdout + plan.stderr);
+  assert.match(plan.stdout, /node-prep\[node=osdc-cp1\]\s+run\s+config secretDigests\.siteRegistry\.password changed/);
+  assert.match(plan.stdout, /node-prep\[node=osdc-w1\]\s+run\s+config secretDigests\.siteRegistry\.password changed/);
+  assert.match(plan.stdout, /kubernetes\[cluster=osdc\]\s+run\s/);
+  const run = await cli(context, [], 'node-prep[node=osdc-cp1]');
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.match(await context.rig.exec(host(context, 'osdc-cp1'), ['cat', '/etc/containerd/config.toml']), `password = "${rotated}"`);
+  for (const secret of [rotated, siteRegistryPassword]) assert.not.match(plan.stdout + plan.stderr + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
+  const again = await cli(context, ['--dry-run'], 'node-prep[node=osdc-cp1]');
+  assert.match(again.stdout, /node-prep\[node=osdc-cp1\]\s+skip\s+up to date/, again.stdout);
+}));
+
 const recorded = async (context: Context, name: string, tool: string) => (await context.rig.exec(host(context, name), ['sh', '-c', `cat /root/fake-kubeadm/${tool}.log 2>/dev/null || true`])).trim().split('\n').filter(Boolean);
 
 test('upgrade: one node at a time, the control plane with kubeadm upgrade apply, the worker with upgrade node; a skipped minor is refused', withTimeout(400_000, async (context: Context) => {

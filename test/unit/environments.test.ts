@@ -126,6 +126,30 @@ test("state in PostgreSQL: the URL is a secret (redacted whole and its password 
   assert.equal(loadEnvironment('example', example, repositoryRoot, 'configuration').ok && 'stateStore' in (loadEnvironment('example', example, repositoryRoot, 'configuration') as { value: object }).value, false, 'files by default');
 });
 
+test("the site registry's password: redacted, and a digest of it (never it) in the configuration the steps that deploy it read; another password, another digest", () => {
+  const withRegistry = (password: string) => {
+    process.env.ONBOARDER_TEST_REGISTRY_PASSWORD = password;
+    try {
+      const loaded = loadEnvironment('example', broken((e) => (e.siteRegistry = { address: 'registry.example.test:5000', username: 'loader', password: { env: 'ONBOARDER_TEST_REGISTRY_PASSWORD' } })), repositoryRoot);
+      assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
+      return loaded.ok ? loaded.value : undefined;
+    } finally {
+      delete process.env.ONBOARDER_TEST_REGISTRY_PASSWORD;
+    }
+  };
+  const first = withRegistry('registry-pw-first');
+  const again = withRegistry('registry-pw-first');
+  const rotated = withRegistry('registry-pw-second');
+  const digest = first?.config.secretDigests?.siteRegistry?.password;
+  assert.match(digest ?? '', /^[0-9a-f]{32}$/);
+  assert.is(again?.config.secretDigests?.siteRegistry?.password, digest, 'the same password, the same digest');
+  assert.is.not(rotated?.config.secretDigests?.siteRegistry?.password, digest);
+  assert.ok(first?.secrets.includes('registry-pw-first'), 'redacted from the start');
+  assert.not.match(JSON.stringify(first?.config), 'registry-pw-first');
+  const shape = loadEnvironment('example', example, repositoryRoot, 'configuration');
+  assert.is(shape.ok && shape.value.config.secretDigests, undefined, 'no secret is read for the graph alone');
+});
+
 for (const [name, change, expected] of cases) {
   test(`refused with its path: ${name}`, () => {
     const message = errorOf(broken(change));
