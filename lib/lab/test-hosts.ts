@@ -162,6 +162,18 @@ export class TestHostRig {
     if (options.sudo) writeFileSync(path.join(host.directory, 'etc', 'sudoers.d', name), `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
   }
 
+  /**
+   * Where `file` (an absolute path inside the host) is reached from this machine, to put or read a fixture:
+   * a whole machine's files through its first process's root (/proc/<pid>/root, the overlay as the host
+   * sees it); a shared host's private /etc, /root and /home in its directory; anything else is the machine's own.
+   */
+  pathIn(host: TestHost, file: string): string {
+    const pid = this.running.find((candidate) => candidate.name === host.name)!.process.pid!;
+    if (host.wholeMachine) return path.join('/proc', String(machineInit(pid)), 'root', file);
+    const part = file.split('/')[1];
+    return part === 'etc' || part === 'root' || part === 'home' ? path.join(host.directory, file) : file;
+  }
+
   /** Runs a command inside a host (its namespaces, and its root for a whole machine), for test assertions. */
   async exec(host: TestHost, command: readonly string[]): Promise<string> {
     const pid = this.running.find((candidate) => candidate.name === host.name)!.process.pid!;
@@ -301,7 +313,7 @@ async function startNamespacedHost(
   root: string | undefined,
 ): Promise<RunningHost> {
   const address = `${subnet}.${octet}`;
-  const directory = root ? await prepareMachineDirectory(rig, name, address, subnet) : await prepareHostDirectory(rig, options, name, address, 22);
+  const directory = root ? await prepareMachineDirectory(rig, options, name, address, subnet) : await prepareHostDirectory(rig, options, name, address, 22);
   await ip('netns', 'add', namespace);
   try {
     await ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`);
@@ -356,7 +368,7 @@ async function refuseSubnetInUse(subnet: string): Promise<void> {
  * A whole machine's own files, written into its overlay's upper directory before it starts: hostname,
  * hosts, host key, the rig's client key for root, an sshd drop-in, and apt pointed at the rig's mirror.
  */
-async function prepareMachineDirectory(rig: TestHostRig, name: string, address: string, subnet: string): Promise<string> {
+async function prepareMachineDirectory(rig: TestHostRig, options: TestHostOptions, name: string, address: string, subnet: string): Promise<string> {
   const directory = path.join(rig.directory, name);
   const upper = path.join(directory, 'upper');
   for (const part of ['work', 'merged', 'upper/etc/ssh/sshd_config.d', 'upper/etc/apt', 'upper/root/.ssh']) mkdirSync(path.join(directory, part), { recursive: true });
@@ -376,7 +388,7 @@ async function prepareMachineDirectory(rig: TestHostRig, name: string, address: 
   // Debian's sshd_config includes these first, and the first value of a setting wins.
   writeFileSync(
     path.join(upper, 'etc', 'ssh', 'sshd_config.d', 'test-host.conf'),
-    [`ListenAddress ${address}`, 'HostKey /etc/ssh/ssh_host_ed25519_key', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'LogLevel ERROR', ''].join('\n'),
+    [`ListenAddress ${address}`, 'HostKey /etc/ssh/ssh_host_ed25519_key', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'LogLevel ERROR', ...(options.sessionPath ? [`SetEnv PATH=${options.sessionPath}`] : []), ''].join('\n'),
   );
   return directory;
 }

@@ -1,6 +1,6 @@
 // The seed's phases 1-2 (cluster-foundation-setup.py) run for real over SSH, against a FAKE Proxmox command
-// line (test/fixtures/fake-proxmox: no Proxmox runs here) on a test host in its own network namespace:
-// state and resume, drift detection, the token refreshed on every run, the cloud image skipped when
+// line (test/fixtures/fake-proxmox: no Proxmox runs here) on whole-machine test hosts (each its own
+// Debian root; base runs for real on kvm1 first): state and resume, drift detection, the token refreshed on every run, the cloud image skipped when
 // present, the packer configuration always rewritten, --skip-phases, --force-rebuild and --status.
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -24,9 +24,14 @@ const fakeCommands = ['pveum', 'pvesm', 'qm', 'rbd', 'apt-get', 'virt-customize'
 const cloudImage = Buffer.from('a cloud image for the fake Proxmox\n'.repeat(4096));
 const isoDirectory = '/root/pve/template/iso';
 
-/** The FAKE Proxmox's files, as the test host sees them under its private /root. */
+/** The FAKE Proxmox's files under the test host's /root, reached from this machine. */
 function fakeHome(context: Context, ...parts: string[]): string {
-  return path.join(context.pve.directory, 'root', 'fake-proxmox', ...parts);
+  return context.rig.pathIn(context.pve, path.join('/root', 'fake-proxmox', ...parts));
+}
+
+/** The cloud image where the first node keeps it (the environment's isoDirectory), reached from this machine. */
+function isoFile(context: Context): string {
+  return context.rig.pathIn(context.pve, path.join(isoDirectory, 'noble-server-cloudimg-amd64.img'));
 }
 
 function calls(context: Context): string[][] {
@@ -48,7 +53,7 @@ import { defineEnvironment } from './schema.js';
 export const pveLab = defineEnvironment({
   name: 'pve-lab',
   site: { name: 'Foundation test', domain: 'pve.openspace.test', kernelWideSettings: 'skip', airGapped: true },
-  packages: { management: ['openssh-server', 'python3'], nodes: ['python3'] },
+  packages: { management: ['python3', 'bridge-utils', 'ifupdown2'], nodes: ['python3'] },
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
   managementHosts: [${endpoint(kvm).replace(/ }$/, ', bridges: [] }')}],
   proxmox: {
@@ -79,6 +84,8 @@ test.before(async (context) => {
     names: ['kvm1', 'pve1'],
     directory: path.join(directory, '.cache', 'rig'),
     sessionPath: '/root/fake-proxmox/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    // Whole machines, each its own Debian root: the FAKE Proxmox and the node's files live in pve1's.
+    wholeMachines: { packages: ['bridge-utils', 'ifupdown2'] },
   });
   context.pve = context.rig.hosts[1]!;
 
@@ -89,7 +96,7 @@ test.before(async (context) => {
   for (const command of fakeCommands) symlinkSync('/root/fake-proxmox/fake-proxmox.py', fakeHome(context, 'bin', command));
   writeFileSync(fakeHome(context, 'state.json'), JSON.stringify({ users: {}, acls: {}, vms: {}, storages: { local: 'dir', 'rbd-vms': 'rbd' } }));
   writeFileSync(fakeHome(context, 'calls.log'), '');
-  mkdirSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso'), { recursive: true });
+  mkdirSync(context.rig.pathIn(context.pve, isoDirectory), { recursive: true });
 
   // The environment, and a small cloud image the copy's lock pins (air-gapped: verified, not fetched).
   addEnvironment(directory, 'pve-lab', 'pveLab', environmentFile(context.rig));
@@ -106,8 +113,8 @@ test.after(async (context) => {
 });
 
 /**
- * The foundation phase alone: its base dependencies (packages, bridges) need whole machines, and this test's
- * host is a shared one whose FAKE Proxmox lives in its private /root. The lab test runs base for real.
+ * The foundation phase alone, for the tests after the first (which runs it with base, for real on kvm1):
+ * what they change is the foundation's.
  */
 const foundationTasks = ['images:fetch[artifact=ubuntu-cloud]', ...['validation', 'tools-storage', 'cloud-image', 'base-template', 'packer-user', 'packer-config'].map((name) => `foundation:${name}`), 'foundation'].join(',');
 const cli = (context: Context, args: readonly string[]) =>
@@ -120,9 +127,12 @@ function packerToken(context: Context): { proxmox_username: string; proxmox_toke
 }
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-test('a first run sets up the foundation; a re-run skips what is done, refreshes the token, and checks the template for drift', withTimeout(600_000, async (context: Context) => {
-  const first = await cli(context, ['foundation']);
+test('a first run sets up base and the foundation; a re-run skips what is done, refreshes the token, and checks the template for drift', withTimeout(600_000, async (context: Context) => {
+  // The whole target: base runs for real on kvm1 (packages, bridges; no firewall here) before the foundation.
+  const first = await runDeploy(context.directory, ['--env', 'pve-lab', 'foundation']);
   assert.is(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /^\[base:packages\] run: /m);
+  assert.match(first.stdout, /^\[base:opnsense\] .*no firewalls in this environment/m, first.stdout);
   assert.equal(ranTasks(first.stdout), ['foundation:base-template', 'foundation:cloud-image', 'foundation:packer-config', 'foundation:packer-user', 'foundation:tools-storage', 'foundation:validation']);
   const made = callsSince(context, 0);
   for (const call of ['rbd ls rbd-vms', 'apt-get install -y libguestfs-tools', 'pvesm add rbd rbd-iso --pool rbd-vms --content iso,snippets --krbd 0', 'pveum user add packer@pve --comment Onboarder packer user', 'qm create 9002 --name ubuntu-base --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --agent 1 --serial0 socket --vga serial0', 'qm template 9002']) {
@@ -130,7 +140,7 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   }
   assert.ok(made.includes(`virt-customize -a ${isoDirectory}/noble-server-cloudimg-amd64.img.partial --install qemu-guest-agent --run-command cloud-init clean`), made.join('\n'));
   // The cloud image went up whole; the template exists and is one.
-  assert.ok(readFileSync(path.join(context.pve.directory, 'root', 'pve', 'template', 'iso', 'noble-server-cloudimg-amd64.img')).equals(cloudImage));
+  assert.ok(readFileSync(isoFile(context)).equals(cloudImage));
   assert.equal(fakeState(context).vms['9002']?.template, true);
   // The packer user's API token: made on Proxmox without privilege separation (it holds the user's ACL),
   // written for packer, never shown or logged.
@@ -144,8 +154,9 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
   // Nothing changed: the cached phases are skipped, the template's drift check asks Proxmox, and the
   // credentials and packer files are refreshed (the seed's "token always refreshed").
   const before = calls(context).length;
-  const second = await cli(context, ['foundation']);
+  const second = await runDeploy(context.directory, ['--env', 'pve-lab', 'foundation']);
   assert.is(second.code, 0, second.stdout + second.stderr);
+  assert.match(second.stdout, '[base:packages] up to date');
   assert.equal(ranTasks(second.stdout), ['foundation:packer-config', 'foundation:packer-user']);
   assert.match(second.stdout, '[foundation:validation] up to date');
   assert.match(second.stdout, '[foundation:base-template] up to date');
@@ -161,7 +172,7 @@ test('a first run sets up the foundation; a re-run skips what is done, refreshes
 }));
 
 test('a customization that fails leaves no image at the final name: the next run uploads and customizes again', withTimeout(300_000, async (context: Context) => {
-  const image = path.join(context.pve.directory, 'root', 'pve', 'template', 'iso', 'noble-server-cloudimg-amd64.img');
+  const image = isoFile(context);
   const statePath = fakeHome(context, 'state.json');
   // As on a node where the image was never uploaded: the customization after this upload fails.
   rmSync(image);
@@ -207,10 +218,9 @@ test('--force-rebuild with --skip-phases validation tools_storage: every other p
   const status = await cli(context, ['--status', 'foundation']);
   assert.is(status.code, 0, status.stderr);
   for (const task of ['foundation:validation', 'foundation:tools-storage', 'foundation:cloud-image', 'foundation:base-template']) {
-    // Each has its stamp; they show stale only because base, which this test does not run (--only), has none.
-    assert.match(status.stdout, new RegExp(`\\n${task.replace(/[:[\]]/g, '\\$&')} +(done|stale) +\\d{4}-\\d{2}-\\d{2} `), status.stdout);
+    // Each has its stamp, base's too (the first test ran it).
+    assert.match(status.stdout, new RegExp(`\\n${task.replace(/[:[\]]/g, '\\$&')} +done +\\d{4}-\\d{2}-\\d{2} `), status.stdout);
   }
-  assert.match(status.stdout, /\nfoundation:validation +stale .*dependency base changed/);
 }));
 
 test('validation: a storage pool the node does not have fails the phase with what Proxmox said; nothing after it runs', withTimeout(300_000, async (context: Context) => {
