@@ -53,7 +53,8 @@ _onboarder() {
   local start=$script
   while (( start > 1 )) && [[ \${words[start-1]:t} == (npx|tsx) ]]; do (( start-- )); done
   local -a candidates
-  candidates=("\${(@f)$("\${(@Q)words[start,script]}" --complete -- "\${(@Q)words[script+1,CURRENT]}" 2>/dev/null)}")
+  # The word being completed as typed so far, unquoted: $PREFIX (within an open quote, words[CURRENT] still has it).
+  candidates=("\${(@f)$("\${(@Q)words[start,script]}" --complete -- "\${(@Q)words[script+1,CURRENT-1]}" "\${(Q)PREFIX}" 2>/dev/null)}")
   candidates=(\${candidates:#})
   if (( \${#candidates} == 0 )); then _default; return; fi
   # A target named with inputs goes on: no space after 'bundle:create[' or 'node-prep[node='.

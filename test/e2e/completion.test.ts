@@ -2,6 +2,8 @@
 // shells run here on prefixes of command lines of the example project, asking deploy.ts for the
 // candidates (options, their values, the chosen environment's targets and instances).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -55,15 +57,34 @@ test('bash: options, option values, targets with word breaks (: and =), instance
   assert.match(script, 'complete -o bashdefault -o default -F _onboarder_complete tsx npx');
 });
 
-test('zsh: the completion function offers the same candidates (compadd stood in for by a printer)', () => {
+test('zsh: the completion function offers the same candidates, several at once (compadd stood in for by a printer)', () => {
   const script = deploy(['--completion', 'zsh']).stdout;
   const out = shell('zsh', ['-f', '-c', `${script}
 compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -rl -- "$@"; }
 _default() { print '(files)'; }
-words=(npx tsx deploy.ts --env lab 'base:co'); CURRENT=6; _onboarder
-words=(tsx deploy.ts 'node-prep\\[node=osdc-b-w'); CURRENT=3; _onboarder
-words=(tsx deploy.ts --out pl); CURRENT=4; _onboarder`]);
+words=(npx tsx deploy.ts --env lab 'base:co'); CURRENT=6; PREFIX='base:co'; _onboarder
+words=(tsx deploy.ts 'node-prep\\[node=osdc-b-w'); CURRENT=3; PREFIX='node-prep\\[node=osdc-b-w'; _onboarder
+words=(tsx deploy.ts --out pl); CURRENT=4; PREFIX=pl; _onboarder`]);
   assert.equal(out.trimEnd().split('\n'), ['base:copy-ssh-key', 'node-prep[node=osdc-b-w1]', 'node-prep[node=osdc-b-w2]', 'node-prep[node=osdc-b-w3]', '(files)']);
+});
+
+test('zsh at a prompt (a pseudo-terminal): TAB completes a target, an instance typed with a backslash or inside quotes, an option, and stops after an input\'s [', () => {
+  const script = path.join(mkdtempSync(path.join(os.tmpdir(), 'onboarder-zsh-')), 'onboarder.zsh');
+  try {
+    writeFileSync(script, deploy(['--completion', 'zsh']).stdout);
+    const out = `${script}.out`;
+    const lines = ['tsx deploy.ts --env lab base:co', 'npx tsx deploy.ts node-prep\\[node=osdc-b-w1', "tsx deploy.ts 'node-prep[node=osdc-b-w1", 'tsx deploy.ts --dry', 'tsx deploy.ts bundle:cr'];
+    shell('zsh', ['-f', path.join(repositoryRoot, 'test', 'fixtures', 'zsh-complete.zsh'), script, out, ...lines]);
+    assert.equal(readFileSync(out, 'utf8').trimEnd().split('\n'), [
+      '<tsx deploy.ts --env lab base:copy-ssh-key >',
+      '<npx tsx deploy.ts node-prep\\[node=osdc-b-w1\\] >',
+      "<tsx deploy.ts 'node-prep[node=osdc-b-w1]' >",
+      '<tsx deploy.ts --dry-run >',
+      '<tsx deploy.ts bundle:create\\[>',
+    ]);
+  } finally {
+    rmSync(path.dirname(script), { recursive: true, force: true });
+  }
 });
 
 test("fish: `complete -C` on command lines, as fish's own completion would ask", () => {
