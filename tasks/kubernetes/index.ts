@@ -215,8 +215,8 @@ export const platformServices = tasks.task({
   after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
   estimate: '10m',
   tools: ['helm'],
-  // The releases and their values.
-  sources: ['tasks/shared/chart-releases.ts'],
+  // The releases and their values, and where each chart is taken from.
+  sources: ['tasks/shared/chart-releases.ts', 'tasks/shared/chart-source.ts'],
   timeout: '30m',
   retries: 1,
   run: async (context) => {
