@@ -117,7 +117,8 @@ function readGroupsRecord(file: string): GroupsRecord | undefined {
   }
   const lines = text.split('\n').flatMap((line) => {
     try {
-      return [JSON.parse(line) as Partial<Record<string, unknown>>];
+      const parsed: unknown = JSON.parse(line);
+      return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? [parsed as Partial<Record<string, unknown>>] : [];
     } catch {
       // Torn by a disk that filled up, or empty: it recorded nothing we can safely act on.
       return [];

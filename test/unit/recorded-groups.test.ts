@@ -58,10 +58,10 @@ test("a group left by a killed run is stopped; one whose leader's start does not
   stranger.kill('SIGKILL');
 });
 
-test('a line torn by a full disk is skipped, and the lines before it still count', async () => {
+test('a line torn by a full disk, or one that is not a record, is skipped, and the lines before it still count', async () => {
   const left = leader();
   new RecordedGroups(file).groupStarted(left.pid!, 'sleep');
-  appendFileSync(file, '{"ended": ');
+  appendFileSync(file, 'null\n7\n["x"]\n{"ended": ');
   assert.equal(await stopLeftoverGroups(file, 500), [`${left.pid} (sleep)`]);
   assert.is(await exited(left), 'SIGTERM');
 });
