@@ -3,6 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { fail, ok } from '../../lib/failures.js';
 import { writeFileAtomic } from '../../lib/fs/atomic-write.js';
+import { describePgError } from '../../lib/state/postgres-state-store.js';
 import type { StatePull } from '../../lib/cli/project.js';
 import type { Environment } from '../../environments/schema.js';
 import { tofuSchema, tofuStateDirectory } from './index.js';
@@ -27,11 +28,14 @@ export const vmStatePull: StatePull<Environment> = {
       if (!table.rows[0]?.found) return ok(`no VM state in PostgreSQL (schema ${schema}): nothing to pull for OpenTofu`);
       rows = (await client.query<{ name: string; data: string }>(`SELECT name, data FROM ${client.escapeIdentifier(schema)}.states WHERE data <> '' ORDER BY name`)).rows;
     } catch (error) {
-      return fail({ message: `reading the VMs' OpenTofu state (schema ${schema}) failed: ${(error as Error).message}`, hint: 'check that the database answers, then pull again' });
+      return fail({ message: `reading the VMs' OpenTofu state (schema ${schema}) failed: ${describePgError(error, url)}`, hint: 'check that the database answers, then pull again' });
     } finally {
       await client.end().catch(() => undefined);
     }
     const directory = tofuStateDirectory(stateDirectory);
+    // A workspace name becomes a directory name: one that could leave the state directory is not written.
+    const unsafe = rows.find((row) => !/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(row.name));
+    if (unsafe) return fail({ message: `schema ${schema} holds a workspace named ${JSON.stringify(unsafe.name)}, which is not a name a cluster has`, hint: 'delete that workspace (tofu workspace delete), then pull again' });
     const files = rows.map((row) => ({ ...row, file: row.name === 'default' ? path.join(directory, 'terraform.tfstate') : path.join(directory, 'workspaces', row.name, 'terraform.tfstate') }));
     const present = files.filter((entry) => existsSync(entry.file));
     if (present.length > 0 && !force) {

@@ -272,6 +272,11 @@ test("tofu's pg backend (real terraform): the VMs' state in the team's database,
     const again = await vmStatePull.pull({ config, url, stateDirectory, force: false });
     assert.equal(again, { ok: false, error: { message: `${path.join(stateDirectory, 'tofu', 'workspaces', 'osdc-a', 'terraform.tfstate')} already holds the VMs' state of workspace osdc-a (and 1 more)`, hint: "state pull with --force to replace it with the database's" } });
     assert.ok((await vmStatePull.pull({ config, url, stateDirectory, force: true })).ok);
+    // A workspace whose name would leave the state directory is refused, and nothing is written for it.
+    context.database.psql("INSERT INTO onboarder_tofu_test.states (name, data) VALUES ('../escape', '{}')", 'vms');
+    const unsafe = await vmStatePull.pull({ config, url, stateDirectory, force: true });
+    assert.equal(unsafe, { ok: false, error: { message: 'schema onboarder_tofu_test holds a workspace named "../escape", which is not a name a cluster has', hint: 'delete that workspace (tofu workspace delete), then pull again' } });
+    assert.not.ok(existsSync(path.join(stateDirectory, 'tofu', 'escape')));
     const elsewhere = await vmStatePull.pull({ config: { name: 'other' } as Environment, url, stateDirectory, force: false });
     assert.equal(elsewhere, { ok: true, value: 'no VM state in PostgreSQL (schema onboarder_tofu_other): nothing to pull for OpenTofu' });
   } finally {
