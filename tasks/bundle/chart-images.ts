@@ -1,11 +1,10 @@
-import path from 'node:path';
 import YAML from 'yaml';
 import { chartImages } from '../../images/chart-images.js';
-import { artifactsFor, chartFile } from '../../images/manifest.js';
+import { artifactsFor } from '../../images/manifest.js';
 import { helmTemplate } from '../../lib/tools/kubernetes.js';
 import { platformReleases } from '../shared/chart-releases.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { chartSource, type ChartSource } from '../shared/chart-source.js';
+import { chartSource, ciliumChart, type ChartSource } from '../shared/chart-source.js';
 import { clustersOf } from '../shared/kit.js';
 import type { BundleContext } from './stage-artifacts.js';
 
@@ -25,11 +24,11 @@ export interface ChartImages {
  * takes them (chartSource): repository charts must have been fetched.
  */
 export async function renderChartImages(context: BundleContext): Promise<ChartImages[]> {
-  const { config, root } = context;
+  const { config } = context;
   const carried = new Set(artifactsFor(config.versions).flatMap((artifact) => (artifact.kind === 'image' ? [artifact.reference] : [])));
   const ciliumCluster = clustersOf(config).find((cluster) => cluster.distribution === 'kubeadm' && cluster.cni === 'cilium');
   const charts: { name: string; version: string; source: ChartSource; namespace: string; values: Readonly<Record<string, unknown>> }[] = [
-    ...(ciliumCluster ? [{ name: 'cilium', version: config.versions.cilium, source: { chart: path.resolve(root, chartFile('cilium', config.versions.cilium)) }, namespace: 'kube-system', values: ciliumValues(ciliumCluster) }] : []),
+    ...(ciliumCluster ? [{ name: 'cilium', version: config.versions.cilium, source: chartSource(context, ciliumChart, config.versions.cilium, 'bundle'), namespace: 'kube-system', values: ciliumValues(ciliumCluster) }] : []),
     ...platformReleases.map((release) => {
       const version = config.versions.charts[release.release];
       return { name: release.release, version, source: chartSource(context, release, version, 'bundle'), namespace: release.namespace, values: release.values };

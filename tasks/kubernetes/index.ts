@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chartFile, kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
+import { kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
@@ -14,7 +14,7 @@ import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
 import { platformReleases } from '../shared/chart-releases.js';
-import { chartSource } from '../shared/chart-source.js';
+import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
 
@@ -71,7 +71,7 @@ export const kubernetes = tasks.task({
     ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/shared/cilium-values.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -100,8 +100,7 @@ export const kubernetes = tasks.task({
         kubeconfig,
         namespace: 'kube-system',
         release: 'cilium',
-        // The package images:fetch verified, on every site (see chartSource).
-        chart: path.resolve(root, chartFile('cilium', config.versions.cilium)),
+        ...chartSource(context, ciliumChart, config.versions.cilium, 'install'),
         version: config.versions.cilium,
         values: ciliumValues(cluster),
         wait: true,

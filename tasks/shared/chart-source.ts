@@ -7,6 +7,9 @@ import { mirrored } from '../images/download.js';
 import type { ChartRelease } from './chart-releases.js';
 import { siteRegistryAccess } from './kit.js';
 
+/** Cilium's chart, installed by the Kubernetes step of a kubeadm cluster (not a platform release). */
+export const ciliumChart = { release: 'cilium', chart: 'cilium/cilium' } as const;
+
 /** What helm is given for a chart: the chart argument, and how to reach its registry where it is an OCI one. */
 export interface ChartSource {
   readonly chart: string;
@@ -23,7 +26,7 @@ export interface ChartSource {
  *   its CA and credentials; otherwise, and always where a bundle is made (online), from its registry
  *   through the environment's upstream mirrors.
  */
-export function chartSource(context: ToolContext & { readonly config: Environment }, release: Pick<ChartRelease, 'release' | 'chart'>, version: string, purpose: 'install' | 'bundle'): ChartSource {
+export function chartSource(context: ToolContext & { readonly config: Environment }, release: { readonly release: string; readonly chart: ChartRelease['chart'] }, version: string, purpose: 'install' | 'bundle'): ChartSource {
   const { config, root } = context;
   if (!release.chart.startsWith('oci://')) return { chart: path.resolve(root, chartFile(release.release, version)) };
   const siteRegistry = purpose === 'install' ? siteRegistryAccess(context) : undefined;
