@@ -27,11 +27,13 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
   if (needs === 'configuration') return ok({ config: parsed.data, secrets: [], ...(sharedState ? { stateStore: sharedState } : {}) });
   const secrets: string[] = [];
   const warnings: string[] = [];
+  const values = new Map<string, string>();
   for (const [at, reference] of secretReferences(parsed.data)) {
     const resolved = readSecret(reference, root);
     if (!resolved.ok) return fail({ reason: 'invalid-environment', environment: name, path: at, message: resolved.error, hint: 'set it before running, or point the reference at another source' });
     if (resolved.value.length < shortestRedacted) warnings.push(`environment ${name}: ${at} is shorter than ${shortestRedacted} characters: it is not redacted from output and logs (a real secret is longer)`);
     secrets.push(resolved.value);
+    values.set(at, resolved.value);
   }
   let stateStore: LoadedEnvironment<Environment>['stateStore'];
   if (parsed.data.state.store === 'postgres') {
@@ -42,22 +44,20 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     const password = urlPassword(url.value);
     if (password && password.length >= shortestRedacted) secrets.push(password);
   }
-  const config: Environment = { ...parsed.data, ...deployedSecretDigests(name, parsed.data, root) };
+  const config: Environment = { ...parsed.data, ...deployedSecretDigests(name, values) };
   return ok({ config, secrets, ...(warnings.length > 0 ? { warnings } : {}), ...(stateStore ? { stateStore } : {}) });
 }
 
 /**
- * The digests of the secrets steps put on the hosts (Environment['secretDigests']): scrypt (N=2^14, about
- * 40 ms here), salted with the environment's name and the secret's path, so that the stamps (and a team's
- * database) hold no fast-to-test verifier of a password. Only those secrets: a rotated API token or state
+ * The digests of the secrets steps put on the hosts (Environment['secretDigests']), from the values just
+ * read, by their paths: scrypt (N=2^14, about 40 ms here), salted with the environment's name and the
+ * secret's path, so that the stamps (and a team's database) hold no fast-to-test verifier of a password. Only those secrets: a rotated API token or state
  * URL is used where it is read, and must not run every step again.
  */
-function deployedSecretDigests(name: string, environment: Environment, root: string): Pick<Environment, 'secretDigests'> {
-  const password = environment.siteRegistry?.password;
-  if (!password) return {};
-  const value = readSecret(password, root);
-  if (!value.ok) return {};
-  return { secretDigests: { siteRegistry: { password: scryptSync(value.value, `onboarder:${name}:siteRegistry.password`, 16, { N: 2 ** 14 }).toString('hex') } } };
+function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>): Pick<Environment, 'secretDigests'> {
+  const password = values.get('siteRegistry.password');
+  if (password === undefined) return {};
+  return { secretDigests: { siteRegistry: { password: scryptSync(password, `onboarder:${name}:siteRegistry.password`, 16, { N: 2 ** 14 }).toString('hex') } } };
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
