@@ -11,7 +11,8 @@ import { criticalPath, criticalPathPriorities } from '../lib/scheduler/prioritie
 import { ReadyQueue } from '../lib/scheduler/ready-queue.js';
 import { catalog, pools } from '../tasks/index.js';
 import { example } from '../environments/example.js';
-import { environmentSchema, type EnvironmentDefinition } from '../environments/schema.js';
+import { environmentSchema, type Environment, type EnvironmentDefinition } from '../environments/schema.js';
+import { poolCapacities } from '../lib/cli/project.js';
 
 export interface CatalogMakespan {
   readonly tasks: number;
@@ -37,7 +38,7 @@ export function catalogMakespan(target = 'proxmox-k8s', concurrency = defaultCon
     const declared = graph.nodes.get(task)!.instance.definition.spec.estimate;
     return declared === undefined ? 0 : durationMs(declared);
   };
-  const queue = new ReadyQueue(graph, criticalPathPriorities(graph, estimate), concurrency, pools);
+  const queue = new ReadyQueue(graph, criticalPathPriorities(graph, estimate), concurrency, poolCapacities(pools, config as Environment));
   const waiting = new Map([...graph.nodes].map(([task, node]) => [task, node.dependencies.length]));
   const dependents = new Map<TaskId, TaskId[]>();
   for (const [task, node] of graph.nodes) for (const dependency of node.dependencies) dependents.set(dependency, [...(dependents.get(dependency) ?? []), task]);

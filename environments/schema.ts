@@ -140,6 +140,12 @@ const environmentShape = z.strictObject({
         isoDirectory: z.string().regex(/^\/[^\0]*[^/]$/, { error: 'an absolute directory path without a trailing /' }).default('/var/lib/vz/template/iso'),
       }),
       templates: z.strictObject({ baseVmId: vmId.default(9002), goldenVmId: vmId.default(9001) }),
+      /**
+       * Heavy Proxmox operations Onboarder runs at once (a cluster's VM apply, a template build). Unset, the
+       * storage decides: 4 on Ceph RBD, 2 on lvm-thin and dir, whose full clones hold Proxmox's storage lock
+       * for the whole copy (parallel clones then fail with "can't lock file ... got timeout").
+       */
+      parallelOperations: z.number().int().min(1).max(20).optional(),
     }).optional(),
     /** Any number of clusters, by the names the site gives them, each with its role. */
     clusters: z.record(clusterName, cluster),

@@ -7,7 +7,9 @@ import * as dns from './dns/index.js';
 import * as kubernetes from './kubernetes/index.js';
 import * as nodePrep from './node-prep/index.js';
 import { vmStatePull } from './infrastructure/vm-state-pull.js';
-import { nodesOf, tasks } from './shared/kit.js';
+import type { Project } from '../lib/cli/project.js';
+import type { Environment } from '../environments/schema.js';
+import { nodesOf, proxmoxParallelOperations, tasks } from './shared/kit.js';
 
 /** The Proxmox/Kubernetes flow of the second seed, for every cluster. */
 export const proxmoxKubernetes = tasks.task({
@@ -28,8 +30,11 @@ export const hosts = tasks.task({
 /** The catalog's own state in an environment's PostgreSQL database, brought back by `state pull`: the VMs'. */
 export const statePulls = [vmStatePull];
 
-/** Capacity of each named pool: Proxmox's API takes two heavy operations at once, OPNsense's one. */
-export const pools = { 'proxmox-api': 2, 'opnsense-api': 1 };
+/**
+ * Capacity of each named pool. Proxmox: what the site's storage takes at once (proxmoxParallelOperations);
+ * OPNsense's API applies one change at a time.
+ */
+export const pools = { 'proxmox-api': proxmoxParallelOperations, 'opnsense-api': 1 } satisfies Project<Environment>['pools'];
 
 /**
  * The modules of tasks: every folder under tasks/ with an index.ts, and every other .ts file here, in name

@@ -40,6 +40,22 @@ export interface StatePull<Config = unknown> {
   }): Promise<Result<string, { readonly message: string; readonly hint: string }>>;
 }
 
+/**
+ * A pool's capacity: a number, or what the environment's configuration decides (how many clones a site's
+ * storage takes at once, say). A method's type, so that a project typed by its configuration is still a Project.
+ */
+export type PoolCapacity<Config = unknown> = number | { capacity(config: Config): number }['capacity'];
+
+/** The capacity of each pool for this configuration; one that is not a whole number of at least 1 counts as 1. */
+export function poolCapacities<Config>(pools: Readonly<Record<string, PoolCapacity<Config>>>, config: Config): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(pools).map(([name, capacity]) => {
+      const resolved = typeof capacity === 'function' ? capacity(config) : capacity;
+      return [name, Number.isInteger(resolved) && resolved >= 1 ? resolved : 1];
+    }),
+  );
+}
+
 /** What deploy.ts hands to the CLI. */
 export interface Project<Config = unknown> {
   /** The project root: sources are relative to it and state lives in its .cache/. */
@@ -48,7 +64,7 @@ export interface Project<Config = unknown> {
   readonly environments: Readonly<Record<string, EnvironmentLoader<Config>>>;
   readonly defaultEnvironment: string;
   /** Capacity of each named pool; a task naming a pool not declared here is a configuration error. */
-  readonly pools?: Readonly<Record<string, number>>;
+  readonly pools?: Readonly<Record<string, PoolCapacity<Config>>>;
   readonly version?: string;
   /** Environment variables `--container` passes into the container by name (e.g. secrets' variables). */
   readonly passEnvironment?: readonly string[];

@@ -159,7 +159,7 @@ async function sessionOn(invocation: Invocation, environmentName: string, enviro
 }
 
 /** A pool a task names but the project does not declare is a typo until proven otherwise. */
-function checkPools(graph: TaskGraph, pools: Readonly<Record<string, number>>): ConfigurationFailure | undefined {
+function checkPools(graph: TaskGraph, pools: Readonly<Record<string, unknown>>): ConfigurationFailure | undefined {
   for (const definition of graph.definitions.values()) {
     const pool = definition.spec.pool;
     if (pool === undefined || pool in pools) continue;

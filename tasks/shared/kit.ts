@@ -278,3 +278,15 @@ export function proxmoxOf(config: Environment): NonNullable<Environment['proxmox
 export function withoutProxmox(config: Environment): string | false {
   return config.infrastructure === 'existing' && "the nodes exist already (infrastructure: 'existing')";
 }
+
+/**
+ * Heavy Proxmox operations at once (the `proxmox-api` pool): the environment's `proxmox.parallelOperations`,
+ * else what its storage takes. A full clone on lvm-thin or dir holds Proxmox's cluster-wide storage lock for
+ * the whole copy, and a clone waiting on it more than 10 s fails ("can't lock file ... got timeout"; bpg
+ * terraform-provider-proxmox #995, LINBIT linstor-proxmox #73, which measured the lock's hold): two at once.
+ * Ceph RBD copies fast enough that parallel clones do not queue on the lock (same sources): four.
+ */
+export function proxmoxParallelOperations(config: Environment): number {
+  if (!config.proxmox) return 2;
+  return config.proxmox.parallelOperations ?? (config.proxmox.storage.type === 'rbd' ? 4 : 2);
+}

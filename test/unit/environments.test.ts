@@ -6,6 +6,8 @@ import { loadEnvironment } from '../../environments/load-environment.js';
 import type { EnvironmentDefinition } from '../../environments/schema.js';
 import { renderFailure } from '../../lib/reporter/render-failure.js';
 import { repositoryRoot } from '../helpers/project.js';
+import { poolCapacities } from '../../lib/cli/project.js';
+import { pools } from '../../tasks/index.js';
 
 /** A deep copy of the example with one change. */
 function broken(change: (environment: any) => void): EnvironmentDefinition {
@@ -95,6 +97,21 @@ test('several clusters of a role, in any number, with the names the site gives t
   assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
   const roles = loaded.ok ? Object.entries(loaded.value.config.clusters).map(([name, cluster]) => `${name}:${cluster.role}`) : [];
   assert.equal(roles, ['mcm:mcm', 'osms:osms', 'osdc-a:osdc', 'osdc-b:osdc', 'osdc-c:osdc', 'osms-2:osms']);
+});
+
+test("the proxmox-api pool's capacity is the site's: 4 on Ceph RBD, 2 where full clones hold the storage lock, parallelOperations when set", () => {
+  const capacities = (change: (environment: any) => void) => {
+    const loaded = loadEnvironment('example', broken(change), repositoryRoot);
+    if (!loaded.ok) throw new Error(renderFailure(loaded.error));
+    return poolCapacities(pools, loaded.value.config);
+  };
+  assert.equal(capacities(() => undefined), { 'proxmox-api': 4, 'opnsense-api': 1 });
+  assert.is(capacities((e) => (e.proxmox.storage.type = 'lvm-thin'))['proxmox-api'], 2);
+  assert.is(capacities((e) => (e.proxmox.storage.type = 'dir'))['proxmox-api'], 2);
+  assert.is(capacities((e) => (e.proxmox.parallelOperations = 1))['proxmox-api'], 1);
+  assert.match(errorOf(broken((e) => (e.proxmox.parallelOperations = 0))), 'proxmox.parallelOperations');
+  // A project's own capacity function that answers nonsense counts as 1, never as no limit.
+  assert.equal(poolCapacities({ a: () => 0, b: () => Number.NaN, c: 3 }, {}), { a: 1, b: 1, c: 3 });
 });
 
 test('a secret too short to be redacted loads with a warning that says so', () => {

@@ -18,6 +18,7 @@ import { isShared } from '../../state/state-store.js';
 import { removeStaleScratchDirectories } from '../../state/scratch-directory.js';
 import { closeRunResources } from '../../tools/run-resources.js';
 import { consoleReporter, displayPath } from '../console-reporter.js';
+import { poolCapacities } from '../project.js';
 import { catchEscapes } from '../escaped-exceptions.js';
 import { graceMs, runningGroupsFile, withRunLock } from '../run-lock-scope.js';
 import { saveRunHistory, warnUnsaved } from '../save-caches.js';
@@ -66,7 +67,7 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
       root: invocation.project.root,
       emit: (event) => reporter.handle(event),
       concurrency: options.concurrency ?? defaultConcurrency,
-      pools: invocation.project.pools ?? {},
+      pools: poolCapacities(invocation.project.pools ?? {}, session.config),
       onFailure: options.onFailure,
       ...(options.timeoutMs !== undefined ? { timeoutOverrideMs: options.timeoutMs } : {}),
       signal: interrupt.signal,
