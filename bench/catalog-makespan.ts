@@ -43,16 +43,17 @@ export function catalogMakespan(target = 'proxmox-k8s', concurrency = defaultCon
   const dependents = new Map<TaskId, TaskId[]>();
   for (const [task, node] of graph.nodes) for (const dependency of node.dependencies) dependents.set(dependency, [...(dependents.get(dependency) ?? []), task]);
   for (const [task, count] of waiting) if (count === 0) queue.add(task);
-  const running: { task: TaskId; endsAt: number }[] = [];
+  const running: { batch: readonly TaskId[]; endsAt: number }[] = [];
   let now = 0;
+  // A batch (one playbook for a cluster's nodes) takes one slot and lasts as long as its longest task.
   for (;;) {
-    for (let task = queue.take(); task !== undefined; task = queue.take()) running.push({ task, endsAt: now + estimate(task) });
+    for (let batch = queue.take(); batch !== undefined; batch = queue.take()) running.push({ batch, endsAt: now + Math.max(...batch.map(estimate)) });
     if (running.length === 0) break;
     running.sort((a, b) => a.endsAt - b.endsAt);
     const done = running.shift()!;
     now = done.endsAt;
-    queue.finished(done.task);
-    for (const dependent of dependents.get(done.task) ?? []) {
+    queue.finished(done.batch[0]!);
+    for (const dependent of done.batch.flatMap((task) => dependents.get(task) ?? [])) {
       const left = waiting.get(dependent)! - 1;
       waiting.set(dependent, left);
       if (left === 0) queue.add(dependent);

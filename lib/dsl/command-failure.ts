@@ -27,3 +27,17 @@ export class PermanentFailure extends Error {
     this.name = 'PermanentFailure';
   }
 }
+
+/**
+ * Thrown by the body of a `batch` task when some of the instances it ran for failed and the others
+ * succeeded (a playbook whose recap names two hosts failed): those fail with `cause`, the others are stamped.
+ */
+export class MembersFailed extends Error {
+  constructor(
+    readonly members: readonly string[],
+    override readonly cause: Error,
+  ) {
+    super(cause.message);
+    this.name = 'MembersFailed';
+  }
+}

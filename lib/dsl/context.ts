@@ -52,6 +52,14 @@ export type ProgramExit =
     }
   | { readonly startError: { readonly code?: string; readonly message: string } };
 
+/** One of the instances a body runs for (see TaskSpec.batch). */
+export interface BatchMember<Inputs, Config> {
+  readonly id: TaskId;
+  readonly inputs: Inputs;
+  /** The configuration, whose reads join this member's fingerprint only. */
+  readonly config: Config;
+}
+
 /** What a task's `run` and `check` functions receive. */
 export interface TaskContext<Inputs, Config, Vars> {
   /** The graph node being run, e.g. `cluster:deploy[cluster=osdc]`. */
@@ -60,6 +68,12 @@ export interface TaskContext<Inputs, Config, Vars> {
   readonly inputs: Inputs;
   /** The environment's configuration. Reads are recorded: a changed value that was read re-runs the task. */
   readonly config: Config;
+  /**
+   * The instances this body runs for: this one alone, or, for a task with `batch`, every instance of it
+   * that runs together with this one (this one first). A read through a member's `config` counts for that
+   * member alone; a read through `context.config` counts for every member.
+   */
+  readonly batch: readonly BatchMember<Inputs, Config>[];
   /** Values set on the task's namespace and its parents (global -> module), typed. */
   readonly vars: Vars;
   /** Aborted on timeout, Ctrl-C or when the run stops; pass it to anything long-running. */

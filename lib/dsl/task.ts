@@ -120,6 +120,13 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
   readonly retryDelay?: Duration;
   /** A named pool that limits how many tasks use one API or host at once. */
   readonly pool?: string;
+  /**
+   * Instances ready at the same time whose key is the same run as one body, in one slot of the run's
+   * concurrency and pool (one playbook for all of a cluster's nodes, as kubespray runs them): the body
+   * finds them in `context.batch`. Each keeps its own assessment, stamp and outcome; a body that throws
+   * MembersFailed fails only the members it names. A dry run shows each instance on its own.
+   */
+  readonly batch?: (inputs: InputValues<Schemas>, config: Config) => string;
   /** A duration estimate for scheduling when no history exists, e.g. `'5m'`. */
   readonly estimate?: Duration;
 }
@@ -261,7 +268,7 @@ function checkOptions(spec: Readonly<Record<string, unknown>>): { readonly messa
   if (spec.policy !== undefined && !(runPolicies as readonly unknown[]).includes(spec.policy)) {
     return { message: `policy ${JSON.stringify(spec.policy)} is not known`, hint: `use one of ${runPolicies.join(', ')}` };
   }
-  for (const key of ['run', 'check', 'skipWhen', 'instances', 'retires'] as const) {
+  for (const key of ['run', 'check', 'skipWhen', 'instances', 'retires', 'batch'] as const) {
     if (spec[key] !== undefined && typeof spec[key] !== 'function') return { message: `${key} is ${typeof spec[key]}, not a function`, hint: `give ${key} a function: ${key}: async (context) => { ... }` };
   }
   if (spec.destroys !== undefined && spec.destroys !== 'always' && spec.destroys !== 'removed') return { message: `destroys ${JSON.stringify(spec.destroys)} is not known`, hint: "use 'always' or 'removed'" };

@@ -24,6 +24,8 @@ export interface TaskNode {
   readonly orderOnly?: ReadonlySet<TaskId>;
   /** Stamped instances this one takes down (`retires`): their stamps are forgotten once it succeeds. */
   readonly retires?: readonly TaskId[];
+  /** Its `batch` key, with its task's name: ready instances with the same one run as one body. */
+  readonly batch?: string;
 }
 
 /**
@@ -107,7 +109,15 @@ export function buildGraph(catalog: readonly CatalogEntry[], config?: unknown, d
     const orderOnly = new Set(after.value.map((dependency) => dependency.id).filter((id) => !ids.includes(id)));
     const retires = retiredBy(instance, config, deployed);
     if (!retires.ok) return retires;
-    nodes.set(instance.id, { instance, dependencies: [...ids, ...orderOnly], ...(orderOnly.size > 0 ? { orderOnly } : {}), ...(retires.value.length > 0 ? { retires: retires.value } : {}) });
+    const batch = batchKey(instance, config);
+    if (!batch.ok) return batch;
+    nodes.set(instance.id, {
+      instance,
+      dependencies: [...ids, ...orderOnly],
+      ...(orderOnly.size > 0 ? { orderOnly } : {}),
+      ...(retires.value.length > 0 ? { retires: retires.value } : {}),
+      ...(batch.value !== undefined ? { batch: batch.value } : {}),
+    });
     pending.push(...[...dependencies.value, ...after.value].filter((dependency) => !nodes.has(dependency.id)));
   }
 
@@ -157,6 +167,17 @@ function checkDeclared(instance: TaskInstance, declared: ReadonlyMap<AnyTaskDefi
     location: instance.boundAt,
     hint: ids.length === 0 ? 'this environment declares none' : `${suggestion ? `did you mean '${suggestion}'? ` : ''}its instances: ${ids.join(', ')}`,
   };
+}
+
+function batchKey(instance: TaskInstance, config: unknown): Result<string | undefined, ConfigurationFailure> {
+  const batch = instance.definition.spec.batch;
+  if (!batch) return ok(undefined);
+  try {
+    return ok(`${instance.definition.name}\0${String(batch(instance.inputs, config))}`);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return fail({ reason: 'invalid-definition', message: `computing the batch of task '${instance.id}' threw: ${message}`, location: instance.definition.definedAt, hint: 'fix the batch function of this task' });
+  }
 }
 
 function retiredBy(instance: TaskInstance, config: unknown, deployed: DeployedState): Result<readonly TaskId[], ConfigurationFailure> {

@@ -34,7 +34,7 @@ export async function planCommands(
       continue;
     }
     const commands: string[] = [];
-    const attempt = await runAttempt(instance, {
+    const attempts = await runAttempt([instance], {
       root: options.root,
       config: options.config,
       redactor: options.redactor,
@@ -47,6 +47,7 @@ export async function planCommands(
       allGroups,
       dryRun: true,
     });
+    const attempt = attempts.get(instance.id)!;
     result.set(step.task, attempt.ok ? { commands } : { commands, notWalked: attempt.failure });
   }
   return result;

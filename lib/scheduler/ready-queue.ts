@@ -4,10 +4,11 @@ import type { TaskGraph } from '../graph/build-graph.js';
 /**
  * The tasks whose dependencies are done, in the order they start: highest critical-path priority first,
  * ties in the order the project declares them (as make and ninja start ready work). A task starts only
- * within the run's concurrency and its pool's capacity.
+ * within the run's concurrency and its pool's capacity. A task with a batch key starts together with every
+ * ready task of the same key, in the one slot (and pool place) they share.
  */
 export class ReadyQueue {
-  private readonly ready: TaskId[] = [];
+  private ready: TaskId[] = [];
   private readonly poolUse = new Map<string, number>();
   private runningCount = 0;
 
@@ -38,8 +39,11 @@ export class ReadyQueue {
     this.ready.splice(low, 0, id);
   }
 
-  /** The next task that may start now (counted as running until `finished`), or undefined. */
-  take(): TaskId | undefined {
+  /**
+   * The next task that may start now, with the ready tasks of its batch after it (counted as one running
+   * until `finished` is told its first), or undefined.
+   */
+  take(): readonly TaskId[] | undefined {
     if (this.runningCount >= this.concurrency) return undefined;
     for (let index = 0; index < this.ready.length; index++) {
       const id = this.ready[index]!;
@@ -48,11 +52,16 @@ export class ReadyQueue {
       this.ready.splice(index, 1);
       this.runningCount++;
       if (pool !== undefined) this.poolUse.set(pool, (this.poolUse.get(pool) ?? 0) + 1);
-      return id;
+      const batch = this.graph.nodes.get(id)!.batch;
+      if (batch === undefined) return [id];
+      const together = this.ready.filter((other) => this.graph.nodes.get(other)!.batch === batch);
+      if (together.length > 0) this.ready = this.ready.filter((other) => !together.includes(other));
+      return [id, ...together];
     }
     return undefined;
   }
 
+  /** A task `take` returned ended (the first of its batch). */
   finished(id: TaskId): void {
     this.runningCount--;
     const pool = this.poolOf(id);

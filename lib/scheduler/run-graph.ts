@@ -14,7 +14,7 @@ import { criticalPath, criticalPathPriorities, expectedDurationMs } from './prio
 import { ReadyQueue } from './ready-queue.js';
 import type { Redactor } from './redactor.js';
 import type { TaskEnvironment } from './run-task.js';
-import { failed, runTaskStep, type StepContext, type StepResult } from './task-step.js';
+import { failed, runTaskSteps, type StepContext, type StepResult } from './task-step.js';
 
 /**
  * What a failed task does to the rest of the run (wireit's failure modes): `no-new` starts nothing new and
@@ -63,7 +63,7 @@ export interface RunHandle {
 
 /**
  * Runs the graph: ready tasks start in critical-path order within the concurrency limit and their pools
- * (ReadyQueue); each takes its step (runTaskStep) once its dependencies are done, so its freshness is
+ * (ReadyQueue); each takes its step (runTaskSteps) once its dependencies are done, so its freshness is
  * decided with their actual fingerprints, and a dependency that re-ran without changing its fingerprint
  * does not re-run its dependents.
  */
@@ -141,10 +141,10 @@ class GraphRun {
   private drain(): Promise<void> {
     return new Promise((resolve) => {
       const pump = () => {
-        for (let id = this.stopping ? undefined : this.queue.take(); id !== undefined; id = this.stopping ? undefined : this.queue.take()) {
-          const taken = id;
+        for (let ids = this.stopping ? undefined : this.queue.take(); ids !== undefined; ids = this.stopping ? undefined : this.queue.take()) {
+          const taken = ids;
           void this.runStep(taken).finally(() => {
-            this.queue.finished(taken);
+            this.queue.finished(taken[0]!);
             pump();
           });
         }
@@ -162,19 +162,26 @@ class GraphRun {
     this.wake();
   }
 
-  private async runStep(id: TaskId): Promise<void> {
-    let result: StepResult;
+  /** The step of a task, or of the tasks of one batch together. */
+  private async runStep(ids: readonly TaskId[]): Promise<void> {
+    let results: readonly StepResult[];
     try {
-      result = await runTaskStep(this.options.graph.nodes.get(id)!.instance, this.dependencyFingerprints(id), this.step);
+      results = await runTaskSteps(
+        ids.map((id) => ({ instance: this.options.graph.nodes.get(id)!.instance, dependencies: this.dependencyFingerprints(id) })),
+        this.step,
+      );
     } catch (error) {
       if (error instanceof StateWriteFailed) this.stopForState(error);
       // The engine's own work around the body failed.
       const message = this.options.redactor.redact(error instanceof Error ? error.message : String(error));
-      result = await failed(id, { reason: 'task-threw', task: id, message }, 0, 0, this.step);
+      results = await Promise.all(ids.map((id) => failed(id, { reason: 'task-threw', task: id, message }, 0, 0, this.step)));
     }
-    this.records.set(id, result.record);
-    if (result.fingerprint !== undefined) this.succeeded(id, result.fingerprint);
-    else this.taskFailed(id);
+    for (const result of results) {
+      const id = result.record.task;
+      this.records.set(id, result.record);
+      if (result.fingerprint !== undefined) this.succeeded(id, result.fingerprint);
+      else this.taskFailed(id);
+    }
   }
 
   /** A state that cannot be written: whatever finishes now could not be recorded, so everything stops. */

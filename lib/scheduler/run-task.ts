@@ -1,6 +1,6 @@
 import { ProcessOutput } from 'zx/core';
 import { locationInProject } from '../dsl/call-site.js';
-import { CommandFailure, PermanentFailure } from '../dsl/command-failure.js';
+import { CommandFailure, MembersFailed, PermanentFailure } from '../dsl/command-failure.js';
 import type { TaskContext } from '../dsl/context.js';
 import { durationMs } from '../dsl/duration.js';
 import type { TaskId } from '../dsl/ids.js';
@@ -11,8 +11,8 @@ import type { EngineEvent } from './events.js';
 import type { GroupListener, ProcessGroups } from '../process/process-groups.js';
 import type { OutputGate } from '../process/throttle.js';
 import type { Redactor } from './redactor.js';
-import type { TaskOutput } from './task-output.js';
-import { TaskScope, type StopReason } from './task-scope.js';
+import { TaskOutput } from './task-output.js';
+import { TaskScope, type BatchMemberScope, type StopReason } from './task-scope.js';
 
 /** What running one task needs from the run around it. */
 export interface TaskEnvironment {
@@ -44,15 +44,30 @@ export type CheckOutcome =
   | { readonly ok: true; readonly result: CheckResult }
   | { readonly ok: false; readonly failure: TaskFailure };
 
-/** Runs one attempt of a task's body with a scoped context, a time limit and abortable child processes. */
-export function runAttempt(instance: TaskInstance, environment: TaskEnvironment): Promise<AttemptResult> {
-  const run = instance.definition.spec.run;
-  if (!run) return Promise.resolve({ ok: true, configReads: {} });
-  const recorder = new ConfigReadRecorder();
-  return withTaskScope(instance, environment, recorder, async (context) => {
+/**
+ * Runs one attempt of a task's body, for it alone or for the tasks of its batch together (the first one's
+ * scope, output and time limit), with abortable child processes. Each task's config reads are those made
+ * through its own `batch` member and those through `context.config`.
+ */
+export async function runAttempt(instances: readonly TaskInstance[], environment: TaskEnvironment): Promise<ReadonlyMap<TaskId, AttemptResult>> {
+  const run = instances[0]!.definition.spec.run;
+  if (!run) return new Map(instances.map((instance) => [instance.id, { ok: true, configReads: {} }]));
+  const shared = new ConfigReadRecorder();
+  const members = instances.map((instance) => ({ instance, recorder: new ConfigReadRecorder() }));
+  const outcome = await withTaskScope(instances[0]!, environment, shared, async (context) => {
     await run(context);
-    return { ok: true as const, configReads: recorder.reads(environment.config) };
-  });
+    return { ok: true as const };
+  }, keepFailure, members);
+  const named = outcome.ok ? undefined : outcome.onlyMembers?.filter((id) => instances.some((instance) => instance.id === id));
+  const results = new Map<TaskId, AttemptResult>();
+  for (const { instance, recorder } of members) {
+    if (!outcome.ok && (named === undefined || named.length === 0 || named.includes(instance.id))) {
+      results.set(instance.id, { ok: false, failure: { ...outcome.failure, task: instance.id } as TaskFailure });
+    } else {
+      results.set(instance.id, { ok: true, configReads: { ...shared.reads(environment.config), ...recorder.reads(environment.config) } });
+    }
+  }
+  return results;
 }
 
 /** Runs a task's drift probe in the same scope a body gets. */
@@ -66,14 +81,19 @@ export function runCheck(instance: TaskInstance, environment: TaskEnvironment): 
 
 const keepFailure = (failure: TaskFailure): TaskFailure => failure;
 
+/** How a body's scope ended without success; `onlyMembers`: the tasks of its batch the body said failed. */
+type ScopeFailure = { readonly ok: false; readonly failure: TaskFailure; readonly onlyMembers?: readonly string[] };
+
 async function withTaskScope<Success extends { ok: true }>(
   instance: TaskInstance,
   environment: TaskEnvironment,
   recorder: ConfigReadRecorder,
   body: (context: TaskContext<Record<string, unknown>, unknown, unknown>) => Promise<Success>,
   mapFailure: (failure: TaskFailure) => TaskFailure = keepFailure,
-): Promise<Success | { ok: false; failure: TaskFailure }> {
-  const scope = new TaskScope(instance, environment, recorder);
+  members?: readonly BatchMemberScope[],
+): Promise<Success | ScopeFailure> {
+  const scope = new TaskScope(instance, environment, recorder, members);
+  if (members && members.length > 1) announceBatch(scope, members, environment);
   const task = scope.id;
   const spec = instance.definition.spec;
   environment.allGroups.add(scope.groups);
@@ -94,6 +114,7 @@ async function withTaskScope<Success extends { ok: true }>(
     return winner;
   } catch (error) {
     if (scope.stopReason !== 'none') return { ok: false, failure: stoppedFailure(task, scope.stopReason, timeoutMs) };
+    if (error instanceof MembersFailed) return { ok: false, failure: mapFailure(failureFromError(task, error.cause, environment)), onlyMembers: error.members };
     const failure =
       error instanceof ProcessOutput ? processFailure(task, error, scope.zxCommands, scope.output, environment) : failureFromError(task, error, environment);
     return { ok: false, failure: mapFailure(failure) };
@@ -104,6 +125,18 @@ async function withTaskScope<Success extends { ok: true }>(
     await scope.groups.stop(environment.graceMs);
     environment.allGroups.delete(scope.groups);
     scope.output.flush();
+  }
+}
+
+/** Each task of a batch says in its log which body it runs in; the first one's log has the output. */
+function announceBatch(scope: TaskScope, members: readonly BatchMemberScope[], environment: TaskEnvironment): void {
+  const others = members.slice(1).map(({ instance }) => instance.id);
+  scope.log.info(`runs as one body with ${others.join(', ')}`);
+  for (const id of others) {
+    const output = new TaskOutput(id, environment.emit, environment.redactor);
+    const more = others.length > 1 ? ` and ${others.length - 1} more` : '';
+    output.write('log', `runs as one body with ${scope.id}${more}: the output is in ${scope.id}'s log\n`);
+    output.flush();
   }
 }
 

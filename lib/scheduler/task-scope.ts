@@ -1,5 +1,5 @@
 import { $ as zx, type LogEntry, type Shell } from 'zx/core';
-import type { CommandReporter, ExecuteOptions, ProgramExit, ProgressUnit, TaskContext, TaskLogger } from '../dsl/context.js';
+import type { BatchMember, CommandReporter, ExecuteOptions, ProgramExit, ProgressUnit, TaskContext, TaskLogger } from '../dsl/context.js';
 import { ProgressMeter } from './progress-meter.js';
 import type { TaskId } from '../dsl/ids.js';
 import type { TaskInstance } from '../dsl/task.js';
@@ -21,6 +21,12 @@ export interface ScopeEnvironment {
   readonly groupListener?: GroupListener;
   /** The console's stream: programs' output is paused while it is behind. */
   readonly outputGate?: OutputGate;
+}
+
+/** A task a body runs for, with the recorder of the config reads made through its `batch` member. */
+export interface BatchMemberScope {
+  readonly instance: TaskInstance;
+  readonly recorder: ConfigReadRecorder;
 }
 
 /** 'stalled': the event loop ran dry while the body still waited, so nothing can ever wake it. */
@@ -55,10 +61,14 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
   private shell: Shell | undefined;
   private resolveStopped!: (value: 'stopped') => void;
 
+  private members: BatchMember<Record<string, unknown>, unknown>[] | undefined;
+
   constructor(
     instance: TaskInstance,
     private readonly environment: ScopeEnvironment,
     private readonly recorder: ConfigReadRecorder,
+    /** The tasks of its batch, itself first; without it, itself, its reads through `config`'s recorder. */
+    private readonly memberScopes?: readonly BatchMemberScope[],
   ) {
     this.id = instance.id;
     this.inputs = instance.inputs;
@@ -105,6 +115,13 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
       this.configTracked = true;
     }
     return this.trackedConfig;
+  }
+
+  get batch(): readonly BatchMember<Record<string, unknown>, unknown>[] {
+    this.members ??= this.memberScopes
+      ? this.memberScopes.map(({ instance, recorder }) => ({ id: instance.id, inputs: instance.inputs, config: recorder.track(this.environment.config) }))
+      : [{ id: this.id, inputs: this.inputs, config: this.config }];
+    return this.members;
   }
 
   get $(): Shell {

@@ -39,12 +39,34 @@ export interface StepResult {
   readonly fingerprint?: Fingerprint;
 }
 
+/** A task of a step, with the fingerprints its direct dependencies ended with. */
+export interface StepMember {
+  readonly instance: TaskInstance;
+  readonly dependencies: Readonly<Record<string, Fingerprint>>;
+}
+
+/** A task that will run: what its stamp will be made from, and why it runs. */
+interface ToRun {
+  readonly instance: TaskInstance;
+  readonly assessment: Assessment;
+  readonly reason: RunReason;
+}
+
 /**
- * One task's turn: skipped (by the user, --only, or not applicable), else assessed against its stamp, its
- * drift probe asked when it is fresh, and run with retries when it is not; the stamp is written only after
- * success. `dependencies` are the fingerprints its direct dependencies ended with.
+ * One task's turn, or the turn of the tasks of one batch together: each is skipped (by the user, --only, or
+ * not applicable), else assessed against its stamp, its drift probe asked when it is fresh; those that are
+ * not fresh run as one body, with retries of those that failed; a stamp is written only after success.
+ * The results are in the members' order.
  */
-export async function runTaskStep(instance: TaskInstance, dependencies: Readonly<Record<string, Fingerprint>>, context: StepContext): Promise<StepResult> {
+export async function runTaskSteps(members: readonly StepMember[], context: StepContext): Promise<readonly StepResult[]> {
+  const decided = await Promise.all(members.map((member) => decide(member, context)));
+  const toRun = decided.filter((decision): decision is ToRun => 'assessment' in decision);
+  const ran = toRun.length > 0 ? await runAttempts(toRun, context) : new Map<TaskId, StepResult>();
+  return decided.map((decision) => ('assessment' in decision ? ran.get(decision.instance.id)! : decision));
+}
+
+/** Whether one task runs: its result when it does not (skipped, or failed before running), else what it runs with. */
+async function decide({ instance, dependencies }: StepMember, context: StepContext): Promise<StepResult | ToRun> {
   const id = instance.id;
   const stored = context.store.record(id);
   const skipped = skipDecision(instance, context);
@@ -60,7 +82,7 @@ export async function runTaskStep(instance: TaskInstance, dependencies: Readonly
   const decision = await checkDrift(instance, assessed.assessment, context);
   switch (decision.action) {
     case 'run':
-      return runAttempts(instance, assessed.assessment, decision.reason, context);
+      return { instance, assessment: assessed.assessment, reason: decision.reason };
     case 'fail':
       return failed(id, decision.failure, 0, 0, context);
     case 'skip':
@@ -80,26 +102,49 @@ async function checkDrift(instance: TaskInstance, assessment: Assessment, contex
   return checked.result === true ? { action: 'skip' } : { action: 'run', reason: { kind: 'drift', detail: context.redactor.redact(checked.result.drift) } };
 }
 
-/** Runs the body until it succeeds or its retries are used up; the old stamp goes before the first attempt. */
-async function runAttempts(instance: TaskInstance, assessment: Assessment, reason: RunReason, context: StepContext): Promise<StepResult> {
-  const { id, definition } = instance;
+/**
+ * Runs the body (for every task of a batch at once) until each task succeeded or used up its retries; the
+ * old stamps go before the first attempt, and a task that succeeded is stamped at once. A retry runs the
+ * body again for the tasks that failed only.
+ */
+async function runAttempts(group: readonly ToRun[], context: StepContext): Promise<Map<TaskId, StepResult>> {
+  const definition = group[0]!.instance.definition;
   const maxAttempts = 1 + (definition.spec.retries ?? 0);
   const runSignal = context.environment.runSignal;
   const started = Date.now();
-  await context.store.markStarted(id, new Date(started).toISOString());
+  const results = new Map<TaskId, StepResult>();
+  for (const { instance } of group) await context.store.markStarted(instance.id, new Date(started).toISOString());
+  let pending = group;
   for (let attempt = 1; ; attempt++) {
-    const pathMs = context.pathMs(id);
-    context.emit({ type: 'task-started', task: id, reason, attempt, at: new Date().toISOString(), estimateMs: context.expectedMs(id), ...(pathMs !== undefined ? { pathMs } : {}) });
-    const result = await runAttempt(instance, context.environment);
-    if (result.ok) return stamp(instance, assessment, result.configReads, { reason, attempts: attempt, started }, context);
-    const permanent = result.failure.reason === 'task-threw' && result.failure.permanent === true;
-    const retryable = result.failure.reason !== 'interrupted' && !permanent && !runSignal.aborted && attempt < maxAttempts;
-    if (!retryable) return failed(id, result.failure, attempt, Date.now() - started, context, reason);
-    const base = definition.spec.retryDelay === undefined ? context.retryBaseMs : durationMs(definition.spec.retryDelay);
-    const delayMs = retryDelayMs(base, attempt);
-    context.emit({ type: 'task-retrying', task: id, attempt, delayMs, failure: result.failure });
+    for (const { instance, reason } of pending) {
+      const pathMs = context.pathMs(instance.id);
+      context.emit({ type: 'task-started', task: instance.id, reason, attempt, at: new Date().toISOString(), estimateMs: context.expectedMs(instance.id), ...(pathMs !== undefined ? { pathMs } : {}) });
+    }
+    const outcomes = await runAttempt(pending.map(({ instance }) => instance), context.environment);
+    const delayMs = retryDelayMs(definition.spec.retryDelay === undefined ? context.retryBaseMs : durationMs(definition.spec.retryDelay), attempt);
+    const retrying: ToRun[] = [];
+    for (const member of pending) {
+      const id = member.instance.id;
+      const result = outcomes.get(id)!;
+      if (result.ok) {
+        results.set(id, await stamp(member.instance, member.assessment, result.configReads, { reason: member.reason, attempts: attempt, started }, context));
+        continue;
+      }
+      const permanent = result.failure.reason === 'task-threw' && result.failure.permanent === true;
+      const retryable = result.failure.reason !== 'interrupted' && !permanent && !runSignal.aborted && attempt < maxAttempts;
+      if (!retryable) results.set(id, await failed(id, result.failure, attempt, Date.now() - started, context, member.reason));
+      else {
+        retrying.push(member);
+        context.emit({ type: 'task-retrying', task: id, attempt, delayMs, failure: result.failure });
+      }
+    }
+    if (retrying.length === 0) return results;
     await abortableSleep(delayMs, runSignal);
-    if (runSignal.aborted) return failed(id, { reason: 'interrupted', task: id }, attempt, Date.now() - started, context, reason);
+    if (runSignal.aborted) {
+      for (const member of retrying) results.set(member.instance.id, await failed(member.instance.id, { reason: 'interrupted', task: member.instance.id }, attempt, Date.now() - started, context, member.reason));
+      return results;
+    }
+    pending = retrying;
   }
 }
 

@@ -39,6 +39,19 @@ export interface HostRecap {
   readonly ignored: number;
 }
 
+/** A playbook that failed, with its PLAY RECAP: which hosts failed or could not be reached, and which finished. */
+export class PlaybookFailure extends CommandFailure {
+  constructor(
+    command: string,
+    exitCode: number | null,
+    outputTail: string,
+    explanation: string | undefined,
+    readonly recap: Readonly<Record<string, HostRecap>>,
+  ) {
+    super(command, exitCode, null, outputTail, explanation);
+  }
+}
+
 export interface PlaybookResult {
   readonly recap: Readonly<Record<string, HostRecap>>;
   /** Whether any host reported a change: false proves a re-run was idempotent. */
@@ -76,7 +89,7 @@ export async function runPlaybook(context: ToolContext, options: PlaybookOptions
     const output = `${result.stdout}\n${result.stderr}`;
     const recap = parseRecap(output);
     if (result.exitCode !== 0) {
-      throw new CommandFailure(formatCommand(argv), result.exitCode, null, output.trimEnd().split('\n').slice(-20).join('\n'), explainFailure(output, recap, options));
+      throw new PlaybookFailure(formatCommand(argv), result.exitCode, output.trimEnd().split('\n').slice(-20).join('\n'), explainFailure(output, recap, options), recap);
     }
     return { recap, changed: Object.values(recap).some((host) => host.changed > 0) };
   });

@@ -16,7 +16,7 @@ import { hostname } from '../../environments/schema.js';
 import { platformReleases } from '../shared/chart-releases.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, managementCluster, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, tasks, type ClusterNode } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -114,6 +114,7 @@ export const kubernetes = tasks.task({
 /**
  * One worker joins its cluster: kubeadm join with a fresh token made on the first control-plane node, or
  * the RKE2 agent. One instance per worker: a worker added later joins alone, the others are not touched.
+ * The workers of one cluster that join at the same time run as one playbook (`batch`).
  */
 export const nodeJoin = tasks.task({
   name: 'node-join',
@@ -126,26 +127,30 @@ export const nodeJoin = tasks.task({
     ...nodesOf(config, 'workers').filter((entry) => entry.node === node).map((entry) => kubernetes.with({ cluster: entry.cluster })),
     nodePrep.with({ node }),
   ],
+  batch: nodeCluster,
   estimate: '2m',
   sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook'],
   timeout: '20m',
   retries: 1,
   run: async (context) => {
-    const { config, inputs, root } = context;
-    const { cluster, node } = nodeOf(config, inputs.node);
+    const { config, root } = context;
+    const { members, cluster } = batchNodes(context.batch);
     const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) };
+    const workersOf = (standing: readonly { readonly node: ClusterNode }[]) => standing.map((member) => member.node);
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
       const artifacts = await rke2Inputs(context, root, config.versions.rke2);
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: [node] }, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token } });
+      await nodesPlaybook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: workersOf(members) }, members, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token } });
       return;
     }
-    await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: [node] }, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
     // The first control-plane node makes the join command for this run's token (a secret the engine knows).
     const firstControlPlane = cluster.controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
     const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: [node] }, { become: true, extraVars: { ...target, join_token: joinToken } });
+    await inTurn(members, [
+      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } }),
+      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, join_token: joinToken } }),
+    ]);
   },
 });
 

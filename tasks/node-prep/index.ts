@@ -1,10 +1,11 @@
 import { hostname } from '../../environments/schema.js';
 import { clusterVms } from '../infrastructure/index.js';
-import { clusterGroup, everyNode, nodeOf, nodesOf, playbook, tasks } from '../shared/kit.js';
+import { batchNodes, clusterGroup, everyNode, nodeCluster, nodesOf, nodesPlaybook, tasks } from '../shared/kit.js';
 
 /**
  * Host preparation of one node, over Ansible: one instance per node, so that a node added to a cluster is
- * prepared alone and the others are not touched (kubespray's scale.yml with --limit, as a graph).
+ * prepared alone and the others are not touched (kubespray's scale.yml with --limit, as a graph). The
+ * nodes of one cluster that are to be prepared at the same time run as one playbook (`batch`).
  */
 export const nodePrep = tasks.task({
   name: 'node-prep',
@@ -15,14 +16,15 @@ export const nodePrep = tasks.task({
   // Its VM exists and answers. Ordering only: a VM added beside it re-plans the cluster's VMs, and must not
   // re-prepare this node (which re-runs when its own configuration changes: it reads it).
   after: ({ node }, config) => nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })),
+  batch: nodeCluster,
   estimate: '5m',
   sources: ['tasks/node-prep/playbooks/node-prep.yml'],
   tools: ['ansible-playbook'],
   retries: 1,
   run: async (context) => {
-    const { config, inputs } = context;
-    const { cluster, node, part } = nodeOf(config, inputs.node);
-    await playbook(context, 'tasks/node-prep/playbooks/node-prep.yml', { cluster, controlPlane: part === 'controlPlane' ? [node] : [], workers: part === 'workers' ? [node] : [] }, {
+    const { config } = context;
+    const { members, cluster, controlPlane, workers } = batchNodes(context.batch);
+    await nodesPlaybook(context, 'tasks/node-prep/playbooks/node-prep.yml', { cluster, controlPlane, workers }, members, {
       extraVars: {
         cluster_group: clusterGroup(cluster.name),
         node_packages: config.packages.nodes,

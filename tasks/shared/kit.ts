@@ -5,7 +5,8 @@ import { artifactsFor, imageReferenceParts } from '../../images/manifest.js';
 import { defineTasks } from '../../lib/dsl/define-tasks.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
-import { runPlaybook, type PlaybookOptions, type PlaybookResult } from '../../lib/tools/ansible.js';
+import { PlaybookFailure, runPlaybook, type PlaybookOptions, type PlaybookResult } from '../../lib/tools/ansible.js';
+import { MembersFailed } from '../../lib/dsl/command-failure.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
 import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
@@ -233,6 +234,70 @@ export function playbook(
     // A cluster's nodes pull from the site registry: its credentials go to their containerd or RKE2.
     ...('cluster' in scope ? { extraVars: { ...siteRegistryCredentials(context), ...options.extraVars } } : {}),
   });
+}
+
+/**
+ * The batch key of a per-node task: its node's cluster. The ready nodes of one cluster then run as one
+ * playbook (one controller process for all of them, as kubespray runs a cluster), each keeping its stamp.
+ */
+export function nodeCluster({ node }: { readonly node: string }, config: Environment): string {
+  return nodesOf(config).find((entry) => entry.node === node)?.cluster ?? node;
+}
+
+/** The nodes a per-node task's body runs for (its batch), each found through its own member's configuration. */
+export function batchNodes(batch: readonly { readonly id: TaskId; readonly inputs: { readonly node: string }; readonly config: Environment }[]) {
+  const members = batch.map((member) => ({ id: member.id, ...nodeOf(member.config, member.inputs.node) }));
+  return {
+    members,
+    cluster: members[0]!.cluster,
+    controlPlane: members.filter((member) => member.part === 'controlPlane').map((member) => member.node),
+    workers: members.filter((member) => member.part === 'workers').map((member) => member.node),
+  };
+}
+
+/**
+ * Runs a playbook for the nodes of a batch. Ansible goes on with the hosts that did not fail, so when its
+ * recap says some of the batch's nodes failed or could not be reached and the others finished, only those
+ * fail (the others are stamped); anything else fails them all.
+ */
+export async function nodesPlaybook(
+  context: ToolContext & { readonly config: Environment },
+  file: string,
+  scope: InventoryScope,
+  members: readonly { readonly id: TaskId; readonly node: ClusterNode }[],
+  options: Omit<PlaybookOptions, 'playbook' | 'inventory' | 'knownHostsFile' | 'privateKey'> = {},
+): Promise<PlaybookResult> {
+  try {
+    return await playbook(context, file, scope, options);
+  } catch (error) {
+    if (!(error instanceof PlaybookFailure) || Object.keys(error.recap).length === 0) throw error;
+    const finished = (host: string) => error.recap[host] !== undefined && error.recap[host].failed === 0 && error.recap[host].unreachable === 0;
+    const memberHosts = new Set(members.map((member) => member.node.name));
+    // A host outside the batch (the control plane a join asks for its token) failed: every member did.
+    if (Object.keys(error.recap).some((host) => !memberHosts.has(host) && !finished(host))) throw error;
+    const failed = members.filter((member) => !finished(member.node.name));
+    if (failed.length === members.length) throw error;
+    throw new MembersFailed(failed.map((member) => member.id), error);
+  }
+}
+
+/**
+ * Runs the steps of a batch's body one after another, each for the members still standing (a member whose
+ * playbook failed does not join after it); when some fell, MembersFailed names them all at the end.
+ */
+export async function inTurn<Member extends { readonly id: TaskId }>(members: readonly Member[], steps: readonly ((standing: readonly Member[]) => Promise<unknown>)[]): Promise<void> {
+  let standing = members;
+  let firstFailure: MembersFailed | undefined;
+  for (const step of steps) {
+    try {
+      await step(standing);
+    } catch (error) {
+      if (!(error instanceof MembersFailed)) throw error;
+      firstFailure ??= error;
+      standing = standing.filter((member) => !error.members.includes(member.id));
+    }
+  }
+  if (firstFailure) throw new MembersFailed(members.filter((member) => !standing.includes(member)).map((member) => member.id), firstFailure.cause);
 }
 
 /** The admin kubeconfig of a cluster, kept under .cache (0600). */
