@@ -16,6 +16,8 @@ export interface TaskSummary {
   readonly tools: readonly string[];
   readonly policy: string;
   readonly pool: string | null;
+  /** Its batch key (an instance's), `*` for a task named without inputs, null when it runs alone. */
+  readonly batch: string | null;
   readonly timeout: string | null;
   readonly retries: number;
   readonly estimate: string | null;
@@ -42,6 +44,7 @@ export function summarizeTask(graph: TaskGraph, definition: AnyTaskDefinition, i
     tools: spec.tools ?? [],
     policy: spec.policy ?? 'fingerprint',
     pool: spec.pool ?? null,
+    batch: node?.batch !== undefined ? node.batch.slice(node.batch.indexOf('\0') + 1) : spec.batch ? '*' : null,
     timeout: durationText(spec.timeout),
     retries: spec.retries ?? 0,
     estimate: durationText(spec.estimate),
@@ -58,7 +61,7 @@ export function formatTaskSummary(summary: TaskSummary): string {
   if (summary.after.length > 0) lines.push(`  after       ${summary.after.join(', ')} (ordering only)`);
   if (summary.sources.length > 0) lines.push(`  sources     ${summary.sources.join(', ')}`);
   if (summary.tools.length > 0) lines.push(`  tools       ${summary.tools.join(', ')}`);
-  const settings = [`policy ${summary.policy}`, summary.pool ? `pool ${summary.pool}` : '', summary.timeout ? `timeout ${summary.timeout}` : '', `retries ${summary.retries}`, summary.estimate ? `estimate ${summary.estimate}` : '', summary.supportsDryRun ? 'dry run lists its commands' : 'not walked by --dry-run'];
+  const settings = [`policy ${summary.policy}`, summary.pool ? `pool ${summary.pool}` : '', summary.batch === '*' ? 'ready instances of the same batch key run as one body' : summary.batch ? `runs as one body with the ready instances of batch ${summary.batch}` : '', summary.timeout ? `timeout ${summary.timeout}` : '', `retries ${summary.retries}`, summary.estimate ? `estimate ${summary.estimate}` : '', summary.supportsDryRun ? 'dry run lists its commands' : 'not walked by --dry-run'];
   lines.push(`  runs        ${settings.filter(Boolean).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

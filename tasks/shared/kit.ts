@@ -270,15 +270,23 @@ export async function nodesPlaybook(
   try {
     return await playbook(context, file, scope, options);
   } catch (error) {
-    if (!(error instanceof PlaybookFailure) || Object.keys(error.recap).length === 0) throw error;
-    const finished = (host: string) => error.recap[host] !== undefined && error.recap[host].failed === 0 && error.recap[host].unreachable === 0;
-    const memberHosts = new Set(members.map((member) => member.node.name));
-    // A host outside the batch (the control plane a join asks for its token) failed: every member did.
-    if (Object.keys(error.recap).some((host) => !memberHosts.has(host) && !finished(host))) throw error;
-    const failed = members.filter((member) => !finished(member.node.name));
-    if (failed.length === members.length) throw error;
-    throw new MembersFailed(failed.map((member) => member.id), error);
+    throw membersFailedBy(error, members) ?? error;
   }
+}
+
+/**
+ * The members a failed playbook failed, when its recap says the others finished (no failed or unreachable
+ * task): undefined when it failed them all, a host outside the batch failed (the control plane a join asks
+ * for its token), or it failed without a recap (it never ran a play).
+ */
+export function membersFailedBy(error: unknown, members: readonly { readonly id: TaskId; readonly node: { readonly name: string } }[]): MembersFailed | undefined {
+  if (!(error instanceof PlaybookFailure) || Object.keys(error.recap).length === 0) return undefined;
+  const { recap } = error;
+  const finished = (host: string) => recap[host] !== undefined && recap[host].failed === 0 && recap[host].unreachable === 0;
+  const memberHosts = new Set(members.map((member) => member.node.name));
+  if (Object.keys(recap).some((host) => !memberHosts.has(host) && !finished(host))) return undefined;
+  const failed = members.filter((member) => !finished(member.node.name));
+  return failed.length === 0 || failed.length === members.length ? undefined : new MembersFailed(failed.map((member) => member.id), error);
 }
 
 /**

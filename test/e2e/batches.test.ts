@@ -16,6 +16,7 @@ import { runGraph } from '../../lib/scheduler/run-graph.js';
 import { SourceDigests } from '../../lib/stamps/source-digests.js';
 import { JsonStateStore } from '../../lib/state/json-state-store.js';
 import { withTimeout } from '../helpers/project.js';
+import { formatTaskSummary, summarizeTask } from '../../lib/reporter/task-summary.js';
 
 interface Site {
   readonly nodes: Readonly<Record<string, { readonly cluster: string; readonly address: string }>>;
@@ -165,5 +166,14 @@ test('a body that fails otherwise fails every member of its batch', withDirector
   const { outcomes } = await run(directory, [prep], site);
   assert.equal(outcomes, { 'prep[node=a1]': 'failed', 'prep[node=a2]': 'failed', 'prep[node=a3]': 'failed', 'prep[node=b1]': 'succeeded' });
 }));
+
+test('--summary names an instance\'s batch', () => {
+  const prep = prepTask([]);
+  const built = buildGraph([prep], site);
+  if (!built.ok) throw new Error(JSON.stringify(built.error));
+  assert.is(summarizeTask(built.value, prep, 'prep[node=a2]' as TaskId).batch, 'a');
+  assert.match(formatTaskSummary(summarizeTask(built.value, prep, 'prep[node=b1]' as TaskId)), 'runs as one body with the ready instances of batch b');
+  assert.match(formatTaskSummary(summarizeTask(built.value, prep)), 'ready instances of the same batch key run as one body');
+});
 
 test.run();

@@ -56,7 +56,10 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   const first = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(first.code, 0, first.stdout + first.stderr);
   assert.is((await inHost(directory, 'kvm1', ['sh', '-c', `kill -0 ${bystander} && echo alive`])).trim(), 'alive', 'the process behind the stale pid file was left alone');
-  assert.match(first.stdout, /\[node-prep\[node=osdc-w1\]\] \$ ansible-playbook/);
+  // A cluster's nodes are prepared by one playbook (a batch): the first one's output, the others' note.
+  assert.match(first.stdout, /\[node-prep\[node=osdc-cp1\]\] \$ ansible-playbook/);
+  assert.match(first.stdout, "[node-prep[node=osdc-w1]] runs as one body with node-prep[node=osdc-cp1]: the output is in node-prep[node=osdc-cp1]'s log");
+  assert.is([...first.stdout.matchAll(/\$ ansible-playbook .*node-prep\.yml/g)].length, 3, 'one node-prep playbook per cluster');
   // Whole machines: packages installed from the lab's mirror, network sysctls applied in the host's own
   // network namespace, kernel-wide ones written for boot and reported as skipped.
   const installed = await inHost(directory, 'osdc-w1', ['dpkg-query', '-W', '-f', '${Package} ${Status}\n', 'conntrack', 'socat', 'containerd']);

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import YAML from 'yaml';
-import { parseRecap, playbookArguments } from '../../lib/tools/ansible.js';
+import { parseRecap, PlaybookFailure, playbookArguments } from '../../lib/tools/ansible.js';
+import { membersFailedBy } from '../../tasks/shared/kit.js';
+import type { TaskId } from '../../lib/dsl/ids.js';
 import { formatCommand } from '../../lib/tools/command.js';
 import { inventoryYaml } from '../../lib/tools/inventory.js';
 import { KnownHosts } from '../../lib/tools/known-hosts.js';
@@ -77,6 +79,22 @@ test('PLAY RECAP is parsed per host', () => {
     host1: { ok: 3, changed: 1, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 },
     host2: { ok: 0, changed: 0, unreachable: 1, failed: 0, skipped: 0, rescued: 0, ignored: 0 },
   });
+});
+
+test("a batch's playbook fails only the nodes its recap says failed or were unreachable, when the others finished", () => {
+  const line = (host: string, failed: number, unreachable = 0) => `${host} : ok=3 changed=1 unreachable=${unreachable} failed=${failed} skipped=0 rescued=0 ignored=0`;
+  const failure = (...lines: string[]) => new PlaybookFailure('ansible-playbook node-prep.yml', 2, '', 'a host failed', parseRecap(`PLAY RECAP ***\n${lines.join('\n')}\n`));
+  const members = ['w1', 'w2', 'w3'].map((name) => ({ id: `node-prep[node=${name}]` as TaskId, node: { name } }));
+  const some = membersFailedBy(failure(line('w1', 0), line('w2', 1), line('w3', 0, 1)), members);
+  assert.equal(some?.members, ['node-prep[node=w2]', 'node-prep[node=w3]']);
+  assert.is(some?.cause.message, 'a host failed');
+  // A member the recap does not name never finished.
+  assert.equal(membersFailedBy(failure(line('w1', 0), line('w2', 1)), members)?.members, ['node-prep[node=w2]', 'node-prep[node=w3]']);
+  // Every member failed, a host outside the batch failed, no recap, or another error: they all fail.
+  assert.is(membersFailedBy(failure(line('w1', 1), line('w2', 1), line('w3', 1)), members), undefined);
+  assert.is(membersFailedBy(failure(line('cp1', 1), line('w1', 0), line('w2', 0), line('w3', 0)), members), undefined);
+  assert.is(membersFailedBy(failure(), members), undefined);
+  assert.is(membersFailedBy(new Error('ansible-playbook: not found'), members), undefined);
 });
 
 test('inventory YAML nests children groups', () => {
