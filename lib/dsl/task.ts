@@ -124,7 +124,7 @@ export interface TaskSpec<Schemas extends InputSchemas, Config, Vars> {
    * Instances ready at the same time whose key is the same run as one body, in one slot of the run's
    * concurrency and pool (one playbook for all of a cluster's nodes, as kubespray runs them): the body
    * finds them in `context.batch`. Each keeps its own assessment, stamp and outcome; a body that throws
-   * MembersFailed fails only the members it names. A dry run shows each instance on its own.
+   * MembersFailed fails only the members it names. A dry run walks the planned instances of a key together.
    */
   readonly batch?: (inputs: InputValues<Schemas>, config: Config) => string;
   /** A duration estimate for scheduling when no history exists, e.g. `'5m'`. */

@@ -17,6 +17,7 @@ export function formatPlan(environment: string, plan: readonly PlannedTask[], co
     lines.push(`  ${String(step.level + 1).padStart(2)}  ${step.task.padEnd(width)}  ${describeStep(step)}`);
     const planned = commands.get(step.task);
     for (const command of planned?.commands ?? []) lines.push(`        $ ${command}`);
+    if (planned?.runsWith) lines.push(`        (runs as one body with ${planned.runsWith}: its commands are listed there)`);
     if (planned?.notWalked) lines.push(`        (commands not listed: ${withoutTaskName(step.task, renderFailure(planned.notWalked))})`);
   }
   if (destroyed.length > 0) lines.push(`this run would destroy: ${describeDestructions(destroyed)} (a run asks first, unless --yes)`);

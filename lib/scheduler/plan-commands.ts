@@ -12,11 +12,15 @@ export interface PlannedCommands {
   readonly commands: readonly string[];
   /** Why the commands after these are not known: the body was not walked, or needed the real results of earlier commands. */
   readonly notWalked?: TaskFailure;
+  /** The task of its batch whose body it runs in (whose commands are listed): a run starts them together. */
+  readonly runsWith?: TaskId;
 }
 
 /**
  * Walks every task the plan would run through its body with `dryRun` set: processes are replaced by
- * `true`, helpers report instead of acting, so the plan can show the exact, redacted commands.
+ * `true`, helpers report instead of acting, so the plan can show the exact, redacted commands. The tasks
+ * of one batch key that the plan runs are walked as one body, the first of them listing its commands, as
+ * a run starts them together when they are ready at once (a cluster's nodes are).
  */
 export async function planCommands(
   graph: TaskGraph,
@@ -25,16 +29,18 @@ export async function planCommands(
 ): Promise<Map<TaskId, PlannedCommands>> {
   const result = new Map<TaskId, PlannedCommands>();
   const allGroups = new Set<ProcessGroups>();
-  for (const step of plan) {
-    if (step.action !== 'run') continue;
-    const instance = graph.nodes.get(step.task)!.instance;
-    if (!instance.definition.spec.run) continue;
+  const toRun = plan.filter((step) => step.action === 'run').map((step) => graph.nodes.get(step.task)!);
+  for (const node of toRun) {
+    const instance = node.instance;
+    if (!instance.definition.spec.run || result.has(instance.id)) continue;
     if (!instance.definition.spec.supportsDryRun) {
-      result.set(step.task, { commands: [], notWalked: { reason: 'no-dry-run', task: step.task } });
+      result.set(instance.id, { commands: [], notWalked: { reason: 'no-dry-run', task: instance.id } });
       continue;
     }
     const commands: string[] = [];
-    const attempts = await runAttempt([instance], {
+    const batch = node.batch === undefined ? [instance] : toRun.filter((other) => other.batch === node.batch).map((other) => other.instance);
+    for (const member of batch.slice(1)) result.set(member.id, { commands: [], runsWith: instance.id });
+    const attempts = await runAttempt(batch, {
       root: options.root,
       config: options.config,
       redactor: options.redactor,
@@ -48,7 +54,7 @@ export async function planCommands(
       dryRun: true,
     });
     const attempt = attempts.get(instance.id)!;
-    result.set(step.task, attempt.ok ? { commands } : { commands, notWalked: attempt.failure });
+    result.set(instance.id, attempt.ok ? { commands } : { commands, notWalked: attempt.failure });
   }
   return result;
 }

@@ -16,7 +16,7 @@ const documentShapes: Record<string, z.ZodType> = {
   status: document('status', { environment: text, tasks: z.array(z.looseObject({ task: text, state: text, detail: text, lastRun: text.nullable(), durationMs: count.nullable() })) }),
   plan: document('plan', {
     environment: text,
-    tasks: z.array(z.union([z.looseObject({ task: text, level: count, action: z.literal('skip'), why: reason, driftCheck: z.boolean() }), z.looseObject({ task: text, level: count, action: z.enum(['run', 'fail']), reason, commands: z.array(z.unknown()).optional() })])),
+    tasks: z.array(z.union([z.looseObject({ task: text, level: count, action: z.literal('skip'), why: reason, driftCheck: z.boolean() }), z.looseObject({ task: text, level: count, action: z.enum(['run', 'fail']), reason, commands: z.array(z.unknown()).optional(), runsWith: text.optional() })])),
   }),
   run: document('run', {
     runId: text,
@@ -52,6 +52,7 @@ const documentShapes: Record<string, z.ZodType> = {
         tools: z.array(text),
         policy: text,
         pool: text.nullable(),
+        batch: text.nullable(),
         timeout: z.unknown(),
         retries: count,
         estimate: z.unknown(),
