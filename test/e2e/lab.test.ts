@@ -88,6 +88,28 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(forced.stdout, /\[base:bridges\] kvm1\s+: ok=\d+\s+changed=0/);
   assert.match(forced.stdout, /\[node-prep\[node=osdc-w1\]\] osdc-w1\s+: ok=\d+\s+changed=0/);
 
+  // A batch where one node fails (its python is gone): Ansible goes on with the other, whose stamp is
+  // written; only the failed node fails, and once mended the next run prepares it alone.
+  await inHost(directory, 'osdc-w1', ['mv', '/usr/bin/python3', '/usr/bin/python3.off']);
+  const both = 'node-prep[node=osdc-cp1],node-prep[node=osdc-w1]';
+  const partial = await cli(directory, ['--env', 'lab', 'node-prep[node=osdc-cp1]', 'node-prep[node=osdc-w1]', '--force', both]);
+  await inHost(directory, 'osdc-w1', ['mv', '/usr/bin/python3.off', '/usr/bin/python3']);
+  assert.is(partial.code, 1, partial.stdout + partial.stderr);
+  // One playbook for both (the first of the batch, by recorded durations, has the output), then the retry
+  // (retries: 1) for the failed node alone.
+  const playbooks = [...partial.stdout.matchAll(/^\[(.+?)\] \$ ansible-playbook .*--forks (\d+) .*node-prep\.yml$/gm)].map((match) => ({ task: match[1], forks: match[2] }));
+  assert.equal(playbooks.map(({ forks }) => forks), ['2', '1'], partial.stdout);
+  assert.is(playbooks[1]!.task, 'node-prep[node=osdc-w1]');
+  const leader = playbooks[0]!.task!;
+  const other = leader === 'node-prep[node=osdc-w1]' ? 'node-prep[node=osdc-cp1]' : 'node-prep[node=osdc-w1]';
+  assert.match(partial.stdout, `[${other}] runs as one body with ${leader}`);
+  assert.match(partial.stdout, '[node-prep[node=osdc-cp1]] done in');
+  assert.match(partial.stdout, /failed: 1 ran, \d+ skipped, 1 failed/);
+  assert.match(partial.stdout, 'FAILED node-prep[node=osdc-w1]: command failed with exit code 2');
+  const mended = await cli(directory, ['--env', 'lab', 'hosts']);
+  assert.is(mended.code, 0, mended.stdout);
+  assert.equal([...mended.stdout.matchAll(/^\[(.+?)\] run: (.*)$/gm)].map((match) => match[1]).sort(), ['node-prep[node=osdc-w1]'], mended.stdout);
+
   const labFile = path.join(directory, 'environments', 'lab.ts');
   // Only node-prep reads packages.nodes: it re-runs for each node (and the group target after it), nothing else.
   writeFileSync(labFile, readFileSync(labFile, 'utf8').replace("nodes: ['python3', 'conntrack', 'socat']", "nodes: ['python3', 'conntrack', 'socat', 'openssh-client']"));
