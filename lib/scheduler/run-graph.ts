@@ -14,7 +14,7 @@ import { criticalPath, criticalPathPriorities, expectedDurationMs } from './prio
 import { ReadyQueue } from './ready-queue.js';
 import type { Redactor } from './redactor.js';
 import type { TaskEnvironment } from './run-task.js';
-import { failed, runTaskSteps, type StepContext, type StepResult } from './task-step.js';
+import { failed, runTaskSteps, type StepContext, type StepMember, type StepResult } from './task-step.js';
 
 /**
  * What a failed task does to the rest of the run (wireit's failure modes): `no-new` starts nothing new and
@@ -166,10 +166,9 @@ class GraphRun {
   private async runStep(ids: readonly TaskId[]): Promise<void> {
     let results: readonly StepResult[];
     try {
-      results = await runTaskSteps(
-        ids.map((id) => ({ instance: this.options.graph.nodes.get(id)!.instance, dependencies: this.dependencyFingerprints(id) })),
-        this.step,
-      );
+      const members: StepMember[] = [];
+      for (const id of ids) members.push({ instance: this.options.graph.nodes.get(id)!.instance, dependencies: this.dependencyFingerprints(id) });
+      results = await runTaskSteps(members, this.step);
     } catch (error) {
       if (error instanceof StateWriteFailed) this.stopForState(error);
       // The engine's own work around the body failed.

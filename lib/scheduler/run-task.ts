@@ -51,23 +51,32 @@ export type CheckOutcome =
  */
 export async function runAttempt(instances: readonly TaskInstance[], environment: TaskEnvironment): Promise<ReadonlyMap<TaskId, AttemptResult>> {
   const run = instances[0]!.definition.spec.run;
-  if (!run) return new Map(instances.map((instance) => [instance.id, { ok: true, configReads: {} }]));
-  const shared = new ConfigReadRecorder();
-  const members = instances.map((instance) => ({ instance, recorder: new ConfigReadRecorder() }));
-  const outcome = await withTaskScope(instances[0]!, environment, shared, async (context) => {
-    await run(context);
-    return { ok: true as const };
-  }, keepFailure, members);
-  const named = outcome.ok ? undefined : outcome.onlyMembers?.filter((id) => instances.some((instance) => instance.id === id));
   const results = new Map<TaskId, AttemptResult>();
-  for (const { instance, recorder } of members) {
+  if (!run) {
+    for (const instance of instances) results.set(instance.id, { ok: true, configReads: {} });
+    return results;
+  }
+  // One task alone records every read through `config`; a batch's members each have their own recorder.
+  const shared = new ConfigReadRecorder();
+  const members: BatchMemberScope[] | undefined = instances.length === 1 ? undefined : [];
+  if (members) for (const instance of instances) members.push({ instance, recorder: new ConfigReadRecorder() });
+  const outcome = await withTaskScope(instances[0]!, environment, shared, (context) => runBody(run, context), keepFailure, members);
+  // A body that names members of no task of this batch failed them all.
+  const named = outcome.ok ? undefined : outcome.onlyMembers?.filter((id) => instances.some((instance) => instance.id === id));
+  const sharedReads = outcome.ok || named?.length ? shared.reads(environment.config) : {};
+  for (const [index, instance] of instances.entries()) {
     if (!outcome.ok && (named === undefined || named.length === 0 || named.includes(instance.id))) {
       results.set(instance.id, { ok: false, failure: { ...outcome.failure, task: instance.id } as TaskFailure });
     } else {
-      results.set(instance.id, { ok: true, configReads: { ...shared.reads(environment.config), ...recorder.reads(environment.config) } });
+      results.set(instance.id, { ok: true, configReads: members ? { ...sharedReads, ...members[index]!.recorder.reads(environment.config) } : sharedReads });
     }
   }
   return results;
+}
+
+async function runBody(run: NonNullable<TaskInstance['definition']['spec']['run']>, context: TaskContext<Record<string, unknown>, unknown, unknown>): Promise<{ ok: true }> {
+  await run(context);
+  return { ok: true };
 }
 
 /** Runs a task's drift probe in the same scope a body gets. */

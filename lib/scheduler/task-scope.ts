@@ -118,9 +118,10 @@ export class TaskScope implements TaskContext<Record<string, unknown>, unknown, 
   }
 
   get batch(): readonly BatchMember<Record<string, unknown>, unknown>[] {
-    this.members ??= this.memberScopes
-      ? this.memberScopes.map(({ instance, recorder }) => ({ id: instance.id, inputs: instance.inputs, config: recorder.track(this.environment.config) }))
-      : [{ id: this.id, inputs: this.inputs, config: this.config }];
+    if (!this.members) {
+      const config = this.environment.config;
+      this.members = this.memberScopes ? this.memberScopes.map(({ instance, recorder }) => ({ id: instance.id, inputs: instance.inputs, config: recorder.track(config) })) : [{ id: this.id, inputs: this.inputs, config: this.config }];
+    }
     return this.members;
   }
 

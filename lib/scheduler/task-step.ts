@@ -59,10 +59,15 @@ interface ToRun {
  * The results are in the members' order.
  */
 export async function runTaskSteps(members: readonly StepMember[], context: StepContext): Promise<readonly StepResult[]> {
-  const decided = await Promise.all(members.map((member) => decide(member, context)));
-  const toRun = decided.filter((decision): decision is ToRun => 'assessment' in decision);
-  const ran = toRun.length > 0 ? await runAttempts(toRun, context) : new Map<TaskId, StepResult>();
-  return decided.map((decision) => ('assessment' in decision ? ran.get(decision.instance.id)! : decision));
+  // Loops, not closures: this runs for every task, and tsx names each closure it creates (see TaskScope).
+  const decided: (StepResult | ToRun)[] = [];
+  for (const member of members) decided.push(await decide(member, context));
+  const toRun: ToRun[] = [];
+  for (const decision of decided) if ('assessment' in decision) toRun.push(decision);
+  const ran = toRun.length > 0 ? await runAttempts(toRun, context) : undefined;
+  const results: StepResult[] = [];
+  for (const decision of decided) results.push('assessment' in decision ? ran!.get(decision.instance.id)! : decision);
+  return results;
 }
 
 /** Whether one task runs: its result when it does not (skipped, or failed before running), else what it runs with. */
