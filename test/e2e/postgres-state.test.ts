@@ -4,6 +4,7 @@
 // everything.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -279,6 +280,20 @@ test("tofu's pg backend (real terraform): the VMs' state in the team's database,
     assert.not.ok(existsSync(path.join(stateDirectory, 'tofu', 'escape')));
     const elsewhere = await vmStatePull.pull({ config: { name: 'other' } as Environment, url, stateDirectory, force: false });
     assert.equal(elsewhere, { ok: true, value: 'no VM state in PostgreSQL (schema onboarder_tofu_other): nothing to pull for OpenTofu' });
+    // A database that does not answer (a loopback port nothing listens on): one line, the password masked.
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const unreachable = await vmStatePull.pull({ config, url: url.replace(/@127\.0\.0\.1:\d+\//, `@127.0.0.1:${closedPort}/`), stateDirectory, force: true });
+    assert.not.ok(unreachable.ok);
+    if (!unreachable.ok) {
+      assert.match(unreachable.error.message, /^reading the VMs' OpenTofu state \(schema onboarder_tofu_test\) failed: .*ECONNREFUSED/);
+      assert.not.match(unreachable.error.message, new URL(url).password);
+      assert.is(unreachable.error.hint, 'check that the database answers, then pull again');
+    }
   } finally {
     rmSync(source, { recursive: true, force: true });
   }
