@@ -167,6 +167,17 @@ test('a body that fails otherwise fails every member of its batch', withDirector
   assert.equal(outcomes, { 'prep[node=a1]': 'failed', 'prep[node=a2]': 'failed', 'prep[node=a3]': 'failed', 'prep[node=b1]': 'succeeded' });
 }));
 
+test('a batch function that throws is refused before anything runs, with where the task is defined', () => {
+  const broken = tasks.task({ name: 'broken', inputs: { node: z.string() }, instances: () => [{ node: 'x' }], batch: () => { throw new Error('no cluster for x'); } });
+  const built = buildGraph([broken], site);
+  assert.not.ok(built.ok);
+  if (!built.ok) {
+    assert.is(built.error.reason, 'invalid-definition');
+    assert.match(JSON.stringify(built.error), "computing the batch of task 'broken[node=x]' threw: no cluster for x");
+    assert.match(JSON.stringify(built.error), 'batches.test.ts');
+  }
+});
+
 test('--summary names an instance\'s batch', () => {
   const prep = prepTask([]);
   const built = buildGraph([prep], site);
