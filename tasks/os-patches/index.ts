@@ -1,0 +1,54 @@
+import type { Dependency } from '../../lib/dsl/task.js';
+import { sshExec } from '../../lib/tools/ssh.js';
+import { kubernetes, nodeJoin, upgrade } from '../kubernetes/index.js';
+import { clusterGroup, clusterInput, clusterOf, everyCluster, nodesOf, playbook, sshTarget, tasks } from '../shared/kit.js';
+
+/** The packages `apt-get --simulate upgrade` would upgrade, from its `Inst <package> [...]` lines. */
+export function pendingUpgrades(simulation: string): string[] {
+  return simulation.split('\n').flatMap((line) => (line.startsWith('Inst ') ? [line.split(' ')[1]!] : []));
+}
+
+/**
+ * Security patches of the operating system on one cluster's nodes, rolled one node at a time (control
+ * planes first): cordon, drain, the pending apt upgrades, a reboot when they ask for one, Ready, uncordon.
+ * Run when asked (`tsx deploy.ts 'os-patches[cluster=osdc-a]'`), not by the cluster's target. Its drift
+ * probe asks every node what it would upgrade from its own sources, so a re-run rolls only when some node
+ * has a patch pending, and the plan names them.
+ */
+export const osPatches = tasks.task({
+  name: 'os-patches',
+  description: "Apply the operating system's pending updates to a cluster's nodes, one node at a time",
+  supportsDryRun: true,
+  inputs: clusterInput,
+  instances: everyCluster,
+  // The cluster is up: a node is drained through its API before it is patched.
+  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  // Every worker is in the cluster, so each is drained and patched in its turn; never during a version roll.
+  after: ({ cluster }, config): Dependency[] => [
+    ...nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
+    upgrade.with({ cluster }),
+  ],
+  estimate: '10m',
+  sources: ['tasks/os-patches/playbooks/os-patches.yml', 'tasks/os-patches/playbooks/includes/patch-node.yml'],
+  tools: ['ansible-playbook'],
+  timeout: '6h',
+  check: async (context) => {
+    const { config, inputs, root } = context;
+    const cluster = clusterOf(config, inputs.cluster);
+    const pending: string[] = [];
+    for (const node of [...cluster.controlPlane, ...cluster.workers]) {
+      const target = sshTarget(config, root, node);
+      const sudo = target.user !== 'root';
+      await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { sudo, timeoutMs: 300_000 });
+      const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
+      if (upgrades.length > 0) pending.push(`${node.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`);
+    }
+    return pending.length === 0 ? true : { drift: `patches pending on ${pending.join('; ')}` };
+  },
+  run: async (context) => {
+    const { config, inputs } = context;
+    const cluster = clusterOf(config, inputs.cluster);
+    const everyNode = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
+    await playbook(context, 'tasks/os-patches/playbooks/os-patches.yml', everyNode, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name) } });
+  },
+});
