@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { kubernetes, nodeJoin, upgrade } from '../kubernetes/index.js';
@@ -35,14 +36,20 @@ export const osPatches = tasks.task({
   check: async (context) => {
     const { config, inputs, root } = context;
     const cluster = clusterOf(config, inputs.cluster);
-    const pending: string[] = [];
-    for (const node of [...cluster.controlPlane, ...cluster.workers]) {
-      const target = sshTarget(config, root, node);
-      const sudo = target.user !== 'root';
-      await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { sudo, timeoutMs: 300_000 });
-      const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
-      if (upgrades.length > 0) pending.push(`${node.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`);
-    }
+    // Ten nodes at a time, as Ansible's forks would: each refreshes its package lists first.
+    const limit = pLimit(10);
+    const perNode = await Promise.all(
+      [...cluster.controlPlane, ...cluster.workers].map((node) =>
+        limit(async () => {
+          const target = sshTarget(config, root, node);
+          const sudo = target.user !== 'root';
+          await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { sudo, timeoutMs: 300_000 });
+          const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
+          return upgrades.length === 0 ? [] : [`${node.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`];
+        }),
+      ),
+    );
+    const pending = perNode.flat();
     return pending.length === 0 ? true : { drift: `patches pending on ${pending.join('; ')}` };
   },
   run: async (context) => {
