@@ -9,6 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
 import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 import { lab } from '../../environments/lab.js';
 import { chartFile, crictlVersion } from '../../images/manifest.js';
@@ -334,49 +335,17 @@ test('upgrade: one node at a time, the control plane with kubeadm upgrade apply,
   writeFileSync(file, readFileSync(file, 'utf8').replace("kubernetes: 'v1.33.0'", "kubernetes: 'v1.31.0'"));
 }));
 
-/** A package at `version` (its postinst asks for a reboot, as a kernel or libc update does), built with dpkg-deb. */
-function probePackage(directory: string, version: string): string {
-  const root = path.join(directory, `probe-${version}`);
-  mkdirSync(path.join(root, 'DEBIAN'), { recursive: true });
-  mkdirSync(path.join(root, 'usr', 'share', 'openspace-patch-probe'), { recursive: true });
-  writeFileSync(path.join(root, 'usr', 'share', 'openspace-patch-probe', 'version'), `${version}\n`);
-  writeFileSync(path.join(root, 'DEBIAN', 'control'), `Package: openspace-patch-probe\nVersion: ${version}\nArchitecture: all\nMaintainer: Onboarder tests <tests@openspace.test>\nDescription: a package the security-patch test upgrades\n`);
-  writeFileSync(path.join(root, 'DEBIAN', 'postinst'), '#!/bin/sh\ntouch /run/reboot-required\n', { mode: 0o755 });
-  const deb = path.join(directory, `openspace-patch-probe_${version}_all.deb`);
-  execFileSync('dpkg-deb', ['--root-owner-group', '--build', root, deb], { stdio: 'ignore' });
-  return deb;
-}
-
-/** A flat apt repository holding `debs` on the node, among its sources (trusted: the test's own). */
-async function publishPatches(context: Context, node: TestHost, debs: readonly string[]): Promise<void> {
-  const repository = context.rig.pathIn(node, '/srv/patches');
-  rmSync(repository, { recursive: true, force: true });
-  mkdirSync(repository, { recursive: true });
-  const entries = debs.map((deb) => {
-    const bytes = readFileSync(deb);
-    writeFileSync(path.join(repository, path.basename(deb)), bytes);
-    const control = execFileSync('dpkg-deb', ['--field', deb], { encoding: 'utf8' }).trimEnd();
-    return `${control}\nFilename: ./${path.basename(deb)}\nSize: ${bytes.length}\nSHA256: ${createHash('sha256').update(bytes).digest('hex')}\n`;
-  });
-  const packages = entries.join('\n');
-  writeFileSync(path.join(repository, 'Packages'), packages);
-  writeFileSync(path.join(repository, 'Release'), `Origin: onboarder-test\nDate: ${new Date().toUTCString()}\nSHA256:\n ${createHash('sha256').update(packages).digest('hex')} ${Buffer.byteLength(packages)} Packages\n`);
-  writeFileSync(context.rig.pathIn(node, '/etc/apt/sources.list.d/patches.list'), 'deb [trusted=yes] file:/srv/patches ./\n');
-}
-
 test("security patches: a node with upgrades pending is drained, patched and uncordoned, one at a time; nothing pending, nothing runs; a patch for one node rolls that node only", withTimeout(300_000, async (context: Context) => {
   const scratch = path.join(context.directory, 'patches');
   mkdirSync(scratch, { recursive: true });
   const versions = Object.fromEntries(['1.0', '1.1', '1.2'].map((version) => [version, probePackage(scratch, version)]));
   const nodes = ['osdc-cp1', 'osdc-w1'].map((name) => host(context, name));
   for (const node of nodes) {
-    writeFileSync(context.rig.pathIn(node, '/tmp/probe.deb'), readFileSync(versions['1.0']!));
-    await context.rig.exec(node, ['dpkg', '-i', '/tmp/probe.deb']);
-    await context.rig.exec(node, ['rm', '-f', '/run/reboot-required']);
-    await publishPatches(context, node, [versions['1.1']!]);
+    await installPackage(context.rig, node, versions['1.0']!);
+    await publishPatches(context.rig, node, [versions['1.1']!]);
   }
   const drains = async (from: number) => (await recorded(context, 'osdc-cp1', 'kubectl')).slice(from).filter((line) => !line.includes(' get node ')).map((line) => line.split(' ').slice(3, 5).join(' '));
-  const installed = async (name: string) => (await context.rig.exec(host(context, name), ['cat', '/usr/share/openspace-patch-probe/version'])).trim();
+  const installed = (name: string) => probeVersion(context.rig, host(context, name));
   let before = (await recorded(context, 'osdc-cp1', 'kubectl')).length;
   const first = await cli(context, [], 'os-patches[cluster=osdc]');
   assert.is(first.code, 0, first.stdout + first.stderr);
@@ -391,7 +360,7 @@ test("security patches: a node with upgrades pending is drained, patched and unc
   assert.match(again.stdout, '[os-patches[cluster=osdc]] up to date');
 
   // A patch for the worker only: the plan names it, and only the worker is drained and patched.
-  await publishPatches(context, nodes[1]!, [versions['1.2']!]);
+  await publishPatches(context.rig, nodes[1]!, [versions['1.2']!]);
   const plan = await cli(context, ['--dry-run'], 'os-patches[cluster=osdc]');
   assert.match(plan.stdout, /os-patches\[cluster=osdc\]\s+skip\s+up to date \(drift check runs first\)/, plan.stdout);
   before = (await recorded(context, 'osdc-cp1', 'kubectl')).length;
@@ -401,7 +370,7 @@ test("security patches: a node with upgrades pending is drained, patched and unc
   assert.equal(await drains(before), ['cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
   assert.is(await installed('osdc-w1'), '1.2');
   assert.is(await installed('osdc-cp1'), '1.1');
-  for (const node of nodes) rmSync(context.rig.pathIn(node, '/etc/apt/sources.list.d/patches.list'), { force: true });
+  for (const node of nodes) withdrawPatches(context.rig, node);
 }));
 
 test('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {

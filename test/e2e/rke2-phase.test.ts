@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
 import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 import { lab } from '../../environments/lab.js';
 
@@ -245,6 +246,21 @@ test('a downgrade is refused with the versions, and nothing is installed', withT
   assert.is(run.code, 1, run.stdout + run.stderr);
   assert.match(run.stdout, `mcm-cp1 runs RKE2 ${newer}, newer than versions.rke2 ${older}: a downgrade is refused`);
   assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-w1')], [newer, newer]);
+}));
+
+test("security patches on RKE2: only the node with a patch pending is drained (through the first server's kubectl), patched and uncordoned", withTimeout(300_000, async (context: Context) => {
+  const scratch = path.join(context.directory, 'patches');
+  mkdirSync(scratch, { recursive: true });
+  const agent = host(context, 'mcm-w1');
+  await installPackage(context.rig, agent, probePackage(scratch, '1.0'));
+  await publishPatches(context.rig, agent, [probePackage(scratch, '1.1')]);
+  const before = (await kubectlCalls(context)).length;
+  const run = await cli(context, [], 'os-patches[cluster=mcm]');
+  withdrawPatches(context.rig, agent);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.is(await probeVersion(context.rig, agent), '1.1');
+  assert.equal((await kubectlCalls(context)).slice(before).map((line) => line.split(' ').slice(3, 5).join(' ')), ['cordon mcm-w1', 'drain mcm-w1', 'uncordon mcm-w1']);
+  assert.match(run.stdout, 'mcm-w1 upgrades openspace-patch-probe');
 }));
 
 test.run();
