@@ -265,7 +265,7 @@ Options
   --skip <task>           do not run these tasks; dependents use their last stamp; also --skip-phases
   --only <task>           run just these tasks (the targets, if none given); dependencies assumed done
   --concurrency, -j N     tasks at once (default 10: tasks wait on remote machines, not on this CPU;
-                          pools still limit each API)
+                          pools still limit each API; a batch of one task's ready nodes takes one)
   --on-failure MODE       after a task fails: no-new (default: start nothing new, let running tasks
                           finish), continue (run every branch that does not depend on it), kill (stop
                           running tasks too)
