@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { kubernetes, nodeJoin, upgrade } from '../kubernetes/index.js';
-import { clusterGroup, clusterInput, clusterOf, everyCluster, nodesOf, playbook, sshTarget, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, nodesOf, playbook, sshTarget, tasks } from '../shared/kit.js';
 
 /** The packages `apt-get --simulate upgrade` would upgrade, from its `Inst <package> [...]` lines. */
 export function pendingUpgrades(simulation: string): string[] {
@@ -58,4 +58,12 @@ export const osPatches = tasks.task({
     const everyNode = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
     await playbook(context, 'tasks/os-patches/playbooks/os-patches.yml', everyNode, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name) } });
   },
+});
+
+/** Every cluster's OS patches: each cluster rolls its own nodes one at a time, the clusters side by side. */
+export const securityPatches = tasks.task({
+  name: 'security-patches',
+  description: "Apply the operating system's pending updates to every cluster's nodes (os-patches of each)",
+  // Every cluster the environment declares.
+  deps: (_, config) => clustersOf(config).map(({ name }) => osPatches.with({ cluster: name })),
 });

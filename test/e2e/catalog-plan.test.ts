@@ -52,6 +52,10 @@ test('targets by role and by name; an unknown cluster or a missing input is refu
   const dataPlane = await ids('osdc');
   for (const id of ['cluster[name=osdc-a]', 'cluster[name=osdc-b]', 'registration[cluster=osdc-b]', 'kubernetes[cluster=mcm]']) assert.ok(dataPlane.includes(id), id);
   for (const id of ['cluster[name=osms]', 'platform-services[cluster=mcm]', 'kubernetes[cluster=osms]']) assert.not.ok(dataPlane.includes(id), id);
+  // OS patches run when asked, for one cluster or every one, never as part of a cluster's target.
+  assert.not.ok(dataPlane.some((id) => id.startsWith('os-patches')), 'osdc patches nothing');
+  const patches = await ids('security-patches');
+  for (const cluster of ['mcm', 'osms', 'osdc-a', 'osdc-b']) assert.ok(patches.includes(`os-patches[cluster=${cluster}]`), cluster);
   // One cluster by name: its own chain, nothing of its sibling.
   const one = await ids('cluster[name=osdc-b]');
   assert.ok(one.includes('platform-services[cluster=osdc-b]'));
