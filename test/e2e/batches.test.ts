@@ -54,7 +54,7 @@ function prepTask(bodies: string[][], behave: (nodes: readonly string[], attempt
   });
 }
 
-async function run(directory: string, catalog: CatalogEntry[], config: Site, concurrency = 10) {
+async function run(directory: string, catalog: CatalogEntry[], config: Site, concurrency = 10, signal = new AbortController().signal) {
   const built = buildGraph(catalog, config);
   if (!built.ok) throw new Error(JSON.stringify(built.error));
   const store = JsonStateStore.open(directory);
@@ -75,7 +75,7 @@ async function run(directory: string, catalog: CatalogEntry[], config: Site, con
     onFailure: 'continue',
     force: new Set(),
     skip: new Set(),
-    signal: new AbortController().signal,
+    signal,
     graceMs: 500,
     retryBaseMs: 10,
   }).done;
@@ -156,6 +156,30 @@ test('a retry runs the body again for the failed members only', withDirectory(as
   assert.equal(sorted(bodies), [['a1', 'a2', 'a3'], ['a2'], ['b1']]);
   assert.equal(Object.values(outcomes), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
   assert.equal(events.filter((event) => event.type === 'task-retrying').map((event) => event.type === 'task-retrying' && event.task), ['prep[node=a2]']);
+}));
+
+test('a batch interrupted mid-body: every member is interrupted, none keeps an old stamp, and the next run runs them all again', withDirectory(async (directory) => {
+  const bodies: string[][] = [];
+  await run(directory, [prepTask(bodies)], site);
+  const interrupt = new AbortController();
+  const waiting = tasks.task({
+    name: 'prep',
+    inputs: { node: z.string() },
+    instances: (config) => Object.keys(config.nodes).map((node) => ({ node })),
+    batch: ({ node }, config) => config.nodes[node]!.cluster,
+    run: async (context) => {
+      void context.config.packages.length;
+      for (const member of context.batch) void member.config.nodes[member.inputs.node]!.address;
+      setTimeout(() => interrupt.abort(), 50);
+      await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+    },
+  });
+  const stopped = await run(directory, [waiting], { ...site, packages: ['chrony', 'jq'] }, 10, interrupt.signal);
+  assert.is(stopped.record.outcome, 'interrupted');
+  assert.equal(Object.values(stopped.outcomes).sort(), ['interrupted', 'interrupted', 'interrupted', 'interrupted']);
+  bodies.length = 0;
+  await run(directory, [prepTask(bodies)], site);
+  assert.equal(sorted(bodies), [['a1', 'a2', 'a3'], ['b1']], 'the old stamps went when the batch started');
 }));
 
 test('a body that fails otherwise fails every member of its batch', withDirectory(async (directory) => {
