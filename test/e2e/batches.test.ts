@@ -10,12 +10,8 @@ import { MembersFailed } from '../../lib/dsl/command-failure.js';
 import { defineTasks } from '../../lib/dsl/define-tasks.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import { buildGraph, type CatalogEntry } from '../../lib/graph/build-graph.js';
-import type { EngineEvent } from '../../lib/scheduler/events.js';
-import { Redactor } from '../../lib/scheduler/redactor.js';
-import { runGraph } from '../../lib/scheduler/run-graph.js';
-import { SourceDigests } from '../../lib/stamps/source-digests.js';
-import { JsonStateStore } from '../../lib/state/json-state-store.js';
 import { withTimeout } from '../helpers/project.js';
+import { runCatalog } from '../helpers/run-catalog.js';
 import { formatTaskSummary, summarizeTask } from '../../lib/reporter/task-summary.js';
 
 interface Site {
@@ -54,32 +50,8 @@ function prepTask(bodies: string[][], behave: (nodes: readonly string[], attempt
   });
 }
 
-async function run(directory: string, catalog: CatalogEntry[], config: Site, concurrency = 10, signal = new AbortController().signal) {
-  const built = buildGraph(catalog, config);
-  if (!built.ok) throw new Error(JSON.stringify(built.error));
-  const store = JsonStateStore.open(directory);
-  if (!store.ok) throw new Error(store.error.reason);
-  const events: EngineEvent[] = [];
-  const record = await runGraph({
-    graph: built.value,
-    targets: [],
-    environment: 'test',
-    root: directory,
-    config,
-    store: store.value,
-    sources: await SourceDigests.open(directory, path.join(directory, 'digests.json')),
-    redactor: new Redactor(),
-    emit: (event) => events.push(event),
-    concurrency,
-    pools: {},
-    onFailure: 'continue',
-    force: new Set(),
-    skip: new Set(),
-    signal,
-    graceMs: 500,
-    retryBaseMs: 10,
-  }).done;
-  await store.value.close();
+async function run(directory: string, catalog: CatalogEntry[], config: Site, concurrency = 10, signal?: AbortSignal) {
+  const { record, events } = await runCatalog({ directory, catalog, config, concurrency, onFailure: 'continue', ...(signal ? { signal } : {}) });
   const outcomes = Object.fromEntries(record.tasks.map((task) => [task.task, task.outcome]));
   return { record, events, outcomes };
 }

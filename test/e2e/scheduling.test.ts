@@ -6,45 +6,20 @@ import * as assert from 'uvu/assert';
 import { task } from '../../lib/dsl/define-tasks.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import type { TaskInstance } from '../../lib/dsl/task.js';
-import { buildGraph, type CatalogEntry } from '../../lib/graph/build-graph.js';
-import type { EngineEvent } from '../../lib/scheduler/events.js';
-import { Redactor } from '../../lib/scheduler/redactor.js';
-import { runGraph, type FailureMode } from '../../lib/scheduler/run-graph.js';
-import { SourceDigests } from '../../lib/stamps/source-digests.js';
-import { JsonStateStore } from '../../lib/state/json-state-store.js';
+import type { CatalogEntry } from '../../lib/graph/build-graph.js';
+import type { FailureMode } from '../../lib/scheduler/run-graph.js';
 import { withTimeout } from '../helpers/project.js';
+import { runCatalog } from '../helpers/run-catalog.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function run(catalog: CatalogEntry[], concurrency: number, pools: Record<string, number> = {}, onFailure: FailureMode = 'no-new') {
   const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-scheduling-'));
-  const built = buildGraph(catalog);
-  if (!built.ok) throw new Error(built.error.reason);
-  const store = JsonStateStore.open(directory);
-  if (!store.ok) throw new Error(store.error.reason);
-  const events: EngineEvent[] = [];
-  const record = await runGraph({
-    graph: built.value,
-    targets: [],
-    environment: 'test',
-    root: directory,
-    config: {},
-    store: store.value,
-    sources: await SourceDigests.open(directory, path.join(directory, 'digests.json')),
-    redactor: new Redactor(),
-    emit: (event) => events.push(event),
-    concurrency,
-    pools,
-    onFailure,
-    force: new Set(),
-    skip: new Set(),
-    signal: new AbortController().signal,
-    graceMs: 500,
-    retryBaseMs: 10,
-  }).done;
-  await store.value.close();
-  rmSync(directory, { recursive: true, force: true });
-  return { record, events };
+  try {
+    return await runCatalog({ directory, catalog, concurrency, pools, onFailure });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 }
 
 test('the concurrency limit and pool capacities hold', withTimeout(30_000, async () => {
