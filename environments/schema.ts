@@ -57,6 +57,12 @@ const cluster = z.strictObject({
   apiAddress: ipv4,
   podCidr: cidr,
   serviceCidr: cidr,
+  /**
+   * How many workers a roll (a version upgrade, OS patches) drains at once: a number, or a percentage of the
+   * workers (at least one), as kubespray's upgrade-cluster `serial` (its default, 20%). Control-plane nodes
+   * always go one at a time.
+   */
+  workersAtOnce: z.union([z.number().int().min(1), z.string().regex(/^([1-9]\d?|100)%$/, { error: 'is a whole number of at least 1, or a percentage such as 20%' })]).default('20%'),
 });
 
 const dnsRecord = z.strictObject({ name: z.string().min(1), type: z.enum(['A', 'CNAME']), value: z.string().min(1) });

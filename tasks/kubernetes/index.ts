@@ -156,14 +156,15 @@ export const nodeJoin = tasks.task({
 
 /**
  * Rolls a cluster to the environment's versions (versions.rke2 for RKE2, versions.kubernetes for kubeadm),
- * one node at a time, control planes first: cordon, drain, upgrade, restart, Ready, uncordon. Before any
+ * control planes one at a time, then the workers the cluster's workersAtOnce at a time (kubespray's serial,
+ * 20% by default): cordon, drain, upgrade, restart, Ready, uncordon. Before any
  * node is touched every node's version is read, and a downgrade is refused. A first deploy finds every
  * node at its version and changes nothing; the steps that install a cluster never move a running node to
  * another version (they leave it to this step).
  */
 export const upgrade = tasks.task({
   name: 'upgrade',
-  description: "Roll a cluster to the environment's versions, one node at a time (control planes first)",
+  description: "Roll a cluster to the environment's versions (control planes one at a time, then its workersAtOnce)",
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
@@ -191,7 +192,7 @@ export const upgrade = tasks.task({
     const cluster = clusterOf(config, inputs.cluster);
     const rke2 = cluster.distribution === 'rke2';
     const version = rke2 ? config.versions.rke2 : config.versions.kubernetes;
-    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), ...controlPlaneVars(config, cluster) };
+    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), workers_at_once: cluster.workersAtOnce, ...controlPlaneVars(config, cluster) };
     if (context.dryRun) {
       // The plan names each node in the order of the roll (the versions it leaves are read on the nodes).
       for (const node of [...cluster.controlPlane, ...cluster.workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);

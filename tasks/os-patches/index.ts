@@ -10,8 +10,9 @@ export function pendingUpgrades(simulation: string): string[] {
 }
 
 /**
- * Security patches of the operating system on one cluster's nodes, rolled one node at a time (control
- * planes first): cordon, drain, the pending apt upgrades, a reboot when they ask for one, Ready, uncordon.
+ * Security patches of the operating system on one cluster's nodes, rolled as the upgrade step rolls them
+ * (control planes one at a time, then the cluster's workersAtOnce): cordon, drain, the pending apt
+ * upgrades, a reboot when they ask for one, Ready, uncordon.
  * Run when asked (`tsx deploy.ts 'os-patches[cluster=osdc-a]'`), not by the cluster's target. Its drift
  * probe asks every node what it would upgrade from its own sources, so a re-run rolls only when some node
  * has a patch pending, and the plan names them.
@@ -56,7 +57,7 @@ export const osPatches = tasks.task({
     const { config, inputs } = context;
     const cluster = clusterOf(config, inputs.cluster);
     const everyNode = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
-    await playbook(context, 'tasks/os-patches/playbooks/os-patches.yml', everyNode, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name) } });
+    await playbook(context, 'tasks/os-patches/playbooks/os-patches.yml', everyNode, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name), workers_at_once: cluster.workersAtOnce } });
   },
 });
 

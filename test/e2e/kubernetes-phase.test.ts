@@ -338,7 +338,7 @@ test('upgrade: one node at a time, the control plane with kubeadm upgrade apply,
 test("security patches: a node with upgrades pending is drained, patched and uncordoned, one at a time; nothing pending, nothing runs; a patch for one node rolls that node only", withTimeout(300_000, async (context: Context) => {
   const scratch = path.join(context.directory, 'patches');
   mkdirSync(scratch, { recursive: true });
-  const versions = Object.fromEntries(['1.0', '1.1', '1.2'].map((version) => [version, probePackage(scratch, version)]));
+  const versions = Object.fromEntries(['1.0', '1.1', '1.2', '1.3'].map((version) => [version, probePackage(scratch, version)]));
   const nodes = ['osdc-cp1', 'osdc-w1'].map((name) => host(context, name));
   for (const node of nodes) {
     await installPackage(context.rig, node, versions['1.0']!);
@@ -370,7 +370,25 @@ test("security patches: a node with upgrades pending is drained, patched and unc
   assert.equal(await drains(before), ['cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
   assert.is(await installed('osdc-w1'), '1.2');
   assert.is(await installed('osdc-cp1'), '1.1');
-  for (const node of nodes) withdrawPatches(context.rig, node);
+
+  // Two workers at a time (the cluster's workersAtOnce): both are drained before either is uncordoned.
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const environment = readFileSync(file, 'utf8');
+  const spare = host(context, 'osdc-w2');
+  writeFileSync(file, environment.replace("vmId: 4111 }],", `vmId: 4111 }, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }],\n      workersAtOnce: 2,`));
+  await installPackage(context.rig, spare, versions['1.0']!);
+  await publishPatches(context.rig, spare, [versions['1.1']!]);
+  await publishPatches(context.rig, nodes[1]!, [versions['1.3']!]);
+  before = (await recorded(context, 'osdc-cp1', 'kubectl')).length;
+  const pair = await cli(context, [], 'os-patches[cluster=osdc]');
+  writeFileSync(file, environment);
+  assert.is(pair.code, 0, pair.stdout + pair.stderr);
+  const rolled = await drains(before);
+  assert.equal([...rolled].sort(), ['cordon osdc-w1', 'cordon osdc-w2', 'drain osdc-w1', 'drain osdc-w2', 'uncordon osdc-w1', 'uncordon osdc-w2']);
+  const firstUncordon = rolled.findIndex((call) => call.startsWith('uncordon'));
+  assert.ok(rolled.indexOf('drain osdc-w1') < firstUncordon && rolled.indexOf('drain osdc-w2') < firstUncordon, rolled.join(', '));
+  assert.equal([await installed('osdc-w1'), await installed('osdc-w2')], ['1.3', '1.1']);
+  for (const node of [...nodes, spare]) withdrawPatches(context.rig, node);
 }));
 
 test('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {

@@ -29,11 +29,14 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
     assert.ok(loaded.value.secrets.includes('example-proxmox-token-not-a-real-secret'));
     assert.is(loaded.value.config.clusters['osdc-b']?.workers.length, 3);
     assert.is(loaded.value.config.proxmox?.templates.baseVmId, 9002);
+    assert.is(loaded.value.config.clusters['osdc-a']?.workersAtOnce, '20%', "kubespray's serial for workers");
   }
   assert.ok(loadEnvironment('lab', lab, repositoryRoot).ok);
 });
 
 const cases: [string, (environment: any) => void, RegExp | string][] = [
+  ['a workersAtOnce that is neither a count nor a percentage', (e) => (e.clusters['osdc-a'].workersAtOnce = '0%'), /clusters\.osdc-a\.workersAtOnce: .*a percentage such as 20%/],
+  ['a workersAtOnce of no worker', (e) => (e.clusters['osdc-a'].workersAtOnce = 0), /clusters\.osdc-a\.workersAtOnce/],
   ['an address that is not IPv4', (e) => (e.clusters['osdc-a'].controlPlane[2].address = '10.0.0.300'), "environment example: clusters.osdc-a.controlPlane[2].address: '10.0.0.300' is not an IPv4 address"],
   ['a VM id of the wrong type', (e) => (e.clusters.osms.workers[0].vmId = '3111'), /clusters\.osms\.workers\[0\]\.vmId: .*expected number/i],
   ['a duplicate VM id', (e) => (e.clusters['osdc-a'].workers[0].vmId = 3101), 'clusters.osdc-a.workers[0].vmId: VM id 3101 is already used by clusters.osms.controlPlane[0]'],
