@@ -16,7 +16,7 @@ import { hostname } from '../../environments/schema.js';
 import { platformReleases } from '../shared/chart-releases.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, tasks, type ClusterNode } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, rollWidth, tasks, type ClusterNode } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -192,7 +192,7 @@ export const upgrade = tasks.task({
     const cluster = clusterOf(config, inputs.cluster);
     const rke2 = cluster.distribution === 'rke2';
     const version = rke2 ? config.versions.rke2 : config.versions.kubernetes;
-    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), workers_at_once: cluster.workersAtOnce, ...controlPlaneVars(config, cluster) };
+    const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), workers_at_once: rollWidth(config, cluster.name), ...controlPlaneVars(config, cluster) };
     if (context.dryRun) {
       // The plan names each node in the order of the roll (the versions it leaves are read on the nodes).
       for (const node of [...cluster.controlPlane, ...cluster.workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);

@@ -21,16 +21,30 @@ export const tasks = defineTasks<Environment>();
 /** The input of a per-cluster task: one of the clusters the environment declares (checked when the graph is built). */
 export const clusterInput = { cluster: clusterName };
 
-/** A declared cluster with its name. */
-export interface NamedCluster extends ClusterConfig {
+/**
+ * A declared cluster with its name, without how many workers a roll drains at once (`rollWidth`): only the
+ * steps that roll read that, so changing it re-runs no other step.
+ */
+export interface NamedCluster extends Omit<ClusterConfig, 'workersAtOnce'> {
   readonly name: string;
+}
+
+function namedCluster(cluster: ClusterConfig, name: string): NamedCluster {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(cluster)) if (key !== 'workersAtOnce') copy[key] = cluster[key as keyof ClusterConfig];
+  return { ...(copy as Omit<ClusterConfig, 'workersAtOnce'>), name };
+}
+
+/** How many of a cluster's workers a roll (an upgrade, OS patches) drains at once: its workersAtOnce. */
+export function rollWidth(config: Environment, name: string): ClusterConfig['workersAtOnce'] {
+  return config.clusters[name]!.workersAtOnce;
 }
 
 /** The environment's clusters, in the order it declares them; of one role when given. */
 export function clustersOf(config: Environment, role?: ClusterRole): NamedCluster[] {
   return Object.entries(config.clusters)
     .filter(([, cluster]) => role === undefined || cluster.role === role)
-    .map(([name, cluster]) => ({ ...cluster, name }));
+    .map(([name, cluster]) => namedCluster(cluster, name));
 }
 
 /** One instance per declared cluster: the `instances` of a per-cluster task. */
@@ -43,7 +57,7 @@ export const everyCluster = (config: Environment) => clustersOf(config).map(({ n
 export function clusterOf(config: Environment, name: string): NamedCluster {
   const cluster = Object.hasOwn(config.clusters, name) ? config.clusters[name] : undefined;
   if (!cluster) throw new Error(`cluster '${name}' is not declared in environment ${config.name} (it has ${Object.keys(config.clusters).join(', ')})`);
-  return { ...cluster, name };
+  return namedCluster(cluster, name);
 }
 
 export type ClusterNode = ClusterConfig['controlPlane'][number];

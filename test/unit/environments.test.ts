@@ -8,6 +8,8 @@ import { renderFailure } from '../../lib/reporter/render-failure.js';
 import { repositoryRoot } from '../helpers/project.js';
 import { poolCapacities } from '../../lib/cli/project.js';
 import { pools } from '../../tasks/index.js';
+import { ConfigReadRecorder } from '../../lib/stamps/config-reads.js';
+import { clusterOf, clustersOf, rollWidth } from '../../tasks/shared/kit.js';
 
 /** A deep copy of the example with one change. */
 function broken(change: (environment: any) => void): EnvironmentDefinition {
@@ -115,6 +117,19 @@ test("the proxmox-api pool's capacity is the site's: 4 on Ceph RBD, 2 where full
   assert.match(errorOf(broken((e) => (e.proxmox.parallelOperations = 0))), 'proxmox.parallelOperations');
   // A project's own capacity function that answers nonsense counts as 1, never as no limit.
   assert.equal(poolCapacities({ a: () => 0, b: () => Number.NaN, c: 3 }, {}), { a: 1, b: 1, c: 3 });
+});
+
+test("a roll's width is read by the steps that roll only: clusterOf and clustersOf do not read workersAtOnce", () => {
+  const loaded = loadEnvironment('example', example, repositoryRoot);
+  if (!loaded.ok) throw new Error(renderFailure(loaded.error));
+  const looking = new ConfigReadRecorder();
+  const cluster = clusterOf(looking.track(loaded.value.config), 'osdc-a');
+  void clustersOf(looking.track(loaded.value.config));
+  assert.is(cluster.apiAddress, '192.0.2.40');
+  assert.not.ok(Object.keys(looking.reads(loaded.value.config)).some((path) => path.includes('workersAtOnce')));
+  const rolling = new ConfigReadRecorder();
+  assert.is(rollWidth(rolling.track(loaded.value.config), 'osdc-a'), '20%');
+  assert.ok(Object.keys(rolling.reads(loaded.value.config)).some((path) => path.includes('workersAtOnce')));
 });
 
 test('a secret too short to be redacted loads with a warning that says so', () => {
