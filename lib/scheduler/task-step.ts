@@ -60,8 +60,8 @@ interface ToRun {
  */
 export async function runTaskSteps(members: readonly StepMember[], context: StepContext): Promise<readonly StepResult[]> {
   // Loops, not closures: this runs for every task, and tsx names each closure it creates (see TaskScope).
-  const decided: (StepResult | ToRun)[] = [];
-  for (const member of members) decided.push(await decide(member, context));
+  // A batch's members are decided side by side: their drift probes reach remote machines.
+  const decided: (StepResult | ToRun)[] = members.length === 1 ? [await decide(members[0]!, context)] : await Promise.all(members.map((member) => decide(member, context)));
   const toRun: ToRun[] = [];
   for (const decision of decided) if ('assessment' in decision) toRun.push(decision);
   const ran = toRun.length > 0 ? await runAttempts(toRun, context) : undefined;

@@ -154,6 +154,31 @@ test('a batch interrupted mid-body: every member is interrupted, none keeps an o
   assert.equal(sorted(bodies), [['a1', 'a2', 'a3'], ['b1']], 'the old stamps went when the batch started');
 }));
 
+test("a batch's members are assessed side by side: their drift probes run at once, and only the drifted one runs", withDirectory(async (directory) => {
+  let probing = 0;
+  let mostProbing = 0;
+  const ran: string[][] = [];
+  const probed = tasks.task({
+    name: 'probed',
+    inputs: { node: z.string() },
+    instances: (config) => Object.keys(config.nodes).map((node) => ({ node })),
+    batch: ({ node }, config) => config.nodes[node]!.cluster,
+    check: async (context) => {
+      mostProbing = Math.max(mostProbing, ++probing);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      probing--;
+      return context.inputs.node === 'a3' ? { drift: 'a3 drifted' } : true;
+    },
+    run: async (context) => void ran.push(context.batch.map((member) => member.inputs.node)),
+  });
+  await run(directory, [probed], site);
+  ran.length = 0;
+  const again = await run(directory, [probed], site);
+  assert.ok(mostProbing >= 3, `cluster a's three probes at once (at most ${mostProbing} at once)`);
+  assert.equal(ran, [['a3']]);
+  assert.is(again.outcomes['probed[node=a3]' as TaskId], 'succeeded');
+}));
+
 test('a body that fails otherwise fails every member of its batch', withDirectory(async (directory) => {
   const bodies: string[][] = [];
   const prep = prepTask(bodies, (nodes) => {
