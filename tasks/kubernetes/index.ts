@@ -179,6 +179,8 @@ export const upgrade = tasks.task({
     'tasks/kubernetes/playbooks/includes/rke2-node.yml',
     'tasks/kubernetes/playbooks/kubeadm-upgrade.yml',
     'tasks/kubernetes/playbooks/includes/kubeadm-roll-node.yml',
+    'tasks/shared/playbooks/includes/drain-node.yml',
+    'tasks/shared/playbooks/includes/return-node.yml',
     'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml',
     'tasks/kubernetes/playbooks/includes/rke2-version.yml',
     'tasks/kubernetes/playbooks/includes/kubelet-version.yml',
