@@ -210,6 +210,19 @@ const environmentShape = z.strictObject({
     state: z
       .discriminatedUnion('store', [z.strictObject({ store: z.literal('file') }), z.strictObject({ store: z.literal('postgres'), url: secretReference })])
       .default({ store: 'file' }),
+    /**
+     * Snapshots of every cluster's etcd (`etcd-backup`, `tsx deploy.ts backups`), kept off the cluster on the
+     * machine that runs Onboarder: under `directory` (relative to the project, or absolute: a mounted share),
+     * one folder per environment and cluster, the newest `keep` of each; a run takes a fresh one when the
+     * newest is older than `every`.
+     */
+    backups: z
+      .strictObject({
+        directory: z.string().min(1).default('backups'),
+        keep: z.number().int().min(1).max(1000).default(7),
+        every: z.string().regex(/^\d+(\.\d+)?[mh]$/, { error: 'is a duration in minutes or hours, such as 30m or 24h' }).default('24h'),
+      })
+      .prefault({}),
   });
 
 export const environmentSchema = environmentShape.superRefine((environment, context) => {

@@ -28,7 +28,15 @@ export type NeededFor = 'always' | 'proxmox' | 'air-gapped';
 export const rke2ArtifactNames = ['rke2-checksums', 'rke2-binary', 'rke2-images', 'rke2-install'] as const;
 export const kubernetesBinaryNames = ['kubeadm', 'kubeadm-checksum', 'kubelet', 'kubelet-checksum', 'kubectl', 'kubectl-checksum', 'crictl', 'crictl-checksum'] as const;
 export const platformChartNames = ['ingress-nginx', 'kube-prometheus-stack', 'cert-manager', 'velero'] as const;
-export type FileArtifactName = 'ubuntu-cloud' | 'cilium' | (typeof rke2ArtifactNames)[number] | (typeof kubernetesBinaryNames)[number] | (typeof platformChartNames)[number];
+/** etcd's release (etcdctl, etcdutl) and its checksum file: a kubeadm cluster's snapshots are taken and restored with them. */
+export const etcdReleaseNames = ['etcd-release', 'etcd-checksums'] as const;
+export type FileArtifactName =
+  | 'ubuntu-cloud'
+  | 'cilium'
+  | (typeof rke2ArtifactNames)[number]
+  | (typeof kubernetesBinaryNames)[number]
+  | (typeof etcdReleaseNames)[number]
+  | (typeof platformChartNames)[number];
 
 interface ArtifactBase {
   /** Unique in the manifest of one environment: the name `images:fetch[artifact=...]` takes. */
@@ -99,6 +107,18 @@ export function crictlVersion(kubernetes: string): string {
   const [major, minor] = kubernetes.replace(/^v/, '').split('.');
   return `v${major}.${minor}.0`;
 }
+
+/**
+ * The etcd release whose etcdctl and etcdutl go with a Kubernetes version: the one kubeadm runs (its etcd
+ * image's tag without the image revision, 3.5.12-0 -> v3.5.12), or undefined where kubeadm-images.ts has no line.
+ */
+export function etcdVersion(kubernetes: string): string | undefined {
+  const tag = kubeadmImageTags[kubernetes]?.etcd;
+  return tag === undefined ? undefined : `v${tag.replace(/-\d+$/, '')}`;
+}
+
+/** Where an etcd release's files are kept on the controller: images/etcd/<version>/. */
+export const etcdReleaseDirectory = (version: string): string => `images/etcd/${version}`;
 
 /** The chart repositories of the platform services and Cilium (each publishes an index.yaml with digests). */
 const chartRepositories = {
@@ -187,6 +207,18 @@ export function artifactsFor(versions: Environment['versions']): Artifact[] {
     digest,
   });
   const noChecksumOfItself = (what: string) => ({ firstFetch: `${what} is the publisher's checksum file: nothing publishes a digest of it` });
+  const etcd = etcdVersion(kubernetes);
+  const etcdRelease = `https://github.com/etcd-io/etcd/releases/download/${etcd}`;
+  const etcdFile = (name: FileArtifactName, file: string, digest: FileArtifact['digest']): FileArtifact => ({
+    kind: 'file',
+    name,
+    version: etcd!,
+    // Every site: no OS package carries the etcdctl of the etcd kubeadm runs.
+    neededFor: 'always',
+    file: `${etcdReleaseDirectory(etcd!)}/${file}`,
+    url: `${etcdRelease}/${file}`,
+    digest,
+  });
   return [
     {
       kind: 'file',
@@ -212,6 +244,10 @@ export function artifactsFor(versions: Environment['versions']): Artifact[] {
     ]),
     k8sFile('crictl', crictlFile, crictlUrl, { checksumFile: `${crictlUrl}.sha256` }, crictl),
     k8sFile('crictl-checksum', `${crictlFile}.sha256`, `${crictlUrl}.sha256`, noChecksumOfItself(`${crictlFile}.sha256`), crictl),
+    // etcdctl and etcdutl of the etcd kubeadm runs, as kubespray installs them on control planes (etcd-backup).
+    ...(etcd === undefined
+      ? []
+      : [etcdFile('etcd-release', `etcd-${etcd}-linux-amd64.tar.gz`, { checksumFile: `${etcdRelease}/SHA256SUMS` }), etcdFile('etcd-checksums', 'SHA256SUMS', noChecksumOfItself('SHA256SUMS'))]),
     chart('cilium', cilium),
     ...platformChartNames.map((name) => chart(name, versions.charts[name])),
     // The images an air-gapped site's registry must hold for what the catalog starts: kube-vip's static pod,

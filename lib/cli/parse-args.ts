@@ -279,8 +279,8 @@ Options
                           date, 1 an error
   --verbose, -v           stack traces for errors, skipped tasks in plain output
   --no-color              no colour in the live view (as NO_COLOR)
-  --yes, -y               do not ask for confirmation (--reset-state; a run that destroys
-                          what the environment no longer declares: a worker, a cluster)
+  --yes, -y               do not ask for confirmation (--reset-state; a run that destroys or
+                          replaces what is deployed: a worker, a cluster, an etcd restore)
   --versions              versions of node and every tool the tasks use
   --container             run this command inside the Onboarder image (podman, else docker)
   --container-build       rebuild the image first; --container-save saves it to images/ for air-gapped sites

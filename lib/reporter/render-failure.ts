@@ -55,7 +55,7 @@ export function renderFailure(failure: Failure): string {
       return `the catalog deploy.ts passes to runCli ${failure.detail}: pass an array of the tasks (or their instances) to deploy, e.g. export const catalog = [osdc, osms]`;
     case 'not-confirmed':
       return failure.destroys
-        ? `this run destroys what the environment no longer declares (${failure.destroys}): it needs confirmation: answer y, or pass --yes`
+        ? `this run destroys or replaces what is deployed (${failure.destroys}): it needs confirmation: answer y, or pass --yes`
         : `${failure.option} needs confirmation: answer y, or pass --yes`;
     case 'plan-unreadable':
       return `${shown(failure.file)} is not a plan saved by --dry-run --out (${failure.detail}): make one with \`tsx deploy.ts <targets> --dry-run --out ${shown(failure.file)}\``;

@@ -3,21 +3,24 @@
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { loopbackCertificates } from '../helpers/certificates.js';
 import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
 import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 import { lab } from '../../environments/lab.js';
-import { chartFile, crictlVersion } from '../../images/manifest.js';
+import { chartFile, crictlVersion, etcdVersion } from '../../images/manifest.js';
 
 interface Context {
   directory: string;
   remove: () => void;
   rig: TestHostRig;
+  /** etcd on osdc-cp1 once the backup test started it. */
+  etcd?: { readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> };
 }
 const test = suite<Context>('kubeadm init and join over Ansible against a FAKE kubeadm');
 
@@ -56,6 +59,7 @@ function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
   // Cilium's chart as bundle:load places it (helm is a FAKE here: only the path it is given matters).
   mkdirSync(path.join(directory, 'images', 'charts'), { recursive: true });
   writeFileSync(path.join(directory, chartFile('cilium', lab.versions.cilium)), 'a chart package\n');
+  packEtcdRelease(directory, etcdVersion(version)!);
   lockPresentArtifacts(directory, { ...lab.versions, kubernetes: version });
 }
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -224,7 +228,7 @@ test('scale in: a worker taken out is drained and deleted from its cluster after
   const stateText = () => ['state.json', 'state.journal'].map((name) => path.join(context.directory, '.cache', 'state', 'k8s-lab', name)).map((file) => (existsSync(file) ? readFileSync(file, 'utf8') : '')).join('\n');
   const before = stateText();
   const refused = await cli(context, []);
-  assert.equal({ code: refused.code, stderr: refused.stderr.trim() }, { code: 2, stderr: 'error: this run destroys what the environment no longer declares (cluster-vms[cluster=osdc] removes osdc-w2): it needs confirmation: answer y, or pass --yes' });
+  assert.equal({ code: refused.code, stderr: refused.stderr.trim() }, { code: 2, stderr: 'error: this run destroys or replaces what is deployed (cluster-vms[cluster=osdc] removes osdc-w2): it needs confirmation: answer y, or pass --yes' });
   assert.is(stateText(), before);
   assert.is(readFileSync(localLog(context), 'utf8'), '', 'nothing ran');
 
@@ -391,6 +395,164 @@ test("security patches: a node with upgrades pending is drained, patched and unc
   for (const node of [...nodes, spare]) withdrawPatches(context.rig, node);
 }));
 
+/**
+ * etcd as kubeadm runs it on osdc-cp1, for the snapshot and restore steps: Debian's etcd (a real one) with
+ * kubeadm's flags and certificate layout (/etc/kubernetes/pki/etcd: a CA, the server's certificate, the
+ * healthcheck client's), client TLS on 127.0.0.1:2379. A FAKE kubelet (a shell loop) runs it while its static
+ * pod's manifest, /etc/kubernetes/manifests/etcd.yaml, is there, and stops it when the manifest is moved out.
+ */
+async function startEtcd(context: Context): Promise<{ readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> }> {
+  const cp = host(context, 'osdc-cp1');
+  const scratch = path.join(context.directory, '.scratch-etcd');
+  mkdirSync(scratch, { recursive: true });
+  const { ca, cert, key } = loopbackCertificates(scratch, 'server');
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(scratch, 'client.key'), '-out', path.join(scratch, 'client.csr'), '-subj', '/CN=kube-etcd-healthcheck-client');
+  openssl('x509', '-req', '-in', path.join(scratch, 'client.csr'), '-CA', ca, '-CAkey', path.join(scratch, 'ca.key'), '-CAcreateserial', '-out', path.join(scratch, 'client.pem'), '-days', '2');
+  const pki = context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd');
+  mkdirSync(pki, { recursive: true });
+  const files = { 'ca.crt': ca, 'server.crt': cert, 'server.key': key, 'healthcheck-client.crt': path.join(scratch, 'client.pem'), 'healthcheck-client.key': path.join(scratch, 'client.key') };
+  for (const [name, from] of Object.entries(files)) writeFileSync(path.join(pki, name), readFileSync(from), { mode: 0o600 });
+  for (const binary of ['etcd', 'etcdctl']) writeFileSync(context.rig.pathIn(cp, `/usr/local/sbin/test-${binary}`), readFileSync(`/usr/bin/${binary}`), { mode: 0o755 });
+  writeFileSync(
+    context.rig.pathIn(cp, '/usr/local/sbin/fake-kubelet-etcd'),
+    '#!/bin/sh\n# FAKE kubelet, for tests only: runs etcd while its static pod manifest is in /etc/kubernetes/manifests.\npid=\n' +
+      'while true; do\n  if [ -e /etc/kubernetes/manifests/etcd.yaml ]; then\n    if [ -z "$pid" ]; then "$@" >> /var/log/test-etcd.log 2>&1 & pid=$!; fi\n' +
+      '  elif [ -n "$pid" ]; then kill "$pid"; wait "$pid"; pid=; fi\n  sleep 0.3\ndone\n',
+    { mode: 0o755 },
+  );
+  writeFileSync(context.rig.pathIn(cp, '/etc/kubernetes/manifests/etcd.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: kube-system}\n');
+  const tls = ['--cacert=/etc/kubernetes/pki/etcd/ca.crt', '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt', '--key=/etc/kubernetes/pki/etcd/healthcheck-client.key', '--endpoints=https://127.0.0.1:2379'];
+  const etcdctl = (...args: string[]) => context.rig.exec(cp, ['env', 'ETCDCTL_API=3', '/usr/local/sbin/test-etcdctl', ...tls, ...args]);
+  const peer = `https://${cp.address}:2380`;
+  const server = [
+    '/usr/local/sbin/test-etcd', '--name=osdc-cp1', '--data-dir=/var/lib/etcd',
+    '--listen-client-urls=https://127.0.0.1:2379', '--advertise-client-urls=https://127.0.0.1:2379',
+    `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`, `--initial-cluster=osdc-cp1=${peer}`,
+    '--cert-file=/etc/kubernetes/pki/etcd/server.crt', '--key-file=/etc/kubernetes/pki/etcd/server.key', '--client-cert-auth', '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+    '--peer-cert-file=/etc/kubernetes/pki/etcd/server.crt', '--peer-key-file=/etc/kubernetes/pki/etcd/server.key', '--peer-client-cert-auth', '--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
+  ];
+  await context.rig.exec(cp, ['sh', '-c', 'setsid /usr/local/sbin/fake-kubelet-etcd "$@" > /dev/null 2>&1 < /dev/null &', 'start-etcd', ...server]);
+  const healthy = async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await etcdctl('endpoint', 'health');
+        return;
+      } catch (error) {
+        if (attempt > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  };
+  await healthy();
+  return { etcdctl, healthy };
+}
+
+/** etcd's release as images/etcd/<version>/ holds it: a tarball with etcdctl (Debian's, standing in for 3.5's) and its SHA256SUMS. */
+function packEtcdRelease(directory: string, version: string): void {
+  const target = path.join(directory, 'images', 'etcd', version);
+  const staging = path.join(directory, '.scratch-etcd-release', `etcd-${version}-linux-amd64`);
+  mkdirSync(staging, { recursive: true });
+  mkdirSync(target, { recursive: true });
+  writeFileSync(path.join(staging, 'etcdctl'), readFileSync('/usr/bin/etcdctl'), { mode: 0o755 });
+  writeFileSync(path.join(staging, 'README.md'), 'etcd\n');
+  const tarball = `etcd-${version}-linux-amd64.tar.gz`;
+  execFileSync('tar', ['czf', path.join(target, tarball), '-C', path.dirname(staging), path.basename(staging)]);
+  writeFileSync(path.join(target, 'SHA256SUMS'), `${'0'.repeat(64)}  etcd-${version}-darwin-amd64.zip\n${sha256Of(path.join(target, tarball))}  ${tarball}\n`);
+}
+
+test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the controller with its digest; none again within backups.every; the oldest beyond backups.keep removed; a failed snapshot keeps nothing", withTimeout(300_000, async (context: Context) => {
+  const { etcdctl, healthy } = await startEtcd(context);
+  context.etcd = { etcdctl, healthy };
+  await etcdctl('put', '/registry/onboarder-test', 'before the snapshot');
+  const directory = path.join(context.directory, 'backups', 'k8s-lab', 'osdc');
+  const kept = () => (existsSync(directory) ? readdirSync(directory).filter((file) => file.endsWith('.db')).sort() : []);
+  const only = 'etcd-backup[cluster=osdc]';
+
+  const first = await cli(context, [], only);
+  assert.is(first.code, 0, first.stdout + first.stderr);
+  const [snapshot] = kept();
+  assert.match(String(snapshot), /^osdc-\d{8}T\d{6}Z\.db$/);
+  const file = path.join(directory, snapshot!);
+  // etcdutl's check on the node (etcdctl's, before 3.5), and the same file read here by a real etcdctl.
+  assert.match(first.stdout, /snapshot osdc-\d{8}T\d{6}Z: revision \d+, \d+ keys/);
+  const status = JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', file, '--write-out=json'], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8' })) as { totalKey: number };
+  assert.ok(status.totalKey >= 1, JSON.stringify(status));
+  assert.is(readFileSync(`${file}.sha256`, 'utf8'), `${sha256Of(file)}  ${snapshot}\n`);
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  assert.is(statSync(directory).mode & 0o777, 0o700);
+  assert.equal(readdirSync(path.join(directory, '.incoming')), []);
+  // etcdctl was unpacked from the release the controller verified; the node keeps no copy of the snapshot.
+  const cp = host(context, 'osdc-cp1');
+  assert.match(await context.rig.exec(cp, ['ls', '/usr/local/lib/onboarder/etcd-v3.5.15']), 'etcdctl');
+  assert.is((await context.rig.exec(cp, ['ls', '/var/backups/etcd'])).trim(), '');
+
+  // Within backups.every (24h): nothing runs.
+  const again = await cli(context, [], only);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, `[${only}] up to date`);
+  assert.equal(kept(), [snapshot]);
+
+  // Two more with backups.keep 2: the oldest is removed with its digest.
+  const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const environment = readFileSync(environmentFile, 'utf8');
+  writeFileSync(environmentFile, environment.replace('\n  dns: {', '\n  backups: { keep: 2 },\n  dns: {'));
+  assert.match(readFileSync(environmentFile, 'utf8'), 'backups: { keep: 2 }');
+  for (let round = 0; round < 2; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const forced = await cli(context, ['--force', only], only);
+    assert.is(forced.code, 0, forced.stdout + forced.stderr);
+  }
+  const newest = kept();
+  assert.is(newest.length, 2, newest.join(', '));
+  assert.not.ok(newest.includes(snapshot!));
+  assert.not.ok(existsSync(`${file}.sha256`));
+
+  // etcd does not answer: the step fails with etcdctl's reason, and what was kept stays as it was.
+  await context.rig.exec(cp, ['mv', '/etc/kubernetes/manifests/etcd.yaml', '/root/etcd.yaml']);
+  const failed = await cli(context, ['--force', only], only);
+  writeFileSync(environmentFile, environment);
+  await context.rig.exec(cp, ['mv', '/root/etcd.yaml', '/etc/kubernetes/manifests/etcd.yaml']);
+  assert.is(failed.code, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /Etcd answers over its client TLS[\s\S]*unhealthy/);
+  assert.equal(kept(), newest);
+  assert.equal(readdirSync(path.join(directory, '.incoming')), []);
+}));
+
+test("etcd restore: after confirmation, the control plane restarts on the newest kept snapshot (what was written since is gone, the old data kept aside); a damaged snapshot is refused", withTimeout(300_000, async (context: Context) => {
+  const { etcdctl, healthy } = context.etcd!;
+  await healthy();
+  await etcdctl('put', '/registry/onboarder-test', 'after the snapshot');
+  await etcdctl('put', '/registry/written-later', 'lost by the restore');
+  const value = async (key: string) => (await etcdctl('get', key, '--print-value-only')).trim();
+  const only = 'etcd-restore[cluster=osdc]';
+
+  const refused = await cli(context, [], only);
+  assert.is(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, `this run destroys or replaces what is deployed (${only})`);
+  assert.is(await value('/registry/onboarder-test'), 'after the snapshot');
+
+  const restored = await cli(context, ['--yes'], only);
+  assert.is(restored.code, 0, restored.stdout + restored.stderr);
+  assert.match(restored.stdout, /restoring osdc to backups\/k8s-lab\/osdc\/osdc-\d{8}T\d{6}Z\.db \(sha256 [0-9a-f]{64}\)/);
+  await healthy();
+  assert.is(await value('/registry/onboarder-test'), 'before the snapshot');
+  assert.is(await value('/registry/written-later'), '');
+  const cp = host(context, 'osdc-cp1');
+  assert.match(await context.rig.exec(cp, ['ls', '/var/lib']), /etcd\.before-osdc-\d{8}T\d{6}Z-restored-\d{8}T\d{6}Z/);
+  assert.match(await context.rig.exec(cp, ['ls', '/etc/kubernetes/manifests']), 'etcd.yaml');
+
+  // A damaged snapshot: refused before any node is touched, with both digests.
+  const directory = path.join(context.directory, 'backups', 'k8s-lab', 'osdc');
+  const newest = readdirSync(directory).filter((file) => file.endsWith('.db')).sort().at(-1)!;
+  writeFileSync(path.join(directory, newest), Buffer.concat([readFileSync(path.join(directory, newest)), Buffer.from('x')]));
+  await etcdctl('put', '/registry/onboarder-test', 'untouched');
+  const damaged = await cli(context, ['--yes'], only);
+  assert.is(damaged.code, 1, damaged.stdout + damaged.stderr);
+  assert.match(damaged.stdout + damaged.stderr, new RegExp(`snapshot backups/k8s-lab/osdc/${newest.replace('.', '\\.')} is damaged: its sha256 is [0-9a-f]{64}, ${newest.replace('.', '\\.')}\\.sha256 says [0-9a-f]{64}; restore another kept snapshot`));
+  assert.is(await value('/registry/onboarder-test'), 'untouched');
+}));
+
 test('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const text = readFileSync(file, 'utf8');
@@ -408,7 +570,7 @@ test('decommission: a cluster taken out of the environment shows as orphaned, an
   const only = 'decommission[cluster=osdc]';
   const refused = await cli(context, [], only);
   assert.is(refused.code, 2, refused.stdout + refused.stderr);
-  assert.match(refused.stderr, 'this run destroys what the environment no longer declares (decommission[cluster=osdc])');
+  assert.match(refused.stderr, 'this run destroys or replaces what is deployed (decommission[cluster=osdc])');
   assert.ok(existsSync(path.join(state, 'kubeconfig', 'osdc.yaml')), 'nothing was taken down');
 
   const done = await cli(context, ['--yes'], only);

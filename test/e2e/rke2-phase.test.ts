@@ -4,7 +4,7 @@
 // files are stand-ins the test makes (test/fixtures/fake-rke2, named as FAKES: install.sh, an rke2 binary
 // that stands where the real one would start its kubelet, and systemctl, as the hosts run no systemd).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { suite } from 'uvu';
@@ -261,6 +261,53 @@ test("security patches on RKE2: only the node with a patch pending is drained (t
   assert.is(await probeVersion(context.rig, agent), '1.1');
   assert.equal((await kubectlCalls(context)).slice(before).map((line) => line.split(' ').slice(3, 5).join(' ')), ['cordon mcm-w1', 'drain mcm-w1', 'uncordon mcm-w1']);
   assert.match(run.stdout, 'mcm-w1 upgrades openspace-patch-probe');
+}));
+
+test("etcd backups on RKE2: rke2 etcd-snapshot save on the first server, the file brought to the controller with its digest and removed from the node; none again within backups.every", withTimeout(300_000, async (context: Context) => {
+  const only = 'etcd-backup[cluster=mcm]';
+  const run = await cli(context, [], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const directory = path.join(context.directory, 'backups', 'rke2-lab', 'mcm');
+  const kept = readdirSync(directory).filter((file) => file.endsWith('.db'));
+  assert.is(kept.length, 1, kept.join(', '));
+  const file = path.join(directory, kept[0]!);
+  assert.is(readFileSync(file, 'utf8'), "FAKE etcd snapshot of mcm-cp1's etcd\n");
+  assert.is(readFileSync(`${file}.sha256`, 'utf8'), `${createHash('sha256').update(readFileSync(file)).digest('hex')}  ${kept[0]}\n`);
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  const name = kept[0]!.replace(/\.db$/, '');
+  const calls = (await rke2Calls(context, 'mcm-cp1')).map((call) => call.argv.join(' ')).filter((argv) => argv.includes('etcd-snapshot'));
+  assert.equal(calls, [`rke2 etcd-snapshot save --name ${name}`, `rke2 etcd-snapshot delete ${name}-mcm-cp1-${/-mcm-cp1-(\d+)/.exec(calls[1] ?? '')?.[1]}`]);
+  assert.is((await context.rig.exec(host(context, 'mcm-cp1'), ['ls', '/var/lib/rancher/rke2/server/db/snapshots'])).trim(), '');
+  // No snapshot is taken anywhere else: the other server and the agent were not asked.
+  for (const other of ['mcm-cp2', 'mcm-w1']) assert.not.ok((await rke2Calls(context, other)).some((call) => call.argv.includes('etcd-snapshot')), other);
+  const again = await cli(context, [], only);
+  assert.match(again.stdout, `[${only}] up to date`);
+}));
+
+test("etcd restore on RKE2: after confirmation every server stops, the first resets its etcd to the kept snapshot and starts, the others drop their etcd data and join again", withTimeout(300_000, async (context: Context) => {
+  const only = 'etcd-restore[cluster=mcm]';
+  const second = host(context, 'mcm-cp2');
+  await context.rig.exec(second, ['sh', '-c', 'mkdir -p /var/lib/rancher/rke2/server/db && echo old > /var/lib/rancher/rke2/server/db/marker']);
+  const refused = await cli(context, [], only);
+  assert.is(refused.code, 2, refused.stdout + refused.stderr);
+  const before = { cp1: (await systemctlCalls(context, 'mcm-cp1')).length, cp2: (await systemctlCalls(context, 'mcm-cp2')).length, w1: (await systemctlCalls(context, 'mcm-w1')).length };
+  const resetsBefore = (await rke2Calls(context, 'mcm-cp1')).length;
+  const run = await cli(context, ['--yes'], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const snapshot = readdirSync(path.join(context.directory, 'backups', 'rke2-lab', 'mcm')).filter((file) => file.endsWith('.db'))[0]!.replace(/\.db$/, '');
+  const resets = (await rke2Calls(context, 'mcm-cp1')).slice(resetsBefore).map((call) => call.argv.join(' ')).filter((argv) => argv.includes('--cluster-reset'));
+  assert.equal(resets, [`rke2 server --cluster-reset --cluster-reset-restore-path=/var/backups/etcd/restore-${snapshot}.db`]);
+  // Both servers stop before the reset, the first starts before the second; the agent is not touched.
+  const timed = async (name: string, from: number) => {
+    const text = await context.rig.exec(host(context, name), ['cat', '/var/log/fake-systemd/calls.log']);
+    return text.trim().split('\n').slice(from).map((line) => JSON.parse(line) as { argv: string[]; at: number }).filter((call) => / (start|stop) rke2-server$/.test(call.argv.join(' '))).map((call) => ({ what: `${name} ${call.argv.at(-2)}`, at: call.at }));
+  };
+  const order = [...(await timed('mcm-cp1', before.cp1)), ...(await timed('mcm-cp2', before.cp2))].sort((a, b) => a.at - b.at).map((call) => call.what);
+  assert.equal(order.slice(0, 2).sort(), ['mcm-cp1 stop', 'mcm-cp2 stop']);
+  assert.equal(order.slice(2), ['mcm-cp1 start', 'mcm-cp2 start']);
+  assert.equal((await systemctlCalls(context, 'mcm-w1')).slice(before.w1).filter((call) => /rke2/.test(call)), []);
+  assert.is((await context.rig.exec(second, ['sh', '-c', 'ls /var/lib/rancher/rke2/server/db 2>&1 || true'])).includes('marker'), false);
+  assert.is((await context.rig.exec(host(context, 'mcm-cp1'), ['ls', '/var/backups/etcd'])).trim(), '');
 }));
 
 test.run();

@@ -32,12 +32,15 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
     assert.is(loaded.value.config.clusters['osdc-b']?.workers.length, 3);
     assert.is(loaded.value.config.proxmox?.templates.baseVmId, 9002);
     assert.is(loaded.value.config.clusters['osdc-a']?.workersAtOnce, '20%', "kubespray's serial for workers");
+    assert.equal(loaded.value.config.backups, { directory: 'backups', keep: 7, every: '24h' }, 'etcd snapshots: a week of daily ones under backups/');
   }
   assert.ok(loadEnvironment('lab', lab, repositoryRoot).ok);
 });
 
 const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a workersAtOnce that is neither a count nor a percentage', (e) => (e.clusters['osdc-a'].workersAtOnce = '0%'), /clusters\.osdc-a\.workersAtOnce: .*a percentage such as 20%/],
+  ['a backup interval in days', (e) => (e.backups = { every: '1d' }), /backups\.every: is a duration in minutes or hours, such as 30m or 24h/],
+  ['no snapshot kept', (e) => (e.backups = { keep: 0 }), /backups\.keep: /],
   ['a workersAtOnce of no worker', (e) => (e.clusters['osdc-a'].workersAtOnce = 0), /clusters\.osdc-a\.workersAtOnce/],
   ['an address that is not IPv4', (e) => (e.clusters['osdc-a'].controlPlane[2].address = '10.0.0.300'), "environment example: clusters.osdc-a.controlPlane[2].address: '10.0.0.300' is not an IPv4 address"],
   ['a VM id of the wrong type', (e) => (e.clusters.osms.workers[0].vmId = '3111'), /clusters\.osms\.workers\[0\]\.vmId: .*expected number/i],

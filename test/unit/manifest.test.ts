@@ -49,6 +49,14 @@ test('names and keys are unique in each environment, and the RKE2 and Kubernetes
     for (const file of ['kubeadm', 'kubeadm.sha256', 'kubelet', 'kubectl', `crictl-${crictlVersion(config.versions.kubernetes)}-linux-amd64.tar.gz.sha256`]) {
       assert.ok(files.includes(`images/kubernetes/${config.versions.kubernetes}/${file}`), file);
     }
+    // etcd's client tools of the etcd kubeadm runs (3.5.12-0 for v1.30.4), checked against etcd's SHA256SUMS.
+    const etcd = artifacts.find((artifact) => artifact.name === 'etcd-release')!;
+    assert.equal(etcd.kind === 'file' && [etcd.file, etcd.url, etcd.digest], [
+      'images/etcd/v3.5.12/etcd-v3.5.12-linux-amd64.tar.gz',
+      'https://github.com/etcd-io/etcd/releases/download/v3.5.12/etcd-v3.5.12-linux-amd64.tar.gz',
+      { checksumFile: 'https://github.com/etcd-io/etcd/releases/download/v3.5.12/SHA256SUMS' },
+    ]);
+    assert.ok(files.includes('images/etcd/v3.5.12/SHA256SUMS'));
     // Every image kubeadm runs at the version (as `kubeadm config images list` prints it) is carried.
     const images = artifacts.flatMap((artifact) => (artifact.kind === 'image' ? [artifact.reference] : []));
     const kubeadmImages = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => `registry.k8s.io/${part}:${config.versions.kubernetes}`);

@@ -42,7 +42,7 @@ async function confirmDestruction(invocation: Invocation, session: Session): Pro
   const found = destructions(session.graph, await planRun(session));
   if (found.length === 0) return undefined;
   const destroys = describeDestructions(found);
-  if (await confirm(`this run destroys what the environment no longer declares: ${destroys}. Go on?`)) return undefined;
+  if (await confirm(`this run destroys or replaces what is deployed: ${destroys}. Go on?`)) return undefined;
   return report(invocation, { reason: 'not-confirmed', option: '--yes', destroys }, ExitCode.usage);
 }
 
