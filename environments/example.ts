@@ -61,6 +61,13 @@ export const example: EnvironmentDefinition = defineEnvironment({
   },
   dns: { server: { name: 'kvm1', address: '198.51.100.11' }, zone: 'example.openspace.test', records: [{ name: 'registry', type: 'A', value: '198.51.100.30' }] },
   registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.example.openspace.test' }],
+  // The site's MinIO, where Velero keeps every cluster's backups (each cluster under its own prefix).
+  velero: {
+    s3Url: 'https://minio.example.openspace.test:9000',
+    bucket: 'openspace-backups',
+    accessKeyId: { file: 'environments/example/secrets/velero-access-key' },
+    secretAccessKey: { file: 'environments/example/secrets/velero-secret-key' },
+  },
   versions: {
     rke2: 'v1.30.4+rke2r1',
     kubernetes: 'v1.30.4',

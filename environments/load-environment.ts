@@ -55,9 +55,14 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
  * URL is used where it is read, and must not run every step again.
  */
 function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>): Pick<Environment, 'secretDigests'> {
-  const password = values.get('siteRegistry.password');
-  if (password === undefined) return {};
-  return { secretDigests: { siteRegistry: { password: scryptSync(password, `onboarder:${name}:siteRegistry.password`, 16, { N: 2 ** 14 }).toString('hex') } } };
+  const digests: Record<string, Record<string, string>> = {};
+  for (const secretPath of ['siteRegistry.password', 'velero.accessKeyId', 'velero.secretAccessKey']) {
+    const value = values.get(secretPath);
+    if (value === undefined) continue;
+    const [section, key] = secretPath.split('.') as [string, string];
+    (digests[section] ??= {})[key] = scryptSync(value, `onboarder:${name}:${secretPath}`, 16, { N: 2 ** 14 }).toString('hex');
+  }
+  return Object.keys(digests).length === 0 ? {} : { secretDigests: digests };
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
@@ -75,6 +80,7 @@ export function secretReferences(environment: Environment): [string, SecretRefer
   });
   if (environment.vaultPassword) found.push(['vaultPassword', environment.vaultPassword]);
   if (environment.siteRegistry?.password) found.push(['siteRegistry.password', environment.siteRegistry.password]);
+  if (environment.velero) found.push(['velero.accessKeyId', environment.velero.accessKeyId], ['velero.secretAccessKey', environment.velero.secretAccessKey]);
   if (environment.state.store === 'postgres') found.push(['state.url', environment.state.url]);
   return found;
 }

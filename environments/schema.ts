@@ -201,6 +201,26 @@ const environmentShape = z.strictObject({
         velero: version,
       }),
     }),
+    /**
+     * Where Velero (a platform service) keeps each cluster's backups of its Kubernetes objects: an S3
+     * bucket (MinIO or Ceph RGW at the site), each cluster under its own prefix, with a daily schedule
+     * (`schedule`, cron) kept for `ttl`. Without it Velero is not installed: it would have nowhere to write.
+     */
+    velero: z
+      .strictObject({
+        s3Url: z.url(),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'is an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)' }),
+        region: z.string().min(1).default('minio'),
+        accessKeyId: secretReference,
+        secretAccessKey: secretReference,
+        /** The CA of the S3 endpoint's TLS certificate (PEM), when a site CA signs it. */
+        caFile: z.string().min(1).optional(),
+        schedule: z.string().regex(/^(\S+\s+){4}\S+$/, { error: 'is a cron schedule of five fields, such as "0 3 * * *"' }).default('0 3 * * *'),
+        ttl: z.string().regex(/^\d+h$/, { error: 'is a number of hours, such as 720h' }).default('720h'),
+        /** velero-plugin-for-aws, the release that goes with the chart's Velero (1.14: v1.10). */
+        awsPlugin: version.default('v1.10.1'),
+      })
+      .optional(),
     vaultPassword: secretReference.optional(),
     /**
      * Where the environment's state (stamps, outcomes, durations) and run lock live: files under the
@@ -344,7 +364,12 @@ function checkAddressing(environment: z.output<typeof environmentShape>, context
  * salted with the environment and the secret's path), which those steps read so that a rotated secret runs
  * them again. Present only where secrets were read (runs, plans, --status).
  */
-export type Environment = z.output<typeof environmentSchema> & { readonly secretDigests?: { readonly siteRegistry?: { readonly password?: string } } };
+export type Environment = z.output<typeof environmentSchema> & {
+  readonly secretDigests?: {
+    readonly siteRegistry?: { readonly password?: string };
+    readonly velero?: { readonly accessKeyId?: string; readonly secretAccessKey?: string };
+  };
+};
 /** What an environment file is written as (defaults optional). */
 export type EnvironmentDefinition = z.input<typeof environmentSchema>;
 export type ClusterConfig = Environment['clusters'][string];

@@ -8,7 +8,8 @@ import { kubernetes } from '../kubernetes/index.js';
 import { clusterName } from '../../environments/schema.js';
 import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, playbook, tasks } from '../shared/kit.js';
 import { etcdRelease } from './etcd-release.js';
-import { ageInWords, incomingDirectory, keepSnapshot, keptSnapshots, prepareSnapshotDirectory, snapshotDirectory, snapshotName, snapshotToRestore } from './snapshot-store.js';
+import { ageInWords, keptSnapshots, snapshotDirectory, snapshotName, snapshotToRestore } from './snapshot-store.js';
+import { snapshotSources, takeSnapshot } from './take-snapshot.js';
 
 /**
  * A snapshot of one cluster's etcd, kept off the cluster on the machine that runs Onboarder
@@ -16,7 +17,7 @@ import { ageInWords, incomingDirectory, keepSnapshot, keptSnapshots, prepareSnap
  * backups.keep of them. Taken on the first control-plane node: etcdctl for kubeadm (checked whole with
  * etcdutl), `rke2 etcd-snapshot save` for RKE2. Run when asked (`tsx deploy.ts backups`, from cron say):
  * a run takes one when the newest is older than backups.every, so a re-run within it does nothing; --force
- * takes one now. Take one before an upgrade or patches; `etcd-restore` brings a cluster back to one.
+ * takes one now. The upgrade step takes one before it rolls a node; `etcd-restore` brings a cluster back to one.
  */
 export const etcdBackup = tasks.task({
   name: 'etcd-backup',
@@ -27,7 +28,7 @@ export const etcdBackup = tasks.task({
   // The cluster is up, and on kubeadm the etcd release whose etcdctl takes it is present and verified.
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...(clusterOf(config, cluster).distribution === 'kubeadm' ? fetched(config, etcdReleaseNames) : [])],
   estimate: '1m',
-  sources: ['tasks/backups/playbooks/etcd-snapshot.yml'],
+  sources: snapshotSources,
   tools: ['ansible-playbook'],
   timeout: '1h',
   check: (context) => {
@@ -39,28 +40,7 @@ export const etcdBackup = tasks.task({
     const age = Date.now() - newest.takenAt.getTime();
     return age < durationMs(config.backups.every as Duration) ? true : { drift: `the newest snapshot of ${inputs.cluster} is ${ageInWords(age)} old (backups.every ${config.backups.every})` };
   },
-  run: async (context) => {
-    const { config, inputs, root } = context;
-    const cluster = clusterOf(config, inputs.cluster);
-    const directory = snapshotDirectory(root, config, cluster.name);
-    const name = snapshotName(cluster.name, new Date());
-    const kubeadm = cluster.distribution === 'kubeadm';
-    const etcd = kubeadm && !context.dryRun ? etcdRelease(root, config.versions.kubernetes) : undefined;
-    if (!context.dryRun) await prepareSnapshotDirectory(directory);
-    const firstControlPlane = { cluster, controlPlane: cluster.controlPlane.slice(0, 1).map((node) => ({ ...node })), workers: [] };
-    await playbook(context, 'tasks/backups/playbooks/etcd-snapshot.yml', firstControlPlane, {
-      become: true,
-      extraVars: {
-        cluster_group: clusterGroup(cluster.name),
-        snapshot_name: name,
-        snapshot_destination: path.join(incomingDirectory(directory), `${name}.db`),
-        ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory } : {}),
-      },
-    });
-    if (context.dryRun) return;
-    const kept = await keepSnapshot(directory, cluster.name, name, config.backups.keep);
-    context.log.info(`kept ${path.relative(root, kept.file) || kept.file} (sha256 ${kept.sha256})${kept.removed.length > 0 ? `; removed the oldest beyond backups.keep ${config.backups.keep}: ${kept.removed.join(', ')}` : ''}`);
-  },
+  run: (context) => takeSnapshot(context, clusterOf(context.config, context.inputs.cluster)),
 });
 
 /** A snapshot of every cluster's etcd (etcd-backup of each), where the newest is older than backups.every. */

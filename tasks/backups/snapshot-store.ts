@@ -65,11 +65,17 @@ export async function keepSnapshot(directory: string, cluster: string, name: str
   return { file, sha256, removed };
 }
 
-/** Prepares the folders for a new snapshot: 0700, and what an interrupted copy left in the incoming folder removed. */
+/**
+ * Prepares the folders for a new snapshot: 0700, and what an interrupted run left removed: a copy in the
+ * incoming folder, a digest whose snapshot was never moved in.
+ */
 export async function prepareSnapshotDirectory(directory: string): Promise<void> {
   await fs.rm(incomingDirectory(directory), { recursive: true, force: true });
   await fs.mkdir(incomingDirectory(directory), { recursive: true, mode: 0o700 });
   await fs.chmod(directory, 0o700);
+  for (const file of readdirSync(directory)) {
+    if (file.endsWith('.db.sha256') && !existsSync(path.join(directory, file.slice(0, -'.sha256'.length)))) await fs.rm(path.join(directory, file), { force: true });
+  }
 }
 
 /** How long ago, in words: `26.0 h`, `45 min`. */

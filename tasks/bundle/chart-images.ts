@@ -2,7 +2,7 @@ import YAML from 'yaml';
 import { chartImages } from '../../images/chart-images.js';
 import { artifactsFor } from '../../images/manifest.js';
 import { helmTemplate } from '../../lib/tools/kubernetes.js';
-import { platformReleases } from '../shared/chart-releases.js';
+import { platformReleases, veleroCredentialsFile } from '../shared/chart-releases.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { chartSource, ciliumChart, type ChartSource } from '../shared/chart-source.js';
 import { clustersOf } from '../shared/kit.js';
@@ -29,10 +29,14 @@ export async function renderChartImages(context: BundleContext): Promise<ChartIm
   const ciliumCluster = clustersOf(config).find((cluster) => cluster.distribution === 'kubeadm' && cluster.cni === 'cilium');
   const charts: { name: string; version: string; source: ChartSource; namespace: string; values: Readonly<Record<string, unknown>> }[] = [
     ...(ciliumCluster ? [{ name: 'cilium', version: config.versions.cilium, source: chartSource(context, ciliumChart, config.versions.cilium, 'bundle'), namespace: 'kube-system', values: ciliumValues(ciliumCluster) }] : []),
-    ...platformReleases.map((release) => {
-      const version = config.versions.charts[release.release];
-      return { name: release.release, version, source: chartSource(context, release, version, 'bundle'), namespace: release.namespace, values: release.values };
-    }),
+    ...platformReleases
+      .filter((release) => !release.notInstalledBecause?.(config))
+      .map((release) => {
+        const version = config.versions.charts[release.release];
+        // The images do not depend on the secrets: the chart is rendered with placeholders for them.
+        const values = release.values({ config, cluster: clustersOf(config)[0]?.name ?? 'cluster', veleroCredentials: veleroCredentialsFile('(access key id)', '(secret access key)') });
+        return { name: release.release, version, source: chartSource(context, release, version, 'bundle'), namespace: release.namespace, values };
+      }),
   ];
   const found: ChartImages[] = [];
   for (const each of charts) {

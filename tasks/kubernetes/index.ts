@@ -1,7 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
+import { etcdReleaseNames, kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
+import { snapshotSources, takeSnapshot } from '../backups/take-snapshot.js';
 import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
@@ -13,10 +14,11 @@ import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-bi
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
-import { platformReleases } from '../shared/chart-releases.js';
+import { platformReleases, veleroCredentialsFile, type ReleaseTarget } from '../shared/chart-releases.js';
+import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, rollWidth, tasks, type ClusterNode } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, rollWidth, secretValue, tasks, type ClusterNode } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -156,7 +158,7 @@ export const nodeJoin = tasks.task({
 
 /**
  * Rolls a cluster to the environment's versions (versions.rke2 for RKE2, versions.kubernetes for kubeadm),
- * control planes one at a time, then the workers the cluster's workersAtOnce at a time (kubespray's serial,
+ * after a snapshot of its etcd (kept with etcd-backup's), control planes one at a time, then the workers the cluster's workersAtOnce at a time (kubespray's serial,
  * 20% by default): cordon, drain, upgrade, restart, Ready, uncordon. Before any
  * node is touched every node's version is read, and a downgrade is refused. A first deploy finds every
  * node at its version and changes nothing; the steps that install a cluster never move a running node to
@@ -168,8 +170,9 @@ export const upgrade = tasks.task({
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
-  // The control plane is up (a roll drains through its API).
-  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  // The control plane is up (a roll drains through its API), and on kubeadm the etcd release whose etcdctl
+  // takes the snapshot before the roll is present and verified.
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...(clusterOf(config, cluster).distribution === 'kubeadm' ? fetched(config, etcdReleaseNames) : [])],
   // Every worker is in the cluster before the roll, so each is drained and rolled in its turn.
   after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
   estimate: '1m',
@@ -186,6 +189,7 @@ export const upgrade = tasks.task({
     'tasks/kubernetes/playbooks/includes/kubelet-version.yml',
     'tasks/kubernetes/playbooks/includes/kube-vip.yml',
     'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2',
+    ...snapshotSources,
   ],
   tools: ['ansible-playbook'],
   timeout: '6h',
@@ -195,6 +199,9 @@ export const upgrade = tasks.task({
     const rke2 = cluster.distribution === 'rke2';
     const version = rke2 ? config.versions.rke2 : config.versions.kubernetes;
     const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), workers_at_once: rollWidth(config, cluster.name), ...controlPlaneVars(config, cluster) };
+    // A snapshot of the cluster's etcd before any node is touched (kubespray backs etcd up before an
+    // upgrade): etcd-restore brings the cluster back to it if the roll goes wrong.
+    await takeSnapshot(context, cluster);
     if (context.dryRun) {
       // The plan names each node in the order of the roll (the versions it leaves are read on the nodes).
       for (const node of [...cluster.controlPlane, ...cluster.workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);
@@ -208,6 +215,20 @@ export const upgrade = tasks.task({
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
   },
 });
+
+/**
+ * What the platform releases of one cluster are made of: Velero's S3 credentials and CA where the
+ * environment names its store (the credentials are secrets: redacted wherever they would show, and a
+ * rotated one installs the releases again).
+ */
+function releaseTarget(context: ToolContext & { readonly config: Environment }, cluster: string): ReleaseTarget {
+  const { config, root } = context;
+  if (!config.velero) return { config, cluster, veleroCredentials: '' };
+  void config.secretDigests?.velero?.accessKeyId;
+  void config.secretDigests?.velero?.secretAccessKey;
+  const credentials = veleroCredentialsFile(secretValue(context, config.velero.accessKeyId), secretValue(context, config.velero.secretAccessKey));
+  return { config, cluster, veleroCredentials: credentials, ...(config.velero.caFile ? { veleroCa: readFileSync(path.resolve(root, config.velero.caFile), 'utf8') } : {}) };
+}
 
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
 export const platformServices = tasks.task({
@@ -229,9 +250,26 @@ export const platformServices = tasks.task({
   run: async (context) => {
     const { config, inputs, root } = context;
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
+    const target = releaseTarget(context, inputs.cluster);
     for (const release of platformReleases) {
+      const notInstalled = release.notInstalledBecause?.(config);
+      if (notInstalled) {
+        context.log.info(`${release.release}: not installed: ${notInstalled}`);
+        continue;
+      }
       const version = config.versions.charts[release.release];
-      await helmUpgradeInstall(context, { ...release, ...chartSource(context, release, version, 'install'), kubeconfig, version, createNamespace: true, wait: true, atomic: true, timeout: '10m' });
+      await helmUpgradeInstall(context, {
+        release: release.release,
+        namespace: release.namespace,
+        ...chartSource(context, release, version, 'install'),
+        values: release.values(target),
+        kubeconfig,
+        version,
+        createNamespace: true,
+        wait: true,
+        atomic: true,
+        timeout: '10m',
+      });
     }
   },
 });

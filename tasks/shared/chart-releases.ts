@@ -1,5 +1,18 @@
 import type { Environment } from '../../environments/schema.js';
 
+/** What a release's values are made of: the site, the cluster it goes on, and the secrets it carries. */
+export interface ReleaseTarget {
+  readonly config: Environment;
+  readonly cluster: string;
+  /**
+   * Velero's credentials file for the S3 store (the chart's `credentials.secretContents.cloud`): the
+   * environment's secrets when installing, a placeholder where the chart is only rendered for its images.
+   */
+  readonly veleroCredentials: string;
+  /** The PEM of the CA the S3 endpoint's certificate is verified with (velero.caFile), when there is one. */
+  readonly veleroCa?: string;
+}
+
 /**
  * The platform services' Helm releases, with their values: platform-services installs them (this file is one
  * of its sources: a changed value installs again), and bundle:find-images renders the same charts with the
@@ -10,14 +23,57 @@ export interface ChartRelease {
   /** The chart as a connected site installs it: `repository/chart`, or an `oci://` reference. */
   readonly chart: string;
   readonly namespace: string;
-  readonly values: Readonly<Record<string, unknown>>;
+  readonly values: (target: ReleaseTarget) => Readonly<Record<string, unknown>>;
+  /** Why a site does not get the release (it lacks what the release needs), or false. */
+  readonly notInstalledBecause?: (config: Environment) => string | false;
+}
+
+/**
+ * Velero backing up the cluster's objects to the site's S3 store, as `velero install --provider aws` with
+ * MinIO sets it up: the AWS plugin as an init container, one backup location (the bucket, under a prefix of
+ * the cluster's name, path-style addressing), the credentials as the chart's secret, and a schedule of
+ * every namespace kept for the environment's ttl. Volume snapshots are off: Proxmox CSI takes none.
+ */
+function veleroValues({ config, cluster, veleroCredentials, veleroCa }: ReleaseTarget): Record<string, unknown> {
+  const velero = config.velero!;
+  return {
+    initContainers: [{ name: 'velero-plugin-for-aws', image: `velero/velero-plugin-for-aws:${velero.awsPlugin}`, imagePullPolicy: 'IfNotPresent', volumeMounts: [{ mountPath: '/target', name: 'plugins' }] }],
+    configuration: {
+      backupStorageLocation: [
+        {
+          name: 'default',
+          provider: 'aws',
+          bucket: velero.bucket,
+          prefix: cluster,
+          default: true,
+          ...(veleroCa ? { caCert: Buffer.from(veleroCa).toString('base64') } : {}),
+          config: { region: velero.region, s3ForcePathStyle: 'true', s3Url: velero.s3Url },
+        },
+      ],
+      volumeSnapshotLocation: [],
+    },
+    credentials: { useSecret: true, secretContents: { cloud: veleroCredentials } },
+    snapshotsEnabled: false,
+    schedules: { onboarder: { disabled: false, schedule: velero.schedule, useOwnerReferencesInBackup: false, template: { ttl: velero.ttl, includedNamespaces: ['*'] } } },
+  };
 }
 
 /** The platform services every cluster gets, in the order they are installed. */
 export const platformReleases: readonly ChartRelease[] = [
-  { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: { controller: { replicaCount: 2 } } },
-  { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: { grafana: { enabled: true } } },
-  { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: { crds: { enabled: true } } },
-  { release: 'proxmox-csi-plugin', chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin', namespace: 'csi-proxmox', values: {} },
-  { release: 'velero', chart: 'vmware-tanzu/velero', namespace: 'velero', values: { snapshotsEnabled: false } },
+  { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: () => ({ controller: { replicaCount: 2 } }) },
+  { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: () => ({ grafana: { enabled: true } }) },
+  { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: () => ({ crds: { enabled: true } }) },
+  { release: 'proxmox-csi-plugin', chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin', namespace: 'csi-proxmox', values: () => ({}) },
+  {
+    release: 'velero',
+    chart: 'vmware-tanzu/velero',
+    namespace: 'velero',
+    values: veleroValues,
+    notInstalledBecause: (config) => config.velero === undefined && 'the environment names no S3 store for its backups (velero: { s3Url, bucket, accessKeyId, secretAccessKey })',
+  },
 ];
+
+/** The credentials file velero-plugin-for-aws reads (an AWS shared credentials file). */
+export function veleroCredentialsFile(accessKeyId: string, secretAccessKey: string): string {
+  return `[default]\naws_access_key_id=${accessKeyId}\naws_secret_access_key=${secretAccessKey}\n`;
+}

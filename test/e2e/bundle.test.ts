@@ -149,6 +149,8 @@ export const bundleLab = defineEnvironment({
     ${['quay.io/', 'ghcr.io/', 'registry.k8s.io/'].map((prefix) => `{ prefix: '${prefix}', mirror: '${upstream}/${prefix}', insecure: true }`).join(',\n    ')},
   ],
   siteRegistry: { address: '127.0.0.1:${context.sitePort}', caFile: '${path.join(context.scratch, 'ca.pem')}', username: '${loader.user}', password: { env: 'SITE_REGISTRY_PASSWORD' } },
+  // Velero backs up to the site's S3 store (never reached here): the bundle carries what its chart runs.
+  velero: { s3Url: 'https://minio.bundle.test:9000', bucket: 'openspace-backups', accessKeyId: { env: 'SITE_REGISTRY_PASSWORD' }, secretAccessKey: { env: 'SITE_REGISTRY_PASSWORD' } },
 });
 `;
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
+import YAML from 'yaml';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
@@ -19,8 +20,8 @@ interface Context {
   directory: string;
   remove: () => void;
   rig: TestHostRig;
-  /** etcd on osdc-cp1 once the backup test started it. */
-  etcd?: { readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> };
+  /** etcd on osdc-cp1, as kubeadm's static pod would run it. */
+  etcd: { readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> };
 }
 const test = suite<Context>('kubeadm init and join over Ansible against a FAKE kubeadm');
 
@@ -120,6 +121,8 @@ test.before(async (context) => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(context.directory, 'site-registry-ca.key'), '-out', path.join(context.directory, 'site-registry-ca.pem'), '-days', '2', '-subj', '/CN=site registry CA'], { stdio: 'ignore' });
   writeFileSync(path.join(context.directory, 'site-registry-password'), `${siteRegistryPassword}\n`, { mode: 0o600 });
   addEnvironment(context.directory, 'k8s-lab', 'k8sLab', environmentFile(context.rig));
+  // etcd runs from the start: the upgrade step snapshots it before it rolls a node.
+  context.etcd = await startEtcd(context);
 });
 
 test.after(async (context) => {
@@ -279,13 +282,48 @@ test("registration: the downstream cluster's kubeconfig is applied to MCM as a S
   assert.not.match(run.stdout + run.stderr, kubeconfig.trim().split('\n').find((line) => line.length >= 8)!, 'the kubeconfig is a secret: never shown');
 }));
 
-test('platform services: one Helm release each, every chart at the version the environment pins', withTimeout(120_000, async (context: Context) => {
+test('platform services: one Helm release each, every chart at the version the environment pins; Velero once the environment names its S3 store, its credentials never shown', withTimeout(120_000, async (context: Context) => {
   writeFileSync(localLog(context), '');
-  const run = await cli(context, ['--force', 'platform-services[cluster=osdc]'], 'platform-services[cluster=osdc]');
+  const upgradesIn = () => readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('helm upgrade --install'));
+  const pinnedIn = (upgrades: string[]) => upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));
+  const only = 'platform-services[cluster=osdc]';
+  // Without an S3 store, Velero would have nowhere to write: it is not installed, and the log says why.
+  const without = await cli(context, ['--force', only], only);
+  assert.is(without.code, 0, without.stdout + without.stderr);
+  assert.equal(pinnedIn(upgradesIn()), ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8']);
+  assert.match(without.stdout, 'velero: not installed: the environment names no S3 store for its backups');
+
+  // The site's MinIO named (its CA the site's): the step runs again for that change, and installs Velero too.
+  const veleroSecret = 'velero-secret-key-Pq7Zx2';
+  writeFileSync(path.join(context.directory, 'velero-access-key'), 'velero-key-id-3Jd8\n', { mode: 0o600 });
+  writeFileSync(path.join(context.directory, 'velero-secret-key'), `${veleroSecret}\n`, { mode: 0o600 });
+  const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const environment = readFileSync(environmentFile, 'utf8');
+  const store = "velero: { s3Url: 'https://minio.k8s.openspace.test:9000', bucket: 'openspace-backups', accessKeyId: { file: 'velero-access-key' }, secretAccessKey: { file: 'velero-secret-key' }, caFile: 'site-registry-ca.pem' },";
+  writeFileSync(environmentFile, environment.replace('\n  dns: {', `\n  ${store}\n  dns: {`));
+  writeFileSync(localLog(context), '');
+  const run = await cli(context, [], only);
+  writeFileSync(environmentFile, environment);
   assert.is(run.code, 0, run.stdout + run.stderr);
-  const upgrades = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('helm upgrade --install'));
-  const pinned = upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));
-  assert.equal(pinned, ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
+  assert.match(run.stdout, `[${only}] run: config velero changed`);
+  const upgrades = upgradesIn();
+  assert.equal(pinnedIn(upgrades), ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
+  const velero = YAML.parse(readFileSync(`${localLog(context)}.values.velero`, 'utf8')) as Record<string, any>;
+  assert.equal(velero.configuration.backupStorageLocation, [
+    {
+      name: 'default',
+      provider: 'aws',
+      bucket: 'openspace-backups',
+      prefix: 'osdc',
+      default: true,
+      caCert: readFileSync(path.join(context.directory, 'site-registry-ca.pem')).toString('base64'),
+      config: { region: 'minio', s3ForcePathStyle: 'true', s3Url: 'https://minio.k8s.openspace.test:9000' },
+    },
+  ]);
+  assert.is(velero.credentials.secretContents.cloud, `[default]\naws_access_key_id=velero-key-id-3Jd8\naws_secret_access_key=${veleroSecret}\n`);
+  assert.equal(velero.schedules.onboarder, { disabled: false, schedule: '0 3 * * *', useOwnerReferencesInBackup: false, template: { ttl: '720h', includedNamespaces: ['*'] } });
+  assert.is(velero.initContainers[0].image, 'velero/velero-plugin-for-aws:v1.10.1');
+  assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), veleroSecret);
   for (const line of upgrades) assert.match(line, `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`);
   // The OCI chart comes from the site registry: helm logs in with the password on stdin, into a registry
   // configuration of the step's own, and verifies the registry with its CA.
@@ -330,6 +368,9 @@ test('upgrade: one node at a time, the control plane with kubeadm upgrade apply,
   const drains = (await recorded(context, 'osdc-cp1', 'kubectl')).slice(before.kubectl).filter((line) => !line.includes(' get node ')).map((line) => line.split(' ').slice(3, 5).join(' '));
   assert.equal(drains, ['cordon osdc-cp1', 'drain osdc-cp1', 'uncordon osdc-cp1', 'cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
   for (const node of ['osdc-cp1', 'osdc-w1']) assert.match(await context.rig.exec(host(context, node), ['kubelet', '--version']), 'Kubernetes v1.31.0');
+  // A snapshot of etcd was kept before the first node was drained.
+  const snapshotKept = run.stdout.search(/kept backups\/k8s-lab\/osdc\/osdc-\d{8}T\d{6}Z\.db \(sha256 [0-9a-f]{64}\)/);
+  assert.ok(snapshotKept >= 0 && snapshotKept < run.stdout.indexOf('Cordon and drain the node'), run.stdout);
 
   writeFileSync(file, readFileSync(file, 'utf8').replace("kubernetes: 'v1.31.0'", "kubernetes: 'v1.33.0'"));
   packKubernetesRelease(context.directory, 'v1.33.0');
@@ -421,6 +462,7 @@ async function startEtcd(context: Context): Promise<{ readonly etcdctl: (...args
       '  elif [ -n "$pid" ]; then kill "$pid"; wait "$pid"; pid=; fi\n  sleep 0.3\ndone\n',
     { mode: 0o755 },
   );
+  mkdirSync(context.rig.pathIn(cp, '/etc/kubernetes/manifests'), { recursive: true });
   writeFileSync(context.rig.pathIn(cp, '/etc/kubernetes/manifests/etcd.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: kube-system}\n');
   const tls = ['--cacert=/etc/kubernetes/pki/etcd/ca.crt', '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt', '--key=/etc/kubernetes/pki/etcd/healthcheck-client.key', '--endpoints=https://127.0.0.1:2379'];
   const etcdctl = (...args: string[]) => context.rig.exec(cp, ['env', 'ETCDCTL_API=3', '/usr/local/sbin/test-etcdctl', ...tls, ...args]);
@@ -462,16 +504,20 @@ function packEtcdRelease(directory: string, version: string): void {
 }
 
 test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the controller with its digest; none again within backups.every; the oldest beyond backups.keep removed; a failed snapshot keeps nothing", withTimeout(300_000, async (context: Context) => {
-  const { etcdctl, healthy } = await startEtcd(context);
-  context.etcd = { etcdctl, healthy };
+  const { etcdctl, healthy } = context.etcd;
+  await healthy();
   await etcdctl('put', '/registry/onboarder-test', 'before the snapshot');
   const directory = path.join(context.directory, 'backups', 'k8s-lab', 'osdc');
   const kept = () => (existsSync(directory) ? readdirSync(directory).filter((file) => file.endsWith('.db')).sort() : []);
   const only = 'etcd-backup[cluster=osdc]';
 
+  // The upgrade test's snapshots are there already; this run adds one.
+  const earlier = kept();
   const first = await cli(context, [], only);
   assert.is(first.code, 0, first.stdout + first.stderr);
-  const [snapshot] = kept();
+  const added = kept().filter((file) => !earlier.includes(file));
+  assert.is(added.length, 1, added.join(', '));
+  const [snapshot] = added;
   assert.match(String(snapshot), /^osdc-\d{8}T\d{6}Z\.db$/);
   const file = path.join(directory, snapshot!);
   // etcdutl's check on the node (etcdctl's, before 3.5), and the same file read here by a real etcdctl.
@@ -491,7 +537,7 @@ test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the
   const again = await cli(context, [], only);
   assert.is(again.code, 0, again.stdout + again.stderr);
   assert.match(again.stdout, `[${only}] up to date`);
-  assert.equal(kept(), [snapshot]);
+  assert.equal(kept(), [...earlier, snapshot!].sort());
 
   // Two more with backups.keep 2: the oldest is removed with its digest.
   const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
@@ -520,7 +566,7 @@ test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the
 }));
 
 test("etcd restore: after confirmation, the control plane restarts on the newest kept snapshot (what was written since is gone, the old data kept aside); a damaged snapshot is refused", withTimeout(300_000, async (context: Context) => {
-  const { etcdctl, healthy } = context.etcd!;
+  const { etcdctl, healthy } = context.etcd;
   await healthy();
   await etcdctl('put', '/registry/onboarder-test', 'after the snapshot');
   await etcdctl('put', '/registry/written-later', 'lost by the restore');

@@ -38,9 +38,15 @@ interface Rke2Call {
   registries: string | null;
   staticPods: string[];
 }
-async function rke2Calls(context: Context, name: string): Promise<Rke2Call[]> {
+/** The FAKE rke2's calls on a node: its servers and agents, and with `snapshots` its etcd-snapshot calls too. */
+async function rke2Calls(context: Context, name: string, options: { readonly snapshots?: boolean } = {}): Promise<Rke2Call[]> {
   const text = await context.rig.exec(host(context, name), ['sh', '-c', 'cat /var/log/fake-rke2/calls.log 2>/dev/null || true']);
-  return text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Rke2Call).filter((call) => call.argv[1] !== '--version');
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Rke2Call)
+    .filter((call) => call.argv[1] !== '--version' && (options.snapshots || call.argv[1] !== 'etcd-snapshot'));
 }
 async function systemctlCalls(context: Context, name: string): Promise<string[]> {
   const text = await context.rig.exec(host(context, name), ['sh', '-c', 'cat /var/log/fake-systemd/calls.log 2>/dev/null || true']);
@@ -265,21 +271,26 @@ test("security patches on RKE2: only the node with a patch pending is drained (t
 
 test("etcd backups on RKE2: rke2 etcd-snapshot save on the first server, the file brought to the controller with its digest and removed from the node; none again within backups.every", withTimeout(300_000, async (context: Context) => {
   const only = 'etcd-backup[cluster=mcm]';
+  const directory = path.join(context.directory, 'backups', 'rke2-lab', 'mcm');
+  const snapshots = () => readdirSync(directory).filter((file) => file.endsWith('.db'));
+  // The upgrade step took its own before each roll.
+  const earlier = snapshots();
+  assert.ok(earlier.length >= 1, 'the upgrade step keeps a snapshot before it rolls');
+  const callsBefore = (await rke2Calls(context, 'mcm-cp1', { snapshots: true })).length;
   const run = await cli(context, [], only);
   assert.is(run.code, 0, run.stdout + run.stderr);
-  const directory = path.join(context.directory, 'backups', 'rke2-lab', 'mcm');
-  const kept = readdirSync(directory).filter((file) => file.endsWith('.db'));
+  const kept = snapshots().filter((file) => !earlier.includes(file));
   assert.is(kept.length, 1, kept.join(', '));
   const file = path.join(directory, kept[0]!);
   assert.is(readFileSync(file, 'utf8'), "FAKE etcd snapshot of mcm-cp1's etcd\n");
   assert.is(readFileSync(`${file}.sha256`, 'utf8'), `${createHash('sha256').update(readFileSync(file)).digest('hex')}  ${kept[0]}\n`);
   assert.is(statSync(file).mode & 0o777, 0o600);
   const name = kept[0]!.replace(/\.db$/, '');
-  const calls = (await rke2Calls(context, 'mcm-cp1')).map((call) => call.argv.join(' ')).filter((argv) => argv.includes('etcd-snapshot'));
+  const calls = (await rke2Calls(context, 'mcm-cp1', { snapshots: true })).slice(callsBefore).map((call) => call.argv.join(' '));
   assert.equal(calls, [`rke2 etcd-snapshot save --name ${name}`, `rke2 etcd-snapshot delete ${name}-mcm-cp1-${/-mcm-cp1-(\d+)/.exec(calls[1] ?? '')?.[1]}`]);
   assert.is((await context.rig.exec(host(context, 'mcm-cp1'), ['ls', '/var/lib/rancher/rke2/server/db/snapshots'])).trim(), '');
   // No snapshot is taken anywhere else: the other server and the agent were not asked.
-  for (const other of ['mcm-cp2', 'mcm-w1']) assert.not.ok((await rke2Calls(context, other)).some((call) => call.argv.includes('etcd-snapshot')), other);
+  for (const other of ['mcm-cp2', 'mcm-w1']) assert.not.ok((await rke2Calls(context, other, { snapshots: true })).some((call) => call.argv.includes('etcd-snapshot')), other);
   const again = await cli(context, [], only);
   assert.match(again.stdout, `[${only}] up to date`);
 }));
@@ -294,7 +305,7 @@ test("etcd restore on RKE2: after confirmation every server stops, the first res
   const resetsBefore = (await rke2Calls(context, 'mcm-cp1')).length;
   const run = await cli(context, ['--yes'], only);
   assert.is(run.code, 0, run.stdout + run.stderr);
-  const snapshot = readdirSync(path.join(context.directory, 'backups', 'rke2-lab', 'mcm')).filter((file) => file.endsWith('.db'))[0]!.replace(/\.db$/, '');
+  const snapshot = readdirSync(path.join(context.directory, 'backups', 'rke2-lab', 'mcm')).filter((file) => file.endsWith('.db')).sort().at(-1)!.replace(/\.db$/, '');
   const resets = (await rke2Calls(context, 'mcm-cp1')).slice(resetsBefore).map((call) => call.argv.join(' ')).filter((argv) => argv.includes('--cluster-reset'));
   assert.equal(resets, [`rke2 server --cluster-reset --cluster-reset-restore-path=/var/backups/etcd/restore-${snapshot}.db`]);
   // Both servers stop before the reset, the first starts before the second; the agent is not touched.

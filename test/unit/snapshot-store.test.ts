@@ -57,13 +57,15 @@ test('a kept snapshot is 0600 in a 0700 folder with its sha256 beside it (as sha
     assert.equal(readdirSync(incomingDirectory(directory)), []);
   }));
 
-test('what an interrupted copy left in the incoming folder is removed before the next one, and never listed', () =>
+test('what an interrupted run left (a copy half done, a digest whose snapshot was never moved in) is never listed, and removed before the next one', () =>
   inDirectory(async (_, directory) => {
-    mkdirSync(incomingDirectory(directory), { recursive: true });
+    const kept = await take(directory, '2026-11-30T00:00:00Z', 5);
     writeFileSync(path.join(incomingDirectory(directory), 'osdc-20261201T000000Z.db'), 'half a snap');
-    assert.equal(keptSnapshots(directory, 'osdc'), []);
+    writeFileSync(path.join(directory, 'osdc-20261201T000000Z.db.sha256'), `${'a'.repeat(64)}  osdc-20261201T000000Z.db\n`);
+    assert.equal(keptSnapshots(directory, 'osdc').map((snapshot) => path.basename(snapshot.file)), [`${kept}.db`]);
     await prepareSnapshotDirectory(directory);
     assert.equal(readdirSync(incomingDirectory(directory)), []);
+    assert.equal(readdirSync(directory).sort(), ['.incoming', `${kept}.db`, `${kept}.db.sha256`]);
   }));
 
 test("a restore takes the newest kept snapshot or the one named, checked against its digest; none kept, no digest, or another digest is refused with what to do", () =>
