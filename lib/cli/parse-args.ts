@@ -129,7 +129,7 @@ export function parseCommandLine(argv: readonly string[]): Result<CliOptions, Co
     return fail(usage(message.split('\n')[0]!.replace(/\.$/, '')));
   }
   const values = parsed.values;
-  const list = (items: readonly string[] | undefined) => (items ?? []).flatMap((item) => item.split(',')).filter((item) => item !== '');
+  const list = (items: readonly string[] | undefined) => (items ?? []).flatMap(splitTargets).filter((item) => item !== '');
 
   const commands: Command[] = [];
   if (values.help) commands.push('help');
@@ -297,3 +297,24 @@ Environment variables
 
 Exit codes: 0 success, 1 a task failed, 2 usage or configuration error (--detailed-exitcode: 2 changes
 pending), 130 interrupted.`;
+
+/**
+ * A comma-separated list of targets, split at the commas outside brackets: an instance with two inputs
+ * (`etcd-restore[cluster=osdc,snapshot=a.db]`) stays one target.
+ */
+export function splitTargets(text: string): string[] {
+  const targets: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index];
+    if (character === '[') depth++;
+    else if (character === ']') depth = Math.max(0, depth - 1);
+    else if (character === ',' && depth === 0) {
+      targets.push(text.slice(start, index));
+      start = index + 1;
+    }
+  }
+  targets.push(text.slice(start));
+  return targets;
+}

@@ -160,6 +160,14 @@ function checkDeclared(instance: TaskInstance, declared: ReadonlyMap<AnyTaskDefi
   const valid = declared.get(instance.definition);
   if (!valid || valid.some((entry) => entry.id === instance.id)) return undefined;
   const ids = valid.map((entry) => entry.id);
+  if (instance.definition.spec.commandLineInputs) {
+    // The command line adds free inputs (a file) to one of the instances the environment declares: the
+    // inputs those instances have must be one of theirs.
+    const inputs = instance.inputs as Record<string, unknown>;
+    const agrees = (entry: TaskInstance) => Object.entries(entry.inputs as Record<string, unknown>).every(([key, value]) => inputs[key] === value);
+    if (valid.some(agrees)) return undefined;
+    return { reason: 'usage', message: `${instance.id} is not one of the instances of task '${instance.definition.name}' this environment declares`, hint: ids.length === 0 ? 'this environment declares none' : `its instances: ${ids.join(', ')} (with the other inputs added)` };
+  }
   const suggestion = suggestName(instance.id, ids);
   return {
     reason: 'invalid-definition',

@@ -63,11 +63,13 @@ export const etcdRestore = tasks.task({
   name: 'etcd-restore',
   description: "Bring a cluster's etcd back to a kept snapshot (the newest, or snapshot=FILE); asks first",
   inputs: { cluster: clusterName, snapshot: z.string().min(1).optional() },
+  // One per declared cluster; the command line may add the snapshot to restore.
+  instances: everyCluster,
   commandLineInputs: true,
   policy: 'always',
   destroys: 'always',
   // On kubeadm, the etcd release whose etcdutl restores it, present and verified.
-  deps: ({ cluster }, config): Dependency[] => (config.clusters[cluster]?.distribution === 'kubeadm' ? fetched(config, etcdReleaseNames) : []),
+  deps: ({ cluster }, config): Dependency[] => (clusterOf(config, cluster).distribution === 'kubeadm' ? fetched(config, etcdReleaseNames) : []),
   sources: ['tasks/backups/playbooks/etcd-restore.yml', 'tasks/backups/playbooks/includes/etcd-tools.yml'],
   tools: ['ansible-playbook'],
   timeout: '1h',

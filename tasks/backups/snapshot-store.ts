@@ -92,7 +92,7 @@ export async function snapshotToRestore(root: string, directory: string, cluster
   const shownDirectory = path.relative(root, directory) || directory;
   const chosen = file === undefined ? keptSnapshots(directory, cluster)[0]?.file : path.resolve(root, file);
   if (chosen === undefined) throw new Error(`no snapshot of ${cluster} is kept in ${shownDirectory}: take one with etcd-backup, or name one with snapshot=FILE`);
-  const shown = path.relative(root, chosen) || chosen;
+  const shown = chosen.startsWith(`${root}${path.sep}`) ? path.relative(root, chosen) : chosen;
   if (!existsSync(chosen)) throw new Error(`snapshot ${shown} does not exist (the kept ones are in ${shownDirectory})`);
   if (!existsSync(`${chosen}.sha256`)) throw new Error(`snapshot ${shown} has no ${path.basename(chosen)}.sha256 beside it: only a snapshot etcd-backup kept (with its digest) is restored`);
   const expected = /^([0-9a-f]{64})\s/.exec(await fs.readFile(`${chosen}.sha256`, 'utf8'))?.[1];

@@ -31,7 +31,15 @@ export const refused = tasks.task({
     throw new PermanentFailure('the key was refused: check it');
   },
 });
-export const catalog = [copyTo, refused, `,
+export const restoreCluster = tasks.task({
+  name: 'restore-cluster',
+  inputs: { cluster: z.string().min(1), from: z.string().min(1).optional() },
+  instances: (config) => Object.keys(config.clusters).map((cluster) => ({ cluster })),
+  commandLineInputs: true,
+  policy: 'always',
+  run: ({ id }) => trace(id),
+});
+export const catalog = [copyTo, refused, restoreCluster, `,
     );
   writeFileSync(file, text);
 }
@@ -49,6 +57,21 @@ test('a free-input task runs with the inputs as typed, keys in any order; a bad 
     const undeclared = await project.run(['deploy-cluster[cluster=nowhere]']);
     assert.is(undeclared.code, 2, undeclared.stdout + undeclared.stderr);
     assert.match(undeclared.stderr, /^error: unknown task 'deploy-cluster\[cluster=nowhere\]': did you mean 'deploy-cluster\[cluster=os(dc|ms)\]'\?/m);
+  }),
+));
+
+test('free inputs added to an instance the environment declares: its declared inputs must be one of its instances, also in a --only list', withTimeout(60_000, () =>
+  withProject('basic', async (project) => {
+    withExtraTasks(project);
+    const run = await project.run(['--only', 'restore-cluster[cluster=osdc,from=a.db],copy-to[target=/x]']);
+    assert.is(run.code, 0, run.stdout + run.stderr);
+    assert.equal(project.takeTrace().sort(), ['copy-to[target=/x] /x 1', 'restore-cluster[cluster=osdc,from=a.db]']);
+    const alone = await project.run(['restore-cluster[cluster=osms]']);
+    assert.is(alone.code, 0, alone.stdout + alone.stderr);
+    const undeclared = await project.run(['restore-cluster[cluster=nowhere,from=a.db]']);
+    assert.is(undeclared.code, 2, undeclared.stdout + undeclared.stderr);
+    assert.match(undeclared.stderr, /^error: restore-cluster\[cluster=nowhere,from=a\.db\] is not one of the instances of task 'restore-cluster' this environment declares: its instances: restore-cluster\[cluster=osdc\], restore-cluster\[cluster=osms\] \(with the other inputs added\)$/m);
+    assert.equal(project.takeTrace(), ['restore-cluster[cluster=osms]'], 'nothing ran for the undeclared one');
   }),
 ));
 

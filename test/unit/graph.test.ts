@@ -164,6 +164,11 @@ test('--only alone runs just those tasks: they are the targets', () => {
   const within = parseCommandLine(['osdc', '--only', 'a']);
   assert.ok(within.ok && within.value.targets.join() === 'osdc' && within.value.only.join() === 'a');
   assert.not.ok(parseCommandLine(['--force', 'a']).ok, 'without a target or --only there is nothing to run');
+  // A comma inside an instance's brackets separates its inputs, not two targets.
+  const inputs = parseCommandLine(['--only', 'etcd-restore[cluster=osdc,snapshot=backups/a.db],dns', '--force', 'node-prep[node=w1],x[a=1,b=2]']);
+  assert.ok(inputs.ok, JSON.stringify(inputs));
+  if (!inputs.ok) return;
+  assert.equal([inputs.value.only, inputs.value.force], [['etcd-restore[cluster=osdc,snapshot=backups/a.db]', 'dns'], ['node-prep[node=w1]', 'x[a=1,b=2]']]);
 });
 
 test('invalid inputs at .with() name the call site', () => {
