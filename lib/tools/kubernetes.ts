@@ -60,6 +60,11 @@ export async function kubectlDelete(context: ToolContext, options: KubeOptions &
   await kubectl(context, options, ['delete', options.kind, options.name, '--ignore-not-found']);
 }
 
+/** `kubectl label node NODE key=value... --overwrite`: a node's labels set to these values. */
+export async function kubectlLabelNode(context: ToolContext, options: KubeOptions & { readonly node: string; readonly labels: Readonly<Record<string, string>> }): Promise<void> {
+  await kubectl(context, options, ['label', 'node', options.node, ...Object.entries(options.labels).map(([key, value]) => `${key}=${value}`), '--overwrite']);
+}
+
 /** `kubectl get -o json`, parsed. */
 export async function kubectlGet<Resource = unknown>(context: ToolContext, options: KubeOptions & { readonly resource: string; readonly selector?: string }): Promise<Resource> {
   const args = ['get', options.resource, '-o', 'json'];

@@ -34,7 +34,7 @@ export async function renderChartImages(context: BundleContext): Promise<ChartIm
       .map((release) => {
         const version = config.versions.charts[release.release];
         // The images do not depend on the secrets: the chart is rendered with placeholders for them.
-        const values = release.values({ config, cluster: clustersOf(config)[0]?.name ?? 'cluster', veleroCredentials: veleroCredentialsFile('(access key id)', '(secret access key)') });
+        const values = release.values({ config, cluster: clustersOf(config)[0]?.name ?? 'cluster', veleroCredentials: veleroCredentialsFile('(access key id)', '(secret access key)'), proxmoxCsiToken: { tokenId: '(token id)', token: '(token)' } });
         return { name: release.release, version, source: chartSource(context, release, version, 'bundle'), namespace: release.namespace, values };
       }),
   ];

@@ -10,7 +10,7 @@ import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWit
 import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
-import { clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode } from '../shared/kit.js';
+import { clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -38,7 +38,7 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
       cores: node.cores,
       memory: node.memoryMiB,
       disk: node.diskGiB,
-      node_name: proxmox.nodes[node.vmId % proxmox.nodes.length]?.name,
+      node_name: proxmoxNodeOf(config, node.vmId),
     })),
   };
   const stateDirectory = tofuStateDirectory(environmentStateDirectory(context.root, config));

@@ -6,7 +6,7 @@ import { snapshotSources, takeSnapshot } from '../backups/take-snapshot.js';
 import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
-import { helmUpgradeInstall, kubectlApply, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
+import { helmUpgradeInstall, kubectlApply, kubectlLabelNode, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
@@ -14,11 +14,12 @@ import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-bi
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
-import { platformReleases, veleroCredentialsFile, type ReleaseTarget } from '../shared/chart-releases.js';
+import { platformReleases, proxmoxRegion, veleroCredentialsFile, type ReleaseTarget } from '../shared/chart-releases.js';
+import { csiTokenFile, csiUser, keptCsiToken, proxmoxCsiToken } from '../storage/index.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, rollWidth, secretValue, tasks, type ClusterNode } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, tasks, withoutProxmox, type ClusterNode } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -221,13 +222,35 @@ export const upgrade = tasks.task({
  * environment names its store (the credentials are secrets: redacted wherever they would show, and a
  * rotated one installs the releases again).
  */
-function releaseTarget(context: ToolContext & { readonly config: Environment }, cluster: string): ReleaseTarget {
+function releaseTarget(context: ToolContext & { readonly config: Environment; readonly dryRun: boolean }, cluster: string): ReleaseTarget {
   const { config, root } = context;
-  if (!config.velero) return { config, cluster, veleroCredentials: '' };
+  const proxmoxCsiToken = proxmoxCsiTokenFor(context);
+  if (!config.velero) return { config, cluster, veleroCredentials: '', proxmoxCsiToken };
   void config.secretDigests?.velero?.accessKeyId;
   void config.secretDigests?.velero?.secretAccessKey;
   const credentials = veleroCredentialsFile(secretValue(context, config.velero.accessKeyId), secretValue(context, config.velero.secretAccessKey));
-  return { config, cluster, veleroCredentials: credentials, ...(config.velero.caFile ? { veleroCa: readFileSync(path.resolve(root, config.velero.caFile), 'utf8') } : {}) };
+  return { config, cluster, veleroCredentials: credentials, proxmoxCsiToken, ...(config.velero.caFile ? { veleroCa: readFileSync(path.resolve(root, config.velero.caFile), 'utf8') } : {}) };
+}
+
+/** The storage driver's token where the nodes are Proxmox VMs (proxmox-csi-token keeps it); placeholders otherwise and in a plan. */
+function proxmoxCsiTokenFor(context: ToolContext & { readonly config: Environment; readonly dryRun: boolean }): ReleaseTarget['proxmoxCsiToken'] {
+  const placeholder = { tokenId: `${csiUser}!csi`, token: '(kept by proxmox-csi-token)' };
+  if (context.dryRun || withoutProxmox(context.config)) return placeholder;
+  const kept = keptCsiToken(context);
+  if (!kept) throw new Error(`no token of ${csiUser} is kept in ${path.relative(context.root, csiTokenFile(context.root, context.config))}: run proxmox-csi-token first`);
+  return kept;
+}
+
+/**
+ * Each node's topology labels, which Proxmox CSI places volumes by: the site's region and, as its zone, the
+ * Proxmox node its VM runs on (where the VMs' OpenTofu module put it).
+ */
+async function labelTopology(context: ToolContext & { readonly config: Environment }, kubeconfig: string, cluster: string): Promise<void> {
+  const { config } = context;
+  const named = clusterOf(config, cluster);
+  for (const node of [...named.controlPlane, ...named.workers]) {
+    await kubectlLabelNode(context, { kubeconfig, node: node.name, labels: { 'topology.kubernetes.io/region': proxmoxRegion(config), 'topology.kubernetes.io/zone': proxmoxNodeOf(config, node.vmId) } });
+  }
 }
 
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
@@ -237,14 +260,15 @@ export const platformServices = tasks.task({
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
-  // Installed into the running cluster, through its kubeconfig.
-  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, platformChartNames)],
+  // Installed into the running cluster, through its kubeconfig; on Proxmox the storage driver's token made.
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, platformChartNames), proxmoxCsiToken],
   // Their pods schedule on the workers. Ordering only: a worker added later must not re-install the charts.
   after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
   estimate: '10m',
   tools: ['helm'],
-  // The releases and their values, and where each chart is taken from.
-  sources: ['tasks/shared/chart-releases.ts', 'tasks/shared/chart-source.ts'],
+  // The releases and their values, and where each chart is taken from; the storage driver's kept token (a
+  // new one installs again).
+  sources: ['tasks/shared/chart-releases.ts', 'tasks/shared/chart-source.ts', { path: '.cache/state/*/proxmox-csi-token.json', optional: true }],
   timeout: '30m',
   retries: 1,
   run: async (context) => {
@@ -258,6 +282,7 @@ export const platformServices = tasks.task({
         continue;
       }
       const version = config.versions.charts[release.release];
+      if (release.release === 'proxmox-csi-plugin') await labelTopology(context, kubeconfig, inputs.cluster);
       await helmUpgradeInstall(context, {
         release: release.release,
         namespace: release.namespace,

@@ -11,6 +11,25 @@ export interface ReleaseTarget {
   readonly veleroCredentials: string;
   /** The PEM of the CA the S3 endpoint's certificate is verified with (velero.caFile), when there is one. */
   readonly veleroCa?: string;
+  /** The storage driver's Proxmox API token (proxmox-csi-token's); placeholders where only rendered. */
+  readonly proxmoxCsiToken: { readonly tokenId: string; readonly token: string };
+}
+
+/** The topology region of a site's Proxmox nodes (proxmox-csi-plugin's `region`, the nodes' label): the environment's name. */
+export const proxmoxRegion = (config: Environment): string => config.name;
+
+/**
+ * Proxmox CSI, as its install guide sets it up: the site's Proxmox API (its certificate verified, as the VMs'
+ * OpenTofu provider does) with the driver's own token, the region the nodes are labelled with (each node's
+ * zone is the Proxmox node its VM runs on: platform-services labels them), and the default StorageClass on
+ * the environment's storage pool.
+ */
+function proxmoxCsiValues({ config, proxmoxCsiToken }: ReleaseTarget): Record<string, unknown> {
+  const proxmox = config.proxmox!;
+  return {
+    config: { clusters: [{ url: proxmox.apiUrl, insecure: false, token_id: proxmoxCsiToken.tokenId, token_secret: proxmoxCsiToken.token, region: proxmoxRegion(config) }] },
+    storageClass: [{ name: 'proxmox-data', storage: proxmox.storage.pool, reclaimPolicy: 'Delete', fstype: 'ext4', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }],
+  };
 }
 
 /**
@@ -63,7 +82,13 @@ export const platformReleases: readonly ChartRelease[] = [
   { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: () => ({ controller: { replicaCount: 2 } }) },
   { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: () => ({ grafana: { enabled: true } }) },
   { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: () => ({ crds: { enabled: true } }) },
-  { release: 'proxmox-csi-plugin', chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin', namespace: 'csi-proxmox', values: () => ({}) },
+  {
+    release: 'proxmox-csi-plugin',
+    chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin',
+    namespace: 'csi-proxmox',
+    values: proxmoxCsiValues,
+    notInstalledBecause: (config) => (config.infrastructure === 'existing' || !config.proxmox) && "the nodes are not Proxmox VMs (infrastructure: 'existing'): Proxmox CSI has no disks to give them",
+  },
   {
     release: 'velero',
     chart: 'vmware-tanzu/velero',

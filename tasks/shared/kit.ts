@@ -361,6 +361,16 @@ export function proxmoxOf(config: Environment): NonNullable<Environment['proxmox
   return config.proxmox;
 }
 
+/**
+ * The Proxmox node a cluster node's VM runs on: its VM id decides (id modulo the number of Proxmox nodes),
+ * so that a VM added or removed never moves another. The VMs' OpenTofu module and the storage driver's
+ * topology labels read it.
+ */
+export function proxmoxNodeOf(config: Environment, vmId: number): string {
+  const nodes = proxmoxOf(config).nodes;
+  return nodes[vmId % nodes.length]!.name;
+}
+
 /** skipWhen for the Proxmox phases: where the nodes exist already there is nothing for them to do. */
 export function withoutProxmox(config: Environment): string | false {
   return config.infrastructure === 'existing' && "the nodes exist already (infrastructure: 'existing')";

@@ -3,7 +3,7 @@
 // Debian root; base runs for real on kvm1 first): state and resume, drift detection, the token refreshed on every run, the cloud image skipped when
 // present, the packer configuration always rewritten, --skip-phases, --force-rebuild and --status.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -169,6 +169,43 @@ test('a first run sets up base and the foundation; a re-run skips what is done, 
   assert.is.not(secondToken.proxmox_token, firstToken.proxmox_token);
   assert.equal(fakeState(context).users['packer@pve']?.tokens, { packer: { privsep: '0', value_sha256: sha256(secondToken.proxmox_token) } });
   assert.not.match(second.stdout + logsAndRecords(context.directory, 'pve-lab'), secondToken.proxmox_token);
+}));
+
+test("the storage driver's Proxmox account: a role with its privileges only, the user, its ACL and a token kept (0600) across runs; a token gone from Proxmox is made again", withTimeout(300_000, async (context: Context) => {
+  const only = 'proxmox-csi-token';
+  const tokenFile = path.join(context.directory, '.cache', 'state', 'pve-lab', 'proxmox-csi-token.json');
+  const before = calls(context).length;
+  const first = await runDeploy(context.directory, ['--env', 'pve-lab', '--only', only]);
+  assert.is(first.code, 0, first.stdout + first.stderr);
+  const made = callsSince(context, before);
+  for (const call of ['pveum role add KubernetesCSI --privs VM.Audit VM.Config.Disk Datastore.Allocate Datastore.AllocateSpace Datastore.Audit', "pveum user add kubernetes-csi@pve --comment Onboarder: the clusters' storage driver (proxmox-csi-plugin)", 'pveum acl modify / --users kubernetes-csi@pve --roles KubernetesCSI']) {
+    assert.ok(made.includes(call), `${call} in\n${made.join('\n')}`);
+  }
+  const state = fakeState(context) as unknown as { roles: Record<string, string[]>; acls: Record<string, unknown>; users: Record<string, { tokens?: Record<string, { privsep: string; value_sha256: string }> }> };
+  assert.equal(state.roles.KubernetesCSI, ['Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.Audit', 'VM.Audit', 'VM.Config.Disk']);
+  assert.equal(state.acls['/ kubernetes-csi@pve'], { path: '/', users: 'kubernetes-csi@pve', roles: 'KubernetesCSI' });
+  const kept = JSON.parse(readFileSync(tokenFile, 'utf8')) as { tokenId: string; token: string };
+  assert.is(kept.tokenId, 'kubernetes-csi@pve!csi');
+  assert.equal(state.users['kubernetes-csi@pve']?.tokens, { csi: { privsep: '0', value_sha256: sha256(kept.token) } });
+  assert.is(statSync(tokenFile).mode & 0o777, 0o600);
+  assert.not.match(first.stdout + first.stderr + logsAndRecords(context.directory, 'pve-lab'), kept.token);
+
+  // The token stays: every cluster's driver holds it. Its drift check asks Proxmox, and nothing runs.
+  const again = await runDeploy(context.directory, ['--env', 'pve-lab', '--only', only]);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, `[${only}] up to date`);
+  assert.equal(JSON.parse(readFileSync(tokenFile, 'utf8')), kept);
+
+  // Someone removed it on Proxmox: the next run says so and makes a new one (the role is modified in place).
+  const removed = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8')) as typeof state;
+  delete removed.users['kubernetes-csi@pve']!.tokens!.csi;
+  writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(removed));
+  const mended = await runDeploy(context.directory, ['--env', 'pve-lab', '--only', only]);
+  assert.is(mended.code, 0, mended.stdout + mended.stderr);
+  assert.match(mended.stdout, `[${only}] run: drift: the token kubernetes-csi@pve!csi is gone from Proxmox`);
+  const renewed = JSON.parse(readFileSync(tokenFile, 'utf8')) as { tokenId: string; token: string };
+  assert.is.not(renewed.token, kept.token);
+  assert.ok(callsSince(context, before).includes('pveum role modify KubernetesCSI --privs VM.Audit VM.Config.Disk Datastore.Allocate Datastore.AllocateSpace Datastore.Audit'));
 }));
 
 test('a customization that fails leaves no image at the final name: the next run uploads and customizes again', withTimeout(300_000, async (context: Context) => {

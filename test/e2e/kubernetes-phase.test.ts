@@ -283,6 +283,16 @@ test("registration: the downstream cluster's kubeconfig is applied to MCM as a S
 }));
 
 test('platform services: one Helm release each, every chart at the version the environment pins; Velero once the environment names its S3 store, its credentials never shown', withTimeout(120_000, async (context: Context) => {
+  // The nodes as Proxmox VMs (three Proxmox nodes; VM 4101 on pve1, 4111 on pve2), with the storage
+  // driver's token as proxmox-csi-token keeps it (that step is the foundation suite's, on a FAKE Proxmox).
+  const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const environment = readFileSync(environmentFile, 'utf8');
+  const proxmox = "proxmox: { apiUrl: 'https://pve.k8s.openspace.test:8006/api2/json', tokenId: 'packer@pve!onboarder', token: { file: 'site-registry-password' }, nodes: [{ name: 'pve1', address: '10.254.253.1' }, { name: 'pve2', address: '10.254.253.2' }, { name: 'pve3', address: '10.254.253.3' }], storage: { pool: 'rbd-vms', type: 'rbd', isoStorage: 'rbd-iso' }, templates: {} },";
+  const onProxmox = environment.replace("infrastructure: 'existing',", `infrastructure: 'proxmox',\n  ${proxmox}`);
+  assert.match(onProxmox, "infrastructure: 'proxmox'");
+  writeFileSync(environmentFile, onProxmox);
+  const csiToken = 'csi-token-7c1e0b52';
+  writeFileSync(path.join(context.directory, '.cache', 'state', 'k8s-lab', 'proxmox-csi-token.json'), JSON.stringify({ tokenId: 'kubernetes-csi@pve!csi', token: csiToken }), { mode: 0o600 });
   writeFileSync(localLog(context), '');
   const upgradesIn = () => readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('helm upgrade --install'));
   const pinnedIn = (upgrades: string[]) => upgrades.map((line) => /^helm upgrade --install (\S+) .*--version (\S+)/.exec(line)?.slice(1).join('@'));
@@ -292,15 +302,21 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.is(without.code, 0, without.stdout + without.stderr);
   assert.equal(pinnedIn(upgradesIn()), ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8']);
   assert.match(without.stdout, 'velero: not installed: the environment names no S3 store for its backups');
+  // Proxmox CSI: each node labelled with the region and the Proxmox node its VM runs on, then the driver
+  // with the site's API, its own token and the default StorageClass on the site's pool.
+  const labels = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => / label node /.test(line)).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, ''));
+  assert.equal(labels, ['label node osdc-cp1 topology.kubernetes.io/region=k8s-lab topology.kubernetes.io/zone=pve1 --overwrite', 'label node osdc-w1 topology.kubernetes.io/region=k8s-lab topology.kubernetes.io/zone=pve2 --overwrite']);
+  const csi = YAML.parse(readFileSync(`${localLog(context)}.values.proxmox-csi-plugin`, 'utf8')) as Record<string, any>;
+  assert.equal(csi.config.clusters, [{ url: 'https://pve.k8s.openspace.test:8006/api2/json', insecure: false, token_id: 'kubernetes-csi@pve!csi', token_secret: csiToken, region: 'k8s-lab' }]);
+  assert.equal(csi.storageClass, [{ name: 'proxmox-data', storage: 'rbd-vms', reclaimPolicy: 'Delete', fstype: 'ext4', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }]);
+  assert.not.match(without.stdout + without.stderr + logsAndRecords(context.directory, 'k8s-lab'), csiToken);
 
   // The site's MinIO named (its CA the site's): the step runs again for that change, and installs Velero too.
   const veleroSecret = 'velero-secret-key-Pq7Zx2';
   writeFileSync(path.join(context.directory, 'velero-access-key'), 'velero-key-id-3Jd8\n', { mode: 0o600 });
   writeFileSync(path.join(context.directory, 'velero-secret-key'), `${veleroSecret}\n`, { mode: 0o600 });
-  const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
-  const environment = readFileSync(environmentFile, 'utf8');
   const store = "velero: { s3Url: 'https://minio.k8s.openspace.test:9000', bucket: 'openspace-backups', accessKeyId: { file: 'velero-access-key' }, secretAccessKey: { file: 'velero-secret-key' }, caFile: 'site-registry-ca.pem' },";
-  writeFileSync(environmentFile, environment.replace('\n  dns: {', `\n  ${store}\n  dns: {`));
+  writeFileSync(environmentFile, onProxmox.replace('\n  dns: {', `\n  ${store}\n  dns: {`));
   writeFileSync(localLog(context), '');
   const run = await cli(context, [], only);
   writeFileSync(environmentFile, environment);

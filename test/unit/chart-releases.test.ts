@@ -1,0 +1,37 @@
+// The platform releases' values (tasks/shared/chart-releases.ts) on the bundled environments: Proxmox CSI
+// and Velero get what they need from the site, and a site without it does not get them, with the reason.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { example } from '../../environments/example.js';
+import { lab } from '../../environments/lab.js';
+import { environmentSchema, type Environment } from '../../environments/schema.js';
+import { platformReleases, veleroCredentialsFile, type ReleaseTarget } from '../../tasks/shared/chart-releases.js';
+
+const release = (name: string) => platformReleases.find((each) => each.release === name)!;
+const target = (config: Environment): ReleaseTarget => ({ config, cluster: 'osdc-a', veleroCredentials: veleroCredentialsFile('id', 'key'), proxmoxCsiToken: { tokenId: 'kubernetes-csi@pve!csi', token: 't' } });
+
+test('on Proxmox, CSI talks to the site API with its own token, in the region the nodes are labelled with, and makes the default StorageClass on the pool', () => {
+  const config = environmentSchema.parse(example) as Environment;
+  assert.is(release('proxmox-csi-plugin').notInstalledBecause?.(config), false);
+  const values = release('proxmox-csi-plugin').values(target(config)) as { config: { clusters: unknown[] }; storageClass: { storage: string; annotations: Record<string, string> }[] };
+  assert.equal(values.config.clusters, [{ url: 'https://198.51.100.20:8006/api2/json', insecure: false, token_id: 'kubernetes-csi@pve!csi', token_secret: 't', region: 'example' }]);
+  assert.is(values.storageClass[0]!.storage, 'rbd-vms');
+  assert.is(values.storageClass[0]!.annotations['storageclass.kubernetes.io/is-default-class'], 'true');
+});
+
+test('Velero writes under the cluster\'s prefix in the site\'s bucket, with the plugin, the credentials file and the schedule', () => {
+  const config = environmentSchema.parse(example) as Environment;
+  const values = release('velero').values(target(config)) as Record<string, any>;
+  assert.equal(values.configuration.backupStorageLocation[0].prefix, 'osdc-a');
+  assert.equal(values.configuration.backupStorageLocation[0].config, { region: 'minio', s3ForcePathStyle: 'true', s3Url: 'https://minio.example.openspace.test:9000' });
+  assert.is(values.credentials.secretContents.cloud, '[default]\naws_access_key_id=id\naws_secret_access_key=key\n');
+  assert.is(values.snapshotsEnabled, false);
+});
+
+test('nodes that are not Proxmox VMs get no Proxmox CSI; a site without an S3 store gets no Velero; each says why', () => {
+  const config = environmentSchema.parse(lab) as Environment;
+  assert.match(String(release('proxmox-csi-plugin').notInstalledBecause?.(config)), "the nodes are not Proxmox VMs (infrastructure: 'existing')");
+  assert.match(String(release('velero').notInstalledBecause?.(config)), 'the environment names no S3 store for its backups');
+});
+
+test.run();
