@@ -192,6 +192,8 @@ const environmentShape = z.strictObject({
       cilium: version,
       /** kube-vip, which holds a cluster's API address where it is a virtual IP (no node's address). */
       kubeVip: version,
+      /** velero-plugin-for-aws, the release that goes with the Velero chart's Velero (1.14: v1.10). */
+      veleroAwsPlugin: version,
       /** The platform services' Helm charts, each pinned: a missing one is refused on load, never `latest`. */
       charts: z.strictObject({
         'ingress-nginx': version,
@@ -217,8 +219,6 @@ const environmentShape = z.strictObject({
         caFile: z.string().min(1).optional(),
         schedule: z.string().regex(/^(\S+\s+){4}\S+$/, { error: 'is a cron schedule of five fields, such as "0 3 * * *"' }).default('0 3 * * *'),
         ttl: z.string().regex(/^\d+h$/, { error: 'is a number of hours, such as 720h' }).default('720h'),
-        /** velero-plugin-for-aws, the release that goes with the chart's Velero (1.14: v1.10). */
-        awsPlugin: version.default('v1.10.1'),
       })
       .optional(),
     vaultPassword: secretReference.optional(),

@@ -69,7 +69,9 @@ export async function environmentConfiguration(invocation: Invocation): Promise<
  * command's targets need.
  */
 export function selectGraph(invocation: Invocation, config: unknown, deployed: DeployedState): Result<{ readonly all: TaskGraph; readonly selected: TaskGraph }, ConfigurationFailure> {
-  const named = commandLineInstances(invocation.project.catalog, invocation.options.targets);
+  // Instances with free inputs may be named as targets, or in --only and --force (a plan of `--only` alone).
+  const { targets: typedTargets, only, force } = invocation.options;
+  const named = commandLineInstances(invocation.project.catalog, [...new Set([...typedTargets, ...only, ...force])]);
   if (!named.ok) return named;
   // The catalog as deploy.ts gave it (buildGraph reports one that is not a list), with the instances named.
   const built = buildGraph(named.value.size === 0 ? invocation.project.catalog : [...invocation.project.catalog, ...named.value.values()], config, deployed);

@@ -10,6 +10,7 @@ import {
   type TaskInstance,
 } from '../dsl/task.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
+import { instanceId, parseTypedInputs } from '../dsl/instance-id.js';
 import { suggestName } from './suggest.js';
 import { declarationOrder } from './declaration-order.js';
 
@@ -284,6 +285,10 @@ export function resolvePhase(taskGraph: TaskGraph, phase: string): Result<TaskId
 export function resolveTarget(taskGraph: TaskGraph, target: string): Result<TaskId, ConfigurationFailure> {
   const id = target as TaskId;
   if (taskGraph.nodes.has(id)) return ok(id);
+  // An instance typed with its keys in another order than its id's (`--only 'x[cluster=a,backup=b]'`).
+  const typed = target.includes('[') ? parseTypedInputs(target) : undefined;
+  const canonical = typed ? instanceId(typed.name, typed.inputs) : undefined;
+  if (canonical && taskGraph.nodes.has(canonical)) return ok(canonical);
   const instances = [...taskGraph.nodes.keys()].filter((node) => taskGraph.nodes.get(node)!.instance.definition.name === target);
   if (instances.length === 1) return ok(instances[0]!);
   if (instances.length > 1) {

@@ -65,6 +65,11 @@ export async function kubectlLabelNode(context: ToolContext, options: KubeOption
   await kubectl(context, options, ['label', 'node', options.node, ...Object.entries(options.labels).map(([key, value]) => `${key}=${value}`), '--overwrite']);
 }
 
+/** `kubectl create -f FILE`: a new object (a Velero Restore, a Job run), refused where one has its name. */
+export async function kubectlCreate(context: ToolContext, options: KubeOptions & { readonly file: string }): Promise<void> {
+  await kubectl(context, options, ['create', '-f', options.file]);
+}
+
 /** `kubectl get -o json`, parsed. */
 export async function kubectlGet<Resource = unknown>(context: ToolContext, options: KubeOptions & { readonly resource: string; readonly selector?: string }): Promise<Resource> {
   const args = ['get', options.resource, '-o', 'json'];

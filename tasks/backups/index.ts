@@ -1,10 +1,14 @@
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { durationMs } from '../../lib/dsl/duration.js';
 import type { Dependency, Duration } from '../../lib/dsl/task.js';
 import { etcdReleaseNames } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
-import { kubernetes } from '../kubernetes/index.js';
+import { kubeconfigPath, kubernetes, platformServices } from '../kubernetes/index.js';
+import { kubectlCreate, kubectlGet } from '../../lib/tools/kubernetes.js';
+import { withPrivateFile } from '../../lib/tools/private-file.js';
+import { veleroSchedule } from '../shared/chart-releases.js';
 import { clusterName } from '../../environments/schema.js';
 import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, playbook, tasks } from '../shared/kit.js';
 import { etcdRelease } from './etcd-release.js';
@@ -99,5 +103,53 @@ export const etcdRestore = tasks.task({
           : {}),
       },
     });
+  },
+});
+
+/** What ends a Velero restore (its status.phase), and whether the cluster got what it asked for. */
+const finishedRestorePhases: Readonly<Record<string, boolean>> = { Completed: true, PartiallyFailed: false, Failed: false, FailedValidation: false };
+
+/**
+ * Brings a cluster's objects back from Velero's backups in the site's S3 store (a cluster rebuilt from the
+ * environment after it was lost, or a namespace deleted by mistake): a Velero Restore of the newest backup
+ * of the schedule platform-services set up, or of `backup=NAME`; every namespace, objects that exist are
+ * left as they are (Velero's default). It waits for the restore to finish and fails on any phase but
+ * Completed, with Velero's counts of errors and warnings (`velero restore describe` has the details).
+ * `tsx deploy.ts 'velero-restore[cluster=osdc-a]'`.
+ */
+export const veleroRestore = tasks.task({
+  name: 'velero-restore',
+  description: "Restore a cluster's objects from Velero's backups (the schedule's newest, or backup=NAME) and wait for it",
+  supportsDryRun: true,
+  inputs: { cluster: clusterName, backup: z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'is a Velero backup name').optional() },
+  // One per declared cluster; the command line may add the backup to restore.
+  instances: everyCluster,
+  commandLineInputs: true,
+  policy: 'always',
+  skipWhen: (config) => config.velero === undefined && 'the environment names no S3 store for Velero (velero: { s3Url, bucket, ... })',
+  // Velero runs in the cluster, pointed at the store.
+  deps: ({ cluster }) => [platformServices.with({ cluster })],
+  tools: ['kubectl'],
+  timeout: '4h',
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const kubeconfig = kubeconfigPath(root, config, clusterOf(config, inputs.cluster).name);
+    const name = `onboarder-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase()}`;
+    const restore = {
+      apiVersion: 'velero.io/v1',
+      kind: 'Restore',
+      metadata: { name, namespace: 'velero' },
+      spec: { ...(inputs.backup ? { backupName: inputs.backup } : { scheduleName: veleroSchedule.name }), includedNamespaces: ['*'] },
+    };
+    await withPrivateFile('restore.json', JSON.stringify(restore), (file) => kubectlCreate(context, { kubeconfig, file }));
+    if (context.dryRun) return;
+    context.log.info(`velero restore ${name} from ${inputs.backup ?? `the newest backup of schedule ${veleroSchedule.name}`}`);
+    for (;;) {
+      const status = (await kubectlGet<{ status?: { phase?: string; errors?: number; warnings?: number } }>(context, { kubeconfig, namespace: 'velero', resource: `restore/${name}` })).status ?? {};
+      const done = status.phase === undefined ? undefined : finishedRestorePhases[status.phase];
+      if (done === true) return context.log.info(`restore ${name}: Completed${status.warnings ? ` with ${status.warnings} warnings` : ''}`);
+      if (done === false) throw new Error(`velero restore ${name} ended ${status.phase} (${status.errors ?? 0} errors, ${status.warnings ?? 0} warnings): \`velero restore describe ${name} --details\` says what`);
+      await sleep(10_000, undefined, { signal: context.signal });
+    }
   },
 });

@@ -29,8 +29,8 @@ export async function renderChartImages(context: BundleContext): Promise<ChartIm
   const ciliumCluster = clustersOf(config).find((cluster) => cluster.distribution === 'kubeadm' && cluster.cni === 'cilium');
   const charts: { name: string; version: string; source: ChartSource; namespace: string; values: Readonly<Record<string, unknown>> }[] = [
     ...(ciliumCluster ? [{ name: 'cilium', version: config.versions.cilium, source: chartSource(context, ciliumChart, config.versions.cilium, 'bundle'), namespace: 'kube-system', values: ciliumValues(ciliumCluster) }] : []),
+    // Every release, whatever this site installs: the manifest's images serve every site's shape.
     ...platformReleases
-      .filter((release) => !release.notInstalledBecause?.(config))
       .map((release) => {
         const version = config.versions.charts[release.release];
         // The images do not depend on the secrets: the chart is rendered with placeholders for them.

@@ -25,7 +25,9 @@ export const proxmoxRegion = (config: Environment): string => config.name;
  * the environment's storage pool.
  */
 function proxmoxCsiValues({ config, proxmoxCsiToken }: ReleaseTarget): Record<string, unknown> {
-  const proxmox = config.proxmox!;
+  const proxmox = config.proxmox;
+  // Rendered for its images only (a site without Proxmox): the chart's own defaults.
+  if (!proxmox) return {};
   return {
     config: { clusters: [{ url: proxmox.apiUrl, insecure: false, token_id: proxmoxCsiToken.tokenId, token_secret: proxmoxCsiToken.token, region: proxmoxRegion(config) }] },
     storageClass: [{ name: 'proxmox-data', storage: proxmox.storage.pool, reclaimPolicy: 'Delete', fstype: 'ext4', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }],
@@ -48,15 +50,24 @@ export interface ChartRelease {
 }
 
 /**
+ * The Velero schedule platform-services makes: its key in the chart's values, and its name, which the chart
+ * makes `<release's full name>-<key>` (the release is `velero`). velero-restore restores its newest backup.
+ */
+export const veleroSchedule = { key: 'onboarder', name: 'velero-onboarder' } as const;
+
+/**
  * Velero backing up the cluster's objects to the site's S3 store, as `velero install --provider aws` with
  * MinIO sets it up: the AWS plugin as an init container, one backup location (the bucket, under a prefix of
  * the cluster's name, path-style addressing), the credentials as the chart's secret, and a schedule of
  * every namespace kept for the environment's ttl. Volume snapshots are off: Proxmox CSI takes none.
  */
 function veleroValues({ config, cluster, veleroCredentials, veleroCa }: ReleaseTarget): Record<string, unknown> {
-  const velero = config.velero!;
+  const velero = config.velero;
+  const plugin = { initContainers: [{ name: 'velero-plugin-for-aws', image: `velero/velero-plugin-for-aws:${config.versions.veleroAwsPlugin}`, imagePullPolicy: 'IfNotPresent', volumeMounts: [{ mountPath: '/target', name: 'plugins' }] }], snapshotsEnabled: false };
+  // Rendered for its images only (a site without a store): the plugin, no location.
+  if (!velero) return { ...plugin, backupsEnabled: false };
   return {
-    initContainers: [{ name: 'velero-plugin-for-aws', image: `velero/velero-plugin-for-aws:${velero.awsPlugin}`, imagePullPolicy: 'IfNotPresent', volumeMounts: [{ mountPath: '/target', name: 'plugins' }] }],
+    ...plugin,
     configuration: {
       backupStorageLocation: [
         {
@@ -72,8 +83,7 @@ function veleroValues({ config, cluster, veleroCredentials, veleroCa }: ReleaseT
       volumeSnapshotLocation: [],
     },
     credentials: { useSecret: true, secretContents: { cloud: veleroCredentials } },
-    snapshotsEnabled: false,
-    schedules: { onboarder: { disabled: false, schedule: velero.schedule, useOwnerReferencesInBackup: false, template: { ttl: velero.ttl, includedNamespaces: ['*'] } } },
+    schedules: { [veleroSchedule.key]: { disabled: false, schedule: velero.schedule, useOwnerReferencesInBackup: false, template: { ttl: velero.ttl, includedNamespaces: ['*'] } } },
   };
 }
 

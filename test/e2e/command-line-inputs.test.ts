@@ -66,6 +66,13 @@ test('free inputs added to an instance the environment declares: its declared in
     const run = await project.run(['--only', 'restore-cluster[cluster=osdc,from=a.db],copy-to[target=/x]']);
     assert.is(run.code, 0, run.stdout + run.stderr);
     assert.equal(project.takeTrace().sort(), ['copy-to[target=/x] /x 1', 'restore-cluster[cluster=osdc,from=a.db]']);
+    // Keys typed in another order than the id's sorted one: the same instance, in --only and --force too.
+    const reordered = await project.run(['--only', 'restore-cluster[from=b.db,cluster=osdc]', '--force', 'restore-cluster[from=b.db,cluster=osdc]']);
+    assert.is(reordered.code, 0, reordered.stdout + reordered.stderr);
+    assert.equal(project.takeTrace(), ['restore-cluster[cluster=osdc,from=b.db]']);
+    const planned = await project.run(['--dry-run', '--only', 'restore-cluster[from=c.db,cluster=osms]']);
+    assert.is(planned.code, 0, planned.stdout + planned.stderr);
+    assert.match(planned.stdout, /restore-cluster\[cluster=osms,from=c\.db\]\s+run/);
     const alone = await project.run(['restore-cluster[cluster=osms]']);
     assert.is(alone.code, 0, alone.stdout + alone.stderr);
     const undeclared = await project.run(['restore-cluster[cluster=nowhere,from=a.db]']);

@@ -350,6 +350,42 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.not.match(calls + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), siteRegistryPassword);
 }));
 
+test("velero restore: a Restore of the schedule's newest backup (or the one named), waited for; a restore that ends PartiallyFailed fails with Velero's counts; none without an S3 store", withTimeout(120_000, async (context: Context) => {
+  const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const environment = readFileSync(environmentFile, 'utf8');
+  const store = "velero: { s3Url: 'https://minio.k8s.openspace.test:9000', bucket: 'openspace-backups', accessKeyId: { file: 'velero-access-key' }, secretAccessKey: { file: 'velero-secret-key' } },";
+  const log = localLog(context);
+  rmSync(`${log}.created`, { force: true });
+  rmSync(`${log}.restore`, { force: true });
+  const unconfigured = await cli(context, [], 'velero-restore[cluster=osdc]');
+  assert.is(unconfigured.code, 0, unconfigured.stdout + unconfigured.stderr);
+  assert.match(unconfigured.stdout, 'the environment names no S3 store for Velero');
+  assert.not.ok(existsSync(`${log}.created`), 'nothing was created');
+
+  writeFileSync(environmentFile, environment.replace('\n  dns: {', `\n  ${store}\n  dns: {`));
+  try {
+    const newest = await cli(context, [], 'velero-restore[cluster=osdc]');
+    assert.is(newest.code, 0, newest.stdout + newest.stderr);
+    const created = JSON.parse(readFileSync(`${log}.created`, 'utf8')) as { kind: string; metadata: { name: string; namespace: string }; spec: unknown };
+    assert.is(created.kind, 'Restore');
+    assert.is(created.metadata.namespace, 'velero');
+    assert.match(created.metadata.name, /^onboarder-\d{8}t\d{6}z$/);
+    assert.equal(created.spec, { scheduleName: 'velero-onboarder', includedNamespaces: ['*'] });
+    assert.match(newest.stdout, `restore ${created.metadata.name}: Completed`);
+    assert.match(readFileSync(log, 'utf8'), new RegExp(`--namespace=velero get restore/${created.metadata.name} -o json`));
+
+    rmSync(`${log}.created`);
+    writeFileSync(`${log}.restore`, JSON.stringify({ status: { phase: 'PartiallyFailed', errors: 3, warnings: 7 } }));
+    const named = await cli(context, [], 'velero-restore[cluster=osdc,backup=velero-onboarder-20261204030000]');
+    assert.is(named.code, 1, named.stdout + named.stderr);
+    assert.equal((JSON.parse(readFileSync(`${log}.created`, 'utf8')) as { spec: unknown }).spec, { backupName: 'velero-onboarder-20261204030000', includedNamespaces: ['*'] });
+    assert.match(named.stdout, /velero restore onboarder-\S+ ended PartiallyFailed \(3 errors, 7 warnings\): `velero restore describe onboarder-\S+ --details` says what/);
+  } finally {
+    writeFileSync(environmentFile, environment);
+    rmSync(`${log}.restore`, { force: true });
+  }
+}));
+
 test('a rotated site-registry password: the steps that put it on the nodes run again (the plan says why, never showing it)', withTimeout(300_000, async (context: Context) => {
   const rotated = 'site-registry-pw-rotated-9Kd3';
   writeFileSync(path.join(context.directory, 'site-registry-password'), `${rotated}\n`, { mode: 0o600 });
