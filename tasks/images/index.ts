@@ -55,4 +55,9 @@ export const fetchImage = tasks.namespace('images').task({
  * them (an online site installs Kubernetes packages and charts from their publishers, and needs none of those).
  */
 export const fetched = (config: Environment, names: readonly FileArtifactName[]) =>
-  names.filter((artifact) => !notNeededBecause(config, fileArtifactNamed(config, artifact))).map((artifact) => fetchImage.with({ artifact }));
+  names
+    // A release the manifest has no entry for at these versions (etcd of a Kubernetes version kubeadm-images.ts
+    // does not know): the step that reads it says what to add.
+    .filter((artifact) => fileArtifacts(config).some((each) => each.name === artifact))
+    .filter((artifact) => !notNeededBecause(config, fileArtifactNamed(config, artifact)))
+    .map((artifact) => fetchImage.with({ artifact }));

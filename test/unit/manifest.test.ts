@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { artifactKey, artifactsFor, crictlVersion } from '../../images/manifest.js';
+import { artifactKey, artifactsFor, crictlVersion, etcdReleaseNames } from '../../images/manifest.js';
+import { fetched } from '../../tasks/images/index.js';
 import { example } from '../../environments/example.js';
 import { lab } from '../../environments/lab.js';
 import { environmentSchema } from '../../environments/schema.js';
@@ -62,6 +63,13 @@ test('names and keys are unique in each environment, and the RKE2 and Kubernetes
     const kubeadmImages = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => `registry.k8s.io/${part}:${config.versions.kubernetes}`);
     assert.equal(images.filter((reference) => reference.startsWith('registry.k8s.io/')), [...kubeadmImages, 'registry.k8s.io/etcd:3.5.12-0', 'registry.k8s.io/coredns/coredns:v1.11.1', 'registry.k8s.io/pause:3.9']);
   }
+});
+
+test("a Kubernetes version kubeadm-images.ts does not know has no etcd release in the manifest: nothing waits on fetching one (the snapshot step says what to add)", () => {
+  const config = { ...environments[0]!, versions: { ...environments[0]!.versions, kubernetes: 'v1.99.0' } };
+  assert.equal(artifactsFor(config.versions).filter((artifact) => artifact.name.startsWith('etcd-')), []);
+  assert.equal(fetched(config, etcdReleaseNames), []);
+  assert.equal(fetched(environments[0]!, etcdReleaseNames).map((instance) => instance.id), ['images:fetch[artifact=etcd-release]', 'images:fetch[artifact=etcd-checksums]']);
 });
 
 test('the lock file, where there is one, holds only artifacts of the bundled environments, each as the schema says', () => {
