@@ -7,7 +7,7 @@ import type { StateStore } from '../state/state-store.js';
 
 export interface StatusRow {
   readonly task: string;
-  readonly state: 'done' | 'stale' | 'pending' | 'failed' | 'interrupted' | 'error' | 'orphaned';
+  readonly state: 'done' | 'stale' | 'pending' | 'on request' | 'failed' | 'interrupted' | 'error' | 'orphaned';
   readonly detail: string;
   readonly lastRun: string | null;
   readonly durationMs: number | null;
@@ -22,8 +22,9 @@ export interface Orphan {
 /**
  * `--status`: each task's state (done, stale and why, pending, failed), when it last ran and how long it
  * took; then the stamps of tasks the environment no longer declares, with the command that takes them down.
+ * A task in `onRequest` (one that runs only when named, as a restore) that never ran is not pending work.
  */
-export function statusRows(plan: readonly PlannedTask[], store: StateStore, orphans: readonly Orphan[] = []): StatusRow[] {
+export function statusRows(plan: readonly PlannedTask[], store: StateStore, orphans: readonly Orphan[] = [], onRequest: ReadonlySet<string> = new Set()): StatusRow[] {
   const orphaned = orphans.map((orphan): StatusRow => {
     const last = store.record(orphan.task as never)?.last;
     return {
@@ -34,10 +35,10 @@ export function statusRows(plan: readonly PlannedTask[], store: StateStore, orph
       durationMs: last?.durationMs ?? null,
     };
   });
-  return [...plannedRows(plan, store), ...orphaned];
+  return [...plannedRows(plan, store, onRequest), ...orphaned];
 }
 
-function plannedRows(plan: readonly PlannedTask[], store: StateStore): StatusRow[] {
+function plannedRows(plan: readonly PlannedTask[], store: StateStore, onRequest: ReadonlySet<string>): StatusRow[] {
   return plan.map((step) => {
     const record = store.record(step.task);
     const last = record?.last;
@@ -50,6 +51,7 @@ function plannedRows(plan: readonly PlannedTask[], store: StateStore): StatusRow
     if (record?.stamp) return { ...base, state: 'stale', detail: describeRunReason(step.reason) };
     if (record?.startedAt) return { ...base, state: 'interrupted', detail: 'the run that started it was stopped' };
     if (last?.outcome === 'failed' || last?.outcome === 'interrupted') return { ...base, state: last.outcome, detail: last.failure ? withoutTaskName(step.task, renderFailure(last.failure)) : (last.summary ?? '') };
+    if (onRequest.has(step.task) && !record) return { ...base, state: 'on request', detail: `runs only when named: tsx deploy.ts '${step.task}'` };
     return { ...base, state: 'pending', detail: describeRunReason(step.reason) };
   });
 }

@@ -82,6 +82,33 @@ test('free inputs added to an instance the environment declares: its declared in
   }),
 ));
 
+test("the whole environment's --status: an instance that runs only when named is 'on request', not pending, and no change for --detailed-exitcode", withTimeout(60_000, () =>
+  withProject('basic', async (project) => {
+    withExtraTasks(project);
+    const status = await project.run(['--status', '--json']);
+    assert.is(status.code, 0, status.stdout + status.stderr);
+    const rows = (JSON.parse(status.stdout) as { tasks: { task: string; state: string; detail: string }[] }).tasks;
+    assert.equal(
+      rows.filter((row) => row.task.startsWith('restore-cluster')),
+      [
+        { task: 'restore-cluster[cluster=osdc]', state: 'on request', detail: "runs only when named: tsx deploy.ts 'restore-cluster[cluster=osdc]'", lastRun: null, durationMs: null },
+        { task: 'restore-cluster[cluster=osms]', state: 'on request', detail: "runs only when named: tsx deploy.ts 'restore-cluster[cluster=osms]'", lastRun: null, durationMs: null },
+      ],
+    );
+    // A catalog of the SSH key step and the restore: once the step ran, the environment is up to date,
+    // though no restore ever ran.
+    const file = project.path('tasks.ts');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^export const catalog = \[copyTo, refused, restoreCluster, .*$/m, 'export const catalog = [restoreCluster, copySshKey];'));
+    const deployed = await project.run(['node-prep:copy-ssh-key']);
+    assert.is(deployed.code, 0, deployed.stdout + deployed.stderr);
+    const detailed = await project.run(['--status', '--detailed-exitcode']);
+    assert.is(detailed.code, 0, detailed.stdout + detailed.stderr);
+    // Named, it is what it is: one that would run.
+    const named = await project.run(['--status', 'restore-cluster[cluster=osms]', '--detailed-exitcode']);
+    assert.is(named.code, 2, named.stdout + named.stderr);
+  }),
+));
+
 test('a PermanentFailure fails at once: its retries are not used', withTimeout(60_000, () =>
   withProject('basic', async (project) => {
     withExtraTasks(project);

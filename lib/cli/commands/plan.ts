@@ -19,10 +19,20 @@ import { report, type Invocation, type Session } from '../session.js';
 export async function showStatus(invocation: Invocation, session: Session): Promise<number> {
   const plan = await planRun(session);
   await session.saveCaches();
-  const rows = statusRows(plan, session.store, orphans(session));
+  const asked = onRequest(invocation, session);
+  const rows = statusRows(plan, session.store, orphans(session), asked);
   // The state holds redacted text already; the table is redacted again for what this run's secrets are.
   invocation.io.stdout.write(session.redactor.redact(invocation.options.json ? jsonDocument('status', { environment: session.environmentName, tasks: rows }) : formatStatusTable(rows)));
-  return invocation.options.detailedExitcode ? detailedExitCode(plan) : ExitCode.success;
+  return invocation.options.detailedExitcode ? detailedExitCode(plan.filter((step) => !asked.has(step.task) || session.store.record(step.task))) : ExitCode.success;
+}
+
+/**
+ * In a status of the whole environment (no targets), the tasks that run only when named (their inputs are
+ * given on the command line: a restore, a bundle): never having run is not pending work, nor a change.
+ */
+function onRequest(invocation: Invocation, session: Session): Set<TaskId> {
+  if (invocation.options.targets.length > 0) return new Set();
+  return new Set([...session.graph.nodes].filter(([, node]) => node.instance.definition.spec.commandLineInputs).map(([id]) => id));
 }
 
 /** Stamps of tasks the environment's graph no longer has, each with the task that retires it, if any. */
