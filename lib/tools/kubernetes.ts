@@ -40,19 +40,43 @@ export async function kubectlRolloutStatus(context: ToolContext, options: KubeOp
   await kubectl(context, options, ['rollout', 'status', options.resource, `--timeout=${options.timeout}`]);
 }
 
-/** The names of a cluster's nodes, as its API lists them. */
-export async function kubectlNodeNames(context: ToolContext, options: KubeOptions): Promise<string[]> {
-  const result = await kubectl(context, options, ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']);
-  return result.stdout.split(/\s+/).filter((name) => name !== '');
+/** A node as its cluster's API lists it. */
+export interface ListedNode {
+  readonly name: string;
+  /** It carries the control-plane role (kubeadm's and RKE2's `node-role.kubernetes.io/control-plane` label). */
+  readonly controlPlane: boolean;
+  /** Its Ready condition is True: its kubelet answers, so its pods can be evicted. */
+  readonly ready: boolean;
+  /** Its InternalIP, where the API knows one. */
+  readonly address?: string;
 }
 
-/**
- * Takes a node out of its cluster: cordoned and drained (daemon sets stay, emptyDir data goes), then its
- * Node object deleted, as kubespray's remove-node does before the machine goes.
- */
-export async function kubectlRemoveNode(context: ToolContext, options: KubeOptions & { readonly node: string; readonly timeout: string }): Promise<void> {
+interface NodeList {
+  readonly items?: readonly {
+    readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> };
+    readonly status?: { readonly conditions?: readonly { readonly type: string; readonly status: string }[]; readonly addresses?: readonly { readonly type: string; readonly address: string }[] };
+  }[];
+}
+
+/** A cluster's nodes, as its API lists them (none in a dry run). */
+export async function kubectlNodes(context: ToolContext, options: KubeOptions): Promise<ListedNode[]> {
+  const result = await kubectl(context, options, ['get', 'nodes', '-o', 'json']);
+  if (result.stdout.trim() === '') return [];
+  const list = JSON.parse(result.stdout) as NodeList;
+  return (list.items ?? []).map((item) => {
+    const address = item.status?.addresses?.find((entry) => entry.type === 'InternalIP')?.address;
+    return {
+      name: item.metadata.name,
+      controlPlane: Object.hasOwn(item.metadata.labels ?? {}, 'node-role.kubernetes.io/control-plane'),
+      ready: item.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
+      ...(address ? { address } : {}),
+    };
+  });
+}
+
+/** Cordons a node and evicts its pods (daemon sets stay, emptyDir data goes), as kubespray's remove-node does first. */
+export async function kubectlDrain(context: ToolContext, options: KubeOptions & { readonly node: string; readonly timeout: string }): Promise<void> {
   await kubectl(context, options, ['drain', options.node, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${options.timeout}`]);
-  await kubectl(context, options, ['delete', 'node', options.node, '--ignore-not-found']);
 }
 
 /** `kubectl delete <kind> <name> --ignore-not-found`: gone, whether it was there or not. */

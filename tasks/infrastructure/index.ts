@@ -4,13 +4,14 @@ import type { TaskId } from '../../lib/dsl/ids.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
-import { kubectlNodeNames, kubectlRemoveNode } from '../../lib/tools/kubernetes.js';
+import { kubectlDelete, kubectlDrain, kubectlNodes, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
-import { clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode } from '../shared/kit.js';
+import { etcdRelease } from '../backups/etcd-release.js';
+import { clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, playbook, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -88,16 +89,64 @@ export function tofuSchema(environment: string): string {
 }
 
 /**
- * Takes out of a running cluster the nodes its API lists that the environment no longer declares: drained
- * and deleted before their VMs go (kubespray's remove-node). Nothing to do before the cluster is up.
+ * Takes out of a running cluster the nodes its API lists that the environment no longer declares, as
+ * kubespray's remove-node does, before their VMs go. Nothing to do before the cluster is up.
  */
-async function removeUndeclaredNodes(context: ToolContext & { readonly config: Environment }, cluster: string, declared: readonly ClusterNode[]): Promise<void> {
-  const kubeconfig = kubeconfigPath(context.root, context.config, cluster);
+async function removeUndeclaredNodes(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<void> {
+  const kubeconfig = kubeconfigPath(context.root, context.config, cluster.name);
   if (!existsSync(kubeconfig)) return;
-  const names = new Set(declared.map((node) => node.name));
-  for (const node of (await kubectlNodeNames(context, { kubeconfig })).filter((name) => !names.has(name))) {
-    context.log.info(`${node} is no longer declared in cluster ${cluster}: draining and deleting it`);
-    await kubectlRemoveNode(context, { kubeconfig, node, timeout: '10m' });
+  const declared = new Set([...cluster.controlPlane, ...cluster.workers].map((node) => node.name));
+  for (const node of (await kubectlNodes(context, { kubeconfig })).filter((listed) => !declared.has(listed.name))) await removeNode(context, cluster, node, kubeconfig);
+}
+
+/**
+ * One node out of its cluster:
+ * 1. drained, where it is Ready (a node that is not has no kubelet to evict its pods: they go with it);
+ * 2. a kubeadm control-plane node's etcd member removed, on a control-plane node still in the cluster
+ *    (RKE2 removes the member itself when its node is deleted);
+ * 3. its Node deleted;
+ * 4. the machine reset where it answers over SSH (kubeadm reset, or RKE2's uninstall), so that its kubelet
+ *    does not register it again (a machine that does not answer is said to need it before it comes back);
+ * 5. its Node deleted again, should its kubelet have registered it between 3 and 4.
+ */
+async function removeNode(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster, node: ListedNode, kubeconfig: string): Promise<void> {
+  const { config, root } = context;
+  context.log.info(`${node.name} is no longer declared in cluster ${cluster.name}: taking it out${node.controlPlane ? ' (a control-plane node)' : ''}`);
+  if (node.ready) await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
+  else context.log.warn(`${node.name} is not Ready: not drained (its kubelet cannot evict its pods; they are deleted with its Node)`);
+  if (node.controlPlane && cluster.distribution === 'kubeadm') {
+    const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
+    const remaining = (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
+    await playbook(context, 'tasks/infrastructure/playbooks/remove-etcd-member.yml', { cluster, controlPlane: remaining, workers: [] }, {
+      become: true,
+      extraVars: {
+        cluster_group: clusterGroup(cluster.name),
+        member_name: node.name,
+        member_address: node.address ?? '',
+        ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory } : {}),
+      },
+    });
+  }
+  await kubectlDelete(context, { kubeconfig, kind: 'node', name: node.name });
+  const machine = node.address ? { name: node.name, address: node.address } : undefined;
+  const unreachable = machine ? await unanswered(context, machine.address) : 'its Node has no InternalIP';
+  if (machine && unreachable === undefined) {
+    await playbook(context, 'tasks/infrastructure/playbooks/reset-node.yml', { cluster, controlPlane: [], workers: [machine] }, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name) } });
+    await kubectlDelete(context, { kubeconfig, kind: 'node', name: node.name });
+  } else {
+    const reset = cluster.distribution === 'kubeadm' ? 'kubeadm reset --force' : 'rke2-uninstall.sh';
+    context.log.warn(`${node.name} was not reset (${unreachable}): should the machine come back, run ${reset} on it before it does`);
+  }
+}
+
+/** Why a machine does not answer over SSH with the environment's key and known hosts, or undefined when it does. */
+async function unanswered(context: ToolContext & { readonly config: Environment }, address: string): Promise<string | undefined> {
+  if (context.dryRun) return undefined;
+  try {
+    await sshExec(context, sshTarget(context.config, context.root, { address }), ['true'], { timeoutMs: 30_000 });
+    return undefined;
+  } catch (error) {
+    return `no answer over SSH at ${address}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
   }
 }
 
@@ -122,7 +171,8 @@ export const clusterVms = tasks.task({
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
-  // The VMs are clones of the golden image.
+  // The VMs are clones of the golden image. (Taking a kubeadm control-plane node out uses etcd's release,
+  // which the cluster's upgrade step, part of every cluster's target, has fetched.)
   deps: [goldenImage],
   // Their names resolve before their first boot (cloud-init, time and package mirrors by name); a record
   // added for another cluster changes nothing here, so DNS orders this step without re-running it.
@@ -131,14 +181,14 @@ export const clusterVms = tasks.task({
   // A node taken out: its preparation and join are done with once it is out of the cluster.
   retires: ({ cluster }, config, deployed) => removedNodeSteps(config, cluster, deployed),
   estimate: '5m',
-  sources: [`${terraformDirectory}/main.tf`],
+  sources: [`${terraformDirectory}/main.tf`, 'tasks/infrastructure/playbooks/remove-etcd-member.yml', 'tasks/infrastructure/playbooks/reset-node.yml', 'tasks/backups/playbooks/includes/etcd-tools.yml'],
   pool: 'proxmox-api',
   timeout: '30m',
   run: async (context) => {
     const { config, inputs } = context;
     const cluster = clusterOf(config, inputs.cluster);
     const nodes = [...cluster.controlPlane, ...cluster.workers].map((node) => ({ ...node }));
-    await removeUndeclaredNodes(context, cluster.name, nodes);
+    await removeUndeclaredNodes(context, cluster);
     if (config.infrastructure === 'existing') {
       for (const node of nodes) await sshExec(context, sshTarget(config, context.root, node), ['true'], { timeoutMs: 30_000 });
       return context.log.info(`the existing nodes of ${cluster.name} answer over SSH: ${nodes.map((node) => node.name).join(', ')}`);

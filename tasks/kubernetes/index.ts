@@ -19,7 +19,7 @@ import { csiTokenFile, csiUser, keptCsiToken, proxmoxCsiToken } from '../storage
 import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, tasks, withoutProxmox, type ClusterNode } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, tasks, withoutProxmox, type ClusterNode } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -82,8 +82,9 @@ export const kubernetes = tasks.task({
     const cluster = clusterOf(config, inputs.cluster);
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
     const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), ...controlPlaneVars(config, cluster) };
-    // The control plane only: its workers join each on its own (node-join), so that one added later joins alone.
-    const controlPlane = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: [] };
+    // The control plane only: its workers join each on its own (node-join), so that one added later joins
+    // alone. Its nodes already in the cluster first: a node added at the head of the list joins, never inits.
+    const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: [] };
     if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, inputs.cluster));
@@ -148,7 +149,7 @@ export const nodeJoin = tasks.task({
       return;
     }
     // The first control-plane node makes the join command for this run's token (a secret the engine knows).
-    const firstControlPlane = cluster.controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
+    const firstControlPlane = (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
     const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());
     await inTurn(members, [
       (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } }),
@@ -207,7 +208,8 @@ export const upgrade = tasks.task({
       // The plan names each node in the order of the roll (the versions it leaves are read on the nodes).
       for (const node of [...cluster.controlPlane, ...cluster.workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);
     }
-    const everyNode = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
+    // The control plane in the order of the roll: a node in the cluster first (kubeadm upgrade apply runs there).
+    const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
     if (rke2) {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
       await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts' } });

@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { kubernetes, nodeJoin, upgrade } from '../kubernetes/index.js';
-import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, nodesOf, playbook, rollWidth, sshTarget, tasks } from '../shared/kit.js';
+import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, nodesOf, playbook, rollWidth, sshTarget, tasks } from '../shared/kit.js';
 
 /** The packages `apt-get --simulate upgrade` would upgrade, from its `Inst <package> [...]` lines. */
 export function pendingUpgrades(simulation: string): string[] {
@@ -56,7 +56,8 @@ export const osPatches = tasks.task({
   run: async (context) => {
     const { config, inputs } = context;
     const cluster = clusterOf(config, inputs.cluster);
-    const everyNode = { cluster, controlPlane: cluster.controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
+    // The nodes are drained through the first control-plane node: one that is in the cluster.
+    const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
     await playbook(context, 'tasks/os-patches/playbooks/os-patches.yml', everyNode, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name), workers_at_once: rollWidth(config, cluster.name) } });
   },
 });

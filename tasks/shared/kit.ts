@@ -10,7 +10,7 @@ import { MembersFailed } from '../../lib/dsl/command-failure.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
 import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
-import type { SshTarget } from '../../lib/tools/ssh.js';
+import { sshExec, type SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
 import { untracked } from '../../lib/stamps/config-reads.js';
 import { clusterName, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
@@ -129,7 +129,10 @@ export function sshTarget(config: Environment, root: string, endpoint: Endpoint)
  */
 export type InventoryScope =
   | { readonly hosts: 'management' }
-  | { readonly cluster: NamedCluster; readonly controlPlane: readonly ClusterNode[]; readonly workers: readonly ClusterNode[] };
+  | { readonly cluster: NamedCluster; readonly controlPlane: readonly InventoryNode[]; readonly workers: readonly InventoryNode[] };
+
+/** What an inventory knows of a node: its name and address (a node the environment no longer declares has no more). */
+export type InventoryNode = Pick<ClusterNode, 'name' | 'address'>;
 
 /**
  * What a control plane's playbooks know of its API beyond the address: its DNS name (the dns task's record)
@@ -229,6 +232,37 @@ function siteRegistryCredentials(context: ToolContext & { readonly config: Envir
   // Read for the fingerprint: a rotated password runs the steps that put it on the nodes again.
   if (access?.password) void context.config.secretDigests?.siteRegistry?.password;
   return { site_registry_username: access?.username ?? '', site_registry_password: access?.password ?? '' };
+}
+
+/** What a control-plane node holds once it is in its cluster: kubeadm's admin kubeconfig (init and a control-plane join write it), RKE2's etcd data. */
+const membershipMarker = { kubeadm: '/etc/kubernetes/admin.conf', rke2: '/var/lib/rancher/rke2/server/db/etcd' } as const;
+
+/**
+ * The cluster with its control plane in the order its playbooks take it: the nodes already in the cluster
+ * first (in the environment's order), then those still to join. The first node initialises a cluster that
+ * has no node yet, and makes join tokens, drains, snapshots and restores. So a node put at the head of the
+ * list (the replacement of a lost first node) joins through one that is in the cluster instead of starting
+ * a second cluster; kubespray's recover-control-plane asks its user to reorder the inventory for this.
+ * Each node is asked over SSH (in parallel); one that does not answer counts as not in the cluster.
+ */
+export async function membersFirst(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<NamedCluster> {
+  if (context.dryRun || cluster.controlPlane.length < 2) return cluster;
+  const { config, root } = context;
+  const marker = membershipMarker[cluster.distribution];
+  const member = await Promise.all(
+    cluster.controlPlane.map(async (node) => {
+      try {
+        const probe = await sshExec(context, sshTarget(config, root, node), ['test', '-e', marker], { sudo: config.ssh.user !== 'root', okExitCodes: [1], timeoutMs: 30_000 });
+        return probe.exitCode === 0;
+      } catch {
+        return false;
+      }
+    }),
+  );
+  if (member[0] || !member.includes(true)) return cluster;
+  const controlPlane = [...cluster.controlPlane.filter((_, index) => member[index]), ...cluster.controlPlane.filter((_, index) => !member[index])];
+  context.log.info(`${cluster.controlPlane[0]!.name} is not in cluster ${cluster.name} yet: ${controlPlane[0]!.name}, which is, acts for its control plane and the others join through it`);
+  return { ...cluster, controlPlane };
 }
 
 /** Runs one of the repository's playbooks on the hosts of `scope`, with the environment's SSH settings. */

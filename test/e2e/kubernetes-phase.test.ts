@@ -221,7 +221,7 @@ test('scale in: a worker taken out is drained and deleted from its cluster after
   const spare = host(context, 'osdc-w2');
   writeFileSync(file, readFileSync(file, 'utf8').replace(`, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }`, ''));
   // What the cluster's API lists: the worker is still in it.
-  writeFileSync(`${localLog(context)}.nodes`, 'osdc-cp1 osdc-w1 osdc-w2');
+  writeFileSync(`${localLog(context)}.nodes`, nodeList([listedNode('osdc-cp1', host(context, 'osdc-cp1').address, { controlPlane: true }), listedNode('osdc-w1', host(context, 'osdc-w1').address), listedNode('osdc-w2', spare.address)]));
   writeFileSync(localLog(context), '');
   const plan = await cli(context, ['--dry-run']);
   assert.is(plan.code, 0, plan.stdout + plan.stderr);
@@ -240,13 +240,70 @@ test('scale in: a worker taken out is drained and deleted from its cluster after
   const calls = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version'));
   const kubeconfig = `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`;
   assert.equal(calls, [
-    `kubectl ${kubeconfig} get nodes -o jsonpath={.items[*].metadata.name}`,
+    `kubectl ${kubeconfig} get nodes -o json`,
     `kubectl ${kubeconfig} drain osdc-w2 --ignore-daemonsets --delete-emptydir-data --timeout=10m`,
     `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
+    // After the reset, once more: its kubelet may have registered it again in between.
+    `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
   ]);
+  // The machine was reset, so that its kubelet does not register it again (kubespray's reset).
+  assert.equal((await kubeadmCalls(context, 'osdc-w2')).at(-1), ['kubeadm', 'reset', '--force']);
+  assert.not.ok(existsSync(context.rig.pathIn(spare, '/etc/kubernetes/kubelet.conf')), 'kubeadm reset removed its kubelet kubeconfig');
   // The removed node's steps are retired with it: nothing orphaned, nothing left to re-run.
   const status = await runDeploy(context.directory, ['--env', 'k8s-lab', '--status']);
   assert.not.match(status.stdout, 'osdc-w2', status.stdout);
+}));
+
+test('a control-plane node replaced: the new one, listed first, joins through the node in the cluster; the one taken out leaves etcd and is reset; one that does not answer is deleted and named', withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  const [cp, spare] = [host(context, 'osdc-cp1'), host(context, 'osdc-w2')];
+  const cpEntry = `{ name: 'osdc-cp1', address: '${cp.address}', vmId: 4101 }`;
+  assert.match(original, cpEntry);
+  // The new control-plane node is put at the head of the list, where the node it replaces was.
+  writeFileSync(file, original.replace(`controlPlane: [${cpEntry}]`, `controlPlane: [{ name: 'osdc-w2', address: '${spare.address}', vmId: 4102 }, ${cpEntry}]`));
+  const before = (await kubeadmCalls(context, 'osdc-cp1')).length;
+  const added = await cli(context, [], 'cluster-vms[cluster=osdc],node-prep[node=osdc-w2],kubernetes[cluster=osdc]');
+  assert.is(added.code, 0, added.stdout + added.stderr);
+  assert.match(added.stdout, 'osdc-w2 is not in cluster osdc yet: osdc-cp1, which is, acts for its control plane and the others join through it');
+  // No second cluster: the new node joins as a control-plane node with the token and certificate key made
+  // on the node in the cluster, which inits nothing.
+  const joined = (await kubeadmCalls(context, 'osdc-w2')).at(-1)!;
+  assert.equal(joined.slice(0, 2), ['kubeadm', 'join']);
+  assert.ok(joined.includes('--control-plane'), joined.join(' '));
+  assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before).map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm token create', 'kubeadm init phase']);
+  assert.ok(existsSync(context.rig.pathIn(spare, '/etc/kubernetes/admin.conf')));
+
+  // Its etcd member, as the join adds one (a learner here: the real etcd of osdc-cp1 keeps its quorum).
+  await context.etcd.etcdctl('member', 'add', 'osdc-w2', '--learner', `--peer-urls=https://${spare.address}:2380`);
+  assert.match(await context.etcd.etcdctl('member', 'list'), `https://${spare.address}:2380`);
+  // Taken out again, with a node that no longer answers (NotReady, nothing at its address).
+  writeFileSync(file, original);
+  const gone = spare.address.replace(/\.\d+$/, '.249');
+  writeFileSync(`${localLog(context)}.nodes`, nodeList([listedNode('osdc-cp1', cp.address, { controlPlane: true }), listedNode('osdc-w1', host(context, 'osdc-w1').address), listedNode('osdc-w2', spare.address, { controlPlane: true }), listedNode('osdc-gone', gone, { ready: false })]));
+  writeFileSync(localLog(context), '');
+  const removed = await cli(context, ['--yes'], 'cluster-vms[cluster=osdc]');
+  assert.is(removed.code, 0, removed.stdout + removed.stderr);
+  // The control-plane node: drained, out of etcd (on the node in the cluster, with the release's etcdctl), deleted, reset.
+  assert.not.match(await context.etcd.etcdctl('member', 'list'), `https://${spare.address}:2380`);
+  assert.match(removed.stdout, 'removed the etcd member of osdc-w2');
+  assert.equal((await kubeadmCalls(context, 'osdc-w2')).at(-1), ['kubeadm', 'reset', '--force']);
+  assert.not.ok(existsSync(context.rig.pathIn(spare, '/etc/kubernetes/admin.conf')));
+  const kubeconfig = `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`;
+  const calls = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version'));
+  assert.equal(calls, [
+    `kubectl ${kubeconfig} get nodes -o json`,
+    `kubectl ${kubeconfig} drain osdc-w2 --ignore-daemonsets --delete-emptydir-data --timeout=10m`,
+    `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
+    `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
+    // The node that does not answer: not drained (no kubelet to evict its pods), deleted, and named.
+    `kubectl ${kubeconfig} delete node osdc-gone --ignore-not-found`,
+  ]);
+  assert.match(removed.stdout, 'osdc-gone is not Ready: not drained');
+  assert.match(removed.stdout, new RegExp(`osdc-gone was not reset \\(no answer over SSH at ${gone.replace(/\./g, '\\.')}: [^)]*\\): should the machine come back, run kubeadm reset --force on it before it does`));
+  // The etcd of the cluster is whole: one member, healthy.
+  await context.etcd.healthy();
+  rmSync(`${localLog(context)}.nodes`);
 }));
 
 test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
@@ -494,6 +551,15 @@ test("security patches: a node with upgrades pending is drained, patched and unc
  * healthcheck client's), client TLS on 127.0.0.1:2379. A FAKE kubelet (a shell loop) runs it while its static
  * pod's manifest, /etc/kubernetes/manifests/etcd.yaml, is there, and stops it when the manifest is moved out.
  */
+/** A node as `kubectl get nodes -o json` lists it (the FAKE kubectl prints what the test writes). */
+function listedNode(name: string, address: string, options: { readonly controlPlane?: boolean; readonly ready?: boolean } = {}): object {
+  return {
+    metadata: { name, labels: options.controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {} },
+    status: { conditions: [{ type: 'Ready', status: options.ready === false ? 'Unknown' : 'True' }], addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] },
+  };
+}
+const nodeList = (items: readonly object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+
 async function startEtcd(context: Context): Promise<{ readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> }> {
   const cp = host(context, 'osdc-cp1');
   const scratch = path.join(context.directory, '.scratch-etcd');

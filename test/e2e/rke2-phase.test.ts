@@ -61,6 +61,7 @@ function packRelease(directory: string, release: string): void {
   mkdirSync(path.join(staging, 'lib', 'systemd', 'system'), { recursive: true });
   mkdirSync(target, { recursive: true });
   writeFileSync(path.join(staging, 'bin', 'rke2'), readFileSync(path.join(fakes, 'rke2'), 'utf8').replace('@VERSION@', release), { mode: 0o755 });
+  writeFileSync(path.join(staging, 'bin', 'rke2-uninstall.sh'), readFileSync(path.join(fakes, 'rke2-uninstall.sh')), { mode: 0o755 });
   for (const type of ['server', 'agent']) {
     writeFileSync(path.join(staging, 'lib', 'systemd', 'system', `rke2-${type}.service`), `[Unit]\nDescription=Rancher Kubernetes Engine v2 (${type})\n[Service]\nType=notify\nExecStart=/usr/local/bin/rke2 ${type}\n`);
   }
@@ -319,6 +320,46 @@ test("etcd restore on RKE2: after confirmation every server stops, the first res
   assert.equal((await systemctlCalls(context, 'mcm-w1')).slice(before.w1).filter((call) => /rke2/.test(call)), []);
   assert.is((await context.rig.exec(second, ['sh', '-c', 'ls /var/lib/rancher/rke2/server/db 2>&1 || true'])).includes('marker'), false);
   assert.is((await context.rig.exec(host(context, 'mcm-cp1'), ['ls', '/var/backups/etcd'])).trim(), '');
+}));
+
+test("an agent taken out is drained, deleted and uninstalled; put back as a server at the head of the list, it joins through a server in the cluster instead of starting another", withTimeout(400_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
+  // The version the nodes run since the upgrade (the downgrade test left an older one in the file).
+  const original = readFileSync(file, 'utf8').replace(/rke2: 'v[^']+'/, `rke2: '${newer}'`);
+  assert.match(original, `rke2: '${newer}'`);
+  const [cp1, cp2, agent] = [host(context, 'mcm-cp1'), host(context, 'mcm-cp2'), host(context, 'mcm-w1')];
+  const agentEntry = `{ name: 'mcm-w1', address: '${agent.address}', vmId: 2111 }`;
+  assert.match(original, `workers: [${agentEntry}]`);
+  writeFileSync(file, original.replace(`workers: [${agentEntry}]`, 'workers: []'));
+  // What the cluster's API lists (the FAKE kubectl of the engine prints it).
+  const log = path.join(context.directory, 'fake-kubernetes.log');
+  const listed = (name: string, address: string, controlPlane: boolean) => ({ metadata: { name, labels: controlPlane ? { 'node-role.kubernetes.io/control-plane': 'true', 'node-role.kubernetes.io/etcd': 'true' } : {} }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address }] } });
+  writeFileSync(`${log}.nodes`, JSON.stringify({ items: [listed('mcm-cp1', cp1.address, true), listed('mcm-cp2', cp2.address, true), listed('mcm-w1', agent.address, false)] }));
+  const local = { PATH: `${path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes')}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: log };
+  const removed = await runDeploy(context.directory, ['--env', 'rke2-lab', '--only', 'cluster-vms[cluster=mcm]', '--yes'], local);
+  assert.is(removed.code, 0, removed.stdout + removed.stderr);
+  const kubeconfig = `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'rke2-lab', 'kubeconfig', 'mcm.yaml')}`;
+  const calls = readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version'));
+  assert.equal(calls, [
+    `kubectl ${kubeconfig} get nodes -o json`,
+    `kubectl ${kubeconfig} drain mcm-w1 --ignore-daemonsets --delete-emptydir-data --timeout=10m`,
+    `kubectl ${kubeconfig} delete node mcm-w1 --ignore-not-found`,
+    `kubectl ${kubeconfig} delete node mcm-w1 --ignore-not-found`,
+  ]);
+  // RKE2's own uninstall ran on the machine: RKE2 stopped, its data gone, so the node cannot rejoin as it was.
+  assert.match(await context.rig.exec(agent, ['cat', '/var/log/fake-rke2/uninstall.log']), 'rke2-uninstall.sh');
+  assert.is((await context.rig.exec(agent, ['sh', '-c', 'ls /var/lib/rancher/rke2 2>&1 || true'])).includes('No such file'), true);
+
+  // The machine comes back as a server, put first in the list: the servers in the cluster go first.
+  writeFileSync(file, original.replace(`workers: [${agentEntry}]`, 'workers: []').replace('controlPlane: [', `controlPlane: [{ name: 'mcm-w1', address: '${agent.address}', vmId: 2103 }, `));
+  const before = (await rke2Calls(context, 'mcm-w1')).length;
+  const added = await cli(context, [], 'node-prep[node=mcm-w1],kubernetes[cluster=mcm]');
+  assert.is(added.code, 0, added.stdout + added.stderr);
+  assert.match(added.stdout, 'mcm-w1 is not in cluster mcm yet: mcm-cp1, which is, acts for its control plane and the others join through it');
+  const server = (await rke2Calls(context, 'mcm-w1')).slice(before).find((call) => call.argv[1] === 'server')!;
+  assert.ok(server, 'mcm-w1 runs an RKE2 server');
+  assert.match(server.config ?? '', `server: https://${vipOf(context.rig)}:9345`);
+  writeFileSync(file, original);
 }));
 
 test.run();
