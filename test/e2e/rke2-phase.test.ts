@@ -165,7 +165,11 @@ test('the first server is Ready before the second joins through the virtual IP, 
   const listing = await context.rig.exec(host(context, 'mcm-w1'), ['ls', '/opt/rke2/artifacts', '/var/lib/rancher/rke2/agent/images']);
   assert.match(listing, 'install.sh\nrke2-images.linux-amd64.tar.zst\nrke2.linux-amd64.tar.gz\nsha256sum-amd64.txt');
   assert.match(listing, 'agent/images:\nrke2-images.linux-amd64.tar.zst');
-  assert.match(readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'kubeconfig', 'mcm.yaml'), 'utf8'), 'kind: Config');
+  // The engine's copy names the API address, not the node's loopback RKE2 writes for itself.
+  const kubeconfig = readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'kubeconfig', 'mcm.yaml'), 'utf8');
+  assert.match(kubeconfig, 'kind: Config');
+  assert.match(kubeconfig, `server: 'https://${vipOf(context.rig)}:6443'`);
+  assert.not.match(kubeconfig, '127.0.0.1');
   assert.not.match(run.stdout + run.stderr, token, 'the cluster token is never shown');
   assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'rke2-lab'), siteRegistryPassword, "the site registry's password is never shown");
 }));
