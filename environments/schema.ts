@@ -243,6 +243,16 @@ const environmentShape = z.strictObject({
         every: z.string().regex(/^\d+(\.\d+)?[mh]$/, { error: 'is a duration in minutes or hours, such as 30m or 24h' }).default('24h'),
       })
       .prefault({}),
+    /**
+     * The clusters' certificates (`certificates[cluster=...]`, `tsx deploy.ts certificates`): renewed on a
+     * cluster whose nodes hold one that expires within `renewBefore` days (kubeadm's and RKE2's leaf
+     * certificates last a year; their CAs ten).
+     */
+    certificates: z
+      .strictObject({
+        renewBefore: z.number().int().min(1).max(364).default(90),
+      })
+      .prefault({}),
   });
 
 export const environmentSchema = environmentShape.superRefine((environment, context) => {

@@ -2,7 +2,7 @@
 // SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -570,7 +570,7 @@ async function startEtcd(context: Context): Promise<{ readonly etcdctl: (...args
   openssl('x509', '-req', '-in', path.join(scratch, 'client.csr'), '-CA', ca, '-CAkey', path.join(scratch, 'ca.key'), '-CAcreateserial', '-out', path.join(scratch, 'client.pem'), '-days', '2');
   const pki = context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd');
   mkdirSync(pki, { recursive: true });
-  const files = { 'ca.crt': ca, 'server.crt': cert, 'server.key': key, 'healthcheck-client.crt': path.join(scratch, 'client.pem'), 'healthcheck-client.key': path.join(scratch, 'client.key') };
+  const files = { 'ca.crt': ca, 'ca.key': path.join(scratch, 'ca.key'), 'server.crt': cert, 'server.key': key, 'healthcheck-client.crt': path.join(scratch, 'client.pem'), 'healthcheck-client.key': path.join(scratch, 'client.key') };
   for (const [name, from] of Object.entries(files)) writeFileSync(path.join(pki, name), readFileSync(from), { mode: 0o600 });
   for (const binary of ['etcd', 'etcdctl']) writeFileSync(context.rig.pathIn(cp, `/usr/local/sbin/test-${binary}`), readFileSync(`/usr/bin/${binary}`), { mode: 0o755 });
   writeFileSync(
@@ -715,6 +715,34 @@ test("etcd restore: after confirmation, the control plane restarts on the newest
   assert.is(damaged.code, 1, damaged.stdout + damaged.stderr);
   assert.match(damaged.stdout + damaged.stderr, new RegExp(`snapshot backups/k8s-lab/osdc/${newest.replace('.', '\\.')} is damaged: its sha256 is [0-9a-f]{64}, ${newest.replace('.', '\\.')}\\.sha256 says [0-9a-f]{64}; restore another kept snapshot`));
   assert.is(await value('/registry/onboarder-test'), 'untouched');
+}));
+
+test("certificates: the ones that expire within certificates.renewBefore days are renewed (kubeadm certs renew all) and etcd restarts on them; a CA is named; then nothing is due", withTimeout(300_000, async (context: Context) => {
+  const cp = host(context, 'osdc-cp1');
+  const only = 'cluster-certificates[cluster=osdc]';
+  const validTo = (file: string) => new Date(new X509Certificate(readFileSync(context.rig.pathIn(cp, file))).validTo);
+  const inDays = (date: Date) => (date.getTime() - Date.now()) / 86_400_000;
+  // The test's etcd certificates last two days: due.
+  assert.ok(inDays(validTo('/etc/kubernetes/pki/etcd/server.crt')) < 3);
+  const etcdPid = () => context.rig.exec(cp, ['sh', '-c', 'pgrep -x test-etcd || true']);
+  const before = { pid: (await etcdPid()).trim(), calls: (await kubeadmCalls(context, 'osdc-cp1')).length };
+  const run = await cli(context, [], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /renewing the certificates of osdc: osdc-cp1: \/etc\/kubernetes\/pki\/etcd\/(server|healthcheck-client)\.crt expires \d{4}-\d\d-\d\d \(in [01] days?\)/);
+  // The CA expires too, and no renewal renews it: named, as a warning.
+  assert.match(run.stdout, 'osdc-cp1: /etc/kubernetes/pki/etcd/ca.crt (a CA) expires');
+  assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before.calls), [['kubeadm', 'certs', 'renew', 'all']]);
+  // Renewed for a year, and etcd restarted on them (its static pod stopped and started): it answers over TLS.
+  for (const file of ['/etc/kubernetes/pki/etcd/server.crt', '/etc/kubernetes/pki/etcd/healthcheck-client.crt']) assert.ok(inDays(validTo(file)) > 360, file);
+  await context.etcd.healthy();
+  const after = (await etcdPid()).trim();
+  assert.ok(after !== '' && after !== before.pid, `etcd restarted (pid ${before.pid} -> ${after})`);
+  assert.ok(existsSync(context.rig.pathIn(cp, '/etc/kubernetes/manifests/etcd.yaml')));
+  // Nothing is due now: the drift probe reads the certificates, and the step is up to date.
+  const again = await cli(context, [], only);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, `[${only}] up to date`);
+  assert.is((await kubeadmCalls(context, 'osdc-cp1')).length, before.calls + 1);
 }));
 
 test('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {

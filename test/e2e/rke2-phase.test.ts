@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { loopbackCertificates } from '../helpers/certificates.js';
 import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
 import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 import { lab } from '../../environments/lab.js';
@@ -324,6 +325,32 @@ test("etcd restore on RKE2: after confirmation every server stops, the first res
   assert.equal((await systemctlCalls(context, 'mcm-w1')).slice(before.w1).filter((call) => /rke2/.test(call)), []);
   assert.is((await context.rig.exec(second, ['sh', '-c', 'ls /var/lib/rancher/rke2/server/db 2>&1 || true'])).includes('marker'), false);
   assert.is((await context.rig.exec(host(context, 'mcm-cp1'), ['ls', '/var/backups/etcd'])).trim(), '');
+}));
+
+test("certificates on RKE2: one due on a server renews the cluster's, one node at a time (each server stopped, rke2 certificate rotate, started; then each agent restarted); then nothing is due", withTimeout(300_000, async (context: Context) => {
+  const only = 'cluster-certificates[cluster=mcm]';
+  // A serving certificate that expires in two days, where RKE2 keeps the API server's.
+  const scratch = path.join(context.directory, '.scratch-rke2-tls');
+  mkdirSync(scratch, { recursive: true });
+  const { cert } = loopbackCertificates(scratch, 'serving-kube-apiserver');
+  const first = host(context, 'mcm-cp1');
+  mkdirSync(context.rig.pathIn(first, '/var/lib/rancher/rke2/server/tls'), { recursive: true });
+  writeFileSync(context.rig.pathIn(first, '/var/lib/rancher/rke2/server/tls/serving-kube-apiserver.crt'), readFileSync(cert));
+  const before = { cp1: (await systemctlCalls(context, 'mcm-cp1')).length, cp2: (await systemctlCalls(context, 'mcm-cp2')).length, w1: (await systemctlCalls(context, 'mcm-w1')).length };
+  const rotations = async (name: string) => (await rke2Calls(context, name, { snapshots: true })).filter((call) => call.argv[1] === 'certificate').length;
+  const run = await cli(context, [], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /renewing the certificates of mcm: mcm-cp1: \/var\/lib\/rancher\/rke2\/server\/tls\/serving-kube-apiserver\.crt expires \d{4}-\d\d-\d\d \(in [01] days?\)/);
+  assert.equal([await rotations('mcm-cp1'), await rotations('mcm-cp2'), await rotations('mcm-w1')], [1, 1, 0]);
+  const rke2Units = (calls: string[]) => calls.filter((call) => / (stop|start|restart) rke2-/.test(call)).map((call) => call.split(' ').slice(-2).join(' '));
+  assert.equal(rke2Units((await systemctlCalls(context, 'mcm-cp1')).slice(before.cp1)), ['stop rke2-server', 'start rke2-server']);
+  assert.equal(rke2Units((await systemctlCalls(context, 'mcm-cp2')).slice(before.cp2)), ['stop rke2-server', 'start rke2-server']);
+  assert.equal(rke2Units((await systemctlCalls(context, 'mcm-w1')).slice(before.w1)), ['restart rke2-agent']);
+  // The engine's admin kubeconfig, fetched again, names the API address.
+  assert.match(readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'kubeconfig', 'mcm.yaml'), 'utf8'), `server: 'https://${vipOf(context.rig)}:6443'`);
+  const again = await cli(context, [], only);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout, `[${only}] up to date`);
 }));
 
 test("an agent taken out is drained, deleted and uninstalled; put back as a server at the head of the list, it joins through a server in the cluster instead of starting another", withTimeout(400_000, async (context: Context) => {
