@@ -11,7 +11,8 @@ const kubeadmCluster = (name: string, role: 'osms' | 'osdc', slot: number) => ({
   role,
   distribution: 'kubeadm' as const,
   controlPlane: [1, 2, 3].map((index) => node(`${name}-cp${index}`, slot * 10 + index, slot * 1000 + 100 + index)),
-  workers: [1, 2, 3].map((index) => node(`${name}-w${index}`, slot * 10 + 3 + index, slot * 1000 + 110 + index)),
+  // Each worker labelled with its plane (node-labels sets it through the API; `taints` take the same path).
+  workers: [1, 2, 3].map((index) => ({ ...node(`${name}-w${index}`, slot * 10 + 3 + index, slot * 1000 + 110 + index), labels: { 'openspace.io/plane': role } })),
   apiAddress: `192.0.2.${slot * 10}`,
   podCidr: `10.${38 + 2 * slot}.0.0/16`,
   serviceCidr: `10.${39 + 2 * slot}.0.0/16`,

@@ -26,6 +26,18 @@ const sshEndpoint = z.strictObject({
   user: z.string().min(1).default('root'),
 });
 
+/** A label or taint key as Kubernetes takes it: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+const labelKey = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, {
+    error: (issue) => `'${String(issue.input)}' is not a label key (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`,
+  })
+  .refine((key) => !key.startsWith('topology.kubernetes.io/'), { error: (issue) => `'${String(issue.input)}': topology.kubernetes.io/ labels are Onboarder's (the storage driver's region and zone): use another key` });
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, {
+  error: (issue) => `'${String(issue.input)}' is not a label value (empty, or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`,
+});
+const taint = z.strictObject({ key: labelKey, value: labelValue.optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']) });
+
 const node = z.strictObject({
   name: hostname,
   address: ipv4,
@@ -33,6 +45,13 @@ const node = z.strictObject({
   cores: z.number().int().min(1).default(4),
   memoryMiB: z.number().int().min(1024).default(8192),
   diskGiB: z.number().int().min(10).default(60),
+  /** Labels of the node's Node object (node-labels keeps them as declared: one taken out here is removed there). */
+  labels: z.record(labelKey, labelValue).default({}),
+  /** Taints of the node's Node object (kept as declared too), e.g. `{ key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }`. */
+  taints: z
+    .array(taint)
+    .default([])
+    .refine((taints) => new Set(taints.map((entry) => `${entry.key}:${entry.effect}`)).size === taints.length, { error: 'has the same key and effect twice: a node has one taint per key and effect' }),
 });
 
 /**

@@ -84,6 +84,11 @@ export async function kubectlDelete(context: ToolContext, options: KubeOptions &
   await kubectl(context, options, ['delete', options.kind, options.name, '--ignore-not-found']);
 }
 
+/** `kubectl taint node NODE key[=value]:Effect --overwrite`, or `key:Effect-` to remove one. */
+export async function kubectlTaintNode(context: ToolContext, options: KubeOptions & { readonly node: string; readonly taint: string }): Promise<void> {
+  await kubectl(context, options, ['taint', 'node', options.node, options.taint, ...(options.taint.endsWith('-') ? [] : ['--overwrite'])]);
+}
+
 /** `kubectl label node NODE key=value... --overwrite`: a node's labels set to these values. */
 export async function kubectlLabelNode(context: ToolContext, options: KubeOptions & { readonly node: string; readonly labels: Readonly<Record<string, string>> }): Promise<void> {
   await kubectl(context, options, ['label', 'node', options.node, ...Object.entries(options.labels).map(([key, value]) => `${key}=${value}`), '--overwrite']);
@@ -99,7 +104,11 @@ export async function kubectlGet<Resource = unknown>(context: ToolContext, optio
   const args = ['get', options.resource, '-o', 'json'];
   if (options.selector) args.push(`--selector=${options.selector}`);
   const result = await kubectl(context, options, args);
-  return JSON.parse(result.stdout) as Resource;
+  try {
+    return JSON.parse(result.stdout) as Resource;
+  } catch {
+    throw new Error(`kubectl get ${options.resource} -o json printed no JSON (${result.stdout.trim() === '' ? 'nothing' : JSON.stringify(result.stdout.trim().slice(0, 80))}): is the kubeconfig's API a Kubernetes API?`);
+  }
 }
 
 export interface HelmRelease extends KubeOptions {

@@ -6,7 +6,8 @@ import { snapshotSources, takeSnapshot } from '../backups/take-snapshot.js';
 import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
-import { helmUpgradeInstall, kubectlApply, kubectlLabelNode, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
+import { helmUpgradeInstall, kubectlApply, kubectlGet, kubectlLabelNode, kubectlRolloutStatus, kubectlTaintNode } from '../../lib/tools/kubernetes.js';
+import { managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
@@ -255,6 +256,51 @@ async function labelTopology(context: ToolContext & { readonly config: Environme
   }
 }
 
+interface NodeObjects {
+  readonly items?: readonly { readonly metadata: { readonly name: string; readonly annotations?: Readonly<Record<string, string>> }; readonly spec?: { readonly taints?: readonly Taint[] } }[];
+}
+
+/**
+ * The labels and taints of a cluster's nodes, as the environment declares them (each node's `labels` and
+ * `taints`), set through the API once the nodes have joined, so a label the kubelet may not set itself
+ * (node-role.kubernetes.io/...) works too. Desired state: labels by server-side apply under Onboarder's
+ * own field manager (one taken out of the environment is removed; labels others set stay), taints with
+ * `kubectl taint` (the Node keeps the ones Onboarder set in an annotation, so one taken out is removed and
+ * the node controller's or a cordon's stay). Reads only the nodes' names, labels and taints: changing one
+ * re-runs this step alone.
+ */
+export const nodeLabels = tasks.task({
+  name: 'node-labels',
+  description: "The labels and taints of a cluster's nodes, as the environment declares them",
+  supportsDryRun: true,
+  inputs: clusterInput,
+  instances: everyCluster,
+  // Every node of the cluster has joined (a worker added joins first, then gets its labels).
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node }))],
+  estimate: '10s',
+  tools: ['kubectl'],
+  timeout: '10m',
+  retries: 1,
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const cluster = clusterOf(config, inputs.cluster);
+    const kubeconfig = kubeconfigPath(root, config, cluster.name);
+    const declared: DeclaredNode[] = [...cluster.controlPlane, ...cluster.workers].map((node) => ({
+      name: node.name,
+      labels: Object.fromEntries(Object.entries(node.labels)),
+      taints: node.taints.map((taint) => ({ key: taint.key, ...(taint.value ? { value: taint.value } : {}), effect: taint.effect })),
+    }));
+    const listed = context.dryRun ? [] : ((await kubectlGet<NodeObjects>(context, { kubeconfig, resource: 'nodes' })).items ?? []);
+    for (const node of declared) {
+      const object = listed.find((item) => item.metadata.name === node.name);
+      if (!object && !context.dryRun) throw new Error(`node ${node.name} is not in the API of cluster ${cluster.name}: it has not joined (run 'node-join[node=${node.name}]'), or its kubelet registers it under another name`);
+      const changes = context.dryRun ? node.taints.map(taintArgument) : taintChanges(node.taints, object?.spec?.taints ?? [], managedTaints(object?.metadata.annotations));
+      for (const taint of changes) await kubectlTaintNode(context, { kubeconfig, node: node.name, taint });
+    }
+    await withPrivateFile('node-labels.json', nodeLabelsManifest(declared), (file) => kubectlApply(context, { kubeconfig, files: [file], fieldManager: nodeLabelsFieldManager, forceConflicts: true }));
+  },
+});
+
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
 export const platformServices = tasks.task({
   name: 'platform-services',
@@ -264,8 +310,9 @@ export const platformServices = tasks.task({
   instances: everyCluster,
   // Installed into the running cluster, through its kubeconfig; on Proxmox the storage driver's token made.
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, platformChartNames), proxmoxCsiToken],
-  // Their pods schedule on the workers. Ordering only: a worker added later must not re-install the charts.
-  after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
+  // Their pods schedule on the workers, with their labels and taints. Ordering only: a worker added later,
+  // or a label changed, must not re-install the charts.
+  after: ({ cluster }, config): Dependency[] => [...nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })), nodeLabels.with({ cluster })],
   estimate: '10m',
   tools: ['helm'],
   // The releases and their values, and where each chart is taken from; the storage driver's kept token (a
@@ -352,6 +399,7 @@ export const cluster = tasks.task({
   // Its platform services; a downstream cluster also its registration with MCM.
   deps: ({ name }, config): Dependency[] => [
     platformServices.with({ cluster: name }),
+    nodeLabels.with({ cluster: name }),
     upgrade.with({ cluster: name }),
     ...(clusterOf(config, name).role === 'mcm' ? [] : [registration.with({ cluster: name })]),
   ],

@@ -306,6 +306,65 @@ test('a control-plane node replaced: the new one, listed first, joins through th
   rmSync(`${localLog(context)}.nodes`);
 }));
 
+test('node labels and taints: set through the API as declared; one taken out is removed (and no other); a label changed re-runs this step alone', withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  const [cp, worker] = [host(context, 'osdc-cp1'), host(context, 'osdc-w1')];
+  const declare = (pool: string, taints: string) => writeFileSync(file, original.replace('vmId: 4111 }', `vmId: 4111, labels: { 'node-role.kubernetes.io/ingress': '', 'openspace.io/pool': '${pool}' }, taints: [${taints}] }`));
+  const only = 'node-labels[cluster=osdc]';
+  // The cluster's steps up to date first (the tests before changed its control plane).
+  writeFileSync(`${localLog(context)}.nodes`, nodeList([listedNode('osdc-cp1', cp.address, { controlPlane: true }), listedNode('osdc-w1', worker.address)]));
+  const settled = await cli(context, [], `${clusterSteps(['osdc-w1'])},${only}`);
+  assert.is(settled.code, 0, settled.stdout + settled.stderr);
+  declare('data', "{ key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }");
+  // What the API lists: the worker cordoned by someone (a taint Onboarder did not set).
+  const unschedulable = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
+  const listed = (taints: object[], annotations: Record<string, string> = {}) =>
+    nodeList([listedNode('osdc-cp1', cp.address, { controlPlane: true }), { ...(listedNode('osdc-w1', worker.address) as { metadata: object }), metadata: { name: 'osdc-w1', annotations }, spec: { taints } }]);
+  writeFileSync(`${localLog(context)}.nodes`, listed([unschedulable]));
+  writeFileSync(localLog(context), '');
+  rmSync(`${localLog(context)}.applied`, { force: true });
+  const run = await cli(context, [], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const kubectlCalls = () => readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version')).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, '').replace(/ -f \S+$/, ' -f FILE'));
+  assert.equal(kubectlCalls(), [
+    'get nodes -o json',
+    'taint node osdc-w1 openspace.io/dedicated=data:NoSchedule --overwrite',
+    'apply --server-side --field-manager=onboarder-node-labels --force-conflicts -f FILE',
+  ]);
+  const applied = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as { items: { kind: string; metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> } }[] };
+  assert.equal(applied.items.map((item) => [item.kind, item.metadata.name, item.metadata.labels]), [
+    ['Node', 'osdc-cp1', {}],
+    ['Node', 'osdc-w1', { 'node-role.kubernetes.io/ingress': '', 'openspace.io/pool': 'data' }],
+  ]);
+  const managed = applied.items[1]!.metadata.annotations['openspace.io/onboarder-taints']!;
+  assert.equal(JSON.parse(managed), [{ key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }]);
+
+  // The pool changed and the taint taken out: only this step would run, none of the node's other steps.
+  declare('gpu', '');
+  const plan = await cli(context, ['--dry-run'], `cluster-vms[cluster=osdc],node-prep[node=osdc-w1],kubernetes[cluster=osdc],node-join[node=osdc-w1],${only}`);
+  assert.is(plan.code, 0, plan.stdout + plan.stderr);
+  assert.match(plan.stdout, /plan for k8s-lab: 1 of \d+ tasks would run/, plan.stdout);
+  assert.match(plan.stdout, /node-labels\[cluster=osdc\]\s+run\s+config clusters\.osdc\.workers\[0\]\.labels\.openspace\.io\/pool changed: "data" -> "gpu"/);
+  // The API shows the taint Onboarder set (its annotation says so) beside the cordon's: only Onboarder's goes.
+  writeFileSync(`${localLog(context)}.nodes`, listed([unschedulable, { key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }], { 'openspace.io/onboarder-taints': managed }));
+  writeFileSync(localLog(context), '');
+  rmSync(`${localLog(context)}.applied`, { force: true });
+  const changed = await cli(context, [], only);
+  assert.is(changed.code, 0, changed.stdout + changed.stderr);
+  assert.equal(kubectlCalls(), ['get nodes -o json', 'taint node osdc-w1 openspace.io/dedicated:NoSchedule-', 'apply --server-side --field-manager=onboarder-node-labels --force-conflicts -f FILE']);
+  const again = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as typeof applied;
+  assert.equal(again.items[1]!.metadata.labels, { 'node-role.kubernetes.io/ingress': '', 'openspace.io/pool': 'gpu' });
+  assert.equal(JSON.parse(again.items[1]!.metadata.annotations['openspace.io/onboarder-taints']!), []);
+  // A node the API does not list has not joined: one line says so.
+  writeFileSync(`${localLog(context)}.nodes`, nodeList([listedNode('osdc-cp1', cp.address, { controlPlane: true })]));
+  const missing = await cli(context, ['--force', only], only);
+  assert.is(missing.code, 1, missing.stdout + missing.stderr);
+  assert.match(missing.stdout, "node osdc-w1 is not in the API of cluster osdc: it has not joined (run 'node-join[node=osdc-w1]')");
+  writeFileSync(file, original);
+  rmSync(`${localLog(context)}.nodes`);
+}));
+
 test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
   const worker = host(context, 'osdc-w1');
   await context.rig.exec(worker, ['sh', '-c', 'rm /etc/kubernetes/kubelet.conf && touch /root/fake-kubeadm/fail-join']);

@@ -97,6 +97,11 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a cluster without a role', (e) => delete e.clusters['osdc-b'].role, 'clusters.osdc-b.role: is missing: use one of mcm, osms, osdc'],
   ['no management cluster', (e) => delete e.clusters.mcm, "clusters: has no management cluster: declare one cluster with role 'mcm'"],
   ['a management cluster that is not RKE2', (e) => (e.clusters.mcm.distribution = 'kubeadm'), "clusters.mcm.distribution: the management cluster runs 'rke2'"],
+  ['a label key Kubernetes refuses', (e) => (e.clusters['osdc-a'].workers[0].labels = { 'openspace.io/pool!': 'data' }), /clusters\.osdc-a\.workers\[0\]\.labels(\.| \()?.*'openspace\.io\/pool!' is not a label key/],
+  ['a label value Kubernetes refuses', (e) => (e.clusters['osdc-a'].workers[0].labels = { 'openspace.io/pool': 'data plane' }), /clusters\.osdc-a\.workers\[0\]\.labels.*'data plane' is not a label value/],
+  ['a topology label, which is Onboarder\'s', (e) => (e.clusters['osdc-a'].workers[0].labels = { 'topology.kubernetes.io/zone': 'a' }), /topology\.kubernetes\.io\/ labels are Onboarder's/],
+  ['a taint with an unknown effect', (e) => (e.clusters['osdc-a'].workers[0].taints = [{ key: 'dedicated', effect: 'NoRun' }]), /clusters\.osdc-a\.workers\[0\]\.taints\[0\]\.effect/],
+  ['the same taint twice', (e) => (e.clusters['osdc-a'].workers[0].taints = [{ key: 'dedicated', value: 'a', effect: 'NoSchedule' }, { key: 'dedicated', value: 'b', effect: 'NoSchedule' }]), 'clusters.osdc-a.workers[0].taints: has the same key and effect twice'],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
 ];
 

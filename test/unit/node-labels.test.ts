@@ -1,0 +1,35 @@
+// What node-labels does to a Node's taints (tasks/kubernetes/node-labels.ts): sets the declared ones that are
+// not there with their value, removes the ones Onboarder set that are declared no more, and leaves alone
+// every taint someone else set.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { managedTaints, managedTaintsAnnotation, nodeLabelsManifest, taintArgument, taintChanges, type Taint } from '../../tasks/kubernetes/node-labels.js';
+
+const dedicated: Taint = { key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' };
+const cordoned: Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
+
+test('a declared taint not there is set, with its value; one there with the same value is left as it is', () => {
+  assert.equal(taintChanges([dedicated], [cordoned], []), ['openspace.io/dedicated=data:NoSchedule']);
+  assert.equal(taintChanges([dedicated], [cordoned, dedicated], [dedicated]), []);
+  // Another value for the same key and effect: set again (kubectl taint --overwrite).
+  assert.equal(taintChanges([{ ...dedicated, value: 'gpu' }], [dedicated], [dedicated]), ['openspace.io/dedicated=gpu:NoSchedule']);
+});
+
+test("a taint Onboarder set and no longer declared is removed; another's never", () => {
+  assert.equal(taintChanges([], [cordoned, dedicated], [dedicated]), ['openspace.io/dedicated:NoSchedule-']);
+  assert.equal(taintChanges([], [cordoned, dedicated], []), [], 'not recorded as set by Onboarder: left alone');
+  assert.equal(taintChanges([], [cordoned], [dedicated]), [], 'gone already: nothing to remove');
+  // The same key with another effect is another taint.
+  assert.equal(taintChanges([{ ...dedicated, effect: 'NoExecute' }], [dedicated], [dedicated]), ['openspace.io/dedicated:NoSchedule-', 'openspace.io/dedicated=data:NoExecute']);
+});
+
+test('the annotation: what the manifest records is what is read back; a missing or broken one is none', () => {
+  const manifest = JSON.parse(nodeLabelsManifest([{ name: 'w1', labels: { 'openspace.io/pool': 'data' }, taints: [dedicated] }])) as { items: { metadata: { labels: object; annotations: Record<string, string> } }[] };
+  assert.equal(manifest.items[0]!.metadata.labels, { 'openspace.io/pool': 'data' });
+  assert.equal(managedTaints(manifest.items[0]!.metadata.annotations), [dedicated]);
+  assert.equal(managedTaints(undefined), []);
+  assert.equal(managedTaints({ [managedTaintsAnnotation]: 'not json' }), []);
+  assert.is(taintArgument(cordoned), 'node.kubernetes.io/unschedulable:NoSchedule');
+});
+
+test.run();
