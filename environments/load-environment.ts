@@ -26,7 +26,7 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
   const sharedState = parsed.data.state.store === 'postgres' ? { kind: 'postgres' as const } : undefined;
   if (needs === 'configuration') return ok({ config: parsed.data, secrets: [], ...(sharedState ? { stateStore: sharedState } : {}) });
   const secrets: string[] = [];
-  const warnings: string[] = [];
+  const warnings: string[] = evenControlPlanes(name, parsed.data);
   const values = new Map<string, string>();
   for (const [at, reference] of secretReferences(parsed.data)) {
     const resolved = readSecret(reference, root);
@@ -107,4 +107,17 @@ export function readSecret(reference: SecretReference, root: string): Result<str
     return fail(`secret file ${reference.file} cannot be read`);
   }
   return value ? ok(value) : fail(`secret file ${reference.file} is empty`);
+}
+
+/**
+ * A control plane of an even number of nodes: its etcd needs more than half of them, so two nodes stop
+ * together when either is lost, and four when two are (as kubespray and etcd's documentation warn).
+ */
+function evenControlPlanes(name: string, config: Environment): string[] {
+  return Object.entries(config.clusters)
+    .filter(([, cluster]) => cluster.controlPlane.length % 2 === 0)
+    .map(([cluster, { controlPlane }]) => {
+      const count = controlPlane.length;
+      return `environment ${name}: clusters.${cluster}.controlPlane has ${count} nodes: etcd needs ${count / 2 + 1} of them, so it survives the loss of ${count / 2 - 1} node${count / 2 - 1 === 1 ? '' : 's'}, as ${count - 1} would: use an odd number (1, 3 or 5); an even one is fine while a node is replaced`;
+    });
 }

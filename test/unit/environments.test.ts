@@ -146,6 +146,14 @@ test("a roll's width is read by the steps that roll only: clusterOf and clusters
   assert.ok(Object.keys(rolling.reads(loaded.value.config)).some((path) => path.includes('workersAtOnce')));
 });
 
+test('a control plane of an even number of nodes loads with a warning: its etcd survives no more losses than one node fewer', () => {
+  const loaded = loadEnvironment('example', broken((e) => e.clusters['osdc-a'].controlPlane.pop()), repositoryRoot);
+  assert.ok(loaded.ok);
+  assert.equal(loaded.ok && loaded.value.warnings, ['environment example: clusters.osdc-a.controlPlane has 2 nodes: etcd needs 2 of them, so it survives the loss of 0 nodes, as 1 would: use an odd number (1, 3 or 5); an even one is fine while a node is replaced']);
+  const bundled = loadEnvironment('example', example, repositoryRoot);
+  assert.ok(bundled.ok && bundled.value.warnings === undefined, 'three control-plane nodes: no warning');
+});
+
 test('a secret too short to be redacted loads with a warning that says so', () => {
   process.env.ONBOARDER_TEST_SHORT_TOKEN = 'abc';
   try {
