@@ -44,8 +44,19 @@ export function keptSnapshots(directory: string, cluster: string): KeptSnapshot[
  * whole one with its digest. Then only the newest `keep` stay. Returns the kept file and its digest.
  */
 export async function keepSnapshot(directory: string, cluster: string, name: string, keep: number): Promise<{ file: string; sha256: string; removed: string[] }> {
-  const incoming = path.join(incomingDirectory(directory), `${name}.db`);
   const file = path.join(directory, `${name}.db`);
+  const sha256 = await moveInWithDigest(path.join(incomingDirectory(directory), `${name}.db`), file);
+  const removed: string[] = [];
+  for (const old of keptSnapshots(directory, cluster).slice(keep)) {
+    await fs.rm(`${old.file}.sha256`, { force: true });
+    await fs.rm(old.file, { force: true });
+    removed.push(path.basename(old.file));
+  }
+  return { file, sha256, removed };
+}
+
+/** A file of the incoming folder moved in whole: 0600, on disk, its sha256 beside it (`sha256sum -c`'s form), then one rename. */
+async function moveInWithDigest(incoming: string, file: string): Promise<string> {
   await fs.chmod(incoming, 0o600);
   const handle = await fs.open(incoming, 'r');
   try {
@@ -54,15 +65,36 @@ export async function keepSnapshot(directory: string, cluster: string, name: str
     await handle.close();
   }
   const sha256 = await digestFile(incoming);
-  await writeFileAtomic(`${file}.sha256`, `${sha256}  ${name}.db\n`);
+  await writeFileAtomic(`${file}.sha256`, `${sha256}  ${path.basename(file)}\n`);
   await fs.rename(incoming, file);
-  const removed: string[] = [];
-  for (const old of keptSnapshots(directory, cluster).slice(keep)) {
-    await fs.rm(`${old.file}.sha256`, { force: true });
-    await fs.rm(old.file, { force: true });
-    removed.push(path.basename(old.file));
-  }
-  return { file, sha256, removed };
+  return sha256;
+}
+
+/**
+ * A kubeadm cluster's authorities (its CAs and service-account key, as the newest snapshot found them):
+ * what a rebuilt control plane needs to keep the cluster's identity. One file per cluster, replaced by each
+ * snapshot.
+ */
+export const authoritiesFile = (directory: string): string => path.join(directory, 'pki.tar.gz');
+export const incomingAuthorities = (directory: string): string => path.join(incomingDirectory(directory), 'pki.tar.gz');
+
+/** Keeps the authorities a snapshot brought (0600, with their sha256), if it brought any; their digest. */
+export async function keepAuthorities(directory: string): Promise<string | undefined> {
+  return existsSync(incomingAuthorities(directory)) ? moveInWithDigest(incomingAuthorities(directory), authoritiesFile(directory)) : undefined;
+}
+
+/**
+ * The kept authorities of a cluster, checked whole against their sha256, or undefined where none are kept;
+ * damaged or without a digest, an error that says what to do.
+ */
+export async function keptAuthorities(root: string, directory: string): Promise<string | undefined> {
+  const file = authoritiesFile(directory);
+  if (!existsSync(file)) return undefined;
+  const shown = path.relative(root, file) || file;
+  const expected = existsSync(`${file}.sha256`) ? /^([0-9a-f]{64})\s/.exec(await fs.readFile(`${file}.sha256`, 'utf8'))?.[1] : undefined;
+  const found = await digestFile(file);
+  if (expected !== found) throw new Error(`${shown} is damaged: its sha256 is ${found}, ${path.basename(file)}.sha256 says ${expected ?? '(none)'}; take a snapshot again (etcd-backup) to keep them anew, or remove it for new authorities`);
+  return file;
 }
 
 /**
@@ -74,7 +106,7 @@ export async function prepareSnapshotDirectory(directory: string): Promise<void>
   await fs.mkdir(incomingDirectory(directory), { recursive: true, mode: 0o700 });
   await fs.chmod(directory, 0o700);
   for (const file of readdirSync(directory)) {
-    if (file.endsWith('.db.sha256') && !existsSync(path.join(directory, file.slice(0, -'.sha256'.length)))) await fs.rm(path.join(directory, file), { force: true });
+    if (file.endsWith('.sha256') && !existsSync(path.join(directory, file.slice(0, -'.sha256'.length)))) await fs.rm(path.join(directory, file), { force: true });
   }
 }
 

@@ -3,7 +3,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import type { Environment } from '../../environments/schema.js';
 import { clusterGroup, membersFirst, playbook, type NamedCluster } from '../shared/kit.js';
 import { etcdRelease } from './etcd-release.js';
-import { incomingDirectory, keepSnapshot, prepareSnapshotDirectory, snapshotDirectory, snapshotName } from './snapshot-store.js';
+import { authoritiesFile, incomingAuthorities, incomingDirectory, keepAuthorities, keepSnapshot, prepareSnapshotDirectory, snapshotDirectory, snapshotName } from './snapshot-store.js';
 
 /** The files a step that takes a snapshot runs (its `sources`). */
 export const snapshotSources = ['tasks/backups/playbooks/etcd-snapshot.yml', 'tasks/backups/playbooks/includes/etcd-tools.yml'];
@@ -26,10 +26,12 @@ export async function takeSnapshot(context: ToolContext & { readonly config: Env
       cluster_group: clusterGroup(cluster.name),
       snapshot_name: name,
       snapshot_destination: path.join(incomingDirectory(directory), `${name}.db`),
-      ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory } : {}),
+      ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory, authorities_destination: incomingAuthorities(directory) } : {}),
     },
   });
   if (context.dryRun) return;
   const kept = await keepSnapshot(directory, cluster.name, name, config.backups.keep);
+  const authorities = await keepAuthorities(directory);
+  if (authorities) context.log.info(`kept the cluster's authorities (its CAs and service-account key) as ${path.relative(root, authoritiesFile(directory))} (sha256 ${authorities}): a rebuilt control plane keeps them`);
   context.log.info(`kept ${path.relative(root, kept.file) || kept.file} (sha256 ${kept.sha256})${kept.removed.length > 0 ? `; removed the oldest beyond backups.keep ${config.backups.keep}: ${kept.removed.join(', ')}` : ''}`);
 }

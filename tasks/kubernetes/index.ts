@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { etcdReleaseNames, kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
 import { snapshotSources, takeSnapshot } from '../backups/take-snapshot.js';
+import { keptAuthorities, snapshotDirectory } from '../backups/snapshot-store.js';
 import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
@@ -94,7 +95,10 @@ export const kubernetes = tasks.task({
       return;
     }
     await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', controlPlane, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig } });
+    // The authorities etcd-backup kept (checked against their sha256): a control plane initialised anew
+    // (a rebuild) keeps the cluster's CAs and service-account key.
+    const authorities = context.dryRun ? undefined : await keptAuthorities(root, snapshotDirectory(root, config, cluster.name));
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '' } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
     // command line) included. Fresh on every run, valid for an hour.

@@ -709,6 +709,12 @@ test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the
   const cp = host(context, 'osdc-cp1');
   assert.match(await context.rig.exec(cp, ['ls', '/usr/local/lib/onboarder/etcd-v3.5.15']), 'etcdctl');
   assert.is((await context.rig.exec(cp, ['ls', '/var/backups/etcd'])).trim(), '');
+  // The cluster's authorities beside them (this test's PKI holds etcd's CA only), for a rebuilt control plane.
+  const authorities = path.join(directory, 'pki.tar.gz');
+  assert.equal(execFileSync('tar', ['tzf', authorities], { encoding: 'utf8' }).trim().split('\n').sort(), ['etcd/ca.crt', 'etcd/ca.key']);
+  assert.is(readFileSync(`${authorities}.sha256`, 'utf8'), `${sha256Of(authorities)}  pki.tar.gz\n`);
+  assert.is(statSync(authorities).mode & 0o777, 0o600);
+  assert.match(first.stdout, /kept the cluster's authorities \(its CAs and service-account key\) as backups\/k8s-lab\/osdc\/pki\.tar\.gz/);
 
   // Within backups.every (24h): nothing runs.
   const again = await cli(context, [], only);
@@ -774,6 +780,30 @@ test("etcd restore: after confirmation, the control plane restarts on the newest
   assert.is(damaged.code, 1, damaged.stdout + damaged.stderr);
   assert.match(damaged.stdout + damaged.stderr, new RegExp(`snapshot backups/k8s-lab/osdc/${newest.replace('.', '\\.')} is damaged: its sha256 is [0-9a-f]{64}, ${newest.replace('.', '\\.')}\\.sha256 says [0-9a-f]{64}; restore another kept snapshot`));
   assert.is(await value('/registry/onboarder-test'), 'untouched');
+}));
+
+test("a control plane rebuilt on fresh nodes keeps the cluster's authorities kept with its snapshots (kubeadm init finds them); damaged ones are refused", withTimeout(300_000, async (context: Context) => {
+  const cp = host(context, 'osdc-cp1');
+  const authority = readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd/ca.crt'), 'utf8');
+  // The node as a fresh one: no cluster initialised on it, no authority.
+  await context.rig.exec(cp, ['sh', '-c', 'mv /etc/kubernetes/admin.conf /root/admin.conf.before && mv /etc/kubernetes/pki/etcd/ca.crt /root/etcd-ca.crt.before']);
+  const before = (await kubeadmCalls(context, 'osdc-cp1')).length;
+  const only = 'kubernetes[cluster=osdc]';
+  const run = await cli(context, ['--force', only], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before, before + 1).map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm init']);
+  assert.is(readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd/ca.crt'), 'utf8'), authority, 'kubeadm init found the kept CA');
+  // Damaged: refused before any node is touched, with both digests.
+  const kept = path.join(context.directory, 'backups', 'k8s-lab', 'osdc', 'pki.tar.gz');
+  const original = readFileSync(kept);
+  writeFileSync(kept, Buffer.concat([original, Buffer.from('x')]));
+  const refused = await cli(context, ['--force', only], only);
+  writeFileSync(kept, original);
+  assert.is(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout, /backups\/k8s-lab\/osdc\/pki\.tar\.gz is damaged: its sha256 is [0-9a-f]{64}, pki\.tar\.gz\.sha256 says [0-9a-f]{64}/);
+  // Whole again: the step runs again (its failed run dropped its stamp).
+  const mended = await cli(context, [], only);
+  assert.is(mended.code, 0, mended.stdout + mended.stderr);
 }));
 
 test("certificates: the ones that expire within certificates.renewBefore days are renewed (kubeadm certs renew all) and etcd restarts on them; a CA is named; then nothing is due", withTimeout(300_000, async (context: Context) => {

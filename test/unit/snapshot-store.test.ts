@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { incomingDirectory, keepSnapshot, keptSnapshots, prepareSnapshotDirectory, snapshotName, snapshotToRestore } from '../../tasks/backups/snapshot-store.js';
+import { authoritiesFile, incomingAuthorities, incomingDirectory, keepAuthorities, keepSnapshot, keptAuthorities, keptSnapshots, prepareSnapshotDirectory, snapshotName, snapshotToRestore } from '../../tasks/backups/snapshot-store.js';
 
 async function inDirectory(body: (root: string, directory: string) => Promise<void>): Promise<void> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'onboarder-snapshots-'));
@@ -66,6 +66,28 @@ test('what an interrupted run left (a copy half done, a digest whose snapshot wa
     await prepareSnapshotDirectory(directory);
     assert.equal(readdirSync(incomingDirectory(directory)), []);
     assert.equal(readdirSync(directory).sort(), ['.incoming', `${kept}.db`, `${kept}.db.sha256`]);
+  }));
+
+test("a cluster's authorities: kept once (0600, with their sha256) and replaced by the next snapshot's; read back whole, a damaged file refused, none kept none read", () =>
+  inDirectory(async (root, directory) => {
+    await prepareSnapshotDirectory(directory);
+    assert.is(await keepAuthorities(directory), undefined, 'a snapshot that brought none keeps none');
+    assert.is(await keptAuthorities(root, directory), undefined);
+    writeFileSync(incomingAuthorities(directory), 'the CAs, first');
+    await keepAuthorities(directory);
+    writeFileSync(incomingAuthorities(directory), 'the CAs, second');
+    const sha256 = await keepAuthorities(directory);
+    const file = authoritiesFile(directory);
+    assert.is(readFileSync(file, 'utf8'), 'the CAs, second');
+    assert.is(readFileSync(`${file}.sha256`, 'utf8'), `${sha256}  pki.tar.gz\n`);
+    assert.is(statSync(file).mode & 0o777, 0o600);
+    assert.is(await keptAuthorities(root, directory), file);
+    writeFileSync(file, 'the CAs, changed by hand');
+    await rejects(keptAuthorities(root, directory), /^backups\/site\/osdc\/pki\.tar\.gz is damaged: its sha256 is [0-9a-f]{64}, pki\.tar\.gz\.sha256 says [0-9a-f]{64}; take a snapshot again/);
+    // A digest left without its file (an interrupted run) goes before the next snapshot.
+    rmSync(file);
+    await prepareSnapshotDirectory(directory);
+    assert.not.ok(readdirSync(directory).includes('pki.tar.gz.sha256'));
   }));
 
 test("a restore takes the newest kept snapshot or the one named, checked against its digest; none kept, no digest, or another digest is refused with what to do", () =>
