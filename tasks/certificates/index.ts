@@ -1,7 +1,7 @@
 import type { Dependency } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Environment } from '../../environments/schema.js';
-import { kubeconfigPath, kubernetes, nodeJoin } from '../kubernetes/index.js';
+import { kubeconfigPath, kubernetes, workersJoined } from '../kubernetes/index.js';
 import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, tasks, type NamedCluster } from '../shared/kit.js';
 import { expiringAuthorities, expiringCertificates, nodeCertificates } from './node-certificates.js';
 
@@ -42,7 +42,7 @@ export const clusterCertificates = tasks.task({
   inputs: clusterInput,
   instances: everyCluster,
   // The cluster is up, its workers (RKE2 agents restart) in it.
-  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...clusterOf(config, cluster).workers.map((node) => nodeJoin.with({ node: node.name }))],
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...workersJoined(cluster, config)],
   estimate: '5m',
   sources: ['tasks/certificates/playbooks/renew-certificates.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml'],
   tools: ['ansible-playbook'],

@@ -181,7 +181,7 @@ export const upgrade = tasks.task({
   // takes the snapshot before the roll is present and verified.
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...(clusterOf(config, cluster).distribution === 'kubeadm' ? fetched(config, etcdReleaseNames) : [])],
   // Every worker is in the cluster before the roll, so each is drained and rolled in its turn.
-  after: ({ cluster }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
+  after: ({ cluster }, config): Dependency[] => workersJoined(cluster, config),
   estimate: '1m',
   sources: [
     'tasks/kubernetes/playbooks/rke2-upgrade.yml',
@@ -280,7 +280,7 @@ export const nodeLabels = tasks.task({
   inputs: clusterInput,
   instances: everyCluster,
   // Every node of the cluster has joined (a worker added joins first, then gets its labels).
-  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node }))],
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...workersJoined(cluster, config)],
   estimate: '10s',
   tools: ['kubectl'],
   timeout: '10m',
@@ -316,7 +316,7 @@ export const platformServices = tasks.task({
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, platformChartNames), proxmoxCsiToken],
   // Their pods schedule on the workers, with their labels and taints. Ordering only: a worker added later,
   // or a label changed, must not re-install the charts.
-  after: ({ cluster }, config): Dependency[] => [...nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })), nodeLabels.with({ cluster })],
+  after: ({ cluster }, config): Dependency[] => [...workersJoined(cluster, config), nodeLabels.with({ cluster })],
   estimate: '10m',
   tools: ['helm'],
   // The releases and their values, and where each chart is taken from; the storage driver's kept token (a
@@ -421,3 +421,10 @@ function roleTarget(role: ClusterRole, description: string) {
 export const mcm = roleTarget('mcm', 'MCM: the RKE2 management cluster');
 export const osms = roleTarget('osms', 'OSMS: every management-plane cluster');
 export const osdc = roleTarget('osdc', 'OSDC: every data-plane cluster');
+
+/** The join of every worker of a cluster: what a step that works on all of its nodes waits for. */
+export function workersJoined(cluster: string, config: Environment): Dependency[] {
+  return nodesOf(config, 'workers')
+    .filter((entry) => entry.cluster === cluster)
+    .map(({ node }) => nodeJoin.with({ node }));
+}

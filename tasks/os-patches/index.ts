@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { sshExec } from '../../lib/tools/ssh.js';
-import { kubernetes, nodeJoin, upgrade } from '../kubernetes/index.js';
-import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, nodesOf, playbook, rollWidth, sshTarget, tasks } from '../shared/kit.js';
+import { kubernetes, upgrade, workersJoined } from '../kubernetes/index.js';
+import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, rollWidth, sshTarget, tasks } from '../shared/kit.js';
 
 /** The packages `apt-get --simulate upgrade` would upgrade, from its `Inst <package> [...]` lines. */
 export function pendingUpgrades(simulation: string): string[] {
@@ -27,7 +27,7 @@ export const osPatches = tasks.task({
   deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
   // Every worker is in the cluster, so each is drained and patched in its turn; never during a version roll.
   after: ({ cluster }, config): Dependency[] => [
-    ...nodesOf(config, 'workers').filter((entry) => entry.cluster === cluster).map(({ node }) => nodeJoin.with({ node })),
+    ...workersJoined(cluster, config),
     upgrade.with({ cluster }),
   ],
   estimate: '10m',
