@@ -4,6 +4,7 @@ import path from 'node:path';
 import { etcdReleaseNames, kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
 import { snapshotSources, takeSnapshot } from '../backups/take-snapshot.js';
 import { keptAuthorities, snapshotDirectory } from '../backups/snapshot-store.js';
+import { etcdRelease } from '../backups/etcd-release.js';
 import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
@@ -73,10 +74,10 @@ export const kubernetes = tasks.task({
   deps: ({ cluster }, config): Dependency[] => [
     ...nodesOf(config, 'controlPlane').filter((entry) => entry.cluster === cluster).map(({ node }) => nodePrep.with({ node })),
     ...registryNeeded(config),
-    ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
+    ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...etcdReleaseNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubeadm-secrets-encryption.yml', 'tasks/backups/playbooks/includes/etcd-tools.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -98,12 +99,22 @@ export const kubernetes = tasks.task({
     // The authorities etcd-backup kept (checked against their sha256): a control plane initialised anew
     // (a rebuild) keeps the cluster's CAs and service-account key.
     const authorities = context.dryRun ? undefined : await keptAuthorities(root, snapshotDirectory(root, config, cluster.name));
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '' } });
+    // Secrets are encrypted at rest with one secretbox key per cluster: the one its control plane holds, else
+    // this fresh one (made here, so that it is a secret the engine redacts).
+    const encryptionKey = context.dryRun ? '(secrets-encryption key)' : context.secret(randomBytes(32).toString('base64'));
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '', secrets_encryption_key: encryptionKey } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
     // command line) included. Fresh on every run, valid for an hour.
     const join = context.dryRun ? { join_token: '(join token)', certificate_key: '(certificate key)' } : { join_token: context.secret(kubeadmToken()), certificate_key: context.secret(randomBytes(32).toString('hex')) };
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', controlPlane, { become: true, extraVars: { ...target, ...join } });
+    // A cluster made before its Secrets were encrypted: its API servers rolled onto the key, its Secrets
+    // written again, etcd read to prove none is left in plain text.
+    const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-secrets-encryption.yml', controlPlane, {
+      become: true,
+      extraVars: { ...target, secrets_encryption_key: encryptionKey, ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory } : {}) },
+    });
     if (cluster.cni === 'cilium') {
       await helmUpgradeInstall(context, {
         kubeconfig,

@@ -37,20 +37,20 @@ async function kubeadmCalls(context: Context, name: string): Promise<string[][]>
 }
 
 /**
- * images/kubernetes/v1.30.4/ as an air-gapped site holds it: kubeadm (the FAKE), kubelet and kubectl (FAKES
- * that record their argv), a crictl tarball, each with its publisher's style of .sha256 (a lone digest for
+ * images/kubernetes/v1.30.4/ as an air-gapped site holds it: kubeadm and kubectl (the FAKES of
+ * test/fixtures/fake-kubernetes), kubelet and crictl (FAKES that record their argv), a crictl tarball, each with its publisher's style of .sha256 (a lone digest for
  * dl.k8s.io's binaries, `digest  name` for the cri-tools tarball). Node preparation installs them.
  */
 function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
   const target = path.join(directory, 'images', 'kubernetes', version);
   mkdirSync(target, { recursive: true });
-  // kubelet says its version; kubectl says every node is Ready.
+  // kubelet says its version; crictl names the API server's pod; kubectl (node-kubectl) answers as the API server would.
   const recorder = (name: string) =>
     `#!/bin/sh\n# FAKE ${name} ${version}, for tests only: records its argv.\nmkdir -p /root/fake-kubeadm && echo "${name} $*" >> /root/fake-kubeadm/${name}.log\n` +
-    `case "$*" in --version) echo "Kubernetes ${version}" ;; *" get node "*) echo True ;; esac\n`;
+    `case "$*" in --version) echo "Kubernetes ${version}" ;; "pods --name kube-apiserver --quiet") echo fake-apiserver-pod ;; esac\n`;
   writeFileSync(path.join(target, 'kubeadm'), readFileSync(path.join(fakes, 'kubeadm')));
   writeFileSync(path.join(target, 'kubelet'), recorder('kubelet'));
-  writeFileSync(path.join(target, 'kubectl'), recorder('kubectl'));
+  writeFileSync(path.join(target, 'kubectl'), readFileSync(path.join(fakes, 'node-kubectl'), 'utf8').replaceAll('@VERSION@', version));
   mkdirSync(path.join(directory, '.scratch-crictl'), { recursive: true });
   writeFileSync(path.join(directory, '.scratch-crictl', 'crictl'), recorder('crictl'), { mode: 0o755 });
   const crictl = `crictl-${crictlVersion(version)}-linux-amd64.tar.gz`;
@@ -183,7 +183,69 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   const local = readFileSync(localLog(context), 'utf8');
   assert.match(local, /^helm upgrade --install cilium .*images\/charts\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
   assert.match(local, /^kubectl .*rollout status daemonset\/cilium/m);
-  for (const secret of [token, certificateKey, siteRegistryPassword]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
+  // Secrets are encrypted at rest from the start: the API server's configuration names the cluster's key
+  // (secretbox first, so that it writes encrypted), root's alone, and nothing shows the key.
+  assert.match(kubeadmConfig, /extraArgs:\n\s+encryption-provider-config: \/etc\/kubernetes\/pki\/secrets-encryption.yaml/);
+  assert.match(await context.rig.exec(cp, ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml']), '--encryption-provider-config=/etc/kubernetes/pki/secrets-encryption.yaml');
+  const encryption = await encryptionConfiguration(context);
+  assert.equal(Object.keys(encryption.providers[0]!), ['secretbox']);
+  assert.equal(encryption.providers[1], { identity: {} });
+  assert.is(Buffer.from(encryption.key, 'base64').length, 32);
+  assert.is((await context.rig.exec(cp, ['stat', '-c', '%a', '/etc/kubernetes/pki/secrets-encryption.yaml'])).trim(), '600');
+  assert.match(run.stdout, 'every Secret in etcd is encrypted');
+  for (const secret of [token, certificateKey, siteRegistryPassword, encryption.key]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
+}));
+
+/** osdc-cp1's secrets-encryption configuration: its providers in order, and its secretbox key. */
+async function encryptionConfiguration(context: Context): Promise<{ providers: Record<string, unknown>[]; key: string }> {
+  const text = await context.rig.exec(host(context, 'osdc-cp1'), ['cat', '/etc/kubernetes/pki/secrets-encryption.yaml']);
+  const providers = (YAML.parse(text) as { resources: { providers: Record<string, unknown>[] }[] }).resources[0]!.providers;
+  const secretbox = providers.find((provider) => 'secretbox' in provider) as { secretbox: { keys: { secret: string }[] } };
+  return { providers, key: secretbox.secretbox.keys[0]!.secret };
+}
+
+test('secrets encrypted on a cluster made without: its configuration names the key, its API server reads then writes with it, the Secrets in plain text are written again; then nothing to do', withTimeout(300_000, async (context: Context) => {
+  const cp = host(context, 'osdc-cp1');
+  const { key } = await encryptionConfiguration(context);
+  // The cluster as an earlier Onboarder left it: no encryption in its configuration, its manifest or pki, and
+  // two Secrets in plain text in etcd (as an API server that stores JSON writes them).
+  const kept = context.rig.pathIn(cp, '/root/fake-kubeadm/cluster-configuration.yaml');
+  writeFileSync(kept, readFileSync(kept, 'utf8').replace(/  extraArgs:\n    encryption-provider-config: \S+\n/, ''));
+  const manifest = context.rig.pathIn(cp, '/etc/kubernetes/manifests/kube-apiserver.yaml');
+  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/ *- --encryption-provider-config=\S+\n/, ''));
+  rmSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml'));
+  rmSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.applied'));
+  await context.etcd.etcdctl('put', '/registry/secrets/default/db-password', '{"kind":"Secret","apiVersion":"v1","data":{"password":"cGxhaW4="}}');
+  await context.etcd.etcdctl('put', '/registry/secrets/kube-system/bootstrap-token-abcdef', '{"kind":"Secret","apiVersion":"v1","data":{"password":"cGxhaW4="}}');
+  const calls = (await kubeadmCalls(context, 'osdc-cp1')).length;
+  const run = await cli(context, ['--force', 'kubernetes[cluster=osdc]'], 'kubernetes[cluster=osdc]');
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  // The ClusterConfiguration names it (for joins and upgrades), kubeadm wrote the API server's manifest again.
+  assert.match(readFileSync(kept, 'utf8'), /extraArgs:\n\s+encryption-provider-config: \/etc\/kubernetes\/pki\/secrets-encryption.yaml/);
+  const rolled = (await kubeadmCalls(context, 'osdc-cp1')).slice(calls);
+  assert.equal(rolled.map((argv) => argv.slice(1, 3).join(' ')), ['token create', 'init phase', 'upgrade node']);
+  assert.equal(rolled[2], ['kubeadm', 'upgrade', 'node', 'phase', 'control-plane', '--certificate-renewal=false', '--etcd-upgrade=false']);
+  assert.match(readFileSync(manifest, 'utf8'), '--encryption-provider-config=/etc/kubernetes/pki/secrets-encryption.yaml');
+  // A new key, written first once the API server read it, then restarted on it.
+  const encryption = await encryptionConfiguration(context);
+  assert.is.not(encryption.key, key);
+  assert.equal(Object.keys(encryption.providers[0]!), ['secretbox']);
+  const crictl = await context.rig.exec(cp, ['cat', '/root/fake-kubeadm/crictl.log']);
+  assert.match(crictl, 'crictl stopp fake-apiserver-pod\ncrictl rmp fake-apiserver-pod');
+  // The two Secrets were written again through the API, and etcd holds them encrypted.
+  assert.match(run.stdout, '2 Secrets were in plain text in etcd: written again, encrypted now');
+  for (const name of ['default/db-password', 'kube-system/bootstrap-token-abcdef']) {
+    assert.match(await context.etcd.etcdctl('get', `/registry/secrets/${name}`, '--print-value-only'), /^k8s:enc:secretbox:v1:key1:/);
+  }
+  assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), encryption.key);
+  // Again: nothing to roll, nothing to write.
+  const before = (await kubeadmCalls(context, 'osdc-cp1')).length;
+  const again = await cli(context, ['--force', 'kubernetes[cluster=osdc]'], 'kubernetes[cluster=osdc]');
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.not.ok((await kubeadmCalls(context, 'osdc-cp1')).slice(before).some((argv) => argv[1] === 'upgrade'));
+  assert.is(await context.rig.exec(cp, ['cat', '/root/fake-kubeadm/crictl.log']), crictl);
+  assert.match(again.stdout, 'every Secret in etcd is encrypted');
+  assert.is((await encryptionConfiguration(context)).key, encryption.key);
 }));
 
 test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
@@ -533,7 +595,7 @@ test('upgrade: one node at a time, the control plane with kubeadm upgrade apply,
   assert.match(run.stdout, 'osdc-w1 runs Kubernetes v1.30.4: upgrade[cluster=osdc] rolls it to v1.31.0');
   assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before.cp).filter((argv) => argv[1] === 'upgrade').map((argv) => argv.join(' ')), ['kubeadm upgrade apply --yes v1.31.0']);
   assert.equal((await kubeadmCalls(context, 'osdc-w1')).slice(before.w1).filter((argv) => argv[1] === 'upgrade').map((argv) => argv.join(' ')), ['kubeadm upgrade node']);
-  const drains = (await recorded(context, 'osdc-cp1', 'kubectl')).slice(before.kubectl).filter((line) => !line.includes(' get node ')).map((line) => line.split(' ').slice(3, 5).join(' '));
+  const drains = (await recorded(context, 'osdc-cp1', 'kubectl')).slice(before.kubectl).filter((line) => / (cordon|drain|uncordon) /.test(line)).map((line) => line.split(' ').slice(3, 5).join(' '));
   assert.equal(drains, ['cordon osdc-cp1', 'drain osdc-cp1', 'uncordon osdc-cp1', 'cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
   for (const node of ['osdc-cp1', 'osdc-w1']) assert.match(await context.rig.exec(host(context, node), ['kubelet', '--version']), 'Kubernetes v1.31.0');
   // A snapshot of etcd was kept before the first node was drained.
@@ -709,9 +771,10 @@ test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the
   const cp = host(context, 'osdc-cp1');
   assert.match(await context.rig.exec(cp, ['ls', '/usr/local/lib/onboarder/etcd-v3.5.15']), 'etcdctl');
   assert.is((await context.rig.exec(cp, ['ls', '/var/backups/etcd'])).trim(), '');
-  // The cluster's authorities beside them (this test's PKI holds etcd's CA only), for a rebuilt control plane.
+  // The cluster's authorities beside them (this test's PKI holds etcd's CA only) and the key its Secrets are
+  // encrypted with, for a rebuilt control plane.
   const authorities = path.join(directory, 'pki.tar.gz');
-  assert.equal(execFileSync('tar', ['tzf', authorities], { encoding: 'utf8' }).trim().split('\n').sort(), ['etcd/ca.crt', 'etcd/ca.key']);
+  assert.equal(execFileSync('tar', ['tzf', authorities], { encoding: 'utf8' }).trim().split('\n').sort(), ['etcd/ca.crt', 'etcd/ca.key', 'secrets-encryption.yaml']);
   assert.is(readFileSync(`${authorities}.sha256`, 'utf8'), `${sha256Of(authorities)}  pki.tar.gz\n`);
   assert.is(statSync(authorities).mode & 0o777, 0o600);
   assert.match(first.stdout, /kept the cluster's authorities \(its CAs and service-account key\) as backups\/k8s-lab\/osdc\/pki\.tar\.gz/);
@@ -782,17 +845,20 @@ test("etcd restore: after confirmation, the control plane restarts on the newest
   assert.is(await value('/registry/onboarder-test'), 'untouched');
 }));
 
-test("a control plane rebuilt on fresh nodes keeps the cluster's authorities kept with its snapshots (kubeadm init finds them); damaged ones are refused", withTimeout(300_000, async (context: Context) => {
+test("a control plane rebuilt on fresh nodes keeps the cluster's authorities and secrets-encryption key kept with its snapshots (kubeadm init finds them); damaged ones are refused", withTimeout(300_000, async (context: Context) => {
   const cp = host(context, 'osdc-cp1');
   const authority = readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd/ca.crt'), 'utf8');
-  // The node as a fresh one: no cluster initialised on it, no authority.
-  await context.rig.exec(cp, ['sh', '-c', 'mv /etc/kubernetes/admin.conf /root/admin.conf.before && mv /etc/kubernetes/pki/etcd/ca.crt /root/etcd-ca.crt.before']);
+  const { key } = await encryptionConfiguration(context);
+  // The node as a fresh one: no cluster initialised on it, no authority, no secrets-encryption key.
+  await context.rig.exec(cp, ['sh', '-c', 'mv /etc/kubernetes/admin.conf /root/admin.conf.before && mv /etc/kubernetes/pki/etcd/ca.crt /root/etcd-ca.crt.before && mv /etc/kubernetes/pki/secrets-encryption.yaml /root/secrets-encryption.yaml.before']);
   const before = (await kubeadmCalls(context, 'osdc-cp1')).length;
   const only = 'kubernetes[cluster=osdc]';
   const run = await cli(context, ['--force', only], only);
   assert.is(run.code, 0, run.stdout + run.stderr);
   assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before, before + 1).map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm init']);
   assert.is(readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd/ca.crt'), 'utf8'), authority, 'kubeadm init found the kept CA');
+  // The key the snapshots' Secrets are encrypted with came back with them, not a new one.
+  assert.is((await encryptionConfiguration(context)).key, key, 'the API server reads the restored Secrets with the kept key');
   // Damaged: refused before any node is touched, with both digests.
   const kept = path.join(context.directory, 'backups', 'k8s-lab', 'osdc', 'pki.tar.gz');
   const original = readFileSync(kept);
