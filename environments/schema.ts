@@ -272,6 +272,18 @@ const environmentShape = z.strictObject({
         renewBefore: z.number().int().min(1).max(364).default(90),
       })
       .prefault({}),
+    /**
+     * The API servers' audit log on every control-plane node (kubespray's kubernetes_audit, the CIS
+     * benchmark's 1.2.16-1.2.19): one line per request under tasks/kubernetes/playbooks/files/audit-policy.yaml,
+     * a new file every `maxSize` MB, the newest `maxBackups` rotated files kept, none older than `maxAge` days.
+     */
+    audit: z
+      .strictObject({
+        maxAge: z.number().int().min(1).max(3650).default(30),
+        maxBackups: z.number().int().min(1).max(1000).default(10),
+        maxSize: z.number().int().min(1).max(100_000).default(100),
+      })
+      .prefault({}),
   });
 
 export const environmentSchema = environmentShape.superRefine((environment, context) => {

@@ -77,7 +77,7 @@ export const kubernetes = tasks.task({
     ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...etcdReleaseNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubeadm-secrets-encryption.yml', 'tasks/backups/playbooks/includes/etcd-tools.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/files/audit-policy.yaml', 'tasks/backups/playbooks/includes/etcd-tools.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -111,7 +111,7 @@ export const kubernetes = tasks.task({
     // A cluster made before its Secrets were encrypted: its API servers rolled onto the key, its Secrets
     // written again, etcd read to prove none is left in plain text.
     const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-secrets-encryption.yml', controlPlane, {
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', controlPlane, {
       become: true,
       extraVars: { ...target, secrets_encryption_key: encryptionKey, ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory } : {}) },
     });
@@ -198,6 +198,7 @@ export const upgrade = tasks.task({
     'tasks/kubernetes/playbooks/rke2-upgrade.yml',
     'tasks/kubernetes/playbooks/includes/rke2-roll-node.yml',
     'tasks/kubernetes/playbooks/includes/rke2-node.yml',
+    'tasks/kubernetes/playbooks/files/audit-policy.yaml',
     'tasks/kubernetes/playbooks/kubeadm-upgrade.yml',
     'tasks/kubernetes/playbooks/includes/kubeadm-roll-node.yml',
     'tasks/shared/playbooks/includes/drain-node.yml',

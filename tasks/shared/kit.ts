@@ -136,8 +136,8 @@ export type InventoryNode = Pick<ClusterNode, 'name' | 'address'>;
 
 /**
  * What a control plane's playbooks know of its API beyond the address: its DNS name (the dns task's record)
- * and its certificate's names (every control-plane node), and whether the address is a virtual IP (no
- * control-plane node has it), which kube-vip then holds. Passed by the Kubernetes steps only: a node's
+ * and its certificate's names (every control-plane node), whether the address is a virtual IP (no
+ * control-plane node has it), which kube-vip then holds, and how long its audit log is kept. Passed by the Kubernetes steps only: a node's
  * preparation does not read the other control-plane nodes, and does not re-run when one is added.
  */
 export function controlPlaneVars(config: Environment, cluster: NamedCluster): Record<string, unknown> {
@@ -147,6 +147,7 @@ export function controlPlaneVars(config: Environment, cluster: NamedCluster): Re
     control_plane_addresses: cluster.controlPlane.map((node) => node.address),
     api_vip: !cluster.controlPlane.some((node) => node.address === cluster.apiAddress),
     kube_vip_image: `ghcr.io/kube-vip/kube-vip:${config.versions.kubeVip}`,
+    api_audit: { max_age: config.audit.maxAge, max_backup: config.audit.maxBackups, max_size: config.audit.maxSize },
   };
 }
 

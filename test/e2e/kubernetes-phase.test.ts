@@ -183,10 +183,16 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   const local = readFileSync(localLog(context), 'utf8');
   assert.match(local, /^helm upgrade --install cilium .*images\/charts\/cilium-1\.16\.1\.tgz .*--version 1\.16\.1 --wait/m);
   assert.match(local, /^kubectl .*rollout status daemonset\/cilium/m);
-  // Secrets are encrypted at rest from the start: the API server's configuration names the cluster's key
-  // (secretbox first, so that it writes encrypted), root's alone, and nothing shows the key.
-  assert.match(kubeadmConfig, /extraArgs:\n\s+encryption-provider-config: \/etc\/kubernetes\/pki\/secrets-encryption.yaml/);
-  assert.match(await context.rig.exec(cp, ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml']), '--encryption-provider-config=/etc/kubernetes/pki/secrets-encryption.yaml');
+  // The API server's own arguments from the start: Secrets encrypted at rest and an audit log, the files
+  // they name mounted into its pod.
+  const clusterConfiguration = YAML.parseAllDocuments(kubeadmConfig).map((document) => document.toJS()).find((document) => document.kind === 'ClusterConfiguration');
+  assert.equal(clusterConfiguration.apiServer.extraArgs, apiServerArguments);
+  assert.equal(clusterConfiguration.apiServer.extraVolumes.map((volume: { hostPath: string }) => volume.hostPath), ['/etc/kubernetes/audit', '/var/log/kubernetes/audit']);
+  await assertApiServerArguments(context, 'osdc-cp1');
+  assert.is(await context.rig.exec(cp, ['cat', '/etc/kubernetes/audit/policy.yaml']), readFileSync(path.join(repositoryRoot, 'tasks/kubernetes/playbooks/files/audit-policy.yaml'), 'utf8'));
+  assert.is((await context.rig.exec(cp, ['stat', '-c', '%a', '/var/log/kubernetes/audit'])).trim(), '700');
+  // The secrets-encryption configuration names the cluster's key (secretbox first, so that the API server
+  // writes encrypted), root's alone, and nothing shows the key.
   const encryption = await encryptionConfiguration(context);
   assert.equal(Object.keys(encryption.providers[0]!), ['secretbox']);
   assert.equal(encryption.providers[1], { identity: {} });
@@ -196,6 +202,22 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   for (const secret of [token, certificateKey, siteRegistryPassword, encryption.key]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
 
+/** The arguments Onboarder gives a kubeadm cluster's API servers (the environment's `audit` at its defaults). */
+const apiServerArguments = {
+  'encryption-provider-config': '/etc/kubernetes/pki/secrets-encryption.yaml',
+  'audit-policy-file': '/etc/kubernetes/audit/policy.yaml',
+  'audit-log-path': '/var/log/kubernetes/audit/kube-apiserver.log',
+  'audit-log-maxage': '30',
+  'audit-log-maxbackup': '10',
+  'audit-log-maxsize': '100',
+};
+
+/** A control-plane node's API server runs with every one of them (its static pod's manifest says so). */
+async function assertApiServerArguments(context: Context, node: string): Promise<void> {
+  const manifest = await context.rig.exec(host(context, node), ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml']);
+  for (const [name, value] of Object.entries(apiServerArguments)) assert.match(manifest, `- --${name}=${value}\n`);
+}
+
 /** osdc-cp1's secrets-encryption configuration: its providers in order, and its secretbox key. */
 async function encryptionConfiguration(context: Context): Promise<{ providers: Record<string, unknown>[]; key: string }> {
   const text = await context.rig.exec(host(context, 'osdc-cp1'), ['cat', '/etc/kubernetes/pki/secrets-encryption.yaml']);
@@ -204,28 +226,35 @@ async function encryptionConfiguration(context: Context): Promise<{ providers: R
   return { providers, key: secretbox.secretbox.keys[0]!.secret };
 }
 
-test('secrets encrypted on a cluster made without: its configuration names the key, its API server reads then writes with it, the Secrets in plain text are written again; then nothing to do', withTimeout(300_000, async (context: Context) => {
+test("a cluster made without the API server's arguments (Secrets encrypted, the audit log): its configuration takes them, its API server reads then writes with the key, the Secrets in plain text are written again; then nothing to do", withTimeout(300_000, async (context: Context) => {
   const cp = host(context, 'osdc-cp1');
   const { key } = await encryptionConfiguration(context);
-  // The cluster as an earlier Onboarder left it: no encryption in its configuration, its manifest or pki, and
-  // two Secrets in plain text in etcd (as an API server that stores JSON writes them).
+  // The cluster as an earlier Onboarder left it: no argument of its own in its configuration (the
+  // kubeadm-config ConfigMap) or its API server's manifest, no key in its pki, and two Secrets in plain text
+  // in etcd (as an API server that stores JSON writes them).
   const kept = context.rig.pathIn(cp, '/root/fake-kubeadm/cluster-configuration.yaml');
-  writeFileSync(kept, readFileSync(kept, 'utf8').replace(/  extraArgs:\n    encryption-provider-config: \S+\n/, ''));
+  const configured = readFileSync(kept, 'utf8');
+  assert.match(configured, /  extraArgs:\n(    .*\n)+  extraVolumes: .*\n/);
+  writeFileSync(kept, configured.replace(/  extraArgs:\n(    .*\n)+  extraVolumes: .*\n/, ''));
   const manifest = context.rig.pathIn(cp, '/etc/kubernetes/manifests/kube-apiserver.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/ *- --encryption-provider-config=\S+\n/, ''));
+  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/ *- --\S+\n/g, ''));
   rmSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml'));
-  rmSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.applied'));
+  rmSync(context.rig.pathIn(cp, '/etc/kubernetes/onboarder-apiserver-files.sha256'));
   await context.etcd.etcdctl('put', '/registry/secrets/default/db-password', '{"kind":"Secret","apiVersion":"v1","data":{"password":"cGxhaW4="}}');
   await context.etcd.etcdctl('put', '/registry/secrets/kube-system/bootstrap-token-abcdef', '{"kind":"Secret","apiVersion":"v1","data":{"password":"cGxhaW4="}}');
   const calls = (await kubeadmCalls(context, 'osdc-cp1')).length;
   const run = await cli(context, ['--force', 'kubernetes[cluster=osdc]'], 'kubernetes[cluster=osdc]');
   assert.is(run.code, 0, run.stdout + run.stderr);
-  // The ClusterConfiguration names it (for joins and upgrades), kubeadm wrote the API server's manifest again.
-  assert.match(readFileSync(kept, 'utf8'), /extraArgs:\n\s+encryption-provider-config: \/etc\/kubernetes\/pki\/secrets-encryption.yaml/);
+  // The ClusterConfiguration carries the arguments and volumes (for joins and upgrades), kubeadm wrote the
+  // API server's manifest again.
+  const reconfigured = YAML.parse(readFileSync(kept, 'utf8')) as { apiServer: { extraArgs: Record<string, string>; extraVolumes: { name: string }[]; certSANs: string[] } };
+  assert.equal(reconfigured.apiServer.extraArgs, apiServerArguments);
+  assert.equal(reconfigured.apiServer.extraVolumes.map((volume) => volume.name), ['onboarder-audit-policy', 'onboarder-audit-log']);
+  assert.ok(reconfigured.apiServer.certSANs.length > 0, 'the rest of the configuration is kept');
   const rolled = (await kubeadmCalls(context, 'osdc-cp1')).slice(calls);
   assert.equal(rolled.map((argv) => argv.slice(1, 3).join(' ')), ['token create', 'init phase', 'upgrade node']);
   assert.equal(rolled[2], ['kubeadm', 'upgrade', 'node', 'phase', 'control-plane', '--certificate-renewal=false', '--etcd-upgrade=false']);
-  assert.match(readFileSync(manifest, 'utf8'), '--encryption-provider-config=/etc/kubernetes/pki/secrets-encryption.yaml');
+  await assertApiServerArguments(context, 'osdc-cp1');
   // A new key, written first once the API server read it, then restarted on it.
   const encryption = await encryptionConfiguration(context);
   assert.is.not(encryption.key, key);
@@ -325,6 +354,9 @@ test('a control-plane node replaced: the new one, listed first, joins through th
   // The new control-plane node is put at the head of the list, where the node it replaces was.
   writeFileSync(file, original.replace(`controlPlane: [${cpEntry}]`, `controlPlane: [{ name: 'osdc-w2', address: '${spare.address}', vmId: 4102 }, ${cpEntry}]`));
   const before = (await kubeadmCalls(context, 'osdc-cp1')).length;
+  // The cluster's kubeadm-config ConfigMap, which a node that joins reads (the FAKE kubeadm keeps it per node).
+  mkdirSync(context.rig.pathIn(spare, '/root/fake-kubeadm'), { recursive: true });
+  writeFileSync(context.rig.pathIn(spare, '/root/fake-kubeadm/cluster-configuration.yaml'), readFileSync(context.rig.pathIn(cp, '/root/fake-kubeadm/cluster-configuration.yaml')));
   const added = await cli(context, [], 'cluster-vms[cluster=osdc],node-prep[node=osdc-w2],kubernetes[cluster=osdc]');
   assert.is(added.code, 0, added.stdout + added.stderr);
   assert.match(added.stdout, 'osdc-w2 is not in cluster osdc yet: osdc-cp1, which is, acts for its control plane and the others join through it');
@@ -335,6 +367,9 @@ test('a control-plane node replaced: the new one, listed first, joins through th
   assert.ok(joined.includes('--control-plane'), joined.join(' '));
   assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before).map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm token create', 'kubeadm init phase']);
   assert.ok(existsSync(context.rig.pathIn(spare, '/etc/kubernetes/admin.conf')));
+  // It joined with the cluster's secrets-encryption key (before its API server started) and its arguments.
+  assert.is(readFileSync(context.rig.pathIn(spare, '/etc/kubernetes/pki/secrets-encryption.yaml'), 'utf8'), readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml'), 'utf8'));
+  await assertApiServerArguments(context, 'osdc-w2');
 
   // Its etcd member, as the join adds one (a learner here: the real etcd of osdc-cp1 keeps its quorum).
   await context.etcd.etcdctl('member', 'add', 'osdc-w2', '--learner', `--peer-urls=https://${spare.address}:2380`);

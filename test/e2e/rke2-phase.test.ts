@@ -150,6 +150,13 @@ test('the first server is Ready before the second joins through the virtual IP, 
   assert.match(first[0]!.config!, `node-ip: ${host(context, 'mcm-cp1').address}\n`);
   assert.match(first[0]!.config!, 'cni: cilium\ncluster-cidr: 10.42.0.0/16\nservice-cidr: 10.43.0.0/16\n');
   assert.not.match(agent[0]!.config!, 'tls-san');
+  // The servers' audit log, under Onboarder's policy (RKE2's own records nothing), kept as the environment says.
+  for (const server of ['mcm-cp1', 'mcm-cp2']) {
+    const [call] = await rke2Calls(context, server);
+    assert.match(call!.config!, 'audit-policy-file: /etc/rancher/rke2/audit-policy.yaml\nkube-apiserver-arg:\n  - audit-log-maxage=30\n  - audit-log-maxbackup=10\n  - audit-log-maxsize=100\n');
+    assert.is(await context.rig.exec(host(context, server), ['cat', '/etc/rancher/rke2/audit-policy.yaml']), readFileSync(path.join(repositoryRoot, 'tasks/kubernetes/playbooks/files/audit-policy.yaml'), 'utf8'));
+  }
+  assert.not.match(agent[0]!.config!, 'audit');
   const token = readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'tokens', 'mcm'), 'utf8');
   for (const call of [...first, ...second, ...agent]) {
     assert.match(call.config!, `token: ${token}\n`);

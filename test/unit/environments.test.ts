@@ -33,6 +33,7 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
     assert.is(loaded.value.config.proxmox?.templates.baseVmId, 9002);
     assert.is(loaded.value.config.clusters['osdc-a']?.workersAtOnce, '20%', "kubespray's serial for workers");
     assert.equal(loaded.value.config.backups, { directory: 'backups', keep: 7, every: '24h' }, 'etcd snapshots: a week of daily ones under backups/');
+    assert.equal(loaded.value.config.audit, { maxAge: 30, maxBackups: 10, maxSize: 100 }, "the API servers' audit log as kubespray keeps it");
     // Velero's S3 keys are secrets: redacted, and digested so that a rotated one installs Velero again.
     assert.ok(loaded.value.secrets.includes('example-velero-secret-key-not-a-real-secret'));
     assert.match(String(loaded.value.config.secretDigests?.velero?.secretAccessKey), /^[0-9a-f]{32}$/);
@@ -45,6 +46,8 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a workersAtOnce that is neither a count nor a percentage', (e) => (e.clusters['osdc-a'].workersAtOnce = '0%'), /clusters\.osdc-a\.workersAtOnce: .*a percentage such as 20%/],
   ['a backup interval in days', (e) => (e.backups = { every: '1d' }), /backups\.every: is a duration in minutes or hours, such as 30m or 24h/],
   ['no snapshot kept', (e) => (e.backups = { keep: 0 }), /backups\.keep: /],
+  ['an audit log kept for no day', (e) => (e.audit = { maxAge: 0 }), /audit\.maxAge: /],
+  ['an audit setting it does not have', (e) => (e.audit = { path: '/tmp/audit.log' }), /audit: .*path/],
   ['a Velero bucket that S3 refuses', (e) => (e.velero.bucket = 'Backups_1'), /velero\.bucket: is an S3 bucket name/],
   ['a Velero schedule that is not cron', (e) => (e.velero.schedule = '@daily 3am'), /velero\.schedule: is a cron schedule of five fields/],
   ['a workersAtOnce of no worker', (e) => (e.clusters['osdc-a'].workersAtOnce = 0), /clusters\.osdc-a\.workersAtOnce/],
