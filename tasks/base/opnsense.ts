@@ -21,7 +21,8 @@ type Firewall = Environment['firewalls'][number];
 /**
  * What one firewall should hold for the site: an alias per network, per cluster its API address and its
  * nodes; a VLAN interface per network on the firewall's VLAN parent; and the rules the clusters need: their
- * API (6443, and RKE2's supervisor 9345 for MCM), their node ports, and DNS to the site's server.
+ * API (6443, and RKE2's supervisor 9345 for MCM), their node ports, their ingress (80 and 443 on the nodes),
+ * and DNS to the site's server.
  */
 export function desiredFirewall(config: Environment, firewall: Firewall): { aliases: OpnsenseItem[]; vlans: OpnsenseItem[]; rules: OpnsenseItem[] } {
   const aliases: OpnsenseItem[] = config.networks.map((network) => ({ enabled: '1', name: aliasName('net', network.name), type: 'network', content: network.cidr, description: `${managedDescription}network ${network.name}` }));
@@ -46,6 +47,8 @@ export function desiredFirewall(config: Environment, firewall: Firewall): { alia
     rules.push(rule(`${cluster.name} API`, 'TCP', api, '6443'));
     if (cluster.distribution === 'rke2') rules.push(rule(`${cluster.name} RKE2 supervisor`, 'TCP', api, '9345'));
     rules.push(rule(`${cluster.name} node ports`, 'TCP/UDP', nodes, '30000-32767'));
+    // ingress-nginx answers on every schedulable node's ports 80 and 443 (chart-releases.ts).
+    rules.push(rule(`${cluster.name} ingress HTTP`, 'TCP', nodes, '80'), rule(`${cluster.name} ingress HTTPS`, 'TCP', nodes, '443'));
   }
   aliases.push({ enabled: '1', name: aliasName('dns', 'server'), type: 'host', content: config.dns.server.address, description: `${managedDescription}the site's DNS server` });
   rules.push(rule('DNS', 'TCP/UDP', aliasName('dns', 'server'), '53'));

@@ -49,6 +49,14 @@ function kubernetesInputs(context: { readonly dryRun: boolean }, root: string, c
   return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version) };
 }
 
+/**
+ * Each node's declared taints as a kubelet registers them (`key=value:Effect`), by node name: a node that
+ * joins carries them from its first moment (node-labels keeps them after).
+ */
+function registrationTaints(nodes: readonly ClusterNode[]): Record<string, string[]> {
+  return Object.fromEntries(nodes.map((node) => [node.name, node.taints.map(taintArgument)]));
+}
+
 /** A bootstrap token as kubeadm writes them: `[a-z0-9]{6}.[a-z0-9]{16}`. */
 function kubeadmToken(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -92,7 +100,7 @@ export const kubernetes = tasks.task({
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, inputs.cluster));
       const artifacts = await rke2Inputs(context, root, config.versions.rke2);
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig } });
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig, node_taints: registrationTaints(cluster.controlPlane) } });
       return;
     }
     await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', controlPlane, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
@@ -161,7 +169,7 @@ export const nodeJoin = tasks.task({
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
       const artifacts = await rke2Inputs(context, root, config.versions.rke2);
-      await nodesPlaybook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: workersOf(members) }, members, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token } });
+      await nodesPlaybook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: workersOf(members) }, members, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, node_taints: registrationTaints(workersOf(members)) } });
       return;
     }
     // The first control-plane node makes the join command for this run's token (a secret the engine knows).
@@ -169,7 +177,7 @@ export const nodeJoin = tasks.task({
     const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());
     await inTurn(members, [
       (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } }),
-      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, join_token: joinToken } }),
+      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, join_token: joinToken, node_taints: registrationTaints(workersOf(standing)) } }),
     ]);
   },
 });

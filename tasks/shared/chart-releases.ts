@@ -87,9 +87,25 @@ function veleroValues({ config, cluster, veleroCredentials, veleroCa }: ReleaseT
   };
 }
 
+/**
+ * ingress-nginx as kubespray's ingress_nginx addon and RKE2's own run it: a DaemonSet on every schedulable
+ * node, answering on the node's ports 80 and 443, behind a ClusterIP Service. Proxmox VMs have no load
+ * balancer to give a LoadBalancer Service an address, so such a Service would stay pending and `helm
+ * --wait` would wait for it until it fails. The IngressClass is the cluster's default.
+ */
+const ingressValues = {
+  controller: {
+    kind: 'DaemonSet',
+    hostPort: { enabled: true, ports: { http: 80, https: 443 } },
+    service: { type: 'ClusterIP' },
+    publishService: { enabled: false },
+    ingressClassResource: { default: true },
+  },
+};
+
 /** The platform services every cluster gets, in the order they are installed. */
 export const platformReleases: readonly ChartRelease[] = [
-  { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: () => ({ controller: { replicaCount: 2 } }) },
+  { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: () => ingressValues },
   { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: () => ({ grafana: { enabled: true } }) },
   { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: () => ({ crds: { enabled: true } }) },
   {

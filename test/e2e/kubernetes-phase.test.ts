@@ -403,7 +403,7 @@ test('a control-plane node replaced: the new one, listed first, joins through th
   rmSync(`${localLog(context)}.nodes`);
 }));
 
-test('node labels and taints: set through the API as declared; one taken out is removed (and no other); a label changed re-runs this step alone', withTimeout(300_000, async (context: Context) => {
+test('node labels and taints: set through the API as declared, the taints also where the kubelet registers the node; one taken out is removed (and no other); a label changed re-runs this step alone', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const original = readFileSync(file, 'utf8');
   const [cp, worker] = [host(context, 'osdc-cp1'), host(context, 'osdc-w1')];
@@ -421,8 +421,10 @@ test('node labels and taints: set through the API as declared; one taken out is 
   writeFileSync(`${localLog(context)}.nodes`, listed([unschedulable]));
   writeFileSync(localLog(context), '');
   rmSync(`${localLog(context)}.applied`, { force: true });
-  const run = await cli(context, [], only);
+  const run = await cli(context, [], `node-join[node=osdc-w1],${only}`);
   assert.is(run.code, 0, run.stdout + run.stderr);
+  // The kubelet registers the node with its taints (should it register again), the API gets them now.
+  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), '# Managed by Onboarder: the taints the kubelet registers this node with.\nKUBELET_EXTRA_ARGS=--register-with-taints=openspace.io/dedicated=data:NoSchedule\n');
   const kubectlCalls = () => readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version')).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, '').replace(/ -f \S+$/, ' -f FILE'));
   assert.equal(kubectlCalls(), [
     'get nodes -o json',
@@ -437,18 +439,25 @@ test('node labels and taints: set through the API as declared; one taken out is 
   const managed = applied.items[1]!.metadata.annotations['openspace.io/onboarder-taints']!;
   assert.equal(JSON.parse(managed), [{ key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }]);
 
-  // The pool changed and the taint taken out: only this step would run, none of the node's other steps.
-  declare('gpu', '');
-  const plan = await cli(context, ['--dry-run'], `cluster-vms[cluster=osdc],node-prep[node=osdc-w1],kubernetes[cluster=osdc],node-join[node=osdc-w1],${only}`);
+  // The pool changed: only this step would run, none of the node's other steps.
+  const steps = `cluster-vms[cluster=osdc],node-prep[node=osdc-w1],kubernetes[cluster=osdc],node-join[node=osdc-w1],${only}`;
+  declare('gpu', "{ key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }");
+  const plan = await cli(context, ['--dry-run'], steps);
   assert.is(plan.code, 0, plan.stdout + plan.stderr);
   assert.match(plan.stdout, /plan for k8s-lab: 1 of \d+ tasks would run/, plan.stdout);
   assert.match(plan.stdout, /node-labels\[cluster=osdc\]\s+run\s+config clusters\.osdc\.workers\[0\]\.labels\.openspace\.io\/pool changed: "data" -> "gpu"/);
+  // The taint taken out too: the node's join as well (the taints it registers with), nothing else.
+  declare('gpu', '');
+  const untainted = await cli(context, ['--dry-run'], steps);
+  assert.match(untainted.stdout, /plan for k8s-lab: 2 of \d+ tasks would run/, untainted.stdout);
+  assert.match(untainted.stdout, /node-join\[node=osdc-w1\]\s+run\s+config clusters\.osdc\.workers\[0\]\.taints changed/);
   // The API shows the taint Onboarder set (its annotation says so) beside the cordon's: only Onboarder's goes.
   writeFileSync(`${localLog(context)}.nodes`, listed([unschedulable, { key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }], { 'openspace.io/onboarder-taints': managed }));
   writeFileSync(localLog(context), '');
   rmSync(`${localLog(context)}.applied`, { force: true });
-  const changed = await cli(context, [], only);
+  const changed = await cli(context, [], `node-join[node=osdc-w1],${only}`);
   assert.is(changed.code, 0, changed.stdout + changed.stderr);
+  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), '# Managed by Onboarder: the taints the kubelet registers this node with.\nKUBELET_EXTRA_ARGS=\n');
   assert.equal(kubectlCalls(), ['get nodes -o json', 'taint node osdc-w1 openspace.io/dedicated:NoSchedule-', 'apply --server-side --field-manager=onboarder-node-labels --force-conflicts -f FILE']);
   const again = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as typeof applied;
   assert.equal(again.items[1]!.metadata.labels, { 'node-role.kubernetes.io/ingress': '', 'openspace.io/pool': 'gpu' });
@@ -523,6 +532,10 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.equal(csi.config.clusters, [{ url: 'https://pve.k8s.openspace.test:8006/api2/json', insecure: false, token_id: 'kubernetes-csi@pve!csi', token_secret: csiToken, region: 'k8s-lab' }]);
   assert.equal(csi.storageClass, [{ name: 'proxmox-data', storage: 'rbd-vms', reclaimPolicy: 'Delete', fstype: 'ext4', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }]);
   assert.not.match(without.stdout + without.stderr + logsAndRecords(context.directory, 'k8s-lab'), csiToken);
+  // ingress-nginx on the nodes' ports 80 and 443 (no load balancer here would give a LoadBalancer Service an
+  // address, and helm --wait would wait for one until it failed).
+  const ingress = YAML.parse(readFileSync(`${localLog(context)}.values.ingress-nginx`, 'utf8')) as Record<string, any>;
+  assert.equal([ingress.controller.kind, ingress.controller.hostPort, ingress.controller.service.type], ['DaemonSet', { enabled: true, ports: { http: 80, https: 443 } }, 'ClusterIP']);
 
   // The site's MinIO named (its CA the site's): the step runs again for that change, and installs Velero too.
   const veleroSecret = 'velero-secret-key-Pq7Zx2';

@@ -79,8 +79,12 @@ test('the first run adds every alias, VLAN and rule, and applies each collection
     'onboarder: mcm API: TCP -> onb_api_mcm:6443 on lan',
     'onboarder: mcm RKE2 supervisor: TCP -> onb_api_mcm:9345 on lan',
     'onboarder: mcm node ports: TCP/UDP -> onb_nodes_mcm:30000-32767 on lan',
+    'onboarder: mcm ingress HTTP: TCP -> onb_nodes_mcm:80 on lan',
+    'onboarder: mcm ingress HTTPS: TCP -> onb_nodes_mcm:443 on lan',
     'onboarder: osdc API: TCP -> onb_api_osdc:6443 on lan',
     'onboarder: osdc node ports: TCP/UDP -> onb_nodes_osdc:30000-32767 on lan',
+    'onboarder: osdc ingress HTTP: TCP -> onb_nodes_osdc:80 on lan',
+    'onboarder: osdc ingress HTTPS: TCP -> onb_nodes_osdc:443 on lan',
     'onboarder: DNS: TCP/UDP -> onb_dns_server:53 on lan',
   ]);
   const applies = fw.writes().filter((call) => /reconfigure|\/apply$/.test(call));
@@ -94,7 +98,7 @@ test('a second run changes nothing and says so', withTimeout(120_000, async (con
   const run = await cli(context);
   assert.is(run.code, 0, run.stdout + run.stderr);
   assert.equal(context.firewall.calls.slice(before).filter((call) => call.method === 'POST'), [], 'no add, set, delete or apply');
-  assert.match(run.stdout, 'fw1: up to date (7 aliases, 2 VLANs, 6 rules), nothing changed');
+  assert.match(run.stdout, 'fw1: up to date (7 aliases, 2 VLANs, 10 rules), nothing changed');
 }));
 
 test('drift is set back, what the environment drops is deleted, and what Onboarder does not manage is left alone', withTimeout(120_000, async (context: Context) => {

@@ -92,7 +92,7 @@ export const rke2Lab = defineEnvironment({
       role: 'mcm',
       distribution: 'rke2',
       controlPlane: [{ name: '${cp1.name}', address: '${cp1.address}', vmId: 2101 }, { name: '${cp2.name}', address: '${cp2.address}', vmId: 2102 }],
-      workers: [{ name: '${worker.name}', address: '${worker.address}', vmId: 2111 }],
+      workers: [{ name: '${worker.name}', address: '${worker.address}', vmId: 2111, taints: [{ key: 'openspace.io/dedicated', value: 'management', effect: 'NoSchedule' }] }],
       apiAddress: '${vipOf(rig)}',
       podCidr: '10.42.0.0/16',
       serviceCidr: '10.43.0.0/16',
@@ -153,10 +153,15 @@ test('the first server is Ready before the second joins through the virtual IP, 
   // The servers' audit log, under Onboarder's policy (RKE2's own records nothing), kept as the environment says.
   for (const server of ['mcm-cp1', 'mcm-cp2']) {
     const [call] = await rke2Calls(context, server);
+    assert.match(call!.config!, 'disable: [rke2-ingress-nginx]\n');
     assert.match(call!.config!, 'audit-policy-file: /etc/rancher/rke2/audit-policy.yaml\nkube-apiserver-arg:\n  - audit-log-maxage=30\n  - audit-log-maxbackup=10\n  - audit-log-maxsize=100\n');
     assert.is(await context.rig.exec(host(context, server), ['cat', '/etc/rancher/rke2/audit-policy.yaml']), readFileSync(path.join(repositoryRoot, 'tasks/kubernetes/playbooks/files/audit-policy.yaml'), 'utf8'));
   }
   assert.not.match(agent[0]!.config!, 'audit');
+  // Each node registers with its declared taints (RKE2 reads config.yaml.d), before node-labels runs.
+  const taintsFile = ['cat', '/etc/rancher/rke2/config.yaml.d/50-onboarder-taints.yaml'];
+  assert.match(await context.rig.exec(host(context, 'mcm-w1'), taintsFile), 'node-taint: ["openspace.io/dedicated=management:NoSchedule"]\n');
+  assert.match(await context.rig.exec(host(context, 'mcm-cp1'), taintsFile), 'node-taint: []\n');
   const token = readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'tokens', 'mcm'), 'utf8');
   for (const call of [...first, ...second, ...agent]) {
     assert.match(call.config!, `token: ${token}\n`);
@@ -366,7 +371,7 @@ test("an agent taken out is drained, deleted and uninstalled; put back as a serv
   const original = readFileSync(file, 'utf8').replace(/rke2: 'v[^']+'/, `rke2: '${newer}'`);
   assert.match(original, `rke2: '${newer}'`);
   const [cp1, cp2, agent] = [host(context, 'mcm-cp1'), host(context, 'mcm-cp2'), host(context, 'mcm-w1')];
-  const agentEntry = `{ name: 'mcm-w1', address: '${agent.address}', vmId: 2111 }`;
+  const agentEntry = `{ name: 'mcm-w1', address: '${agent.address}', vmId: 2111, taints: [{ key: 'openspace.io/dedicated', value: 'management', effect: 'NoSchedule' }] }`;
   assert.match(original, `workers: [${agentEntry}]`);
   writeFileSync(file, original.replace(`workers: [${agentEntry}]`, 'workers: []'));
   // What the cluster's API lists (the FAKE kubectl of the engine prints it).
