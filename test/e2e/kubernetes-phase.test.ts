@@ -275,6 +275,18 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   assert.is(await context.rig.exec(cp, ['cat', '/root/fake-kubeadm/crictl.log']), crictl);
   assert.match(again.stdout, 'every Secret in etcd is encrypted');
   assert.is((await encryptionConfiguration(context)).key, encryption.key);
+  // A configuration damaged on the node: refused, naming the file and the node, its content never shown.
+  const configuration = context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml');
+  const whole = readFileSync(configuration, 'utf8');
+  writeFileSync(configuration, `kind: EncryptionConfiguration\nresources: damaged-${encryption.key}\n`);
+  const damaged = await cli(context, ['--force', 'kubernetes[cluster=osdc]'], 'kubernetes[cluster=osdc]');
+  writeFileSync(configuration, whole);
+  assert.is(damaged.code, 1, damaged.stdout + damaged.stderr);
+  assert.match(damaged.stdout, '/etc/kubernetes/pki/secrets-encryption.yaml on osdc-cp1 is not a secretbox EncryptionConfiguration: restore it from another control-plane node or from the pki.tar.gz');
+  assert.not.match(damaged.stdout + damaged.stderr + logsAndRecords(context.directory, 'k8s-lab'), encryption.key);
+  // Whole again: the step runs again (its failed run dropped its stamp).
+  const mended = await cli(context, [], 'kubernetes[cluster=osdc]');
+  assert.is(mended.code, 0, mended.stdout + mended.stderr);
 }));
 
 test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
