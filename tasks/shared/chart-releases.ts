@@ -103,10 +103,24 @@ const ingressValues = {
   },
 };
 
+/**
+ * kube-prometheus-stack scrapes the control plane where Onboarder has it answer (the controller manager and
+ * scheduler on their secure ports of the node's address, etcd's metrics on 2381: vars/kubeadm-apiserver.yml,
+ * RKE2's config.yaml), so that none shows as down. kube-proxy is not scraped: kubeadm clusters run none
+ * (Cilium replaces it) and RKE2's answers on the loopback only.
+ */
+const monitoringValues = {
+  grafana: { enabled: true },
+  kubeControllerManager: { service: { port: 10257, targetPort: 10257 }, serviceMonitor: { https: true, insecureSkipVerify: true } },
+  kubeScheduler: { service: { port: 10259, targetPort: 10259 }, serviceMonitor: { https: true, insecureSkipVerify: true } },
+  kubeEtcd: { service: { port: 2381, targetPort: 2381 } },
+  kubeProxy: { enabled: false },
+};
+
 /** The platform services every cluster gets, in the order they are installed. */
 export const platformReleases: readonly ChartRelease[] = [
   { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: () => ingressValues },
-  { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: () => ({ grafana: { enabled: true } }) },
+  { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: () => monitoringValues },
   { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: () => ({ crds: { enabled: true } }) },
   {
     release: 'proxmox-csi-plugin',

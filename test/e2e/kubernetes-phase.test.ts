@@ -188,6 +188,8 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   const clusterConfiguration = YAML.parseAllDocuments(kubeadmConfig).map((document) => document.toJS()).find((document) => document.kind === 'ClusterConfiguration');
   assert.equal(clusterConfiguration.apiServer.extraArgs, apiServerArguments);
   assert.equal(clusterConfiguration.apiServer.extraVolumes.map((volume: { hostPath: string }) => volume.hostPath), ['/etc/kubernetes/audit', '/var/log/kubernetes/audit']);
+  assert.equal([clusterConfiguration.controllerManager.extraArgs, clusterConfiguration.scheduler.extraArgs], [metricsArguments, metricsArguments]);
+  assert.equal(clusterConfiguration.etcd.local.extraArgs, { 'listen-metrics-urls': 'http://0.0.0.0:2381' });
   await assertApiServerArguments(context, 'osdc-cp1');
   assert.is(await context.rig.exec(cp, ['cat', '/etc/kubernetes/audit/policy.yaml']), readFileSync(path.join(repositoryRoot, 'tasks/kubernetes/playbooks/files/audit-policy.yaml'), 'utf8'));
   assert.is((await context.rig.exec(cp, ['stat', '-c', '%a', '/var/log/kubernetes/audit'])).trim(), '700');
@@ -212,10 +214,15 @@ const apiServerArguments = {
   'audit-log-maxsize': '100',
 };
 
-/** A control-plane node's API server runs with every one of them (its static pod's manifest says so). */
+/** The controller manager's and the scheduler's: their metrics on the node's address, for kube-prometheus-stack. */
+const metricsArguments = { 'bind-address': '0.0.0.0' };
+
+/** A control-plane node's API server, controller manager and scheduler run with them (their static pods' manifests say so). */
 async function assertApiServerArguments(context: Context, node: string): Promise<void> {
-  const manifest = await context.rig.exec(host(context, node), ['cat', '/etc/kubernetes/manifests/kube-apiserver.yaml']);
-  for (const [name, value] of Object.entries(apiServerArguments)) assert.match(manifest, `- --${name}=${value}\n`);
+  for (const [component, expected] of [['kube-apiserver', apiServerArguments], ['kube-controller-manager', metricsArguments], ['kube-scheduler', metricsArguments]] as const) {
+    const manifest = await context.rig.exec(host(context, node), ['cat', `/etc/kubernetes/manifests/${component}.yaml`]);
+    for (const [name, value] of Object.entries(expected)) assert.match(manifest, `- --${name}=${value}\n`);
+  }
 }
 
 /** osdc-cp1's secrets-encryption configuration: its providers in order, and its secretbox key. */
@@ -230,14 +237,16 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   const cp = host(context, 'osdc-cp1');
   const { key } = await encryptionConfiguration(context);
   // The cluster as an earlier Onboarder left it: no argument of its own in its configuration (the
-  // kubeadm-config ConfigMap) or its API server's manifest, no key in its pki, and two Secrets in plain text
+  // kubeadm-config ConfigMap) or its control plane's manifests, no key in its pki, and two Secrets in plain text
   // in etcd (as an API server that stores JSON writes them).
   const kept = context.rig.pathIn(cp, '/root/fake-kubeadm/cluster-configuration.yaml');
   const configured = readFileSync(kept, 'utf8');
   assert.match(configured, /  extraArgs:\n(    .*\n)+  extraVolumes: .*\n/);
-  writeFileSync(kept, configured.replace(/  extraArgs:\n(    .*\n)+  extraVolumes: .*\n/, ''));
-  const manifest = context.rig.pathIn(cp, '/etc/kubernetes/manifests/kube-apiserver.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/ *- --\S+\n/g, ''));
+  writeFileSync(kept, configured.replace(/ +extraArgs:\n( {4,}.*\n)+/g, '').replace(/  extraVolumes: .*\n/, ''));
+  for (const component of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+    const file = context.rig.pathIn(cp, `/etc/kubernetes/manifests/${component}.yaml`);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/ *- --\S+\n/g, ''));
+  }
   rmSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml'));
   rmSync(context.rig.pathIn(cp, '/etc/kubernetes/onboarder-apiserver-files.sha256'));
   await context.etcd.etcdctl('put', '/registry/secrets/default/db-password', '{"kind":"Secret","apiVersion":"v1","data":{"password":"cGxhaW4="}}');
@@ -247,8 +256,10 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   assert.is(run.code, 0, run.stdout + run.stderr);
   // The ClusterConfiguration carries the arguments and volumes (for joins and upgrades), kubeadm wrote the
   // API server's manifest again.
-  const reconfigured = YAML.parse(readFileSync(kept, 'utf8')) as { apiServer: { extraArgs: Record<string, string>; extraVolumes: { name: string }[]; certSANs: string[] } };
+  const reconfigured = YAML.parse(readFileSync(kept, 'utf8')) as { apiServer: { extraArgs: Record<string, string>; extraVolumes: { name: string }[]; certSANs: string[] }; controllerManager: { extraArgs: Record<string, string> }; scheduler: { extraArgs: Record<string, string> }; etcd: { local: { extraArgs: Record<string, string> } } };
   assert.equal(reconfigured.apiServer.extraArgs, apiServerArguments);
+  assert.equal([reconfigured.controllerManager.extraArgs, reconfigured.scheduler.extraArgs], [metricsArguments, metricsArguments]);
+  assert.equal(reconfigured.etcd.local.extraArgs, { 'listen-metrics-urls': 'http://0.0.0.0:2381' }, 'for the next upgrade, which writes etcd again');
   assert.equal(reconfigured.apiServer.extraVolumes.map((volume) => volume.name), ['onboarder-audit-policy', 'onboarder-audit-log']);
   assert.ok(reconfigured.apiServer.certSANs.length > 0, 'the rest of the configuration is kept');
   const rolled = (await kubeadmCalls(context, 'osdc-cp1')).slice(calls);
@@ -548,6 +559,9 @@ test('platform services: one Helm release each, every chart at the version the e
   // address, and helm --wait would wait for one until it failed).
   const ingress = YAML.parse(readFileSync(`${localLog(context)}.values.ingress-nginx`, 'utf8')) as Record<string, any>;
   assert.equal([ingress.controller.kind, ingress.controller.hostPort, ingress.controller.service.type], ['DaemonSet', { enabled: true, ports: { http: 80, https: 443 } }, 'ClusterIP']);
+  // kube-prometheus-stack scrapes the control plane where it answers (no false alarm that it is down).
+  const monitoring = YAML.parse(readFileSync(`${localLog(context)}.values.kube-prometheus-stack`, 'utf8')) as Record<string, any>;
+  assert.equal([monitoring.kubeControllerManager.service.port, monitoring.kubeScheduler.service.port, monitoring.kubeEtcd.service.port, monitoring.kubeProxy.enabled], [10257, 10259, 2381, false]);
 
   // The site's MinIO named (its CA the site's): the step runs again for that change, and installs Velero too.
   const veleroSecret = 'velero-secret-key-Pq7Zx2';

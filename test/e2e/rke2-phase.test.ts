@@ -154,6 +154,7 @@ test('the first server is Ready before the second joins through the virtual IP, 
   for (const server of ['mcm-cp1', 'mcm-cp2']) {
     const [call] = await rke2Calls(context, server);
     assert.match(call!.config!, 'disable: [rke2-ingress-nginx]\n');
+    assert.match(call!.config!, 'etcd-expose-metrics: true\nkube-controller-manager-arg:\n  - bind-address=0.0.0.0\nkube-scheduler-arg:\n  - bind-address=0.0.0.0\n');
     assert.match(call!.config!, 'audit-policy-file: /etc/rancher/rke2/audit-policy.yaml\nkube-apiserver-arg:\n  - audit-log-maxage=30\n  - audit-log-maxbackup=10\n  - audit-log-maxsize=100\n');
     assert.is(await context.rig.exec(host(context, server), ['cat', '/etc/rancher/rke2/audit-policy.yaml']), readFileSync(path.join(repositoryRoot, 'tasks/kubernetes/playbooks/files/audit-policy.yaml'), 'utf8'));
   }
