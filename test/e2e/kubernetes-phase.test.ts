@@ -162,6 +162,8 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.match(kubeadmConfig, 'imageRepository: registry.k8s.openspace.test:5000');
   assert.match(kubeadmConfig, 'cgroupDriver: systemd');
   assert.match(kubeadmConfig, `advertiseAddress: ${cp.address}`);
+  // Each kubelet registers the node's address in the environment (a VM may have several networks).
+  for (const node of [cp, host(context, 'osdc-w1')]) assert.match(await context.rig.exec(node, ['cat', '/etc/default/kubelet']), `KUBELET_EXTRA_ARGS=--node-ip=${node.address}\n`);
   // containerd pulls through the site registry, verified with its CA: the mirror the environment names for
   // registry.k8s.io, and the site registry for every other registry the manifest's images come from.
   assert.is(await context.rig.exec(cp, ['cat', '/etc/onboarder/site-registry-ca.crt']), readFileSync(path.join(context.directory, 'site-registry-ca.pem'), 'utf8'));
@@ -447,7 +449,7 @@ test('node labels and taints: set through the API as declared, the taints also w
   const run = await cli(context, [], `node-join[node=osdc-w1],${only}`);
   assert.is(run.code, 0, run.stdout + run.stderr);
   // The kubelet registers the node with its taints (should it register again), the API gets them now.
-  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), '# Managed by Onboarder: the taints the kubelet registers this node with.\nKUBELET_EXTRA_ARGS=--register-with-taints=openspace.io/dedicated=data:NoSchedule\n');
+  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), `# Managed by Onboarder: the kubelet's address and the taints it registers this node with.\nKUBELET_EXTRA_ARGS=--node-ip=${worker.address} --register-with-taints=openspace.io/dedicated=data:NoSchedule\n`);
   const kubectlCalls = () => readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version')).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, '').replace(/ -f \S+$/, ' -f FILE'));
   assert.equal(kubectlCalls(), [
     'get nodes -o json',
@@ -480,7 +482,7 @@ test('node labels and taints: set through the API as declared, the taints also w
   rmSync(`${localLog(context)}.applied`, { force: true });
   const changed = await cli(context, [], `node-join[node=osdc-w1],${only}`);
   assert.is(changed.code, 0, changed.stdout + changed.stderr);
-  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), '# Managed by Onboarder: the taints the kubelet registers this node with.\nKUBELET_EXTRA_ARGS=\n');
+  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), `# Managed by Onboarder: the kubelet's address and the taints it registers this node with.\nKUBELET_EXTRA_ARGS=--node-ip=${worker.address}\n`);
   assert.equal(kubectlCalls(), ['get nodes -o json', 'taint node osdc-w1 openspace.io/dedicated:NoSchedule-', 'apply --server-side --field-manager=onboarder-node-labels --force-conflicts -f FILE']);
   const again = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as typeof applied;
   assert.equal(again.items[1]!.metadata.labels, { 'node-role.kubernetes.io/ingress': '', 'openspace.io/pool': 'gpu' });
