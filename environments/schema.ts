@@ -116,6 +116,12 @@ const environmentShape = z.strictObject({
        * skipped. Everything else (packages, files, network sysctls, bridges) is always applied.
        */
       kernelWideSettings: z.enum(['apply', 'skip']).default('apply'),
+      /**
+       * The site's time servers (addresses or names), which every management host and node follows
+       * (systemd-timesyncd, or chrony where it runs). Name them on an air-gapped site: the distribution's
+       * default servers are out of reach there. None: the distribution's defaults.
+       */
+      ntpServers: z.array(z.string().regex(/^[A-Za-z0-9.:-]+$/, { error: 'is a time server: an address or a host name' })).default([]),
     }),
     /** Packages every management host and node must have. */
     packages: z.strictObject({

@@ -24,16 +24,16 @@ export const copySshKey = base.task({
 
 export const packages = base.task({
   name: 'packages',
-  description: 'Install the packages of a KVM management host',
+  description: "Install the packages of a KVM management host; its clock follows the site's time servers",
   supportsDryRun: true,
   // Ansible logs in with the operator's key that copy-ssh-key authorized.
   deps: [copySshKey],
   estimate: '4m',
-  sources: [`${playbooks}/packages.yml`],
+  sources: [`${playbooks}/packages.yml`, 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 2,
   run: async (context) => {
-    await playbook(context, `${playbooks}/packages.yml`, { hosts: 'management' }, { extraVars: { management_packages: context.config.packages.management } });
+    await playbook(context, `${playbooks}/packages.yml`, { hosts: 'management' }, { extraVars: { management_packages: context.config.packages.management, ntp_servers: context.config.site.ntpServers } });
   },
 });
 

@@ -18,7 +18,7 @@ export const nodePrep = tasks.task({
   after: ({ node }, config) => nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })),
   batch: nodeCluster,
   estimate: '5m',
-  sources: ['tasks/node-prep/playbooks/node-prep.yml'],
+  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 1,
   run: async (context) => {
@@ -29,6 +29,7 @@ export const nodePrep = tasks.task({
         cluster_group: clusterGroup(cluster.name),
         node_packages: config.packages.nodes,
         kernel_wide_settings: config.site.kernelWideSettings,
+        ntp_servers: config.site.ntpServers,
       },
     });
   },

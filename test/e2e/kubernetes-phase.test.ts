@@ -74,7 +74,7 @@ import { defineEnvironment } from './schema.js';
 /** osdc on two test hosts whose kubeadm is a FAKE; the other clusters' nodes are never contacted. */
 export const k8sLab = defineEnvironment({
   name: 'k8s-lab',
-  site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', kernelWideSettings: 'skip', airGapped: true },
+  site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', kernelWideSettings: 'skip', airGapped: true, ntpServers: ['10.254.254.1', 'ntp.k8s.openspace.test'] },
   // Installed on the machine the test hosts share: node preparation runs for real and installs nothing.
   packages: { management: ['python3'], nodes: ['python3', 'conntrack', 'socat'] },
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
@@ -162,6 +162,8 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.match(kubeadmConfig, 'imageRepository: registry.k8s.openspace.test:5000');
   assert.match(kubeadmConfig, 'cgroupDriver: systemd');
   assert.match(kubeadmConfig, `advertiseAddress: ${cp.address}`);
+  // The clock follows the site's time servers (air-gapped: the distribution's are out of reach), no fallback.
+  assert.is(await context.rig.exec(cp, ['cat', '/etc/systemd/timesyncd.conf.d/onboarder.conf']), "# Managed by Onboarder: the site's time servers (site.ntpServers), and no fallback outside the site.\n[Time]\nNTP=10.254.254.1 ntp.k8s.openspace.test\nFallbackNTP=\n");
   // Each kubelet registers the node's address in the environment (a VM may have several networks).
   for (const node of [cp, host(context, 'osdc-w1')]) assert.match(await context.rig.exec(node, ['cat', '/etc/default/kubelet']), `KUBELET_EXTRA_ARGS=--node-ip=${node.address}\n`);
   // containerd pulls through the site registry, verified with its CA: the mirror the environment names for

@@ -84,7 +84,7 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
 
   const forced = await cli(directory, ['--env', 'lab', 'hosts', '--force', 'base:packages,base:bridges,node-prep[node=osdc-w1]']);
   assert.is(forced.code, 0, forced.stdout);
-  assert.match(forced.stdout, /\[base:packages\] kvm1\s+: ok=1\s+changed=0/);
+  assert.match(forced.stdout, /\[base:packages\] kvm1\s+: ok=\d+\s+changed=0/);
   assert.match(forced.stdout, /\[base:bridges\] kvm1\s+: ok=\d+\s+changed=0/);
   assert.match(forced.stdout, /\[node-prep\[node=osdc-w1\]\] osdc-w1\s+: ok=\d+\s+changed=0/);
 

@@ -47,6 +47,7 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a backup interval in days', (e) => (e.backups = { every: '1d' }), /backups\.every: is a duration in minutes or hours, such as 30m or 24h/],
   ['no snapshot kept', (e) => (e.backups = { keep: 0 }), /backups\.keep: /],
   ['an audit log kept for no day', (e) => (e.audit = { maxAge: 0 }), /audit\.maxAge: /],
+  ['a time server that is a URL', (e) => (e.site.ntpServers = ['ntp://10.0.0.1']), /site\.ntpServers\[0\]: is a time server: an address or a host name/],
   ['an audit setting it does not have', (e) => (e.audit = { path: '/tmp/audit.log' }), /audit: .*path/],
   ['a Velero bucket that S3 refuses', (e) => (e.velero.bucket = 'Backups_1'), /velero\.bucket: is an S3 bucket name/],
   ['a Velero schedule that is not cron', (e) => (e.velero.schedule = '@daily 3am'), /velero\.schedule: is a cron schedule of five fields/],
