@@ -116,8 +116,9 @@ export const kubernetes = tasks.task({
     // command line) included. Fresh on every run, valid for an hour.
     const join = context.dryRun ? { join_token: '(join token)', certificate_key: '(certificate key)' } : { join_token: context.secret(kubeadmToken()), certificate_key: context.secret(randomBytes(32).toString('hex')) };
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-join.yml', controlPlane, { become: true, extraVars: { ...target, ...join } });
-    // A cluster made before its Secrets were encrypted: its API servers rolled onto the key, its Secrets
-    // written again, etcd read to prove none is left in plain text.
+    // The control plane's own arguments (Secrets encrypted, the audit log, the components' metrics): a
+    // cluster made without them, or whose settings changed, has its configuration and API servers rolled onto
+    // them, its Secrets written again and etcd read to prove none is left in plain text.
     const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', controlPlane, {
       become: true,
