@@ -50,6 +50,6 @@ export const lab: EnvironmentDefinition = defineEnvironment({
     cilium: '1.16.1',
     kubeVip: 'v0.8.3',
     veleroAwsPlugin: 'v1.10.1',
-    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1' },
+    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1', 'metrics-server': '3.12.2', 'kubelet-csr-approver': '1.1.0' },
   },
 });

@@ -226,6 +226,10 @@ const environmentShape = z.strictObject({
         'cert-manager': version,
         'proxmox-csi-plugin': version,
         velero: version,
+        /** kubeadm clusters only (RKE2 brings its own): the metrics API (`kubectl top`, autoscalers). */
+        'metrics-server': version,
+        /** kubeadm clusters only: approves each kubelet's serving-certificate request (kubespray's). */
+        'kubelet-csr-approver': version,
       }),
     }),
     /**

@@ -27,7 +27,7 @@ export type NeededFor = 'always' | 'proxmox' | 'air-gapped';
 /** The files and charts of the manifest, by name: what `images:fetch[artifact=...]` takes and tasks depend on. */
 export const rke2ArtifactNames = ['rke2-checksums', 'rke2-binary', 'rke2-images', 'rke2-install'] as const;
 export const kubernetesBinaryNames = ['kubeadm', 'kubeadm-checksum', 'kubelet', 'kubelet-checksum', 'kubectl', 'kubectl-checksum', 'crictl', 'crictl-checksum'] as const;
-export const platformChartNames = ['ingress-nginx', 'kube-prometheus-stack', 'cert-manager', 'velero'] as const;
+export const platformChartNames = ['ingress-nginx', 'kube-prometheus-stack', 'cert-manager', 'velero', 'metrics-server', 'kubelet-csr-approver'] as const;
 /** etcd's release (etcdctl, etcdutl) and its checksum file: a kubeadm cluster's snapshots are taken and restored with them. */
 export const etcdReleaseNames = ['etcd-release', 'etcd-checksums'] as const;
 export type FileArtifactName =
@@ -127,6 +127,8 @@ const chartRepositories = {
   'kube-prometheus-stack': 'https://prometheus-community.github.io/helm-charts',
   'cert-manager': 'https://charts.jetstack.io',
   velero: 'https://vmware-tanzu.github.io/helm-charts',
+  'metrics-server': 'https://kubernetes-sigs.github.io/metrics-server',
+  'kubelet-csr-approver': 'https://postfinance.github.io/kubelet-csr-approver',
 } as const;
 
 /** Where a chart's package is kept: images/charts/<name>-<version>.tgz (the file `helm` installs on air-gapped sites). */

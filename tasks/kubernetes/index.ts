@@ -85,7 +85,7 @@ export const kubernetes = tasks.task({
     ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...etcdReleaseNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/files/audit-policy.yaml', 'tasks/backups/playbooks/includes/etcd-tools.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/files/audit-policy.yaml', 'tasks/backups/playbooks/includes/etcd-tools.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -158,7 +158,7 @@ export const nodeJoin = tasks.task({
   ],
   batch: nodeCluster,
   estimate: '2m',
-  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook'],
   timeout: '20m',
   retries: 1,
@@ -329,7 +329,7 @@ export const nodeLabels = tasks.task({
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
 export const platformServices = tasks.task({
   name: 'platform-services',
-  description: 'ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
+  description: 'kubelet-csr-approver and metrics-server (kubeadm), ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
@@ -350,7 +350,7 @@ export const platformServices = tasks.task({
     const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
     const target = releaseTarget(context, inputs.cluster);
     for (const release of platformReleases) {
-      const notInstalled = release.notInstalledBecause?.(config);
+      const notInstalled = release.notInstalledBecause?.(config, inputs.cluster);
       if (notInstalled) {
         context.log.info(`${release.release}: not installed: ${notInstalled}`);
         continue;

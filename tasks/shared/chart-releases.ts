@@ -1,4 +1,5 @@
 import type { Environment } from '../../environments/schema.js';
+import { clusterOf } from './kit.js';
 
 /** What a release's values are made of: the site, the cluster it goes on, and the secrets it carries. */
 export interface ReleaseTarget {
@@ -45,8 +46,8 @@ export interface ChartRelease {
   readonly chart: string;
   readonly namespace: string;
   readonly values: (target: ReleaseTarget) => Readonly<Record<string, unknown>>;
-  /** Why a site does not get the release (it lacks what the release needs), or false. */
-  readonly notInstalledBecause?: (config: Environment) => string | false;
+  /** Why a cluster does not get the release (its site lacks what the release needs, or it has its own), or false. */
+  readonly notInstalledBecause?: (config: Environment, cluster: string) => string | false;
 }
 
 /**
@@ -117,8 +118,47 @@ const monitoringValues = {
   kubeProxy: { enabled: false },
 };
 
+/**
+ * kubelet-csr-approver, as kubespray installs it with `kubelet_rotate_server_certificates`: a kubeadm
+ * cluster's kubelets ask the cluster's CA for their serving certificates (`serverTLSBootstrap`), and this
+ * approves a request only from a node's own credentials, for its own name (one DNS name, the node's) and for
+ * addresses on the site's networks (its nodes' own addresses where the environment declares no network), so
+ * that metrics-server and the API server verify every kubelet they talk to. No DNS lookup: a node's name need
+ * not resolve inside the cluster. Renewals are approved as they come, all year.
+ */
+function csrApproverValues({ config, cluster }: ReleaseTarget): Record<string, unknown> {
+  const prefixes = config.networks.length > 0 ? config.networks.map((network) => network.cidr) : nodeAddressPrefixes(config, cluster);
+  return { providerRegex: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', providerIpPrefixes: prefixes, allowedDnsNames: 1, bypassDnsResolution: true };
+}
+
+/** Each node of a cluster as a /32: who may be named in a serving certificate where no network is declared. */
+function nodeAddressPrefixes(config: Environment, cluster: string): string[] {
+  const named = Object.hasOwn(config.clusters, cluster) ? clusterOf(config, cluster) : undefined;
+  return named ? [...named.controlPlane, ...named.workers].map((node) => `${node.address}/32`) : [];
+}
+
+/**
+ * metrics-server, as RKE2 bundles it and kubespray installs it, except that it verifies every kubelet's
+ * certificate against the cluster's CA (the approver above has them signed) instead of kubespray's default
+ * `--kubelet-insecure-tls`: the chart's arguments as they are.
+ */
+const metricsServerValues = {};
+
+/** A release RKE2 brings itself: not installed on an RKE2 cluster, with the reason. */
+const kubeadmOnly = (what: string) => (config: Environment, cluster: string) =>
+  clusterOf(config, cluster).distribution === 'rke2' && `RKE2 ${what}`;
+
 /** The platform services every cluster gets, in the order they are installed. */
 export const platformReleases: readonly ChartRelease[] = [
+  // First: until it runs, a new kubeadm node's kubelet has no serving certificate (no logs, exec or metrics).
+  {
+    release: 'kubelet-csr-approver',
+    chart: 'kubelet-csr-approver/kubelet-csr-approver',
+    namespace: 'kube-system',
+    values: csrApproverValues,
+    notInstalledBecause: kubeadmOnly("signs its kubelets' serving certificates itself"),
+  },
+  { release: 'metrics-server', chart: 'metrics-server/metrics-server', namespace: 'kube-system', values: () => metricsServerValues, notInstalledBecause: kubeadmOnly('runs its own (rke2-metrics-server)') },
   { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: () => ingressValues },
   { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: () => monitoringValues },
   { release: 'cert-manager', chart: 'jetstack/cert-manager', namespace: 'cert-manager', values: () => ({ crds: { enabled: true } }) },

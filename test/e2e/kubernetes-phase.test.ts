@@ -65,6 +65,7 @@ function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
 }
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const vipOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '.250');
+const subnetOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '');
 
 function environmentFile(rig: TestHostRig): string {
   const [cp, worker] = rig.hosts as [TestHost, TestHost, TestHost];
@@ -80,6 +81,8 @@ export const k8sLab = defineEnvironment({
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
+  // The test hosts' network: the kubelets' serving certificates may name addresses on it.
+  networks: [{ name: 'clusters', vlan: 20, cidr: '${subnetOf(rig)}.0/24', gateway: '${subnetOf(rig)}.1' }],
   clusters: {
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [{ name: 'mcm-cp1', address: '10.254.254.21', vmId: 2101 }], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
     osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [{ name: 'osms-cp1', address: '10.254.254.31', vmId: 3101 }], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
@@ -166,6 +169,10 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.is(await context.rig.exec(cp, ['cat', '/etc/systemd/timesyncd.conf.d/onboarder.conf']), "# Managed by Onboarder: the site's time servers (site.ntpServers), and no fallback outside the site.\n[Time]\nNTP=10.254.254.1 ntp.k8s.openspace.test\nFallbackNTP=\n");
   // Each kubelet registers the node's address in the environment (a VM may have several networks).
   for (const node of [cp, host(context, 'osdc-w1')]) assert.match(await context.rig.exec(node, ['cat', '/etc/default/kubelet']), `KUBELET_EXTRA_ARGS=--node-ip=${node.address}\n`);
+  // Each kubelet asks the cluster's CA for its serving certificate: the cluster's kubelet configuration says
+  // so from init, and the worker (whose FAKE join wrote one without it) has it written in.
+  assert.match(kubeadmConfig, 'kind: KubeletConfiguration\ncgroupDriver: systemd\nserverTLSBootstrap: true\n');
+  for (const node of [cp, host(context, 'osdc-w1')]) assert.match(await context.rig.exec(node, ['cat', '/var/lib/kubelet/config.yaml']), /^serverTLSBootstrap: true$/m);
   // containerd pulls through the site registry, verified with its CA: the mirror the environment names for
   // registry.k8s.io, and the site registry for every other registry the manifest's images come from.
   assert.is(await context.rig.exec(cp, ['cat', '/etc/onboarder/site-registry-ca.crt']), readFileSync(path.join(context.directory, 'site-registry-ca.pem'), 'utf8'));
@@ -253,6 +260,11 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   }
   rmSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml'));
   rmSync(context.rig.pathIn(cp, '/etc/kubernetes/onboarder-apiserver-files.sha256'));
+  // ...and kubelets that sign their own serving certificates (nothing in the cluster's kubelet-config, nor in
+  // the node's).
+  const keptKubelet = context.rig.pathIn(cp, '/root/fake-kubeadm/kubelet-configuration.yaml');
+  const nodeKubelet = context.rig.pathIn(cp, '/var/lib/kubelet/config.yaml');
+  for (const file of [keptKubelet, nodeKubelet]) writeFileSync(file, readFileSync(file, 'utf8').replace('serverTLSBootstrap: true\n', ''));
   await context.etcd.etcdctl('put', '/registry/secrets/default/db-password', '{"kind":"Secret","apiVersion":"v1","data":{"password":"cGxhaW4="}}');
   await context.etcd.etcdctl('put', '/registry/secrets/kube-system/bootstrap-token-abcdef', '{"kind":"Secret","apiVersion":"v1","data":{"password":"cGxhaW4="}}');
   const calls = (await kubeadmCalls(context, 'osdc-cp1')).length;
@@ -266,6 +278,10 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   assert.equal(reconfigured.etcd.local.extraArgs, { 'listen-metrics-urls': 'http://0.0.0.0:2381' }, 'for the next upgrade, which writes etcd again');
   assert.equal(reconfigured.apiServer.extraVolumes.map((volume) => volume.name), ['onboarder-audit-policy', 'onboarder-audit-log']);
   assert.ok(reconfigured.apiServer.certSANs.length > 0, 'the rest of the configuration is kept');
+  // The cluster's kubelet-config asks for serving certificates from its CA (for nodes that join or upgrade),
+  // and so does the node's kubelet, the rest kept.
+  assert.equal(YAML.parse(readFileSync(keptKubelet, 'utf8')), { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd', serverTLSBootstrap: true });
+  assert.match(readFileSync(nodeKubelet, 'utf8'), /^cgroupDriver: systemd\nserverTLSBootstrap: true\n$/m);
   const rolled = (await kubeadmCalls(context, 'osdc-cp1')).slice(calls);
   assert.equal(rolled.map((argv) => argv.slice(1, 3).join(' ')), ['token create', 'init phase', 'upgrade node']);
   assert.equal(rolled[2], ['kubeadm', 'upgrade', 'node', 'phase', 'control-plane', '--certificate-renewal=false', '--etcd-upgrade=false']);
@@ -549,8 +565,14 @@ test('platform services: one Helm release each, every chart at the version the e
   // Without an S3 store, Velero would have nowhere to write: it is not installed, and the log says why.
   const without = await cli(context, ['--force', only], only);
   assert.is(without.code, 0, without.stdout + without.stderr);
-  assert.equal(pinnedIn(upgradesIn()), ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8']);
+  assert.equal(pinnedIn(upgradesIn()), ['kubelet-csr-approver@1.1.0', 'metrics-server@3.12.2', 'ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8']);
   assert.match(without.stdout, 'velero: not installed: the environment names no S3 store for its backups');
+  // The kubelets' serving certificates are approved for a node's own name and addresses on the site's
+  // network, and metrics-server verifies them: no insecure flag.
+  const approver = YAML.parse(readFileSync(`${localLog(context)}.values.kubelet-csr-approver`, 'utf8')) as Record<string, any>;
+  assert.equal(approver.providerIpPrefixes, [`${subnetOf(context.rig)}.0/24`]);
+  assert.equal([approver.allowedDnsNames, approver.bypassDnsResolution], [1, true]);
+  assert.not.match(readFileSync(`${localLog(context)}.values.metrics-server`, 'utf8'), 'insecure');
   // Proxmox CSI: each node labelled with the region and the Proxmox node its VM runs on, then the driver
   // with the site's API, its own token and the default StorageClass on the site's pool.
   const labels = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => / label node /.test(line)).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, ''));
@@ -579,7 +601,7 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.is(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, `[${only}] run: config velero changed`);
   const upgrades = upgradesIn();
-  assert.equal(pinnedIn(upgrades), ['ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
+  assert.equal(pinnedIn(upgrades), ['kubelet-csr-approver@1.1.0', 'metrics-server@3.12.2', 'ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
   const velero = YAML.parse(readFileSync(`${localLog(context)}.values.velero`, 'utf8')) as Record<string, any>;
   assert.equal(velero.configuration.backupStorageLocation, [
     {
@@ -602,7 +624,7 @@ test('platform services: one Helm release each, every chart at the version the e
   const calls = readFileSync(localLog(context), 'utf8');
   assert.match(calls, /^helm registry login registry\.k8s\.openspace\.test:5000 --username onboarder --password-stdin --registry-config \S+ --ca-file \S+site-registry-ca\.pem$/m);
   assert.match(calls, `helm registry login: ${siteRegistryPassword.length} bytes on stdin`);
-  assert.match(upgrades[3]!, /^helm upgrade --install proxmox-csi-plugin oci:\/\/registry\.k8s\.openspace\.test:5000\/\S+ .*--registry-config \S+ --ca-file \S+site-registry-ca\.pem/);
+  assert.match(upgrades[5]!, /^helm upgrade --install proxmox-csi-plugin oci:\/\/registry\.k8s\.openspace\.test:5000\/\S+ .*--registry-config \S+ --ca-file \S+site-registry-ca\.pem/);
   assert.not.match(calls + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), siteRegistryPassword);
 }));
 

@@ -12,7 +12,7 @@ const target = (config: Environment): ReleaseTarget => ({ config, cluster: 'osdc
 
 test('on Proxmox, CSI talks to the site API with its own token, in the region the nodes are labelled with, and makes the default StorageClass on the pool', () => {
   const config = environmentSchema.parse(example) as Environment;
-  assert.is(release('proxmox-csi-plugin').notInstalledBecause?.(config), false);
+  assert.is(release('proxmox-csi-plugin').notInstalledBecause?.(config, 'osdc-a'), false);
   const values = release('proxmox-csi-plugin').values(target(config)) as { config: { clusters: unknown[] }; storageClass: { storage: string; annotations: Record<string, string> }[] };
   assert.equal(values.config.clusters, [{ url: 'https://198.51.100.20:8006/api2/json', insecure: false, token_id: 'kubernetes-csi@pve!csi', token_secret: 't', region: 'example' }]);
   assert.is(values.storageClass[0]!.storage, 'rbd-vms');
@@ -30,8 +30,28 @@ test('Velero writes under the cluster\'s prefix in the site\'s bucket, with the 
 
 test('nodes that are not Proxmox VMs get no Proxmox CSI; a site without an S3 store gets no Velero; each says why', () => {
   const config = environmentSchema.parse(lab) as Environment;
-  assert.match(String(release('proxmox-csi-plugin').notInstalledBecause?.(config)), "the nodes are not Proxmox VMs (infrastructure: 'existing')");
-  assert.match(String(release('velero').notInstalledBecause?.(config)), 'the environment names no S3 store for its backups');
+  assert.match(String(release('proxmox-csi-plugin').notInstalledBecause?.(config, 'osdc-a')), "the nodes are not Proxmox VMs (infrastructure: 'existing')");
+  assert.match(String(release('velero').notInstalledBecause?.(config, 'osdc-a')), 'the environment names no S3 store for its backups');
+});
+
+test('kubeadm clusters get the serving-certificate approver first, then metrics-server; RKE2 brings both itself and says so', () => {
+  const config = environmentSchema.parse(example) as Environment;
+  assert.equal(platformReleases.slice(0, 2).map((each) => each.release), ['kubelet-csr-approver', 'metrics-server']);
+  for (const name of ['kubelet-csr-approver', 'metrics-server']) assert.is(release(name).notInstalledBecause?.(config, 'osdc-a'), false);
+  assert.match(String(release('kubelet-csr-approver').notInstalledBecause?.(config, 'mcm')), "RKE2 signs its kubelets' serving certificates itself");
+  assert.match(String(release('metrics-server').notInstalledBecause?.(config, 'mcm')), 'RKE2 runs its own (rke2-metrics-server)');
+  // metrics-server verifies the kubelets: nothing turns the chart's TLS checks off.
+  assert.not.match(JSON.stringify(release('metrics-server').values(target(config))), 'insecure');
+});
+
+test('the approver signs a node name and addresses on the site networks only (the nodes themselves where none is declared), without DNS', () => {
+  const site = release('kubelet-csr-approver').values(target(environmentSchema.parse(example) as Environment)) as Record<string, unknown>;
+  assert.equal(site, { providerRegex: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', providerIpPrefixes: ['198.51.100.0/24', '192.0.2.0/24'], allowedDnsNames: 1, bypassDnsResolution: true });
+  const config = environmentSchema.parse(lab) as Environment;
+  const nodes = release('kubelet-csr-approver').values({ ...target(config), cluster: 'osdc' }) as { providerIpPrefixes: string[] };
+  assert.equal(nodes.providerIpPrefixes, [`${config.clusters.osdc!.controlPlane[0]!.address}/32`, `${config.clusters.osdc!.workers[0]!.address}/32`]);
+  assert.ok(new RegExp(String(site.providerRegex)).test('osdc-a-w1'));
+  assert.not.ok(new RegExp(String(site.providerRegex)).test('osdc-a-w1.evil.example'));
 });
 
 test.run();
