@@ -9,7 +9,7 @@ import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { helmUpgradeInstall, kubectlApply, kubectlGet, kubectlLabelNode, kubectlRolloutStatus, kubectlTaintNode } from '../../lib/tools/kubernetes.js';
-import { managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
+import { kubeadmControlPlaneTaints, managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
@@ -316,10 +316,13 @@ export const nodeLabels = tasks.task({
       taints: node.taints.map((taint) => ({ key: taint.key, ...(taint.value ? { value: taint.value } : {}), effect: taint.effect })),
     }));
     const listed = context.dryRun ? [] : ((await kubectlGet<NodeObjects>(context, { kubeconfig, resource: 'nodes' })).items ?? []);
+    const kubeadmControlPlane = new Set(cluster.distribution === 'kubeadm' ? cluster.controlPlane.map((node) => node.name) : []);
     for (const node of declared) {
       const object = listed.find((item) => item.metadata.name === node.name);
       if (!object && !context.dryRun) throw new Error(`node ${node.name} is not in the API of cluster ${cluster.name}: it has not joined (run 'node-join[node=${node.name}]'), or its kubelet registers it under another name`);
-      const changes = context.dryRun ? node.taints.map(taintArgument) : taintChanges(node.taints, object?.spec?.taints ?? [], managedTaints(object?.metadata.annotations));
+      const managedBefore = managedTaints(object?.metadata.annotations);
+      const { wanted, managed } = kubeadmControlPlane.has(node.name) ? kubeadmControlPlaneTaints(node.taints, managedBefore, cluster.workers.length > 0) : { wanted: node.taints, managed: managedBefore };
+      const changes = context.dryRun ? wanted.map(taintArgument) : taintChanges(wanted, object?.spec?.taints ?? [], managed);
       for (const taint of changes) await kubectlTaintNode(context, { kubeconfig, node: node.name, taint });
     }
     await withPrivateFile('node-labels.json', nodeLabelsManifest(declared), (file) => kubectlApply(context, { kubeconfig, files: [file], fieldManager: nodeLabelsFieldManager, forceConflicts: true }));

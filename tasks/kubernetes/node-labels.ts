@@ -36,6 +36,24 @@ export function taintChanges(declared: readonly Taint[], current: readonly Taint
   return [...removals, ...settings];
 }
 
+/** kubeadm's own taint on its control-plane nodes. */
+export const kubeadmControlPlaneTaint: Taint = { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' };
+
+/**
+ * The taints Onboarder keeps on a kubeadm control-plane node, and those it may take off: the declared ones,
+ * and kubeadm's own while the cluster has workers to run its pods. A cluster without workers has kubeadm's
+ * taken off (kubespray does so for a node in both of its groups), or nothing but kubeadm's own pods would
+ * run on it and the platform services would wait for a node until they fail; it comes back with the first
+ * worker (NoSchedule: nothing running is evicted).
+ */
+export function kubeadmControlPlaneTaints(declared: readonly Taint[], managedBefore: readonly Taint[], clusterHasWorkers: boolean): { readonly wanted: Taint[]; readonly managed: Taint[] } {
+  const declaredAlready = declared.some((taint) => sameTaint(taint, kubeadmControlPlaneTaint));
+  return {
+    wanted: clusterHasWorkers && !declaredAlready ? [...declared, kubeadmControlPlaneTaint] : [...declared],
+    managed: [...managedBefore, kubeadmControlPlaneTaint],
+  };
+}
+
 /** The taints a Node's annotation says Onboarder set (none where it has none, or one that does not parse). */
 export function managedTaints(annotations: Readonly<Record<string, string>> | undefined): Taint[] {
   try {

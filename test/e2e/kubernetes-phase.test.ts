@@ -510,6 +510,15 @@ test('node labels and taints: set through the API as declared, the taints also w
   const missing = await cli(context, ['--force', only], only);
   assert.is(missing.code, 1, missing.stdout + missing.stderr);
   assert.match(missing.stdout, "node osdc-w1 is not in the API of cluster osdc: it has not joined (run 'node-join[node=osdc-w1]')");
+  // A cluster without workers: kubeadm's taint comes off its control plane, or no platform service would
+  // find a node to run on.
+  const workerless = original.replace(/\n +workers: \[.*\],\n/, '\n');
+  assert.not.match(workerless, 'osdc-w1');
+  writeFileSync(file, workerless);
+  writeFileSync(localLog(context), '');
+  const alone = await cli(context, ['--force', only], only);
+  assert.is(alone.code, 0, alone.stdout + alone.stderr);
+  assert.equal(kubectlCalls(), ['get nodes -o json', 'taint node osdc-cp1 node-role.kubernetes.io/control-plane:NoSchedule-', 'apply --server-side --field-manager=onboarder-node-labels --force-conflicts -f FILE']);
   writeFileSync(file, original);
   rmSync(`${localLog(context)}.nodes`);
 }));
@@ -776,6 +785,8 @@ test("security patches: a node with upgrades pending is drained, patched and unc
 function listedNode(name: string, address: string, options: { readonly controlPlane?: boolean; readonly ready?: boolean } = {}): object {
   return {
     metadata: { name, labels: options.controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {} },
+    // kubeadm registers a control-plane node with its own taint.
+    spec: options.controlPlane ? { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] } : {},
     status: { conditions: [{ type: 'Ready', status: options.ready === false ? 'Unknown' : 'True' }], addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] },
   };
 }

@@ -3,7 +3,7 @@
 // every taint someone else set.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { managedTaints, managedTaintsAnnotation, nodeLabelsManifest, taintArgument, taintChanges, type Taint } from '../../tasks/kubernetes/node-labels.js';
+import { kubeadmControlPlaneTaint, kubeadmControlPlaneTaints, managedTaints, managedTaintsAnnotation, nodeLabelsManifest, taintArgument, taintChanges, type Taint } from '../../tasks/kubernetes/node-labels.js';
 
 const dedicated: Taint = { key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' };
 const cordoned: Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
@@ -30,6 +30,20 @@ test('the annotation: what the manifest records is what is read back; a missing 
   assert.equal(managedTaints(undefined), []);
   assert.equal(managedTaints({ [managedTaintsAnnotation]: 'not json' }), []);
   assert.is(taintArgument(cordoned), 'node.kubernetes.io/unschedulable:NoSchedule');
+});
+
+test("a kubeadm control plane keeps kubeadm's taint while its cluster has workers; without any it is taken off, and comes back with the first", () => {
+  const changes = (clusterHasWorkers: boolean, current: Taint[], declared: Taint[] = []) => {
+    const { wanted, managed } = kubeadmControlPlaneTaints(declared, [], clusterHasWorkers);
+    return taintChanges(wanted, current, managed);
+  };
+  assert.equal(changes(true, [kubeadmControlPlaneTaint]), []);
+  assert.equal(changes(false, [kubeadmControlPlaneTaint, cordoned]), ['node-role.kubernetes.io/control-plane:NoSchedule-']);
+  assert.equal(changes(false, []), []);
+  assert.equal(changes(true, []), ['node-role.kubernetes.io/control-plane:NoSchedule']);
+  // Declared in the environment: kept whatever the workers.
+  assert.equal(changes(false, [kubeadmControlPlaneTaint], [kubeadmControlPlaneTaint]), []);
+  assert.equal(changes(true, [], [kubeadmControlPlaneTaint]), ['node-role.kubernetes.io/control-plane:NoSchedule']);
 });
 
 test.run();
