@@ -223,10 +223,11 @@ const apiServerArguments = {
   'audit-log-maxage': '30',
   'audit-log-maxbackup': '10',
   'audit-log-maxsize': '100',
+  profiling: 'false',
 };
 
-/** The controller manager's and the scheduler's: their metrics on the node's address, for kube-prometheus-stack. */
-const metricsArguments = { 'bind-address': '0.0.0.0' };
+/** The controller manager's and the scheduler's: their metrics on the node's address, for kube-prometheus-stack; no profiling. */
+const metricsArguments = { 'bind-address': '0.0.0.0', profiling: 'false' };
 
 /** A control-plane node's API server, controller manager and scheduler run with them (their static pods' manifests say so). */
 async function assertApiServerArguments(context: Context, node: string): Promise<void> {
