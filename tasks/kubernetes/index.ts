@@ -9,7 +9,7 @@ import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { helmUpgradeInstall, kubectlApply, kubectlGet, kubectlLabelNode, kubectlRolloutStatus, kubectlTaintNode } from '../../lib/tools/kubernetes.js';
-import { kubeadmControlPlaneTaints, managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
+import { kubeadmControlPlaneTaint, kubeadmControlPlaneTaints, managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
@@ -322,7 +322,9 @@ export const nodeLabels = tasks.task({
       if (!object && !context.dryRun) throw new Error(`node ${node.name} is not in the API of cluster ${cluster.name}: it has not joined (run 'node-join[node=${node.name}]'), or its kubelet registers it under another name`);
       const managedBefore = managedTaints(object?.metadata.annotations);
       const { wanted, managed } = kubeadmControlPlane.has(node.name) ? kubeadmControlPlaneTaints(node.taints, managedBefore, cluster.workers.length > 0) : { wanted: node.taints, managed: managedBefore };
-      const changes = context.dryRun ? wanted.map(taintArgument) : taintChanges(wanted, object?.spec?.taints ?? [], managed);
+      // A plan assumes each node as it registered: a kubeadm control plane with kubeadm's taint, no other.
+      const current = context.dryRun ? (kubeadmControlPlane.has(node.name) ? [kubeadmControlPlaneTaint] : []) : (object?.spec?.taints ?? []);
+      const changes = taintChanges(wanted, current, managed);
       for (const taint of changes) await kubectlTaintNode(context, { kubeconfig, node: node.name, taint });
     }
     await withPrivateFile('node-labels.json', nodeLabelsManifest(declared), (file) => kubectlApply(context, { kubeconfig, files: [file], fieldManager: nodeLabelsFieldManager, forceConflicts: true }));
