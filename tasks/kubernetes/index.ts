@@ -65,6 +65,16 @@ function kubeadmToken(): string {
   return `${characters.slice(0, 6)}.${characters.slice(6)}`;
 }
 
+/** The playbooks a roll of the control plane's arguments and secrets-encryption keys runs (a task's sources). */
+export const controlPlaneArgumentsSources = [
+  'tasks/kubernetes/playbooks/kubeadm-apiserver.yml',
+  'tasks/kubernetes/playbooks/kubeadm-apiserver-files.yml',
+  'tasks/kubernetes/playbooks/vars/kubeadm-apiserver.yml',
+  'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml',
+  'tasks/kubernetes/playbooks/files/audit-policy.yaml',
+  'tasks/backups/playbooks/includes/etcd-tools.yml',
+];
+
 /**
  * Kubernetes on one cluster (the seed's phase 4): RKE2 for MCM, kubeadm init and join for the others,
  * then Cilium. A downstream cluster does not wait for MCM to come up: only its registration with MCM
@@ -85,7 +95,7 @@ export const kubernetes = tasks.task({
     ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...etcdReleaseNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-apiserver.yml', 'tasks/kubernetes/playbooks/files/audit-policy.yaml', 'tasks/backups/playbooks/includes/etcd-tools.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', ...controlPlaneArgumentsSources, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -119,11 +129,7 @@ export const kubernetes = tasks.task({
     // The control plane's own arguments (Secrets encrypted, the audit log, the components' metrics): a
     // cluster made without them, or whose settings changed, has its configuration and API servers rolled onto
     // them, its Secrets written again and etcd read to prove none is left in plain text.
-    const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', controlPlane, {
-      become: true,
-      extraVars: { ...target, secrets_encryption_key: encryptionKey, ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory } : {}) },
-    });
+    await rollControlPlaneArguments(context, controlPlane, { secrets_encryption_key: encryptionKey });
     if (cluster.cni === 'cilium') {
       await helmUpgradeInstall(context, {
         kubeconfig,
@@ -139,6 +145,32 @@ export const kubernetes = tasks.task({
     }
   },
 });
+
+/**
+ * A kubeadm cluster's control plane brought to Onboarder's arguments and its Secrets to the cluster's newest
+ * secrets-encryption key (kubeadm-apiserver.yml), one API server at a time; `secrets_encryption_new_key`
+ * adds a key first (a rotation). Its control plane in `scope`, members first.
+ */
+export async function rollControlPlaneArguments(
+  context: ToolContext & { readonly config: Environment; readonly dryRun: boolean },
+  scope: { readonly cluster: ReturnType<typeof clusterOf>; readonly controlPlane: ClusterNode[]; readonly workers: ClusterNode[] },
+  keys: { readonly secrets_encryption_key: string; readonly secrets_encryption_new_key?: string },
+): Promise<void> {
+  const { config, root } = context;
+  const { cluster } = scope;
+  const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
+  await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-apiserver.yml', scope, {
+    become: true,
+    extraVars: {
+      cluster_name: cluster.name,
+      cluster_group: clusterGroup(cluster.name),
+      ...controlPlaneVars(config, cluster),
+      ...keys,
+      ...(etcd ? { etcd_version: etcd.version, etcd_release: etcd.release, etcd_release_directory: etcd.directory } : {}),
+    },
+  });
+}
+
 
 /**
  * One worker joins its cluster: kubeadm join with a fresh token made on the first control-plane node, or

@@ -2,7 +2,7 @@
 // SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
 import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -237,12 +237,12 @@ async function assertApiServerArguments(context: Context, node: string): Promise
   }
 }
 
-/** osdc-cp1's secrets-encryption configuration: its providers in order, and its secretbox key. */
-async function encryptionConfiguration(context: Context): Promise<{ providers: Record<string, unknown>[]; key: string }> {
+/** osdc-cp1's secrets-encryption configuration: its providers in order, its secretbox keys, and the first one's secret. */
+async function encryptionConfiguration(context: Context): Promise<{ providers: Record<string, unknown>[]; keys: { name: string; secret: string }[]; key: string }> {
   const text = await context.rig.exec(host(context, 'osdc-cp1'), ['cat', '/etc/kubernetes/pki/secrets-encryption.yaml']);
   const providers = (YAML.parse(text) as { resources: { providers: Record<string, unknown>[] }[] }).resources[0]!.providers;
-  const secretbox = providers.find((provider) => 'secretbox' in provider) as { secretbox: { keys: { secret: string }[] } };
-  return { providers, key: secretbox.secretbox.keys[0]!.secret };
+  const secretbox = providers.find((provider) => 'secretbox' in provider) as { secretbox: { keys: { name: string; secret: string }[] } };
+  return { providers, keys: secretbox.secretbox.keys, key: secretbox.secretbox.keys[0]!.secret };
 }
 
 test("a cluster made without the API server's arguments (Secrets encrypted, the audit log): its configuration takes them, its API server reads then writes with the key, the Secrets in plain text are written again; then nothing to do", withTimeout(300_000, async (context: Context) => {
@@ -261,6 +261,7 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   }
   rmSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml'));
   rmSync(context.rig.pathIn(cp, '/etc/kubernetes/onboarder-apiserver-files.sha256'));
+  rmSync(context.rig.pathIn(cp, '/etc/kubernetes/onboarder-apiserver-keys'));
   // ...and kubelets that sign their own serving certificates (nothing in the cluster's kubelet-config, nor in
   // the node's).
   const keptKubelet = context.rig.pathIn(cp, '/root/fake-kubeadm/kubelet-configuration.yaml');
@@ -294,7 +295,7 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   const crictl = await context.rig.exec(cp, ['cat', '/root/fake-kubeadm/crictl.log']);
   assert.match(crictl, 'crictl stopp fake-apiserver-pod\ncrictl rmp fake-apiserver-pod');
   // The two Secrets were written again through the API, and etcd holds them encrypted.
-  assert.match(run.stdout, '2 Secrets were in plain text in etcd: written again, encrypted now');
+  assert.match(run.stdout, '2 Secrets were in plain text or under an older key in etcd: written again, encrypted with key1 now');
   for (const name of ['default/db-password', 'kube-system/bootstrap-token-abcdef']) {
     assert.match(await context.etcd.etcdctl('get', `/registry/secrets/${name}`, '--print-value-only'), /^k8s:enc:secretbox:v1:key1:/);
   }
@@ -319,6 +320,49 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   // Whole again: the step runs again (its failed run dropped its stamp).
   const mended = await cli(context, [], 'kubernetes[cluster=osdc]');
   assert.is(mended.code, 0, mended.stdout + mended.stderr);
+}));
+
+test("secrets-key-rotation: a new key is read by every API server, then written with, then every Secret is written again under it; older keys stay readers; a rotation stopped part way goes on with its key", withTimeout(300_000, async (context: Context) => {
+  const cp = host(context, 'osdc-cp1');
+  const before = await encryptionConfiguration(context);
+  assert.equal(before.keys.map((key) => key.name), ['key1']);
+  const restarts = async () => (await context.rig.exec(cp, ['cat', '/root/fake-kubeadm/crictl.log'])).split('\n').filter((line) => line.startsWith('crictl stopp')).length;
+  const restartsBefore = await restarts();
+  const only = 'secrets-key-rotation[cluster=osdc]';
+  const run = await cli(context, [], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  // key2 first, key1 kept as a reader (an older snapshot's Secrets are under it), both 32 bytes.
+  const rotated = await encryptionConfiguration(context);
+  assert.equal(rotated.keys.map((key) => key.name), ['key2', 'key1']);
+  assert.is(rotated.keys[1]!.secret, before.key);
+  assert.is(Buffer.from(rotated.key, 'base64').length, 32);
+  assert.is.not(rotated.key, before.key);
+  // The API server restarted twice: to read key2, then to write with it.
+  assert.is(await restarts(), restartsBefore + 2);
+  for (const name of ['default/db-password', 'kube-system/bootstrap-token-abcdef']) {
+    assert.match(await context.etcd.etcdctl('get', `/registry/secrets/${name}`, '--print-value-only'), /^k8s:enc:secretbox:v1:key2:/);
+  }
+  assert.match(run.stdout, '2 Secrets were in plain text or under an older key in etcd: written again, encrypted with key2 now');
+  assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), rotated.key);
+  // The cluster's own steps keep both keys, restart nothing and find every Secret under key2.
+  const kept = await cli(context, ['--force', 'kubernetes[cluster=osdc]'], 'kubernetes[cluster=osdc]');
+  assert.is(kept.code, 0, kept.stdout + kept.stderr);
+  assert.equal((await encryptionConfiguration(context)).keys, rotated.keys);
+  assert.is(await restarts(), restartsBefore + 2);
+  assert.match(kept.stdout, 'every Secret in etcd is encrypted with key2');
+  // A rotation stopped after it added key3 (a reader its API server has not restarted on): the next one goes
+  // on with key3 instead of adding a fourth.
+  const key3 = randomBytes(32).toString('base64');
+  const file = context.rig.pathIn(cp, '/etc/kubernetes/pki/secrets-encryption.yaml');
+  const configuration = YAML.parse(readFileSync(file, 'utf8')) as { resources: { providers: { secretbox?: { keys: { name: string; secret: string }[] } }[] }[] };
+  configuration.resources[0]!.providers[0]!.secretbox!.keys.push({ name: 'key3', secret: key3 });
+  writeFileSync(file, YAML.stringify(configuration));
+  const resumed = await cli(context, [], only);
+  assert.is(resumed.code, 0, resumed.stdout + resumed.stderr);
+  const finished = await encryptionConfiguration(context);
+  assert.equal(finished.keys.map((key) => key.name), ['key3', 'key2', 'key1']);
+  assert.is(finished.key, key3);
+  assert.match(await context.etcd.etcdctl('get', '/registry/secrets/default/db-password', '--print-value-only'), /^k8s:enc:secretbox:v1:key3:/);
 }));
 
 test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {

@@ -366,6 +366,35 @@ test("certificates on RKE2: one due on a server renews the cluster's, one node a
   assert.match(again.stdout, `[${only}] up to date`);
 }));
 
+test("secrets-key-rotation on RKE2: rke2 secrets-encrypt prepare, rotate and reencrypt on the first server, every server restarted in turn after each; one stopped part way goes on from RKE2's stage", withTimeout(300_000, async (context: Context) => {
+  const only = 'secrets-key-rotation[cluster=mcm]';
+  /** The steps of a rotation after `since` (ns), in the order they happened on the servers. */
+  const timeline = async (since: number) => {
+    const events: { at: number; what: string }[] = [];
+    for (const name of ['mcm-cp1', 'mcm-cp2', 'mcm-w1']) {
+      for (const call of await rke2Calls(context, name)) if (call.argv[1] === 'secrets-encrypt' && call.argv[2] !== 'status' && call.at > since) events.push({ at: call.at, what: `${name} ${call.argv[2]}` });
+      const text = await context.rig.exec(host(context, name), ['sh', '-c', 'cat /var/log/fake-systemd/calls.log 2>/dev/null || true']);
+      for (const line of text.trim().split('\n').filter(Boolean)) {
+        const call = JSON.parse(line) as { argv: string[]; at: number };
+        if (call.at > since && call.argv.includes('restart') && call.argv.some((arg) => arg.startsWith('rke2-'))) events.push({ at: call.at, what: `${name} restart ${call.argv.find((arg) => arg.startsWith('rke2-'))}` });
+      }
+    }
+    return events.sort((a, b) => a.at - b.at).map((event) => event.what);
+  };
+  const roll = ['mcm-cp1 restart rke2-server', 'mcm-cp2 restart rke2-server'];
+  const start = Date.now() * 1e6;
+  const run = await cli(context, [], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.equal(await timeline(start), ['mcm-cp1 prepare', ...roll, 'mcm-cp1 rotate', ...roll, 'mcm-cp1 reencrypt', ...roll]);
+  assert.match(run.stdout, 'RKE2 rotated the secrets-encryption key of cluster mcm; every Secret is written again under it');
+  // Stopped after `rotate` (RKE2 keeps the stage): the next run restarts the servers and re-encrypts, no new key.
+  writeFileSync(context.rig.pathIn(host(context, 'mcm-cp1'), '/var/lib/rancher/rke2/server/cred/fake-rotation-stage'), 'rotate');
+  const resumedAt = Date.now() * 1e6;
+  const resumed = await cli(context, [], only);
+  assert.is(resumed.code, 0, resumed.stdout + resumed.stderr);
+  assert.equal(await timeline(resumedAt), [...roll, 'mcm-cp1 reencrypt', ...roll]);
+}));
+
 test("an agent taken out is drained, deleted and uninstalled; put back as a server at the head of the list, it joins through a server in the cluster instead of starting another", withTimeout(400_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
   // The version the nodes run since the upgrade (the downgrade test left an older one in the file).
