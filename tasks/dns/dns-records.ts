@@ -19,7 +19,25 @@ export function desiredRecords(config: Environment): DnsRecord[] {
   return records;
 }
 
-/** dnsmasq configuration serving the zone from a hosts file: authoritative for the zone, nothing else. */
+/**
+ * Each cluster's applications name, `*.apps.<cluster>` (as OpenShift names them), answered with the nodes
+ * ingress-nginx answers on (a platform service: a DaemonSet on the nodes' ports 80 and 443): a kubeadm
+ * cluster's workers, or its control plane where it has none; every node of an RKE2 cluster. A node with a
+ * NoSchedule or NoExecute taint runs no ingress pod and is left out; a cluster with no such node gets no name.
+ */
+export function ingressRecords(config: Environment): { readonly name: string; readonly addresses: string[] }[] {
+  return clustersOf(config).flatMap((cluster) => {
+    const candidates = cluster.distribution === 'rke2' ? [...cluster.controlPlane, ...cluster.workers] : cluster.workers.length > 0 ? cluster.workers : cluster.controlPlane;
+    const addresses = candidates.filter((node) => !node.taints.some((taint) => taint.effect !== 'PreferNoSchedule')).map((node) => node.address);
+    return addresses.length > 0 ? [{ name: `apps.${cluster.name}`, addresses }] : [];
+  });
+}
+
+/**
+ * dnsmasq configuration serving the zone from a hosts file: authoritative for the zone, nothing else. The
+ * CNAMEs and the applications names are options here (a hosts file holds neither): dnsmasq reads them when it
+ * starts, not on a reload.
+ */
 export function dnsmasqConfig(config: Environment, hostsFile: string): string {
   return [
     '# Managed by Onboarder (desired state): changes here are overwritten.',
@@ -33,6 +51,7 @@ export function dnsmasqConfig(config: Environment, hostsFile: string): string {
     ...desiredRecords(config)
       .filter((record) => record.type === 'CNAME')
       .map((record) => `cname=${record.name}.${config.dns.zone},${record.value}`),
+    ...ingressRecords(config).flatMap((record) => record.addresses.map((address) => `address=/${record.name}.${config.dns.zone}/${address}`)),
     '',
   ].join('\n');
 }

@@ -6,25 +6,40 @@ import type { Environment } from '../../environments/schema.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
 import { packages } from '../base/index.js';
 import { sshTarget, tasks } from '../shared/kit.js';
-import { desiredRecords, dnsmasqConfig, dnsmasqHosts } from './dns-records.js';
+import { desiredRecords, dnsmasqConfig, dnsmasqHosts, ingressRecords } from './dns-records.js';
 
 const configDirectory = '/etc/openspace';
 
-/** Resolves every desired A record with one dig call; returns what differs. */
+/** The name a query for a cluster's applications names asks for (any name under apps.<cluster> would do). */
+const applicationsProbe = 'onboarder-check';
+
+/**
+ * Resolves every desired record with one dig call (each A record, each CNAME, and a name under each
+ * cluster's applications name); returns what differs.
+ */
 async function wrongRecords(context: ToolContext & { readonly config: Environment }): Promise<string[]> {
   const { config } = context;
-  const wanted = desiredRecords(config).filter((entry) => entry.type === 'A');
-  const queries = wanted.flatMap((record) => [`${record.name}.${config.dns.zone}`, 'A']);
+  const zone = config.dns.zone;
+  const records = desiredRecords(config);
+  const wanted: { name: string; type: 'A' | 'CNAME'; values: string[] }[] = [
+    ...records.map((record) => ({ name: `${record.name}.${zone}`, type: record.type, values: [record.type === 'CNAME' ? record.value.replace(/\.?$/, '.') : record.value] })),
+    ...ingressRecords(config).map((record) => ({ name: `${applicationsProbe}.${record.name}.${zone}`, type: 'A' as const, values: record.addresses })),
+  ];
+  const queries = wanted.flatMap((record) => [record.name, record.type]);
   const answer = await runCommand(context, ['dig', '+noall', '+answer', '+time=2', '+tries=2', `@${config.dns.server.address}`, ...queries], { okExitCodes: [9] });
   if (context.dryRun) return [];
-  const found = new Map<string, string>();
+  const found = new Map<string, string[]>();
   for (const line of answer.stdout.split('\n')) {
     const [name, , , type, value] = line.trim().split(/\s+/);
-    if (type === 'A' && name && value) found.set(name.replace(/\.$/, ''), value);
+    if (name && type && value) {
+      const key = `${name.replace(/\.$/, '')} ${type}`;
+      found.set(key, [...(found.get(key) ?? []), value]);
+    }
   }
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().every((value, index) => value === [...b].sort()[index]);
   return wanted
-    .filter((record) => found.get(`${record.name}.${config.dns.zone}`) !== record.value)
-    .map((record) => `${record.name}.${config.dns.zone} resolves to ${found.get(`${record.name}.${config.dns.zone}`) ?? 'nothing'}, expected ${record.value}`);
+    .filter((record) => !same(found.get(`${record.name} ${record.type}`) ?? [], record.values))
+    .map((record) => `${record.name} ${record.type === 'CNAME' ? 'is an alias of' : 'resolves to'} ${(found.get(`${record.name} ${record.type}`) ?? []).join(', ') || 'nothing'}, expected ${record.values.join(', ')}`);
 }
 
 /**
@@ -55,20 +70,25 @@ export const dns = tasks.task({
       writeFileSync(path.join(scratch, 'dnsmasq.conf'), dnsmasqConfig(config, `${configDirectory}/hosts`));
       writeFileSync(path.join(scratch, 'hosts'), dnsmasqHosts(config));
       await sshExec(context, server, ['mkdir', '-p', configDirectory]);
-      await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf`);
+      await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf.new`);
       await sshUpload(context, server, path.join(scratch, 'hosts'), `${configDirectory}/hosts`);
     });
-    // A fixed script (no input in it): reload the dnsmasq this task started, else start one. The pid file
-    // outlives its dnsmasq (it is not removed on exit), and its pid may since belong to another process:
-    // only a dnsmasq running with this configuration file is signalled.
+    // A fixed script (no input in it). The hosts file changed: the dnsmasq this task started reloads it (HUP).
+    // Its configuration changed (a CNAME, an applications name, which dnsmasq reads only when it starts): it
+    // is stopped and started on the new one. None of ours runs: one starts. The pid file outlives its dnsmasq
+    // (it is not removed on exit), and its pid may since belong to another process: only a dnsmasq running
+    // with this configuration file is signalled.
     const reloadOrStart =
-      'pid=$(cat "$1" 2>/dev/null); ' +
-      'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && tr "\\0" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--conf-file=$2"; ' +
-      'then kill -HUP "$pid"; else dnsmasq --conf-file="$2" --pid-file="$1" --user=root; fi';
+      'pid=$(cat "$1" 2>/dev/null); ours=; ' +
+      'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && tr "\\0" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--conf-file=$2"; then ours=1; fi; ' +
+      'if [ -n "$ours" ] && cmp -s "$2.new" "$2"; then rm -f "$2.new"; kill -HUP "$pid"; exit 0; fi; ' +
+      'mv "$2.new" "$2"; ' +
+      'if [ -n "$ours" ]; then kill "$pid"; i=0; while [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; fi; ' +
+      'dnsmasq --conf-file="$2" --pid-file="$1" --user=root';
     await sshExec(context, server, ['sh', '-c', reloadOrStart, 'reload-dnsmasq', pidFile, `${configDirectory}/dnsmasq.conf`]);
 
     const wrong = await wrongRecords(context);
     if (wrong.length > 0) throw new Error(`DNS validation failed: ${wrong.join('; ')}`);
-    context.log.info(`${desiredRecords(config).length} records served for ${zone}`);
+    context.log.info(`${desiredRecords(config).length} records and ${ingressRecords(config).length} applications names served for ${zone}`);
   },
 });

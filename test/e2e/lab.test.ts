@@ -73,6 +73,11 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(await inHost(directory, 'kvm1', ['ip', '-br', 'link', 'show', 'br-lab']), /^br-lab\s/, 'ifreload made the bridge');
   assert.match(await hostFile(directory, 'kvm1', '/etc/openspace/hosts'), `${address(directory, 'osdc-cp1')} osdc-cp1.lab.openspace.test`);
   assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
+  // Each cluster's applications name answers with the nodes ingress-nginx runs on: osdc's worker, osms's
+  // control plane (it has no worker), every MCM node.
+  assert.is(await dig(directory, 'shop.apps.osdc'), address(directory, 'osdc-w1'));
+  assert.is(await dig(directory, 'grafana.apps.osms'), address(directory, 'osms-cp1'));
+  assert.is(await dig(directory, 'rancher.apps.mcm'), address(directory, 'mcm-cp1'));
 
   const second = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(second.code, 0, second.stdout);
@@ -125,6 +130,18 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.is(changed.code, 0, changed.stdout);
   assert.match(changed.stdout, '[dns] run: config dns.records[0].value changed');
   assert.is(await dig(directory, 'registry'), '192.0.2.99');
+  // A CNAME added, then pointed elsewhere: dnsmasq reads CNAMEs only when it starts, so the changed
+  // configuration starts it again (a reload would keep serving the old alias).
+  const withAlias = (target: string) => readFileSync(labFile, 'utf8').replace(/records: \[\{ name: 'registry', type: 'A', value: '192\.0\.2\.99' \}(, \{[^}]*\})?\]/, `records: [{ name: 'registry', type: 'A', value: '192.0.2.99' }, { name: 'mirror', type: 'CNAME', value: '${target}.lab.openspace.test' }]`);
+  writeFileSync(labFile, withAlias('registry'));
+  changed = await cli(directory, ['--env', 'lab', 'dns']);
+  assert.is(changed.code, 0, changed.stdout);
+  assert.is(await dig(directory, 'mirror'), 'registry.lab.openspace.test.\n192.0.2.99');
+  writeFileSync(labFile, withAlias('kvm1'));
+  changed = await cli(directory, ['--env', 'lab', 'dns']);
+  assert.is(changed.code, 0, changed.stdout);
+  assert.is(await dig(directory, 'mirror'), `kvm1.lab.openspace.test.\n${address(directory, 'kvm1')}`);
+  assert.match((await cli(directory, ['--env', 'lab', 'dns'])).stdout, '[dns] up to date');
 
   // A cluster added to the site (issue 17): its own tasks run, and DNS, which serves its names. No other
   // task re-runs: each playbook's inventory holds only its own hosts.
