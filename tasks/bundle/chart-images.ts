@@ -2,7 +2,7 @@ import YAML from 'yaml';
 import { chartImages } from '../../images/chart-images.js';
 import { artifactsFor } from '../../images/manifest.js';
 import { helmTemplate } from '../../lib/tools/kubernetes.js';
-import { platformReleases, veleroCredentialsFile } from '../shared/chart-releases.js';
+import { everyRelease, veleroCredentialsFile } from '../shared/chart-releases.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { chartSource, ciliumChart, type ChartSource } from '../shared/chart-source.js';
 import { clustersOf } from '../shared/kit.js';
@@ -30,7 +30,7 @@ export async function renderChartImages(context: BundleContext): Promise<ChartIm
   const charts: { name: string; version: string; source: ChartSource; namespace: string; values: Readonly<Record<string, unknown>> }[] = [
     ...(ciliumCluster ? [{ name: 'cilium', version: config.versions.cilium, source: chartSource(context, ciliumChart, config.versions.cilium, 'bundle'), namespace: 'kube-system', values: ciliumValues(ciliumCluster) }] : []),
     // Every release, whatever this site installs: the manifest's images serve every site's shape.
-    ...platformReleases
+    ...everyRelease
       .map((release) => {
         const version = config.versions.charts[release.release];
         // The images do not depend on the secrets: the chart is rendered with placeholders for them.

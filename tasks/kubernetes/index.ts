@@ -17,7 +17,7 @@ import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-bi
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
-import { platformReleases, proxmoxRegion, veleroCredentialsFile, type ReleaseTarget } from '../shared/chart-releases.js';
+import { csrApproverRelease, platformReleases, proxmoxRegion, veleroCredentialsFile, type ReleaseTarget } from '../shared/chart-releases.js';
 import { csiTokenFile, csiUser, keptCsiToken, proxmoxCsiToken } from '../storage/index.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
@@ -363,10 +363,50 @@ export const nodeLabels = tasks.task({
   },
 });
 
+/**
+ * kubelet-csr-approver on a kubeadm cluster (tasks/shared/chart-releases.ts): approves each kubelet's request
+ * for a serving certificate signed by the cluster's CA, for the node's own name and address. Its values name
+ * every node's address, so a node added or taken out installs it again: this step alone, not the platform
+ * services. Before them: until it runs, a new node's kubelet has no serving certificate (no logs, exec or
+ * metrics), and metrics-server is not ready.
+ */
+export const kubeletCsrApprover = tasks.task({
+  name: 'kubelet-csr-approver',
+  description: "Approves the serving-certificate requests of a kubeadm cluster's kubelets, for each node's own name and address",
+  supportsDryRun: true,
+  inputs: clusterInput,
+  instances: (config) => clustersOf(config).filter((cluster) => cluster.distribution === 'kubeadm').map(({ name }) => ({ cluster: name })),
+  // Installed into the running cluster, from its verified chart.
+  deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, ['kubelet-csr-approver'])],
+  estimate: '1m',
+  tools: ['helm'],
+  sources: ['tasks/shared/chart-releases.ts', 'tasks/shared/chart-source.ts'],
+  timeout: '15m',
+  retries: 1,
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const version = config.versions.charts[csrApproverRelease.release];
+    await helmUpgradeInstall(context, {
+      release: csrApproverRelease.release,
+      namespace: csrApproverRelease.namespace,
+      ...chartSource(context, csrApproverRelease, version, 'install'),
+      values: csrApproverRelease.values({ config, cluster: inputs.cluster, veleroCredentials: '', proxmoxCsiToken: { tokenId: '', token: '' } }),
+      kubeconfig: kubeconfigPath(root, config, inputs.cluster),
+      version,
+      wait: true,
+      atomic: true,
+      timeout: '10m',
+    });
+  },
+});
+
+/** The approver of a kubeadm cluster's kubelet serving certificates: what waits for it. */
+const servingCertificatesApproved = (cluster: string, config: Environment): Dependency[] => (clusterOf(config, cluster).distribution === 'kubeadm' ? [kubeletCsrApprover.with({ cluster })] : []);
+
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
 export const platformServices = tasks.task({
   name: 'platform-services',
-  description: 'kubelet-csr-approver and metrics-server (kubeadm), ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
+  description: 'metrics-server (kubeadm), ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
@@ -374,7 +414,7 @@ export const platformServices = tasks.task({
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, platformChartNames), proxmoxCsiToken],
   // Their pods schedule on the workers, with their labels and taints. Ordering only: a worker added later,
   // or a label changed, must not re-install the charts.
-  after: ({ cluster }, config): Dependency[] => [...workersJoined(cluster, config), nodeLabels.with({ cluster })],
+  after: ({ cluster }, config): Dependency[] => [...workersJoined(cluster, config), nodeLabels.with({ cluster }), ...servingCertificatesApproved(cluster, config)],
   estimate: '10m',
   tools: ['helm'],
   // The releases and their values, and where each chart is taken from; the storage driver's kept token (a
@@ -461,6 +501,7 @@ export const cluster = tasks.task({
   // Its platform services; a downstream cluster also its registration with MCM.
   deps: ({ name }, config): Dependency[] => [
     platformServices.with({ cluster: name }),
+    ...servingCertificatesApproved(name, config),
     nodeLabels.with({ cluster: name }),
     upgrade.with({ cluster: name }),
     ...(clusterOf(config, name).role === 'mcm' ? [] : [registration.with({ cluster: name })]),

@@ -121,20 +121,16 @@ const monitoringValues = {
 /**
  * kubelet-csr-approver, as kubespray installs it with `kubelet_rotate_server_certificates`: a kubeadm
  * cluster's kubelets ask the cluster's CA for their serving certificates (`serverTLSBootstrap`), and this
- * approves a request only from a node's own credentials, for its own name (one DNS name, the node's) and for
- * addresses on the site's networks (its nodes' own addresses where the environment declares no network), so
- * that metrics-server and the API server verify every kubelet they talk to. No DNS lookup: a node's name need
- * not resolve inside the cluster. Renewals are approved as they come, all year.
+ * approves a request only from a node's own credentials, for its own name (one DNS name, the node's) and its
+ * own address in the environment (each node's, alone), so that metrics-server and the API server verify
+ * every kubelet they talk to. No DNS lookup: a node's name need not resolve inside the cluster. Renewals are
+ * approved as they come, all year. Its own step (kubelet-csr-approver[cluster]), which a node added or taken
+ * out runs again, installs it: platform-services does not read the nodes.
  */
 function csrApproverValues({ config, cluster }: ReleaseTarget): Record<string, unknown> {
-  const prefixes = config.networks.length > 0 ? config.networks.map((network) => network.cidr) : nodeAddressPrefixes(config, cluster);
-  return { providerRegex: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', providerIpPrefixes: prefixes, allowedDnsNames: 1, bypassDnsResolution: true };
-}
-
-/** Each node of a cluster as a /32: who may be named in a serving certificate where no network is declared. */
-function nodeAddressPrefixes(config: Environment, cluster: string): string[] {
   const named = Object.hasOwn(config.clusters, cluster) ? clusterOf(config, cluster) : undefined;
-  return named ? [...named.controlPlane, ...named.workers].map((node) => `${node.address}/32`) : [];
+  const prefixes = named ? [...named.controlPlane, ...named.workers].map((node) => `${node.address}/32`) : [];
+  return { providerRegex: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', providerIpPrefixes: prefixes, allowedDnsNames: 1, bypassDnsResolution: true };
 }
 
 /**
@@ -148,16 +144,17 @@ const metricsServerValues = {};
 const kubeadmOnly = (what: string) => (config: Environment, cluster: string) =>
   clusterOf(config, cluster).distribution === 'rke2' && `RKE2 ${what}`;
 
+/** kubelet-csr-approver's release, which its own step installs before the platform services. */
+export const csrApproverRelease: ChartRelease = {
+  release: 'kubelet-csr-approver',
+  chart: 'kubelet-csr-approver/kubelet-csr-approver',
+  namespace: 'kube-system',
+  values: csrApproverValues,
+  notInstalledBecause: kubeadmOnly("signs its kubelets' serving certificates itself"),
+};
+
 /** The platform services every cluster gets, in the order they are installed. */
 export const platformReleases: readonly ChartRelease[] = [
-  // First: until it runs, a new kubeadm node's kubelet has no serving certificate (no logs, exec or metrics).
-  {
-    release: 'kubelet-csr-approver',
-    chart: 'kubelet-csr-approver/kubelet-csr-approver',
-    namespace: 'kube-system',
-    values: csrApproverValues,
-    notInstalledBecause: kubeadmOnly("signs its kubelets' serving certificates itself"),
-  },
   { release: 'metrics-server', chart: 'metrics-server/metrics-server', namespace: 'kube-system', values: () => metricsServerValues, notInstalledBecause: kubeadmOnly('runs its own (rke2-metrics-server)') },
   { release: 'ingress-nginx', chart: 'ingress-nginx/ingress-nginx', namespace: 'ingress-nginx', values: () => ingressValues },
   { release: 'kube-prometheus-stack', chart: 'prometheus-community/kube-prometheus-stack', namespace: 'monitoring', values: () => monitoringValues },
@@ -177,6 +174,9 @@ export const platformReleases: readonly ChartRelease[] = [
     notInstalledBecause: (config) => config.velero === undefined && 'the environment names no S3 store for its backups (velero: { s3Url, bucket, accessKeyId, secretAccessKey })',
   },
 ];
+
+/** Every release the catalog installs on a cluster (the approver's and the platform services): what a bundle renders. */
+export const everyRelease: readonly ChartRelease[] = [csrApproverRelease, ...platformReleases];
 
 /** The credentials file velero-plugin-for-aws reads (an AWS shared credentials file). */
 export function veleroCredentialsFile(accessKeyId: string, secretAccessKey: string): string {

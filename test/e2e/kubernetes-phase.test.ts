@@ -65,7 +65,6 @@ function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
 }
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const vipOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '.250');
-const subnetOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '');
 
 function environmentFile(rig: TestHostRig): string {
   const [cp, worker] = rig.hosts as [TestHost, TestHost, TestHost];
@@ -81,8 +80,6 @@ export const k8sLab = defineEnvironment({
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
-  // The test hosts' network: the kubelets' serving certificates may name addresses on it.
-  networks: [{ name: 'clusters', vlan: 20, cidr: '${subnetOf(rig)}.0/24', gateway: '${subnetOf(rig)}.1' }],
   clusters: {
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [{ name: 'mcm-cp1', address: '10.254.254.21', vmId: 2101 }], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
     osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [{ name: 'osms-cp1', address: '10.254.254.31', vmId: 3101 }], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
@@ -368,7 +365,7 @@ test("secrets-key-rotation: a new key is read by every API server, then written 
 test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const spare = host(context, 'osdc-w2');
-  const charts = await cli(context, [], 'platform-services[cluster=osdc]');
+  const charts = await cli(context, [], 'kubelet-csr-approver[cluster=osdc],platform-services[cluster=osdc]');
   assert.is(charts.code, 0, charts.stdout + charts.stderr);
   const before = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length };
   writeFileSync(file, readFileSync(file, 'utf8').replace("vmId: 4111 }],", `vmId: 4111 }, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }],`));
@@ -389,9 +386,11 @@ test('scale out: a worker added is prepared and joins alone; the other nodes are
   assert.equal((await kubeadmCalls(context, 'osdc-w2')).map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm join']);
   assert.is((await kubeadmCalls(context, 'osdc-w1')).length, before.w1);
   assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before.cp).map((argv) => argv.slice(0, 3).join(' ')), ['kubeadm token create']);
-  // Platform services run after every worker joined, but a worker added does not make them stale.
-  const after = await cli(context, ['--dry-run'], 'platform-services[cluster=osdc]');
-  assert.match(after.stdout, /plan for k8s-lab: 0 of \d+ tasks would run/, after.stdout);
+  // Platform services run after every worker joined, but a worker added does not make them stale; the
+  // serving-certificate approver, whose values name each node's address, runs again for it.
+  const after = await cli(context, ['--dry-run'], 'kubelet-csr-approver[cluster=osdc],platform-services[cluster=osdc]');
+  assert.match(after.stdout, /plan for k8s-lab: 1 of \d+ tasks would run/, after.stdout);
+  assert.match(after.stdout, /kubelet-csr-approver\[cluster=osdc\]\s+run\s+config clusters\.osdc\.workers/);
   assert.match(after.stdout, /platform-services\[cluster=osdc\]\s+skip\s+up to date/);
 }));
 
@@ -619,14 +618,17 @@ test('platform services: one Helm release each, every chart at the version the e
   // Without an S3 store, Velero would have nowhere to write: it is not installed, and the log says why.
   const without = await cli(context, ['--force', only], only);
   assert.is(without.code, 0, without.stdout + without.stderr);
-  assert.equal(pinnedIn(upgradesIn()), ['kubelet-csr-approver@1.1.0', 'metrics-server@3.12.2', 'ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8']);
+  assert.equal(pinnedIn(upgradesIn()), ['metrics-server@3.12.2', 'ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8']);
   assert.match(without.stdout, 'velero: not installed: the environment names no S3 store for its backups');
-  // The kubelets' serving certificates are approved for a node's own name and addresses on the site's
-  // network, and metrics-server verifies them: no insecure flag.
-  const approver = YAML.parse(readFileSync(`${localLog(context)}.values.kubelet-csr-approver`, 'utf8')) as Record<string, any>;
-  assert.equal(approver.providerIpPrefixes, [`${subnetOf(context.rig)}.0/24`]);
-  assert.equal([approver.allowedDnsNames, approver.bypassDnsResolution], [1, true]);
+  // metrics-server verifies the kubelets (no insecure flag): their serving certificates are approved by
+  // kubelet-csr-approver, its own step, for each node's own name and address.
   assert.not.match(readFileSync(`${localLog(context)}.values.metrics-server`, 'utf8'), 'insecure');
+  const approving = await cli(context, ['--force', 'kubelet-csr-approver[cluster=osdc]'], 'kubelet-csr-approver[cluster=osdc]');
+  assert.is(approving.code, 0, approving.stdout + approving.stderr);
+  assert.match(readFileSync(localLog(context), 'utf8'), /^helm upgrade --install kubelet-csr-approver \S+kubelet-csr-approver-1\.1\.0\.tgz .*--namespace=kube-system .*--version 1\.1\.0 --wait --atomic/m);
+  const approver = YAML.parse(readFileSync(`${localLog(context)}.values.kubelet-csr-approver`, 'utf8')) as Record<string, any>;
+  assert.equal(approver.providerIpPrefixes, context.rig.hosts.slice(0, 2).map((each) => `${each.address}/32`));
+  assert.equal([approver.allowedDnsNames, approver.bypassDnsResolution], [1, true]);
   // Proxmox CSI: each node labelled with the region and the Proxmox node its VM runs on, then the driver
   // with the site's API, its own token and the default StorageClass on the site's pool.
   const labels = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => / label node /.test(line)).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, ''));
@@ -655,7 +657,7 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.is(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, `[${only}] run: config velero changed`);
   const upgrades = upgradesIn();
-  assert.equal(pinnedIn(upgrades), ['kubelet-csr-approver@1.1.0', 'metrics-server@3.12.2', 'ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
+  assert.equal(pinnedIn(upgrades), ['metrics-server@3.12.2', 'ingress-nginx@4.11.2', 'kube-prometheus-stack@62.3.1', 'cert-manager@v1.15.3', 'proxmox-csi-plugin@0.2.8', 'velero@7.2.1']);
   const velero = YAML.parse(readFileSync(`${localLog(context)}.values.velero`, 'utf8')) as Record<string, any>;
   assert.equal(velero.configuration.backupStorageLocation, [
     {
@@ -678,7 +680,7 @@ test('platform services: one Helm release each, every chart at the version the e
   const calls = readFileSync(localLog(context), 'utf8');
   assert.match(calls, /^helm registry login registry\.k8s\.openspace\.test:5000 --username onboarder --password-stdin --registry-config \S+ --ca-file \S+site-registry-ca\.pem$/m);
   assert.match(calls, `helm registry login: ${siteRegistryPassword.length} bytes on stdin`);
-  assert.match(upgrades[5]!, /^helm upgrade --install proxmox-csi-plugin oci:\/\/registry\.k8s\.openspace\.test:5000\/\S+ .*--registry-config \S+ --ca-file \S+site-registry-ca\.pem/);
+  assert.match(upgrades[4]!, /^helm upgrade --install proxmox-csi-plugin oci:\/\/registry\.k8s\.openspace\.test:5000\/\S+ .*--registry-config \S+ --ca-file \S+site-registry-ca\.pem/);
   assert.not.match(calls + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), siteRegistryPassword);
 }));
 

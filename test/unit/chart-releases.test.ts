@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { example } from '../../environments/example.js';
 import { lab } from '../../environments/lab.js';
 import { environmentSchema, type Environment } from '../../environments/schema.js';
-import { platformReleases, veleroCredentialsFile, type ReleaseTarget } from '../../tasks/shared/chart-releases.js';
+import { csrApproverRelease, everyRelease, platformReleases, veleroCredentialsFile, type ReleaseTarget } from '../../tasks/shared/chart-releases.js';
 
 const release = (name: string) => platformReleases.find((each) => each.release === name)!;
 const target = (config: Environment): ReleaseTarget => ({ config, cluster: 'osdc-a', veleroCredentials: veleroCredentialsFile('id', 'key'), proxmoxCsiToken: { tokenId: 'kubernetes-csi@pve!csi', token: 't' } });
@@ -34,24 +34,24 @@ test('nodes that are not Proxmox VMs get no Proxmox CSI; a site without an S3 st
   assert.match(String(release('velero').notInstalledBecause?.(config, 'osdc-a')), 'the environment names no S3 store for its backups');
 });
 
-test('kubeadm clusters get the serving-certificate approver first, then metrics-server; RKE2 brings both itself and says so', () => {
+test("metrics-server is kubeadm's first platform service, after the serving-certificate approver (its own step); RKE2 brings both itself and says so", () => {
   const config = environmentSchema.parse(example) as Environment;
-  assert.equal(platformReleases.slice(0, 2).map((each) => each.release), ['kubelet-csr-approver', 'metrics-server']);
-  for (const name of ['kubelet-csr-approver', 'metrics-server']) assert.is(release(name).notInstalledBecause?.(config, 'osdc-a'), false);
-  assert.match(String(release('kubelet-csr-approver').notInstalledBecause?.(config, 'mcm')), "RKE2 signs its kubelets' serving certificates itself");
+  assert.is(platformReleases[0]!.release, 'metrics-server');
+  assert.equal(everyRelease.map((each) => each.release), ['kubelet-csr-approver', ...platformReleases.map((each) => each.release)]);
+  for (const each of [csrApproverRelease, release('metrics-server')]) assert.is(each.notInstalledBecause?.(config, 'osdc-a'), false);
+  assert.match(String(csrApproverRelease.notInstalledBecause?.(config, 'mcm')), "RKE2 signs its kubelets' serving certificates itself");
   assert.match(String(release('metrics-server').notInstalledBecause?.(config, 'mcm')), 'RKE2 runs its own (rke2-metrics-server)');
   // metrics-server verifies the kubelets: nothing turns the chart's TLS checks off.
   assert.not.match(JSON.stringify(release('metrics-server').values(target(config))), 'insecure');
 });
 
-test('the approver signs a node name and addresses on the site networks only (the nodes themselves where none is declared), without DNS', () => {
-  const site = release('kubelet-csr-approver').values(target(environmentSchema.parse(example) as Environment)) as Record<string, unknown>;
-  assert.equal(site, { providerRegex: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', providerIpPrefixes: ['198.51.100.0/24', '192.0.2.0/24'], allowedDnsNames: 1, bypassDnsResolution: true });
-  const config = environmentSchema.parse(lab) as Environment;
-  const nodes = release('kubelet-csr-approver').values({ ...target(config), cluster: 'osdc' }) as { providerIpPrefixes: string[] };
-  assert.equal(nodes.providerIpPrefixes, [`${config.clusters.osdc!.controlPlane[0]!.address}/32`, `${config.clusters.osdc!.workers[0]!.address}/32`]);
-  assert.ok(new RegExp(String(site.providerRegex)).test('osdc-a-w1'));
-  assert.not.ok(new RegExp(String(site.providerRegex)).test('osdc-a-w1.evil.example'));
+test("the approver signs a node's own name and its own address in the environment (each node alone), without DNS", () => {
+  const config = environmentSchema.parse(example) as Environment;
+  const values = csrApproverRelease.values(target(config)) as { providerRegex: string; providerIpPrefixes: string[] };
+  const nodes = [...config.clusters['osdc-a']!.controlPlane, ...config.clusters['osdc-a']!.workers];
+  assert.equal(values, { providerRegex: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', providerIpPrefixes: nodes.map((node) => `${node.address}/32`), allowedDnsNames: 1, bypassDnsResolution: true });
+  assert.ok(new RegExp(values.providerRegex).test('osdc-a-w1'));
+  assert.not.ok(new RegExp(values.providerRegex).test('osdc-a-w1.evil.example'));
 });
 
 test.run();
