@@ -360,6 +360,20 @@ test("secrets-key-rotation: a new key is read by every API server, then written 
   assert.equal(finished.keys.map((key) => key.name), ['key3', 'key2', 'key1']);
   assert.is(finished.key, key3);
   assert.match(await context.etcd.etcdctl('get', '/registry/secrets/default/db-password', '--print-value-only'), /^k8s:enc:secretbox:v1:key3:/);
+  // Two secrets under one key's name (nodes that disagree, or a file edited by hand): refused, naming the
+  // key and the nodes, no secret shown; the file as it was, the next run goes on.
+  const whole = readFileSync(file, 'utf8');
+  const other = randomBytes(32).toString('base64');
+  const clashing = YAML.parse(whole) as typeof configuration;
+  clashing.resources[0]!.providers[0]!.secretbox!.keys.push({ name: 'key2', secret: other });
+  writeFileSync(file, YAML.stringify(clashing));
+  const refused = await cli(context, ['--force', 'kubernetes[cluster=osdc]'], 'kubernetes[cluster=osdc]');
+  writeFileSync(file, whole);
+  assert.is(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout, 'the control-plane nodes of cluster osdc hold different secrets-encryption keys under the name key2 (osdc-cp1)');
+  for (const secret of [other, key3]) assert.not.match(refused.stdout + refused.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
+  const mended = await cli(context, [], 'kubernetes[cluster=osdc]');
+  assert.is(mended.code, 0, mended.stdout + mended.stderr);
 }));
 
 test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
