@@ -43,6 +43,57 @@ async function wrongRecords(context: ToolContext & { readonly config: Environmen
 }
 
 /**
+ * The systemd unit that runs the zone's dnsmasq on a management host run by systemd, so that the site's DNS
+ * comes back when the host restarts (and after dnsmasq dies): started after the network, restarted always.
+ */
+export function dnsmasqUnit(zone: string, configFile: string, pidFile: string): string {
+  return [
+    '# Managed by Onboarder (the dns step): changes here are overwritten.',
+    '[Unit]',
+    `Description=DNS of ${zone} for the OpenSpace site (dnsmasq)`,
+    'Wants=network-online.target',
+    'After=network-online.target',
+    '',
+    '[Service]',
+    `ExecStart=/usr/sbin/dnsmasq --keep-in-foreground --conf-file=${configFile} --pid-file=${pidFile} --user=root`,
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    'Restart=always',
+    'RestartSec=2',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/**
+ * A fixed script (no input in it) that serves the uploaded zone ($1 the pid file, $2 the configuration, whose
+ * new version is $2.new, $3 the unit's name, $4 its uploaded file). The hosts file changed: dnsmasq reloads
+ * it (HUP). Its configuration changed (a CNAME, an applications name, which dnsmasq reads only when it
+ * starts): it is started again on the new one. On a host run by systemd the unit does it (installed and
+ * enabled: the DNS survives a restart of the host), and a dnsmasq an earlier Onboarder started by hand is
+ * stopped first. Elsewhere (a container, a test host) the pid file says which dnsmasq is ours, and none
+ * running starts one. The pid file outlives its dnsmasq (it is not removed on exit) and its pid may since
+ * belong to another process: only a dnsmasq running with this configuration file is signalled.
+ */
+const serveZone = [
+  'pid=$(cat "$1" 2>/dev/null); ours=; changed=',
+  'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && tr "\\0" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--conf-file=$2"; then ours=1; fi',
+  'cmp -s "$2.new" "$2" || changed=1',
+  'mv "$2.new" "$2"',
+  'stop() { kill "$pid"; i=0; while [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; }',
+  'if [ -d /run/systemd/system ]; then ' +
+    'if [ -n "$ours" ] && ! tr "\\0" "\\n" < "/proc/$pid/cmdline" | grep -qxF -- --keep-in-foreground; then stop; fi; ' +
+    'cmp -s "$4" "/etc/systemd/system/$3" || { cp "$4" "/etc/systemd/system/$3"; changed=1; }; ' +
+    'systemctl daemon-reload || exit 1; systemctl enable "$3" || exit 1; ' +
+    'if [ -n "$changed" ]; then exec systemctl restart "$3"; else exec systemctl reload-or-restart "$3"; fi; ' +
+    'fi',
+  'if [ -n "$ours" ] && [ -z "$changed" ]; then exec kill -HUP "$pid"; fi',
+  'if [ -n "$ours" ]; then stop; fi',
+  'exec dnsmasq --conf-file="$2" --pid-file="$1" --user=root',
+].join('; ');
+
+/**
  * Desired-state DNS (the seed's phase 2.5): the zone is written whole from the configuration (no backups,
  * so no duplicate records), dnsmasq reloads it, and every record is resolved afterwards with dig. Its
  * drift check resolves every record too, so a re-run only rewrites the zone when the server disagrees.
@@ -66,26 +117,17 @@ export const dns = tasks.task({
     const server = sshTarget(config, context.root, config.dns.server);
     const zone = config.dns.zone;
     const pidFile = `/run/openspace-dnsmasq-${zone}.pid`;
+    const unit = `openspace-dnsmasq-${zone.replaceAll('.', '-')}.service`;
     await withScratchDirectory('dns', async (scratch) => {
       writeFileSync(path.join(scratch, 'dnsmasq.conf'), dnsmasqConfig(config, `${configDirectory}/hosts`));
       writeFileSync(path.join(scratch, 'hosts'), dnsmasqHosts(config));
+      writeFileSync(path.join(scratch, unit), dnsmasqUnit(zone, `${configDirectory}/dnsmasq.conf`, pidFile));
       await sshExec(context, server, ['mkdir', '-p', configDirectory]);
       await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf.new`);
       await sshUpload(context, server, path.join(scratch, 'hosts'), `${configDirectory}/hosts`);
+      await sshUpload(context, server, path.join(scratch, unit), `${configDirectory}/${unit}`);
     });
-    // A fixed script (no input in it). The hosts file changed: the dnsmasq this task started reloads it (HUP).
-    // Its configuration changed (a CNAME, an applications name, which dnsmasq reads only when it starts): it
-    // is stopped and started on the new one. None of ours runs: one starts. The pid file outlives its dnsmasq
-    // (it is not removed on exit), and its pid may since belong to another process: only a dnsmasq running
-    // with this configuration file is signalled.
-    const reloadOrStart =
-      'pid=$(cat "$1" 2>/dev/null); ours=; ' +
-      'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && tr "\\0" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--conf-file=$2"; then ours=1; fi; ' +
-      'if [ -n "$ours" ] && cmp -s "$2.new" "$2"; then rm -f "$2.new"; kill -HUP "$pid"; exit 0; fi; ' +
-      'mv "$2.new" "$2"; ' +
-      'if [ -n "$ours" ]; then kill "$pid"; i=0; while [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; fi; ' +
-      'dnsmasq --conf-file="$2" --pid-file="$1" --user=root';
-    await sshExec(context, server, ['sh', '-c', reloadOrStart, 'reload-dnsmasq', pidFile, `${configDirectory}/dnsmasq.conf`]);
+    await sshExec(context, server, ['sh', '-c', serveZone, 'serve-zone', pidFile, `${configDirectory}/dnsmasq.conf`, unit, `${configDirectory}/${unit}`]);
 
     const wrong = await wrongRecords(context);
     if (wrong.length > 0) throw new Error(`DNS validation failed: ${wrong.join('; ')}`);

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type DetachedRig } from '../../lib/lab/test-hosts.js';
-import { withTimeout } from '../helpers/project.js';
+import { repositoryRoot, withTimeout } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 const run = promisify(execFile);
@@ -142,6 +142,26 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.is(changed.code, 0, changed.stdout);
   assert.is(await dig(directory, 'mirror'), `kvm1.lab.openspace.test.\n${address(directory, 'kvm1')}`);
   assert.match((await cli(directory, ['--env', 'lab', 'dns'])).stdout, '[dns] up to date');
+  // kvm1 run by systemd (here the FAKE systemctl of test/fixtures/fake-rke2: no systemd runs on a test
+  // host): the zone's dnsmasq becomes a unit, enabled, so that the site's DNS comes back when the host
+  // restarts; the dnsmasq started by hand before is stopped. Nothing changed: the unit reloads.
+  const fakeSystemctl = readFileSync(path.join(repositoryRoot, 'test', 'fixtures', 'fake-rke2', 'systemctl')).toString('base64');
+  await inHost(directory, 'kvm1', ['sh', '-c', 'echo "$1" | base64 -d > /usr/local/sbin/systemctl && chmod 755 /usr/local/sbin/systemctl && mkdir -p /run/systemd/system', 'install', fakeSystemctl]);
+  const byHand = (await inHost(directory, 'kvm1', ['cat', pidFile])).trim();
+  const unit = 'openspace-dnsmasq-lab-openspace-test';
+  const systemdCalls = async () => (await inHost(directory, 'kvm1', ['cat', '/var/log/fake-systemd/calls.log'])).trim().split('\n').map((line) => (JSON.parse(line) as { argv: string[] }).argv.slice(1).join(' '));
+  changed = await cli(directory, ['--env', 'lab', 'dns', '--force', 'dns']);
+  assert.is(changed.code, 0, changed.stdout);
+  assert.match(await hostFile(directory, 'kvm1', `/etc/systemd/system/${unit}.service`), 'ExecStart=/usr/sbin/dnsmasq --keep-in-foreground --conf-file=/etc/openspace/dnsmasq.conf --pid-file=/run/openspace-dnsmasq-lab.openspace.test.pid --user=root\nExecReload=/bin/kill -HUP $MAINPID\nRestart=always');
+  assert.equal(await systemdCalls(), ['daemon-reload', `enable ${unit}.service`, `restart ${unit}.service`]);
+  assert.match(await inHost(directory, 'kvm1', ['sh', '-c', `kill -0 ${byHand} 2>/dev/null && echo running || echo stopped`]), 'stopped');
+  const underUnit = (await hostFile(directory, 'kvm1', `/run/fake-systemd/${unit}.pid`)).trim();
+  assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
+  changed = await cli(directory, ['--env', 'lab', 'dns', '--force', 'dns']);
+  assert.is(changed.code, 0, changed.stdout);
+  assert.equal((await systemdCalls()).slice(3), ['daemon-reload', `enable ${unit}.service`, `reload-or-restart ${unit}.service`]);
+  assert.is((await hostFile(directory, 'kvm1', `/run/fake-systemd/${unit}.pid`)).trim(), underUnit);
+  await inHost(directory, 'kvm1', ['rm', '-rf', '/run/systemd/system', '/usr/local/sbin/systemctl']);
 
   // A cluster added to the site (issue 17): its own tasks run, and DNS, which serves its names. No other
   // task re-runs: each playbook's inventory holds only its own hosts.
