@@ -69,6 +69,7 @@ function kubeadmToken(): string {
 export const controlPlaneArgumentsSources = [
   'tasks/kubernetes/playbooks/kubeadm-apiserver.yml',
   'tasks/kubernetes/playbooks/kubeadm-apiserver-files.yml',
+  'tasks/kubernetes/playbooks/includes/control-plane-arguments.yml',
   'tasks/kubernetes/playbooks/vars/kubeadm-apiserver.yml',
   'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml',
   'tasks/kubernetes/playbooks/files/audit-policy.yaml',
