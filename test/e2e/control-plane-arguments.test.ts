@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import YAML from 'yaml';
+import { apiServerArguments, etcdArguments, metricsArguments } from '../helpers/control-plane-arguments.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
 
 const run = promisify(execFile);
@@ -31,17 +32,7 @@ async function withArguments(configuration: object): Promise<Result> {
   return JSON.parse(readFileSync(result, 'utf8')) as Result;
 }
 
-const apiServer = {
-  'encryption-provider-config': '/etc/kubernetes/pki/secrets-encryption.yaml',
-  'audit-policy-file': '/etc/kubernetes/audit/policy.yaml',
-  'audit-log-path': '/var/log/kubernetes/audit/kube-apiserver.log',
-  'audit-log-maxage': '30',
-  'audit-log-maxbackup': '10',
-  'audit-log-maxsize': '100',
-  profiling: 'false',
-};
-const components = { 'bind-address': '0.0.0.0', profiling: 'false' };
-const etcd = { 'listen-metrics-urls': 'http://0.0.0.0:2381' };
+const [apiServer, components, etcd] = [apiServerArguments, metricsArguments, etcdArguments];
 const listed = (map: Record<string, string>) => Object.entries(map).map(([name, value]) => ({ name, value }));
 
 test("v1beta3 without them: every component's arguments and the API server's volumes added, the rest kept", withTimeout(60_000, async () => {

@@ -10,6 +10,7 @@ import YAML from 'yaml';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { apiServerArguments, etcdArguments, metricsArguments } from '../helpers/control-plane-arguments.js';
 import { loopbackCertificates } from '../helpers/certificates.js';
 import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
 import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
@@ -197,7 +198,7 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.equal(clusterConfiguration.apiServer.extraArgs, apiServerArguments);
   assert.equal(clusterConfiguration.apiServer.extraVolumes.map((volume: { hostPath: string }) => volume.hostPath), ['/etc/kubernetes/audit', '/var/log/kubernetes/audit']);
   assert.equal([clusterConfiguration.controllerManager.extraArgs, clusterConfiguration.scheduler.extraArgs], [metricsArguments, metricsArguments]);
-  assert.equal(clusterConfiguration.etcd.local.extraArgs, { 'listen-metrics-urls': 'http://0.0.0.0:2381' });
+  assert.equal(clusterConfiguration.etcd.local.extraArgs, etcdArguments);
   await assertApiServerArguments(context, 'osdc-cp1');
   assert.is(await context.rig.exec(cp, ['cat', '/etc/kubernetes/audit/policy.yaml']), readFileSync(path.join(repositoryRoot, 'tasks/kubernetes/playbooks/files/audit-policy.yaml'), 'utf8'));
   assert.is((await context.rig.exec(cp, ['stat', '-c', '%a', '/var/log/kubernetes/audit'])).trim(), '700');
@@ -211,20 +212,6 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.match(run.stdout, 'every Secret in etcd is encrypted');
   for (const secret of [token, certificateKey, siteRegistryPassword, encryption.key]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
-
-/** The arguments Onboarder gives a kubeadm cluster's API servers (the environment's `audit` at its defaults). */
-const apiServerArguments = {
-  'encryption-provider-config': '/etc/kubernetes/pki/secrets-encryption.yaml',
-  'audit-policy-file': '/etc/kubernetes/audit/policy.yaml',
-  'audit-log-path': '/var/log/kubernetes/audit/kube-apiserver.log',
-  'audit-log-maxage': '30',
-  'audit-log-maxbackup': '10',
-  'audit-log-maxsize': '100',
-  profiling: 'false',
-};
-
-/** The controller manager's and the scheduler's: their metrics on the node's address, for kube-prometheus-stack; no profiling. */
-const metricsArguments = { 'bind-address': '0.0.0.0', profiling: 'false' };
 
 /** A control-plane node's API server, controller manager and scheduler run with them (their static pods' manifests say so). */
 async function assertApiServerArguments(context: Context, node: string): Promise<void> {
@@ -274,7 +261,7 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   const reconfigured = YAML.parse(readFileSync(kept, 'utf8')) as { apiServer: { extraArgs: Record<string, string>; extraVolumes: { name: string }[]; certSANs: string[] }; controllerManager: { extraArgs: Record<string, string> }; scheduler: { extraArgs: Record<string, string> }; etcd: { local: { extraArgs: Record<string, string> } } };
   assert.equal(reconfigured.apiServer.extraArgs, apiServerArguments);
   assert.equal([reconfigured.controllerManager.extraArgs, reconfigured.scheduler.extraArgs], [metricsArguments, metricsArguments]);
-  assert.equal(reconfigured.etcd.local.extraArgs, { 'listen-metrics-urls': 'http://0.0.0.0:2381' }, 'for the next upgrade, which writes etcd again');
+  assert.equal(reconfigured.etcd.local.extraArgs, etcdArguments, 'for the next upgrade, which writes etcd again');
   assert.equal(reconfigured.apiServer.extraVolumes.map((volume) => volume.name), ['onboarder-audit-policy', 'onboarder-audit-log']);
   assert.ok(reconfigured.apiServer.certSANs.length > 0, 'the rest of the configuration is kept');
   // The cluster's kubelet-config asks for serving certificates from its CA (for nodes that join or upgrade),
