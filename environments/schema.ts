@@ -7,7 +7,9 @@ const cidr = z.string().refine((value) => {
   const [address, bits] = value.split('/');
   return isIPv4(address ?? '') && /^\d+$/.test(bits ?? '') && Number(bits) <= 32;
 }, { error: (issue) => `'${String(issue.input)}' is not an IPv4 CIDR (a.b.c.d/n)` });
-export const hostname = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: (issue) => `'${String(issue.input)}' is not a valid host name` });
+/** A host name as a node carries it (one DNS label): what a kubelet's serving certificate may name too. */
+export const hostnamePattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const hostname = z.string().regex(hostnamePattern, { error: (issue) => `'${String(issue.input)}' is not a valid host name` });
 const domain = z.string().regex(/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/, { error: (issue) => `'${String(issue.input)}' is not a DNS domain` });
 const version = z.string().regex(/^v?\d+\.\d+(\.\d+)?([+-][\w.+-]+)?$/, { error: (issue) => `'${String(issue.input)}' is not a version (e.g. v1.30.4)` });
 const vmId = z.number().int().min(100).max(999_999_999);

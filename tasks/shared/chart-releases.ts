@@ -1,4 +1,4 @@
-import type { Environment } from '../../environments/schema.js';
+import { hostnamePattern, type Environment } from '../../environments/schema.js';
 import { clusterOf } from './kit.js';
 
 /** What a release's values are made of: the site, the cluster it goes on, and the secrets it carries. */
@@ -130,7 +130,7 @@ const monitoringValues = {
 function csrApproverValues({ config, cluster }: ReleaseTarget): Record<string, unknown> {
   const named = Object.hasOwn(config.clusters, cluster) ? clusterOf(config, cluster) : undefined;
   const prefixes = named ? [...named.controlPlane, ...named.workers].map((node) => `${node.address}/32`) : [];
-  return { providerRegex: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', providerIpPrefixes: prefixes, allowedDnsNames: 1, bypassDnsResolution: true };
+  return { providerRegex: hostnamePattern.source, providerIpPrefixes: prefixes, allowedDnsNames: 1, bypassDnsResolution: true };
 }
 
 /**
