@@ -44,7 +44,7 @@ export const clusterCertificates = tasks.task({
   // The cluster is up, its workers (RKE2 agents restart) in it.
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...workersJoined(cluster, config)],
   estimate: '5m',
-  sources: ['tasks/certificates/playbooks/renew-certificates.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml'],
+  sources: ['tasks/certificates/playbooks/renew-certificates.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/shared/playbooks/includes/rke2-node-ready.yml'],
   tools: ['ansible-playbook'],
   timeout: '1h',
   check: async (context) => {

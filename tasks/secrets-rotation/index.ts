@@ -28,7 +28,7 @@ export const secretsKeyRotation = tasks.task({
   // Never during a version roll, which restarts the same API servers.
   after: ({ cluster }): Dependency[] => [upgrade.with({ cluster })],
   estimate: '5m',
-  sources: [...controlPlaneArgumentsSources, 'tasks/secrets-rotation/playbooks/rke2-secrets-rotation.yml', 'tasks/secrets-rotation/playbooks/includes/restart-server.yml'],
+  sources: [...controlPlaneArgumentsSources, 'tasks/secrets-rotation/playbooks/rke2-secrets-rotation.yml', 'tasks/secrets-rotation/playbooks/includes/restart-server.yml', 'tasks/shared/playbooks/includes/rke2-node-ready.yml'],
   tools: ['ansible-playbook'],
   timeout: '1h',
   run: async (context) => {
