@@ -86,7 +86,25 @@ const cluster = z.strictObject({
   workersAtOnce: z.union([z.number().int().min(1), z.string().regex(/^([1-9]\d?|100)%$/, { error: 'is a whole number of at least 1, or a percentage such as 20%' })]).default('20%'),
 });
 
-const dnsRecord = z.strictObject({ name: z.string().min(1), type: z.enum(['A', 'CNAME']), value: z.string().min(1) });
+/** A name in the site's zone, relative to it (`registry`, `grafana.apps.osms`): DNS labels joined by dots. */
+const dnsLabel = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
+const relativeName = new RegExp(`^${dnsLabel}(\\.${dnsLabel})*$`);
+/** A CNAME's target: a full name (`registry.example.openspace.test`, an optional final dot). */
+const fullName = new RegExp(`^${dnsLabel}(\\.${dnsLabel})+\\.?$`);
+/**
+ * An extra record of the zone. Its name and value are written into dnsmasq's files, so each is a DNS name or
+ * an address and nothing else: a space or a line break in either would be a line of dnsmasq configuration.
+ */
+const dnsRecord = z
+  .strictObject({
+    name: z.string().regex(relativeName, { error: (issue) => `'${String(issue.input)}' is not a name in the zone (lower-case DNS labels joined by dots, the zone left out: registry, grafana.apps.osms)` }),
+    type: z.enum(['A', 'CNAME']),
+    value: z.string().min(1),
+  })
+  .superRefine((record, context) => {
+    if (record.type === 'A' && !isIPv4(record.value)) context.addIssue({ code: 'custom', path: ['value'], message: `'${record.value}' is not an IPv4 address (an A record's value)` });
+    if (record.type === 'CNAME' && !fullName.test(record.value)) context.addIssue({ code: 'custom', path: ['value'], message: `'${record.value}' is not a full DNS name (a CNAME's target, the zone included: registry.<zone>)` });
+  });
 
 /** A Linux interface name (at most 15 characters): a NIC such as eno1, or a bond such as bond0. */
 const interfaceName = z.string().regex(/^[A-Za-z][\w.-]{0,14}$/, 'is not an interface name (a NIC such as eno1 or a bond such as bond0)');
@@ -300,6 +318,8 @@ const environmentShape = z.strictObject({
 
 export const environmentSchema = environmentShape.superRefine((environment, context) => {
     checkAddressing(environment, context);
+    checkApiAddresses(environment, context);
+    checkDnsRecords(environment, context);
     checkRoles(environment, context);
     checkKubeadmImages(environment, context);
     const vmIds = new Map<number, string>();
@@ -378,15 +398,7 @@ const pathOf = (at: string) => at.replace(/\[(\d+)\]/g, '.$1').split('.').map((k
  * clusters must not share them).
  */
 function checkAddressing(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
-  const machines: [string, string][] = [
-    ...environment.managementHosts.map((host, index): [string, string] => [`managementHosts[${index}].address`, host.address]),
-    ...(environment.proxmox?.nodes ?? []).map((host, index): [string, string] => [`proxmox.nodes[${index}].address`, host.address]),
-    ...environment.firewalls.map((firewall, index): [string, string] => [`firewalls[${index}].address`, firewall.address]),
-  ];
-  for (const [name, cluster] of Object.entries(environment.clusters)) {
-    cluster.controlPlane.forEach((node, index) => machines.push([`clusters.${name}.controlPlane[${index}].address`, node.address]));
-    cluster.workers.forEach((node, index) => machines.push([`clusters.${name}.workers[${index}].address`, node.address]));
-  }
+  const machines = machinesOf(environment);
   const owners = new Map<string, string>();
   for (const [at, address] of machines) {
     const owner = owners.get(address);
@@ -409,6 +421,85 @@ function checkAddressing(environment: z.output<typeof environmentShape>, context
       blocks.push([`clusters.${name}.${key}`, block]);
     }
   }
+}
+
+/** Every machine the environment names, with where: management hosts, Proxmox nodes, firewalls, cluster nodes. */
+function machinesOf(environment: z.output<typeof environmentShape>): [string, string][] {
+  const machines: [string, string][] = [
+    ...environment.managementHosts.map((host, index): [string, string] => [`managementHosts[${index}].address`, host.address]),
+    ...(environment.proxmox?.nodes ?? []).map((host, index): [string, string] => [`proxmox.nodes[${index}].address`, host.address]),
+    ...environment.firewalls.map((firewall, index): [string, string] => [`firewalls[${index}].address`, firewall.address]),
+  ];
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    cluster.controlPlane.forEach((node, index) => machines.push([`clusters.${name}.controlPlane[${index}].address`, node.address]));
+    cluster.workers.forEach((node, index) => machines.push([`clusters.${name}.workers[${index}].address`, node.address]));
+  }
+  return machines;
+}
+
+/**
+ * A cluster's API address is its first control-plane node's, or a virtual IP that kube-vip holds on the
+ * control-plane nodes by ARP: so it is no other machine's address nor another cluster's API address, and a
+ * virtual IP sits on the control plane's network where the environment declares that network. An API address
+ * on the second control-plane node would make the first one's init wait on a node that is not up yet.
+ */
+function checkApiAddresses(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const machines = machinesOf(environment);
+  const apis = new Map<string, string>();
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    if (cluster.controlPlane.length === 0) continue;
+    const at = ['clusters', name, 'apiAddress'];
+    const address = cluster.apiAddress;
+    const otherCluster = apis.get(address);
+    apis.set(address, name);
+    if (otherCluster) {
+      context.addIssue({ code: 'custom', path: at, message: `${address} is already the API address of cluster ${otherCluster}: each cluster has its own` });
+      continue;
+    }
+    const ownIndex = cluster.controlPlane.findIndex((node) => node.address === address);
+    if (ownIndex > 0) {
+      context.addIssue({ code: 'custom', path: at, message: `${address} is the address of controlPlane[${ownIndex}] (${cluster.controlPlane[ownIndex]!.name}): use the first control-plane node's address, or a free address for a virtual IP` });
+      continue;
+    }
+    if (ownIndex === 0) continue;
+    const owner = machines.find(([, machine]) => machine === address);
+    if (owner) {
+      context.addIssue({ code: 'custom', path: at, message: `${address} is already the address of ${owner[0]}: a virtual IP is an address no machine has` });
+      continue;
+    }
+    const network = environment.networks.find((candidate) => inside(cluster.controlPlane[0]!.address, candidate.cidr));
+    if (network && !inside(address, network.cidr)) {
+      context.addIssue({ code: 'custom', path: at, message: `${address} is outside network ${network.name} (${network.cidr}) of its control-plane nodes: kube-vip answers for a virtual IP by ARP, on their network` });
+    } else if (network?.gateway === address) {
+      context.addIssue({ code: 'custom', path: at, message: `${address} is the gateway of network ${network.name}: a virtual IP is an address no machine has` });
+    }
+  }
+}
+
+/**
+ * The extra DNS records beside the ones Onboarder makes (each node, each management host, `api.<cluster>`):
+ * none takes one of those names, and a CNAME is the only record of its name (RFC 1034). A record under
+ * `apps.<cluster>` is allowed: it answers for that one name instead of the cluster's ingress nodes.
+ */
+function checkDnsRecords(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const generated = new Map<string, string>();
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    generated.set(`api.${name}`, `the API name of cluster ${name}`);
+    cluster.controlPlane.forEach((node, index) => generated.set(node.name, `the name of clusters.${name}.controlPlane[${index}]`));
+    cluster.workers.forEach((node, index) => generated.set(node.name, `the name of clusters.${name}.workers[${index}]`));
+  }
+  environment.managementHosts.forEach((host, index) => generated.set(host.name, `the name of managementHosts[${index}]`));
+  const seen = new Map<string, { readonly type: string; readonly index: number }>();
+  environment.dns.records.forEach((record, index) => {
+    const at = ['dns', 'records', index, 'name'];
+    const taken = generated.get(record.name);
+    if (taken) return context.addIssue({ code: 'custom', path: at, message: `'${record.name}' is ${taken}, whose record Onboarder makes: use another name` });
+    const earlier = seen.get(record.name);
+    if (earlier && (earlier.type === 'CNAME' || record.type === 'CNAME')) {
+      return context.addIssue({ code: 'custom', path: at, message: `'${record.name}' is also dns.records[${earlier.index}]: a name with a CNAME has no other record` });
+    }
+    if (!earlier) seen.set(record.name, { type: record.type, index });
+  });
 }
 
 /**

@@ -10,6 +10,11 @@ export function shown(value: string): string {
   return escaped.length <= 80 ? escaped : `${escaped.slice(0, 60)}... (${value.length} characters)`;
 }
 
+/** A message with control characters escaped, whole: the value it quotes may hold a newline or an escape. */
+function singleLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (character) => JSON.stringify(character).slice(1, -1));
+}
+
 /** One line: what is wrong, where, and what to do about it. */
 export function renderFailure(failure: Failure): string {
   switch (failure.reason) {
@@ -35,7 +40,7 @@ export function renderFailure(failure: Failure): string {
     case 'unknown-environment':
       return `unknown environment '${shown(failure.name)}': choose one of ${failure.known.join(', ')} with --env or DEPLOY_ENV`;
     case 'invalid-environment':
-      return `environment ${failure.environment}: ${failure.path}: ${failure.message}: ${failure.hint}`;
+      return `environment ${failure.environment}: ${failure.path}: ${singleLine(failure.message)}: ${failure.hint}`;
     case 'state-corrupt':
       return `state file ${failure.file} is ${failure.detail}: it was left untouched; repair it, move it away, or run --reset-state`;
     case 'unusable-path':

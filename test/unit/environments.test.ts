@@ -106,6 +106,21 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a topology label, which is Onboarder\'s', (e) => (e.clusters['osdc-a'].workers[0].labels = { 'topology.kubernetes.io/zone': 'a' }), /topology\.kubernetes\.io\/ labels are Onboarder's/],
   ['a taint with an unknown effect', (e) => (e.clusters['osdc-a'].workers[0].taints = [{ key: 'dedicated', effect: 'NoRun' }]), /clusters\.osdc-a\.workers\[0\]\.taints\[0\]\.effect/],
   ['the same taint twice', (e) => (e.clusters['osdc-a'].workers[0].taints = [{ key: 'dedicated', value: 'a', effect: 'NoSchedule' }, { key: 'dedicated', value: 'b', effect: 'NoSchedule' }]), 'clusters.osdc-a.workers[0].taints: has the same key and effect twice'],
+  // An API address is the first control-plane node's or a free address on its network (kube-vip's ARP).
+  ['an API address that is a worker\'s', (e) => (e.clusters['osdc-a'].apiAddress = '192.0.2.44'), 'clusters.osdc-a.apiAddress: 192.0.2.44 is already the address of clusters.osdc-a.workers[0].address: a virtual IP is an address no machine has'],
+  ['two clusters with one API address', (e) => (e.clusters['osdc-b'].apiAddress = '192.0.2.40'), 'clusters.osdc-b.apiAddress: 192.0.2.40 is already the API address of cluster osdc-a: each cluster has its own'],
+  ['an API address on the second control-plane node', (e) => (e.clusters.osms.apiAddress = '192.0.2.32'), "clusters.osms.apiAddress: 192.0.2.32 is the address of controlPlane[1] (osms-cp2): use the first control-plane node's address, or a free address for a virtual IP"],
+  ['a virtual IP off its control plane\'s network', (e) => (e.clusters.mcm.apiAddress = '198.51.100.200'), 'clusters.mcm.apiAddress: 198.51.100.200 is outside network clusters (192.0.2.0/24) of its control-plane nodes: kube-vip answers for a virtual IP by ARP, on their network'],
+  ['a virtual IP that is the gateway', (e) => (e.clusters.mcm.apiAddress = '192.0.2.1'), 'clusters.mcm.apiAddress: 192.0.2.1 is the gateway of network clusters'],
+  // DNS records are written into dnsmasq's files: names and values are names and addresses, nothing else.
+  ['an A record whose value is no address', (e) => (e.dns.records[0].value = 'registry-host'), "dns.records[0].value: 'registry-host' is not an IPv4 address (an A record's value)"],
+  ['a CNAME whose target would be a line of dnsmasq configuration', (e) => e.dns.records.push({ name: 'mirror', type: 'CNAME', value: 'registry.example.openspace.test\naddress=/#/203.0.113.9' }), "dns.records[1].value: 'registry.example.openspace.test\\naddress=/#/203.0.113.9' is not a full DNS name"],
+  ['a CNAME to a bare label', (e) => e.dns.records.push({ name: 'mirror', type: 'CNAME', value: 'registry' }), "dns.records[1].value: 'registry' is not a full DNS name (a CNAME's target, the zone included: registry.<zone>)"],
+  ['a record name with a space', (e) => (e.dns.records[0].name = 'my registry'), "dns.records[0].name: 'my registry' is not a name in the zone"],
+  ['a record name with the zone written twice (a trailing dot)', (e) => (e.dns.records[0].name = 'registry.'), "dns.records[0].name: 'registry.' is not a name in the zone"],
+  ['a record that takes a node\'s name', (e) => e.dns.records.push({ name: 'osdc-a-w1', type: 'A', value: '192.0.2.99' }), "dns.records[1].name: 'osdc-a-w1' is the name of clusters.osdc-a.workers[0], whose record Onboarder makes: use another name"],
+  ['a record that takes a cluster\'s API name', (e) => e.dns.records.push({ name: 'api.mcm', type: 'A', value: '192.0.2.99' }), "dns.records[1].name: 'api.mcm' is the API name of cluster mcm, whose record Onboarder makes"],
+  ['a CNAME beside another record of its name', (e) => e.dns.records.push({ name: 'registry', type: 'CNAME', value: 'kvm1.example.openspace.test' }), "dns.records[1].name: 'registry' is also dns.records[0]: a name with a CNAME has no other record"],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
 ];
 
