@@ -71,6 +71,7 @@ export const clusterName = z.string().regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/,
 const cluster = z.strictObject({
   role: z.enum(clusterRoles, { error: (issue) => `${issue.input === undefined ? 'is missing' : `'${String(issue.input)}' is not a role`}: use one of ${clusterRoles.join(', ')}` }),
   distribution: z.enum(['rke2', 'kubeadm']),
+  /** The pod network: Cilium (kubeadm clusters install it, without kube-proxy), or RKE2's own Canal on an RKE2 cluster. */
   cni: z.enum(['cilium', 'canal']).default('cilium'),
   controlPlane: z.array(node).min(1, { error: 'a cluster needs at least one control-plane node' }),
   workers: z.array(node).default([]),
@@ -321,6 +322,7 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
     checkApiAddresses(environment, context);
     checkDnsRecords(environment, context);
     checkRoles(environment, context);
+    checkPodNetworks(environment, context);
     checkKubeadmImages(environment, context);
     const vmIds = new Map<number, string>();
     const nodeNames = new Map<string, string>();
@@ -353,6 +355,15 @@ function checkRoles(environment: z.output<typeof environmentShape>, context: z.R
   }
   for (const [name, cluster] of management) {
     if (cluster.distribution !== 'rke2') context.addIssue({ code: 'custom', path: ['clusters', name, 'distribution'], message: "the management cluster runs 'rke2'" });
+  }
+}
+
+/** Canal is RKE2's own: a kubeadm cluster given it would get no pod network and its nodes would never be Ready. */
+function checkPodNetworks(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    if (cluster.distribution === 'kubeadm' && cluster.cni !== 'cilium') {
+      context.addIssue({ code: 'custom', path: ['clusters', name, 'cni'], message: `'${cluster.cni}' is RKE2's own pod network, which a kubeadm cluster does not have: use 'cilium' (kubeadm clusters run it without kube-proxy)` });
+    }
   }
 }
 

@@ -121,6 +121,7 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a record that takes a node\'s name', (e) => e.dns.records.push({ name: 'osdc-a-w1', type: 'A', value: '192.0.2.99' }), "dns.records[1].name: 'osdc-a-w1' is the name of clusters.osdc-a.workers[0], whose record Onboarder makes: use another name"],
   ['a record that takes a cluster\'s API name', (e) => e.dns.records.push({ name: 'api.mcm', type: 'A', value: '192.0.2.99' }), "dns.records[1].name: 'api.mcm' is the API name of cluster mcm, whose record Onboarder makes"],
   ['a CNAME beside another record of its name', (e) => e.dns.records.push({ name: 'registry', type: 'CNAME', value: 'kvm1.example.openspace.test' }), "dns.records[1].name: 'registry' is also dns.records[0]: a name with a CNAME has no other record"],
+  ['Canal on a kubeadm cluster (it would have no pod network)', (e) => (e.clusters['osdc-a'].cni = 'canal'), "clusters.osdc-a.cni: 'canal' is RKE2's own pod network, which a kubeadm cluster does not have: use 'cilium'"],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
 ];
 
