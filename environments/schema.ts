@@ -193,6 +193,15 @@ const environmentShape = z.strictObject({
       }),
       templates: z.strictObject({ baseVmId: vmId.default(9002), goldenVmId: vmId.default(9001) }),
       /**
+       * The bridge of every Proxmox node that the VMs' network card is on (`vmbr0`), tagged with the VLAN of
+       * the VMs' network (the network named clusters, else the first) where `tagVlan`: a VLAN-aware bridge,
+       * as Proxmox's network documentation sets one up. `tagVlan: false` where the bridge carries that VLAN
+       * untagged already.
+       */
+      vmBridge: z
+        .strictObject({ name: interfaceName.default('vmbr0'), tagVlan: z.boolean().default(true) })
+        .prefault({}),
+      /**
        * Heavy Proxmox operations Onboarder runs at once (a cluster's VM apply, a template build). Unset, the
        * storage decides: 4 on Ceph RBD, 2 on lvm-thin and dir, whose full clones hold Proxmox's storage lock
        * for the whole copy (parallel clones then fail with "can't lock file ... got timeout").
@@ -201,7 +210,14 @@ const environmentShape = z.strictObject({
     }).optional(),
     /** Any number of clusters, by the names the site gives them, each with its role. */
     clusters: z.record(clusterName, cluster),
-    dns: z.strictObject({ server: sshEndpoint, zone: domain, records: z.array(dnsRecord).default([]) }),
+    /**
+     * The site's DNS: a dnsmasq on `server` that answers for `zone` (each node, each management host,
+     * `api.<cluster>`, `*.apps.<cluster>`, the extra `records`) and forwards every other name to
+     * `forwarders` (the firewall's or the site's resolvers; none on an air-gapped site). Every node resolves
+     * through it (node-prep; a new VM from its first boot), so the names the clusters pull and back up from
+     * (the registry mirror, the S3 store) resolve on the nodes and in their pods.
+     */
+    dns: z.strictObject({ server: sshEndpoint, zone: domain, records: z.array(dnsRecord).default([]), forwarders: z.array(ipv4).default([]) }),
     registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
     /**
      * Where a connected machine fetches artifacts instead of their publishers (a proxy such as Artifactory):
@@ -321,6 +337,8 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
     checkAddressing(environment, context);
     checkApiAddresses(environment, context);
     checkDnsRecords(environment, context);
+    checkForwarders(environment, context);
+    checkVmNetwork(environment, context);
     checkRoles(environment, context);
     checkPodNetworks(environment, context);
     checkKubeadmImages(environment, context);
@@ -449,10 +467,11 @@ function machinesOf(environment: z.output<typeof environmentShape>): [string, st
 }
 
 /**
- * A cluster's API address is its first control-plane node's, or a virtual IP that kube-vip holds on the
+ * A cluster's API address is its only control-plane node's, or a virtual IP that kube-vip holds on the
  * control-plane nodes by ARP: so it is no other machine's address nor another cluster's API address, and a
  * virtual IP sits on the control plane's network where the environment declares that network. An API address
- * on the second control-plane node would make the first one's init wait on a node that is not up yet.
+ * on the second control-plane node would make the first one's init wait on a node that is not up yet; one on
+ * the first of several would make the whole cluster's API stop with that one node.
  */
 function checkApiAddresses(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
   const machines = machinesOf(environment);
@@ -472,7 +491,12 @@ function checkApiAddresses(environment: z.output<typeof environmentShape>, conte
       context.addIssue({ code: 'custom', path: at, message: `${address} is the address of controlPlane[${ownIndex}] (${cluster.controlPlane[ownIndex]!.name}): use the first control-plane node's address, or a free address for a virtual IP` });
       continue;
     }
-    if (ownIndex === 0) continue;
+    if (ownIndex === 0) {
+      if (cluster.controlPlane.length > 1) {
+        context.addIssue({ code: 'custom', path: at, message: `${address} is the first control-plane node's address, and the cluster has ${cluster.controlPlane.length}: its API (and every kubelet and client) would stop with that node: give a free address on its network, which kube-vip holds as a virtual IP` });
+      }
+      continue;
+    }
     const owner = machines.find(([, machine]) => machine === address);
     if (owner) {
       context.addIssue({ code: 'custom', path: at, message: `${address} is already the address of ${owner[0]}: a virtual IP is an address no machine has` });
@@ -511,6 +535,41 @@ function checkDnsRecords(environment: z.output<typeof environmentShape>, context
     }
     if (!earlier) seen.set(record.name, { type: record.type, index });
   });
+}
+
+/**
+ * The nodes resolve every name through the site's DNS: on a connected site it must forward the names outside
+ * its zone (package repositories, registries) somewhere, and never to itself.
+ */
+function checkForwarders(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const { forwarders, server } = environment.dns;
+  if (!environment.site.airGapped && forwarders.length === 0) {
+    context.addIssue({ code: 'custom', path: ['dns', 'forwarders'], message: "is empty on a connected site: the nodes resolve through the site's DNS, which would then know no name outside its zone: name the resolvers it forwards them to (the firewall's, the site's), or set site.airGapped" });
+  }
+  forwarders.forEach((forwarder, index) => {
+    if (forwarder === server.address) context.addIssue({ code: 'custom', path: ['dns', 'forwarders', index], message: `${forwarder} is the DNS server itself: forward to another resolver` });
+  });
+}
+
+/** The network Proxmox VMs are on and get their addresses in: the one named `clusters`, else the first. */
+export function vmNetworkOf<Network extends { readonly name: string }>(environment: { readonly networks: readonly Network[] }): Network | undefined {
+  return environment.networks.find((entry) => entry.name === 'clusters') ?? environment.networks[0];
+}
+
+/**
+ * VMs on Proxmox get their address on the network named `clusters` (else the first network), with its
+ * gateway and prefix: so that network exists, and holds every node's address.
+ */
+function checkVmNetwork(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  if (environment.infrastructure !== 'proxmox') return;
+  const network = vmNetworkOf(environment);
+  if (!network) {
+    context.addIssue({ code: 'custom', path: ['networks'], message: "has no network for the VMs (infrastructure 'proxmox'): add one named clusters, with its cidr and gateway" });
+    return;
+  }
+  for (const [at, address] of machinesOf(environment).filter(([at]) => at.startsWith('clusters.'))) {
+    if (!inside(address, network.cidr)) context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is outside network ${network.name} (${network.cidr}), where the VMs get their addresses: use an address in it, or declare the network it is in as clusters` });
+  }
 }
 
 /**

@@ -34,9 +34,11 @@ export function ingressRecords(config: Environment): { readonly name: string; re
 }
 
 /**
- * dnsmasq configuration serving the zone from a hosts file: authoritative for the zone, nothing else. The
- * CNAMEs and the applications names are options here (a hosts file holds neither): dnsmasq reads them when it
- * starts, not on a reload.
+ * dnsmasq configuration serving the zone from a hosts file, and forwarding every other name to the site's
+ * forwarders (none on an air-gapped site: the zone alone). The zone is local: a name in it that the site does
+ * not declare is answered as missing, never asked upstream. A bare name (no dot) and a private address's
+ * reverse lookup are never forwarded either. The CNAMEs and the applications names are options here (a hosts
+ * file holds neither): dnsmasq reads them when it starts, not on a reload.
  */
 export function dnsmasqConfig(config: Environment, hostsFile: string): string {
   return [
@@ -48,6 +50,9 @@ export function dnsmasqConfig(config: Environment, hostsFile: string): string {
     `local=/${config.dns.zone}/`,
     `domain=${config.dns.zone}`,
     `addn-hosts=${hostsFile}`,
+    'domain-needed',
+    'bogus-priv',
+    ...config.dns.forwarders.map((forwarder) => `server=${forwarder}`),
     ...desiredRecords(config)
       .filter((record) => record.type === 'CNAME')
       .map((record) => `cname=${record.name}.${config.dns.zone},${record.value}`),

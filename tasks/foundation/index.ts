@@ -3,7 +3,8 @@ import path from 'node:path';
 import { writeFileIfChanged } from '../../lib/tools/files.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
 import { ubuntuCloudImageFile } from '../../images/manifest.js';
-import type { Environment } from '../../environments/schema.js';
+import { vmNetworkOf, type Environment } from '../../environments/schema.js';
+import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { baseTarget } from '../base/index.js';
 import { fetchImage } from '../images/index.js';
 import { proxmoxOf, sshTarget, tasks, withoutProxmox } from '../shared/kit.js';
@@ -29,7 +30,7 @@ function cloudImagePath(config: Environment): string {
 /** Environment validation: cached (runs again only when the configuration it read changes). */
 export const validation = foundation.task({
   name: 'validation',
-  description: 'SSH connectivity and key, network and RBD storage of every Proxmox node',
+  description: "SSH connectivity and key, the VMs' bridge (VLAN-aware where it tags) and the storage of every Proxmox node",
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   // The Proxmox nodes are reached across the site network that base sets up (bridges, VLANs, OPNsense).
@@ -42,12 +43,29 @@ export const validation = foundation.task({
     for (const node of proxmox.nodes) {
       const target = sshTarget(config, context.root, node);
       await sshExec(context, target, ['true'], { timeoutMs: 30_000 });
-      await sshExec(context, target, ['ip', '-brief', 'address', 'show']);
+      const bridge = await sshExec(context, target, ['ip', '-details', 'link', 'show', 'dev', proxmox.vmBridge.name], { okExitCodes: [1] });
+      if (!context.dryRun) checkVmBridge(config, node.name, bridge.exitCode === 0 ? bridge.stdout : undefined);
       await sshExec(context, target, ['pvesm', 'status', '--storage', proxmox.storage.pool]);
       if (proxmox.storage.type === 'rbd') await sshExec(context, target, ['rbd', 'ls', proxmox.storage.pool]);
     }
   },
 });
+
+/**
+ * The VMs' network card goes on `proxmox.vmBridge` of whichever node runs the VM, tagged with the VMs'
+ * network's VLAN where it tags: a node without that bridge, or whose bridge is not VLAN-aware (it would drop
+ * the tagged frames), would give a VM no network at its first boot. `details`: `ip -details link show` of it.
+ */
+export function checkVmBridge(config: Environment, node: string, details: string | undefined): void {
+  const { name, tagVlan } = proxmoxOf(config).vmBridge;
+  if (details === undefined || !/\bbridge\b/.test(details)) {
+    throw new PermanentFailure(`Proxmox node ${node} has no bridge ${name} (proxmox.vmBridge.name), which the VMs' network card goes on: create it (/etc/network/interfaces), or name the node's bridge`);
+  }
+  const vlan = vmNetworkOf(config)?.vlan;
+  if (tagVlan && !/\bvlan_filtering 1\b/.test(details)) {
+    throw new PermanentFailure(`Proxmox node ${node}: bridge ${name} is not VLAN-aware, and the VMs' network card is tagged with VLAN ${vlan}: set bridge-vlan-aware yes on it, or proxmox.vmBridge.tagVlan false where ${name} carries VLAN ${vlan} untagged`);
+  }
+}
 
 export const toolsStorage = foundation.task({
   name: 'tools-storage',
@@ -154,7 +172,7 @@ export const baseTemplate = foundation.task({
     const id = String(proxmox.templates.baseVmId);
     const image = cloudImagePath(config);
     await sshExec(context, target, ['qm', 'destroy', id, '--purge'], { okExitCodes: [2, 255] });
-    await sshExec(context, target, ['qm', 'create', id, '--name', 'ubuntu-base', '--memory', '2048', '--cores', '2', '--net0', 'virtio,bridge=vmbr0', '--agent', '1', '--serial0', 'socket', '--vga', 'serial0']);
+    await sshExec(context, target, ['qm', 'create', id, '--name', 'ubuntu-base', '--memory', '2048', '--cores', '2', '--net0', `virtio,bridge=${proxmox.vmBridge.name}`, '--agent', '1', '--serial0', 'socket', '--vga', 'serial0']);
     await sshExec(context, target, ['qm', 'importdisk', id, image, proxmox.storage.pool]);
     await sshExec(context, target, ['qm', 'set', id, '--scsihw', 'virtio-scsi-pci', '--scsi0', `${proxmox.storage.pool}:vm-${id}-disk-0`, '--ide2', `${proxmox.storage.pool}:cloudinit`, '--boot', 'order=scsi0']);
     await sshExec(context, target, ['qm', 'template', id]);

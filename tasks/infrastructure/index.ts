@@ -7,7 +7,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlDelete, kubectlDrain, kubectlNodes, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
-import type { Environment } from '../../environments/schema.js';
+import { vmNetworkOf, type Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
@@ -23,8 +23,8 @@ const terraformDirectory = 'tasks/infrastructure/terraform';
 export async function applyClusterVms(context: ToolContext & { readonly config: Environment }, cluster: string, nodes: readonly ClusterNode[]): Promise<void> {
   const { config } = context;
   const proxmox = proxmoxOf(config);
-  const network = config.networks.find((entry) => entry.name === 'clusters') ?? config.networks[0];
-  if (!network) throw new Error('environment has no network for the cluster VMs: add one named "clusters" under networks');
+  // The schema makes sure there is one, holding every node's address.
+  const network = vmNetworkOf(config)!;
   const vars = {
     proxmox_endpoint: proxmox.apiUrl.replace(/\/api2\/json$/, ''),
     proxmox_api_token: `${proxmox.tokenId}=${secretValue(context, proxmox.token)}`,
@@ -32,6 +32,10 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
     storage: proxmox.storage.pool,
     gateway: network.gateway,
     prefix_length: Number(network.cidr.split('/')[1]),
+    bridge: proxmox.vmBridge.name,
+    vlan_id: proxmox.vmBridge.tagVlan ? network.vlan : 0,
+    dns_server: config.dns.server.address,
+    dns_domain: config.dns.zone,
     nodes: nodes.map((node) => ({
       name: node.name,
       address: node.address,

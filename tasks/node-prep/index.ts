@@ -1,4 +1,5 @@
 import { hostname } from '../../environments/schema.js';
+import { dns } from '../dns/index.js';
 import { clusterVms } from '../infrastructure/index.js';
 import { batchNodes, clusterGroup, everyNode, nodeCluster, nodesOf, nodesPlaybook, tasks } from '../shared/kit.js';
 
@@ -9,16 +10,18 @@ import { batchNodes, clusterGroup, everyNode, nodeCluster, nodesOf, nodesPlayboo
  */
 export const nodePrep = tasks.task({
   name: 'node-prep',
-  description: 'Prepare one node: packages, kernel settings, swap, registry mirrors',
+  description: "Prepare one node: the site's DNS, packages, kernel settings, swap, registry mirrors",
   supportsDryRun: true,
   inputs: { node: hostname },
   instances: everyNode,
   // Its VM exists and answers. Ordering only: a VM added beside it re-plans the cluster's VMs, and must not
   // re-prepare this node (which re-runs when its own configuration changes: it reads it).
-  after: ({ node }, config) => nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })),
+  // And it resolves through the site's DNS, which then serves the zone (ordering only too: a record added
+  // for another node changes nothing here).
+  after: ({ node }, config) => [...nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })), dns],
   batch: nodeCluster,
   estimate: '5m',
-  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
+  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/node-prep/playbooks/includes/site-resolver.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 1,
   run: async (context) => {
@@ -30,6 +33,8 @@ export const nodePrep = tasks.task({
         node_packages: config.packages.nodes,
         kernel_wide_settings: config.site.kernelWideSettings,
         ntp_servers: config.site.ntpServers,
+        dns_server: config.dns.server.address,
+        dns_zone: config.dns.zone,
       },
     });
   },

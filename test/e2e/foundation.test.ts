@@ -56,6 +56,7 @@ export const pveLab = defineEnvironment({
   packages: { management: ['python3', 'bridge-utils', 'ifupdown2'], nodes: ['python3'] },
   ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
   managementHosts: [${endpoint(kvm).replace(/ }$/, ', bridges: [] }')}],
+  networks: [{ name: 'clusters', vlan: 20, cidr: '10.254.254.0/24', gateway: '10.254.254.1' }],
   proxmox: {
     apiUrl: 'https://${pve.address}:8006/api2/json',
     tokenId: 'packer@pve!onboarder',
@@ -63,6 +64,7 @@ export const pveLab = defineEnvironment({
     nodes: [${endpoint(pve)}],
     storage: { pool: 'rbd-vms', type: 'rbd', isoStorage: 'rbd-iso', isoDirectory: '${isoDirectory}' },
     templates: { baseVmId: 9002, goldenVmId: 9001 },
+    vmBridge: { tagVlan: false },
   },
   clusters: {
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [${node('mcm-cp1', 21, 2101)}], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
@@ -97,6 +99,10 @@ test.before(async (context) => {
   writeFileSync(fakeHome(context, 'state.json'), JSON.stringify({ users: {}, acls: {}, vms: {}, storages: { local: 'dir', 'rbd-vms': 'rbd' } }));
   writeFileSync(fakeHome(context, 'calls.log'), '');
   mkdirSync(context.rig.pathIn(context.pve, isoDirectory), { recursive: true });
+  // The bridge the VMs' network card goes on: a real bridge in pve1's own network namespace. This machine's
+  // kernel has no bridge VLAN filtering, so the site's VMs go untagged (vmBridge.tagVlan false); a VLAN-aware
+  // bridge's `ip -details` line is checked in test/unit/vm-bridge.test.ts.
+  await context.rig.exec(context.pve, ['ip', 'link', 'add', 'vmbr0', 'type', 'bridge']);
 
   // The environment, and a small cloud image the copy's lock pins (air-gapped: verified, not fetched).
   addEnvironment(directory, 'pve-lab', 'pveLab', environmentFile(context.rig));
@@ -271,6 +277,26 @@ test('validation: a storage pool the node does not have fails the phase with wha
     assert.match(run.stdout, "[foundation:validation] FAILED: foundation:validation: command failed with exit code 2: ssh root@");
     assert.match(run.stdout, "storage 'rbd-missing' does not exist");
     assert.match(run.stdout, '[foundation] blocked: waiting on foundation:validation, which failed');
+  } finally {
+    writeFileSync(file, original);
+  }
+}));
+
+test("validation: a node whose VMs' bridge is missing, or not VLAN-aware where the VMs are tagged, fails at once in one line that says what to set", withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'pve-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  const validation = ['--env', 'pve-lab', '--only', 'foundation:validation', 'foundation:validation'];
+  try {
+    // The VMs tagged with their network's VLAN, on a bridge that does not filter VLANs.
+    writeFileSync(file, original.replace('vmBridge: { tagVlan: false }', 'vmBridge: { tagVlan: true }'));
+    const flat = await runDeploy(context.directory, validation);
+    assert.is(flat.code, 1, flat.stdout + flat.stderr);
+    assert.match(flat.stdout, "[foundation:validation] FAILED: foundation:validation: Proxmox node pve1: bridge vmbr0 is not VLAN-aware, and the VMs' network card is tagged with VLAN 20: set bridge-vlan-aware yes on it, or proxmox.vmBridge.tagVlan false where vmbr0 carries VLAN 20 untagged");
+    assert.is([...flat.stdout.matchAll(/ip -details link show dev vmbr0/g)].length, 1, 'refused at once: another attempt would find the same bridge');
+    writeFileSync(file, original.replace('vmBridge: { tagVlan: false }', "vmBridge: { name: 'vmbr7', tagVlan: false }"));
+    const missing = await runDeploy(context.directory, validation);
+    assert.is(missing.code, 1, missing.stdout + missing.stderr);
+    assert.match(missing.stdout, "Proxmox node pve1 has no bridge vmbr7 (proxmox.vmBridge.name), which the VMs' network card goes on: create it (/etc/network/interfaces), or name the node's bridge");
   } finally {
     writeFileSync(file, original);
   }

@@ -607,7 +607,9 @@ test('platform services: one Helm release each, every chart at the version the e
   const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const environment = readFileSync(environmentFile, 'utf8');
   const proxmox = "proxmox: { apiUrl: 'https://pve.k8s.openspace.test:8006/api2/json', tokenId: 'packer@pve!onboarder', token: { file: 'site-registry-password' }, nodes: [{ name: 'pve1', address: '10.254.253.1' }, { name: 'pve2', address: '10.254.253.2' }, { name: 'pve3', address: '10.254.253.3' }], storage: { pool: 'rbd-vms', type: 'rbd', isoStorage: 'rbd-iso' }, templates: {} },";
-  const onProxmox = environment.replace("infrastructure: 'existing',", `infrastructure: 'proxmox',\n  ${proxmox}`);
+  // The network the VMs would be on (one wide enough for the rig's addresses and the fixed ones).
+  const network = "networks: [{ name: 'clusters', vlan: 20, cidr: '10.0.0.0/8', gateway: '10.254.254.1' }],";
+  const onProxmox = environment.replace("infrastructure: 'existing',", `infrastructure: 'proxmox',\n  ${network}\n  ${proxmox}`);
   assert.match(onProxmox, "infrastructure: 'proxmox'");
   writeFileSync(environmentFile, onProxmox);
   const csiToken = 'csi-token-7c1e0b52';

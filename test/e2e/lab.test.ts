@@ -73,6 +73,10 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(await inHost(directory, 'kvm1', ['ip', '-br', 'link', 'show', 'br-lab']), /^br-lab\s/, 'ifreload made the bridge');
   assert.match(await hostFile(directory, 'kvm1', '/etc/openspace/hosts'), `${address(directory, 'osdc-cp1')} osdc-cp1.lab.openspace.test`);
   assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
+  // Every node resolves through the site's DNS (no systemd-resolved on these hosts: /etc/resolv.conf): a
+  // name of the zone, given bare, resolves on the node itself.
+  assert.is(await hostFile(directory, 'osdc-w1', '/etc/resolv.conf'), `# Managed by Onboarder: the site's DNS (dns.server) and its zone.\nsearch lab.openspace.test\nnameserver ${address(directory, 'kvm1')}\n`);
+  assert.match(await inHost(directory, 'osdc-w1', ['getent', 'hosts', 'registry']), new RegExp(`^${address(directory, 'kvm1').replace(/\./g, '\\.')}\\s+registry\\.lab\\.openspace\\.test`));
   // Each cluster's applications name answers with the nodes ingress-nginx runs on: osdc's worker, osms's
   // control plane (it has no worker), every MCM node.
   assert.is(await dig(directory, 'shop.apps.osdc'), address(directory, 'osdc-w1'));

@@ -39,7 +39,7 @@ export const fwLab = defineEnvironment({
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [{ name: 'mcm-cp1', address: '10.10.0.21', vmId: 2101 }], apiAddress: '10.10.0.20', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
     osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [{ name: 'osdc-cp1', address: '10.20.0.31', vmId: 3101 }], workers: [{ name: 'osdc-w1', address: '10.20.0.41', vmId: 3111 }], apiAddress: '10.20.0.30', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
   },
-  dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'fw.openspace.test' },
+  dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'fw.openspace.test', forwarders: ['10.10.0.1'] },
   versions: lab.versions,
 });
 `;

@@ -110,6 +110,7 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['an API address that is a worker\'s', (e) => (e.clusters['osdc-a'].apiAddress = '192.0.2.44'), 'clusters.osdc-a.apiAddress: 192.0.2.44 is already the address of clusters.osdc-a.workers[0].address: a virtual IP is an address no machine has'],
   ['two clusters with one API address', (e) => (e.clusters['osdc-b'].apiAddress = '192.0.2.40'), 'clusters.osdc-b.apiAddress: 192.0.2.40 is already the API address of cluster osdc-a: each cluster has its own'],
   ['an API address on the second control-plane node', (e) => (e.clusters.osms.apiAddress = '192.0.2.32'), "clusters.osms.apiAddress: 192.0.2.32 is the address of controlPlane[1] (osms-cp2): use the first control-plane node's address, or a free address for a virtual IP"],
+  ['several control-plane nodes behind the first one\'s address (no virtual IP)', (e) => (e.clusters['osdc-b'].apiAddress = '192.0.2.51'), "clusters.osdc-b.apiAddress: 192.0.2.51 is the first control-plane node's address, and the cluster has 3: its API (and every kubelet and client) would stop with that node"],
   ['a virtual IP off its control plane\'s network', (e) => (e.clusters.mcm.apiAddress = '198.51.100.200'), 'clusters.mcm.apiAddress: 198.51.100.200 is outside network clusters (192.0.2.0/24) of its control-plane nodes: kube-vip answers for a virtual IP by ARP, on their network'],
   ['a virtual IP that is the gateway', (e) => (e.clusters.mcm.apiAddress = '192.0.2.1'), 'clusters.mcm.apiAddress: 192.0.2.1 is the gateway of network clusters'],
   // DNS records are written into dnsmasq's files: names and values are names and addresses, nothing else.
@@ -122,6 +123,13 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a record that takes a cluster\'s API name', (e) => e.dns.records.push({ name: 'api.mcm', type: 'A', value: '192.0.2.99' }), "dns.records[1].name: 'api.mcm' is the API name of cluster mcm, whose record Onboarder makes"],
   ['a CNAME beside another record of its name', (e) => e.dns.records.push({ name: 'registry', type: 'CNAME', value: 'kvm1.example.openspace.test' }), "dns.records[1].name: 'registry' is also dns.records[0]: a name with a CNAME has no other record"],
   ['Canal on a kubeadm cluster (it would have no pod network)', (e) => (e.clusters['osdc-a'].cni = 'canal'), "clusters.osdc-a.cni: 'canal' is RKE2's own pod network, which a kubeadm cluster does not have: use 'cilium'"],
+  // The nodes resolve through the site's DNS, which forwards what is outside its zone.
+  ['a connected site whose DNS forwards nowhere', (e) => (e.dns.forwarders = []), "dns.forwarders: is empty on a connected site: the nodes resolve through the site's DNS, which would then know no name outside its zone"],
+  ['a DNS server that forwards to itself', (e) => (e.dns.forwarders = ['198.51.100.11']), 'dns.forwarders[0]: 198.51.100.11 is the DNS server itself: forward to another resolver'],
+  ['a forwarder that is a name', (e) => (e.dns.forwarders = ['dns.google']), "dns.forwarders[0]: 'dns.google' is not an IPv4 address"],
+  // Proxmox VMs get their addresses on the clusters network: it exists, and holds them.
+  ['Proxmox VMs without a network', (e) => (e.networks = []), "networks: has no network for the VMs (infrastructure 'proxmox'): add one named clusters"],
+  ['a node outside the VMs\' network', (e) => (e.clusters.osms.workers[2].address = '198.51.100.77'), 'clusters.osms.workers[2].address: 198.51.100.77 is outside network clusters (192.0.2.0/24), where the VMs get their addresses'],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
 ];
 

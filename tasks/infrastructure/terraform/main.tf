@@ -47,6 +47,24 @@ variable "prefix_length" {
   type = number
 }
 
+# The Proxmox bridge the VMs' network card is on, and the VLAN it is tagged with (0: untagged).
+variable "bridge" {
+  type = string
+}
+
+variable "vlan_id" {
+  type = number
+}
+
+# The site's DNS and its zone: a VM resolves through it from its first boot (node-prep keeps it so).
+variable "dns_server" {
+  type = string
+}
+
+variable "dns_domain" {
+  type = string
+}
+
 provider "proxmox" {
   endpoint  = var.proxmox_endpoint
   api_token = var.proxmox_api_token
@@ -63,8 +81,21 @@ resource "proxmox_virtual_environment_vm" "node" {
     vm_id = var.template_vm_id
   }
 
+  # Proxmox 8's own default CPU type (the provider's is qemu64, without the x86-64-v2 instructions that
+  # current images are built for), live-migratable between the nodes.
   cpu {
     cores = each.value.cores
+    type  = "x86-64-v2-AES"
+  }
+
+  # The golden image runs the guest agent: Proxmox shuts the VM down cleanly and reads its addresses.
+  agent {
+    enabled = true
+  }
+
+  network_device {
+    bridge  = var.bridge
+    vlan_id = var.vlan_id
   }
 
   memory {
@@ -78,6 +109,10 @@ resource "proxmox_virtual_environment_vm" "node" {
   }
 
   initialization {
+    dns {
+      domain  = var.dns_domain
+      servers = [var.dns_server]
+    }
     ip_config {
       ipv4 {
         address = "${each.value.address}/${var.prefix_length}"
