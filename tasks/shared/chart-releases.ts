@@ -60,11 +60,19 @@ export const veleroSchedule = { key: 'onboarder', name: 'velero-onboarder' } as 
  * Velero backing up the cluster's objects to the site's S3 store, as `velero install --provider aws` with
  * MinIO sets it up: the AWS plugin as an init container, one backup location (the bucket, under a prefix of
  * the cluster's name, path-style addressing), the credentials as the chart's secret, and a schedule of
- * every namespace kept for the environment's ttl. Volume snapshots are off: Proxmox CSI takes none.
+ * every namespace kept for the environment's ttl. Volume snapshots are off (Proxmox CSI takes none), so the
+ * volumes' data goes with the objects by Velero's file-system backup (`velero install --use-node-agent
+ * --default-volumes-to-fs-backup`, kopia): the node agent on every node, whatever its taints, reads each
+ * pod's volumes; without it a restore would bring back every claim empty.
  */
 function veleroValues({ config, cluster, veleroCredentials, veleroCa }: ReleaseTarget): Record<string, unknown> {
   const velero = config.velero;
-  const plugin = { initContainers: [{ name: 'velero-plugin-for-aws', image: `velero/velero-plugin-for-aws:${config.versions.veleroAwsPlugin}`, imagePullPolicy: 'IfNotPresent', volumeMounts: [{ mountPath: '/target', name: 'plugins' }] }], snapshotsEnabled: false };
+  const plugin = {
+    initContainers: [{ name: 'velero-plugin-for-aws', image: `velero/velero-plugin-for-aws:${config.versions.veleroAwsPlugin}`, imagePullPolicy: 'IfNotPresent', volumeMounts: [{ mountPath: '/target', name: 'plugins' }] }],
+    snapshotsEnabled: false,
+    deployNodeAgent: true,
+    nodeAgent: { tolerations: [{ operator: 'Exists' }] },
+  };
   // Rendered for its images only (a site without a store): the plugin, no location.
   if (!velero) return { ...plugin, backupsEnabled: false };
   return {
@@ -82,9 +90,11 @@ function veleroValues({ config, cluster, veleroCredentials, veleroCa }: ReleaseT
         },
       ],
       volumeSnapshotLocation: [],
+      defaultVolumesToFsBackup: true,
+      uploaderType: 'kopia',
     },
     credentials: { useSecret: true, secretContents: { cloud: veleroCredentials } },
-    schedules: { [veleroSchedule.key]: { disabled: false, schedule: velero.schedule, useOwnerReferencesInBackup: false, template: { ttl: velero.ttl, includedNamespaces: ['*'] } } },
+    schedules: { [veleroSchedule.key]: { disabled: false, schedule: velero.schedule, useOwnerReferencesInBackup: false, template: { ttl: velero.ttl, includedNamespaces: ['*'], defaultVolumesToFsBackup: true } } },
   };
 }
 

@@ -674,7 +674,9 @@ test('platform services: one Helm release each, every chart at the version the e
     },
   ]);
   assert.is(velero.credentials.secretContents.cloud, `[default]\naws_access_key_id=velero-key-id-3Jd8\naws_secret_access_key=${veleroSecret}\n`);
-  assert.equal(velero.schedules.onboarder, { disabled: false, schedule: '0 3 * * *', useOwnerReferencesInBackup: false, template: { ttl: '720h', includedNamespaces: ['*'] } });
+  assert.equal(velero.schedules.onboarder, { disabled: false, schedule: '0 3 * * *', useOwnerReferencesInBackup: false, template: { ttl: '720h', includedNamespaces: ['*'], defaultVolumesToFsBackup: true } });
+  // No volume snapshots here: the volumes' data goes by file-system backup, read by a node agent on every node.
+  assert.equal([velero.snapshotsEnabled, velero.deployNodeAgent, velero.nodeAgent, velero.configuration.defaultVolumesToFsBackup, velero.configuration.uploaderType], [false, true, { tolerations: [{ operator: 'Exists' }] }, true, 'kopia']);
   assert.is(velero.initContainers[0].image, 'velero/velero-plugin-for-aws:v1.10.1');
   assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), veleroSecret);
   for (const line of upgrades) assert.match(line, `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`);
