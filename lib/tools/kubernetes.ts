@@ -79,6 +79,11 @@ export async function kubectlDrain(context: ToolContext, options: KubeOptions & 
   await kubectl(context, options, ['drain', options.node, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${options.timeout}`]);
 }
 
+/** `kubectl uncordon NODE`: new pods may land on it again (after a drain). */
+export async function kubectlUncordon(context: ToolContext, options: KubeOptions & { readonly node: string }): Promise<void> {
+  await kubectl(context, options, ['uncordon', options.node]);
+}
+
 /** `kubectl delete <kind> <name> --ignore-not-found`: gone, whether it was there or not. */
 export async function kubectlDelete(context: ToolContext, options: KubeOptions & { readonly kind: string; readonly name: string }): Promise<void> {
   await kubectl(context, options, ['delete', options.kind, options.name, '--ignore-not-found']);

@@ -4,7 +4,7 @@ import type { TaskId } from '../../lib/dsl/ids.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
-import { kubectlDelete, kubectlDrain, kubectlNodes, type ListedNode } from '../../lib/tools/kubernetes.js';
+import { kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import { vmNetworkOf, type Environment } from '../../environments/schema.js';
@@ -171,7 +171,7 @@ function removedNodeSteps(config: Environment, cluster: string, deployed: Deploy
  */
 export const clusterVms = tasks.task({
   name: 'cluster-vms',
-  description: "OpenTofu plan and apply of one cluster's VMs (or a reachability check of existing nodes)",
+  description: "OpenTofu plan and apply of one cluster's VMs, then each VM with pending changes restarted in turn (or a reachability check of existing nodes)",
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
@@ -198,5 +198,59 @@ export const clusterVms = tasks.task({
       return context.log.info(`the existing nodes of ${cluster.name} answer over SSH: ${nodes.map((node) => node.name).join(', ')}`);
     }
     await applyClusterVms(context, cluster.name, nodes);
+    await restartPendingVms(context, cluster);
   },
 });
+
+/**
+ * What `qm pending` lists of a VM's configuration that Proxmox applies only when the VM restarts (its
+ * `new` and `del` lines), as `memory 8192 -> 16384`: tofu changes cores and memory with
+ * `reboot_after_update = false`, so that no VM restarts on its own, all at once.
+ */
+export function pendingChanges(listing: string): string[] {
+  const current = new Map<string, string>();
+  const changes: string[] = [];
+  for (const line of listing.split('\n')) {
+    const match = /^(cur|new|del) ([\w-]+): ?(.*)$/.exec(line.trim());
+    if (!match) continue;
+    const [, kind, key, value] = match as unknown as [string, string, string, string];
+    if (kind === 'cur') current.set(key, value);
+    else if (kind === 'new') changes.push(current.has(key) ? `${key} ${current.get(key)} -> ${value}` : `${key} ${value} (new)`);
+    else changes.push(`${key} removed`);
+  }
+  return changes;
+}
+
+/**
+ * Each VM of the cluster with pending changes restarts, one at a time, control-plane nodes first, as a roll
+ * does: where its node is in the running cluster, drained through the API first, then Ready again and
+ * uncordoned. `qm reboot` (on the Proxmox node that runs it) stops and starts the VM, which applies them. A run
+ * stopped part way finds the rest still pending and goes on with them.
+ */
+async function restartPendingVms(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<void> {
+  const { config, root } = context;
+  const kubeconfig = kubeconfigPath(root, config, cluster.name);
+  for (const node of [...cluster.controlPlane, ...cluster.workers]) {
+    const host = proxmoxOf(config).nodes.find((entry) => entry.name === proxmoxNodeOf(config, node.vmId))!;
+    const pending = await sshExec(context, sshTarget(config, root, host), ['qm', 'pending', String(node.vmId)]);
+    const changes = pendingChanges(pending.stdout);
+    if (changes.length === 0) continue;
+    const listed = existsSync(kubeconfig) ? (await kubectlNodes(context, { kubeconfig })).find((entry) => entry.name === node.name) : undefined;
+    context.log.info(`${node.name} (VM ${node.vmId} on ${host.name}) restarts for its pending changes: ${changes.join(', ')}${listed ? '' : ' (not in the running cluster: not drained)'}`);
+    if (listed?.ready) await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
+    await sshExec(context, sshTarget(config, root, host), ['qm', 'reboot', String(node.vmId)], { timeoutMs: 10 * 60_000 });
+    if (!listed) continue;
+    await untilReady(context, kubeconfig, node.name);
+    await kubectlUncordon(context, { kubeconfig, node: node.name });
+  }
+}
+
+/** Waits (10 minutes at most) for a node to be Ready again after its VM restarted. */
+async function untilReady(context: ToolContext, kubeconfig: string, node: string): Promise<void> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    if ((await kubectlNodes(context, { kubeconfig })).some((entry) => entry.name === node && entry.ready)) return;
+    if (Date.now() > deadline) throw new Error(`${node} is not Ready 10 minutes after its VM restarted, and stays cordoned: see its kubelet (journalctl -u kubelet), then run again`);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
+}

@@ -302,4 +302,76 @@ test("validation: a node whose VMs' bridge is missing, or not VLAN-aware where t
   }
 }));
 
+/**
+ * A FAKE tofu (no Proxmox provider can be downloaded here): records each call, keeps the variables a plan is
+ * given (the API token left out) and answers every plan with "no changes".
+ */
+function fakeTofu(directory: string): string {
+  const bin = path.join(directory, '.cache', 'fake-tofu');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    path.join(bin, 'tofu'),
+    [
+      '#!/bin/sh',
+      '# FAKE tofu, for tests only: no Proxmox provider can be downloaded here.',
+      `echo "$*" >> ${bin}/calls.log`,
+      'for argument in "$@"; do',
+      '  case "$argument" in',
+      `    -var-file=*) python3 -c 'import json, sys; v = json.load(open(sys.argv[1])); v.pop("proxmox_api_token", None); print(json.dumps(v))' "\${argument#-var-file=}" > ${bin}/vars.json ;;`,
+      '  esac',
+      'done',
+      'case "$1" in version) echo "OpenTofu v1.8.3" ;; esac',
+      'exit 0',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return bin;
+}
+
+test("cluster-vms: a VM whose cores or memory changed restarts for it, drained first where its cluster runs, one at a time; the VMs' network and DNS go to tofu", withTimeout(300_000, async (context: Context) => {
+  const { directory } = context;
+  const tofu = fakeTofu(directory);
+  // The fake cluster API (a FAKE kubectl: no API server runs here) lists osdc's node Ready.
+  const kube = path.join(directory, '.cache', 'fake-kube');
+  mkdirSync(kube, { recursive: true });
+  copyFileSync(path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes', 'fake-local-tool'), path.join(kube, 'kubectl'));
+  chmodSync(path.join(kube, 'kubectl'), 0o755);
+  const kubeLog = path.join(kube, 'calls.log');
+  writeFileSync(`${kubeLog}.nodes`, JSON.stringify({ items: [{ metadata: { name: 'osdc-cp1', labels: { 'node-role.kubernetes.io/control-plane': '' } }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '10.254.254.41' }] } }] }));
+  const kubeconfig = path.join(directory, '.cache', 'state', 'pve-lab', 'kubeconfig', 'osdc.yaml');
+  mkdirSync(path.dirname(kubeconfig), { recursive: true });
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\n', { mode: 0o600 });
+  // osdc's VM has more memory pending (the environment asked for it); osms's, more cores, and osms is not up yet.
+  const state = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
+  state.vms['4101'] = { name: 'osdc-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { memory: '16384' } };
+  state.vms['3101'] = { name: 'osms-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { cores: '8' } };
+  writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(state));
+  const steps = 'cluster-vms[cluster=osdc],cluster-vms[cluster=osms]';
+  const env = { PATH: `${tofu}:${kube}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: kubeLog };
+  const before = calls(context).length;
+
+  const run = await runDeploy(directory, ['--env', 'pve-lab', '--only', steps, 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osms]'], env);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, '[cluster-vms[cluster=osdc]] osdc-cp1 (VM 4101 on pve1) restarts for its pending changes: memory 8192 -> 16384');
+  assert.match(run.stdout, '[cluster-vms[cluster=osms]] osms-cp1 (VM 3101 on pve1) restarts for its pending changes: cores 4 -> 8 (not in the running cluster: not drained)');
+  // osdc's node: drained, its VM restarted, Ready again, uncordoned, in that order.
+  const osdc = run.stdout.split('\n').filter((line) => line.startsWith('[cluster-vms[cluster=osdc]]'));
+  const at = (pattern: RegExp) => osdc.findIndex((line) => pattern.test(line));
+  const order = [at(/kubectl .*drain osdc-cp1 --ignore-daemonsets/), at(/qm reboot 4101$/), at(/kubectl .*uncordon osdc-cp1$/)];
+  assert.ok(order.every((index, position) => index >= 0 && (position === 0 || index > order[position - 1]!)), osdc.join('\n'));
+  assert.not.match(readFileSync(kubeLog, 'utf8'), /osms/, 'osms is not up: nothing asked of an API');
+  const after = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
+  assert.equal([after.vms['4101'].config.memory, after.vms['4101'].restarts, after.vms['3101'].config.cores, after.vms['3101'].restarts], ['16384', 1, '8', 1]);
+  // What tofu is given: the clusters network's VLAN on the node's bridge (untagged here), the site's DNS and zone.
+  const vars = JSON.parse(readFileSync(path.join(tofu, 'vars.json'), 'utf8'));
+  assert.equal([vars.bridge, vars.vlan_id, vars.dns_server, vars.dns_domain, vars.gateway, vars.prefix_length], ['vmbr0', 0, context.rig.hosts[0]!.address, 'pve.openspace.test', '10.254.254.1', 24]);
+
+  // Nothing pending any more: a run asks, and restarts nothing.
+  const again = await runDeploy(directory, ['--env', 'pve-lab', '--only', steps, 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osms]', '--force', steps], env);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.equal(callsSince(context, before).filter((call) => call.startsWith('qm reboot')).sort(), ['qm reboot 3101', 'qm reboot 4101'], 'each VM restarted once, in the first run');
+  assert.ok(callsSince(context, before).filter((call) => call.startsWith('qm pending')).length >= 4);
+}));
+
 test.run();

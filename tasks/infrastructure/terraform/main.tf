@@ -77,6 +77,10 @@ resource "proxmox_virtual_environment_vm" "node" {
   vm_id     = each.value.vm_id
   node_name = each.value.node_name
 
+  # A change of cores or memory stays pending in Proxmox: cluster-vms restarts those VMs one at a time, each
+  # drained first, instead of every changed VM restarting at once here.
+  reboot_after_update = false
+
   clone {
     vm_id = var.template_vm_id
   }
