@@ -1,4 +1,5 @@
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { bootId, processStat, type ProcessStat } from '../fs/proc-stat.js';
 import { stopGroups, type GroupListener } from './process-groups.js';
 
@@ -12,8 +13,16 @@ interface RecordedGroup {
   readonly program: string;
 }
 
+/**
+ * The environment variable every program a run starts inherits, set to the run's marker (a random token in
+ * its record's first line): a program the engine started but had not recorded yet when it was killed (the
+ * engine descheduled between the fork and the write) is still found by it.
+ */
+export const runMarkerVariable = 'ONBOARDER_RUN';
+
 interface GroupsRecord {
   readonly bootId: string;
+  readonly marker?: string;
   /** When the record was last written, in clock ticks after boot: the engine was alive then. */
   readonly recordedAtTicks: number;
   readonly groups: readonly RecordedGroup[];
@@ -24,7 +33,7 @@ interface GroupsRecord {
  * after its leader exited. Each line carries when it was written (`at`, clock ticks after boot).
  */
 type RecordLine =
-  | { readonly bootId: string }
+  | { readonly bootId: string; readonly marker: string }
   | { readonly started: number; readonly startTicks: number; readonly program: string; readonly at: number }
   | { readonly ended: number; readonly at: number }
   | { readonly seen: number; readonly at: number };
@@ -38,6 +47,8 @@ type RecordLine =
  */
 export class RecordedGroups implements GroupListener {
   private readonly boot = bootId();
+  /** This run's marker: the value of runMarkerVariable in every program it starts. */
+  readonly marker = randomBytes(12).toString('hex');
   private descriptor: number | undefined;
   private unsaved = false;
 
@@ -46,6 +57,15 @@ export class RecordedGroups implements GroupListener {
     private readonly file: string,
     private readonly warn: (message: string) => void = () => undefined,
   ) {}
+
+  /**
+   * Writes the record's first line (the boot and this run's marker) before any program starts, and gives
+   * the engine's environment the marker, which every program it starts then inherits.
+   */
+  open(): void {
+    process.env[runMarkerVariable] = this.marker;
+    this.append(undefined);
+  }
 
   groupStarted(group: number, program: string): void {
     const startTicks = processStat(group)?.startTicks;
@@ -67,17 +87,24 @@ export class RecordedGroups implements GroupListener {
   close(): void {
     if (this.descriptor !== undefined) closeSync(this.descriptor);
     this.descriptor = undefined;
-    rmSync(this.file, { force: true });
+    try {
+      unlinkSync(this.file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Left behind (a directory that went read-only): the next run reads it and finds nothing of this run's alive.
+      if (code !== 'ENOENT') this.warn(`could not remove ${this.file} (${code}): the next run reads it and finds nothing left running`);
+    }
   }
 
-  private append(line: RecordLine): void {
+  private append(line: RecordLine | undefined): void {
     if (this.unsaved) return;
     try {
       if (this.descriptor === undefined) {
         // A record left by an earlier run was read and removed before this run started anything.
         this.descriptor = openSync(this.file, 'w', 0o600);
-        writeSync(this.descriptor, `${JSON.stringify({ bootId: this.boot })}\n`);
+        writeSync(this.descriptor, `${JSON.stringify({ bootId: this.boot, marker: this.marker })}\n`);
       }
+      if (line === undefined) return;
       const text = `${JSON.stringify(line)}\n`;
       if (writeSync(this.descriptor, text) !== Buffer.byteLength(text)) throw new Error('the disk took part of a line');
     } catch (error) {
@@ -101,9 +128,37 @@ export async function stopLeftoverGroups(file: string, graceMs: number): Promise
   if (!recorded) return [];
   const live = recorded.bootId === bootId() ? liveProcesses() : [];
   const ours = recorded.groups.filter((group) => live.some((stat) => stat.group === group.group && stat.startTicks >= group.startTicks && stat.startTicks <= recorded.recordedAtTicks));
-  if (ours.length > 0) await stopGroups(ours.map((group) => group.group), graceMs);
-  rmSync(file, { force: true });
-  return ours.map((group) => `${group.group} (${group.program})`);
+  // And the groups of live programs that carry the run's marker, recorded or not: never this process's own
+  // group, and none at all when this process carries it (a program of that run, whose ancestors carry it too).
+  const known = new Set(ours.map((group) => group.group));
+  const ownGroup = processStat(process.pid)?.group;
+  const searched = recorded.marker !== undefined && process.env[runMarkerVariable] !== recorded.marker;
+  const marked = searched ? markedGroups(live, recorded.marker!).filter((group) => !known.has(group.group) && group.group !== ownGroup) : [];
+  const stopping = [...ours, ...marked];
+  if (stopping.length > 0) await stopGroups(stopping.map((group) => group.group), graceMs);
+  // Read once: a record that cannot be removed (a read-only directory) is read again next time, harmlessly.
+  try {
+    unlinkSync(file);
+  } catch {
+    // Gone already, or kept by the file system.
+  }
+  return stopping.map((group) => `${group.group} (${group.program})`);
+}
+
+/** The process groups of live processes whose environment holds `ONBOARDER_RUN=<marker>`, named by the command of their first such member. */
+function markedGroups(live: readonly (ProcessStat & { readonly pid: number })[], marker: string): { readonly group: number; readonly program: string }[] {
+  const wanted = Buffer.from(`\0${runMarkerVariable}=${marker}\0`);
+  const groups = new Map<number, string>();
+  for (const stat of live) {
+    if (stat.state === 'Z' || groups.has(stat.group)) continue;
+    try {
+      if (!Buffer.concat([Buffer.from('\0'), readFileSync(`/proc/${stat.pid}/environ`), Buffer.from('\0')]).includes(wanted)) continue;
+      groups.set(stat.group, readFileSync(`/proc/${stat.pid}/comm`, 'utf8').trim());
+    } catch {
+      // Gone, or another user's: not ours to read, nor to stop.
+    }
+  }
+  return [...groups].map(([group, program]) => ({ group, program }));
 }
 
 /** The groups still running when the record was last written, replayed from its lines. */
@@ -126,6 +181,7 @@ function readGroupsRecord(file: string): GroupsRecord | undefined {
   });
   const header = lines[0];
   if (typeof header?.bootId !== 'string') return undefined;
+  const marker = typeof header.marker === 'string' && /^[0-9a-f]{24}$/.test(header.marker) ? { marker: header.marker } : {};
   // Written whole by an earlier version: the list and its time are in the one line.
   if (Array.isArray(header.groups) && typeof header.recordedAtTicks === 'number') {
     const groups = (header.groups as RecordedGroup[]).filter((group) => Number.isInteger(group.group) && group.group > 1 && typeof group.startTicks === 'number');
@@ -140,15 +196,17 @@ function readGroupsRecord(file: string): GroupsRecord | undefined {
       groups.set(line.started as number, { group: line.started as number, startTicks: line.startTicks, program: String(line.program) });
     } else if (typeof line.ended === 'number') groups.delete(line.ended);
   }
-  return { bootId: header.bootId, recordedAtTicks, groups: [...groups.values()] };
+  return { bootId: header.bootId, ...marker, recordedAtTicks, groups: [...groups.values()] };
 }
 
-/** The group and start of every live process, read from /proc once. */
-function liveProcesses(): ProcessStat[] {
+/** The id, group and start of every live process, read from /proc once. */
+function liveProcesses(): (ProcessStat & { readonly pid: number })[] {
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
-    .map((name) => processStat(Number(name)))
-    .filter((stat): stat is ProcessStat => stat !== undefined);
+    .flatMap((name) => {
+      const stat = processStat(Number(name));
+      return stat ? [{ ...stat, pid: Number(name) }] : [];
+    });
 }
 
 function ticksSinceBoot(): number {

@@ -171,7 +171,7 @@ for (const runner of ['argv', 'zx'] as const) {
       assert.equal(processesRunning(`sleep ${marker}`).length, 2, 'the programs outlive the engine');
       const rerun = await project.run(['after-slow'], { SLOW_SECONDS: '0.1' });
       assert.is(rerun.code, 0, rerun.stdout + rerun.stderr);
-      assert.match(rerun.stderr, /^warning: stopped what a killed run left running: process group \d+ \((bash|sh)\)$/m);
+      assert.match(rerun.stderr, /^warning: stopped what a killed run left running: process group \d+ \((bash|sh)\)$/m, `stderr: ${rerun.stderr}\nprograms left: ${JSON.stringify(processesMatching(`sleep ${marker}`))}`);
       assert.equal(processesMatching(`sleep ${marker}`), []);
       assert.match(rerun.stdout, '[slow] run: no stamp (last run interrupted)');
       assert.not.ok(existsSync(project.path('.cache', 'state', 'test', 'running-groups.json')), 'a run that ended leaves no record of groups');

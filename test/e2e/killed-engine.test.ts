@@ -1,10 +1,12 @@
 // The engine killed with SIGKILL (the OOM killer, a kill -9): no false stamp, and nothing it started runs
 // on unnoticed. The task's program is a FAKE the test steers (test/helpers/fake-command.ts).
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FakeCommands, withFakeCommand } from '../helpers/fake-command.js';
 import { withProject, withTimeout, type FixtureProject } from '../helpers/project.js';
+import { processStat } from '../../lib/fs/proc-stat.js';
 
 const step = 'onboarder-fake-step';
 
@@ -49,6 +51,34 @@ test("the engine killed while a task's program runs: the next run stops that pro
     await (await rig.next(step)).exit(0);
     assert.is(await next.exited, 0, next.output());
     assert.match(next.output(), new RegExp(`^warning: stopped what a killed run left running: process group ${orphan.pid} \\(${step}\\)$`, 'm'));
+  }));
+}));
+
+test('the engine killed after starting a program and before recording it: the next run finds it by the run\'s marker and stops it, and nothing else', withTimeout(60_000, async () => {
+  await withFakeCommand(step, (rig) => withProject('basic', async (project) => {
+    const killed = start(project, rig, ['steered']);
+    const orphan = await rig.next(step);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    // As if the kill had come between the fork and the record's line for it: the record keeps only its first
+    // line (this boot, the run's marker).
+    const record = project.path('.cache', 'state', 'test', 'running-groups.json');
+    const [header] = readFileSync(record, 'utf8').split('\n');
+    assert.match(header!, /"marker":"[0-9a-f]{24}"/);
+    writeFileSync(record, `${header}\n`);
+    // A program of another run (another marker), in its own group: not this run's to stop.
+    const bystander = spawn('sleep', ['33.7'], { detached: true, stdio: 'ignore', env: { ...process.env, ONBOARDER_RUN: '0123456789abcdef01234567' } });
+    try {
+      const next = start(project, rig, ['steered']);
+      await orphan.gone();
+      await (await rig.next(step)).exit(0);
+      assert.is(await next.exited, 0, next.output());
+      assert.match(next.output(), new RegExp(`^warning: stopped what a killed run left running: process group ${orphan.pid} \\(onboarder-fake-`, 'm'));
+      assert.is(bystander.exitCode, null, 'the other run\'s program runs on');
+      assert.ok(processStat(bystander.pid!) !== undefined);
+    } finally {
+      bystander.kill('SIGKILL');
+    }
   }));
 }));
 

@@ -59,6 +59,7 @@ export function runTargets(invocation: Invocation, session: Session): Promise<nu
     const timeline = new RunTimeline();
     const reporter = fanOut([consoleReporter(options, io.stdout, displayPath(session.logDirectory)), new LogFiles(session.logDirectory, warn), timeline]);
     const groups = new RecordedGroups(runningGroupsFile(session.stateDirectory), warn);
+    groups.open();
     const interrupt = new AbortController();
     const handle = runGraph({
       ...session,
