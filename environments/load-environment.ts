@@ -1,4 +1,4 @@
-import { scryptSync } from 'node:crypto';
+import { createHash, createPrivateKey, scryptSync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -44,7 +44,13 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     const password = urlPassword(url.value);
     if (password && password.length >= shortestRedacted) secrets.push(password);
   }
-  const config: Environment = { ...parsed.data, ...deployedSecretDigests(name, values) };
+  const digests = deployedSecretDigests(name, values);
+  if (parsed.data.siteCa) {
+    const checked = checkSiteCa(parsed.data.siteCa.certificate, values.get('siteCa.key')!, root);
+    if (!checked.ok) return fail({ reason: 'invalid-environment', environment: name, path: checked.error.path, message: checked.error.message, hint: 'point siteCa at the site CA\'s certificate and its own key' });
+    ((digests.secretDigests ??= {}) as Record<string, Record<string, string>>).siteCa = { ...digests.secretDigests?.siteCa, certificate: checked.value };
+  }
+  const config: Environment = { ...parsed.data, ...digests };
   return ok({ config, secrets, ...(warnings.length > 0 ? { warnings } : {}), ...(stateStore ? { stateStore } : {}) });
 }
 
@@ -54,9 +60,9 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
  * secret's path, so that the stamps (and a team's database) hold no fast-to-test verifier of a password. Only those secrets: a rotated API token or state
  * URL is used where it is read, and must not run every step again.
  */
-function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>): Pick<Environment, 'secretDigests'> {
+function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>): { secretDigests?: Record<string, Record<string, string>> } {
   const digests: Record<string, Record<string, string>> = {};
-  for (const secretPath of ['siteRegistry.password', 'velero.accessKeyId', 'velero.secretAccessKey']) {
+  for (const secretPath of ['siteRegistry.password', 'velero.accessKeyId', 'velero.secretAccessKey', 'siteCa.key']) {
     const value = values.get(secretPath);
     if (value === undefined) continue;
     const [section, key] = secretPath.split('.') as [string, string];
@@ -81,8 +87,38 @@ export function secretReferences(environment: Environment): [string, SecretRefer
   if (environment.vaultPassword) found.push(['vaultPassword', environment.vaultPassword]);
   if (environment.siteRegistry?.password) found.push(['siteRegistry.password', environment.siteRegistry.password]);
   if (environment.velero) found.push(['velero.accessKeyId', environment.velero.accessKeyId], ['velero.secretAccessKey', environment.velero.secretAccessKey]);
+  if (environment.siteCa) found.push(['siteCa.key', environment.siteCa.key]);
   if (environment.state.store === 'postgres') found.push(['state.url', environment.state.url]);
   return found;
+}
+
+/**
+ * The site CA as cert-manager's CA issuer needs it: a readable PEM certificate of a CA (basic constraints
+ * CA:TRUE), still valid, and the private key that belongs to it. Returns the certificate's sha256.
+ */
+function checkSiteCa(certificateFile: string, key: string, root: string): Result<string, { path: string; message: string }> {
+  let pem: string;
+  try {
+    pem = readFileSync(path.resolve(root, certificateFile), 'utf8');
+  } catch {
+    return fail({ path: 'siteCa.certificate', message: `${certificateFile} cannot be read` });
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch {
+    return fail({ path: 'siteCa.certificate', message: `${certificateFile} is not a PEM certificate` });
+  }
+  if (!certificate.ca) return fail({ path: 'siteCa.certificate', message: `${certificateFile} (${certificate.subject.replace(/\n/g, ', ')}) is not a CA certificate (basic constraints CA:FALSE): it cannot sign others` });
+  if (new Date(certificate.validTo).getTime() < Date.now()) return fail({ path: 'siteCa.certificate', message: `${certificateFile} expired on ${certificate.validTo}` });
+  let matches = false;
+  try {
+    matches = certificate.checkPrivateKey(createPrivateKey(key));
+  } catch {
+    return fail({ path: 'siteCa.key', message: 'is not a PEM private key' });
+  }
+  if (!matches) return fail({ path: 'siteCa.key', message: `is not the private key of ${certificateFile}` });
+  return ok(createHash('sha256').update(pem).digest('hex'));
 }
 
 function urlPassword(url: string): string | undefined {

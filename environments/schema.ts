@@ -287,6 +287,14 @@ const environmentShape = z.strictObject({
         ttl: z.string().regex(/^\d+h$/, { error: 'is a number of hours, such as 720h' }).default('720h'),
       })
       .optional(),
+    /**
+     * The site's certificate authority, which cert-manager (a platform service) issues the applications'
+     * certificates from in every cluster: the ClusterIssuer `openspace-site-ca`, which an Ingress names
+     * (annotation `cert-manager.io/cluster-issuer: openspace-site-ca`) to get a certificate for its
+     * `*.apps.<cluster>` name that every machine trusting the site's CA trusts. `certificate`: the CA's PEM
+     * file; `key`: its private key, a secret. Without it, no issuer is made (and one made before is removed).
+     */
+    siteCa: z.strictObject({ certificate: z.string().min(1), key: secretReference }).optional(),
     vaultPassword: secretReference.optional(),
     /**
      * Where the environment's state (stamps, outcomes, durations) and run lock live: files under the
@@ -582,6 +590,8 @@ export type Environment = z.output<typeof environmentSchema> & {
   readonly secretDigests?: {
     readonly siteRegistry?: { readonly password?: string };
     readonly velero?: { readonly accessKeyId?: string; readonly secretAccessKey?: string };
+    /** The CA's key (scrypt, as the others) and its certificate (sha256: not a secret, but a file the steps put in the clusters). */
+    readonly siteCa?: { readonly key?: string; readonly certificate?: string };
   };
 };
 /** What an environment file is written as (defaults optional). */

@@ -8,7 +8,7 @@ import { etcdRelease } from '../backups/etcd-release.js';
 import { fetched } from '../images/index.js';
 import { registryNeeded } from '../registry/index.js';
 import type { Dependency } from '../../lib/dsl/task.js';
-import { helmUpgradeInstall, kubectlApply, kubectlGet, kubectlLabelNode, kubectlRolloutStatus, kubectlTaintNode } from '../../lib/tools/kubernetes.js';
+import { helmUpgradeInstall, kubectlApply, kubectlDelete, kubectlGet, kubectlLabelNode, kubectlRolloutStatus, kubectlTaintNode } from '../../lib/tools/kubernetes.js';
 import { kubeadmControlPlaneTaint, kubeadmControlPlaneTaints, managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
@@ -407,7 +407,7 @@ const servingCertificatesApproved = (cluster: string, config: Environment): Depe
 /** The platform services of a cluster (the seed's phase 5), one Helm release each. */
 export const platformServices = tasks.task({
   name: 'platform-services',
-  description: 'metrics-server (kubeadm), ingress-nginx, kube-prometheus-stack, cert-manager, Proxmox CSI, Velero',
+  description: "metrics-server (kubeadm), ingress-nginx, kube-prometheus-stack, cert-manager (with the site CA's issuer), Proxmox CSI, Velero",
   supportsDryRun: true,
   inputs: clusterInput,
   instances: everyCluster,
@@ -447,9 +447,47 @@ export const platformServices = tasks.task({
         atomic: true,
         timeout: '10m',
       });
+      if (release.release === 'cert-manager') await siteIssuer(context, kubeconfig);
     }
   },
 });
+
+/** The ClusterIssuer (and its CA's Secret, in cert-manager's namespace) that issues from the site's CA. */
+export const siteIssuerName = 'openspace-site-ca';
+
+/**
+ * cert-manager's CA issuer for the site (environment `siteCa`), applied once cert-manager and its CRDs are in:
+ * the CA's certificate and key as a TLS Secret and the ClusterIssuer `openspace-site-ca` that signs with
+ * them. Without a site CA, both are deleted (an environment that drops it drops the issuer). A new certificate
+ * or key installs them again (their digests are read).
+ */
+async function siteIssuer(context: ToolContext & { readonly config: Environment; readonly dryRun: boolean }, kubeconfig: string): Promise<void> {
+  const { config, root } = context;
+  if (!config.siteCa) {
+    await kubectlDelete(context, { kubeconfig, kind: 'clusterissuer', name: siteIssuerName });
+    await kubectlDelete(context, { kubeconfig, namespace: 'cert-manager', kind: 'secret', name: siteIssuerName });
+    return;
+  }
+  void config.secretDigests?.siteCa?.certificate;
+  void config.secretDigests?.siteCa?.key;
+  const certificate = context.dryRun ? '(the site CA)' : readFileSync(path.resolve(root, config.siteCa.certificate), 'utf8');
+  const key = secretValue(context, config.siteCa.key);
+  await withPrivateFile('site-issuer.json', siteIssuerManifest(certificate, key), (file) => kubectlApply(context, { kubeconfig, files: [file] }));
+}
+
+/** The site CA's Secret and its ClusterIssuer, as one JSON manifest (a List). */
+export function siteIssuerManifest(certificate: string, key: string): string {
+  const labels = { 'app.kubernetes.io/managed-by': 'onboarder' };
+  const base64 = (text: string) => Buffer.from(text.endsWith('\n') ? text : `${text}\n`).toString('base64');
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: siteIssuerName, namespace: 'cert-manager', labels }, data: { 'tls.crt': base64(certificate), 'tls.key': base64(key) } },
+      { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: siteIssuerName, labels }, spec: { ca: { secretName: siteIssuerName } } },
+    ],
+  });
+}
 
 /**
  * A downstream cluster registered with the management cluster: its admin kubeconfig kept in MCM as the

@@ -601,7 +601,7 @@ test("registration: the downstream cluster's kubeconfig is applied to MCM as a S
   assert.not.match(run.stdout + run.stderr, kubeconfig.trim().split('\n').find((line) => line.length >= 8)!, 'the kubeconfig is a secret: never shown');
 }));
 
-test('platform services: one Helm release each, every chart at the version the environment pins; Velero once the environment names its S3 store, its credentials never shown', withTimeout(120_000, async (context: Context) => {
+test('platform services: one Helm release each, every chart at the version the environment pins; Velero once the environment names its S3 store, its credentials never shown; the site CA\'s issuer once it names one', withTimeout(120_000, async (context: Context) => {
   // The nodes as Proxmox VMs (three Proxmox nodes; VM 4101 on pve1, 4111 on pve2), with the storage
   // driver's token as proxmox-csi-token keeps it (that step is the foundation suite's, on a FAKE Proxmox).
   const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
@@ -687,6 +687,30 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.match(calls, `helm registry login: ${siteRegistryPassword.length} bytes on stdin`);
   assert.match(upgrades[4]!, /^helm upgrade --install proxmox-csi-plugin oci:\/\/registry\.k8s\.openspace\.test:5000\/\S+ .*--registry-config \S+ --ca-file \S+site-registry-ca\.pem/);
   assert.not.match(calls + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), siteRegistryPassword);
+
+  // Without a site CA there is no issuer for it (one made before is deleted); with one, cert-manager gets its
+  // CA issuer once it is in: the CA's certificate and key as a TLS Secret, and the ClusterIssuer.
+  assert.match(calls, /^kubectl --kubeconfig=\S+ delete clusterissuer openspace-site-ca --ignore-not-found$/m);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'site-ca.key', '-out', 'site-ca.pem', '-days', '30', '-subj', '/CN=OpenSpace test site CA', '-addext', 'basicConstraints=critical,CA:TRUE'], { cwd: context.directory, stdio: 'ignore' });
+  const siteCa = "siteCa: { certificate: 'site-ca.pem', key: { file: 'site-ca.key' } },";
+  writeFileSync(environmentFile, onProxmox.replace('\n  dns: {', `\n  ${store}\n  ${siteCa}\n  dns: {`));
+  writeFileSync(localLog(context), '');
+  rmSync(`${localLog(context)}.applied`, { force: true });
+  const withCa = await cli(context, [], only);
+  writeFileSync(environmentFile, environment);
+  assert.is(withCa.code, 0, withCa.stdout + withCa.stderr);
+  assert.match(withCa.stdout, new RegExp(`\\[${only.replace(/[[\]]/g, '\\$&')}\\] run: config siteCa`));
+  const issuerCalls = readFileSync(localLog(context), 'utf8').split('\n');
+  const certManagerAt = issuerCalls.findIndex((line) => line.startsWith('helm upgrade --install cert-manager '));
+  const applyAt = issuerCalls.findIndex((line) => /^kubectl .*apply --server-side --field-manager=onboarder -f \S+site-issuer\.json$/.test(line));
+  assert.ok(certManagerAt >= 0 && applyAt > certManagerAt, 'applied once cert-manager (and its CRDs) is in');
+  const manifest = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as { items: { kind: string; metadata: { name: string; namespace?: string }; type?: string; data?: Record<string, string>; spec?: unknown }[] };
+  const [secret, issuer] = manifest.items;
+  assert.equal([secret!.kind, secret!.type, secret!.metadata.namespace, secret!.metadata.name], ['Secret', 'kubernetes.io/tls', 'cert-manager', 'openspace-site-ca']);
+  assert.is(Buffer.from(secret!.data!['tls.crt']!, 'base64').toString(), readFileSync(path.join(context.directory, 'site-ca.pem'), 'utf8'));
+  assert.equal([issuer!.kind, issuer!.metadata.name, issuer!.spec], ['ClusterIssuer', 'openspace-site-ca', { ca: { secretName: 'openspace-site-ca' } }]);
+  const keyLine = readFileSync(path.join(context.directory, 'site-ca.key'), 'utf8').split('\n')[1]!;
+  assert.not.match(withCa.stdout + withCa.stderr + logsAndRecords(context.directory, 'k8s-lab'), keyLine, "the CA's key is in no output, log or record");
 }));
 
 test("velero restore: a Restore of the schedule's newest backup (or the one named), waited for; a restore that ends PartiallyFailed fails with Velero's counts; none without an S3 store", withTimeout(120_000, async (context: Context) => {

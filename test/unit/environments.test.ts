@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { example } from '../../environments/example.js';
@@ -132,6 +136,31 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a node outside the VMs\' network', (e) => (e.clusters.osms.workers[2].address = '198.51.100.77'), 'clusters.osms.workers[2].address: 198.51.100.77 is outside network clusters (192.0.2.0/24), where the VMs get their addresses'],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
 ];
+
+test("the site CA is a CA, with its own key: cert-manager's issuer would sign nothing otherwise", () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'onboarder-site-ca-'));
+  try {
+    const make = (name: string, constraints: string) =>
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${name}`, '-addext', `basicConstraints=critical,${constraints}`], { cwd: directory, stdio: 'ignore' });
+    make('ca', 'CA:TRUE');
+    make('leaf', 'CA:FALSE');
+    make('other', 'CA:TRUE');
+    const withCa = (certificate: string, key: string) => broken((e) => (e.siteCa = { certificate: path.join(directory, certificate), key: { file: path.join(directory, key) } }));
+    const loaded = loadEnvironment('example', withCa('ca.pem', 'ca.key'), repositoryRoot);
+    assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
+    if (loaded.ok) {
+      assert.match(String(loaded.value.config.secretDigests?.siteCa?.certificate), /^[0-9a-f]{64}$/);
+      assert.match(String(loaded.value.config.secretDigests?.siteCa?.key), /^[0-9a-f]{32}$/);
+      assert.ok(loaded.value.secrets.some((secret) => secret.includes('PRIVATE KEY')), 'the key is redacted');
+    }
+    assert.match(errorOf(withCa('leaf.pem', 'leaf.key')), /siteCa\.certificate: \S+leaf\.pem \(CN=leaf\) is not a CA certificate \(basic constraints CA:FALSE\): it cannot sign others/);
+    assert.match(errorOf(withCa('ca.pem', 'other.key')), /siteCa\.key: is not the private key of \S+ca\.pem/);
+    assert.match(errorOf(withCa('missing.pem', 'ca.key')), /siteCa\.certificate: \S+missing\.pem cannot be read/);
+    assert.match(errorOf(withCa('ca.key', 'ca.key')), /siteCa\.certificate: \S+ca\.key is not a PEM certificate/);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
 
 test('several clusters of a role, in any number, with the names the site gives them', () => {
   const definition = broken((e) => {
