@@ -60,6 +60,10 @@ build {
       "sudo apt-get update",
       "sudo DEBIAN_FRONTEND=noninteractive apt-get -y upgrade",
       "sudo apt-get install -y qemu-guest-agent",
+      # Each clone makes its own SSH host keys at its first boot, and keeps them when a change of its
+      # cloud-init settings (DNS, address) gives it a new instance id: known_hosts entries stay true.
+      "sudo rm -f /etc/ssh/ssh_host_*",
+      "echo 'ssh_deletekeys: false' | sudo tee /etc/cloud/cloud.cfg.d/99-onboarder-host-keys.cfg",
       "sudo cloud-init clean --logs --seed",
       "sudo truncate -s 0 /etc/machine-id",
     ]

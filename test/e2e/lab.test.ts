@@ -53,6 +53,8 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   // process of the host: the DNS task must start its dnsmasq, and not signal that process (a HUP would end it).
   const pidFile = '/run/openspace-dnsmasq-lab.openspace.test.pid';
   const bystander = (await inHost(directory, 'kvm1', ['sh', '-c', `sleep 600 >/dev/null 2>&1 & echo $! | tee ${pidFile}`])).trim();
+  // A node with cloud-init, as the site's VMs have it.
+  await inHost(directory, 'osdc-w1', ['mkdir', '-p', '/etc/cloud/cloud.cfg.d']);
   const first = await cli(directory, ['--env', 'lab', 'hosts']);
   assert.is(first.code, 0, first.stdout + first.stderr);
   assert.is((await inHost(directory, 'kvm1', ['sh', '-c', `kill -0 ${bystander} && echo alive`])).trim(), 'alive', 'the process behind the stale pid file was left alone');
@@ -73,6 +75,8 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(await inHost(directory, 'kvm1', ['ip', '-br', 'link', 'show', 'br-lab']), /^br-lab\s/, 'ifreload made the bridge');
   assert.match(await hostFile(directory, 'kvm1', '/etc/openspace/hosts'), `${address(directory, 'osdc-cp1')} osdc-cp1.lab.openspace.test`);
   assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
+  // Its SSH host keys outlive a change of its cloud-init settings (a new instance id from Proxmox).
+  assert.match(await hostFile(directory, 'osdc-w1', '/etc/cloud/cloud.cfg.d/99-onboarder-host-keys.cfg'), /^ssh_deletekeys: false$/m);
   // Every node resolves through the site's DNS (no systemd-resolved on these hosts: /etc/resolv.conf): a
   // name of the zone, given bare, resolves on the node itself.
   assert.is(await hostFile(directory, 'osdc-w1', '/etc/resolv.conf'), `# Managed by Onboarder: the site's DNS (dns.server) and its zone.\nsearch lab.openspace.test\nnameserver ${address(directory, 'kvm1')}\n`);

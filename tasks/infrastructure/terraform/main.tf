@@ -85,16 +85,8 @@ resource "proxmox_virtual_environment_vm" "node" {
     vm_id = var.template_vm_id
   }
 
-  # Proxmox 8's own default CPU type (the provider's is qemu64, without the x86-64-v2 instructions that
-  # current images are built for), live-migratable between the nodes.
   cpu {
     cores = each.value.cores
-    type  = "x86-64-v2-AES"
-  }
-
-  # The golden image runs the guest agent: Proxmox shuts the VM down cleanly and reads its addresses.
-  agent {
-    enabled = true
   }
 
   network_device {
