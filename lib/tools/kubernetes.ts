@@ -79,6 +79,11 @@ export async function kubectlDrain(context: ToolContext, options: KubeOptions & 
   await kubectl(context, options, ['drain', options.node, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${options.timeout}`]);
 }
 
+/** `kubectl wait --for=condition=Ready node/NODE`: returns once the node is Ready, fails after `timeout`. */
+export async function kubectlWaitReady(context: ToolContext, options: KubeOptions & { readonly node: string; readonly timeout: string }): Promise<void> {
+  await kubectl(context, options, ['wait', '--for=condition=Ready', `node/${options.node}`, `--timeout=${options.timeout}`]);
+}
+
 /** `kubectl uncordon NODE`: new pods may land on it again (after a drain). */
 export async function kubectlUncordon(context: ToolContext, options: KubeOptions & { readonly node: string }): Promise<void> {
   await kubectl(context, options, ['uncordon', options.node]);

@@ -4,14 +4,14 @@ import type { TaskId } from '../../lib/dsl/ids.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
-import { kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, type ListedNode } from '../../lib/tools/kubernetes.js';
+import { kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import { vmNetworkOf, type Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
-import { clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, playbook, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -207,7 +207,7 @@ export const clusterVms = tasks.task({
  * `new` and `del` lines), as `memory 8192 -> 16384`: tofu changes cores and memory with
  * `reboot_after_update = false`, so that no VM restarts on its own, all at once.
  */
-export function pendingChanges(listing: string): string[] {
+function pendingChanges(listing: string): string[] {
   const current = new Map<string, string>();
   const changes: string[] = [];
   for (const line of listing.split('\n')) {
@@ -231,7 +231,7 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
   const { config, root } = context;
   const kubeconfig = kubeconfigPath(root, config, cluster.name);
   for (const node of [...cluster.controlPlane, ...cluster.workers]) {
-    const host = proxmoxOf(config).nodes.find((entry) => entry.name === proxmoxNodeOf(config, node.vmId))!;
+    const host = proxmoxHostOf(config, node.vmId);
     const pending = await sshExec(context, sshTarget(config, root, host), ['qm', 'pending', String(node.vmId)]);
     const changes = pendingChanges(pending.stdout);
     if (changes.length === 0) continue;
@@ -240,17 +240,11 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
     if (listed?.ready) await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
     await sshExec(context, sshTarget(config, root, host), ['qm', 'reboot', String(node.vmId)], { timeoutMs: 10 * 60_000 });
     if (!listed) continue;
-    await untilReady(context, kubeconfig, node.name);
+    try {
+      await kubectlWaitReady(context, { kubeconfig, node: node.name, timeout: '10m' });
+    } catch (error) {
+      throw new Error(`${node.name} is not Ready 10 minutes after its VM restarted, and stays cordoned: see its kubelet (journalctl -u kubelet), then run again (${(error as Error).message.split('\n')[0]})`);
+    }
     await kubectlUncordon(context, { kubeconfig, node: node.name });
-  }
-}
-
-/** Waits (10 minutes at most) for a node to be Ready again after its VM restarted. */
-async function untilReady(context: ToolContext, kubeconfig: string, node: string): Promise<void> {
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    if ((await kubectlNodes(context, { kubeconfig })).some((entry) => entry.name === node && entry.ready)) return;
-    if (Date.now() > deadline) throw new Error(`${node} is not Ready 10 minutes after its VM restarted, and stays cordoned: see its kubelet (journalctl -u kubelet), then run again`);
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
   }
 }

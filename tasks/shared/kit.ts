@@ -402,8 +402,13 @@ export function proxmoxOf(config: Environment): NonNullable<Environment['proxmox
  * topology labels read it.
  */
 export function proxmoxNodeOf(config: Environment, vmId: number): string {
+  return proxmoxHostOf(config, vmId).name;
+}
+
+/** The Proxmox node that runs a VM (proxmoxNodeOf), as a host to reach over SSH. */
+export function proxmoxHostOf(config: Environment, vmId: number): NonNullable<Environment['proxmox']>['nodes'][number] {
   const nodes = proxmoxOf(config).nodes;
-  return nodes[vmId % nodes.length]!.name;
+  return nodes[vmId % nodes.length]!;
 }
 
 /** skipWhen for the Proxmox phases: where the nodes exist already there is nothing for them to do. */

@@ -358,7 +358,7 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   // osdc's node: drained, its VM restarted, Ready again, uncordoned, in that order.
   const osdc = run.stdout.split('\n').filter((line) => line.startsWith('[cluster-vms[cluster=osdc]]'));
   const at = (pattern: RegExp) => osdc.findIndex((line) => pattern.test(line));
-  const order = [at(/kubectl .*drain osdc-cp1 --ignore-daemonsets/), at(/qm reboot 4101$/), at(/kubectl .*uncordon osdc-cp1$/)];
+  const order = [at(/kubectl .*drain osdc-cp1 --ignore-daemonsets/), at(/qm reboot 4101$/), at(/kubectl .*wait --for=condition=Ready node\/osdc-cp1 --timeout=10m$/), at(/kubectl .*uncordon osdc-cp1$/)];
   assert.ok(order.every((index, position) => index >= 0 && (position === 0 || index > order[position - 1]!)), osdc.join('\n'));
   assert.not.match(readFileSync(kubeLog, 'utf8'), /osms/, 'osms is not up: nothing asked of an API');
   const after = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
