@@ -44,13 +44,9 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     const password = urlPassword(url.value);
     if (password && password.length >= shortestRedacted) secrets.push(password);
   }
-  const digests = deployedSecretDigests(name, values);
-  if (parsed.data.siteCa) {
-    const checked = checkSiteCa(parsed.data.siteCa.certificate, values.get('siteCa.key')!, root);
-    if (!checked.ok) return fail({ reason: 'invalid-environment', environment: name, path: checked.error.path, message: checked.error.message, hint: 'point siteCa at the site CA\'s certificate and its own key' });
-    ((digests.secretDigests ??= {}) as Record<string, Record<string, string>>).siteCa = { ...digests.secretDigests?.siteCa, certificate: checked.value };
-  }
-  const config: Environment = { ...parsed.data, ...digests };
+  const caCertificate = parsed.data.siteCa ? checkSiteCa(parsed.data.siteCa.certificate, values.get('siteCa.key')!, root) : undefined;
+  if (caCertificate && !caCertificate.ok) return fail({ reason: 'invalid-environment', environment: name, path: caCertificate.error.path, message: caCertificate.error.message, hint: "point siteCa at the site CA's certificate and its own key" });
+  const config: Environment = { ...parsed.data, ...deployedSecretDigests(name, values, caCertificate?.value) };
   return ok({ config, secrets, ...(warnings.length > 0 ? { warnings } : {}), ...(stateStore ? { stateStore } : {}) });
 }
 
@@ -58,10 +54,11 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
  * The digests of the secrets steps put on the hosts (Environment['secretDigests']), from the values just
  * read, by their paths: scrypt (N=2^14, about 40 ms here), salted with the environment's name and the
  * secret's path, so that the stamps (and a team's database) hold no fast-to-test verifier of a password. Only those secrets: a rotated API token or state
- * URL is used where it is read, and must not run every step again.
+ * URL is used where it is read, and must not run every step again. With them the site CA certificate's
+ * sha256 (`caCertificate`: not a secret, but a file the steps put in the clusters).
  */
-function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>): { secretDigests?: Record<string, Record<string, string>> } {
-  const digests: Record<string, Record<string, string>> = {};
+function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>, caCertificate: string | undefined): Pick<Environment, 'secretDigests'> {
+  const digests: Record<string, Record<string, string>> = caCertificate ? { siteCa: { certificate: caCertificate } } : {};
   for (const secretPath of ['siteRegistry.password', 'velero.accessKeyId', 'velero.secretAccessKey', 'siteCa.key']) {
     const value = values.get(secretPath);
     if (value === undefined) continue;
