@@ -3,6 +3,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { EnvHttpProxyAgent, fetch } from 'undici';
 import { bytesText } from '../../lib/reporter/progress-text.js';
 
 /** Told while a download runs: bytes so far (with what a resumed download already had) of the total when known, and notes. */
@@ -23,9 +24,21 @@ export function mirrored(location: string, mirrors: readonly UpstreamMirror[]): 
   return mirror ? `${mirror.mirror}${location.slice(mirror.prefix.length)}` : location;
 }
 
+let proxyAgent: EnvHttpProxyAgent | undefined;
+/**
+ * How downloads reach the publishers: through the proxy HTTP_PROXY, HTTPS_PROXY and NO_PROXY name (upper or
+ * lower case), as curl, helm and skopeo take it (Node's own fetch ignores them), and loopback always
+ * directly, as Go has it. Read at the first download.
+ */
+function proxied(): EnvHttpProxyAgent {
+  const direct = process.env.NO_PROXY ?? process.env.no_proxy;
+  proxyAgent ??= new EnvHttpProxyAgent({ noProxy: [direct, 'localhost', '127.0.0.1', '[::1]'].filter(Boolean).join(',') });
+  return proxyAgent;
+}
+
 /** A small text a publisher serves (a checksum file, a chart index). */
 export async function fetchText(url: string, signal: AbortSignal): Promise<string> {
-  const response = await fetch(url, { signal });
+  const response = await fetch(url, { signal, dispatcher: proxied() });
   if (!response.ok) throw new Error(`fetching ${url} failed: HTTP ${response.status}`);
   return response.text();
 }
@@ -39,7 +52,7 @@ export async function fetchText(url: string, signal: AbortSignal): Promise<strin
 export async function downloadResuming(url: string, partial: string, options: { readonly signal: AbortSignal; readonly report: DownloadProgress }): Promise<void> {
   await mkdir(path.dirname(partial), { recursive: true });
   const have = (await stat(partial).catch(() => undefined))?.size ?? 0;
-  const response = await fetch(url, { signal: options.signal, headers: have > 0 ? { Range: `bytes=${have}-` } : {} });
+  const response = await fetch(url, { signal: options.signal, dispatcher: proxied(), headers: have > 0 ? { Range: `bytes=${have}-` } : {} });
   if (response.status === 416) {
     // The partial file is as long as the whole (or longer): start again, the digest decides.
     await response.body?.cancel();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ubuntuCloudRelease } from '../../images/manifest.js';
+import { startHttpProxy } from '../helpers/http-proxy.js';
 import { withTimeout } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
@@ -67,6 +68,37 @@ test('online: a missing image is downloaded and verified against the lock; a re-
   assert.ok(readFileSync(path.join(directory, 'images', 'noble-server-cloudimg-amd64.img')).equals(content));
   const again = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]']);
   assert.match(again.stdout, '[images:fetch[artifact=ubuntu-cloud]] up to date');
+}));
+
+test('behind a proxy: downloads go through the one HTTP_PROXY names, as curl and helm take it', withTimeout(120_000, async (context: Context) => {
+  const { directory } = context;
+  // The mirror on another loopback address (127.0.0.1 itself is always reached directly), the proxy a real tinyproxy.
+  const beyond = http.createServer(context.server.listeners('request')[0] as http.RequestListener);
+  await new Promise<void>((resolve) => beyond.listen(0, '127.0.0.2', resolve));
+  const proxy = await startHttpProxy('127.0.0.1', '127.0.0.0/8');
+  const environment = path.join(directory, 'environments', 'example.ts');
+  const before = readFileSync(environment, 'utf8');
+  try {
+    writeFileSync(environment, before.replace(/mirror: 'http:\/\/127\.0\.0\.1:\d+\/'/, `mirror: 'http://127.0.0.2:${(beyond.address() as AddressInfo).port}/'`));
+    lockUbuntu(directory);
+    const image = path.join(directory, 'images', 'noble-server-cloudimg-amd64.img');
+    rmSync(image, { force: true });
+    const fetched = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]', '--force', 'images:fetch[artifact=ubuntu-cloud]'], { HTTP_PROXY: proxy.url });
+    assert.is(fetched.code, 0, fetched.stdout + fetched.stderr);
+    // undici tunnels every request through the proxy (CONNECT), plain HTTP too.
+    assert.equal(proxy.requests(), [`CONNECT 127.0.0.2:${(beyond.address() as AddressInfo).port} HTTP/1.1`]);
+    assert.ok(readFileSync(image).equals(content));
+    // NO_PROXY names it: reached directly.
+    rmSync(image);
+    const direct = await cli(directory, ['images:fetch[artifact=ubuntu-cloud]', '--force', 'images:fetch[artifact=ubuntu-cloud]'], { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.2' });
+    assert.is(direct.code, 0, direct.stdout + direct.stderr);
+    assert.ok(readFileSync(image).equals(content));
+    assert.is(proxy.requests().length, 1);
+  } finally {
+    writeFileSync(environment, before);
+    proxy.stop();
+    beyond.close();
+  }
 }));
 
 test('air-gapped: a corrupt image fails with the expected and found digest; a missing one says where it should be; an unlocked one says how to lock it', withTimeout(120_000, async ({ directory }: Context) => {
