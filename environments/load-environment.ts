@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { LoadedEnvironment } from '../lib/cli/project.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../lib/failures.js';
 import { shortestRedacted } from '../lib/scheduler/redactor.js';
-import { environmentSchema, type Environment, type EnvironmentDefinition, type SecretReference } from './schema.js';
+import { environmentSchema, proxyUrlProblem, type Environment, type EnvironmentDefinition, type SecretReference } from './schema.js';
 
 /** `clusters.osdc.controlPlane[2].address`, from a zod issue path. */
 export function formatPath(at: readonly PropertyKey[]): string {
@@ -34,6 +34,13 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     if (resolved.value.length < shortestRedacted) warnings.push(`environment ${name}: ${at} is shorter than ${shortestRedacted} characters: it is not redacted from output and logs (a real secret is longer)`);
     secrets.push(resolved.value);
     values.set(at, resolved.value);
+    if (at.startsWith('proxy.')) {
+      const problem = proxyUrlProblem(resolved.value, true);
+      if (problem) return fail({ reason: 'invalid-environment', environment: name, path: at, message: `the secret ${problem}`, hint: 'put the proxy\'s URL in the secret, as http://user:password@host:port' });
+      // Its password alone is redacted too (a tool's message may quote it decoded).
+      const password = urlPassword(resolved.value);
+      if (password && password.length >= shortestRedacted) secrets.push(password);
+    }
   }
   let stateStore: LoadedEnvironment<Environment>['stateStore'];
   if (parsed.data.state.store === 'postgres') {
@@ -59,7 +66,7 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
  */
 function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>, caCertificate: string | undefined): Pick<Environment, 'secretDigests'> {
   const digests: Record<string, Record<string, string>> = caCertificate ? { siteCa: { certificate: caCertificate } } : {};
-  for (const secretPath of ['siteRegistry.password', 'velero.accessKeyId', 'velero.secretAccessKey', 'siteCa.key']) {
+  for (const secretPath of ['siteRegistry.password', 'velero.accessKeyId', 'velero.secretAccessKey', 'siteCa.key', 'proxy.http', 'proxy.https']) {
     const value = values.get(secretPath);
     if (value === undefined) continue;
     const [section, key] = secretPath.split('.') as [string, string];
@@ -85,6 +92,10 @@ export function secretReferences(environment: Environment): [string, SecretRefer
   if (environment.siteRegistry?.password) found.push(['siteRegistry.password', environment.siteRegistry.password]);
   if (environment.velero) found.push(['velero.accessKeyId', environment.velero.accessKeyId], ['velero.secretAccessKey', environment.velero.secretAccessKey]);
   if (environment.siteCa) found.push(['siteCa.key', environment.siteCa.key]);
+  for (const scheme of ['http', 'https'] as const) {
+    const url = environment.proxy?.[scheme];
+    if (url !== undefined && typeof url !== 'string') found.push([`proxy.${scheme}`, url]);
+  }
   if (environment.state.store === 'postgres') found.push(['state.url', environment.state.url]);
   return found;
 }

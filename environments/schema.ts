@@ -21,6 +21,37 @@ export const secretReference = z.union([
 ]);
 export type SecretReference = z.infer<typeof secretReference>;
 
+/**
+ * What is wrong with a proxy's URL, or undefined: it is http:// or https://, names a host, and has no path.
+ * `secret`: the URL came from a secret reference, where credentials belong; in the file it may hold none.
+ */
+export function proxyUrlProblem(value: string, secret: boolean): string | undefined {
+  let url: URL;
+  try {
+    // host:port alone would parse as a URL of the scheme `host`.
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw new Error();
+    url = new URL(value);
+  } catch {
+    return 'is not a URL: give the proxy as http://host:port';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `is a ${url.protocol.slice(0, -1)} URL: give the proxy as http://host:port (or https://)`;
+  if (!url.hostname) return 'names no host: give the proxy as http://host:port';
+  if (url.pathname !== '/' || url.search || url.hash) return 'has a path: give the proxy as http://host:port, with nothing after the port';
+  if (!secret && (url.username || url.password)) return 'holds credentials: give the whole URL as a secret reference ({ file } or { env }), so that it is redacted from output and logs';
+  return undefined;
+}
+const proxyUrl = z.union([
+  z.string().superRefine((value, context) => {
+    const problem = proxyUrlProblem(value, false);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  }),
+  secretReference,
+]);
+/** A NO_PROXY entry as Go and curl read them: a name, a domain with its leading dot, an address or a CIDR. */
+const noProxyEntry = z.string().regex(/^(\.?[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?|\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?)$/, {
+  error: (issue) => `'${String(issue.input)}' is not a host name, a domain (.example.com), an address or a CIDR`,
+});
+
 const sshEndpoint = z.strictObject({
   name: hostname,
   address: ipv4,
@@ -220,6 +251,15 @@ const environmentShape = z.strictObject({
     dns: z.strictObject({ server: sshEndpoint, zone: domain, records: z.array(dnsRecord).default([]), forwarders: z.array(ipv4).default([]) }),
     registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
     /**
+     * The site's HTTP proxy, where a connected site reaches the internet only through one (kubespray's
+     * http_proxy, https_proxy and no_proxy): each node's apt and container runtime (containerd, or RKE2's
+     * own), and what the steps download on the nodes, go through it. `http`: http://host:port, or a secret
+     * reference when the URL holds credentials; `https`: the same, `http` when absent; `noProxy`: more names,
+     * domains (`.corp.example`), addresses or CIDRs reached directly, beside the site's own (its networks and
+     * machines, its zone and domain, the clusters' pod and service networks, `.svc`, `.cluster.local`).
+     */
+    proxy: z.strictObject({ http: proxyUrl, https: proxyUrl.optional(), noProxy: z.array(noProxyEntry).default([]) }).optional(),
+    /**
      * Where a connected machine fetches artifacts instead of their publishers (a proxy such as Artifactory):
      * a URL or image reference starting with `prefix` is fetched from `mirror` followed by the rest. Digests
      * are still the publishers', checked as ever.
@@ -346,6 +386,7 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
     checkApiAddresses(environment, context);
     checkDnsRecords(environment, context);
     checkForwarders(environment, context);
+    checkProxy(environment, context);
     checkVmNetwork(environment, context);
     checkRoles(environment, context);
     checkPodNetworks(environment, context);
@@ -559,6 +600,25 @@ function checkForwarders(environment: z.output<typeof environmentShape>, context
   });
 }
 
+/**
+ * An air-gapped site reaches nothing outside, through a proxy or otherwise. With a proxy, every machine is
+ * on one of the site's networks: the nodes reach them directly by those networks (NO_PROXY), so a node added
+ * later changes no node's proxy settings.
+ */
+function checkProxy(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  if (!environment.proxy) return;
+  if (environment.site.airGapped) {
+    context.addIssue({ code: 'custom', path: ['proxy'], message: 'is set on an air-gapped site, which reaches nothing outside: remove it, or set site.airGapped to false' });
+    return;
+  }
+  const machines: [string, string][] = [...machinesOf(environment), ['dns.server.address', environment.dns.server.address]];
+  for (const [at, address] of machines) {
+    if (environment.networks.some((network) => inside(address, network.cidr))) continue;
+    context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is on none of the site's networks, which the nodes reach directly, not through the proxy: declare the network it is on in networks` });
+    return;
+  }
+}
+
 /** The network Proxmox VMs are on and get their addresses in: the one named `clusters`, else the first. */
 export function vmNetworkOf<Network extends { readonly name: string }>(environment: { readonly networks: readonly Network[] }): Network | undefined {
   return environment.networks.find((entry) => entry.name === 'clusters') ?? environment.networks[0];
@@ -592,6 +652,8 @@ export type Environment = z.output<typeof environmentSchema> & {
     readonly velero?: { readonly accessKeyId?: string; readonly secretAccessKey?: string };
     /** The CA's key (scrypt, as the others) and its certificate (sha256: not a secret, but a file the steps put in the clusters). */
     readonly siteCa?: { readonly key?: string; readonly certificate?: string };
+    /** The proxy's URLs, where they are secrets (they hold credentials). */
+    readonly proxy?: { readonly http?: string; readonly https?: string };
   };
 };
 /** What an environment file is written as (defaults optional). */

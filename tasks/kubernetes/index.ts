@@ -22,7 +22,8 @@ import { csiTokenFile, csiUser, keptCsiToken, proxmoxCsiToken } from '../storage
 import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, tasks, withoutProxmox, type ClusterNode } from '../shared/kit.js';
+import { proxyEnvironment } from '../shared/site-proxy.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -42,11 +43,15 @@ async function rke2Inputs(context: { readonly dryRun: boolean }, root: string, v
   return { rke2_artifacts: context.dryRun ? [] : await rke2Artifacts(root, version), rke2_artifacts_directory: directory };
 }
 
-/** kubeadm, kubelet, kubectl and crictl of an air-gapped site, from images/ (online, the nodes' packages). */
-function kubernetesInputs(context: { readonly dryRun: boolean }, root: string, config: Environment): { kubernetes_binaries: ReleaseFile[]; kubernetes_binaries_directory: string } {
+/**
+ * kubeadm, kubelet, kubectl and crictl of an air-gapped site, from images/; online, the nodes' packages,
+ * whose signing key the nodes fetch through the site's proxy where it has one.
+ */
+function kubernetesInputs(context: ToolContext & { readonly config: Environment; readonly dryRun: boolean }, cluster: NamedCluster): { kubernetes_binaries: ReleaseFile[]; kubernetes_binaries_directory: string; proxy_environment: Record<string, string> } {
+  const { config, root } = context;
   const version = config.versions.kubernetes;
   const binaries = config.site.airGapped && !context.dryRun ? kubernetesBinaries(root, version) : [];
-  return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version) };
+  return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version), proxy_environment: config.site.airGapped ? {} : proxyEnvironment(context, cluster) };
 }
 
 /**
@@ -114,7 +119,7 @@ export const kubernetes = tasks.task({
       await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig, node_taints: registrationTaints(cluster.controlPlane) } });
       return;
     }
-    await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', controlPlane, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', controlPlane, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } });
     // The authorities etcd-backup kept (checked against their sha256): a control plane initialised anew
     // (a rebuild) keeps the cluster's CAs and service-account key.
     const authorities = context.dryRun ? undefined : await keptAuthorities(root, snapshotDirectory(root, config, cluster.name));
@@ -210,7 +215,7 @@ export const nodeJoin = tasks.task({
     const firstControlPlane = (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
     const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());
     await inTurn(members, [
-      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } }),
+      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } }),
       (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, join_token: joinToken, node_taints: registrationTaints(workersOf(standing)) } }),
     ]);
   },
@@ -274,7 +279,7 @@ export const upgrade = tasks.task({
       await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts' } });
       return;
     }
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...kubernetesInputs(context, root, config) } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } });
   },
 });
 

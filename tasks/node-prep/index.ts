@@ -2,6 +2,7 @@ import { hostname } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { clusterVms } from '../infrastructure/index.js';
 import { batchNodes, clusterGroup, everyNode, nodeCluster, nodesOf, nodesPlaybook, tasks } from '../shared/kit.js';
+import { proxyEnvironment } from '../shared/site-proxy.js';
 
 /**
  * Host preparation of one node, over Ansible: one instance per node, so that a node added to a cluster is
@@ -10,7 +11,7 @@ import { batchNodes, clusterGroup, everyNode, nodeCluster, nodesOf, nodesPlayboo
  */
 export const nodePrep = tasks.task({
   name: 'node-prep',
-  description: "Prepare one node: the site's DNS, packages, kernel settings, swap, registry mirrors",
+  description: "Prepare one node: the site's DNS and proxy, packages, kernel settings, swap, registry mirrors",
   supportsDryRun: true,
   inputs: { node: hostname },
   instances: everyNode,
@@ -21,7 +22,7 @@ export const nodePrep = tasks.task({
   after: ({ node }, config) => [...nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })), dns],
   batch: nodeCluster,
   estimate: '5m',
-  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/node-prep/playbooks/includes/site-resolver.yml', 'tasks/node-prep/playbooks/includes/node-preflight.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
+  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/node-prep/playbooks/includes/site-resolver.yml', 'tasks/node-prep/playbooks/includes/node-preflight.yml', 'tasks/node-prep/playbooks/includes/site-proxy.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 1,
   run: async (context) => {
@@ -35,6 +36,7 @@ export const nodePrep = tasks.task({
         ntp_servers: config.site.ntpServers,
         dns_server: config.dns.server.address,
         dns_zone: config.dns.zone,
+        proxy_environment: proxyEnvironment(context, cluster),
       },
     });
   },

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type DetachedRig } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { startHttpProxy } from '../helpers/http-proxy.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 const run = promisify(execFile);
@@ -216,6 +217,57 @@ test("a second checkout's lab, up at the same time as this one, deploys beside i
   assert.is(await dig(other.directory, 'osdc-cp1'), `${other.subnet}.14`);
   assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
   assert.is.not(address(directory, 'osdc-cp1'), address(other.directory, 'osdc-cp1'));
+}));
+
+// A connected site behind an HTTP proxy (a real tinyproxy on the rig's bridge, before the lab's package
+// mirror): every node's apt and container runtime take it, the site's own networks stay direct, and a proxy
+// taken out of the environment is taken off the nodes.
+test("the site's proxy: apt on the nodes fetches through it, containerd and RKE2 read it, and it goes when taken out", withTimeout(600_000, async ({ directory }: Lab) => {
+  const subnet = address(directory, 'kvm1').replace(/\.\d+$/, '');
+  const proxy = await startHttpProxy(`${subnet}.1`, `${subnet}.0/24`);
+  const labFile = path.join(directory, 'environments', 'lab.ts');
+  const airGapped = readFileSync(labFile, 'utf8');
+  try {
+    const connected = airGapped
+      .replace("kernelWideSettings: 'skip', airGapped: true }", "kernelWideSettings: 'skip' }")
+      .replace("  infrastructure: 'existing',\n", `  infrastructure: 'existing',\n  networks: [{ name: 'lab', vlan: 1, cidr: '${subnet}.0/24', gateway: '${subnet}.1' }],\n  proxy: { http: '${proxy.url}', noProxy: ['.corp.example'] },\n`)
+      .replace("records: [{ name: 'registry'", `forwarders: ['${subnet}.1'], records: [{ name: 'registry'`);
+    assert.match(connected, 'proxy: { http:');
+    assert.match(connected, 'forwarders:');
+    writeFileSync(labFile, connected);
+    const targets = ['node-prep[node=osdc-w1]', 'node-prep[node=mcm-cp1]'];
+    const plan = await cli(directory, ['--env', 'lab', ...targets, '--dry-run']);
+    assert.match(plan.stdout, /node-prep\[node=osdc-w1\]\s+run\s+config proxy/, plan.stdout);
+    const first = await cli(directory, ['--env', 'lab', ...targets]);
+    assert.is(first.code, 0, first.stdout + first.stderr);
+    // One root-only file holds the proxy (its URL may hold credentials); the runtime's unit reads it.
+    const settings = await inHost(directory, 'osdc-w1', ['stat', '-c', '%a %U', '/etc/onboarder/proxy.env']);
+    assert.is(settings.trim(), '600 root');
+    const environment = await hostFile(directory, 'osdc-w1', '/etc/onboarder/proxy.env');
+    assert.match(environment, `HTTPS_PROXY="${proxy.url}"`);
+    assert.match(environment, `\nno_proxy="localhost,127.0.0.1,${subnet}.0/24,10.46.0.0/16,10.47.0.0/16,lab.openspace.test,.svc,.cluster.local,.corp.example"`);
+    assert.match(await hostFile(directory, 'osdc-w1', '/etc/systemd/system/containerd.service.d/onboarder-proxy.conf'), 'EnvironmentFile=/etc/onboarder/proxy.env');
+    assert.match(await hostFile(directory, 'mcm-cp1', '/etc/systemd/system/rke2-server.service.d/onboarder-proxy.conf'), 'EnvironmentFile=/etc/onboarder/proxy.env');
+    assert.is(await inHost(directory, 'mcm-cp1', ['find', '/etc/systemd/system', '-name', 'onboarder-proxy.conf']), '/etc/systemd/system/rke2-server.service.d/onboarder-proxy.conf\n', 'an RKE2 server node has no containerd unit to change');
+    // apt, for real: the package index comes from the lab's mirror through the proxy.
+    await inHost(directory, 'osdc-w1', ['apt-get', 'update', '-qq']);
+    assert.ok(proxy.requests().some((request) => new RegExp(`^GET http://${subnet.replace(/\./g, '\\.')}\\.1:8080/\\S*(Release|Packages)`).test(request)), proxy.requests().join('\n'));
+    const again = await cli(directory, ['--env', 'lab', ...targets]);
+    assert.match(again.stdout, '[node-prep[node=osdc-w1]] up to date');
+
+    // Taken out of the environment: taken off the nodes (apt goes straight to the mirror again).
+    writeFileSync(labFile, connected.replace(/  proxy: \{[^\n]*\n/, ''));
+    const removed = await cli(directory, ['--env', 'lab', ...targets]);
+    assert.is(removed.code, 0, removed.stdout + removed.stderr);
+    const left = await inHost(directory, 'osdc-w1', ['sh', '-c', 'ls /etc/onboarder/proxy.env /etc/apt/apt.conf.d/90onboarder-proxy /etc/systemd/system/containerd.service.d/onboarder-proxy.conf 2>&1 || true']);
+    assert.is(left.match(/No such file or directory/g)?.length, 3, left);
+    const requests = proxy.requests().length;
+    await inHost(directory, 'osdc-w1', ['apt-get', 'update', '-qq']);
+    assert.is(proxy.requests().length, requests, 'apt no longer asks the proxy');
+  } finally {
+    writeFileSync(labFile, airGapped);
+    proxy.stop();
+  }
 }));
 
 test.run();

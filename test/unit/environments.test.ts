@@ -14,6 +14,7 @@ import { poolCapacities } from '../../lib/cli/project.js';
 import { pools } from '../../tasks/index.js';
 import { ConfigReadRecorder } from '../../lib/stamps/config-reads.js';
 import { clusterOf, clustersOf, rollWidth } from '../../tasks/shared/kit.js';
+import { directDestinations, proxyEnvironment } from '../../tasks/shared/site-proxy.js';
 
 /** A deep copy of the example with one change. */
 function broken(change: (environment: any) => void): EnvironmentDefinition {
@@ -135,7 +136,50 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['Proxmox VMs without a network', (e) => (e.networks = []), "networks: has no network for the VMs (infrastructure 'proxmox'): add one named clusters"],
   ['a node outside the VMs\' network', (e) => (e.clusters.osms.workers[2].address = '198.51.100.77'), 'clusters.osms.workers[2].address: 198.51.100.77 is outside network clusters (192.0.2.0/24), where the VMs get their addresses'],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
+  // The site's proxy: a URL the nodes' programs take, never credentials written in the file.
+  ['a proxy with its password in the file', (e) => (e.proxy = { http: 'http://onboarder:pa55word@proxy.corp.example:3128' }), 'proxy.http: holds credentials: give the whole URL as a secret reference ({ file } or { env }), so that it is redacted from output and logs'],
+  ['a SOCKS proxy', (e) => (e.proxy = { http: 'socks5://proxy.corp.example:1080' }), 'proxy.http: is a socks5 URL: give the proxy as http://host:port (or https://)'],
+  ['a proxy with a path', (e) => (e.proxy = { http: 'http://proxy.corp.example:3128/proxy.pac' }), 'proxy.http: has a path: give the proxy as http://host:port, with nothing after the port'],
+  ['a proxy that is not a URL', (e) => (e.proxy = { http: 'proxy.corp.example:3128' }), 'proxy.http: is not a URL: give the proxy as http://host:port'],
+  ['a direct destination with a comma', (e) => (e.proxy = { http: 'http://proxy.corp.example:3128', noProxy: ['a.corp,b.corp'] }), "proxy.noProxy[0]: 'a.corp,b.corp' is not a host name, a domain (.example.com), an address or a CIDR"],
+  ['a proxy on an air-gapped site', (e) => ((e.site.airGapped = true), (e.dns.forwarders = []), (e.proxy = { http: 'http://proxy.corp.example:3128' })), 'proxy: is set on an air-gapped site, which reaches nothing outside: remove it, or set site.airGapped to false'],
+  ['a proxy with a machine on none of the networks', (e) => ((e.infrastructure = 'existing'), (e.networks = e.networks.slice(0, 1)), (e.proxy = { http: 'http://proxy.corp.example:3128' })), "clusters.mcm.controlPlane[0].address: 192.0.2.21 is on none of the site's networks, which the nodes reach directly, not through the proxy: declare the network it is on in networks"],
 ];
+
+test("the site's proxy: a secret URL is redacted whole and its password alone; the nodes reach the site's own networks and names directly", () => {
+  const plain = loadEnvironment('example', broken((e) => (e.proxy = { http: 'http://proxy.corp.example:3128', noProxy: ['.corp.example', '203.0.113.0/24'] })), repositoryRoot);
+  if (!plain.ok) throw new Error(renderFailure(plain.error));
+  const cluster = clusterOf(plain.value.config, 'osdc-a');
+  assert.equal(directDestinations(plain.value.config, cluster), ['localhost', '127.0.0.1', '198.51.100.0/24', '192.0.2.0/24', '10.46.0.0/16', '10.47.0.0/16', 'example.openspace.test', '.svc', '.cluster.local', '.corp.example', '203.0.113.0/24']);
+  const contextOf = (config: unknown) => ({ config, root: repositoryRoot, secret: (value: string) => value }) as never;
+  const environment = proxyEnvironment(contextOf(plain.value.config), cluster);
+  assert.equal([environment.HTTP_PROXY, environment.HTTPS_PROXY, environment.https_proxy], ['http://proxy.corp.example:3128/', 'http://proxy.corp.example:3128/', 'http://proxy.corp.example:3128/'], 'https is http where it is not given');
+  assert.is(environment.NO_PROXY, environment.no_proxy);
+  // No proxy: nothing, and nothing but proxy read (a node-prep re-runs for no other change).
+  const none = loadEnvironment('example', example, repositoryRoot);
+  if (!none.ok) throw new Error(renderFailure(none.error));
+  const looking = new ConfigReadRecorder();
+  assert.equal(proxyEnvironment(contextOf(looking.track(none.value.config)), cluster), {});
+  assert.equal(Object.keys(looking.reads(none.value.config)), ['["proxy"]']);
+
+  process.env.ONBOARDER_TEST_PROXY_URL = 'http://onboarder:s3cret%22pw@proxy.corp.example:3128';
+  try {
+    const secret = loadEnvironment('example', broken((e) => (e.proxy = { http: 'http://proxy.corp.example:3128', https: { env: 'ONBOARDER_TEST_PROXY_URL' } })), repositoryRoot);
+    if (!secret.ok) throw new Error(renderFailure(secret.error));
+    assert.ok(secret.value.secrets.includes('http://onboarder:s3cret%22pw@proxy.corp.example:3128'));
+    assert.ok(secret.value.secrets.includes('s3cret"pw'), 'the password alone, decoded');
+    assert.match(String(secret.value.config.secretDigests?.proxy?.https), /^[0-9a-f]{32}$/);
+    const redacted: string[] = [];
+    const withSecret = proxyEnvironment({ config: secret.value.config, root: repositoryRoot, secret: (value: string) => (redacted.push(value), value) } as never, cluster);
+    assert.is(withSecret.HTTPS_PROXY, 'http://onboarder:s3cret%22pw@proxy.corp.example:3128/');
+    assert.is(withSecret.HTTP_PROXY, 'http://proxy.corp.example:3128/');
+    assert.ok(redacted.includes(withSecret.HTTPS_PROXY!), 'the URL as the nodes get it is redacted');
+    process.env.ONBOARDER_TEST_PROXY_URL = 'proxy.corp.example:3128';
+    assert.match(errorOf(broken((e) => (e.proxy = { http: { env: 'ONBOARDER_TEST_PROXY_URL' } }))), /^environment example: proxy\.http: the secret is not a URL: give the proxy as http:\/\/host:port/);
+  } finally {
+    delete process.env.ONBOARDER_TEST_PROXY_URL;
+  }
+});
 
 test("the site CA is a CA, with its own key: cert-manager's issuer would sign nothing otherwise", () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'onboarder-site-ca-'));
