@@ -60,7 +60,7 @@ export const example: EnvironmentDefinition = defineEnvironment({
     'osdc-a': kubeadmCluster('osdc-a', 'osdc', 4),
     'osdc-b': kubeadmCluster('osdc-b', 'osdc', 5),
   },
-  dns: { server: { name: 'kvm1', address: '198.51.100.11' }, zone: 'example.openspace.test', records: [{ name: 'registry', type: 'A', value: '198.51.100.30' }], forwarders: ['198.51.100.2'] },
+  dns: { servers: [{ name: 'kvm1', address: '198.51.100.11' }, { name: 'kvm2', address: '198.51.100.12' }], zone: 'example.openspace.test', records: [{ name: 'registry', type: 'A', value: '198.51.100.30' }], forwarders: ['198.51.100.2'] },
   registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.example.openspace.test' }],
   // The site's MinIO, where Velero keeps every cluster's backups (each cluster under its own prefix).
   velero: {

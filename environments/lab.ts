@@ -5,7 +5,7 @@ import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
 
 /**
  * The lab's hosts: whole-machine test hosts in network namespaces (`npx tsx environments/lab-hosts.ts up`).
- * The last two are spares the site does not use yet: a worker to add to osdc, the node of a cluster to add.
+ * osdc-w2 and osdc-b-cp1 are spares the site does not use yet: a worker to add to osdc, the node of a cluster to add.
  * Each checkout has its own subnet (from its path), so two labs on one machine, or a lab and the tests, never
  * share addresses; `up` refuses a subnet already in use.
  */
@@ -18,7 +18,7 @@ if (chosenSubnet !== undefined && !/^10\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[
 export const labSubnet = chosenSubnet ?? `10.213.${parseInt(createHash('sha256').update(checkout).digest('hex').slice(0, 4), 16) % 250}`;
 /** What the lab's package mirror holds: every package its playbooks install. */
 export const labMirrorPackages = ['openssh-server', 'python3', 'dnsmasq-base', 'bridge-utils', 'ifupdown2', 'conntrack', 'socat', 'ebtables', 'ethtool', 'ipset', 'iptables', 'containerd', 'openssh-client'];
-export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1', 'osdc-w2', 'osdc-b-cp1'] as const;
+export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1', 'osdc-w2', 'osdc-b-cp1', 'kvm2'] as const;
 export const labRigDirectory = '.cache/lab/rig';
 
 const address = (name: (typeof labHostNames)[number]) => `${labSubnet}.${11 + labHostNames.indexOf(name)}`;
@@ -27,7 +27,8 @@ const node = (name: (typeof labHostNames)[number], vmId: number) => ({ name, add
 /**
  * A site made of throwaway local hosts: the nodes exist already (`infrastructure: 'existing'`), so the
  * Proxmox, packer and OpenTofu phases have nothing to do, and host preparation (Ansible over SSH) and DNS
- * (a dnsmasq on kvm1, checked with dig) run for real.
+ * (a dnsmasq on kvm1 and one on kvm2, so that a node resolves while one is down, checked with dig) run
+ * for real.
  */
 export const lab: EnvironmentDefinition = defineEnvironment({
   name: 'lab',
@@ -37,13 +38,13 @@ export const lab: EnvironmentDefinition = defineEnvironment({
   packages: { management: ['python3', 'dnsmasq-base', 'bridge-utils', 'ifupdown2'], nodes: ['python3', 'conntrack', 'socat'] },
   ssh: { knownHosts: `${labRigDirectory}/known_hosts`, privateKey: `${labRigDirectory}/id_ed25519`, user: 'root' },
   infrastructure: 'existing',
-  managementHosts: [{ name: 'kvm1', address: address('kvm1'), bridges: [{ name: 'br-lab' }] }],
+  managementHosts: (['kvm1', 'kvm2'] as const).map((name) => ({ name, address: address(name), bridges: [{ name: 'br-lab' }] })),
   clusters: {
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [node('mcm-cp1', 2101)], apiAddress: address('mcm-cp1'), podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
     osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [node('osms-cp1', 3101)], apiAddress: address('osms-cp1'), podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
     osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [node('osdc-cp1', 4101)], workers: [node('osdc-w1', 4111)], apiAddress: address('osdc-cp1'), podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
-  dns: { server: { name: 'kvm1', address: address('kvm1') }, zone: 'lab.openspace.test', records: [{ name: 'registry', type: 'A', value: address('kvm1') }] },
+  dns: { servers: [{ name: 'kvm1', address: address('kvm1') }, { name: 'kvm2', address: address('kvm2') }], zone: 'lab.openspace.test', records: [{ name: 'registry', type: 'A', value: address('kvm1') }] },
   versions: {
     rke2: 'v1.30.4+rke2r1',
     kubernetes: 'v1.30.4',

@@ -242,13 +242,31 @@ const environmentShape = z.strictObject({
     /** Any number of clusters, by the names the site gives them, each with its role. */
     clusters: z.record(clusterName, cluster),
     /**
-     * The site's DNS: a dnsmasq on `server` that answers for `zone` (each node, each management host,
-     * `api.<cluster>`, `*.apps.<cluster>`, the extra `records`) and forwards every other name to
-     * `forwarders` (the firewall's or the site's resolvers; none on an air-gapped site). Every node resolves
-     * through it (node-prep; a new VM from its first boot), so the names the clusters pull and back up from
-     * (the registry mirror, the S3 store) resolve on the nodes and in their pods.
+     * The site's DNS: a dnsmasq on each of `servers` (management hosts; `server` for one) that answers for
+     * `zone` (each node, each management host, `api.<cluster>`, `*.apps.<cluster>`, the extra `records`)
+     * and forwards every other name to `forwarders` (the firewall's or the site's resolvers; none on an
+     * air-gapped site). Every node resolves through them (node-prep; a new VM from its first boot), so the
+     * names the clusters pull and back up from (the registry mirror, the S3 store) resolve on the nodes and
+     * in their pods; with two or three servers, a node still resolves while one is down (a management host
+     * patched and restarted). At most three: a node's resolver asks no more (glibc's MAXNS).
      */
-    dns: z.strictObject({ server: sshEndpoint, zone: domain, records: z.array(dnsRecord).default([]), forwarders: z.array(ipv4).default([]) }),
+    dns: z
+      .strictObject({
+        server: sshEndpoint.optional(),
+        servers: z.array(sshEndpoint).min(1).max(3, { error: 'has more than 3 servers: a node\'s resolver asks the first 3 only (glibc)' }).optional(),
+        zone: domain,
+        records: z.array(dnsRecord).default([]),
+        forwarders: z.array(ipv4).default([]),
+      })
+      .superRefine((dns, context) => {
+        // Fatal: the site-wide checks read the servers.
+        if ((dns.server === undefined) === (dns.servers === undefined)) context.addIssue({ code: 'custom', message: 'names its servers with server (one) or servers (a list): give one of them', continue: false });
+        dns.servers?.forEach((server, index) => {
+          const earlier = dns.servers!.findIndex((other) => other.address === server.address || other.name === server.name);
+          if (earlier < index) context.addIssue({ code: 'custom', path: ['servers', index], message: `is dns.servers[${earlier}] again: name each server once` });
+        });
+      })
+      .transform(({ server, servers, ...rest }) => ({ servers: servers ?? [server!], ...rest })),
     registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
     /**
      * The site's HTTP proxy, where a connected site reaches the internet only through one (kubespray's
@@ -591,12 +609,13 @@ function checkDnsRecords(environment: z.output<typeof environmentShape>, context
  * its zone (package repositories, registries) somewhere, and never to itself.
  */
 function checkForwarders(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
-  const { forwarders, server } = environment.dns;
+  const { forwarders, servers } = environment.dns;
   if (!environment.site.airGapped && forwarders.length === 0) {
     context.addIssue({ code: 'custom', path: ['dns', 'forwarders'], message: "is empty on a connected site: the nodes resolve through the site's DNS, which would then know no name outside its zone: name the resolvers it forwards them to (the firewall's, the site's), or set site.airGapped" });
   }
   forwarders.forEach((forwarder, index) => {
-    if (forwarder === server.address) context.addIssue({ code: 'custom', path: ['dns', 'forwarders', index], message: `${forwarder} is the DNS server itself: forward to another resolver` });
+    const itself = servers.findIndex((server) => server.address === forwarder);
+    if (itself >= 0) context.addIssue({ code: 'custom', path: ['dns', 'forwarders', index], message: `${forwarder} is the site's DNS server ${servers[itself]!.name} itself: forward to another resolver` });
   });
 }
 
@@ -611,7 +630,7 @@ function checkProxy(environment: z.output<typeof environmentShape>, context: z.R
     context.addIssue({ code: 'custom', path: ['proxy'], message: 'is set on an air-gapped site, which reaches nothing outside: remove it, or set site.airGapped to false' });
     return;
   }
-  const machines: [string, string][] = [...machinesOf(environment), ['dns.server.address', environment.dns.server.address]];
+  const machines: [string, string][] = [...machinesOf(environment), ...environment.dns.servers.map((server, index): [string, string] => [`dns.servers[${index}].address`, server.address])];
   for (const [at, address] of machines) {
     if (environment.networks.some((network) => inside(address, network.cidr))) continue;
     context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is on none of the site's networks, which the nodes reach directly, not through the proxy: declare the network it is on in networks` });

@@ -50,7 +50,7 @@ export function desiredFirewall(config: Environment, firewall: Firewall): { alia
     // ingress-nginx answers on every schedulable node's ports 80 and 443 (chart-releases.ts).
     rules.push(rule(`${cluster.name} ingress HTTP`, 'TCP', nodes, '80'), rule(`${cluster.name} ingress HTTPS`, 'TCP', nodes, '443'));
   }
-  aliases.push({ enabled: '1', name: aliasName('dns', 'server'), type: 'host', content: config.dns.server.address, description: `${managedDescription}the site's DNS server` });
+  aliases.push({ enabled: '1', name: aliasName('dns', 'server'), type: 'host', content: config.dns.servers.map((server) => server.address).join('\n'), description: `${managedDescription}the site's DNS servers` });
   rules.push(rule('DNS', 'TCP/UDP', aliasName('dns', 'server'), '53'));
   const vlans: OpnsenseItem[] = firewall.vlanParent
     ? config.networks.map((network) => ({ if: firewall.vlanParent!, tag: String(network.vlan), pcp: '0', descr: `${managedDescription}${network.name}` }))

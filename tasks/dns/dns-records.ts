@@ -34,19 +34,19 @@ export function ingressRecords(config: Environment): { readonly name: string; re
 }
 
 /**
- * dnsmasq configuration serving the zone from a hosts file, and forwarding every other name to the site's
+ * dnsmasq configuration of one of the site's DNS servers (listening on its address) serving the zone from a hosts file, and forwarding every other name to the site's
  * forwarders (none on an air-gapped site: the zone alone). The zone is local: a name in it that the site does
  * not declare is answered as missing, never asked upstream. A bare name (no dot) and a private address's
  * reverse lookup are never forwarded either. The CNAMEs and the applications names are options here (a hosts
  * file holds neither): dnsmasq reads them when it starts, not on a reload.
  */
-export function dnsmasqConfig(config: Environment, hostsFile: string): string {
+export function dnsmasqConfig(config: Environment, hostsFile: string, listenAddress: string): string {
   return [
     '# Managed by Onboarder (desired state): changes here are overwritten.',
     'no-resolv',
     'no-hosts',
     'bind-interfaces',
-    `listen-address=${config.dns.server.address}`,
+    `listen-address=${listenAddress}`,
     `local=/${config.dns.zone}/`,
     `domain=${config.dns.zone}`,
     `addn-hosts=${hostsFile}`,

@@ -14,10 +14,16 @@ const configDirectory = '/etc/openspace';
 const applicationsProbe = 'onboarder-check';
 
 /**
- * Resolves every desired record with one dig call (each A record, each CNAME, and a name under each
- * cluster's applications name); returns what differs.
+ * Resolves every desired record with one dig call per DNS server (each A record, each CNAME, and a name
+ * under each cluster's applications name); returns what differs, naming the server where there are several.
  */
 async function wrongRecords(context: ToolContext & { readonly config: Environment }): Promise<string[]> {
+  const { servers } = context.config.dns;
+  const wrong = await Promise.all(servers.map(async (server) => (await wrongRecordsOn(context, server.address)).map((line) => (servers.length > 1 ? `${server.name}: ${line}` : line))));
+  return wrong.flat();
+}
+
+async function wrongRecordsOn(context: ToolContext & { readonly config: Environment }, server: string): Promise<string[]> {
   const { config } = context;
   const zone = config.dns.zone;
   const records = desiredRecords(config);
@@ -26,7 +32,7 @@ async function wrongRecords(context: ToolContext & { readonly config: Environmen
     ...ingressRecords(config).map((record) => ({ name: `${applicationsProbe}.${record.name}.${zone}`, type: 'A' as const, values: record.addresses })),
   ];
   const queries = wanted.flatMap((record) => [record.name, record.type]);
-  const answer = await runCommand(context, ['dig', '+noall', '+answer', '+time=2', '+tries=2', `@${config.dns.server.address}`, ...queries], { okExitCodes: [9] });
+  const answer = await runCommand(context, ['dig', '+noall', '+answer', '+time=2', '+tries=2', `@${server}`, ...queries], { okExitCodes: [9] });
   if (context.dryRun) return [];
   const found = new Map<string, string[]>();
   for (const line of answer.stdout.split('\n')) {
@@ -114,20 +120,25 @@ export const dns = tasks.task({
   retryDelay: '1s',
   run: async (context) => {
     const { config } = context;
-    const server = sshTarget(config, context.root, config.dns.server);
     const zone = config.dns.zone;
     const pidFile = `/run/openspace-dnsmasq-${zone}.pid`;
     const unit = `openspace-dnsmasq-${zone.replaceAll('.', '-')}.service`;
-    await withScratchDirectory('dns', async (scratch) => {
-      writeFileSync(path.join(scratch, 'dnsmasq.conf'), dnsmasqConfig(config, `${configDirectory}/hosts`));
-      writeFileSync(path.join(scratch, 'hosts'), dnsmasqHosts(config));
-      writeFileSync(path.join(scratch, unit), dnsmasqUnit(zone, `${configDirectory}/dnsmasq.conf`, pidFile));
-      await sshExec(context, server, ['mkdir', '-p', configDirectory]);
-      await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf.new`);
-      await sshUpload(context, server, path.join(scratch, 'hosts'), `${configDirectory}/hosts`);
-      await sshUpload(context, server, path.join(scratch, unit), `${configDirectory}/${unit}`);
-    });
-    await sshExec(context, server, ['sh', '-c', serveZone, 'serve-zone', pidFile, `${configDirectory}/dnsmasq.conf`, unit, `${configDirectory}/${unit}`]);
+    // Each server serves the whole zone (its own listen address): they are peers, and each is done alone.
+    await Promise.all(
+      config.dns.servers.map((endpoint) =>
+        withScratchDirectory('dns', async (scratch) => {
+          const server = sshTarget(config, context.root, endpoint);
+          writeFileSync(path.join(scratch, 'dnsmasq.conf'), dnsmasqConfig(config, `${configDirectory}/hosts`, endpoint.address));
+          writeFileSync(path.join(scratch, 'hosts'), dnsmasqHosts(config));
+          writeFileSync(path.join(scratch, unit), dnsmasqUnit(zone, `${configDirectory}/dnsmasq.conf`, pidFile));
+          await sshExec(context, server, ['mkdir', '-p', configDirectory]);
+          await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf.new`);
+          await sshUpload(context, server, path.join(scratch, 'hosts'), `${configDirectory}/hosts`);
+          await sshUpload(context, server, path.join(scratch, unit), `${configDirectory}/${unit}`);
+          await sshExec(context, server, ['sh', '-c', serveZone, 'serve-zone', pidFile, `${configDirectory}/dnsmasq.conf`, unit, `${configDirectory}/${unit}`]);
+        }),
+      ),
+    );
 
     const wrong = await wrongRecords(context);
     if (wrong.length > 0) throw new Error(`DNS validation failed: ${wrong.join('; ')}`);

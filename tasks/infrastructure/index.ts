@@ -34,7 +34,7 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
     prefix_length: Number(network.cidr.split('/')[1]),
     bridge: proxmox.vmBridge.name,
     vlan_id: proxmox.vmBridge.tagVlan ? network.vlan : 0,
-    dns_server: config.dns.server.address,
+    dns_servers: config.dns.servers.map((server) => server.address),
     dns_domain: config.dns.zone,
     nodes: nodes.map((node) => ({
       name: node.name,

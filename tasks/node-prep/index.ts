@@ -34,7 +34,7 @@ export const nodePrep = tasks.task({
         node_packages: config.packages.nodes,
         kernel_wide_settings: config.site.kernelWideSettings,
         ntp_servers: config.site.ntpServers,
-        dns_server: config.dns.server.address,
+        dns_servers: config.dns.servers.map((server) => server.address),
         dns_zone: config.dns.zone,
         proxy_environment: proxyEnvironment(context, cluster),
       },

@@ -36,7 +36,7 @@ test.after((context) => {
 
 /** The example site with its DNS on loopback, forwarding to `forwarders`. */
 function site(forwarders: string[], airGapped: boolean): Environment {
-  return environmentSchema.parse({ ...example, site: { ...example.site, airGapped }, dns: { ...example.dns, server: { name: 'kvm1', address: siteDns }, forwarders } }) as Environment;
+  return environmentSchema.parse({ ...example, site: { ...example.site, airGapped }, dns: { ...example.dns, servers: [{ name: 'kvm1', address: siteDns }], forwarders } }) as Environment;
 }
 
 /** Starts dnsmasq in the foreground on `configFile`; resolves once it answers on `address`. */
@@ -77,7 +77,7 @@ test('the zone is answered, other names come from the forwarder, an undeclared n
   const config = site([forwarder], false);
   const hostsFile = path.join(context.directory, 'hosts');
   writeFileSync(hostsFile, dnsmasqHosts(config));
-  const served = await dnsmasq(context, 'site', dnsmasqConfig(config, hostsFile), siteDns);
+  const served = await dnsmasq(context, 'site', dnsmasqConfig(config, hostsFile, siteDns), siteDns);
 
   assert.equal(await ask('osdc-a-cp1.example.openspace.test'), { status: 'NOERROR', answers: ['192.0.2.41'] });
   assert.equal(await ask('registry.example.openspace.test'), { status: 'NOERROR', answers: ['198.51.100.30'] });
@@ -95,7 +95,7 @@ test('an air-gapped site answers its zone alone and refuses the rest at once', w
   const config = site([], true);
   const hostsFile = path.join(context.directory, 'hosts-air-gapped');
   writeFileSync(hostsFile, dnsmasqHosts(config));
-  const served = await dnsmasq(context, 'air-gapped', dnsmasqConfig(config, hostsFile), siteDns);
+  const served = await dnsmasq(context, 'air-gapped', dnsmasqConfig(config, hostsFile, siteDns), siteDns);
   assert.equal(await ask('api.osms.example.openspace.test'), { status: 'NOERROR', answers: ['192.0.2.30'] });
   assert.is((await ask('pkgs.outside.test')).status, 'REFUSED');
   await stop(served);

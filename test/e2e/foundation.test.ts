@@ -365,7 +365,7 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   assert.equal([after.vms['4101'].config.memory, after.vms['4101'].restarts, after.vms['3101'].config.cores, after.vms['3101'].restarts], ['16384', 1, '8', 1]);
   // What tofu is given: the clusters network's VLAN on the node's bridge (untagged here), the site's DNS and zone.
   const vars = JSON.parse(readFileSync(path.join(tofu, 'vars.json'), 'utf8'));
-  assert.equal([vars.bridge, vars.vlan_id, vars.dns_server, vars.dns_domain, vars.gateway, vars.prefix_length], ['vmbr0', 0, context.rig.hosts[0]!.address, 'pve.openspace.test', '10.254.254.1', 24]);
+  assert.equal([vars.bridge, vars.vlan_id, vars.dns_servers, vars.dns_domain, vars.gateway, vars.prefix_length], ['vmbr0', 0, [context.rig.hosts[0]!.address], 'pve.openspace.test', '10.254.254.1', 24]);
 
   // Nothing pending any more: a run asks, and restarts nothing.
   const again = await runDeploy(directory, ['--env', 'pve-lab', '--only', steps, 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osms]', '--force', steps], env);

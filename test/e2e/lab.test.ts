@@ -80,8 +80,19 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.match(await hostFile(directory, 'osdc-w1', '/etc/cloud/cloud.cfg.d/99-onboarder-host-keys.cfg'), /^ssh_deletekeys: false$/m);
   // Every node resolves through the site's DNS (no systemd-resolved on these hosts: /etc/resolv.conf): a
   // name of the zone, given bare, resolves on the node itself.
-  assert.is(await hostFile(directory, 'osdc-w1', '/etc/resolv.conf'), `# Managed by Onboarder: the site's DNS (dns.server) and its zone.\nsearch lab.openspace.test\nnameserver ${address(directory, 'kvm1')}\n`);
-  assert.match(await inHost(directory, 'osdc-w1', ['getent', 'hosts', 'registry']), new RegExp(`^${address(directory, 'kvm1').replace(/\./g, '\\.')}\\s+registry\\.lab\\.openspace\\.test`));
+  assert.is(await hostFile(directory, 'osdc-w1', '/etc/resolv.conf'), `# Managed by Onboarder: the site's DNS (dns.servers) and its zone.\nsearch lab.openspace.test\nnameserver ${address(directory, 'kvm1')}\nnameserver ${address(directory, 'kvm2')}\noptions timeout:2 attempts:2\n`);
+  const registryLine = new RegExp(`^${address(directory, 'kvm1').replace(/\./g, '\\.')}\\s+registry\\.lab\\.openspace\\.test`);
+  assert.match(await inHost(directory, 'osdc-w1', ['getent', 'hosts', 'registry']), registryLine);
+  // Both servers serve the zone; with the first one down, the nodes resolve through the second, and the next
+  // run finds it down (its drift check asks each server) and starts it again.
+  assert.is((await run('dig', ['+short', `@${address(directory, 'kvm2')}`, 'osdc-cp1.lab.openspace.test', 'A'])).stdout.trim(), address(directory, 'osdc-cp1'));
+  await inHost(directory, 'kvm1', ['sh', '-c', `kill $(cat ${pidFile})`]);
+  assert.match(await inHost(directory, 'osdc-w1', ['getent', 'hosts', 'registry']), registryLine);
+  const restarted = await cli(directory, ['--env', 'lab', 'hosts']);
+  assert.is(restarted.code, 0, restarted.stdout);
+  assert.match(restarted.stdout, /\[dns\] run: drift: kvm1: \S+ resolves to nothing/);
+  assert.not.match(restarted.stdout, /drift: .*kvm2:/);
+  assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'));
   // Each cluster's applications name answers with the nodes ingress-nginx runs on: osdc's worker, osms's
   // control plane (it has no worker), every MCM node.
   assert.is(await dig(directory, 'shop.apps.osdc'), address(directory, 'osdc-w1'));

@@ -14,7 +14,7 @@ test("a kubeadm cluster's applications name is its workers; an RKE2 cluster's, e
   const byName = Object.fromEntries(ingressRecords(config).map((record) => [record.name, record.addresses]));
   assert.equal(byName['apps.osdc-a'], config.clusters['osdc-a']!.workers.map((node) => node.address));
   assert.equal(byName['apps.mcm'], [...config.clusters.mcm!.controlPlane, ...config.clusters.mcm!.workers].map((node) => node.address));
-  const served = dnsmasqConfig(config, '/etc/openspace/hosts');
+  const served = dnsmasqConfig(config, '/etc/openspace/hosts', config.dns.servers[0]!.address);
   for (const address of byName['apps.osdc-a']!) assert.match(served, `address=/apps.osdc-a.${config.dns.zone}/${address}\n`);
 });
 

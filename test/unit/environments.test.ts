@@ -130,7 +130,11 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['Canal on a kubeadm cluster (it would have no pod network)', (e) => (e.clusters['osdc-a'].cni = 'canal'), "clusters.osdc-a.cni: 'canal' is RKE2's own pod network, which a kubeadm cluster does not have: use 'cilium'"],
   // The nodes resolve through the site's DNS, which forwards what is outside its zone.
   ['a connected site whose DNS forwards nowhere', (e) => (e.dns.forwarders = []), "dns.forwarders: is empty on a connected site: the nodes resolve through the site's DNS, which would then know no name outside its zone"],
-  ['a DNS server that forwards to itself', (e) => (e.dns.forwarders = ['198.51.100.11']), 'dns.forwarders[0]: 198.51.100.11 is the DNS server itself: forward to another resolver'],
+  ['a DNS server that forwards to itself', (e) => (e.dns.forwarders = ['198.51.100.12']), "dns.forwarders[0]: 198.51.100.12 is the site's DNS server kvm2 itself: forward to another resolver"],
+  ['both dns.server and dns.servers', (e) => (e.dns.server = e.dns.servers[0]), 'dns: names its servers with server (one) or servers (a list): give one of them'],
+  ['neither dns.server nor dns.servers', (e) => delete e.dns.servers, 'dns: names its servers with server (one) or servers (a list): give one of them'],
+  ['four DNS servers', (e) => e.dns.servers.push({ name: 'kvm3', address: '198.51.100.13' }, { name: 'kvm4', address: '198.51.100.14' }), "dns.servers: has more than 3 servers: a node's resolver asks the first 3 only (glibc)"],
+  ['a DNS server listed twice', (e) => e.dns.servers.push({ name: 'kvm3', address: '198.51.100.11' }), 'dns.servers[2]: is dns.servers[0] again: name each server once'],
   ['a forwarder that is a name', (e) => (e.dns.forwarders = ['dns.google']), "dns.forwarders[0]: 'dns.google' is not an IPv4 address"],
   // Proxmox VMs get their addresses on the clusters network: it exists, and holds them.
   ['Proxmox VMs without a network', (e) => (e.networks = []), "networks: has no network for the VMs (infrastructure 'proxmox'): add one named clusters"],
@@ -145,6 +149,13 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a proxy on an air-gapped site', (e) => ((e.site.airGapped = true), (e.dns.forwarders = []), (e.proxy = { http: 'http://proxy.corp.example:3128' })), 'proxy: is set on an air-gapped site, which reaches nothing outside: remove it, or set site.airGapped to false'],
   ['a proxy with a machine on none of the networks', (e) => ((e.infrastructure = 'existing'), (e.networks = e.networks.slice(0, 1)), (e.proxy = { http: 'http://proxy.corp.example:3128' })), "clusters.mcm.controlPlane[0].address: 192.0.2.21 is on none of the site's networks, which the nodes reach directly, not through the proxy: declare the network it is on in networks"],
 ];
+
+test('one DNS server as dns.server, as environments written before dns.servers have it', () => {
+  const loaded = loadEnvironment('example', broken((e) => ((e.dns.server = e.dns.servers[0]), delete e.dns.servers)), repositoryRoot);
+  if (!loaded.ok) throw new Error(renderFailure(loaded.error));
+  assert.equal(loaded.value.config.dns.servers, [{ name: 'kvm1', address: '198.51.100.11', port: 22, user: 'root' }]);
+  assert.not.ok('server' in loaded.value.config.dns);
+});
 
 test("the site's proxy: a secret URL is redacted whole and its password alone; the nodes reach the site's own networks and names directly", () => {
   const plain = loadEnvironment('example', broken((e) => (e.proxy = { http: 'http://proxy.corp.example:3128', noProxy: ['.corp.example', '203.0.113.0/24'] })), repositoryRoot);

@@ -56,9 +56,9 @@ variable "vlan_id" {
   type = number
 }
 
-# The site's DNS and its zone: a VM resolves through it from its first boot (node-prep keeps it so).
-variable "dns_server" {
-  type = string
+# The site's DNS servers and its zone: a VM resolves through them from its first boot (node-prep keeps it so).
+variable "dns_servers" {
+  type = list(string)
 }
 
 variable "dns_domain" {
@@ -107,7 +107,7 @@ resource "proxmox_virtual_environment_vm" "node" {
   initialization {
     dns {
       domain  = var.dns_domain
-      servers = [var.dns_server]
+      servers = var.dns_servers
     }
     ip_config {
       ipv4 {
