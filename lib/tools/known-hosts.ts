@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 /** What known_hosts says about a host's key. */
 export type HostKeyVerdict =
@@ -74,4 +75,45 @@ function matchesHost(patterns: string, name: string): boolean {
     }
   }
   return matched;
+}
+
+/** The writes to each known_hosts file, one after another (the steps of one run pin keys in parallel). */
+const pinning = new Map<string, Promise<unknown>>();
+
+/**
+ * Makes `publicKey` (`type base64`, as a host's `.pub` file has it) the known key of host:port in a
+ * known_hosts file: the lines that name that host alone (plainly or hashed) are replaced, every other line
+ * is kept as it is, and the file is written atomically. For a key learned over a channel already trusted
+ * (a VM's own key through its hypervisor), never for a key a host offers on connection.
+ */
+export function pinHostKey(file: string, host: string, port: number, publicKey: string): Promise<'added' | 'replaced' | 'unchanged'> {
+  const [type, base64] = publicKey.trim().split(/\s+/);
+  // The key's blob starts with its type, as a length-prefixed string (RFC 4253, 6.6).
+  const blob = Buffer.from(base64 ?? '', 'base64');
+  const named = blob.length > 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1') : '';
+  if (!type || !base64 || named !== type) return Promise.reject(new Error(`'${publicKey.slice(0, 80)}' is not an SSH public key`));
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  const pin = async () => {
+    const known = KnownHosts.read(file);
+    const key = Buffer.from(base64, 'base64');
+    const verdict = known.verify(host, port, key);
+    if (verdict.kind === 'match') return 'unchanged' as const;
+    if (verdict.kind === 'revoked') throw new Error(`the key of ${name} is revoked in ${file} (line ${verdict.line}): it is not made known again`);
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const kept = text.split('\n').filter((raw) => {
+      const fields = raw.trim().split(/\s+/);
+      return fields[0]?.startsWith('@') || !(fields[0] === name || (fields[0]?.startsWith('|1|') && matchesHost(fields[0], name)));
+    });
+    const lines = kept.join('\n').replace(/\n*$/, '');
+    await writeFileAtomic(file, `${lines ? `${lines}\n` : ''}${name} ${type} ${base64}\n`);
+    return verdict.kind === 'unknown' ? ('added' as const) : ('replaced' as const);
+  };
+  const result = (pinning.get(file) ?? Promise.resolve()).then(pin, pin);
+  pinning.set(file, result.catch(() => undefined));
+  return result;
 }

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { reconcileCollection } from '../../lib/tools/opnsense.js';
-import { playbook, secretValue, tasks } from '../shared/kit.js';
+import { operatorPublicKey, playbook, secretValue, tasks } from '../shared/kit.js';
 import { collections, desiredFirewall, managedAlias, managedDescription } from './opnsense.js';
 
 const base = tasks.namespace('base');
@@ -16,9 +14,7 @@ export const copySshKey = base.task({
   sources: [`${playbooks}/copy-ssh-key.yml`],
   tools: ['ansible-playbook'],
   run: async (context) => {
-    const keyFile = context.config.ssh.privateKey ? `${path.resolve(context.root, context.config.ssh.privateKey)}.pub` : path.join(os.homedir(), '.ssh', 'id_ed25519.pub');
-    const key = context.dryRun ? '(operator key)' : readFileSync(keyFile, 'utf8').trim();
-    await playbook(context, `${playbooks}/copy-ssh-key.yml`, { hosts: 'management' }, { extraVars: { operator_keys: [key] } });
+    await playbook(context, `${playbooks}/copy-ssh-key.yml`, { hosts: 'management' }, { extraVars: { operator_keys: [operatorPublicKey(context)] } });
   },
 });
 

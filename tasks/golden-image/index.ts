@@ -23,6 +23,8 @@ export const goldenImage = tasks.task({
     const options = {
       template: path.resolve(context.root, template),
       varFiles: [path.join(context.root, '.cache', 'state', config.name, 'packer', 'variables.json')],
+      // Whether cloud-init authorizes the operator's key for root as it is: where Onboarder logs in as root.
+      vars: { root_login: config.ssh.user === 'root' },
     };
     await packerInit(context, options);
     await packerValidate(context, options);

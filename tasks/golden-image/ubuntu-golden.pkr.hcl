@@ -37,6 +37,13 @@ variable "golden_vm_id" {
   type = number
 }
 
+# Onboarder logs in as root (ssh.user): cloud-init authorizes its key for root as it is (disable_root false),
+# without Ubuntu's "log in as ubuntu" command in front of it. Otherwise root stays closed.
+variable "root_login" {
+  type    = bool
+  default = false
+}
+
 source "proxmox-clone" "golden" {
   proxmox_url          = var.proxmox_url
   username             = var.proxmox_username
@@ -63,7 +70,7 @@ build {
       # Each clone makes its own SSH host keys at its first boot, and keeps them when a change of its
       # cloud-init settings (DNS, address) gives it a new instance id: known_hosts entries stay true.
       "sudo rm -f /etc/ssh/ssh_host_*",
-      "echo 'ssh_deletekeys: false' | sudo tee /etc/cloud/cloud.cfg.d/99-onboarder-host-keys.cfg",
+      "printf 'ssh_deletekeys: false\\ndisable_root: ${! var.root_login}\\n' | sudo tee /etc/cloud/cloud.cfg.d/99-onboarder-host-keys.cfg",
       "sudo cloud-init clean --logs --seed",
       "sudo truncate -s 0 /etc/machine-id",
     ]

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TaskId } from '../../lib/dsl/ids.js';
@@ -5,13 +6,14 @@ import { instanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
+import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
 import { vmNetworkOf, type Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
-import { clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -36,6 +38,8 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
     vlan_id: proxmox.vmBridge.tagVlan ? network.vlan : 0,
     dns_servers: config.dns.servers.map((server) => server.address),
     dns_domain: config.dns.zone,
+    ssh_user: config.ssh.user,
+    ssh_keys: [operatorPublicKey(context)],
     nodes: nodes.map((node) => ({
       name: node.name,
       address: node.address,
@@ -198,9 +202,59 @@ export const clusterVms = tasks.task({
       return context.log.info(`the existing nodes of ${cluster.name} answer over SSH: ${nodes.map((node) => node.name).join(', ')}`);
     }
     await applyClusterVms(context, cluster.name, nodes);
+    await pinVmHostKeys(context, nodes);
     await restartPendingVms(context, cluster);
   },
 });
+
+/** How long a VM's guest agent may take to answer after tofu created or started the VM (its first boot). */
+const guestAgentWait = 5 * 60_000;
+
+/**
+ * A VM's SSH host key as the VM itself has it, read through Proxmox's guest agent (`qm guest exec` on the
+ * Proxmox node that runs it, over that node's verified SSH): the golden image has the agent, and each clone
+ * makes its own host key at its first boot. Asked every 5 s until the agent answers with the key.
+ */
+async function vmHostKey(context: ToolContext & { readonly config: Environment }, node: ClusterNode): Promise<string> {
+  const host = proxmoxHostOf(context.config, node.vmId);
+  const deadline = Date.now() + guestAgentWait;
+  let last = '';
+  for (;;) {
+    const answer = await sshExec(context, sshTarget(context.config, context.root, host), ['qm', 'guest', 'exec', String(node.vmId), '--', 'cat', '/etc/ssh/ssh_host_ed25519_key.pub'], { okExitCodes: [2, 255], timeoutMs: 60_000 });
+    if (context.dryRun) return '';
+    if (answer.exitCode === 0) {
+      const result = JSON.parse(answer.stdout) as { readonly exitcode?: number; readonly 'out-data'?: string; readonly 'err-data'?: string };
+      const key = result['out-data']?.trim() ?? '';
+      if (result.exitcode === 0 && /^ssh-ed25519 \S+/.test(key)) return key;
+      last = (result['err-data'] ?? `cat exited ${result.exitcode}`).trim();
+    } else {
+      last = answer.stderr.trim().split('\n')[0] ?? `qm exited ${answer.exitCode}`;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${node.name} (VM ${node.vmId} on ${host.name}): no SSH host key from its guest agent in ${guestAgentWait / 60_000} minutes (${last}): the golden image has qemu-guest-agent; see the VM's console on ${host.name}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
+}
+
+/**
+ * Each VM's SSH host key goes into the environment's known_hosts from the VM itself (vmHostKey), so that
+ * every later connection verifies it and none trusts a key a host offers: a new VM is added, one tofu made
+ * anew at the same address replaces its old key (said in a warning), an unchanged one is left as it is.
+ */
+async function pinVmHostKeys(context: ToolContext & { readonly config: Environment }, nodes: readonly ClusterNode[]): Promise<void> {
+  const knownHosts = path.resolve(context.root, context.config.ssh.knownHosts);
+  await Promise.all(
+    nodes.map(async (node) => {
+      const key = await vmHostKey(context, node);
+      if (context.dryRun) return;
+      const pinned = await pinHostKey(knownHosts, node.address, 22, key);
+      const fingerprint = `SHA256:${createHash('sha256').update(Buffer.from(key.split(/\s+/)[1]!, 'base64')).digest('base64').replace(/=+$/, '')}`;
+      if (pinned === 'added') context.log.info(`${node.name}: its host key ${fingerprint}, from the VM through the guest agent, is now in ${context.config.ssh.knownHosts}`);
+      if (pinned === 'replaced') context.log.warn(`${node.name}: its VM has a new host key ${fingerprint} (made anew at ${node.address}): ${context.config.ssh.knownHosts} now has it instead of the old one`);
+    }),
+  );
+}
 
 /**
  * What `qm pending` lists of a VM's configuration that Proxmox applies only when the VM restarts (its

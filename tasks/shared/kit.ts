@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { kubeadmImageTags } from '../../images/kubeadm-images.js';
 import { artifactsFor, imageReferenceParts } from '../../images/manifest.js';
@@ -274,9 +275,13 @@ export function playbook(
   options: Omit<PlaybookOptions, 'playbook' | 'inventory' | 'knownHostsFile' | 'privateKey'> = {},
 ): Promise<PlaybookResult> {
   const { config, root } = context;
+  const inventory = siteInventory(config, scope, root);
+  // The catalog's playbooks change the system: as root, through sudo where Onboarder logs in as another user.
+  const loggedInAs = Object.values(inventory.groups).flatMap((group) => Object.values(group.hosts ?? {}).map((host) => host.user));
   return runPlaybook(context, {
     playbook: path.resolve(root, file),
-    inventory: siteInventory(config, scope, root),
+    inventory,
+    ...(loggedInAs.some((user) => user !== undefined && user !== 'root') ? { become: true } : {}),
     knownHostsFile: path.resolve(root, config.ssh.knownHosts),
     ...(config.ssh.privateKey ? { privateKey: path.resolve(root, config.ssh.privateKey) } : {}),
     ...options,
@@ -388,6 +393,21 @@ export function secretValue(context: ToolContext, reference: SecretReference): s
   const value = readSecret(reference, context.root);
   if (!value.ok) throw new Error(value.error);
   return context.secret(value.value);
+}
+
+/**
+ * The public key of the operator's SSH key, which hosts authorize for Onboarder: the environment's
+ * `ssh.privateKey` with `.pub`, else ~/.ssh/id_ed25519.pub (the agent's usual key).
+ */
+export function operatorPublicKey(context: ToolContext & { readonly config: Environment }): string {
+  const { config, root } = context;
+  const file = config.ssh.privateKey ? `${path.resolve(root, config.ssh.privateKey)}.pub` : path.join(os.homedir(), '.ssh', 'id_ed25519.pub');
+  if (context.dryRun) return '(operator key)';
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new Error(`the operator's public key ${file} cannot be read: keep it beside the private key (ssh-keygen -y -f KEY > KEY.pub)`);
+  }
 }
 
 /** The Proxmox part of the configuration, for tasks that only make sense on Proxmox. */

@@ -3,6 +3,7 @@
 // Debian root; base runs for real on kvm1 first): state and resume, drift detection, the token refreshed on every run, the cloud image skipped when
 // present, the packer configuration always rewritten, --skip-phases, --force-rebuild and --status.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -344,8 +345,15 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\n', { mode: 0o600 });
   // osdc's VM has more memory pending (the environment asked for it); osms's, more cores, and osms is not up yet.
   const state = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
-  state.vms['4101'] = { name: 'osdc-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { memory: '16384' } };
-  state.vms['3101'] = { name: 'osms-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { cores: '8' } };
+  // Each VM's own SSH host key, which its guest agent reads (osms's agent still starting: it answers at the third call).
+  const hostKey = (name: string) => {
+    const file = path.join(directory, '.cache', `host-key-${name}`);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${name}`, '-f', file]);
+    return readFileSync(`${file}.pub`, 'utf8').trim();
+  };
+  const [osdcKey, osmsKey] = [hostKey('osdc-cp1'), hostKey('osms-cp1')];
+  state.vms['4101'] = { name: 'osdc-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { memory: '16384' }, host_key: osdcKey };
+  state.vms['3101'] = { name: 'osms-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { cores: '8' }, host_key: osmsKey, agent_after: 2 };
   writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(state));
   const steps = 'cluster-vms[cluster=osdc],cluster-vms[cluster=osms]';
   const env = { PATH: `${tofu}:${kube}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: kubeLog };
@@ -366,12 +374,35 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   // What tofu is given: the clusters network's VLAN on the node's bridge (untagged here), the site's DNS and zone.
   const vars = JSON.parse(readFileSync(path.join(tofu, 'vars.json'), 'utf8'));
   assert.equal([vars.bridge, vars.vlan_id, vars.dns_servers, vars.dns_domain, vars.gateway, vars.prefix_length], ['vmbr0', 0, [context.rig.hosts[0]!.address], 'pve.openspace.test', '10.254.254.1', 24]);
+  // cloud-init authorizes the operator's key for the user Onboarder logs in as.
+  assert.equal([vars.ssh_user, vars.ssh_keys], ['root', [readFileSync(path.join(directory, '.cache', 'rig', 'id_ed25519.pub'), 'utf8').trim()]]);
+  // Each VM's host key, read from the VM through its guest agent, is in known_hosts: no key a host offers is trusted.
+  const knownHosts = () => readFileSync(path.join(directory, '.cache', 'rig', 'known_hosts'), 'utf8');
+  const keyOf = (key: string) => key.split(' ').slice(0, 2).join(' ');
+  assert.match(knownHosts(), `\n10.254.254.41 ${keyOf(osdcKey)}\n`);
+  assert.match(knownHosts(), `\n10.254.254.31 ${keyOf(osmsKey)}\n`);
+  assert.match(run.stdout, /\[cluster-vms\[cluster=osms\]\] osms-cp1: its host key SHA256:\S+, from the VM through the guest agent, is now in \.cache\/rig\/known_hosts/);
+  assert.is(callsSince(context, before).filter((call) => call.startsWith('qm guest exec 3101')).length, 3, 'asked again until its agent answered');
+  assert.is((knownHosts().match(/^10\.254\.254\.41 /gm) ?? []).length, 1);
 
   // Nothing pending any more: a run asks, and restarts nothing.
   const again = await runDeploy(directory, ['--env', 'pve-lab', '--only', steps, 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osms]', '--force', steps], env);
   assert.is(again.code, 0, again.stdout + again.stderr);
   assert.equal(callsSince(context, before).filter((call) => call.startsWith('qm reboot')).sort(), ['qm reboot 3101', 'qm reboot 4101'], 'each VM restarted once, in the first run');
   assert.ok(callsSince(context, before).filter((call) => call.startsWith('qm pending')).length >= 4);
+  assert.not.match(again.stdout, 'host key', 'known keys are left as they are');
+
+  // osdc's VM made anew at its address: its new key replaces the old one, and the run says so.
+  const renewed = hostKey('osdc-cp1-anew');
+  const current = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
+  current.vms['4101'].host_key = renewed;
+  writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(current));
+  const anew = await runDeploy(directory, ['--env', 'pve-lab', '--only', steps, 'cluster-vms[cluster=osdc]', '--force', steps], env);
+  assert.is(anew.code, 0, anew.stdout + anew.stderr);
+  assert.match(anew.stdout, /osdc-cp1: its VM has a new host key SHA256:\S+ \(made anew at 10\.254\.254\.41\): \.cache\/rig\/known_hosts now has it instead of the old one/);
+  assert.match(knownHosts(), `\n10.254.254.41 ${keyOf(renewed)}\n`);
+  assert.not.match(knownHosts(), keyOf(osdcKey));
+  assert.match(knownHosts(), `\n10.254.254.31 ${keyOf(osmsKey)}\n`);
 }));
 
 test.run();

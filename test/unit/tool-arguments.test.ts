@@ -9,9 +9,9 @@ import { membersFailedBy } from '../../tasks/shared/kit.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import { formatCommand } from '../../lib/tools/command.js';
 import { inventoryYaml } from '../../lib/tools/inventory.js';
-import { KnownHosts } from '../../lib/tools/known-hosts.js';
+import { KnownHosts, pinHostKey } from '../../lib/tools/known-hosts.js';
 import { createHmac } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 
 test('ansible-playbook arguments: every option, extra vars and inventory through files', () => {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'onboarder-args-'));
@@ -132,6 +132,36 @@ test('known_hosts: plain, ports, hashed names, wildcards, changed and revoked ke
     assert.equal(knownHosts.verify('evil.lab.test', 22, key), { kind: 'unknown' });
     assert.equal(knownHosts.verify('10.0.0.1', 22, Buffer.from('key-three')), { kind: 'changed', line: 1 });
     assert.equal(knownHosts.verify('10.0.0.1', 22, other), { kind: 'revoked', line: 5 });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("a VM's own host key is pinned: the lines naming that host alone are replaced, every other line kept, a revoked key refused", async () => {
+  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-pin-'));
+  try {
+    const file = path.join(directory, 'known_hosts');
+    // A key blob as SSH has it: its type as a length-prefixed string, then (here) a name for the key.
+    const base64 = (text: string) => Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from(text)]).toString('base64');
+    const blob = (text: string) => Buffer.from(base64(text), 'base64');
+    const salt = Buffer.from('0123456789abcdef0123');
+    const hashed = `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update('10.0.0.5').digest('base64')}`;
+    const lines = ['# the site', `10.0.0.5 ssh-ed25519 ${base64('old')}`, `${hashed} ssh-ed25519 ${base64('old-hashed')}`, `10.0.0.5,node5 ssh-ed25519 ${base64('old')}`, `10.0.0.6 ssh-ed25519 ${base64('six')}`, `@revoked * ssh-ed25519 ${base64('stolen')}`];
+    writeFileSync(file, lines.join('\n'));
+    assert.is(await pinHostKey(file, '10.0.0.7', 22, `ssh-ed25519 ${base64('seven')} root@node7`), 'added');
+    assert.is(await pinHostKey(file, '10.0.0.5', 22, `ssh-ed25519 ${base64('new')}`), 'replaced');
+    assert.is(await pinHostKey(file, '10.0.0.5', 22, `ssh-ed25519 ${base64('new')}`), 'unchanged');
+    assert.equal(readFileSync(file, 'utf8').split('\n'), [lines[0], lines[3], lines[4], lines[5], `10.0.0.7 ssh-ed25519 ${base64('seven')}`, `10.0.0.5 ssh-ed25519 ${base64('new')}`, '']);
+    const known = KnownHosts.read(file);
+    assert.equal(known.verify('10.0.0.5', 22, blob('new')), { kind: 'match' });
+    assert.equal(known.verify('10.0.0.7', 22, blob('seven')), { kind: 'match' });
+    // In parallel (the clusters' VM steps): both land.
+    await Promise.all([pinHostKey(file, '10.0.0.8', 2222, `ssh-ed25519 ${base64('eight')}`), pinHostKey(file, '10.0.0.9', 22, `ssh-ed25519 ${base64('nine')}`)]);
+    assert.match(readFileSync(file, 'utf8'), `\n[10.0.0.8]:2222 ssh-ed25519 ${base64('eight')}\n10.0.0.9 ssh-ed25519 ${base64('nine')}\n`);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const refusal = (pin: () => Promise<unknown>) => pin().then(() => 'pinned', (error: Error) => error.message);
+    assert.match(await refusal(() => pinHostKey(file, '10.0.0.10', 22, `ssh-ed25519 ${base64('stolen')}`)), /is revoked in .*known_hosts \(line 4\)/);
+    assert.match(await refusal(() => pinHostKey(file, '10.0.0.10', 22, `ssh-rsa ${base64('mislabelled')}`)), /is not an SSH public key/);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

@@ -65,6 +65,16 @@ variable "dns_domain" {
   type = string
 }
 
+# Who Onboarder logs in as (ssh.user) and the operator's public key it logs in with: cloud-init authorizes it
+# at the VM's first boot. The VM's host key goes into known_hosts through the guest agent (cluster-vms).
+variable "ssh_user" {
+  type = string
+}
+
+variable "ssh_keys" {
+  type = list(string)
+}
+
 provider "proxmox" {
   endpoint  = var.proxmox_endpoint
   api_token = var.proxmox_api_token
@@ -105,6 +115,10 @@ resource "proxmox_virtual_environment_vm" "node" {
   }
 
   initialization {
+    user_account {
+      username = var.ssh_user
+      keys     = var.ssh_keys
+    }
     dns {
       domain  = var.dns_domain
       servers = var.dns_servers
