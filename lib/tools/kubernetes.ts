@@ -49,12 +49,18 @@ export interface ListedNode {
   readonly ready: boolean;
   /** Its InternalIP, where the API knows one. */
   readonly address?: string;
+  /** The boot its kubelet last reported (status.nodeInfo.bootID): another one once the machine has restarted and its kubelet is back. */
+  readonly bootId?: string;
 }
 
 interface NodeList {
   readonly items?: readonly {
     readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> };
-    readonly status?: { readonly conditions?: readonly { readonly type: string; readonly status: string }[]; readonly addresses?: readonly { readonly type: string; readonly address: string }[] };
+    readonly status?: {
+      readonly conditions?: readonly { readonly type: string; readonly status: string }[];
+      readonly addresses?: readonly { readonly type: string; readonly address: string }[];
+      readonly nodeInfo?: { readonly bootID?: string };
+    };
   }[];
 }
 
@@ -70,6 +76,7 @@ export async function kubectlNodes(context: ToolContext, options: KubeOptions): 
       controlPlane: Object.hasOwn(item.metadata.labels ?? {}, 'node-role.kubernetes.io/control-plane'),
       ready: item.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
       ...(address ? { address } : {}),
+      ...(item.status?.nodeInfo?.bootID ? { bootId: item.status.nodeInfo.bootID } : {}),
     };
   });
 }

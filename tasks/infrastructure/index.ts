@@ -13,7 +13,7 @@ import { vmNetworkOf, type Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
-import { clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -276,29 +276,71 @@ function pendingChanges(listing: string): string[] {
 }
 
 /**
- * Each VM of the cluster with pending changes restarts, one at a time, control-plane nodes first, as a roll
- * does: where its node is in the running cluster, drained through the API first, then Ready again and
- * uncordoned. `qm reboot` (on the Proxmox node that runs it) stops and starts the VM, which applies them. A run
- * stopped part way finds the rest still pending and goes on with them.
+ * Returns once a node's kubelet reports another boot than `before` had (status.nodeInfo.bootID), asking
+ * the API every 5 s: the machine has restarted and its kubelet is back. Fails after `timeoutMs`.
+ */
+async function waitForNewBoot(context: ToolContext & { readonly config: Environment }, kubeconfig: string, before: ListedNode, timeoutMs: number): Promise<void> {
+  if (context.dryRun || before.bootId === undefined) return;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = (await kubectlNodes(context, { kubeconfig })).find((entry) => entry.name === before.name);
+    if (now?.bootId !== undefined && now.bootId !== before.bootId) return;
+    if (Date.now() >= deadline) throw new Error(`its kubelet reported no new boot in ${timeoutMs / 60_000} minutes (boot ${before.bootId} still)`);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
+}
+
+/**
+ * Each VM of the cluster with pending changes restarts, control-plane nodes first and one at a time, then the
+ * workers `workersAtOnce` at a time, as a roll does: where its node is in the running cluster, drained
+ * through the API first, then back (its kubelet reports a new boot), Ready again and uncordoned before the
+ * next group. `qm reboot` (on the Proxmox node that runs it) stops and starts the VM, which applies them. A
+ * run stopped part way finds the rest still pending and goes on with them.
  */
 async function restartPendingVms(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<void> {
   const { config, root } = context;
   const kubeconfig = kubeconfigPath(root, config, cluster.name);
-  for (const node of [...cluster.controlPlane, ...cluster.workers]) {
+  const pendingOf = async (node: ClusterNode) => {
     const host = proxmoxHostOf(config, node.vmId);
     const pending = await sshExec(context, sshTarget(config, root, host), ['qm', 'pending', String(node.vmId)]);
-    const changes = pendingChanges(pending.stdout);
-    if (changes.length === 0) continue;
-    const listed = existsSync(kubeconfig) ? (await kubectlNodes(context, { kubeconfig })).find((entry) => entry.name === node.name) : undefined;
-    context.log.info(`${node.name} (VM ${node.vmId} on ${host.name}) restarts for its pending changes: ${changes.join(', ')}${listed ? '' : ' (not in the running cluster: not drained)'}`);
-    if (listed?.ready) await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
-    await sshExec(context, sshTarget(config, root, host), ['qm', 'reboot', String(node.vmId)], { timeoutMs: 10 * 60_000 });
-    if (!listed) continue;
-    try {
-      await kubectlWaitReady(context, { kubeconfig, node: node.name, timeout: '10m' });
-    } catch (error) {
-      throw new Error(`${node.name} is not Ready 10 minutes after its VM restarted, and stays cordoned: see its kubelet (journalctl -u kubelet), then run again (${(error as Error).message.split('\n')[0]})`);
-    }
-    await kubectlUncordon(context, { kubeconfig, node: node.name });
+    return { node, host, changes: pendingChanges(pending.stdout) };
+  };
+  const width = workersAtOnce(rollWidth(config, cluster.name), cluster.workers.length);
+  const groups = [...cluster.controlPlane.map((node) => [node]), ...chunks(cluster.workers, width)];
+  for (const group of groups) {
+    const due = (await Promise.all(group.map(pendingOf))).filter((entry) => entry.changes.length > 0);
+    if (due.length === 0) continue;
+    const listedNodes = existsSync(kubeconfig) ? await kubectlNodes(context, { kubeconfig }) : [];
+    // The whole group settles before a failure stops the roll: none is left restarting unwatched.
+    const outcomes = await Promise.allSettled(due.map(async ({ node, host, changes }) => {
+      const listed = listedNodes.find((entry) => entry.name === node.name);
+      context.log.info(`${node.name} (VM ${node.vmId} on ${host.name}) restarts for its pending changes: ${changes.join(', ')}${listed ? '' : ' (not in the running cluster: not drained)'}`);
+      if (listed?.ready) await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
+      await sshExec(context, sshTarget(config, root, host), ['qm', 'reboot', String(node.vmId)], { timeoutMs: 10 * 60_000 });
+      if (!listed) return;
+      try {
+        // Ready alone could be the Node as it was before the restart (the API notices a kubelet gone only
+        // after its grace period): the next VM would then restart while this one still boots.
+        await waitForNewBoot(context, kubeconfig, listed, 10 * 60_000);
+        await kubectlWaitReady(context, { kubeconfig, node: node.name, timeout: '10m' });
+      } catch (error) {
+        throw new Error(`${node.name} is not Ready 10 minutes after its VM restarted, and stays cordoned: see its kubelet (journalctl -u kubelet), then run again (${(error as Error).message.split('\n')[0]})`);
+      }
+      await kubectlUncordon(context, { kubeconfig, node: node.name });
+    }));
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
   }
+}
+
+/** How many of `count` workers a roll takes at once: a number as it is, a percentage of them rounded down (Ansible's serial), at least 1. */
+export function workersAtOnce(width: number | string, count: number): number {
+  const wanted = typeof width === 'number' ? width : Math.floor((count * Number(width.slice(0, -1))) / 100);
+  return Math.max(1, Math.min(wanted, count));
+}
+
+function chunks<Item>(items: readonly Item[], size: number): Item[][] {
+  const groups: Item[][] = [];
+  for (let index = 0; index < items.length; index += size) groups.push(items.slice(index, index + size));
+  return groups;
 }

@@ -339,7 +339,11 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   copyFileSync(path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes', 'fake-local-tool'), path.join(kube, 'kubectl'));
   chmodSync(path.join(kube, 'kubectl'), 0o755);
   const kubeLog = path.join(kube, 'calls.log');
-  writeFileSync(`${kubeLog}.nodes`, JSON.stringify({ items: [{ metadata: { name: 'osdc-cp1', labels: { 'node-role.kubernetes.io/control-plane': '' } }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '10.254.254.41' }] } }] }));
+  // Its node as the API lists it before the restart (boot-1: the first three listings, the last one Ready
+  // though its VM is restarting), then once its kubelet is back (boot-2).
+  const listing = (boot: string) => JSON.stringify({ items: [{ metadata: { name: 'osdc-cp1', labels: { 'node-role.kubernetes.io/control-plane': '' } }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '10.254.254.41' }], nodeInfo: { bootID: boot } } }] });
+  for (const queued of [1, 2, 3]) writeFileSync(`${kubeLog}.nodes.${queued}`, listing('boot-1'));
+  writeFileSync(`${kubeLog}.nodes`, listing('boot-2'));
   const kubeconfig = path.join(directory, '.cache', 'state', 'pve-lab', 'kubeconfig', 'osdc.yaml');
   mkdirSync(path.dirname(kubeconfig), { recursive: true });
   writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\n', { mode: 0o600 });
@@ -368,6 +372,9 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   const at = (pattern: RegExp) => osdc.findIndex((line) => pattern.test(line));
   const order = [at(/kubectl .*drain osdc-cp1 --ignore-daemonsets/), at(/qm reboot 4101$/), at(/kubectl .*wait --for=condition=Ready node\/osdc-cp1 --timeout=10m$/), at(/kubectl .*uncordon osdc-cp1$/)];
   assert.ok(order.every((index, position) => index >= 0 && (position === 0 || index > order[position - 1]!)), osdc.join('\n'));
+  // Ready was not taken from the Node as it was before the restart: the API was asked until its kubelet reported a new boot.
+  const listings = osdc.map((line, index) => (/kubectl .*get nodes -o json$/.test(line) ? index : -1)).filter((index) => index >= 0);
+  assert.equal(listings.filter((index) => index > order[1]! && index < order[2]!).length, 2, osdc.join('\n'));
   assert.not.match(readFileSync(kubeLog, 'utf8'), /osms/, 'osms is not up: nothing asked of an API');
   const after = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
   assert.equal([after.vms['4101'].config.memory, after.vms['4101'].restarts, after.vms['3101'].config.cores, after.vms['3101'].restarts], ['16384', 1, '8', 1]);

@@ -15,6 +15,7 @@ import { pools } from '../../tasks/index.js';
 import { ConfigReadRecorder } from '../../lib/stamps/config-reads.js';
 import { clusterOf, clustersOf, rollWidth } from '../../tasks/shared/kit.js';
 import { directDestinations, proxyEnvironment } from '../../tasks/shared/site-proxy.js';
+import { workersAtOnce } from '../../tasks/infrastructure/index.js';
 
 /** A deep copy of the example with one change. */
 function broken(change: (environment: any) => void): EnvironmentDefinition {
@@ -256,6 +257,10 @@ test("a roll's width is read by the steps that roll only: clusterOf and clusters
   const rolling = new ConfigReadRecorder();
   assert.is(rollWidth(rolling.track(loaded.value.config), 'osdc-a'), '20%');
   assert.ok(Object.keys(rolling.reads(loaded.value.config)).some((path) => path.includes('workersAtOnce')));
+});
+
+test("a roll's width in workers: a count as it is, a percentage rounded down as Ansible's serial, never none, never more than there are", () => {
+  assert.equal([workersAtOnce(2, 10), workersAtOnce('20%', 10), workersAtOnce('20%', 4), workersAtOnce('50%', 5), workersAtOnce(5, 3), workersAtOnce('100%', 0)], [2, 2, 1, 2, 3, 1]);
 });
 
 test('a control plane of an even number of nodes loads with a warning: its etcd survives no more losses than one node fewer', () => {
