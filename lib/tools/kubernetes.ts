@@ -51,11 +51,12 @@ export interface ListedNode {
   readonly address?: string;
   /** The boot its kubelet last reported (status.nodeInfo.bootID): another one once the machine has restarted and its kubelet is back. */
   readonly bootId?: string;
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 interface NodeList {
   readonly items?: readonly {
-    readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> };
+    readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> };
     readonly status?: {
       readonly conditions?: readonly { readonly type: string; readonly status: string }[];
       readonly addresses?: readonly { readonly type: string; readonly address: string }[];
@@ -77,6 +78,7 @@ export async function kubectlNodes(context: ToolContext, options: KubeOptions): 
       ready: item.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
       ...(address ? { address } : {}),
       ...(item.status?.nodeInfo?.bootID ? { bootId: item.status.nodeInfo.bootID } : {}),
+      annotations: item.metadata.annotations ?? {},
     };
   });
 }
@@ -89,6 +91,11 @@ export async function kubectlDrain(context: ToolContext, options: KubeOptions & 
 /** `kubectl wait --for=condition=Ready node/NODE`: returns once the node is Ready, fails after `timeout`. */
 export async function kubectlWaitReady(context: ToolContext, options: KubeOptions & { readonly node: string; readonly timeout: string }): Promise<void> {
   await kubectl(context, options, ['wait', '--for=condition=Ready', `node/${options.node}`, `--timeout=${options.timeout}`]);
+}
+
+/** `kubectl annotate node NODE key=value --overwrite`, or `key-` (value undefined) to take it off. */
+export async function kubectlAnnotateNode(context: ToolContext, options: KubeOptions & { readonly node: string; readonly key: string; readonly value: string | undefined }): Promise<void> {
+  await kubectl(context, options, ['annotate', 'node', options.node, options.value === undefined ? `${options.key}-` : `${options.key}=${options.value}`, ...(options.value === undefined ? [] : ['--overwrite'])]);
 }
 
 /** `kubectl uncordon NODE`: new pods may land on it again (after a drain). */

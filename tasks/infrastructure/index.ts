@@ -5,7 +5,7 @@ import type { TaskId } from '../../lib/dsl/ids.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
-import { kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
+import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
@@ -275,6 +275,28 @@ function pendingChanges(listing: string): string[] {
   return changes;
 }
 
+/** The annotation a roll puts on a node it drains and takes off once the node is back (drain-node.yml's too). */
+const drainedMark = 'onboarder.openspace.io/drained';
+
+/**
+ * The nodes an earlier roll drained and never returned (the run killed between the drain and the uncordon):
+ * each still carries the mark and stays cordoned. Each is Ready again, uncordoned and unmarked before this
+ * roll drains another, as return-drained-nodes.yml does for the Ansible rolls.
+ */
+async function returnDrainedNodes(context: ToolContext & { readonly config: Environment }, kubeconfig: string): Promise<void> {
+  if (!existsSync(kubeconfig)) return;
+  for (const node of (await kubectlNodes(context, { kubeconfig })).filter((listed) => drainedMark in listed.annotations)) {
+    context.log.info(`${node.name} was drained by a roll that did not finish: it is returned first`);
+    try {
+      await kubectlWaitReady(context, { kubeconfig, node: node.name, timeout: '10m' });
+    } catch (error) {
+      throw new Error(`${node.name}, drained by a roll that did not finish, is not Ready: see its kubelet (journalctl -u kubelet), then run again (${(error as Error).message.split('\n')[0]})`);
+    }
+    await kubectlUncordon(context, { kubeconfig, node: node.name });
+    await kubectlAnnotateNode(context, { kubeconfig, node: node.name, key: drainedMark, value: undefined });
+  }
+}
+
 /**
  * Returns once a node's kubelet reports another boot than `before` had (status.nodeInfo.bootID), asking
  * the API every 5 s: the machine has restarted and its kubelet is back. Fails after `timeoutMs`.
@@ -305,6 +327,7 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
     const pending = await sshExec(context, sshTarget(config, root, host), ['qm', 'pending', String(node.vmId)]);
     return { node, host, changes: pendingChanges(pending.stdout) };
   };
+  await returnDrainedNodes(context, kubeconfig);
   const width = workersAtOnce(rollWidth(config, cluster.name), cluster.workers.length);
   const groups = [...cluster.controlPlane.map((node) => [node]), ...chunks(cluster.workers, width)];
   for (const group of groups) {
@@ -315,7 +338,10 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
     const outcomes = await Promise.allSettled(due.map(async ({ node, host, changes }) => {
       const listed = listedNodes.find((entry) => entry.name === node.name);
       context.log.info(`${node.name} (VM ${node.vmId} on ${host.name}) restarts for its pending changes: ${changes.join(', ')}${listed ? '' : ' (not in the running cluster: not drained)'}`);
-      if (listed?.ready) await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
+      if (listed?.ready) {
+        await kubectlAnnotateNode(context, { kubeconfig, node: node.name, key: drainedMark, value: 'true' });
+        await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
+      }
       await sshExec(context, sshTarget(config, root, host), ['qm', 'reboot', String(node.vmId)], { timeoutMs: 10 * 60_000 });
       if (!listed) return;
       try {
@@ -327,6 +353,7 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
         throw new Error(`${node.name} is not Ready 10 minutes after its VM restarted, and stays cordoned: see its kubelet (journalctl -u kubelet), then run again (${(error as Error).message.split('\n')[0]})`);
       }
       await kubectlUncordon(context, { kubeconfig, node: node.name });
+      await kubectlAnnotateNode(context, { kubeconfig, node: node.name, key: drainedMark, value: undefined });
     }));
     const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed) throw failed.reason;

@@ -250,6 +250,7 @@ export const upgrade = tasks.task({
     'tasks/kubernetes/playbooks/includes/kubeadm-roll-node.yml',
     'tasks/shared/playbooks/includes/drain-node.yml',
     'tasks/shared/playbooks/includes/return-node.yml',
+    'tasks/shared/playbooks/includes/return-drained-nodes.yml',
     'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml',
     'tasks/kubernetes/playbooks/includes/rke2-version.yml',
     'tasks/kubernetes/playbooks/includes/kubelet-version.yml',

@@ -339,10 +339,11 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   copyFileSync(path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes', 'fake-local-tool'), path.join(kube, 'kubectl'));
   chmodSync(path.join(kube, 'kubectl'), 0o755);
   const kubeLog = path.join(kube, 'calls.log');
-  // Its node as the API lists it before the restart (boot-1: the first three listings, the last one Ready
+  // Its node as the API lists it before the restart (boot-1: the first four listings, the last one Ready
   // though its VM is restarting), then once its kubelet is back (boot-2).
-  const listing = (boot: string) => JSON.stringify({ items: [{ metadata: { name: 'osdc-cp1', labels: { 'node-role.kubernetes.io/control-plane': '' } }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '10.254.254.41' }], nodeInfo: { bootID: boot } } }] });
-  for (const queued of [1, 2, 3]) writeFileSync(`${kubeLog}.nodes.${queued}`, listing('boot-1'));
+  const listing = (boot: string, annotations: Record<string, string> = {}) =>
+    JSON.stringify({ items: [{ metadata: { name: 'osdc-cp1', labels: { 'node-role.kubernetes.io/control-plane': '' }, annotations }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '10.254.254.41' }], nodeInfo: { bootID: boot } } }] });
+  for (const queued of [1, 2, 3, 4]) writeFileSync(`${kubeLog}.nodes.${queued}`, listing('boot-1'));
   writeFileSync(`${kubeLog}.nodes`, listing('boot-2'));
   const kubeconfig = path.join(directory, '.cache', 'state', 'pve-lab', 'kubeconfig', 'osdc.yaml');
   mkdirSync(path.dirname(kubeconfig), { recursive: true });
@@ -370,11 +371,11 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   // osdc's node: drained, its VM restarted, Ready again, uncordoned, in that order.
   const osdc = run.stdout.split('\n').filter((line) => line.startsWith('[cluster-vms[cluster=osdc]]'));
   const at = (pattern: RegExp) => osdc.findIndex((line) => pattern.test(line));
-  const order = [at(/kubectl .*drain osdc-cp1 --ignore-daemonsets/), at(/qm reboot 4101$/), at(/kubectl .*wait --for=condition=Ready node\/osdc-cp1 --timeout=10m$/), at(/kubectl .*uncordon osdc-cp1$/)];
+  const order = [at(/kubectl .*annotate node osdc-cp1 onboarder\.openspace\.io\/drained=true --overwrite$/), at(/kubectl .*drain osdc-cp1 --ignore-daemonsets/), at(/qm reboot 4101$/), at(/kubectl .*wait --for=condition=Ready node\/osdc-cp1 --timeout=10m$/), at(/kubectl .*uncordon osdc-cp1$/), at(/kubectl .*annotate node osdc-cp1 onboarder\.openspace\.io\/drained-$/)];
   assert.ok(order.every((index, position) => index >= 0 && (position === 0 || index > order[position - 1]!)), osdc.join('\n'));
   // Ready was not taken from the Node as it was before the restart: the API was asked until its kubelet reported a new boot.
   const listings = osdc.map((line, index) => (/kubectl .*get nodes -o json$/.test(line) ? index : -1)).filter((index) => index >= 0);
-  assert.equal(listings.filter((index) => index > order[1]! && index < order[2]!).length, 2, osdc.join('\n'));
+  assert.equal(listings.filter((index) => index > order[2]! && index < order[3]!).length, 2, osdc.join('\n'));
   assert.not.match(readFileSync(kubeLog, 'utf8'), /osms/, 'osms is not up: nothing asked of an API');
   const after = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
   assert.equal([after.vms['4101'].config.memory, after.vms['4101'].restarts, after.vms['3101'].config.cores, after.vms['3101'].restarts], ['16384', 1, '8', 1]);
@@ -392,12 +393,19 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   assert.is(callsSince(context, before).filter((call) => call.startsWith('qm guest exec 3101')).length, 3, 'asked again until its agent answered');
   assert.is((knownHosts().match(/^10\.254\.254\.41 /gm) ?? []).length, 1);
 
-  // Nothing pending any more: a run asks, and restarts nothing.
+  // Nothing pending any more: a run asks, and restarts nothing. But the API lists osdc-cp1 still marked as
+  // drained (a roll killed before it was returned): it is returned first, Ready, uncordoned and unmarked.
+  writeFileSync(`${kubeLog}.nodes`, listing('boot-2', { 'onboarder.openspace.io/drained': 'true' }));
+  const returnedFrom = readFileSync(kubeLog, 'utf8').length;
   const again = await runDeploy(directory, ['--env', 'pve-lab', '--only', steps, 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osms]', '--force', steps], env);
   assert.is(again.code, 0, again.stdout + again.stderr);
   assert.equal(callsSince(context, before).filter((call) => call.startsWith('qm reboot')).sort(), ['qm reboot 3101', 'qm reboot 4101'], 'each VM restarted once, in the first run');
   assert.ok(callsSince(context, before).filter((call) => call.startsWith('qm pending')).length >= 4);
   assert.not.match(again.stdout, 'host key', 'known keys are left as they are');
+  assert.match(again.stdout, '[cluster-vms[cluster=osdc]] osdc-cp1 was drained by a roll that did not finish: it is returned first');
+  const returned = readFileSync(kubeLog, 'utf8').slice(returnedFrom).split('\n').filter((line) => !line.includes(' get nodes ')).map((line) => line.split(' ').slice(2).join(' '));
+  assert.equal(returned, ['wait --for=condition=Ready node/osdc-cp1 --timeout=10m', 'uncordon osdc-cp1', 'annotate node osdc-cp1 onboarder.openspace.io/drained-', '']);
+  writeFileSync(`${kubeLog}.nodes`, listing('boot-2'));
 
   // osdc's VM made anew at its address: its new key replaces the old one, and the run says so.
   const renewed = hostKey('osdc-cp1-anew');
