@@ -519,11 +519,15 @@ function checkAddressing(environment: z.output<typeof environmentShape>, context
   }
 }
 
-/** Every machine the environment names, with where: management hosts, Proxmox nodes, firewalls, cluster nodes. */
+/**
+ * Every machine the environment names, with where: management hosts, Proxmox nodes, firewalls, cluster nodes.
+ * A Proxmox node at a management host's address is that host (the site's KVM hosts run Proxmox VE): one machine.
+ */
 function machinesOf(environment: z.output<typeof environmentShape>): [string, string][] {
+  const management = new Set(environment.managementHosts.map((host) => host.address));
   const machines: [string, string][] = [
     ...environment.managementHosts.map((host, index): [string, string] => [`managementHosts[${index}].address`, host.address]),
-    ...(environment.proxmox?.nodes ?? []).map((host, index): [string, string] => [`proxmox.nodes[${index}].address`, host.address]),
+    ...(environment.proxmox?.nodes ?? []).flatMap((host, index): [string, string][] => (management.has(host.address) ? [] : [[`proxmox.nodes[${index}].address`, host.address]])),
     ...environment.firewalls.map((firewall, index): [string, string] => [`firewalls[${index}].address`, firewall.address]),
   ];
   for (const [name, cluster] of Object.entries(environment.clusters)) {

@@ -29,7 +29,11 @@ export const packages = base.task({
   tools: ['ansible-playbook'],
   retries: 2,
   run: async (context) => {
-    await playbook(context, `${playbooks}/packages.yml`, { hosts: 'management' }, { extraVars: { management_packages: context.config.packages.management, ntp_servers: context.config.site.ntpServers } });
+    const { config } = context;
+    // The management hosts that are Proxmox nodes too (the same address): Proxmox VE brings its own QEMU.
+    const proxmoxAddresses = new Set((config.proxmox?.nodes ?? []).map((node) => node.address));
+    const proxmoxHosts = config.managementHosts.filter((host) => proxmoxAddresses.has(host.address)).map((host) => host.name);
+    await playbook(context, `${playbooks}/packages.yml`, { hosts: 'management' }, { extraVars: { management_packages: config.packages.management, ntp_servers: config.site.ntpServers, proxmox_hosts: proxmoxHosts } });
   },
 });
 

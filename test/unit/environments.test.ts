@@ -151,6 +151,12 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a proxy with a machine on none of the networks', (e) => ((e.infrastructure = 'existing'), (e.networks = e.networks.slice(0, 1)), (e.proxy = { http: 'http://proxy.corp.example:3128' })), "clusters.mcm.controlPlane[0].address: 192.0.2.21 is on none of the site's networks, which the nodes reach directly, not through the proxy: declare the network it is on in networks"],
 ];
 
+test('the management hosts may be the Proxmox nodes (KVM hosts running Proxmox VE): one machine in two roles', () => {
+  const loaded = loadEnvironment('example', broken((e) => ((e.proxmox.nodes = e.managementHosts.map((host: { name: string; address: string }) => ({ name: host.name, address: host.address }))), (e.proxmox.apiUrl = 'https://198.51.100.11:8006/api2/json'))), repositoryRoot);
+  assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
+  assert.match(errorOf(broken((e) => (e.proxmox.nodes[0].address = e.clusters.osms.workers[0].address))), 'clusters.osms.workers[0].address: 192.0.2.34 is already the address of proxmox.nodes[0].address');
+});
+
 test('one DNS server as dns.server, as environments written before dns.servers have it', () => {
   const loaded = loadEnvironment('example', broken((e) => ((e.dns.server = e.dns.servers[0]), delete e.dns.servers)), repositoryRoot);
   if (!loaded.ok) throw new Error(renderFailure(loaded.error));
