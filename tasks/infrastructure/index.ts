@@ -223,10 +223,15 @@ async function vmHostKey(context: ToolContext & { readonly config: Environment }
     const answer = await sshExec(context, sshTarget(context.config, context.root, host), ['qm', 'guest', 'exec', String(node.vmId), '--', 'cat', '/etc/ssh/ssh_host_ed25519_key.pub'], { okExitCodes: [2, 255], timeoutMs: 60_000 });
     if (context.dryRun) return '';
     if (answer.exitCode === 0) {
-      const result = JSON.parse(answer.stdout) as { readonly exitcode?: number; readonly 'out-data'?: string; readonly 'err-data'?: string };
+      let result: { readonly exitcode?: number; readonly 'out-data'?: string; readonly 'err-data'?: string } = {};
+      try {
+        result = JSON.parse(answer.stdout) as typeof result;
+      } catch {
+        last = `qm guest exec answered '${answer.stdout.trim().slice(0, 120)}', not JSON`;
+      }
       const key = result['out-data']?.trim() ?? '';
       if (result.exitcode === 0 && /^ssh-ed25519 \S+/.test(key)) return key;
-      last = (result['err-data'] ?? `cat exited ${result.exitcode}`).trim();
+      if (result.exitcode !== undefined) last = (result['err-data'] ?? `cat exited ${result.exitcode}`).trim();
     } else {
       last = answer.stderr.trim().split('\n')[0] ?? `qm exited ${answer.exitCode}`;
     }
