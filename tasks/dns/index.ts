@@ -123,8 +123,9 @@ export const dns = tasks.task({
     const zone = config.dns.zone;
     const pidFile = `/run/openspace-dnsmasq-${zone}.pid`;
     const unit = `openspace-dnsmasq-${zone.replaceAll('.', '-')}.service`;
-    // Each server serves the whole zone (its own listen address): they are peers, and each is done alone.
-    await Promise.all(
+    // Each server serves the whole zone (its own listen address): they are peers, and each is done alone;
+    // every one is finished with before a failure is reported.
+    const served = await Promise.allSettled(
       config.dns.servers.map((endpoint) =>
         withScratchDirectory('dns', async (scratch) => {
           const server = sshTarget(config, context.root, endpoint);
@@ -139,6 +140,8 @@ export const dns = tasks.task({
         }),
       ),
     );
+    const failed = served.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
 
     const wrong = await wrongRecords(context);
     if (wrong.length > 0) throw new Error(`DNS validation failed: ${wrong.join('; ')}`);
