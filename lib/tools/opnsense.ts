@@ -24,6 +24,7 @@ export interface OpnsenseCollection {
   readonly controller: string;
   readonly item: string;
   readonly verbs: { readonly search: string; readonly get: string; readonly add: string; readonly set: string; readonly del: string };
+  /** The call that applies the saved configuration, under /api (the controller's own, or its service's: Unbound's). */
   readonly apply: string;
   /** The field that names an item (unique among what Onboarder manages). */
   readonly key: string;
@@ -134,6 +135,6 @@ export async function reconcileCollection(context: ToolContext, endpoint: Opnsen
     saved(endpoint, `deleting ${collection.label} ${name}`, await call(context, endpoint, 'POST', `${base}/${collection.verbs.del}/${uuid}`));
     changes.deleted.push(name);
   }
-  if (changes.added.length + changes.changed.length + changes.deleted.length > 0) await call(context, endpoint, 'POST', `${base}/${collection.apply}`);
+  if (changes.added.length + changes.changed.length + changes.deleted.length > 0) await call(context, endpoint, 'POST', collection.apply);
   return changes;
 }

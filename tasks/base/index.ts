@@ -65,7 +65,8 @@ export const opnsense = base.task({
     const { config, root } = context;
     for (const firewall of config.firewalls) {
       const desired = desiredFirewall(config, firewall);
-      const sizes = `${desired.aliases.length} aliases, ${desired.vlans.length} VLANs, ${desired.rules.length} rules`;
+      const counted = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+      const sizes = [counted(desired.aliases.length, 'alias', 'aliases'), counted(desired.vlans.length, 'VLAN', 'VLANs'), counted(desired.rules.length, 'rule', 'rules'), counted(desired.forwards.length, 'DNS forward', 'DNS forwards')].join(', ');
       if (context.dryRun) {
         // The plan lists it beside the commands: what would be reconciled, and where.
         context.commands.started(`reconcile OPNsense ${firewall.name} at https://${firewall.address}:${firewall.port}/api: ${sizes} (search, then add, set or delete what differs, apply once)`)(0);
@@ -81,7 +82,7 @@ export const opnsense = base.task({
       };
       // Aliases first: the rules name them. Each collection is applied once, when it changed.
       const done: string[] = [];
-      for (const kind of ['aliases', 'vlans', 'rules'] as const) {
+      for (const kind of ['aliases', 'vlans', 'rules', 'forwards'] as const) {
         const changes = await reconcileCollection(context, endpoint, collections[kind], desired[kind], kind === 'aliases' ? managedAlias : managedDescription);
         for (const [verb, names] of Object.entries(changes)) if (names.length > 0) done.push(`${verb} ${collections[kind].label} ${names.join(', ')}`);
       }

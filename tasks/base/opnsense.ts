@@ -6,11 +6,17 @@ import { clustersOf } from '../shared/kit.js';
 export const managedAlias = 'onb_';
 export const managedDescription = 'onboarder: ';
 
-/** The three collections Onboarder keeps on a firewall, as OPNsense's API names them. */
+/**
+ * The collections Onboarder keeps on a firewall, as OPNsense's API names them. `forwards` are Unbound's
+ * query forwards (Services > Unbound DNS > Query Forwarding, the `dot` model of type `forward`, OPNsense
+ * 23.7 and later): the firewall's resolver asks the site's DNS servers for the site's zone, so the operators'
+ * machines resolve each node, `api.<cluster>` and `*.apps.<cluster>`.
+ */
 export const collections = {
-  aliases: { label: 'alias', controller: 'firewall/alias', item: 'alias', verbs: { search: 'searchItem', get: 'getItem', add: 'addItem', set: 'setItem', del: 'delItem' }, apply: 'reconfigure', key: 'name' },
-  vlans: { label: 'VLAN', controller: 'interfaces/vlan_settings', item: 'vlan', verbs: { search: 'searchItem', get: 'getItem', add: 'addItem', set: 'setItem', del: 'delItem' }, apply: 'reconfigure', key: 'descr' },
-  rules: { label: 'rule', controller: 'firewall/filter', item: 'rule', verbs: { search: 'searchRule', get: 'getRule', add: 'addRule', set: 'setRule', del: 'delRule' }, apply: 'apply', key: 'description' },
+  aliases: { label: 'alias', controller: 'firewall/alias', item: 'alias', verbs: { search: 'searchItem', get: 'getItem', add: 'addItem', set: 'setItem', del: 'delItem' }, apply: 'firewall/alias/reconfigure', key: 'name' },
+  vlans: { label: 'VLAN', controller: 'interfaces/vlan_settings', item: 'vlan', verbs: { search: 'searchItem', get: 'getItem', add: 'addItem', set: 'setItem', del: 'delItem' }, apply: 'interfaces/vlan_settings/reconfigure', key: 'descr' },
+  rules: { label: 'rule', controller: 'firewall/filter', item: 'rule', verbs: { search: 'searchRule', get: 'getRule', add: 'addRule', set: 'setRule', del: 'delRule' }, apply: 'firewall/filter/apply', key: 'description' },
+  forwards: { label: 'DNS forward', controller: 'unbound/settings', item: 'dot', verbs: { search: 'searchForward', get: 'getForward', add: 'addForward', set: 'setForward', del: 'delForward' }, apply: 'unbound/service/reconfigure', key: 'description' },
 } as const satisfies Record<string, OpnsenseCollection>;
 
 /** An alias name: letters, digits and '_' (OPNsense allows no '-'), at most 32 characters. */
@@ -22,9 +28,9 @@ type Firewall = Environment['firewalls'][number];
  * What one firewall should hold for the site: an alias per network, per cluster its API address and its
  * nodes; a VLAN interface per network on the firewall's VLAN parent; and the rules the clusters need: their
  * API (6443, and RKE2's supervisor 9345 for MCM), their node ports, their ingress (80 and 443 on the nodes),
- * and DNS to the site's server.
+ * and DNS to the site's servers; and Unbound's forwards of the site's zone to those servers.
  */
-export function desiredFirewall(config: Environment, firewall: Firewall): { aliases: OpnsenseItem[]; vlans: OpnsenseItem[]; rules: OpnsenseItem[] } {
+export function desiredFirewall(config: Environment, firewall: Firewall): { aliases: OpnsenseItem[]; vlans: OpnsenseItem[]; rules: OpnsenseItem[]; forwards: OpnsenseItem[] } {
   const aliases: OpnsenseItem[] = config.networks.map((network) => ({ enabled: '1', name: aliasName('net', network.name), type: 'network', content: network.cidr, description: `${managedDescription}network ${network.name}` }));
   const rules: OpnsenseItem[] = [];
   const rule = (description: string, protocol: string, destination: string, port: string): OpnsenseItem => ({
@@ -55,5 +61,7 @@ export function desiredFirewall(config: Environment, firewall: Firewall): { alia
   const vlans: OpnsenseItem[] = firewall.vlanParent
     ? config.networks.map((network) => ({ if: firewall.vlanParent!, tag: String(network.vlan), pcp: '0', descr: `${managedDescription}${network.name}` }))
     : [];
-  return { aliases, vlans, rules };
+  // The zone's names, from each of the site's DNS servers (Unbound asks the next when one does not answer).
+  const forwards: OpnsenseItem[] = config.dns.servers.map((server) => ({ enabled: '1', type: 'forward', domain: config.dns.zone, server: server.address, port: '53', description: `${managedDescription}zone ${config.dns.zone} from ${server.name}` }));
+  return { aliases, vlans, rules, forwards };
 }

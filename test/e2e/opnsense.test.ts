@@ -87,8 +87,10 @@ test('the first run adds every alias, VLAN and rule, and applies each collection
     'onboarder: osdc ingress HTTPS: TCP -> onb_nodes_osdc:443 on lan',
     'onboarder: DNS: TCP/UDP -> onb_dns_server:53 on lan',
   ]);
+  // The firewall's resolver forwards the site's zone to its DNS server: the operators' machines resolve it.
+  assert.equal(fw.items('unbound/settings'), [{ enabled: '1', type: 'forward', domain: 'fw.openspace.test', server: '10.254.254.1', port: '53', description: 'onboarder: zone fw.openspace.test from kvm1' }]);
   const applies = fw.writes().filter((call) => /reconfigure|\/apply$/.test(call));
-  assert.equal(applies, ['POST /api/firewall/alias/reconfigure', 'POST /api/interfaces/vlan_settings/reconfigure', 'POST /api/firewall/filter/apply']);
+  assert.equal(applies, ['POST /api/firewall/alias/reconfigure', 'POST /api/interfaces/vlan_settings/reconfigure', 'POST /api/firewall/filter/apply', 'POST /api/unbound/service/reconfigure']);
   assert.match(run.stdout, 'fw1: added alias onb_net_mgmt, onb_net_data');
   assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'fw-lab'), secrets.OPN_SECRET);
 }));
@@ -98,7 +100,7 @@ test('a second run changes nothing and says so', withTimeout(120_000, async (con
   const run = await cli(context);
   assert.is(run.code, 0, run.stdout + run.stderr);
   assert.equal(context.firewall.calls.slice(before).filter((call) => call.method === 'POST'), [], 'no add, set, delete or apply');
-  assert.match(run.stdout, 'fw1: up to date (7 aliases, 2 VLANs, 10 rules), nothing changed');
+  assert.match(run.stdout, 'fw1: up to date (7 aliases, 2 VLANs, 10 rules, 1 DNS forward), nothing changed');
 }));
 
 test('drift is set back, what the environment drops is deleted, and what Onboarder does not manage is left alone', withTimeout(120_000, async (context: Context) => {
@@ -107,16 +109,23 @@ test('drift is set back, what the environment drops is deleted, and what Onboard
   const [uuid, mgmt] = [...aliases].find(([, item]) => item.name === 'onb_net_mgmt')!;
   aliases.set(uuid, { ...mgmt, content: '10.99.0.0/24' });
   aliases.set('00000000-0000-4000-8000-000000000001', { enabled: '1', name: 'office_net', type: 'network', content: '192.168.1.0/24', description: 'the office' });
+  // The zone's forward pointed elsewhere by hand, and a forward of the site's own beside it.
+  const forwards = fw.store['unbound/settings']!;
+  const [forwardUuid, forward] = [...forwards][0]!;
+  forwards.set(forwardUuid, { ...forward, server: '10.99.0.1' });
+  forwards.set('00000000-0000-4000-8000-000000000002', { enabled: '1', type: 'forward', domain: 'corp.example', server: '192.168.1.53', port: '53', description: 'the office resolver' });
   const file = path.join(context.directory, 'environments', 'fw-lab.ts');
   writeFileSync(file, readFileSync(file, 'utf8').replace("    { name: 'data', vlan: 20, cidr: '10.20.0.0/24', gateway: '10.20.0.1' },\n", ''));
   const before = fw.calls.length;
   const run = await cli(context);
   assert.is(run.code, 0, run.stdout + run.stderr);
   const writes = fw.calls.slice(before).filter((call) => call.method === 'POST').map((call) => call.path.replace(/\/[0-9a-f-]{36}$/, '/<uuid>'));
-  assert.equal(writes, ['/api/firewall/alias/setItem/<uuid>', '/api/firewall/alias/delItem/<uuid>', '/api/firewall/alias/reconfigure', '/api/interfaces/vlan_settings/delItem/<uuid>', '/api/interfaces/vlan_settings/reconfigure']);
+  assert.equal(writes, ['/api/firewall/alias/setItem/<uuid>', '/api/firewall/alias/delItem/<uuid>', '/api/firewall/alias/reconfigure', '/api/interfaces/vlan_settings/delItem/<uuid>', '/api/interfaces/vlan_settings/reconfigure', '/api/unbound/settings/setForward/<uuid>', '/api/unbound/service/reconfigure']);
+  assert.is(forwards.get(forwardUuid)!.server, '10.254.254.1');
+  assert.is(forwards.get('00000000-0000-4000-8000-000000000002')!.domain, 'corp.example', 'not ours: left alone');
   assert.is(aliases.get(uuid)!.content, '10.10.0.0/24');
   assert.is(aliases.get('00000000-0000-4000-8000-000000000001')!.name, 'office_net', 'not ours: left alone');
-  assert.match(run.stdout, 'fw1: changed alias onb_net_mgmt; deleted alias onb_net_data; deleted VLAN onboarder: data');
+  assert.match(run.stdout, 'fw1: changed alias onb_net_mgmt; deleted alias onb_net_data; deleted VLAN onboarder: data; changed DNS forward onboarder: zone fw.openspace.test from kvm1');
 }));
 
 test('a wrong key pair fails with the firewall, the call and the status, the secret not shown', withTimeout(120_000, async (context: Context) => {
