@@ -42,6 +42,9 @@ export interface OpnsenseChanges {
 
 type Json = Record<string, unknown>;
 
+/** The firewall has no such endpoint (HTTP 404): its OPNsense release predates that part of the API. */
+export class OpnsenseEndpointMissing extends Error {}
+
 /** A JSON call to the API; a refused or failed call is an error naming the firewall, the call and the status. */
 async function call(context: ToolContext, endpoint: OpnsenseEndpoint, method: 'GET' | 'POST', path: string, body?: Json): Promise<Json> {
   const url = `https://${endpoint.address}:${endpoint.port}/api/${path}`;
@@ -64,7 +67,7 @@ async function call(context: ToolContext, endpoint: OpnsenseEndpoint, method: 'G
           response.setEncoding('utf8');
           response.on('data', (chunk: string) => (text += chunk));
           response.on('end', () => {
-            if (response.statusCode !== 200) return reject(new (response.statusCode === 401 || response.statusCode === 403 ? PermanentFailure : Error)(`OPNsense ${endpoint.name}: ${method} /api/${path} answered HTTP ${response.statusCode}${response.statusCode === 401 ? ' (check the API key and secret)' : ''}: ${text.slice(0, 200)}`));
+            if (response.statusCode !== 200) return reject(new (response.statusCode === 401 || response.statusCode === 403 ? PermanentFailure : response.statusCode === 404 ? OpnsenseEndpointMissing : Error)(`OPNsense ${endpoint.name}: ${method} /api/${path} answered HTTP ${response.statusCode}${response.statusCode === 401 ? ' (check the API key and secret)' : ''}: ${text.slice(0, 200)}`));
             try {
               resolve(JSON.parse(text) as Json);
             } catch {

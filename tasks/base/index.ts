@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { reconcileCollection } from '../../lib/tools/opnsense.js';
+import { OpnsenseEndpointMissing, reconcileCollection } from '../../lib/tools/opnsense.js';
 import { operatorPublicKey, playbook, secretValue, tasks } from '../shared/kit.js';
 import { collections, desiredFirewall, managedAlias, managedDescription } from './opnsense.js';
 
@@ -83,7 +83,15 @@ export const opnsense = base.task({
       // Aliases first: the rules name them. Each collection is applied once, when it changed.
       const done: string[] = [];
       for (const kind of ['aliases', 'vlans', 'rules', 'forwards'] as const) {
-        const changes = await reconcileCollection(context, endpoint, collections[kind], desired[kind], kind === 'aliases' ? managedAlias : managedDescription);
+        let changes;
+        try {
+          changes = await reconcileCollection(context, endpoint, collections[kind], desired[kind], kind === 'aliases' ? managedAlias : managedDescription);
+        } catch (error) {
+          // Query Forwarding's API came with OPNsense 23.7: an older firewall is kept as ever, and says so.
+          if (kind !== 'forwards' || !(error instanceof OpnsenseEndpointMissing)) throw error;
+          context.log.warn(`${firewall.name} has no Unbound query forwarding API (OPNsense 23.7 and later): forward the zone ${config.dns.zone} to ${config.dns.servers.map((server) => server.address).join(', ')} there by hand, or update it`);
+          continue;
+        }
         for (const [verb, names] of Object.entries(changes)) if (names.length > 0) done.push(`${verb} ${collections[kind].label} ${names.join(', ')}`);
       }
       context.log.info(done.length === 0 ? `${firewall.name}: up to date (${sizes}), nothing changed` : `${firewall.name}: ${done.join('; ')}`);

@@ -128,6 +128,19 @@ test('drift is set back, what the environment drops is deleted, and what Onboard
   assert.match(run.stdout, 'fw1: changed alias onb_net_mgmt; deleted alias onb_net_data; deleted VLAN onboarder: data; changed DNS forward onboarder: zone fw.openspace.test from kvm1');
 }));
 
+test('a firewall older than Query Forwarding (OPNsense 23.7) keeps its aliases, VLANs and rules, and says to forward the zone by hand', withTimeout(120_000, async (context: Context) => {
+  const fw = context.firewall;
+  fw.missing.add('unbound/settings');
+  try {
+    const run = await cli(context);
+    assert.is(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, 'fw1 has no Unbound query forwarding API (OPNsense 23.7 and later): forward the zone fw.openspace.test to 10.254.254.1 there by hand, or update it');
+    assert.match(run.stdout, /fw1: up to date \(\d+ aliases, \d+ VLANs?, \d+ rules, 1 DNS forward\), nothing changed/);
+  } finally {
+    fw.missing.delete('unbound/settings');
+  }
+}));
+
 test('a wrong key pair fails with the firewall, the call and the status, the secret not shown', withTimeout(120_000, async (context: Context) => {
   const wrong = { ...secrets, OPN_SECRET: 'not-the-secret-93e1' };
   const run = await cli(context, wrong);
