@@ -5,7 +5,7 @@ import { withScratchDirectory } from '../../lib/state/scratch-directory.js';
 import type { Environment } from '../../environments/schema.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
 import { packages } from '../base/index.js';
-import { sshTarget, tasks } from '../shared/kit.js';
+import { allFinished, sshTarget, tasks } from '../shared/kit.js';
 import { desiredRecords, dnsmasqConfig, dnsmasqHosts, ingressRecords } from './dns-records.js';
 
 const configDirectory = '/etc/openspace';
@@ -125,7 +125,7 @@ export const dns = tasks.task({
     const unit = `openspace-dnsmasq-${zone.replaceAll('.', '-')}.service`;
     // Each server serves the whole zone (its own listen address): they are peers, and each is done alone;
     // every one is finished with before a failure is reported.
-    const served = await Promise.allSettled(
+    await allFinished(
       config.dns.servers.map((endpoint) =>
         withScratchDirectory('dns', async (scratch) => {
           const server = sshTarget(config, context.root, endpoint);
@@ -140,8 +140,6 @@ export const dns = tasks.task({
         }),
       ),
     );
-    const failed = served.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
 
     const wrong = await wrongRecords(context);
     if (wrong.length > 0) throw new Error(`DNS validation failed: ${wrong.join('; ')}`);

@@ -344,6 +344,15 @@ export function membersFailedBy(error: unknown, members: readonly { readonly id:
 }
 
 /**
+ * Waits for every one of `work` to finish, then throws the first failure: none is left running unwatched
+ * (a VM restarting, a DNS server half written) when a sibling fails.
+ */
+export async function allFinished(work: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
  * Runs the steps of a batch's body one after another, each for the members still standing (a member whose
  * playbook failed does not join after it); when some fell, MembersFailed names them all at the end.
  */
