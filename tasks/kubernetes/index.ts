@@ -251,6 +251,7 @@ export const upgrade = tasks.task({
     'tasks/shared/playbooks/includes/drain-node.yml',
     'tasks/shared/playbooks/includes/return-node.yml',
     'tasks/shared/playbooks/includes/return-drained-nodes.yml',
+    'tasks/shared/playbooks/includes/cluster-kubectl.yml',
     'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml',
     'tasks/kubernetes/playbooks/includes/rke2-version.yml',
     'tasks/kubernetes/playbooks/includes/kubelet-version.yml',

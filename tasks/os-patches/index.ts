@@ -31,7 +31,7 @@ export const osPatches = tasks.task({
     upgrade.with({ cluster }),
   ],
   estimate: '10m',
-  sources: ['tasks/os-patches/playbooks/os-patches.yml', 'tasks/os-patches/playbooks/includes/patch-node.yml', 'tasks/shared/playbooks/includes/drain-node.yml', 'tasks/shared/playbooks/includes/return-node.yml', 'tasks/shared/playbooks/includes/return-drained-nodes.yml'],
+  sources: ['tasks/os-patches/playbooks/os-patches.yml', 'tasks/os-patches/playbooks/includes/patch-node.yml', 'tasks/shared/playbooks/includes/drain-node.yml', 'tasks/shared/playbooks/includes/return-node.yml', 'tasks/shared/playbooks/includes/return-drained-nodes.yml', 'tasks/shared/playbooks/includes/cluster-kubectl.yml'],
   tools: ['ansible-playbook'],
   timeout: '6h',
   check: async (context) => {
