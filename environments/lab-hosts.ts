@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestHostRig, type DetachedRig } from '../lib/lab/test-hosts.js';
-import { labHostNames, labMirrorPackages, labRigDirectory, labSubnet } from './lab.js';
+import { labHostNames, labLoginUser, labMirrorPackages, labRigDirectory, labSubnet } from './lab.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const stateFile = path.join(root, '.cache', 'lab', 'rig.json');
@@ -19,6 +19,8 @@ async function up(): Promise<void> {
     subnet: labSubnet,
     wholeMachines: { packages: labMirrorPackages },
   });
+  // Onboarder logs in as a user with sudo, as on a site whose images have only their cloud user (ubuntu).
+  for (const host of rig.hosts) await rig.addUser(host, labLoginUser, { sudo: true });
   const detached = rig.detach();
   writeFileSync(stateFile, JSON.stringify(detached, null, 1), { mode: 0o600 });
   for (const host of detached.hosts) console.log(`${host.name.padEnd(9)} ${host.address}:${host.port}`);

@@ -20,6 +20,8 @@ export const labSubnet = chosenSubnet ?? `10.213.${parseInt(createHash('sha256')
 export const labMirrorPackages = ['openssh-server', 'python3', 'dnsmasq-base', 'bridge-utils', 'ifupdown2', 'conntrack', 'socat', 'ebtables', 'ethtool', 'ipset', 'iptables', 'containerd', 'openssh-client'];
 export const labHostNames = ['kvm1', 'mcm-cp1', 'osms-cp1', 'osdc-cp1', 'osdc-w1', 'osdc-w2', 'osdc-b-cp1', 'kvm2'] as const;
 export const labRigDirectory = '.cache/lab/rig';
+/** Who Onboarder logs in as on the lab's hosts: not root, but a user with sudo (lab-hosts.ts makes it on each host). */
+export const labLoginUser = 'deploy';
 
 const address = (name: (typeof labHostNames)[number]) => `${labSubnet}.${11 + labHostNames.indexOf(name)}`;
 const node = (name: (typeof labHostNames)[number], vmId: number) => ({ name, address: address(name), vmId });
@@ -36,7 +38,7 @@ export const lab: EnvironmentDefinition = defineEnvironment({
   // Its hosts share the machine's kernel: module loads and kernel-wide sysctls are written, not applied.
   site: { name: 'Local lab', domain: 'lab.openspace.test', kernelWideSettings: 'skip', airGapped: true },
   packages: { management: ['python3', 'dnsmasq-base', 'bridge-utils', 'ifupdown2'], nodes: ['python3', 'conntrack', 'socat'] },
-  ssh: { knownHosts: `${labRigDirectory}/known_hosts`, privateKey: `${labRigDirectory}/id_ed25519`, user: 'root' },
+  ssh: { knownHosts: `${labRigDirectory}/known_hosts`, privateKey: `${labRigDirectory}/id_ed25519`, user: labLoginUser },
   infrastructure: 'existing',
   managementHosts: (['kvm1', 'kvm2'] as const).map((name) => ({ name, address: address(name), bridges: [{ name: 'br-lab' }] })),
   clusters: {

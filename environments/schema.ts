@@ -52,11 +52,12 @@ const noProxyEntry = z.string().regex(/^(\.?[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-
   error: (issue) => `'${String(issue.input)}' is not a host name, a domain (.example.com), an address or a CIDR`,
 });
 
+/** A machine Onboarder logs in to; `user` is `ssh.user` where not given (filled in once the environment is read). */
 const sshEndpoint = z.strictObject({
   name: hostname,
   address: ipv4,
   port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().min(1).default('root'),
+  user: z.string().min(1).optional(),
 });
 
 /** A label or taint key as Kubernetes takes it: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
@@ -214,7 +215,8 @@ const environmentShape = z.strictObject({
       apiUrl: z.url({ protocol: /^https?$/, error: (issue) => `'${String(issue.input)}' is not an http(s) URL` }),
       tokenId: z.string().regex(/^[\w.-]+@[\w.-]+![\w.-]+$/, { error: 'a token id looks like packer@pve!onboarder' }),
       token: secretReference,
-      nodes: z.array(sshEndpoint).min(1),
+      /** Proxmox's own commands (qm, pveum) are root's: a node is logged in to as root unless its `user` says otherwise. */
+      nodes: z.array(sshEndpoint.extend({ user: z.string().min(1).default('root') })).min(1),
       storage: z.strictObject({
         pool: z.string().min(1),
         type: z.enum(['rbd', 'lvm-thin', 'dir']),
@@ -429,7 +431,13 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
         nodeNames.set(n.name, at);
       }
     }
-  });
+  })
+  // The management hosts and DNS servers are logged in to as ssh.user where they do not name their own user.
+  .transform((environment) => ({
+    ...environment,
+    managementHosts: environment.managementHosts.map((host) => ({ ...host, user: host.user ?? environment.ssh.user })),
+    dns: { ...environment.dns, servers: environment.dns.servers.map((server) => ({ ...server, user: server.user ?? environment.ssh.user })) },
+  }));
 
 /** Exactly one management cluster, and it runs RKE2 (the RKE2 management cluster of the seeds). */
 function checkRoles(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {

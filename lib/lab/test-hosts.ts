@@ -158,8 +158,9 @@ export class TestHostRig {
     await this.exec(host, ['useradd', '--create-home', '--shell', '/bin/bash', '--password', '*', name]);
     const ssh = `/home/${name}/.ssh`;
     await this.exec(host, ['install', '-d', '-m', '700', '-o', name, '-g', name, ssh]);
-    await this.exec(host, ['install', '-m', '600', '-o', name, '-g', name, path.join(host.directory, 'authorized_keys'), `${ssh}/authorized_keys`]);
-    if (options.sudo) writeFileSync(path.join(host.directory, 'etc', 'sudoers.d', name), `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+    const rigKey = host.wholeMachine ? '/root/.ssh/authorized_keys' : path.join(host.directory, 'authorized_keys');
+    await this.exec(host, ['install', '-m', '600', '-o', name, '-g', name, rigKey, `${ssh}/authorized_keys`]);
+    if (options.sudo) writeFileSync(this.pathIn(host, `/etc/sudoers.d/${name}`), `${name} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
   }
 
   /**

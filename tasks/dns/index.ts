@@ -73,30 +73,35 @@ export function dnsmasqUnit(zone: string, configFile: string, pidFile: string): 
 }
 
 /**
- * A fixed script (no input in it) that serves the uploaded zone ($1 the pid file, $2 the configuration, whose
- * new version is $2.new, $3 the unit's name, $4 its uploaded file). The hosts file changed: dnsmasq reloads
- * it (HUP). Its configuration changed (a CNAME, an applications name, which dnsmasq reads only when it
- * starts): it is started again on the new one. On a host run by systemd the unit does it (installed and
- * enabled: the DNS survives a restart of the host), and a dnsmasq an earlier Onboarder started by hand is
- * stopped first. Elsewhere (a container, a test host) the pid file says which dnsmasq is ours, and none
- * running starts one. The pid file outlives its dnsmasq (it is not removed on exit) and its pid may since
- * belong to another process: only a dnsmasq running with this configuration file is signalled.
+ * A fixed script (no input in it) that serves the uploaded zone, as root: $1 the folder the login uploaded
+ * the files to (dnsmasq.conf, hosts and the unit; removed here), $2 the folder they are served from, $3 the
+ * pid file, $4 the unit's name. The hosts file changed: dnsmasq reloads it (HUP). Its configuration changed
+ * (a CNAME, an applications name, which dnsmasq reads only when it starts): it is started again on the new
+ * one. On a host run by systemd the unit does it (installed and enabled: the DNS survives a restart of the
+ * host), and a dnsmasq an earlier Onboarder started by hand is stopped first. Elsewhere (a container, a test
+ * host) the pid file says which dnsmasq is ours, and none running starts one. The pid file outlives its
+ * dnsmasq (it is not removed on exit) and its pid may since belong to another process: only a dnsmasq
+ * running with this configuration file is signalled.
  */
 const serveZone = [
-  'pid=$(cat "$1" 2>/dev/null); ours=; changed=',
-  'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && tr "\\0" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--conf-file=$2"; then ours=1; fi',
-  'cmp -s "$2.new" "$2" || changed=1',
-  'mv "$2.new" "$2"',
+  'staged=$1; conf="$2/dnsmasq.conf"; pid=$(cat "$3" 2>/dev/null); ours=; changed=',
+  'mkdir -p "$2" || exit 1',
+  'if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && tr "\\0" "\\n" < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--conf-file=$conf"; then ours=1; fi',
+  'cmp -s "$staged/dnsmasq.conf" "$conf" || changed=1',
+  'install -m 0644 "$staged/hosts" "$2/hosts" && install -m 0644 "$staged/dnsmasq.conf" "$conf" || exit 1',
+  // Where an earlier Onboarder kept a copy of the unit.
+  'rm -f "$2/$4"',
   'stop() { kill "$pid"; i=0; while [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; }',
   'if [ -d /run/systemd/system ]; then ' +
     'if [ -n "$ours" ] && ! tr "\\0" "\\n" < "/proc/$pid/cmdline" | grep -qxF -- --keep-in-foreground; then stop; fi; ' +
-    'cmp -s "$4" "/etc/systemd/system/$3" || { cp "$4" "/etc/systemd/system/$3"; changed=1; }; ' +
-    'systemctl daemon-reload || exit 1; systemctl enable "$3" || exit 1; ' +
-    'if [ -n "$changed" ]; then exec systemctl restart "$3"; else exec systemctl reload-or-restart "$3"; fi; ' +
+    'cmp -s "$staged/$4" "/etc/systemd/system/$4" || { install -m 0644 "$staged/$4" "/etc/systemd/system/$4" || exit 1; changed=1; }; ' +
+    'rm -rf "$staged"; systemctl daemon-reload || exit 1; systemctl enable "$4" || exit 1; ' +
+    'if [ -n "$changed" ]; then exec systemctl restart "$4"; else exec systemctl reload-or-restart "$4"; fi; ' +
     'fi',
+  'rm -rf "$staged"',
   'if [ -n "$ours" ] && [ -z "$changed" ]; then exec kill -HUP "$pid"; fi',
   'if [ -n "$ours" ]; then stop; fi',
-  'exec dnsmasq --conf-file="$2" --pid-file="$1" --user=root',
+  'exec dnsmasq --conf-file="$conf" --pid-file="$3" --user=root',
 ].join('; ');
 
 /**
@@ -132,11 +137,11 @@ export const dns = tasks.task({
           writeFileSync(path.join(scratch, 'dnsmasq.conf'), dnsmasqConfig(config, `${configDirectory}/hosts`, endpoint.address));
           writeFileSync(path.join(scratch, 'hosts'), dnsmasqHosts(config));
           writeFileSync(path.join(scratch, unit), dnsmasqUnit(zone, `${configDirectory}/dnsmasq.conf`, pidFile));
-          await sshExec(context, server, ['mkdir', '-p', configDirectory]);
-          await sshUpload(context, server, path.join(scratch, 'dnsmasq.conf'), `${configDirectory}/dnsmasq.conf.new`);
-          await sshUpload(context, server, path.join(scratch, 'hosts'), `${configDirectory}/hosts`);
-          await sshUpload(context, server, path.join(scratch, unit), `${configDirectory}/${unit}`);
-          await sshExec(context, server, ['sh', '-c', serveZone, 'serve-zone', pidFile, `${configDirectory}/dnsmasq.conf`, unit, `${configDirectory}/${unit}`]);
+          // Uploaded as the login (relative to its home), then served as root: the login may be another user, with sudo.
+          const staged = `.onboarder/dns-${zone}`;
+          await sshExec(context, server, ['mkdir', '-p', '-m', '700', staged]);
+          for (const file of ['dnsmasq.conf', 'hosts', unit]) await sshUpload(context, server, path.join(scratch, file), `${staged}/${file}`);
+          await sshExec(context, server, ['sh', '-c', serveZone, 'serve-zone', staged, configDirectory, pidFile, unit], { sudo: server.user !== 'root' });
         }),
       ),
     );
