@@ -211,6 +211,13 @@ export class TestHostRig {
     return stdout;
   }
 
+  /** Where `file` (an absolute path inside a whole machine of a detached rig) is reached from this machine. */
+  static pathInDetached(rig: DetachedRig, name: string, file: string): string {
+    const host = rig.hosts.find((candidate) => candidate.name === name);
+    if (!host?.wholeMachine) throw new Error(`no whole-machine host ${name} in this rig`);
+    return path.join('/proc', String(machineInit(host.pid)), 'root', file);
+  }
+
   /** Stops a rig another process started and detached. */
   static async stopDetached(rig: DetachedRig): Promise<void> {
     for (const host of rig.hosts) {

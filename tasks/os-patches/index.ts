@@ -2,11 +2,36 @@ import pLimit from 'p-limit';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { kubernetes, upgrade, workersJoined } from '../kubernetes/index.js';
-import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, rollWidth, sshTarget, tasks } from '../shared/kit.js';
+import type { ToolContext } from '../../lib/tools/command.js';
+import type { Environment } from '../../environments/schema.js';
+import { packages } from '../base/index.js';
+import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, rollWidth, sshTarget, tasks, type Endpoint } from '../shared/kit.js';
 
 /** The packages `apt-get --simulate upgrade` would upgrade, from its `Inst <package> [...]` lines. */
 export function pendingUpgrades(simulation: string): string[] {
   return simulation.split('\n').flatMap((line) => (line.startsWith('Inst ') ? [line.split(' ')[1]!] : []));
+}
+
+/**
+ * The drift probe of a patch roll: each machine, ten at a time (as Ansible's forks would), refreshes its
+ * package lists from its own sources and says what `apt-get upgrade` would upgrade; up to date when none has
+ * anything, else the drift names each machine with its count and first packages.
+ */
+async function patchesPending(context: ToolContext & { readonly config: Environment; readonly root: string }, machines: readonly (Endpoint & { readonly name: string })[]): Promise<true | { drift: string }> {
+  const limit = pLimit(10);
+  const perMachine = await Promise.all(
+    machines.map((machine) =>
+      limit(async () => {
+        const target = sshTarget(context.config, context.root, machine);
+        const sudo = target.user !== 'root';
+        await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { sudo, timeoutMs: 300_000 });
+        const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
+        return upgrades.length === 0 ? [] : [`${machine.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`];
+      }),
+    ),
+  );
+  const pending = perMachine.flat();
+  return pending.length === 0 ? true : { drift: `patches pending on ${pending.join('; ')}` };
 }
 
 /**
@@ -35,23 +60,8 @@ export const osPatches = tasks.task({
   tools: ['ansible-playbook'],
   timeout: '6h',
   check: async (context) => {
-    const { config, inputs, root } = context;
-    const cluster = clusterOf(config, inputs.cluster);
-    // Ten nodes at a time, as Ansible's forks would: each refreshes its package lists first.
-    const limit = pLimit(10);
-    const perNode = await Promise.all(
-      [...cluster.controlPlane, ...cluster.workers].map((node) =>
-        limit(async () => {
-          const target = sshTarget(config, root, node);
-          const sudo = target.user !== 'root';
-          await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { sudo, timeoutMs: 300_000 });
-          const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
-          return upgrades.length === 0 ? [] : [`${node.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`];
-        }),
-      ),
-    );
-    const pending = perNode.flat();
-    return pending.length === 0 ? true : { drift: `patches pending on ${pending.join('; ')}` };
+    const cluster = clusterOf(context.config, context.inputs.cluster);
+    return patchesPending(context, [...cluster.controlPlane, ...cluster.workers]);
   },
   run: async (context) => {
     const { config, inputs } = context;
@@ -62,10 +72,43 @@ export const osPatches = tasks.task({
   },
 });
 
-/** Every cluster's OS patches: each cluster rolls its own nodes one at a time, the clusters side by side. */
+/**
+ * Security patches of the site's KVM management hosts, one host at a time: the pending apt upgrades, a
+ * reboot when they ask for one (never of a Proxmox node, whose cluster VMs would stop undrained: the run
+ * names it), and a DNS server answering again before the next host. Run when asked
+ * (`tsx deploy.ts management-patches`), or with every cluster's by `security-patches`; its drift probe asks
+ * every host, so a re-run with nothing pending does nothing.
+ */
+export const managementPatches = tasks.task({
+  name: 'management-patches',
+  description: "Apply the operating system's pending updates to the management hosts, one host at a time",
+  supportsDryRun: true,
+  // The hosts are set up: logged in to with the operator's key, their packages in.
+  deps: [packages],
+  estimate: '10m',
+  sources: ['tasks/os-patches/playbooks/management-patches.yml'],
+  tools: ['ansible-playbook'],
+  timeout: '6h',
+  check: async (context) => patchesPending(context, context.config.managementHosts),
+  run: async (context) => {
+    const { config } = context;
+    const addressesOf = (machines: readonly Endpoint[]) => new Set(machines.map((machine) => machine.address));
+    const proxmoxNodes = addressesOf(config.proxmox?.nodes ?? []);
+    const dnsServers = addressesOf(config.dns.servers);
+    await playbook(context, 'tasks/os-patches/playbooks/management-patches.yml', { hosts: 'management' }, {
+      become: true,
+      extraVars: {
+        proxmox_hosts: config.managementHosts.filter((host) => proxmoxNodes.has(host.address)).map((host) => host.name),
+        dns_hosts: config.managementHosts.filter((host) => dnsServers.has(host.address)).map((host) => host.name),
+      },
+    });
+  },
+});
+
+/** The whole site's OS patches: each cluster rolls its own nodes, the management hosts roll theirs, side by side. */
 export const securityPatches = tasks.task({
   name: 'security-patches',
-  description: "Apply the operating system's pending updates to every cluster's nodes (os-patches of each)",
-  // Every cluster the environment declares.
-  deps: (_, config) => clustersOf(config).map(({ name }) => osPatches.with({ cluster: name })),
+  description: "Apply the operating system's pending updates to every cluster's nodes and the management hosts",
+  // Every cluster the environment declares, and the management hosts.
+  deps: (_, config) => [...clustersOf(config).map(({ name }) => osPatches.with({ cluster: name })), managementPatches],
 });

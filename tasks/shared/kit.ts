@@ -106,7 +106,8 @@ export function clusterGroup(name: string): string {
   return `cluster_${name.replace(/-/g, '_')}`;
 }
 
-interface Endpoint {
+/** A machine logged in to over SSH (a management host, a node, a Proxmox node). */
+export interface Endpoint {
   readonly address: string;
   readonly port?: number;
   readonly user?: string;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { suite } from 'uvu';
@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { TestHostRig, type DetachedRig } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
 import { startHttpProxy } from '../helpers/http-proxy.js';
+import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches, type HostAccess } from '../helpers/patch-repository.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
 
 const run = promisify(execFile);
@@ -278,6 +279,42 @@ test("the site's proxy: apt on the nodes fetches through it, containerd and RKE2
   } finally {
     writeFileSync(labFile, airGapped);
     proxy.stop();
+  }
+}));
+
+test("the management hosts' security patches: each host with upgrades pending is patched in turn, its DNS answering before the next; nothing pending, nothing runs; a patch for one host patches that host only", withTimeout(300_000, async ({ directory }: Lab) => {
+  const scratch = path.join(directory, '.cache', 'patches');
+  mkdirSync(scratch, { recursive: true });
+  const versions = Object.fromEntries(['1.0', '1.1', '1.2'].map((version) => [version, probePackage(scratch, version)]));
+  const lab: HostAccess = { exec: (host, command) => inHost(directory, host.name, command), pathIn: (host, file) => TestHostRig.pathInDetached(rig(directory), host.name, file) };
+  const hosts = ['kvm1', 'kvm2'].map((name) => rig(directory).hosts.find((host) => host.name === name)!);
+  try {
+    for (const host of hosts) {
+      await installPackage(lab, host, versions['1.0']!);
+      await publishPatches(lab, host, [versions['1.1']!]);
+    }
+    const first = await cli(directory, ['--env', 'lab', 'management-patches']);
+    assert.is(first.code, 0, first.stdout + first.stderr);
+    assert.equal(await Promise.all(hosts.map((host) => probeVersion(lab, host))), ['1.1', '1.1']);
+    // One host at a time, in the order the environment lists them; no systemd on a lab host, so no reboot.
+    assert.ok(first.stdout.indexOf('kvm1 upgrades openspace-patch-probe') < first.stdout.indexOf('kvm2 upgrades openspace-patch-probe'), first.stdout);
+    assert.match(first.stdout, 'skipped: reboot of kvm2 (no systemd)');
+    assert.is(await dig(directory, 'osdc-cp1'), address(directory, 'osdc-cp1'), "the site's DNS answers after the roll");
+
+    const again = await cli(directory, ['--env', 'lab', 'management-patches']);
+    assert.is(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, '[management-patches] up to date');
+    assert.not.match(again.stdout, 'ansible-playbook');
+
+    // A patch for kvm2 alone: the drift probe names it, and kvm1 is left as it is.
+    await publishPatches(lab, hosts[1]!, [versions['1.2']!]);
+    const one = await cli(directory, ['--env', 'lab', 'management-patches']);
+    assert.is(one.code, 0, one.stdout + one.stderr);
+    assert.match(one.stdout, '[management-patches] run: drift: patches pending on kvm2: 1 to upgrade (openspace-patch-probe)');
+    assert.not.match(one.stdout, 'kvm1 upgrades');
+    assert.equal(await Promise.all(hosts.map((host) => probeVersion(lab, host))), ['1.1', '1.2']);
+  } finally {
+    for (const host of hosts) withdrawPatches(lab, host);
   }
 }));
 

@@ -6,6 +6,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestHost, TestHostRig } from '../../lib/lab/test-hosts.js';
 
+/** What the helpers need of a rig: a command inside a host and a path into its files (a detached lab's too). */
+export type HostAccess = Pick<TestHostRig, 'exec' | 'pathIn'>;
+
 /** The package at `version` (its postinst asks for a reboot, as a kernel or libc update does). */
 export function probePackage(directory: string, version: string): string {
   const root = path.join(directory, `probe-${version}`);
@@ -20,19 +23,19 @@ export function probePackage(directory: string, version: string): string {
 }
 
 /** Installs `deb` on the node, and clears the reboot it asks for. */
-export async function installPackage(rig: TestHostRig, node: TestHost, deb: string): Promise<void> {
+export async function installPackage(rig: HostAccess, node: TestHost, deb: string): Promise<void> {
   writeFileSync(rig.pathIn(node, '/tmp/probe.deb'), readFileSync(deb));
   await rig.exec(node, ['dpkg', '-i', '/tmp/probe.deb']);
   await rig.exec(node, ['rm', '-f', '/tmp/probe.deb', '/run/reboot-required']);
 }
 
 /** The probe's version installed on the node. */
-export async function probeVersion(rig: TestHostRig, node: TestHost): Promise<string> {
+export async function probeVersion(rig: HostAccess, node: TestHost): Promise<string> {
   return (await rig.exec(node, ['cat', '/usr/share/openspace-patch-probe/version'])).trim();
 }
 
 /** A flat apt repository holding `debs` on the node, among its sources (trusted: the test's own). */
-export async function publishPatches(rig: TestHostRig, node: TestHost, debs: readonly string[]): Promise<void> {
+export async function publishPatches(rig: HostAccess, node: TestHost, debs: readonly string[]): Promise<void> {
   const repository = rig.pathIn(node, '/srv/patches');
   rmSync(repository, { recursive: true, force: true });
   mkdirSync(repository, { recursive: true });
@@ -49,6 +52,6 @@ export async function publishPatches(rig: TestHostRig, node: TestHost, debs: rea
 }
 
 /** The repository leaves the node's sources. */
-export function withdrawPatches(rig: TestHostRig, node: TestHost): void {
+export function withdrawPatches(rig: HostAccess, node: TestHost): void {
   rmSync(rig.pathIn(node, '/etc/apt/sources.list.d/patches.list'), { force: true });
 }
