@@ -1,25 +1,25 @@
 import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
 
-const node = (name: string, last: number, vmId: number) => ({ name, address: `192.0.2.${last}`, vmId });
+const node = (name: string, last: number, vmId: number, network = '192.0.2') => ({ name, address: `${network}.${last}`, vmId });
 
 /**
  * A kubeadm cluster of 3 control-plane nodes and 3 workers: `<name>-cp1..3` and `<name>-w1..3` at
- * 192.0.2.<slot>1-<slot>6, VM ids <slot>101-<slot>103 and <slot>111-<slot>113, API at 192.0.2.<slot>0, pod
- * and service networks 10.<38 + 2 * slot>.0.0/16 and the next.
+ * <network>.<slot>1-<slot>6 (192.0.2, the clusters network, by default), VM ids <slot>101-<slot>103 and
+ * <slot>111-<slot>113, API at <network>.<slot>0, pod and service networks 10.<38 + 2 * slot>.0.0/16 and the next.
  */
-const kubeadmCluster = (name: string, role: 'osms' | 'osdc', slot: number) => ({
+const kubeadmCluster = (name: string, role: 'osms' | 'osdc', slot: number, network = '192.0.2') => ({
   role,
   distribution: 'kubeadm' as const,
-  controlPlane: [1, 2, 3].map((index) => node(`${name}-cp${index}`, slot * 10 + index, slot * 1000 + 100 + index)),
+  controlPlane: [1, 2, 3].map((index) => node(`${name}-cp${index}`, slot * 10 + index, slot * 1000 + 100 + index, network)),
   // Each worker labelled with its plane (node-labels sets it through the API; `taints` take the same path).
-  workers: [1, 2, 3].map((index) => ({ ...node(`${name}-w${index}`, slot * 10 + 3 + index, slot * 1000 + 110 + index), labels: { 'openspace.io/plane': role } })),
-  apiAddress: `192.0.2.${slot * 10}`,
+  workers: [1, 2, 3].map((index) => ({ ...node(`${name}-w${index}`, slot * 10 + 3 + index, slot * 1000 + 110 + index, network), labels: { 'openspace.io/plane': role } })),
+  apiAddress: `${network}.${slot * 10}`,
   podCidr: `10.${38 + 2 * slot}.0.0/16`,
   serviceCidr: `10.${39 + 2 * slot}.0.0/16`,
 });
 
 /**
- * A realistic site with documentation addresses (192.0.2.0/24, 198.51.100.0/24): 3 management hosts, a
+ * A realistic site with documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24): 3 management hosts, a
  * 3-node RKE2 MCM, one OSMS and two OSDC clusters with 3 control-plane nodes and 3 workers each. Used for plans.
  */
 export const example: EnvironmentDefinition = defineEnvironment({
@@ -38,6 +38,8 @@ export const example: EnvironmentDefinition = defineEnvironment({
   networks: [
     { name: 'management', vlan: 10, cidr: '198.51.100.0/24', gateway: '198.51.100.1' },
     { name: 'clusters', vlan: 20, cidr: '192.0.2.0/24', gateway: '192.0.2.1' },
+    // A data plane on its own VLAN: osdc-b's VMs are tagged with 30 and get their gateway from here.
+    { name: 'data', vlan: 30, cidr: '203.0.113.0/24', gateway: '203.0.113.1' },
   ],
   firewalls: [{ name: 'opnsense1', address: '198.51.100.2', apiKey: { file: 'environments/example/secrets/opnsense-key' }, apiSecret: { file: 'environments/example/secrets/opnsense-secret' }, vlanParent: 'igb1' }],
   proxmox: {
@@ -58,7 +60,7 @@ export const example: EnvironmentDefinition = defineEnvironment({
     mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [node('mcm-cp1', 21, 2101), node('mcm-cp2', 22, 2102), node('mcm-cp3', 23, 2103)], apiAddress: '192.0.2.20', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
     osms: kubeadmCluster('osms', 'osms', 3),
     'osdc-a': kubeadmCluster('osdc-a', 'osdc', 4),
-    'osdc-b': kubeadmCluster('osdc-b', 'osdc', 5),
+    'osdc-b': kubeadmCluster('osdc-b', 'osdc', 5, '203.0.113'),
   },
   dns: { servers: [{ name: 'kvm1', address: '198.51.100.11' }, { name: 'kvm2', address: '198.51.100.12' }], zone: 'example.openspace.test', records: [{ name: 'registry', type: 'A', value: '198.51.100.30' }], forwarders: ['198.51.100.2'] },
   registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.example.openspace.test' }],

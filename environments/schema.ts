@@ -227,9 +227,9 @@ const environmentShape = z.strictObject({
       templates: z.strictObject({ baseVmId: vmId.default(9002), goldenVmId: vmId.default(9001) }),
       /**
        * The bridge of every Proxmox node that the VMs' network card is on (`vmbr0`), tagged with the VLAN of
-       * the VMs' network (the network named clusters, else the first) where `tagVlan`: a VLAN-aware bridge,
-       * as Proxmox's network documentation sets one up. `tagVlan: false` where the bridge carries that VLAN
-       * untagged already.
+       * the network the VM's address is on where `tagVlan`: a VLAN-aware bridge, as Proxmox's network
+       * documentation sets one up. `tagVlan: false` where the bridge carries that VLAN untagged already (then
+       * every VM is on one network).
        */
       vmBridge: z
         .strictObject({ name: interfaceName.default('vmbr0'), tagVlan: z.boolean().default(true) })
@@ -650,24 +650,34 @@ function checkProxy(environment: z.output<typeof environmentShape>, context: z.R
   }
 }
 
-/** The network Proxmox VMs are on and get their addresses in: the one named `clusters`, else the first. */
-export function vmNetworkOf<Network extends { readonly name: string }>(environment: { readonly networks: readonly Network[] }): Network | undefined {
-  return environment.networks.find((entry) => entry.name === 'clusters') ?? environment.networks[0];
+/** The site's network that holds `address` (a VM gets that network's VLAN, gateway and prefix); none when no network does. */
+export function networkOf<Network extends { readonly cidr: string }>(environment: { readonly networks: readonly Network[] }, address: string): Network | undefined {
+  return environment.networks.find((network) => inside(address, network.cidr));
+}
+
+/** The networks the site's Proxmox VMs are on: those holding a cluster node's address, in the order of `networks`. */
+export function vmNetworksOf<Network extends { readonly cidr: string }>(environment: { readonly networks: readonly Network[]; readonly clusters: Readonly<Record<string, { readonly controlPlane: readonly { readonly address: string }[]; readonly workers: readonly { readonly address: string }[] }>> }): Network[] {
+  const addresses = Object.values(environment.clusters).flatMap((cluster) => [...cluster.controlPlane, ...cluster.workers].map((node) => node.address));
+  return environment.networks.filter((network) => addresses.some((address) => inside(address, network.cidr)));
 }
 
 /**
- * VMs on Proxmox get their address on the network named `clusters` (else the first network), with its
- * gateway and prefix: so that network exists, and holds every node's address.
+ * A Proxmox VM gets its address on the site's network that holds it, with that network's VLAN, gateway and
+ * prefix: so every node's address is on one of `networks` (clusters may be on different ones: a data plane
+ * on its own VLAN). A bridge that carries its network untagged (`tagVlan: false`) carries one network only.
  */
 function checkVmNetwork(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
   if (environment.infrastructure !== 'proxmox') return;
-  const network = vmNetworkOf(environment);
-  if (!network) {
-    context.addIssue({ code: 'custom', path: ['networks'], message: "has no network for the VMs (infrastructure 'proxmox'): add one named clusters, with its cidr and gateway" });
+  if (environment.networks.length === 0) {
+    context.addIssue({ code: 'custom', path: ['networks'], message: "has no network for the VMs (infrastructure 'proxmox'): add the one their addresses are on, with its vlan, cidr and gateway" });
     return;
   }
   for (const [at, address] of machinesOf(environment).filter(([at]) => at.startsWith('clusters.'))) {
-    if (!inside(address, network.cidr)) context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is outside network ${network.name} (${network.cidr}), where the VMs get their addresses: use an address in it, or declare the network it is in as clusters` });
+    if (!networkOf(environment, address)) context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is on none of the site's networks, whose VLAN, gateway and prefix a VM gets: use an address in one, or declare the network it is on in networks` });
+  }
+  const used = vmNetworksOf(environment);
+  if (environment.proxmox && !environment.proxmox.vmBridge.tagVlan && used.length > 1) {
+    context.addIssue({ code: 'custom', path: ['proxmox', 'vmBridge', 'tagVlan'], message: `is false (the bridge carries one network untagged), and the VMs are on ${used.length} networks (${used.map((network) => network.name).join(', ')}): set it true on a VLAN-aware bridge, or put every cluster on one network` });
   }
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { writeFileIfChanged } from '../../lib/tools/files.js';
 import { sshExec, sshUpload } from '../../lib/tools/ssh.js';
 import { ubuntuCloudImageFile } from '../../images/manifest.js';
-import { vmNetworkOf, type Environment } from '../../environments/schema.js';
+import { vmNetworksOf, type Environment } from '../../environments/schema.js';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { baseTarget } from '../base/index.js';
 import { fetchImage } from '../images/index.js';
@@ -52,8 +52,8 @@ export const validation = foundation.task({
 });
 
 /**
- * The VMs' network card goes on `proxmox.vmBridge` of whichever node runs the VM, tagged with the VMs'
- * network's VLAN where it tags: a node without that bridge, or whose bridge is not VLAN-aware (it would drop
+ * The VMs' network card goes on `proxmox.vmBridge` of whichever node runs the VM, tagged with the VLAN of
+ * the VM's network where it tags: a node without that bridge, or whose bridge is not VLAN-aware (it would drop
  * the tagged frames), would give a VM no network at its first boot. `details`: `ip -details link show` of it.
  */
 export function checkVmBridge(config: Environment, node: string, details: string | undefined): void {
@@ -61,9 +61,10 @@ export function checkVmBridge(config: Environment, node: string, details: string
   if (details === undefined || !/\bbridge\b/.test(details)) {
     throw new PermanentFailure(`Proxmox node ${node} has no bridge ${name} (proxmox.vmBridge.name), which the VMs' network card goes on: create it (/etc/network/interfaces), or name the node's bridge`);
   }
-  const vlan = vmNetworkOf(config)?.vlan;
+  const vlans = vmNetworksOf(config).map((network) => network.vlan);
   if (tagVlan && !/\bvlan_filtering 1\b/.test(details)) {
-    throw new PermanentFailure(`Proxmox node ${node}: bridge ${name} is not VLAN-aware, and the VMs' network card is tagged with VLAN ${vlan}: set bridge-vlan-aware yes on it, or proxmox.vmBridge.tagVlan false where ${name} carries VLAN ${vlan} untagged`);
+    const tagged = vlans.length === 1 ? `card is tagged with VLAN ${vlans[0]}` : `cards are tagged with VLANs ${vlans.join(', ')}`;
+    throw new PermanentFailure(`Proxmox node ${node}: bridge ${name} is not VLAN-aware, and the VMs' network ${tagged}: set bridge-vlan-aware yes on it${vlans.length === 1 ? `, or proxmox.vmBridge.tagVlan false where ${name} carries VLAN ${vlans[0]} untagged` : ''}`);
   }
 }
 

@@ -9,13 +9,24 @@ import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectl
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
-import { vmNetworkOf, type Environment } from '../../environments/schema.js';
+import { networkOf, type Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
 import { allFinished, clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
+
+/**
+ * What a VM's network card and cloud-init get from the site's network its address is on (the schema makes
+ * sure there is one): the VLAN its card is tagged with (0: untagged, where the bridge carries it), the gateway
+ * and the prefix length.
+ */
+export function vmNetworkSettings(config: Environment, address: string): { vlan_id: number; gateway: string; prefix_length: number } {
+  const network = networkOf(config, address);
+  if (!network) throw new Error(`${address} is on none of the site's networks`);
+  return { vlan_id: proxmoxOf(config).vmBridge.tagVlan ? network.vlan : 0, gateway: network.gateway, prefix_length: Number(network.cidr.split('/')[1]) };
+}
 
 /**
  * OpenTofu plan, then apply of exactly that plan, of one cluster's VMs in the cluster's own workspace:
@@ -25,17 +36,12 @@ const terraformDirectory = 'tasks/infrastructure/terraform';
 export async function applyClusterVms(context: ToolContext & { readonly config: Environment }, cluster: string, nodes: readonly ClusterNode[]): Promise<void> {
   const { config } = context;
   const proxmox = proxmoxOf(config);
-  // The schema makes sure there is one, holding every node's address.
-  const network = vmNetworkOf(config)!;
   const vars = {
     proxmox_endpoint: proxmox.apiUrl.replace(/\/api2\/json$/, ''),
     proxmox_api_token: `${proxmox.tokenId}=${secretValue(context, proxmox.token)}`,
     template_vm_id: proxmox.templates.goldenVmId,
     storage: proxmox.storage.pool,
-    gateway: network.gateway,
-    prefix_length: Number(network.cidr.split('/')[1]),
     bridge: proxmox.vmBridge.name,
-    vlan_id: proxmox.vmBridge.tagVlan ? network.vlan : 0,
     dns_servers: config.dns.servers.map((server) => server.address),
     dns_domain: config.dns.zone,
     ssh_user: config.ssh.user,
@@ -48,6 +54,7 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
       memory: node.memoryMiB,
       disk: node.diskGiB,
       node_name: proxmoxNodeOf(config, node.vmId),
+      ...vmNetworkSettings(config, node.address),
     })),
   };
   const stateDirectory = tofuStateDirectory(environmentStateDirectory(context.root, config));

@@ -379,9 +379,10 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   assert.not.match(readFileSync(kubeLog, 'utf8'), /osms/, 'osms is not up: nothing asked of an API');
   const after = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
   assert.equal([after.vms['4101'].config.memory, after.vms['4101'].restarts, after.vms['3101'].config.cores, after.vms['3101'].restarts], ['16384', 1, '8', 1]);
-  // What tofu is given: the clusters network's VLAN on the node's bridge (untagged here), the site's DNS and zone.
+  // What tofu is given: the node's bridge, each VM with its network's VLAN (untagged here), gateway and prefix, the site's DNS and zone.
   const vars = JSON.parse(readFileSync(path.join(tofu, 'vars.json'), 'utf8'));
-  assert.equal([vars.bridge, vars.vlan_id, vars.dns_servers, vars.dns_domain, vars.gateway, vars.prefix_length], ['vmbr0', 0, [context.rig.hosts[0]!.address], 'pve.openspace.test', '10.254.254.1', 24]);
+  assert.equal([vars.bridge, vars.dns_servers, vars.dns_domain], ['vmbr0', [context.rig.hosts[0]!.address], 'pve.openspace.test']);
+  assert.equal([vars.nodes[0].vlan_id, vars.nodes[0].gateway, vars.nodes[0].prefix_length], [0, '10.254.254.1', 24]);
   // cloud-init authorizes the operator's key for the user Onboarder logs in as.
   assert.equal([vars.ssh_user, vars.ssh_keys], ['root', [readFileSync(path.join(directory, '.cache', 'rig', 'id_ed25519.pub'), 'utf8').trim()]]);
   // Each VM's host key, read from the VM through its guest agent, is in known_hosts: no key a host offers is trusted.

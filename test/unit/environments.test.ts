@@ -116,7 +116,7 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['an API address that is a worker\'s', (e) => (e.clusters['osdc-a'].apiAddress = '192.0.2.44'), 'clusters.osdc-a.apiAddress: 192.0.2.44 is already the address of clusters.osdc-a.workers[0].address: a virtual IP is an address no machine has'],
   ['two clusters with one API address', (e) => (e.clusters['osdc-b'].apiAddress = '192.0.2.40'), 'clusters.osdc-b.apiAddress: 192.0.2.40 is already the API address of cluster osdc-a: each cluster has its own'],
   ['an API address on the second control-plane node', (e) => (e.clusters.osms.apiAddress = '192.0.2.32'), "clusters.osms.apiAddress: 192.0.2.32 is the address of controlPlane[1] (osms-cp2): use the first control-plane node's address, or a free address for a virtual IP"],
-  ['several control-plane nodes behind the first one\'s address (no virtual IP)', (e) => (e.clusters['osdc-b'].apiAddress = '192.0.2.51'), "clusters.osdc-b.apiAddress: 192.0.2.51 is the first control-plane node's address, and the cluster has 3: its API (and every kubelet and client) would stop with that node"],
+  ['several control-plane nodes behind the first one\'s address (no virtual IP)', (e) => (e.clusters['osdc-b'].apiAddress = '203.0.113.51'), "clusters.osdc-b.apiAddress: 203.0.113.51 is the first control-plane node's address, and the cluster has 3: its API (and every kubelet and client) would stop with that node"],
   ['a virtual IP off its control plane\'s network', (e) => (e.clusters.mcm.apiAddress = '198.51.100.200'), 'clusters.mcm.apiAddress: 198.51.100.200 is outside network clusters (192.0.2.0/24) of its control-plane nodes: kube-vip answers for a virtual IP by ARP, on their network'],
   ['a virtual IP that is the gateway', (e) => (e.clusters.mcm.apiAddress = '192.0.2.1'), 'clusters.mcm.apiAddress: 192.0.2.1 is the gateway of network clusters'],
   // DNS records are written into dnsmasq's files: names and values are names and addresses, nothing else.
@@ -138,8 +138,9 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a DNS server listed twice', (e) => e.dns.servers.push({ name: 'kvm3', address: '198.51.100.11' }), 'dns.servers[2]: is dns.servers[0] again: name each server once'],
   ['a forwarder that is a name', (e) => (e.dns.forwarders = ['dns.google']), "dns.forwarders[0]: 'dns.google' is not an IPv4 address"],
   // Proxmox VMs get their addresses on the clusters network: it exists, and holds them.
-  ['Proxmox VMs without a network', (e) => (e.networks = []), "networks: has no network for the VMs (infrastructure 'proxmox'): add one named clusters"],
-  ['a node outside the VMs\' network', (e) => (e.clusters.osms.workers[2].address = '198.51.100.77'), 'clusters.osms.workers[2].address: 198.51.100.77 is outside network clusters (192.0.2.0/24), where the VMs get their addresses'],
+  ['Proxmox VMs without a network', (e) => (e.networks = []), "networks: has no network for the VMs (infrastructure 'proxmox'): add the one their addresses are on"],
+  ['a node on none of the networks', (e) => (e.clusters.osms.workers[2].address = '100.64.0.7'), "clusters.osms.workers[2].address: 100.64.0.7 is on none of the site's networks, whose VLAN, gateway and prefix a VM gets"],
+  ['VMs on two networks through a bridge that carries one untagged', (e) => (e.proxmox.vmBridge = { tagVlan: false }), 'proxmox.vmBridge.tagVlan: is false (the bridge carries one network untagged), and the VMs are on 2 networks (clusters, data)'],
   ['an empty secret file', (e) => (e.proxmox.token = { file: 'test/fixtures/empty-secret' }), 'proxmox.token: secret file test/fixtures/empty-secret is empty'],
   // The site's proxy: a URL the nodes' programs take, never credentials written in the file.
   ['a proxy with its password in the file', (e) => (e.proxy = { http: 'http://onboarder:pa55word@proxy.corp.example:3128' }), 'proxy.http: holds credentials: give the whole URL as a secret reference ({ file } or { env }), so that it is redacted from output and logs'],
@@ -174,10 +175,10 @@ test('one DNS server as dns.server, as environments written before dns.servers h
 });
 
 test("the site's proxy: a secret URL is redacted whole and its password alone; the nodes reach the site's own networks and names directly", () => {
-  const plain = loadEnvironment('example', broken((e) => (e.proxy = { http: 'http://proxy.corp.example:3128', noProxy: ['.corp.example', '203.0.113.0/24'] })), repositoryRoot);
+  const plain = loadEnvironment('example', broken((e) => (e.proxy = { http: 'http://proxy.corp.example:3128', noProxy: ['.corp.example', '100.64.0.0/10'] })), repositoryRoot);
   if (!plain.ok) throw new Error(renderFailure(plain.error));
   const cluster = clusterOf(plain.value.config, 'osdc-a');
-  assert.equal(directDestinations(plain.value.config, cluster), ['localhost', '127.0.0.1', '198.51.100.0/24', '192.0.2.0/24', '10.46.0.0/16', '10.47.0.0/16', 'example.openspace.test', '.svc', '.cluster.local', '.corp.example', '203.0.113.0/24']);
+  assert.equal(directDestinations(plain.value.config, cluster), ['localhost', '127.0.0.1', '198.51.100.0/24', '192.0.2.0/24', '203.0.113.0/24', '10.46.0.0/16', '10.47.0.0/16', 'example.openspace.test', '.svc', '.cluster.local', '.corp.example', '100.64.0.0/10']);
   const contextOf = (config: unknown) => ({ config, root: repositoryRoot, secret: (value: string) => value }) as never;
   const environment = proxyEnvironment(contextOf(plain.value.config), cluster);
   assert.equal([environment.HTTP_PROXY, environment.HTTPS_PROXY, environment.https_proxy], ['http://proxy.corp.example:3128/', 'http://proxy.corp.example:3128/', 'http://proxy.corp.example:3128/'], 'https is http where it is not given');

@@ -27,33 +27,26 @@ variable "storage" {
   type = string
 }
 
+# Each VM with the network its address is on: the VLAN its card is tagged with (0: untagged), the gateway and
+# the prefix length (a cluster's nodes may be on several networks).
 variable "nodes" {
   type = list(object({
-    name      = string
-    address   = string
-    vm_id     = number
-    cores     = number
-    memory    = number
-    disk      = number
-    node_name = string
+    name          = string
+    address       = string
+    vm_id         = number
+    cores         = number
+    memory        = number
+    disk          = number
+    node_name     = string
+    vlan_id       = number
+    gateway       = string
+    prefix_length = number
   }))
 }
 
-variable "gateway" {
-  type = string
-}
-
-variable "prefix_length" {
-  type = number
-}
-
-# The Proxmox bridge the VMs' network card is on, and the VLAN it is tagged with (0: untagged).
+# The Proxmox bridge the VMs' network card is on.
 variable "bridge" {
   type = string
-}
-
-variable "vlan_id" {
-  type = number
 }
 
 # The site's DNS servers and its zone: a VM resolves through them from its first boot (node-prep keeps it so).
@@ -101,7 +94,7 @@ resource "proxmox_virtual_environment_vm" "node" {
 
   network_device {
     bridge  = var.bridge
-    vlan_id = var.vlan_id
+    vlan_id = each.value.vlan_id
   }
 
   memory {
@@ -125,8 +118,8 @@ resource "proxmox_virtual_environment_vm" "node" {
     }
     ip_config {
       ipv4 {
-        address = "${each.value.address}/${var.prefix_length}"
-        gateway = var.gateway
+        address = "${each.value.address}/${each.value.prefix_length}"
+        gateway = each.value.gateway
       }
     }
   }
