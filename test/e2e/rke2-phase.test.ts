@@ -84,7 +84,8 @@ export const rke2Lab = defineEnvironment({
   name: 'rke2-lab',
   site: { name: 'RKE2 phase test', domain: 'rke2.openspace.test', kernelWideSettings: 'skip', airGapped: true },
   packages: { management: ['python3'], nodes: ['python3', 'conntrack', 'socat'] },
-  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
+  // Logged in to as a user with sudo, as on a cloud image's own user: every step runs through become or sudo.
+  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'deploy' },
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
   clusters: {
@@ -121,6 +122,7 @@ test.before(async (context) => {
   });
   const systemctl = readFileSync(path.join(fakes, 'systemctl'), 'utf8');
   for (const each of context.rig.hosts) await context.rig.exec(each, ['sh', '-c', 'printf "%s" "$1" > /usr/local/bin/systemctl && chmod 755 /usr/local/bin/systemctl', 'install-fake', systemctl]);
+  for (const each of context.rig.hosts) await context.rig.addUser(each, 'deploy', { sudo: true });
   packRelease(context.directory, version);
   writeFileSync(path.join(context.directory, 'site-registry-password'), `${siteRegistryPassword}\n`, { mode: 0o600 });
   addEnvironment(context.directory, 'rke2-lab', 'rke2Lab', environmentFile(context.rig));
