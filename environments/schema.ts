@@ -432,12 +432,13 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
       }
     }
   })
-  // The management hosts and DNS servers are logged in to as ssh.user where they do not name their own user.
-  .transform((environment) => ({
-    ...environment,
-    managementHosts: environment.managementHosts.map((host) => ({ ...host, user: host.user ?? environment.ssh.user })),
-    dns: { ...environment.dns, servers: environment.dns.servers.map((server) => ({ ...server, user: server.user ?? environment.ssh.user })) },
-  }));
+  // The management hosts are logged in to as ssh.user where they do not name their own user; a DNS server as
+  // the management host at its address is (it is that machine), else as ssh.user.
+  .transform((environment) => {
+    const managementHosts = environment.managementHosts.map((host) => ({ ...host, user: host.user ?? environment.ssh.user }));
+    const userAt = (address: string) => managementHosts.find((host) => host.address === address)?.user ?? environment.ssh.user;
+    return { ...environment, managementHosts, dns: { ...environment.dns, servers: environment.dns.servers.map((server) => ({ ...server, user: server.user ?? userAt(server.address) })) } };
+  });
 
 /** Exactly one management cluster, and it runs RKE2 (the RKE2 management cluster of the seeds). */
 function checkRoles(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {

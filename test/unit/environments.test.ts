@@ -158,12 +158,12 @@ test('the management hosts may be the Proxmox nodes (KVM hosts running Proxmox V
   assert.match(errorOf(broken((e) => (e.proxmox.nodes[0].address = e.clusters.osms.workers[0].address))), 'clusters.osms.workers[0].address: 192.0.2.34 is already the address of proxmox.nodes[0].address');
 });
 
-test("a site that logs in as another user than root: its management hosts and DNS servers are logged in to as ssh.user, unless one names its own; Proxmox nodes as root", () => {
+test("a site that logs in as another user than root: its management hosts are logged in to as ssh.user unless one names its own, a DNS server as the management host at its address; Proxmox nodes as root", () => {
   const loaded = loadEnvironment('example', broken((e) => ((e.ssh.user = 'deploy'), (e.managementHosts[1].user = 'admin'))), repositoryRoot);
   if (!loaded.ok) throw new Error(renderFailure(loaded.error));
   const { config } = loaded.value;
   assert.equal(config.managementHosts.map((host) => host.user), ['deploy', 'admin', 'deploy']);
-  assert.equal(config.dns.servers.map((server) => server.user), ['deploy', 'deploy']);
+  assert.equal(config.dns.servers.map((server) => server.user), ['deploy', 'admin'], 'kvm2 is logged in to as its management host is');
   assert.ok(config.proxmox!.nodes.every((node) => node.user === 'root'), "Proxmox's qm and pveum are root's");
 });
 
