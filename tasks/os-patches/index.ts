@@ -17,7 +17,7 @@ export function pendingUpgrades(simulation: string): string[] {
  * package lists from its own sources and says what `apt-get upgrade` would upgrade; up to date when none has
  * anything, else the drift names each machine with its count and first packages.
  */
-async function patchesPending(context: ToolContext & { readonly config: Environment; readonly root: string }, machines: readonly (Endpoint & { readonly name: string })[]): Promise<true | { drift: string }> {
+async function patchesPending(context: ToolContext & { readonly config: Environment; readonly root: string }, machines: readonly (Endpoint & { readonly name: string; readonly fullUpgrade?: boolean })[]): Promise<true | { drift: string }> {
   const limit = pLimit(10);
   const perMachine = await Promise.all(
     machines.map((machine) =>
@@ -25,7 +25,7 @@ async function patchesPending(context: ToolContext & { readonly config: Environm
         const target = sshTarget(context.config, context.root, machine);
         const sudo = target.user !== 'root';
         await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { sudo, timeoutMs: 300_000 });
-        const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
+        const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', machine.fullUpgrade ? 'dist-upgrade' : 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
         return upgrades.length === 0 ? [] : [`${machine.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`];
       }),
     ),
@@ -72,9 +72,11 @@ export const osPatches = tasks.task({
   },
 });
 
+const addressesOf = (machines: readonly Endpoint[]) => new Set(machines.map((machine) => machine.address));
+
 /**
- * Security patches of the site's KVM management hosts, one host at a time: the pending apt upgrades, a
- * reboot when they ask for one (never of a Proxmox node, whose cluster VMs would stop undrained: the run
+ * Security patches of the site's KVM management hosts, one host at a time: the pending apt upgrades (a
+ * full upgrade on a Proxmox node, as Proxmox VE's own updates need), a reboot when they ask for one (never of a Proxmox node, whose cluster VMs would stop undrained: the run
  * names it), and a DNS server answering again before the next host. Run when asked
  * (`tsx deploy.ts management-patches`), or with every cluster's by `security-patches`; its drift probe asks
  * every host, so a re-run with nothing pending does nothing.
@@ -89,10 +91,12 @@ export const managementPatches = tasks.task({
   sources: ['tasks/os-patches/playbooks/management-patches.yml'],
   tools: ['ansible-playbook'],
   timeout: '6h',
-  check: async (context) => patchesPending(context, context.config.managementHosts),
+  check: async (context) => {
+    const proxmoxNodes = addressesOf(context.config.proxmox?.nodes ?? []);
+    return patchesPending(context, context.config.managementHosts.map((host) => ({ ...host, fullUpgrade: proxmoxNodes.has(host.address) })));
+  },
   run: async (context) => {
     const { config } = context;
-    const addressesOf = (machines: readonly Endpoint[]) => new Set(machines.map((machine) => machine.address));
     const proxmoxNodes = addressesOf(config.proxmox?.nodes ?? []);
     const dnsServers = addressesOf(config.dns.servers);
     await playbook(context, 'tasks/os-patches/playbooks/management-patches.yml', { hosts: 'management' }, {

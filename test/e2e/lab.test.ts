@@ -306,13 +306,33 @@ test("the management hosts' security patches: each host with upgrades pending is
     assert.match(again.stdout, '[management-patches] up to date');
     assert.not.match(again.stdout, 'ansible-playbook');
 
-    // A patch for kvm2 alone: the drift probe names it, and kvm1 is left as it is.
-    await publishPatches(lab, hosts[1]!, [versions['1.2']!]);
-    const one = await cli(directory, ['--env', 'lab', 'management-patches']);
-    assert.is(one.code, 0, one.stdout + one.stderr);
-    assert.match(one.stdout, '[management-patches] run: drift: patches pending on kvm2: 1 to upgrade (openspace-patch-probe)');
-    assert.not.match(one.stdout, 'kvm1 upgrades');
-    assert.equal(await Promise.all(hosts.map((host) => probeVersion(lab, host))), ['1.1', '1.2']);
+    // A patch for kvm2 alone, kvm2 being a Proxmox node too (the site's KVM hosts run Proxmox VE): kvm1 is
+    // left as it is, and kvm2 is upgraded (a full upgrade) but not rebooted: its cluster VMs would stop
+    // undrained, so the run says what to do.
+    const labFile = path.join(directory, 'environments', 'lab.ts');
+    const site = readFileSync(labFile, 'utf8');
+    writeFileSync(path.join(directory, 'proxmox-token'), 'lab-proxmox-token-not-used-here\n', { mode: 0o600 });
+    const withProxmox = site.replace(
+      "  infrastructure: 'existing',\n",
+      `  infrastructure: 'existing',\n  proxmox: { apiUrl: 'https://${address(directory, 'kvm2')}:8006/api2/json', tokenId: 'packer@pve!onboarder', token: { file: 'proxmox-token' }, nodes: [{ name: 'kvm2', address: '${address(directory, 'kvm2')}' }], storage: { pool: 'local-lvm', type: 'lvm-thin', isoStorage: 'local' }, templates: {} },\n`,
+    );
+    assert.match(withProxmox, 'proxmox: {');
+    writeFileSync(labFile, withProxmox);
+    try {
+      await publishPatches(lab, hosts[1]!, [versions['1.2']!]);
+      const one = await cli(directory, ['--env', 'lab', 'management-patches']);
+      assert.is(one.code, 0, one.stdout + one.stderr);
+      // The step read the Proxmox nodes, so it runs for that change (the drift probe names pending patches
+      // when nothing else changed: os-patches' tests show it).
+      assert.match(one.stdout, /\[management-patches\] run: .*config proxmox changed/, one.stdout);
+      assert.match(one.stdout, 'kvm2 upgrades openspace-patch-probe');
+      assert.not.match(one.stdout, 'kvm1 upgrades');
+      assert.equal(await Promise.all(hosts.map((host) => probeVersion(lab, host))), ['1.1', '1.2']);
+      assert.match(one.stdout, 'reboot needed: kvm2 is a Proxmox node, whose VMs would stop with it: move them (or drain their nodes) and restart it');
+      assert.not.match(one.stdout, 'skipped: reboot of kvm2');
+    } finally {
+      writeFileSync(labFile, site);
+    }
   } finally {
     for (const host of hosts) withdrawPatches(lab, host);
   }
