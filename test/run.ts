@@ -31,13 +31,18 @@ const otherSuites = [
   ...(filter.length === 0 || filter.includes('typecheck') ? typechecks.keys() : []),
   ...suites.filter((file) => !startsMachines(file)).sort((a, b) => statSync(path.join(root, b)).size - statSync(path.join(root, a)).size),
 ];
-/** A suite that starts machines waits for a hang longer: it builds a Debian root when the machine has none. */
-const machineTimeoutMs = Number(process.env.TEST_MACHINE_FILE_TIMEOUT_MS ?? 900_000);
+/**
+ * A suite that starts machines waits for a hang longer: it builds a Debian root when the machine has none;
+ * with the long tier (test/helpers/tiers.ts) it takes a cluster through its whole lifecycle.
+ */
+const longTier = process.env.ONBOARDER_LONG_TESTS === '1';
+const machineTimeoutMs = Number(process.env.TEST_MACHINE_FILE_TIMEOUT_MS ?? (longTier ? 3_600_000 : 900_000));
 
 interface SuiteResult {
   readonly file: string;
   readonly passed: number;
   readonly failed: number;
+  readonly skipped: number;
   readonly output: string;
 }
 
@@ -66,7 +71,7 @@ function runSuite(file: string, timeoutMs: number): Promise<SuiteResult> {
       let failed = total - passed - skipped;
       if (timedOut) output += `\n${file}: killed after ${timeoutMs} ms\n`;
       if ((code !== 0 || timedOut) && failed === 0) failed = 1;
-      resolve({ file, passed, failed, output });
+      resolve({ file, passed, failed, skipped, output });
     });
   });
 }
@@ -80,7 +85,8 @@ async function runOne(file: string, machine: boolean): Promise<void> {
   const started = performance.now();
   const result = await runSuite(file, machine ? machineTimeoutMs : fileTimeoutMs);
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
-  process.stdout.write(`\n## ${file}: ${result.passed} passed, ${result.failed} failed (${seconds} s)\n${result.failed > 0 || process.env.TEST_VERBOSE ? result.output : ''}`);
+  const skipped = result.skipped > 0 ? `, ${result.skipped} skipped` : '';
+  process.stdout.write(`\n## ${file}: ${result.passed} passed, ${result.failed} failed${skipped} (${seconds} s)\n${result.failed > 0 || process.env.TEST_VERBOSE ? result.output : ''}`);
   results.push(result);
 }
 
@@ -104,5 +110,7 @@ async function slot(): Promise<void> {
 await Promise.all(Array.from({ length: slots }, slot));
 const passed = results.reduce((sum, result) => sum + result.passed, 0);
 const failed = results.reduce((sum, result) => sum + result.failed, 0);
+const skipped = results.reduce((sum, result) => sum + result.skipped, 0);
 process.exitCode = failed > 0 ? 1 : 0;
+if (skipped > 0) console.log(`\n${skipped} skipped: the long tier, which \`npm run test:long\` runs`);
 console.log(`\n${passed} passed, ${failed} failed`);

@@ -10,6 +10,7 @@ import YAML from 'yaml';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { longTier } from '../helpers/tiers.js';
 import { apiServerArguments, etcdArguments, metricsArguments } from '../helpers/control-plane-arguments.js';
 import { loopbackCertificates } from '../helpers/certificates.js';
 import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
@@ -25,6 +26,8 @@ interface Context {
   etcd: { readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> };
 }
 const test = suite<Context>('kubeadm init and join over Ansible against a FAKE kubeadm');
+/** The cluster's lifecycle after its first build: the long tier (npm run test:long). */
+const lifecycle = longTier(test);
 
 const fakes = path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes');
 
@@ -229,7 +232,7 @@ async function encryptionConfiguration(context: Context): Promise<{ providers: R
   return { providers, keys: secretbox.secretbox.keys, key: secretbox.secretbox.keys[0]!.secret };
 }
 
-test("a cluster made without the API server's arguments (Secrets encrypted, the audit log): its configuration takes them, its API server reads then writes with the key, the Secrets in plain text are written again; then nothing to do", withTimeout(300_000, async (context: Context) => {
+lifecycle("a cluster made without the API server's arguments (Secrets encrypted, the audit log): its configuration takes them, its API server reads then writes with the key, the Secrets in plain text are written again; then nothing to do", withTimeout(300_000, async (context: Context) => {
   const cp = host(context, 'osdc-cp1');
   const { key } = await encryptionConfiguration(context);
   // The cluster as an earlier Onboarder left it: no argument of its own in its configuration (the
@@ -306,7 +309,7 @@ test("a cluster made without the API server's arguments (Secrets encrypted, the 
   assert.is(mended.code, 0, mended.stdout + mended.stderr);
 }));
 
-test("secrets-key-rotation: a new key is read by every API server, then written with, then every Secret is written again under it; older keys stay readers; a rotation stopped part way goes on with its key", withTimeout(300_000, async (context: Context) => {
+lifecycle("secrets-key-rotation: a new key is read by every API server, then written with, then every Secret is written again under it; older keys stay readers; a rotation stopped part way goes on with its key", withTimeout(300_000, async (context: Context) => {
   const cp = host(context, 'osdc-cp1');
   const before = await encryptionConfiguration(context);
   assert.equal(before.keys.map((key) => key.name), ['key1']);
@@ -363,7 +366,7 @@ test("secrets-key-rotation: a new key is read by every API server, then written 
   assert.is(mended.code, 0, mended.stdout + mended.stderr);
 }));
 
-test('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
+lifecycle('scale out: a worker added is prepared and joins alone; the other nodes are not touched, the charts not re-installed', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const spare = host(context, 'osdc-w2');
   const charts = await cli(context, [], 'kubelet-csr-approver[cluster=osdc],platform-services[cluster=osdc]');
@@ -395,7 +398,7 @@ test('scale out: a worker added is prepared and joins alone; the other nodes are
   assert.match(after.stdout, /platform-services\[cluster=osdc\]\s+skip\s+up to date/);
 }));
 
-test('scale in: a worker taken out is drained and deleted from its cluster after confirmation; its steps are forgotten', withTimeout(300_000, async (context: Context) => {
+lifecycle('scale in: a worker taken out is drained and deleted from its cluster after confirmation; its steps are forgotten', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const spare = host(context, 'osdc-w2');
   writeFileSync(file, readFileSync(file, 'utf8').replace(`, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }`, ''));
@@ -433,7 +436,7 @@ test('scale in: a worker taken out is drained and deleted from its cluster after
   assert.not.match(status.stdout, 'osdc-w2', status.stdout);
 }));
 
-test('a control-plane node replaced: the new one, listed first, joins through the node in the cluster; the one taken out leaves etcd and is reset; one that does not answer is deleted and named', withTimeout(300_000, async (context: Context) => {
+lifecycle('a control-plane node replaced: the new one, listed first, joins through the node in the cluster; the one taken out leaves etcd and is reset; one that does not answer is deleted and named', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const original = readFileSync(file, 'utf8');
   const [cp, spare] = [host(context, 'osdc-cp1'), host(context, 'osdc-w2')];
@@ -491,7 +494,7 @@ test('a control-plane node replaced: the new one, listed first, joins through th
   rmSync(`${localLog(context)}.nodes`);
 }));
 
-test('node labels and taints: set through the API as declared, the taints also where the kubelet registers the node; one taken out is removed (and no other); a label changed re-runs this step alone', withTimeout(300_000, async (context: Context) => {
+lifecycle('node labels and taints: set through the API as declared, the taints also where the kubelet registers the node; one taken out is removed (and no other); a label changed re-runs this step alone', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const original = readFileSync(file, 'utf8');
   const [cp, worker] = [host(context, 'osdc-cp1'), host(context, 'osdc-w1')];
@@ -568,7 +571,7 @@ test('node labels and taints: set through the API as declared, the taints also w
   rmSync(`${localLog(context)}.nodes`);
 }));
 
-test("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
+lifecycle("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted", withTimeout(300_000, async (context: Context) => {
   const worker = host(context, 'osdc-w1');
   await context.rig.exec(worker, ['sh', '-c', 'rm /etc/kubernetes/kubelet.conf && touch /root/fake-kubeadm/fail-join']);
   const run = await cli(context, ['--force', 'node-join[node=osdc-w1]']);
@@ -582,7 +585,7 @@ test("a failed join is reported with Ansible's message, and the command line it 
   for (const secret of [token, certificateKey]) assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), secret);
 }));
 
-test("registration: the downstream cluster's kubeconfig is applied to MCM as a Secret, server-side, and never shown", withTimeout(120_000, async (context: Context) => {
+lifecycle("registration: the downstream cluster's kubeconfig is applied to MCM as a Secret, server-side, and never shown", withTimeout(120_000, async (context: Context) => {
   writeFileSync(localLog(context), '');
   rmSync(`${localLog(context)}.applied`, { force: true });
   const kubeconfigs = path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig');
@@ -601,7 +604,7 @@ test("registration: the downstream cluster's kubeconfig is applied to MCM as a S
   assert.not.match(run.stdout + run.stderr, kubeconfig.trim().split('\n').find((line) => line.length >= 8)!, 'the kubeconfig is a secret: never shown');
 }));
 
-test('platform services: one Helm release each, every chart at the version the environment pins; Velero once the environment names its S3 store, its credentials never shown; the site CA\'s issuer once it names one', withTimeout(120_000, async (context: Context) => {
+lifecycle('platform services: one Helm release each, every chart at the version the environment pins; Velero once the environment names its S3 store, its credentials never shown; the site CA\'s issuer once it names one', withTimeout(120_000, async (context: Context) => {
   // The nodes as Proxmox VMs (three Proxmox nodes; VM 4101 on pve1, 4111 on pve2), with the storage
   // driver's token as proxmox-csi-token keeps it (that step is the foundation suite's, on a FAKE Proxmox).
   const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
@@ -713,7 +716,7 @@ test('platform services: one Helm release each, every chart at the version the e
   assert.not.match(withCa.stdout + withCa.stderr + logsAndRecords(context.directory, 'k8s-lab'), keyLine, "the CA's key is in no output, log or record");
 }));
 
-test("velero restore: a Restore of the schedule's newest backup (or the one named), waited for; a restore that ends PartiallyFailed fails with Velero's counts; none without an S3 store", withTimeout(120_000, async (context: Context) => {
+lifecycle("velero restore: a Restore of the schedule's newest backup (or the one named), waited for; a restore that ends PartiallyFailed fails with Velero's counts; none without an S3 store", withTimeout(120_000, async (context: Context) => {
   const environmentFile = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const environment = readFileSync(environmentFile, 'utf8');
   const store = "velero: { s3Url: 'https://minio.k8s.openspace.test:9000', bucket: 'openspace-backups', accessKeyId: { file: 'velero-access-key' }, secretAccessKey: { file: 'velero-secret-key' } },";
@@ -749,7 +752,7 @@ test("velero restore: a Restore of the schedule's newest backup (or the one name
   }
 }));
 
-test('a rotated site-registry password: the steps that put it on the nodes run again (the plan says why, never showing it)', withTimeout(300_000, async (context: Context) => {
+lifecycle('a rotated site-registry password: the steps that put it on the nodes run again (the plan says why, never showing it)', withTimeout(300_000, async (context: Context) => {
   const rotated = 'site-registry-pw-rotated-9Kd3';
   writeFileSync(path.join(context.directory, 'site-registry-password'), `${rotated}\n`, { mode: 0o600 });
   const plan = await cli(context, ['--dry-run']);
@@ -767,7 +770,7 @@ test('a rotated site-registry password: the steps that put it on the nodes run a
 
 const recorded = async (context: Context, name: string, tool: string) => (await context.rig.exec(host(context, name), ['sh', '-c', `cat /root/fake-kubeadm/${tool}.log 2>/dev/null || true`])).trim().split('\n').filter(Boolean);
 
-test('upgrade: one node at a time, the control plane with kubeadm upgrade apply, the worker with upgrade node; a skipped minor is refused', withTimeout(400_000, async (context: Context) => {
+lifecycle('upgrade: one node at a time, the control plane with kubeadm upgrade apply, the worker with upgrade node; a skipped minor is refused', withTimeout(400_000, async (context: Context) => {
   packKubernetesRelease(context.directory, 'v1.31.0');
   // The failed-join test left the worker unjoined: it joins again in this run, before the roll.
   await context.rig.exec(host(context, 'osdc-w1'), ['rm', '-f', '/root/fake-kubeadm/fail-join']);
@@ -795,7 +798,7 @@ test('upgrade: one node at a time, the control plane with kubeadm upgrade apply,
   writeFileSync(file, readFileSync(file, 'utf8').replace("kubernetes: 'v1.33.0'", "kubernetes: 'v1.31.0'"));
 }));
 
-test("security patches: a node with upgrades pending is drained, patched and uncordoned, one at a time; nothing pending, nothing runs; a patch for one node rolls that node only", withTimeout(300_000, async (context: Context) => {
+lifecycle("security patches: a node with upgrades pending is drained, patched and uncordoned, one at a time; nothing pending, nothing runs; a patch for one node rolls that node only", withTimeout(300_000, async (context: Context) => {
   const scratch = path.join(context.directory, 'patches');
   mkdirSync(scratch, { recursive: true });
   const versions = Object.fromEntries(['1.0', '1.1', '1.2', '1.3'].map((version) => [version, probePackage(scratch, version)]));
@@ -935,7 +938,7 @@ function packEtcdRelease(directory: string, version: string): void {
   writeFileSync(path.join(target, 'SHA256SUMS'), `${'0'.repeat(64)}  etcd-${version}-darwin-amd64.zip\n${sha256Of(path.join(target, tarball))}  ${tarball}\n`);
 }
 
-test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the controller with its digest; none again within backups.every; the oldest beyond backups.keep removed; a failed snapshot keeps nothing", withTimeout(300_000, async (context: Context) => {
+lifecycle("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the controller with its digest; none again within backups.every; the oldest beyond backups.keep removed; a failed snapshot keeps nothing", withTimeout(300_000, async (context: Context) => {
   const { etcdctl, healthy } = context.etcd;
   await healthy();
   await etcdctl('put', '/registry/onboarder-test', 'before the snapshot');
@@ -1004,7 +1007,7 @@ test("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the
   assert.equal(readdirSync(path.join(directory, '.incoming')), []);
 }));
 
-test("etcd restore: after confirmation, the control plane restarts on the newest kept snapshot (what was written since is gone, the old data kept aside); a damaged snapshot is refused", withTimeout(300_000, async (context: Context) => {
+lifecycle("etcd restore: after confirmation, the control plane restarts on the newest kept snapshot (what was written since is gone, the old data kept aside); a damaged snapshot is refused", withTimeout(300_000, async (context: Context) => {
   const { etcdctl, healthy } = context.etcd;
   await healthy();
   await etcdctl('put', '/registry/onboarder-test', 'after the snapshot');
@@ -1038,7 +1041,7 @@ test("etcd restore: after confirmation, the control plane restarts on the newest
   assert.is(await value('/registry/onboarder-test'), 'untouched');
 }));
 
-test("a control plane rebuilt on fresh nodes keeps the cluster's authorities and secrets-encryption key kept with its snapshots (kubeadm init finds them); damaged ones are refused", withTimeout(300_000, async (context: Context) => {
+lifecycle("a control plane rebuilt on fresh nodes keeps the cluster's authorities and secrets-encryption key kept with its snapshots (kubeadm init finds them); damaged ones are refused", withTimeout(300_000, async (context: Context) => {
   const cp = host(context, 'osdc-cp1');
   const authority = readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd/ca.crt'), 'utf8');
   const { key } = await encryptionConfiguration(context);
@@ -1065,7 +1068,7 @@ test("a control plane rebuilt on fresh nodes keeps the cluster's authorities and
   assert.is(mended.code, 0, mended.stdout + mended.stderr);
 }));
 
-test("certificates: the ones that expire within certificates.renewBefore days are renewed (kubeadm certs renew all) and etcd restarts on them; a CA is named; then nothing is due", withTimeout(300_000, async (context: Context) => {
+lifecycle("certificates: the ones that expire within certificates.renewBefore days are renewed (kubeadm certs renew all) and etcd restarts on them; a CA is named; then nothing is due", withTimeout(300_000, async (context: Context) => {
   const cp = host(context, 'osdc-cp1');
   const only = 'cluster-certificates[cluster=osdc]';
   const validTo = (file: string) => new Date(new X509Certificate(readFileSync(context.rig.pathIn(cp, file))).validTo);
@@ -1093,7 +1096,7 @@ test("certificates: the ones that expire within certificates.renewBefore days ar
   assert.is((await kubeadmCalls(context, 'osdc-cp1')).length, before.calls + 1);
 }));
 
-test('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {
+lifecycle('decommission: a cluster taken out of the environment shows as orphaned, and is taken down after confirmation', withTimeout(300_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   const text = readFileSync(file, 'utf8');
   writeFileSync(file, text.slice(0, text.indexOf('    osdc: {')) + text.slice(text.indexOf('  },\n  dns:')));

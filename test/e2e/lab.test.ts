@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type DetachedRig } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { longTier, longTierRuns } from '../helpers/tiers.js';
 import { startHttpProxy } from '../helpers/http-proxy.js';
 import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches, type HostAccess } from '../helpers/patch-repository.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
@@ -20,6 +21,8 @@ interface Lab extends Checkout {
   other: Checkout & { subnet: string };
 }
 const test = suite<Lab>('the lab environment, for real, on whole-machine namespace hosts');
+/** The whole lab, deployment after deployment (about 9 minutes): the long tier alone (npm run test:long). */
+const labTest = longTier(test);
 
 const cli = runDeploy;
 
@@ -28,12 +31,14 @@ const labHosts = (directory: string, command: 'up' | 'down', env: Record<string,
 
 // Two checkouts' labs come up at once on one machine (issue 18): each gets its own subnet, hosts and /run.
 test.before(async (context) => {
+  if (!longTierRuns) return;
   Object.assign(context, copyProject());
   context.other = { ...copyProject(), subnet: '10.212.71' };
   await Promise.all([labHosts(context.directory, 'up'), labHosts(context.other.directory, 'up', { LAB_SUBNET: context.other.subnet })]);
 });
 
 test.after(async (context) => {
+  if (!longTierRuns) return;
   await Promise.all([
     labHosts(context.directory, 'down').catch(() => undefined),
     labHosts(context.other.directory, 'down', { LAB_SUBNET: context.other.subnet }).catch(() => undefined),
@@ -50,7 +55,7 @@ const hostFile = (directory: string, host: string, file: string) => inHost(direc
 const address = (directory: string, host: string) => rig(directory).hosts.find((entry) => entry.name === host)!.address;
 const dig = async (directory: string, name: string) => (await run('dig', ['+short', `@${address(directory, 'kvm1')}`, `${name}.lab.openspace.test`, 'A'])).stdout.trim();
 
-test('host preparation and DNS run for real; a re-run skips them; --force gives changed=0; a changed value re-runs what read it', withTimeout(600_000, async ({ directory }: Lab) => {
+labTest('host preparation and DNS run for real; a re-run skips them; --force gives changed=0; a changed value re-runs what read it', withTimeout(600_000, async ({ directory }: Lab) => {
   // A pid file an earlier dnsmasq left (dnsmasq does not remove it), whose pid now belongs to another
   // process of the host: the DNS task must start its dnsmasq, and not signal that process (a HUP would end it).
   const pidFile = '/run/openspace-dnsmasq-lab.openspace.test.pid';
@@ -218,7 +223,7 @@ test('host preparation and DNS run for real; a re-run skips them; --force gives 
   assert.equal(await Promise.all(['osdc-cp1', 'osdc-w1'].map(modified)), untouched);
 }));
 
-test("a second checkout's lab, up at the same time as this one, deploys beside it with its own subnet, DNS and /run", withTimeout(600_000, async ({ directory, other }: Lab) => {
+labTest("a second checkout's lab, up at the same time as this one, deploys beside it with its own subnet, DNS and /run", withTimeout(600_000, async ({ directory, other }: Lab) => {
   const runs = await Promise.all([
     cli(other.directory, ['--env', 'lab', '--only', 'base:copy-ssh-key,base:packages,dns'], { LAB_SUBNET: other.subnet }),
     cli(directory, ['--env', 'lab', '--only', 'base:copy-ssh-key,base:packages,dns']),
@@ -234,7 +239,7 @@ test("a second checkout's lab, up at the same time as this one, deploys beside i
 // A connected site behind an HTTP proxy (a real tinyproxy on the rig's bridge, before the lab's package
 // mirror): every node's apt and container runtime take it, the site's own networks stay direct, and a proxy
 // taken out of the environment is taken off the nodes.
-test("the site's proxy: apt on the nodes fetches through it, containerd and RKE2 read it, and it goes when taken out", withTimeout(600_000, async ({ directory }: Lab) => {
+labTest("the site's proxy: apt on the nodes fetches through it, containerd and RKE2 read it, and it goes when taken out", withTimeout(600_000, async ({ directory }: Lab) => {
   const subnet = address(directory, 'kvm1').replace(/\.\d+$/, '');
   const proxy = await startHttpProxy(`${subnet}.1`, `${subnet}.0/24`);
   const labFile = path.join(directory, 'environments', 'lab.ts');
@@ -282,7 +287,7 @@ test("the site's proxy: apt on the nodes fetches through it, containerd and RKE2
   }
 }));
 
-test("the management hosts' security patches: each host with upgrades pending is patched in turn, its DNS answering before the next; nothing pending, nothing runs; a patch for one host patches that host only", withTimeout(300_000, async ({ directory }: Lab) => {
+labTest("the management hosts' security patches: each host with upgrades pending is patched in turn, its DNS answering before the next; nothing pending, nothing runs; a patch for one host patches that host only", withTimeout(300_000, async ({ directory }: Lab) => {
   const scratch = path.join(directory, '.cache', 'patches');
   mkdirSync(scratch, { recursive: true });
   const versions = Object.fromEntries(['1.0', '1.1', '1.2'].map((version) => [version, probePackage(scratch, version)]));

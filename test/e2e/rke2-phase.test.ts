@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { longTier } from '../helpers/tiers.js';
 import { loopbackCertificates } from '../helpers/certificates.js';
 import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
 import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
@@ -22,6 +23,8 @@ interface Context {
   rig: TestHostRig;
 }
 const test = suite<Context>('RKE2 servers and agents over Ansible, with FAKE rke2, install.sh and systemctl');
+/** The cluster's lifecycle after its first build and re-run: the long tier (npm run test:long). */
+const lifecycle = longTier(test);
 
 const fakes = path.join(repositoryRoot, 'test', 'fixtures', 'fake-rke2');
 const version = 'v1.30.4+rke2r1';
@@ -225,7 +228,7 @@ const kubectlCalls = async (context: Context) => (await context.rig.exec(host(co
 const rollCalls = (calls: readonly string[]) =>
   calls.map((line) => line.split(' ').slice(3).join(' ').replace(/^annotate node (\S+) onboarder\.openspace\.io\/drained=true --overwrite$/, 'mark $1').replace(/^annotate node (\S+) onboarder\.openspace\.io\/drained-$/, 'unmark $1').replace(/^(drain \S+) .*$/, '$1'));
 
-test('an upgrade that fails on a node stops there: the nodes after it keep their version, and the node is named', withTimeout(400_000, async (context: Context) => {
+lifecycle('an upgrade that fails on a node stops there: the nodes after it keep their version, and the node is named', withTimeout(400_000, async (context: Context) => {
   packRelease(context.directory, newer);
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
   writeFileSync(file, readFileSync(file, 'utf8').replace('versions: lab.versions,', `versions: { ...lab.versions, rke2: '${newer}' },`));
@@ -247,7 +250,7 @@ test('an upgrade that fails on a node stops there: the nodes after it keep their
   assert.is((await context.rig.exec(host(context, 'mcm-cp1'), ['ls', '/var/log/fake-rke2/'])).split('\n').filter((file) => file.startsWith('drained-')).join(), 'drained-mcm-cp2');
 }));
 
-test('the upgrade resumes where it stopped: one node at a time, servers before agents, each drained and Ready again', withTimeout(400_000, async (context: Context) => {
+lifecycle('the upgrade resumes where it stopped: one node at a time, servers before agents, each drained and Ready again', withTimeout(400_000, async (context: Context) => {
   await context.rig.exec(host(context, 'mcm-cp1'), ['rm', '/var/log/fake-rke2/fail-drain-mcm-cp2']);
   const before = (await kubectlCalls(context)).length;
   const run = await cli(context, [], rollSteps);
@@ -265,7 +268,7 @@ test('the upgrade resumes where it stopped: one node at a time, servers before a
   assert.is((await kubectlCalls(context)).length, rolled, 'no node drained again');
 }));
 
-test('a downgrade is refused with the versions, and nothing is installed', withTimeout(300_000, async (context: Context) => {
+lifecycle('a downgrade is refused with the versions, and nothing is installed', withTimeout(300_000, async (context: Context) => {
   const older = 'v1.29.9+rke2r1';
   packRelease(context.directory, older);
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
@@ -276,7 +279,7 @@ test('a downgrade is refused with the versions, and nothing is installed', withT
   assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-w1')], [newer, newer]);
 }));
 
-test("security patches on RKE2: only the node with a patch pending is drained (through the first server's kubectl), patched and uncordoned", withTimeout(300_000, async (context: Context) => {
+lifecycle("security patches on RKE2: only the node with a patch pending is drained (through the first server's kubectl), patched and uncordoned", withTimeout(300_000, async (context: Context) => {
   const scratch = path.join(context.directory, 'patches');
   mkdirSync(scratch, { recursive: true });
   const agent = host(context, 'mcm-w1');
@@ -291,7 +294,7 @@ test("security patches on RKE2: only the node with a patch pending is drained (t
   assert.match(run.stdout, 'mcm-w1 upgrades openspace-patch-probe');
 }));
 
-test("etcd backups on RKE2: rke2 etcd-snapshot save on the first server, the file brought to the controller with its digest and removed from the node; none again within backups.every", withTimeout(300_000, async (context: Context) => {
+lifecycle("etcd backups on RKE2: rke2 etcd-snapshot save on the first server, the file brought to the controller with its digest and removed from the node; none again within backups.every", withTimeout(300_000, async (context: Context) => {
   const only = 'etcd-backup[cluster=mcm]';
   const directory = path.join(context.directory, 'backups', 'rke2-lab', 'mcm');
   const snapshots = () => readdirSync(directory).filter((file) => file.endsWith('.db'));
@@ -317,7 +320,7 @@ test("etcd backups on RKE2: rke2 etcd-snapshot save on the first server, the fil
   assert.match(again.stdout, `[${only}] up to date`);
 }));
 
-test("etcd restore on RKE2: after confirmation every server stops, the first resets its etcd to the kept snapshot and starts, the others drop their etcd data and join again", withTimeout(300_000, async (context: Context) => {
+lifecycle("etcd restore on RKE2: after confirmation every server stops, the first resets its etcd to the kept snapshot and starts, the others drop their etcd data and join again", withTimeout(300_000, async (context: Context) => {
   const only = 'etcd-restore[cluster=mcm]';
   const second = host(context, 'mcm-cp2');
   await context.rig.exec(second, ['sh', '-c', 'mkdir -p /var/lib/rancher/rke2/server/db && echo old > /var/lib/rancher/rke2/server/db/marker']);
@@ -343,7 +346,7 @@ test("etcd restore on RKE2: after confirmation every server stops, the first res
   assert.is((await context.rig.exec(host(context, 'mcm-cp1'), ['ls', '/var/backups/etcd'])).trim(), '');
 }));
 
-test("certificates on RKE2: one due on a server renews the cluster's, one node at a time (each server stopped, rke2 certificate rotate, started; then each agent restarted); then nothing is due", withTimeout(300_000, async (context: Context) => {
+lifecycle("certificates on RKE2: one due on a server renews the cluster's, one node at a time (each server stopped, rke2 certificate rotate, started; then each agent restarted); then nothing is due", withTimeout(300_000, async (context: Context) => {
   const only = 'cluster-certificates[cluster=mcm]';
   // A serving certificate that expires in two days, where RKE2 keeps the API server's.
   const scratch = path.join(context.directory, '.scratch-rke2-tls');
@@ -369,7 +372,7 @@ test("certificates on RKE2: one due on a server renews the cluster's, one node a
   assert.match(again.stdout, `[${only}] up to date`);
 }));
 
-test("secrets-key-rotation on RKE2: rke2 secrets-encrypt prepare, rotate and reencrypt on the first server, every server restarted in turn after each; one stopped part way goes on from RKE2's stage", withTimeout(300_000, async (context: Context) => {
+lifecycle("secrets-key-rotation on RKE2: rke2 secrets-encrypt prepare, rotate and reencrypt on the first server, every server restarted in turn after each; one stopped part way goes on from RKE2's stage", withTimeout(300_000, async (context: Context) => {
   const only = 'secrets-key-rotation[cluster=mcm]';
   /** The steps of a rotation after `since` (ns), in the order they happened on the servers. */
   const timeline = async (since: number) => {
@@ -398,7 +401,7 @@ test("secrets-key-rotation on RKE2: rke2 secrets-encrypt prepare, rotate and ree
   assert.equal(await timeline(resumedAt), [...roll, 'mcm-cp1 reencrypt', ...roll]);
 }));
 
-test("an agent taken out is drained, deleted and uninstalled; put back as a server at the head of the list, it joins through a server in the cluster instead of starting another", withTimeout(400_000, async (context: Context) => {
+lifecycle("an agent taken out is drained, deleted and uninstalled; put back as a server at the head of the list, it joins through a server in the cluster instead of starting another", withTimeout(400_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
   // The version the nodes run since the upgrade (the downgrade test left an older one in the file).
   const original = readFileSync(file, 'utf8').replace(/rke2: 'v[^']+'/, `rke2: '${newer}'`);

@@ -85,8 +85,11 @@ export function withTimeout<T, Context = unknown>(ms: number, body: (context: Co
   return (context) =>
     new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`test timed out after ${ms} ms`)), ms);
+      const started = Date.now();
       body(context).then(
         (value) => {
+          // TEST_TIMINGS=1: each test's seconds (uvu's context names the test), to see where a suite's time goes.
+          if (process.env.TEST_TIMINGS) process.stderr.write(`\n[timing] ${Math.round((Date.now() - started) / 1000)} s: ${(context as { __test__?: string }).__test__ ?? ''}\n`);
           clearTimeout(timer);
           resolve(value);
         },
