@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Environment } from '../environments/schema.js';
 import { chartImages } from './chart-images.js';
 import { kubeadmImageTags } from './kubeadm-images.js';
@@ -32,6 +33,8 @@ export const platformChartNames = ['ingress-nginx', 'kube-prometheus-stack', 'ce
 export const etcdReleaseNames = ['etcd-release', 'etcd-checksums'] as const;
 export type FileArtifactName =
   | 'ubuntu-cloud'
+  | 'tofu-provider-proxmox'
+  | 'packer-plugin-proxmox'
   | 'cilium'
   | (typeof rke2ArtifactNames)[number]
   | (typeof kubernetesBinaryNames)[number]
@@ -101,6 +104,26 @@ const pinnedDigests: Readonly<Record<string, { readonly sha256: string; readonly
 /** The Ubuntu cloud image the golden image is built from: one release, pinned. */
 export const ubuntuCloudRelease = 'release-20240821';
 export const ubuntuCloudImageFile = 'images/noble-server-cloudimg-amd64.img';
+
+/**
+ * The Proxmox provider OpenTofu creates the VMs with: the exact version tasks/infrastructure/terraform/main.tf
+ * requires (a test holds them equal). Every Proxmox site installs this package, verified against the
+ * provider's own SHA256SUMS, from a filesystem mirror and never from a registry (lib/tools/tofu.ts).
+ */
+export const tofuProxmoxProvider = { source: 'bpg/proxmox', version: '0.69.0' } as const;
+const tofuProviderRelease = `https://github.com/bpg/terraform-provider-proxmox/releases/download/v${tofuProxmoxProvider.version}`;
+/** Where the provider's package is kept: images/tofu-providers/, under its release's file name. */
+export const tofuProxmoxProviderFile = `images/tofu-providers/terraform-provider-proxmox_${tofuProxmoxProvider.version}_linux_amd64.zip`;
+
+/**
+ * Packer's Proxmox plugin the golden image is built with: the exact version tasks/golden-image/ubuntu-golden.pkr.hcl
+ * requires (a test holds them equal), installed from its release zip, verified against the plugin's own
+ * SHA256SUMS, into the plugin directory packer loads (lib/tools/packer.ts): `packer init` downloads nothing.
+ */
+export const packerProxmoxPlugin = { source: 'github.com/hashicorp/proxmox', version: '1.2.2' } as const;
+const packerPluginRelease = `https://github.com/hashicorp/packer-plugin-proxmox/releases/download/v${packerProxmoxPlugin.version}`;
+/** Where the plugin's release zip is kept: images/packer-plugins/, under its release's file name. */
+export const packerProxmoxPluginFile = `images/packer-plugins/packer-plugin-proxmox_v${packerProxmoxPlugin.version}_x5.0_linux_amd64.zip`;
 
 /** The cri-tools release that goes with a Kubernetes version: the same minor, patch 0 (cri-tools' versioning). */
 export function crictlVersion(kubernetes: string): string {
@@ -230,6 +253,24 @@ export function artifactsFor(versions: Environment['versions']): Artifact[] {
       file: ubuntuCloudImageFile,
       url: `https://cloud-images.ubuntu.com/releases/noble/${ubuntuCloudRelease}/ubuntu-24.04-server-cloudimg-amd64.img`,
       digest: { pinned: ubuntuPin.sha256, from: ubuntuPin.from },
+    },
+    {
+      kind: 'file',
+      name: 'tofu-provider-proxmox',
+      version: tofuProxmoxProvider.version,
+      neededFor: 'proxmox',
+      file: tofuProxmoxProviderFile,
+      url: `${tofuProviderRelease}/terraform-provider-proxmox_${tofuProxmoxProvider.version}_linux_amd64.zip`,
+      digest: { checksumFile: `${tofuProviderRelease}/terraform-provider-proxmox_${tofuProxmoxProvider.version}_SHA256SUMS` },
+    },
+    {
+      kind: 'file',
+      name: 'packer-plugin-proxmox',
+      version: packerProxmoxPlugin.version,
+      neededFor: 'proxmox',
+      file: packerProxmoxPluginFile,
+      url: `${packerPluginRelease}/${path.posix.basename(packerProxmoxPluginFile)}`,
+      digest: { checksumFile: `${packerPluginRelease}/packer-plugin-proxmox_v${packerProxmoxPlugin.version}_SHA256SUMS` },
     },
     // RKE2's air-gap install: the release's checksum file, the tarballs it lists, and the installer.
     rke2File('rke2-checksums', 'sha256sum-amd64.txt', noChecksumOfItself('sha256sum-amd64.txt')),

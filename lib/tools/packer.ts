@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { CommandFailure } from '../dsl/command-failure.js';
 import { formatCommand, reportToolVersion, runCommand, type ToolContext } from './command.js';
 import { withPrivateFile } from './private-file.js';
@@ -11,6 +14,8 @@ export interface PackerOptions {
   readonly only?: readonly string[];
   readonly except?: readonly string[];
   readonly cwd?: string;
+  /** More environment for packer: PACKER_PLUGIN_PATH (packerPluginDirectory). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface PackerBuildOptions extends PackerOptions {
@@ -31,21 +36,57 @@ const packerEnvironment = { CHECKPOINT_DISABLE: '1', PACKER_NO_COLOR: '1' };
 
 export async function packerValidate(context: ToolContext, options: PackerOptions): Promise<void> {
   await reportToolVersion(context, 'packer');
-  await withVarFile(options, (args) => runCommand(context, ['packer', 'validate', ...args, options.template], { env: packerEnvironment, ...(options.cwd ? { cwd: options.cwd } : {}) }));
+  await withVarFile(options, (args) => runCommand(context, ['packer', 'validate', ...args, options.template], { env: { ...packerEnvironment, ...options.env }, ...(options.cwd ? { cwd: options.cwd } : {}) }));
 }
 
 /**
  * `packer init` where it exists (packer 1.7+); older packer (Debian's 1.6.6) has no plugins to install, so
  * this is a logged no-op there.
  */
-export async function packerInit(context: ToolContext, options: Pick<PackerOptions, 'template' | 'cwd'>): Promise<void> {
+export async function packerInit(context: ToolContext, options: Pick<PackerOptions, 'template' | 'cwd' | 'env'>): Promise<void> {
   const version = await reportToolVersion(context, 'packer');
   if (!supportsInit(version)) {
     context.log.info(`packer init skipped: ${version} has no init`);
     return;
   }
-  await runCommand(context, ['packer', 'init', options.template], { env: packerEnvironment, ...(options.cwd ? { cwd: options.cwd } : {}) });
+  await runCommand(context, ['packer', 'init', options.template], { env: { ...packerEnvironment, ...options.env }, ...(options.cwd ? { cwd: options.cwd } : {}) });
 }
+
+/** A packer plugin's release zip (packer-plugin-<name>_v<version>_x5.0_<os>_<arch>.zip), verified beforehand. */
+export interface PluginPackage {
+  /** As the template's required_plugins names it: github.com/hashicorp/proxmox. */
+  readonly source: string;
+  readonly file: string;
+}
+
+/**
+ * The plugin directory packer loads `packages` from, in packer's own layout: each zip's binary under its
+ * source, beside the `_SHA256SUM` file packer checks it against. `packer init` then finds every required
+ * plugin installed and downloads nothing (an air-gapped site has nowhere to download from; a connected one
+ * runs the release that was verified). Unpacked with python3's zipfile (Ansible's python), once per release.
+ * Returns the environment that selects the directory (PACKER_PLUGIN_PATH), for every packer command.
+ */
+export async function packerPluginDirectory(context: ToolContext, directory: string, packages: readonly PluginPackage[]): Promise<Readonly<Record<string, string>>> {
+  for (const each of packages) {
+    const name = path.basename(each.file, '.zip');
+    const binary = path.join(directory, each.source, name);
+    const installed = existsSync(binary) && existsSync(`${binary}_SHA256SUM`) && readFileSync(`${binary}_SHA256SUM`, 'utf8').trim() === sha256Of(binary);
+    if (installed) continue;
+    const unpacked = path.join(directory, '.unpacked');
+    if (!context.dryRun) rmSync(unpacked, { recursive: true, force: true });
+    await runCommand(context, ['python3', '-m', 'zipfile', '-e', each.file, unpacked]);
+    if (context.dryRun) continue;
+    if (!existsSync(path.join(unpacked, name))) throw new Error(`${each.file} holds no ${name}: it is not the plugin's release zip (fetch it again with images:fetch)`);
+    mkdirSync(path.dirname(binary), { recursive: true });
+    renameSync(path.join(unpacked, name), binary);
+    chmodSync(binary, 0o755);
+    writeFileSync(`${binary}_SHA256SUM`, sha256Of(binary));
+    rmSync(unpacked, { recursive: true, force: true });
+  }
+  return { PACKER_PLUGIN_PATH: directory };
+}
+
+const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 export function supportsInit(version: string): boolean {
   const match = /(\d+)\.(\d+)/.exec(version);
@@ -61,7 +102,7 @@ export async function packerBuild(context: ToolContext, options: PackerBuildOpti
     if (options.onError) argv.push(`-on-error=${options.onError}`);
     argv.push(options.template);
     const result = await runCommand(context, argv, {
-      env: packerEnvironment,
+      env: { ...packerEnvironment, ...options.env },
       okExitCodes: [1],
       displayLine: (line) => uiText(parseMachineLine(line)),
       ...(options.cwd ? { cwd: options.cwd } : {}),

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { findExecutable } from '../stamps/tool-versions.js';
 import { writeFileIfChanged } from './files.js';
@@ -71,6 +71,59 @@ export function pgBackendConnection(url: string): string {
   const parsed = new URL(url);
   if (!parsed.searchParams.has('sslmode')) parsed.searchParams.set('sslmode', 'disable');
   return parsed.toString();
+}
+
+/** A provider package installed from a file verified beforehand, never from a registry. */
+export interface ProviderPackage {
+  /** `namespace/type`, as the module's required_providers names it (bpg/proxmox). */
+  readonly source: string;
+  /** The package as its publisher releases it: terraform-provider-<type>_<version>_<os>_<arch>.zip. */
+  readonly file: string;
+}
+
+/** The hostnames a source without one means: OpenTofu's registry, and Terraform's (tofuBinary may pick either). */
+const defaultRegistries = ['registry.opentofu.org', 'registry.terraform.io'];
+
+/**
+ * A CLI configuration (in `directory`) that installs `packages` from a filesystem mirror beside it and from
+ * nowhere else: no registry is asked, on an air-gapped site or a connected one, so every provider is the
+ * package verified against its publisher's checksums, and a provider the mirror lacks fails `init`. The
+ * mirror lists each package under both default registries (Terraform's filesystem_mirror packed layout).
+ * Returns the environment that selects the configuration (TF_CLI_CONFIG_FILE), for every command.
+ */
+export async function tofuProviderMirror(context: ToolContext, directory: string, packages: readonly ProviderPackage[]): Promise<Readonly<Record<string, string>>> {
+  const mirror = path.join(directory, 'mirror');
+  const include = packages.flatMap((each) => defaultRegistries.map((host) => `${host}/${each.source}`));
+  if (!context.dryRun) {
+    rmSync(mirror, { recursive: true, force: true });
+    for (const each of packages) {
+      for (const host of defaultRegistries) linkOrCopy(each.file, path.join(mirror, host, each.source, path.basename(each.file)));
+    }
+  }
+  const configuration = path.join(directory, 'cli.tfrc');
+  const text = [
+    '# Written by Onboarder: providers are installed from the verified packages in the mirror alone.',
+    'provider_installation {',
+    '  filesystem_mirror {',
+    `    path    = ${JSON.stringify(mirror)}`,
+    `    include = ${JSON.stringify(include)}`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  await writeFileIfChanged(context, configuration, text);
+  return { TF_CLI_CONFIG_FILE: configuration };
+}
+
+/** A hard link where `file` and `target` share a file system, else a copy. */
+function linkOrCopy(file: string, target: string): void {
+  mkdirSync(path.dirname(target), { recursive: true });
+  try {
+    linkSync(file, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    copyFileSync(file, target);
+  }
 }
 
 export async function tofuInit(context: ToolContext, options: TofuOptions & { readonly backendConfig?: Readonly<Record<string, string>>; readonly upgrade?: boolean }): Promise<void> {

@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { packerBuild, packerInit, packerValidate } from '../../lib/tools/packer.js';
+import { packerBuild, packerInit, packerPluginDirectory, packerValidate } from '../../lib/tools/packer.js';
+import { packerProxmoxPlugin, packerProxmoxPluginFile } from '../../images/manifest.js';
+import { fetched } from '../images/index.js';
 import { baseTemplate, packerConfig } from '../foundation/index.js';
 import { tasks, withoutProxmox } from '../shared/kit.js';
 
@@ -12,7 +14,8 @@ export const goldenImage = tasks.task({
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   // packer clones the base template, logging in with the packer user's configuration.
-  deps: [baseTemplate, packerConfig],
+  // ...with the Proxmox plugin from its verified release zip.
+  deps: (_inputs, config) => [baseTemplate, packerConfig, ...fetched(config, ['packer-plugin-proxmox'])],
   estimate: '7.5m',
   sources: [template],
   tools: ['packer'],
@@ -20,8 +23,12 @@ export const goldenImage = tasks.task({
   pool: 'proxmox-api',
   run: async (context) => {
     const { config } = context;
+    const plugins = await packerPluginDirectory(context, path.join(context.root, '.cache', 'state', config.name, 'packer', 'plugins'), [
+      { source: packerProxmoxPlugin.source, file: path.resolve(context.root, packerProxmoxPluginFile) },
+    ]);
     const options = {
       template: path.resolve(context.root, template),
+      env: plugins,
       varFiles: [path.join(context.root, '.cache', 'state', config.name, 'packer', 'variables.json')],
       // Whether cloud-init authorizes the operator's key for root as it is: where Onboarder logs in as root.
       vars: { root_login: config.ssh.user === 'root' },

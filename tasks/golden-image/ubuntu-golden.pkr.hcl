@@ -3,9 +3,11 @@
 # logs in with the packer user's API token, made afresh on every run by foundation:packer-user.
 packer {
   required_version = ">= 1.10.0"
+  # Exactly the release images/manifest.ts fetches and verifies (packerProxmoxPlugin): packer loads it from
+  # the plugin directory Onboarder unpacks it into, and downloads nothing.
   required_plugins {
     proxmox = {
-      version = ">= 1.2.1"
+      version = "1.2.2"
       source  = "github.com/hashicorp/proxmox"
     }
   }

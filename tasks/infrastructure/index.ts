@@ -8,7 +8,9 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
-import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuWorkspace } from '../../lib/tools/tofu.js';
+import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuProviderMirror, tofuWorkspace } from '../../lib/tools/tofu.js';
+import { tofuProxmoxProvider, tofuProxmoxProviderFile } from '../../images/manifest.js';
+import { fetched } from '../images/index.js';
 import { networkOf, type Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
@@ -58,15 +60,15 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
     })),
   };
   const stateDirectory = tofuStateDirectory(environmentStateDirectory(context.root, config));
-  const backend = await clusterVmsBackend(context);
+  const { postgres, ...backend } = await clusterVmsBackend(context);
   const options = { ...backend, workspace: cluster, lockTimeout: '5m' };
   await tofuInit(context, {
     ...backend,
-    backendConfig: backend.env ? { schema_name: tofuSchema(config.name) } : { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') },
+    backendConfig: postgres ? { schema_name: tofuSchema(config.name) } : { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') },
   });
   await tofuWorkspace(context, { ...backend, name: cluster });
   // A site that moved its state to PostgreSQL (state push) brings each cluster's VMs along on its next run.
-  if (backend.env) await tofuAdoptState(context, options, path.join(stateDirectory, 'workspaces', cluster, 'terraform.tfstate'));
+  if (postgres) await tofuAdoptState(context, options, path.join(stateDirectory, 'workspaces', cluster, 'terraform.tfstate'));
   const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${cluster}.tfplan`) });
   if (plan.changed) await tofuApply(context, { ...options, planFile: plan.planFile });
   else context.log.info('no changes');
@@ -88,14 +90,18 @@ function environmentStateDirectory(root: string, config: Environment): string {
  * The configuration directory the cluster VMs' tofu runs in, and its environment: the module as it is (a
  * local state beside the environment's), or, when the environment's state is in PostgreSQL, a copy with
  * tofu's pg backend (its own schema and locking, so the team shares it), the connection string in
- * PG_CONN_STR, never on a command line.
+ * PG_CONN_STR, never on a command line; in both, the CLI configuration that installs the Proxmox provider
+ * from its verified package alone (TF_CLI_CONFIG_FILE).
  */
-export async function clusterVmsBackend(context: ToolContext & { readonly config: Environment }): Promise<{ readonly dir: string; readonly env?: Readonly<Record<string, string>> }> {
+export async function clusterVmsBackend(context: ToolContext & { readonly config: Environment }): Promise<{ readonly dir: string; readonly env: Readonly<Record<string, string>>; readonly postgres: boolean }> {
   const { config } = context;
+  const stateDirectory = tofuStateDirectory(environmentStateDirectory(context.root, config));
+  // The Proxmox provider from the package images:fetch verified, on every site (cluster-vms depends on it).
+  const providers = await tofuProviderMirror(context, path.join(stateDirectory, 'providers'), [{ source: tofuProxmoxProvider.source, file: path.resolve(context.root, tofuProxmoxProviderFile) }]);
   const dir = path.resolve(context.root, terraformDirectory);
-  if (config.state.store !== 'postgres') return { dir };
-  const moduleDirectory = await tofuModuleWithBackend(context, dir, path.join(tofuStateDirectory(environmentStateDirectory(context.root, config)), 'pg-module'), 'pg');
-  return { dir: moduleDirectory, env: { PG_CONN_STR: pgBackendConnection(secretValue(context, config.state.url)) } };
+  if (config.state.store !== 'postgres') return { dir, env: providers, postgres: false };
+  const moduleDirectory = await tofuModuleWithBackend(context, dir, path.join(stateDirectory, 'pg-module'), 'pg');
+  return { dir: moduleDirectory, env: { ...providers, PG_CONN_STR: pgBackendConnection(secretValue(context, config.state.url)) }, postgres: true };
 }
 
 /** The schema tofu's pg backend keeps an environment's VM state in: one per environment, beside Onboarder's tables. */
@@ -188,7 +194,7 @@ export const clusterVms = tasks.task({
   instances: everyCluster,
   // The VMs are clones of the golden image. (Taking a kubeadm control-plane node out uses etcd's release,
   // which the cluster's upgrade step, part of every cluster's target, has fetched.)
-  deps: [goldenImage],
+  deps: (_inputs, config) => [goldenImage, ...fetched(config, ['tofu-provider-proxmox'])],
   // Their names resolve before their first boot (cloud-init, time and package mirrors by name); a record
   // added for another cluster changes nothing here, so DNS orders this step without re-running it.
   after: [dns],

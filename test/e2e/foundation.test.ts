@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
-import { ubuntuCloudRelease } from '../../images/manifest.js';
+import { tofuProxmoxProviderFile, ubuntuCloudRelease } from '../../images/manifest.js';
 import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 
 interface Context {
@@ -322,6 +322,7 @@ function fakeTofu(directory: string): string {
       '  esac',
       'done',
       'case "$1" in version) echo "OpenTofu v1.8.3" ;; esac',
+      `case "$1" in init) cp "$TF_CLI_CONFIG_FILE" ${bin}/cli.tfrc ;; esac`,
       'exit 0',
       '',
     ].join('\n'),
@@ -360,6 +361,9 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   state.vms['4101'] = { name: 'osdc-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { memory: '16384' }, host_key: osdcKey };
   state.vms['3101'] = { name: 'osms-cp1', template: false, config: { cores: '4', memory: '8192' }, pending: { cores: '8' }, host_key: osmsKey, agent_after: 2 };
   writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(state));
+  // The Proxmox provider's package as images:fetch leaves it (a FAKE: the FAKE tofu never opens it).
+  mkdirSync(path.join(directory, path.dirname(tofuProxmoxProviderFile)), { recursive: true });
+  writeFileSync(path.join(directory, tofuProxmoxProviderFile), 'a FAKE provider package\n');
   const steps = 'cluster-vms[cluster=osdc],cluster-vms[cluster=osms]';
   const env = { PATH: `${tofu}:${kube}:${process.env.PATH}`, FAKE_KUBERNETES_LOG: kubeLog };
   const before = calls(context).length;
@@ -381,6 +385,10 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   assert.equal([after.vms['4101'].config.memory, after.vms['4101'].restarts, after.vms['3101'].config.cores, after.vms['3101'].restarts], ['16384', 1, '8', 1]);
   // What tofu is given: the node's bridge, each VM with its network's VLAN (untagged here), gateway and prefix, the site's DNS and zone.
   const vars = JSON.parse(readFileSync(path.join(tofu, 'vars.json'), 'utf8'));
+  // tofu installs the provider from that package alone: a mirror of it, no registry.
+  const mirror = path.join(directory, '.cache', 'state', 'pve-lab', 'tofu', 'providers', 'mirror');
+  assert.match(readFileSync(path.join(tofu, 'cli.tfrc'), 'utf8'), `filesystem_mirror {\n    path    = "${mirror}"`);
+  assert.is(readFileSync(path.join(mirror, 'registry.opentofu.org', 'bpg', 'proxmox', path.basename(tofuProxmoxProviderFile)), 'utf8'), 'a FAKE provider package\n');
   assert.equal([vars.bridge, vars.dns_servers, vars.dns_domain], ['vmbr0', [context.rig.hosts[0]!.address], 'pve.openspace.test']);
   assert.equal([vars.nodes[0].vlan_id, vars.nodes[0].gateway, vars.nodes[0].prefix_length], [0, '10.254.254.1', 24]);
   // cloud-init authorizes the operator's key for the user Onboarder logs in as.

@@ -1,4 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -9,8 +11,8 @@ import { renderFailure } from '../../lib/reporter/render-failure.js';
 import { helmTemplate, helmUpgradeInstall, kubectlApply, kubectlGet, kubectlRolloutStatus } from '../../lib/tools/kubernetes.js';
 import { runCommand } from '../../lib/tools/command.js';
 import { runMake } from '../../lib/tools/make.js';
-import { packerBuild, packerValidate, parseMachineLine, supportsInit, type PackerArtifact } from '../../lib/tools/packer.js';
-import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuWorkspace, tofuWorkspaceDelete, type TofuOutput } from '../../lib/tools/tofu.js';
+import { packerBuild, packerPluginDirectory, packerValidate, parseMachineLine, supportsInit, type PackerArtifact } from '../../lib/tools/packer.js';
+import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuProviderMirror, tofuWorkspace, tofuWorkspaceDelete, type TofuOutput } from '../../lib/tools/tofu.js';
 import { processesMatching, repositoryRoot, withTimeout } from '../helpers/project.js';
 import { failureOf, runBody } from '../helpers/run-body.js';
 
@@ -117,6 +119,74 @@ test('terraform (for tofu): plan reports changes, apply, then plan reports none;
   assert.ok(inWorkspace, 'state in the workspace');
   assert.match(run.output, /Deleted workspace "lab"/);
   assert.not.ok(existsSync(path.join(dir, 'terraform.tfstate.d', 'lab')), 'the workspace is gone with its state');
+}));
+
+test("terraform (for tofu) installs a provider from the verified package alone: the module's exact version from the mirror, no registry asked; a version the mirror lacks fails init", withTimeout(120_000, async ({ directory }: Context) => {
+  const base = path.join(directory, 'provider-mirror');
+  const dir = path.join(base, 'module');
+  mkdirSync(dir, { recursive: true });
+  // A FAKE provider package (no real one can be downloaded here), packed as its publisher releases it.
+  const packages = path.join(base, 'images');
+  mkdirSync(packages);
+  const binary = path.join(packages, 'terraform-provider-proxmox_v0.69.0');
+  writeFileSync(binary, '#!/bin/sh\n# FAKE provider, for tests only\nexit 1\n', { mode: 0o755 });
+  const zip = path.join(packages, 'terraform-provider-proxmox_0.69.0_linux_amd64.zip');
+  execFileSync('python3', ['-m', 'zipfile', '-c', zip, path.basename(binary)], { cwd: packages });
+  const requiring = (version: string) => `terraform {\n  required_providers {\n    proxmox = {\n      source  = "bpg/proxmox"\n      version = "${version}"\n    }\n  }\n}\n`;
+  writeFileSync(path.join(dir, 'main.tf'), requiring('0.69.0'));
+  let env: Readonly<Record<string, string>> = {};
+  const run = await runBody(async (context) => {
+    env = await tofuProviderMirror(context, path.join(base, 'providers'), [{ source: 'bpg/proxmox', file: zip }]);
+    await tofuInit(context, { dir, env });
+  });
+  assert.is(run.record.outcome, 'succeeded', run.output);
+  assert.match(run.output, /Installing bpg\/proxmox v0\.69\.0/);
+  assert.match(run.output, /Installed bpg\/proxmox v0\.69\.0 \(unauthenticated\)/, 'from the mirror: a registry would have authenticated it');
+  const installed = path.join(dir, '.terraform', 'providers', 'registry.terraform.io', 'bpg', 'proxmox', '0.69.0', 'linux_amd64');
+  assert.equal(readdirSync(installed), ['terraform-provider-proxmox_v0.69.0']);
+  assert.match(readFileSync(env.TF_CLI_CONFIG_FILE!, 'utf8'), 'include = ["registry.opentofu.org/bpg/proxmox","registry.terraform.io/bpg/proxmox"]');
+  // Another version than the verified one: init fails, nothing fetched from a registry.
+  writeFileSync(path.join(dir, 'main.tf'), requiring('0.70.0'));
+  rmSync(path.join(dir, '.terraform'), { recursive: true, force: true });
+  rmSync(path.join(dir, '.terraform.lock.hcl'), { force: true });
+  const other = await runBody(async (context) => {
+    await tofuInit(context, { dir, env });
+  });
+  assert.is(other.record.outcome, 'failed', other.output);
+  assert.match(other.output, 'no available releases match the given constraints 0.70.0');
+}));
+
+test("packer's plugin directory from a release zip: the binary under its source beside the SHA256SUM packer checks; unpacked once; a zip without it refused", withTimeout(60_000, async ({ directory }: Context) => {
+  const base = path.join(directory, 'packer-plugins');
+  mkdirSync(base, { recursive: true });
+  // A FAKE plugin release (no real one can be downloaded here), zipped as HashiCorp releases it.
+  const name = 'packer-plugin-proxmox_v1.2.2_x5.0_linux_amd64';
+  writeFileSync(path.join(base, name), '#!/bin/sh\n# FAKE packer plugin, for tests only\n', { mode: 0o755 });
+  const zip = path.join(base, `${name}.zip`);
+  execFileSync('python3', ['-m', 'zipfile', '-c', zip, name], { cwd: base });
+  const pluginPath = path.join(base, 'plugins');
+  let env: Readonly<Record<string, string>> = {};
+  const first = await runBody(async (context) => {
+    env = await packerPluginDirectory(context, pluginPath, [{ source: 'github.com/hashicorp/proxmox', file: zip }]);
+  });
+  assert.is(first.record.outcome, 'succeeded', first.output);
+  assert.equal(env, { PACKER_PLUGIN_PATH: pluginPath });
+  const installed = path.join(pluginPath, 'github.com', 'hashicorp', 'proxmox');
+  assert.equal(readdirSync(installed).sort(), [name, `${name}_SHA256SUM`]);
+  assert.is(readFileSync(path.join(installed, `${name}_SHA256SUM`), 'utf8'), createHash('sha256').update(readFileSync(path.join(base, name))).digest('hex'));
+  assert.ok((statSync(path.join(installed, name)).mode & 0o111) !== 0, 'executable');
+  const again = await runBody(async (context) => {
+    await packerPluginDirectory(context, pluginPath, [{ source: 'github.com/hashicorp/proxmox', file: zip }]);
+  });
+  assert.not.match(again.output, 'zipfile', 'installed already: not unpacked again');
+  // A zip that is not the plugin's release.
+  const wrong = path.join(base, 'packer-plugin-proxmox_v1.2.3_x5.0_linux_amd64.zip');
+  execFileSync('python3', ['-m', 'zipfile', '-c', wrong, name], { cwd: base });
+  const refused = await runBody(async (context) => {
+    await packerPluginDirectory(context, pluginPath, [{ source: 'github.com/hashicorp/proxmox', file: wrong }]);
+  });
+  assert.is(refused.record.outcome, 'failed');
+  assert.match(renderFailure(failureOf(refused.record)!), `${wrong} holds no packer-plugin-proxmox_v1.2.3_x5.0_linux_amd64: it is not the plugin's release zip`);
 }));
 
 /** A fake binary (named as such): records its argv, one JSON line per call, and prints canned output. */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { artifactKey, artifactsFor, crictlVersion, etcdReleaseNames } from '../../images/manifest.js';
+import { artifactKey, artifactsFor, crictlVersion, etcdReleaseNames, packerProxmoxPlugin, tofuProxmoxProvider } from '../../images/manifest.js';
 import { fetched } from '../../tasks/images/index.js';
 import { example } from '../../environments/example.js';
 import { lab } from '../../environments/lab.js';
@@ -63,6 +63,34 @@ test('names and keys are unique in each environment, and the RKE2 and Kubernetes
     const kubeadmImages = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => `registry.k8s.io/${part}:${config.versions.kubernetes}`);
     assert.equal(images.filter((reference) => reference.startsWith('registry.k8s.io/')), [...kubeadmImages, 'registry.k8s.io/etcd:3.5.12-0', 'registry.k8s.io/coredns/coredns:v1.11.1', 'registry.k8s.io/pause:3.9']);
   }
+});
+
+test("the Proxmox provider OpenTofu installs is the release the manifest verifies: main.tf requires exactly its version, packaged as bpg publishes it with its SHA256SUMS", () => {
+  const mainTf = readFileSync(path.join(repositoryRoot, 'tasks', 'infrastructure', 'terraform', 'main.tf'), 'utf8');
+  const required = /proxmox = \{\s*source\s*=\s*"([^"]+)"\s*version\s*=\s*"([^"]+)"/.exec(mainTf);
+  assert.equal(required?.slice(1), [tofuProxmoxProvider.source, tofuProxmoxProvider.version], 'an exact version, not a constraint: the mirror holds that one package');
+  const provider = artifactsFor(environments[0]!.versions).find((artifact) => artifact.name === 'tofu-provider-proxmox')!;
+  const release = `https://github.com/bpg/terraform-provider-proxmox/releases/download/v${tofuProxmoxProvider.version}`;
+  assert.equal(provider.kind === 'file' && [provider.file, provider.url, provider.digest, provider.neededFor], [
+    `images/tofu-providers/terraform-provider-proxmox_${tofuProxmoxProvider.version}_linux_amd64.zip`,
+    `${release}/terraform-provider-proxmox_${tofuProxmoxProvider.version}_linux_amd64.zip`,
+    { checksumFile: `${release}/terraform-provider-proxmox_${tofuProxmoxProvider.version}_SHA256SUMS` },
+    'proxmox',
+  ]);
+});
+
+test("packer's Proxmox plugin is the release the manifest verifies: the template requires exactly its version, packaged as HashiCorp publishes it with its SHA256SUMS", () => {
+  const template = readFileSync(path.join(repositoryRoot, 'tasks', 'golden-image', 'ubuntu-golden.pkr.hcl'), 'utf8');
+  const required = /proxmox = \{\s*version\s*=\s*"([^"]+)"\s*source\s*=\s*"([^"]+)"/.exec(template);
+  assert.equal(required?.slice(1), [packerProxmoxPlugin.version, packerProxmoxPlugin.source], 'an exact version, not a constraint: the plugin directory holds that one release');
+  const plugin = artifactsFor(environments[0]!.versions).find((artifact) => artifact.name === 'packer-plugin-proxmox')!;
+  const release = `https://github.com/hashicorp/packer-plugin-proxmox/releases/download/v${packerProxmoxPlugin.version}`;
+  assert.equal(plugin.kind === 'file' && [plugin.file, plugin.url, plugin.digest, plugin.neededFor], [
+    `images/packer-plugins/packer-plugin-proxmox_v${packerProxmoxPlugin.version}_x5.0_linux_amd64.zip`,
+    `${release}/packer-plugin-proxmox_v${packerProxmoxPlugin.version}_x5.0_linux_amd64.zip`,
+    { checksumFile: `${release}/packer-plugin-proxmox_v${packerProxmoxPlugin.version}_SHA256SUMS` },
+    'proxmox',
+  ]);
 });
 
 test("a Kubernetes version kubeadm-images.ts does not know has no etcd release in the manifest: nothing waits on fetching one (the snapshot step says what to add)", () => {

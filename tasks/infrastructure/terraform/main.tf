@@ -2,9 +2,11 @@
 terraform {
   required_version = ">= 1.6"
   required_providers {
+    # Exactly the version images/manifest.ts fetches and verifies (tofuProxmoxProvider): it is installed from
+    # that package alone.
     proxmox = {
       source  = "bpg/proxmox"
-      version = "~> 0.61"
+      version = "0.69.0"
     }
   }
   backend "local" {}
