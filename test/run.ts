@@ -68,7 +68,8 @@ function runSuite(file: string, timeoutMs: number): Promise<SuiteResult> {
       const total = project ? 1 : Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? 0);
       const passed = project ? Number(code === 0) : Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
-      let failed = total - passed - skipped;
+      // uvu's Total counts the tests that ran: a skipped one is in Skipped alone.
+      let failed = total - passed;
       if (timedOut) output += `\n${file}: killed after ${timeoutMs} ms\n`;
       if ((code !== 0 || timedOut) && failed === 0) failed = 1;
       resolve({ file, passed, failed, skipped, output });
