@@ -64,6 +64,9 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
   const options = { ...backend, workspace: cluster, lockTimeout: '5m' };
   await tofuInit(context, {
     ...backend,
+    // The provider's version moves with the catalog (main.tf pins it exactly, the mirror holds that package
+    // alone): -upgrade lets init take it in place of the one an older .terraform.lock.hcl recorded.
+    upgrade: true,
     backendConfig: postgres ? { schema_name: tofuSchema(config.name) } : { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') },
   });
   await tofuWorkspace(context, { ...backend, name: cluster });

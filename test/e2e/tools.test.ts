@@ -147,13 +147,28 @@ test("terraform (for tofu) installs a provider from the verified package alone: 
   assert.match(readFileSync(env.TF_CLI_CONFIG_FILE!, 'utf8'), 'include = ["registry.opentofu.org/bpg/proxmox","registry.terraform.io/bpg/proxmox"]');
   // Another version than the verified one: init fails, nothing fetched from a registry.
   writeFileSync(path.join(dir, 'main.tf'), requiring('0.70.0'));
-  rmSync(path.join(dir, '.terraform'), { recursive: true, force: true });
-  rmSync(path.join(dir, '.terraform.lock.hcl'), { force: true });
   const other = await runBody(async (context) => {
-    await tofuInit(context, { dir, env });
+    await tofuInit(context, { dir, env, upgrade: true });
   });
   assert.is(other.record.outcome, 'failed', other.output);
   assert.match(other.output, 'no available releases match the given constraints 0.70.0');
+  // The catalog moves to 0.70.0 and its package is verified: the lock file's 0.69.0 holds a plain init back,
+  // -upgrade (as cluster-vms inits) takes the new one.
+  const newer = path.join(packages, 'terraform-provider-proxmox_0.70.0_linux_amd64.zip');
+  writeFileSync(path.join(packages, 'terraform-provider-proxmox_v0.70.0'), '#!/bin/sh\n# FAKE provider, for tests only\nexit 1\n', { mode: 0o755 });
+  execFileSync('python3', ['-m', 'zipfile', '-c', newer, 'terraform-provider-proxmox_v0.70.0'], { cwd: packages });
+  const held = await runBody(async (context) => {
+    env = await tofuProviderMirror(context, path.join(base, 'providers'), [{ source: 'bpg/proxmox', file: newer }]);
+    await tofuInit(context, { dir, env });
+  });
+  assert.is(held.record.outcome, 'failed', held.output);
+  assert.match(held.output, 'locked provider registry.terraform.io/bpg/proxmox 0.69.0 does not match');
+  const moved = await runBody(async (context) => {
+    await tofuInit(context, { dir, env, upgrade: true });
+  });
+  assert.is(moved.record.outcome, 'succeeded', moved.output);
+  assert.match(moved.output, /Installed bpg\/proxmox v0\.70\.0/);
+  assert.match(readFileSync(path.join(dir, '.terraform.lock.hcl'), 'utf8'), 'version     = "0.70.0"');
 }));
 
 test("packer's plugin directory from a release zip: the binary under its source beside the SHA256SUM packer checks; unpacked once; a zip without it refused", withTimeout(60_000, async ({ directory }: Context) => {
