@@ -25,8 +25,8 @@ export interface SshTarget {
 
 export interface SshExecOptions {
   readonly cwd?: string;
-  /** Runs the command with `sudo -n --`. */
-  readonly sudo?: boolean;
+  /** Runs the command as root: through `sudo -n --` where the target logs in as another user. */
+  readonly asRoot?: boolean;
   readonly timeoutMs?: number;
   readonly okExitCodes?: readonly number[];
   readonly stdin?: string;
@@ -147,7 +147,7 @@ async function connect(target: SshTarget): Promise<NodeSSH> {
  * task's abort signal or `timeoutMs` signals the remote process and closes the channel.
  */
 export async function sshExec(context: ToolContext, target: SshTarget, argv: readonly string[], options: SshExecOptions = {}): Promise<SshExecResult> {
-  const command = options.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
+  const command = options.asRoot && target.user !== 'root' ? ['sudo', '-n', '--', ...argv] : [...argv];
   const display = `ssh ${target.user}@${target.host} -- ${formatCommand(command)}`;
   if (context.dryRun) {
     context.commands.started(display)(0);

@@ -29,17 +29,16 @@ const kubeadmKubeconfigs = ['/etc/kubernetes/admin.conf', '/etc/kubernetes/super
  */
 export async function nodeCertificates(context: ToolContext & { readonly config: Environment }, node: InventoryNode, distribution: 'kubeadm' | 'rke2', part: 'controlPlane' | 'worker'): Promise<NodeCertificate[]> {
   const target = sshTarget(context.config, context.root, node);
-  const sudo = target.user !== 'root';
   const folders = certificateFolders[distribution][part];
   const certificates: NodeCertificate[] = [];
   if (folders.length > 0) {
     // Each *.crt after a line with its path; a folder that is not there is no error.
     // (Certificates are no secret: stdoutIsSecret only keeps their bulk out of the log.)
-    const listed = await sshExec(context, target, ['find', ...folders, '-name', '*.crt', '-type', 'f', '-printf', '## %p\\n', '-exec', 'cat', '{}', ';'], { sudo, okExitCodes: [1], timeoutMs: 60_000, stdoutIsSecret: true });
+    const listed = await sshExec(context, target, ['find', ...folders, '-name', '*.crt', '-type', 'f', '-printf', '## %p\\n', '-exec', 'cat', '{}', ';'], { asRoot: true, okExitCodes: [1], timeoutMs: 60_000, stdoutIsSecret: true });
     certificates.push(...listedCertificates(node.name, listed.stdout));
   }
   if (distribution === 'kubeadm' && part === 'controlPlane') {
-    const found = await sshExec(context, target, ['grep', '-H', 'client-certificate-data:', ...kubeadmKubeconfigs], { sudo, okExitCodes: [1, 2], timeoutMs: 60_000 });
+    const found = await sshExec(context, target, ['grep', '-H', 'client-certificate-data:', ...kubeadmKubeconfigs], { asRoot: true, okExitCodes: [1, 2], timeoutMs: 60_000 });
     certificates.push(...kubeconfigCertificates(node.name, found.stdout));
   }
   return certificates;

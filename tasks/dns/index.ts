@@ -141,7 +141,7 @@ export const dns = tasks.task({
           const staged = `.onboarder/dns-${zone}`;
           await sshExec(context, server, ['mkdir', '-p', '-m', '700', staged]);
           for (const file of ['dnsmasq.conf', 'hosts', unit]) await sshUpload(context, server, path.join(scratch, file), `${staged}/${file}`);
-          await sshExec(context, server, ['sh', '-c', serveZone, 'serve-zone', staged, configDirectory, pidFile, unit], { sudo: server.user !== 'root' });
+          await sshExec(context, server, ['sh', '-c', serveZone, 'serve-zone', staged, configDirectory, pidFile, unit], { asRoot: true });
         }),
       ),
     );

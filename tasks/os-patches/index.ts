@@ -23,9 +23,8 @@ async function patchesPending(context: ToolContext & { readonly config: Environm
     machines.map((machine) =>
       limit(async () => {
         const target = sshTarget(context.config, context.root, machine);
-        const sudo = target.user !== 'root';
-        await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { sudo, timeoutMs: 300_000 });
-        const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', machine.fullUpgrade ? 'dist-upgrade' : 'upgrade'], { sudo, timeoutMs: 120_000 })).stdout);
+        await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { asRoot: true, timeoutMs: 300_000 });
+        const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', machine.fullUpgrade ? 'dist-upgrade' : 'upgrade'], { asRoot: true, timeoutMs: 120_000 })).stdout);
         return upgrades.length === 0 ? [] : [`${machine.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`];
       }),
     ),

@@ -255,7 +255,7 @@ export async function membersFirst(context: ToolContext & { readonly config: Env
   const member = await Promise.all(
     cluster.controlPlane.map(async (node) => {
       try {
-        const probe = await sshExec(context, sshTarget(config, root, node), ['test', '-e', marker], { sudo: config.ssh.user !== 'root', okExitCodes: [1], timeoutMs: 30_000 });
+        const probe = await sshExec(context, sshTarget(config, root, node), ['test', '-e', marker], { asRoot: true, okExitCodes: [1], timeoutMs: 30_000 });
         return probe.exitCode === 0;
       } catch {
         return false;

@@ -112,19 +112,23 @@ test('a jump host reaches a host through another', withTimeout(60_000, async ({ 
   assert.is(hostname, rig.hosts[1]!.name);
 }));
 
-test('sudo runs a command as root for a user allowed to', withTimeout(60_000, async ({ rig }: Rig) => {
+test('asRoot runs a command as root: through sudo for a user allowed to, as it is for root', withTimeout(60_000, async ({ rig }: Rig) => {
   const host = rig.hosts[0]!;
   await rig.addUser(host, 'deploy', { sudo: true });
   let plain = '';
   let elevated = '';
+  let root = '';
   const run = await runBody(async (context) => {
     plain = (await sshExec(context, target(rig, 0, { user: 'deploy' }), ['id', '-un'])).stdout.trim();
-    elevated = (await sshExec(context, target(rig, 0, { user: 'deploy' }), ['id', '-un'], { sudo: true })).stdout.trim();
+    elevated = (await sshExec(context, target(rig, 0, { user: 'deploy' }), ['id', '-un'], { asRoot: true })).stdout.trim();
+    root = (await sshExec(context, target(rig, 0), ['id', '-un'], { asRoot: true })).stdout.trim();
   });
   assert.is(run.record.outcome, 'succeeded', run.output + JSON.stringify(failureOf(run.record)));
   assert.is(plain, 'deploy');
   assert.is(elevated, 'root');
-  assert.match(run.output, '-- sudo -n -- id -un');
+  assert.match(run.output, /ssh deploy@\S+ -- sudo -n -- id -un/);
+  assert.is(root, 'root');
+  assert.match(run.output, /ssh root@\S+ -- id -un/, 'root needs no sudo');
 }));
 
 test('the loopback fallback: sshd on 127.0.0.1 with its own port and pinned key', withTimeout(60_000, async ({ directory }: Rig) => {
