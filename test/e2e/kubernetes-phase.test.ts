@@ -81,7 +81,8 @@ export const k8sLab = defineEnvironment({
   site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', kernelWideSettings: 'skip', airGapped: true, ntpServers: ['10.254.254.1', 'ntp.k8s.openspace.test'] },
   // Installed on the machine the test hosts share: node preparation runs for real and installs nothing.
   packages: { management: ['python3'], nodes: ['python3', 'conntrack', 'socat'] },
-  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'root' },
+  // Logged in to as a user with sudo, as on a cloud image's own user: every step runs through become or sudo.
+  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'deploy' },
   infrastructure: 'existing',
   managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
   clusters: {
@@ -121,6 +122,7 @@ test.before(async (context) => {
     directory: path.join(context.directory, '.cache', 'rig'),
     wholeMachines: { packages: ['python3', 'conntrack', 'socat', 'containerd'] },
   });
+  for (const each of context.rig.hosts) await context.rig.addUser(each, 'deploy', { sudo: true });
   packKubernetesRelease(context.directory);
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(context.directory, 'site-registry-ca.key'), '-out', path.join(context.directory, 'site-registry-ca.pem'), '-days', '2', '-subj', '/CN=site registry CA'], { stdio: 'ignore' });
   writeFileSync(path.join(context.directory, 'site-registry-password'), `${siteRegistryPassword}\n`, { mode: 0o600 });
