@@ -72,6 +72,7 @@ export async function packerPluginDirectory(context: ToolContext, directory: str
     const binary = path.join(directory, each.source, name);
     const installed = existsSync(binary) && existsSync(`${binary}_SHA256SUM`) && readFileSync(`${binary}_SHA256SUM`, 'utf8').trim() === sha256Of(binary);
     if (installed) continue;
+    if (!existsSync(each.file) && !context.dryRun) throw new Error(`the ${each.source} plugin's release zip ${each.file} is not there: images:fetch fetches and verifies it (bundle:load places it on an air-gapped site); run the step with its dependencies`);
     const unpacked = path.join(directory, '.unpacked');
     if (!context.dryRun) rmSync(unpacked, { recursive: true, force: true });
     await runCommand(context, ['python3', '-m', 'zipfile', '-e', each.file, unpacked]);

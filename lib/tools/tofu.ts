@@ -94,6 +94,8 @@ const defaultRegistries = ['registry.opentofu.org', 'registry.terraform.io'];
 export async function tofuProviderMirror(context: ToolContext, directory: string, packages: readonly ProviderPackage[]): Promise<Readonly<Record<string, string>>> {
   const mirror = path.join(directory, 'mirror');
   const include = packages.flatMap((each) => defaultRegistries.map((host) => `${host}/${each.source}`));
+  const missing = packages.find((each) => !existsSync(each.file));
+  if (missing && !context.dryRun) throw new Error(`the ${missing.source} provider package ${missing.file} is not there: images:fetch fetches and verifies it (bundle:load places it on an air-gapped site); run the step with its dependencies`);
   if (!context.dryRun) {
     rmSync(mirror, { recursive: true, force: true });
     for (const each of packages) {

@@ -169,6 +169,13 @@ test("terraform (for tofu) installs a provider from the verified package alone: 
   assert.is(moved.record.outcome, 'succeeded', moved.output);
   assert.match(moved.output, /Installed bpg\/proxmox v0\.70\.0/);
   assert.match(readFileSync(path.join(dir, '.terraform.lock.hcl'), 'utf8'), 'version     = "0.70.0"');
+  // No package at all (the step run without its fetch): one line that says which file and what places it.
+  const absent = path.join(packages, 'terraform-provider-proxmox_9.9.9_linux_amd64.zip');
+  const missing = await runBody(async (context) => {
+    await tofuProviderMirror(context, path.join(base, 'providers'), [{ source: 'bpg/proxmox', file: absent }]);
+  });
+  assert.is(missing.record.outcome, 'failed');
+  assert.match(renderFailure(failureOf(missing.record)!), `the bpg/proxmox provider package ${absent} is not there: images:fetch fetches and verifies it`);
 }));
 
 test("packer's plugin directory from a release zip: the binary under its source beside the SHA256SUM packer checks; unpacked once; a zip without it refused", withTimeout(60_000, async ({ directory }: Context) => {
@@ -202,6 +209,13 @@ test("packer's plugin directory from a release zip: the binary under its source 
   });
   assert.is(refused.record.outcome, 'failed');
   assert.match(renderFailure(failureOf(refused.record)!), `${wrong} holds no packer-plugin-proxmox_v1.2.3_x5.0_linux_amd64: it is not the plugin's release zip`);
+  // No zip at all (the step run without its fetch): one line that says which file and what places it.
+  const absent = path.join(base, 'packer-plugin-proxmox_v9.9.9_x5.0_linux_amd64.zip');
+  const missing = await runBody(async (context) => {
+    await packerPluginDirectory(context, pluginPath, [{ source: 'github.com/hashicorp/proxmox', file: absent }]);
+  });
+  assert.is(missing.record.outcome, 'failed');
+  assert.match(renderFailure(failureOf(missing.record)!), `the github.com/hashicorp/proxmox plugin's release zip ${absent} is not there: images:fetch fetches and verifies it`);
 }));
 
 /** A fake binary (named as such): records its argv, one JSON line per call, and prints canned output. */
