@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { findExecutable } from '../stamps/tool-versions.js';
 import { writeFileIfChanged } from './files.js';
@@ -97,9 +97,10 @@ export async function tofuProviderMirror(context: ToolContext, directory: string
   const missing = packages.find((each) => !existsSync(each.file));
   if (missing && !context.dryRun) throw new Error(`the ${missing.source} provider package ${missing.file} is not there: images:fetch fetches and verifies it (bundle:load places it on an air-gapped site); run the step with its dependencies`);
   if (!context.dryRun) {
-    rmSync(mirror, { recursive: true, force: true });
+    // Changed in place, never emptied first: cluster-vms of several clusters may run at once (the
+    // proxmox-api pool), each reading the mirror while another writes it.
     for (const each of packages) {
-      for (const host of defaultRegistries) linkOrCopy(each.file, path.join(mirror, host, each.source, path.basename(each.file)));
+      for (const host of defaultRegistries) placePackage(each.file, path.join(mirror, host, each.source));
     }
   }
   const configuration = path.join(directory, 'cli.tfrc');
@@ -117,15 +118,26 @@ export async function tofuProviderMirror(context: ToolContext, directory: string
   return { TF_CLI_CONFIG_FILE: configuration };
 }
 
-/** A hard link where `file` and `target` share a file system, else a copy. */
-function linkOrCopy(file: string, target: string): void {
-  mkdirSync(path.dirname(target), { recursive: true });
-  try {
-    linkSync(file, target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    copyFileSync(file, target);
+/**
+ * `file` in `directory` under its own name (a hard link where they share a file system, else a copy), put
+ * there by an atomic rename unless it is that file already; another version's package there is removed.
+ */
+function placePackage(file: string, directory: string): void {
+  const target = path.join(directory, path.basename(file));
+  mkdirSync(directory, { recursive: true });
+  const [source, present] = [statSync(file), existsSync(target) ? statSync(target) : undefined];
+  if (!present || present.ino !== source.ino || present.dev !== source.dev) {
+    const temporary = `${target}.${process.pid}.tmp`;
+    rmSync(temporary, { force: true });
+    try {
+      linkSync(file, temporary);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      copyFileSync(file, temporary);
+    }
+    renameSync(temporary, target);
   }
+  for (const other of readdirSync(directory).filter((name) => name.endsWith('.zip') && name !== path.basename(file))) rmSync(path.join(directory, other), { force: true });
 }
 
 export async function tofuInit(context: ToolContext, options: TofuOptions & { readonly backendConfig?: Readonly<Record<string, string>>; readonly upgrade?: boolean }): Promise<void> {
