@@ -67,12 +67,15 @@ export interface ChartArtifact extends ArtifactBase {
   readonly digest: { readonly helmIndex: string } | { readonly pinned: string; readonly from: string; readonly url: string };
 }
 
-/** A container image (or an OCI chart), by tag; its digest is the registry's, pinned in the lock on first fetch. */
+/**
+ * A container image (or an OCI chart), by tag. Its digest is the one its chart pins (images/chart-images.ts),
+ * or else its registry's, recorded in the lock at the first fetch.
+ */
 export interface ImageArtifact extends ArtifactBase {
   readonly kind: 'image';
   /** `registry/repository:tag`, as a node asks for it. */
   readonly reference: string;
-  readonly digest: { readonly registry: true };
+  readonly digest: { readonly registry: true } | { readonly pinned: string; readonly from: string };
 }
 
 export type Artifact = FileArtifact | ChartArtifact | ImageArtifact;
@@ -172,14 +175,30 @@ function chart(name: keyof typeof chartRepositories, version: string): ChartArti
   };
 }
 
-const image = (name: string, reference: string, neededFor: NeededFor = 'air-gapped'): ImageArtifact => ({
-  kind: 'image',
-  name,
-  version: reference.slice(reference.lastIndexOf(':') + 1),
-  reference,
-  neededFor,
-  digest: { registry: true },
-});
+/**
+ * The digests the charts pin for the images they run (`tag@sha256:...` lines of images/chart-images.ts), by
+ * the reference with its tag, with the chart that published each.
+ */
+const chartPinnedDigests: ReadonlyMap<string, { readonly sha256: string; readonly from: string }> = new Map(
+  Object.entries(chartImages).flatMap(([chart, references]) =>
+    references.flatMap((line) => {
+      const [reference, digest] = line.split('@sha256:');
+      return digest === undefined ? [] : [[reference!, { sha256: digest, from: `the ${chart} chart's values.yaml (images/chart-images.ts)` }] as const];
+    }),
+  ),
+);
+
+const image = (name: string, reference: string, neededFor: NeededFor = 'air-gapped'): ImageArtifact => {
+  const pin = chartPinnedDigests.get(reference);
+  return {
+    kind: 'image',
+    name,
+    version: reference.slice(reference.lastIndexOf(':') + 1),
+    reference,
+    neededFor,
+    digest: pin ? { pinned: pin.sha256, from: pin.from } : { registry: true },
+  };
+};
 
 /** kubeadm's images for a Kubernetes version beyond the control plane's four (etcd, CoreDNS, pause), or none where the table has no line. */
 export function kubeadmExtraImages(kubernetes: string): ImageArtifact[] {
@@ -190,7 +209,7 @@ export function kubeadmExtraImages(kubernetes: string): ImageArtifact[] {
 
 /** The images a chart runs at `version` as images/chart-images.ts lists them, each named `<chart>/<repository's last part>`. */
 export function chartImageArtifacts(chart: string, version: string): ImageArtifact[] {
-  const references = chartImages[`${chart}@${version}`] ?? [];
+  const references = (chartImages[`${chart}@${version}`] ?? []).map((line) => line.split('@')[0]!);
   const names = new Map<string, number>();
   return references.map((reference) => {
     const base = `${chart}/${imageReferenceParts(reference).path.split('/').at(-1)}`;
@@ -205,7 +224,13 @@ export function chartImageArtifacts(chart: string, version: string): ImageArtifa
  * (online) or verifies (air-gapped), and what `bundle:create` carries to a disconnected site.
  */
 export function artifactsFor(versions: Environment['versions']): Artifact[] {
-  const { rke2, kubernetes, cilium, kubeVip } = versions;
+  // An image two lists name (the agent Cilium's chart runs, say) is carried once, under its first name.
+  const carried = new Set<string>();
+  return catalogArtifacts(versions).filter((artifact) => artifact.kind !== 'image' || (!carried.has(artifact.reference) && Boolean(carried.add(artifact.reference))));
+}
+
+function catalogArtifacts(versions: Environment['versions']): Artifact[] {
+  const { rke2, kubernetes, cilium, kubeVip, veleroAwsPlugin } = versions;
   const rke2Release = `https://github.com/rancher/rke2/releases/download/${encodeURIComponent(rke2)}`;
   const rke2Checksums = `${rke2Release}/sha256sum-amd64.txt`;
   const k8sRelease = `https://dl.k8s.io/release/${kubernetes}/bin/linux/amd64`;
@@ -302,6 +327,8 @@ export function artifactsFor(versions: Environment['versions']): Artifact[] {
     ...['controller', 'webhook', 'cainjector', 'startupapicheck'].map((part) => image(`cert-manager-${part}`, `quay.io/jetstack/cert-manager-${part}:${versions.charts['cert-manager']}`)),
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => image(part, `registry.k8s.io/${part}:${kubernetes}`)),
     ...kubeadmExtraImages(kubernetes),
+    // Velero's AWS plugin, its init container: the environment's version (tasks/shared/chart-releases.ts).
+    image('velero-plugin-for-aws', `docker.io/velero/velero-plugin-for-aws:${veleroAwsPlugin}`),
     image('proxmox-csi-plugin-chart', `ghcr.io/sergelogvinov/charts/proxmox-csi-plugin:${versions.charts['proxmox-csi-plugin']}`),
     // What the charts run beyond the images above, as images/chart-images.ts lists them.
     ...chartImageArtifacts('cilium', cilium),

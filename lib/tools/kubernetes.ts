@@ -209,13 +209,15 @@ export async function helmUpgradeInstall(context: ToolContext, options: HelmRele
 
 /**
  * `helm template`: the rendered manifests (kept, not shown: a chart renders to thousands of lines), as the
- * cluster at `kubeVersion` would get them.
+ * cluster at `kubeVersion` would get them, without the chart's test pods.
  */
 export async function helmTemplate(context: ToolContext, options: HelmRelease & { readonly kubeVersion?: string }): Promise<string> {
   return withValues(options, (valueArgs) => withRegistryArgs(context, options.registry, async (registryArgs) => {
     const args = ['helm', 'template', options.release, options.chart, ...helmKubeArgs(options), ...valueArgs, ...registryArgs];
     if (options.version) args.push('--version', options.version);
     if (options.kubeVersion) args.push('--kube-version', options.kubeVersion);
+    // The chart's test pods run only under `helm test`, which the catalog never runs: their images are not the release's.
+    args.push('--skip-tests');
     return (await runCommand(context, args, { displayLine: () => undefined })).stdout;
   }));
 }

@@ -82,14 +82,15 @@ export function canonicalImage(reference: string): string {
 
 /**
  * The lines of images/chart-images.ts for the charts that run an image the bundle would not carry: each
- * chart's whole entry (what it lists already and what is missing), to put in place of its line.
+ * chart's whole entry (what it lists already, its pinned digests and the images an operator starts from its
+ * arguments kept, then what is missing), to put in place of its line.
  */
 export function chartImageLines(found: readonly ChartImages[]): string[] {
   return found
     .filter((each) => each.missing.length > 0)
     .map((each) => {
       const listed = chartImages[`${each.chart}@${each.version}`] ?? [];
-      const entry = each.images.filter((image) => each.missing.includes(image) || listed.includes(image));
+      const entry = [...listed, ...each.missing];
       return `  '${each.chart}@${each.version}': [${entry.map((image) => `'${image}'`).join(', ')}],`;
     });
 }

@@ -1,5 +1,6 @@
 import { copyFileSync, linkSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { digestFile } from '../../lib/stamps/digest.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { copyImage, registryDigest, type RegistryAccess } from '../../lib/tools/skopeo.js';
@@ -68,12 +69,27 @@ async function stageImage(context: BundleContext, artifact: Extract<Artifact, { 
   const access: RegistryAccess = { insecure: config.upstreamMirrors.some((mirror) => mirror.insecure && artifact.reference.startsWith(mirror.prefix)) };
   let sha256 = lock.get(key)?.sha256;
   if (!sha256) {
-    sha256 = (await registryDigest(context, from, access)).slice('sha256:'.length);
-    await lock.record(key, { sha256, source: `the registry's digest of ${artifact.reference}` });
+    const locked = imageDigestToLock(artifact, from, (await registryDigest(context, from, access)).slice('sha256:'.length));
+    sha256 = locked.sha256;
+    await lock.record(key, locked);
   }
   const repository = from.slice(0, from.lastIndexOf(':'));
   await copyImage(context, `docker://${repository}@sha256:${sha256}`, `oci:${path.join(staging, 'oci')}:${artifact.reference}`, { source: access });
   return { kind: 'image', key, name: artifact.name, version: artifact.version, source: lock.get(key)?.source ?? `the registry's digest of ${artifact.reference}`, sha256, reference: artifact.reference };
+}
+
+/**
+ * What the lock records for an image at its first fetch: the digest its registry gives for the tag, which
+ * must be the one its chart pins where the chart pins one (a mirror or a re-pushed tag serving another image
+ * is refused before anything is copied).
+ */
+export function imageDigestToLock(artifact: Extract<Artifact, { kind: 'image' }>, from: string, found: string): { sha256: string; source: string } {
+  const digest = artifact.digest;
+  if (!('pinned' in digest)) return { sha256: found, source: `the registry's digest of ${artifact.reference}` };
+  if (found !== digest.pinned) {
+    throw new PermanentFailure(`${artifactKey(artifact)}: ${from} has sha256 ${found}, but ${digest.from} pins ${digest.pinned}: the registry (or the upstream mirror) serves another image under that tag; nothing was copied`);
+  }
+  return { sha256: found, source: `pinned from ${digest.from}` };
 }
 
 export async function stageRunnerImage(file: string, staging: string, root: string): Promise<BundleEntry> {

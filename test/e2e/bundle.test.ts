@@ -35,7 +35,13 @@ interface Context {
   upstreamPort: number;
 }
 const test = suite<Context>('air-gapped bundles: create, verify, load into a real registry, pull with containerd');
-const versions = { ...lab.versions, cilium: '1.16.2' };
+// Versions whose charts pin no image digest in images/chart-images.ts (the image built here has its own
+// digest), but two whose images the table lists: the chart images travel like any other.
+const versions = {
+  ...lab.versions,
+  cilium: '1.16.2',
+  charts: { ...lab.versions.charts, 'ingress-nginx': '4.11.3', 'kube-prometheus-stack': '62.3.2', 'cert-manager': 'v1.15.4', 'proxmox-csi-plugin': '0.2.9', velero: '7.2.2' },
+};
 const artifacts = artifactsFor(versions);
 const images = artifacts.filter((artifact): artifact is Extract<Artifact, { kind: 'image' }> => artifact.kind === 'image');
 /** The site registry's credentials: the password is a secret reference (an environment variable). */
@@ -146,7 +152,7 @@ export const bundleLab = defineEnvironment({
   versions: ${JSON.stringify(versions)},
   upstreamMirrors: [
     { prefix: 'https://', mirror: 'http://127.0.0.1:${filePort}/' },
-    ${['quay.io/', 'ghcr.io/', 'registry.k8s.io/'].map((prefix) => `{ prefix: '${prefix}', mirror: '${upstream}/${prefix}', insecure: true }`).join(',\n    ')},
+    ${['quay.io/', 'ghcr.io/', 'registry.k8s.io/', 'docker.io/'].map((prefix) => `{ prefix: '${prefix}', mirror: '${upstream}/${prefix}', insecure: true }`).join(',\n    ')},
   ],
   siteRegistry: { address: '127.0.0.1:${context.sitePort}', caFile: '${path.join(context.scratch, 'ca.pem')}', username: '${loader.user}', password: { env: 'SITE_REGISTRY_PASSWORD' } },
   // Velero backs up to the site's S3 store (never reached here): the bundle carries what its chart runs.
@@ -238,7 +244,7 @@ test('keygen, then create: every file, chart and image verified against its publ
   const kubeadm = artifacts.find((artifact) => artifact.name === 'kubeadm')!;
   assert.match(lock.artifacts[artifactKey(kubeadm)]!.source, 'kubeadm.sha256');
   assert.is(lock.artifacts[artifactKey(kubeadm)]!.sha256, sha256(context.files.get(`/dl.k8s.io/release/${versions.kubernetes}/bin/linux/amd64/kubeadm`)!));
-  // Twelve references to one image: its blobs are stored once in the bundle's OCI layout.
+  // Every image reference is the one small image built here: its blobs are stored once in the bundle's OCI layout.
   const listing = execFileSync('tar', ['-tf', bundleFile(context)], { encoding: 'utf8' }).split('\n');
   // The image's blobs once for all its references, and the chart's three.
   assert.is(listing.filter((entry) => /^oci\/blobs\/sha256\/[0-9a-f]{64}$/.test(entry.replace(/^\.\//, ''))).length <= 7, true, listing.filter((entry) => entry.includes('blobs')).join('\n'));
@@ -247,6 +253,9 @@ test('keygen, then create: every file, chart and image verified against its publ
   assert.is(inspected.code, 0, inspected.stdout + inspected.stderr);
   assert.match(inspected.stdout, /index signature valid \(key [0-9a-f]{16}\)/);
   assert.match(inspected.stdout, `image cilium-agent v${versions.cilium}  quay.io/cilium/cilium:v${versions.cilium}`);
+  // The images the charts run (images/chart-images.ts) and Velero's plugin at the environment's version travel too.
+  assert.match(inspected.stdout, 'image metrics-server/metrics-server v0.7.2  registry.k8s.io/metrics-server/metrics-server:v0.7.2');
+  assert.match(inspected.stdout, `image velero-plugin-for-aws ${versions.veleroAwsPlugin}  docker.io/velero/velero-plugin-for-aws:${versions.veleroAwsPlugin}`);
   const verified = await cli(context, [`bundle:verify[file=${bundleFile(context)}]`]);
   assert.is(verified.code, 0, verified.stdout + verified.stderr);
   assert.match(verified.stdout, `${fileCount + 1 + images.length} artifacts verified`);
@@ -311,7 +320,7 @@ test("a chart that runs an image the bundle would not carry: bundle:create refus
   assert.not.match(refused.stdout, '$ skopeo copy', 'no image was copied');
   assert.not.ok(existsSync(bundleFile(context, 'refused.tar')));
   // Rendered with the catalog's values at the environment's Kubernetes version.
-  assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template cilium \\S+cilium-${versions.cilium.replace(/\./g, '\\.')}\\.tgz --namespace=kube-system --values \\S+ --version ${versions.cilium.replace(/\./g, '\\.')} --kube-version ${versions.kubernetes}$`, 'm'));
+  assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template cilium \\S+cilium-${versions.cilium.replace(/\./g, '\\.')}\\.tgz --namespace=kube-system --values \\S+ --version ${versions.cilium.replace(/\./g, '\\.')} --kube-version ${versions.kubernetes} --skip-tests$`, 'm'));
   // The OCI chart through the environment's upstream mirror for ghcr.io (insecure: TLS not verified).
   assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template proxmox-csi-plugin oci://127\\.0\\.0\\.1:${context.upstreamPort}/ghcr\\.io/sergelogvinov/charts/proxmox-csi-plugin --namespace=csi-proxmox --values \\S+ --insecure-skip-tls-verify --version `, 'm'));
   const found = await cli(context, ['bundle:find-images'], env);

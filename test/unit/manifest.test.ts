@@ -10,7 +10,10 @@ import { example } from '../../environments/example.js';
 import { lab } from '../../environments/lab.js';
 import { environmentSchema } from '../../environments/schema.js';
 import { repositoryRoot } from '../helpers/project.js';
-import { canonicalImage, imagesIn } from '../../tasks/bundle/chart-images.js';
+import { canonicalImage, chartImageLines, imagesIn } from '../../tasks/bundle/chart-images.js';
+import { imageDigestToLock } from '../../tasks/bundle/stage-artifacts.js';
+import { chartImages } from '../../images/chart-images.js';
+import { everyRelease } from '../../tasks/shared/chart-releases.js';
 
 const environments = [example, lab].map((definition) => environmentSchema.parse(definition));
 
@@ -61,7 +64,7 @@ test('names and keys are unique in each environment, and the RKE2 and Kubernetes
     // Every image kubeadm runs at the version (as `kubeadm config images list` prints it) is carried.
     const images = artifacts.flatMap((artifact) => (artifact.kind === 'image' ? [artifact.reference] : []));
     const kubeadmImages = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => `registry.k8s.io/${part}:${config.versions.kubernetes}`);
-    assert.equal(images.filter((reference) => reference.startsWith('registry.k8s.io/')), [...kubeadmImages, 'registry.k8s.io/etcd:3.5.12-0', 'registry.k8s.io/coredns/coredns:v1.11.1', 'registry.k8s.io/pause:3.9']);
+    assert.equal(images.filter((reference) => /^registry\.k8s\.io\/(kube-|etcd|coredns|pause)/.test(reference) && !reference.includes('kube-state-metrics')), [...kubeadmImages, 'registry.k8s.io/etcd:3.5.12-0', 'registry.k8s.io/coredns/coredns:v1.11.1', 'registry.k8s.io/pause:3.9']);
   }
 });
 
@@ -120,6 +123,43 @@ test("the images a chart renders, as a registry reference with its tag (Docker H
   assert.is(canonicalImage(`registry.k8s.io/pause:3.9@sha256:${'b'.repeat(64)}`), 'registry.k8s.io/pause:3.9');
   const rendered = 'kind: Pod\nspec:\n  containers:\n    - image: nginx:1.27\n  initContainers:\n    - image: busybox\n---\nkind: Custom\nspec:\n  image: quay.io/x/y:2\n---\n# an empty document\n';
   assert.equal(imagesIn(rendered), ['docker.io/library/busybox:latest', 'docker.io/library/nginx:1.27', 'quay.io/x/y:2']);
+});
+
+test("every chart the bundled environments install has its images listed, and the digests the charts pin travel as pins, each image once", () => {
+  for (const config of environments) {
+    const charts = [`cilium@${config.versions.cilium}`, ...everyRelease.map((release) => `${release.release}@${config.versions.charts[release.release]}`)];
+    for (const chart of charts) assert.ok((chartImages[chart] ?? []).length > 0, `images/chart-images.ts lists what ${chart} runs (bundle:find-images prints it)`);
+    const images = artifactsFor(config.versions).filter((artifact) => artifact.kind === 'image');
+    assert.is(new Set(images.map((image) => image.reference)).size, images.length, 'an image two lists name is carried once');
+    const named = (reference: string) => images.find((image) => image.reference === reference);
+    // The agent the manifest names itself takes the digest Cilium's chart pins (cilium/charts cilium-1.16.1.tgz values.yaml).
+    assert.equal([named('quay.io/cilium/cilium:v1.16.1')?.name, named('quay.io/cilium/cilium:v1.16.1')?.digest], ['cilium-agent', { pinned: '0b4a3ab41a4760d86b7fc945b8783747ba27f29dac30dd434d94f2c9e3679f39', from: "the cilium@1.16.1 chart's values.yaml (images/chart-images.ts)" }]);
+    assert.equal(named('registry.k8s.io/ingress-nginx/controller:v1.11.2')?.digest, { pinned: 'd5f8217feeac4887cb1ed21f27c2674e58be06bd8f5184cacea2a69abaf78dce', from: "the ingress-nginx@4.11.2 chart's values.yaml (images/chart-images.ts)" });
+    assert.equal(named('quay.io/cilium/cilium-envoy:v1.29.7-39a2a56bbd5b3a591f69dbca51d3e30ef97e0e51')?.version, 'v1.29.7-39a2a56bbd5b3a591f69dbca51d3e30ef97e0e51');
+    // An image no chart pins takes its registry's digest at the first fetch; the AWS plugin is the environment's version.
+    assert.equal(named('quay.io/prometheus/prometheus:v2.54.1')?.digest, { registry: true });
+    assert.ok(named(`docker.io/velero/velero-plugin-for-aws:${config.versions.veleroAwsPlugin}`));
+  }
+  // Every line is a full reference with a tag, and a pin is a sha256.
+  for (const line of Object.values(chartImages).flat()) assert.match(line, /^[a-z0-9.-]+\.[a-z]+\/[a-z0-9._/-]+:[\w.-]+(@sha256:[0-9a-f]{64})?$/, line);
+});
+
+test("an image whose registry gives another digest than its chart pins is refused before anything is copied; one without a pin takes the registry's", () => {
+  const images = artifactsFor(environments[0]!.versions).filter((artifact) => artifact.kind === 'image');
+  const agent = images.find((image) => image.name === 'cilium-agent')!;
+  const pin = '0b4a3ab41a4760d86b7fc945b8783747ba27f29dac30dd434d94f2c9e3679f39';
+  assert.equal(imageDigestToLock(agent, 'quay.io/cilium/cilium:v1.16.1', pin), { sha256: pin, source: "pinned from the cilium@1.16.1 chart's values.yaml (images/chart-images.ts)" });
+  assert.throws(
+    () => imageDigestToLock(agent, 'mirror.site:5000/quay.io/cilium/cilium:v1.16.1', 'f'.repeat(64)),
+    (error: Error) => error.message === `image:cilium-agent@v1.16.1: mirror.site:5000/quay.io/cilium/cilium:v1.16.1 has sha256 ${'f'.repeat(64)}, but the cilium@1.16.1 chart's values.yaml (images/chart-images.ts) pins ${pin}: the registry (or the upstream mirror) serves another image under that tag; nothing was copied`,
+  );
+  const prometheus = images.find((image) => image.reference === 'quay.io/prometheus/prometheus:v2.54.1')!;
+  assert.equal(imageDigestToLock(prometheus, 'quay.io/prometheus/prometheus:v2.54.1', 'e'.repeat(64)), { sha256: 'e'.repeat(64), source: "the registry's digest of quay.io/prometheus/prometheus:v2.54.1" });
+});
+
+test("bundle:find-images prints a chart's whole entry: what the table lists (pins and operators' images kept), then what is missing", () => {
+  const lines = chartImageLines([{ chart: 'metrics-server', version: '3.12.2', images: ['registry.k8s.io/metrics-server/metrics-server:v0.7.2', 'registry.k8s.io/autoscaling/addon-resizer:1.8.21'], missing: ['registry.k8s.io/autoscaling/addon-resizer:1.8.21'] }, { chart: 'velero', version: '7.2.1', images: [], missing: [] }]);
+  assert.equal(lines, ["  'metrics-server@3.12.2': ['registry.k8s.io/metrics-server/metrics-server:v0.7.2', 'registry.k8s.io/autoscaling/addon-resizer:1.8.21'],"]);
 });
 
 test.run();
