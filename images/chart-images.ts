@@ -26,9 +26,9 @@
 //   Thanos is named only as the operator's default for a sidecar the catalog does not configure.
 // - cert-manager v1.15.3: cert-manager/cert-manager tag v1.15.3, deploy/charts/cert-manager: the four
 //   components and the ACME HTTP-01 solver (`--acme-http01-solver-image`).
-// - velero 7.2.1: vmware-tanzu/helm-charts tag velero-7.2.1: Velero (server, node agent, the CRD job's init
-//   container) and the CRD upgrade job's kubectl, tagged with the cluster's Kubernetes minor (1.30 for
-//   v1.30.4). The AWS plugin is the environment's own version (manifest.ts carries it).
+// - velero 7.2.1: vmware-tanzu/helm-charts tag velero-7.2.1: Velero (server and node agent). Its CRD upgrade
+//   job, whose kubectl image Bitnami no longer publishes, is off: platform-services applies the chart's CRDs
+//   itself. The AWS plugin is the environment's own version (manifest.ts carries it).
 // - metrics-server 3.12.2: kubernetes-sigs/metrics-server tag metrics-server-helm-chart-3.12.2 (v0.7.2; the
 //   addon resizer is off).
 // - kubelet-csr-approver 1.1.0: postfinance/kubelet-csr-approver, the chart packaged on its gh-pages branch
@@ -64,7 +64,7 @@ export const chartImages: Readonly<Record<string, readonly string[]>> = {
     'quay.io/jetstack/cert-manager-startupapicheck:v1.15.3',
     'quay.io/jetstack/cert-manager-acmesolver:v1.15.3',
   ],
-  'velero@7.2.1': ['docker.io/velero/velero:v1.14.1', 'docker.io/bitnami/kubectl:1.30'],
+  'velero@7.2.1': ['docker.io/velero/velero:v1.14.1'],
   'metrics-server@3.12.2': ['registry.k8s.io/metrics-server/metrics-server:v0.7.2'],
   'kubelet-csr-approver@1.1.0': ['ghcr.io/postfinance/kubelet-csr-approver:v1.1.0'],
   'proxmox-csi-plugin@0.2.8': [

@@ -148,6 +148,13 @@ export interface HelmRelease extends KubeOptions {
   readonly createNamespace?: boolean;
   /** How to reach the OCI registry an `oci://` chart comes from, when it is not public (a site registry). */
   readonly registry?: HelmRegistryAccess;
+  /**
+   * Apply the chart's CRDs (its `crds/` directories and its dependencies', as `helm show crds` prints them)
+   * before each install or upgrade, server-side: helm creates them at the first install only and never
+   * upgrades them, so a newer chart would run against the CRDs of the first one (Flux's `crds:
+   * CreateReplace`; kube-prometheus-stack's documented upgrade step).
+   */
+  readonly applyCrds?: boolean;
 }
 
 /** An OCI registry helm pulls a chart from: its CA, and credentials (the password goes on stdin only). */
@@ -193,10 +200,20 @@ async function withValues<Result>(options: HelmRelease, body: (args: string[]) =
   return withPrivateFile('values.yaml', YAML.stringify(options.values), (file) => body([...args, '--values', file]));
 }
 
+/** The chart's CRDs (`helm show crds`), applied server-side with the release's kubeconfig; nothing when it has none. */
+async function applyChartCrds(context: ToolContext, options: HelmRelease, registryArgs: readonly string[]): Promise<void> {
+  const args = ['helm', 'show', 'crds', options.chart, ...registryArgs];
+  if (options.version) args.push('--version', options.version);
+  const crds = (await runCommand(context, args, { displayLine: () => undefined })).stdout;
+  if (!YAML.parseAllDocuments(crds).some((document) => document.toJS() !== null)) return;
+  await withPrivateFile('crds.yaml', crds, (file) => kubectlApply(context, { kubeconfig: options.kubeconfig, context: options.context, files: [file], forceConflicts: true }));
+}
+
 /** `helm upgrade --install`, idempotent. */
 export async function helmUpgradeInstall(context: ToolContext, options: HelmRelease): Promise<void> {
   await reportToolVersion(context, 'helm');
-  await withValues(options, (valueArgs) => withRegistryArgs(context, options.registry, (registryArgs) => {
+  await withValues(options, (valueArgs) => withRegistryArgs(context, options.registry, async (registryArgs) => {
+    if (options.applyCrds) await applyChartCrds(context, options, registryArgs);
     const args = ['helm', 'upgrade', '--install', options.release, options.chart, ...helmKubeArgs(options), ...valueArgs, ...registryArgs];
     if (options.version) args.push('--version', options.version);
     if (options.wait) args.push('--wait');

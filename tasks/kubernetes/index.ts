@@ -449,6 +449,7 @@ export const platformServices = tasks.task({
         values: release.values(target),
         kubeconfig,
         version,
+        applyCrds: true,
         createNamespace: true,
         wait: true,
         atomic: true,

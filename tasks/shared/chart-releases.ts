@@ -70,6 +70,9 @@ function veleroValues({ config, cluster, veleroCredentials, veleroCa }: ReleaseT
   const plugin = {
     initContainers: [{ name: 'velero-plugin-for-aws', image: `velero/velero-plugin-for-aws:${config.versions.veleroAwsPlugin}`, imagePullPolicy: 'IfNotPresent', volumeMounts: [{ mountPath: '/target', name: 'plugins' }] }],
     snapshotsEnabled: false,
+    // platform-services applies the chart's CRDs itself before each upgrade (applyCrds): the chart's own
+    // upgrade job would run a docker.io/bitnami/kubectl image, which Bitnami no longer publishes.
+    upgradeCRDs: false,
     deployNodeAgent: true,
     nodeAgent: { tolerations: [{ operator: 'Exists' }] },
   };

@@ -660,6 +660,10 @@ lifecycle('platform services: one Helm release each, every chart at the version 
   const store = "velero: { s3Url: 'https://minio.k8s.openspace.test:9000', bucket: 'openspace-backups', accessKeyId: { file: 'velero-access-key' }, secretAccessKey: { file: 'velero-secret-key' }, caFile: 'site-registry-ca.pem' },";
   writeFileSync(environmentFile, onProxmox.replace('\n  dns: {', `\n  ${store}\n  dns: {`));
   writeFileSync(localLog(context), '');
+  rmSync(`${localLog(context)}.applied`, { force: true });
+  // Velero's chart has CRDs in its crds/ directory (what `helm show crds` prints): applied before each upgrade.
+  const veleroCrd = 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: backups.velero.io\n';
+  writeFileSync(`${localLog(context)}.crds.velero-7.2.1.tgz`, `---\n${veleroCrd}`);
   const run = await cli(context, [], only);
   writeFileSync(environmentFile, environment);
   assert.is(run.code, 0, run.stdout + run.stderr);
@@ -683,6 +687,16 @@ lifecycle('platform services: one Helm release each, every chart at the version 
   // No volume snapshots here: the volumes' data goes by file-system backup, read by a node agent on every node.
   assert.equal([velero.snapshotsEnabled, velero.deployNodeAgent, velero.nodeAgent, velero.configuration.defaultVolumesToFsBackup, velero.configuration.uploaderType], [false, true, { tolerations: [{ operator: 'Exists' }] }, true, 'kopia']);
   assert.is(velero.initContainers[0].image, 'velero/velero-plugin-for-aws:v1.10.1');
+  // The chart's CRDs are applied server-side before its upgrade (helm would leave the first install's), so
+  // its own upgrade job, with an image Bitnami no longer publishes, is off; a chart without CRDs applies none.
+  assert.is(velero.upgradeCRDs, false);
+  const veleroCalls = readFileSync(localLog(context), 'utf8').split('\n');
+  const crdsApplied = veleroCalls.findIndex((line) => /^kubectl --kubeconfig=\S+ apply --server-side --field-manager=onboarder --force-conflicts -f \S+crds\.yaml$/.test(line));
+  assert.ok(crdsApplied > veleroCalls.findIndex((line) => /^helm show crds \S+velero-7\.2\.1\.tgz --version 7\.2\.1$/.test(line)), veleroCalls.join('\n'));
+  assert.ok(crdsApplied < veleroCalls.findIndex((line) => line.startsWith('helm upgrade --install velero ')), 'before the upgrade');
+  assert.is(veleroCalls.filter((line) => / apply --server-side .*crds\.yaml$/.test(line)).length, 1);
+  assert.is(readFileSync(`${localLog(context)}.applied`, 'utf8'), `---\n${veleroCrd}`);
+  assert.is(veleroCalls.filter((line) => line.startsWith('helm show crds ')).length, 6, 'each release is asked for its CRDs');
   assert.not.match(run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), veleroSecret);
   for (const line of upgrades) assert.match(line, `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`);
   // The OCI chart comes from the site registry: helm logs in with the password on stdin, into a registry
@@ -692,6 +706,8 @@ lifecycle('platform services: one Helm release each, every chart at the version 
   assert.match(calls, `helm registry login: ${siteRegistryPassword.length} bytes on stdin`);
   assert.match(upgrades[4]!, /^helm upgrade --install proxmox-csi-plugin oci:\/\/registry\.k8s\.openspace\.test:5000\/\S+ .*--registry-config \S+ --ca-file \S+site-registry-ca\.pem/);
   assert.not.match(calls + run.stdout + run.stderr + logsAndRecords(context.directory, 'k8s-lab'), siteRegistryPassword);
+
+  rmSync(`${localLog(context)}.crds.velero-7.2.1.tgz`);
 
   // Without a site CA there is no issuer for it (one made before is deleted); with one, cert-manager gets its
   // CA issuer once it is in: the CA's certificate and key as a TLS Secret, and the ClusterIssuer.
