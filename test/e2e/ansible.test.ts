@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { TestHostRig } from '../../lib/lab/test-hosts.js';
 import { runPlaybook, type PlaybookResult } from '../../lib/tools/ansible.js';

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, tru
 import http from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { artifactsFor, artifactKey, imageReferenceParts, type Artifact } from '../../images/manifest.js';

@@ -4,7 +4,7 @@
 // Onboarder does not manage is left alone, and a wrong key pair or an unknown CA fails with one clear line.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { loopbackCertificates } from '../helpers/certificates.js';
 import { withTimeout } from '../helpers/project.js';
