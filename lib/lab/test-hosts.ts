@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -361,9 +361,47 @@ async function prepareMachine(packages: readonly string[]): Promise<{ root: stri
 
 /** The mirror over HTTP on the bridge's address only: the hosts reach it, nothing else does. */
 async function serveMirror(mirror: string, address: string): Promise<ChildProcess> {
+  for (const pid of await stopLeftoverMirrors(address, mirrorPort)) {
+    process.stderr.write(`stopped a package mirror that a killed run left on ${address}:${mirrorPort} (pid ${pid})\n`);
+  }
   const server = spawn('python3', ['-m', 'http.server', '--bind', address, '--directory', mirror, String(mirrorPort)], { detached: true, stdio: 'ignore' });
   await waitForPort(address, mirrorPort, server);
   return server;
+}
+
+/**
+ * Stops the package mirrors a killed run left listening on `address`:`port` (python's http.server, as
+ * serveMirror starts it), and returns their pids. The rig's subnet was checked free first, so such a server
+ * belongs to no running rig: it would answer in place of the new one, serving a mirror that may be gone.
+ * TERM, then KILL after 5 s.
+ */
+export async function stopLeftoverMirrors(address: string, port: number): Promise<number[]> {
+  const leftovers = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      let argv: string[];
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      } catch {
+        return false;
+      }
+      const module = argv.indexOf('http.server');
+      return module > 0 && argv[module - 1] === '-m' && argv[argv.indexOf('--bind') + 1] === address && argv.at(-1) === String(port);
+    })
+    .map(Number);
+  for (const pid of leftovers) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + 5_000;
+  while (leftovers.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const pid of leftovers) signal(pid, 'SIGKILL');
+  return leftovers;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
 }
 
 async function refuseSubnetInUse(subnet: string): Promise<void> {
