@@ -79,6 +79,12 @@ const node = z.strictObject({
   cores: z.number().int().min(1).default(4),
   memoryMiB: z.number().int().min(1024).default(8192),
   diskGiB: z.number().int().min(10).default(60),
+  /**
+   * The Proxmox node its VM runs on (a name of `proxmox.nodes`). Without it, the VM id decides (`vmId` modulo
+   * the number of Proxmox nodes), which moves most VMs when a Proxmox node is added or taken out: pin the
+   * existing ones first (cluster-vms refuses a plan that would re-create a VM, and names them).
+   */
+  proxmoxNode: hostname.optional(),
   /** Labels of the node's Node object (node-labels keeps them as declared: one taken out here is removed there). */
   labels: z.record(labelKey, labelValue).default({}),
   /** Taints of the node's Node object (kept as declared too), e.g. `{ key: 'openspace.io/dedicated', value: 'data', effect: 'NoSchedule' }`. */
@@ -425,6 +431,10 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
         if (seenId) context.addIssue({ code: 'custom', path: [...path, 'vmId'], message: `VM id ${n.vmId} is already used by ${seenId}` });
         else if (n.vmId === templates.baseVmId || n.vmId === templates.goldenVmId) context.addIssue({ code: 'custom', path: [...path, 'vmId'], message: `VM id ${n.vmId} is reserved for a template` });
         vmIds.set(n.vmId, at);
+        const proxmoxNodes = environment.proxmox?.nodes.map((each) => each.name) ?? [];
+        if (n.proxmoxNode !== undefined && environment.proxmox && !proxmoxNodes.includes(n.proxmoxNode)) {
+          context.addIssue({ code: 'custom', path: [...path, 'proxmoxNode'], message: `'${n.proxmoxNode}' is not one of proxmox.nodes (${proxmoxNodes.join(', ')})` });
+        }
         const seenName = nodeNames.get(n.name);
         if (seenName && seenName.split('.')[1] !== clusterName) context.addIssue({ code: 'custom', path: [...path, 'name'], message: `node '${n.name}' is already in cluster ${seenName.split('.')[1]} (${seenName}): a node belongs to one cluster` });
         else if (seenName) context.addIssue({ code: 'custom', path: [...path, 'name'], message: `node '${n.name}' is listed twice (also ${seenName})` });

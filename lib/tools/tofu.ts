@@ -197,6 +197,47 @@ export async function tofuApply(context: ToolContext, options: TofuOptions & { r
   await tofu(context, options, ['apply', '-input=false', '-no-color', ...lockArgs(options), options.planFile]);
 }
 
+/** A resource a saved plan deletes: `replaced` when the plan creates it again (tofu's "must be replaced"). */
+export interface PlannedDeletion {
+  /** Its address, as `proxmox_virtual_environment_vm.node["osdc-w1"]`. */
+  readonly address: string;
+  readonly type: string;
+  /** Its for_each key or count index, where it has one. */
+  readonly key?: string | number;
+  readonly replaced: boolean;
+  /** What forces the replacement, with the value before and after: `node_name pve1 -> pve2`. */
+  readonly because: readonly string[];
+}
+
+/**
+ * The resources a saved plan deletes (destroyed, or replaced: deleted and created again), read from
+ * `show -json` of the plan file. Not shown: the JSON holds the variables' values.
+ */
+export async function tofuPlannedDeletions(context: ToolContext, options: TofuOptions, planFile: string): Promise<PlannedDeletion[]> {
+  const result = await tofu(context, options, ['show', '-json', '-no-color', planFile], [], () => undefined);
+  return plannedDeletions(JSON.parse(result.stdout) as unknown);
+}
+
+/** The deletions in a plan's JSON representation (`tofu show -json PLANFILE`). */
+export function plannedDeletions(plan: unknown): PlannedDeletion[] {
+  interface ResourceChange {
+    address: string;
+    type: string;
+    index?: string | number;
+    change: { actions: string[]; before?: Record<string, unknown> | null; after?: Record<string, unknown> | null; replace_paths?: (string | number)[][] };
+  }
+  const changes = ((plan as { resource_changes?: ResourceChange[] }).resource_changes ?? []).filter((each) => each.change.actions.includes('delete'));
+  const at = (value: unknown, route: readonly (string | number)[]): unknown => route.reduce<unknown>((inner, step) => (inner && typeof inner === 'object' ? (inner as Record<string | number, unknown>)[step] : undefined), value);
+  const shown = (value: unknown) => (value === undefined ? '(unknown)' : JSON.stringify(value));
+  return changes.map((each) => ({
+    address: each.address,
+    type: each.type,
+    ...(each.index !== undefined ? { key: each.index } : {}),
+    replaced: each.change.actions.includes('create'),
+    because: (each.change.replace_paths ?? []).map((route) => `${route.join('.')} ${shown(at(each.change.before, route))} -> ${shown(at(each.change.after, route))}`),
+  }));
+}
+
 export interface TofuOutput {
   readonly value: unknown;
   readonly type: unknown;

@@ -8,7 +8,8 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
-import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuProviderMirror, tofuWorkspace } from '../../lib/tools/tofu.js';
+import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuPlannedDeletions, tofuProviderMirror, tofuWorkspace, type PlannedDeletion } from '../../lib/tools/tofu.js';
+import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { tofuProxmoxProvider, tofuProxmoxProviderFile } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
 import { networkOf, type Environment } from '../../environments/schema.js';
@@ -55,7 +56,7 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
       cores: node.cores,
       memory: node.memoryMiB,
       disk: node.diskGiB,
-      node_name: proxmoxNodeOf(config, node.vmId),
+      node_name: proxmoxNodeOf(config, node),
       ...vmNetworkSettings(config, node.address),
     })),
   };
@@ -73,8 +74,26 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
   // A site that moved its state to PostgreSQL (state push) brings each cluster's VMs along on its next run.
   if (postgres) await tofuAdoptState(context, options, path.join(stateDirectory, 'workspaces', cluster, 'terraform.tfstate'));
   const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${cluster}.tfplan`) });
-  if (plan.changed) await tofuApply(context, { ...options, planFile: plan.planFile });
-  else context.log.info('no changes');
+  if (!plan.changed) return context.log.info('no changes');
+  if (!context.dryRun) refuseReplacedVms(cluster, nodes, await tofuPlannedDeletions(context, options, plan.planFile));
+  await tofuApply(context, { ...options, planFile: plan.planFile });
+}
+
+/**
+ * A plan that would re-create the VM of a node the environment still has is refused before anything is
+ * applied: the new VM would start from the golden image, the node's disk and what it held gone, and tofu
+ * would do it to every such VM at once. What forces it is a change the provider cannot make in place: the
+ * Proxmox node it runs on (a Proxmox node added or taken out moves the VMs whose place their id decides, or
+ * the VM was migrated by hand), its VM id. A node taken out of the environment (its VM destroyed) is asked
+ * about before the run (`destroys: 'removed'`).
+ */
+export function refuseReplacedVms(cluster: string, nodes: readonly ClusterNode[], deletions: readonly PlannedDeletion[]): void {
+  const replaced = deletions.filter((each) => each.replaced && nodes.some((node) => node.name === each.key));
+  if (replaced.length === 0) return;
+  const named = replaced.map((each) => `${String(each.key)} (${each.because.join(', ') || 'replaced'})`).join(', ');
+  throw new PermanentFailure(
+    `the plan for cluster ${cluster} re-creates the VMs of ${named}, which would lose their disks; nothing was applied: keep each where it runs (its proxmoxNode in the environment, or its vmId as it was), or re-create one on purpose by taking its node out of the environment, running, and adding it back`,
+  );
 }
 
 /**
@@ -232,7 +251,7 @@ const guestAgentWait = 5 * 60_000;
  * makes its own host key at its first boot. Asked every 5 s until the agent answers with the key.
  */
 async function vmHostKey(context: ToolContext & { readonly config: Environment }, node: ClusterNode): Promise<string> {
-  const host = proxmoxHostOf(context.config, node.vmId);
+  const host = proxmoxHostOf(context.config, node);
   const deadline = Date.now() + guestAgentWait;
   let last = '';
   for (;;) {
@@ -344,7 +363,7 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
   const { config, root } = context;
   const kubeconfig = kubeconfigPath(root, config, cluster.name);
   const pendingOf = async (node: ClusterNode) => {
-    const host = proxmoxHostOf(config, node.vmId);
+    const host = proxmoxHostOf(config, node);
     const pending = await sshExec(context, sshTarget(config, root, host), ['qm', 'pending', String(node.vmId)]);
     return { node, host, changes: pendingChanges(pending.stdout) };
   };

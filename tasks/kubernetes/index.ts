@@ -317,7 +317,7 @@ async function labelTopology(context: ToolContext & { readonly config: Environme
   const { config } = context;
   const named = clusterOf(config, cluster);
   for (const node of [...named.controlPlane, ...named.workers]) {
-    await kubectlLabelNode(context, { kubeconfig, node: node.name, labels: { 'topology.kubernetes.io/region': proxmoxRegion(config), 'topology.kubernetes.io/zone': proxmoxNodeOf(config, node.vmId) } });
+    await kubectlLabelNode(context, { kubeconfig, node: node.name, labels: { 'topology.kubernetes.io/region': proxmoxRegion(config), 'topology.kubernetes.io/zone': proxmoxNodeOf(config, node) } });
   }
 }
 

@@ -427,18 +427,18 @@ export function proxmoxOf(config: Environment): NonNullable<Environment['proxmox
 }
 
 /**
- * The Proxmox node a cluster node's VM runs on: its VM id decides (id modulo the number of Proxmox nodes),
- * so that a VM added or removed never moves another. The VMs' OpenTofu module and the storage driver's
- * topology labels read it.
+ * The Proxmox node a cluster node's VM runs on: the one it names (`proxmoxNode`), else its VM id decides (id
+ * modulo the number of Proxmox nodes), so that a VM added or removed never moves another. The VMs' OpenTofu
+ * module, the restarts and the storage driver's topology labels read it.
  */
-export function proxmoxNodeOf(config: Environment, vmId: number): string {
-  return proxmoxHostOf(config, vmId).name;
+export function proxmoxNodeOf(config: Environment, node: Pick<ClusterNode, 'vmId' | 'proxmoxNode'>): string {
+  return proxmoxHostOf(config, node).name;
 }
 
 /** The Proxmox node that runs a VM (proxmoxNodeOf), as a host to reach over SSH. */
-export function proxmoxHostOf(config: Environment, vmId: number): NonNullable<Environment['proxmox']>['nodes'][number] {
+export function proxmoxHostOf(config: Environment, node: Pick<ClusterNode, 'vmId' | 'proxmoxNode'>): NonNullable<Environment['proxmox']>['nodes'][number] {
   const nodes = proxmoxOf(config).nodes;
-  return nodes[vmId % nodes.length]!;
+  return nodes.find((each) => each.name === node.proxmoxNode) ?? nodes[node.vmId % nodes.length]!;
 }
 
 /** skipWhen for the Proxmox phases: where the nodes exist already there is nothing for them to do. */

@@ -305,7 +305,8 @@ test("validation: a node whose VMs' bridge is missing, or not VLAN-aware where t
 
 /**
  * A FAKE tofu (no Proxmox provider can be downloaded here): records each call, keeps the variables a plan is
- * given (the API token left out) and answers every plan with "no changes".
+ * given (the API token left out) and answers every plan with "no changes", or, where the test wrote a plan's
+ * JSON to plan.json beside it, with changes, which `show -json` prints (as real tofu prints a saved plan).
  */
 function fakeTofu(directory: string): string {
   const bin = path.join(directory, '.cache', 'fake-tofu');
@@ -322,6 +323,7 @@ function fakeTofu(directory: string): string {
       '  esac',
       'done',
       'case "$1" in version) echo "OpenTofu v1.8.3" ;; esac',
+      `case "$1" in plan) [ -f ${bin}/plan.json ] && exit 2 ;; show) cat ${bin}/plan.json ;; esac`,
       `case "$1" in init) cp "$TF_CLI_CONFIG_FILE" ${bin}/cli.tfrc ;; esac`,
       'exit 0',
       '',
@@ -427,6 +429,54 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   assert.match(knownHosts(), `\n10.254.254.41 ${keyOf(renewed)}\n`);
   assert.not.match(knownHosts(), keyOf(osdcKey));
   assert.match(knownHosts(), `\n10.254.254.31 ${keyOf(osmsKey)}\n`);
+}));
+
+test("cluster-vms refuses a plan that re-creates a node's VM (a Proxmox node added moves the VMs their id places), naming what forces it; nothing is applied; a node pinned to its Proxmox node stays", withTimeout(120_000, async (context: Context) => {
+  // VM 4101 as the test above left it on the FAKE Proxmox (its guest agent answering); osdc not up (no kubeconfig: no API asked).
+  const { directory } = context;
+  const tofu = fakeTofu(directory);
+  rmSync(path.join(directory, '.cache', 'state', 'pve-lab', 'kubeconfig', 'osdc.yaml'), { force: true });
+  const file = path.join(directory, 'environments', 'pve-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  mkdirSync(path.join(directory, path.dirname(tofuProxmoxProviderFile)), { recursive: true });
+  writeFileSync(path.join(directory, tofuProxmoxProviderFile), 'a FAKE provider package\n');
+  // A second Proxmox node joins the site: VM 4101 is now placed on pve2 (4101 modulo 2), which the
+  // provider can only do by re-creating it. The plan, as `tofu show -json` gives it (its shape is real
+  // terraform's: see the tools suite), replaces osdc-cp1.
+  const twoNodes = original.replace(/(proxmox: \{[\s\S]*?nodes: \[\{[^}]*\})\]/, "$1, { name: 'pve2', address: '10.254.253.2' }]");
+  assert.match(twoNodes, "{ name: 'pve2', address: '10.254.253.2' }]");
+  writeFileSync(file, twoNodes);
+  const replaced = {
+    resource_changes: [
+      { address: 'proxmox_virtual_environment_vm.node["osdc-cp1"]', type: 'proxmox_virtual_environment_vm', index: 'osdc-cp1', change: { actions: ['delete', 'create'], before: { node_name: 'pve1' }, after: { node_name: 'pve2' }, replace_paths: [['node_name']] }, action_reason: 'replace_because_cannot_update' },
+    ],
+  };
+  writeFileSync(path.join(tofu, 'plan.json'), JSON.stringify(replaced));
+  const step = 'cluster-vms[cluster=osdc]';
+  const env = { PATH: `${tofu}:${process.env.PATH}` };
+  try {
+    const refused = await runDeploy(directory, ['--env', 'pve-lab', '--only', step, '--force', step, step], env);
+    assert.is(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stdout, 'the plan for cluster osdc re-creates the VMs of osdc-cp1 (node_name "pve1" -> "pve2"), which would lose their disks; nothing was applied: keep each where it runs (its proxmoxNode in the environment, or its vmId as it was)', refused.stdout);
+    assert.equal(JSON.parse(readFileSync(path.join(tofu, 'vars.json'), 'utf8')).nodes.map((node: { node_name: string }) => node.node_name), ['pve2']);
+    const tofuCalls = () => readFileSync(path.join(tofu, 'calls.log'), 'utf8').split('\n').map((line) => line.split(' ')[0]);
+    assert.not.ok(tofuCalls().includes('apply'), 'nothing applied');
+    // Pinned where it runs, it stays on pve1: the plan has nothing to change.
+    writeFileSync(file, twoNodes.replace("vmId: 4101 }", "vmId: 4101, proxmoxNode: 'pve1' }"));
+    rmSync(path.join(tofu, 'plan.json'));
+    const pinned = await runDeploy(directory, ['--env', 'pve-lab', '--only', step, '--force', step, step], env);
+    assert.is(pinned.code, 0, pinned.stdout + pinned.stderr);
+    assert.equal(JSON.parse(readFileSync(path.join(tofu, 'vars.json'), 'utf8')).nodes.map((node: { node_name: string }) => node.node_name), ['pve1']);
+    assert.not.ok(tofuCalls().includes('apply'));
+    // A Proxmox node the site does not have is refused when the environment loads.
+    writeFileSync(file, twoNodes.replace("vmId: 4101 }", "vmId: 4101, proxmoxNode: 'pve9' }"));
+    const unknown = await runDeploy(directory, ['--env', 'pve-lab', '--dry-run', step], env);
+    assert.is(unknown.code, 2, unknown.stdout + unknown.stderr);
+    assert.match(unknown.stderr, "clusters.osdc.controlPlane[0].proxmoxNode: 'pve9' is not one of proxmox.nodes (pve1, pve2)");
+  } finally {
+    writeFileSync(file, original);
+    rmSync(path.join(tofu, 'plan.json'), { force: true });
+  }
 }));
 
 test.run();

@@ -62,6 +62,7 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a VM id of the wrong type', (e) => (e.clusters.osms.workers[0].vmId = '3111'), /clusters\.osms\.workers\[0\]\.vmId: .*expected number/i],
   ['a duplicate VM id', (e) => (e.clusters['osdc-a'].workers[0].vmId = 3101), 'clusters.osdc-a.workers[0].vmId: VM id 3101 is already used by clusters.osms.controlPlane[0]'],
   ['a node in two clusters', (e) => (e.clusters['osdc-a'].workers[0].name = 'osms-w1'), "clusters.osdc-a.workers[0].name: node 'osms-w1' is already in cluster osms"],
+  ['a VM placed on a Proxmox node the site does not have', (e) => (e.clusters.mcm.controlPlane[0].proxmoxNode = 'pve9'), /clusters\.mcm\.controlPlane\[0\]\.proxmoxNode: 'pve9' is not one of proxmox\.nodes \(pve1, /],
   ['a VM id reserved for a template', (e) => (e.clusters.mcm.controlPlane[0].vmId = 9001), 'clusters.mcm.controlPlane[0].vmId: VM id 9001 is reserved for a template'],
   ['a missing secret variable', (e) => (e.proxmox.token = { env: 'ONBOARDER_TEST_UNSET_TOKEN' }), 'proxmox.token: environment variable ONBOARDER_TEST_UNSET_TOKEN is not set: set it before running'],
   ['a secret written as a value', (e) => (e.proxmox.token = 'pve-token-in-clear'), /proxmox\.token: /],

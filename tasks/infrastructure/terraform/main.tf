@@ -90,6 +90,13 @@ resource "proxmox_virtual_environment_vm" "node" {
     vm_id = var.template_vm_id
   }
 
+  # The template a VM was cloned from matters at its creation only: a new golden image (another
+  # template_vm_id) is what VMs created from then on start from, and never re-creates the existing ones
+  # (clone is ForceNew in the provider); those get their updates as running nodes (os-patches).
+  lifecycle {
+    ignore_changes = [clone]
+  }
+
   cpu {
     cores = each.value.cores
   }
