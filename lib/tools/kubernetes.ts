@@ -93,6 +93,24 @@ export async function kubectlWaitReady(context: ToolContext, options: KubeOption
   await kubectl(context, options, ['wait', '--for=condition=Ready', `node/${options.node}`, `--timeout=${options.timeout}`]);
 }
 
+/**
+ * Returns once the node's kubelet renews its lease (kube-node-lease/NODE, every 10 s while it runs), asking
+ * every `pollMs`: its kubelet runs now. The Ready condition alone can be the one from before a restart, for
+ * the node's grace period; the lease moves only while the kubelet does. The lease is compared with itself,
+ * never with this machine's clock. Fails after `timeoutMs`.
+ */
+export async function kubectlWaitLeaseRenewed(context: ToolContext, options: KubeOptions & { readonly node: string; readonly timeoutMs: number; readonly pollMs?: number }): Promise<void> {
+  if (context.dryRun) return;
+  const renewTime = async () => (await kubectl(context, options, ['get', 'lease', '--namespace=kube-node-lease', options.node, '-o', 'jsonpath={.spec.renewTime}'])).stdout.trim();
+  const first = await renewTime();
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 5_000));
+    if ((await renewTime()) !== first) return;
+    if (Date.now() >= deadline) throw new Error(`its kubelet has not renewed its lease in ${Math.round(options.timeoutMs / 60_000)} minutes (last at ${first || 'never'})`);
+  }
+}
+
 /** `kubectl annotate node NODE key=value --overwrite`, or `key-` (value undefined) to take it off. */
 export async function kubectlAnnotateNode(context: ToolContext, options: KubeOptions & { readonly node: string; readonly key: string; readonly value: string | undefined }): Promise<void> {
   await kubectl(context, options, ['annotate', 'node', options.node, options.value === undefined ? `${options.key}-` : `${options.key}=${options.value}`, ...(options.value === undefined ? [] : ['--overwrite'])]);

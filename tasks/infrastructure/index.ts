@@ -5,7 +5,7 @@ import type { TaskId } from '../../lib/dsl/ids.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
-import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
+import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitLeaseRenewed, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuPlannedDeletions, tofuProviderMirror, tofuWorkspace, type PlannedDeletion } from '../../lib/tools/tofu.js';
@@ -320,14 +320,16 @@ const drainedMark = 'onboarder.openspace.io/drained';
 
 /**
  * The nodes an earlier roll drained and never returned (the run killed between the drain and the uncordon):
- * each still carries the mark and stays cordoned. Each is Ready again, uncordoned and unmarked before this
- * roll drains another, as return-drained-nodes.yml does for the Ansible rolls.
+ * each still carries the mark and stays cordoned. Each runs again (its kubelet renews its lease: the run may
+ * have been killed just after its VM's restart, while the API still called it Ready), is Ready, uncordoned
+ * and unmarked before this roll drains another, as return-drained-nodes.yml does for the Ansible rolls.
  */
 async function returnDrainedNodes(context: ToolContext & { readonly config: Environment }, kubeconfig: string): Promise<void> {
   if (!existsSync(kubeconfig)) return;
   for (const node of (await kubectlNodes(context, { kubeconfig })).filter((listed) => drainedMark in listed.annotations)) {
     context.log.info(`${node.name} was drained by a roll that did not finish: it is returned first`);
     try {
+      await kubectlWaitLeaseRenewed(context, { kubeconfig, node: node.name, timeoutMs: 10 * 60_000 });
       await kubectlWaitReady(context, { kubeconfig, node: node.name, timeout: '10m' });
     } catch (error) {
       throw new Error(`${node.name}, drained by a roll that did not finish, is not Ready: see its kubelet (journalctl -u kubelet), then run again (${(error as Error).message.split('\n')[0]})`);

@@ -407,6 +407,8 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   // Nothing pending any more: a run asks, and restarts nothing. But the API lists osdc-cp1 still marked as
   // drained (a roll killed before it was returned): it is returned first, Ready, uncordoned and unmarked.
   writeFileSync(`${kubeLog}.nodes`, listing('boot-2', { 'onboarder.openspace.io/drained': 'true' }));
+  // Its kubelet has not renewed its lease for the first two looks (the VM still restarting, though the API calls it Ready).
+  for (const queued of [1, 2]) writeFileSync(`${kubeLog}.lease.${queued}`, '2026-12-06T03:00:00.000000Z');
   const returnedFrom = readFileSync(kubeLog, 'utf8').length;
   const again = await runDeploy(directory, ['--env', 'pve-lab', '--only', steps, 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osms]', '--force', steps], env);
   assert.is(again.code, 0, again.stdout + again.stderr);
@@ -415,7 +417,8 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   assert.not.match(again.stdout, 'host key', 'known keys are left as they are');
   assert.match(again.stdout, '[cluster-vms[cluster=osdc]] osdc-cp1 was drained by a roll that did not finish: it is returned first');
   const returned = readFileSync(kubeLog, 'utf8').slice(returnedFrom).split('\n').filter((line) => !line.includes(' get nodes ')).map((line) => line.split(' ').slice(2).join(' '));
-  assert.equal(returned, ['wait --for=condition=Ready node/osdc-cp1 --timeout=10m', 'uncordon osdc-cp1', 'annotate node osdc-cp1 onboarder.openspace.io/drained-', '']);
+  const lease = 'get lease --namespace=kube-node-lease osdc-cp1 -o jsonpath={.spec.renewTime}';
+  assert.equal(returned, [lease, lease, lease, 'wait --for=condition=Ready node/osdc-cp1 --timeout=10m', 'uncordon osdc-cp1', 'annotate node osdc-cp1 onboarder.openspace.io/drained-', '']);
   writeFileSync(`${kubeLog}.nodes`, listing('boot-2'));
 
   // osdc's VM made anew at its address: its new key replaces the old one, and the run says so.

@@ -837,6 +837,11 @@ lifecycle("security patches: a node with upgrades pending is drained, patched an
   assert.equal(await drains(before), ['uncordon osdc-w1', 'cordon osdc-cp1', 'drain osdc-cp1', 'uncordon osdc-cp1', 'cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
   assert.is((await recorded(context, 'osdc-cp1', 'kubectl')).slice(before).filter((line) => line.includes('onboarder.openspace.io/drained')).length, 5, 'one unmark, then a mark and an unmark for each node');
   assert.is(await marked(), '', 'no node left marked');
+  // Before it was returned, its kubelet was seen renewing its lease (the API's Ready may be from before a reboot).
+  const returning = (await recorded(context, 'osdc-cp1', 'kubectl')).slice(before);
+  const leaseLooks = returning.map((line, index) => (line.includes('get lease --namespace=kube-node-lease osdc-w1') ? index : -1)).filter((index) => index >= 0);
+  assert.is(leaseLooks.length, 2, returning.join('\n'));
+  assert.ok(leaseLooks[1]! < returning.findIndex((line) => / uncordon osdc-w1/.test(line)), 'before the uncordon');
   for (const name of ['osdc-cp1', 'osdc-w1']) assert.is(await installed(name), '1.1');
   assert.match(first.stdout, 'osdc-cp1 upgrades openspace-patch-probe');
   assert.match(first.stdout, 'skipped: reboot of osdc-w1 (no systemd)');

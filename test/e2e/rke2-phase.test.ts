@@ -223,7 +223,9 @@ test('a corrupted tarball fails on the node with the expected and the found dige
 const newer = 'v1.30.5+rke2r1';
 const rollSteps = 'kubernetes[cluster=mcm],node-join[node=mcm-w1],upgrade[cluster=mcm]';
 const installed = async (context: Context, name: string) => /rke2 version (\S+)/.exec(await context.rig.exec(host(context, name), ['/usr/local/bin/rke2', '--version']))![1];
-const kubectlCalls = async (context: Context) => (await context.rig.exec(host(context, 'mcm-cp1'), ['cat', '/var/log/fake-rke2/kubectl.log'])).trim().split('\n').filter((line) => !/ get nodes? /.test(line));
+const kubectlLog = async (context: Context) => (await context.rig.exec(host(context, 'mcm-cp1'), ['cat', '/var/log/fake-rke2/kubectl.log'])).trim().split('\n');
+/** What the first server's kubectl was asked to change (not what it was asked to read: nodes, leases). */
+const kubectlCalls = async (context: Context) => (await kubectlLog(context)).filter((line) => !/ get (nodes?|lease) /.test(line));
 /** What a roll asked of the API, without the kubectl and kubeconfig in front: `cordon mcm-cp1`, `mark mcm-cp1`, `unmark mcm-cp1`. */
 const rollCalls = (calls: readonly string[]) =>
   calls.map((line) => line.split(' ').slice(3).join(' ').replace(/^annotate node (\S+) onboarder\.openspace\.io\/drained=true --overwrite$/, 'mark $1').replace(/^annotate node (\S+) onboarder\.openspace\.io\/drained-$/, 'unmark $1').replace(/^(drain \S+) .*$/, '$1'));
@@ -253,10 +255,12 @@ lifecycle('an upgrade that fails on a node stops there: the nodes after it keep 
 lifecycle('the upgrade resumes where it stopped: one node at a time, servers before agents, each drained and Ready again', withTimeout(400_000, async (context: Context) => {
   await context.rig.exec(host(context, 'mcm-cp1'), ['rm', '/var/log/fake-rke2/fail-drain-mcm-cp2']);
   const before = (await kubectlCalls(context)).length;
+  const looksBefore = (await kubectlLog(context)).length;
   const run = await cli(context, [], rollSteps);
   assert.is(run.code, 0, run.stdout + run.stderr);
   assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-cp2'), await installed(context, 'mcm-w1')], [newer, newer, newer]);
-  // mcm-cp2, left cordoned by the failed drain, is returned first; then the roll goes on from it.
+  // mcm-cp2, left cordoned by the failed drain, is returned first (its kubelet seen renewing its lease); then the roll goes on from it.
+  assert.is((await kubectlLog(context)).slice(looksBefore).filter((line) => line.includes('get lease --namespace=kube-node-lease mcm-cp2')).length, 2);
   assert.equal(rollCalls((await kubectlCalls(context)).slice(before)), ['uncordon mcm-cp2', 'unmark mcm-cp2', 'mark mcm-cp2', 'cordon mcm-cp2', 'drain mcm-cp2', 'uncordon mcm-cp2', 'unmark mcm-cp2', 'mark mcm-w1', 'cordon mcm-w1', 'drain mcm-w1', 'uncordon mcm-w1', 'unmark mcm-w1']);
   const [second, agent] = [(await rke2Calls(context, 'mcm-cp2')).at(-1)!, (await rke2Calls(context, 'mcm-w1')).at(-1)!];
   assert.equal([second.version, agent.version], [newer, newer]);
