@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { artifactKey, artifactsFor } from '../../images/manifest.js';
 import type { Environment } from '../../environments/schema.js';
-import { repositoryRoot, type CliResult } from './project.js';
+import { repositoryRoot, runningCommands, type CliResult } from './project.js';
 
 /** A copy of the whole project (node_modules linked) in a temp dir, so a test can edit its environments. */
 export function copyProject(): { directory: string; remove: () => void } {
@@ -24,9 +24,11 @@ export function copyProject(): { directory: string; remove: () => void } {
 /** Runs deploy.ts of a project copy with the real CLI. */
 export function runDeploy(directory: string, args: readonly string[], env: Record<string, string> = {}, timeoutMs = 300_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], { cwd: directory, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', 'deploy.ts', ...args], { cwd: directory, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
+      runningCommands.delete(child);
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
+    runningCommands.add(child);
   });
 }
 

@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { longTierRuns } from './tiers.js';
 
 export const repositoryRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -81,10 +82,24 @@ export interface CliResult {
 }
 
 /** Fails a test that takes longer than `ms` instead of letting it hang (uvu has no timeouts). */
+/** The CLI runs this test process has going (runDeploy's): a test that times out stops them. */
+export const runningCommands = new Set<ChildProcess>();
+
+function stopRunningCommands(): void {
+  for (const child of runningCommands) child.kill('SIGTERM');
+}
+
 export function withTimeout<T, Context = unknown>(ms: number, body: (context: Context) => Promise<T>): (context: Context) => Promise<T> {
+  // A hang guard, not a measure: the long tier's suites share the machine with the other slot's, and run slower.
+  const limit = ms * (longTierRuns ? 2 : 1);
   return (context) =>
     new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`test timed out after ${ms} ms`)), ms);
+      const timer = setTimeout(() => {
+        // The runs the test started stop (TERM: each stops its tasks and leaves its run lock), so that the
+        // next test does not find this one's run holding the lock.
+        stopRunningCommands();
+        reject(new Error(`test timed out after ${limit} ms`));
+      }, limit);
       const started = Date.now();
       body(context).then(
         (value) => {
