@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { kubeadmImageTags } from '../images/kubeadm-images.js';
+import { imageRegistries } from '../images/manifest.js';
 
 const ipv4 = z.string().refine((value) => isIPv4(value), { error: (issue) => `'${String(issue.input)}' is not an IPv4 address` });
 const cidr = z.string().refine((value) => {
@@ -417,6 +418,7 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
     checkRoles(environment, context);
     checkPodNetworks(environment, context);
     checkKubeadmImages(environment, context);
+    checkAirGappedPulls(environment, context);
     const vmIds = new Map<number, string>();
     const nodeNames = new Map<string, string>();
     if (environment.infrastructure === 'proxmox' && !environment.proxmox) {
@@ -482,6 +484,22 @@ function checkKubeadmImages(environment: z.output<typeof environmentShape>, cont
     code: 'custom',
     path: ['versions', 'kubernetes'],
     message: `${version}: the images kubeadm runs at this version (etcd, CoreDNS, pause) are not in images/kubeadm-images.ts: add its line from \`kubeadm config images list --kubernetes-version ${version}\` (it lists ${Object.keys(kubeadmImageTags)[0]} to ${Object.keys(kubeadmImageTags).at(-1)})`,
+  });
+}
+
+/**
+ * An air-gapped site's clusters pull every image (and helm every OCI chart) through its site registry, or
+ * through the mirrors it names: a registry the images come from with neither would fail only at the site,
+ * as pods that never start and a helm release that times out.
+ */
+function checkAirGappedPulls(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  if (!environment.site.airGapped || environment.siteRegistry || Object.keys(environment.clusters).length === 0) return;
+  const unreached = imageRegistries(environment.versions).filter((registry) => !environment.registryMirrors.some((entry) => entry.registry === registry));
+  if (unreached.length === 0) return;
+  context.addIssue({
+    code: 'custom',
+    path: ['registryMirrors'],
+    message: `has no mirror for ${unreached.join(', ')}, where the clusters' images come from, and this air-gapped site names no siteRegistry: name one (bundle:load fills it, and every registry is pulled from it), or a registryMirrors entry for each`,
   });
 }
 

@@ -88,6 +88,16 @@ export function imageReferenceParts(reference: string): { readonly registry: str
   return { registry: name.slice(0, slash), path: name.slice(slash + 1), tag: reference.slice(at + 1) };
 }
 
+/**
+ * The registries the catalog's images come from at these versions (docker.io always: an image named without
+ * one comes from there): what an air-gapped site's nodes and helm must reach through its site registry or
+ * its registryMirrors.
+ */
+export function imageRegistries(versions: Environment['versions']): string[] {
+  const registries = artifactsFor(versions).flatMap((artifact) => (artifact.kind === 'image' ? [imageReferenceParts(artifact.reference).registry] : []));
+  return [...new Set(['docker.io', ...registries])].sort();
+}
+
 /** The key an artifact has in the lock file and the bundle's index. */
 export const artifactKey = (artifact: Artifact): string => `${artifact.kind}:${artifact.name}@${artifact.version}`;
 

@@ -185,6 +185,8 @@ export interface HelmRegistryAccess {
   readonly password?: string;
   /** A registry whose TLS certificate is not verified (a trusted proxy only: digests still decide). */
   readonly insecureSkipTlsVerify?: boolean;
+  /** A registry reached over plain HTTP (a mirror whose URL is http://). */
+  readonly plainHttp?: boolean;
 }
 
 /**
@@ -194,7 +196,7 @@ export interface HelmRegistryAccess {
  */
 async function withRegistryArgs<Result>(context: ToolContext, registry: HelmRegistryAccess | undefined, body: (args: readonly string[]) => Promise<Result>): Promise<Result> {
   if (!registry) return body([]);
-  const tls = [...(registry.caFile ? ['--ca-file', registry.caFile] : []), ...(registry.insecureSkipTlsVerify ? ['--insecure-skip-tls-verify'] : [])];
+  const tls = [...(registry.caFile ? ['--ca-file', registry.caFile] : []), ...(registry.insecureSkipTlsVerify ? ['--insecure-skip-tls-verify'] : []), ...(registry.plainHttp ? ['--plain-http'] : [])];
   if (registry.username === undefined || registry.password === undefined) return body(tls);
   const { password } = registry;
   return withScratchDirectory('registry', async (directory) => {

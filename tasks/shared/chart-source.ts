@@ -23,8 +23,9 @@ export interface ChartSource {
  *   its publisher's digest and the lock, on connected and air-gapped sites alike (no helm repository needs
  *   configuring on the operator's machine, and what is installed is what was verified);
  * - an OCI chart: installed at an air-gapped site from the site registry (which bundle:load filled), with
- *   its CA and credentials; otherwise, and always where a bundle is made (online), from its registry
- *   through the environment's upstream mirrors.
+ *   its CA and credentials, or, at one without, through the mirror it names for the chart's registry
+ *   (registryMirrors, which the environment's load requires there); otherwise, and always where a bundle is
+ *   made (online), from its registry through the environment's upstream mirrors.
  */
 export function chartSource(context: ToolContext & { readonly config: Environment }, release: { readonly release: string; readonly chart: ChartRelease['chart'] }, version: string, purpose: 'install' | 'bundle'): ChartSource {
   const { config, root } = context;
@@ -32,6 +33,12 @@ export function chartSource(context: ToolContext & { readonly config: Environmen
   const siteRegistry = purpose === 'install' ? siteRegistryAccess(context) : undefined;
   if (siteRegistry) return { chart: release.chart.replace(/^oci:\/\/[^/]+/, `oci://${siteRegistry.host}`), registry: siteRegistry };
   const reference = release.chart.slice('oci://'.length);
+  const siteMirror = purpose === 'install' && config.site.airGapped ? config.registryMirrors.find((entry) => entry.registry === reference.split('/')[0]) : undefined;
+  if (siteMirror) {
+    const mirror = new URL(siteMirror.mirror);
+    const chart = `oci://${mirror.host}${mirror.pathname.replace(/\/+$/, '')}/${reference.slice(reference.indexOf('/') + 1)}`;
+    return { chart, registry: { host: mirror.host, ...(mirror.protocol === 'http:' ? { plainHttp: true } : {}) } };
+  }
   const through = mirrored(reference, config.upstreamMirrors);
   if (through === reference) return { chart: release.chart };
   const mirror = config.upstreamMirrors.find((each) => reference.startsWith(each.prefix))!;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { kubeadmImageTags } from '../../images/kubeadm-images.js';
-import { artifactsFor, imageReferenceParts } from '../../images/manifest.js';
+import { imageRegistries } from '../../images/manifest.js';
 import { defineTasks } from '../../lib/dsl/define-tasks.js';
 import type { TaskId } from '../../lib/dsl/ids.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
@@ -198,9 +198,8 @@ export function siteInventory(config: Environment, scope: InventoryScope, root: 
 export function siteRegistryMirrors(config: Environment): Environment['registryMirrors'] {
   const explicit = config.registryMirrors;
   if (!config.site.airGapped || !config.siteRegistry) return explicit;
-  const upstreams = ['docker.io', ...artifactsFor(config.versions).flatMap((artifact) => (artifact.kind === 'image' ? [imageReferenceParts(artifact.reference).registry] : []))];
   const mirror = `https://${config.siteRegistry.address}`;
-  return [...explicit, ...[...new Set(upstreams)].filter((registry) => !explicit.some((entry) => entry.registry === registry)).map((registry) => ({ registry, mirror }))];
+  return [...explicit, ...imageRegistries(config.versions).filter((registry) => !explicit.some((entry) => entry.registry === registry)).map((registry) => ({ registry, mirror }))];
 }
 
 /** The site registry's address and CA (PEM) for the nodes' containerd and RKE2, on air-gapped sites that name one. */

@@ -73,6 +73,7 @@ export const pveLab = defineEnvironment({
     osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [${node('osdc-cp1', 41, 4101)}], apiAddress: '10.254.254.41', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
   dns: { server: ${endpoint(kvm)}, zone: 'pve.openspace.test' },
+  registryMirrors: ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.pve.openspace.test:5000' })),
   // The bundled lab's component versions, every chart pinned.
   versions: lab.versions,
 });

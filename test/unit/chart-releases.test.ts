@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { example } from '../../environments/example.js';
 import { lab } from '../../environments/lab.js';
 import { environmentSchema, type Environment } from '../../environments/schema.js';
+import { chartSource } from '../../tasks/shared/chart-source.js';
 import { csrApproverRelease, everyRelease, platformReleases, veleroCredentialsFile, type ReleaseTarget } from '../../tasks/shared/chart-releases.js';
 
 const release = (name: string) => platformReleases.find((each) => each.release === name)!;
@@ -26,6 +27,25 @@ test('Velero writes under the cluster\'s prefix in the site\'s bucket, with the 
   assert.equal(values.configuration.backupStorageLocation[0].config, { region: 'minio', s3ForcePathStyle: 'true', s3Url: 'https://minio.example.openspace.test:9000' });
   assert.is(values.credentials.secretContents.cloud, '[default]\naws_access_key_id=id\naws_secret_access_key=key\n');
   assert.is(values.snapshotsEnabled, false);
+});
+
+test("an OCI chart comes from its registry on a connected site, at an air-gapped one from the site registry, or else through the mirror the site names for that registry", () => {
+  const csi = release('proxmox-csi-plugin');
+  const sourceOf = (change: (environment: any) => void) => {
+    const environment = structuredClone(example) as any;
+    change(environment);
+    return chartSource({ config: environmentSchema.parse(environment) as Environment, root: '/site' } as never, csi, '0.2.8', 'install');
+  };
+  assert.equal(sourceOf(() => undefined), { chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin' });
+  const airGapped = (environment: any) => ((environment.site.airGapped = true), (environment.dns.forwarders = []));
+  assert.equal(sourceOf((environment) => (airGapped(environment), (environment.siteRegistry = { address: 'registry.example.openspace.test:5000' }))), { chart: 'oci://registry.example.openspace.test:5000/sergelogvinov/charts/proxmox-csi-plugin', registry: { host: 'registry.example.openspace.test:5000' } });
+  const mirrors = (ghcr: string) => (environment: any) => (airGapped(environment), (environment.registryMirrors = [{ registry: 'ghcr.io', mirror: ghcr }, ...['docker.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://harbor.example.openspace.test' }))]));
+  assert.equal(sourceOf(mirrors('https://harbor.example.openspace.test/ghcr-proxy/')), { chart: 'oci://harbor.example.openspace.test/ghcr-proxy/sergelogvinov/charts/proxmox-csi-plugin', registry: { host: 'harbor.example.openspace.test' } });
+  assert.equal(sourceOf(mirrors('http://10.0.0.5:5000')), { chart: 'oci://10.0.0.5:5000/sergelogvinov/charts/proxmox-csi-plugin', registry: { host: '10.0.0.5:5000', plainHttp: true } });
+  // Where a bundle is made (online), never the site's.
+  const environment = structuredClone(example) as any;
+  mirrors('https://harbor.example.openspace.test')(environment);
+  assert.equal(chartSource({ config: environmentSchema.parse(environment) as Environment, root: '/site' } as never, csi, '0.2.8', 'bundle'), { chart: 'oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin' });
 });
 
 test('nodes that are not Proxmox VMs get no Proxmox CSI; a site without an S3 store gets no Velero; each says why', () => {
