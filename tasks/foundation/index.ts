@@ -68,9 +68,19 @@ export function checkVmBridge(config: Environment, node: string, details: string
   }
 }
 
+/** The first column of `pvesm status`: the storages it lists. */
+const storageNames = (status: string): string[] => status.split('\n').slice(1).map((line) => line.split(/\s+/)[0]!).filter(Boolean);
+
+/**
+ * virt-customize on the first node, and the site's ISO storage (proxmox.storage.isoStorage), which holds ISO
+ * images and snippets. A storage of that name that takes ISO images is kept as it is. On Ceph it is made on
+ * the cluster's CephFS (`pvesm add cephfs`), as Proxmox's own `pveceph fs create --add-storage` does: an RBD
+ * pool holds disk images only, and Proxmox refuses iso content on it. Anything else is refused in one line
+ * that says what to create or name: Onboarder does not pick a disk or a path for a storage.
+ */
 export const toolsStorage = foundation.task({
   name: 'tools-storage',
-  description: 'virt-customize and the RBD-ISO storage on Proxmox (idempotent)',
+  description: 'virt-customize and the ISO storage on Proxmox (a CephFS storage on Ceph; idempotent)',
   supportsDryRun: true,
   skipWhen: withoutProxmox,
   // Runs on the nodes validation found reachable and ready.
@@ -79,11 +89,21 @@ export const toolsStorage = foundation.task({
   run: async (context) => {
     const { config } = context;
     const proxmox = proxmoxOf(config);
+    const name = proxmox.storage.isoStorage;
     const target = firstNode(config, context.root);
     await sshExec(context, target, ['apt-get', 'install', '-y', 'libguestfs-tools']);
-    const storages = await sshExec(context, target, ['pvesm', 'status']);
-    if (!context.dryRun && storages.stdout.split('\n').some((line) => line.split(/\s+/)[0] === proxmox.storage.isoStorage)) return;
-    await sshExec(context, target, ['pvesm', 'add', 'rbd', proxmox.storage.isoStorage, '--pool', proxmox.storage.pool, '--content', 'iso,snippets', '--krbd', '0']);
+    const takingIso = await sshExec(context, target, ['pvesm', 'status', '--content', 'iso']);
+    if (!context.dryRun && storageNames(takingIso.stdout).includes(name)) return;
+    const every = await sshExec(context, target, ['pvesm', 'status']);
+    if (!context.dryRun && storageNames(every.stdout).includes(name)) {
+      throw new PermanentFailure(`Proxmox storage ${name} (proxmox.storage.isoStorage) takes no ISO images: add iso to its content (pvesm set ${name} --content ..., where its type allows it: dir, NFS, CephFS), or name a storage that takes them (local)`);
+    }
+    const missing = `Proxmox has no storage ${name} (proxmox.storage.isoStorage)`;
+    if (proxmox.storage.type !== 'rbd') throw new PermanentFailure(`${missing}: create it, or name a storage that takes ISO images (local)`);
+    const filesystems = await sshExec(context, target, ['ceph', 'fs', 'ls', '--format', 'json']);
+    const filesystem = context.dryRun ? '<the CephFS>' : (JSON.parse(filesystems.stdout || '[]') as { name?: string }[])[0]?.name;
+    if (!filesystem) throw new PermanentFailure(`${missing}, and its Ceph has no CephFS to make it on (an RBD pool holds no ISO images): create one (pveceph fs create --add-storage), or name a storage that takes ISO images (local)`);
+    await sshExec(context, target, ['pvesm', 'add', 'cephfs', name, '--fs-name', filesystem, '--content', 'iso,snippets']);
   },
 });
 
@@ -174,8 +194,9 @@ export const baseTemplate = foundation.task({
     const image = cloudImagePath(config);
     await sshExec(context, target, ['qm', 'destroy', id, '--purge'], { okExitCodes: [2, 255] });
     await sshExec(context, target, ['qm', 'create', id, '--name', 'ubuntu-base', '--memory', '2048', '--cores', '2', '--net0', `virtio,bridge=${proxmox.vmBridge.name}`, '--agent', '1', '--serial0', 'socket', '--vga', 'serial0']);
-    await sshExec(context, target, ['qm', 'importdisk', id, image, proxmox.storage.pool]);
-    await sshExec(context, target, ['qm', 'set', id, '--scsihw', 'virtio-scsi-pci', '--scsi0', `${proxmox.storage.pool}:vm-${id}-disk-0`, '--ide2', `${proxmox.storage.pool}:cloudinit`, '--boot', 'order=scsi0']);
+    // The image imported and attached in one step (import-from, Proxmox VE 7.2 and later), whatever name the
+    // storage gives the volume: vm-<id>-disk-0 on RBD and LVM, <id>/vm-<id>-disk-0.raw on a directory.
+    await sshExec(context, target, ['qm', 'set', id, '--scsihw', 'virtio-scsi-pci', '--scsi0', `${proxmox.storage.pool}:0,import-from=${image}`, '--ide2', `${proxmox.storage.pool}:cloudinit`, '--boot', 'order=scsi0']);
     await sshExec(context, target, ['qm', 'template', id]);
   },
 });

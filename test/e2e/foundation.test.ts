@@ -21,7 +21,7 @@ interface Context {
 }
 const test = suite<Context>('foundation setup over SSH against a FAKE Proxmox');
 
-const fakeCommands = ['pveum', 'pvesm', 'qm', 'rbd', 'apt-get', 'virt-customize'];
+const fakeCommands = ['pveum', 'pvesm', 'qm', 'rbd', 'ceph', 'apt-get', 'virt-customize'];
 const cloudImage = Buffer.from('a cloud image for the fake Proxmox\n'.repeat(4096));
 const isoDirectory = '/root/pve/template/iso';
 
@@ -98,7 +98,7 @@ test.before(async (context) => {
   copyFileSync(path.join(repositoryRoot, 'test', 'fixtures', 'fake-proxmox', 'fake-proxmox.py'), fakeHome(context, 'fake-proxmox.py'));
   chmodSync(fakeHome(context, 'fake-proxmox.py'), 0o755);
   for (const command of fakeCommands) symlinkSync('/root/fake-proxmox/fake-proxmox.py', fakeHome(context, 'bin', command));
-  writeFileSync(fakeHome(context, 'state.json'), JSON.stringify({ users: {}, acls: {}, vms: {}, storages: { local: 'dir', 'rbd-vms': 'rbd' } }));
+  writeFileSync(fakeHome(context, 'state.json'), JSON.stringify({ users: {}, acls: {}, vms: {}, storages: { local: 'dir', 'rbd-vms': 'rbd' }, cephfs: ['cephfs'] }));
   writeFileSync(fakeHome(context, 'calls.log'), '');
   mkdirSync(context.rig.pathIn(context.pve, isoDirectory), { recursive: true });
   // The bridge the VMs' network card goes on: a real bridge in pve1's own network namespace. This machine's
@@ -143,10 +143,12 @@ test('a first run sets up base and the foundation; a re-run skips what is done, 
   assert.match(first.stdout, /^\[base:opnsense\] .*no firewalls in this environment/m, first.stdout);
   assert.equal(ranTasks(first.stdout), ['foundation:base-template', 'foundation:cloud-image', 'foundation:packer-config', 'foundation:packer-user', 'foundation:tools-storage', 'foundation:validation']);
   const made = callsSince(context, 0);
-  for (const call of ['rbd ls rbd-vms', 'apt-get install -y libguestfs-tools', 'pvesm add rbd rbd-iso --pool rbd-vms --content iso,snippets --krbd 0', 'pveum user add packer@pve --comment Onboarder packer user', 'qm create 9002 --name ubuntu-base --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --agent 1 --serial0 socket --vga serial0', 'qm template 9002']) {
+  for (const call of ['rbd ls rbd-vms', 'apt-get install -y libguestfs-tools', 'ceph fs ls --format json', 'pvesm add cephfs rbd-iso --fs-name cephfs --content iso,snippets', 'pveum user add packer@pve --comment Onboarder packer user', 'qm create 9002 --name ubuntu-base --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --agent 1 --serial0 socket --vga serial0', 'qm template 9002']) {
     assert.ok(made.includes(call), `${call} in\n${made.join('\n')}`);
   }
   assert.ok(made.includes(`virt-customize -a ${isoDirectory}/noble-server-cloudimg-amd64.img.partial --install qemu-guest-agent --run-command cloud-init clean`), made.join('\n'));
+  // Imported and attached in one step, whatever the storage names the volume.
+  assert.ok(made.includes(`qm set 9002 --scsihw virtio-scsi-pci --scsi0 rbd-vms:0,import-from=${isoDirectory}/noble-server-cloudimg-amd64.img --ide2 rbd-vms:cloudinit --boot order=scsi0`), made.join('\n'));
   // The cloud image went up whole; the template exists and is one.
   assert.ok(readFileSync(isoFile(context)).equals(cloudImage));
   assert.equal(fakeState(context).vms['9002']?.template, true);
@@ -281,6 +283,40 @@ test('validation: a storage pool the node does not have fails the phase with wha
     assert.match(run.stdout, '[foundation] blocked: waiting on foundation:validation, which failed');
   } finally {
     writeFileSync(file, original);
+  }
+}));
+
+test("the ISO storage: one that takes ISO images is kept; one that does not, or a Ceph site without a CephFS to make it on, fails in one line that says what to create or name", withTimeout(300_000, async (context: Context) => {
+  const stateFile = fakeHome(context, 'state.json');
+  const original = readFileSync(stateFile, 'utf8');
+  const storage = ['--env', 'pve-lab', '--only', 'foundation:tools-storage', 'foundation:tools-storage', '--force', 'foundation:tools-storage'];
+  const withState = (change: (state: { storages: Record<string, string>; cephfs: string[] }) => void) => {
+    const state = JSON.parse(original) as { storages: Record<string, string>; cephfs: string[] };
+    change(state);
+    writeFileSync(stateFile, JSON.stringify(state));
+  };
+  try {
+    // Kept: a CephFS storage made by an earlier run, or one the site made itself.
+    withState((state) => (state.storages['rbd-iso'] = 'nfs'));
+    const before = calls(context).length;
+    const kept = await runDeploy(context.directory, storage);
+    assert.is(kept.code, 0, kept.stdout + kept.stderr);
+    const made = callsSince(context, before);
+    assert.ok(made.includes('pvesm status --content iso'), made.join('\n'));
+    assert.not.ok(made.some((call) => call.startsWith('ceph ') || call.startsWith('pvesm add')), made.join('\n'));
+    // An RBD storage of that name: Proxmox takes no iso content on it.
+    withState((state) => (state.storages['rbd-iso'] = 'rbd'));
+    const rbd = await runDeploy(context.directory, storage);
+    assert.is(rbd.code, 1, rbd.stdout + rbd.stderr);
+    assert.match(rbd.stdout, '[foundation:tools-storage] FAILED: foundation:tools-storage: Proxmox storage rbd-iso (proxmox.storage.isoStorage) takes no ISO images: add iso to its content (pvesm set rbd-iso --content ..., where its type allows it: dir, NFS, CephFS), or name a storage that takes them (local)');
+    // Neither the storage nor a CephFS to make it on.
+    withState((state) => (delete state.storages['rbd-iso'], (state.cephfs = [])));
+    const none = await runDeploy(context.directory, storage);
+    assert.is(none.code, 1, none.stdout + none.stderr);
+    assert.match(none.stdout, '[foundation:tools-storage] FAILED: foundation:tools-storage: Proxmox has no storage rbd-iso (proxmox.storage.isoStorage), and its Ceph has no CephFS to make it on (an RBD pool holds no ISO images): create one (pveceph fs create --add-storage), or name a storage that takes ISO images (local)');
+    assert.not.ok('rbd-iso' in fakeState(context).storages);
+  } finally {
+    writeFileSync(stateFile, original);
   }
 }));
 

@@ -117,6 +117,9 @@ resource "proxmox_virtual_environment_vm" "node" {
   }
 
   initialization {
+    # The cloud-init drive on the VMs' storage: the provider's default is local-lvm, which a node installed
+    # on ZFS lacks, and a drive on a node's local storage keeps the VM from migrating.
+    datastore_id = var.storage
     user_account {
       username = var.ssh_user
       keys     = var.ssh_keys
