@@ -146,6 +146,9 @@ const dnsRecord = z
     if (record.type === 'CNAME' && !fullName.test(record.value)) context.addIssue({ code: 'custom', path: ['value'], message: `'${record.value}' is not a full DNS name (a CNAME's target, the zone included: registry.<zone>)` });
   });
 
+/** An OPNsense interface identifier, as its API names interfaces (lan, wan, opt1, ...). */
+const opnsenseInterface = z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'is not an OPNsense interface identifier (lan, opt1, ...)');
+
 /** A Linux interface name (at most 15 characters): a NIC such as eno1, or a bond such as bond0. */
 const interfaceName = z.string().regex(/^[A-Za-z][\w.-]{0,14}$/, 'is not an interface name (a NIC such as eno1 or a bond such as bond0)');
 
@@ -200,7 +203,10 @@ const environmentShape = z.strictObject({
     /**
      * OPNsense firewalls, configured through their API: `port` of the API (HTTPS), `caFile` the CA that signed
      * its certificate (the system's CAs when absent), `vlanParent` the interface the networks' VLANs are made
-     * on (none: VLANs are not made there), `ruleInterface` the interface the clusters' pass rules sit on.
+     * on (none: VLANs are not made there), `ruleInterface` the interface the clusters' pass rules sit on, or
+     * a list of them: every interface the clusters' clients come in on (the operators' LAN, and the VLAN of
+     * a data-plane network whose clusters reach MCM's API and ingress through the firewall), as OPNsense's
+     * identifiers (lan, opt1, ...).
      */
     firewalls: z
       .array(
@@ -212,7 +218,10 @@ const environmentShape = z.strictObject({
           apiKey: secretReference,
           apiSecret: secretReference,
           vlanParent: interfaceName.optional(),
-          ruleInterface: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'is not an OPNsense interface identifier (lan, opt1, ...)').default('lan'),
+          ruleInterface: z
+            .union([opnsenseInterface, z.array(opnsenseInterface).min(1, { error: 'names no interface: give one (lan) or several' })])
+            .default('lan')
+            .transform((value) => [...new Set(typeof value === 'string' ? [value] : value)].sort()),
         }),
       )
       .default([]),

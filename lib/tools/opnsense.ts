@@ -90,13 +90,15 @@ async function call(context: ToolContext, endpoint: OpnsenseEndpoint, method: 'G
 
 /**
  * A field as getItem returns it, as a plain string: selects come as `{option: {value, selected}}` and
- * become the selected options' keys joined by ','.
+ * become the selected options' keys, sorted (a multiple select is a set, listed in the firewall's own
+ * order), joined by ','.
  */
 function plain(value: unknown): string {
   if (value !== null && typeof value === 'object') {
     return Object.entries(value as Record<string, { selected?: unknown }>)
       .filter(([, option]) => Number(option?.selected) === 1)
       .map(([key]) => key)
+      .sort()
       .join(',');
   }
   return String(value ?? '');

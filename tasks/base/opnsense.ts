@@ -36,7 +36,9 @@ export function desiredFirewall(config: Environment, firewall: Firewall): { alia
   const rule = (description: string, protocol: string, destination: string, port: string): OpnsenseItem => ({
     enabled: '1',
     action: 'pass',
-    interface: firewall.ruleInterface,
+    // Several interfaces in one rule: OPNsense's filter rules take a list (comma-separated), sorted as the
+    // comparison with what the firewall holds reads it.
+    interface: firewall.ruleInterface.join(','),
     direction: 'in',
     ipprotocol: 'inet',
     protocol,

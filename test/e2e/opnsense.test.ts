@@ -103,6 +103,34 @@ test('a second run changes nothing and says so', withTimeout(120_000, async (con
   assert.match(run.stdout, 'fw1: up to date (7 aliases, 2 VLANs, 10 rules, 1 DNS forward), nothing changed');
 }));
 
+test("the pass rules on several interfaces (the operators' LAN and a VLAN whose clusters reach MCM): one rule each, listing them; a second run reads the firewall's own order as the same and changes nothing", withTimeout(120_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'fw-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  writeFileSync(file, original.replace("vlanParent: 'vtnet1' }", "vlanParent: 'vtnet1', ruleInterface: ['opt2', 'lan'] }"));
+  try {
+    const fw = context.firewall;
+    let before = fw.calls.length;
+    const run = await cli(context);
+    assert.is(run.code, 0, run.stdout + run.stderr);
+    const rules = fw.items('firewall/filter');
+    assert.is(rules.length, 10);
+    assert.ok(rules.every((rule) => rule.interface === 'lan,opt2'), JSON.stringify(rules.map((rule) => rule.interface)));
+    const writes = fw.calls.slice(before).filter((call) => call.method === 'POST').map((call) => call.path.replace(/\/[0-9a-f-]{36}$/, '/<uuid>'));
+    assert.equal(writes, [...Array(10).fill('/api/firewall/filter/setRule/<uuid>'), '/api/firewall/filter/apply']);
+    before = fw.calls.length;
+    const again = await cli(context);
+    assert.is(again.code, 0, again.stdout + again.stderr);
+    assert.equal(fw.calls.slice(before).filter((call) => call.method === 'POST'), [], 'no add, set, delete or apply');
+    // Back on the LAN alone.
+    writeFileSync(file, original);
+    const back = await cli(context);
+    assert.is(back.code, 0, back.stdout + back.stderr);
+    assert.ok(fw.items('firewall/filter').every((rule) => rule.interface === 'lan'));
+  } finally {
+    writeFileSync(file, original);
+  }
+}));
+
 test('drift is set back, what the environment drops is deleted, and what Onboarder does not manage is left alone', withTimeout(120_000, async (context: Context) => {
   const fw = context.firewall;
   const aliases = fw.store['firewall/alias']!;

@@ -101,6 +101,8 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ['a VLAN bridge without an uplink', (e) => delete e.managementHosts[1].bridges[1].uplink, 'managementHosts[1].bridges[1].uplink: has a vlan and no uplink: name the interface or bond that carries the VLAN (uplink)'],
   ['a firewall VLAN parent that is no interface name', (e) => (e.firewalls[0].vlanParent = 'igb1 up'), 'firewalls[0].vlanParent: is not an interface name'],
   ['a firewall rule interface that is no OPNsense identifier', (e) => (e.firewalls[0].ruleInterface = 'LAN!'), 'firewalls[0].ruleInterface: is not an OPNsense interface identifier'],
+  ['a firewall whose list of rule interfaces is empty', (e) => (e.firewalls[0].ruleInterface = []), 'firewalls[0].ruleInterface: names no interface: give one (lan) or several'],
+  ['a firewall rule interface in a list that is no OPNsense identifier', (e) => (e.firewalls[0].ruleInterface = ['lan', 'opt 2']), 'firewalls[0].ruleInterface[1]: is not an OPNsense interface identifier'],
   ['an uplink that is no interface name', (e) => (e.managementHosts[0].bridges[0].uplink = 'eno1; reboot'), 'managementHosts[0].bridges[0].uplink: is not an interface name'],
   ['a kernel-wide setting mode that does not exist', (e) => (e.site.kernelWideSettings = 'maybe'), /site\.kernelWideSettings: .*"apply"\|"skip"|site\.kernelWideSettings: .*apply.*skip/],
   ['a second management cluster', (e) => (e.clusters['osdc-b'].role = 'mcm'), "clusters.osdc-b.role: 'mcm' is already the role of cluster mcm: a site has one management cluster"],
