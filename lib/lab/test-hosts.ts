@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { stopGroups } from '../process/process-groups.js';
 import { debianRoot, packageMirror } from './debian-root.js';
 
 const run = promisify(execFile);
@@ -373,7 +374,8 @@ async function serveMirror(mirror: string, address: string): Promise<ChildProces
  * Stops the package mirrors a killed run left listening on `address`:`port` (python's http.server, as
  * serveMirror starts it), and returns their pids. The rig's subnet was checked free first, so such a server
  * belongs to no running rig: it would answer in place of the new one, serving a mirror that may be gone.
- * TERM, then KILL after 5 s.
+ * Each leads its own process group (serveMirror starts it detached): stopped as the engine stops what a
+ * killed run left, TERM, then KILL after 5 s.
  */
 export async function stopLeftoverMirrors(address: string, port: number): Promise<number[]> {
   const leftovers = readdirSync('/proc')
@@ -389,19 +391,8 @@ export async function stopLeftoverMirrors(address: string, port: number): Promis
       return module > 0 && argv[module - 1] === '-m' && argv[argv.indexOf('--bind') + 1] === address && argv.at(-1) === String(port);
     })
     .map(Number);
-  for (const pid of leftovers) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + 5_000;
-  while (leftovers.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  for (const pid of leftovers) signal(pid, 'SIGKILL');
+  await stopGroups(leftovers, 5_000);
   return leftovers;
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // Already gone.
-  }
 }
 
 async function refuseSubnetInUse(subnet: string): Promise<void> {

@@ -18,6 +18,7 @@ import { lab } from '../../environments/lab.js';
 import { loopbackCertificates } from '../helpers/certificates.js';
 import { repositoryRoot, waitFor, withTimeout } from '../helpers/project.js';
 import { addEnvironment, copyProject, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
+import { freePort } from '../helpers/free-port.js';
 
 interface Context {
   directory: string;
@@ -77,14 +78,6 @@ function upstreamFiles(): Map<string, Buffer> {
   return served;
 }
 
-/** A free loopback port (taken from the kernel, then released). */
-async function freePort(): Promise<number> {
-  const probe = http.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

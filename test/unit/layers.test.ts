@@ -16,7 +16,8 @@ const allowed: Record<string, readonly string[]> = {
   scheduler: ['dsl', 'fs', 'graph', 'stamps', 'state', 'process'],
   reporter: ['dsl', 'fs', 'graph', 'stamps', 'state', 'scheduler'],
   tools: ['dsl', 'fs', 'stamps', 'state', 'process'],
-  lab: ['dsl', 'fs', 'state'],
+  // The lab's rig stops what a killed run left as the engine does (lib/process), as a tool would.
+  lab: ['dsl', 'fs', 'state', 'process'],
   container: ['dsl', 'fs'],
   cli: ['dsl', 'fs', 'graph', 'stamps', 'state', 'process', 'scheduler', 'reporter', 'tools', 'container'],
 };

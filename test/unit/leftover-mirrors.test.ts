@@ -2,20 +2,14 @@
 // rig serves its own there (it would answer in its place, serving a mirror that may have been deleted).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stopLeftoverMirrors } from '../../lib/lab/test-hosts.js';
+import { freePort } from '../helpers/free-port.js';
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 const answers = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -26,7 +20,7 @@ const answers = (port: number) =>
 test('a leftover mirror on the address and port is stopped and named; one on another port is left alone', async () => {
   const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-mirror-'));
   const [port, other] = [await freePort(), await freePort()];
-  const start = (on: number) => spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', directory, String(on)], { stdio: 'ignore' });
+  const start = (on: number) => spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', directory, String(on)], { detached: true, stdio: 'ignore' });
   const leftover = start(port);
   const unrelated = start(other);
   try {
