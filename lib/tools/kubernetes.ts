@@ -225,7 +225,8 @@ async function applyChartCrds(context: ToolContext, options: HelmRelease, regist
   const args = ['helm', 'show', 'crds', options.chart, ...registryArgs];
   if (options.version) args.push('--version', options.version);
   const crds = (await runCommand(context, args, { displayLine: () => undefined })).stdout;
-  if (!YAML.parseAllDocuments(crds).some((document) => document.toJS() !== null)) return;
+  // A dry run cannot know whether the chart has CRDs (helm is not run): its plan shows the apply that follows where it does.
+  if (!context.dryRun && !YAML.parseAllDocuments(crds).some((document) => document.toJS() !== null)) return;
   await withPrivateFile('crds.yaml', crds, (file) => kubectlApply(context, { kubeconfig: options.kubeconfig, context: options.context, files: [file], forceConflicts: true }));
 }
 
