@@ -326,6 +326,9 @@ export function selectSubgraph(taskGraph: TaskGraph, targets: readonly TaskId[])
 
 export type { SourceLocation };
 
+/** Names in the order a reader counts them: node-prep[node=osdc-w2] before node-prep[node=osdc-w10]. */
+const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
+
 function sortedGenerations(graph: DirectedGraph): TaskId[][] {
-  return (topologicalGenerations(graph) as TaskId[][]).map((generation) => [...generation].sort());
+  return (topologicalGenerations(graph) as TaskId[][]).map((generation) => [...generation].sort(naturalOrder));
 }

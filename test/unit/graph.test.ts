@@ -18,6 +18,15 @@ test('generations put every task after its dependencies; instances are separate 
   assert.equal(built.value.generations, [['a'], ['deploy[cluster=x]', 'deploy[cluster=y]'], ['b']]);
 });
 
+test("a level's tasks are in the order a reader counts them: node w2 before node w10", () => {
+  const prep = task({ name: 'prep', inputs: { node: z.string() } });
+  const all = task({ name: 'all', deps: [10, 2, 1, 11].map((index) => prep.with({ node: `osdc-w${index}` })) });
+  const built = buildGraph([prep, all]);
+  assert.ok(built.ok);
+  if (!built.ok) return;
+  assert.equal(built.value.generations[0], ['prep[node=osdc-w1]', 'prep[node=osdc-w2]', 'prep[node=osdc-w10]', 'prep[node=osdc-w11]']);
+});
+
 test('deps and instances come from the environment: a graph per site, instances checked before anything runs', () => {
   interface Site {
     readonly clusters: Readonly<Record<string, { readonly role: 'mcm' | 'osdc' }>>;
