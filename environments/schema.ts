@@ -240,7 +240,17 @@ const environmentShape = z.strictObject({
         /** Where the first node keeps the cloud image it customizes and imports: the `local` storage's ISO directory. */
         isoDirectory: z.string().regex(/^\/[^\0]*[^/]$/, { error: 'an absolute directory path without a trailing /' }).default('/var/lib/vz/template/iso'),
       }),
-      templates: z.strictObject({ baseVmId: vmId.default(9002), goldenVmId: vmId.default(9001) }),
+      templates: z.strictObject({
+        baseVmId: vmId.default(9002),
+        goldenVmId: vmId.default(9001),
+        /**
+         * The address the golden image's build VM takes (cloud-init, with its network's gateway and VLAN, the
+         * site's DNS servers) while packer provisions it over SSH: one of the VMs' networks' free addresses,
+         * for a site whose VM networks have no DHCP. Without it the build VM asks DHCP on the bridge's
+         * untagged network.
+         */
+        buildAddress: ipv4.optional(),
+      }),
       /**
        * The bridge of every Proxmox node that the VMs' network card is on (`vmbr0`), tagged with the VLAN of
        * the network the VM's address is on where `tagVlan`: a VLAN-aware bridge, as Proxmox's network
@@ -580,6 +590,9 @@ function machinesOf(environment: z.output<typeof environmentShape>): [string, st
     cluster.controlPlane.forEach((node, index) => machines.push([`clusters.${name}.controlPlane[${index}].address`, node.address]));
     cluster.workers.forEach((node, index) => machines.push([`clusters.${name}.workers[${index}].address`, node.address]));
   }
+  // The golden image's build VM, while it runs: last, so that a clash names it.
+  const buildAddress = environment.proxmox?.templates.buildAddress;
+  if (buildAddress) machines.push(['proxmox.templates.buildAddress', buildAddress]);
   return machines;
 }
 
@@ -714,6 +727,10 @@ function checkVmNetwork(environment: z.output<typeof environmentShape>, context:
     if (!networkOf(environment, address)) context.addIssue({ code: 'custom', path: pathOf(at), message: `${address} is on none of the site's networks, whose VLAN, gateway and prefix a VM gets: use an address in one, or declare the network it is on in networks` });
   }
   const used = vmNetworksOf(environment);
+  const buildAddress = environment.proxmox?.templates.buildAddress;
+  if (buildAddress && !used.some((network) => inside(buildAddress, network.cidr))) {
+    context.addIssue({ code: 'custom', path: ['proxmox', 'templates', 'buildAddress'], message: `${buildAddress} is on none of the VMs' networks (${used.map((network) => `${network.name} ${network.cidr}`).join(', ')}): the build VM is a VM like the others, give it a free address on one` });
+  }
   if (environment.proxmox && !environment.proxmox.vmBridge.tagVlan && used.length > 1) {
     context.addIssue({ code: 'custom', path: ['proxmox', 'vmBridge', 'tagVlan'], message: `is false (the bridge carries one network untagged), and the VMs are on ${used.length} networks (${used.map((network) => network.name).join(', ')}): set it true on a VLAN-aware bridge, or put every cluster on one network` });
   }

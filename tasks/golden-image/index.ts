@@ -3,9 +3,29 @@ import { packerBuild, packerInit, packerPluginDirectory, packerValidate } from '
 import { packerProxmoxPlugin, packerProxmoxPluginFile } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
 import { baseTemplate, packerConfig } from '../foundation/index.js';
-import { tasks, withoutProxmox } from '../shared/kit.js';
+import { proxmoxOf, tasks, withoutProxmox } from '../shared/kit.js';
+import { networkOf, type Environment } from '../../environments/schema.js';
 
 const template = 'tasks/golden-image/ubuntu-golden.pkr.hcl';
+
+/**
+ * The golden image's build VM's network card and address (packer's network_adapters and cloud-init ipconfig):
+ * on the VMs' bridge, and with proxmox.templates.buildAddress, that address on its network (tagged with the
+ * network's VLAN where the bridge tags), its gateway and the site's DNS servers; without it, DHCP untagged.
+ */
+export function buildNetwork(config: Environment): { bridge: string; vlan_tag: string; build_address: string; build_gateway: string; nameserver: string } {
+  const proxmox = proxmoxOf(config);
+  const address = proxmox.templates.buildAddress;
+  const network = address ? networkOf(config, address) : undefined;
+  if (!address || !network) return { bridge: proxmox.vmBridge.name, vlan_tag: '', build_address: 'dhcp', build_gateway: '', nameserver: '' };
+  return {
+    bridge: proxmox.vmBridge.name,
+    vlan_tag: proxmox.vmBridge.tagVlan ? String(network.vlan) : '',
+    build_address: `${address}/${network.cidr.split('/')[1]}`,
+    build_gateway: network.gateway,
+    nameserver: config.dns.servers.map((server) => server.address).join(' '),
+  };
+}
 
 /** The golden template 9001: packer build from the base template. */
 export const goldenImage = tasks.task({
@@ -31,7 +51,7 @@ export const goldenImage = tasks.task({
       env: plugins,
       varFiles: [path.join(context.root, '.cache', 'state', config.name, 'packer', 'variables.json')],
       // Whether cloud-init authorizes the operator's key for root as it is: where Onboarder logs in as root.
-      vars: { root_login: config.ssh.user === 'root' },
+      vars: { root_login: config.ssh.user === 'root', ...buildNetwork(config) },
     };
     await packerInit(context, options);
     await packerValidate(context, options);

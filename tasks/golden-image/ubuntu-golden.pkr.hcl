@@ -46,6 +46,34 @@ variable "root_login" {
   default = false
 }
 
+# The build VM's network card, on the VMs' bridge (tagged with vlan_tag where it is not ""), and its address
+# by cloud-init: build_address as a CIDR with build_gateway and nameserver, or "dhcp" (the golden-image step
+# passes them, from proxmox.templates.buildAddress and its network).
+variable "bridge" {
+  type    = string
+  default = "vmbr0"
+}
+
+variable "vlan_tag" {
+  type    = string
+  default = ""
+}
+
+variable "build_address" {
+  type    = string
+  default = "dhcp"
+}
+
+variable "build_gateway" {
+  type    = string
+  default = ""
+}
+
+variable "nameserver" {
+  type    = string
+  default = ""
+}
+
 source "proxmox-clone" "golden" {
   proxmox_url          = var.proxmox_url
   username             = var.proxmox_username
@@ -58,6 +86,18 @@ source "proxmox-clone" "golden" {
   ssh_username         = "ubuntu"
   ssh_timeout          = "20m"
   qemu_agent           = true
+  nameserver           = var.nameserver
+
+  network_adapters {
+    model    = "virtio"
+    bridge   = var.bridge
+    vlan_tag = var.vlan_tag
+  }
+
+  ipconfig {
+    ip      = var.build_address
+    gateway = var.build_gateway
+  }
 }
 
 build {
