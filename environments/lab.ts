@@ -46,10 +46,10 @@ export const lab: EnvironmentDefinition = defineEnvironment({
     osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [node('osms-cp1', 3101)], apiAddress: address('osms-cp1'), podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
     osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [node('osdc-cp1', 4101)], workers: [node('osdc-w1', 4111)], apiAddress: address('osdc-cp1'), podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
+  dns: { servers: [{ name: 'kvm1', address: address('kvm1') }, { name: 'kvm2', address: address('kvm2') }], zone: 'lab.openspace.test', records: [{ name: 'registry', type: 'A', value: address('kvm1') }] },
   // Its nodes pull every image through the site's registry name (kvm1's), as a site with its own
   // pull-through registry does (an air-gapped site names one, or a siteRegistry that bundle:load fills).
   registryMirrors: ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.lab.openspace.test:5000' })),
-  dns: { servers: [{ name: 'kvm1', address: address('kvm1') }, { name: 'kvm2', address: address('kvm2') }], zone: 'lab.openspace.test', records: [{ name: 'registry', type: 'A', value: address('kvm1') }] },
   versions: {
     rke2: 'v1.30.4+rke2r1',
     kubernetes: 'v1.30.4',
