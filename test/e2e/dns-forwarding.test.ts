@@ -36,7 +36,9 @@ test.after((context) => {
 
 /** The example site with its DNS on loopback, forwarding to `forwarders`. */
 function site(forwarders: string[], airGapped: boolean): Environment {
-  return environmentSchema.parse({ ...example, site: { ...example.site, airGapped }, dns: { ...example.dns, servers: [{ name: 'kvm1', address: siteDns }], forwarders } }) as Environment;
+  // An air-gapped site pulls every image through a mirror (or a site registry): one for each registry.
+  const registryMirrors = airGapped ? ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.example.openspace.test' })) : example.registryMirrors;
+  return environmentSchema.parse({ ...example, site: { ...example.site, airGapped }, registryMirrors, dns: { ...example.dns, servers: [{ name: 'kvm1', address: siteDns }], forwarders } }) as Environment;
 }
 
 /** Starts dnsmasq in the foreground on `configFile`; resolves once it answers on `address`. */

@@ -43,9 +43,16 @@ test.after((context) => {
 
 const cli = runDeploy;
 
+/** The example's mirror of docker.io alone, and, air-gapped, a mirror for each registry its images come from (which such a site needs). */
+const connectedMirrors = "registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.example.openspace.test' }],";
+const airGappedMirrors = "registryMirrors: ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.example.openspace.test' })),";
+
 const setAirGapped = (directory: string, airGapped: boolean) => {
   const file = path.join(directory, 'environments', 'example.ts');
-  const text = readFileSync(file, 'utf8').replace(/site: \{ name: 'Example site', domain: 'example\.openspace\.test'(, airGapped: (true|false))? \}/, `site: { name: 'Example site', domain: 'example.openspace.test', airGapped: ${airGapped} }`);
+  const text = readFileSync(file, 'utf8')
+    .replace(/site: \{ name: 'Example site', domain: 'example\.openspace\.test'(, airGapped: (true|false))? \}/, `site: { name: 'Example site', domain: 'example.openspace.test', airGapped: ${airGapped} }`)
+    .replace(airGapped ? connectedMirrors : airGappedMirrors, airGapped ? airGappedMirrors : connectedMirrors);
+  assert.match(text, airGapped ? airGappedMirrors : connectedMirrors);
   writeFileSync(file, text);
 };
 
