@@ -295,6 +295,12 @@ const environmentShape = z.strictObject({
         });
       })
       .transform(({ server, servers, ...rest }) => ({ servers: servers ?? [server!], ...rest })),
+    /**
+     * Where the nodes pull a registry's images from instead (containerd's certs.d, RKE2's registries.yaml;
+     * helm's OCI charts too on an air-gapped site). An air-gapped site without a siteRegistry names one for
+     * every registry the images come from (checked on load); with one, the site registry is every registry's
+     * mirror unless named here.
+     */
     registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
     /**
      * The site's HTTP proxy, where a connected site reaches the internet only through one (kubespray's
