@@ -3,8 +3,8 @@ import { packerBuild, packerInit, packerPluginDirectory, packerValidate } from '
 import { packerProxmoxPlugin, packerProxmoxPluginFile } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
 import { baseTemplate, packerConfig } from '../foundation/index.js';
-import { proxmoxOf, tasks, withoutProxmox } from '../shared/kit.js';
-import { networkOf, type Environment } from '../../environments/schema.js';
+import { proxmoxOf, tasks, vmNetworkSettings, withoutProxmox } from '../shared/kit.js';
+import type { Environment } from '../../environments/schema.js';
 
 const template = 'tasks/golden-image/ubuntu-golden.pkr.hcl';
 
@@ -16,13 +16,14 @@ const template = 'tasks/golden-image/ubuntu-golden.pkr.hcl';
 export function buildNetwork(config: Environment): { bridge: string; vlan_tag: string; build_address: string; build_gateway: string; nameserver: string } {
   const proxmox = proxmoxOf(config);
   const address = proxmox.templates.buildAddress;
-  const network = address ? networkOf(config, address) : undefined;
-  if (!address || !network) return { bridge: proxmox.vmBridge.name, vlan_tag: '', build_address: 'dhcp', build_gateway: '', nameserver: '' };
+  if (!address) return { bridge: proxmox.vmBridge.name, vlan_tag: '', build_address: 'dhcp', build_gateway: '', nameserver: '' };
+  // As every VM of the site gets its network (cluster-vms).
+  const { vlan_id, gateway, prefix_length } = vmNetworkSettings(config, address);
   return {
     bridge: proxmox.vmBridge.name,
-    vlan_tag: proxmox.vmBridge.tagVlan ? String(network.vlan) : '',
-    build_address: `${address}/${network.cidr.split('/')[1]}`,
-    build_gateway: network.gateway,
+    vlan_tag: vlan_id ? String(vlan_id) : '',
+    build_address: `${address}/${prefix_length}`,
+    build_gateway: gateway,
     nameserver: config.dns.servers.map((server) => server.address).join(' '),
   };
 }

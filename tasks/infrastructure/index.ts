@@ -12,24 +12,13 @@ import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWit
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { tofuProxmoxProvider, tofuProxmoxProviderFile } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
-import { networkOf, type Environment } from '../../environments/schema.js';
+import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
-import { allFinished, clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { allFinished, clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, vmNetworkSettings, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
-
-/**
- * What a VM's network card and cloud-init get from the site's network its address is on (the schema makes
- * sure there is one): the VLAN its card is tagged with (0: untagged, where the bridge carries it), the gateway
- * and the prefix length.
- */
-export function vmNetworkSettings(config: Environment, address: string): { vlan_id: number; gateway: string; prefix_length: number } {
-  const network = networkOf(config, address);
-  if (!network) throw new Error(`${address} is on none of the site's networks`);
-  return { vlan_id: proxmoxOf(config).vmBridge.tagVlan ? network.vlan : 0, gateway: network.gateway, prefix_length: Number(network.cidr.split('/')[1]) };
-}
 
 /**
  * OpenTofu plan, then apply of exactly that plan, of one cluster's VMs in the cluster's own workspace:

@@ -14,7 +14,7 @@ import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
 import { sshExec, type SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
 import { untracked } from '../../lib/stamps/config-reads.js';
-import { clusterName, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
+import { clusterName, networkOf, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
 
 /** Every OpenSpace task reads the environment as `context.config`, typed. */
 export const tasks = defineTasks<Environment>();
@@ -423,6 +423,17 @@ export function operatorPublicKey(context: ToolContext & { readonly config: Envi
 export function proxmoxOf(config: Environment): NonNullable<Environment['proxmox']> {
   if (!config.proxmox) throw new Error("this environment has no Proxmox configuration (infrastructure is 'existing')");
   return config.proxmox;
+}
+
+/**
+ * What a VM's network card and cloud-init get from the site's network its address is on (the schema makes
+ * sure there is one): the VLAN its card is tagged with (0: untagged, where the bridge carries it), the gateway
+ * and the prefix length.
+ */
+export function vmNetworkSettings(config: Environment, address: string): { vlan_id: number; gateway: string; prefix_length: number } {
+  const network = networkOf(config, address);
+  if (!network) throw new Error(`${address} is on none of the site's networks`);
+  return { vlan_id: proxmoxOf(config).vmBridge.tagVlan ? network.vlan : 0, gateway: network.gateway, prefix_length: Number(network.cidr.split('/')[1]) };
 }
 
 /**

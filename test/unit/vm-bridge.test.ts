@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { example } from '../../environments/example.js';
 import { environmentSchema, type Environment } from '../../environments/schema.js';
 import { checkVmBridge } from '../../tasks/foundation/index.js';
-import { vmNetworkSettings } from '../../tasks/infrastructure/index.js';
+import { vmNetworkSettings } from '../../tasks/shared/kit.js';
 
 const config = environmentSchema.parse(example) as Environment;
 /** The example with every cluster on the clusters network (VLAN 20): osdc-b moved off its data network. */
