@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { imageRegistries } from '../images/manifest.js';
 import { defineEnvironment, type EnvironmentDefinition } from './schema.js';
 
 /**
@@ -26,6 +27,16 @@ export const labLoginUser = 'deploy';
 const address = (name: (typeof labHostNames)[number]) => `${labSubnet}.${11 + labHostNames.indexOf(name)}`;
 const node = (name: (typeof labHostNames)[number], vmId: number) => ({ name, address: address(name), vmId });
 
+/** The lab's component versions, every chart pinned. */
+const labVersions = {
+  rke2: 'v1.30.4+rke2r1',
+  kubernetes: 'v1.30.4',
+  cilium: '1.16.1',
+  kubeVip: 'v0.8.3',
+  veleroAwsPlugin: 'v1.10.1',
+  charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1', 'metrics-server': '3.12.2', 'kubelet-csr-approver': '1.1.0' },
+};
+
 /**
  * A site made of throwaway local hosts: the nodes exist already (`infrastructure: 'existing'`), so the
  * Proxmox, packer and OpenTofu phases have nothing to do, and host preparation (Ansible over SSH) and DNS
@@ -49,13 +60,6 @@ export const lab: EnvironmentDefinition = defineEnvironment({
   dns: { servers: [{ name: 'kvm1', address: address('kvm1') }, { name: 'kvm2', address: address('kvm2') }], zone: 'lab.openspace.test', records: [{ name: 'registry', type: 'A', value: address('kvm1') }] },
   // Its nodes pull every image through the site's registry name (kvm1's), as a site with its own
   // pull-through registry does (an air-gapped site names one, or a siteRegistry that bundle:load fills).
-  registryMirrors: ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.lab.openspace.test:5000' })),
-  versions: {
-    rke2: 'v1.30.4+rke2r1',
-    kubernetes: 'v1.30.4',
-    cilium: '1.16.1',
-    kubeVip: 'v0.8.3',
-    veleroAwsPlugin: 'v1.10.1',
-    charts: { 'ingress-nginx': '4.11.2', 'kube-prometheus-stack': '62.3.1', 'cert-manager': 'v1.15.3', 'proxmox-csi-plugin': '0.2.8', velero: '7.2.1', 'metrics-server': '3.12.2', 'kubelet-csr-approver': '1.1.0' },
-  },
+  registryMirrors: imageRegistries(labVersions).map((registry) => ({ registry, mirror: 'https://registry.lab.openspace.test:5000' })),
+  versions: labVersions,
 });

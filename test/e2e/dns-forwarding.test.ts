@@ -12,6 +12,7 @@ import { example } from '../../environments/example.js';
 import { environmentSchema, type Environment } from '../../environments/schema.js';
 import { dnsmasqConfig, dnsmasqHosts } from '../../tasks/dns/dns-records.js';
 import { waitFor, withTimeout } from '../helpers/project.js';
+import { imageRegistries } from '../../images/manifest.js';
 
 const run = promisify(execFile);
 // Addresses of the loopback network no other suite uses: the site's DNS and its forwarder.
@@ -37,7 +38,7 @@ test.after((context) => {
 /** The example site with its DNS on loopback, forwarding to `forwarders`. */
 function site(forwarders: string[], airGapped: boolean): Environment {
   // An air-gapped site pulls every image through a mirror (or a site registry): one for each registry.
-  const registryMirrors = airGapped ? ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.example.openspace.test' })) : example.registryMirrors;
+  const registryMirrors = airGapped ? imageRegistries(example.versions).map((registry) => ({ registry, mirror: 'https://registry.example.openspace.test' })) : example.registryMirrors;
   return environmentSchema.parse({ ...example, site: { ...example.site, airGapped }, registryMirrors, dns: { ...example.dns, servers: [{ name: 'kvm1', address: siteDns }], forwarders } }) as Environment;
 }
 

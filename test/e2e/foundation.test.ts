@@ -73,7 +73,8 @@ export const pveLab = defineEnvironment({
     osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [${node('osdc-cp1', 41, 4101)}], apiAddress: '10.254.254.41', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
   dns: { server: ${endpoint(kvm)}, zone: 'pve.openspace.test' },
-  registryMirrors: ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.pve.openspace.test:5000' })),
+  // Air-gapped: the bundled lab's mirrors, one for each registry the images come from.
+  registryMirrors: lab.registryMirrors,
   // The bundled lab's component versions, every chart pinned.
   versions: lab.versions,
 });

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { ubuntuCloudRelease } from '../../images/manifest.js';
+import { imageRegistries, ubuntuCloudRelease } from '../../images/manifest.js';
+import { example } from '../../environments/example.js';
 import { startHttpProxy } from '../helpers/http-proxy.js';
 import { withTimeout } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
@@ -45,7 +46,7 @@ const cli = runDeploy;
 
 /** The example's mirror of docker.io alone, and, air-gapped, a mirror for each registry its images come from (which such a site needs). */
 const connectedMirrors = "registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.example.openspace.test' }],";
-const airGappedMirrors = "registryMirrors: ['docker.io', 'ghcr.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://registry.example.openspace.test' })),";
+const airGappedMirrors = `registryMirrors: ${JSON.stringify(imageRegistries(example.versions).map((registry) => ({ registry, mirror: 'https://registry.example.openspace.test' })))},`;
 
 const setAirGapped = (directory: string, airGapped: boolean) => {
   const file = path.join(directory, 'environments', 'example.ts');

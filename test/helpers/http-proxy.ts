@@ -14,7 +14,6 @@ export interface HttpProxy {
   stop(): void;
 }
 
-
 const accepting = (address: string, port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = createConnection({ host: address, port }, () => (socket.end(), resolve(true)));
