@@ -807,6 +807,19 @@ lifecycle('upgrade: one node at a time, the control plane with kubeadm upgrade a
   // A snapshot of etcd was kept before the first node was drained.
   const snapshotKept = run.stdout.search(/kept backups\/k8s-lab\/osdc\/osdc-\d{8}T\d{6}Z\.db \(sha256 [0-9a-f]{64}\)/);
   assert.ok(snapshotKept >= 0 && snapshotKept < run.stdout.indexOf('Cordon and drain the node'), run.stdout);
+  const apiServerManifest = context.rig.pathIn(host(context, 'osdc-cp1'), '/etc/kubernetes/manifests/kube-apiserver.yaml');
+  assert.match(readFileSync(apiServerManifest, 'utf8'), 'image: registry.k8s.io/kube-apiserver:v1.31.0\n');
+
+  // A control-plane node that joined while versions.kubernetes was ahead of its cluster: its kubelet at the
+  // new version, its API server at the cluster's (kubeadm join takes the cluster's kubeadm-config). The roll
+  // reads the oldest of them and upgrades its control plane; read by its kubelet alone it was left behind.
+  writeFileSync(apiServerManifest, readFileSync(apiServerManifest, 'utf8').replace('kube-apiserver:v1.31.0', 'kube-apiserver:v1.30.4'));
+  const behind = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length };
+  const caughtUp = await cli(context, ['--force', 'upgrade[cluster=osdc]'], 'upgrade[cluster=osdc]');
+  assert.is(caughtUp.code, 0, caughtUp.stdout + caughtUp.stderr);
+  assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(behind.cp).filter((argv) => argv[1] === 'upgrade').map((argv) => argv.join(' ')), ['kubeadm upgrade apply --yes v1.31.0']);
+  assert.is((await kubeadmCalls(context, 'osdc-w1')).length, behind.w1, 'the worker runs v1.31.0: not rolled');
+  assert.match(readFileSync(apiServerManifest, 'utf8'), 'image: registry.k8s.io/kube-apiserver:v1.31.0\n');
 
   writeFileSync(file, readFileSync(file, 'utf8').replace("kubernetes: 'v1.31.0'", "kubernetes: 'v1.33.0'"));
   packKubernetesRelease(context.directory, 'v1.33.0');
