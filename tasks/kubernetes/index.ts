@@ -561,6 +561,8 @@ function roleTarget(role: ClusterRole, description: string) {
     name: role,
     description,
     deps: (_, config): Dependency[] => clustersOf(config, role).map(({ name }) => cluster.with({ name })),
+    // A site without such a cluster is told so, rather than shown a target that ran and did nothing.
+    skipWhen: (config) => clustersOf(config, role).length === 0 && `the environment declares no cluster of role ${role} (clusters.<name>.role)`,
   });
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
-import { copyProject, runDeploy } from '../helpers/project-copy.js';
+import { addEnvironment, copyProject, runDeploy } from '../helpers/project-copy.js';
 
 interface Project {
   directory: string;
@@ -112,6 +112,22 @@ test('a broken environment file: one line with the path, exit 2', withTimeout(60
   } finally {
     writeFileSync(file, original);
   }
+}));
+
+// Last: the environment it adds is listed among the others from then on.
+test('a site without a cluster of a role: its target says so, and a run of it does nothing', withTimeout(60_000, async ({ directory }: Project) => {
+  addEnvironment(directory, 'no-osms', 'noOsms', `import { example } from './example.js';
+import { defineEnvironment } from './schema.js';
+const { osms: _osms, ...clusters } = example.clusters;
+export const noOsms = defineEnvironment({ ...example, name: 'no-osms', clusters });
+`);
+  const empty = await cli(directory, ['osms', '--env', 'no-osms', '--dry-run']);
+  assert.is(empty.code, 0, empty.stderr);
+  assert.match(empty.stdout, /plan for no-osms: 0 of 1 tasks would run\n\s+1\s+osms\s+skip\s+not applicable: the environment declares no cluster of role osms \(clusters\.<name>\.role\)/);
+  const run = await cli(directory, ['osms', '--env', 'no-osms']);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, /\[osms\] not applicable: the environment declares no cluster of role osms/);
+  assert.match(run.stdout, 'succeeded: 0 ran, 1 skipped, 0 failed');
 }));
 
 test.run();
