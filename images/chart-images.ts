@@ -21,8 +21,9 @@
 // - kube-prometheus-stack 62.3.1: prometheus-community/helm-charts tag kube-prometheus-stack-62.3.1 (operator
 //   and reloader at the chart's appVersion v0.76.0, certgen, Alertmanager and Prometheus as its custom
 //   resources name them), with its dependencies as packaged then: kube-state-metrics 5.25.1 (v2.13.0),
-//   prometheus-node-exporter 4.39.0 (v1.8.2), and grafana/helm-charts grafana 8.4.9 (the newest 8.4.* when
-//   62.3.1 was released, 2024-08-29: Grafana 11.1.5, k8s-sidecar 1.27.4; no persistence, so no busybox).
+//   prometheus-node-exporter 4.39.0 (v1.8.2), and grafana/helm-charts grafana 8.4.9 (its Chart.yaml asks 8.4.*,
+//   and 8.4.9, 2024-08-28, is the last 8.4 tag: 8.5.0 followed five minutes later; Grafana 11.1.5, k8s-sidecar
+//   1.27.4; no persistence, so no busybox). kube-state-metrics 5.25.0 and 5.25.1 both run v2.13.0.
 //   Thanos is named only as the operator's default for a sidecar the catalog does not configure.
 // - cert-manager v1.15.3: cert-manager/cert-manager tag v1.15.3, deploy/charts/cert-manager: the four
 //   components and the ACME HTTP-01 solver (`--acme-http01-solver-image`).
