@@ -114,7 +114,11 @@ const cluster = z.strictObject({
   cni: z.enum(['cilium', 'canal']).default('cilium'),
   controlPlane: z.array(node).min(1, { error: 'a cluster needs at least one control-plane node' }),
   workers: z.array(node).default([]),
-  /** The API endpoint: a virtual IP (held by kube-vip on the control-plane nodes) or the first control-plane node's address. */
+  /**
+   * The API endpoint: a virtual IP (held by kube-vip on the control-plane nodes) or the first control-plane
+   * node's address. Changed on a made kubeadm cluster (one node's address to a virtual IP, to take more
+   * control-plane nodes), the kubernetes step moves the cluster's endpoint there.
+   */
   apiAddress: ipv4,
   podCidr: cidr,
   serviceCidr: cidr,

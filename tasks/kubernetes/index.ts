@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { etcdReleaseNames, kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
 import { snapshotSources, takeSnapshot } from '../backups/take-snapshot.js';
 import { keptAuthorities, snapshotDirectory } from '../backups/snapshot-store.js';
@@ -60,6 +61,23 @@ function kubernetesInputs(context: ToolContext & { readonly config: Environment;
  */
 function registrationTaints(nodes: readonly ClusterNode[]): Record<string, string[]> {
   return Object.fromEntries(nodes.map((node) => [node.name, node.taints.map(taintArgument)]));
+}
+
+/**
+ * Whether a made cluster's API endpoint moves to `apiAddress` in this run: the engine's copy of its admin
+ * kubeconfig (fetched at every run of its control plane) names another server. None kept (a cluster not
+ * made yet, or state lost): the control plane's own reading decides, and the workers follow in node-join.
+ */
+export function endpointMoves(kubeconfig: string, apiAddress: string): boolean {
+  if (!existsSync(kubeconfig)) return false;
+  let servers: unknown[] = [];
+  try {
+    const parsed = YAML.parse(readFileSync(kubeconfig, 'utf8')) as { clusters?: { cluster?: { server?: unknown } }[] } | null;
+    servers = (parsed?.clusters ?? []).map((entry) => entry.cluster?.server);
+  } catch {
+    return false;
+  }
+  return servers.some((server) => typeof server === 'string' && server !== `https://${apiAddress}:6443`);
 }
 
 /** A bootstrap token as kubeadm writes them: `[a-z0-9]{6}.[a-z0-9]{16}`. */
@@ -126,7 +144,11 @@ export const kubernetes = tasks.task({
     // Secrets are encrypted at rest with one secretbox key per cluster: the one its control plane holds, else
     // this fresh one (made here, so that it is a secret the engine redacts).
     const encryptionKey = context.dryRun ? '(secrets-encryption key)' : context.secret(randomBytes(32).toString('base64'));
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', controlPlane, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '', secrets_encryption_key: encryptionKey } });
+    // A cluster whose API endpoint moves in this run (kubeadm-init.yml moves it) has its workers' kubelets
+    // follow in the same play, so that none is left without its API while the rest of this step runs.
+    const moving = !context.dryRun && endpointMoves(kubeconfig, cluster.apiAddress);
+    const initScope = moving ? { ...controlPlane, workers: cluster.workers.map((node) => ({ ...node })) } : controlPlane;
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', initScope, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '', secrets_encryption_key: encryptionKey } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
     // command line) included. Fresh on every run, valid for an hour.

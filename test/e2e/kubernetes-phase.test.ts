@@ -159,7 +159,7 @@ test('init on the first control-plane node, the worker joins, Cilium is installe
   assert.ok(onWorker[0]!.includes(token), 'the worker joins with the token the engine made');
   // The admin kubeconfig came back to the engine (0600 is Ansible's fetch; the directory is private).
   const kubeconfig = readFileSync(path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml'), 'utf8');
-  assert.match(kubeconfig, `server: 'https://${vipOf(context.rig)}:6443'`);
+  assert.match(kubeconfig, `server: https://${vipOf(context.rig)}:6443\n`);
   // The binaries node preparation installed from images/ (checked on the node), and what init was given.
   const cp = host(context, 'osdc-cp1');
   assert.match(await context.rig.exec(cp, ['ls', '/usr/local/bin']), /crictl\nkubeadm\nkubectl\nkubelet/);
@@ -788,10 +788,71 @@ lifecycle('a rotated site-registry password: the steps that put it on the nodes 
 
 const recorded = async (context: Context, name: string, tool: string) => (await context.rig.exec(host(context, name), ['sh', '-c', `cat /root/fake-kubeadm/${tool}.log 2>/dev/null || true`])).trim().split('\n').filter(Boolean);
 
+lifecycle("a made cluster's apiAddress changed: its endpoint moves there (configuration, cluster-info, the API server's certificate, every kubeconfig, Cilium, the engine's kubeconfig) and back, the old names kept; then nothing moves", withTimeout(500_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  const [cp, worker] = [host(context, 'osdc-cp1'), host(context, 'osdc-w1')];
+  const [vip, moved] = [vipOf(context.rig), vipOf(context.rig).replace(/\.250$/, '.248')];
+  // The failed-join test left the worker unjoined: it joins first, so that its kubelet has a cluster to follow.
+  await context.rig.exec(worker, ['rm', '-f', '/root/fake-kubeadm/fail-join']);
+  const joined = await cli(context, [], 'node-join[node=osdc-w1]');
+  assert.is(joined.code, 0, joined.stdout + joined.stderr);
+  // kube-vip holds the new address on the control plane, as its static pod would (the FAKE API server listens on every address).
+  const vipInterface = /name: vip_interface, value: "(\S+)"/.exec(readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/manifests/kube-vip.yaml'), 'utf8'))![1]!;
+  await context.rig.exec(cp, ['ip', 'address', 'add', `${moved}/32`, 'dev', vipInterface]);
+  // The kubernetes step alone: the worker's kubelet follows in it, not only at its node-join.
+  const moveTo = async (address: string, args: readonly string[] = []) => {
+    writeFileSync(file, original.replace(`apiAddress: '${vip}'`, `apiAddress: '${address}'`));
+    const run = await cli(context, args, 'kubernetes[cluster=osdc]');
+    assert.is(run.code, 0, run.stdout + run.stderr);
+    return run;
+  };
+  // What makes the API server's certificate again and restarts the API server on it (every run makes join tokens).
+  const certificateCalls = async () => (await kubeadmCalls(context, 'osdc-cp1')).filter((argv) => argv.slice(1, 4).join(' ') === 'init phase certs').map((argv) => argv.join(' '));
+  const podRestarts = async () => (await recorded(context, 'osdc-cp1', 'crictl')).filter((line) => / (stopp|rmp) /.test(line));
+  const since = async () => ({ certificates: (await certificateCalls()).length, restarts: (await podRestarts()).length });
+  const apiServerNames = () => new X509Certificate(readFileSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/apiserver.crt'))).subjectAltName ?? '';
+  const endpointEverywhere = (address: string) => {
+    const server = `server: https://${address}:6443\n`;
+    for (const [node, kubeconfig] of [[cp, '/etc/kubernetes/admin.conf'], [cp, '/etc/kubernetes/kubelet.conf'], [worker, '/etc/kubernetes/kubelet.conf'], [cp, '/root/fake-kubeadm/cluster-info.yaml']] as const) {
+      assert.match(readFileSync(context.rig.pathIn(node, kubeconfig), 'utf8'), server, `${node.name}:${kubeconfig}`);
+    }
+    assert.match(readFileSync(path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml'), 'utf8'), server, "the engine's kubeconfig");
+    assert.match(readFileSync(context.rig.pathIn(cp, '/root/fake-kubeadm/cluster-configuration.yaml'), 'utf8'), `controlPlaneEndpoint: ${address}:6443\n`);
+    assert.match(readFileSync(`${localLog(context)}.values.cilium`, 'utf8'), `k8sServiceHost: ${address}\n`);
+  };
+  assert.match(apiServerNames(), `IP Address:${vip}`);
+  assert.not.match(apiServerNames(), `IP Address:${moved}`);
+
+  const before = await since();
+  const run = await moveTo(moved);
+  assert.match(run.stdout, `cluster osdc: its API endpoint moves from ${vip}:6443 to ${moved}:6443`);
+  endpointEverywhere(moved);
+  // The API server's certificate was made again with the new address, the old one's names kept, and the API
+  // server restarted on it; the old pair is kept aside.
+  assert.match(apiServerNames(), `IP Address:${moved}`);
+  assert.match(apiServerNames(), `IP Address:${vip}`);
+  assert.ok(existsSync(context.rig.pathIn(cp, '/etc/kubernetes/pki/apiserver.crt.before-endpoint-move')));
+  const after = await since();
+  assert.equal((await certificateCalls()).slice(before.certificates), ['kubeadm init phase certs apiserver --config /etc/kubernetes/onboarder-apiserver-certificate.yaml']);
+  assert.equal((await podRestarts()).slice(before.restarts), ['crictl stopp fake-apiserver-pod', 'crictl rmp fake-apiserver-pod']);
+
+  // Again: nothing moves.
+  const again = await moveTo(moved, ['--force', 'kubernetes[cluster=osdc]']);
+  assert.not.match(again.stdout, 'its API endpoint moves');
+  assert.equal(await since(), after);
+
+  // Back to the first address: the certificate names it still, so only the configuration and the kubeconfigs move.
+  const back = await moveTo(vip);
+  assert.match(back.stdout, `cluster osdc: its API endpoint moves from ${moved}:6443 to ${vip}:6443`);
+  endpointEverywhere(vip);
+  assert.equal(await since(), after);
+  writeFileSync(file, original);
+  await context.rig.exec(cp, ['ip', 'address', 'del', `${moved}/32`, 'dev', vipInterface]);
+}));
+
 lifecycle('upgrade: one node at a time, the control plane with kubeadm upgrade apply, the worker with upgrade node; a skipped minor is refused', withTimeout(400_000, async (context: Context) => {
   packKubernetesRelease(context.directory, 'v1.31.0');
-  // The failed-join test left the worker unjoined: it joins again in this run, before the roll.
-  await context.rig.exec(host(context, 'osdc-w1'), ['rm', '-f', '/root/fake-kubeadm/fail-join']);
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
   writeFileSync(file, readFileSync(file, 'utf8').replace('versions: lab.versions,', "versions: { ...lab.versions, kubernetes: 'v1.31.0' },"));
   const before = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length, kubectl: (await recorded(context, 'osdc-cp1', 'kubectl')).length };
