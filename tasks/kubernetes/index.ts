@@ -95,6 +95,7 @@ export const controlPlaneArgumentsSources = [
   'tasks/kubernetes/playbooks/includes/control-plane-arguments.yml',
   'tasks/kubernetes/playbooks/vars/kubeadm-apiserver.yml',
   'tasks/kubernetes/playbooks/includes/secrets-encryption-config.yml',
+  'tasks/kubernetes/playbooks/includes/restart-apiserver.yml',
   'tasks/kubernetes/playbooks/files/audit-policy.yaml',
   'tasks/backups/playbooks/includes/etcd-tools.yml',
 ];
