@@ -217,6 +217,11 @@ export const nodeJoin = tasks.task({
     ...nodesOf(config, 'workers').filter((entry) => entry.node === node).map((entry) => kubernetes.with({ cluster: entry.cluster })),
     nodePrep.with({ node }),
   ],
+  // After the cluster's roll to the environment's versions (kubespray's upgrade-cluster joins new nodes after
+  // the control plane's upgrade too): a worker added while the versions move joins a control plane already
+  // at its own version, never one older than its kubelet (Kubernetes' version skew policy). Ordering only: a
+  // roll does not make a joined worker join again.
+  after: ({ node }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.node === node).map((entry) => upgrade.with({ cluster: entry.cluster })),
   batch: nodeCluster,
   estimate: '2m',
   sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
@@ -250,7 +255,8 @@ export const nodeJoin = tasks.task({
  * 20% by default): cordon, drain, upgrade, restart, Ready, uncordon. Before any
  * node is touched every node's version is read, and a downgrade is refused. A first deploy finds every
  * node at its version and changes nothing; the steps that install a cluster never move a running node to
- * another version (they leave it to this step).
+ * another version (they leave it to this step). Before the workers' joins: a node not in the cluster yet
+ * (no kubelet kubeconfig) is not rolled, and joins after it at the environment's version.
  */
 export const upgrade = tasks.task({
   name: 'upgrade',
@@ -261,8 +267,6 @@ export const upgrade = tasks.task({
   // The control plane is up (a roll drains through its API), and on kubeadm the etcd release whose etcdctl
   // takes the snapshot before the roll is present and verified.
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...(clusterOf(config, cluster).distribution === 'kubeadm' ? fetched(config, etcdReleaseNames) : [])],
-  // Every worker is in the cluster before the roll, so each is drained and rolled in its turn.
-  after: ({ cluster }, config): Dependency[] => workersJoined(cluster, config),
   estimate: '1m',
   sources: [
     'tasks/kubernetes/playbooks/rke2-upgrade.yml',

@@ -851,20 +851,30 @@ lifecycle("a made cluster's apiAddress changed: its endpoint moves there (config
   await context.rig.exec(cp, ['ip', 'address', 'del', `${moved}/32`, 'dev', vipInterface]);
 }));
 
-lifecycle('upgrade: one node at a time, the control plane with kubeadm upgrade apply, the worker with upgrade node; a skipped minor is refused', withTimeout(400_000, async (context: Context) => {
+lifecycle('upgrade: one node at a time, the control plane with kubeadm upgrade apply, the worker with upgrade node; a worker added in the same run joins after the roll, at the new version; a skipped minor is refused', withTimeout(400_000, async (context: Context) => {
   packKubernetesRelease(context.directory, 'v1.31.0');
   const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('versions: lab.versions,', "versions: { ...lab.versions, kubernetes: 'v1.31.0' },"));
-  const before = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length, kubectl: (await recorded(context, 'osdc-cp1', 'kubectl')).length };
-  const run = await cli(context, [], `${clusterSteps(['osdc-w1'])},upgrade[cluster=osdc]`);
+  // osdc-w2 is added in the same run: scale-in reset it, so it holds the v1.30.4 kubelet but is in no cluster.
+  const spare = host(context, 'osdc-w2');
+  const withoutSpare = readFileSync(file, 'utf8').replace('versions: lab.versions,', "versions: { ...lab.versions, kubernetes: 'v1.31.0' },");
+  writeFileSync(file, withoutSpare.replace("vmId: 4111 }],", `vmId: 4111 }, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }],`));
+  assert.match(await context.rig.exec(spare, ['kubelet', '--version']), 'Kubernetes v1.30.4');
+  const before = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length, w2: (await kubeadmCalls(context, 'osdc-w2')).length, kubectl: (await recorded(context, 'osdc-cp1', 'kubectl')).length };
+  const run = await cli(context, [], `${clusterSteps(['osdc-w1', 'osdc-w2'])},upgrade[cluster=osdc]`);
   assert.is(run.code, 0, run.stdout + run.stderr);
-  // The install steps left the running nodes at their version; the roll upgraded them, the control plane first.
-  assert.match(run.stdout, 'osdc-w1 runs Kubernetes v1.30.4: upgrade[cluster=osdc] rolls it to v1.31.0');
+  // The control plane's step left its running node at its version; the roll upgraded the nodes, the control
+  // plane first.
+  assert.match(run.stdout, 'osdc-cp1 runs Kubernetes v1.30.4: upgrade[cluster=osdc] rolls it to v1.31.0');
   assert.equal((await kubeadmCalls(context, 'osdc-cp1')).slice(before.cp).filter((argv) => argv[1] === 'upgrade').map((argv) => argv.join(' ')), ['kubeadm upgrade apply --yes v1.31.0']);
   assert.equal((await kubeadmCalls(context, 'osdc-w1')).slice(before.w1).filter((argv) => argv[1] === 'upgrade').map((argv) => argv.join(' ')), ['kubeadm upgrade node']);
   const drains = (await recorded(context, 'osdc-cp1', 'kubectl')).slice(before.kubectl).filter((line) => / (cordon|drain|uncordon) /.test(line)).map((line) => line.split(' ').slice(3, 5).join(' '));
   assert.equal(drains, ['cordon osdc-cp1', 'drain osdc-cp1', 'uncordon osdc-cp1', 'cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
-  for (const node of ['osdc-cp1', 'osdc-w1']) assert.match(await context.rig.exec(host(context, node), ['kubelet', '--version']), 'Kubernetes v1.31.0');
+  for (const node of ['osdc-cp1', 'osdc-w1', 'osdc-w2']) assert.match(await context.rig.exec(host(context, node), ['kubelet', '--version']), 'Kubernetes v1.31.0');
+  // The added worker joined once the roll was done, with the new kubelet (never newer than the control
+  // plane it joins), so nothing rolled it: its only kubeadm call is its join.
+  const rollDone = run.stdout.indexOf('[upgrade[cluster=osdc]] done');
+  assert.ok(rollDone >= 0 && rollDone < run.stdout.indexOf('[node-join[node=osdc-w2]] run'), run.stdout);
+  assert.equal((await kubeadmCalls(context, 'osdc-w2')).slice(before.w2).map((argv) => argv.slice(0, 2).join(' ')), ['kubeadm join']);
   // A snapshot of etcd was kept before the first node was drained.
   const snapshotKept = run.stdout.search(/kept backups\/k8s-lab\/osdc\/osdc-\d{8}T\d{6}Z\.db \(sha256 [0-9a-f]{64}\)/);
   assert.ok(snapshotKept >= 0 && snapshotKept < run.stdout.indexOf('Cordon and drain the node'), run.stdout);
@@ -887,7 +897,11 @@ lifecycle('upgrade: one node at a time, the control plane with kubeadm upgrade a
   const skipped = await cli(context, [], 'upgrade[cluster=osdc]');
   assert.is(skipped.code, 1, skipped.stdout + skipped.stderr);
   assert.match(skipped.stdout, 'osdc-cp1 runs Kubernetes v1.31.0 and versions.kubernetes is v1.33.0: kubeadm upgrades one minor version at a time and never downgrades');
-  writeFileSync(file, readFileSync(file, 'utf8').replace("kubernetes: 'v1.33.0'", "kubernetes: 'v1.31.0'"));
+  // osdc-w2 leaves again (the steps after this one have one worker): its machine reset, its stamps forgotten.
+  writeFileSync(file, withoutSpare);
+  await context.rig.exec(spare, ['kubeadm', 'reset', '--force']);
+  const forgotten = await runDeploy(context.directory, ['--env', 'k8s-lab', '--reset', 'node-prep[node=osdc-w2],node-join[node=osdc-w2]']);
+  assert.is(forgotten.code, 0, forgotten.stdout + forgotten.stderr);
 }));
 
 lifecycle("security patches: a node with upgrades pending is drained, patched and uncordoned, one at a time; nothing pending, nothing runs; a patch for one node rolls that node only", withTimeout(300_000, async (context: Context) => {
