@@ -209,33 +209,52 @@ export interface PlannedDeletion {
   readonly because: readonly string[];
 }
 
-/**
- * The resources a saved plan deletes (destroyed, or replaced: deleted and created again), read from
- * `show -json` of the plan file. Not shown: the JSON holds the variables' values.
- */
-export async function tofuPlannedDeletions(context: ToolContext, options: TofuOptions, planFile: string): Promise<PlannedDeletion[]> {
-  const result = await tofu(context, options, ['show', '-json', '-no-color', planFile], [], () => undefined);
-  return plannedDeletions(JSON.parse(result.stdout) as unknown);
+/** A resource a saved plan creates where none was (not a replacement): its address and the values it is made with. */
+export interface PlannedCreation {
+  readonly address: string;
+  readonly type: string;
+  readonly key?: string | number;
+  /** Its known attribute values (`vm_id`, `node_name`, ...); those known only once it is made are absent. */
+  readonly values: Readonly<Record<string, unknown>>;
 }
 
-/** The deletions in a plan's JSON representation (`tofu show -json PLANFILE`). */
-export function plannedDeletions(plan: unknown): PlannedDeletion[] {
+/** What a saved plan deletes and what it creates anew. */
+export interface PlannedChanges {
+  readonly deletions: readonly PlannedDeletion[];
+  readonly creations: readonly PlannedCreation[];
+}
+
+/** A saved plan's deletions and creations, read from `show -json` of the plan file. Not shown: the JSON holds the variables' values. */
+export async function tofuPlannedChanges(context: ToolContext, options: TofuOptions, planFile: string): Promise<PlannedChanges> {
+  const result = await tofu(context, options, ['show', '-json', '-no-color', planFile], [], () => undefined);
+  return plannedChanges(JSON.parse(result.stdout) as unknown);
+}
+
+/**
+ * The changes in a plan's JSON representation (`tofu show -json PLANFILE`): the resources it deletes
+ * (destroyed, or replaced: deleted and created again) and those it creates where none was.
+ */
+export function plannedChanges(plan: unknown): PlannedChanges {
   interface ResourceChange {
     address: string;
     type: string;
     index?: string | number;
     change: { actions: string[]; before?: Record<string, unknown> | null; after?: Record<string, unknown> | null; replace_paths?: (string | number)[][] };
   }
-  const changes = ((plan as { resource_changes?: ResourceChange[] }).resource_changes ?? []).filter((each) => each.change.actions.includes('delete'));
+  const changes = (plan as { resource_changes?: ResourceChange[] }).resource_changes ?? [];
   const at = (value: unknown, route: readonly (string | number)[]): unknown => route.reduce<unknown>((inner, step) => (inner && typeof inner === 'object' ? (inner as Record<string | number, unknown>)[step] : undefined), value);
   const shown = (value: unknown) => (value === undefined ? '(unknown)' : JSON.stringify(value));
-  return changes.map((each) => ({
-    address: each.address,
-    type: each.type,
-    ...(each.index !== undefined ? { key: each.index } : {}),
-    replaced: each.change.actions.includes('create'),
-    because: (each.change.replace_paths ?? []).map((route) => `${route.join('.')} ${shown(at(each.change.before, route))} -> ${shown(at(each.change.after, route))}`),
-  }));
+  const named = (each: ResourceChange) => ({ address: each.address, type: each.type, ...(each.index !== undefined ? { key: each.index } : {}) });
+  return {
+    deletions: changes
+      .filter((each) => each.change.actions.includes('delete'))
+      .map((each) => ({
+        ...named(each),
+        replaced: each.change.actions.includes('create'),
+        because: (each.change.replace_paths ?? []).map((route) => `${route.join('.')} ${shown(at(each.change.before, route))} -> ${shown(at(each.change.after, route))}`),
+      })),
+    creations: changes.filter((each) => each.change.actions.length === 1 && each.change.actions[0] === 'create').map((each) => ({ ...named(each), values: each.change.after ?? {} })),
+  };
 }
 
 export interface TofuOutput {

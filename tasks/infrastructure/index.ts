@@ -8,7 +8,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitLeaseRenewed, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
-import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuPlannedDeletions, tofuProviderMirror, tofuWorkspace, type PlannedDeletion } from '../../lib/tools/tofu.js';
+import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuPlannedChanges, tofuProviderMirror, tofuWorkspace, type PlannedCreation, type PlannedDeletion } from '../../lib/tools/tofu.js';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { tofuProxmoxProvider, tofuProxmoxProviderFile } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
@@ -64,8 +64,59 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
   if (postgres) await tofuAdoptState(context, options, path.join(stateDirectory, 'workspaces', cluster, 'terraform.tfstate'));
   const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${cluster}.tfplan`) });
   if (!plan.changed) return context.log.info('no changes');
-  if (!context.dryRun) refuseReplacedVms(cluster, nodes, await tofuPlannedDeletions(context, options, plan.planFile));
+  if (!context.dryRun) {
+    const changes = await tofuPlannedChanges(context, options, plan.planFile);
+    refuseReplacedVms(cluster, nodes, changes.deletions);
+    refuseTakenVmIds(clusterOf(config, cluster), changes.creations, await proxmoxGuests(context));
+  }
   await tofuApply(context, { ...options, planFile: plan.planFile });
+}
+
+/** A guest (VM or container) as Proxmox's cluster resources list it: they share one space of ids. */
+export interface ProxmoxGuest {
+  readonly vmid: number;
+  readonly name?: string;
+  readonly node?: string;
+  readonly type?: string;
+}
+
+/** Every guest of the Proxmox cluster, asked on one of its nodes over its verified SSH (`pvesh get /cluster/resources`). */
+async function proxmoxGuests(context: ToolContext & { readonly config: Environment }): Promise<ProxmoxGuest[]> {
+  const host = proxmoxOf(context.config).nodes[0]!;
+  const answer = await sshExec(context, sshTarget(context.config, context.root, host), ['pvesh', 'get', '/cluster/resources', '--type', 'vm', '--output-format', 'json'], { timeoutMs: 60_000 });
+  try {
+    const listed = JSON.parse(answer.stdout) as unknown;
+    if (Array.isArray(listed)) return listed.filter((entry): entry is ProxmoxGuest => typeof (entry as { vmid?: unknown } | null)?.vmid === 'number');
+  } catch {
+    // Said below.
+  }
+  throw new Error(`pvesh get /cluster/resources on ${host.name} answered '${answer.stdout.trim().slice(0, 120)}', not a JSON list of guests`);
+}
+
+/**
+ * A plan that would make a VM under an id Proxmox has given to another guest (a VM or container that this
+ * cluster's OpenTofu state does not hold) is refused before anything is applied: Proxmox would refuse that
+ * clone part way through the apply, after tofu made the others. Each is named with what holds its id and
+ * where the environment sets it. One that has the node's own name is the node's VM with its state lost.
+ */
+export function refuseTakenVmIds(cluster: NamedCluster, creations: readonly PlannedCreation[], guests: readonly ProxmoxGuest[]): void {
+  const byId = new Map(guests.map((guest) => [guest.vmid, guest]));
+  const taken = creations.flatMap((creation) => {
+    const guest = creation.type === 'proxmox_virtual_environment_vm' ? byId.get(Number(creation.values.vm_id)) : undefined;
+    return guest ? [{ node: String(creation.key ?? creation.address), guest }] : [];
+  });
+  if (taken.length === 0) return;
+  const setting = (node: string) => {
+    const index = cluster.controlPlane.findIndex((each) => each.name === node);
+    return index >= 0 ? `clusters.${cluster.name}.controlPlane[${index}].vmId` : `clusters.${cluster.name}.workers[${cluster.workers.findIndex((each) => each.name === node)}].vmId`;
+  };
+  const described = taken.map(({ node, guest }) => {
+    const holder = `${guest.type === 'lxc' ? 'container' : 'VM'} ${guest.name ? `'${guest.name}'` : 'without a name'} on ${guest.node ?? 'an unnamed node'}`;
+    return `${node}'s id ${guest.vmid} (${setting(node)}) is held by the ${holder}${guest.name === node ? ", its own name: the cluster's OpenTofu state does not hold it (lost or moved)" : ''}`;
+  });
+  throw new PermanentFailure(
+    `the plan for cluster ${cluster.name} makes VMs under ids Proxmox has given already: ${described.join('; ')}; nothing was applied: give each node a free vmId, remove a leftover guest from Proxmox, or restore the cluster's OpenTofu state where it held the node's own VM`,
+  );
 }
 
 /**

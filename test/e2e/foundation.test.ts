@@ -21,7 +21,7 @@ interface Context {
 }
 const test = suite<Context>('foundation setup over SSH against a FAKE Proxmox');
 
-const fakeCommands = ['pveum', 'pvesm', 'qm', 'rbd', 'ceph', 'apt-get', 'virt-customize'];
+const fakeCommands = ['pveum', 'pvesm', 'pvesh', 'qm', 'rbd', 'ceph', 'apt-get', 'virt-customize'];
 const cloudImage = Buffer.from('a cloud image for the fake Proxmox\n'.repeat(4096));
 const isoDirectory = '/root/pve/template/iso';
 
@@ -345,6 +345,7 @@ test("validation: a node whose VMs' bridge is missing, or not VLAN-aware where t
  * A FAKE tofu (no Proxmox provider can be downloaded here): records each call, keeps the variables a plan is
  * given (the API token left out) and answers every plan with "no changes", or, where the test wrote a plan's
  * JSON to plan.json beside it, with changes, which `show -json` prints (as real tofu prints a saved plan).
+ * An apply runs the test's on-apply beside it, where there is one (what the plan makes, on the FAKE Proxmox).
  */
 function fakeTofu(directory: string): string {
   const bin = path.join(directory, '.cache', 'fake-tofu');
@@ -363,6 +364,7 @@ function fakeTofu(directory: string): string {
       'case "$1" in version) echo "OpenTofu v1.8.3" ;; esac',
       `case "$1" in plan) [ -f ${bin}/plan.json ] && exit 2 ;; show) cat ${bin}/plan.json ;; esac`,
       `case "$1" in init) cp "$TF_CLI_CONFIG_FILE" ${bin}/cli.tfrc ;; esac`,
+      `case "$1" in apply) [ -x ${bin}/on-apply ] && ${bin}/on-apply ;; esac`,
       'exit 0',
       '',
     ].join('\n'),
@@ -517,6 +519,62 @@ test("cluster-vms refuses a plan that re-creates a node's VM (a Proxmox node add
   } finally {
     writeFileSync(file, original);
     rmSync(path.join(tofu, 'plan.json'), { force: true });
+  }
+}));
+
+test("cluster-vms refuses a plan that makes a VM under an id Proxmox has given to another guest, naming it and the setting; nothing is applied; a free id goes ahead", withTimeout(120_000, async (context: Context) => {
+  const { directory } = context;
+  const tofu = fakeTofu(directory);
+  const file = path.join(directory, 'environments', 'pve-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  mkdirSync(path.join(directory, path.dirname(tofuProxmoxProviderFile)), { recursive: true });
+  writeFileSync(path.join(directory, tofuProxmoxProviderFile), 'a FAKE provider package\n');
+  // A worker added to osdc under id 4111, which a container someone else made holds on the Proxmox
+  // cluster; and osdc-cp1's VM 4101 (made by the tests above) planned again, as where the cluster's
+  // OpenTofu state was lost.
+  writeFileSync(file, original.replace("vmId: 4101 }],", "vmId: 4101 }], workers: [{ name: 'osdc-w1', address: '10.254.254.44', vmId: 4111 }],"));
+  const state = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
+  assert.equal(state.vms['4101']?.name, 'osdc-cp1');
+  state.vms['4111'] = { name: 'legacy-db', type: 'lxc', node: 'pve7', template: false };
+  writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(state));
+  const creation = (name: string, vmId: number) => ({ address: `proxmox_virtual_environment_vm.node["${name}"]`, type: 'proxmox_virtual_environment_vm', index: name, change: { actions: ['create'], before: null, after: { name, vm_id: vmId, node_name: 'pve1' } } });
+  writeFileSync(path.join(tofu, 'plan.json'), JSON.stringify({ resource_changes: [creation('osdc-cp1', 4101), creation('osdc-w1', 4111)] }));
+  const step = 'cluster-vms[cluster=osdc]';
+  const env = { PATH: `${tofu}:${process.env.PATH}` };
+  const tofuCalls = () => readFileSync(path.join(tofu, 'calls.log'), 'utf8').split('\n').map((line) => line.split(' ')[0]);
+  try {
+    const refused = await runDeploy(directory, ['--env', 'pve-lab', '--only', step, '--force', step, step], env);
+    assert.is(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(
+      refused.stdout,
+      "the plan for cluster osdc makes VMs under ids Proxmox has given already: osdc-cp1's id 4101 (clusters.osdc.controlPlane[0].vmId) is held by the VM 'osdc-cp1' on pve1, its own name: the cluster's OpenTofu state does not hold it (lost or moved); osdc-w1's id 4111 (clusters.osdc.workers[0].vmId) is held by the container 'legacy-db' on pve7; nothing was applied: give each node a free vmId, remove a leftover guest from Proxmox, or restore the cluster's OpenTofu state where it held the node's own VM",
+      refused.stdout,
+    );
+    assert.not.ok(tofuCalls().includes('apply'), 'nothing applied');
+    assert.ok(callsSince(context, 0).includes('pvesh get /cluster/resources --type vm --output-format json'));
+    // The worker under a free id, and osdc-cp1's VM in the plan no more (its state back): applied.
+    writeFileSync(file, original.replace("vmId: 4101 }],", "vmId: 4101 }], workers: [{ name: 'osdc-w1', address: '10.254.254.44', vmId: 4112 }],"));
+    writeFileSync(path.join(tofu, 'plan.json'), JSON.stringify({ resource_changes: [creation('osdc-w1', 4112)] }));
+    // The apply makes the VM on the FAKE Proxmox, its guest agent answering with its host key.
+    const keyFile = path.join(directory, '.cache', 'host-key-osdc-w1');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'root@osdc-w1', '-f', keyFile]);
+    const vm = { name: 'osdc-w1', template: false, config: { cores: '4', memory: '8192' }, host_key: readFileSync(`${keyFile}.pub`, 'utf8').trim() };
+    const stateFile = fakeHome(context, 'state.json');
+    writeFileSync(
+      path.join(tofu, 'on-apply'),
+      `#!/usr/bin/python3\nimport json\nstate = json.load(open(${JSON.stringify(stateFile)}))\nstate["vms"]["4112"] = json.loads(${JSON.stringify(JSON.stringify(vm))})\njson.dump(state, open(${JSON.stringify(stateFile)}, "w"))\n`,
+      { mode: 0o755 },
+    );
+    const applied = await runDeploy(directory, ['--env', 'pve-lab', '--only', step, '--force', step, step], env);
+    assert.is(applied.code, 0, applied.stdout + applied.stderr);
+    assert.ok(tofuCalls().includes('apply'));
+  } finally {
+    writeFileSync(file, original);
+    rmSync(path.join(tofu, 'plan.json'), { force: true });
+    rmSync(path.join(tofu, 'on-apply'), { force: true });
+    const after = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
+    for (const id of ['4111', '4112']) delete after.vms[id];
+    writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(after));
   }
 }));
 
