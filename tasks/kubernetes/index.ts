@@ -12,6 +12,7 @@ import type { Dependency } from '../../lib/dsl/task.js';
 import { helmUpgradeInstall, kubectlApply, kubectlDelete, kubectlGet, kubectlLabelNode, kubectlRolloutStatus, kubectlTaintNode } from '../../lib/tools/kubernetes.js';
 import { kubeadmControlPlaneTaint, kubeadmControlPlaneTaints, managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
+import { untracked } from '../../lib/stamps/config-reads.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
 import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-binaries.js';
@@ -297,12 +298,15 @@ export const upgrade = tasks.task({
     // A snapshot of the cluster's etcd before any node is touched (kubespray backs etcd up before an
     // upgrade): etcd-restore brings the cluster back to it if the roll goes wrong.
     await takeSnapshot(context, cluster);
+    // The workers, but not as an input: one added or taken out changes no node's version (one added joins
+    // after this step, at the environment's version), so a scale-out does not run the roll again.
+    const workers = untracked(cluster.workers).map((node) => ({ ...node }));
     if (context.dryRun) {
       // The plan names each node in the order of the roll (the versions it leaves are read on the nodes).
-      for (const node of [...cluster.controlPlane, ...cluster.workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);
+      for (const node of [...cluster.controlPlane, ...workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);
     }
     // The control plane in the order of the roll: a node in the cluster first (kubeadm upgrade apply runs there).
-    const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: cluster.workers.map((node) => ({ ...node })) };
+    const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers };
     if (rke2) {
       const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
       await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts' } });

@@ -373,16 +373,22 @@ lifecycle('scale out: a worker added is prepared and joins alone; the other node
   const spare = host(context, 'osdc-w2');
   const charts = await cli(context, [], 'kubelet-csr-approver[cluster=osdc],platform-services[cluster=osdc]');
   assert.is(charts.code, 0, charts.stdout + charts.stderr);
+  // The cluster's roll has run (nothing to roll).
+  const rolled = await cli(context, [], 'upgrade[cluster=osdc]');
+  assert.is(rolled.code, 0, rolled.stdout + rolled.stderr);
   const before = { cp: (await kubeadmCalls(context, 'osdc-cp1')).length, w1: (await kubeadmCalls(context, 'osdc-w1')).length };
   writeFileSync(file, readFileSync(file, 'utf8').replace("vmId: 4111 }],", `vmId: 4111 }, { name: 'osdc-w2', address: '${spare.address}', vmId: 4112 }],`));
-  const plan = await cli(context, ['--dry-run'], clusterSteps(['osdc-w1', 'osdc-w2']));
+  const steps = `${clusterSteps(['osdc-w1', 'osdc-w2'])},upgrade[cluster=osdc]`;
+  const plan = await cli(context, ['--dry-run'], steps);
   assert.is(plan.code, 0, plan.stdout + plan.stderr);
-  // The plan says so: the new node's two steps run, every other node's are up to date.
+  // The plan says so: the new node's two steps run, every other node's are up to date, and the roll (which
+  // the new worker's join follows) does not run again: a worker added changes no node's version.
   assert.match(plan.stdout, /plan for k8s-lab: 3 of \d+ tasks would run/, plan.stdout);
   assert.match(plan.stdout, /cluster-vms\[cluster=osdc\]\s+run\s+config clusters\.osdc\.workers changed: 1 -> 2 entries \(adds osdc-w2\)/);
   assert.match(plan.stdout, /node-prep\[node=osdc-w2\]\s+run\s+no stamp\n[\s\S]*node-join\[node=osdc-w1\]\s+skip\s+up to date\n[\s\S]*node-join\[node=osdc-w2\]\s+run\s+no stamp/);
   assert.match(plan.stdout, /kubernetes\[cluster=osdc\]\s+skip\s+up to date/);
-  const run = await cli(context, [], clusterSteps(['osdc-w1', 'osdc-w2']));
+  assert.match(plan.stdout, /upgrade\[cluster=osdc\]\s+skip\s+up to date/);
+  const run = await cli(context, [], steps);
   assert.is(run.code, 0, run.stdout + run.stderr);
   const ran = [...run.stdout.matchAll(/^\[(.+?)\] run: /gm)].map((match) => match[1]).sort();
   assert.equal(ran, ['cluster-vms[cluster=osdc]', 'node-join[node=osdc-w2]', 'node-prep[node=osdc-w2]'], run.stdout);
