@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { etcdReleaseNames, kubernetesBinaryNames, platformChartNames, rke2ArtifactNames } from '../../images/manifest.js';
@@ -12,6 +12,8 @@ import type { Dependency } from '../../lib/dsl/task.js';
 import { helmUpgradeInstall, kubectlApply, kubectlDelete, kubectlGet, kubectlLabelNode, kubectlRolloutStatus, kubectlTaintNode } from '../../lib/tools/kubernetes.js';
 import { kubeadmControlPlaneTaint, kubeadmControlPlaneTaints, managedTaints, nodeLabelsFieldManager, nodeLabelsManifest, taintArgument, taintChanges, type DeclaredNode, type Taint } from './node-labels.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
+import { writeFileAtomic } from '../../lib/fs/atomic-write.js';
+import { sshExec } from '../../lib/tools/ssh.js';
 import { untracked } from '../../lib/stamps/config-reads.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
@@ -25,18 +27,49 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { proxyEnvironment } from '../shared/site-proxy.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
-/** A cluster join token, generated once per cluster and kept (0600) so re-runs join the same cluster. */
-function clusterToken(root: string, config: Environment, cluster: string): string {
-  const file = clusterTokenPath(root, config, cluster);
-  if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
-  }
+/**
+ * An RKE2 cluster's token, made once per cluster and kept (0600, written whole) so that re-runs join the
+ * same cluster. Where it is not kept here (a new controller, its .cache lost) but the cluster is made, it is
+ * read back from a server's RKE2 configuration: a new one would be written there, and RKE2 refuses to start
+ * on a token other than the one its data was made with. Made anew only where every server answered and
+ * none is in a cluster.
+ */
+async function clusterToken(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<string> {
+  const { config, root } = context;
+  const file = clusterTokenPath(root, config, cluster.name);
+  if (existsSync(file)) return readFileSync(file, 'utf8');
+  const kept = await serverToken(context, cluster);
+  await writeFileAtomic(file, kept?.token ?? randomBytes(32).toString('hex'));
+  if (kept) context.log.warn(`the token of cluster ${cluster.name} was not kept in ${path.relative(root, file)}: read back from ${kept.node}'s RKE2 configuration, and kept there again`);
   return readFileSync(file, 'utf8');
+}
+
+/** The token a server of a made RKE2 cluster runs with (its /etc/rancher/rke2/config.yaml), or none where no server is in a cluster. */
+async function serverToken(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<{ readonly node: string; readonly token: string } | undefined> {
+  const { config, root } = context;
+  const silent: string[] = [];
+  for (const node of cluster.controlPlane) {
+    const target = sshTarget(config, root, node);
+    let member: boolean;
+    try {
+      member = (await sshExec(context, target, ['test', '-e', '/var/lib/rancher/rke2/server/db/etcd'], { asRoot: true, okExitCodes: [1], timeoutMs: 30_000 })).exitCode === 0;
+    } catch {
+      silent.push(node.name);
+      continue;
+    }
+    if (!member) continue;
+    const token = (await sshExec(context, target, ['sed', '-n', 's/^token: *//p', '/etc/rancher/rke2/config.yaml'], { asRoot: true, stdoutIsSecret: true, timeoutMs: 30_000 })).stdout.trim();
+    if (!token) throw new Error(`${node.name} is a server of cluster ${cluster.name}, but its /etc/rancher/rke2/config.yaml names no token, and ${path.relative(root, clusterTokenPath(root, config, cluster.name))} keeps none: write the cluster's token there (0600), as its servers run with it`);
+    return { node: node.name, token: context.secret(token) };
+  }
+  if (silent.length > 0) {
+    throw new Error(`the token of cluster ${cluster.name} is not kept in ${path.relative(root, clusterTokenPath(root, config, cluster.name))}, and ${silent.join(', ')} did not answer over SSH: whether the cluster is made cannot be told (a new token would stop its servers): bring them back, or put the token back there`);
+  }
+  return undefined;
 }
 
 /** The RKE2 release files a node installs from, with their digests (none are read on a dry run). */
@@ -134,7 +167,7 @@ export const kubernetes = tasks.task({
     const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: [] };
     if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
     if (cluster.distribution === 'rke2') {
-      const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, inputs.cluster));
+      const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
       const artifacts = await rke2Inputs(context, root, config.versions.rke2);
       await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig, node_taints: registrationTaints(cluster.controlPlane) } });
       return;
@@ -235,7 +268,7 @@ export const nodeJoin = tasks.task({
     const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) };
     const workersOf = (standing: readonly { readonly node: ClusterNode }[]) => standing.map((member) => member.node);
     if (cluster.distribution === 'rke2') {
-      const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
+      const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
       const artifacts = await rke2Inputs(context, root, config.versions.rke2);
       await nodesPlaybook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: workersOf(members) }, members, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, node_taints: registrationTaints(workersOf(members)) } });
       return;
@@ -308,7 +341,7 @@ export const upgrade = tasks.task({
     // The control plane in the order of the roll: a node in the cluster first (kubeadm upgrade apply runs there).
     const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers };
     if (rke2) {
-      const token = context.dryRun ? '(cluster token)' : context.secret(clusterToken(root, config, cluster.name));
+      const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
       await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts' } });
       return;
     }

@@ -4,7 +4,7 @@
 // files are stand-ins the test makes (test/fixtures/fake-rke2, named as FAKES: install.sh, an rke2 binary
 // that stands where the real one would start its kubelet, and systemctl, as the hosts run no systemd).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { suite } from '../helpers/suite.js';
@@ -203,6 +203,23 @@ test('a second run changes nothing: nothing reinstalled, no service restarted', 
   for (const [step, node] of [['kubernetes[cluster=mcm]', 'mcm-cp1'], ['kubernetes[cluster=mcm]', 'mcm-cp2'], ['node-join[node=mcm-w1]', 'mcm-w1']]) {
     assert.match(run.stdout, new RegExp(`\\[${step!.replace(/[[\]]/g, '\\$&')}\\] ${node}\\s+: ok=\\d+\\s+changed=0`), run.stdout);
   }
+}));
+
+test("a controller without the cluster's token (a new one, its .cache lost) reads it back from a server: kept again (0600), no configuration changed, no server restarted, never shown", withTimeout(300_000, async (context: Context) => {
+  const file = path.join(context.directory, '.cache', 'state', 'rke2-lab', 'tokens', 'mcm');
+  const token = readFileSync(file, 'utf8');
+  rmSync(file);
+  const before = { cp1: (await rke2Calls(context, 'mcm-cp1')).length, cp2: (await rke2Calls(context, 'mcm-cp2')).length };
+  const run = await cli(context, ['--force', 'kubernetes[cluster=mcm]'], 'kubernetes[cluster=mcm]');
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, "the token of cluster mcm was not kept in .cache/state/rke2-lab/tokens/mcm: read back from mcm-cp1's RKE2 configuration, and kept there again");
+  assert.is(readFileSync(file, 'utf8'), token);
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  // A new token would have been written into each server's configuration and restarted it, which RKE2
+  // refuses (its bootstrap data is encrypted with the token it was made with).
+  assert.equal({ cp1: (await rke2Calls(context, 'mcm-cp1')).length, cp2: (await rke2Calls(context, 'mcm-cp2')).length }, before);
+  assert.match(await context.rig.exec(host(context, 'mcm-cp2'), ['cat', '/etc/rancher/rke2/config.yaml']), `token: ${token}\n`);
+  assert.not.match(run.stdout + run.stderr, token, 'the cluster token is never shown');
 }));
 
 test('a corrupted tarball fails on the node with the expected and the found digest', withTimeout(300_000, async (context: Context) => {
