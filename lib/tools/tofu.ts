@@ -164,14 +164,24 @@ export async function tofuWorkspace(context: ToolContext, options: TofuOptions &
  */
 export async function tofuAdoptState(context: ToolContext, options: TofuOptions & { readonly workspace: string }, localStateFile: string): Promise<boolean> {
   if (!existsSync(localStateFile)) return false;
-  const held = await tofu(context, options, ['state', 'list', '-no-color']);
-  if (held.stdout.trim() !== '') {
+  if ((await tofuStateList(context, options)).length > 0) {
     throw new Error(`workspace ${options.workspace} has state in the backend and in ${localStateFile}: keep one (move the file aside, or empty the workspace) and run again`);
   }
   await tofu(context, options, ['state', 'push', '-no-color', localStateFile]);
   renameSync(localStateFile, `${localStateFile}.pushed`);
   context.log.info(`the state of workspace ${options.workspace} moved from ${localStateFile} into the backend (the file is kept as ${path.basename(localStateFile)}.pushed)`);
   return true;
+}
+
+/** The addresses the selected workspace's state holds (`state list`). */
+export async function tofuStateList(context: ToolContext, options: TofuOptions): Promise<string[]> {
+  const held = await tofu(context, options, ['state', 'list', '-no-color']);
+  return held.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+}
+
+/** Takes a resource that exists into the state under `address` (`import ADDRESS ID`), with the configuration's variables. */
+export async function tofuImport(context: ToolContext, options: TofuOptions & TofuVariables & { readonly address: string; readonly id: string }): Promise<void> {
+  await withVarFile(options, (varArgs) => tofu(context, options, ['import', '-input=false', '-no-color', ...lockArgs(options), ...varArgs, options.address, options.id]));
 }
 
 /** Deletes a workspace whose resources are gone (after a destroy): `default` is selected first. */

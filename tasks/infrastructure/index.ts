@@ -8,7 +8,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitLeaseRenewed, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
-import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuPlan, tofuPlannedChanges, tofuProviderMirror, tofuWorkspace, type PlannedCreation, type PlannedDeletion } from '../../lib/tools/tofu.js';
+import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuImport, tofuPlan, tofuPlannedChanges, tofuProviderMirror, tofuStateList, tofuWorkspace, type PlannedCreation, type PlannedDeletion } from '../../lib/tools/tofu.js';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { tofuProxmoxProvider, tofuProxmoxProviderFile } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
@@ -16,19 +16,15 @@ import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
-import { allFinished, clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, vmNetworkSettings, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { allFinished, clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, vmNetworkSettings, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
-/**
- * OpenTofu plan, then apply of exactly that plan, of one cluster's VMs in the cluster's own workspace:
- * `nodes` is every VM the cluster has (none takes them all down). Each VM stays on one Proxmox node (its VM
- * id decides), so that a node added or removed never moves another.
- */
-export async function applyClusterVms(context: ToolContext & { readonly config: Environment }, cluster: string, nodes: readonly ClusterNode[]): Promise<void> {
+/** The cluster VMs' OpenTofu variables: the site's Proxmox, network and DNS, and every VM the cluster has. */
+function clusterVmsVariables(context: ToolContext & { readonly config: Environment }, nodes: readonly ClusterNode[]): Record<string, unknown> {
   const { config } = context;
   const proxmox = proxmoxOf(config);
-  const vars = {
+  return {
     proxmox_endpoint: proxmox.apiUrl.replace(/\/api2\/json$/, ''),
     proxmox_api_token: `${proxmox.tokenId}=${secretValue(context, proxmox.token)}`,
     template_vm_id: proxmox.templates.goldenVmId,
@@ -49,6 +45,14 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
       ...vmNetworkSettings(config, node.address),
     })),
   };
+}
+
+/**
+ * The VMs' module initialised and the cluster's own workspace selected (on a site that moved its state to
+ * PostgreSQL, the cluster's VMs brought along on its next run): the options its commands then take.
+ */
+async function clusterVmsWorkspace(context: ToolContext & { readonly config: Environment }, cluster: string): Promise<Omit<Awaited<ReturnType<typeof clusterVmsBackend>>, 'postgres'> & { readonly workspace: string; readonly lockTimeout: string }> {
+  const { config } = context;
   const stateDirectory = tofuStateDirectory(environmentStateDirectory(context.root, config));
   const { postgres, ...backend } = await clusterVmsBackend(context);
   const options = { ...backend, workspace: cluster, lockTimeout: '5m' };
@@ -60,9 +64,19 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
     backendConfig: postgres ? { schema_name: tofuSchema(config.name) } : { path: path.join(stateDirectory, 'terraform.tfstate'), workspace_dir: path.join(stateDirectory, 'workspaces') },
   });
   await tofuWorkspace(context, { ...backend, name: cluster });
-  // A site that moved its state to PostgreSQL (state push) brings each cluster's VMs along on its next run.
   if (postgres) await tofuAdoptState(context, options, path.join(stateDirectory, 'workspaces', cluster, 'terraform.tfstate'));
-  const plan = await tofuPlan(context, { ...options, vars, out: path.join(stateDirectory, `${cluster}.tfplan`) });
+  return options;
+}
+
+/**
+ * OpenTofu plan, then apply of exactly that plan, of one cluster's VMs in the cluster's own workspace:
+ * `nodes` is every VM the cluster has (none takes them all down). Each VM stays on one Proxmox node (its VM
+ * id decides), so that a node added or removed never moves another.
+ */
+export async function applyClusterVms(context: ToolContext & { readonly config: Environment }, cluster: string, nodes: readonly ClusterNode[]): Promise<void> {
+  const { config } = context;
+  const options = await clusterVmsWorkspace(context, cluster);
+  const plan = await tofuPlan(context, { ...options, vars: clusterVmsVariables(context, nodes), out: path.join(tofuStateDirectory(environmentStateDirectory(context.root, config)), `${cluster}.tfplan`) });
   if (!plan.changed) return context.log.info('no changes');
   if (!context.dryRun) {
     const changes = await tofuPlannedChanges(context, options, plan.planFile);
@@ -71,6 +85,9 @@ export async function applyClusterVms(context: ToolContext & { readonly config: 
   }
   await tofuApply(context, { ...options, planFile: plan.planFile });
 }
+
+/** A VM's address in the cluster VMs' module (main.tf's `proxmox_virtual_environment_vm.node`, one per node name). */
+const vmAddress = (node: string) => `proxmox_virtual_environment_vm.node[${JSON.stringify(node)}]`;
 
 /** A guest (VM or container) as Proxmox's cluster resources list it: they share one space of ids. */
 export interface ProxmoxGuest {
@@ -84,6 +101,7 @@ export interface ProxmoxGuest {
 async function proxmoxGuests(context: ToolContext & { readonly config: Environment }): Promise<ProxmoxGuest[]> {
   const host = proxmoxOf(context.config).nodes[0]!;
   const answer = await sshExec(context, sshTarget(context.config, context.root, host), ['pvesh', 'get', '/cluster/resources', '--type', 'vm', '--output-format', 'json'], { timeoutMs: 60_000 });
+  if (context.dryRun) return [];
   try {
     const listed = JSON.parse(answer.stdout) as unknown;
     if (Array.isArray(listed)) return listed.filter((entry): entry is ProxmoxGuest => typeof (entry as { vmid?: unknown } | null)?.vmid === 'number');
@@ -115,7 +133,7 @@ export function refuseTakenVmIds(cluster: NamedCluster, creations: readonly Plan
     return `${node}'s id ${guest.vmid} (${setting(node)}) is held by the ${holder}${guest.name === node ? ", its own name: the cluster's OpenTofu state does not hold it (lost or moved)" : ''}`;
   });
   throw new PermanentFailure(
-    `the plan for cluster ${cluster.name} makes VMs under ids Proxmox has given already: ${described.join('; ')}; nothing was applied: give each node a free vmId, remove a leftover guest from Proxmox, or restore the cluster's OpenTofu state where it held the node's own VM`,
+    `the plan for cluster ${cluster.name} makes VMs under ids Proxmox has given already: ${described.join('; ')}; nothing was applied: give each node a free vmId, remove a leftover guest from Proxmox, or take a node's own VM back into the state with tsx deploy.ts 'vm-adopt[cluster=${cluster.name}]'`,
   );
 }
 
@@ -279,6 +297,54 @@ export const clusterVms = tasks.task({
     await applyClusterVms(context, cluster.name, nodes);
     await pinVmHostKeys(context, nodes);
     await restartPendingVms(context, cluster);
+  },
+});
+
+/**
+ * A cluster's running VMs taken back into its OpenTofu state where the state lost them (a new controller
+ * with a file state, a workspace removed), so that cluster-vms manages them again instead of refusing to make
+ * them: each declared node that the state does not hold and whose id Proxmox gives to a VM of the node's own
+ * name is imported (`tofu import`, the provider's `<proxmox node>/<vm id>`). A node whose id another guest
+ * holds is named and left; one that Proxmox does not have is left for cluster-vms to make. Run when asked.
+ */
+export const vmAdopt = tasks.task({
+  name: 'vm-adopt',
+  description: "Take a cluster's VMs that Proxmox runs under its nodes' ids and names back into its OpenTofu state (after the state was lost)",
+  supportsDryRun: true,
+  policy: 'always',
+  inputs: clusterInput,
+  instances: everyCluster,
+  skipWhen: withoutProxmox,
+  // tofu reads the module with its Proxmox provider, installed from the verified package.
+  deps: (_inputs, config) => fetched(config, ['tofu-provider-proxmox']),
+  estimate: '1m',
+  sources: [`${terraformDirectory}/main.tf`],
+  pool: 'proxmox-api',
+  timeout: '30m',
+  run: async (context) => {
+    const config = context.config;
+    const cluster = clusterOf(config, context.inputs.cluster);
+    const nodes = [...cluster.controlPlane, ...cluster.workers];
+    const options = await clusterVmsWorkspace(context, cluster.name);
+    const held = new Set(await tofuStateList(context, options));
+    const guests = new Map((await proxmoxGuests(context)).map((guest) => [guest.vmid, guest]));
+    const vars = clusterVmsVariables(context, nodes);
+    const refused: string[] = [];
+    for (const node of nodes) {
+      if (held.has(vmAddress(node.name))) continue;
+      const placed = proxmoxNodeOf(config, node);
+      const guest = context.dryRun ? { vmid: node.vmId, name: node.name, node: placed, type: 'qemu' } : guests.get(node.vmId);
+      if (!guest) {
+        context.log.info(`${node.name}: Proxmox has no guest ${node.vmId}: cluster-vms makes its VM`);
+      } else if (guest.name !== node.name || guest.type === 'lxc' || !guest.node) {
+        refused.push(`${node.name}'s id ${node.vmId} is held by the ${guest.type === 'lxc' ? 'container' : 'VM'} ${guest.name ? `'${guest.name}'` : 'without a name'} on ${guest.node ?? 'an unnamed node'}`);
+      } else {
+        await tofuImport(context, { ...options, vars, address: vmAddress(node.name), id: `${guest.node}/${guest.vmid}` });
+        context.log.info(`${node.name}: its VM ${guest.vmid} on ${guest.node} is in the state of cluster ${cluster.name} again`);
+        if (guest.node !== placed) context.log.warn(`${node.name}: its VM runs on ${guest.node} and the environment places it on ${placed}: pin it where it runs (proxmoxNode: '${guest.node}'), or cluster-vms refuses to make it anew there`);
+      }
+    }
+    if (refused.length > 0) throw new PermanentFailure(`not taken into the state of cluster ${cluster.name}: ${refused.join('; ')}: give each such node a free vmId, or remove a leftover guest from Proxmox`);
   },
 });
 

@@ -345,7 +345,8 @@ test("validation: a node whose VMs' bridge is missing, or not VLAN-aware where t
  * A FAKE tofu (no Proxmox provider can be downloaded here): records each call, keeps the variables a plan is
  * given (the API token left out) and answers every plan with "no changes", or, where the test wrote a plan's
  * JSON to plan.json beside it, with changes, which `show -json` prints (as real tofu prints a saved plan).
- * An apply runs the test's on-apply beside it, where there is one (what the plan makes, on the FAKE Proxmox).
+ * An apply runs the test's on-apply beside it, where there is one (what the plan makes, on the FAKE Proxmox);
+ * `state list` prints state-list.txt beside it, where there is one.
  */
 function fakeTofu(directory: string): string {
   const bin = path.join(directory, '.cache', 'fake-tofu');
@@ -365,6 +366,7 @@ function fakeTofu(directory: string): string {
       `case "$1" in plan) [ -f ${bin}/plan.json ] && exit 2 ;; show) cat ${bin}/plan.json ;; esac`,
       `case "$1" in init) cp "$TF_CLI_CONFIG_FILE" ${bin}/cli.tfrc ;; esac`,
       `case "$1" in apply) [ -x ${bin}/on-apply ] && ${bin}/on-apply ;; esac`,
+      `case "$1 $2" in "state list") [ -f ${bin}/state-list.txt ] && cat ${bin}/state-list.txt ;; esac`,
       'exit 0',
       '',
     ].join('\n'),
@@ -522,7 +524,7 @@ test("cluster-vms refuses a plan that re-creates a node's VM (a Proxmox node add
   }
 }));
 
-test("cluster-vms refuses a plan that makes a VM under an id Proxmox has given to another guest, naming it and the setting; nothing is applied; a free id goes ahead", withTimeout(120_000, async (context: Context) => {
+test("cluster-vms refuses a plan that makes a VM under an id Proxmox has given to another guest, naming it and the setting; nothing is applied; vm-adopt takes a node's own VM back into the state; a free id goes ahead", withTimeout(120_000, async (context: Context) => {
   const { directory } = context;
   const tofu = fakeTofu(directory);
   const file = path.join(directory, 'environments', 'pve-lab.ts');
@@ -547,9 +549,29 @@ test("cluster-vms refuses a plan that makes a VM under an id Proxmox has given t
     assert.is(refused.code, 1, refused.stdout + refused.stderr);
     assert.match(
       refused.stdout,
-      "the plan for cluster osdc makes VMs under ids Proxmox has given already: osdc-cp1's id 4101 (clusters.osdc.controlPlane[0].vmId) is held by the VM 'osdc-cp1' on pve1, its own name: the cluster's OpenTofu state does not hold it (lost or moved); osdc-w1's id 4111 (clusters.osdc.workers[0].vmId) is held by the container 'legacy-db' on pve7; nothing was applied: give each node a free vmId, remove a leftover guest from Proxmox, or restore the cluster's OpenTofu state where it held the node's own VM",
+      "the plan for cluster osdc makes VMs under ids Proxmox has given already: osdc-cp1's id 4101 (clusters.osdc.controlPlane[0].vmId) is held by the VM 'osdc-cp1' on pve1, its own name: the cluster's OpenTofu state does not hold it (lost or moved); osdc-w1's id 4111 (clusters.osdc.workers[0].vmId) is held by the container 'legacy-db' on pve7; nothing was applied: give each node a free vmId, remove a leftover guest from Proxmox, or take a node's own VM back into the state with tsx deploy.ts 'vm-adopt[cluster=osdc]'",
       refused.stdout,
     );
+
+    // vm-adopt takes osdc-cp1's VM (its id and name on Proxmox) into the state, and names osdc-w1, whose id
+    // the container holds; a worker Proxmox does not have is left for cluster-vms to make.
+    const adopt = 'vm-adopt[cluster=osdc]';
+    const withNewWorker = original.replace("vmId: 4101 }],", "vmId: 4101 }], workers: [{ name: 'osdc-w1', address: '10.254.254.44', vmId: 4111 }, { name: 'osdc-w2', address: '10.254.254.45', vmId: 4113 }],");
+    writeFileSync(file, withNewWorker);
+    const importsSince = (from: number) => readFileSync(path.join(tofu, 'calls.log'), 'utf8').split('\n').slice(from).filter((line) => line.startsWith('import '));
+    const from = readFileSync(path.join(tofu, 'calls.log'), 'utf8').split('\n').length - 1;
+    const adopted = await runDeploy(directory, ['--env', 'pve-lab', '--only', adopt, adopt], env);
+    assert.is(adopted.code, 1, adopted.stdout + adopted.stderr);
+    assert.match(adopted.stdout, "osdc-cp1: its VM 4101 on pve1 is in the state of cluster osdc again");
+    assert.match(adopted.stdout, 'osdc-w2: Proxmox has no guest 4113: cluster-vms makes its VM');
+    assert.match(adopted.stdout, "not taken into the state of cluster osdc: osdc-w1's id 4111 is held by the container 'legacy-db' on pve7: give each such node a free vmId, or remove a leftover guest from Proxmox");
+    assert.equal(importsSince(from).map((line) => line.replace(/-var-file=\S+/, '-var-file=X')), ['import -input=false -no-color -lock-timeout=5m -var-file=X proxmox_virtual_environment_vm.node["osdc-cp1"] pve1/4101']);
+    // Again, with osdc-cp1 in the state and osdc-w1 under a free id: nothing to import.
+    writeFileSync(path.join(tofu, 'state-list.txt'), 'proxmox_virtual_environment_vm.node["osdc-cp1"]\n');
+    writeFileSync(file, withNewWorker.replace('vmId: 4111 }', 'vmId: 4114 }'));
+    const again = await runDeploy(directory, ['--env', 'pve-lab', '--only', adopt, adopt], env);
+    assert.is(again.code, 0, again.stdout + again.stderr);
+    assert.equal(importsSince(from).length, 1);
     assert.not.ok(tofuCalls().includes('apply'), 'nothing applied');
     assert.ok(callsSince(context, 0).includes('pvesh get /cluster/resources --type vm --output-format json'));
     // The worker under a free id, and osdc-cp1's VM in the plan no more (its state back): applied.
@@ -572,6 +594,7 @@ test("cluster-vms refuses a plan that makes a VM under an id Proxmox has given t
     writeFileSync(file, original);
     rmSync(path.join(tofu, 'plan.json'), { force: true });
     rmSync(path.join(tofu, 'on-apply'), { force: true });
+    rmSync(path.join(tofu, 'state-list.txt'), { force: true });
     const after = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
     for (const id of ['4111', '4112']) delete after.vms[id];
     writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(after));

@@ -12,7 +12,7 @@ import { helmTemplate, helmUpgradeInstall, kubectlApply, kubectlGet, kubectlRoll
 import { runCommand } from '../../lib/tools/command.js';
 import { runMake } from '../../lib/tools/make.js';
 import { packerBuild, packerPluginDirectory, packerValidate, parseMachineLine, supportsInit, type PackerArtifact } from '../../lib/tools/packer.js';
-import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuProviderMirror, tofuWorkspace, tofuWorkspaceDelete, type TofuOutput, tofuPlannedChanges, type PlannedChanges } from '../../lib/tools/tofu.js';
+import { tofuApply, tofuBinary, tofuInit, tofuOutput, tofuPlan, tofuProviderMirror, tofuWorkspace, tofuWorkspaceDelete, type TofuOutput, tofuPlannedChanges, tofuStateList, type PlannedChanges } from '../../lib/tools/tofu.js';
 import { processesMatching, repositoryRoot, withTimeout } from '../helpers/project.js';
 import { failureOf, runBody } from '../helpers/run-body.js';
 
@@ -121,20 +121,23 @@ test('terraform (for tofu): plan reports changes, apply, then plan reports none;
   assert.not.ok(existsSync(path.join(dir, 'terraform.tfstate.d', 'lab')), 'the workspace is gone with its state');
 }));
 
-test("terraform (for tofu): a saved plan's changes, from show -json: a resource replaced for a change it cannot make in place, with the attribute and its values, one destroyed, one created where none was, with its values", withTimeout(120_000, async ({ directory }: Context) => {
+test("terraform (for tofu): a saved plan's changes, from show -json: a resource replaced for a change it cannot make in place, with the attribute and its values, one destroyed, one created where none was, with its values; state list names what the state holds", withTimeout(120_000, async ({ directory }: Context) => {
   const dir = path.join(directory, 'terraform-replace');
   mkdirSync(dir);
   // terraform_data is built in (no provider to download): triggers_replace forces a replacement, as a VM's node_name does.
   writeFileSync(path.join(dir, 'main.tf'), 'variable "nodes" {\n  type = map(string)\n}\n\nresource "terraform_data" "node" {\n  for_each         = var.nodes\n  triggers_replace = each.value\n}\n');
   const planFile = path.join(dir, 'plan.out');
   let changes: PlannedChanges = { deletions: [], creations: [] };
+  let held: string[] = [];
   const run = await runBody(async (context) => {
     await tofuInit(context, { dir });
     await tofuPlan(context, { dir, out: planFile, vars: { nodes: { 'osdc-cp1': 'pve1', 'osdc-w1': 'pve1' } } });
     await tofuApply(context, { dir, planFile });
+    held = await tofuStateList(context, { dir });
     await tofuPlan(context, { dir, out: planFile, vars: { nodes: { 'osdc-cp1': 'pve2', 'osdc-w2': 'pve1' } } });
     changes = await tofuPlannedChanges(context, { dir }, planFile);
   });
+  assert.equal(held, ['terraform_data.node["osdc-cp1"]', 'terraform_data.node["osdc-w1"]']);
   assert.is(run.record.outcome, 'succeeded', run.output);
   assert.equal(changes.deletions, [
     { address: 'terraform_data.node["osdc-cp1"]', type: 'terraform_data', key: 'osdc-cp1', replaced: true, because: ['triggers_replace "pve1" -> "pve2"'] },
