@@ -27,7 +27,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { proxyEnvironment } from '../shared/site-proxy.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneMembership, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -51,23 +51,17 @@ async function clusterToken(context: ToolContext & { readonly config: Environmen
 /** The token a server of a made RKE2 cluster runs with (its /etc/rancher/rke2/config.yaml), or none where no server is in a cluster. */
 async function serverToken(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<{ readonly node: string; readonly token: string } | undefined> {
   const { config, root } = context;
-  const silent: string[] = [];
-  for (const node of cluster.controlPlane) {
-    const target = sshTarget(config, root, node);
-    let member: boolean;
-    try {
-      member = (await sshExec(context, target, ['test', '-e', '/var/lib/rancher/rke2/server/db/etcd'], { asRoot: true, okExitCodes: [1], timeoutMs: 30_000 })).exitCode === 0;
-    } catch {
-      silent.push(node.name);
-      continue;
-    }
-    if (!member) continue;
-    const token = (await sshExec(context, target, ['sed', '-n', 's/^token: *//p', '/etc/rancher/rke2/config.yaml'], { asRoot: true, stdoutIsSecret: true, timeoutMs: 30_000 })).stdout.trim();
-    if (!token) throw new Error(`${node.name} is a server of cluster ${cluster.name}, but its /etc/rancher/rke2/config.yaml names no token, and ${path.relative(root, clusterTokenPath(root, config, cluster.name))} keeps none: write the cluster's token there (0600), as its servers run with it`);
-    return { node: node.name, token: context.secret(token) };
+  const membership = await controlPlaneMembership(context, cluster);
+  const server = cluster.controlPlane.find((_, index) => membership[index] === 'member');
+  const kept = path.relative(root, clusterTokenPath(root, config, cluster.name));
+  if (server) {
+    const token = (await sshExec(context, sshTarget(config, root, server), ['sed', '-n', 's/^token: *//p', '/etc/rancher/rke2/config.yaml'], { asRoot: true, stdoutIsSecret: true, timeoutMs: 30_000 })).stdout.trim();
+    if (!token) throw new Error(`${server.name} is a server of cluster ${cluster.name}, but its /etc/rancher/rke2/config.yaml names no token, and ${kept} keeps none: write the cluster's token there (0600), as its servers run with it`);
+    return { node: server.name, token: context.secret(token) };
   }
+  const silent = cluster.controlPlane.filter((_, index) => membership[index] === 'silent').map((node) => node.name);
   if (silent.length > 0) {
-    throw new Error(`the token of cluster ${cluster.name} is not kept in ${path.relative(root, clusterTokenPath(root, config, cluster.name))}, and ${silent.join(', ')} did not answer over SSH: whether the cluster is made cannot be told (a new token would stop its servers): bring them back, or put the token back there`);
+    throw new Error(`the token of cluster ${cluster.name} is not kept in ${kept}, and ${silent.join(', ')} did not answer over SSH: whether the cluster is made cannot be told (a new token would stop its servers): bring them back, or put the token back there`);
   }
   return undefined;
 }

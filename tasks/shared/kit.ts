@@ -240,27 +240,35 @@ function siteRegistryCredentials(context: ToolContext & { readonly config: Envir
 const membershipMarker = { kubeadm: '/etc/kubernetes/admin.conf', rke2: '/var/lib/rancher/rke2/server/db/etcd' } as const;
 
 /**
+ * Whether each control-plane node of a cluster is in it (holds its distribution's membership marker), asked
+ * over SSH in parallel: `member`, `absent`, or `silent` where the node did not answer.
+ */
+export async function controlPlaneMembership(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<('member' | 'absent' | 'silent')[]> {
+  const { config, root } = context;
+  const marker = membershipMarker[cluster.distribution];
+  return Promise.all(
+    cluster.controlPlane.map(async (node) => {
+      try {
+        const probe = await sshExec(context, sshTarget(config, root, node), ['test', '-e', marker], { asRoot: true, okExitCodes: [1], timeoutMs: 30_000 });
+        return probe.exitCode === 0 ? 'member' : 'absent';
+      } catch {
+        return 'silent';
+      }
+    }),
+  );
+}
+
+/**
  * The cluster with its control plane in the order its playbooks take it: the nodes already in the cluster
  * first (in the environment's order), then those still to join. The first node initialises a cluster that
  * has no node yet, and makes join tokens, drains, snapshots and restores. So a node put at the head of the
  * list (the replacement of a lost first node) joins through one that is in the cluster instead of starting
  * a second cluster; kubespray's recover-control-plane asks its user to reorder the inventory for this.
- * Each node is asked over SSH (in parallel); one that does not answer counts as not in the cluster.
+ * A node that does not answer counts as not in the cluster.
  */
 export async function membersFirst(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<NamedCluster> {
   if (context.dryRun || cluster.controlPlane.length < 2) return cluster;
-  const { config, root } = context;
-  const marker = membershipMarker[cluster.distribution];
-  const member = await Promise.all(
-    cluster.controlPlane.map(async (node) => {
-      try {
-        const probe = await sshExec(context, sshTarget(config, root, node), ['test', '-e', marker], { asRoot: true, okExitCodes: [1], timeoutMs: 30_000 });
-        return probe.exitCode === 0;
-      } catch {
-        return false;
-      }
-    }),
-  );
+  const member = (await controlPlaneMembership(context, cluster)).map((state) => state === 'member');
   if (member[0] || !member.includes(true)) return cluster;
   const controlPlane = [...cluster.controlPlane.filter((_, index) => member[index]), ...cluster.controlPlane.filter((_, index) => !member[index])];
   context.log.info(`${cluster.controlPlane[0]!.name} is not in cluster ${cluster.name} yet: ${controlPlane[0]!.name}, which is, acts for its control plane and the others join through it`);
