@@ -289,15 +289,40 @@ lifecycle('the upgrade resumes where it stopped: one node at a time, servers bef
   assert.is((await kubectlCalls(context)).length, rolled, 'no node drained again');
 }));
 
+/** The release the nodes run from the test of a join that never finished on. */
+const newest = 'v1.30.6+rke2r1';
+
+lifecycle('an agent whose first start never reached a server (rke2 held, in no cluster) is passed by the roll, then joins at the new version', withTimeout(400_000, async (context: Context) => {
+  const agent = host(context, 'mcm-w1');
+  // What a join cut short leaves: rke2 installed (the older release), enabled, and no kubelet kubeconfig from the cluster.
+  await context.rig.exec(agent, ['sh', '-c', 'systemctl stop rke2-agent && rm /var/lib/rancher/rke2/agent/kubelet.kubeconfig']);
+  packRelease(context.directory, newest);
+  const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`rke2: '${newer}'`, `rke2: '${newest}'`));
+  const before = (await kubectlCalls(context)).length;
+  const agentCalls = (await rke2Calls(context, 'mcm-w1')).length;
+  const run = await cli(context, [], rollSteps);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  // The servers rolled; the agent, which the API has no Node of, was never marked or drained.
+  assert.equal(rollCalls((await kubectlCalls(context)).slice(before)), ['mark mcm-cp1', 'cordon mcm-cp1', 'drain mcm-cp1', 'uncordon mcm-cp1', 'unmark mcm-cp1', 'mark mcm-cp2', 'cordon mcm-cp2', 'drain mcm-cp2', 'uncordon mcm-cp2', 'unmark mcm-cp2']);
+  assert.not.match(run.stdout, 'mcm-w1 runs RKE2');
+  // Its join installed the environment's release over the one it held, after the roll, and it is in the cluster.
+  assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-cp2'), await installed(context, 'mcm-w1')], [newest, newest, newest]);
+  const joined = (await rke2Calls(context, 'mcm-w1')).slice(agentCalls);
+  assert.equal(joined.map((call) => `${call.argv[1]} ${call.version}`), [`agent ${newest}`]);
+  assert.ok((await rke2Calls(context, 'mcm-cp2')).at(-1)!.at < joined[0]!.at, 'the agent joined after the last server rolled');
+  await context.rig.exec(agent, ['test', '-e', '/var/lib/rancher/rke2/agent/kubelet.kubeconfig']);
+}));
+
 lifecycle('a downgrade is refused with the versions, and nothing is installed', withTimeout(300_000, async (context: Context) => {
   const older = 'v1.29.9+rke2r1';
   packRelease(context.directory, older);
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
-  writeFileSync(file, readFileSync(file, 'utf8').replace(`rke2: '${newer}'`, `rke2: '${older}'`));
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`rke2: '${newest}'`, `rke2: '${older}'`));
   const run = await cli(context, [], 'upgrade[cluster=mcm]');
   assert.is(run.code, 1, run.stdout + run.stderr);
-  assert.match(run.stdout, `mcm-cp1 runs RKE2 ${newer}, newer than versions.rke2 ${older}: a downgrade is refused`);
-  assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-w1')], [newer, newer]);
+  assert.match(run.stdout, `mcm-cp1 runs RKE2 ${newest}, newer than versions.rke2 ${older}: a downgrade is refused`);
+  assert.equal([await installed(context, 'mcm-cp1'), await installed(context, 'mcm-w1')], [newest, newest]);
 }));
 
 lifecycle("security patches on RKE2: only the node with a patch pending is drained (through the first server's kubectl), patched and uncordoned", withTimeout(300_000, async (context: Context) => {
@@ -425,8 +450,8 @@ lifecycle("secrets-key-rotation on RKE2: rke2 secrets-encrypt prepare, rotate an
 lifecycle("an agent taken out is drained, deleted and uninstalled; put back as a server at the head of the list, it joins through a server in the cluster instead of starting another", withTimeout(400_000, async (context: Context) => {
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
   // The version the nodes run since the upgrade (the downgrade test left an older one in the file).
-  const original = readFileSync(file, 'utf8').replace(/rke2: 'v[^']+'/, `rke2: '${newer}'`);
-  assert.match(original, `rke2: '${newer}'`);
+  const original = readFileSync(file, 'utf8').replace(/rke2: 'v[^']+'/, `rke2: '${newest}'`);
+  assert.match(original, `rke2: '${newest}'`);
   const [cp1, cp2, agent] = [host(context, 'mcm-cp1'), host(context, 'mcm-cp2'), host(context, 'mcm-w1')];
   const agentEntry = `{ name: 'mcm-w1', address: '${agent.address}', vmId: 2111, taints: [{ key: 'openspace.io/dedicated', value: 'management', effect: 'NoSchedule' }] }`;
   assert.match(original, `workers: [${agentEntry}]`);
