@@ -236,8 +236,15 @@ function siteRegistryCredentials(context: ToolContext & { readonly config: Envir
   return { site_registry_username: access?.username ?? '', site_registry_password: access?.password ?? '' };
 }
 
-/** What a control-plane node holds once it is in its cluster: kubeadm's admin kubeconfig (init and a control-plane join write it), RKE2's etcd data. */
-const membershipMarker = { kubeadm: '/etc/kubernetes/admin.conf', rke2: '/var/lib/rancher/rke2/server/db/etcd' } as const;
+/**
+ * Whether a control-plane node is in its cluster, as a `test` argv: kubeadm's admin kubeconfig (init and a
+ * control-plane join write it) without the mark of an init or join that has not finished (kubeadm-init.yml,
+ * includes/kubeadm-join-node.yml); RKE2's etcd data.
+ */
+const membershipProbe = {
+  kubeadm: ['test', '-e', '/etc/kubernetes/admin.conf', '-a', '!', '-e', '/etc/kubernetes/onboarder-init-unfinished', '-a', '!', '-e', '/etc/kubernetes/onboarder-join-unfinished'],
+  rke2: ['test', '-e', '/var/lib/rancher/rke2/server/db/etcd'],
+} as const;
 
 /**
  * Whether each control-plane node of a cluster is in it (holds its distribution's membership marker), asked
@@ -245,11 +252,11 @@ const membershipMarker = { kubeadm: '/etc/kubernetes/admin.conf', rke2: '/var/li
  */
 export async function controlPlaneMembership(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster): Promise<('member' | 'absent' | 'silent')[]> {
   const { config, root } = context;
-  const marker = membershipMarker[cluster.distribution];
+  const membership = membershipProbe[cluster.distribution];
   return Promise.all(
     cluster.controlPlane.map(async (node) => {
       try {
-        const probe = await sshExec(context, sshTarget(config, root, node), ['test', '-e', marker], { asRoot: true, okExitCodes: [1], timeoutMs: 30_000 });
+        const probe = await sshExec(context, sshTarget(config, root, node), [...membership], { asRoot: true, okExitCodes: [1], timeoutMs: 30_000 });
         return probe.exitCode === 0 ? 'member' : 'absent';
       } catch {
         return 'silent';
