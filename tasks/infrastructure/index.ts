@@ -282,7 +282,7 @@ export const clusterVms = tasks.task({
   // A node taken out: its preparation and join are done with once it is out of the cluster.
   retires: ({ cluster }, config, deployed) => removedNodeSteps(config, cluster, deployed),
   estimate: '5m',
-  sources: [`${terraformDirectory}/main.tf`, 'tasks/infrastructure/playbooks/remove-etcd-member.yml', 'tasks/infrastructure/playbooks/reset-node.yml', 'tasks/backups/playbooks/includes/etcd-tools.yml'],
+  sources: [`${terraformDirectory}/main.tf`, 'tasks/infrastructure/playbooks/remove-etcd-member.yml', 'tasks/infrastructure/playbooks/reset-node.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/backups/playbooks/includes/etcd-tools.yml'],
   pool: 'proxmox-api',
   timeout: '30m',
   run: async (context) => {

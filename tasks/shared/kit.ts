@@ -237,12 +237,12 @@ function siteRegistryCredentials(context: ToolContext & { readonly config: Envir
 }
 
 /**
- * Whether a control-plane node is in its cluster, as a `test` argv: kubeadm's admin kubeconfig (init and a
- * control-plane join write it) without the mark of an init or join that has not finished (kubeadm-init.yml,
- * includes/kubeadm-join-node.yml); RKE2's etcd data.
+ * Whether a control-plane node is in its cluster, as a `test` argv: for kubeadm, what
+ * tasks/kubernetes/playbooks/includes/kubeadm-membership.yml asks (the kubelet kubeconfig, and no mark of an
+ * init or join that has not finished); RKE2's etcd data.
  */
 const membershipProbe = {
-  kubeadm: ['test', '-e', '/etc/kubernetes/admin.conf', '-a', '!', '-e', '/etc/kubernetes/onboarder-init-unfinished', '-a', '!', '-e', '/etc/kubernetes/onboarder-join-unfinished'],
+  kubeadm: ['test', '-e', '/etc/kubernetes/kubelet.conf', '-a', '!', '-e', '/etc/kubernetes/onboarder-init-unfinished', '-a', '!', '-e', '/etc/kubernetes/onboarder-join-unfinished'],
   rke2: ['test', '-e', '/var/lib/rancher/rke2/server/db/etcd'],
 } as const;
 

@@ -437,6 +437,9 @@ lifecycle('scale in: a worker taken out is drained and deleted from its cluster 
   assert.is(stateText(), before);
   assert.is(readFileSync(localLog(context), 'utf8'), '', 'nothing ran');
 
+  // Its last join was cut short before its kubelet's TLS bootstrap finished (the kubelet on its bootstrap
+  // kubeconfig, the join's mark): not a member, but reset all the same, and no mark outlives the reset.
+  await context.rig.exec(spare, ['sh', '-c', 'mv /etc/kubernetes/kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf && touch /etc/kubernetes/onboarder-join-unfinished']);
   const removed = await cli(context, ['--yes']);
   assert.is(removed.code, 0, removed.stdout + removed.stderr);
   const calls = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version'));
@@ -450,7 +453,7 @@ lifecycle('scale in: a worker taken out is drained and deleted from its cluster 
   ]);
   // The machine was reset, so that its kubelet does not register it again (kubespray's reset).
   assert.equal((await kubeadmCalls(context, 'osdc-w2')).at(-1), ['kubeadm', 'reset', '--force']);
-  assert.not.ok(existsSync(context.rig.pathIn(spare, '/etc/kubernetes/kubelet.conf')), 'kubeadm reset removed its kubelet kubeconfig');
+  for (const file of ['kubelet.conf', 'bootstrap-kubelet.conf', 'onboarder-join-unfinished']) assert.not.ok(existsSync(context.rig.pathIn(spare, `/etc/kubernetes/${file}`)), `the reset removed ${file}`);
   // The removed node's steps are retired with it: nothing orphaned, nothing left to re-run.
   const status = await runDeploy(context.directory, ['--env', 'k8s-lab', '--status']);
   assert.not.match(status.stdout, 'osdc-w2', status.stdout);
@@ -1200,7 +1203,7 @@ lifecycle("a control plane rebuilt on fresh nodes keeps the cluster's authoritie
   const { key } = await encryptionConfiguration(context);
   // The node as a fresh one: no cluster initialised on it, no control plane, no authority, no secrets-encryption
   // key (etcd's manifest stays: the test's etcd runs while it is there).
-  await context.rig.exec(cp, ['sh', '-c', 'mv /etc/kubernetes/admin.conf /root/admin.conf.before && mkdir -p /root/manifests.before && mv /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/manifests/kube-controller-manager.yaml /etc/kubernetes/manifests/kube-scheduler.yaml /root/manifests.before/ && mv /etc/kubernetes/pki/etcd/ca.crt /root/etcd-ca.crt.before && mv /etc/kubernetes/pki/secrets-encryption.yaml /root/secrets-encryption.yaml.before']);
+  await context.rig.exec(cp, ['sh', '-c', 'mv /etc/kubernetes/admin.conf /root/admin.conf.before && mv /etc/kubernetes/kubelet.conf /root/kubelet.conf.before && mkdir -p /root/manifests.before && mv /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/manifests/kube-controller-manager.yaml /etc/kubernetes/manifests/kube-scheduler.yaml /root/manifests.before/ && mv /etc/kubernetes/pki/etcd/ca.crt /root/etcd-ca.crt.before && mv /etc/kubernetes/pki/secrets-encryption.yaml /root/secrets-encryption.yaml.before']);
   const before = (await kubeadmCalls(context, 'osdc-cp1')).length;
   const only = 'kubernetes[cluster=osdc]';
   const run = await cli(context, ['--force', only], only);
