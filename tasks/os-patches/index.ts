@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { sshExec } from '../../lib/tools/ssh.js';
@@ -13,9 +14,33 @@ export function pendingUpgrades(simulation: string): string[] {
 }
 
 /**
+ * How long a machine's package lock is waited for, as the playbooks' apt tasks wait for it (lock_timeout:
+ * 900): a fresh VM's first boot holds it for minutes (apt-daily, unattended-upgrades).
+ */
+const packageLockWaitMs = 900_000;
+
+/**
+ * `apt-get update` on a machine, tried again every 10 s while another apt holds the package lists' lock
+ * (apt itself gives up at once there), up to packageLockWaitMs. Any other failure is the command's own.
+ */
+async function refreshPackageLists(context: ToolContext, target: ReturnType<typeof sshTarget>): Promise<void> {
+  const update = ['apt-get', '--quiet', '--quiet', 'update'];
+  const deadline = Date.now() + packageLockWaitMs;
+  for (;;) {
+    const refresh = await sshExec(context, target, update, { asRoot: true, timeoutMs: 300_000, okExitCodes: [100] });
+    if (refresh.exitCode === 0) return;
+    if (!refresh.stderr.includes('Could not get lock') || Date.now() > deadline) break;
+    await sleep(10_000, undefined, { signal: context.signal });
+  }
+  // Failed for another reason, or the lock was never free: once more, to fail as a command fails.
+  await sshExec(context, target, update, { asRoot: true, timeoutMs: 300_000 });
+}
+
+/**
  * The drift probe of a patch roll: each machine, ten at a time (as Ansible's forks would), refreshes its
- * package lists from its own sources and says what `apt-get upgrade` would upgrade; up to date when none has
- * anything, else the drift names each machine with its count and first packages.
+ * package lists from its own sources (waiting for their lock) and says what `apt-get upgrade` would
+ * upgrade; up to date when none has anything, else the drift names each machine with its count and first
+ * packages.
  */
 async function patchesPending(context: ToolContext & { readonly config: Environment; readonly root: string }, machines: readonly (Endpoint & { readonly name: string; readonly fullUpgrade?: boolean })[]): Promise<true | { drift: string }> {
   const limit = pLimit(10);
@@ -23,7 +48,7 @@ async function patchesPending(context: ToolContext & { readonly config: Environm
     machines.map((machine) =>
       limit(async () => {
         const target = sshTarget(context.config, context.root, machine);
-        await sshExec(context, target, ['apt-get', '--quiet', '--quiet', 'update'], { asRoot: true, timeoutMs: 300_000 });
+        await refreshPackageLists(context, target);
         const upgrades = pendingUpgrades((await sshExec(context, target, ['apt-get', '--simulate', '--quiet', machine.fullUpgrade ? 'dist-upgrade' : 'upgrade'], { asRoot: true, timeoutMs: 120_000 })).stdout);
         return upgrades.length === 0 ? [] : [`${machine.name}: ${upgrades.length} to upgrade (${upgrades.slice(0, 5).join(', ')}${upgrades.length > 5 ? ', ...' : ''})`];
       }),
@@ -55,7 +80,7 @@ export const osPatches = tasks.task({
     upgrade.with({ cluster }),
   ],
   estimate: '10m',
-  sources: ['tasks/os-patches/playbooks/os-patches.yml', 'tasks/os-patches/playbooks/includes/patch-node.yml', 'tasks/shared/playbooks/includes/drain-node.yml', 'tasks/shared/playbooks/includes/return-node.yml', 'tasks/shared/playbooks/includes/return-drained-nodes.yml', 'tasks/shared/playbooks/includes/cluster-kubectl.yml'],
+  sources: ['tasks/os-patches/playbooks/os-patches.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/os-patches/playbooks/includes/patch-node.yml', 'tasks/shared/playbooks/includes/drain-node.yml', 'tasks/shared/playbooks/includes/return-node.yml', 'tasks/shared/playbooks/includes/return-drained-nodes.yml', 'tasks/shared/playbooks/includes/cluster-kubectl.yml'],
   tools: ['ansible-playbook'],
   timeout: '6h',
   check: async (context) => {
@@ -87,7 +112,7 @@ export const managementPatches = tasks.task({
   // The hosts are set up: logged in to with the operator's key, their packages in.
   deps: [packages],
   estimate: '10m',
-  sources: ['tasks/os-patches/playbooks/management-patches.yml'],
+  sources: ['tasks/os-patches/playbooks/management-patches.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml'],
   tools: ['ansible-playbook'],
   timeout: '6h',
   check: async (context) => {

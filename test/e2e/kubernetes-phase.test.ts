@@ -149,9 +149,17 @@ test('init on the first control-plane node (one that failed part way taken up ag
   // cluster for made.
   const cp = host(context, 'osdc-cp1');
   await context.rig.exec(cp, ['sh', '-c', 'mkdir -p /root/fake-kubeadm && touch /root/fake-kubeadm/fail-init']);
+  // The worker's VM lost power part way through a package install (dpkg's journal holds it): apt refuses
+  // every install until `dpkg --configure -a`, which node preparation runs first.
+  const worker = host(context, 'osdc-w1');
+  await context.rig.exec(worker, ['touch', '/var/lib/dpkg/updates/0000']);
+  assert.match(await context.rig.exec(worker, ['sh', '-c', 'apt-get install --yes --reinstall dash 2>&1 || true']), "dpkg was interrupted, you must manually run 'dpkg --configure -a'");
   const failed = await cli(context, []);
   assert.is(failed.code, 1, failed.stdout + failed.stderr);
   assert.match(failed.stdout, 'error execution phase wait-control-plane');
+  assert.match(failed.stdout, '[node-prep[node=osdc-w1]] done');
+  assert.is(await context.rig.exec(worker, ['ls', '-A', '/var/lib/dpkg/updates']), '', "the interrupted install was finished");
+  assert.match(await context.rig.exec(worker, ['dpkg-query', '--show', '--showformat=${Status}', 'conntrack']), 'install ok installed');
   await context.rig.exec(cp, ['rm', '/root/fake-kubeadm/fail-init']);
   const run = await cli(context, []);
   assert.is(run.code, 0, run.stdout + run.stderr);
@@ -949,6 +957,18 @@ lifecycle('upgrade: one node at a time, the control plane with kubeadm upgrade a
   assert.is(forgotten.code, 0, forgotten.stdout + forgotten.stderr);
 }));
 
+/**
+ * A Python program that holds a machine's package locks as apt takes them (fcntl write locks): the package
+ * lists' for 20 s, dpkg's front end for 120 s, writing what it released to /run/package-locks-released.
+ */
+const packageLockHolder = [
+  'import fcntl, time',
+  "lists = open('/var/lib/apt/lists/lock', 'w'); fcntl.lockf(lists, fcntl.LOCK_EX)",
+  "dpkg = open('/var/lib/dpkg/lock-frontend', 'w'); fcntl.lockf(dpkg, fcntl.LOCK_EX)",
+  "time.sleep(20); lists.close(); open('/run/package-locks-released', 'w').write('lists ')",
+  "time.sleep(100); dpkg.close(); open('/run/package-locks-released', 'a').write('dpkg\\n')",
+].join('\n');
+
 lifecycle("security patches: a node with upgrades pending is drained, patched and uncordoned, one at a time; nothing pending, nothing runs; a patch for one node rolls that node only", withTimeout(300_000, async (context: Context) => {
   const scratch = path.join(context.directory, 'patches');
   mkdirSync(scratch, { recursive: true });
@@ -989,8 +1009,13 @@ lifecycle("security patches: a node with upgrades pending is drained, patched an
   const plan = await cli(context, ['--dry-run'], 'os-patches[cluster=osdc]');
   assert.match(plan.stdout, /os-patches\[cluster=osdc\]\s+skip\s+up to date \(drift check runs first\)/, plan.stdout);
   before = (await recorded(context, 'osdc-cp1', 'kubectl')).length;
+  // Meanwhile the worker's own apt holds the package locks, as a fresh VM's first boot does (apt-daily
+  // refreshes the lists, then unattended-upgrades installs): the lists' for 20 s, dpkg's for 120 s, longer
+  // than apt waits by default (60 s). The roll waits for each instead of failing.
+  await context.rig.exec(nodes[1]!, ['sh', '-c', 'setsid python3 -c "$1" </dev/null >/dev/null 2>&1 &', 'sh', packageLockHolder]);
   const worker = await cli(context, [], 'os-patches[cluster=osdc]');
   assert.is(worker.code, 0, worker.stdout + worker.stderr);
+  assert.is(await context.rig.exec(nodes[1]!, ['cat', '/run/package-locks-released']), 'lists dpkg\n', 'the roll ran while the locks were held');
   assert.match(worker.stdout, '[os-patches[cluster=osdc]] run: drift: patches pending on osdc-w1: 1 to upgrade (openspace-patch-probe)');
   assert.equal(await drains(before), ['cordon osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
   assert.is(await installed('osdc-w1'), '1.2');
