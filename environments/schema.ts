@@ -318,7 +318,8 @@ const environmentShape = z.strictObject({
     /**
      * Where a connected machine fetches artifacts instead of their publishers (a proxy such as Artifactory):
      * a URL or image reference starting with `prefix` is fetched from `mirror` followed by the rest. Digests
-     * are still the publishers', checked as ever.
+     * are still the publishers', checked as ever. The nodes' Kubernetes packages too (`https://pkgs.k8s.io/`:
+     * the repository and its signing key; apt checks the packages' signatures).
      */
     upstreamMirrors: z
       .array(

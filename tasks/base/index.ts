@@ -25,7 +25,7 @@ export const packages = base.task({
   // Ansible logs in with the operator's key that copy-ssh-key authorized.
   deps: [copySshKey],
   estimate: '4m',
-  sources: [`${playbooks}/packages.yml`, 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
+  sources: [`${playbooks}/packages.yml`, 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 2,
   run: async (context) => {

@@ -18,6 +18,7 @@ import { untracked } from '../../lib/stamps/config-reads.js';
 import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
 import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-binaries.js';
+import { kubernetesPackages, type KubernetesPackages } from './kubernetes-packages.js';
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
@@ -73,14 +74,16 @@ async function rke2Inputs(context: { readonly dryRun: boolean }, root: string, v
 }
 
 /**
- * kubeadm, kubelet, kubectl and crictl of an air-gapped site, from images/; online, the nodes' packages,
- * whose signing key the nodes fetch through the site's proxy where it has one.
+ * kubeadm, kubelet, kubectl and crictl of an air-gapped site, from images/; online, the nodes' packages from
+ * pkgs.k8s.io's repository of the release's minor version, or the mirror upstreamMirrors names for it (a
+ * site's Artifactory or Nexus), whose signing key the nodes fetch from there too, through the site's proxy
+ * where it has one.
  */
-function kubernetesInputs(context: ToolContext & { readonly config: Environment; readonly dryRun: boolean }, cluster: NamedCluster): { kubernetes_binaries: ReleaseFile[]; kubernetes_binaries_directory: string; proxy_environment: Record<string, string> } {
+function kubernetesInputs(context: ToolContext & { readonly config: Environment; readonly dryRun: boolean }, cluster: NamedCluster): { kubernetes_binaries: ReleaseFile[]; kubernetes_binaries_directory: string; kubernetes_packages: KubernetesPackages; proxy_environment: Record<string, string> } {
   const { config, root } = context;
   const version = config.versions.kubernetes;
   const binaries = config.site.airGapped && !context.dryRun ? kubernetesBinaries(root, version) : [];
-  return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version), proxy_environment: config.site.airGapped ? {} : proxyEnvironment(context, cluster) };
+  return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version), kubernetes_packages: kubernetesPackages(config), proxy_environment: config.site.airGapped ? {} : proxyEnvironment(context, cluster) };
 }
 
 /**
@@ -148,7 +151,7 @@ export const kubernetes = tasks.task({
     ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...etcdReleaseNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/shared/playbooks/includes/rke2-node-ready.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', ...controlPlaneArgumentsSources, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/shared/playbooks/includes/rke2-node-ready.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', ...controlPlaneArgumentsSources, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -252,7 +255,7 @@ export const nodeJoin = tasks.task({
   after: ({ node }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.node === node).map((entry) => upgrade.with({ cluster: entry.cluster })),
   batch: nodeCluster,
   estimate: '2m',
-  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook'],
   timeout: '20m',
   retries: 1,
@@ -308,7 +311,7 @@ export const upgrade = tasks.task({
     'tasks/shared/playbooks/includes/return-drained-nodes.yml',
     'tasks/shared/playbooks/includes/cluster-kubectl.yml',
     'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml',
-    'tasks/shared/playbooks/includes/package-manager-ready.yml',
+    'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml',
     'tasks/kubernetes/playbooks/includes/rke2-version.yml',
     'tasks/kubernetes/playbooks/includes/kubelet-version.yml',
     'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml',

@@ -22,7 +22,7 @@ export const nodePrep = tasks.task({
   after: ({ node }, config) => [...nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })), dns],
   batch: nodeCluster,
   estimate: '5m',
-  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/node-prep/playbooks/includes/site-resolver.yml', 'tasks/node-prep/playbooks/includes/node-preflight.yml', 'tasks/node-prep/playbooks/includes/site-proxy.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
+  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/node-prep/playbooks/includes/site-resolver.yml', 'tasks/node-prep/playbooks/includes/node-preflight.yml', 'tasks/node-prep/playbooks/includes/site-proxy.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 1,
   run: async (context) => {

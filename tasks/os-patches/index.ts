@@ -80,7 +80,7 @@ export const osPatches = tasks.task({
     upgrade.with({ cluster }),
   ],
   estimate: '10m',
-  sources: ['tasks/os-patches/playbooks/os-patches.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/os-patches/playbooks/includes/patch-node.yml', 'tasks/shared/playbooks/includes/drain-node.yml', 'tasks/shared/playbooks/includes/return-node.yml', 'tasks/shared/playbooks/includes/return-drained-nodes.yml', 'tasks/shared/playbooks/includes/cluster-kubectl.yml'],
+  sources: ['tasks/os-patches/playbooks/os-patches.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/os-patches/playbooks/includes/patch-node.yml', 'tasks/shared/playbooks/includes/drain-node.yml', 'tasks/shared/playbooks/includes/return-node.yml', 'tasks/shared/playbooks/includes/return-drained-nodes.yml', 'tasks/shared/playbooks/includes/cluster-kubectl.yml'],
   tools: ['ansible-playbook'],
   timeout: '6h',
   check: async (context) => {

@@ -2,7 +2,7 @@
 // SSH to two test hosts in network namespaces, whose kubeadm is a FAKE (test/fixtures/fake-kubernetes: no
 // control plane can run here), with FAKE helm and kubectl on the engine's side (no API server either).
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from '../helpers/suite.js';
@@ -12,7 +12,9 @@ import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
 import { longTier } from '../helpers/tiers.js';
 import { apiServerArguments, etcdArguments, metricsArguments } from '../helpers/control-plane-arguments.js';
-import { loopbackCertificates } from '../helpers/certificates.js';
+import { packEtcdRelease, sha256Of, startEtcd, type KubeadmEtcd } from '../helpers/kubeadm-etcd.js';
+import { fakeNodeBinaries } from '../helpers/fake-node-binaries.js';
+import { machineSite, untouchedMcm } from '../helpers/machine-site.js';
 import { installPackage, probePackage, probeVersion, publishPatches, withdrawPatches } from '../helpers/patch-repository.js';
 import { addEnvironment, copyProject, lockPresentArtifacts, logsAndRecords, runDeploy } from '../helpers/project-copy.js';
 import { lab } from '../../environments/lab.js';
@@ -23,7 +25,7 @@ interface Context {
   remove: () => void;
   rig: TestHostRig;
   /** etcd on osdc-cp1, as kubeadm's static pod would run it. */
-  etcd: { readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> };
+  etcd: KubeadmEtcd;
 }
 const test = suite<Context>('kubeadm init and join over Ansible against a FAKE kubeadm');
 /** The cluster's lifecycle after its first build: the long tier (npm run test:long). */
@@ -48,15 +50,10 @@ async function kubeadmCalls(context: Context, name: string): Promise<string[][]>
 function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
   const target = path.join(directory, 'images', 'kubernetes', version);
   mkdirSync(target, { recursive: true });
-  // kubelet says its version; crictl names the API server's pod; kubectl (node-kubectl) answers as the API server would.
-  const recorder = (name: string) =>
-    `#!/bin/sh\n# FAKE ${name} ${version}, for tests only: records its argv.\nmkdir -p /root/fake-kubeadm && echo "${name} $*" >> /root/fake-kubeadm/${name}.log\n` +
-    `case "$*" in --version) echo "Kubernetes ${version}" ;; "pods --name kube-apiserver --quiet") echo fake-apiserver-pod ;; esac\n`;
-  writeFileSync(path.join(target, 'kubeadm'), readFileSync(path.join(fakes, 'kubeadm')));
-  writeFileSync(path.join(target, 'kubelet'), recorder('kubelet'));
-  writeFileSync(path.join(target, 'kubectl'), readFileSync(path.join(fakes, 'node-kubectl'), 'utf8').replaceAll('@VERSION@', version));
+  const binaries = fakeNodeBinaries(version);
+  for (const name of ['kubeadm', 'kubelet', 'kubectl'] as const) writeFileSync(path.join(target, name), binaries[name]);
   mkdirSync(path.join(directory, '.scratch-crictl'), { recursive: true });
-  writeFileSync(path.join(directory, '.scratch-crictl', 'crictl'), recorder('crictl'), { mode: 0o755 });
+  writeFileSync(path.join(directory, '.scratch-crictl', 'crictl'), binaries.crictl, { mode: 0o755 });
   const crictl = `crictl-${crictlVersion(version)}-linux-amd64.tar.gz`;
   execFileSync('tar', ['czf', path.join(target, crictl), '-C', path.join(directory, '.scratch-crictl'), 'crictl']);
   for (const file of ['kubeadm', 'kubelet', 'kubectl']) writeFileSync(path.join(target, `${file}.sha256`), sha256Of(path.join(target, file)));
@@ -67,7 +64,6 @@ function packKubernetesRelease(directory: string, version = 'v1.30.4'): void {
   packEtcdRelease(directory, etcdVersion(version)!);
   lockPresentArtifacts(directory, { ...lab.versions, kubernetes: version });
 }
-const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const vipOf = (rig: TestHostRig) => rig.hosts[0]!.address.replace(/\.\d+$/, '.250');
 
 function environmentFile(rig: TestHostRig): string {
@@ -79,14 +75,9 @@ import { defineEnvironment } from './schema.js';
 export const k8sLab = defineEnvironment({
   name: 'k8s-lab',
   site: { name: 'Kubernetes phase test', domain: 'k8s.openspace.test', kernelWideSettings: 'skip', airGapped: true, ntpServers: ['10.254.254.1', 'ntp.k8s.openspace.test'] },
-  // Installed on the machine the test hosts share: node preparation runs for real and installs nothing.
-  packages: { management: ['python3'], nodes: ['python3', 'conntrack', 'socat'] },
-  // Logged in to as a user with sudo, as on a cloud image's own user: every step runs through become or sudo.
-  ssh: { knownHosts: '.cache/rig/known_hosts', privateKey: '.cache/rig/id_ed25519', user: 'deploy' },
-  infrastructure: 'existing',
-  managementHosts: [{ name: 'kvm1', address: '10.254.254.1' }],
+${machineSite}
   clusters: {
-    mcm: { role: 'mcm', distribution: 'rke2', controlPlane: [{ name: 'mcm-cp1', address: '10.254.254.21', vmId: 2101 }], apiAddress: '10.254.254.21', podCidr: '10.42.0.0/16', serviceCidr: '10.43.0.0/16' },
+${untouchedMcm}
     osms: { role: 'osms', distribution: 'kubeadm', controlPlane: [{ name: 'osms-cp1', address: '10.254.254.31', vmId: 3101 }], apiAddress: '10.254.254.31', podCidr: '10.44.0.0/16', serviceCidr: '10.45.0.0/16' },
     osdc: {
       role: 'osdc',
@@ -128,7 +119,7 @@ test.before(async (context) => {
   writeFileSync(path.join(context.directory, 'site-registry-password'), `${siteRegistryPassword}\n`, { mode: 0o600 });
   addEnvironment(context.directory, 'k8s-lab', 'k8sLab', environmentFile(context.rig));
   // etcd runs from the start: the upgrade step snapshots it before it rolls a node.
-  context.etcd = await startEtcd(context);
+  context.etcd = await startEtcd(context.rig, host(context, 'osdc-cp1'), context.directory);
 });
 
 test.after(async (context) => {
@@ -1041,12 +1032,6 @@ lifecycle("security patches: a node with upgrades pending is drained, patched an
   for (const node of [...nodes, spare]) withdrawPatches(context.rig, node);
 }));
 
-/**
- * etcd as kubeadm runs it on osdc-cp1, for the snapshot and restore steps: Debian's etcd (a real one) with
- * kubeadm's flags and certificate layout (/etc/kubernetes/pki/etcd: a CA, the server's certificate, the
- * healthcheck client's), client TLS on 127.0.0.1:2379. A FAKE kubelet (a shell loop) runs it while its static
- * pod's manifest, /etc/kubernetes/manifests/etcd.yaml, is there, and stops it when the manifest is moved out.
- */
 /** A node as `kubectl get nodes -o json` lists it (the FAKE kubectl prints what the test writes). */
 function listedNode(name: string, address: string, options: { readonly controlPlane?: boolean; readonly ready?: boolean } = {}): object {
   return {
@@ -1057,67 +1042,6 @@ function listedNode(name: string, address: string, options: { readonly controlPl
   };
 }
 const nodeList = (items: readonly object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
-
-async function startEtcd(context: Context): Promise<{ readonly etcdctl: (...args: string[]) => Promise<string>; readonly healthy: () => Promise<void> }> {
-  const cp = host(context, 'osdc-cp1');
-  const scratch = path.join(context.directory, '.scratch-etcd');
-  mkdirSync(scratch, { recursive: true });
-  const { ca, cert, key } = loopbackCertificates(scratch, 'server');
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(scratch, 'client.key'), '-out', path.join(scratch, 'client.csr'), '-subj', '/CN=kube-etcd-healthcheck-client');
-  openssl('x509', '-req', '-in', path.join(scratch, 'client.csr'), '-CA', ca, '-CAkey', path.join(scratch, 'ca.key'), '-CAcreateserial', '-out', path.join(scratch, 'client.pem'), '-days', '2');
-  const pki = context.rig.pathIn(cp, '/etc/kubernetes/pki/etcd');
-  mkdirSync(pki, { recursive: true });
-  const files = { 'ca.crt': ca, 'ca.key': path.join(scratch, 'ca.key'), 'server.crt': cert, 'server.key': key, 'healthcheck-client.crt': path.join(scratch, 'client.pem'), 'healthcheck-client.key': path.join(scratch, 'client.key') };
-  for (const [name, from] of Object.entries(files)) writeFileSync(path.join(pki, name), readFileSync(from), { mode: 0o600 });
-  for (const binary of ['etcd', 'etcdctl']) writeFileSync(context.rig.pathIn(cp, `/usr/local/sbin/test-${binary}`), readFileSync(`/usr/bin/${binary}`), { mode: 0o755 });
-  writeFileSync(
-    context.rig.pathIn(cp, '/usr/local/sbin/fake-kubelet-etcd'),
-    '#!/bin/sh\n# FAKE kubelet, for tests only: runs etcd while its static pod manifest is in /etc/kubernetes/manifests.\npid=\n' +
-      'while true; do\n  if [ -e /etc/kubernetes/manifests/etcd.yaml ]; then\n    if [ -z "$pid" ]; then "$@" >> /var/log/test-etcd.log 2>&1 & pid=$!; fi\n' +
-      '  elif [ -n "$pid" ]; then kill "$pid"; wait "$pid"; pid=; fi\n  sleep 0.3\ndone\n',
-    { mode: 0o755 },
-  );
-  mkdirSync(context.rig.pathIn(cp, '/etc/kubernetes/manifests'), { recursive: true });
-  writeFileSync(context.rig.pathIn(cp, '/etc/kubernetes/manifests/etcd.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: kube-system}\n');
-  const tls = ['--cacert=/etc/kubernetes/pki/etcd/ca.crt', '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt', '--key=/etc/kubernetes/pki/etcd/healthcheck-client.key', '--endpoints=https://127.0.0.1:2379'];
-  const etcdctl = (...args: string[]) => context.rig.exec(cp, ['env', 'ETCDCTL_API=3', '/usr/local/sbin/test-etcdctl', ...tls, ...args]);
-  const peer = `https://${cp.address}:2380`;
-  const server = [
-    '/usr/local/sbin/test-etcd', '--name=osdc-cp1', '--data-dir=/var/lib/etcd',
-    '--listen-client-urls=https://127.0.0.1:2379', '--advertise-client-urls=https://127.0.0.1:2379',
-    `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`, `--initial-cluster=osdc-cp1=${peer}`,
-    '--cert-file=/etc/kubernetes/pki/etcd/server.crt', '--key-file=/etc/kubernetes/pki/etcd/server.key', '--client-cert-auth', '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-    '--peer-cert-file=/etc/kubernetes/pki/etcd/server.crt', '--peer-key-file=/etc/kubernetes/pki/etcd/server.key', '--peer-client-cert-auth', '--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt',
-  ];
-  await context.rig.exec(cp, ['sh', '-c', 'setsid /usr/local/sbin/fake-kubelet-etcd "$@" > /dev/null 2>&1 < /dev/null &', 'start-etcd', ...server]);
-  const healthy = async () => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await etcdctl('endpoint', 'health');
-        return;
-      } catch (error) {
-        if (attempt > 100) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-  };
-  await healthy();
-  return { etcdctl, healthy };
-}
-
-/** etcd's release as images/etcd/<version>/ holds it: a tarball with etcdctl (Debian's, standing in for 3.5's) and its SHA256SUMS. */
-function packEtcdRelease(directory: string, version: string): void {
-  const target = path.join(directory, 'images', 'etcd', version);
-  const staging = path.join(directory, '.scratch-etcd-release', `etcd-${version}-linux-amd64`);
-  mkdirSync(staging, { recursive: true });
-  mkdirSync(target, { recursive: true });
-  writeFileSync(path.join(staging, 'etcdctl'), readFileSync('/usr/bin/etcdctl'), { mode: 0o755 });
-  writeFileSync(path.join(staging, 'README.md'), 'etcd\n');
-  const tarball = `etcd-${version}-linux-amd64.tar.gz`;
-  execFileSync('tar', ['czf', path.join(target, tarball), '-C', path.dirname(staging), path.basename(staging)]);
-  writeFileSync(path.join(target, 'SHA256SUMS'), `${'0'.repeat(64)}  etcd-${version}-darwin-amd64.zip\n${sha256Of(path.join(target, tarball))}  ${tarball}\n`);
-}
 
 lifecycle("etcd backups: a snapshot of the cluster's etcd, checked whole, kept on the controller with its digest; none again within backups.every; the oldest beyond backups.keep removed; a failed snapshot keeps nothing", withTimeout(300_000, async (context: Context) => {
   const { etcdctl, healthy } = context.etcd;

@@ -38,17 +38,25 @@ export async function probeVersion(rig: HostAccess, node: TestHost): Promise<str
 export async function publishPatches(rig: HostAccess, node: TestHost, debs: readonly string[]): Promise<void> {
   const repository = rig.pathIn(node, '/srv/patches');
   rmSync(repository, { recursive: true, force: true });
-  mkdirSync(repository, { recursive: true });
+  writeFlatRepository(repository, debs);
+  writeFileSync(rig.pathIn(node, '/etc/apt/sources.list.d/patches.list'), 'deb [trusted=yes] file:/srv/patches ./\n');
+}
+
+/**
+ * A flat apt repository (`deb URL /`) in `directory`: the debs, their Packages index and a Release file that
+ * lists its digest (unsigned: the caller signs it into InRelease where apt is to check a key).
+ */
+export function writeFlatRepository(directory: string, debs: readonly string[]): void {
+  mkdirSync(directory, { recursive: true });
   const entries = debs.map((deb) => {
     const bytes = readFileSync(deb);
-    writeFileSync(path.join(repository, path.basename(deb)), bytes);
+    writeFileSync(path.join(directory, path.basename(deb)), bytes);
     const control = execFileSync('dpkg-deb', ['--field', deb], { encoding: 'utf8' }).trimEnd();
     return `${control}\nFilename: ./${path.basename(deb)}\nSize: ${bytes.length}\nSHA256: ${createHash('sha256').update(bytes).digest('hex')}\n`;
   });
   const packages = entries.join('\n');
-  writeFileSync(path.join(repository, 'Packages'), packages);
-  writeFileSync(path.join(repository, 'Release'), `Origin: onboarder-test\nDate: ${new Date().toUTCString()}\nSHA256:\n ${createHash('sha256').update(packages).digest('hex')} ${Buffer.byteLength(packages)} Packages\n`);
-  writeFileSync(rig.pathIn(node, '/etc/apt/sources.list.d/patches.list'), 'deb [trusted=yes] file:/srv/patches ./\n');
+  writeFileSync(path.join(directory, 'Packages'), packages);
+  writeFileSync(path.join(directory, 'Release'), `Origin: onboarder-test\nDate: ${new Date().toUTCString()}\nSHA256:\n ${createHash('sha256').update(packages).digest('hex')} ${Buffer.byteLength(packages)} Packages\n`);
 }
 
 /** The repository leaves the node's sources. */
