@@ -24,9 +24,11 @@ interface Context {
   directory: string;
   remove: () => void;
   rig: TestHostRig;
-  /** The site's mirror: python's http.server on the rig's bridge, serving `mirror/`. */
-  server: ChildProcess;
+  /** The site's mirror: python's http.server on the rig's bridge, serving `mirror/`, over HTTP and HTTPS. */
+  servers: ChildProcess[];
   mirrorUrl: string;
+  /** The same files over TLS, with a certificate no one trusts (a mirror upstreamMirrors marks insecure). */
+  tlsMirrorUrl: string;
 }
 const test = suite<Context>("a connected site's Kubernetes packages, through the site's mirror of pkgs.k8s.io");
 /** A cluster built and rolled on a whole machine (minutes): the long tier (npm run test:long). */
@@ -91,6 +93,16 @@ function gpg(context: Context, keyring: string, ...args: string[]): string {
   return execFileSync('gpg', ['--homedir', home, '--quiet', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** python's http.server over TLS: address, port, directory, certificate and key as its arguments. */
+const tlsServer = [
+  'import functools, http.server, ssl, sys',
+  'address, port, directory, certificate, key = sys.argv[1:]',
+  'server = http.server.ThreadingHTTPServer((address, int(port)), functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory))',
+  'context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); context.load_cert_chain(certificate, key)',
+  'server.socket = context.wrap_socket(server.socket, server_side=True)',
+  'server.serve_forever()',
+].join('\n');
+
 function environmentFile(context: Context): string {
   const cp = context.rig.hosts[0]!;
   return `import { lab } from './lab.js';
@@ -127,8 +139,16 @@ test.before(async (context) => {
   const bridge = cp.address.replace(/\.\d+$/, '.1');
   const port = await freePort(bridge);
   mkdirSync(path.join(context.directory, 'mirror'), { recursive: true });
-  context.server = spawn('python3', ['-m', 'http.server', '--bind', bridge, '--directory', path.join(context.directory, 'mirror'), String(port)], { stdio: 'ignore' });
+  const mirror = path.join(context.directory, 'mirror');
+  const [certificate, key] = [path.join(context.directory, 'mirror-tls.pem'), path.join(context.directory, 'mirror-tls.key')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', certificate, '-days', '2', '-subj', '/CN=mirror', '-addext', `subjectAltName=IP:${bridge}`], { stdio: 'ignore' });
+  const tlsPort = await freePort(bridge);
+  context.servers = [
+    spawn('python3', ['-m', 'http.server', '--bind', bridge, '--directory', mirror, String(port)], { stdio: 'ignore' }),
+    spawn('python3', ['-c', tlsServer, bridge, String(tlsPort), mirror, certificate, key], { stdio: 'ignore' }),
+  ];
   context.mirrorUrl = `http://${bridge}:${port}/`;
+  context.tlsMirrorUrl = `https://${bridge}:${tlsPort}/`;
   for (const keyring of ['publisher', 'stranger']) gpg(context, keyring, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-generate-key', `${keyring} <${keyring}@openspace.test>`, 'ed25519', 'sign', 'never');
   publishRepository(context, [first], 'publisher');
   // Cilium's chart (helm is a FAKE: only the path it is given matters) and etcd's release for the roll's snapshot.
@@ -144,7 +164,7 @@ test.before(async (context) => {
 
 test.after(async (context) => {
   if (!longTierRuns) return;
-  context.server?.kill();
+  for (const server of context.servers ?? []) server.kill();
   await context.rig?.stop();
   context.remove();
 });
@@ -155,7 +175,7 @@ const onNode = (context: Context, argv: readonly string[]) => context.rig.exec(c
 const installed = async (context: Context) => (await onNode(context, ['dpkg-query', '--show', '--showformat=${Package}=${Version} ', 'kubeadm', 'kubelet', 'kubectl', 'cri-tools'])).trim();
 const kubeadmUpgrades = async (context: Context) => (await onNode(context, ['cat', '/root/fake-kubeadm/calls.log'])).trim().split('\n').map((line) => (JSON.parse(line) as string[]).join(' ')).filter((argv) => argv.startsWith('kubeadm upgrade'));
 
-packagesTest("installed from the site's mirror with the publisher's key, pinned and held; a patch release rolls through them; a repository signed by another key is refused", withTimeout(500_000, async (context: Context) => {
+packagesTest("installed from the site's mirror with the publisher's key, pinned and held; a patch release rolls through them; an insecure mirror's certificate is not verified (for its host alone); a repository signed by another key is refused", withTimeout(500_000, async (context: Context) => {
   const build = await cli(context, 'cluster-vms[cluster=osdc],node-prep[node=osdc-cp1],kubernetes[cluster=osdc]');
   assert.is(build.code, 0, build.stdout + build.stderr);
   // One repository line, the mirror's, checked with the key fetched from it.
@@ -177,12 +197,24 @@ packagesTest("installed from the site's mirror with the publisher's key, pinned 
   assert.is((await onNode(context, ['apt-mark', 'showhold'])).trim().split('\n').sort().join(' '), 'cri-tools kubeadm kubectl kubelet');
   assert.match(await onNode(context, ['kubelet', '--version']), `Kubernetes ${patch}`);
 
+  // The mirror over TLS with a certificate no one trusts, which the environment says not to verify: apt
+  // skips that check for that host alone, and still checks the signatures.
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`mirror: '${context.mirrorUrl}pkgs.k8s.io/' }`, `mirror: '${context.tlsMirrorUrl}pkgs.k8s.io/', insecure: true }`));
+  const overTls = await cli(context, 'kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
+  assert.is(overTls.code, 0, overTls.stdout + overTls.stderr);
+  assert.is(await onNode(context, ['cat', '/etc/apt/sources.list.d/kubernetes.list']), `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] ${context.tlsMirrorUrl}${repositoryPath}/ /\n`);
+  const bridge = new URL(context.tlsMirrorUrl).hostname;
+  assert.is(await onNode(context, ['cat', '/etc/apt/apt.conf.d/90onboarder-kubernetes-mirror']), `// Managed by Onboarder: upstreamMirrors marks this mirror insecure.\nAcquire::https::${bridge}::Verify-Peer "false";\nAcquire::https::${bridge}::Verify-Host "false";\n`);
+  const verifying = ['-o', `Acquire::https::${bridge}::Verify-Peer=true`, '-o', `Acquire::https::${bridge}::Verify-Host=true`];
+  const refreshed = await onNode(context, ['sh', '-c', 'apt-get "$@" 2>&1 || true', 'apt-get', 'update', '-o', 'Dir::Etc::sourcelist=/etc/apt/sources.list.d/kubernetes.list', '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0', ...verifying]);
+  assert.match(refreshed, 'Certificate verification failed', `without the setting, apt refuses the certificate: ${refreshed}`);
+
   // The mirror's index signed by a key other than the publisher's (a repository someone changed): apt
   // refuses it, and nothing is installed from it.
   publishRepository(context, [first, patch], 'stranger', 'publisher');
   const refused = await cli(context, 'kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
   assert.is(refused.code, 1, refused.stdout + refused.stderr);
-  assert.match(refused.stdout, `Failed to fetch ${context.mirrorUrl}${repositoryPath}/InRelease  The following signatures couldn't be verified because the public key is not available: NO_PUBKEY`, refused.stdout);
+  assert.match(refused.stdout, `Failed to fetch ${context.tlsMirrorUrl}${repositoryPath}/InRelease  The following signatures couldn't be verified because the public key is not available: NO_PUBKEY`, refused.stdout);
   assert.is(await installed(context), 'cri-tools=1.30.1-1.1 kubeadm=1.30.6-1.1 kubectl=1.30.6-1.1 kubelet=1.30.6-1.1');
 }));
 
