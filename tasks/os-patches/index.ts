@@ -21,10 +21,12 @@ const packageLockWaitMs = 900_000;
 
 /**
  * `apt-get update` on a machine, tried again every 10 s while another apt holds the package lists' lock
- * (apt itself gives up at once there), up to packageLockWaitMs. Any other failure is the command's own.
+ * (apt itself gives up at once there), up to packageLockWaitMs. Any other failure is the command's own, a
+ * source that cannot be read among them (apt would only warn, and the probe find nothing pending from lists
+ * it did not refresh), as the playbooks' package-lists.yml has it.
  */
 async function refreshPackageLists(context: ToolContext, target: ReturnType<typeof sshTarget>): Promise<void> {
-  const update = ['apt-get', '--quiet', '--quiet', 'update'];
+  const update = ['apt-get', '--quiet', '--quiet', '-o', 'APT::Update::Error-Mode=any', 'update'];
   const deadline = Date.now() + packageLockWaitMs;
   for (;;) {
     const refresh = await sshExec(context, target, update, { asRoot: true, timeoutMs: 300_000, okExitCodes: [100] });

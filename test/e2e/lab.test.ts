@@ -338,6 +338,14 @@ labTest("the management hosts' security patches: each host with upgrades pending
     } finally {
       writeFileSync(labFile, site);
     }
+
+    // A mirror that does not answer (nothing listens on the host's own port 9): apt only warns, and the
+    // probe would find nothing pending in lists it could not refresh; it fails with apt's words instead.
+    writeFileSync(lab.pathIn(hosts[0]!, '/etc/apt/sources.list.d/patches.list'), 'deb [trusted=yes] http://127.0.0.1:9/no-such-mirror ./\n');
+    const unreadable = await cli(directory, ['--env', 'lab', 'management-patches']);
+    assert.is(unreadable.code, 1, unreadable.stdout + unreadable.stderr);
+    assert.match(unreadable.stdout, 'Failed to fetch http://127.0.0.1:9/no-such-mirror/./InRelease', unreadable.stdout);
+    assert.not.match(unreadable.stdout, '[management-patches] up to date');
   } finally {
     for (const host of hosts) withdrawPatches(lab, host);
   }
