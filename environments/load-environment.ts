@@ -51,6 +51,10 @@ export function loadEnvironment(name: string, definition: EnvironmentDefinition,
     const password = urlPassword(url.value);
     if (password && password.length >= shortestRedacted) secrets.push(password);
   }
+  for (const [at, file] of caFiles(parsed.data)) {
+    const problem = caFileProblem(file, root);
+    if (problem) return fail({ reason: 'invalid-environment', environment: name, path: at, message: problem, hint: "point it at the PEM certificate of the CA that signed the server's certificate" });
+  }
   const caCertificate = parsed.data.siteCa ? checkSiteCa(parsed.data.siteCa.certificate, values.get('siteCa.key')!, root) : undefined;
   if (caCertificate && !caCertificate.ok) return fail({ reason: 'invalid-environment', environment: name, path: caCertificate.error.path, message: caCertificate.error.message, hint: "point siteCa at the site CA's certificate and its own key" });
   const config: Environment = { ...parsed.data, ...deployedSecretDigests(name, values, caCertificate?.value) };
@@ -98,6 +102,34 @@ export function secretReferences(environment: Environment): [string, SecretRefer
   }
   if (environment.state.store === 'postgres') found.push(['state.url', environment.state.url]);
   return found;
+}
+
+/** Every CA file the environment names for verifying a server's TLS certificate, by its path in the environment. */
+function caFiles(environment: Environment): [string, string][] {
+  const found: [string, string][] = [];
+  environment.firewalls.forEach((firewall, index) => firewall.caFile && found.push([`firewalls[${index}].caFile`, firewall.caFile]));
+  environment.upstreamMirrors.forEach((mirror, index) => mirror.caFile && found.push([`upstreamMirrors[${index}].caFile`, mirror.caFile]));
+  if (environment.siteRegistry?.caFile) found.push(['siteRegistry.caFile', environment.siteRegistry.caFile]);
+  if (environment.velero?.caFile) found.push(['velero.caFile', environment.velero.caFile]);
+  return found;
+}
+
+/** Why a CA file cannot verify anything (unreadable, not a PEM certificate, expired), or undefined. */
+function caFileProblem(file: string, root: string): string | undefined {
+  let pem: string;
+  try {
+    pem = readFileSync(path.resolve(root, file), 'utf8');
+  } catch {
+    return `${file} cannot be read`;
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch {
+    return `${file} is not a PEM certificate`;
+  }
+  if (new Date(certificate.validTo).getTime() < Date.now()) return `${file} (${certificate.subject.replace(/\n/g, ', ')}) expired on ${certificate.validTo}`;
+  return undefined;
 }
 
 /**

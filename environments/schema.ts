@@ -319,16 +319,23 @@ const environmentShape = z.strictObject({
      * Where a connected machine fetches artifacts instead of their publishers (a proxy such as Artifactory):
      * a URL or image reference starting with `prefix` is fetched from `mirror` followed by the rest. Digests
      * are still the publishers', checked as ever. The nodes' Kubernetes packages too (`https://pkgs.k8s.io/`:
-     * the repository and its signing key; apt checks the packages' signatures).
+     * the repository and its signing key; apt checks the packages' signatures). A mirror's TLS certificate is
+     * verified against the system's CAs, or against `caFile` (PEM: the CA that signed it, such as a company's
+     * own) by everything that reaches that mirror: the controller's downloads, skopeo, helm and the nodes' apt.
      */
     upstreamMirrors: z
       .array(
-        z.strictObject({
-          prefix: z.string().min(1),
-          mirror: z.string().min(1),
-          /** A registry mirror reached over plain HTTP or unverified TLS (a trusted network only: digests still decide). */
-          insecure: z.boolean().default(false),
-        }),
+        z
+          .strictObject({
+            prefix: z.string().min(1),
+            mirror: z.string().min(1),
+            /** A mirror reached over plain HTTP (registries) or unverified TLS (a trusted network only: digests still decide). */
+            insecure: z.boolean().default(false),
+            /** The CA that signed the mirror's TLS certificate (PEM), where the system's CAs do not. */
+            caFile: z.string().min(1).optional(),
+          })
+          .refine((entry) => !(entry.caFile && entry.insecure), { message: 'has both caFile and insecure: a mirror whose CA is named is verified with it, so drop insecure', path: ['insecure'] })
+          .refine((entry) => !(entry.caFile && entry.mirror.startsWith('http://')), { message: 'has a caFile for a plain-HTTP mirror: name an https:// mirror, or drop caFile', path: ['caFile'] }),
       )
       .default([]),
     /**

@@ -2,6 +2,7 @@ import { copyFileSync, linkSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { digestFile } from '../../lib/stamps/digest.js';
+import { withScratchDirectory } from '../../lib/state/scratch-directory.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import { copyImage, registryDigest, type RegistryAccess } from '../../lib/tools/skopeo.js';
 import { artifactKey, artifactsFor, type Artifact } from '../../images/manifest.js';
@@ -66,16 +67,32 @@ async function stageImage(context: BundleContext, artifact: Extract<Artifact, { 
   const key = artifactKey(artifact);
   const lock = ArtifactLock.read(root);
   const from = mirrored(artifact.reference, config.upstreamMirrors);
-  const access: RegistryAccess = { insecure: config.upstreamMirrors.some((mirror) => mirror.insecure && artifact.reference.startsWith(mirror.prefix)) };
-  let sha256 = lock.get(key)?.sha256;
-  if (!sha256) {
-    const locked = imageDigestToLock(artifact, from, (await registryDigest(context, from, access)).slice('sha256:'.length));
-    sha256 = locked.sha256;
-    await lock.record(key, locked);
-  }
-  const repository = from.slice(0, from.lastIndexOf(':'));
-  await copyImage(context, `docker://${repository}@sha256:${sha256}`, `oci:${path.join(staging, 'oci')}:${artifact.reference}`, { source: access });
+  const mirror = config.upstreamMirrors.find((each) => artifact.reference.startsWith(each.prefix));
+  const sha256 = await withMirrorAccess(root, mirror, async (access) => {
+    let locked = lock.get(key)?.sha256;
+    if (!locked) {
+      const found = imageDigestToLock(artifact, from, (await registryDigest(context, from, access)).slice('sha256:'.length));
+      await lock.record(key, found);
+      locked = found.sha256;
+    }
+    const repository = from.slice(0, from.lastIndexOf(':'));
+    await copyImage(context, `docker://${repository}@sha256:${locked}`, `oci:${path.join(staging, 'oci')}:${artifact.reference}`, { source: access });
+    return locked;
+  });
   return { kind: 'image', key, name: artifact.name, version: artifact.version, source: lock.get(key)?.source ?? `the registry's digest of ${artifact.reference}`, sha256, reference: artifact.reference };
+}
+
+/**
+ * Runs `body` with how skopeo reaches an image's upstream mirror: its CA in a cert directory (skopeo reads
+ * `*.crt` there) where the environment names one, unverified where it says insecure, else the system's CAs.
+ */
+function withMirrorAccess<T>(root: string, mirror: Environment['upstreamMirrors'][number] | undefined, body: (access: RegistryAccess) => Promise<T>): Promise<T> {
+  if (!mirror?.caFile) return body(mirror?.insecure ? { insecure: true } : {});
+  const caFile = mirror.caFile;
+  return withScratchDirectory('mirror', async (scratch) => {
+    copyFileSync(path.resolve(root, caFile), path.join(scratch, 'ca.crt'));
+    return body({ certDirectory: scratch });
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import { artifactKey, type ChartArtifact, type FileArtifact } from '../../images
 import { publishedDigests } from '../shared/release-files.js';
 import { ArtifactLock } from './artifact-lock.js';
 import type { TaskLogger } from '../../lib/dsl/context.js';
-import { downloadResuming, fetchText, mirrored, type UpstreamMirror } from './download.js';
+import { downloadResuming, fetchText, mirrored, reachable, type UpstreamMirror } from './download.js';
 
 /** The digest a file must have, where it came from, and the URL to fetch it from (a chart's comes from its index). */
 interface Expected {
@@ -71,12 +71,13 @@ export async function fetchArtifact(artifact: FileArtifact | ChartArtifact, opti
     }
     options.log.info(`${artifact.name}: ${artifact.file} has sha256 ${found}, not ${expected.sha256}: fetching it again`);
   }
-  const from = mirrored(expected.url, options.mirrors);
+  const source = reachable(expected.url, options.mirrors, options.root);
+  const from = source.url;
   const finished = options.downloading?.(from, artifact.file);
   const partial = `${file}.partial`;
   try {
     const report = { progress: (done: number, total: number | undefined) => options.log.progress(artifact.name, done, total, 'bytes'), note: (line: string) => options.log.info(`${artifact.name}: ${line}`) };
-    await downloadResuming(from, partial, { signal: options.signal, report });
+    await downloadResuming(source, partial, { signal: options.signal, report });
   } catch (error) {
     finished?.(1);
     throw error;
@@ -102,7 +103,7 @@ async function publisherDigest(artifact: FileArtifact | ChartArtifact, options: 
   if ('checksumFile' in digest) {
     const url = (artifact as FileArtifact).url;
     const name = digest.entry ?? path.posix.basename(new URL(url).pathname);
-    const text = await fetchText(mirrored(digest.checksumFile, options.mirrors), options.signal);
+    const text = await fetchText(reachable(digest.checksumFile, options.mirrors, options.root), options.signal);
     const sha256 = publishedDigests(text, name).get(name);
     if (!sha256) throw new PermanentFailure(`${digest.checksumFile} lists no sha256 for ${name}: is ${artifact.version} a published release?`);
     return { sha256, source: digest.checksumFile, url };
@@ -119,7 +120,7 @@ async function urlOf(artifact: FileArtifact | ChartArtifact, options: FetchOptio
 
 /** The entry of a chart version in its repository's index.yaml: its digest and package URL (made absolute). */
 async function chartIndexEntry(chart: ChartArtifact, indexUrl: string, options: FetchOptions): Promise<{ digest: string; url: string }> {
-  const index = parseYaml(await fetchText(mirrored(indexUrl, options.mirrors), options.signal)) as { entries?: Record<string, { version?: string; digest?: string; urls?: string[] }[]> };
+  const index = parseYaml(await fetchText(reachable(indexUrl, options.mirrors, options.root), options.signal)) as { entries?: Record<string, { version?: string; digest?: string; urls?: string[] }[]> };
   const entry = index?.entries?.[chart.name]?.find((each) => String(each.version).replace(/^v/, '') === chart.version.replace(/^v/, ''));
   if (!entry) throw new Error(`${indexUrl} has no ${chart.name} ${chart.version}: check versions.charts (or versions.cilium)`);
   if (!entry.digest || !/^[0-9a-f]{64}$/.test(entry.digest)) throw new Error(`${indexUrl}: ${chart.name} ${chart.version} has no sha256 digest in the index`);

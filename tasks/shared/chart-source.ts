@@ -42,5 +42,6 @@ export function chartSource(context: ToolContext & { readonly config: Environmen
   const through = mirrored(reference, config.upstreamMirrors);
   if (through === reference) return { chart: release.chart };
   const mirror = config.upstreamMirrors.find((each) => reference.startsWith(each.prefix))!;
-  return { chart: `oci://${through}`, registry: { host: through.split('/')[0]!, ...(mirror.insecure ? { insecureSkipTlsVerify: true } : {}) } };
+  const tls = mirror.caFile ? { caFile: path.resolve(root, mirror.caFile) } : mirror.insecure ? { insecureSkipTlsVerify: true } : {};
+  return { chart: `oci://${through}`, registry: { host: through.split('/')[0]!, ...tls } };
 }

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { imageRegistries, ubuntuCloudRelease } from '../../images/manifest.js';
 import { example } from '../../environments/example.js';
+import { loopbackCertificates } from '../helpers/certificates.js';
 import { startHttpProxy } from '../helpers/http-proxy.js';
 import { withTimeout } from '../helpers/project.js';
 import { copyProject, runDeploy } from '../helpers/project-copy.js';
@@ -106,6 +108,44 @@ test('behind a proxy: downloads go through the one HTTP_PROXY names, as curl and
     writeFileSync(environment, before);
     proxy.stop();
     beyond.close();
+  }
+}));
+
+test("an HTTPS mirror whose certificate the site's CA signed: verified with its caFile, through the proxy too; without it, the certificate is named and caFile suggested; insecure skips the check", withTimeout(120_000, async (context: Context) => {
+  const { directory } = context;
+  const certificates = loopbackCertificates(directory, 'mirror', ['127.0.0.1', '127.0.0.2']);
+  const tls = https.createServer({ cert: readFileSync(certificates.cert), key: readFileSync(certificates.key) }, context.server.listeners('request')[0] as http.RequestListener);
+  await new Promise<void>((resolve) => tls.listen(0, '127.0.0.2', resolve));
+  const proxy = await startHttpProxy('127.0.0.1', '127.0.0.0/8');
+  const environment = path.join(directory, 'environments', 'example.ts');
+  const before = readFileSync(environment, 'utf8');
+  const image = path.join(directory, 'images', 'noble-server-cloudimg-amd64.img');
+  const fetch = (trust: string, env: Record<string, string> = {}) => {
+    writeFileSync(environment, before.replace(/mirror: 'http:\/\/127\.0\.0\.1:\d+\/'/, `mirror: 'https://127.0.0.2:${(tls.address() as AddressInfo).port}/'${trust}`));
+    rmSync(image, { force: true });
+    return cli(directory, ['images:fetch[artifact=ubuntu-cloud]', '--force', 'images:fetch[artifact=ubuntu-cloud]'], env);
+  };
+  try {
+    lockUbuntu(directory);
+    // The CA's path as an operator writes it: relative to the project.
+    const verified = await fetch(`, caFile: '${path.relative(directory, certificates.ca)}'`);
+    assert.is(verified.code, 0, verified.stdout + verified.stderr);
+    assert.ok(readFileSync(image).equals(content));
+    const proxied = await fetch(`, caFile: '${path.relative(directory, certificates.ca)}'`, { HTTP_PROXY: proxy.url });
+    assert.is(proxied.code, 0, proxied.stdout + proxied.stderr);
+    assert.equal(proxy.requests(), [`CONNECT 127.0.0.2:${(tls.address() as AddressInfo).port} HTTP/1.1`]);
+    assert.ok(readFileSync(image).equals(content));
+    const unverified = await fetch('');
+    assert.is(unverified.code, 1);
+    assert.match(unverified.stdout, /fetching https:\/\/127\.0\.0\.2:\d+\/releases\/\S+ failed: unable to verify the first certificate \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): name the CA that signed the mirror's certificate in its upstreamMirrors entry \(caFile\)/);
+    assert.not.ok(existsSync(image));
+    const insecure = await fetch(', insecure: true');
+    assert.is(insecure.code, 0, insecure.stdout + insecure.stderr);
+    assert.ok(readFileSync(image).equals(content));
+  } finally {
+    writeFileSync(environment, before);
+    proxy.stop();
+    tls.close();
   }
 }));
 

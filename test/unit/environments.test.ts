@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -234,6 +234,40 @@ test("the site CA is a CA, with its own key: cert-manager's issuer would sign no
     assert.match(errorOf(withCa('ca.pem', 'other.key')), /siteCa\.key: is not the private key of \S+ca\.pem/);
     assert.match(errorOf(withCa('missing.pem', 'ca.key')), /siteCa\.certificate: \S+missing\.pem cannot be read/);
     assert.match(errorOf(withCa('ca.key', 'ca.key')), /siteCa\.certificate: \S+ca\.key is not a PEM certificate/);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("every CA file the environment names is read when it loads: one that is missing, not a certificate or expired is named with its path, before anything runs", () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'onboarder-ca-files-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=corp CA'], { cwd: directory, stdio: 'ignore' });
+    // A CA that expired in 2021 (OpenSSL 3.0's req takes no start date; python3-cryptography comes with Ansible).
+    const expired = [
+      'import datetime, sys',
+      'from cryptography import x509',
+      'from cryptography.hazmat.primitives import hashes, serialization',
+      'from cryptography.hazmat.primitives.asymmetric import ec',
+      'key = ec.generate_private_key(ec.SECP256R1())',
+      "name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, 'old CA')])",
+      'when = datetime.datetime(2020, 1, 1)',
+      'builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(1)',
+      'certificate = builder.not_valid_before(when).not_valid_after(when + datetime.timedelta(days=365)).sign(key, hashes.SHA256())',
+      'sys.stdout.buffer.write(certificate.public_bytes(serialization.Encoding.PEM))',
+    ].join('\n');
+    writeFileSync(path.join(directory, 'old.pem'), execFileSync('python3', ['-c', expired]));
+    const at = (file: string) => path.join(directory, file);
+    const mirror = (caFile: string) => broken((e) => (e.upstreamMirrors = [{ prefix: 'https://', mirror: 'https://nexus.corp.example/remote/', caFile }]));
+    const loaded = loadEnvironment('example', mirror(at('ca.pem')), repositoryRoot);
+    assert.ok(loaded.ok, loaded.ok ? '' : renderFailure(loaded.error));
+    assert.match(errorOf(mirror(at('missing.pem'))), /^environment example: upstreamMirrors\[0\]\.caFile: \S+missing\.pem cannot be read/);
+    assert.match(errorOf(mirror(at('ca.key'))), /upstreamMirrors\[0\]\.caFile: \S+ca\.key is not a PEM certificate/);
+    assert.match(errorOf(mirror(at('old.pem'))), /upstreamMirrors\[0\]\.caFile: \S+old\.pem \(CN=old CA\) expired on /);
+    assert.match(errorOf(broken((e) => (e.siteRegistry = { address: 'registry.corp.example:5000', caFile: at('missing.pem') }))), /siteRegistry\.caFile: \S+missing\.pem cannot be read/);
+    // Both ways of trusting a mirror, or a CA for plain HTTP, is a mistake in the file.
+    assert.match(errorOf(broken((e) => (e.upstreamMirrors = [{ prefix: 'https://', mirror: 'https://nexus.corp.example/', caFile: at('ca.pem'), insecure: true }]))), /upstreamMirrors\[0\]\.insecure: has both caFile and insecure/);
+    assert.match(errorOf(broken((e) => (e.upstreamMirrors = [{ prefix: 'https://', mirror: 'http://nexus.corp.example/', caFile: at('ca.pem') }]))), /upstreamMirrors\[0\]\.caFile: has a caFile for a plain-HTTP mirror/);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
