@@ -7,11 +7,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
+import https from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
+import { Agent, fetch } from 'undici';
 import { stringify } from 'yaml';
 import { artifactsFor, artifactKey, imageReferenceParts, type Artifact } from '../../images/manifest.js';
 import { lab } from '../../environments/lab.js';
@@ -87,15 +89,15 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** Debian's docker-registry (distribution 2.8) on loopback, storing under `directory`; TLS when `tls` names a cert and key. */
-async function startRegistry(directory: string, port: number, tls?: { cert: string; key: string; htpasswd: string }): Promise<ChildProcess> {
+/** Debian's docker-registry (distribution 2.8) on loopback, storing under `directory`; TLS when `tls` names a cert and key, with htpasswd credentials when it names them. */
+async function startRegistry(directory: string, port: number, tls?: { cert: string; key: string; htpasswd?: string }): Promise<ChildProcess> {
   mkdirSync(path.join(directory, 'storage'), { recursive: true });
   const config = {
     version: 0.1,
     log: { level: 'warn' },
     storage: { filesystem: { rootdirectory: path.join(directory, 'storage') }, delete: { enabled: true } },
     http: { addr: `127.0.0.1:${port}`, ...(tls ? { tls: { certificate: tls.cert, key: tls.key } } : {}) },
-    ...(tls ? { auth: { htpasswd: { realm: 'onboarder-test', path: tls.htpasswd } } } : {}),
+    ...(tls?.htpasswd ? { auth: { htpasswd: { realm: 'onboarder-test', path: tls.htpasswd } } } : {}),
   };
   writeFileSync(path.join(directory, 'config.yml'), stringify(config));
   const registry = spawn('docker-registry', ['serve', path.join(directory, 'config.yml')], { stdio: 'ignore' });
@@ -111,17 +113,18 @@ const helmConfigType = 'application/vnd.cncf.helm.config.v1+json';
 
 /**
  * Pushes a Helm chart to a registry on loopback as `helm push` lays it out (OCI manifest, Helm config and
- * chart-content layer), through the registry's HTTP API: helm itself is not installed here.
+ * chart-content layer), through the registry's HTTP API (over TLS, verified with `ca`): helm itself is not installed here.
  */
-async function pushHelmChart(port: number, reference: string): Promise<void> {
+async function pushHelmChart(port: number, ca: string, reference: string): Promise<void> {
   const [repository, tag] = [reference.slice(0, reference.lastIndexOf(':')), reference.slice(reference.lastIndexOf(':') + 1)];
-  const base = `http://127.0.0.1:${port}/v2/${repository}`;
+  const base = `https://127.0.0.1:${port}/v2/${repository}`;
+  const dispatcher = new Agent({ connect: { ca: readFileSync(ca) } });
   const upload = async (content: Buffer) => {
     const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
-    const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+    const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST', dispatcher });
     const location = new URL(started.headers.get('location')!, base);
     location.searchParams.set('digest', digest);
-    const put = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } });
+    const put = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' }, dispatcher });
     if (put.status !== 201) throw new Error(`blob upload: HTTP ${put.status}`);
     return { digest, size: content.length };
   };
@@ -129,7 +132,7 @@ async function pushHelmChart(port: number, reference: string): Promise<void> {
   const config = await upload(Buffer.from(JSON.stringify({ apiVersion: 'v2', name, version: tag })));
   const chart = await upload(Buffer.from(`the ${name} chart, ${tag}\n`));
   const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: helmConfigType, ...config }, layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', ...chart }] };
-  const put = await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': manifest.mediaType } });
+  const put = await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': manifest.mediaType }, dispatcher });
   if (put.status !== 201) throw new Error(`manifest upload: HTTP ${put.status}`);
 }
 
@@ -144,8 +147,9 @@ export const bundleLab = defineEnvironment({
   name: 'bundle-lab',
   versions: ${JSON.stringify(versions)},
   upstreamMirrors: [
-    { prefix: 'https://', mirror: 'http://127.0.0.1:${filePort}/' },
-    ${['quay.io/', 'ghcr.io/', 'registry.k8s.io/', 'docker.io/'].map((prefix) => `{ prefix: '${prefix}', mirror: '${upstream}/${prefix}', insecure: true }`).join(',\n    ')},
+    { prefix: 'https://', mirror: 'https://127.0.0.1:${filePort}/', caFile: '${path.join(context.scratch, 'ca.pem')}' },
+    ${['quay.io/', 'ghcr.io/', 'registry.k8s.io/'].map((prefix) => `{ prefix: '${prefix}', mirror: '${upstream}/${prefix}', caFile: '${path.join(context.scratch, 'ca.pem')}' }`).join(',\n    ')},
+    { prefix: 'docker.io/', mirror: '${upstream}/docker.io/', insecure: true },
   ],
   siteRegistry: { address: '127.0.0.1:${context.sitePort}', caFile: '${path.join(context.scratch, 'ca.pem')}', username: '${loader.user}', password: { env: 'SITE_REGISTRY_PASSWORD' } },
   // Velero backs up to the site's S3 store (never reached here): the bundle carries what its chart runs.
@@ -162,7 +166,8 @@ test.before(async (context) => {
   context.files = upstreamFiles();
   context.cut = new Set();
   context.ranges = [];
-  context.server = http.createServer((request, response) => {
+  // The upstream's files and registry over TLS from the test's CA, which the upstream mirrors name (caFile), as a company's Nexus.
+  context.server = https.createServer({ cert: readFileSync(path.join(context.scratch, 'registry.pem')), key: readFileSync(path.join(context.scratch, 'registry.key')) }, (request, response) => {
     const body = context.files.get(request.url ?? '');
     if (!body) return void response.writeHead(404).end();
     const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
@@ -185,7 +190,7 @@ test.before(async (context) => {
   const upstreamPort = await freePort();
   context.upstreamPort = upstreamPort;
   context.sitePort = await freePort();
-  context.registries = [await startRegistry(path.join(context.scratch, 'upstream-registry'), upstreamPort)];
+  context.registries = [await startRegistry(path.join(context.scratch, 'upstream-registry'), upstreamPort, { cert: path.join(context.scratch, 'registry.pem'), key: path.join(context.scratch, 'registry.key') })];
   // The site registry: TLS from the test's CA, and htpasswd credentials (bcrypt, as the registry requires).
   const bcrypt = execFileSync('python3', ['-W', 'ignore', '-c', 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))', loader.password], { encoding: 'utf8' }).trim();
   writeFileSync(path.join(context.scratch, 'htpasswd'), `${loader.user}:${bcrypt}\n`);
@@ -199,7 +204,7 @@ test.before(async (context) => {
   execFileSync('buildah', [...storage, 'commit', '--format', 'oci', container, 'localhost/hello:1'], { stdio: 'ignore' });
   // The OCI chart is a Helm chart as helm pushes one (its own config and layer media types), not an image.
   for (const image of images) {
-    if (image.reference.includes('/charts/')) await pushHelmChart(upstreamPort, image.reference);
+    if (image.reference.includes('/charts/')) await pushHelmChart(upstreamPort, path.join(context.scratch, 'ca.pem'), image.reference);
     else execFileSync('buildah', [...storage, 'push', '--tls-verify=false', 'localhost/hello:1', `docker://127.0.0.1:${upstreamPort}/${image.reference}`], { stdio: 'ignore' });
   }
   addEnvironment(context.directory, 'bundle-lab', 'bundleLab', environmentFile(context, filePort, upstreamPort));
@@ -314,8 +319,8 @@ test("a chart that runs an image the bundle would not carry: bundle:create refus
   assert.not.ok(existsSync(bundleFile(context, 'refused.tar')));
   // Rendered with the catalog's values at the environment's Kubernetes version.
   assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template cilium \\S+cilium-${versions.cilium.replace(/\./g, '\\.')}\\.tgz --namespace=kube-system --values \\S+ --version ${versions.cilium.replace(/\./g, '\\.')} --kube-version ${versions.kubernetes} --skip-tests$`, 'm'));
-  // The OCI chart through the environment's upstream mirror for ghcr.io (insecure: TLS not verified).
-  assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template proxmox-csi-plugin oci://127\\.0\\.0\\.1:${context.upstreamPort}/ghcr\\.io/sergelogvinov/charts/proxmox-csi-plugin --namespace=csi-proxmox --values \\S+ --insecure-skip-tls-verify --version `, 'm'));
+  // The OCI chart through the environment's upstream mirror for ghcr.io, verified with the CA it names (caFile).
+  assert.match(readFileSync(env.FAKE_KUBERNETES_LOG, 'utf8'), new RegExp(`^helm template proxmox-csi-plugin oci://127\\.0\\.0\\.1:${context.upstreamPort}/ghcr\\.io/sergelogvinov/charts/proxmox-csi-plugin --namespace=csi-proxmox --values \\S+ --ca-file \\S+/ca\\.pem --version `, 'm'));
   const found = await cli(context, ['bundle:find-images'], env);
   assert.is(found.code, 0, found.stdout + found.stderr);
   assert.match(found.stdout, `cilium@${versions.cilium}: 2 images, 1 not in the manifest: quay.io/cilium/cilium-envoy:v1.29.9`);
@@ -378,7 +383,7 @@ test("a download that does not match its publisher's digest, a full disk and a r
   try {
     const wrong = await cli(context, [`bundle:create[out=${bundleFile(context, 'wrong.tar')}]`]);
     assert.is(wrong.code, 1);
-    assert.match(wrong.stdout, new RegExp(`downloaded kubectl from http://127\\.0\\.0\\.1:\\d+${kubectl.replace(/[.+]/g, '\\$&')} is corrupt: expected sha256 ${sha256(original)} \\(https://dl\\.k8s\\.io/[^)]+kubectl\\.sha256\\), found ${sha256('not the published kubectl\n')}`));
+    assert.match(wrong.stdout, new RegExp(`downloaded kubectl from https://127\\.0\\.0\\.1:\\d+${kubectl.replace(/[.+]/g, '\\$&')} is corrupt: expected sha256 ${sha256(original)} \\(https://dl\\.k8s\\.io/[^)]+kubectl\\.sha256\\), found ${sha256('not the published kubectl\n')}`));
     assert.not.ok(existsSync(bundleFile(context, 'wrong.tar')));
   } finally {
     context.files.set(kubectl, original);
