@@ -12,6 +12,7 @@ import { TestHostRig, type TestHost } from '../../lib/lab/test-hosts.js';
 import { withTimeout } from '../helpers/project.js';
 import { longTier, longTierRuns } from '../helpers/tiers.js';
 import { freePort } from '../helpers/free-port.js';
+import { loopbackCertificates } from '../helpers/certificates.js';
 import { writeFlatRepository } from '../helpers/patch-repository.js';
 import { fakeKubernetes, fakeNodeBinaries } from '../helpers/fake-node-binaries.js';
 import { packEtcdRelease, startEtcd } from '../helpers/kubeadm-etcd.js';
@@ -27,7 +28,7 @@ interface Context {
   /** The site's mirror: python's http.server on the rig's bridge, serving `mirror/`, over HTTP and HTTPS. */
   servers: ChildProcess[];
   mirrorUrl: string;
-  /** The same files over TLS, with a certificate no one trusts (a mirror upstreamMirrors marks insecure). */
+  /** The same files over TLS, with a certificate the test's CA signed (`mirror-tls/ca.pem`), which no system trusts. */
   tlsMirrorUrl: string;
 }
 const test = suite<Context>("a connected site's Kubernetes packages, through the site's mirror of pkgs.k8s.io");
@@ -140,8 +141,8 @@ test.before(async (context) => {
   const port = await freePort(bridge);
   mkdirSync(path.join(context.directory, 'mirror'), { recursive: true });
   const mirror = path.join(context.directory, 'mirror');
-  const [certificate, key] = [path.join(context.directory, 'mirror-tls.pem'), path.join(context.directory, 'mirror-tls.key')];
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', certificate, '-days', '2', '-subj', '/CN=mirror', '-addext', `subjectAltName=IP:${bridge}`], { stdio: 'ignore' });
+  mkdirSync(path.join(context.directory, 'mirror-tls'));
+  const { cert: certificate, key } = loopbackCertificates(path.join(context.directory, 'mirror-tls'), 'mirror', [bridge]);
   const tlsPort = await freePort(bridge);
   context.servers = [
     spawn('python3', ['-m', 'http.server', '--bind', bridge, '--directory', mirror, String(port)], { stdio: 'ignore' }),
@@ -175,9 +176,14 @@ const onNode = (context: Context, argv: readonly string[]) => context.rig.exec(c
 const installed = async (context: Context) => (await onNode(context, ['dpkg-query', '--show', '--showformat=${Package}=${Version} ', 'kubeadm', 'kubelet', 'kubectl', 'cri-tools'])).trim();
 const kubeadmUpgrades = async (context: Context) => (await onNode(context, ['cat', '/root/fake-kubeadm/calls.log'])).trim().split('\n').map((line) => (JSON.parse(line) as string[]).join(' ')).filter((argv) => argv.startsWith('kubeadm upgrade'));
 
-packagesTest("installed from the site's mirror with the publisher's key, pinned and held; a patch release rolls through them; an insecure mirror's certificate is not verified (for its host alone); a repository signed by another key is refused", withTimeout(500_000, async (context: Context) => {
+packagesTest("installed from the site's mirror with the publisher's key, pinned and held, in place of an air-gapped install's files; a patch release rolls through them; an insecure mirror's certificate is not verified, one the site's CA signed is verified with that CA (for its host alone); a repository signed by another key is refused", withTimeout(500_000, async (context: Context) => {
+  // What an air-gapped install left on the node (a site connected since): binaries in /usr/local/bin, and
+  // kubelet's unit and kubeadm's drop-in in /etc starting that kubelet.
+  const airGapped = ['/usr/local/bin/kubeadm', '/usr/local/bin/kubelet', '/usr/local/bin/kubectl', '/usr/local/bin/crictl', '/etc/systemd/system/kubelet.service', '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf'];
+  await onNode(context, ['sh', '-c', 'mkdir -p /etc/systemd/system/kubelet.service.d && for file in "$@"; do printf \'#!/bin/sh\\necho "Kubernetes v1.29.0 (air-gapped)"\\n\' > "$file"; chmod 755 "$file"; done', 'sh', ...airGapped]);
   const build = await cli(context, 'cluster-vms[cluster=osdc],node-prep[node=osdc-cp1],kubernetes[cluster=osdc]');
   assert.is(build.code, 0, build.stdout + build.stderr);
+  assert.is(await onNode(context, ['sh', '-c', 'ls "$@" 2>/dev/null; for binary in kubelet kubeadm kubectl crictl; do command -v $binary; done', 'sh', ...airGapped]), '/usr/bin/kubelet\n/usr/bin/kubeadm\n/usr/bin/kubectl\n/usr/bin/crictl\n', 'the air-gapped files are gone: the packages are what runs');
   // One repository line, the mirror's, checked with the key fetched from it.
   assert.is(await onNode(context, ['cat', '/etc/apt/sources.list.d/kubernetes.list']), `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] ${context.mirrorUrl}${repositoryPath}/ /\n`);
   assert.is(await onNode(context, ['cat', '/etc/apt/keyrings/kubernetes-apt-keyring.asc']), gpg(context, 'publisher', '--armor', '--export'));
@@ -208,6 +214,17 @@ packagesTest("installed from the site's mirror with the publisher's key, pinned 
   const verifying = ['-o', `Acquire::https::${bridge}::Verify-Peer=true`, '-o', `Acquire::https::${bridge}::Verify-Host=true`];
   const refreshed = await onNode(context, ['sh', '-c', 'apt-get "$@" 2>&1 || true', 'apt-get', 'update', '-o', 'Dir::Etc::sourcelist=/etc/apt/sources.list.d/kubernetes.list', '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0', ...verifying]);
   assert.match(refreshed, 'Certificate verification failed', `without the setting, apt refuses the certificate: ${refreshed}`);
+
+  // The environment names the CA that signed the mirror's certificate (caFile, relative to the project):
+  // apt verifies that host with it, and the signing key is fetched over verified TLS.
+  writeFileSync(file, readFileSync(file, 'utf8').replace('insecure: true }', "caFile: 'mirror-tls/ca.pem' }"));
+  const verified = await cli(context, 'kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
+  assert.is(verified.code, 0, verified.stdout + verified.stderr);
+  assert.is(await onNode(context, ['cat', '/etc/onboarder/kubernetes-mirror-ca.crt']), readFileSync(path.join(context.directory, 'mirror-tls', 'ca.pem'), 'utf8'));
+  assert.is(await onNode(context, ['cat', '/etc/apt/apt.conf.d/90onboarder-kubernetes-mirror']), `// Managed by Onboarder: upstreamMirrors names the CA of this mirror's certificate.\nAcquire::https::${bridge}::CAInfo "/etc/onboarder/kubernetes-mirror-ca.crt";\n`);
+  const withCa = await onNode(context, ['sh', '-c', 'apt-get "$@" 2>&1; echo "exit $?"', 'apt-get', 'update', '-o', 'APT::Update::Error-Mode=any', '-o', 'Dir::Etc::sourcelist=/etc/apt/sources.list.d/kubernetes.list', '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0']);
+  assert.match(withCa, /exit 0\n$/, `apt verifies the mirror with the CA: ${withCa}`);
+  assert.is(await installed(context), 'cri-tools=1.30.1-1.1 kubeadm=1.30.6-1.1 kubectl=1.30.6-1.1 kubelet=1.30.6-1.1');
 
   // The mirror's index signed by a key other than the publisher's (a repository someone changed): apt
   // refuses it, and nothing is installed from it.
