@@ -109,6 +109,7 @@ function caFiles(environment: Environment): [string, string][] {
   const found: [string, string][] = [];
   environment.firewalls.forEach((firewall, index) => firewall.caFile && found.push([`firewalls[${index}].caFile`, firewall.caFile]));
   environment.upstreamMirrors.forEach((mirror, index) => mirror.caFile && found.push([`upstreamMirrors[${index}].caFile`, mirror.caFile]));
+  environment.registryMirrors.forEach((mirror, index) => mirror.caFile && found.push([`registryMirrors[${index}].caFile`, mirror.caFile]));
   if (environment.siteRegistry?.caFile) found.push(['siteRegistry.caFile', environment.siteRegistry.caFile]);
   if (environment.velero?.caFile) found.push(['velero.caFile', environment.velero.caFile]);
   return found;

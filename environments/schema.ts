@@ -303,9 +303,21 @@ const environmentShape = z.strictObject({
      * Where the nodes pull a registry's images from instead (containerd's certs.d, RKE2's registries.yaml;
      * helm's OCI charts too on an air-gapped site). An air-gapped site without a siteRegistry names one for
      * every registry the images come from (checked on load); with one, the site registry is every registry's
-     * mirror unless named here.
+     * mirror unless named here. `caFile`: the CA that signed the mirror's certificate, which the nodes and
+     * helm verify it with.
      */
-    registryMirrors: z.array(z.strictObject({ registry: z.string().min(1), mirror: z.url() })).default([]),
+    registryMirrors: z
+      .array(
+        z
+          .strictObject({
+            registry: z.string().min(1),
+            mirror: z.url(),
+            /** The CA that signed the mirror's TLS certificate (PEM), where the system's CAs do not (the site registry's own caFile where it is the site registry). */
+            caFile: z.string().min(1).optional(),
+          })
+          .refine((entry) => !(entry.caFile && entry.mirror.startsWith('http://')), { message: 'has a caFile for a plain-HTTP mirror: name an https:// mirror, or drop caFile', path: ['caFile'] }),
+      )
+      .default([]),
     /**
      * The site's HTTP proxy, where a connected site reaches the internet only through one (kubespray's
      * http_proxy, https_proxy and no_proxy): each node's apt and container runtime (containerd, or RKE2's

@@ -24,7 +24,7 @@ export interface ChartSource {
  *   configuring on the operator's machine, and what is installed is what was verified);
  * - an OCI chart: installed at an air-gapped site from the site registry (which bundle:load filled), with
  *   its CA and credentials, or, at one without, through the mirror it names for the chart's registry
- *   (registryMirrors, which the environment's load requires there); otherwise, and always where a bundle is
+ *   (registryMirrors, which the environment's load requires there, with its CA); otherwise, and always where a bundle is
  *   made (online), from its registry through the environment's upstream mirrors.
  */
 export function chartSource(context: ToolContext & { readonly config: Environment }, release: { readonly release: string; readonly chart: ChartRelease['chart'] }, version: string, purpose: 'install' | 'bundle'): ChartSource {
@@ -37,7 +37,7 @@ export function chartSource(context: ToolContext & { readonly config: Environmen
   if (siteMirror) {
     const mirror = new URL(siteMirror.mirror);
     const chart = `oci://${mirror.host}${mirror.pathname.replace(/\/+$/, '')}/${reference.slice(reference.indexOf('/') + 1)}`;
-    return { chart, registry: { host: mirror.host, ...(mirror.protocol === 'http:' ? { plainHttp: true } : {}) } };
+    return { chart, registry: { host: mirror.host, ...(mirror.protocol === 'http:' ? { plainHttp: true } : {}), ...(siteMirror.caFile ? { caFile: path.resolve(root, siteMirror.caFile) } : {}) } };
   }
   const through = mirrored(reference, config.upstreamMirrors);
   if (through === reference) return { chart: release.chart };

@@ -181,8 +181,7 @@ export function siteInventory(config: Environment, scope: InventoryScope, root: 
     },
     vars: {
       ...vars,
-      registry_mirrors: siteRegistryMirrors(config),
-      ...siteRegistryVars(config, root),
+      ...registryVars(config, root),
       versions: cluster.distribution === 'rke2' ? { rke2: config.versions.rke2 } : { kubernetes: config.versions.kubernetes },
       // containerd's sandbox image: the pause image of the cluster's Kubernetes version (kubeadm's own), if the manifest knows it.
       ...(cluster.distribution === 'kubeadm' ? { pause_version: kubeadmImageTags[config.versions.kubernetes]?.pause ?? '' } : {}),
@@ -198,15 +197,43 @@ export function siteInventory(config: Environment, scope: InventoryScope, root: 
 export function siteRegistryMirrors(config: Environment): Environment['registryMirrors'] {
   const explicit = config.registryMirrors;
   if (!config.site.airGapped || !config.siteRegistry) return explicit;
-  const mirror = `https://${config.siteRegistry.address}`;
-  return [...explicit, ...imageRegistries(config.versions).filter((registry) => !explicit.some((entry) => entry.registry === registry)).map((registry) => ({ registry, mirror }))];
+  const { address, caFile } = config.siteRegistry;
+  const mirror = `https://${address}`;
+  return [...explicit, ...imageRegistries(config.versions).filter((registry) => !explicit.some((entry) => entry.registry === registry)).map((registry) => ({ registry, mirror, ...(caFile ? { caFile } : {}) }))];
 }
 
-/** The site registry's address and CA (PEM) for the nodes' containerd and RKE2, on air-gapped sites that name one. */
-function siteRegistryVars(config: Environment, root: string): Record<string, string> {
-  const registry = config.site.airGapped ? config.siteRegistry : undefined;
-  if (!registry) return { site_registry: '', site_registry_ca: '' };
-  return { site_registry: registry.address, site_registry_ca: registry.caFile ? readFileSync(path.resolve(root, registry.caFile), 'utf8') : '' };
+/**
+ * The registries the nodes' containerd and RKE2 pull through, as node-prep.yml and rke2-node.yml take them:
+ * - `registry_mirrors`: each mirror, with the path on the node of the CA that signed its certificate (its
+ *   caFile, or the site registry's where it is the site registry; '' for the system's CAs);
+ * - `registry_cas`: those CAs' files on the node and their PEM;
+ * - `registry_hosts`: the hosts RKE2's registries.yaml configures (`configs`): those with a CA, and the
+ *   site registry where it has credentials;
+ * - `site_registry`: the site registry's address on an air-gapped site that names one, else ''.
+ */
+function registryVars(config: Environment, root: string): Record<string, unknown> {
+  const site = config.site.airGapped ? config.siteRegistry : undefined;
+  const cas = new Map<string, string>();
+  const mirrors = siteRegistryMirrors(config).map((entry) => {
+    const host = new URL(entry.mirror).host;
+    const caFile = entry.caFile ?? (host === site?.address ? site.caFile : undefined);
+    const onNode = caFile ? `/etc/onboarder/registry-ca/${host.replace(':', '_')}.crt` : '';
+    if (caFile) cas.set(onNode, readFileSync(path.resolve(root, caFile), 'utf8'));
+    return { registry: entry.registry, mirror: entry.mirror, host, ca_file: onNode };
+  });
+  const hosts = new Map(mirrors.filter((entry) => entry.ca_file).map((entry) => [entry.host, entry.ca_file]));
+  if (site?.caFile && !hosts.has(site.address)) {
+    const onNode = `/etc/onboarder/registry-ca/${site.address.replace(':', '_')}.crt`;
+    cas.set(onNode, readFileSync(path.resolve(root, site.caFile), 'utf8'));
+    hosts.set(site.address, onNode);
+  }
+  if (site?.password && !hosts.has(site.address)) hosts.set(site.address, '');
+  return {
+    registry_mirrors: mirrors.map(({ host: _host, ...entry }) => entry),
+    registry_cas: [...cas].map(([file, pem]) => ({ file, pem })),
+    registry_hosts: [...hosts].map(([host, caFile]) => ({ host, ca_file: caFile })),
+    site_registry: site?.address ?? '',
+  };
 }
 
 /**

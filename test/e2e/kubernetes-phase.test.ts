@@ -189,11 +189,12 @@ test('init on the first control-plane node (one that failed part way taken up ag
   for (const node of [cp, host(context, 'osdc-w1')]) assert.match(await context.rig.exec(node, ['cat', '/var/lib/kubelet/config.yaml']), /^serverTLSBootstrap: true$/m);
   // containerd pulls through the site registry, verified with its CA: the mirror the environment names for
   // registry.k8s.io, and the site registry for every other registry the manifest's images come from.
-  assert.is(await context.rig.exec(cp, ['cat', '/etc/onboarder/site-registry-ca.crt']), readFileSync(path.join(context.directory, 'site-registry-ca.pem'), 'utf8'));
+  const siteCa = '/etc/onboarder/registry-ca/registry.k8s.openspace.test_5000.crt';
+  assert.is(await context.rig.exec(cp, ['cat', siteCa]), readFileSync(path.join(context.directory, 'site-registry-ca.pem'), 'utf8'));
   for (const registry of ['registry.k8s.io', 'quay.io', 'ghcr.io', 'docker.io']) {
     const hosts = await context.rig.exec(cp, ['cat', `/etc/containerd/certs.d/${registry}/hosts.toml`]);
     assert.match(hosts, `[host."https://registry.k8s.openspace.test:5000"]`);
-    assert.match(hosts, 'ca = "/etc/onboarder/site-registry-ca.crt"');
+    assert.match(hosts, `ca = "${siteCa}"`);
   }
   // containerd logs in to the site registry (kubespray's containerd_registry_auth): config.toml is root's alone.
   const containerdConfig = await context.rig.exec(cp, ['cat', '/etc/containerd/config.toml']);

@@ -103,9 +103,10 @@ export const rke2Lab = defineEnvironment({
     },
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'rke2.openspace.test' },
-  registryMirrors: [{ registry: 'docker.io', mirror: 'https://registry.rke2.openspace.test:5000' }],
-  // The site registry (never reached here): RKE2 logs in to it with these credentials.
-  siteRegistry: { address: 'registry.rke2.openspace.test:5000', username: 'onboarder', password: { file: 'site-registry-password' } },
+  // docker.io through a Harbor of the site's, quay.io and the rest through the site registry (neither reached
+  // here): RKE2 verifies each with its own CA, and logs in to the site registry with these credentials.
+  registryMirrors: [{ registry: 'docker.io', mirror: 'https://harbor.rke2.openspace.test', caFile: 'harbor/ca.pem' }],
+  siteRegistry: { address: 'registry.rke2.openspace.test:5000', caFile: 'site-registry/ca.pem', username: 'onboarder', password: { file: 'site-registry-password' } },
   versions: lab.versions,
 });
 `;
@@ -128,6 +129,10 @@ test.before(async (context) => {
   for (const each of context.rig.hosts) await context.rig.addUser(each, 'deploy', { sudo: true });
   packRelease(context.directory, version);
   writeFileSync(path.join(context.directory, 'site-registry-password'), `${siteRegistryPassword}\n`, { mode: 0o600 });
+  for (const registry of ['harbor', 'site-registry']) {
+    mkdirSync(path.join(context.directory, registry));
+    loopbackCertificates(path.join(context.directory, registry), 'registry');
+  }
   addEnvironment(context.directory, 'rke2-lab', 'rke2Lab', environmentFile(context.rig));
 });
 
@@ -171,9 +176,13 @@ test('the first server is Ready before the second joins through the virtual IP, 
   const token = readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'tokens', 'mcm'), 'utf8');
   for (const call of [...first, ...second, ...agent]) {
     assert.match(call.config!, `token: ${token}\n`);
-    assert.match(call.registries!, '"docker.io":\n    endpoint:\n      - "https://registry.rke2.openspace.test:5000"');
-    // RKE2 logs in to the site registry (registries.yaml `configs.<registry>.auth`).
-    assert.match(call.registries!, `configs:\n  "registry.rke2.openspace.test:5000":\n    auth:\n      username: "onboarder"\n      password: "${siteRegistryPassword}"\n`);
+    assert.match(call.registries!, '"docker.io":\n    endpoint:\n      - "https://harbor.rke2.openspace.test"');
+    assert.match(call.registries!, '"quay.io":\n    endpoint:\n      - "https://registry.rke2.openspace.test:5000"');
+    // Each mirror verified with its CA, and RKE2 logs in to the site registry (registries.yaml `configs.<registry>`).
+    assert.match(call.registries!, `configs:\n  "harbor.rke2.openspace.test":\n    tls:\n      ca_file: /etc/onboarder/registry-ca/harbor.rke2.openspace.test.crt\n  "registry.rke2.openspace.test:5000":\n    auth:\n      username: "onboarder"\n      password: "${siteRegistryPassword}"\n    tls:\n      ca_file: /etc/onboarder/registry-ca/registry.rke2.openspace.test_5000.crt\n`);
+  }
+  for (const [registry, file] of [['harbor', 'harbor.rke2.openspace.test.crt'], ['site-registry', 'registry.rke2.openspace.test_5000.crt']]) {
+    assert.is(await context.rig.exec(host(context, 'mcm-w1'), ['cat', `/etc/onboarder/registry-ca/${file}`]), readFileSync(path.join(context.directory, registry!, 'ca.pem'), 'utf8'));
   }
   assert.equal(first[0]!.staticPods, ['kube-vip.yaml']);
   assert.equal(agent[0]!.staticPods, []);

@@ -42,6 +42,8 @@ test("an OCI chart comes from its registry on a connected site, at an air-gapped
   const mirrors = (ghcr: string) => (environment: any) => (airGapped(environment), (environment.registryMirrors = [{ registry: 'ghcr.io', mirror: ghcr }, ...['docker.io', 'quay.io', 'registry.k8s.io'].map((registry) => ({ registry, mirror: 'https://harbor.example.openspace.test' }))]));
   assert.equal(sourceOf(mirrors('https://harbor.example.openspace.test/ghcr-proxy/')), { chart: 'oci://harbor.example.openspace.test/ghcr-proxy/sergelogvinov/charts/proxmox-csi-plugin', registry: { host: 'harbor.example.openspace.test' } });
   assert.equal(sourceOf(mirrors('http://10.0.0.5:5000')), { chart: 'oci://10.0.0.5:5000/sergelogvinov/charts/proxmox-csi-plugin', registry: { host: '10.0.0.5:5000', plainHttp: true } });
+  const withCa = (environment: any) => (mirrors('https://harbor.example.openspace.test/ghcr-proxy/')(environment), (environment.registryMirrors[0].caFile = 'certs/harbor-ca.pem'));
+  assert.equal(sourceOf(withCa).registry, { host: 'harbor.example.openspace.test', caFile: '/site/certs/harbor-ca.pem' });
   // Through an upstream mirror (connected): verified with the CA the environment names for it, or not at all where it says insecure.
   const upstream = (entry: object) => (environment: any) => (environment.upstreamMirrors = [{ prefix: 'ghcr.io/', mirror: 'nexus.corp.example:8443/ghcr/', ...entry }]);
   assert.equal(sourceOf(upstream({ caFile: 'certs/corp-ca.pem' })), { chart: 'oci://nexus.corp.example:8443/ghcr/sergelogvinov/charts/proxmox-csi-plugin', registry: { host: 'nexus.corp.example:8443', caFile: '/site/certs/corp-ca.pem' } });
