@@ -331,7 +331,8 @@ const environmentShape = z.strictObject({
      * Where a connected machine fetches artifacts instead of their publishers (a proxy such as Artifactory):
      * a URL or image reference starting with `prefix` is fetched from `mirror` followed by the rest. Digests
      * are still the publishers', checked as ever. The nodes' Kubernetes packages too (`https://pkgs.k8s.io/`:
-     * the repository and its signing key; apt checks the packages' signatures). A mirror's TLS certificate is
+     * the repository and its signing key; apt checks the packages' signatures), and every URI of the hosts'
+     * own package sources (`http://archive.ubuntu.com/ubuntu/`: the site's Ubuntu mirror). A mirror's TLS certificate is
      * verified against the system's CAs, or against `caFile` (PEM: the CA that signed it, such as a company's
      * own) by everything that reaches that mirror: the controller's downloads, skopeo, helm and the nodes' apt.
      */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { OpnsenseEndpointMissing, reconcileCollection } from '../../lib/tools/opnsense.js';
 import { operatorPublicKey, playbook, secretValue, tasks } from '../shared/kit.js';
 import { collections, desiredFirewall, managedAlias, managedDescription } from './opnsense.js';
+import { aptMirrorVars } from '../shared/apt-mirrors.js';
 
 const base = tasks.namespace('base');
 const playbooks = 'tasks/base/playbooks';
@@ -25,7 +26,7 @@ export const packages = base.task({
   // Ansible logs in with the operator's key that copy-ssh-key authorized.
   deps: [copySshKey],
   estimate: '4m',
-  sources: [`${playbooks}/packages.yml`, 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
+  sources: [`${playbooks}/packages.yml`, 'tasks/shared/playbooks/includes/apt-mirrors.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 2,
   run: async (context) => {
@@ -33,7 +34,7 @@ export const packages = base.task({
     // The management hosts that are Proxmox nodes too (the same address): Proxmox VE brings its own QEMU.
     const proxmoxAddresses = new Set((config.proxmox?.nodes ?? []).map((node) => node.address));
     const proxmoxHosts = config.managementHosts.filter((host) => proxmoxAddresses.has(host.address)).map((host) => host.name);
-    await playbook(context, `${playbooks}/packages.yml`, { hosts: 'management' }, { extraVars: { management_packages: config.packages.management, ntp_servers: config.site.ntpServers, proxmox_hosts: proxmoxHosts } });
+    await playbook(context, `${playbooks}/packages.yml`, { hosts: 'management' }, { extraVars: { management_packages: config.packages.management, ntp_servers: config.site.ntpServers, proxmox_hosts: proxmoxHosts, ...aptMirrorVars(config, context.root) } });
   },
 });
 

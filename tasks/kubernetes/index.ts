@@ -83,7 +83,7 @@ function kubernetesInputs(context: ToolContext & { readonly config: Environment;
   const { config, root } = context;
   const version = config.versions.kubernetes;
   const binaries = config.site.airGapped && !context.dryRun ? kubernetesBinaries(root, version) : [];
-  return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version), kubernetes_packages: kubernetesPackages(config, root), proxy_environment: config.site.airGapped ? {} : proxyEnvironment(context, cluster) };
+  return { kubernetes_binaries: binaries, kubernetes_binaries_directory: kubernetesBinariesDirectory(root, version), kubernetes_packages: kubernetesPackages(config), proxy_environment: config.site.airGapped ? {} : proxyEnvironment(context, cluster) };
 }
 
 /**

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Environment } from '../../environments/schema.js';
 import { mirrored } from '../images/download.js';
+import { mirrorCaPath, upstreamMirrorOf } from '../shared/apt-mirrors.js';
 
 /** Where a connected node's apt finds the Kubernetes packages, as kubernetes-binaries.yml takes it. */
 export interface KubernetesPackages {
@@ -10,24 +9,19 @@ export interface KubernetesPackages {
   /** Its signing key, from the same place. */
   readonly key: string;
   /**
-   * The mirror's host name where apt verifies its TLS certificate otherwise than with the system's CAs (apt's
-   * per-host settings take no port): against `mirror_ca`, or not at all (upstreamMirrors' insecure); else ''.
+   * How the key's fetch verifies the mirror's TLS certificate: against the CA node preparation put on the
+   * node (upstreamMirrors' caFile; '' for the system's CAs), or not at all (`validate_certs` false: insecure).
+   * apt itself verifies the mirror as apt-mirrors.yml set it up.
    */
-  readonly mirror_host: string;
-  /** The PEM of the CA that signed the mirror's certificate (upstreamMirrors' caFile), else ''. */
-  readonly mirror_ca: string;
+  readonly ca_file: string;
+  readonly validate_certs: boolean;
 }
 
-export function kubernetesPackages(config: Pick<Environment, 'versions' | 'upstreamMirrors'>, root: string): KubernetesPackages {
+export function kubernetesPackages(config: Pick<Environment, 'versions' | 'upstreamMirrors'>): KubernetesPackages {
   const minor = /^v?(\d+\.\d+)/.exec(config.versions.kubernetes)![1];
   const repository = `https://pkgs.k8s.io/core:/stable:/v${minor}/deb/`;
-  const mirror = config.upstreamMirrors.find((each) => repository.startsWith(each.prefix));
+  const mirror = upstreamMirrorOf(repository, config.upstreamMirrors);
   const through = mirrored(repository, config.upstreamMirrors);
-  const ownTls = through.startsWith('https://') && (mirror?.insecure || mirror?.caFile);
-  return {
-    repository: through,
-    key: `${through}Release.key`,
-    mirror_host: ownTls ? new URL(through).hostname : '',
-    mirror_ca: ownTls && mirror?.caFile ? readFileSync(path.resolve(root, mirror.caFile), 'utf8') : '',
-  };
+  const tls = through.startsWith('https://') ? mirror : undefined;
+  return { repository: through, key: `${through}Release.key`, ca_file: tls?.caFile ? mirrorCaPath(new URL(through).hostname) : '', validate_certs: !tls?.insecure };
 }

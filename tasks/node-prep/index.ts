@@ -3,6 +3,7 @@ import { dns } from '../dns/index.js';
 import { clusterVms } from '../infrastructure/index.js';
 import { batchNodes, clusterGroup, everyNode, nodeCluster, nodesOf, nodesPlaybook, tasks } from '../shared/kit.js';
 import { proxyEnvironment } from '../shared/site-proxy.js';
+import { aptMirrorVars } from '../shared/apt-mirrors.js';
 
 /**
  * Host preparation of one node, over Ansible: one instance per node, so that a node added to a cluster is
@@ -22,7 +23,7 @@ export const nodePrep = tasks.task({
   after: ({ node }, config) => [...nodesOf(config).filter((entry) => entry.node === node).map((entry) => clusterVms.with({ cluster: entry.cluster })), dns],
   batch: nodeCluster,
   estimate: '5m',
-  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/node-prep/playbooks/includes/site-resolver.yml', 'tasks/node-prep/playbooks/includes/node-preflight.yml', 'tasks/node-prep/playbooks/includes/site-proxy.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
+  sources: ['tasks/node-prep/playbooks/node-prep.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/shared/playbooks/includes/apt-mirrors.yml', 'tasks/node-prep/playbooks/includes/site-resolver.yml', 'tasks/node-prep/playbooks/includes/node-preflight.yml', 'tasks/node-prep/playbooks/includes/site-proxy.yml', 'tasks/shared/playbooks/includes/time-sync.yml'],
   tools: ['ansible-playbook'],
   retries: 1,
   run: async (context) => {
@@ -37,6 +38,7 @@ export const nodePrep = tasks.task({
         dns_servers: config.dns.servers.map((server) => server.address),
         dns_zone: config.dns.zone,
         proxy_environment: proxyEnvironment(context, cluster),
+        ...aptMirrorVars(config, context.root),
       },
     });
   },

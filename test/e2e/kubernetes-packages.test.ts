@@ -30,6 +30,8 @@ interface Context {
   mirrorUrl: string;
   /** The same files over TLS, with a certificate the test's CA signed (`mirror-tls/ca.pem`), which no system trusts. */
   tlsMirrorUrl: string;
+  /** The rig's mirror of Debian (http://address:port), which the node's sources named before the test made them name Debian's archive. */
+  debianMirror: string;
 }
 const test = suite<Context>("a connected site's Kubernetes packages, through the site's mirror of pkgs.k8s.io");
 /** A cluster built and rolled on a whole machine (minutes): the long tier (npm run test:long). */
@@ -119,7 +121,11 @@ ${untouchedMcm}
     osdc: { role: 'osdc', distribution: 'kubeadm', controlPlane: [{ name: '${cp.name}', address: '${cp.address}', vmId: 4101 }], apiAddress: '${cp.address.replace(/\.\d+$/, '.250')}', podCidr: '10.46.0.0/16', serviceCidr: '10.47.0.0/16' },
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'k8s.openspace.test', forwarders: ['10.254.254.2'] },
-  upstreamMirrors: [{ prefix: 'https://pkgs.k8s.io/', mirror: '${context.mirrorUrl}pkgs.k8s.io/' }],
+  upstreamMirrors: [
+    { prefix: 'https://pkgs.k8s.io/', mirror: '${context.mirrorUrl}pkgs.k8s.io/' },
+    // The node's Debian sources name Debian's archive: the site's mirror of it is the rig's package mirror.
+    { prefix: 'http://deb.debian.org/debian/', mirror: '${context.debianMirror}/' },
+  ],
   versions: { ...lab.versions, kubernetes: '${first}' },
 });
 `;
@@ -136,6 +142,9 @@ test.before(async (context) => {
   });
   const cp = context.rig.hosts[0]!;
   await context.rig.addUser(cp, 'deploy', { sudo: true });
+  // The node's sources as an image's are: Debian's archive, which the site reaches through its mirror.
+  context.debianMirror = (await context.rig.exec(cp, ['cat', '/etc/apt/sources.list'])).split(' ')[1]!;
+  await context.rig.exec(cp, ['sh', '-c', 'echo "deb http://deb.debian.org/debian bookworm main" > /etc/apt/sources.list']);
   // The site's mirror, on the rig's bridge (the hosts reach nothing else).
   const bridge = cp.address.replace(/\.\d+$/, '.1');
   const port = await freePort(bridge);
@@ -183,6 +192,9 @@ packagesTest("installed from the site's mirror with the publisher's key, pinned 
   await onNode(context, ['sh', '-c', 'mkdir -p /etc/systemd/system/kubelet.service.d && for file in "$@"; do printf \'#!/bin/sh\\necho "Kubernetes v1.29.0 (air-gapped)"\\n\' > "$file"; chmod 755 "$file"; done', 'sh', ...airGapped]);
   const build = await cli(context, 'cluster-vms[cluster=osdc],node-prep[node=osdc-cp1],kubernetes[cluster=osdc]');
   assert.is(build.code, 0, build.stdout + build.stderr);
+  // The node's own source through the site's mirror, which the node keeps a note of.
+  assert.is(await onNode(context, ['cat', '/etc/apt/sources.list']), `deb ${context.debianMirror} bookworm main\n`);
+  assert.match(await onNode(context, ['cat', '/etc/onboarder/apt-mirrors.json']), `{"prefix": "http://deb.debian.org/debian/", "mirror": "${context.debianMirror}/"}`);
   assert.is(await onNode(context, ['sh', '-c', 'ls "$@" 2>/dev/null; for binary in kubelet kubeadm kubectl crictl; do command -v $binary; done', 'sh', ...airGapped]), '/usr/bin/kubelet\n/usr/bin/kubeadm\n/usr/bin/kubectl\n/usr/bin/crictl\n', 'the air-gapped files are gone: the packages are what runs');
   // One repository line, the mirror's, checked with the key fetched from it.
   assert.is(await onNode(context, ['cat', '/etc/apt/sources.list.d/kubernetes.list']), `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] ${context.mirrorUrl}${repositoryPath}/ /\n`);
@@ -206,11 +218,11 @@ packagesTest("installed from the site's mirror with the publisher's key, pinned 
   // The mirror over TLS with a certificate no one trusts, which the environment says not to verify: apt
   // skips that check for that host alone, and still checks the signatures.
   writeFileSync(file, readFileSync(file, 'utf8').replace(`mirror: '${context.mirrorUrl}pkgs.k8s.io/' }`, `mirror: '${context.tlsMirrorUrl}pkgs.k8s.io/', insecure: true }`));
-  const overTls = await cli(context, 'kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
+  const overTls = await cli(context, 'node-prep[node=osdc-cp1],kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
   assert.is(overTls.code, 0, overTls.stdout + overTls.stderr);
   assert.is(await onNode(context, ['cat', '/etc/apt/sources.list.d/kubernetes.list']), `deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] ${context.tlsMirrorUrl}${repositoryPath}/ /\n`);
   const bridge = new URL(context.tlsMirrorUrl).hostname;
-  assert.is(await onNode(context, ['cat', '/etc/apt/apt.conf.d/90onboarder-kubernetes-mirror']), `// Managed by Onboarder: upstreamMirrors marks this mirror insecure.\nAcquire::https::${bridge}::Verify-Peer "false";\nAcquire::https::${bridge}::Verify-Host "false";\n`);
+  assert.is(await onNode(context, ['cat', '/etc/apt/apt.conf.d/90onboarder-mirrors']), `// Managed by Onboarder: the site's upstreamMirrors.\nAcquire::https::${bridge}::Verify-Peer "false";\nAcquire::https::${bridge}::Verify-Host "false";\n`);
   const verifying = ['-o', `Acquire::https::${bridge}::Verify-Peer=true`, '-o', `Acquire::https::${bridge}::Verify-Host=true`];
   const refreshed = await onNode(context, ['sh', '-c', 'apt-get "$@" 2>&1 || true', 'apt-get', 'update', '-o', 'Dir::Etc::sourcelist=/etc/apt/sources.list.d/kubernetes.list', '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0', ...verifying]);
   assert.match(refreshed, 'Certificate verification failed', `without the setting, apt refuses the certificate: ${refreshed}`);
@@ -218,10 +230,10 @@ packagesTest("installed from the site's mirror with the publisher's key, pinned 
   // The environment names the CA that signed the mirror's certificate (caFile, relative to the project):
   // apt verifies that host with it, and the signing key is fetched over verified TLS.
   writeFileSync(file, readFileSync(file, 'utf8').replace('insecure: true }', "caFile: 'mirror-tls/ca.pem' }"));
-  const verified = await cli(context, 'kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
+  const verified = await cli(context, 'node-prep[node=osdc-cp1],kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
   assert.is(verified.code, 0, verified.stdout + verified.stderr);
-  assert.is(await onNode(context, ['cat', '/etc/onboarder/kubernetes-mirror-ca.crt']), readFileSync(path.join(context.directory, 'mirror-tls', 'ca.pem'), 'utf8'));
-  assert.is(await onNode(context, ['cat', '/etc/apt/apt.conf.d/90onboarder-kubernetes-mirror']), `// Managed by Onboarder: upstreamMirrors names the CA of this mirror's certificate.\nAcquire::https::${bridge}::CAInfo "/etc/onboarder/kubernetes-mirror-ca.crt";\n`);
+  assert.is(await onNode(context, ['cat', `/etc/onboarder/mirror-ca/${bridge}.crt`]), readFileSync(path.join(context.directory, 'mirror-tls', 'ca.pem'), 'utf8'));
+  assert.is(await onNode(context, ['cat', '/etc/apt/apt.conf.d/90onboarder-mirrors']), `// Managed by Onboarder: the site's upstreamMirrors.\nAcquire::https::${bridge}::CAInfo "/etc/onboarder/mirror-ca/${bridge}.crt";\n`);
   const withCa = await onNode(context, ['sh', '-c', 'apt-get "$@" 2>&1; echo "exit $?"', 'apt-get', 'update', '-o', 'APT::Update::Error-Mode=any', '-o', 'Dir::Etc::sourcelist=/etc/apt/sources.list.d/kubernetes.list', '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0']);
   assert.match(withCa, /exit 0\n$/, `apt verifies the mirror with the CA: ${withCa}`);
   assert.is(await installed(context), 'cri-tools=1.30.1-1.1 kubeadm=1.30.6-1.1 kubectl=1.30.6-1.1 kubelet=1.30.6-1.1');

@@ -1,5 +1,6 @@
 // Where a connected site's kubeadm nodes get their packages (tasks/kubernetes/kubernetes-packages.ts):
-// pkgs.k8s.io's repository of the release's minor version, or the site's mirror of it.
+// pkgs.k8s.io's repository of the release's minor version, or the site's mirror of it; and how the hosts'
+// apt reaches the site's mirrors (tasks/shared/apt-mirrors.ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,37 +9,53 @@ import * as assert from 'uvu/assert';
 import { example } from '../../environments/example.js';
 import { environmentSchema, type Environment } from '../../environments/schema.js';
 import { kubernetesPackages } from '../../tasks/kubernetes/kubernetes-packages.js';
+import { aptMirrorVars } from '../../tasks/shared/apt-mirrors.js';
 
-const root = process.cwd();
 const site = (changes: Partial<Environment> = {}) => ({ ...(environmentSchema.parse(example) as Environment), ...changes });
+const mirror = (entry: { prefix: string; mirror: string; insecure?: boolean; caFile?: string }) => ({ insecure: false, ...entry });
 
 test("pkgs.k8s.io's repository of the release's minor version, and its key", () => {
-  assert.equal(kubernetesPackages(site(), root), { repository: 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/', key: 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/Release.key', mirror_host: '', mirror_ca: '' });
-  assert.is(kubernetesPackages(site({ versions: { ...site().versions, kubernetes: '1.31.2' } }), root).repository, 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/');
+  assert.equal(kubernetesPackages(site()), { repository: 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/', key: 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/Release.key', ca_file: '', validate_certs: true });
+  assert.is(kubernetesPackages(site({ versions: { ...site().versions, kubernetes: '1.31.2' } })).repository, 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/');
 });
 
 test("the site's mirror of it where upstreamMirrors names one", () => {
-  const upstreamMirrors = [{ prefix: 'https://pkgs.k8s.io/', mirror: 'https://nexus.corp.example/repository/pkgs-k8s-io/', insecure: false }];
-  assert.equal(kubernetesPackages(site({ upstreamMirrors }), root), { repository: 'https://nexus.corp.example/repository/pkgs-k8s-io/core:/stable:/v1.30/deb/', key: 'https://nexus.corp.example/repository/pkgs-k8s-io/core:/stable:/v1.30/deb/Release.key', mirror_host: '', mirror_ca: '' });
+  const upstreamMirrors = [mirror({ prefix: 'https://pkgs.k8s.io/', mirror: 'https://nexus.corp.example/repository/pkgs-k8s-io/' })];
+  assert.equal(kubernetesPackages(site({ upstreamMirrors })), { repository: 'https://nexus.corp.example/repository/pkgs-k8s-io/core:/stable:/v1.30/deb/', key: 'https://nexus.corp.example/repository/pkgs-k8s-io/core:/stable:/v1.30/deb/Release.key', ca_file: '', validate_certs: true });
   // A mirror for other publishers only leaves pkgs.k8s.io as it is.
-  assert.is(kubernetesPackages(site({ upstreamMirrors: [{ prefix: 'https://get.helm.sh/', mirror: 'https://nexus.corp.example/helm/', insecure: false }] }), root).repository, 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/');
+  assert.is(kubernetesPackages(site({ upstreamMirrors: [mirror({ prefix: 'https://get.helm.sh/', mirror: 'https://nexus.corp.example/helm/' })] })).repository, 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/');
 });
 
-test("an insecure mirror over TLS names its host (no port: apt's per-host settings take none), for apt not to verify that one; over plain HTTP there is nothing to verify", () => {
-  const insecure = (mirror: string) => kubernetesPackages(site({ upstreamMirrors: [{ prefix: 'https://', mirror, insecure: true }] }), root);
-  assert.equal(insecure('https://artifactory.corp.example:8443/remote/'), { ...insecure('https://artifactory.corp.example:8443/remote/'), mirror_host: 'artifactory.corp.example', mirror_ca: '' });
-  assert.is(insecure('http://artifactory.corp.example/remote/').mirror_host, '');
+test("the key's fetch verifies the mirror with the CA node preparation put on the node, or not at all for an insecure one", () => {
+  const through = (entry: { insecure?: boolean; caFile?: string }, url = 'https://nexus.corp.example:8443/k8s/') => kubernetesPackages(site({ upstreamMirrors: [mirror({ prefix: 'https://pkgs.k8s.io/', mirror: url, ...entry })] }));
+  assert.equal([through({ caFile: 'corp-ca.pem' }).ca_file, through({ caFile: 'corp-ca.pem' }).validate_certs], ['/etc/onboarder/mirror-ca/nexus.corp.example.crt', true]);
+  assert.equal([through({ insecure: true }).ca_file, through({ insecure: true }).validate_certs], ['', false]);
+  // Over plain HTTP there is nothing to verify.
+  assert.equal([through({ insecure: true }, 'http://nexus.corp.example/k8s/').ca_file, through({ insecure: true }, 'http://nexus.corp.example/k8s/').validate_certs], ['', true]);
 });
 
-test("a mirror whose certificate the site's CA signed carries that CA (read from caFile, relative to the project) for apt to verify that host with", () => {
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'onboarder-mirror-ca-'));
+test("the hosts' apt: every mirror of a URL (not of an image reference), and per host name (no port: apt's settings take none) its CA or none", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'onboarder-apt-mirrors-'));
   try {
-    writeFileSync(path.join(directory, 'corp-ca.pem'), '-----BEGIN CERTIFICATE-----\nthe corp CA\n-----END CERTIFICATE-----\n');
-    const packages = kubernetesPackages(site({ upstreamMirrors: [{ prefix: 'https://pkgs.k8s.io/', mirror: 'https://nexus.corp.example:8443/k8s/', insecure: false, caFile: 'corp-ca.pem' }] }), directory);
-    assert.is(packages.mirror_host, 'nexus.corp.example');
-    assert.match(packages.mirror_ca, 'the corp CA');
+    writeFileSync(path.join(root, 'corp-ca.pem'), 'the corp CA\n');
+    const vars = aptMirrorVars({
+      upstreamMirrors: [
+        mirror({ prefix: 'http://archive.ubuntu.com/ubuntu/', mirror: 'https://nexus.corp.example:8443/repository/ubuntu/', caFile: 'corp-ca.pem' }),
+        mirror({ prefix: 'https://pkgs.k8s.io/', mirror: 'https://artifactory.corp.example/pkgs-k8s-io/', insecure: true }),
+        mirror({ prefix: 'http://security.ubuntu.com/', mirror: 'http://apt.site.example/security/', insecure: true }),
+        mirror({ prefix: 'quay.io/', mirror: 'harbor.corp.example/quay/', insecure: true }),
+      ],
+    }, root);
+    assert.equal(vars.apt_mirrors, [
+      { prefix: 'http://archive.ubuntu.com/ubuntu/', mirror: 'https://nexus.corp.example:8443/repository/ubuntu/' },
+      { prefix: 'https://pkgs.k8s.io/', mirror: 'https://artifactory.corp.example/pkgs-k8s-io/' },
+      { prefix: 'http://security.ubuntu.com/', mirror: 'http://apt.site.example/security/' },
+    ]);
+    assert.equal(vars.apt_mirror_hosts, [{ host: 'nexus.corp.example', ca_file: '/etc/onboarder/mirror-ca/nexus.corp.example.crt' }, { host: 'artifactory.corp.example', ca_file: '' }]);
+    assert.equal(vars.apt_mirror_cas, [{ file: '/etc/onboarder/mirror-ca/nexus.corp.example.crt', pem: 'the corp CA\n' }]);
+    assert.equal(aptMirrorVars({ upstreamMirrors: [] }, root), { apt_mirrors: [], apt_mirror_hosts: [], apt_mirror_cas: [] });
   } finally {
-    rmSync(directory, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   }
 });
 
