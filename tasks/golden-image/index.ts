@@ -5,6 +5,9 @@ import { fetched } from '../images/index.js';
 import { baseTemplate, packerConfig } from '../foundation/index.js';
 import { proxmoxOf, tasks, vmNetworkSettings, withoutProxmox } from '../shared/kit.js';
 import type { Environment } from '../../environments/schema.js';
+import type { ToolContext } from '../../lib/tools/command.js';
+import { aptMirrorVars } from '../shared/apt-mirrors.js';
+import { proxyEnvironment } from '../shared/site-proxy.js';
 
 const template = 'tasks/golden-image/ubuntu-golden.pkr.hcl';
 
@@ -28,6 +31,15 @@ export function buildNetwork(config: Environment): { bridge: string; vlan_tag: s
   };
 }
 
+/**
+ * How the build VM downloads its updates and the guest agent: through the site's proxy (a URL with
+ * credentials is a secret, redacted) and its upstream mirrors (apt-mirrors.py, which the image keeps).
+ */
+export function buildDownloads(context: ToolContext & { readonly config: Environment }): { http_proxy: string; https_proxy: string; no_proxy: string; apt_mirrors: string } {
+  const proxy = proxyEnvironment(context);
+  return { http_proxy: proxy.http_proxy ?? '', https_proxy: proxy.https_proxy ?? '', no_proxy: proxy.no_proxy ?? '', apt_mirrors: JSON.stringify(aptMirrorVars(context.config, context.root)) };
+}
+
 /** The golden template 9001: packer build from the base template. */
 export const goldenImage = tasks.task({
   name: 'golden-image',
@@ -38,7 +50,7 @@ export const goldenImage = tasks.task({
   // ...with the Proxmox plugin from its verified release zip.
   deps: (_inputs, config) => [baseTemplate, packerConfig, ...fetched(config, ['packer-plugin-proxmox'])],
   estimate: '7.5m',
-  sources: [template],
+  sources: [template, 'tasks/golden-image/apt-mirrors.py'],
   tools: ['packer'],
   timeout: '1h',
   pool: 'proxmox-api',
@@ -52,7 +64,7 @@ export const goldenImage = tasks.task({
       env: plugins,
       varFiles: [path.join(context.root, '.cache', 'state', config.name, 'packer', 'variables.json')],
       // Whether cloud-init authorizes the operator's key for root as it is: where Onboarder logs in as root.
-      vars: { root_login: config.ssh.user === 'root', ...buildNetwork(config) },
+      vars: { root_login: config.ssh.user === 'root', ...buildNetwork(config), ...buildDownloads(context) },
     };
     await packerInit(context, options);
     await packerValidate(context, options);

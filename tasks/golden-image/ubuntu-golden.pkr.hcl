@@ -1,5 +1,5 @@
-# The golden template (VM 9001): a clone of the base template with updates and the guest agent, cloud-init
-# cleaned for reuse. Variables come from packer/variables.json, written by foundation:packer-config: packer
+# The golden template (VM 9001): a clone of the base template with updates and the guest agent, its package
+# sources through the site's mirrors, cloud-init cleaned for reuse. Variables come from packer/variables.json, written by foundation:packer-config: packer
 # logs in with the packer user's API token, made afresh on every run by foundation:packer-user.
 packer {
   required_version = ">= 1.10.0"
@@ -74,6 +74,31 @@ variable "nameserver" {
   default = ""
 }
 
+# The site's proxy for the build's downloads (its URL may hold credentials), "" for none; NO_PROXY beside it.
+variable "http_proxy" {
+  type      = string
+  default   = ""
+  sensitive = true
+}
+
+variable "https_proxy" {
+  type      = string
+  default   = ""
+  sensitive = true
+}
+
+variable "no_proxy" {
+  type    = string
+  default = ""
+}
+
+# The site's upstream mirrors as apt-mirrors.py takes them (JSON, from tasks/shared/apt-mirrors.ts): the
+# image's package sources are fetched through them from the build on.
+variable "apt_mirrors" {
+  type    = string
+  default = "{}"
+}
+
 source "proxmox-clone" "golden" {
   proxmox_url          = var.proxmox_url
   username             = var.proxmox_username
@@ -103,12 +128,25 @@ source "proxmox-clone" "golden" {
 build {
   sources = ["source.proxmox-clone.golden"]
 
+  provisioner "file" {
+    source      = "${path.root}/apt-mirrors.py"
+    destination = "/tmp/onboarder-apt-mirrors.py"
+  }
+
   provisioner "shell" {
+    # Through the site's proxy where it has one (sudo -E keeps it, as the mirrors' JSON).
+    environment_vars = concat(
+      ["ONBOARDER_APT_MIRRORS=${var.apt_mirrors}", "DEBIAN_FRONTEND=noninteractive"],
+      var.http_proxy == "" ? [] : ["http_proxy=${var.http_proxy}", "https_proxy=${var.https_proxy}", "no_proxy=${var.no_proxy}", "HTTP_PROXY=${var.http_proxy}", "HTTPS_PROXY=${var.https_proxy}", "NO_PROXY=${var.no_proxy}"],
+    )
     inline = [
       "cloud-init status --wait",
-      "sudo apt-get update",
-      "sudo DEBIAN_FRONTEND=noninteractive apt-get -y upgrade",
-      "sudo apt-get install -y qemu-guest-agent",
+      "sudo -E python3 /tmp/onboarder-apt-mirrors.py",
+      "rm -f /tmp/onboarder-apt-mirrors.py",
+      # Every source's failure is an error (apt only warns by default, and would upgrade from nothing).
+      "sudo -E apt-get update -o APT::Update::Error-Mode=any",
+      "sudo -E apt-get -y upgrade",
+      "sudo -E apt-get install -y qemu-guest-agent",
       # Each clone makes its own SSH host keys at its first boot, and keeps them when a change of its
       # cloud-init settings (DNS, address) gives it a new instance id: known_hosts entries stay true.
       "sudo rm -f /etc/ssh/ssh_host_*",

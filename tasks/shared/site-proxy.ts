@@ -9,19 +9,20 @@ import { secretValue } from './kit.js';
  * names (`.svc`, `.cluster.local`), then `proxy.noProxy`. As kubespray's no_proxy, which lists the cluster's
  * hosts, its API address and networks; by networks, a node added later changes no node's list.
  */
-export function directDestinations(config: Environment, cluster: Pick<ClusterConfig, 'podCidr' | 'serviceCidr'>): string[] {
+export function directDestinations(config: Environment, cluster?: Pick<ClusterConfig, 'podCidr' | 'serviceCidr'>): string[] {
   const networks = config.networks.map((network) => network.cidr);
   const names = [config.dns.zone, config.site.domain, '.svc', '.cluster.local'];
-  return [...new Set(['localhost', '127.0.0.1', ...networks, cluster.podCidr, cluster.serviceCidr, ...names, ...(config.proxy?.noProxy ?? [])])];
+  return [...new Set(['localhost', '127.0.0.1', ...networks, ...(cluster ? [cluster.podCidr, cluster.serviceCidr] : []), ...names, ...(config.proxy?.noProxy ?? [])])];
 }
 
 /**
- * The site's proxy as the programs on a cluster's nodes take it from their environment (upper and lower
- * case: curl reads only http_proxy so, Go and Python either), or {} where the site has none. A URL given
+ * The site's proxy as the programs on a cluster's nodes (or, without a cluster, a VM of the site: the golden
+ * image's build) take it from their environment (upper and lower case: curl reads only http_proxy so, Go
+ * and Python either), or {} where the site has none. A URL given
  * as a secret is read as one (redacted wherever it would show), and its digest is read so that a changed
  * one runs the steps that put it on the nodes again.
  */
-export function proxyEnvironment(context: ToolContext & { readonly config: Environment }, cluster: Pick<ClusterConfig, 'podCidr' | 'serviceCidr'>): Record<string, string> {
+export function proxyEnvironment(context: ToolContext & { readonly config: Environment }, cluster?: Pick<ClusterConfig, 'podCidr' | 'serviceCidr'>): Record<string, string> {
   const { proxy } = context.config;
   if (!proxy) return {};
   const url = (scheme: 'http' | 'https') => {

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { example } from '../../environments/example.js';
 import { environmentSchema, type Environment } from '../../environments/schema.js';
-import { buildNetwork } from '../../tasks/golden-image/index.js';
+import { buildDownloads, buildNetwork } from '../../tasks/golden-image/index.js';
 import { repositoryRoot } from '../helpers/project.js';
 
 const withBuildAddress = (buildAddress: string | undefined, change: (environment: any) => void = () => undefined) => {
@@ -40,6 +40,23 @@ test('the packer template takes each of them as a variable, on its network card 
   for (const name of Object.keys(buildNetwork(withBuildAddress('192.0.2.250')))) assert.match(template, `variable "${name}" {`);
   assert.match(template, /network_adapters \{\s+model\s+= "virtio"\s+bridge\s+= var\.bridge\s+vlan_tag = var\.vlan_tag\s+\}/);
   assert.match(template, /ipconfig \{\s+ip\s+= var\.build_address\s+gateway = var\.build_gateway\s+\}/);
+});
+
+test("the build downloads through the site's proxy (no cluster's networks: none runs yet) and its upstream mirrors, which the template takes as variables", () => {
+  const context = (change: (environment: any) => void) => ({ config: withBuildAddress(undefined, change), root: repositoryRoot, secret: (value: string) => value }) as never;
+  assert.equal(buildDownloads(context(() => undefined)), { http_proxy: '', https_proxy: '', no_proxy: '', apt_mirrors: JSON.stringify({ apt_mirrors: [], apt_mirror_hosts: [], apt_mirror_cas: [] }) });
+  const downloads = buildDownloads(context((environment) => {
+    environment.proxy = { http: 'http://proxy.corp.example:3128' };
+    environment.upstreamMirrors = [{ prefix: 'http://archive.ubuntu.com/ubuntu/', mirror: 'http://apt.site.example/ubuntu/' }, { prefix: 'quay.io/', mirror: 'harbor.site.example/quay/' }];
+  }));
+  assert.is(downloads.http_proxy, 'http://proxy.corp.example:3128/');
+  assert.is(downloads.https_proxy, 'http://proxy.corp.example:3128/');
+  assert.match(downloads.no_proxy, /^localhost,127\.0\.0\.1,\S+,\.svc,\.cluster\.local$/);
+  assert.not.match(downloads.no_proxy, 'undefined');
+  assert.equal(JSON.parse(downloads.apt_mirrors).apt_mirrors, [{ prefix: 'http://archive.ubuntu.com/ubuntu/', mirror: 'http://apt.site.example/ubuntu/' }]);
+  const template = readFileSync(path.join(repositoryRoot, 'tasks', 'golden-image', 'ubuntu-golden.pkr.hcl'), 'utf8');
+  for (const name of Object.keys(downloads)) assert.match(template, `variable "${name}" {`);
+  assert.match(template, 'sudo -E python3 /tmp/onboarder-apt-mirrors.py');
 });
 
 test.run();
