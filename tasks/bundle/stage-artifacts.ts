@@ -8,7 +8,7 @@ import { copyImage, registryDigest, type RegistryAccess } from '../../lib/tools/
 import { artifactKey, artifactsFor, type Artifact } from '../../images/manifest.js';
 import type { Environment } from '../../environments/schema.js';
 import { ArtifactLock } from '../images/artifact-lock.js';
-import { mirrored } from '../images/download.js';
+import { mirrored, mirrorOf } from '../images/download.js';
 import { fetchArtifact } from '../images/fetch-artifact.js';
 import { withoutProxmox } from '../shared/kit.js';
 import type { BundleEntry } from './bundle-index.js';
@@ -67,7 +67,7 @@ async function stageImage(context: BundleContext, artifact: Extract<Artifact, { 
   const key = artifactKey(artifact);
   const lock = ArtifactLock.read(root);
   const from = mirrored(artifact.reference, config.upstreamMirrors);
-  const mirror = config.upstreamMirrors.find((each) => artifact.reference.startsWith(each.prefix));
+  const mirror = mirrorOf(artifact.reference, config.upstreamMirrors);
   const sha256 = await withMirrorAccess(root, mirror, async (access) => {
     let locked = lock.get(key)?.sha256;
     if (!locked) {

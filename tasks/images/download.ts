@@ -22,9 +22,14 @@ export interface UpstreamMirror {
   readonly caFile?: string;
 }
 
-/** Where `location` is fetched from: the first mirror whose prefix it starts with, else itself. */
+/** The mirror `location` is fetched through: the first whose prefix it starts with, if any. */
+export function mirrorOf<Mirror extends UpstreamMirror>(location: string, mirrors: readonly Mirror[]): Mirror | undefined {
+  return mirrors.find((each) => location.startsWith(each.prefix));
+}
+
+/** Where `location` is fetched from: its mirror followed by the rest (mirrorOf), else itself. */
 export function mirrored(location: string, mirrors: readonly UpstreamMirror[]): string {
-  const mirror = mirrors.find((each) => location.startsWith(each.prefix));
+  const mirror = mirrorOf(location, mirrors);
   return mirror ? `${mirror.mirror}${location.slice(mirror.prefix.length)}` : location;
 }
 
@@ -37,7 +42,7 @@ export interface Reachable {
 
 /** `location` as the controller fetches it: through its mirror, with that mirror's CA or insecure setting. */
 export function reachable(location: string, mirrors: readonly UpstreamMirror[], root: string): Reachable {
-  const mirror = mirrors.find((each) => location.startsWith(each.prefix));
+  const mirror = mirrorOf(location, mirrors);
   return {
     url: mirrored(location, mirrors),
     ...(mirror?.caFile ? { ca: readFileSync(path.resolve(root, mirror.caFile), 'utf8') } : {}),

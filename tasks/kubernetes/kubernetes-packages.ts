@@ -1,6 +1,6 @@
 import type { Environment } from '../../environments/schema.js';
-import { mirrored } from '../images/download.js';
-import { mirrorCaPath, upstreamMirrorOf } from '../shared/apt-mirrors.js';
+import { mirrored, mirrorOf } from '../images/download.js';
+import { mirrorCaPath } from '../shared/apt-mirrors.js';
 
 /** Where a connected node's apt finds the Kubernetes packages, as kubernetes-binaries.yml takes it. */
 export interface KubernetesPackages {
@@ -20,7 +20,7 @@ export interface KubernetesPackages {
 export function kubernetesPackages(config: Pick<Environment, 'versions' | 'upstreamMirrors'>): KubernetesPackages {
   const minor = /^v?(\d+\.\d+)/.exec(config.versions.kubernetes)![1];
   const repository = `https://pkgs.k8s.io/core:/stable:/v${minor}/deb/`;
-  const mirror = upstreamMirrorOf(repository, config.upstreamMirrors);
+  const mirror = mirrorOf(repository, config.upstreamMirrors);
   const through = mirrored(repository, config.upstreamMirrors);
   const tls = through.startsWith('https://') ? mirror : undefined;
   return { repository: through, key: `${through}Release.key`, ca_file: tls?.caFile ? mirrorCaPath(new URL(through).hostname) : '', validate_certs: !tls?.insecure };

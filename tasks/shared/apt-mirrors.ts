@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Environment } from '../../environments/schema.js';
 
-type UpstreamMirror = Environment['upstreamMirrors'][number];
-
 /** Where a host keeps the CA of a mirror (upstreamMirrors' caFile), by the mirror's host name. */
 export function mirrorCaPath(host: string): string {
   return `/etc/onboarder/mirror-ca/${host}.crt`;
@@ -34,9 +32,4 @@ export function aptMirrorVars(config: Pick<Environment, 'upstreamMirrors'>, root
     apt_mirror_hosts: [...hosts].map(([host, caFile]) => ({ host, ca_file: caFile })),
     apt_mirror_cas: [...cas].map(([file, pem]) => ({ file, pem })),
   };
-}
-
-/** The mirror upstreamMirrors names for `location`, if any. */
-export function upstreamMirrorOf(location: string, mirrors: readonly UpstreamMirror[]): UpstreamMirror | undefined {
-  return mirrors.find((each) => location.startsWith(each.prefix));
 }

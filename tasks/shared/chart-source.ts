@@ -3,7 +3,7 @@ import { chartFile } from '../../images/manifest.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
 import type { Environment } from '../../environments/schema.js';
-import { mirrored } from '../images/download.js';
+import { mirrored, mirrorOf } from '../images/download.js';
 import type { ChartRelease } from './chart-releases.js';
 import { siteRegistryAccess } from './kit.js';
 
@@ -41,7 +41,7 @@ export function chartSource(context: ToolContext & { readonly config: Environmen
   }
   const through = mirrored(reference, config.upstreamMirrors);
   if (through === reference) return { chart: release.chart };
-  const mirror = config.upstreamMirrors.find((each) => reference.startsWith(each.prefix))!;
+  const mirror = mirrorOf(reference, config.upstreamMirrors)!;
   const tls = mirror.caFile ? { caFile: path.resolve(root, mirror.caFile) } : mirror.insecure ? { insecureSkipTlsVerify: true } : {};
   return { chart: `oci://${through}`, registry: { host: through.split('/')[0]!, ...tls } };
 }
