@@ -202,6 +202,11 @@ export function siteRegistryMirrors(config: Environment): Environment['registryM
   return [...explicit, ...imageRegistries(config.versions).filter((registry) => !explicit.some((entry) => entry.registry === registry)).map((registry) => ({ registry, mirror, ...(caFile ? { caFile } : {}) }))];
 }
 
+/** Where a node keeps the CA of a registry mirror, by its host:port. */
+function registryCaPath(host: string): string {
+  return `/etc/onboarder/registry-ca/${host.replace(':', '_')}.crt`;
+}
+
 /**
  * The registries the nodes' containerd and RKE2 pull through, as node-prep.yml and rke2-node.yml take them:
  * - `registry_mirrors`: each mirror, with the path on the node of the CA that signed its certificate (its
@@ -217,13 +222,13 @@ function registryVars(config: Environment, root: string): Record<string, unknown
   const mirrors = siteRegistryMirrors(config).map((entry) => {
     const host = new URL(entry.mirror).host;
     const caFile = entry.caFile ?? (host === site?.address ? site.caFile : undefined);
-    const onNode = caFile ? `/etc/onboarder/registry-ca/${host.replace(':', '_')}.crt` : '';
+    const onNode = caFile ? registryCaPath(host) : '';
     if (caFile) cas.set(onNode, readFileSync(path.resolve(root, caFile), 'utf8'));
     return { registry: entry.registry, mirror: entry.mirror, host, ca_file: onNode };
   });
   const hosts = new Map(mirrors.filter((entry) => entry.ca_file).map((entry) => [entry.host, entry.ca_file]));
   if (site?.caFile && !hosts.has(site.address)) {
-    const onNode = `/etc/onboarder/registry-ca/${site.address.replace(':', '_')}.crt`;
+    const onNode = registryCaPath(site.address);
     cas.set(onNode, readFileSync(path.resolve(root, site.caFile), 'utf8'));
     hosts.set(site.address, onNode);
   }
