@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { repositoryRoot, withTimeout } from '../helpers/project.js';
+import { aptMirrorVars } from '../../tasks/shared/apt-mirrors.js';
 
 const run = promisify(execFile);
 
@@ -19,7 +20,8 @@ async function installStep(proxmoxHosts: readonly string[]): Promise<string> {
     const inventory = path.join(directory, 'inventory');
     writeFileSync(inventory, '[management]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
     // qemu-kvm is not installed here: a step that would install it reports a change.
-    const vars = { management_packages: ['python3', 'qemu-kvm'], ntp_servers: [], proxmox_hosts: proxmoxHosts };
+    // As base:packages passes them, with a site that names no upstream mirrors.
+    const vars = { management_packages: ['python3', 'qemu-kvm'], ntp_servers: [], proxmox_hosts: proxmoxHosts, ...aptMirrorVars({ upstreamMirrors: [] }, repositoryRoot) };
     const { stdout } = await run('ansible-playbook', ['-i', inventory, '--check', '-e', JSON.stringify(vars), path.join(repositoryRoot, 'tasks', 'base', 'playbooks', 'packages.yml')], {
       env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'false' },
     });
