@@ -98,6 +98,7 @@ test('another mirror, and an edit of the sources in between (a release upgrade):
   assert.is(read(context, '/etc/apt/sources.list'), 'deb http://apt.site.example/debian trixie main\ndeb http://apt.site.example/debian-security bookworm-security main\n');
   assert.is(read(context, '/etc/apt/sources.list.d/ubuntu.sources'), 'Types: deb\nURIs: http://archive.ubuntu.com/ubuntu/\nSuites: noble noble-updates\nComponents: main\n\nTypes: deb\nURIs: http://security.ubuntu.com/ubuntu\nSuites: noble-security\n');
   assert.not.ok(existsSync(at(context, '/etc/apt/apt.conf.d/90onboarder-mirrors')), 'no TLS settings for mirrors the site no longer has');
+  assert.not.ok(existsSync(at(context, '/etc/onboarder/mirror-ca/nexus.corp.example.crt')), 'nor their CAs');
 }));
 
 test("no mirrors any more: the publishers' URIs come back; then nothing runs", withTimeout(120_000, async (context: Context) => {

@@ -140,6 +140,8 @@ test('init on the first control-plane node (one that failed part way taken up ag
   // cluster for made.
   const cp = host(context, 'osdc-cp1');
   await context.rig.exec(cp, ['sh', '-c', 'mkdir -p /root/fake-kubeadm && touch /root/fake-kubeadm/fail-init']);
+  // A mirror and its CA for a registry the site mirrored once and no longer does: containerd would go on using it.
+  await context.rig.exec(cp, ['sh', '-c', 'mkdir -p /etc/containerd/certs.d/old-registry.example /etc/onboarder/registry-ca && echo "server = \"https://old-registry.example\"" > /etc/containerd/certs.d/old-registry.example/hosts.toml && touch /etc/onboarder/registry-ca/old-mirror.example.crt']);
   // The worker's VM lost power part way through a package install (dpkg's journal holds it): apt refuses
   // every install until `dpkg --configure -a`, which node preparation runs first.
   const worker = host(context, 'osdc-w1');
@@ -189,6 +191,7 @@ test('init on the first control-plane node (one that failed part way taken up ag
   for (const node of [cp, host(context, 'osdc-w1')]) assert.match(await context.rig.exec(node, ['cat', '/var/lib/kubelet/config.yaml']), /^serverTLSBootstrap: true$/m);
   // containerd pulls through the site registry, verified with its CA: the mirror the environment names for
   // registry.k8s.io, and the site registry for every other registry the manifest's images come from.
+  assert.is(await context.rig.exec(cp, ['ls', '/etc/containerd/certs.d', '/etc/onboarder/registry-ca']), '/etc/containerd/certs.d:\ndocker.io\nghcr.io\nquay.io\nregistry.k8s.io\n\n/etc/onboarder/registry-ca:\nregistry.k8s.openspace.test_5000.crt\n', 'the registry the site no longer mirrors, and its CA, are gone');
   const siteCa = '/etc/onboarder/registry-ca/registry.k8s.openspace.test_5000.crt';
   assert.is(await context.rig.exec(cp, ['cat', siteCa]), readFileSync(path.join(context.directory, 'site-registry-ca.pem'), 'utf8'));
   for (const registry of ['registry.k8s.io', 'quay.io', 'ghcr.io', 'docker.io']) {
