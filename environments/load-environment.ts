@@ -117,20 +117,26 @@ function caFiles(environment: Environment): [string, string][] {
 
 /** Why a CA file cannot verify anything (unreadable, not a PEM certificate, expired), or undefined. */
 function caFileProblem(file: string, root: string): string | undefined {
+  const read = readCertificate(file, root);
+  return read.ok ? undefined : read.error;
+}
+
+/** A PEM certificate file (relative to the project), readable, parsed and not expired; or why not. */
+function readCertificate(file: string, root: string): Result<{ pem: string; certificate: X509Certificate }, string> {
   let pem: string;
   try {
     pem = readFileSync(path.resolve(root, file), 'utf8');
   } catch {
-    return `${file} cannot be read`;
+    return fail(`${file} cannot be read`);
   }
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(pem);
   } catch {
-    return `${file} is not a PEM certificate`;
+    return fail(`${file} is not a PEM certificate`);
   }
-  if (new Date(certificate.validTo).getTime() < Date.now()) return `${file} (${certificate.subject.replace(/\n/g, ', ')}) expired on ${certificate.validTo}`;
-  return undefined;
+  if (new Date(certificate.validTo).getTime() < Date.now()) return fail(`${file} (${certificate.subject.replace(/\n/g, ', ')}) expired on ${certificate.validTo}`);
+  return ok({ pem, certificate });
 }
 
 /**
@@ -138,20 +144,10 @@ function caFileProblem(file: string, root: string): string | undefined {
  * CA:TRUE), still valid, and the private key that belongs to it. Returns the certificate's sha256.
  */
 function checkSiteCa(certificateFile: string, key: string, root: string): Result<string, { path: string; message: string }> {
-  let pem: string;
-  try {
-    pem = readFileSync(path.resolve(root, certificateFile), 'utf8');
-  } catch {
-    return fail({ path: 'siteCa.certificate', message: `${certificateFile} cannot be read` });
-  }
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(pem);
-  } catch {
-    return fail({ path: 'siteCa.certificate', message: `${certificateFile} is not a PEM certificate` });
-  }
+  const read = readCertificate(certificateFile, root);
+  if (!read.ok) return fail({ path: 'siteCa.certificate', message: read.error });
+  const { pem, certificate } = read.value;
   if (!certificate.ca) return fail({ path: 'siteCa.certificate', message: `${certificateFile} (${certificate.subject.replace(/\n/g, ', ')}) is not a CA certificate (basic constraints CA:FALSE): it cannot sign others` });
-  if (new Date(certificate.validTo).getTime() < Date.now()) return fail({ path: 'siteCa.certificate', message: `${certificateFile} expired on ${certificate.validTo}` });
   let matches = false;
   try {
     matches = certificate.checkPrivateKey(createPrivateKey(key));
