@@ -102,6 +102,12 @@ const node = z.strictObject({
 export const clusterRoles = ['mcm', 'osms', 'osdc'] as const;
 export type ClusterRole = (typeof clusterRoles)[number];
 
+/** An OpenPGP key's fingerprint: 40 hex digits, spaces allowed (as `gpg --fingerprint` groups them); kept upper-case without them. */
+const openPgpFingerprint = z
+  .string()
+  .refine((value) => /^[0-9A-F]{40}$/i.test(value.replace(/ /g, '')), { error: (issue) => `'${String(issue.input)}' is not an OpenPGP key fingerprint: 40 hex digits, as \`gpg --show-keys\` prints it` })
+  .transform((value) => value.replace(/ /g, '').toUpperCase());
+
 /** A cluster's name is a DNS label: it names its DNS records (`api.<name>`), its VMs' workspace and its targets. */
 export const clusterName = z.string().regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, {
   error: (issue) => `'${String(issue.input)}' is not a cluster name (a DNS label: lower-case letters, digits and '-', starting with a letter, at most 32 characters)`,
@@ -346,6 +352,13 @@ const environmentShape = z.strictObject({
             insecure: z.boolean().default(false),
             /** The CA that signed the mirror's TLS certificate (PEM), where the system's CAs do not. */
             caFile: z.string().min(1).optional(),
+            /**
+             * The OpenPGP keys (fingerprints, as `gpg --show-keys` prints them) that sign the apt repositories
+             * this mirror serves, where it signs them itself (aptly, Pulp) instead of passing the publishers'
+             * signatures on. The Kubernetes packages' signing key fetched from it must be one of them; without
+             * this, it must be the publisher's (pkgs.k8s.io's).
+             */
+            signingKeys: z.array(openPgpFingerprint).min(1, { error: 'names no key: name the fingerprints of the keys the mirror signs with, or drop signingKeys' }).optional(),
           })
           .refine((entry) => !(entry.caFile && entry.insecure), { message: 'has both caFile and insecure: a mirror whose CA is named is verified with it, so drop insecure', path: ['insecure'] })
           .refine((entry) => !(entry.caFile && entry.mirror.startsWith('http://')), { message: 'has a caFile for a plain-HTTP mirror: name an https:// mirror, or drop caFile', path: ['caFile'] }),

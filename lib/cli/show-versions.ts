@@ -1,7 +1,7 @@
 import { toolVersions, versionArgumentsOf } from '../stamps/tool-versions.js';
 
 /** Each tool the tasks call. */
-const tools: readonly string[] = ['ansible-playbook', 'packer', 'tofu', 'terraform', 'kubectl', 'helm', 'ssh', 'python3', 'git', 'dig'];
+const tools: readonly string[] = ['ansible-playbook', 'packer', 'tofu', 'terraform', 'kubectl', 'helm', 'ssh', 'python3', 'git', 'dig', 'gpg'];
 
 /**
  * `--versions`: Onboarder, Node and every tool the tasks call, one per line (the image's check). Each tool

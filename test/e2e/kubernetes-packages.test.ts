@@ -33,6 +33,9 @@ interface Context {
   /** The rig's mirror of Debian (http://address:port), which the node's sources named before the test made them name Debian's archive. */
   debianMirror: string;
 }
+
+/** A key's fingerprint (its primary key's), as the environment names it. */
+const fingerprint = (context: Context, keyring: string) => /^fpr:+([0-9A-F]{40}):/m.exec(gpg(context, keyring, '--with-colons', '--fingerprint'))![1]!;
 const test = suite<Context>("a connected site's Kubernetes packages, through the site's mirror of pkgs.k8s.io");
 /** A cluster built and rolled on a whole machine (minutes): the long tier (npm run test:long). */
 const packagesTest = longTier(test);
@@ -122,7 +125,8 @@ ${untouchedMcm}
   },
   dns: { server: { name: 'kvm1', address: '10.254.254.1' }, zone: 'k8s.openspace.test', forwarders: ['10.254.254.2'] },
   upstreamMirrors: [
-    { prefix: 'https://pkgs.k8s.io/', mirror: '${context.mirrorUrl}pkgs.k8s.io/' },
+    // The test's publisher key stands for pkgs.k8s.io's: the mirror names it as the key it signs with.
+    { prefix: 'https://pkgs.k8s.io/', signingKeys: ['${fingerprint(context, 'publisher')}'], mirror: '${context.mirrorUrl}pkgs.k8s.io/' },
     // The node's Debian sources name Debian's archive: the site's mirror of it is the rig's package mirror.
     { prefix: 'http://deb.debian.org/debian/', mirror: '${context.debianMirror}/' },
   ],
@@ -185,7 +189,7 @@ const onNode = (context: Context, argv: readonly string[]) => context.rig.exec(c
 const installed = async (context: Context) => (await onNode(context, ['dpkg-query', '--show', '--showformat=${Package}=${Version} ', 'kubeadm', 'kubelet', 'kubectl', 'cri-tools'])).trim();
 const kubeadmUpgrades = async (context: Context) => (await onNode(context, ['cat', '/root/fake-kubeadm/calls.log'])).trim().split('\n').map((line) => (JSON.parse(line) as string[]).join(' ')).filter((argv) => argv.startsWith('kubeadm upgrade'));
 
-packagesTest("installed from the site's mirror with the publisher's key, pinned and held, in place of an air-gapped install's files; a patch release rolls through them; an insecure mirror's certificate is not verified, one the site's CA signed is verified with that CA (for its host alone); a repository signed by another key is refused", withTimeout(500_000, async (context: Context) => {
+packagesTest("installed from the site's mirror with the publisher's key, pinned and held, in place of an air-gapped install's files; a patch release rolls through them; an insecure mirror's certificate is not verified, one the site's CA signed is verified with that CA (for its host alone); a repository signed by another key is refused, and so is another key served as the publisher's", withTimeout(500_000, async (context: Context) => {
   // What an air-gapped install left on the node (a site connected since): binaries in /usr/local/bin, and
   // kubelet's unit and kubeadm's drop-in in /etc starting that kubelet.
   const airGapped = ['/usr/local/bin/kubeadm', '/usr/local/bin/kubelet', '/usr/local/bin/kubectl', '/usr/local/bin/crictl', '/etc/systemd/system/kubelet.service', '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf'];
@@ -244,6 +248,15 @@ packagesTest("installed from the site's mirror with the publisher's key, pinned 
   const refused = await cli(context, 'kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
   assert.is(refused.code, 1, refused.stdout + refused.stderr);
   assert.match(refused.stdout, `Failed to fetch ${context.tlsMirrorUrl}${repositoryPath}/InRelease  The following signatures couldn't be verified because the public key is not available: NO_PUBKEY`, refused.stdout);
+  assert.is(await installed(context), 'cri-tools=1.30.1-1.1 kubeadm=1.30.6-1.1 kubectl=1.30.6-1.1 kubelet=1.30.6-1.1');
+
+  // Whoever changed the repository serves their own key as the publisher's too: apt would take any key
+  // signed-by names, so the key is refused before apt is given it, and the node keeps the publisher's.
+  publishRepository(context, [first, patch], 'stranger');
+  const swapped = await cli(context, 'kubernetes[cluster=osdc]', ['--force', 'kubernetes[cluster=osdc]']);
+  assert.is(swapped.code, 1, swapped.stdout + swapped.stderr);
+  assert.match(swapped.stdout, `${context.tlsMirrorUrl}${repositoryPath}/Release.key holds the key ${fingerprint(context, 'stranger')}, where the Kubernetes packages are signed by ${fingerprint(context, 'publisher')} only`, swapped.stdout);
+  assert.is(await onNode(context, ['cat', '/etc/apt/keyrings/kubernetes-apt-keyring.asc']), gpg(context, 'publisher', '--armor', '--export'));
   assert.is(await installed(context), 'cri-tools=1.30.1-1.1 kubeadm=1.30.6-1.1 kubectl=1.30.6-1.1 kubelet=1.30.6-1.1');
 }));
 
