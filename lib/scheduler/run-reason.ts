@@ -1,5 +1,6 @@
 import { unreachable } from '../failures.js';
 import { formatConfigPath } from '../stamps/config-path.js';
+import { isUnset } from '../stamps/config-reads.js';
 import type { Change } from '../stamps/fingerprint.js';
 import type { RunReason, SkipReason } from '../state/run-record.js';
 
@@ -64,6 +65,7 @@ function describeConfigChange(change: Extract<Change, { component: 'config' }>):
 }
 
 function shortJson(value: unknown): string {
+  if (isUnset(value)) return 'not set';
   const json = JSON.stringify(value);
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }

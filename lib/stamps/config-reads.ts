@@ -31,6 +31,11 @@ function replayed(value: unknown, form: string): string {
 export function recordedValue(entry: string | undefined): unknown {
   return entry?.startsWith('=') ? JSON.parse(entry.slice(1)) : undefined;
 }
+
+/** Whether a read's recorded value says its key was not set (a plan says `not set`). */
+export function isUnset(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && canonicalJson(value) === canonicalJson(missing);
+}
 const untrackedValue = Symbol('untracked');
 
 /**

@@ -90,6 +90,16 @@ test('a changed read says what changed: values kept in the stamp, a list names t
   assert.equal(describe(site(['osdc-w1', 'osdc-w2', 'osdc-w3'], ['containerd'])), ['config packages[0] changed: "python3" -> "containerd"']);
 });
 
+test('a read of a key set before and not now (or the other way) says "not set", never the marker the stamp keeps', () => {
+  const site = (reserved: Record<string, string>) => ({ kubelet: { systemReserved: reserved } });
+  const recorder = new ConfigReadRecorder();
+  const tracked = recorder.track(site({ cpu: '500m' }));
+  void [tracked.kubelet.systemReserved.cpu, (tracked.kubelet.systemReserved as Record<string, string>).memory];
+  const reads = recorder.reads(site({ cpu: '500m' }));
+  const describe = (config: ReturnType<typeof site>) => diffComponents({ ...base, config: reads }, { ...base, config: replayReads(config, reads) }, config).map(describeChange);
+  assert.equal(describe(site({ memory: '1Gi' })), ['config kubelet.systemReserved.cpu changed: "500m" -> not set', 'config kubelet.systemReserved.memory changed: not set -> "1Gi"']);
+});
+
 test('a stamp from before values were kept (digests) is replayed as digests: still fresh, still compared', () => {
   const config = { site: 'x', nodes: ['a', 'b'] };
   const old = { '["site"]': digestOf('x'), '["nodes"]#keys': digestOf(['0', '1']) };
