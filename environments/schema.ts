@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { kubeadmImageTags } from '../images/kubeadm-images.js';
 import { imageRegistries } from '../images/manifest.js';
+import { kubeletSettings, reservationProblem } from './kubelet-settings.js';
 
 const ipv4 = z.string().refine((value) => isIPv4(value), { error: (issue) => `'${String(issue.input)}' is not an IPv4 address` });
 const cidr = z.string().refine((value) => {
@@ -134,6 +135,12 @@ const cluster = z.strictObject({
    * always go one at a time.
    */
   workersAtOnce: z.union([z.number().int().min(1), z.string().regex(/^([1-9]\d?|100)%$/, { error: 'is a whole number of at least 1, or a percentage such as 20%' })]).default('20%'),
+  /**
+   * The kubelet's resources kept from pods and its graceful shutdown on every node of the cluster, with
+   * kubespray's defaults (environments/kubelet-settings.ts): written to the kubelet's drop-in directory, and
+   * the kubelet restarted on a change (its pods keep running).
+   */
+  kubelet: kubeletSettings,
 });
 
 /** A name in the site's zone, relative to it (`registry`, `grafana.apps.osms`): DNS labels joined by dots. */
@@ -482,6 +489,7 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
     checkPodNetworks(environment, context);
     checkKubeadmImages(environment, context);
     checkAirGappedPulls(environment, context);
+    checkKubelets(environment, context);
     const vmIds = new Map<number, string>();
     const nodeNames = new Map<string, string>();
     if (environment.infrastructure === 'proxmox' && !environment.proxmox) {
@@ -533,6 +541,25 @@ function checkPodNetworks(environment: z.output<typeof environmentShape>, contex
     if (cluster.distribution === 'kubeadm' && cluster.cni !== 'cilium') {
       context.addIssue({ code: 'custom', path: ['clusters', name, 'cni'], message: `'${cluster.cni}' is RKE2's own pod network, which a kubeadm cluster does not have: use 'cilium' (kubeadm clusters run it without kube-proxy)` });
     }
+  }
+}
+
+/**
+ * Each cluster's kubelet settings go to the kubelet's drop-in directory (--config-dir), which Kubernetes
+ * 1.30 takes as it is (1.28 and 1.29 only behind an environment variable); and its reservations must leave
+ * every node of the cluster something for pods.
+ */
+function checkKubelets(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const versionKeys = new Set(Object.values(environment.clusters).map((cluster) => (cluster.distribution === 'rke2' ? 'rke2' : 'kubernetes') as 'rke2' | 'kubernetes'));
+  for (const key of versionKeys) {
+    const [major = 0, minor = 0] = (/^v?(\d+)\.(\d+)/.exec(environment.versions[key]) ?? []).slice(1).map(Number);
+    if (major === 1 && minor < 30) {
+      context.addIssue({ code: 'custom', path: ['versions', key], message: `${environment.versions[key]} is older than Kubernetes 1.30, the first whose kubelet takes the drop-in configuration Onboarder writes (clusters.*.kubelet): deploy 1.30 or later` });
+    }
+  }
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    const problem = reservationProblem(cluster.kubelet, [...cluster.controlPlane, ...cluster.workers]);
+    if (problem) context.addIssue({ code: 'custom', path: ['clusters', name, 'kubelet'], message: problem });
   }
 }
 

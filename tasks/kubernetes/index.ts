@@ -19,6 +19,7 @@ import type { ClusterRole, Environment } from '../../environments/schema.js';
 import { nodePrep } from '../node-prep/index.js';
 import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-binaries.js';
 import { kubernetesPackages, type KubernetesPackages } from './kubernetes-packages.js';
+import { kubeletDropIn } from './kubelet-configuration.js';
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
@@ -151,7 +152,7 @@ export const kubernetes = tasks.task({
     ...fetched(config, clusterOf(config, cluster).distribution === 'rke2' ? rke2ArtifactNames : [...kubernetesBinaryNames, ...etcdReleaseNames, ...(clusterOf(config, cluster).cni === 'cilium' ? (['cilium'] as const) : [])]),
   ],
   estimate: '8m',
-  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/shared/playbooks/includes/rke2-node-ready.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', ...controlPlaneArgumentsSources, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/shared/cilium-values.ts', 'tasks/shared/chart-source.ts', 'tasks/kubernetes/kubelet-configuration.ts', 'tasks/kubernetes/playbooks/rke2.yml', 'tasks/shared/playbooks/includes/rke2-node-ready.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/admin-kubeconfig.yml', 'tasks/kubernetes/playbooks/templates/kube-vip.yaml.j2', 'tasks/kubernetes/playbooks/kubeadm-init.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubeadm-join.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', ...controlPlaneArgumentsSources, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/kubernetes/playbooks/includes/kube-vip.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook', 'helm'],
   timeout: '45m',
   run: async (context) => {
@@ -166,7 +167,7 @@ export const kubernetes = tasks.task({
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
       const artifacts = await rke2Inputs(context, root, config.versions.rke2);
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig, node_taints: registrationTaints(cluster.controlPlane) } });
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2.yml', controlPlane, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, kubeconfig_path: kubeconfig, node_taints: registrationTaints(cluster.controlPlane), kubelet_configuration: kubeletDropIn(cluster) } });
       return;
     }
     await playbook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', controlPlane, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } });
@@ -180,7 +181,7 @@ export const kubernetes = tasks.task({
     // follow in the same play, so that none is left without its API while the rest of this step runs.
     const moving = !context.dryRun && endpointMoves(kubeconfig, cluster.apiAddress);
     const initScope = moving ? { ...controlPlane, workers: cluster.workers.map((node) => ({ ...node })) } : controlPlane;
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', initScope, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '', secrets_encryption_key: encryptionKey } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', initScope, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '', secrets_encryption_key: encryptionKey, kubelet_configuration: kubeletDropIn(cluster) } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
     // command line) included. Fresh on every run, valid for an hour.
@@ -255,7 +256,7 @@ export const nodeJoin = tasks.task({
   after: ({ node }, config): Dependency[] => nodesOf(config, 'workers').filter((entry) => entry.node === node).map((entry) => upgrade.with({ cluster: entry.cluster })),
   batch: nodeCluster,
   estimate: '2m',
-  sources: ['tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
+  sources: ['tasks/kubernetes/kubelet-configuration.ts', 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-resumable.yml', 'tasks/kubernetes/playbooks/includes/kubeadm-membership.yml', 'tasks/kubernetes/playbooks/vars/kubeadm-leftovers.yml', 'tasks/kubernetes/playbooks/includes/kubelet-arguments.yml', 'tasks/kubernetes/playbooks/includes/kubelet-serving-certificate.yml', 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', 'tasks/kubernetes/playbooks/includes/kubernetes-binaries.yml', 'tasks/shared/playbooks/includes/package-manager-ready.yml', 'tasks/shared/playbooks/includes/package-lists.yml', 'tasks/kubernetes/playbooks/rke2-agent.yml', 'tasks/kubernetes/playbooks/includes/rke2-node.yml', 'tasks/kubernetes/playbooks/includes/rke2-version.yml', 'tasks/kubernetes/playbooks/includes/kubelet-version.yml'],
   tools: ['ansible-playbook'],
   timeout: '20m',
   retries: 1,
@@ -267,7 +268,7 @@ export const nodeJoin = tasks.task({
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
       const artifacts = await rke2Inputs(context, root, config.versions.rke2);
-      await nodesPlaybook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: workersOf(members) }, members, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, node_taints: registrationTaints(workersOf(members)) } });
+      await nodesPlaybook(context, 'tasks/kubernetes/playbooks/rke2-agent.yml', { cluster, controlPlane: [], workers: workersOf(members) }, members, { become: true, extraVars: { ...target, ...artifacts, cluster_token: token, node_taints: registrationTaints(workersOf(members)), kubelet_configuration: kubeletDropIn(cluster) } });
       return;
     }
     // The first control-plane node makes the join command for this run's token (a secret the engine knows).
@@ -275,7 +276,7 @@ export const nodeJoin = tasks.task({
     const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());
     await inTurn(members, [
       (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } }),
-      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, join_token: joinToken, node_taints: registrationTaints(workersOf(standing)) } }),
+      (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubeadm-join-worker.yml', { cluster, controlPlane: firstControlPlane, workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, join_token: joinToken, node_taints: registrationTaints(workersOf(standing)), kubelet_configuration: kubeletDropIn(cluster) } }),
     ]);
   },
 });

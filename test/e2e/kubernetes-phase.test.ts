@@ -184,7 +184,12 @@ test('init on the first control-plane node (one that failed part way taken up ag
   // The clock follows the site's time servers (air-gapped: the distribution's are out of reach), no fallback.
   assert.is(await context.rig.exec(cp, ['cat', '/etc/systemd/timesyncd.conf.d/onboarder.conf']), "# Managed by Onboarder: the site's time servers (site.ntpServers), and no fallback outside the site.\n[Time]\nNTP=10.254.254.1 ntp.k8s.openspace.test\nFallbackNTP=\n");
   // Each kubelet registers the node's address in the environment (a VM may have several networks).
-  for (const node of [cp, host(context, 'osdc-w1')]) assert.match(await context.rig.exec(node, ['cat', '/etc/default/kubelet']), `KUBELET_EXTRA_ARGS=--node-ip=${node.address}\n`);
+  // and reads the cluster's kubelet settings (kubespray's reservations and graceful shutdown) from its drop-in directory.
+  for (const node of [cp, host(context, 'osdc-w1')]) {
+    assert.match(await context.rig.exec(node, ['cat', '/etc/default/kubelet']), `KUBELET_EXTRA_ARGS=--node-ip=${node.address} --config-dir=/etc/kubernetes/kubelet.conf.d\n`);
+    const settings = YAML.parse(await context.rig.exec(node, ['cat', '/etc/kubernetes/kubelet.conf.d/50-onboarder.conf']));
+    assert.equal(settings, { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', kubeReserved: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '500Mi', pid: '1000' }, systemReserved: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '500Mi', pid: '1000' }, shutdownGracePeriod: '60s', shutdownGracePeriodCriticalPods: '20s' });
+  }
   // Each kubelet asks the cluster's CA for its serving certificate: the cluster's kubelet configuration says
   // so from init, and the worker (whose FAKE join wrote one without it) has it written in.
   assert.match(kubeadmConfig, 'kind: KubeletConfiguration\ncgroupDriver: systemd\nserverTLSBootstrap: true\n');
@@ -552,7 +557,7 @@ lifecycle('node labels and taints: set through the API as declared, the taints a
   const run = await cli(context, [], `node-join[node=osdc-w1],${only}`);
   assert.is(run.code, 0, run.stdout + run.stderr);
   // The kubelet registers the node with its taints (should it register again), the API gets them now.
-  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), `# Managed by Onboarder: the kubelet's address and the taints it registers this node with.\nKUBELET_EXTRA_ARGS=--node-ip=${worker.address} --register-with-taints=openspace.io/dedicated=data:NoSchedule\n`);
+  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), `# Managed by Onboarder: the kubelet's address, the taints it registers this node with, and its settings' directory.\nKUBELET_EXTRA_ARGS=--node-ip=${worker.address} --register-with-taints=openspace.io/dedicated=data:NoSchedule --config-dir=/etc/kubernetes/kubelet.conf.d\n`);
   const kubectlCalls = () => readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version')).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, '').replace(/ -f \S+$/, ' -f FILE'));
   assert.equal(kubectlCalls(), [
     'get nodes -o json',
@@ -585,7 +590,8 @@ lifecycle('node labels and taints: set through the API as declared, the taints a
   rmSync(`${localLog(context)}.applied`, { force: true });
   const changed = await cli(context, [], `node-join[node=osdc-w1],${only}`);
   assert.is(changed.code, 0, changed.stdout + changed.stderr);
-  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), `# Managed by Onboarder: the kubelet's address and the taints it registers this node with.\nKUBELET_EXTRA_ARGS=--node-ip=${worker.address}\n`);
+  assert.not.match(changed.stdout, 'restart of the kubelet', 'a taint changed waits for the next registration: the kubelet is not restarted');
+  assert.is(await context.rig.exec(worker, ['cat', '/etc/default/kubelet']), `# Managed by Onboarder: the kubelet's address, the taints it registers this node with, and its settings' directory.\nKUBELET_EXTRA_ARGS=--node-ip=${worker.address} --config-dir=/etc/kubernetes/kubelet.conf.d\n`);
   assert.equal(kubectlCalls(), ['get nodes -o json', 'taint node osdc-w1 openspace.io/dedicated:NoSchedule-', 'apply --server-side --field-manager=onboarder-node-labels --force-conflicts -f FILE']);
   const again = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as typeof applied;
   assert.equal(again.items[1]!.metadata.labels, { 'node-role.kubernetes.io/ingress': '', 'openspace.io/pool': 'gpu' });
@@ -606,6 +612,34 @@ lifecycle('node labels and taints: set through the API as declared, the taints a
   assert.equal(kubectlCalls(), ['get nodes -o json', 'taint node osdc-cp1 node-role.kubernetes.io/control-plane:NoSchedule-', 'apply --server-side --field-manager=onboarder-node-labels --force-conflicts -f FILE']);
   writeFileSync(file, original);
   rmSync(`${localLog(context)}.nodes`);
+}));
+
+lifecycle("the cluster's kubelet settings changed: its control plane's step and its workers' joins run again, rewrite the kubelet's drop-in on every node and restart the kubelets (here: no systemd, said so); nothing else runs", withTimeout(400_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  const steps = clusterSteps(['osdc-w1']);
+  const settled = await cli(context, [], steps);
+  assert.is(settled.code, 0, settled.stdout + settled.stderr);
+  writeFileSync(file, original.replace("      serviceCidr: '10.47.0.0/16',\n    },", "      serviceCidr: '10.47.0.0/16',\n      kubelet: { shutdownGracePeriod: '2m', systemReserved: { memory: '1Gi' } },\n    },"));
+  const plan = await cli(context, ['--dry-run'], steps);
+  assert.match(plan.stdout, /plan for k8s-lab: 2 of \d+ tasks would run/, plan.stdout);
+  assert.match(plan.stdout, /kubernetes\[cluster=osdc\]\s+run\s+config clusters\.osdc\.kubelet/, plan.stdout);
+  assert.match(plan.stdout, /node-join\[node=osdc-w1\]\s+run\s+[^\n]*config clusters\.osdc\.kubelet/, plan.stdout);
+  // A default the cluster no longer has (it names its own systemReserved) is said so.
+  assert.match(plan.stdout, 'config clusters.osdc.kubelet.systemReserved.cpu changed: "500m" -> not set', plan.stdout);
+  const run = await cli(context, [], steps);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  for (const node of ['osdc-cp1', 'osdc-w1']) {
+    const settings = YAML.parse(await context.rig.exec(host(context, node), ['cat', '/etc/kubernetes/kubelet.conf.d/50-onboarder.conf']));
+    assert.equal([settings.shutdownGracePeriod, settings.shutdownGracePeriodCriticalPods, settings.systemReserved, settings.kubeReserved.memory], ['2m', '20s', { memory: '1Gi' }, '256Mi']);
+  }
+  assert.is(run.stdout.split('skipped: restart of the kubelet on its new settings (no systemd)').length - 1, 2, run.stdout);
+  // Run again: nothing to do.
+  const again = await cli(context, ['--dry-run', '--detailed-exitcode'], steps);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  writeFileSync(file, original);
+  const restored = await cli(context, [], steps);
+  assert.is(restored.code, 0, restored.stdout + restored.stderr);
 }));
 
 lifecycle("a failed join is reported with Ansible's message, and the command line it quotes has the token redacted; one cut short part way is taken up again by the next run, what it left tolerated", withTimeout(400_000, async (context: Context) => {

@@ -173,6 +173,14 @@ test('the first server is Ready before the second joins through the virtual IP, 
   const taintsFile = ['cat', '/etc/rancher/rke2/config.yaml.d/50-onboarder-taints.yaml'];
   assert.match(await context.rig.exec(host(context, 'mcm-w1'), taintsFile), 'node-taint: ["openspace.io/dedicated=management:NoSchedule"]\n');
   assert.match(await context.rig.exec(host(context, 'mcm-cp1'), taintsFile), 'node-taint: []\n');
+  // The cluster's kubelet settings (kubespray's reservations and graceful shutdown), in a drop-in directory
+  // RKE2's kubelet is told of, as the kubeadm nodes have them.
+  for (const node of ['mcm-cp1', 'mcm-w1']) {
+    assert.is(await context.rig.exec(host(context, node), ['cat', '/etc/rancher/rke2/config.yaml.d/50-onboarder-kubelet.yaml']), "# Managed by Onboarder: where the kubelet reads the cluster's kubelet settings.\nkubelet-arg:\n  - config-dir=/etc/rancher/rke2/kubelet.conf.d\n");
+    const settings = await context.rig.exec(host(context, node), ['cat', '/etc/rancher/rke2/kubelet.conf.d/50-onboarder.conf']);
+    assert.match(settings, '# Managed by Onboarder: the kubelet settings of cluster mcm (clusters.mcm.kubelet).\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n');
+    assert.match(settings, 'shutdownGracePeriod: 60s\nshutdownGracePeriodCriticalPods: 20s\n');
+  }
   const token = readFileSync(path.join(context.directory, '.cache', 'state', 'rke2-lab', 'tokens', 'mcm'), 'utf8');
   for (const call of [...first, ...second, ...agent]) {
     assert.match(call.config!, `token: ${token}\n`);

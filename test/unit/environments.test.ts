@@ -40,6 +40,13 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
     assert.is(loaded.value.config.clusters['osdc-a']?.workersAtOnce, '20%', "kubespray's serial for workers");
     assert.equal(loaded.value.config.backups, { directory: 'backups', keep: 7, every: '24h' }, 'etcd snapshots: a week of daily ones under backups/');
     assert.equal(loaded.value.config.audit, { maxAge: 30, maxBackups: 10, maxSize: 100 }, "the API servers' audit log as kubespray keeps it");
+    // The kubelet's reservations and graceful shutdown as kubespray writes them by default.
+    assert.equal(loaded.value.config.clusters.osms?.kubelet, {
+      kubeReserved: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '500Mi', pid: '1000' },
+      systemReserved: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '500Mi', pid: '1000' },
+      shutdownGracePeriod: '60s',
+      shutdownGracePeriodCriticalPods: '20s',
+    });
     // Velero's S3 keys are secrets: redacted, and digested so that a rotated one installs Velero again.
     assert.ok(loaded.value.secrets.includes('example-velero-secret-key-not-a-real-secret'));
     assert.match(String(loaded.value.config.secretDigests?.velero?.secretAccessKey), /^[0-9a-f]{32}$/);
@@ -49,6 +56,21 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
 });
 
 const cases: [string, (environment: any) => void, RegExp | string][] = [
+  ['a kubelet shutdown grace period without a unit', (e) => (e.clusters['osdc-a'].kubelet = { shutdownGracePeriod: '60' }), "clusters.osdc-a.kubelet.shutdownGracePeriod: '60' is not a duration: a number and a unit, as 60s, 2m or 1m30s"],
+  ['more time for critical pods than the whole shutdown', (e) => (e.clusters['osdc-a'].kubelet = { shutdownGracePeriod: '30s', shutdownGracePeriodCriticalPods: '1m' }), 'clusters.osdc-a.kubelet.shutdownGracePeriodCriticalPods: keeps more time for critical pods (shutdownGracePeriodCriticalPods) than the whole shutdown has'],
+  ['a memory reservation in an unknown unit', (e) => (e.clusters['osdc-a'].kubelet = { systemReserved: { memory: '1GB' } }), "clusters.osdc-a.kubelet.systemReserved.memory: '1GB' is not a size"],
+  ['a reservation of a resource the kubelet does not reserve', (e) => (e.clusters['osdc-a'].kubelet = { kubeReserved: { gpu: '1' } }), "clusters.osdc-a.kubelet.kubeReserved: unknown key 'gpu'"],
+  [
+    'reservations that leave a node no memory for pods',
+    (e) => {
+      e.clusters['osdc-a'].workers[1].memoryMiB = 2048;
+      e.clusters['osdc-a'].kubelet = { systemReserved: { memory: '1.8Gi' } };
+    },
+    "clusters.osdc-a.kubelet: keeps 2200 MiB of memory from pods (kubeReserved, systemReserved and the kubelet's 100 MiB eviction threshold), and node osdc-a-w2 has 2048 MiB: give it more (memoryMiB), or reserve less",
+  ],
+  ['reservations that leave a node no CPU for pods', (e) => (e.clusters.osms.kubelet = { systemReserved: { cpu: '3.9' } }), 'clusters.osms.kubelet: keeps 4 CPU cores from pods (kubeReserved and systemReserved), and node osms-cp1 has 4: give it more (cores), or reserve less'],
+  ['a Kubernetes older than the kubelet drop-in directory', (e) => (e.versions.kubernetes = 'v1.29.8'), 'versions.kubernetes: v1.29.8 is older than Kubernetes 1.30, the first whose kubelet takes the drop-in configuration Onboarder writes (clusters.*.kubelet): deploy 1.30 or later'],
+  ['an RKE2 older than the kubelet drop-in directory', (e) => (e.versions.rke2 = 'v1.29.9+rke2r1'), 'versions.rke2: v1.29.9+rke2r1 is older than Kubernetes 1.30'],
   ['a workersAtOnce that is neither a count nor a percentage', (e) => (e.clusters['osdc-a'].workersAtOnce = '0%'), /clusters\.osdc-a\.workersAtOnce: .*a percentage such as 20%/],
   ['a backup interval in days', (e) => (e.backups = { every: '1d' }), /backups\.every: is a duration in minutes or hours, such as 30m or 24h/],
   ['no snapshot kept', (e) => (e.backups = { keep: 0 }), /backups\.keep: /],
