@@ -484,6 +484,7 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
     checkDnsRecords(environment, context);
     checkForwarders(environment, context);
     checkProxy(environment, context);
+    checkMirrorHosts(environment, context);
     checkVmNetwork(environment, context);
     checkRoles(environment, context);
     checkPodNetworks(environment, context);
@@ -758,6 +759,25 @@ function checkForwarders(environment: z.output<typeof environmentShape>, context
  * on one of the site's networks: the nodes reach them directly by those networks (NO_PROXY), so a node added
  * later changes no node's proxy settings.
  */
+/**
+ * The hosts' apt takes a mirror's TLS setting per host name (Acquire::https::HOST, no port), so two URL
+ * mirrors on one host verified two ways (another caFile, or insecure beside verified) would have apt use one
+ * of them for both.
+ */
+function checkMirrorHosts(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  const seen = new Map<string, { index: number; tls: string }>();
+  environment.upstreamMirrors.forEach((entry, index) => {
+    if (!/^https?:\/\//.test(entry.prefix) || !entry.mirror.startsWith('https://')) return;
+    const host = URL.canParse(entry.mirror) ? new URL(entry.mirror).hostname : entry.mirror;
+    const tls = entry.insecure ? 'insecure' : entry.caFile ? `caFile ${entry.caFile}` : "the system's CAs";
+    const earlier = seen.get(host);
+    if (!earlier) seen.set(host, { index, tls });
+    else if (earlier.tls !== tls) {
+      context.addIssue({ code: 'custom', path: ['upstreamMirrors', index, 'mirror'], message: `is on host ${host}, verified with ${tls}, where upstreamMirrors[${earlier.index}] on the same host is verified with ${earlier.tls}: the hosts' apt verifies a host one way (its settings take no port): give both the same caFile or insecure` });
+    }
+  });
+}
+
 function checkProxy(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
   if (!environment.proxy) return;
   if (environment.site.airGapped) {

@@ -56,6 +56,11 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
 });
 
 const cases: [string, (environment: any) => void, RegExp | string][] = [
+  [
+    'two mirrors on one host verified two ways (apt takes one setting per host name)',
+    (e) => (e.upstreamMirrors = [{ prefix: 'http://archive.ubuntu.com/ubuntu/', mirror: 'https://nexus.corp.example/ubuntu/', insecure: true }, { prefix: 'https://get.helm.sh/', mirror: 'https://nexus.corp.example:8443/helm/' }]),
+    "upstreamMirrors[1].mirror: is on host nexus.corp.example, verified with the system's CAs, where upstreamMirrors[0] on the same host is verified with insecure: the hosts' apt verifies a host one way",
+  ],
   ['a kubelet shutdown grace period without a unit', (e) => (e.clusters['osdc-a'].kubelet = { shutdownGracePeriod: '60' }), "clusters.osdc-a.kubelet.shutdownGracePeriod: '60' is not a duration: a number and a unit, as 60s, 2m or 1m30s"],
   ['more time for critical pods than the whole shutdown', (e) => (e.clusters['osdc-a'].kubelet = { shutdownGracePeriod: '30s', shutdownGracePeriodCriticalPods: '1m' }), 'clusters.osdc-a.kubelet.shutdownGracePeriodCriticalPods: keeps more time for critical pods (shutdownGracePeriodCriticalPods) than the whole shutdown has'],
   ['a memory reservation in an unknown unit', (e) => (e.clusters['osdc-a'].kubelet = { systemReserved: { memory: '1GB' } }), "clusters.osdc-a.kubelet.systemReserved.memory: '1GB' is not a size"],
