@@ -6,13 +6,13 @@ import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { findExecutable } from '../../lib/stamps/tool-versions.js';
 import { tasks } from '../shared/kit.js';
 import { bytesText } from '../../lib/reporter/progress-text.js';
-import { bundleFiles, packBundle, readBundleEntry } from './archive.js';
-import { bundleIndexShape, type BundleIndex } from './bundle-index.js';
-import { placeFiles, pushImages } from './load-bundle.js';
-import { bundleDirectory, openBundle } from './open-bundle.js';
+import { packBundle } from './archive.js';
+import type { BaseEntry, BundleEntry, BundleIndex } from './bundle-index.js';
+import { checkBasePresent, placeFiles, pushImages } from './load-bundle.js';
+import { bundleDirectory, openBundle, readBundleIndex } from './open-bundle.js';
 import { chartImageLines, renderChartImages } from './chart-images.js';
-import { carriedCharts, fetchOnline, stageArtifacts, stageRunnerImage, type BundleContext } from './stage-artifacts.js';
-import { checkSigningKey, defaultPrivateKey, defaultPublicKey, generateSigningKey, publicKeyFingerprint, signatureIsValid, signWith } from './signing.js';
+import { baseEntryOf, carriedCharts, fetchOnline, stageArtifacts, stageRunnerImage, type BaseArtifacts, type BundleContext } from './stage-artifacts.js';
+import { checkSigningKey, defaultPrivateKey, defaultPublicKey, generateSigningKey, publicKeyFingerprint, signWith } from './signing.js';
 
 /**
  * Air-gapped delivery, as Zarf and Hauler do it: `bundle:create` (connected) fetches and verifies every
@@ -48,7 +48,8 @@ export const keygen = bundle.task({
 export const create = bundle.task({
   name: 'create',
   description: "Fetch, verify and pack every artifact the environment's versions need into one signed bundle",
-  inputs: { out: path_, 'max-size': size.optional(), 'runner-image': path_.optional(), key: path_.optional() },
+  // base: a bundle made before (as Zarf's --differential): this one carries only what changed since.
+  inputs: { out: path_, 'max-size': size.optional(), 'runner-image': path_.optional(), key: path_.optional(), base: path_.optional() },
   policy: 'always',
   commandLineInputs: true,
   tools: ['skopeo'],
@@ -61,18 +62,27 @@ export const create = bundle.task({
     const out = path.resolve(root, inputs.out);
     const privateKey = path.resolve(root, inputs.key ?? defaultPrivateKey);
     checkSigningKey(privateKey);
+    const base = inputs.base ? await readBase(path.resolve(root, inputs.base), path.resolve(root, defaultPublicKey), config.name) : undefined;
     const staging = bundleDirectory(root, 'staging');
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(path.join(staging, 'files'), { recursive: true });
     try {
-      const entries = await stageArtifacts(context, staging, 'files');
+      const { carried: entries, fromBase } = await stageArtifacts(context, staging, 'files', base?.artifacts);
       // The charts are here: before any image is copied, every image they run must be one the bundle carries.
       await checkChartImages(context);
-      entries.push(...(await stageArtifacts(context, staging, 'images')));
+      const images = await stageArtifacts(context, staging, 'images', base?.artifacts);
+      entries.push(...images.carried);
+      fromBase.push(...images.fromBase);
       const runner = inputs['runner-image'] ? path.resolve(root, inputs['runner-image']) : existsSync(path.join(root, 'Containerfile')) ? imageArchive(root, imageTag(root)) : undefined;
-      if (runner && existsSync(runner)) entries.push(await stageRunnerImage(runner, staging, root));
-      else context.log.warn(`no runner image in the bundle: save one with --container-save (or pass runner-image=FILE); the site then needs the image some other way`);
-      const index: BundleIndex = { version: 1, environment: config.name, created: new Date().toISOString(), versions: config.versions, artifacts: entries };
+      if (runner && existsSync(runner)) {
+        const entry = await stageRunnerImage(runner, staging, root);
+        const same = base?.artifacts.get(entry.key);
+        if (same?.sha256 === entry.sha256 && entry.kind !== 'image') {
+          rmSync(path.join(staging, entry.path));
+          fromBase.push(same);
+        } else entries.push(entry);
+      } else context.log.warn(`no runner image in the bundle: save one with --container-save (or pass runner-image=FILE); the site then needs the image some other way`);
+      const index: BundleIndex = { version: 1, environment: config.name, created: new Date().toISOString(), versions: config.versions, artifacts: entries, ...(base ? { basedOn: base.basedOn } : {}), fromBase };
       const indexText = Buffer.from(`${JSON.stringify(index, null, 2)}\n`);
       writeFileSync(path.join(staging, 'index.json'), indexText);
       const signed = signWith(privateKey, indexText);
@@ -80,13 +90,28 @@ export const create = bundle.task({
       const contents = ['index.json', 'index.json.sig', 'files', ...(existsSync(path.join(staging, 'oci')) ? ['oci'] : [])];
       const written = await packBundle(staging, contents, out, { maxSize: bytesOf(inputs['max-size']), privateKey });
       const total = written.reduce((sum, file) => sum + statSync(file).size, 0);
-      const images = entries.filter((entry) => entry.kind === 'image').length;
-      context.log.info(`bundle ${path.relative(root, out) || out}: ${entries.length - images} files and charts, ${images} images, ${bytesText(total)} in ${written.length === 1 ? 'one file' : `${written.length - 1} parts`}, signed by key ${signed.fingerprint}`);
+      const imageCount = entries.filter((entry) => entry.kind === 'image').length;
+      const differential = base ? `, and ${fromBase.length} more left to the bundle it builds on (${path.relative(root, path.resolve(root, inputs.base!))}, made ${base.basedOn.created})` : '';
+      context.log.info(`bundle ${path.relative(root, out) || out}: ${entries.length - imageCount} files and charts, ${imageCount} images${differential}, ${bytesText(total)} in ${written.length === 1 ? 'one file' : `${written.length - 1} parts`}, signed by key ${signed.fingerprint}`);
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
   },
 });
+
+/**
+ * The bundle a differential one builds on: signed by this machine's key (its digests are the ones this
+ * machine verified), for the same environment. What the site holds once it is loaded: every artifact it
+ * carried and every one it left to its own base.
+ */
+async function readBase(file: string, publicKey: string, environment: string): Promise<{ artifacts: BaseArtifacts; basedOn: NonNullable<BundleIndex['basedOn']> }> {
+  if (!existsSync(file) && !existsSync(`${file}.parts.json`)) throw new PermanentFailure(`base=${file}: no such bundle: name the bundle the site has loaded, which this one builds on`);
+  const { index, signed, digest } = await readBundleIndex(file, publicKey);
+  if (!signed) throw new PermanentFailure(`base=${file}: its index.json is not signed by ${path.basename(publicKey)} (key ${publicKeyFingerprint(publicKey)}): a differential bundle builds on a bundle this key signed`);
+  if (index.environment !== environment) throw new PermanentFailure(`base=${file} was made for environment ${index.environment}, not ${environment}: build on a bundle of this environment`);
+  const artifacts = new Map<string, BaseEntry>([...index.fromBase, ...index.artifacts.map(baseEntryOf)].map((entry) => [entry.key, entry]));
+  return { artifacts, basedOn: { index: digest, created: index.created, environment: index.environment } };
+}
 
 /**
  * Refuses a bundle whose charts run an image it would not carry (the site would wait for a pull that never
@@ -131,7 +156,8 @@ export const verifyBundle = bundle.task({
   run: async (context) => {
     const { directory, index, fingerprint } = await openBundle(context, path.resolve(context.root, context.inputs.file), publicKeyOf(context.root, context.inputs['public-key']));
     rmSync(directory, { recursive: true, force: true });
-    context.log.info(`bundle ${context.inputs.file} is intact: ${index.artifacts.length} artifacts verified, signed by key ${fingerprint}`);
+    const differential = index.basedOn ? ` (differential: ${index.fromBase.length} more are the site's from bundle ${index.basedOn.index.slice(0, 12)}, made ${index.basedOn.created})` : '';
+    context.log.info(`bundle ${context.inputs.file} is intact: ${index.artifacts.length} artifacts verified${differential}, signed by key ${fingerprint}`);
   },
 });
 
@@ -144,16 +170,13 @@ export const inspectBundle = bundle.task({
   run: async (context) => {
     const file = path.resolve(context.root, context.inputs.file);
     const publicKey = publicKeyOf(context.root, context.inputs['public-key']);
-    const located = bundleFiles(file, publicKey);
-    if (located.problems.length > 0) throw new Error(`bundle ${context.inputs.file}: ${located.problems.join('; ')}`);
-    const [text, signature] = await Promise.all(['index.json', 'index.json.sig'].map((entry) => readBundleEntry(located.files, entry)));
-    if (!text || !signature) throw new Error(`bundle ${context.inputs.file} has no index.json: not an Onboarder bundle`);
-    const signed = signatureIsValid(publicKey, text, (JSON.parse(signature.toString('utf8')) as { signature: string }).signature);
-    const index = bundleIndexShape.parse(JSON.parse(text.toString('utf8')));
-    context.log.info(`bundle for environment ${index.environment}, made ${index.created}; index signature ${signed ? `valid (key ${publicKeyFingerprint(publicKey)})` : 'NOT valid for this public key'}`);
-    for (const entry of index.artifacts) {
-      context.log.info(`${entry.kind.padEnd(5)} ${entry.name} ${entry.version}  ${entry.kind === 'image' ? entry.reference : `${bytesText(entry.size)}  ${entry.target}`}  sha256:${entry.sha256}  (${entry.source})`);
-    }
+    const { index, signed, digest } = await readBundleIndex(file, publicKey);
+    context.log.info(`bundle ${digest.slice(0, 12)} for environment ${index.environment}, made ${index.created}; index signature ${signed ? `valid (key ${publicKeyFingerprint(publicKey)})` : 'NOT valid for this public key'}`);
+    if (index.basedOn) context.log.info(`differential: builds on bundle ${index.basedOn.index.slice(0, 12)} (made ${index.basedOn.created}), which the site must have loaded; ${index.fromBase.length} artifacts are left to it (marked "in base")`);
+    const line = (entry: BundleEntry | BaseEntry, inBase: boolean) =>
+      `${entry.kind.padEnd(5)} ${entry.name} ${entry.version}  ${entry.kind === 'image' ? entry.reference : `${bytesText(entry.size)}  ${entry.target}`}  sha256:${entry.sha256}  (${entry.source})${inBase ? '  in base' : ''}`;
+    for (const entry of index.artifacts) context.log.info(line(entry, false));
+    for (const entry of index.fromBase) context.log.info(line(entry, true));
     if (!signed) throw new Error(`bundle ${context.inputs.file}: index.json's signature does not match ${path.relative(context.root, publicKey)}`);
   },
 });
@@ -170,6 +193,7 @@ export const load = bundle.task({
     const { root, config } = context;
     const { directory, index, fingerprint } = await openBundle(context, path.resolve(root, context.inputs.file), publicKeyOf(root, context.inputs['public-key']));
     try {
+      await checkBasePresent(context, config, index);
       const { placed, same } = await placeFiles(context, directory, index);
       const pushed = await pushImages(context, config, directory, index);
       context.log.info(`loaded ${context.inputs.file} (key ${fingerprint}): ${placed} files placed, ${same} unchanged; ${pushed.pushed} images pushed to ${config.siteRegistry?.address ?? '(no registry)'}, ${pushed.present} already there`);

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { processExists } from '../../lib/state/process-exists.js';
 import { digestFile } from '../../lib/stamps/digest.js';
 import type { ToolContext } from '../../lib/tools/command.js';
-import { bundleFiles, partDigestProblems, unpackBundle } from './archive.js';
+import { bundleFiles, partDigestProblems, readBundleEntry, unpackBundle } from './archive.js';
 import { bundleIndexShape, type BundleIndex } from './bundle-index.js';
 import { publicKeyFingerprint, signatureIsValid } from './signing.js';
 
@@ -23,6 +24,21 @@ export function bundleDirectory(root: string, what: 'staging' | 'open'): string 
 }
 
 
+/**
+ * A bundle's signed index, read without unpacking the bundle (its parts located and their list's signature
+ * checked): what it carries, whether its signature is valid for `publicKey`, and the sha256 of index.json,
+ * which names the bundle (a differential bundle names the one it builds on so).
+ */
+export async function readBundleIndex(file: string, publicKey: string): Promise<{ index: BundleIndex; signed: boolean; digest: string }> {
+  const located = bundleFiles(file, publicKey);
+  if (located.problems.length > 0) throw new PermanentFailure(`bundle ${file}: ${located.problems.join('; ')}`);
+  const [text, signature] = await Promise.all(['index.json', 'index.json.sig'].map((entry) => readBundleEntry(located.files, entry)));
+  if (!text || !signature) throw new PermanentFailure(`bundle ${file} has no index.json: not an Onboarder bundle`);
+  const signed = signatureIsValid(publicKey, text, (JSON.parse(signature.toString('utf8')) as { signature: string }).signature);
+  const parsed = bundleIndexShape.safeParse(JSON.parse(text.toString('utf8')));
+  if (!parsed.success) throw new PermanentFailure(`bundle ${file}: index.json at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+  return { index: parsed.data, signed, digest: createHash('sha256').update(text).digest('hex') };
+}
 
 /** A bundle checked end to end: the parts, the archive, the index's signature, every entry's digest and every image blob's. */
 export async function openBundle(context: ToolContext, file: string, publicKey: string): Promise<{ directory: string; index: BundleIndex; fingerprint: string }> {

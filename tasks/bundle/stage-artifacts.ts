@@ -1,4 +1,4 @@
-import { copyFileSync, linkSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { digestFile } from '../../lib/stamps/digest.js';
@@ -11,7 +11,7 @@ import { ArtifactLock } from '../images/artifact-lock.js';
 import { mirrored, mirrorOf } from '../images/download.js';
 import { fetchArtifact } from '../images/fetch-artifact.js';
 import { withoutProxmox } from '../shared/kit.js';
-import type { BundleEntry } from './bundle-index.js';
+import type { BaseEntry, BundleEntry } from './bundle-index.js';
 
 /** What a bundle for this environment carries: every artifact an air-gapped site of its shape needs. */
 function carried(config: Environment, artifact: Artifact): boolean {
@@ -22,16 +22,48 @@ function carried(config: Environment, artifact: Artifact): boolean {
 export type BundleContext = ToolContext & { readonly config: Environment };
 
 /**
+ * What the site holds already, for a differential bundle: every artifact the bundle it builds on carried or
+ * itself left to its own base, by key.
+ */
+export type BaseArtifacts = ReadonlyMap<string, BaseEntry>;
+
+/** An artifact the base has with this digest: left to it. */
+function inBase(base: BaseArtifacts | undefined, key: string, sha256: string | undefined): BaseEntry | undefined {
+  const found = base?.get(key);
+  return found && found.sha256 === sha256 ? found : undefined;
+}
+
+/** The entry a differential bundle lists for what it leaves to its base. */
+export function baseEntryOf(entry: BundleEntry | BaseEntry): BaseEntry {
+  if (entry.kind === 'image') return entry;
+  const { kind, key, name, version, source, sha256, size, target } = entry;
+  return { kind, key, name, version, source, sha256, size, target };
+}
+
+/**
  * Fetches (online) and verifies the artifacts a bundle for this environment carries into `staging`: its
  * files and charts under files/ (hard links to images/), or its images into one OCI layout under oci/.
- * Returns the index entries.
+ * Returns the index entries, and, for a differential bundle, those left to its `base` (same key, same
+ * digest): never copied into the bundle, and not even fetched where the lock already has their digest
+ * (charts aside, which are small and whose packages the chart-image check reads).
  */
-export async function stageArtifacts(context: BundleContext, staging: string, which: 'files' | 'images'): Promise<BundleEntry[]> {
-  const entries: BundleEntry[] = [];
+export async function stageArtifacts(context: BundleContext, staging: string, which: 'files' | 'images', base?: BaseArtifacts): Promise<{ carried: BundleEntry[]; fromBase: BaseEntry[] }> {
+  const staged = { carried: [] as BundleEntry[], fromBase: [] as BaseEntry[] };
   for (const artifact of artifactsFor(context.config.versions).filter((each) => carried(context.config, each) && (each.kind === 'image') === (which === 'images'))) {
-    entries.push(artifact.kind === 'image' ? await stageImage(context, artifact, staging) : await stageFile(context, artifact, staging));
+    const key = artifactKey(artifact);
+    // Charts are fetched all the same: the images they run are checked from their packages here.
+    const known = artifact.kind === 'chart' ? undefined : inBase(base, key, ArtifactLock.read(context.root).get(key)?.sha256);
+    if (known) {
+      staged.fromBase.push(known);
+      continue;
+    }
+    const entry = artifact.kind === 'image' ? await stageImage(context, artifact, staging, base) : await stageFile(context, artifact, staging);
+    const same = inBase(base, key, entry.sha256);
+    if (same && entry.kind !== 'image') rmSync(path.join(staging, entry.path));
+    if (same) staged.fromBase.push(same);
+    else staged.carried.push(entry);
   }
-  return entries;
+  return staged;
 }
 
 /** Fetches a file or chart from its publisher into images/ (or finds it there), verified against the lock. */
@@ -62,7 +94,7 @@ async function stageFile(context: BundleContext, artifact: Exclude<Artifact, { k
   return { kind: artifact.kind, key, name: artifact.name, version: artifact.version, source: locked.source, sha256: locked.sha256, size: statSync(path.resolve(root, artifact.file)).size, path: inBundle, target: artifact.file };
 }
 
-async function stageImage(context: BundleContext, artifact: Extract<Artifact, { kind: 'image' }>, staging: string): Promise<BundleEntry> {
+async function stageImage(context: BundleContext, artifact: Extract<Artifact, { kind: 'image' }>, staging: string, base: BaseArtifacts | undefined): Promise<BundleEntry> {
   const { config, root } = context;
   const key = artifactKey(artifact);
   const lock = ArtifactLock.read(root);
@@ -75,6 +107,8 @@ async function stageImage(context: BundleContext, artifact: Extract<Artifact, { 
       await lock.record(key, found);
       locked = found.sha256;
     }
+    // One the base carries at this digest is not copied (stageArtifacts leaves it to the base).
+    if (inBase(base, key, locked)) return locked;
     const repository = from.slice(0, from.lastIndexOf(':'));
     await copyImage(context, `docker://${repository}@sha256:${locked}`, `oci:${path.join(staging, 'oci')}:${artifact.reference}`, { source: access });
     return locked;

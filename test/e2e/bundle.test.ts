@@ -55,11 +55,11 @@ const fakes = path.join(repositoryRoot, 'test', 'fixtures', 'fake-kubernetes');
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** What the upstream serves: each file and chart (a few KB each), the publishers' checksum files and chart indexes. */
-function upstreamFiles(): Map<string, Buffer> {
+function upstreamFiles(published: readonly Artifact[] = artifacts): Map<string, Buffer> {
   const served = new Map<string, Buffer>();
   const key = (url: string) => `/${url.replace(/^https:\/\//, '')}`;
   const checksums = new Map<string, string[]>();
-  for (const artifact of artifacts) {
+  for (const artifact of published) {
     if (artifact.kind === 'image' || ('firstFetch' in artifact.digest && artifact.kind === 'file' && artifact.name.includes('checksum'))) continue;
     const body = Buffer.from(`${artifact.name} ${artifact.version}\n`.repeat(400));
     if (artifact.kind === 'chart') {
@@ -300,6 +300,59 @@ test('load into the empty site registry over TLS; loading again changes nothing;
     assert.match(listed, `quay.io/cilium/cilium:v${versions.cilium}`);
   } finally {
     containerd.kill();
+  }
+}));
+
+test("a differential bundle (base=, as Zarf's --differential) carries only what changed since the base, a new RKE2 release's files, and lists the rest as the base's; a site that lacks the base is refused, naming what, and nothing loaded; after the base, it loads", withTimeout(240_000, async (context: Context) => {
+  const environment = path.join(context.directory, 'environments', 'bundle-lab.ts');
+  const before = readFileSync(environment, 'utf8');
+  const newer = { ...versions, rke2: 'v1.30.5+rke2r1' };
+  const published = artifactsFor(newer);
+  for (const [url, body] of upstreamFiles(published)) context.files.set(url, body);
+  const changed = published.filter((artifact) => !artifacts.some((each) => artifactKey(each) === artifactKey(artifact)));
+  assert.equal(changed.map((artifact) => artifact.name).sort(), ['rke2-binary', 'rke2-checksums', 'rke2-images', 'rke2-install']);
+  const carriedBefore = artifacts.filter((artifact) => artifact.neededFor !== 'proxmox').length + 1;
+  writeFileSync(environment, before.replace(`versions: ${JSON.stringify(versions)},`, `versions: ${JSON.stringify(newer)},`));
+  const update = bundleFile(context, 'update.tar');
+  try {
+    const noBase = await cli(context, [`bundle:create[out=${update},base=${bundleFile(context, 'never-made.tar')}]`]);
+    assert.is(noBase.code, 1, noBase.stdout + noBase.stderr);
+    assert.match(noBase.stdout, `base=${bundleFile(context, 'never-made.tar')}: no such bundle: name the bundle the site has loaded, which this one builds on`);
+    const created = await cli(context, [`bundle:create[out=${update},base=${bundleFile(context)},runner-image=${path.join(context.scratch, 'onboarder-0123456789ab.tar')}]`]);
+    assert.is(created.code, 0, created.stdout + created.stderr);
+    assert.match(created.stdout, `: 4 files and charts, 0 images, and ${carriedBefore - 4} more left to the bundle it builds on (`);
+    const listing = execFileSync('tar', ['-tf', update], { encoding: 'utf8' }).split('\n').filter((entry) => entry && !entry.endsWith('/')).map((entry) => entry.replace(/^\.\//, '')).sort();
+    assert.equal(listing.filter((entry) => !entry.startsWith('index.json')), changed.map((artifact) => `files/${(artifact as { file: string }).file.replace(/^images\//, '')}`).sort(), 'only the new release is in the archive');
+    const inspected = await cli(context, [`bundle:inspect[file=${update}]`]);
+    assert.is(inspected.code, 0, inspected.stdout + inspected.stderr);
+    const base = /bundle ([0-9a-f]{12}) for environment/.exec((await cli(context, [`bundle:inspect[file=${bundleFile(context)}]`])).stdout)![1]!;
+    assert.match(inspected.stdout, `differential: builds on bundle ${base} (made `);
+    assert.match(inspected.stdout, /file  rke2-install v1\.30\.5\+rke2r1  [^\n]*images\/rke2\/v1\.30\.5\+rke2r1\/install\.sh  sha256:[0-9a-f]{64}  \([^\n]*\)\n/);
+    assert.match(inspected.stdout, `image cilium-agent v${versions.cilium}  quay.io/cilium/cilium:v${versions.cilium}  sha256:`);
+    assert.match(inspected.stdout, /quay\.io\/cilium\/cilium:v[^\n]*  in base/);
+    const verified = await cli(context, [`bundle:verify[file=${update}]`]);
+    assert.is(verified.code, 0, verified.stdout + verified.stderr);
+    assert.match(verified.stdout, `4 artifacts verified (differential: ${carriedBefore - 4} more are the site's from bundle ${base}`);
+
+    // A site that lacks one of the base's files (never loaded it, or lost it): refused before anything is placed.
+    const cilium = artifacts.find((artifact) => artifact.name === 'cilium' && artifact.kind === 'chart') as Extract<Artifact, { kind: 'chart' }>;
+    rmSync(path.join(context.directory, cilium.file));
+    // (This project made the update too: the site has none of the new release.)
+    rmSync(path.join(context.directory, 'images', 'rke2', newer.rke2), { recursive: true });
+    const refused = await cli(context, [`bundle:load[file=${update}]`]);
+    assert.is(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stdout, `this differential bundle builds on bundle ${base} (made `);
+    assert.match(refused.stdout, `the site lacks 1 of what that one carried: ${cilium.file} (${artifactKey(cilium)}); load that bundle first`);
+    assert.not.ok(existsSync(path.join(context.directory, 'images', 'rke2', newer.rke2)), 'nothing of the update was placed');
+    // The base loaded again, then the update: only the new release is placed; the images are the base's.
+    const baseAgain = await cli(context, [`bundle:load[file=${bundleFile(context)}]`]);
+    assert.is(baseAgain.code, 0, baseAgain.stdout + baseAgain.stderr);
+    const loaded = await cli(context, [`bundle:load[file=${update}]`]);
+    assert.is(loaded.code, 0, loaded.stdout + loaded.stderr);
+    assert.match(loaded.stdout, `4 files placed, 0 unchanged; 0 images pushed`);
+    assert.ok(existsSync(path.join(context.directory, 'images', 'rke2', newer.rke2, 'install.sh')));
+  } finally {
+    writeFileSync(environment, before);
   }
 }));
 
