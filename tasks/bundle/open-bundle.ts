@@ -34,8 +34,15 @@ export async function readBundleIndex(file: string, publicKey: string): Promise<
   if (located.problems.length > 0) throw new PermanentFailure(`bundle ${file}: ${located.problems.join('; ')}`);
   const [text, signature] = await Promise.all(['index.json', 'index.json.sig'].map((entry) => readBundleEntry(located.files, entry)));
   if (!text || !signature) throw new PermanentFailure(`bundle ${file} has no index.json: not an Onboarder bundle`);
-  const signed = signatureIsValid(publicKey, text, (JSON.parse(signature.toString('utf8')) as { signature: string }).signature);
-  const parsed = bundleIndexShape.safeParse(JSON.parse(text.toString('utf8')));
+  const json = (what: string, data: Buffer): unknown => {
+    try {
+      return JSON.parse(data.toString('utf8'));
+    } catch {
+      throw new PermanentFailure(`bundle ${file}: ${what} is not JSON: damaged or tampered with (bundle:verify checks the whole bundle)`);
+    }
+  };
+  const signed = signatureIsValid(publicKey, text, String((json('index.json.sig', signature) as { signature?: unknown } | null)?.signature ?? ''));
+  const parsed = bundleIndexShape.safeParse(json('index.json', text));
   if (!parsed.success) throw new PermanentFailure(`bundle ${file}: index.json at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
   return { index: parsed.data, signed, digest: createHash('sha256').update(text).digest('hex') };
 }

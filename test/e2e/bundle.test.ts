@@ -407,6 +407,16 @@ test('a tampered file, another key and a truncated part are each named; nothing 
   const foreign = await cli(context, [`bundle:verify[file=${bundleFile(context)},public-key=${path.join(context.scratch, 'other.pub')}]`]);
   assert.is(foreign.code, 1);
   assert.match(foreign.stdout, /index\.json: the signature does not match other\.pub .*tampered with, or signed by another key/);
+  // An index that is not JSON at all (a damaged archive): one line, for inspect too, which reads it unpacked.
+  const garbled = path.join(context.scratch, 'garbled');
+  mkdirSync(garbled, { recursive: true });
+  writeFileSync(path.join(garbled, 'index.json'), '{"version": 1, "artifacts": [');
+  writeFileSync(path.join(garbled, 'index.json.sig'), 'not json either');
+  execFileSync('tar', ['-cf', bundleFile(context, 'garbled.tar'), '-C', garbled, 'index.json', 'index.json.sig']);
+  const inspectedGarbled = await cli(context, [`bundle:inspect[file=${bundleFile(context, 'garbled.tar')}]`]);
+  assert.is(inspectedGarbled.code, 1, inspectedGarbled.stdout + inspectedGarbled.stderr);
+  assert.match(inspectedGarbled.stdout, `bundle ${bundleFile(context, 'garbled.tar')}: index.json.sig is not JSON: damaged or tampered with (bundle:verify checks the whole bundle)`);
+  assert.not.match(inspectedGarbled.stdout + inspectedGarbled.stderr, /SyntaxError|    at /);
 
   // Split for small media; a part cut short is named before anything is unpacked.
   const split = bundleFile(context, 'split.tar');
