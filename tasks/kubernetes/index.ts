@@ -302,6 +302,7 @@ export const upgrade = tasks.task({
   estimate: '1m',
   sources: [
     'tasks/kubernetes/playbooks/rke2-upgrade.yml',
+    'tasks/kubernetes/kubelet-configuration.ts',
     'tasks/kubernetes/playbooks/includes/rke2-roll-node.yml',
     'tasks/kubernetes/playbooks/includes/rke2-node.yml',
     'tasks/kubernetes/playbooks/files/audit-policy.yaml',
@@ -343,7 +344,14 @@ export const upgrade = tasks.task({
     const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers };
     if (rke2) {
       const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts' } });
+      // A rolled node's configuration is written again (rke2-node.yml): with the taints it registered with and
+      // the cluster's kubelet settings as they are, read untracked (the kubernetes and node-join steps follow
+      // their changes; the roll follows the version only).
+      const nodeFiles = {
+        node_taints: registrationTaints([...untracked(cluster.controlPlane), ...untracked(cluster.workers)]),
+        kubelet_configuration: kubeletDropIn({ name: cluster.name, kubelet: untracked(cluster.kubelet) }),
+      };
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts', ...nodeFiles } });
       return;
     }
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } });

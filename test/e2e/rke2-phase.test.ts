@@ -299,6 +299,9 @@ lifecycle('the upgrade resumes where it stopped: one node at a time, servers bef
   const [second, agent] = [(await rke2Calls(context, 'mcm-cp2')).at(-1)!, (await rke2Calls(context, 'mcm-w1')).at(-1)!];
   assert.equal([second.version, agent.version], [newer, newer]);
   assert.ok(second.at < agent.at, 'the server restarted on the new version before the agent');
+  // The roll wrote the node's configuration again as it was: the agent keeps the taint it registers with, and its kubelet settings.
+  assert.is(await context.rig.exec(host(context, 'mcm-w1'), ['cat', '/etc/rancher/rke2/config.yaml.d/50-onboarder-taints.yaml']), '# Managed by Onboarder: the taints this node registers with.\nnode-taint: ["openspace.io/dedicated=management:NoSchedule"]\n');
+  assert.match(await context.rig.exec(host(context, 'mcm-w1'), ['cat', '/etc/rancher/rke2/kubelet.conf.d/50-onboarder.conf']), 'shutdownGracePeriod: 60s\n');
   // Done: a second run rolls nothing.
   const rolled = (await kubectlCalls(context)).length;
   const again = await cli(context, ['--force', 'upgrade[cluster=mcm]'], 'upgrade[cluster=mcm]');
@@ -332,7 +335,7 @@ lifecycle('an agent whose first start never reached a server (rke2 held, in no c
 }));
 
 lifecycle('a downgrade is refused with the versions, and nothing is installed', withTimeout(300_000, async (context: Context) => {
-  const older = 'v1.29.9+rke2r1';
+  const older = 'v1.30.3+rke2r1';
   packRelease(context.directory, older);
   const file = path.join(context.directory, 'environments', 'rke2-lab.ts');
   writeFileSync(file, readFileSync(file, 'utf8').replace(`rke2: '${newest}'`, `rke2: '${older}'`));
