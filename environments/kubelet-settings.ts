@@ -22,7 +22,6 @@ const reservedResources = z.strictObject({
   'ephemeral-storage': byteQuantity.optional(),
   pid: pidCount.optional(),
 });
-export type ReservedResources = z.output<typeof reservedResources>;
 
 /** A duration as Go writes it (`60s`, `1m30s`, `0s`). */
 const duration = z.string().regex(/^(0|(\d+(\.\d+)?(ms|s|m|h))+)$/, { error: (issue) => `'${String(issue.input)}' is not a duration: a number and a unit, as 60s, 2m or 1m30s` });
