@@ -29,21 +29,40 @@ export function bundleDirectory(root: string, what: 'staging' | 'open'): string 
  * checked): what it carries, whether its signature is valid for `publicKey`, and the sha256 of index.json,
  * which names the bundle (a differential bundle names the one it builds on so).
  */
-export async function readBundleIndex(file: string, publicKey: string): Promise<{ index: BundleIndex; signed: boolean; digest: string }> {
+export async function readBundleIndex(file: string, publicKey: string): Promise<SignedIndex> {
   const located = bundleFiles(file, publicKey);
   if (located.problems.length > 0) throw new PermanentFailure(`bundle ${file}: ${located.problems.join('; ')}`);
   const [text, signature] = await Promise.all(['index.json', 'index.json.sig'].map((entry) => readBundleEntry(located.files, entry)));
-  if (!text || !signature) throw new PermanentFailure(`bundle ${file} has no index.json: not an Onboarder bundle`);
-  const json = (what: string, data: Buffer): unknown => {
+  const read = parseSignedIndex(text, signature, publicKey, 'reported');
+  if ('problem' in read) throw new PermanentFailure(`bundle ${file}: ${read.problem} (bundle:verify checks the whole bundle)`);
+  return read;
+}
+
+type SignedIndex = { readonly index: BundleIndex; readonly signed: boolean; readonly digest: string };
+
+/**
+ * index.json and index.json.sig as bundle:create wrote them, checked: the index, whether its signature is
+ * valid for `publicKey`, and the sha256 of index.json; or the one problem that makes it no index. A
+ * `required` signature is checked before the index is read (a tampered index says so, whatever it holds); a
+ * `reported` one is only reported, for inspect.
+ */
+export function parseSignedIndex(text: Buffer | undefined, signatureText: Buffer | undefined, publicKey: string, signature: 'required' | 'reported'): SignedIndex | { readonly problem: string } {
+  if (!text || !signatureText) return { problem: 'index.json or index.json.sig is missing: not an Onboarder bundle' };
+  const json = (data: Buffer): { value: unknown } | undefined => {
     try {
-      return JSON.parse(data.toString('utf8'));
+      return { value: JSON.parse(data.toString('utf8')) };
     } catch {
-      throw new PermanentFailure(`bundle ${file}: ${what} is not JSON: damaged or tampered with (bundle:verify checks the whole bundle)`);
+      return undefined;
     }
   };
-  const signed = signatureIsValid(publicKey, text, String((json('index.json.sig', signature) as { signature?: unknown } | null)?.signature ?? ''));
-  const parsed = bundleIndexShape.safeParse(json('index.json', text));
-  if (!parsed.success) throw new PermanentFailure(`bundle ${file}: index.json at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+  const signatureJson = json(signatureText);
+  if (!signatureJson) return { problem: 'index.json.sig is not JSON: damaged or tampered with' };
+  const signed = signatureIsValid(publicKey, text, String((signatureJson.value as { signature?: unknown } | null)?.signature ?? ''));
+  if (!signed && signature === 'required') return { problem: `index.json: the signature does not match ${path.basename(publicKey)} (key ${publicKeyFingerprint(publicKey)}): tampered with, or signed by another key` };
+  const indexJson = json(text);
+  if (!indexJson) return { problem: 'index.json is not JSON: damaged or tampered with' };
+  const parsed = bundleIndexShape.safeParse(indexJson.value);
+  if (!parsed.success) return { problem: `index.json at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}` };
   return { index: parsed.data, signed, digest: createHash('sha256').update(text).digest('hex') };
 }
 
@@ -66,7 +85,10 @@ export async function openBundle(context: ToolContext, file: string, publicKey: 
     fail([`the archive is damaged: ${(error as Error).message}`]);
   }
   try {
-    const index = readIndex(directory, publicKey, fail);
+    const fileIn = (name: string) => (existsSync(path.join(directory, name)) ? readFileSync(path.join(directory, name)) : undefined);
+    const read = parseSignedIndex(fileIn('index.json'), fileIn('index.json.sig'), publicKey, 'required');
+    if ('problem' in read) return fail([read.problem]);
+    const { index } = read;
     const problems: string[] = [];
     for (const entry of index.artifacts) {
       if (entry.kind === 'image') continue;
@@ -87,30 +109,18 @@ export async function openBundle(context: ToolContext, file: string, publicKey: 
   }
 }
 
-function readIndex(directory: string, publicKey: string, fail: (problems: readonly string[]) => never): BundleIndex {
-  const indexFile = path.join(directory, 'index.json');
-  const signatureFile = path.join(directory, 'index.json.sig');
-  if (!existsSync(indexFile) || !existsSync(signatureFile)) return fail(['index.json or index.json.sig is missing: not an Onboarder bundle']);
-  const text = readFileSync(indexFile);
-  let signature: string;
-  try {
-    signature = (JSON.parse(readFileSync(signatureFile, 'utf8')) as { signature: string }).signature;
-  } catch {
-    return fail(['index.json.sig is not the JSON bundle:create writes']);
-  }
-  if (!signatureIsValid(publicKey, text, signature)) return fail([`index.json: the signature does not match ${path.basename(publicKey)} (key ${publicKeyFingerprint(publicKey)}): tampered with, or signed by another key`]);
-  const parsed = bundleIndexShape.safeParse(JSON.parse(text.toString('utf8')));
-  if (!parsed.success) return fail([`index.json at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`]);
-  return parsed.data;
-}
-
 /** Each image's manifest is in the OCI layout under its reference with its pinned digest; every blob hashes to its name. */
 async function imageProblems(directory: string, index: BundleIndex): Promise<string[]> {
   const images = index.artifacts.filter((entry) => entry.kind === 'image');
   if (images.length === 0) return [];
   const layout = path.join(directory, 'oci');
   const problems: string[] = [];
-  const ociIndex = existsSync(path.join(layout, 'index.json')) ? (JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests?: { digest: string; annotations?: Record<string, string> }[] }) : { manifests: [] };
+  let ociIndex: { manifests?: { digest: string; annotations?: Record<string, string> }[] } = { manifests: [] };
+  try {
+    if (existsSync(path.join(layout, 'index.json'))) ociIndex = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
+  } catch {
+    return ['oci/index.json is not JSON: damaged or tampered with'];
+  }
   for (const image of images) {
     const found = ociIndex.manifests?.find((manifest) => manifest.annotations?.['org.opencontainers.image.ref.name'] === image.reference);
     if (!found) problems.push(`${image.key}: ${image.reference} is not in the bundle's OCI layout`);
