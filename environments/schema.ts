@@ -141,6 +141,22 @@ const cluster = z.strictObject({
    * the kubelet restarted on a change (its pods keep running).
    */
   kubelet: kubeletSettings,
+  /**
+   * CoreDNS scaled with the cluster, as kubespray's dns-autoscaler does it (the cluster-proportional-autoscaler
+   * in linear mode): a replica per `coresPerReplica` cores or per `nodesPerReplica` nodes, whichever gives
+   * more, at least `minReplicas` (by default 2, or 1 on a one-node cluster), never all on one node.
+   * kubeadm clusters (RKE2's rke2-coredns chart runs its own); `false`: CoreDNS keeps the replicas it has.
+   */
+  dnsAutoscaler: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        coresPerReplica: z.number().int().min(1).default(256),
+        nodesPerReplica: z.number().int().min(1).default(16),
+        minReplicas: z.number().int().min(1).optional(),
+      }),
+    ])
+    .optional(),
 });
 
 /** A name in the site's zone, relative to it (`registry`, `grafana.apps.osms`): DNS labels joined by dots. */
@@ -491,6 +507,7 @@ export const environmentSchema = environmentShape.superRefine((environment, cont
     checkKubeadmImages(environment, context);
     checkAirGappedPulls(environment, context);
     checkKubelets(environment, context);
+    checkDnsAutoscalers(environment, context);
     const vmIds = new Map<number, string>();
     const nodeNames = new Map<string, string>();
     if (environment.infrastructure === 'proxmox' && !environment.proxmox) {
@@ -561,6 +578,18 @@ function checkKubelets(environment: z.output<typeof environmentShape>, context: 
   for (const [name, cluster] of Object.entries(environment.clusters)) {
     const problem = reservationProblem(cluster.kubelet, [...cluster.controlPlane, ...cluster.workers]);
     if (problem) context.addIssue({ code: 'custom', path: ['clusters', name, 'kubelet'], message: problem });
+  }
+}
+
+/** An RKE2 cluster's CoreDNS is scaled by RKE2's own chart: settings for Onboarder's autoscaler there would do nothing. */
+function checkDnsAutoscalers(environment: z.output<typeof environmentShape>, context: z.RefinementCtx): void {
+  for (const [name, cluster] of Object.entries(environment.clusters)) {
+    if (cluster.distribution !== 'rke2' || cluster.dnsAutoscaler === undefined) continue;
+    context.addIssue({
+      code: 'custom',
+      path: ['clusters', name, 'dnsAutoscaler'],
+      message: "is for kubeadm clusters: RKE2's rke2-coredns chart scales CoreDNS itself (its autoscaler values, through a HelmChartConfig); remove this key",
+    });
   }
 }
 

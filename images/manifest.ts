@@ -138,6 +138,12 @@ const packerPluginRelease = `https://github.com/hashicorp/packer-plugin-proxmox/
 /** Where the plugin's release zip is kept: images/packer-plugins/, under its release's file name. */
 export const packerProxmoxPluginFile = `images/packer-plugins/packer-plugin-proxmox_v${packerProxmoxPlugin.version}_x5.0_linux_amd64.zip`;
 
+/**
+ * The cluster-proportional-autoscaler that scales a kubeadm cluster's CoreDNS (tasks/kubernetes/dns-autoscaler.ts),
+ * at kubespray's version (its dnsautoscaler_version); its digest is the registry's, locked at the first fetch.
+ */
+export const dnsAutoscalerImage = 'registry.k8s.io/cpa/cluster-proportional-autoscaler:v1.8.8';
+
 /** The cri-tools release that goes with a Kubernetes version: the same minor, patch 0 (cri-tools' versioning). */
 export function crictlVersion(kubernetes: string): string {
   const [major, minor] = kubernetes.replace(/^v/, '').split('.');
@@ -330,13 +336,14 @@ function catalogArtifacts(versions: Environment['versions']): Artifact[] {
     ...platformChartNames.map((name) => chart(name, versions.charts[name])),
     // The images an air-gapped site's registry must hold for what the catalog starts: kube-vip's static pod,
     // Cilium's agent and operator, cert-manager's four, the kubeadm control plane with etcd, CoreDNS and
-    // pause, and the OCI chart.
+    // pause, CoreDNS's autoscaler, and the OCI chart.
     image('kube-vip', `ghcr.io/kube-vip/kube-vip:${kubeVip}`),
     image('cilium-agent', `quay.io/cilium/cilium:v${cilium}`),
     image('cilium-operator', `quay.io/cilium/operator-generic:v${cilium}`),
     ...['controller', 'webhook', 'cainjector', 'startupapicheck'].map((part) => image(`cert-manager-${part}`, `quay.io/jetstack/cert-manager-${part}:${versions.charts['cert-manager']}`)),
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'].map((part) => image(part, `registry.k8s.io/${part}:${kubernetes}`)),
     ...kubeadmExtraImages(kubernetes),
+    image('dns-autoscaler', dnsAutoscalerImage),
     // Velero's AWS plugin, its init container: the environment's version (tasks/shared/chart-releases.ts).
     image('velero-plugin-for-aws', `docker.io/velero/velero-plugin-for-aws:${veleroAwsPlugin}`),
     image('proxmox-csi-plugin-chart', `ghcr.io/sergelogvinov/charts/proxmox-csi-plugin:${versions.charts['proxmox-csi-plugin']}`),

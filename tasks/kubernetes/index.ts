@@ -20,6 +20,7 @@ import { nodePrep } from '../node-prep/index.js';
 import { kubernetesBinaries, kubernetesBinariesDirectory } from './kubernetes-binaries.js';
 import { kubernetesPackages, type KubernetesPackages } from './kubernetes-packages.js';
 import { kubeletDropIn } from './kubelet-configuration.js';
+import { dnsAutoscalerManifest, dnsAutoscalerObjects } from './dns-autoscaler.js';
 import { rke2Artifacts, rke2ArtifactsDirectory } from './rke2-artifacts.js';
 import type { ReleaseFile } from '../shared/release-files.js';
 import { hostname } from '../../environments/schema.js';
@@ -481,6 +482,40 @@ export const kubeletCsrApprover = tasks.task({
   },
 });
 
+/**
+ * CoreDNS scaled with a kubeadm cluster (kubespray's dns-autoscaler: tasks/kubernetes/dns-autoscaler.ts), where
+ * kubeadm leaves it at two replicas whatever the cluster's size. Its default minimum follows the number of
+ * nodes (1 on a one-node cluster), so a node added or taken out applies it again: this step alone, in seconds.
+ * `dnsAutoscaler: false` removes it.
+ */
+export const dnsAutoscaler = tasks.task({
+  name: 'dns-autoscaler',
+  description: "Scales a kubeadm cluster's CoreDNS with its nodes and cores (the cluster-proportional-autoscaler, as kubespray runs it)",
+  supportsDryRun: true,
+  inputs: clusterInput,
+  instances: (config) => clustersOf(config).filter((cluster) => cluster.distribution === 'kubeadm').map(({ name }) => ({ cluster: name })),
+  // Applied to the running cluster (its image in the site registry on an air-gapped site, as the
+  // kubernetes step's are).
+  deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],
+  estimate: '1m',
+  tools: ['kubectl'],
+  sources: ['tasks/kubernetes/dns-autoscaler.ts'],
+  timeout: '10m',
+  retries: 1,
+  run: async (context) => {
+    const { config, inputs, root } = context;
+    const kubeconfig = kubeconfigPath(root, config, inputs.cluster);
+    const cluster = clusterOf(config, inputs.cluster);
+    if (cluster.dnsAutoscaler === false) {
+      for (const object of dnsAutoscalerObjects) await kubectlDelete(context, { kubeconfig, ...object });
+      context.log.info(`dns-autoscaler: removed (clusters.${cluster.name}.dnsAutoscaler is false): CoreDNS keeps the replicas it has`);
+      return;
+    }
+    await withPrivateFile('dns-autoscaler.json', dnsAutoscalerManifest(cluster), (file) => kubectlApply(context, { kubeconfig, files: [file], fieldManager: 'onboarder-dns-autoscaler', forceConflicts: true }));
+    await kubectlRolloutStatus(context, { kubeconfig, namespace: 'kube-system', resource: 'deployment/dns-autoscaler', timeout: '5m' });
+  },
+});
+
 /** The approver of a kubeadm cluster's kubelet serving certificates: what waits for it. */
 const servingCertificatesApproved = (cluster: string, config: Environment): Dependency[] => (clusterOf(config, cluster).distribution === 'kubeadm' ? [kubeletCsrApprover.with({ cluster })] : []);
 
@@ -622,6 +657,7 @@ export const cluster = tasks.task({
   deps: ({ name }, config): Dependency[] => [
     platformServices.with({ cluster: name }),
     ...servingCertificatesApproved(name, config),
+    ...(clusterOf(config, name).distribution === 'kubeadm' ? [dnsAutoscaler.with({ cluster: name })] : []),
     nodeLabels.with({ cluster: name }),
     upgrade.with({ cluster: name }),
     ...(clusterOf(config, name).role === 'mcm' ? [] : [registration.with({ cluster: name })]),

@@ -692,6 +692,46 @@ lifecycle("registration: the downstream cluster's kubeconfig is applied to MCM a
   assert.not.match(run.stdout + run.stderr, kubeconfig.trim().split('\n').find((line) => line.length >= 8)!, 'the kubeconfig is a secret: never shown');
 }));
 
+lifecycle("dns-autoscaler: CoreDNS scaled with the cluster as kubespray does it, its parameters in the ConfigMap the autoscaler reads; dnsAutoscaler false removes it; then nothing to do", withTimeout(180_000, async (context: Context) => {
+  const file = path.join(context.directory, 'environments', 'k8s-lab.ts');
+  const original = readFileSync(file, 'utf8');
+  const only = 'dns-autoscaler[cluster=osdc]';
+  const kubectlCalls = () => readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version')).map((line) => line.replace(/^kubectl --kubeconfig=\S+ /, '').replace(/ -f \S+$/, ' -f FILE'));
+  writeFileSync(localLog(context), '');
+  rmSync(`${localLog(context)}.applied`, { force: true });
+  const run = await cli(context, [], only);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  assert.equal(kubectlCalls(), ['apply --server-side --field-manager=onboarder-dns-autoscaler --force-conflicts -f FILE', '--namespace=kube-system rollout status deployment/dns-autoscaler --timeout=5m']);
+  const applied = JSON.parse(readFileSync(`${localLog(context)}.applied`, 'utf8')) as { items: { kind: string; metadata: { name: string }; data?: { linear: string } }[] };
+  assert.equal(applied.items.map((item) => `${item.kind}/${item.metadata.name}`), ['ServiceAccount/dns-autoscaler', 'ClusterRole/system:dns-autoscaler', 'ClusterRoleBinding/system:dns-autoscaler', 'ConfigMap/dns-autoscaler', 'Deployment/dns-autoscaler']);
+  // Two nodes: at least two replicas, never both on one node.
+  assert.equal(JSON.parse(applied.items[3]!.data!.linear), { coresPerReplica: 256, nodesPerReplica: 16, min: 2, preventSinglePointFailure: true });
+
+  // Turned off: the plan says why, the run deletes its objects (the Deployment first), and then nothing runs.
+  writeFileSync(file, original.replace("      serviceCidr: '10.47.0.0/16',\n", "      serviceCidr: '10.47.0.0/16',\n      dnsAutoscaler: false,\n"));
+  try {
+    const plan = await cli(context, ['--dry-run'], only);
+    assert.match(plan.stdout, /dns-autoscaler\[cluster=osdc\]\s+run\s+config clusters\.osdc keys changed \(adds dnsAutoscaler\)/);
+    writeFileSync(localLog(context), '');
+    const off = await cli(context, [], only);
+    assert.is(off.code, 0, off.stdout + off.stderr);
+    assert.equal(kubectlCalls(), [
+      '--namespace=kube-system delete deployment dns-autoscaler --ignore-not-found',
+      '--namespace=kube-system delete configmap dns-autoscaler --ignore-not-found',
+      'delete clusterrolebinding system:dns-autoscaler --ignore-not-found',
+      'delete clusterrole system:dns-autoscaler --ignore-not-found',
+      '--namespace=kube-system delete serviceaccount dns-autoscaler --ignore-not-found',
+    ]);
+    assert.match(off.stdout, 'dns-autoscaler: removed (clusters.osdc.dnsAutoscaler is false): CoreDNS keeps the replicas it has');
+    writeFileSync(localLog(context), '');
+    const again = await cli(context, [], only);
+    assert.is(again.code, 0, again.stdout + again.stderr);
+    assert.equal(kubectlCalls(), []);
+  } finally {
+    writeFileSync(file, original);
+  }
+}));
+
 lifecycle('platform services: one Helm release each, every chart at the version the environment pins; Velero once the environment names its S3 store, its credentials never shown; the site CA\'s issuer once it names one', withTimeout(120_000, async (context: Context) => {
   // The nodes as Proxmox VMs (three Proxmox nodes; VM 4101 on pve1, 4111 on pve2), with the storage
   // driver's token as proxmox-csi-token keeps it (that step is the foundation suite's, on a FAKE Proxmox).

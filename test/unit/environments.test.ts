@@ -75,6 +75,8 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ],
   ['reservations that leave a node no CPU for pods', (e) => (e.clusters.osms.kubelet = { systemReserved: { cpu: '3.9' } }), 'clusters.osms.kubelet: keeps 4 CPU cores from pods (kubeReserved and systemReserved), and node osms-cp1 has 4: give it more (cores), or reserve less'],
   ['a Kubernetes older than the kubelet drop-in directory', (e) => (e.versions.kubernetes = 'v1.29.8'), 'versions.kubernetes: v1.29.8 is older than Kubernetes 1.30, the first whose kubelet takes the drop-in configuration Onboarder writes (clusters.*.kubelet): deploy 1.30 or later'],
+  ['CoreDNS autoscaler settings on an RKE2 cluster (its chart scales CoreDNS)', (e) => (e.clusters.mcm.dnsAutoscaler = { minReplicas: 3 }), "clusters.mcm.dnsAutoscaler: is for kubeadm clusters: RKE2's rke2-coredns chart scales CoreDNS itself"],
+  ['a CoreDNS autoscaler of no replicas', (e) => (e.clusters['osdc-a'].dnsAutoscaler = { minReplicas: 0 }), 'clusters.osdc-a.dnsAutoscaler.minReplicas: Too small: expected number to be >=1'],
   ['an RKE2 older than the kubelet drop-in directory', (e) => (e.versions.rke2 = 'v1.29.9+rke2r1'), 'versions.rke2: v1.29.9+rke2r1 is older than Kubernetes 1.30'],
   ['a workersAtOnce that is neither a count nor a percentage', (e) => (e.clusters['osdc-a'].workersAtOnce = '0%'), /clusters\.osdc-a\.workersAtOnce: .*a percentage such as 20%/],
   ['a backup interval in days', (e) => (e.backups = { every: '1d' }), /backups\.every: is a duration in minutes or hours, such as 30m or 24h/],
