@@ -30,7 +30,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { proxyEnvironment } from '../shared/site-proxy.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneMembership, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneMembership, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyKubeadmCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -457,7 +457,7 @@ export const kubeletCsrApprover = tasks.task({
   description: "Approves the serving-certificate requests of a kubeadm cluster's kubelets, for each node's own name and address",
   supportsDryRun: true,
   inputs: clusterInput,
-  instances: (config) => clustersOf(config).filter((cluster) => cluster.distribution === 'kubeadm').map(({ name }) => ({ cluster: name })),
+  instances: everyKubeadmCluster,
   // Installed into the running cluster, from its verified chart.
   deps: ({ cluster }, config): Dependency[] => [kubernetes.with({ cluster }), ...fetched(config, ['kubelet-csr-approver'])],
   estimate: '1m',
@@ -493,7 +493,7 @@ export const dnsAutoscaler = tasks.task({
   description: "Scales a kubeadm cluster's CoreDNS with its nodes and cores (the cluster-proportional-autoscaler, as kubespray runs it)",
   supportsDryRun: true,
   inputs: clusterInput,
-  instances: (config) => clustersOf(config).filter((cluster) => cluster.distribution === 'kubeadm').map(({ name }) => ({ cluster: name })),
+  instances: everyKubeadmCluster,
   // Applied to the running cluster (its image in the site registry on an air-gapped site, as the
   // kubernetes step's are).
   deps: ({ cluster }): Dependency[] => [kubernetes.with({ cluster })],

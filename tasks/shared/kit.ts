@@ -50,6 +50,8 @@ export function clustersOf(config: Environment, role?: ClusterRole): NamedCluste
 
 /** One instance per declared cluster: the `instances` of a per-cluster task. */
 export const everyCluster = (config: Environment) => clustersOf(config).map(({ name }) => ({ cluster: name }));
+/** The instances of a step that only kubeadm clusters have (RKE2 brings its own): one per kubeadm cluster. */
+export const everyKubeadmCluster = (config: Environment) => clustersOf(config).filter((cluster) => cluster.distribution === 'kubeadm').map(({ name }) => ({ cluster: name }));
 
 /**
  * A declared cluster's configuration. The graph only holds instances of declared clusters (see `instances`),
