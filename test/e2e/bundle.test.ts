@@ -425,6 +425,13 @@ test('a tampered file, another key and a truncated part are each named; nothing 
   const parts = readdirSync(context.scratch).filter((name) => /^split\.tar\.\d{3}$/.test(name)).sort();
   assert.ok(parts.length >= 3, parts.join(', '));
   assert.is((await cli(context, [`bundle:verify[file=${split}]`])).code, 0);
+  // A split bundle is a base like any other (its index read across its parts): with nothing changed since,
+  // the update carries nothing and leaves everything to it.
+  const onSplit = bundleFile(context, 'on-split.tar');
+  const differential = await cli(context, [`bundle:create[out=${onSplit},base=${split}]`]);
+  assert.is(differential.code, 0, differential.stdout + differential.stderr);
+  assert.match(differential.stdout, /: 0 files and charts, 0 images, and [1-9]\d* more left to the bundle it builds on \(/);
+  assert.is((await cli(context, [`bundle:verify[file=${onSplit}]`])).code, 0);
   truncateSync(path.join(context.scratch, parts[1]!), 100);
   const truncated = await cli(context, [`bundle:verify[file=${split}]`]);
   assert.is(truncated.code, 1);
