@@ -48,6 +48,33 @@ export function untracked<Value>(value: Value): Value {
   return ((value as Record<symbol, unknown>)[untrackedValue] as Value | undefined) ?? value;
 }
 
+/**
+ * One value that a batch's body reads on behalf of all its members (their cluster, say), given as each
+ * member's own tracked copy of it: reading it reads every copy, so each member's fingerprint records the read,
+ * whichever member the body took it from. Read through the first copy alone, a change would re-run only the
+ * member that happened to be first.
+ */
+export function readByEach<Value>(copies: readonly Value[]): Value {
+  const [first] = copies;
+  if (copies.length <= 1 || first === null || typeof first !== 'object') return first as Value;
+  const others = copies.slice(1) as unknown as object[];
+  return new Proxy(first as object, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof key === 'symbol' || typeof value === 'function') return value;
+      return readByEach([value, ...others.map((copy) => Reflect.get(copy, key))]);
+    },
+    has(target, key) {
+      for (const copy of others) Reflect.has(copy, key);
+      return Reflect.has(target, key);
+    },
+    ownKeys(target) {
+      for (const copy of others) Reflect.ownKeys(copy);
+      return Reflect.ownKeys(target);
+    },
+  }) as Value;
+}
+
 /** Records which configuration values a task reads, so that exactly those values join its fingerprint. */
 export class ConfigReadRecorder {
   private readonly values = new Map<string, ConfigPath>();

@@ -13,7 +13,7 @@ import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
 import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
 import { sshExec, type SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
-import { untracked } from '../../lib/stamps/config-reads.js';
+import { readByEach, untracked } from '../../lib/stamps/config-reads.js';
 import { clusterName, networkOf, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
 
 /** Every OpenSpace task reads the environment as `context.config`, typed. */
@@ -352,7 +352,8 @@ export function batchNodes(batch: readonly { readonly id: TaskId; readonly input
   const members = batch.map((member) => ({ id: member.id, ...nodeOf(member.config, member.inputs.node) }));
   return {
     members,
-    cluster: members[0]!.cluster,
+    // Read by every member: a cluster setting the body reads joins each member's fingerprint.
+    cluster: readByEach(members.map((member) => member.cluster)),
     controlPlane: members.filter((member) => member.part === 'controlPlane').map((member) => member.node),
     workers: members.filter((member) => member.part === 'workers').map((member) => member.node),
   };

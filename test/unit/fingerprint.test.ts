@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { task } from '../../lib/dsl/define-tasks.js';
 import { canonicalJson } from '../../lib/dsl/canonical-json.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
-import { ConfigReadRecorder, replayReads } from '../../lib/stamps/config-reads.js';
+import { ConfigReadRecorder, readByEach, replayReads } from '../../lib/stamps/config-reads.js';
 import { computeFingerprint, definitionDigest, diffComponents, fingerprintText, inputDigests, type FingerprintComponents } from '../../lib/stamps/fingerprint.js';
 import { digestOf } from '../../lib/stamps/digest.js';
 import { describeChange } from '../../lib/scheduler/run-reason.js';
@@ -69,6 +69,23 @@ test('config reads record exactly the values read, and replay against a changed 
   assert.throws(() => {
     (tracked as { site: string }).site = 'z';
   }, /read-only/);
+});
+
+test("a batch's shared value is read by each member: every member's stamp records what the body read through it", () => {
+  const config = { clusters: { osdc: { kubelet: { protectKernelDefaults: true }, workers: [{ name: 'w1' }, { name: 'w2' }], podCidr: '10.46.0.0/16' } } };
+  const [first, second] = [new ConfigReadRecorder(), new ConfigReadRecorder()];
+  const cluster = readByEach([first.track(config).clusters.osdc, second.track(config).clusters.osdc]);
+  assert.is(cluster.kubelet.protectKernelDefaults, true);
+  assert.equal(cluster.workers.map((worker) => worker.name), ['w1', 'w2']);
+  assert.is(JSON.stringify({ pods: cluster.podCidr }), '{"pods":"10.46.0.0/16"}');
+  assert.equal(Object.keys(cluster), ['kubelet', 'workers', 'podCidr']);
+  const reads = first.reads(config);
+  assert.equal(Object.keys(reads).sort(), ['["clusters","osdc","kubelet","protectKernelDefaults"]', '["clusters","osdc","podCidr"]', '["clusters","osdc","workers","0"]', '["clusters","osdc","workers","0","name"]', '["clusters","osdc","workers","1"]', '["clusters","osdc","workers","1","name"]', '["clusters","osdc","workers","length"]', '["clusters","osdc"]#keys'].sort());
+  assert.equal(second.reads(config), reads, 'the second member recorded the same reads as the first');
+  // One member (a batch of one): its own copy, as it is.
+  const alone = new ConfigReadRecorder();
+  const tracked = alone.track(config).clusters.osdc;
+  assert.is(readByEach([tracked]), tracked);
 });
 
 test('a changed read says what changed: values kept in the stamp, a list names the entries it gained or lost', () => {
