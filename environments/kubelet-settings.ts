@@ -31,6 +31,7 @@ const defaults = {
   systemReserved: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '500Mi', pid: '1000' },
   shutdownGracePeriod: '60s',
   shutdownGracePeriodCriticalPods: '20s',
+  protectKernelDefaults: true,
 };
 
 export const kubeletSettings = z
@@ -43,6 +44,13 @@ export const kubeletSettings = z
     shutdownGracePeriod: duration.default(defaults.shutdownGracePeriod),
     /** The part of it kept for critical pods, which stop last (kubelet_shutdown_grace_period_critical_pods). */
     shutdownGracePeriodCriticalPods: duration.default(defaults.shutdownGracePeriodCriticalPods),
+    /**
+     * The kubelet refuses to run on a kernel whose settings differ from those it expects (kubespray's
+     * kubelet_protect_kernel_defaults, the CIS benchmark's 4.2.6): node-prep sets them with it
+     * (kernelProtectionSysctls), so a kernel changed behind the cluster's back stops the kubelet instead of
+     * running pods on it.
+     */
+    protectKernelDefaults: z.boolean().default(defaults.protectKernelDefaults),
   })
   .refine((settings) => seconds(settings.shutdownGracePeriodCriticalPods) <= seconds(settings.shutdownGracePeriod), {
     error: 'keeps more time for critical pods (shutdownGracePeriodCriticalPods) than the whole shutdown has (shutdownGracePeriod): the first is a part of the second',
@@ -50,6 +58,21 @@ export const kubeletSettings = z
   })
   .default(defaults);
 export type KubeletSettings = z.output<typeof kubeletSettings>;
+
+/**
+ * The kernel settings a kubelet with protectKernelDefaults checks, at the values it expects (kubespray's
+ * "Ensure kubelet expected parameters are set"; RKE2's rke2-cis-sysctl.conf): a panic reboots the node
+ * after 10 s, an oops panics, memory is overcommitted as Kubernetes' own accounting assumes, and an OOM
+ * kills a process rather than panicking.
+ */
+export const kernelProtectionSysctls = {
+  'kernel.keys.root_maxbytes': 25000000,
+  'kernel.keys.root_maxkeys': 1000000,
+  'kernel.panic': 10,
+  'kernel.panic_on_oops': 1,
+  'vm.overcommit_memory': 1,
+  'vm.panic_on_oom': 0,
+} as const;
 
 /** The kubelet's default hard eviction threshold for memory (memory.available<100Mi), also kept from pods. */
 const evictionMiB = 100;

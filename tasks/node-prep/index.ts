@@ -1,4 +1,5 @@
 import { hostname } from '../../environments/schema.js';
+import { kernelProtectionSysctls } from '../../environments/kubelet-settings.js';
 import { dns } from '../dns/index.js';
 import { clusterVms } from '../infrastructure/index.js';
 import { batchNodes, clusterGroup, everyNode, nodeCluster, nodesOf, nodesPlaybook, tasks } from '../shared/kit.js';
@@ -34,6 +35,8 @@ export const nodePrep = tasks.task({
         cluster_group: clusterGroup(cluster.name),
         node_packages: config.packages.nodes,
         kernel_wide_settings: config.site.kernelWideSettings,
+        protect_kernel_defaults: cluster.kubelet.protectKernelDefaults,
+        kernel_protection_sysctls: kernelProtectionSysctls,
         ntp_servers: config.site.ntpServers,
         dns_servers: config.dns.servers.map((server) => server.address),
         dns_zone: config.dns.zone,

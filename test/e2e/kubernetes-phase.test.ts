@@ -184,11 +184,11 @@ test('init on the first control-plane node (one that failed part way taken up ag
   // The clock follows the site's time servers (air-gapped: the distribution's are out of reach), no fallback.
   assert.is(await context.rig.exec(cp, ['cat', '/etc/systemd/timesyncd.conf.d/onboarder.conf']), "# Managed by Onboarder: the site's time servers (site.ntpServers), and no fallback outside the site.\n[Time]\nNTP=10.254.254.1 ntp.k8s.openspace.test\nFallbackNTP=\n");
   // Each kubelet registers the node's address in the environment (a VM may have several networks).
-  // and reads the cluster's kubelet settings (kubespray's reservations and graceful shutdown) from its drop-in directory.
+  // and reads the cluster's kubelet settings (kubespray's reservations, graceful shutdown and kernel protection) from its drop-in directory.
   for (const node of [cp, host(context, 'osdc-w1')]) {
     assert.match(await context.rig.exec(node, ['cat', '/etc/default/kubelet']), `KUBELET_EXTRA_ARGS=--node-ip=${node.address} --config-dir=/etc/kubernetes/kubelet.conf.d\n`);
     const settings = YAML.parse(await context.rig.exec(node, ['cat', '/etc/kubernetes/kubelet.conf.d/50-onboarder.conf']));
-    assert.equal(settings, { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', kubeReserved: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '500Mi', pid: '1000' }, systemReserved: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '500Mi', pid: '1000' }, shutdownGracePeriod: '60s', shutdownGracePeriodCriticalPods: '20s' });
+    assert.equal(settings, { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', kubeReserved: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '500Mi', pid: '1000' }, systemReserved: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '500Mi', pid: '1000' }, shutdownGracePeriod: '60s', shutdownGracePeriodCriticalPods: '20s', protectKernelDefaults: true });
   }
   // Each kubelet asks the cluster's CA for its serving certificate: the cluster's kubelet configuration says
   // so from init, and the worker (whose FAKE join wrote one without it) has it written in.

@@ -76,6 +76,13 @@ labTest('host preparation and DNS run for real; a re-run skips them; --force giv
   assert.match(await inHost(directory, 'mcm-cp1', ['sh', '-c', 'dpkg-query -W containerd 2>&1 || true']), 'no packages found matching containerd', 'RKE2 brings its own containerd');
   assert.is((await inHost(directory, 'osdc-w1', ['sysctl', '-n', 'net.ipv4.ip_forward'])).trim(), '1');
   assert.match(await hostFile(directory, 'osdc-w1', '/etc/sysctl.d/90-openspace-k8s.conf'), 'fs.inotify.max_user_watches=524288');
+  // The NodePort range kept from local ephemeral ports (per network namespace: applied); the kernel settings
+  // the kubelet protects (protectKernelDefaults) written for boot, and reported as not set now.
+  assert.is((await inHost(directory, 'osdc-w1', ['sysctl', '-n', 'net.ipv4.ip_local_reserved_ports'])).trim(), '30000-32767');
+  for (const line of ['net.ipv4.ip_local_reserved_ports=30000-32767', 'kernel.panic=10', 'kernel.panic_on_oops=1', 'vm.overcommit_memory=1', 'vm.panic_on_oom=0', 'kernel.keys.root_maxkeys=1000000', 'kernel.keys.root_maxbytes=25000000']) {
+    assert.match(await hostFile(directory, 'osdc-w1', '/etc/sysctl.d/90-openspace-k8s.conf'), `${line}\n`);
+  }
+  assert.match(first.stdout, 'skipped: sysctl -w kernel.keys.root_maxbytes, kernel.keys.root_maxkeys, kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, vm.panic_on_oom (the kernel is shared)');
   assert.match(await hostFile(directory, 'osdc-w1', '/etc/containerd/config.toml'), 'SystemdCgroup = true');
   assert.match(first.stdout, /skipped: modprobe overlay, br_netfilter \(the kernel is shared\)/);
   assert.match(await hostFile(directory, 'kvm1', '/etc/network/interfaces.d/openspace-bridges'), 'auto br-lab');

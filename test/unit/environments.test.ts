@@ -40,12 +40,13 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
     assert.is(loaded.value.config.clusters['osdc-a']?.workersAtOnce, '20%', "kubespray's serial for workers");
     assert.equal(loaded.value.config.backups, { directory: 'backups', keep: 7, every: '24h' }, 'etcd snapshots: a week of daily ones under backups/');
     assert.equal(loaded.value.config.audit, { maxAge: 30, maxBackups: 10, maxSize: 100 }, "the API servers' audit log as kubespray keeps it");
-    // The kubelet's reservations and graceful shutdown as kubespray writes them by default.
+    // The kubelet's reservations, graceful shutdown and kernel settings' protection as kubespray writes them by default.
     assert.equal(loaded.value.config.clusters.osms?.kubelet, {
       kubeReserved: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '500Mi', pid: '1000' },
       systemReserved: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '500Mi', pid: '1000' },
       shutdownGracePeriod: '60s',
       shutdownGracePeriodCriticalPods: '20s',
+      protectKernelDefaults: true,
     });
     // Velero's S3 keys are secrets: redacted, and digested so that a rotated one installs Velero again.
     assert.ok(loaded.value.secrets.includes('example-velero-secret-key-not-a-real-secret'));

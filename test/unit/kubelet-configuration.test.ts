@@ -7,7 +7,7 @@ import { example } from '../../environments/example.js';
 import { environmentSchema, type Environment } from '../../environments/schema.js';
 import { kubeletDropIn } from '../../tasks/kubernetes/kubelet-configuration.js';
 
-test("kubespray's reservations and graceful shutdown by default, as a KubeletConfiguration the kubelet merges over its own", () => {
+test("kubespray's reservations, graceful shutdown and kernel protection by default, as a KubeletConfiguration the kubelet merges over its own", () => {
   const config = environmentSchema.parse(example) as Environment;
   const text = kubeletDropIn({ name: 'osms', kubelet: config.clusters.osms!.kubelet });
   assert.ok(text.startsWith('# Managed by Onboarder: the kubelet settings of cluster osms (clusters.osms.kubelet).\n'), text);
@@ -18,6 +18,7 @@ test("kubespray's reservations and graceful shutdown by default, as a KubeletCon
     systemReserved: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '500Mi', pid: '1000' },
     shutdownGracePeriod: '60s',
     shutdownGracePeriodCriticalPods: '20s',
+    protectKernelDefaults: true,
   });
 });
 
@@ -26,7 +27,9 @@ test('a cluster that names some settings keeps the defaults of the others; a res
   definition.clusters['osdc-a'].kubelet = { systemReserved: {}, shutdownGracePeriod: '2m' };
   const config = environmentSchema.parse(definition) as Environment;
   const parsed = YAML.parse(kubeletDropIn({ name: 'osdc-a', kubelet: config.clusters['osdc-a']!.kubelet }));
-  assert.equal([parsed.kubeReserved.memory, parsed.systemReserved, parsed.shutdownGracePeriod, parsed.shutdownGracePeriodCriticalPods], ['256Mi', {}, '2m', '20s']);
+  assert.equal([parsed.kubeReserved.memory, parsed.systemReserved, parsed.shutdownGracePeriod, parsed.shutdownGracePeriodCriticalPods, parsed.protectKernelDefaults], ['256Mi', {}, '2m', '20s', true]);
+  definition.clusters['osdc-a'].kubelet = { protectKernelDefaults: false };
+  assert.is(YAML.parse(kubeletDropIn({ name: 'osdc-a', kubelet: (environmentSchema.parse(definition) as Environment).clusters['osdc-a']!.kubelet })).protectKernelDefaults, false);
 });
 
 test.run();
