@@ -84,6 +84,9 @@ labTest('host preparation and DNS run for real; a re-run skips them; --force giv
   }
   assert.match(first.stdout, 'skipped: sysctl -w kernel.keys.root_maxbytes, kernel.keys.root_maxkeys, kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, vm.panic_on_oom (the kernel is shared)');
   assert.match(await hostFile(directory, 'osdc-w1', '/etc/containerd/config.toml'), 'SystemdCgroup = true');
+  // The node's containerd reads the file it was given as meant: its own dump of its configuration.
+  const containerdConfig = await inHost(directory, 'osdc-w1', ['containerd', 'config', 'dump']);
+  for (const line of ['discard_unpacked_layers = true', 'SystemdCgroup = true', 'config_path = "/etc/containerd/certs.d"']) assert.match(containerdConfig, line);
   assert.match(first.stdout, /skipped: modprobe overlay, br_netfilter \(the kernel is shared\)/);
   assert.match(await hostFile(directory, 'kvm1', '/etc/network/interfaces.d/openspace-bridges'), 'auto br-lab');
   assert.match(await inHost(directory, 'kvm1', ['ip', '-br', 'link', 'show', 'br-lab']), /^br-lab\s/, 'ifreload made the bridge');
