@@ -30,7 +30,7 @@ export function dnsAutoscalerParameters(cluster: Pick<Cluster, 'controlPlane' | 
  * which scales kubeadm's `coredns` Deployment.
  */
 export function dnsAutoscalerManifest(cluster: Pick<Cluster, 'controlPlane' | 'workers' | 'dnsAutoscaler'>): string {
-  const parameters = JSON.stringify({ linear: dnsAutoscalerParameters(cluster) });
+  const linear = dnsAutoscalerParameters(cluster);
   const labels = { 'k8s-app': 'dns-autoscaler', 'app.kubernetes.io/managed-by': 'onboarder' };
   const metadata = (name: string, namespaced = true) => ({ name, ...(namespaced ? { namespace: 'kube-system' } : {}), labels });
   return JSON.stringify({
@@ -56,7 +56,7 @@ export function dnsAutoscalerManifest(cluster: Pick<Cluster, 'controlPlane' | 'w
         subjects: [{ kind: 'ServiceAccount', name: 'dns-autoscaler', namespace: 'kube-system' }],
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:dns-autoscaler' },
       },
-      { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata('dns-autoscaler'), data: { linear: JSON.stringify(dnsAutoscalerParameters(cluster)) } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata('dns-autoscaler'), data: { linear: JSON.stringify(linear) } },
       {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
@@ -77,7 +77,7 @@ export function dnsAutoscalerManifest(cluster: Pick<Cluster, 'controlPlane' | 'w
                   image: dnsAutoscalerImage,
                   resources: { requests: { cpu: '20m', memory: '10Mi' } },
                   readinessProbe: { httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' } },
-                  command: ['/cluster-proportional-autoscaler', '--namespace=kube-system', `--default-params=${parameters}`, '--logtostderr=true', '--v=2', '--configmap=dns-autoscaler', '--target=Deployment/coredns'],
+                  command: ['/cluster-proportional-autoscaler', '--namespace=kube-system', `--default-params=${JSON.stringify({ linear })}`, '--logtostderr=true', '--v=2', '--configmap=dns-autoscaler', '--target=Deployment/coredns'],
                 },
               ],
             },
