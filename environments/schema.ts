@@ -20,7 +20,7 @@ const vmId = z.number().int().min(100).max(999_999_999);
 export const secretReference = z.union([
   z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { error: 'environment variable names are UPPER_CASE' }) }),
   z.strictObject({ file: z.string().min(1) }),
-]);
+], { error: "is a secret reference: { env: 'VARIABLE' } or { file: 'path/to/file' }, never the secret itself" });
 export type SecretReference = z.infer<typeof secretReference>;
 
 /**
@@ -155,7 +155,7 @@ const cluster = z.strictObject({
         nodesPerReplica: z.number().int().min(1).default(16),
         minReplicas: z.number().int().min(1).optional(),
       }),
-    ])
+    ], { error: 'is false (no autoscaler), or the settings { coresPerReplica, nodesPerReplica, minReplicas }, each a whole number of at least 1' })
     .optional(),
 });
 
