@@ -50,7 +50,7 @@ test('bash: options, option values, targets with word breaks (: and =), instance
   assert.equal(namespaced, ['copy-ssh-key']);
   assert.equal(instance, ['osdc-a-cp1]', 'osdc-a-cp2]', 'osdc-a-cp3]']);
   assert.equal(labInstance, ['osdc-cp1]', 'osdc-w1]', 'osms-cp1]']);
-  assert.equal(skipValue, ['dns']);
+  assert.equal(skipValue, ['dns', 'dns-autoscaler[cluster=osdc-a]', 'dns-autoscaler[cluster=osdc-b]', 'dns-autoscaler[cluster=osms]']);
   assert.equal(fileValue, [], 'a file: left to bash (complete -o default)');
   assert.equal(notOurs, []);
   const script = deploy(['--completion', 'bash']).stdout;
