@@ -1,9 +1,9 @@
 import { createHash, createPrivateKey, scryptSync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { z } from 'zod';
 import type { LoadedEnvironment } from '../lib/cli/project.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../lib/failures.js';
+import { firstIssue } from '../lib/dsl/schema-issue.js';
 import { shortestRedacted } from '../lib/scheduler/redactor.js';
 import { environmentSchema, proxyUrlProblem, type Environment, type EnvironmentDefinition, type SecretReference } from './schema.js';
 
@@ -20,7 +20,7 @@ export function formatPath(at: readonly PropertyKey[]): string {
 export function loadEnvironment(name: string, definition: EnvironmentDefinition, root: string, needs: 'configuration' | 'secrets' = 'secrets'): Result<LoadedEnvironment<Environment>, ConfigurationFailure> {
   const parsed = environmentSchema.safeParse(definition);
   if (!parsed.success) {
-    const issue = describedIssue(parsed.error.issues[0]!);
+    const issue = firstIssue(parsed.error);
     return fail({ reason: 'invalid-environment', environment: name, path: formatPath(issue.path), message: issue.message, hint: `fix environments/${name}.ts` });
   }
   const sharedState = parsed.data.state.store === 'postgres' ? { kind: 'postgres' as const } : undefined;
@@ -77,31 +77,6 @@ function deployedSecretDigests(name: string, values: ReadonlyMap<string, string>
     (digests[section] ??= {})[key] = scryptSync(value, `onboarder:${name}:${secretPath}`, 16, { N: 2 ** 14 }).toString('hex');
   }
   return Object.keys(digests).length === 0 ? {} : { secretDigests: digests };
-}
-
-/**
- * An issue with its path and message. A value that is none of a union's forms is described by the form it
- * took (an object with a wrong field: that field, where it is), or else by the union's own message, or what
- * each form expects: never zod's bare "Invalid input".
- */
-function describedIssue(issue: z.core.$ZodIssue): { readonly path: readonly PropertyKey[]; readonly message: string } {
-  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return { path: issue.path, message: issueMessage(issue) };
-  const tookItsShape = (branch: z.core.$ZodIssue[]) => branch.length > 0 && (branch[0]!.path.length > 0 || (branch[0]!.code !== 'invalid_type' && branch[0]!.code !== 'invalid_value'));
-  const [closest] = issue.errors.filter(tookItsShape).sort((a, b) => a.length - b.length);
-  if (closest) {
-    const inner = describedIssue(closest[0]!);
-    return { path: [...issue.path, ...inner.path], message: inner.message };
-  }
-  if (issue.message !== 'Invalid input') return { path: issue.path, message: issue.message };
-  const expected = [...new Set(issue.errors.map((branch) => branch[0]?.message).filter((message): message is string => Boolean(message)))];
-  return { path: issue.path, message: expected.length > 0 ? expected.join('; or ') : issue.message };
-}
-
-function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}`;
-  if (issue.code === 'invalid_key') return issue.issues[0]?.message ?? issue.message;
-  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) return `is missing (expected ${issue.expected})`;
-  return issue.message;
 }
 
 /** Every secret reference in an environment, with its path. */

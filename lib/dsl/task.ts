@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { TaskContext } from './context.js';
 import { callerLocation } from './call-site.js';
 import { instanceId } from './instance-id.js';
+import { firstIssue } from './schema-issue.js';
 import type { SourceLocation, TaskId } from './ids.js';
 
 /** The schemas of a task's inputs: one zod schema per input name. */
@@ -297,7 +298,7 @@ function validateInputs(schemas: InputSchemas, inputs: unknown): Validation {
   const data: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(schemas)) {
     const parsed = schema.safeParse(given[key]);
-    if (!parsed.success) return { success: false, issue: { path: key, message: parsed.error.issues[0]?.message ?? 'invalid' } };
+    if (!parsed.success) return { success: false, issue: { path: key, message: firstIssue(parsed.error).message } };
     if (parsed.data !== undefined) data[key] = parsed.data;
   }
   return { success: true, data };

@@ -5,7 +5,8 @@ import { keyedRecord } from '../dsl/keyed-record.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
-import { describeIssue, journalEntrySchema, snapshotSchema } from './state-schema.js';
+import { issueLine } from '../dsl/schema-issue.js';
+import { journalEntrySchema, snapshotSchema } from './state-schema.js';
 import { applyChange, type StateChange } from './state-changes.js';
 import { StateWriteFailed, type LastAttempt, type Stamp, type StateStore, type TaskRecord } from './state-store.js';
 
@@ -90,7 +91,7 @@ export class JsonStateStore implements StateStore {
           return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not valid JSON` });
         }
         const entry = journalEntrySchema.safeParse(value);
-        if (!entry.success) return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not a change Onboarder writes (${describeIssue(entry.error)})` });
+        if (!entry.success) return fail({ reason: 'state-corrupt', file: journalFile, detail: `line ${index + 1} is not a change Onboarder writes (${issueLine(entry.error)})` });
         applyChange(tasks, entry.data as JournalEntry);
       }
     }
@@ -223,5 +224,5 @@ function parseSnapshot(text: string): Result<Snapshot, string> {
     return fail('not an Onboarder state file (expected {"version": 1, "tasks": {...}})');
   }
   const parsed = snapshotSchema.safeParse(value);
-  return parsed.success ? ok(parsed.data as Snapshot) : fail(`not an Onboarder state file: ${describeIssue(parsed.error)}`);
+  return parsed.success ? ok(parsed.data as Snapshot) : fail(`not an Onboarder state file: ${issueLine(parsed.error)}`);
 }

@@ -5,7 +5,8 @@ import type { RunRecord } from './run-record.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { fail, ok, type ConfigurationFailure, type Result } from '../failures.js';
 import { fileErrorCode, isPathError, unusablePath } from './prepare-directory.js';
-import { describeIssue, runRecordSchema } from './state-schema.js';
+import { issueLine } from '../dsl/schema-issue.js';
+import { runRecordSchema } from './state-schema.js';
 
 /** How many runs of an environment keep their record, and how many of those that wrote logs keep them. */
 export const runsKept = 50;
@@ -89,6 +90,6 @@ export async function readLastRunRecord(stateDirectory: string): Promise<Result<
     return fail({ reason: 'state-corrupt', file, detail: reason });
   }
   const parsed = runRecordSchema.safeParse(value);
-  if (!parsed.success) return fail({ reason: 'state-corrupt', file, detail: `not a run record Onboarder writes (${describeIssue(parsed.error)})` });
+  if (!parsed.success) return fail({ reason: 'state-corrupt', file, detail: `not a run record Onboarder writes (${issueLine(parsed.error)})` });
   return ok(parsed.data as unknown as RunRecord);
 }

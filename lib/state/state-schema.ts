@@ -61,10 +61,3 @@ export const runRecordSchema = z.object({
   criticalPath: z.array(z.string()),
   counts: z.record(z.string(), z.number()),
 });
-
-/** The first problem zod found, as `key.path: message`. */
-export function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0]!;
-  const where = issue.path.map(String).join('.');
-  return where ? `${where}: ${issue.message}` : issue.message;
-}

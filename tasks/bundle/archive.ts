@@ -3,6 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { writeFileAtomic } from '../../lib/fs/atomic-write.js';
+import { issueLine } from '../../lib/dsl/schema-issue.js';
 import { digestFile } from '../../lib/stamps/digest.js';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
@@ -127,7 +128,7 @@ export function bundleFiles(file: string, publicKey: string): { readonly files: 
   let parts: Parts;
   try {
     const parsed = partsShape.safeParse(JSON.parse(readFileSync(partsFile, 'utf8')));
-    if (!parsed.success) return { files: [], problems: [`${partsFile} at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`] };
+    if (!parsed.success) return { files: [], problems: [`${partsFile} at ${issueLine(parsed.error)}`] };
     parts = parsed.data;
   } catch (error) {
     return { files: [], problems: [`${partsFile} is not JSON: ${(error as Error).message}`] };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
+import { issueLine } from '../../lib/dsl/schema-issue.js';
 import { processExists } from '../../lib/state/process-exists.js';
 import { digestFile } from '../../lib/stamps/digest.js';
 import type { ToolContext } from '../../lib/tools/command.js';
@@ -62,7 +63,7 @@ export function parseSignedIndex(text: Buffer | undefined, signatureText: Buffer
   const indexJson = json(text);
   if (!indexJson) return { problem: 'index.json is not JSON: damaged or tampered with' };
   const parsed = bundleIndexShape.safeParse(indexJson.value);
-  if (!parsed.success) return { problem: `index.json at ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}` };
+  if (!parsed.success) return { problem: `index.json at ${issueLine(parsed.error)}` };
   return { index: parsed.data, signed, digest: createHash('sha256').update(text).digest('hex') };
 }
 

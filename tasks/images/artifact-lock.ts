@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { PermanentFailure } from '../../lib/dsl/command-failure.js';
+import { firstIssue } from '../../lib/dsl/schema-issue.js';
 import { writeFileAtomic } from '../../lib/fs/atomic-write.js';
 
 /**
@@ -46,7 +47,7 @@ export class ArtifactLock {
     }
     const parsed = lockShape.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+      const issue = firstIssue(parsed.error);
       throw new PermanentFailure(`${lockFileName} at ${issue.path.join('.') || '(top)'}: ${issue.message}: restore it from git`);
     }
     return new ArtifactLock(file, new Map(Object.entries(parsed.data.artifacts)));

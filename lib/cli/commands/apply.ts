@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ExitCode, type ConfigurationFailure } from '../../failures.js';
+import { firstIssue } from '../../dsl/schema-issue.js';
 import { planRun } from '../../scheduler/plan-run.js';
 import { planBasis, planDifferences, plannedRuns, savedPlanShape, savedStep, type SavedPlan } from '../../scheduler/saved-plan.js';
 import { parseCommandLine } from '../parse-args.js';
@@ -17,7 +18,7 @@ function readSavedPlan(file: string): { ok: true; plan: SavedPlan } | { ok: fals
   }
   const parsed = savedPlanShape.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = firstIssue(parsed.error);
     return { ok: false, failure: { reason: 'plan-unreadable', file, detail: `at ${issue.path.join('.') || '(top)'}: ${issue.message}` } };
   }
   return { ok: true, plan: parsed.data };
