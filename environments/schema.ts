@@ -136,7 +136,7 @@ const cluster = z.strictObject({
    */
   workersAtOnce: z.union([z.number().int().min(1), z.string().regex(/^([1-9]\d?|100)%$/, { error: 'is a whole number of at least 1, or a percentage such as 20%' })]).default('20%'),
   /**
-   * The kubelet's resources kept from pods and its graceful shutdown on every node of the cluster, with
+   * The kubelet's resources kept from pods, its graceful shutdown and its kernel settings' protection on every node of the cluster, with
    * kubespray's defaults (environments/kubelet-settings.ts): written to the kubelet's drop-in directory, and
    * the kubelet restarted on a change (its pods keep running).
    */

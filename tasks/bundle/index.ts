@@ -11,7 +11,7 @@ import type { BaseEntry, BundleEntry, BundleIndex } from './bundle-index.js';
 import { checkBasePresent, placeFiles, pushImages } from './load-bundle.js';
 import { bundleDirectory, openBundle, readBundleIndex } from './open-bundle.js';
 import { chartImageLines, renderChartImages } from './chart-images.js';
-import { baseEntryOf, carriedCharts, fetchOnline, stageArtifacts, stageRunnerImage, type BaseArtifacts, type BundleContext } from './stage-artifacts.js';
+import { baseEntryOf, carriedCharts, fetchOnline, keepOrLeaveToBase, stageArtifacts, stageRunnerImage, type BaseArtifacts, type BundleContext } from './stage-artifacts.js';
 import { checkSigningKey, defaultPrivateKey, defaultPublicKey, generateSigningKey, publicKeyFingerprint, signWith } from './signing.js';
 
 /**
@@ -67,21 +67,16 @@ export const create = bundle.task({
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(path.join(staging, 'files'), { recursive: true });
     try {
-      const { carried: entries, fromBase } = await stageArtifacts(context, staging, 'files', base?.artifacts);
+      const staged = await stageArtifacts(context, staging, 'files', base?.artifacts);
       // The charts are here: before any image is copied, every image they run must be one the bundle carries.
       await checkChartImages(context);
       const images = await stageArtifacts(context, staging, 'images', base?.artifacts);
-      entries.push(...images.carried);
-      fromBase.push(...images.fromBase);
+      staged.carried.push(...images.carried);
+      staged.fromBase.push(...images.fromBase);
+      const { carried: entries, fromBase } = staged;
       const runner = inputs['runner-image'] ? path.resolve(root, inputs['runner-image']) : existsSync(path.join(root, 'Containerfile')) ? imageArchive(root, imageTag(root)) : undefined;
-      if (runner && existsSync(runner)) {
-        const entry = await stageRunnerImage(runner, staging, root);
-        const same = base?.artifacts.get(entry.key);
-        if (same?.sha256 === entry.sha256 && entry.kind !== 'image') {
-          rmSync(path.join(staging, entry.path));
-          fromBase.push(same);
-        } else entries.push(entry);
-      } else context.log.warn(`no runner image in the bundle: save one with --container-save (or pass runner-image=FILE); the site then needs the image some other way`);
+      if (runner && existsSync(runner)) keepOrLeaveToBase(await stageRunnerImage(runner, staging, root), staging, base?.artifacts, staged);
+      else context.log.warn(`no runner image in the bundle: save one with --container-save (or pass runner-image=FILE); the site then needs the image some other way`);
       const index: BundleIndex = { version: 1, environment: config.name, created: new Date().toISOString(), versions: config.versions, artifacts: entries, ...(base ? { basedOn: base.basedOn } : {}), fromBase };
       const indexText = Buffer.from(`${JSON.stringify(index, null, 2)}\n`);
       writeFileSync(path.join(staging, 'index.json'), indexText);

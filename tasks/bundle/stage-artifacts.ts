@@ -57,13 +57,20 @@ export async function stageArtifacts(context: BundleContext, staging: string, wh
       staged.fromBase.push(known);
       continue;
     }
-    const entry = artifact.kind === 'image' ? await stageImage(context, artifact, staging, base) : await stageFile(context, artifact, staging);
-    const same = inBase(base, key, entry.sha256);
-    if (same && entry.kind !== 'image') rmSync(path.join(staging, entry.path));
-    if (same) staged.fromBase.push(same);
-    else staged.carried.push(entry);
+    keepOrLeaveToBase(artifact.kind === 'image' ? await stageImage(context, artifact, staging, base) : await stageFile(context, artifact, staging), staging, base, staged);
   }
   return staged;
+}
+
+/**
+ * A staged entry kept in the bundle, or, where the base has it at the same digest, left to the base (its
+ * staged copy removed).
+ */
+export function keepOrLeaveToBase(entry: BundleEntry, staging: string, base: BaseArtifacts | undefined, staged: { carried: BundleEntry[]; fromBase: BaseEntry[] }): void {
+  const same = inBase(base, entry.key, entry.sha256);
+  if (same && entry.kind !== 'image') rmSync(path.join(staging, entry.path));
+  if (same) staged.fromBase.push(same);
+  else staged.carried.push(entry);
 }
 
 /** Fetches a file or chart from its publisher into images/ (or finds it there), verified against the lock. */
