@@ -159,6 +159,10 @@ const cluster = z.strictObject({
     .optional(),
 });
 
+/** The settings a cluster and a node can hold, as their schemas name them (for views that read a setting only when it is read). */
+export const clusterSettingNames = Object.keys(cluster.shape) as (keyof z.output<typeof cluster> & string)[];
+export const nodeSettingNames = Object.keys(node.shape) as (keyof z.output<typeof node> & string)[];
+
 /** A name in the site's zone, relative to it (`registry`, `grafana.apps.osms`): DNS labels joined by dots. */
 const dnsLabel = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
 const relativeName = new RegExp(`^${dnsLabel}(\\.${dnsLabel})*$`);

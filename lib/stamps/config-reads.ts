@@ -75,6 +75,22 @@ export function readByEach<Value>(copies: readonly Value[]): Value {
   }) as Value;
 }
 
+/**
+ * A read-only view of a configuration object that reads each of `keys` from `source` only when the task reads
+ * it, with `extra` values beside (or instead of) them. Listing or copying `source` itself would read every
+ * value and the set of its keys: a key added to it (an optional setting turned on) would then re-run every
+ * task that looked at any part of it. The view lists `keys`, the settings its schema can hold, without reading
+ * the configuration.
+ */
+export function settingsView<Source extends object, Key extends keyof Source & string, Extra extends object>(source: Source, keys: readonly Key[], extra: Extra): Pick<Source, Key> & Extra {
+  const view = {};
+  for (const key of keys) {
+    if (!Object.hasOwn(extra, key)) Object.defineProperty(view, key, { get: () => source[key], enumerable: true, configurable: true });
+  }
+  for (const [key, value] of Object.entries(extra)) Object.defineProperty(view, key, { value, enumerable: true, configurable: true, writable: false });
+  return view as Pick<Source, Key> & Extra;
+}
+
 /** Records which configuration values a task reads, so that exactly those values join its fingerprint. */
 export class ConfigReadRecorder {
   private readonly values = new Map<string, ConfigPath>();
@@ -98,7 +114,13 @@ export class ConfigReadRecorder {
         return recorder.wrap(child, childPath);
       },
       has(target, key) {
-        if (typeof key === 'string') recorder.values.set(encodePath([...at, key]), [...at, key]);
+        if (typeof key === 'string') {
+          // An array's methods (map, filter, some) ask whether each index is there before they read it: in the
+          // configuration's dense arrays its length answers that, where the entry itself would record every
+          // setting of each node a step only takes the name of.
+          const presence = Array.isArray(target) && /^\d+$/.test(key) ? [...at, 'length'] : [...at, key];
+          recorder.values.set(encodePath(presence), presence);
+        }
         return Reflect.has(target, key);
       },
       ownKeys(target) {

@@ -10,7 +10,7 @@ import { kubectlCreate, kubectlGet } from '../../lib/tools/kubernetes.js';
 import { withPrivateFile } from '../../lib/tools/private-file.js';
 import { veleroSchedule } from '../shared/chart-releases.js';
 import { clusterName } from '../../environments/schema.js';
-import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, tasks } from '../shared/kit.js';
+import { clusterGroup, inventoryNode, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, tasks } from '../shared/kit.js';
 import { etcdRelease } from './etcd-release.js';
 import { ageInWords, keptSnapshots, snapshotDirectory, snapshotName, snapshotToRestore } from './snapshot-store.js';
 import { snapshotSources, takeSnapshot } from './take-snapshot.js';
@@ -85,7 +85,7 @@ export const etcdRestore = tasks.task({
     const etcd = kubeadm ? etcdRelease(root, config.versions.kubernetes) : undefined;
     context.log.info(`restoring ${cluster.name} to ${path.relative(root, snapshot.file) || snapshot.file} (sha256 ${snapshot.sha256})`);
     // RKE2 resets the cluster on its first server: one that is in the cluster.
-    const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: [] };
+    const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map(inventoryNode), workers: [] };
     await playbook(context, 'tasks/backups/playbooks/etcd-restore.yml', controlPlane, {
       become: true,
       extraVars: {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Environment } from '../../environments/schema.js';
-import { clusterGroup, membersFirst, playbook, type NamedCluster } from '../shared/kit.js';
+import { clusterGroup, inventoryNode, membersFirst, playbook, type NamedCluster } from '../shared/kit.js';
 import { etcdRelease } from './etcd-release.js';
 import { authoritiesFile, incomingAuthorities, incomingDirectory, keepAuthorities, keepSnapshot, prepareSnapshotDirectory, snapshotDirectory, snapshotName } from './snapshot-store.js';
 
@@ -19,7 +19,7 @@ export async function takeSnapshot(context: ToolContext & { readonly config: Env
   const etcd = cluster.distribution === 'kubeadm' && !context.dryRun ? etcdRelease(root, config.versions.kubernetes) : undefined;
   if (!context.dryRun) await prepareSnapshotDirectory(directory);
   // On a control-plane node that is in the cluster (the first of them).
-  const firstControlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map((node) => ({ ...node })), workers: [] };
+  const firstControlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map(inventoryNode), workers: [] };
   await playbook(context, 'tasks/backups/playbooks/etcd-snapshot.yml', firstControlPlane, {
     become: true,
     extraVars: {

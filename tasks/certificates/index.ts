@@ -2,7 +2,7 @@ import type { Dependency } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Environment } from '../../environments/schema.js';
 import { kubeconfigPath, kubernetes, workersJoined } from '../kubernetes/index.js';
-import { clusterGroup, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, tasks, type NamedCluster } from '../shared/kit.js';
+import { clusterGroup, inventoryNode, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, tasks, type NamedCluster } from '../shared/kit.js';
 import { expiringAuthorities, expiringCertificates, nodeCertificates } from './node-certificates.js';
 
 /** At most this many certificates are named in a line; the rest are counted. */
@@ -61,7 +61,7 @@ export const clusterCertificates = tasks.task({
       context.log.info(`renewing the certificates of ${cluster.name}: ${listed(soon)}`);
     }
     const ordered = await membersFirst(context, cluster);
-    const nodes = { cluster, controlPlane: ordered.controlPlane.map((node) => ({ ...node })), workers: cluster.distribution === 'rke2' ? cluster.workers.map((node) => ({ ...node })) : [] };
+    const nodes = { cluster, controlPlane: ordered.controlPlane.map(inventoryNode), workers: cluster.distribution === 'rke2' ? cluster.workers.map(inventoryNode) : [] };
     await playbook(context, 'tasks/certificates/playbooks/renew-certificates.yml', nodes, {
       become: true,
       extraVars: { cluster_group: clusterGroup(cluster.name), kubeconfig_path: kubeconfigPath(root, config, cluster.name) },

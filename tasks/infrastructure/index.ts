@@ -16,7 +16,7 @@ import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
-import { allFinished, clusterGroup, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, vmNetworkSettings, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { allFinished, clusterGroup, inventoryNode, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, vmNetworkSettings, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -217,7 +217,7 @@ async function removeNode(context: ToolContext & { readonly config: Environment 
   else context.log.warn(`${node.name} is not Ready: not drained (its kubelet cannot evict its pods; they are deleted with its Node)`);
   if (node.controlPlane && cluster.distribution === 'kubeadm') {
     const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
-    const remaining = (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
+    const remaining = (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map(inventoryNode);
     await playbook(context, 'tasks/infrastructure/playbooks/remove-etcd-member.yml', { cluster, controlPlane: remaining, workers: [] }, {
       become: true,
       extraVars: {

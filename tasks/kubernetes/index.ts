@@ -30,7 +30,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { proxyEnvironment } from '../shared/site-proxy.js';
-import { batchNodes, clusterGroup, clusterTokenPath, controlPlaneMembership, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyKubeadmCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { batchNodes, clusterGroup, inventoryNode, clusterTokenPath, controlPlaneMembership, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyKubeadmCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type InventoryNode, type NamedCluster } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -163,7 +163,7 @@ export const kubernetes = tasks.task({
     const target = { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name), ...controlPlaneVars(config, cluster) };
     // The control plane only: its workers join each on its own (node-join), so that one added later joins
     // alone. Its nodes already in the cluster first: a node added at the head of the list joins, never inits.
-    const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: [] };
+    const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map(inventoryNode), workers: [] };
     if (!context.dryRun) mkdirSync(path.dirname(kubeconfig), { recursive: true, mode: 0o700 });
     if (cluster.distribution === 'rke2') {
       const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
@@ -181,7 +181,7 @@ export const kubernetes = tasks.task({
     // A cluster whose API endpoint moves in this run (kubeadm-init.yml moves it) has its workers' kubelets
     // follow in the same play, so that none is left without its API while the rest of this step runs.
     const moving = !context.dryRun && endpointMoves(kubeconfig, cluster.apiAddress);
-    const initScope = moving ? { ...controlPlane, workers: cluster.workers.map((node) => ({ ...node })) } : controlPlane;
+    const initScope = moving ? { ...controlPlane, workers: cluster.workers.map(inventoryNode) } : controlPlane;
     await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-init.yml', initScope, { become: true, extraVars: { ...target, kubeconfig_path: kubeconfig, kept_authorities: authorities ?? '', secrets_encryption_key: encryptionKey, kubelet_configuration: kubeletDropIn(cluster) } });
     // The join token and the certificate key are made here, not by kubeadm on the node, so that they are
     // secrets the engine knows: redacted wherever they appear, Ansible's failure messages (which quote the
@@ -215,7 +215,7 @@ export const kubernetes = tasks.task({
  */
 export async function rollControlPlaneArguments(
   context: ToolContext & { readonly config: Environment; readonly dryRun: boolean },
-  scope: { readonly cluster: ReturnType<typeof clusterOf>; readonly controlPlane: ClusterNode[]; readonly workers: ClusterNode[] },
+  scope: { readonly cluster: NamedCluster; readonly controlPlane: readonly InventoryNode[]; readonly workers: readonly InventoryNode[] },
   keys: { readonly secrets_encryption_key: string; readonly secrets_encryption_new_key?: string },
 ): Promise<void> {
   const { config, root } = context;
@@ -273,7 +273,7 @@ export const nodeJoin = tasks.task({
       return;
     }
     // The first control-plane node makes the join command for this run's token (a secret the engine knows).
-    const firstControlPlane = (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map((entry) => ({ ...entry }));
+    const firstControlPlane = (await membersFirst(context, cluster)).controlPlane.slice(0, 1).map(inventoryNode);
     const joinToken = context.dryRun ? '(join token)' : context.secret(kubeadmToken());
     await inTurn(members, [
       (standing) => nodesPlaybook(context, 'tasks/kubernetes/playbooks/kubernetes-binaries.yml', { cluster, controlPlane: [], workers: workersOf(standing) }, standing, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } }),
@@ -336,13 +336,13 @@ export const upgrade = tasks.task({
     await takeSnapshot(context, cluster);
     // The workers, but not as an input: one added or taken out changes no node's version (one added joins
     // after this step, at the environment's version), so a scale-out does not run the roll again.
-    const workers = untracked(cluster.workers).map((node) => ({ ...node }));
+    const workers = untracked(cluster.workers).map(inventoryNode);
     if (context.dryRun) {
       // The plan names each node in the order of the roll (the versions it leaves are read on the nodes).
       for (const node of [...cluster.controlPlane, ...workers]) context.commands.started(`roll ${node.name} to ${rke2 ? 'RKE2' : 'Kubernetes'} ${version} if it runs another: cordon, drain, upgrade, restart, Ready, uncordon`)(0);
     }
     // The control plane in the order of the roll: a node in the cluster first (kubeadm upgrade apply runs there).
-    const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers };
+    const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map(inventoryNode), workers };
     if (rke2) {
       const token = context.dryRun ? '(cluster token)' : context.secret(await clusterToken(context, cluster));
       // A rolled node's configuration is written again (rke2-node.yml): with the taints it registered with and

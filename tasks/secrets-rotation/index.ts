@@ -3,7 +3,7 @@ import { etcdReleaseNames } from '../../images/manifest.js';
 import type { Dependency } from '../../lib/dsl/task.js';
 import { fetched } from '../images/index.js';
 import { controlPlaneArgumentsSources, kubernetes, rollControlPlaneArguments, upgrade } from '../kubernetes/index.js';
-import { clusterGroup, clusterInput, clusterOf, everyCluster, membersFirst, playbook, tasks } from '../shared/kit.js';
+import { clusterGroup, inventoryNode, clusterInput, clusterOf, everyCluster, membersFirst, playbook, tasks } from '../shared/kit.js';
 
 /**
  * A new secrets-encryption key for one cluster. On kubeadm, as Kubernetes documents the rotation of a key
@@ -33,7 +33,7 @@ export const secretsKeyRotation = tasks.task({
   timeout: '1h',
   run: async (context) => {
     const cluster = clusterOf(context.config, context.inputs.cluster);
-    const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map((node) => ({ ...node })), workers: [] };
+    const controlPlane = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map(inventoryNode), workers: [] };
     if (cluster.distribution === 'rke2') {
       await playbook(context, 'tasks/secrets-rotation/playbooks/rke2-secrets-rotation.yml', controlPlane, { become: true, extraVars: { cluster_name: cluster.name, cluster_group: clusterGroup(cluster.name) } });
       return;

@@ -13,8 +13,8 @@ import type { Inventory, InventoryHost } from '../../lib/tools/inventory.js';
 import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
 import { sshExec, type SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
-import { readByEach, untracked } from '../../lib/stamps/config-reads.js';
-import { clusterName, networkOf, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
+import { readByEach, settingsView, untracked } from '../../lib/stamps/config-reads.js';
+import { clusterName, clusterSettingNames, networkOf, nodeSettingNames, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
 
 /** Every OpenSpace task reads the environment as `context.config`, typed. */
 export const tasks = defineTasks<Environment>();
@@ -30,10 +30,13 @@ export interface NamedCluster extends Omit<ClusterConfig, 'workersAtOnce'> {
   readonly name: string;
 }
 
-function namedCluster(cluster: ClusterConfig, name: string): NamedCluster {
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(cluster)) if (key !== 'workersAtOnce') copy[key] = cluster[key as keyof ClusterConfig];
-  return { ...(copy as Omit<ClusterConfig, 'workersAtOnce'>), name };
+/**
+ * The cluster as a view that reads a setting when a step reads it (settingsView): a step records the settings
+ * it uses, and one added or changed beside them (dnsAutoscaler turned off) re-runs only the steps that read it.
+ */
+const namedClusterSettings = clusterSettingNames.filter((key): key is Exclude<typeof key, 'workersAtOnce'> => key !== 'workersAtOnce');
+function namedCluster(cluster: Omit<ClusterConfig, 'workersAtOnce'>, name: string, replaced: Partial<Pick<NamedCluster, 'controlPlane'>> = {}): NamedCluster {
+  return settingsView(cluster, namedClusterSettings, { ...replaced, name });
 }
 
 /** How many of a cluster's workers a roll (an upgrade, OS patches) drains at once: its workersAtOnce. */
@@ -90,7 +93,7 @@ export function nodeOf(config: Environment, name: string): { readonly cluster: N
   const index = place ? untracked(config).clusters[place.cluster]?.[part].findIndex((node) => node.name === name) : undefined;
   const node = place && index !== undefined ? config.clusters[place.cluster]?.[part][index] : undefined;
   if (!place || !node) throw new Error(`node '${name}' is not declared in environment ${config.name}`);
-  return { cluster: clusterOf(config, place.cluster), node: { ...node }, part };
+  return { cluster: clusterOf(config, place.cluster), node: settingsView(node, nodeSettingNames, {}), part };
 }
 
 /** The site's management cluster (the schema holds exactly one). */
@@ -137,6 +140,9 @@ export type InventoryScope =
 
 /** What an inventory knows of a node: its name and address (a node the environment no longer declares has no more). */
 export type InventoryNode = Pick<ClusterNode, 'name' | 'address'>;
+
+/** A node as an inventory takes it: its name and address read, and no other setting (its size, its labels), so resizing a VM re-runs no playbook step but its own. */
+export const inventoryNode = (node: InventoryNode): InventoryNode => ({ name: node.name, address: node.address });
 
 /**
  * What a control plane's playbooks know of its API beyond the address: its DNS name (the dns task's record)
@@ -313,7 +319,7 @@ export async function membersFirst(context: ToolContext & { readonly config: Env
   if (member[0] || !member.includes(true)) return cluster;
   const controlPlane = [...cluster.controlPlane.filter((_, index) => member[index]), ...cluster.controlPlane.filter((_, index) => !member[index])];
   context.log.info(`${cluster.controlPlane[0]!.name} is not in cluster ${cluster.name} yet: ${controlPlane[0]!.name}, which is, acts for its control plane and the others join through it`);
-  return { ...cluster, controlPlane };
+  return namedCluster(cluster, cluster.name, { controlPlane });
 }
 
 /** Runs one of the repository's playbooks on the hosts of `scope`, with the environment's SSH settings. */

@@ -12,8 +12,8 @@ import { renderFailure } from '../../lib/reporter/render-failure.js';
 import { repositoryRoot } from '../helpers/project.js';
 import { poolCapacities } from '../../lib/cli/project.js';
 import { pools } from '../../tasks/index.js';
-import { ConfigReadRecorder } from '../../lib/stamps/config-reads.js';
-import { clusterOf, clustersOf, rollWidth } from '../../tasks/shared/kit.js';
+import { ConfigReadRecorder, replayReads } from '../../lib/stamps/config-reads.js';
+import { clusterOf, clustersOf, inventoryNode, nodeOf, rollWidth } from '../../tasks/shared/kit.js';
 import { directDestinations, proxyEnvironment } from '../../tasks/shared/site-proxy.js';
 import { workersAtOnce } from '../../tasks/infrastructure/index.js';
 
@@ -346,6 +346,39 @@ test("a roll's width is read by the steps that roll only: clusterOf and clusters
   const rolling = new ConfigReadRecorder();
   assert.is(rollWidth(rolling.track(loaded.value.config), 'osdc-a'), '20%');
   assert.ok(Object.keys(rolling.reads(loaded.value.config)).some((path) => path.includes('workersAtOnce')));
+});
+
+test('a step records the cluster and node settings it reads, no others: a setting added beside them (dnsAutoscaler off) or a VM resized re-runs no step that did not read it', () => {
+  const loaded = loadEnvironment('example', example, repositoryRoot);
+  if (!loaded.ok) throw new Error(renderFailure(loaded.error));
+  const config = loaded.value.config;
+  // What a playbook step on the control plane reads: the cluster's address and its nodes as an inventory takes them.
+  const looking = new ConfigReadRecorder();
+  const tracked = looking.track(config);
+  const cluster = clusterOf(tracked, 'osdc-a');
+  assert.is(cluster.name, 'osdc-a');
+  assert.is(cluster.apiAddress, '192.0.2.40');
+  assert.equal(cluster.controlPlane.map(inventoryNode)[0], { name: 'osdc-a-cp1', address: config.clusters['osdc-a']!.controlPlane[0]!.address });
+  const prepared = nodeOf(tracked, 'osdc-a-w1');
+  assert.is(prepared.node.name, 'osdc-a-w1');
+  const reads = looking.reads(config);
+  assert.not.ok(Object.keys(reads).some((path) => path.endsWith('#keys')), `no set of keys read: ${Object.keys(reads).join(' ')}`);
+  const changed = structuredClone(config);
+  changed.clusters['osdc-a']!.dnsAutoscaler = false;
+  changed.clusters['osdc-a']!.controlPlane[0]!.cores = 16;
+  changed.clusters['osdc-a']!.workers[0]!.proxmoxNode = 'pve2';
+  assert.equal(replayReads(changed, reads), reads, 'nothing the step read changed');
+  const moved = structuredClone(config);
+  moved.clusters['osdc-a']!.apiAddress = '192.0.2.41';
+  assert.not.equal(replayReads(moved, reads), reads);
+  // A view lists the settings the schema can hold and copies as the cluster does; it cannot be written.
+  assert.ok(Object.keys(cluster).includes('dnsAutoscaler') && !Object.keys(cluster).includes('workersAtOnce'));
+  assert.is({ ...cluster }.podCidr, config.clusters['osdc-a']!.podCidr);
+  assert.throws(() => ((cluster as { apiAddress: string }).apiAddress = '192.0.2.99'));
+  // What the step that reads the new setting sees: the setting, which its stamp records.
+  const autoscaling = new ConfigReadRecorder();
+  assert.is(clusterOf(autoscaling.track(changed), 'osdc-a').dnsAutoscaler, false);
+  assert.not.equal(replayReads(config, autoscaling.reads(changed)), autoscaling.reads(changed));
 });
 
 test("a roll's width in workers: a count as it is, a percentage rounded down as Ansible's serial, never none, never more than there are", () => {
