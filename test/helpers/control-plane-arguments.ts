@@ -15,5 +15,5 @@ export const apiServerArguments = {
 /** The controller manager's and the scheduler's: their metrics on the node's address, for kube-prometheus-stack; no profiling. */
 export const metricsArguments = { 'bind-address': '0.0.0.0', profiling: 'false' };
 
-/** etcd's: its metrics on every address. */
-export const etcdArguments = { 'listen-metrics-urls': 'http://0.0.0.0:2381' };
+/** etcd's: its metrics on every address; kubespray's heartbeat, election timeout and compaction. */
+export const etcdArguments = { 'listen-metrics-urls': 'http://0.0.0.0:2381', 'heartbeat-interval': '250', 'election-timeout': '5000', 'auto-compaction-retention': '8' };
