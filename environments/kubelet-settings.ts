@@ -24,7 +24,7 @@ const reservedResources = z.strictObject({
 });
 
 /** A duration as Go writes it (`60s`, `1m30s`, `0s`). */
-const duration = z.string().regex(/^(0|(\d+(\.\d+)?(ms|s|m|h))+)$/, { error: (issue) => `'${String(issue.input)}' is not a duration: a number and a unit, as 60s, 2m or 1m30s` });
+export const duration = z.string().regex(/^(0|(\d+(\.\d+)?(ms|s|m|h))+)$/, { error: (issue) => `'${String(issue.input)}' is not a duration: a number and a unit, as 60s, 2m or 1m30s` });
 
 const defaults = {
   kubeReserved: { cpu: '100m', memory: '256Mi', 'ephemeral-storage': '500Mi', pid: '1000' },
@@ -92,7 +92,7 @@ export function reservationProblem(settings: KubeletSettings, nodes: readonly { 
 }
 
 /** A Go duration in seconds. */
-function seconds(value: string): number {
+export function seconds(value: string): number {
   const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
   let total = 0;
   for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * units[unit!]!;

@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { kubeadmImageTags } from '../images/kubeadm-images.js';
 import { imageRegistries } from '../images/manifest.js';
+import { drainSettings } from './drain-settings.js';
 import { kubeletSettings, reservationProblem } from './kubelet-settings.js';
 
 const ipv4 = z.string().refine((value) => isIPv4(value), { error: (issue) => `'${String(issue.input)}' is not an IPv4 address` });
@@ -135,6 +136,12 @@ const cluster = z.strictObject({
    * always go one at a time.
    */
   workersAtOnce: z.union([z.number().int().min(1), z.string().regex(/^([1-9]\d?|100)%$/, { error: 'is a whole number of at least 1, or a percentage such as 20%' })]).default('20%'),
+  /**
+   * How a roll drains each node (environments/drain-settings.ts, kubespray's upgrade defaults): each pod has
+   * at most `gracePeriod` (5m) to stop, a drain is given up after `timeout` (6m), `attempts` (3) in all.
+   * Read by the rolls alone, as workersAtOnce: a change re-runs no step.
+   */
+  drain: drainSettings,
   /**
    * The kubelet's resources kept from pods, its graceful shutdown and its kernel settings' protection on every node of the cluster, with
    * kubespray's defaults (environments/kubelet-settings.ts): written to the kubelet's drop-in directory, and

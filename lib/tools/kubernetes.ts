@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
 import { withScratchDirectory } from '../state/scratch-directory.js';
 import { reportToolVersion, runCommand, type ToolContext } from './command.js';
@@ -47,6 +48,8 @@ export interface ListedNode {
   readonly controlPlane: boolean;
   /** Its Ready condition is True: its kubelet answers, so its pods can be evicted. */
   readonly ready: boolean;
+  /** It is cordoned (spec.unschedulable): no new pod lands on it. */
+  readonly cordoned: boolean;
   /** Its InternalIP, where the API knows one. */
   readonly address?: string;
   /** The boot its kubelet last reported (status.nodeInfo.bootID): another one once the machine has restarted and its kubelet is back. */
@@ -57,6 +60,7 @@ export interface ListedNode {
 interface NodeList {
   readonly items?: readonly {
     readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> };
+    readonly spec?: { readonly unschedulable?: boolean };
     readonly status?: {
       readonly conditions?: readonly { readonly type: string; readonly status: string }[];
       readonly addresses?: readonly { readonly type: string; readonly address: string }[];
@@ -76,6 +80,7 @@ export async function kubectlNodes(context: ToolContext, options: KubeOptions): 
       name: item.metadata.name,
       controlPlane: Object.hasOwn(item.metadata.labels ?? {}, 'node-role.kubernetes.io/control-plane'),
       ready: item.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
+      cordoned: item.spec?.unschedulable === true,
       ...(address ? { address } : {}),
       ...(item.status?.nodeInfo?.bootID ? { bootId: item.status.nodeInfo.bootID } : {}),
       annotations: item.metadata.annotations ?? {},
@@ -83,9 +88,30 @@ export async function kubectlNodes(context: ToolContext, options: KubeOptions): 
   });
 }
 
-/** Cordons a node and evicts its pods (daemon sets stay, emptyDir data goes), as kubespray's remove-node does first. */
-export async function kubectlDrain(context: ToolContext, options: KubeOptions & { readonly node: string; readonly timeout: string }): Promise<void> {
-  await kubectl(context, options, ['drain', options.node, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${options.timeout}`]);
+/**
+ * How a node is drained: `kubectl drain`'s arguments after the node's name, how many times a drain that
+ * fails is tried in all, and how long to wait between attempts. The catalog's is kubespray's upgrade's
+ * (environments/drain-settings.ts); the playbooks that drain take it as `drain` (drain-node.yml).
+ */
+export interface DrainPolicy {
+  readonly arguments: readonly string[];
+  readonly attempts: number;
+  readonly retryDelaySeconds: number;
+}
+
+/** Cordons a node and evicts its pods as `policy` says, as kubespray's upgrade and remove-node do first. */
+export async function kubectlDrain(context: ToolContext, options: KubeOptions & { readonly node: string; readonly policy: DrainPolicy }): Promise<void> {
+  const { policy } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await kubectl(context, options, ['drain', options.node, ...policy.arguments]);
+      return;
+    } catch (error) {
+      if (attempt >= policy.attempts || context.signal.aborted) throw error;
+      context.log.warn(`${options.node} is not drained yet (attempt ${attempt} of ${policy.attempts}): trying again in ${policy.retryDelaySeconds} s`);
+      await sleep(policy.retryDelaySeconds * 1000, undefined, { signal: context.signal });
+    }
+  }
 }
 
 /** `kubectl wait --for=condition=Ready node/NODE`: returns once the node is Ready, fails after `timeout`. */

@@ -5,18 +5,18 @@ import type { TaskId } from '../../lib/dsl/ids.js';
 import { instanceId } from '../../lib/dsl/instance-id.js';
 import type { DeployedState } from '../../lib/dsl/task.js';
 import type { ToolContext } from '../../lib/tools/command.js';
-import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitLeaseRenewed, kubectlWaitReady, type ListedNode } from '../../lib/tools/kubernetes.js';
+import { kubectlAnnotateNode, kubectlDelete, kubectlDrain, kubectlNodes, kubectlUncordon, kubectlWaitLeaseRenewed, kubectlWaitReady, type DrainPolicy, type ListedNode } from '../../lib/tools/kubernetes.js';
 import { pinHostKey } from '../../lib/tools/known-hosts.js';
 import { sshExec } from '../../lib/tools/ssh.js';
 import { pgBackendConnection, tofuAdoptState, tofuApply, tofuInit, tofuModuleWithBackend, tofuImport, tofuPlan, tofuPlannedChanges, tofuProviderMirror, tofuStateList, tofuWorkspace, type PlannedCreation, type PlannedDeletion } from '../../lib/tools/tofu.js';
-import { PermanentFailure } from '../../lib/dsl/command-failure.js';
+import { CommandFailure, PermanentFailure } from '../../lib/dsl/command-failure.js';
 import { tofuProxmoxProvider, tofuProxmoxProviderFile } from '../../images/manifest.js';
 import { fetched } from '../images/index.js';
 import type { Environment } from '../../environments/schema.js';
 import { dns } from '../dns/index.js';
 import { goldenImage } from '../golden-image/index.js';
 import { etcdRelease } from '../backups/etcd-release.js';
-import { allFinished, clusterGroup, inventoryNode, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, vmNetworkSettings, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
+import { allFinished, clusterGroup, drainPolicy, inventoryNode, clusterInput, clusterOf, everyCluster, keptNodeNames, kubeconfigPath, membersFirst, operatorPublicKey, playbook, proxmoxHostOf, proxmoxNodeOf, proxmoxOf, rollWidth, secretValue, sshTarget, tasks, vmNetworkSettings, withoutProxmox, type ClusterNode, type NamedCluster } from '../shared/kit.js';
 
 const terraformDirectory = 'tasks/infrastructure/terraform';
 
@@ -213,7 +213,7 @@ async function removeUndeclaredNodes(context: ToolContext & { readonly config: E
 async function removeNode(context: ToolContext & { readonly config: Environment }, cluster: NamedCluster, node: ListedNode, kubeconfig: string): Promise<void> {
   const { config, root } = context;
   context.log.info(`${node.name} is no longer declared in cluster ${cluster.name}: taking it out${node.controlPlane ? ' (a control-plane node)' : ''}`);
-  if (node.ready) await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
+  if (node.ready) await kubectlDrain(context, { kubeconfig, node: node.name, policy: drainPolicy(config, cluster.name) });
   else context.log.warn(`${node.name} is not Ready: not drained (its kubelet cannot evict its pods; they are deleted with its Node)`);
   if (node.controlPlane && cluster.distribution === 'kubeadm') {
     const etcd = context.dryRun ? undefined : etcdRelease(root, config.versions.kubernetes);
@@ -486,10 +486,9 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
     await allFinished(due.map(async ({ node, host, changes }) => {
       const listed = listedNodes.find((entry) => entry.name === node.name);
       context.log.info(`${node.name} (VM ${node.vmId} on ${host.name}) restarts for its pending changes: ${changes.join(', ')}${listed ? '' : ' (not in the running cluster: not drained)'}`);
-      if (listed?.ready) {
-        await kubectlAnnotateNode(context, { kubeconfig, node: node.name, key: drainedMark, value: 'true' });
-        await kubectlDrain(context, { kubeconfig, node: node.name, timeout: '10m' });
-      }
+      // A node someone else cordoned (not a roll of Onboarder's) is drained, and stays cordoned after.
+      const keptCordoned = listed !== undefined && cordonedByOthers(listed);
+      if (listed?.ready) await drainForRoll(context, kubeconfig, listed, drainPolicy(config, cluster.name), 'its VM was not restarted');
       await sshExec(context, sshTarget(config, root, host), ['qm', 'reboot', String(node.vmId)], { timeoutMs: 10 * 60_000 });
       if (!listed) return;
       try {
@@ -500,10 +499,41 @@ async function restartPendingVms(context: ToolContext & { readonly config: Envir
       } catch (error) {
         throw new Error(`${node.name} is not Ready 10 minutes after its VM restarted, and stays cordoned: see its kubelet (journalctl -u kubelet), then run again (${(error as Error).message.split('\n')[0]})`);
       }
+      if (keptCordoned) return context.log.info(`${node.name} stays cordoned, as it was before the restart (not by a roll of Onboarder's)`);
       await kubectlUncordon(context, { kubeconfig, node: node.name });
       await kubectlAnnotateNode(context, { kubeconfig, node: node.name, key: drainedMark, value: undefined });
     }));
   }
+}
+
+/** A node cordoned by someone else than a roll of Onboarder's (which marks the nodes it drains): a roll leaves it cordoned. */
+function cordonedByOthers(node: ListedNode): boolean {
+  return node.cordoned && !(drainedMark in node.annotations);
+}
+
+/**
+ * Drains a node for a roll (kubectlDrain), marked first (drainedMark) so that a roll cut short returns it. A
+ * drain that fails (a PodDisruptionBudget that allows no eviction, a pod that does not stop) uncordons the
+ * node again and takes the mark off, as kubespray's upgrade does, so that it keeps serving: the roll stops,
+ * saying which node and why, and what was not done (`instead`). A node cordoned by someone else stays so.
+ */
+async function drainForRoll(context: ToolContext, kubeconfig: string, node: ListedNode, policy: DrainPolicy, instead: string): Promise<void> {
+  const keptCordoned = cordonedByOthers(node);
+  if (!keptCordoned) await kubectlAnnotateNode(context, { kubeconfig, node: node.name, key: drainedMark, value: 'true' });
+  try {
+    await kubectlDrain(context, { kubeconfig, node: node.name, policy });
+  } catch (error) {
+    if (keptCordoned) throw new Error(`${node.name} could not be drained (${instead}; it stays cordoned, as it was): ${drainProblem(error)}`);
+    await kubectlUncordon(context, { kubeconfig, node: node.name });
+    await kubectlAnnotateNode(context, { kubeconfig, node: node.name, key: drainedMark, value: undefined });
+    throw new Error(`${node.name} could not be drained, and is uncordoned again (${instead}; its pods keep running there): ${drainProblem(error)}`);
+  }
+}
+
+/** What stopped a drain, in kubectl's words: the last pod it could not evict and why, else its last error line, else the failure's message. */
+function drainProblem(error: unknown): string {
+  const lines = (error instanceof CommandFailure ? error.outputTail : '').split('\n').map((line) => line.trim());
+  return lines.findLast((line) => line.startsWith('error when evicting')) ?? lines.findLast((line) => line.startsWith('error')) ?? (error as Error).message.split('\n')[0]!;
 }
 
 /** How many of `count` workers a roll takes at once: a number as it is, a percentage of them rounded down (Ansible's serial), at least 1. */

@@ -30,7 +30,7 @@ import type { ToolContext } from '../../lib/tools/command.js';
 import { chartSource, ciliumChart } from '../shared/chart-source.js';
 import { ciliumValues } from '../shared/cilium-values.js';
 import { proxyEnvironment } from '../shared/site-proxy.js';
-import { batchNodes, clusterGroup, inventoryNode, clusterTokenPath, controlPlaneMembership, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyKubeadmCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type InventoryNode, type NamedCluster } from '../shared/kit.js';
+import { batchNodes, clusterGroup, drainPolicy, inventoryNode, clusterTokenPath, controlPlaneMembership, controlPlaneVars, kubeconfigPath, clusterInput, clusterOf, clustersOf, everyCluster, everyKubeadmCluster, everyWorker, inTurn, managementCluster, membersFirst, nodeCluster, nodesOf, nodesPlaybook, playbook, proxmoxNodeOf, rollWidth, secretValue, sshTarget, tasks, withoutProxmox, type ClusterNode, type InventoryNode, type NamedCluster } from '../shared/kit.js';
 
 export { kubeconfigPath };
 
@@ -352,10 +352,10 @@ export const upgrade = tasks.task({
         node_taints: registrationTaints([...untracked(cluster.controlPlane), ...untracked(cluster.workers)]),
         kubelet_configuration: kubeletDropIn({ name: cluster.name, kubelet: untracked(cluster.kubelet) }),
       };
-      await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts', ...nodeFiles } });
+      await playbook(context, 'tasks/kubernetes/playbooks/rke2-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...(await rke2Inputs(context, root, version)), cluster_token: token, rke2_artifact_path: '/opt/rke2/artifacts', ...nodeFiles, drain: drainPolicy(config, cluster.name) } });
       return;
     }
-    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster) } });
+    await playbook(context, 'tasks/kubernetes/playbooks/kubeadm-upgrade.yml', everyNode, { become: true, extraVars: { ...target, ...kubernetesInputs(context, cluster), drain: drainPolicy(config, cluster.name) } });
   },
 });
 

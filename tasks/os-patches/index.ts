@@ -6,7 +6,7 @@ import { kubernetes, upgrade, workersJoined } from '../kubernetes/index.js';
 import type { ToolContext } from '../../lib/tools/command.js';
 import type { Environment } from '../../environments/schema.js';
 import { packages } from '../base/index.js';
-import { clusterGroup, inventoryNode, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, rollWidth, sshTarget, tasks, type Endpoint } from '../shared/kit.js';
+import { clusterGroup, drainPolicy, inventoryNode, clusterInput, clusterOf, clustersOf, everyCluster, membersFirst, playbook, rollWidth, sshTarget, tasks, type Endpoint } from '../shared/kit.js';
 
 /** The packages `apt-get --simulate upgrade` would upgrade, from its `Inst <package> [...]` lines. */
 export function pendingUpgrades(simulation: string): string[] {
@@ -94,7 +94,7 @@ export const osPatches = tasks.task({
     const cluster = clusterOf(config, inputs.cluster);
     // The nodes are drained through the first control-plane node: one that is in the cluster.
     const everyNode = { cluster, controlPlane: (await membersFirst(context, cluster)).controlPlane.map(inventoryNode), workers: cluster.workers.map(inventoryNode) };
-    await playbook(context, 'tasks/os-patches/playbooks/os-patches.yml', everyNode, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name), workers_at_once: rollWidth(config, cluster.name) } });
+    await playbook(context, 'tasks/os-patches/playbooks/os-patches.yml', everyNode, { become: true, extraVars: { cluster_group: clusterGroup(cluster.name), workers_at_once: rollWidth(config, cluster.name), drain: drainPolicy(config, cluster.name) } });
   },
 });
 

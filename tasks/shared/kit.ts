@@ -14,6 +14,8 @@ import type { HelmRegistryAccess } from '../../lib/tools/kubernetes.js';
 import { sshExec, type SshTarget } from '../../lib/tools/ssh.js';
 import { readSecret } from '../../environments/load-environment.js';
 import { readByEach, settingsView, untracked } from '../../lib/stamps/config-reads.js';
+import type { DrainPolicy } from '../../lib/tools/kubernetes.js';
+import { drainPolicyOf } from '../../environments/drain-settings.js';
 import { clusterName, clusterSettingNames, networkOf, nodeSettingNames, type ClusterConfig, type ClusterRole, type Environment, type SecretReference } from '../../environments/schema.js';
 
 /** Every OpenSpace task reads the environment as `context.config`, typed. */
@@ -22,11 +24,14 @@ export const tasks = defineTasks<Environment>();
 /** The input of a per-cluster task: one of the clusters the environment declares (checked when the graph is built). */
 export const clusterInput = { cluster: clusterName };
 
+/** What only a roll reads of a cluster: how many workers it drains at once (`rollWidth`), and how (`drainPolicy`). */
+type RollSetting = 'workersAtOnce' | 'drain';
+
 /**
- * A declared cluster with its name, without how many workers a roll drains at once (`rollWidth`): only the
- * steps that roll read that, so changing it re-runs no other step.
+ * A declared cluster with its name, without how a roll drains its nodes (RollSetting): only the steps that
+ * roll read that, so changing it re-runs no other step.
  */
-export interface NamedCluster extends Omit<ClusterConfig, 'workersAtOnce'> {
+export interface NamedCluster extends Omit<ClusterConfig, RollSetting> {
   readonly name: string;
 }
 
@@ -34,9 +39,18 @@ export interface NamedCluster extends Omit<ClusterConfig, 'workersAtOnce'> {
  * The cluster as a view that reads a setting when a step reads it (settingsView): a step records the settings
  * it uses, and one added or changed beside them (dnsAutoscaler turned off) re-runs only the steps that read it.
  */
-const namedClusterSettings = clusterSettingNames.filter((key): key is Exclude<typeof key, 'workersAtOnce'> => key !== 'workersAtOnce');
-function namedCluster(cluster: Omit<ClusterConfig, 'workersAtOnce'>, name: string, replaced: Partial<Pick<NamedCluster, 'controlPlane'>> = {}): NamedCluster {
+const namedClusterSettings = clusterSettingNames.filter((key): key is Exclude<typeof key, RollSetting> => key !== 'workersAtOnce' && key !== 'drain');
+function namedCluster(cluster: Omit<ClusterConfig, RollSetting>, name: string, replaced: Partial<Pick<NamedCluster, 'controlPlane'>> = {}): NamedCluster {
   return settingsView(cluster, namedClusterSettings, { ...replaced, name });
+}
+
+/**
+ * How a roll (an upgrade, OS patches, a VM's restart) drains a cluster's node: its `drain` settings as
+ * kubectl takes them. Read untracked: how a node is drained changes nothing a step made, so a change re-runs
+ * no step (the next roll drains so).
+ */
+export function drainPolicy(config: Environment, name: string): DrainPolicy {
+  return drainPolicyOf(untracked(config).clusters[name]!.drain);
 }
 
 /** How many of a cluster's workers a roll (an upgrade, OS patches) drains at once: its workersAtOnce. */

@@ -386,8 +386,8 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   const kubeLog = path.join(kube, 'calls.log');
   // Its node as the API lists it before the restart (boot-1: the first four listings, the last one Ready
   // though its VM is restarting), then once its kubelet is back (boot-2).
-  const listing = (boot: string, annotations: Record<string, string> = {}) =>
-    JSON.stringify({ items: [{ metadata: { name: 'osdc-cp1', labels: { 'node-role.kubernetes.io/control-plane': '' }, annotations }, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '10.254.254.41' }], nodeInfo: { bootID: boot } } }] });
+  const listing = (boot: string, annotations: Record<string, string> = {}, spec: { unschedulable?: boolean } = {}) =>
+    JSON.stringify({ items: [{ metadata: { name: 'osdc-cp1', labels: { 'node-role.kubernetes.io/control-plane': '' }, annotations }, spec, status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '10.254.254.41' }], nodeInfo: { bootID: boot } } }] });
   for (const queued of [1, 2, 3, 4]) writeFileSync(`${kubeLog}.nodes.${queued}`, listing('boot-1'));
   writeFileSync(`${kubeLog}.nodes`, listing('boot-2'));
   const kubeconfig = path.join(directory, '.cache', 'state', 'pve-lab', 'kubeconfig', 'osdc.yaml');
@@ -474,6 +474,38 @@ test("cluster-vms: a VM whose cores or memory changed restarts for it, drained f
   assert.match(knownHosts(), `\n10.254.254.41 ${keyOf(renewed)}\n`);
   assert.not.match(knownHosts(), keyOf(osdcKey));
   assert.match(knownHosts(), `\n10.254.254.31 ${keyOf(osmsKey)}\n`);
+
+  // More cores pending again, and a PodDisruptionBudget allows no eviction from osdc-cp1: the drain is tried 3
+  // times (kubespray's drain_retries), then the node is uncordoned and unmarked (it keeps serving), its VM is
+  // not restarted, and the run says why.
+  const pendingAgain = () => {
+    const vms = JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8'));
+    vms.vms['4101'].pending = { cores: '8' };
+    writeFileSync(fakeHome(context, 'state.json'), JSON.stringify(vms));
+  };
+  pendingAgain();
+  writeFileSync(`${kubeLog}.undrainable`, '');
+  const apiCalls = (from: number) => readFileSync(kubeLog, 'utf8').slice(from).split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' get ')).map((line) => line.split(' ').slice(2, 4).join(' '));
+  const refusedFrom = readFileSync(kubeLog, 'utf8').length;
+  const blocked = await runDeploy(directory, ['--env', 'pve-lab', '--only', 'cluster-vms[cluster=osdc]', '--force', 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osdc]'], env);
+  assert.is(blocked.code, 1, blocked.stdout + blocked.stderr);
+  assert.match(blocked.stdout, `osdc-cp1 could not be drained, and is uncordoned again (its VM was not restarted; its pods keep running there): error when evicting pods/"db-0" -n "data" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.`);
+  assert.equal(apiCalls(refusedFrom), ['annotate node', 'drain osdc-cp1', 'drain osdc-cp1', 'drain osdc-cp1', 'uncordon osdc-cp1', 'annotate node']);
+  assert.match(readFileSync(kubeLog, 'utf8').slice(refusedFrom), 'drain osdc-cp1 --ignore-daemonsets --delete-emptydir-data --force --grace-period=300 --timeout=360s');
+  assert.is(JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8')).vms['4101'].restarts, 1, 'not restarted');
+
+  // Someone cordoned osdc-cp1 (not a roll of Onboarder's: no mark): it is drained and restarted, and stays cordoned.
+  rmSync(`${kubeLog}.undrainable`);
+  // Its listings before the restart (the nodes taken out, those left drained, the roll's own), then after it.
+  for (const queued of [1, 2, 3]) writeFileSync(`${kubeLog}.nodes.${queued}`, listing('boot-2', {}, { unschedulable: true }));
+  writeFileSync(`${kubeLog}.nodes`, listing('boot-3', {}, { unschedulable: true }));
+  const keptFrom = readFileSync(kubeLog, 'utf8').length;
+  const kept = await runDeploy(directory, ['--env', 'pve-lab', '--only', 'cluster-vms[cluster=osdc]', '--force', 'cluster-vms[cluster=osdc]', 'cluster-vms[cluster=osdc]'], env);
+  assert.is(kept.code, 0, kept.stdout + kept.stderr);
+  assert.equal(apiCalls(keptFrom).filter((call) => !call.startsWith('wait ')), ['drain osdc-cp1']);
+  assert.match(kept.stdout, "osdc-cp1 stays cordoned, as it was before the restart (not by a roll of Onboarder's)");
+  assert.is(JSON.parse(readFileSync(fakeHome(context, 'state.json'), 'utf8')).vms['4101'].restarts, 2);
+  writeFileSync(`${kubeLog}.nodes`, listing('boot-3'));
 }));
 
 test("cluster-vms refuses a plan that re-creates a node's VM (a Proxmox node added moves the VMs their id places), naming what forces it; nothing is applied; a node pinned to its Proxmox node stays", withTimeout(120_000, async (context: Context) => {

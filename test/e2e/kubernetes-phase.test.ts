@@ -454,7 +454,7 @@ lifecycle('scale in: a worker taken out is drained and deleted from its cluster 
   const kubeconfig = `--kubeconfig=${path.join(context.directory, '.cache', 'state', 'k8s-lab', 'kubeconfig', 'osdc.yaml')}`;
   assert.equal(calls, [
     `kubectl ${kubeconfig} get nodes -o json`,
-    `kubectl ${kubeconfig} drain osdc-w2 --ignore-daemonsets --delete-emptydir-data --timeout=10m`,
+    `kubectl ${kubeconfig} drain osdc-w2 --ignore-daemonsets --delete-emptydir-data --force --grace-period=300 --timeout=360s`,
     `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
     // After the reset, once more: its kubelet may have registered it again in between.
     `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
@@ -523,7 +523,7 @@ lifecycle('a control-plane node replaced: the new one, listed first, joins throu
   const calls = readFileSync(localLog(context), 'utf8').split('\n').filter((line) => line.startsWith('kubectl ') && !line.includes(' version'));
   assert.equal(calls, [
     `kubectl ${kubeconfig} get nodes -o json`,
-    `kubectl ${kubeconfig} drain osdc-w2 --ignore-daemonsets --delete-emptydir-data --timeout=10m`,
+    `kubectl ${kubeconfig} drain osdc-w2 --ignore-daemonsets --delete-emptydir-data --force --grace-period=300 --timeout=360s`,
     `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
     `kubectl ${kubeconfig} delete node osdc-w2 --ignore-not-found`,
     // The node that does not answer: not drained (no kubelet to evict its pods), deleted, and named.
@@ -1043,7 +1043,7 @@ const packageLockHolder = [
 lifecycle("security patches: a node with upgrades pending is drained, patched and uncordoned, one at a time; nothing pending, nothing runs; a patch for one node rolls that node only", withTimeout(300_000, async (context: Context) => {
   const scratch = path.join(context.directory, 'patches');
   mkdirSync(scratch, { recursive: true });
-  const versions = Object.fromEntries(['1.0', '1.1', '1.2', '1.3'].map((version) => [version, probePackage(scratch, version)]));
+  const versions = Object.fromEntries(['1.0', '1.1', '1.2', '1.3', '1.4'].map((version) => [version, probePackage(scratch, version)]));
   const nodes = ['osdc-cp1', 'osdc-w1'].map((name) => host(context, name));
   for (const node of nodes) {
     await installPackage(context.rig, node, versions['1.0']!);
@@ -1109,6 +1109,34 @@ lifecycle("security patches: a node with upgrades pending is drained, patched an
   const firstUncordon = rolled.findIndex((call) => call.startsWith('uncordon'));
   assert.ok(rolled.indexOf('drain osdc-w1') < firstUncordon && rolled.indexOf('drain osdc-w2') < firstUncordon, rolled.join(', '));
   assert.equal([await installed('osdc-w1'), await installed('osdc-w2')], ['1.3', '1.1']);
+
+  // A PodDisruptionBudget allows no eviction from osdc-w1 (the FAKE kubectl's undrainable/osdc-w1): its drain
+  // is tried 3 times (kubespray's drain_retries), then it is uncordoned and unmarked (it keeps serving), not
+  // patched, and the roll stops saying why.
+  const onApi = (command: string) => context.rig.exec(nodes[0]!, ['sh', '-c', command]);
+  await publishPatches(context.rig, nodes[1]!, [versions['1.4']!]);
+  await onApi('mkdir -p /root/fake-kubeadm/undrainable && touch /root/fake-kubeadm/undrainable/osdc-w1');
+  before = (await recorded(context, 'osdc-cp1', 'kubectl')).length;
+  const refused = await cli(context, [], 'os-patches[cluster=osdc]');
+  assert.is(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout, /osdc-w1 could not be drained, and is uncordoned again \(nothing was done to it; its pods keep running there\): error when evicting pods\/\\?"db-0\\?" -n \\?"data\\?" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./, refused.stdout);
+  assert.equal(await drains(before), ['cordon osdc-w1', 'drain osdc-w1', 'drain osdc-w1', 'drain osdc-w1', 'uncordon osdc-w1']);
+  assert.match((await recorded(context, 'osdc-cp1', 'kubectl')).slice(before).join('\n'), 'drain osdc-w1 --ignore-daemonsets --delete-emptydir-data --force --grace-period=300 --timeout=360s');
+  assert.is(await marked(), '', 'its mark taken off');
+  assert.is((await onApi('ls /root/fake-kubeadm/cordoned')).trim(), '', 'uncordoned');
+  assert.is(await installed('osdc-w1'), '1.3', 'not patched');
+
+  // Someone cordoned osdc-w1 (a node under repair; no mark of a roll's): it is drained and patched, and stays cordoned.
+  await onApi('rm -r /root/fake-kubeadm/undrainable && touch /root/fake-kubeadm/cordoned/osdc-w1');
+  before = (await recorded(context, 'osdc-cp1', 'kubectl')).length;
+  const kept = await cli(context, [], 'os-patches[cluster=osdc]');
+  assert.is(kept.code, 0, kept.stdout + kept.stderr);
+  assert.equal(await drains(before), ['drain osdc-w1']);
+  assert.match(kept.stdout, 'osdc-w1 was cordoned before this roll (not by Onboarder): it is drained, and stays cordoned after');
+  assert.is(await installed('osdc-w1'), '1.4');
+  assert.is((await onApi('ls /root/fake-kubeadm/cordoned')).trim(), 'osdc-w1', 'still cordoned');
+  assert.is(await marked(), '');
+  await onApi('rm -r /root/fake-kubeadm/cordoned');
   for (const node of [...nodes, spare]) withdrawPatches(context.rig, node);
 }));
 

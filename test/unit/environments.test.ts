@@ -13,7 +13,8 @@ import { repositoryRoot } from '../helpers/project.js';
 import { poolCapacities } from '../../lib/cli/project.js';
 import { pools } from '../../tasks/index.js';
 import { ConfigReadRecorder, replayReads } from '../../lib/stamps/config-reads.js';
-import { clusterOf, clustersOf, inventoryNode, nodeOf, rollWidth } from '../../tasks/shared/kit.js';
+import { drainPolicyOf } from '../../environments/drain-settings.js';
+import { clusterOf, clustersOf, drainPolicy, inventoryNode, nodeOf, rollWidth } from '../../tasks/shared/kit.js';
 import { directDestinations, proxyEnvironment } from '../../tasks/shared/site-proxy.js';
 import { workersAtOnce } from '../../tasks/infrastructure/index.js';
 
@@ -48,6 +49,10 @@ test('the bundled environments load; secrets are resolved for redaction', () => 
       shutdownGracePeriodCriticalPods: '20s',
       protectKernelDefaults: true,
     });
+    // A roll drains a node as kubespray's upgrade does.
+    assert.equal(loaded.value.config.clusters.osms?.drain, { gracePeriod: '5m', timeout: '6m', attempts: 3 });
+    assert.equal(drainPolicyOf(loaded.value.config.clusters.osms!.drain), { arguments: ['--ignore-daemonsets', '--delete-emptydir-data', '--force', '--grace-period=300', '--timeout=360s'], attempts: 3, retryDelaySeconds: 10 });
+    assert.equal(drainPolicyOf({ gracePeriod: '15m', timeout: '1h', attempts: 1 }).arguments.slice(3), ['--grace-period=900', '--timeout=3600s']);
     // Velero's S3 keys are secrets: redacted, and digested so that a rotated one installs Velero again.
     assert.ok(loaded.value.secrets.includes('example-velero-secret-key-not-a-real-secret'));
     assert.match(String(loaded.value.config.secretDigests?.velero?.secretAccessKey), /^[0-9a-f]{32}$/);
@@ -64,6 +69,8 @@ const cases: [string, (environment: any) => void, RegExp | string][] = [
   ],
   ['a kubelet shutdown grace period without a unit', (e) => (e.clusters['osdc-a'].kubelet = { shutdownGracePeriod: '60' }), "clusters.osdc-a.kubelet.shutdownGracePeriod: '60' is not a duration: a number and a unit, as 60s, 2m or 1m30s"],
   ['more time for critical pods than the whole shutdown', (e) => (e.clusters['osdc-a'].kubelet = { shutdownGracePeriod: '30s', shutdownGracePeriodCriticalPods: '1m' }), 'clusters.osdc-a.kubelet.shutdownGracePeriodCriticalPods: keeps more time for critical pods (shutdownGracePeriodCriticalPods) than the whole shutdown has'],
+  ['a drain given no more time than its pods have to stop', (e) => (e.clusters['osdc-a'].drain = { gracePeriod: '10m' }), 'clusters.osdc-a.drain.timeout: gives a drain (timeout) no more time than each of its pods has to stop (gracePeriod)'],
+  ['a drain tried no times', (e) => (e.clusters['osdc-a'].drain = { attempts: 0 }), 'clusters.osdc-a.drain.attempts'],
   ['a memory reservation in an unknown unit', (e) => (e.clusters['osdc-a'].kubelet = { systemReserved: { memory: '1GB' } }), "clusters.osdc-a.kubelet.systemReserved.memory: '1GB' is not a size"],
   ['a reservation of a resource the kubelet does not reserve', (e) => (e.clusters['osdc-a'].kubelet = { kubeReserved: { gpu: '1' } }), "clusters.osdc-a.kubelet.kubeReserved: unknown key 'gpu'"],
   [
@@ -346,6 +353,11 @@ test("a roll's width is read by the steps that roll only: clusterOf and clusters
   const rolling = new ConfigReadRecorder();
   assert.is(rollWidth(rolling.track(loaded.value.config), 'osdc-a'), '20%');
   assert.ok(Object.keys(rolling.reads(loaded.value.config)).some((path) => path.includes('workersAtOnce')));
+  // How a roll drains is read by none: a change re-runs no step, the next roll drains so.
+  const draining = new ConfigReadRecorder();
+  assert.is(drainPolicy(draining.track(loaded.value.config), 'osdc-a').attempts, 3);
+  assert.not.ok('drain' in cluster, 'a cluster as the steps see it has no drain settings');
+  assert.equal(Object.keys(draining.reads(loaded.value.config)), []);
 });
 
 test('a step records the cluster and node settings it reads, no others: a setting added beside them (dnsAutoscaler off) or a VM resized re-runs no step that did not read it', () => {
