@@ -25,7 +25,8 @@ export const tasks = defineTasks<Environment>();
 export const clusterInput = { cluster: clusterName };
 
 /** What only a roll reads of a cluster: how many workers it drains at once (`rollWidth`), and how (`drainPolicy`). */
-type RollSetting = 'workersAtOnce' | 'drain';
+const rollSettings = ['workersAtOnce', 'drain'] as const;
+type RollSetting = (typeof rollSettings)[number];
 
 /**
  * A declared cluster with its name, without how a roll drains its nodes (RollSetting): only the steps that
@@ -39,7 +40,7 @@ export interface NamedCluster extends Omit<ClusterConfig, RollSetting> {
  * The cluster as a view that reads a setting when a step reads it (settingsView): a step records the settings
  * it uses, and one added or changed beside them (dnsAutoscaler turned off) re-runs only the steps that read it.
  */
-const namedClusterSettings = clusterSettingNames.filter((key): key is Exclude<typeof key, RollSetting> => key !== 'workersAtOnce' && key !== 'drain');
+const namedClusterSettings = clusterSettingNames.filter((key): key is Exclude<typeof key, RollSetting> => !(rollSettings as readonly string[]).includes(key));
 function namedCluster(cluster: Omit<ClusterConfig, RollSetting>, name: string, replaced: Partial<Pick<NamedCluster, 'controlPlane'>> = {}): NamedCluster {
   return settingsView(cluster, namedClusterSettings, { ...replaced, name });
 }
